@@ -1,0 +1,3 @@
+"""patchbench: benchmark patch-based int8 CNN inference on Cortex-M boards and emulators."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,285 @@
+"""The int8 graph IR that every step of patchbench shares.
+
+A Graph is a list of ops in execution (topological) order over named tensors. Activations are NHWC.
+Weights keep TFLite's layouts so that import, export, the numpy reference and the C kernels agree:
+
+| op                  | inputs (tensor names)           | weight layout            |
+| ------------------- | ------------------------------- | ------------------------ |
+| CONV_2D             | input, filter, bias             | filter [Cout, KH, KW, Cin], bias int32 [Cout] |
+| DEPTHWISE_CONV_2D   | input, filter, bias             | filter [1, KH, KW, C], bias int32 [C]         |
+| FULLY_CONNECTED     | input, weights, bias (or "")    | weights [Cout, Cin]                           |
+| ADD, MUL            | a, b                            |                          |
+| AVERAGE/MAX_POOL_2D | input                           |                          |
+| MEAN                | input, axes (int32 const)       |                          |
+| PAD                 | input, paddings (int32 const [4, 2]) |                     |
+| RESHAPE             | input (, shape const)           |                          |
+| TRANSPOSE           | input, perm (int32 const)       |                          |
+| CONCATENATION       | input 0 .. input k-1            |                          |
+| RESIZE_NEAREST_NEIGHBOR | input, size (int32 const [2]) |                        |
+| SOFTMAX, QUANTIZE, DEQUANTIZE | input                 |                          |
+
+Attributes (``Op.attrs``), by key:
+
+- ``stride``: (sh, sw); ``dilation``: (dh, dw); ``padding``: "SAME" | "VALID"  (convs, pools)
+- ``filter``: (fh, fw)  (pools)
+- ``activation``: fused activation name ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"), kept for export;
+  ``act_min`` / ``act_max``: the same activation as an int8 clamp in the output's quantization,
+  which is what the kernels apply.
+- ``depth_multiplier``: int  (DEPTHWISE_CONV_2D; only 1 is supported)
+- ``axis``: int  (CONCATENATION)
+- ``keep_dims``: bool  (MEAN, FULLY_CONNECTED)
+- ``beta``: float  (SOFTMAX)
+- ``align_corners`` / ``half_pixel_centers``: bool  (RESIZE_NEAREST_NEIGHBOR)
+
+A *block* groups consecutive ops (a MobileNetV2 inverted-residual block, say). Zoo builders set
+blocks; imported models have none, and then every op is its own layer (see ``Graph.layers``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+OP_KINDS = (
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "ADD",
+    "MUL",
+    "AVERAGE_POOL_2D",
+    "MAX_POOL_2D",
+    "MEAN",
+    "PAD",
+    "RESHAPE",
+    "TRANSPOSE",
+    "CONCATENATION",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "SOFTMAX",
+    "QUANTIZE",
+    "DEQUANTIZE",
+)
+
+DTYPES = ("int8", "int16", "int32", "float32")
+
+
+class GraphError(ValueError):
+    """A graph that breaks the IR's rules; the message names the op or tensor and what to do."""
+
+
+@dataclass
+class QParams:
+    """Affine quantization: real = scale * (q - zero_point).
+
+    One scale/zero point for a per-tensor quantized tensor, one per channel along ``axis`` for
+    per-channel weights.
+    """
+
+    scale: np.ndarray  # float32 [1] or [channels]
+    zero_point: np.ndarray  # int64 [1] or [channels]
+    axis: int = 0
+
+    @property
+    def per_channel(self) -> bool:
+        return self.scale.size > 1
+
+    @classmethod
+    def per_tensor(cls, scale: float, zero_point: int) -> QParams:
+        return cls(np.array([scale], np.float32), np.array([zero_point], np.int64))
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    quant: QParams | None = None
+    data: np.ndarray | None = None  # set for constants (weights, bias, shape operands)
+
+    @property
+    def is_const(self) -> bool:
+        return self.data is not None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * np.dtype(self.dtype).itemsize
+
+    @property
+    def scale(self) -> float:
+        """The per-tensor scale (activations)."""
+        return float(self.quant.scale[0])
+
+    @property
+    def zero_point(self) -> int:
+        return int(self.quant.zero_point[0])
+
+
+@dataclass
+class Op:
+    kind: str
+    name: str  # a C identifier: codegen names the layer's function after it
+    inputs: list[str]  # tensor names; "" marks an absent optional input
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Block:
+    name: str
+    ops: list[str]  # op names, consecutive in Graph.ops
+
+
+@dataclass
+class Graph:
+    name: str
+    tensors: dict[str, Tensor]
+    ops: list[Op]
+    inputs: list[str]
+    outputs: list[str]
+    blocks: list[Block] | None = None
+
+    def tensor(self, name: str) -> Tensor:
+        try:
+            return self.tensors[name]
+        except KeyError:
+            raise GraphError(f"graph {self.name!r}: no tensor named {name!r}") from None
+
+    def op(self, name: str) -> Op:
+        for op in self.ops:
+            if op.name == name:
+                return op
+        raise GraphError(f"graph {self.name!r}: no op named {name!r}")
+
+    def producer(self, tensor_name: str) -> Op | None:
+        for op in self.ops:
+            if tensor_name in op.outputs:
+                return op
+        return None
+
+    def consumers(self, tensor_name: str) -> list[Op]:
+        return [op for op in self.ops if tensor_name in op.inputs]
+
+    def activations(self) -> list[Tensor]:
+        """Every non-constant tensor: the graph inputs and every op output."""
+        return [t for t in self.tensors.values() if not t.is_const]
+
+    @property
+    def layers(self) -> list[list[Op]]:
+        """The units that the patch-stage depth n counts: blocks where the graph has them, else ops."""
+        if self.blocks is None:
+            return [[op] for op in self.ops]
+        by_name = {op.name: op for op in self.ops}
+        return [[by_name[n] for n in block.ops] for block in self.blocks]
+
+    @property
+    def layer_names(self) -> list[str]:
+        if self.blocks is None:
+            return [op.name for op in self.ops]
+        return [block.name for block in self.blocks]
+
+
+def conv_out_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
+    """Output length along one axis, TFLite's rule."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    if padding == "VALID":
+        return (size - effective + stride) // stride
+    raise GraphError(f"padding {padding!r} is not supported; use SAME or VALID")
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int, out_size: int) -> int:
+    """Padding before the first element along one axis (TFLite puts the odd pixel after)."""
+    effective = (kernel - 1) * dilation + 1
+    total = max((out_size - 1) * stride + effective - size, 0)
+    return total // 2
+
+
+def op_padding(op: Op, in_h: int, in_w: int, kh: int, kw: int, out_h: int, out_w: int) -> tuple[int, int]:
+    """(pad_top, pad_left) of a conv or pool."""
+    if op.attrs.get("padding", "VALID") == "VALID":
+        return 0, 0
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1))
+    return same_padding(in_h, kh, sh, dh, out_h), same_padding(in_w, kw, sw, dw, out_w)
+
+
+def kernel_size(graph: Graph, op: Op) -> tuple[int, int]:
+    """(kh, kw) of a conv or pool, 1x1 for everything else."""
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        shape = graph.tensor(op.inputs[1]).shape
+        return shape[1], shape[2]
+    if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return tuple(op.attrs["filter"])
+    return 1, 1
+
+
+def op_macs(graph: Graph, op: Op) -> int:
+    """Multiply-accumulates of one op (the paper's count: one per weight use)."""
+    out = graph.tensor(op.outputs[0])
+    if op.kind == "CONV_2D":
+        cout, kh, kw, cin = graph.tensor(op.inputs[1]).shape
+        return out.size * kh * kw * cin
+    if op.kind == "DEPTHWISE_CONV_2D":
+        _, kh, kw, _ = graph.tensor(op.inputs[1]).shape
+        return out.size * kh * kw
+    if op.kind == "FULLY_CONNECTED":
+        cout, cin = graph.tensor(op.inputs[1]).shape
+        return (out.size // cout) * cout * cin
+    return 0
+
+
+def total_macs(graph: Graph) -> int:
+    return sum(op_macs(graph, op) for op in graph.ops)
+
+
+def param_count(graph: Graph) -> int:
+    """Parameters: elements of every weight and bias tensor (shape operands are not parameters)."""
+    return sum(graph.tensor(name).size for name in _weight_tensor_names(graph))
+
+
+def weight_bytes(graph: Graph) -> int:
+    """Bytes of weights and biases as stored in flash (int8 weights, int32 biases)."""
+    return sum(graph.tensor(name).nbytes for name in _weight_tensor_names(graph))
+
+
+def _weight_tensor_names(graph: Graph) -> set[str]:
+    names = set()
+    for op in graph.ops:
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            names.update(n for n in op.inputs[1:3] if n)
+        elif op.kind in ("ADD", "MUL", "CONCATENATION"):
+            names.update(n for n in op.inputs if n and graph.tensor(n).is_const)
+    return names
+
+
+def validate(graph: Graph) -> None:
+    """Check the IR's invariants: known ops, tensors defined before use, unique op names."""
+    defined = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_const}
+    seen_names = set()
+    for index, op in enumerate(graph.ops):
+        where = f"graph {graph.name!r}, op {index} ({op.kind} {op.name!r})"
+        if op.kind not in OP_KINDS:
+            raise GraphError(f"{where}: op kind not supported; supported: {', '.join(OP_KINDS)}")
+        if op.name in seen_names:
+            raise GraphError(f"{where}: op name used twice")
+        seen_names.add(op.name)
+        for name in op.inputs:
+            if name and name not in defined:
+                raise GraphError(f"{where}: input tensor {name!r} is used before any op produces it")
+        for name in op.outputs:
+            if name not in graph.tensors:
+                raise GraphError(f"{where}: output tensor {name!r} is not in the tensor table")
+            defined.add(name)
+    for name in graph.outputs:
+        if name not in defined:
+            raise GraphError(f"graph {graph.name!r}: output {name!r} is never produced")
+    if graph.blocks is not None:
+        listed = [n for block in graph.blocks for n in block.ops]
+        if listed != [op.name for op in graph.ops]:
+            raise GraphError(f"graph {graph.name!r}: blocks must list every op once, in order")
