@@ -142,6 +142,9 @@ class Graph:
     inputs: list[str]
     outputs: list[str]
     blocks: list[Block] | None = None
+    # Tensor name -> tensor index in the .tflite file the graph was imported from (empty for graphs the
+    # zoo builds), so a test can read any intermediate tensor from LiteRT by its index.
+    source_tensor_index: dict[str, int] = field(default_factory=dict)
 
     def tensor(self, name: str) -> Tensor:
         try:
