@@ -45,6 +45,17 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
+def std_round(x: np.ndarray) -> np.ndarray:
+    """C's round() on float64, exactly: halves away from zero, no double rounding.
+
+    ``floor(|x| + 0.5)`` (``round_half_away``) is off for 0.49999999999999994 and for odd integers
+    above 2**52, where adding 0.5 rounds; here the fraction ``x - trunc(x)`` is exact in binary64.
+    """
+    x = np.asarray(x, np.float64)
+    whole = np.trunc(x)
+    return whole + np.where(np.abs(x - whole) >= 0.5, np.sign(x), 0.0)
+
+
 def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
     """gemmlowp's SaturatingRoundingDoublingHighMul on int32 values held in int64."""
     a = np.asarray(a, np.int64)
