@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+import flatbuffers
 import numpy as np
 import pytest
+import tflite
 
 from harness import graph as g
-from harness import paths
-from harness.tflite_io import TFLiteImportError, graph_from_bytes, load_tflite
+from harness import paths, quant, shapes, tflite_io
+from harness.graph import Graph, GraphError, Op, QParams, Tensor
+from harness.tflite_io import TFLiteImportError, graph_from_bytes, graph_to_bytes, load_tflite, save_tflite
 
 EXPECTED_OP_COUNTS = {
     "vww_96_int8": {
@@ -55,6 +58,181 @@ def _litert(model_content: bytes):
     )
     interpreter.allocate_tensors()
     return interpreter
+
+
+def _run_litert(model_content: bytes, x: np.ndarray) -> np.ndarray:
+    interpreter = _litert(model_content)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def _run_tflm(model_content: bytes, x: np.ndarray) -> np.ndarray:
+    tflm = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    interpreter = tflm.Interpreter.from_bytes(model_content)
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    return interpreter.get_output(0)
+
+
+def _assert_same_graph(a: Graph, b: Graph, *, op_names: bool = True) -> None:
+    """Equal tensors (name, shape, dtype, quantization, data), ops, inputs and outputs."""
+    assert a.inputs == b.inputs and a.outputs == b.outputs
+    assert list(a.tensors) == list(b.tensors)
+    for name, ta in a.tensors.items():
+        tb = b.tensors[name]
+        assert (ta.shape, ta.dtype) == (tb.shape, tb.dtype), name
+        assert (ta.quant is None) == (tb.quant is None), name
+        if ta.quant is not None:
+            np.testing.assert_array_equal(ta.quant.scale, tb.quant.scale)
+            np.testing.assert_array_equal(ta.quant.zero_point, tb.quant.zero_point)
+            assert ta.quant.per_channel == tb.quant.per_channel
+            assert not ta.quant.per_channel or ta.quant.axis == tb.quant.axis, name
+        assert ta.is_const == tb.is_const, name
+        if ta.is_const:
+            assert ta.data.dtype == tb.data.dtype and ta.data.shape == tb.data.shape, name
+            np.testing.assert_array_equal(ta.data, tb.data)
+    assert len(a.ops) == len(b.ops)
+    for oa, ob in zip(a.ops, b.ops, strict=True):
+        assert (oa.kind, oa.inputs, oa.outputs, oa.attrs) == (ob.kind, ob.inputs, ob.outputs, ob.attrs), (
+            oa.name
+        )
+        assert not op_names or oa.name == ob.name
+
+
+def all_ops_graph() -> Graph:
+    """A small int8 graph with every op kind of graph.OP_KINDS, float in and float out."""
+    rng = np.random.default_rng(7)
+    tensors: dict[str, Tensor] = {}
+
+    def act(name, shape, scale=0.04, zero_point=-10):
+        tensors[name] = Tensor(name, shape, "int8", QParams.per_tensor(scale, zero_point))
+        return name
+
+    def const(name, values, dtype, qparams=None):
+        values = np.asarray(values, dtype)
+        tensors[name] = Tensor(name, values.shape, dtype, qparams, values)
+        return name
+
+    def weights(name, shape, axis, in_scale):
+        q, scales = quant.quantize_weights_per_channel(rng.normal(0, 0.5, shape), axis)
+        const(name, q, "int8", QParams(scales, np.zeros(scales.size, np.int64), axis))
+        bias = quant.quantize_bias(rng.normal(0, 0.2, shape[axis]), in_scale, scales)
+        bias_scales = (np.float64(in_scale) * scales).astype(np.float32)
+        const(f"{name}_bias", bias, "int32", QParams(bias_scales, np.zeros(scales.size, np.int64)))
+        return name, f"{name}_bias"
+
+    conv = {"stride": (1, 1), "dilation": (1, 1), "padding": "SAME"}
+    tensors["x_float"] = Tensor("x_float", (1, 8, 8, 3), "float32")
+    tensors["y_float"] = Tensor("y_float", (1, 5), "float32")
+    # Pools, PAD, CONCATENATION, RESIZE and TRANSPOSE keep their input's quantization (TFLite Micro's rule).
+    ops = [
+        Op("QUANTIZE", "quant_in", ["x_float"], [act("x", (1, 8, 8, 3), 1 / 64, 0)]),
+        Op(
+            "CONV_2D",
+            "b0_conv",
+            ["x", *weights("conv_w", (4, 3, 3, 3), 0, 1 / 64)],
+            [act("c1", (1, 8, 8, 4), 0.03, -128)],
+            {**conv, "activation": "RELU6"},
+        ),
+        Op(
+            "DEPTHWISE_CONV_2D",
+            "b1_dw",
+            ["c1", *weights("dw_w", (1, 3, 3, 4), 3, 0.03)],
+            [act("d1", (1, 4, 4, 4))],
+            {**conv, "stride": (2, 2), "activation": "RELU", "depth_multiplier": 1},
+        ),
+        Op(
+            "PAD",
+            "pad",
+            ["d1", const("paddings", [[0, 0], [1, 1], [1, 1], [0, 0]], "int32")],
+            [act("p1", (1, 6, 6, 4))],
+        ),
+        Op(
+            "MAX_POOL_2D",
+            "maxpool",
+            ["p1"],
+            [act("m1", (1, 3, 3, 4))],
+            {"stride": (2, 2), "padding": "VALID", "filter": (2, 2), "activation": "NONE"},
+        ),
+        Op(
+            "AVERAGE_POOL_2D",
+            "avgpool",
+            ["m1"],
+            [act("a1", (1, 3, 3, 4))],
+            {"stride": (1, 1), "padding": "SAME", "filter": (3, 3), "activation": "NONE"},
+        ),
+        Op("MUL", "mul", ["m1", "a1"], [act("mu", (1, 3, 3, 4), 0.02, 5)], {"activation": "NONE"}),
+        Op("ADD", "add", ["mu", "a1"], [act("ad", (1, 3, 3, 4))], {"activation": "RELU"}),
+        Op("CONCATENATION", "concat", ["ad", "a1"], [act("cc", (1, 3, 3, 8))], {"axis": 3}),
+        Op(
+            "RESIZE_NEAREST_NEIGHBOR",
+            "resize",
+            ["cc", const("size", [6, 5], "int32")],
+            [act("r1", (1, 6, 5, 8))],
+            {"align_corners": False, "half_pixel_centers": False},
+        ),
+        Op("TRANSPOSE", "transpose", ["r1", const("perm", [0, 2, 1, 3], "int32")], [act("t1", (1, 5, 6, 8))]),
+        Op(
+            "MEAN",
+            "mean",
+            ["t1", const("axes", [1, 2], "int32")],
+            [act("me", (1, 1, 1, 8), 0.03, -20)],
+            {"keep_dims": True},
+        ),
+        Op("RESHAPE", "reshape", ["me", const("new_shape", [1, 8], "int32")], [act("rs", (1, 8), 0.03, -20)]),
+        Op(
+            "FULLY_CONNECTED",
+            "fc",
+            ["rs", *weights("fc_w", (5, 8), 0, 0.03)],
+            [act("fc", (1, 5), 0.1, 3)],
+            {"activation": "NONE", "keep_dims": False},
+        ),
+        Op("SOFTMAX", "softmax", ["fc"], [act("sm", (1, 5), 1 / 256, -128)], {"beta": 1.0}),
+        Op("DEQUANTIZE", "dequant_out", ["sm"], ["y_float"]),
+    ]
+    for op in ops:
+        if "activation" in op.attrs:
+            out = tensors[op.outputs[0]]
+            op.attrs["act_min"], op.attrs["act_max"] = quant.activation_range(
+                op.attrs["activation"], out.scale, out.zero_point
+            )
+    graph = Graph("all_ops", tensors, ops, ["x_float"], ["y_float"])
+    assert {op.kind for op in graph.ops} == set(g.OP_KINDS)
+    return graph
+
+
+def _export_unchecked(graph: Graph, monkeypatch) -> bytes:
+    """Export without the exporter's shape check, to make files with wrong shapes."""
+    with monkeypatch.context() as patch:
+        patch.setattr(shapes, "check_shapes", lambda graph: None)
+        return graph_to_bytes(graph)
+
+
+def _tiny_conv_graph(
+    dtype: str = "int8", in_channels: int = 3, bias_length: int = 4, out_hw: int = 4
+) -> Graph:
+    """input [1,4,4,C] -> CONV_2D 3x3 SAME (4 filters over 3 channels) -> SOFTMAX."""
+    int8 = dtype == "int8"
+
+    def qp(scale):
+        return QParams.per_tensor(scale, 0) if int8 else None
+
+    weight_dtype, bias_dtype = ("int8", "int32") if int8 else ("float32", "float32")
+    tensors = {
+        "x": Tensor("x", (1, 4, 4, in_channels), dtype, qp(0.1)),
+        "w": Tensor("w", (4, 3, 3, 3), weight_dtype, qp(0.01), np.ones((4, 3, 3, 3), weight_dtype)),
+        "b": Tensor("b", (bias_length,), bias_dtype, qp(0.001), np.zeros(bias_length, bias_dtype)),
+        "c": Tensor("c", (1, out_hw, 4, 4), dtype, qp(0.2)),
+        "y": Tensor("y", (1, out_hw, 4, 4), dtype, qp(1 / 256)),
+    }
+    attrs = {"stride": (1, 1), "dilation": (1, 1), "padding": "SAME", "activation": "NONE"}
+    attrs["act_min"], attrs["act_max"] = -128, 127
+    ops = [
+        Op("CONV_2D", "conv", ["x", "w", "b"], ["c"], attrs),
+        Op("SOFTMAX", "softmax", ["c"], ["y"], {"beta": 1.0}),
+    ]
+    return Graph("tiny", tensors, ops, ["x"], ["y"])
 
 
 # --- import -----------------------------------------------------------------------------------------
@@ -128,3 +306,172 @@ def test_truncated_file(keep):
     data = paths.mlperf_model("kws_ref_model").read_bytes()
     with pytest.raises(TFLiteImportError, match="model 'kws': malformed or truncated"):
         graph_from_bytes(data[: int(len(data) * keep)], "kws")
+
+
+def test_two_subgraphs_are_refused():
+    builder = flatbuffers.Builder(256)
+    subgraphs = []
+    for _ in range(2):
+        tflite.SubGraphStart(builder)
+        subgraphs.append(tflite.SubGraphEnd(builder))
+    builder.StartVector(4, len(subgraphs), 4)
+    for offset in reversed(subgraphs):
+        builder.PrependUOffsetTRelative(offset)
+    vector = builder.EndVector()
+    tflite.ModelStart(builder)
+    tflite.ModelAddVersion(builder, 3)
+    tflite.ModelAddSubgraphs(builder, vector)
+    builder.Finish(tflite.ModelEnd(builder), file_identifier=b"TFL3")
+    with pytest.raises(
+        TFLiteImportError, match="model 'two': has 2 subgraphs; patchbench supports exactly one"
+    ):
+        graph_from_bytes(bytes(builder.Output()), "two")
+
+
+def test_unsupported_op_is_named_with_its_index(monkeypatch):
+    logistic = 14
+    with monkeypatch.context() as patch:
+        patch.setitem(tflite_io._CODE_OF_KIND, "SOFTMAX", logistic)
+        data = graph_to_bytes(_tiny_conv_graph())
+    with pytest.raises(
+        TFLiteImportError, match=r"model 'tiny': op 1 is LOGISTIC; supported: CONV_2D, DEPTHWISE"
+    ):
+        graph_from_bytes(data, "tiny")
+
+
+def test_op_code_above_127_uses_the_placeholder_and_is_named(monkeypatch):
+    gelu = 150
+    with monkeypatch.context() as patch:
+        patch.setitem(tflite_io._CODE_OF_KIND, "SOFTMAX", gelu)
+        data = graph_to_bytes(_tiny_conv_graph())
+    model = tflite.Model.GetRootAs(data, 0)
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    assert [(c.DeprecatedBuiltinCode(), c.BuiltinCode()) for c in codes] == [(3, 3), (127, gelu)]
+    with pytest.raises(TFLiteImportError, match=r"op 1 is GELU; supported:"):
+        graph_from_bytes(data, "tiny")
+
+
+def test_float_model_is_refused():
+    data = graph_to_bytes(_tiny_conv_graph(dtype="float32"))
+    with pytest.raises(
+        TFLiteImportError, match=r"op 0 \(CONV_2D\): filter \(tensor 1 'w'\) is float32.*int8"
+    ):
+        graph_from_bytes(data, "float")
+
+
+def test_float_activations_with_int8_weights_are_refused(monkeypatch):
+    graph = _tiny_conv_graph()
+    graph.tensors["c"] = Tensor("c", (1, 4, 4, 4), "float32")
+    with pytest.raises(TFLiteImportError, match=r"op 0 \(CONV_2D\): computes in float32 \(tensor 3 'c'\)"):
+        graph_from_bytes(graph_to_bytes(graph), "float")
+
+
+def test_requantizing_quantize_is_refused():
+    tensors = {
+        "x": Tensor("x", (1, 4), "int8", QParams.per_tensor(0.1, 0)),
+        "y": Tensor("y", (1, 4), "int8", QParams.per_tensor(0.2, 3)),
+    }
+    graph = Graph("requant", tensors, [Op("QUANTIZE", "q", ["x"], ["y"])], ["x"], ["y"])
+    with pytest.raises(
+        TFLiteImportError, match=r"op 0 \(QUANTIZE\): QUANTIZE is supported only from a float32"
+    ):
+        graph_from_bytes(graph_to_bytes(graph), "requant")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"in_channels": 5},
+            r"op 0 \(CONV_2D 'op00_conv_2d'\): filter 'w' has 3 input channels but the input has 5",
+        ),
+        (
+            {"bias_length": 7},
+            r"op 0 \(CONV_2D 'op00_conv_2d'\): bias 'b' has shape \(7,\); it must be \(4,\)",
+        ),
+        (
+            {"out_hw": 3},
+            r"op 0 \(CONV_2D 'op00_conv_2d'\): output tensor 'c' has shape \(1, 3, 4, 4\), but .* give",
+        ),
+    ],
+)
+def test_wrong_shapes_are_refused(monkeypatch, change, message):
+    data = _export_unchecked(_tiny_conv_graph(**change), monkeypatch)
+    with pytest.raises(TFLiteImportError, match=message):
+        graph_from_bytes(data, "tiny")
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", paths.MLPERF_MODELS)
+def test_mlperf_round_trip_is_bit_exact_in_litert_and_tflm(mlperf_graphs, name, tmp_path):
+    original = paths.mlperf_model(name).read_bytes()
+    path = tmp_path / f"{name}.tflite"
+    save_tflite(mlperf_graphs[name], path)
+    exported = path.read_bytes()
+    assert exported[4:8] == b"TFL3" and exported != original
+    _assert_same_graph(load_tflite(path, name), mlperf_graphs[name])
+
+    shape = mlperf_graphs[name].tensor(mlperf_graphs[name].inputs[0]).shape
+    rng = np.random.default_rng(2024)
+    for _ in range(3):
+        x = rng.integers(-128, 128, shape, dtype=np.int8)
+        reference = _run_litert(original, x)
+        np.testing.assert_array_equal(_run_litert(exported, x), reference)
+        micro = _run_tflm(exported, x)
+        np.testing.assert_array_equal(micro, _run_tflm(original, x))
+        if name != "ad01_int8":
+            # On ad01's FULLY_CONNECTED layers LiteRT's reference kernel rounds differently from
+            # TFLite Micro (+-1 on some outputs), for the original file as much as for the export.
+            np.testing.assert_array_equal(micro, reference)
+
+
+def test_export_writes_schema_3_opcodes_and_per_channel_quantization(mlperf_graphs):
+    data = graph_to_bytes(mlperf_graphs["vww_96_int8"])
+    model = tflite.Model.GetRootAs(data, 0)
+    assert model.Version() == 3 and model.SubgraphsLength() == 1
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    assert [(c.DeprecatedBuiltinCode(), c.BuiltinCode(), c.Version()) for c in codes] == [
+        (3, 3, 3),  # CONV_2D
+        (4, 4, 3),  # DEPTHWISE_CONV_2D
+        (1, 1, 2),  # AVERAGE_POOL_2D
+        (22, 22, 1),  # RESHAPE
+        (9, 9, 4),  # FULLY_CONNECTED
+        (25, 25, 2),  # SOFTMAX
+    ]
+    subgraph = model.Subgraphs(0)
+    depthwise = subgraph.Operators(1)
+    weights = subgraph.Tensors(int(depthwise.InputsAsNumpy()[1]))
+    assert weights.Quantization().QuantizedDimension() == 3 and weights.Quantization().ScaleLength() == 8
+    assert model.Buffers(0).DataLength() == 0
+    for i in range(model.BuffersLength()):
+        if model.Buffers(i).DataLength():
+            # Constant data starts 16-byte aligned in the file, as the TFLite converter writes it.
+            assert model.Buffers(i)._tab.Vector(4) % 16 == 0
+
+
+def test_all_op_kinds_round_trip_and_run_in_litert_and_tflm():
+    graph = all_ops_graph()
+    data = graph_to_bytes(graph)
+    back = graph_from_bytes(data, "all_ops")
+    assert [op.name for op in back.ops] == [f"op{i:02d}_{op.kind.lower()}" for i, op in enumerate(graph.ops)]
+    _assert_same_graph(back, graph, op_names=False)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.uniform(-2.0, 2.0, (1, 8, 8, 3)).astype(np.float32)
+        litert_out, micro_out = _run_litert(data, x), _run_tflm(data, x)
+        assert litert_out.dtype == np.float32 and litert_out.shape == (1, 5)
+        np.testing.assert_array_equal(litert_out, micro_out)
+    # The graph is not trivial: softmax probabilities that differ between classes.
+    assert len(set(litert_out.ravel().tolist())) > 1
+
+
+def test_export_refuses_a_bad_graph():
+    graph = _tiny_conv_graph()
+    graph.ops[0].attrs["padding"] = "FULL"
+    with pytest.raises(GraphError, match="padding 'FULL' is not supported"):
+        graph_to_bytes(graph)
+    graph = _tiny_conv_graph(bias_length=5)
+    with pytest.raises(GraphError, match="bias 'b' has shape"):
+        graph_to_bytes(graph)
