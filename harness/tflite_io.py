@@ -138,7 +138,11 @@ def load_tflite(path: str | Path, name: str | None = None) -> Graph:
         raise TFLiteImportError(
             f"{path}: no such .tflite file (check the path; MLPerf models: paths.MLPERF_DIR)"
         )
-    return graph_from_bytes(path.read_bytes(), name or path.stem)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TFLiteImportError(f"{path}: cannot read the .tflite file ({err})") from err
+    return graph_from_bytes(data, name or path.stem)
 
 
 def graph_from_bytes(data: bytes, name: str) -> Graph:
@@ -646,8 +650,10 @@ def save_tflite(graph: Graph, path: str | Path) -> None:
 def graph_to_bytes(graph: Graph) -> bytes:
     """The graph as a TFLite flatbuffer (schema version 3, one subgraph) that LiteRT and TFLite Micro run.
 
-    Blocks are not exported (TFLite has no such notion). Raises GraphError for a graph that breaks the
-    IR's rules or whose shapes do not agree.
+    Only tensors that an op or the graph's inputs/outputs use are written, in ``graph.tensors`` order,
+    under their names. Op names and blocks are not exported (TFLite operators carry no name), so a
+    re-imported graph names its ops ``opNN_kind``. Raises GraphError for a graph that breaks the IR's
+    rules or whose shapes do not agree.
     """
     validate(graph)
     shapes.check_shapes(graph)
@@ -721,7 +727,13 @@ def _tensor_bytes(graph: Graph, tensor: Tensor) -> bytes:
         raise GraphError(
             f"graph {graph.name!r}: tensor {tensor.name!r} has dtype {tensor.dtype!r}; cannot export"
         )
-    return np.ascontiguousarray(data, np.dtype(tensor.dtype).newbyteorder("<")).tobytes()
+    converted = data.astype(tensor.dtype)
+    if not np.array_equal(converted, data):
+        raise GraphError(
+            f"graph {graph.name!r}: constant tensor {tensor.name!r} holds {data.dtype} values that {tensor.dtype} "
+            "cannot represent exactly; quantize them first (harness.quant)"
+        )
+    return np.ascontiguousarray(converted, np.dtype(tensor.dtype).newbyteorder("<")).tobytes()
 
 
 def _buffer(builder: flatbuffers.Builder, payload: bytes | None) -> int:

@@ -475,3 +475,32 @@ def test_export_refuses_a_bad_graph():
     graph = _tiny_conv_graph(bias_length=5)
     with pytest.raises(GraphError, match="bias 'b' has shape"):
         graph_to_bytes(graph)
+    graph = _tiny_conv_graph()
+    graph.tensors["w"].data = np.full((4, 3, 3, 3), 300, np.int64)
+    with pytest.raises(GraphError, match="constant tensor 'w' holds int64 values that int8 cannot represent"):
+        graph_to_bytes(graph)
+
+
+def test_corrupted_files_fail_only_with_tflite_import_error():
+    """Seeded byte flips and truncations of a real model: either it imports or the error is ours."""
+    data = paths.mlperf_model("kws_ref_model").read_bytes()
+    rng = np.random.default_rng(11)
+    refused = 0
+    for trial in range(300):
+        corrupt = bytearray(data)
+        if trial % 2:
+            corrupt = corrupt[: int(rng.integers(8, len(data)))]
+        else:
+            for _ in range(4):
+                # The tables (shapes, offsets, quantization) sit at the start and the end of the file.
+                position = (
+                    int(rng.integers(0, 3000))
+                    if rng.random() < 0.5
+                    else len(data) - int(rng.integers(1, 3000))
+                )
+                corrupt[position] = int(rng.integers(0, 256))
+        try:
+            graph_from_bytes(bytes(corrupt), "kws")
+        except TFLiteImportError:
+            refused += 1
+    assert refused >= 150  # every truncation at least
