@@ -1,0 +1,175 @@
+"""The zoo's names: ``get_model(name) -> Graph`` and ``list_models()``.
+
+Names carry their parameters:
+
+| name                          | network                                                        |
+| ----------------------------- | -------------------------------------------------------------- |
+| ``mbv2-w{width}-r{res}``      | MobileNetV2, width multiplier, input resolution                 |
+| ``mbv2-rd-w{width}-r{res}``   | MbV2-RD, MCUNetV2's receptive-field-redistributed MobileNetV2   |
+| ``mnasnet-a1-w{width}-r{res}``| MnasNet-A1 (no squeeze-and-excitation)                          |
+| ``mbv1-w{width}-r{res}``      | MobileNetV1                                                     |
+| ``fbnet-a-r{res}``            | FBNet-A                                                         |
+| ``resnet8-r{res}``            | ResNet-8, CIFAR style (MLPerf Tiny's), 10 classes               |
+| ``mcunet-in0`` .. ``in4``, ``mcunet-mbv2-w0.35-r144``, ``proxyless-w0.3-r176`` | MCUNet JSON configs |
+| an MLPerf Tiny name (``vww_96_int8``, ...) or a path ending in ``.tflite`` | imported by tflite_io |
+
+Widths are written as floats (``w1.0``; ``w1`` is accepted and means the same model). Built graphs are
+cached and shared: do not modify one (their constant arrays are read-only); ``copy.deepcopy`` it first.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.graph import Graph
+from harness.paths import MLPERF_MODELS, mlperf_model
+from models import fbnet, mnasnet, mobilenet_v1, mobilenet_v2, proxyless, resnet
+
+# The paper's settings: Figure 5's networks at 224x224, Table 2's MCU-sized baselines, MCUNet's zoo,
+# MLPerf Tiny's ResNet-8 shape; then the MLPerf Tiny reference models themselves.
+DEFAULT_ZOO_MODELS = (
+    "mbv2-w1.0-r224",
+    "mbv2-rd-w1.0-r224",
+    "mnasnet-a1-w1.0-r224",
+    "fbnet-a-r224",
+    "mbv2-w0.35-r144",
+    "mbv1-w0.5-r192",
+    "mcunet-in0",
+    "mcunet-in1",
+    "mcunet-in2",
+    "mcunet-in3",
+    "mcunet-in4",
+    "mcunet-mbv2-w0.35-r144",
+    "proxyless-w0.3-r176",
+    "resnet8-r32",
+)
+
+MAX_WIDTH = 4.0
+MIN_RESOLUTION, MAX_RESOLUTION = 32, 1024
+MIN_CIFAR_RESOLUTION = 8
+
+
+class UnknownModelError(ValueError):
+    """A model name the zoo does not know; the message lists the known names and the name forms."""
+
+
+@dataclass(frozen=True)
+class _Family:
+    form: str  # the name form, as shown to users
+    pattern: re.Pattern
+    build: Callable[..., Graph]  # build(name, **parameters)
+    min_resolution: int = MIN_RESOLUTION
+
+
+_WIDTH = r"w(?P<width>\d+(?:\.\d+)?)"
+_RES = r"r(?P<resolution>\d+)"
+
+_FAMILIES = (
+    _Family("mbv2-w{width}-r{res}", re.compile(rf"mbv2-{_WIDTH}-{_RES}"), mobilenet_v2.build_mobilenet_v2),
+    _Family(
+        "mbv2-rd-w{width}-r{res}", re.compile(rf"mbv2-rd-{_WIDTH}-{_RES}"), mobilenet_v2.build_mobilenet_v2_rd
+    ),
+    _Family(
+        "mnasnet-a1-w{width}-r{res}", re.compile(rf"mnasnet-a1-{_WIDTH}-{_RES}"), mnasnet.build_mnasnet_a1
+    ),
+    _Family("mbv1-w{width}-r{res}", re.compile(rf"mbv1-{_WIDTH}-{_RES}"), mobilenet_v1.build_mobilenet_v1),
+    _Family("fbnet-a-r{res}", re.compile(rf"fbnet-a-{_RES}"), fbnet.build_fbnet_a),
+    _Family("resnet8-r{res}", re.compile(rf"resnet8-{_RES}"), resnet.build_resnet8, MIN_CIFAR_RESOLUTION),
+)
+
+
+def list_models() -> list[str]:
+    """The default zoo: the paper's settings of the parametrized networks, the MCUNet configs, and the
+    MLPerf Tiny models."""
+    return [*DEFAULT_ZOO_MODELS, *MLPERF_MODELS]
+
+
+def name_forms() -> list[str]:
+    """Every name form get_model accepts (for help texts and error messages)."""
+    return [family.form for family in _FAMILIES] + [
+        *proxyless.CONFIG_FILES,
+        "<MLPerf Tiny name>",
+        "<path>.tflite",
+    ]
+
+
+def get_model(name: str) -> Graph:
+    """The int8 Graph of a zoo name, an MLPerf Tiny name or a ``.tflite`` path (cached; do not modify)."""
+    if name.endswith(".tflite"):
+        path = Path(name).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"model file {name!r} not found (resolved to {path})")
+        return _load_tflite(str(path), path.stat().st_mtime_ns)
+    if name in MLPERF_MODELS:
+        path = mlperf_model(name)
+        return _load_tflite(str(path), path.stat().st_mtime_ns, name)
+    return _build_cached(canonical_name(name))
+
+
+def build_model(name: str) -> Graph:
+    """A fresh, uncached build of a zoo name (tests use it to check determinism)."""
+    canonical = canonical_name(name)
+    if canonical in proxyless.CONFIG_FILES:
+        return proxyless.build_from_config(canonical)
+    family, parameters = _match(canonical)
+    return family.build(canonical, **parameters)
+
+
+def canonical_name(name: str) -> str:
+    """The zoo name with its parameters in canonical form (``mbv2-w1-r224`` -> ``mbv2-w1.0-r224``)."""
+    if name in proxyless.CONFIG_FILES:
+        return name
+    family, parameters = _match(name)
+    text = family.form.replace("{res}", str(parameters["resolution"]))
+    if "width" in parameters:
+        text = text.replace("{width}", repr(parameters["width"]))
+    return text
+
+
+def _match(name: str) -> tuple[_Family, dict]:
+    for family in _FAMILIES:
+        match = family.pattern.fullmatch(name)
+        if match is None:
+            continue
+        parameters: dict = {"resolution": int(match["resolution"])}
+        if not family.min_resolution <= parameters["resolution"] <= MAX_RESOLUTION:
+            raise ValueError(
+                f"model {name!r}: resolution {parameters['resolution']} is out of range; "
+                f"use {family.min_resolution}..{MAX_RESOLUTION}"
+            )
+        if "width" in family.pattern.groupindex:
+            parameters["width"] = float(match["width"])
+            if not 0.0 < parameters["width"] <= MAX_WIDTH:
+                raise ValueError(
+                    f"model {name!r}: width {match['width']} is out of range; use (0, {MAX_WIDTH}]"
+                )
+        return family, parameters
+    raise UnknownModelError(
+        f"unknown model {name!r}. Known models: {', '.join(list_models())}. "
+        f"Name forms: {', '.join(name_forms())}"
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _build_cached(canonical: str) -> Graph:
+    return _read_only(build_model(canonical))
+
+
+@functools.lru_cache(maxsize=32)
+def _load_tflite(path: str, mtime_ns: int, name: str | None = None) -> Graph:
+    # Imported lazily: the importer pulls in the tflite flatbuffer package, which zoo builds do not need.
+    from harness.tflite_io import load_tflite
+
+    return _read_only(load_tflite(path, name))
+
+
+def _read_only(graph: Graph) -> Graph:
+    """Shared cached graphs: make accidental in-place changes to weights fail loudly."""
+    for tensor in graph.tensors.values():
+        if tensor.data is not None:
+            tensor.data.flags.writeable = False
+    return graph
