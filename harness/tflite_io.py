@@ -206,8 +206,8 @@ def _read_model(data: bytes, where: str) -> _RawModel:
             _RawOp(
                 index=i,
                 kind=kind,
-                inputs=_int_vector(operator.InputsAsNumpy, operator.InputsIsNone, data),
-                outputs=_int_vector(operator.OutputsAsNumpy, operator.OutputsIsNone, data),
+                inputs=_int_vector(operator.InputsAsNumpy, operator.InputsIsNone),
+                outputs=_int_vector(operator.OutputsAsNumpy, operator.OutputsIsNone),
                 options=_read_options(kind, operator) if kind in OP_KINDS else {},
             )
         )
@@ -216,8 +216,8 @@ def _read_model(data: bytes, where: str) -> _RawModel:
         subgraph_count=1,
         tensors=tensors,
         ops=ops,
-        inputs=_int_vector(subgraph.InputsAsNumpy, subgraph.InputsIsNone, data),
-        outputs=_int_vector(subgraph.OutputsAsNumpy, subgraph.OutputsIsNone, data),
+        inputs=_int_vector(subgraph.InputsAsNumpy, subgraph.InputsIsNone),
+        outputs=_int_vector(subgraph.OutputsAsNumpy, subgraph.OutputsIsNone),
     )
 
 
@@ -231,7 +231,7 @@ def _length(length: int, element_size: int, data: bytes, field_name: str, where:
     return length
 
 
-def _int_vector(as_numpy, is_none, data: bytes) -> list[int]:
+def _int_vector(as_numpy, is_none) -> list[int]:
     if is_none():
         return []
     return [int(v) for v in as_numpy()]
@@ -271,7 +271,7 @@ def _read_tensor(model, tensor, index: int, buffer_count: int, data: bytes, wher
     return _RawTensor(
         index=index,
         name=(tensor.Name() or b"").decode(errors="replace"),
-        shape=tuple(_int_vector(tensor.ShapeAsNumpy, tensor.ShapeIsNone, data)),
+        shape=tuple(_int_vector(tensor.ShapeAsNumpy, tensor.ShapeIsNone)),
         type_code=tensor.Type(),
         data=payload,
         scale=scale,
