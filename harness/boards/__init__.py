@@ -1,0 +1,69 @@
+"""Board backends, by name. Adding one: write its module (a ``Board`` subclass) and register it here.
+
+board = open_board(Resource("stm32f746", "qemu"))
+record = run_firmware(board, firmware, timeout=60)     # flash, run, parse and validate the record
+"""
+
+from __future__ import annotations
+
+from harness.boards.base import Board, BoardError, BoardTimeout, Resource, RunOutput
+from harness.boards.qemu import QemuBoard
+from harness.boards.serial_reader import ReadResult, SerialLineReader
+from harness.build import Firmware
+from harness.protocol import ProtocolError, Record, parse_record
+
+BACKENDS: dict[str, type[Board]] = {
+    QemuBoard.backend: QemuBoard,
+}
+
+
+def open_board(resource: Resource, **backend_options) -> Board:
+    try:
+        backend = BACKENDS[resource.backend]
+    except KeyError:
+        known = ", ".join(sorted(BACKENDS))
+        raise BoardError(f"unknown board backend {resource.backend!r}; known backends: {known}") from None
+    return backend(resource, **backend_options)
+
+
+def run_firmware(board: Board, firmware: Firmware, timeout: float = 60.0) -> Record:
+    """Flash ``firmware``, run it once and return its validated record.
+
+    Raises BoardTimeout (hung), ProtocolError / DeviceFault (bad or missing record; a program that
+    exited with a non-zero code says so in the message)."""
+    if firmware.target != board.target.name:
+        raise BoardError(
+            f"firmware built for {firmware.target} cannot run on {board.board_id} ({board.target.name})"
+        )
+    board.flash(firmware.elf)
+    output = board.run(timeout=timeout)
+    try:
+        record = parse_record(output.lines, firmware.build_id, expected_target=firmware.target)
+    except ProtocolError as err:
+        if output.exit_code not in (0, None) or output.diagnostics:
+            extra = f" (exit code {output.exit_code}"
+            extra += (
+                f"; {board.backend} reported: {output.diagnostics.strip()})" if output.diagnostics else ")"
+            )
+            raise type(err)(err.problem + extra, err.lines) from None
+        raise
+    if output.exit_code not in (0, None):
+        raise ProtocolError(
+            f"the firmware printed a full record but exited with code {output.exit_code}", output.lines
+        )
+    return record
+
+
+__all__ = [
+    "BACKENDS",
+    "Board",
+    "BoardError",
+    "BoardTimeout",
+    "QemuBoard",
+    "ReadResult",
+    "Resource",
+    "RunOutput",
+    "SerialLineReader",
+    "open_board",
+    "run_firmware",
+]

@@ -1,0 +1,138 @@
+"""What every board backend offers, and the resource that describes a piece of hardware.
+
+Layered like labgrid: a ``Resource`` says what and where the hardware is (a target, a backend, a
+console URL, a probe); a ``Board`` acts on it behind one small interface::
+
+    with open_board(Resource("stm32f412", "qemu")) as board:
+        board.flash(firmware.elf)
+        output = board.run(timeout=30)      # reset, read the console until END, collect the exit code
+
+``run`` is ``start`` + ``read`` (until the protocol's END line) + ``stop``; backends implement those.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from harness.boards.serial_reader import ReadResult
+from harness.protocol import format_log_tail, is_end_line
+from harness.targets import Target, load_target
+
+
+class BoardError(RuntimeError):
+    """A board backend failed (could not start, lost its console, ...); the message says what to check."""
+
+
+class BoardTimeout(BoardError):
+    """The program did not finish in time; ``lines`` holds what it printed before it was stopped."""
+
+    def __init__(self, message: str, lines: list[str]):
+        self.lines = lines
+        super().__init__(f"{message}\n{format_log_tail(lines)}")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A piece of hardware (or an emulator standing in for it)."""
+
+    target: str  # a targets/<name>.toml
+    backend: str  # a key of harness.boards.BACKENDS: "qemu", ...
+    serial_url: str | None = (
+        None  # console of a physical board: /dev/ttyACM0, rfc2217://host:port, socket://...
+    )
+    probe_uid: str | None = None  # debug probe of a physical board (pyocd's unique id)
+    location: str = ""  # where it is, for people: "rack 2, slot 3"
+
+
+@dataclass
+class RunOutput:
+    lines: list[str]  # the console output, line by line (a cut-off last line included)
+    exit_code: int | None  # the program's exit status; None where the backend has none (real boards)
+    elapsed_s: float  # wall-clock time of the run (not a benchmark figure)
+    reason: str  # how reading ended: "stop" (END line), "eof" (program exited), "timeout", "silence"
+    diagnostics: str = ""  # what the backend itself reported (e.g. QEMU's stderr), not the firmware
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class Board(ABC):
+    backend: ClassVar[str]
+
+    def __init__(self, resource: Resource, target: Target | None = None):
+        self.resource = resource
+        self.target = target or load_target(resource.target)
+        self.elf: Path | None = None
+
+    @property
+    def board_id(self) -> str:
+        """Names the hardware in results: a probe id, a console URL, or 'qemu:<machine>'."""
+        return self.resource.probe_uid or self.resource.serial_url or f"{self.backend}:{self.resource.target}"
+
+    @abstractmethod
+    def flash(self, elf: Path) -> None:
+        """Put the firmware on the board (an emulator just remembers it)."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Reset the board and start the flashed program, with its console open for ``read``."""
+
+    @abstractmethod
+    def read(
+        self,
+        timeout: float,
+        silence_timeout: float | None = None,
+        stop: Callable[[str], bool] | None = is_end_line,
+    ) -> ReadResult:
+        """Console lines of the running program, until ``stop`` accepts a line, the program ends, ``timeout``
+        seconds pass or the console stays silent for ``silence_timeout`` seconds."""
+
+    @abstractmethod
+    def stop(self, grace: float = 2.0) -> int | None:
+        """End the program (waiting up to ``grace`` seconds for it to exit by itself); its exit code."""
+
+    def diagnostics(self) -> str:
+        """Messages of the backend itself from the last run (an emulator's stderr); empty if none."""
+        return ""
+
+    def close(self) -> None:
+        self.stop(grace=0)
+
+    def __enter__(self) -> Board:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, timeout: float = 60.0, silence_timeout: float | None = None) -> RunOutput:
+        """Run the flashed program once and collect its record; BoardTimeout if it does not finish."""
+        if self.elf is None:
+            raise BoardError(f"{self.board_id}: nothing flashed; call flash(elf) first")
+        started = time.monotonic()
+        self.start()
+        try:
+            result = self.read(timeout=timeout, silence_timeout=silence_timeout)
+        except BaseException:
+            self.stop(grace=0)
+            raise
+        if result.reason in ("timeout", "silence"):
+            self.stop(grace=0)
+            what = "did not finish" if result.reason == "timeout" else "went silent"
+            limit = timeout if result.reason == "timeout" else silence_timeout
+            backend_said = (
+                f"; {self.backend} reported: {self.diagnostics().strip()}" if self.diagnostics() else ""
+            )
+            raise BoardTimeout(
+                f"{self.board_id}: {self.elf.name} {what} within {limit:g} s and was stopped (hung firmware, or "
+                f"a timeout too short for this model?){backend_said}",
+                result.all_lines,
+            )
+        exit_code = self.stop(grace=max(0.5, timeout - (time.monotonic() - started)))
+        elapsed = time.monotonic() - started
+        return RunOutput(result.all_lines, exit_code, elapsed, result.reason, self.diagnostics())

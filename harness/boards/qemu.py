@@ -1,0 +1,161 @@
+"""QEMU backend: runs firmware on the MPS2 machine that emulates the target's core.
+
+The emulator runs with ``-icount shift=N`` (deterministic instruction counts, see EMULATION.md),
+semihosting (the firmware ends QEMU with an exit code) and its UART on a TCP port on 127.0.0.1 with
+``wait=on``, so no output is lost before the host connects. The console is read with the same
+``SerialLineReader`` (``socket://127.0.0.1:<port>``) that physical boards use.
+
+QEMU runs in its own process group without a shell; ``stop`` kills the group, so a hung firmware never
+leaves an emulator behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.boards.base import Board, BoardError, Resource
+from harness.boards.serial_reader import ReadResult, SerialLineReader
+from harness.protocol import is_end_line
+from harness.targets import Target
+
+QEMU_BINARY = "qemu-system-arm"
+PORT_ATTEMPTS = 5  # a free port can be taken between choosing it and QEMU binding it
+CONNECT_TIMEOUT_S = 10.0
+
+
+class QemuBoard(Board):
+    backend = "qemu"
+
+    def __init__(
+        self,
+        resource: Resource,
+        target: Target | None = None,
+        *,
+        qemu_binary: str = QEMU_BINARY,
+        extra_args: tuple[str, ...] = (),
+    ):
+        super().__init__(resource, target)
+        self.qemu_binary = qemu_binary
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+        self.reader: SerialLineReader | None = None
+        self._log_dir: Path | None = None
+        self._last_stderr = ""
+
+    @property
+    def board_id(self) -> str:
+        return f"qemu:{self.target.qemu_machine}"
+
+    def command(self, port: int) -> list[str]:
+        if self.elf is None:
+            raise BoardError(f"{self.board_id}: nothing flashed; call flash(elf) first")
+        return [
+            self.qemu_binary,
+            "-machine", self.target.qemu_machine,
+            "-nographic",
+            "-monitor", "none",
+            "-icount", f"shift={self.target.qemu_icount_shift}",
+            "-semihosting-config", "enable=on,target=native",
+            "-kernel", str(self.elf),
+            "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def flash(self, elf: Path) -> None:
+        elf = Path(elf)
+        try:
+            magic = elf.read_bytes()[:4]
+        except OSError as err:
+            raise BoardError(f"{self.board_id}: cannot read firmware {elf}: {err}") from None
+        if magic != b"\x7fELF":
+            raise BoardError(f"{self.board_id}: {elf} is not an ELF file")
+        self.elf = elf
+
+    def start(self) -> None:
+        self.stop(grace=0)
+        self._last_stderr = ""
+        if shutil.which(self.qemu_binary) is None:
+            raise BoardError(f"{self.qemu_binary} not found: install qemu-system-arm (./run.sh setup)")
+        self._log_dir = Path(tempfile.mkdtemp(prefix="patchbench-qemu-"))
+        for _attempt in range(PORT_ATTEMPTS):
+            port = _free_port()
+            stderr_path = self._log_dir / "stderr.txt"
+            with open(stderr_path, "wb") as stderr, open(self._log_dir / "stdout.txt", "wb") as stdout:
+                self.process = subprocess.Popen(
+                    self.command(port), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                    start_new_session=True,
+                )  # fmt: skip
+            reader = SerialLineReader(f"socket://127.0.0.1:{port}")
+            try:
+                self.reader = reader.open(CONNECT_TIMEOUT_S, alive=lambda: self.process.poll() is None)
+                return
+            except ConnectionError as err:
+                self.stop(grace=1.0)
+                message = stderr_path.read_text(errors="replace").strip()
+                if "in use" in message:
+                    continue
+                raise BoardError(
+                    f"{self.board_id}: QEMU did not start ({err}); its stderr:\n{message}\n"
+                    f"command: {' '.join(self.command(port))}"
+                ) from None
+        raise BoardError(f"{self.board_id}: no free TCP port for the console after {PORT_ATTEMPTS} attempts")
+
+    def read(
+        self,
+        timeout: float,
+        silence_timeout: float | None = None,
+        stop: Callable[[str], bool] | None = is_end_line,
+    ) -> ReadResult:
+        if self.reader is None:
+            raise BoardError(f"{self.board_id}: no program running; call start() (or run())")
+        return self.reader.read_lines(timeout, silence_timeout, stop)
+
+    def stop(self, grace: float = 2.0) -> int | None:
+        """Wait up to ``grace`` s for QEMU to exit by itself, then kill its process group; the exit code
+        (None if it had to be killed)."""
+        exit_code = None
+        if self.process is not None:
+            try:
+                exit_code = self.process.wait(timeout=grace) if grace > 0 else self.process.poll()
+            except subprocess.TimeoutExpired:
+                exit_code = None
+            if exit_code is None:
+                _kill_group(self.process)
+            self.process = None
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+        if self._log_dir is not None:
+            stderr_path = self._log_dir / "stderr.txt"
+            self._last_stderr = stderr_path.read_text(errors="replace") if stderr_path.exists() else ""
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+            self._log_dir = None
+        return exit_code
+
+    def diagnostics(self) -> str:
+        """What QEMU itself printed on stderr (not the firmware's UART) in the last run."""
+        return self._last_stderr
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 5
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)

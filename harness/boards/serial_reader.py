@@ -1,0 +1,106 @@
+"""Read a device's console line by line over pyserial: the one reader every backend uses.
+
+``serial.serial_for_url`` opens device paths (/dev/ttyACM0), ``socket://host:port`` (QEMU's -serial tcp,
+a ser2net port) and ``rfc2217://host:port`` alike. Reading stops at the first of: a line the caller's
+``stop`` predicate accepts (the protocol's END), the end of the stream (the emulator exited), the overall
+timeout, or a silence longer than ``silence_timeout``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import serial
+
+from harness.protocol import is_end_line
+
+# How long one read may block: bounds how late a timeout or silence is noticed.
+POLL_INTERVAL_S = 0.05
+
+
+@dataclass
+class ReadResult:
+    lines: list[str]
+    reason: str  # "stop" (stop line seen), "eof" (stream closed), "timeout", "silence"
+    elapsed_s: float
+    partial: str = ""  # bytes after the last newline (a line cut off mid-way)
+
+    @property
+    def all_lines(self) -> list[str]:
+        return self.lines + ([self.partial] if self.partial else [])
+
+
+@dataclass
+class SerialLineReader:
+    url: str
+    baudrate: int = 115200
+    _port: serial.SerialBase | None = field(default=None, init=False, repr=False)
+    _pending: bytes = field(default=b"", init=False, repr=False)
+
+    def open(self, connect_timeout: float = 5.0, alive: Callable[[], bool] | None = None) -> SerialLineReader:
+        """Open the port, retrying refused connections (an emulator still starting) for ``connect_timeout``
+        seconds while ``alive()`` (e.g. "the emulator process is running") holds."""
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            try:
+                self._port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=POLL_INTERVAL_S)
+                return self
+            except serial.SerialException as err:
+                if time.monotonic() >= deadline or (alive is not None and not alive()):
+                    raise ConnectionError(f"cannot open console {self.url}: {err}") from None
+                time.sleep(0.02)
+
+    def close(self) -> None:
+        if self._port is not None:
+            self._port.close()
+            self._port = None
+
+    def __enter__(self) -> SerialLineReader:
+        if self._port is None:
+            self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def read_lines(
+        self,
+        timeout: float,
+        silence_timeout: float | None = None,
+        stop: Callable[[str], bool] | None = is_end_line,
+    ) -> ReadResult:
+        if self._port is None:
+            raise ConnectionError(f"console {self.url} is not open")
+        start = time.monotonic()
+        last_data = start
+        lines: list[str] = []
+        while True:
+            now = time.monotonic()
+            if now - start >= timeout:
+                return self._result(lines, "timeout", start)
+            if silence_timeout is not None and now - last_data >= silence_timeout:
+                return self._result(lines, "silence", start)
+            try:
+                # A socket's in_waiting is only 0 or 1; reading what is waiting (at least one byte, waiting
+                # up to the poll interval) never loses bytes when the peer closes mid-read.
+                chunk = self._port.read(max(1, self._port.in_waiting))
+            except serial.SerialException as err:
+                if "disconnected" in str(err):  # the socket's peer (the emulator) closed it
+                    return self._result(lines, "eof", start)
+                raise ConnectionError(f"console {self.url} failed: {err}") from None
+            if not chunk:
+                continue
+            last_data = time.monotonic()
+            self._pending += chunk
+            *complete, self._pending = self._pending.split(b"\n")
+            for raw in complete:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r")
+                lines.append(line)
+                if stop is not None and stop(line):
+                    return self._result(lines, "stop", start)
+
+    def _result(self, lines: list[str], reason: str, start: float) -> ReadResult:
+        partial = self._pending.decode("utf-8", errors="replace")
+        return ReadResult(lines, reason, time.monotonic() - start, partial)

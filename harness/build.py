@@ -1,0 +1,487 @@
+"""Build firmware: generated C sources + board support (harness/firmware) -> an ELF for one target.
+
+``build_firmware(sources, target, options)`` compiles with arm-none-eabi-gcc (newlib-nano, -O2, the
+target's -mcpu/-mfpu/-mfloat-abi) against a linker script whose MEMORY regions are the board's SRAM and
+flash budgets. It returns either
+
+- ``Firmware``: the ELF plus its section sizes (flash = text + rodata + data, static RAM = data + bss),
+  the exact compiler and linker flags and the compiler version, or
+- ``DoesNotFit``: the linker said "region `RAM' overflowed by N bytes"; the result carries the bytes
+  needed and available per region. Not fitting is a result to record, not an error.
+
+Anything else that fails (a compile error, a missing toolchain) raises ``BuildError`` with the compiler's
+output. Builds are cached under BUILD_DIR/firmware/<hash>/, the hash covering the sources, the board
+support files, the linker script, every flag and the compiler version; the hash is also the build id
+that the firmware prints, so a record can be matched to the build that produced it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jinja2
+from elftools.elf.constants import SH_FLAGS
+from elftools.elf.elffile import ELFFile
+
+from harness.paths import BUILD_DIR
+from harness.targets import Platform, Target, load_target
+
+BOARD_SUPPORT_DIR = Path(__file__).resolve().parent / "firmware"
+LINKER_TEMPLATE = "linker.ld.j2"
+COMMON_SOURCES = ("main.c", "startup.c", "protocol.c")
+CONSOLE_SOURCES = {
+    "cmsdk_uart": "console_cmsdk_uart.c",
+    "stm32_usart_v1": "console_stm32_usart.c",
+    "stm32_usart_v2": "console_stm32_usart.c",
+}
+TIMER_SOURCES = {"systick_icount": "timer_systick_icount.c", "dwt": "timer_dwt.c"}
+PLATFORM_SOURCES = {"mps2": "platform_mps2.c", "stm32f4": "platform_stm32.c", "stm32f7": "platform_stm32.c",
+                    "stm32h7": "platform_stm32.c"}  # fmt: skip
+BUILD_ID_LENGTH = 16
+RESULT_FILE = "build.json"
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|h)$")
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+_REGION_KIND = {"RAM": "SRAM", "FLASH": "flash"}
+
+
+class BuildError(RuntimeError):
+    """The firmware could not be built for a reason other than not fitting; carries the compiler output."""
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    platform: str = "qemu"  # "qemu" (MPS2 emulator) or "hardware" (the real STM32)
+    optimization: str = "-O2"
+    runs: int = 3  # timed runs; the record's latency is their median
+    warmup: int = 1  # untimed runs before them
+    stack_bytes: int = 4096  # reserved at the bottom of RAM and counted against the SRAM budget
+    defines: tuple[str, ...] = ()  # "NAME" or "NAME=VALUE", e.g. kernel selection
+    include_dirs: tuple[Path, ...] = ()  # extra header folders (their files are part of the hash)
+    extra_cflags: tuple[str, ...] = ()
+    warnings_as_errors: bool = True
+    gcc: str = "arm-none-eabi-gcc"
+
+    def __post_init__(self) -> None:
+        if self.runs < 1 or self.warmup < 0:
+            raise BuildError(
+                f"BuildOptions: runs must be >= 1 and warmup >= 0 (got {self.runs}, {self.warmup})"
+            )
+        if self.stack_bytes < 512 or self.stack_bytes % 8:
+            raise BuildError(
+                f"BuildOptions: stack_bytes must be a multiple of 8, >= 512 (got {self.stack_bytes})"
+            )
+
+
+@dataclass(frozen=True)
+class SectionSizes:
+    """Bytes per kind of allocated ELF section. The vector table and .ARM.exidx count as rodata."""
+
+    text: int
+    rodata: int
+    data: int
+    bss: int  # includes the model's static arena
+    stack_reserved: int  # the .stack section: reserved, not static data
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.text + self.rodata + self.data
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return self.data + self.bss
+
+
+@dataclass(frozen=True)
+class Firmware:
+    """A built ELF that fits the board."""
+
+    elf: Path
+    build_id: str
+    target: str
+    platform: str
+    latency_unit: str  # what the firmware's timings count: "instructions" (QEMU) or "cycles"
+    sizes: SectionSizes
+    cflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    gcc_version: str
+    build_dir: Path
+    compiler_output: str = ""  # warnings, when they are not errors
+    cached: bool = False
+
+    fits = True
+
+    @property
+    def map_file(self) -> Path:
+        return self.build_dir / "firmware.map"
+
+
+@dataclass(frozen=True)
+class RegionOverflow:
+    region: str  # the linker region: "RAM" or "FLASH"
+    needed_bytes: int
+    available_bytes: int
+
+    @property
+    def overflow_bytes(self) -> int:
+        return self.needed_bytes - self.available_bytes
+
+    @property
+    def memory(self) -> str:
+        return _REGION_KIND.get(self.region, self.region)
+
+
+@dataclass(frozen=True)
+class DoesNotFit:
+    """The firmware does not fit the board: which regions overflowed and by how much."""
+
+    build_id: str
+    target: str
+    platform: str
+    overflows: tuple[RegionOverflow, ...]
+    stack_reserved: int  # part of the RAM needed
+    cflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    gcc_version: str
+    build_dir: Path
+    linker_output: str
+    cached: bool = False
+
+    fits = False
+
+    def overflow(self, region: str) -> RegionOverflow | None:
+        return next((o for o in self.overflows if o.region == region), None)
+
+    @property
+    def reason(self) -> str:
+        """E.g. "needs 301.2 kB SRAM (incl. 4.0 kB reserved stack), board has 256.0 kB"."""
+        parts = []
+        for o in self.overflows:
+            extra = (
+                f" (incl. {self.stack_reserved / 1024:.1f} kB reserved stack)" if o.region == "RAM" else ""
+            )
+            parts.append(
+                f"needs {o.needed_bytes / 1024:.1f} kB {o.memory}{extra}, board has {o.available_bytes / 1024:.1f} kB"
+            )
+        return f"{self.target}: " + "; ".join(parts)
+
+
+BuildResult = Firmware | DoesNotFit
+
+
+def build_firmware(
+    sources: Mapping[str, str],
+    target: Target | str,
+    options: BuildOptions | None = None,
+    *,
+    build_root: Path | None = None,
+) -> BuildResult:
+    """Build (or fetch from the cache) the firmware for ``sources`` on ``target``.
+
+    ``sources`` maps file names ("model.c", "kernels.c", "model.h") to their text; every .c is compiled,
+    .h files sit beside them (they include "model_api.h" and "pb_board.h" from harness/firmware).
+    """
+    target = load_target(target) if isinstance(target, str) else target
+    options = options or BuildOptions()
+    platform = target.platform(options.platform)
+    _check_sources(sources)
+    gcc_version = toolchain_version(options.gcc)
+    board_files = _board_support_files()
+    linker_script = _render_linker_script(target, platform, options)
+
+    base_cflags = _cflags(target, platform, options)
+    ldflags = tuple(
+        target.gcc_cpu_flags
+        + [
+            "-nostartfiles",
+            "--specs=nano.specs",
+            "-Wl,--gc-sections",
+            "-Wl,-T,link.ld",
+            "-Wl,-Map=firmware.map",
+        ]
+    )
+    build_id = _build_hash(sources, board_files, linker_script, base_cflags, ldflags, gcc_version, options)
+    cflags = base_cflags + (f'-DPB_BUILD_ID="{build_id}"',)
+
+    root = (build_root or BUILD_DIR) / "firmware"
+    final_dir = root / build_id
+    cached = _load_cached(final_dir)
+    if cached is not None:
+        return cached
+
+    root.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=f".{build_id}-", dir=root))
+    try:
+        result = _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags,
+                           options, target, platform, build_id, gcc_version)  # fmt: skip
+        (work_dir / RESULT_FILE).write_text(json.dumps(_to_json(result), indent=1))
+        try:
+            work_dir.rename(final_dir)
+        except OSError:
+            # Another process finished the same build first; theirs is identical.
+            shutil.rmtree(work_dir, ignore_errors=True)
+            again = _load_cached(final_dir)
+            if again is None:
+                raise
+            return again
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    return result
+
+
+@functools.cache
+def toolchain_version(gcc: str = "arm-none-eabi-gcc") -> str:
+    """The first line of ``gcc --version``, e.g. "arm-none-eabi-gcc (15:12.2.rel1-1) 12.2.1 20221205"."""
+    try:
+        done = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=True, timeout=30)
+    except FileNotFoundError:
+        raise BuildError(
+            f"{gcc} not found: install the Arm GNU toolchain (Debian: apt-get install gcc-arm-none-eabi "
+            "libnewlib-arm-none-eabi, or ./run.sh setup)"
+        ) from None
+    return done.stdout.splitlines()[0].strip()
+
+
+def _check_sources(sources: Mapping[str, str]) -> None:
+    if not any(name.endswith(".c") for name in sources):
+        raise BuildError(
+            "build_firmware: sources has no .c file (expected the generated model.c and kernels)"
+        )
+    board_names = {path.name for path in BOARD_SUPPORT_DIR.iterdir()}
+    for name in sources:
+        if not _SOURCE_NAME.match(name):
+            raise BuildError(
+                f"build_firmware: source name {name!r} must be a plain file name ending in .c or .h"
+            )
+        if name in board_names:
+            raise BuildError(
+                f"build_firmware: source {name!r} would shadow harness/firmware/{name}; rename it"
+            )
+
+
+def _board_support_files() -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted(BOARD_SUPPORT_DIR.iterdir()) if path.is_file()}
+
+
+def _platform_sources(platform: Platform) -> list[str]:
+    return [*COMMON_SOURCES, CONSOLE_SOURCES[platform.console], TIMER_SOURCES[platform.timer],
+            PLATFORM_SOURCES[platform.family]]  # fmt: skip
+
+
+def _render_linker_script(target: Target, platform: Platform, options: BuildOptions) -> str:
+    template = jinja2.Template(
+        (BOARD_SUPPORT_DIR / LINKER_TEMPLATE).read_text(), undefined=jinja2.StrictUndefined
+    )
+    return template.render(
+        target=target.name,
+        platform=platform.name,
+        flash_origin=platform.flash_origin,
+        sram_origin=platform.sram_origin,
+        flash_budget=target.flash_budget_bytes,
+        sram_budget=target.sram_budget_bytes,
+        stack_bytes=options.stack_bytes,
+    )
+
+
+def _cflags(target: Target, platform: Platform, options: BuildOptions) -> tuple[str, ...]:
+    warnings = ["-Wall", "-Wextra"] + (["-Werror"] if options.warnings_as_errors else [])
+    defines = [
+        f'-DPB_TARGET_NAME="{target.name}"',
+        f"-DPB_RUNS={options.runs}",
+        f"-DPB_WARMUP={options.warmup}",
+        f"-DPB_CONSOLE_BASE={platform.console_base:#x}u",
+        f"-DPB_CONSOLE_BAUD={target.console_baudrate}u",
+        f"-DPB_FAMILY_{platform.family.upper()}=1",
+    ]
+    if platform.timer == "systick_icount":
+        defines.append(f"-DPB_TICK_SCALE={target.qemu_instructions_per_tick}u")
+    if platform.console.startswith("stm32_usart_"):
+        defines.append(f"-DPB_USART_{platform.console.rsplit('_', 1)[1].upper()}=1")
+    defines += [f"-D{define}" for define in options.defines]
+    includes = ["-Isrc", "-Iboard"] + [f"-I{Path(d).resolve()}" for d in options.include_dirs]
+    return tuple(
+        target.gcc_cpu_flags
+        + [options.optimization, "-g", "-std=c11", "-ffunction-sections", "-fdata-sections", "-fno-common"]
+        + warnings
+        + defines
+        + includes
+        + list(options.extra_cflags)
+    )
+
+
+def _build_hash(sources, board_files, linker_script, cflags, ldflags, gcc_version, options) -> str:
+    digest = hashlib.sha256()
+
+    def add(*parts: str) -> None:
+        for part in parts:
+            data = part.encode()
+            digest.update(len(data).to_bytes(8, "little") + data)
+
+    for name in sorted(sources):
+        add("source", name, sources[name])
+    for name, text in board_files.items():
+        add("board", name, text)
+    for folder in options.include_dirs:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file():
+                add("include", str(path), path.read_text(errors="replace"))
+    add(
+        "ld",
+        linker_script,
+        "cflags",
+        *cflags,
+        "ldflags",
+        *ldflags,
+        "gcc",
+        gcc_version,
+        "platform",
+        options.platform,
+    )
+    return digest.hexdigest()[:BUILD_ID_LENGTH]
+
+
+def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags, options, target,
+              platform, build_id, gcc_version) -> BuildResult:  # fmt: skip
+    (work_dir / "src").mkdir()
+    (work_dir / "board").mkdir()
+    (work_dir / "obj").mkdir()
+    for name, text in sources.items():
+        (work_dir / "src" / name).write_text(text)
+    for name, text in board_files.items():
+        (work_dir / "board" / name).write_text(text)
+    (work_dir / "link.ld").write_text(linker_script)
+
+    compile_units = [f"src/{n}" for n in sorted(sources) if n.endswith(".c")]
+    compile_units += [f"board/{n}" for n in _platform_sources(platform)]
+    objects, messages = [], []
+    for unit in compile_units:
+        obj = f"obj/{Path(unit).parent.name}_{Path(unit).stem}.o"
+        output = _run_gcc([options.gcc, *cflags, "-c", unit, "-o", obj], work_dir, f"compiling {unit}")
+        messages.append(output)
+        objects.append(obj)
+
+    link = subprocess.run(
+        [options.gcc, *ldflags, *objects, "-o", "firmware.elf"], cwd=work_dir, capture_output=True, text=True
+    )
+    log = "\n".join(m for m in messages + [link.stdout, link.stderr] if m.strip())
+    (work_dir / "build.log").write_text(log)
+    if link.returncode != 0:
+        overflows = _parse_overflows(link.stderr, target)
+        if not overflows:
+            raise BuildError(
+                f"linking firmware for {target.name} failed in {work_dir}:\n{link.stderr.strip()}"
+            )
+        return DoesNotFit(
+            build_id=build_id,
+            target=target.name,
+            platform=platform.name,
+            overflows=overflows,
+            stack_reserved=options.stack_bytes,
+            cflags=tuple(cflags),
+            ldflags=tuple(ldflags),
+            gcc_version=gcc_version,
+            build_dir=final_dir,
+            linker_output=link.stderr.strip(),
+        )
+    return Firmware(
+        elf=final_dir / "firmware.elf",
+        build_id=build_id,
+        target=target.name,
+        platform=platform.name,
+        latency_unit=platform.latency_unit,
+        sizes=section_sizes(work_dir / "firmware.elf"),
+        cflags=tuple(cflags),
+        ldflags=tuple(ldflags),
+        gcc_version=gcc_version,
+        build_dir=final_dir,
+        compiler_output="\n".join(m for m in messages if m.strip()),
+    )
+
+
+def _run_gcc(command: list[str], cwd: Path, what: str) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BuildError(f"{what} failed (in {cwd}):\n{done.stderr.strip()}\ncommand: {' '.join(command)}")
+    return done.stderr
+
+
+def _parse_overflows(linker_stderr: str, target: Target) -> tuple[RegionOverflow, ...]:
+    available = {"RAM": target.sram_budget_bytes, "FLASH": target.flash_budget_bytes}
+    found: dict[str, int] = {}
+    for region, overflow in _OVERFLOW.findall(linker_stderr):
+        found[region] = max(found.get(region, 0), int(overflow))
+    return tuple(
+        RegionOverflow(region, available[region] + overflow, available[region])
+        for region, overflow in sorted(found.items())
+        if region in available
+    )
+
+
+def section_sizes(elf_path: Path) -> SectionSizes:
+    """Sizes of the allocated sections of an ELF, by kind (pyelftools)."""
+    sizes = dict(text=0, rodata=0, data=0, bss=0, stack_reserved=0)
+    with open(elf_path, "rb") as stream:
+        for section in ELFFile(stream).iter_sections():
+            flags = section["sh_flags"]
+            if not flags & SH_FLAGS.SHF_ALLOC or not section["sh_size"]:
+                continue
+            if section.name == ".stack":
+                kind = "stack_reserved"
+            elif section["sh_type"] == "SHT_NOBITS":
+                kind = "bss"
+            elif flags & SH_FLAGS.SHF_EXECINSTR:
+                kind = "text"
+            elif flags & SH_FLAGS.SHF_WRITE:
+                kind = "data"
+            else:
+                kind = "rodata"
+            sizes[kind] += section["sh_size"]
+    return SectionSizes(**sizes)
+
+
+def _to_json(result: BuildResult) -> dict:
+    data = asdict(result)
+    data["kind"] = type(result).__name__
+    return json.loads(json.dumps(data, default=str))
+
+
+def _load_cached(final_dir: Path) -> BuildResult | None:
+    try:
+        data = json.loads((final_dir / RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    kind = data.pop("kind")
+    data.update(
+        build_dir=final_dir, cached=True, cflags=tuple(data["cflags"]), ldflags=tuple(data["ldflags"])
+    )
+    if kind == "Firmware":
+        if not (final_dir / "firmware.elf").is_file():
+            return None
+        data.update(elf=final_dir / "firmware.elf", sizes=SectionSizes(**data["sizes"]))
+        return Firmware(**data)
+    data["overflows"] = tuple(RegionOverflow(**o) for o in data["overflows"])
+    return DoesNotFit(**data)
+
+
+__all__ = [
+    "BOARD_SUPPORT_DIR",
+    "BuildError",
+    "BuildOptions",
+    "BuildResult",
+    "DoesNotFit",
+    "Firmware",
+    "RegionOverflow",
+    "SectionSizes",
+    "build_firmware",
+    "section_sizes",
+    "toolchain_version",
+]

@@ -1,0 +1,50 @@
+/* The contract between the benchmark firmware (harness/firmware/main.c) and a generated model.
+ *
+ * The code generator emits one C file (model.c, plus kernels) that defines every symbol below. The
+ * firmware calls nothing else of the model. All symbols are plain C with external linkage.
+ *
+ * A "layer" here is one timed unit of the schedule: one op, one block, or one patch of the patch stage;
+ * the code generator chooses. The firmware times each entry of pb_model_layers on every run and prints
+ * the timings under the entry's name, so names must be C identifiers (no spaces) and unique.
+ *
+ * Lifecycle, per run (a warm-up run and then PB_RUNS timed runs):
+ *     pb_model_prepare_input();                    // not timed
+ *     for (i = 0; i < pb_model_layer_count; i++)   // each layer timed
+ *         pb_model_layers[i].run();
+ * After the last run the firmware reads pb_model_output_size() bytes at pb_model_output() and sends
+ * them with their CRC32. Runs must therefore be repeatable: prepare_input restores all the state a run
+ * consumes (patch-based schedules may overwrite the input in the arena).
+ */
+#ifndef PB_MODEL_API_H
+#define PB_MODEL_API_H
+
+#include <stdint.h>
+
+typedef struct {
+    const char *name; /* C identifier, e.g. "conv_0" or "patch_stage_p1_2"; printed in PB1 LAYER lines */
+    void (*run)(void);
+} pb_layer_t;
+
+/* The schedule's timed units, in execution order. */
+extern const pb_layer_t pb_model_layers[];
+extern const int pb_model_layer_count;
+
+/* Free text for the record (printed on their own lines; no newlines). */
+extern const char pb_model_name[];     /* e.g. "vww_96_int8" */
+extern const char pb_model_schedule[]; /* e.g. "per-patch p=2 n=5" or "per-layer" */
+
+/* Size of the model's static activation arena (the planned SRAM), reported in the PB1 MEM line. */
+extern const uint32_t pb_model_arena_bytes;
+
+/* Copy the compiled-in test input into the arena's input slot. Called before every run, not timed. */
+void pb_model_prepare_input(void);
+
+/* Where the network's input lives (in the arena) and its size in bytes. */
+int8_t *pb_model_input(void);
+uint32_t pb_model_input_size(void);
+
+/* The network's output after a run (int8, concatenated if the network has several outputs). */
+const int8_t *pb_model_output(void);
+uint32_t pb_model_output_size(void);
+
+#endif

@@ -1,0 +1,52 @@
+/* Platform glue for real STM32 boards: caches on Cortex-M7; at the end the core parks (no semihosting
+ * without a debugger: a BKPT would fault). The clock stays at the reset default (HSI). */
+#include <stdint.h>
+
+#include "pb_board.h"
+
+#define REG(address) (*(volatile uint32_t *)(address))
+#define SCB_CCR REG(0xE000ED14u)
+#define SCB_CCSIDR REG(0xE000ED80u)
+#define SCB_CSSELR REG(0xE000ED84u)
+#define SCB_ICIALLU REG(0xE000EF50u)
+#define SCB_DCISW REG(0xE000EF60u)
+#define CCR_DC (1u << 16)
+#define CCR_IC (1u << 17)
+
+#if defined(PB_FAMILY_STM32F7) || defined(PB_FAMILY_STM32H7)
+static void enable_caches(void) {
+    __asm volatile("dsb\n isb" ::: "memory");
+    SCB_ICIALLU = 0;
+    __asm volatile("dsb\n isb" ::: "memory");
+    SCB_CCR |= CCR_IC;
+    __asm volatile("dsb\n isb" ::: "memory");
+
+    SCB_CSSELR = 0; /* level 1 data cache */
+    __asm volatile("dsb" ::: "memory");
+    uint32_t ccsidr = SCB_CCSIDR;
+    uint32_t sets = ((ccsidr >> 13) & 0x7FFFu) + 1u;
+    uint32_t ways = ((ccsidr >> 3) & 0x3FFu) + 1u;
+    /* Cortex-M7: 32-byte lines (set index from bit 5), 4 ways (way index in bits 31:30). */
+    for (uint32_t set = 0; set < sets; set++) {
+        for (uint32_t way = 0; way < ways; way++) {
+            SCB_DCISW = (set << 5) | (way << 30);
+        }
+    }
+    __asm volatile("dsb" ::: "memory");
+    SCB_CCR |= CCR_DC;
+    __asm volatile("dsb\n isb" ::: "memory");
+}
+#endif
+
+void pb_platform_init(void) {
+#if defined(PB_FAMILY_STM32F7) || defined(PB_FAMILY_STM32H7)
+    enable_caches();
+#endif
+}
+
+void pb_exit(int code) {
+    (void)code;
+    for (;;) {
+        __asm volatile("wfi");
+    }
+}

@@ -1,0 +1,372 @@
+"""The UART protocol between benchmark firmware and host (version PB1), and its validating parser.
+
+The firmware (harness/firmware/main.c, protocol.c) prints one record per boot, line by line::
+
+    PB1 BEGIN build=<id> target=<name> unit=<instructions|cycles> resolution=<n> runs=<R> warmup=<W> layers=<L>
+    PB1 MODEL <free text>
+    PB1 SCHEDULE <free text>
+    PB1 LAYER <run> <index> <name> <count>        R x L lines: every layer on every timed run
+    PB1 RUN <run> <total count>                   after its run's LAYER lines
+    PB1 MEM arena=<B> data=<B> bss=<B> stack_hw=<B> stack_reserved=<B>
+    PB1 OUT <offset> <hex bytes>                  the output, 32 bytes a line, offsets contiguous from 0
+    PB1 CRC <length> crc32=0x<8 hex>              zlib CRC32 of the output, computed on the device
+    PB1 END lines=<number of PB1 lines before END>
+
+and, instead of the rest, ``PB1 FAULT exception=<n> pc=0x.. cfsr=0x.. hfsr=0x..`` when the core faults.
+
+Every line ends in `` *XXXX``: the CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF; Python's
+``binascii.crc_hqx(text, 0xFFFF)``) of the text before `` *``, so a line garbled on the wire is caught
+on its own, and END's line count catches a line lost whole. Counts are in ``unit``: "instructions" on
+QEMU (from SysTick under -icount; ``resolution`` instructions per tick) or "cycles" (DWT) on boards.
+
+Lines before BEGIN are ignored (boot noise on a real UART); inside the record every line must be valid.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+import statistics
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+VERSION = "PB1"
+UNITS = ("instructions", "cycles")
+LOG_TAIL_LINES = 15
+_LINE = re.compile(r"^PB1 ([A-Z]+)((?: .*)?) \*([0-9a-f]{4})$")
+_BEGIN_KEYS = ("build", "target", "unit", "resolution", "runs", "warmup", "layers")
+_MEM_KEYS = ("arena", "data", "bss", "stack_hw", "stack_reserved")
+
+
+class ProtocolError(RuntimeError):
+    """The device's output is not a valid record. The message ends with the last lines of the log."""
+
+    def __init__(self, problem: str, lines: Sequence[str] = ()):
+        self.problem = problem
+        self.lines = list(lines)
+        super().__init__(f"{problem}\n{format_log_tail(self.lines)}")
+
+
+class DeviceFault(ProtocolError):
+    """The firmware reported a CPU fault (a PB1 FAULT line) instead of finishing its record."""
+
+
+def format_log_tail(lines: Sequence[str], count: int = LOG_TAIL_LINES) -> str:
+    if not lines:
+        return "(the device printed nothing)"
+    tail = lines[-count:]
+    skipped = f" (of {len(lines)})" if len(lines) > count else ""
+    return f"last {len(tail)} lines of the log{skipped}:\n" + "\n".join(f"  | {line!r}" for line in tail)
+
+
+def line_checksum(text: str) -> int:
+    return binascii.crc_hqx(text.encode("ascii", errors="replace"), 0xFFFF)
+
+
+def format_line(text: str) -> str:
+    """A protocol line with its checksum, as the firmware prints it (for tests and simulators)."""
+    return f"{text} *{line_checksum(text):04x}"
+
+
+def is_end_line(line: str) -> bool:
+    """The record's last line: readers stop here."""
+    return line.startswith(f"{VERSION} END")
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    index: int
+    name: str
+    per_run: tuple[int, ...]  # one count per timed run, in the record's unit
+
+    @property
+    def median(self) -> int:
+        return statistics.median_low(self.per_run)
+
+
+@dataclass(frozen=True)
+class Record:
+    build_id: str
+    target: str
+    model: str
+    schedule: str
+    unit: str  # "instructions" (emulator, QEMU icount) or "cycles" (board, DWT)
+    resolution: int  # units per timer tick: a single count is only this precise
+    runs: int
+    warmup: int
+    layers: tuple[LayerTiming, ...]
+    run_totals: tuple[int, ...]  # whole-run counts, one per timed run
+    arena_bytes: int
+    data_bytes: int
+    bss_bytes: int
+    stack_high_water_bytes: int
+    stack_reserved_bytes: int
+    output: bytes  # verified against the device's CRC32
+    output_crc32: int
+    lines: tuple[str, ...]  # the record's raw lines, BEGIN to END
+
+    @property
+    def total_median(self) -> int:
+        """The latency: median (the lower one for an even count) of the timed runs' totals."""
+        return statistics.median_low(self.run_totals)
+
+    @property
+    def layer_medians(self) -> list[tuple[str, int]]:
+        return [(layer.name, layer.median) for layer in self.layers]
+
+    @property
+    def measured_sram_bytes(self) -> int:
+        """.data + .bss (arena included) + the stack's high-water mark."""
+        return self.data_bytes + self.bss_bytes + self.stack_high_water_bytes
+
+
+def parse_record(
+    lines: Iterable[str] | str, expected_build_id: str | None, *, expected_target: str | None = None
+) -> Record:
+    """Validate a device log and return its record; raise ProtocolError (or DeviceFault) naming the problem.
+
+    ``expected_build_id`` is the build's id (``Firmware.build_id``); pass None only to skip that check.
+    """
+    log = lines.splitlines() if isinstance(lines, str) else [line.rstrip("\r\n") for line in lines]
+    return _RecordParser(log, expected_build_id, expected_target).parse()
+
+
+class _RecordParser:
+    def __init__(self, log: list[str], expected_build_id: str | None, expected_target: str | None):
+        self.log = log
+        self.expected_build_id = expected_build_id
+        self.expected_target = expected_target
+        self.seen: list[str] = []  # the log up to the line being parsed, for error messages
+
+    def fail(self, problem: str) -> ProtocolError:
+        return ProtocolError(problem, self.seen)
+
+    def parse(self) -> Record:
+        begin = self._find_begin()
+        header = self._begin_fields(begin)
+        runs, layer_count = header["runs"], header["layers"]
+        texts: dict[str, str] = {}
+        timings: dict[tuple[int, int], tuple[str, int]] = {}
+        totals: dict[int, int] = {}
+        memory: dict[str, int] | None = None
+        chunks: list[bytes] = []
+        crc: tuple[int, int] | None = None
+        record_lines = [self.log[begin]]
+        for number in range(begin + 1, len(self.log)):
+            line = self.log[number]
+            self.seen = self.log[: number + 1]
+            kind, body = self._checked(line, number)
+            if kind == "END":
+                self._check_complete(runs, layer_count, timings, totals, memory, crc)
+                self._check_line_count(body, len(record_lines))
+                output = b"".join(chunks)
+                self._check_output(output, crc)
+                record_lines.append(line)
+                return Record(
+                    build_id=header["build"],
+                    target=header["target"],
+                    model=texts.get("MODEL", ""),
+                    schedule=texts.get("SCHEDULE", ""),
+                    unit=header["unit"],
+                    resolution=header["resolution"],
+                    runs=runs,
+                    warmup=header["warmup"],
+                    layers=self._layer_timings(runs, layer_count, timings),
+                    run_totals=tuple(totals[r] for r in range(runs)),
+                    arena_bytes=memory["arena"],
+                    data_bytes=memory["data"],
+                    bss_bytes=memory["bss"],
+                    stack_high_water_bytes=memory["stack_hw"],
+                    stack_reserved_bytes=memory["stack_reserved"],
+                    output=output,
+                    output_crc32=crc[1],
+                    lines=tuple(record_lines),
+                )
+            record_lines.append(line)
+            if kind in ("MODEL", "SCHEDULE"):
+                texts[kind] = body
+            elif kind == "LAYER":
+                self._layer(body, runs, layer_count, timings, totals)
+            elif kind == "RUN":
+                self._run(body, runs, layer_count, timings, totals)
+            elif kind == "MEM":
+                if memory is not None:
+                    raise self.fail(f"line {number + 1}: a second MEM line")
+                memory = self._key_values(body, _MEM_KEYS, "MEM")
+            elif kind == "OUT":
+                chunks.append(self._out(body, sum(len(c) for c in chunks), crc))
+            elif kind == "CRC":
+                crc = self._crc(body, crc)
+            elif kind == "BEGIN":
+                raise self.fail(
+                    f"line {number + 1}: a second BEGIN before END (did the board reset mid-record?)"
+                )
+            elif kind == "FAULT":
+                raise DeviceFault(f"the device faulted: {body.strip()}", self.seen)
+            else:
+                raise self.fail(f"line {number + 1}: unknown line type {kind!r}")
+        raise self.fail(
+            f"missing END: the record stops after {len(record_lines)} lines (truncated: the device stopped, "
+            "hung or was cut off)"
+        )
+
+    def _find_begin(self) -> int:
+        for number, line in enumerate(self.log):
+            self.seen = self.log[: number + 1]
+            if line.startswith(f"{VERSION} FAULT") and _LINE.match(line):
+                raise DeviceFault(f"the device faulted: {line}", self.seen)
+            if line.startswith(f"{VERSION} BEGIN"):
+                return number
+        self.seen = self.log
+        if not any(line.strip() for line in self.log):
+            raise self.fail("silence: the device printed nothing (not flashed, not running, or wrong port?)")
+        other = next(
+            (line for line in self.log if re.match(r"^PB\d+ ", line) and not line.startswith("PB1 ")), None
+        )
+        if other:
+            raise self.fail(
+                f"protocol version mismatch: the host speaks {VERSION}, the device printed {other!r}"
+            )
+        raise self.fail(f"no {VERSION} BEGIN line in {len(self.log)} lines of output")
+
+    def _checked(self, line: str, number: int) -> tuple[str, str]:
+        match = _LINE.match(line)
+        if not match:
+            raise self.fail(f"garbled line {number + 1} inside the record: {line!r}")
+        kind, body, checksum = match.groups()
+        text = line[: match.start(3) - 2]
+        if line_checksum(text) != int(checksum, 16):
+            raise self.fail(
+                f"bad checksum on line {number + 1}: {line!r} (expected *{line_checksum(text):04x}); the line "
+                "was corrupted on the way"
+            )
+        return kind, body.strip()
+
+    def _begin_fields(self, begin: int) -> dict:
+        kind, body = self._checked(self.log[begin], begin)
+        fields: dict = self._key_values(body, _BEGIN_KEYS, "BEGIN", numeric=False)
+        for key in ("resolution", "runs", "warmup", "layers"):
+            if not fields[key].isdigit():
+                raise self.fail(f"BEGIN: {key}={fields[key]!r} is not a number")
+            fields[key] = int(fields[key])
+        if fields["unit"] not in UNITS:
+            raise self.fail(f"BEGIN: unit {fields['unit']!r} is not one of {', '.join(UNITS)}")
+        if fields["runs"] < 1:
+            raise self.fail("BEGIN: runs=0, the record would have no timings")
+        if self.expected_build_id is not None and fields["build"] != self.expected_build_id:
+            raise self.fail(
+                f"record from another build: the device runs build {fields['build']}, expected "
+                f"{self.expected_build_id} (stale firmware on the board, or a failed flash?)"
+            )
+        if self.expected_target is not None and fields["target"] != self.expected_target:
+            raise self.fail(f"record from target {fields['target']!r}, expected {self.expected_target!r}")
+        return fields
+
+    def _key_values(self, body: str, keys: Sequence[str], kind: str, numeric: bool = True) -> dict:
+        values = {}
+        for item in body.split():
+            key, sep, value = item.partition("=")
+            if not sep or key in values:
+                raise self.fail(f"{kind}: malformed or repeated field {item!r}")
+            values[key] = value
+        missing = [key for key in keys if key not in values]
+        if missing:
+            raise self.fail(f"{kind}: missing field(s) {', '.join(missing)}")
+        if numeric:
+            for key, value in values.items():
+                if not value.isdigit():
+                    raise self.fail(f"{kind}: {key}={value!r} is not a number")
+            return {key: int(value) for key, value in values.items()}
+        return values
+
+    def _numbers(self, parts: list[str], kind: str) -> list[int]:
+        if not all(part.isdigit() for part in parts):
+            raise self.fail(f"{kind}: expected numbers, got {' '.join(parts)!r}")
+        return [int(part) for part in parts]
+
+    def _layer(self, body, runs, layer_count, timings, totals) -> None:
+        parts = body.split()
+        if len(parts) != 4:
+            raise self.fail(f"LAYER: expected '<run> <index> <name> <count>', got {body!r}")
+        run, index, count = self._numbers([parts[0], parts[1], parts[3]], "LAYER")
+        if run >= runs or index >= layer_count:
+            raise self.fail(
+                f"LAYER: run {run} / layer {index} out of range (runs={runs}, layers={layer_count})"
+            )
+        if (run, index) in timings or run in totals:
+            raise self.fail(f"LAYER: layer {index} of run {run} reported twice or after its RUN line")
+        first = timings.get((0, index))
+        if first is not None and first[0] != parts[2]:
+            raise self.fail(
+                f"LAYER: layer {index} is named {parts[2]!r} in run {run} but {first[0]!r} in run 0"
+            )
+        timings[(run, index)] = (parts[2], count)
+
+    def _run(self, body, runs, layer_count, timings, totals) -> None:
+        parts = body.split()
+        if len(parts) != 2:
+            raise self.fail(f"RUN: expected '<run> <total>', got {body!r}")
+        run, total = self._numbers(parts, "RUN")
+        if run >= runs or run in totals:
+            raise self.fail(f"RUN: run {run} out of range or repeated (runs={runs})")
+        missing = [i for i in range(layer_count) if (run, i) not in timings]
+        if missing:
+            raise self.fail(f"RUN {run}: layers {missing[:10]} of this run were never reported (lost lines?)")
+        totals[run] = total
+
+    def _out(self, body: str, expected_offset: int, crc) -> bytes:
+        if crc is not None:
+            raise self.fail("OUT after CRC")
+        parts = body.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise self.fail(f"OUT: expected '<offset> <hex bytes>', got {body!r}")
+        if int(parts[0]) != expected_offset:
+            raise self.fail(
+                f"OUT: chunk at offset {parts[0]}, expected {expected_offset} (a chunk went missing)"
+            )
+        try:
+            return bytes.fromhex(parts[1])
+        except ValueError:
+            raise self.fail(f"OUT: {parts[1][:40]!r} is not hex bytes") from None
+
+    def _crc(self, body: str, crc) -> tuple[int, int]:
+        if crc is not None:
+            raise self.fail("a second CRC line")
+        match = re.fullmatch(r"(\d+) crc32=0x([0-9a-f]{8})", body)
+        if not match:
+            raise self.fail(f"CRC: expected '<length> crc32=0x<8 hex>', got {body!r}")
+        return int(match.group(1)), int(match.group(2), 16)
+
+    def _check_complete(self, runs, layer_count, timings, totals, memory, crc) -> None:
+        missing_runs = [r for r in range(runs) if r not in totals]
+        if missing_runs:
+            raise self.fail(f"END before the RUN lines of runs {missing_runs}")
+        if memory is None:
+            raise self.fail("END without a MEM line")
+        if crc is None:
+            raise self.fail("END without a CRC line (output incomplete)")
+
+    def _check_line_count(self, body: str, counted: int) -> None:
+        fields = self._key_values(body, ("lines",), "END")
+        if fields["lines"] != counted:
+            raise self.fail(
+                f"END says the device printed {fields['lines']} lines, {counted} arrived: lines were lost"
+            )
+
+    def _check_output(self, output: bytes, crc: tuple[int, int]) -> None:
+        length, device_crc = crc
+        if len(output) != length:
+            raise self.fail(f"truncated output: {len(output)} of {length} bytes arrived")
+        if zlib.crc32(output) != device_crc:
+            raise self.fail(
+                f"bad output CRC: the device computed {device_crc:08x}, the bytes received give "
+                f"{zlib.crc32(output):08x}"
+            )
+
+    @staticmethod
+    def _layer_timings(runs, layer_count, timings) -> tuple[LayerTiming, ...]:
+        return tuple(
+            LayerTiming(i, timings[(0, i)][0], tuple(timings[(r, i)][1] for r in range(runs)))
+            for i in range(layer_count)
+        )

@@ -1,0 +1,260 @@
+"""Board descriptions: one TOML file per board in targets/, loaded into a typed ``Target``.
+
+A target says what the firmware may use (the board's SRAM and flash budgets, which the generated linker
+script imposes), how to compile for its core, and how each backend reaches it: the QEMU machine that
+emulates the core, the Renode platform, the pyocd target name, the UART console.
+
+Firmware is laid out per *platform*: ``"qemu"`` (the MPS2 machine: code at 0x00000000, SRAM at
+0x20000000, CMSDK UART, SysTick under ``-icount``) or ``"hardware"`` (the STM32 itself: flash at
+0x08000000, its SRAM, USART3, the DWT cycle counter). The budgets are the board's on both.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.paths import TARGETS_DIR
+
+PLATFORMS = ("qemu", "hardware")
+CONSOLES = ("cmsdk_uart", "stm32_usart_v1", "stm32_usart_v2")
+TIMERS = ("systick_icount", "dwt")
+FAMILIES = ("mps2", "stm32f4", "stm32f7", "stm32h7")
+FLOAT_ABIS = ("soft", "softfp", "hard")
+
+
+class TargetError(ValueError):
+    """A target that is unknown or whose file is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    name: str
+    origin: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.origin + self.size
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Where firmware lives and which peripherals it uses on one platform (qemu or hardware)."""
+
+    name: str  # "qemu" | "hardware"
+    family: str  # "mps2" | "stm32f4" | "stm32f7" | "stm32h7": selects register layouts in the C
+    flash_origin: int
+    sram_origin: int
+    console: str  # "cmsdk_uart" | "stm32_usart_v1" | "stm32_usart_v2"
+    console_base: int
+    timer: str  # "systick_icount" (counts instructions) | "dwt" (counts core cycles)
+
+    @property
+    def latency_unit(self) -> str:
+        return "instructions" if self.timer == "systick_icount" else "cycles"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    core: str  # "cortex-m4", "cortex-m7"
+    mcpu: str  # gcc -mcpu
+    fpu: str  # gcc -mfpu
+    float_abi: str  # gcc -mfloat-abi
+    clock_hz: int
+    sram_budget_bytes: int  # the largest contiguous SRAM region: what one static arena can use
+    flash_budget_bytes: int
+    sram_regions: tuple[MemoryRegion, ...]  # the chip's real SRAM map (hardware addresses)
+    flash_regions: tuple[MemoryRegion, ...]
+    platforms: dict[str, Platform]
+    console_baudrate: int
+    console_instance: str  # "USART3" on the real board
+    console_tx_pin: str  # "PD8"
+    qemu_machine: str
+    qemu_systick_hz: int
+    qemu_icount_shift: int
+    renode_platform: str
+    pyocd_target: str
+    pyocd_pack_part: str | None  # argument to `pyocd pack install` when the target is not built in
+    source: Path
+
+    def platform(self, name: str) -> Platform:
+        try:
+            return self.platforms[name]
+        except KeyError:
+            raise TargetError(
+                f"target {self.name!r} has no platform {name!r}; it has {', '.join(sorted(self.platforms))}"
+            ) from None
+
+    @property
+    def gcc_cpu_flags(self) -> list[str]:
+        return [f"-mcpu={self.mcpu}", "-mthumb", f"-mfpu={self.fpu}", f"-mfloat-abi={self.float_abi}"]
+
+    @property
+    def qemu_instructions_per_tick(self) -> int:
+        """Instructions per SysTick count under ``-icount shift=N``: QEMU advances virtual time by 2**N ns
+        per instruction and SysTick counts at ``qemu_systick_hz``, so 1 count = 1e9/hz/2**N instructions
+        (40 on MPS2 with shift=0). A fact of QEMU's icount, not of the real core's cycles."""
+        return 1_000_000_000 // (self.qemu_systick_hz << self.qemu_icount_shift)
+
+    def contiguous_sram_spans(self) -> list[MemoryRegion]:
+        """Adjacent SRAM regions merged: the blocks a single array can span."""
+        spans: list[MemoryRegion] = []
+        for region in sorted(self.sram_regions, key=lambda r: r.origin):
+            if spans and spans[-1].end == region.origin:
+                last = spans.pop()
+                region = MemoryRegion(f"{last.name}+{region.name}", last.origin, last.size + region.size)
+            spans.append(region)
+        return spans
+
+
+def list_targets() -> list[str]:
+    return sorted(path.stem for path in TARGETS_DIR.glob("*.toml"))
+
+
+def load_target(name: str) -> Target:
+    path = TARGETS_DIR / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(list_targets()) or "(none)"
+        raise TargetError(f"unknown target {name!r}: no {path}; known targets: {known}")
+    return load_target_file(path)
+
+
+def load_target_file(path: Path) -> Target:
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise TargetError(f"target file {path} is not valid TOML: {err}") from None
+    fields = _Fields(data, path)
+    core = fields.table("core")
+    memory = fields.table("memory")
+    qemu = fields.table("qemu")
+    console = fields.table("console")
+    pyocd = fields.table("pyocd")
+    target = Target(
+        name=fields.text(data, "name"),
+        description=fields.text(data, "description"),
+        core=fields.text(core, "name", "core"),
+        mcpu=fields.text(core, "mcpu", "core"),
+        fpu=fields.text(core, "fpu", "core"),
+        float_abi=fields.choice(core, "float_abi", FLOAT_ABIS, "core"),
+        clock_hz=fields.integer(core, "clock_hz", "core"),
+        sram_budget_bytes=fields.integer(memory, "sram_budget_bytes", "memory"),
+        flash_budget_bytes=fields.integer(memory, "flash_budget_bytes", "memory"),
+        sram_regions=fields.regions(memory, "sram"),
+        flash_regions=fields.regions(memory, "flash"),
+        platforms={name: fields.platform(name) for name in PLATFORMS},
+        console_baudrate=fields.integer(console, "baudrate", "console"),
+        console_instance=fields.text(console, "instance", "console"),
+        console_tx_pin=fields.text(console, "tx_pin", "console"),
+        qemu_machine=fields.text(qemu, "machine", "qemu"),
+        qemu_systick_hz=fields.integer(qemu, "systick_hz", "qemu"),
+        qemu_icount_shift=fields.integer(qemu, "icount_shift", "qemu", minimum=0),
+        renode_platform=fields.text(fields.table("renode"), "platform", "renode"),
+        pyocd_target=fields.text(pyocd, "target", "pyocd"),
+        pyocd_pack_part=pyocd.get("pack_part"),
+        source=path,
+    )
+    if target.name != path.stem:
+        raise TargetError(f"target file {path}: name {target.name!r} must match the file name {path.stem!r}")
+    _check_budgets(target)
+    return target
+
+
+def _check_budgets(target: Target) -> None:
+    """The budget must be one contiguous block on the chip, and the hardware layout must place it there."""
+    where = f"target file {target.source}"
+    largest = max(span.size for span in target.contiguous_sram_spans())
+    if target.sram_budget_bytes > largest:
+        raise TargetError(
+            f"{where}: sram_budget_bytes {target.sram_budget_bytes} exceeds the largest contiguous SRAM "
+            f"block ({largest} bytes); a single arena cannot use more"
+        )
+    hardware = target.platforms["hardware"]
+    if not any(
+        span.origin <= hardware.sram_origin and hardware.sram_origin + target.sram_budget_bytes <= span.end
+        for span in target.contiguous_sram_spans()
+    ):
+        raise TargetError(
+            f"{where}: platforms.hardware.sram_origin {hardware.sram_origin:#x} + the budget does not lie "
+            "inside one contiguous [[memory.sram]] block"
+        )
+    flash_total = sum(region.size for region in target.flash_regions)
+    if target.flash_budget_bytes > flash_total:
+        raise TargetError(f"{where}: flash_budget_bytes exceeds the [[memory.flash]] regions ({flash_total})")
+    if 1_000_000_000 % (target.qemu_systick_hz << target.qemu_icount_shift):
+        raise TargetError(f"{where}: qemu.systick_hz must divide 1 GHz / 2**icount_shift exactly")
+    for platform in target.platforms.values():
+        if platform.console.startswith("stm32_usart") and target.console_instance != "USART3":
+            raise TargetError(
+                f"{where}: console.instance {target.console_instance!r}: the STM32 console driver "
+                "(harness/firmware/console_stm32.c) drives USART3 on PD8 (the NUCLEO-144 ST-LINK port) only"
+            )
+
+
+class _Fields:
+    """Typed access to a target file's fields, with errors that name the file and the field."""
+
+    def __init__(self, data: dict, path: Path):
+        self.data = data
+        self.path = path
+
+    def _fail(self, key: str, table: str | None, expected: str) -> TargetError:
+        where = f"[{table}] {key}" if table else key
+        return TargetError(f"target file {self.path}: {where} must be {expected}")
+
+    def table(self, key: str) -> dict:
+        value = self.data.get(key)
+        if not isinstance(value, dict):
+            raise TargetError(f"target file {self.path}: missing table [{key}]")
+        return value
+
+    def text(self, table: dict, key: str, name: str | None = None) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            raise self._fail(key, name, "a non-empty string")
+        return value
+
+    def integer(self, table: dict, key: str, name: str | None = None, minimum: int = 1) -> int:
+        value = table.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise self._fail(key, name, f"an integer >= {minimum}")
+        return value
+
+    def choice(self, table: dict, key: str, choices: tuple[str, ...], name: str | None = None) -> str:
+        value = table.get(key)
+        if value not in choices:
+            raise self._fail(key, name, f"one of {', '.join(choices)} (got {value!r})")
+        return value
+
+    def regions(self, memory: dict, key: str) -> tuple[MemoryRegion, ...]:
+        entries = memory.get(key)
+        if not isinstance(entries, list) or not entries:
+            raise TargetError(f"target file {self.path}: needs at least one [[memory.{key}]] region")
+        table = f"memory.{key}"
+        return tuple(
+            MemoryRegion(
+                self.text(e, "name", table),
+                self.integer(e, "origin", table, 0),
+                self.integer(e, "size", table),
+            )
+            for e in entries
+        )
+
+    def platform(self, name: str) -> Platform:
+        platforms = self.data.get("platforms", {})
+        if name not in platforms:
+            raise TargetError(f"target file {self.path}: missing table [platforms.{name}]")
+        table, where = platforms[name], f"platforms.{name}"
+        return Platform(
+            name=name,
+            family=self.choice(table, "family", FAMILIES, where),
+            flash_origin=self.integer(table, "flash_origin", where, 0),
+            sram_origin=self.integer(table, "sram_origin", where, 0),
+            console=self.choice(table, "console", CONSOLES, where),
+            console_base=self.integer(table, "console_base", where, 0),
+            timer=self.choice(table, "timer", TIMERS, where),
+        )
