@@ -1,0 +1,167 @@
+"""patchbench's command line: ``python -m harness <command> [options]`` (or the ``patchbench`` script).
+
+Adding a command takes one function and one decorator line::
+
+    @command("profile", "analytic per-layer and per-patch memory of a model",
+             arg("model", help="a zoo name or .tflite path"), arg("--patches", type=int, default=4))
+    def profile(args: argparse.Namespace) -> int:
+        ...
+        return 0
+
+``arg`` takes exactly ``argparse.ArgumentParser.add_argument``'s parameters. A command returns the
+process exit code; for bad input it raises ``CommandError`` (or a ValueError/FileNotFoundError with a
+clear message), which ``main`` prints as ``patchbench <command>: error: ...`` with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class CommandError(Exception):
+    """Bad input to a command; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Argument:
+    flags: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: tuple[Argument, ...] = ()
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def arg(*flags: str, **options: Any) -> Argument:
+    """One ``add_argument`` call, kept for when the parser is built."""
+    return Argument(flags, options)
+
+
+def command(name: str, help: str, *arguments: Argument) -> Callable:
+    """Register the decorated function as the subcommand ``name``."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        if name in COMMANDS:
+            raise ValueError(f"command {name!r} is registered twice")
+        COMMANDS[name] = Command(name, help, run, arguments)
+        return run
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patchbench",
+        description="Benchmark patch-based int8 CNN inference (MCUNetV2) on Cortex-M boards and emulators.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for cmd in COMMANDS.values():
+        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        for argument in cmd.arguments:
+            sub.add_argument(*argument.flags, **argument.options)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except (CommandError, ValueError, FileNotFoundError) as error:
+        print(f"patchbench {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+# --- zoo ----------------------------------------------------------------------------------------
+
+ZOO_COLUMNS = ("model", "resolution", "MACs (M)", "params (M)", "weights (kB)", "layers")
+
+
+def zoo_rows(names: Sequence[str]) -> tuple[list[tuple[str, ...]], list[str]]:
+    """One table row per model (analytic figures of its Graph), and an error line per model that fails."""
+    from harness.graph import param_count, total_macs, weight_bytes
+    from models import get_model
+
+    rows, errors = [], []
+    for name in names:
+        try:
+            graph = get_model(name)
+        except Exception as error:  # a broken model must not hide the others' rows
+            errors.append(f"{name}: {type(error).__name__}: {error}")
+            continue
+        rows.append(
+            (
+                graph.name,
+                _resolution(graph.tensor(graph.inputs[0]).shape),
+                f"{total_macs(graph) / 1e6:.1f}",
+                f"{param_count(graph) / 1e6:.3f}",
+                f"{weight_bytes(graph) / 1024:.1f}",
+                str(len(graph.layer_names)),
+            )
+        )
+    return rows, errors
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: first column left-aligned, the others (numbers) right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        first, *rest = (str(c) for c in cells)
+        parts = [first.ljust(widths[0])] + [c.rjust(w) for c, w in zip(rest, widths[1:], strict=True)]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(columns), rule, *(line(row) for row in rows)])
+
+
+def _resolution(shape: tuple[int, ...]) -> str:
+    if len(shape) == 4:
+        return f"{shape[1]}x{shape[2]}"
+    return "x".join(str(d) for d in shape[1:])
+
+
+def _print_zoo(names: Sequence[str], output_format: str) -> int:
+    from models import list_models
+
+    rows, errors = zoo_rows(list(names) or list_models())
+    if output_format == "csv":
+        print(",".join(ZOO_COLUMNS))
+        for row in rows:
+            print(",".join(row))
+    else:
+        print(format_table(ZOO_COLUMNS, rows))
+    for error in errors:
+        print(f"patchbench zoo: cannot load {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+_MODEL_ARGS = (
+    arg("models", nargs="*", help="zoo names or .tflite paths (default: the default zoo, see list_models())"),
+    arg("--format", choices=("table", "csv"), default="table", help="output format (default: table)"),
+)
+
+
+@command("zoo", "list the model zoo: resolution, MACs, parameters, weight bytes, layers", *_MODEL_ARGS)
+def zoo(args: argparse.Namespace) -> int:
+    return _print_zoo(args.models, args.format)
+
+
+@command(
+    "bench", "run the benchmark sweep (placeholder: prints the analytic zoo table for now)", *_MODEL_ARGS
+)
+def bench(args: argparse.Namespace) -> int:
+    # Placeholder until the sweep runner lands: the analytic figures are what a bench reports first.
+    print("patchbench bench: the benchmark runner is not wired up yet; analytic figures:", file=sys.stderr)
+    return _print_zoo(args.models, args.format)
