@@ -254,7 +254,7 @@ def read_export(path: str | Path) -> pd.DataFrame:
             lambda s: json.loads(s) if isinstance(s, str) else []
         )
     elif path.suffix == ".json":
-        frame = pd.read_json(path, orient="records", convert_dates=False)
+        frame = pd.DataFrame(json.loads(path.read_text()))
     else:
         raise ValueError(f"cannot read {path.name!r}: use a .csv or .json export")
     return frame
