@@ -17,13 +17,16 @@ The one below meets every figure:
 - RD's patch stage: stem 3x3 s2 (32) -> b0: a lone linear 1x1 projection 32 -> 16 (MbV2's b0 depthwise
   3x3 dropped: the smaller kernel) -> b1 MB6 k3 s2 (24) -> b2 MB6 k3 s2 (32; MbV2's second 24-channel
   block at 56x56 dropped: the fewer blocks). A 7x7 output patch needs 7 -> 15 -> 31 -> 31 -> 63. Its
-  MACs are 61.9M per layer; 4x4 patches of full 63x63 size cost 73.2M (+18%), Table 1's 73M and +18%.
+  MACs are 61.9M per layer; 4x4 patches of full 63x63 size cost 73.3M (+18%), Table 1's 73M and +18%.
 - The 1372 kB per-layer peak (b1's expand: 112x112x16 in + 112x112x96 out) is untouched, since the stem
   and b1 are MbV2's.
 - Per-layer stage: MbV2's, plus one more block in the 32-channel stage (28x28) and one more in the
-  64-channel stage (14x14), the "more blocks later". Overall 292.8M MACs per layer, so 4x4 costs
-  292.8 + 11.3 = 304M, +3.9% (Table 1: 301M, +3%; the paper's own MbV2 pair, 130M patch stage and 330M
-  overall against 300M, is off by the same few percent). Parameters: 3.55M.
+  64-channel stage (14x14), the "more blocks later". 292.7M MACs per layer, 3.55M parameters.
+- harness.schedule.profile.table1() on this network: input patch 63x63, patch stage 73.3M (+18.3%),
+  overall 304.0M (+3.9%) counting every patch at full size as the paper does for the patch stage, or
+  301.1M (+2.9%) counting border patches without their padding; per-layer peak 1372 kB, per-patch
+  171.5 kB. Table 1: 63x63, 73M (+18%), 301M (+3%), 1372 kB, 172 kB. (The paper's own MbV2 line, 130M
+  and 330M on 300M, mixes the two counts the same way.)
 """
 
 from __future__ import annotations
