@@ -38,9 +38,9 @@ that alignment.
 Arithmetic notes
 ----------------
 
-- Accumulators: convolutions accumulate exactly (integer products summed in float64 BLAS are exact
-  far below 2**53) and then wrap to int32 like TFLite's int32 accumulator would, before the
-  requantization.
+- Accumulators: int32 with two's-complement wrap-around, like TFLite's int32 accumulator; the
+  bias is added and the sum wrapped to int32 before the requantization. Products are summed with
+  numpy's integer matmul (exact modulo 2**32; no BLAS threads, so timing is steady on a busy host).
 - FULLY_CONNECTED: TFLite has two requantizations that differ by one step now and then. The
   default ``fc_requant=FC_FIXED`` is TFLite Micro's (and the firmware's) fixed-point one;
   ``FC_DOUBLE`` is the double-precision rounding of LiteRT's BUILTIN_REF resolver. Pass
@@ -141,7 +141,7 @@ def _act_range(op: Op) -> tuple[int, int]:
     return int(op.attrs.get("act_min", quant.INT8_MIN)), int(op.attrs.get("act_max", quant.INT8_MAX))
 
 
-def _per_tensor(graph: Graph, name: str, op: Op) -> Tensor:
+def _quantized(graph: Graph, name: str, op: Op) -> Tensor:
     tensor = graph.tensor(name)
     if tensor.quant is None:
         raise ReferenceError(
@@ -153,9 +153,9 @@ def _per_tensor(graph: Graph, name: str, op: Op) -> Tensor:
 
 def conv_quant(graph: Graph, op: Op) -> ConvQuant:
     """The integer parameters of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED op."""
-    inp = _per_tensor(graph, op.inputs[0], op)
-    out = _per_tensor(graph, op.outputs[0], op)
-    weights = _per_tensor(graph, op.inputs[1], op)
+    inp = _quantized(graph, op.inputs[0], op)
+    out = _quantized(graph, op.outputs[0], op)
+    weights = _quantized(graph, op.inputs[1], op)
     filter_scales = np.asarray(weights.quant.scale, np.float32)
     multipliers, shifts = quant.conv_multipliers(inp.scale, filter_scales, out.scale)
     effective = np.array([float(inp.scale) * float(s) / float(out.scale) for s in filter_scales], np.float64)
@@ -176,9 +176,9 @@ def conv_quant(graph: Graph, op: Op) -> ConvQuant:
 
 
 def add_quant(graph: Graph, op: Op) -> AddQuant:
-    a = _per_tensor(graph, op.inputs[0], op)
-    b = _per_tensor(graph, op.inputs[1], op)
-    out = _per_tensor(graph, op.outputs[0], op)
+    a = _quantized(graph, op.inputs[0], op)
+    b = _quantized(graph, op.inputs[1], op)
+    out = _quantized(graph, op.outputs[0], op)
     left_shift = 20
     twice_max = 2.0 * max(a.scale, b.scale)
     m1, s1 = quantize_multiplier_smaller_than_one_exp(a.scale / twice_max)
@@ -202,9 +202,9 @@ def add_quant(graph: Graph, op: Op) -> AddQuant:
 
 
 def mul_quant(graph: Graph, op: Op) -> MulQuant:
-    a = _per_tensor(graph, op.inputs[0], op)
-    b = _per_tensor(graph, op.inputs[1], op)
-    out = _per_tensor(graph, op.outputs[0], op)
+    a = _quantized(graph, op.inputs[0], op)
+    b = _quantized(graph, op.inputs[1], op)
+    out = _quantized(graph, op.outputs[0], op)
     # TFLite computes this product and quotient in float32 before widening to double.
     real = np.float32(a.quant.scale[0]) * np.float32(b.quant.scale[0]) / np.float32(out.quant.scale[0])
     multiplier, shift = quant.quantize_multiplier(float(real))
@@ -319,19 +319,19 @@ def conv2d(
     out_h = _out_size(h, top + bottom, kh, stride[0], dilation[0], "CONV_2D")
     out_w = _out_size(w, left + right, kw, stride[1], dilation[1], "CONV_2D")
     # Padding the offset input with 0 is padding the raw input with its zero point.
-    xo = x.astype(np.float64) - q.input_zero_point
+    xo = x.astype(np.int32) - np.int32(q.input_zero_point)
     xp = np.pad(xo, ((0, 0), (top, bottom), (left, right), (0, 0)))
     # im2col with column order (kh, kw, cin) to match the filter layout.
-    cols = np.empty((n, out_h, out_w, kh, kw, cin), np.float64)
+    cols = np.empty((n, out_h, out_w, kh, kw, cin), np.int32)
     for i, j, view in _windows(xp, kh, kw, stride, dilation, out_h, out_w):
         cols[:, :, :, i, j, :] = view
     rows = n * out_h * out_w
     per_group = cout // groups
-    acc = np.empty((rows, cout), np.float64)
+    acc = np.empty((rows, cout), np.int32)
     for g in range(groups):
         c0 = g * cin_group
         lhs = cols[..., c0 : c0 + cin_group].reshape(rows, kh * kw * cin_group)
-        rhs = filters[g * per_group : (g + 1) * per_group].reshape(per_group, -1).astype(np.float64)
+        rhs = filters[g * per_group : (g + 1) * per_group].reshape(per_group, -1).astype(np.int32)
         acc[:, g * per_group : (g + 1) * per_group] = lhs @ rhs.T
     acc = acc.astype(np.int64)
     if bias is not None:
@@ -388,8 +388,8 @@ def fully_connected(
     cout, cin = weights.shape
     if x.size % cin:
         raise ReferenceError(f"FULLY_CONNECTED: input of {x.size} elements is not a multiple of depth {cin}")
-    lhs = x.reshape(-1, cin).astype(np.float64) - q.input_zero_point
-    rhs = weights.astype(np.float64) - q.filter_zero_point
+    lhs = x.reshape(-1, cin).astype(np.int32) - np.int32(q.input_zero_point)
+    rhs = weights.astype(np.int32) - np.int32(q.filter_zero_point)
     acc = (lhs @ rhs.T).astype(np.int64)
     if bias is not None:
         acc += np.asarray(bias, np.int64)
@@ -846,8 +846,8 @@ def _run_mul(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
 
 
 def _run_mean(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
-    inp = _per_tensor(graph, op.inputs[0], op)
-    out = _per_tensor(graph, op.outputs[0], op)
+    inp = _quantized(graph, op.inputs[0], op)
+    out = _quantized(graph, op.outputs[0], op)
     axes = np.asarray(_const(graph, op, 1)).reshape(-1).tolist()
     keep_dims = bool(op.attrs.get("keep_dims", False))
     return mean(x, axes, keep_dims, inp.scale, inp.zero_point, out.scale, out.zero_point)
@@ -870,8 +870,8 @@ def _run_transpose(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
 
 def _run_concatenation(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     parts = [_operand(graph, op, name, arrays) for name in op.inputs]
-    qparams = [(t.scale, t.zero_point) for t in (_per_tensor(graph, name, op) for name in op.inputs)]
-    out = _per_tensor(graph, op.outputs[0], op)
+    qparams = [(t.scale, t.zero_point) for t in (_quantized(graph, name, op) for name in op.inputs)]
+    out = _quantized(graph, op.outputs[0], op)
     axis = int(op.attrs.get("axis", -1))
     return concatenation(parts, axis, qparams, (out.scale, out.zero_point))
 
@@ -887,8 +887,8 @@ def _run_resize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
 
 
 def _run_softmax(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
-    inp = _per_tensor(graph, op.inputs[0], op)
-    out = _per_tensor(graph, op.outputs[0], op)
+    inp = _quantized(graph, op.inputs[0], op)
+    out = _quantized(graph, op.outputs[0], op)
     if out.zero_point != -128 or abs(out.scale - 1.0 / 256) > 0.001 / 256:
         raise ReferenceError(
             f"op {op.name!r} (SOFTMAX): int8 output must have scale 1/256 and zero point -128 "
@@ -898,15 +898,15 @@ def _run_softmax(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
 
 
 def _run_quantize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
-    out = _per_tensor(graph, op.outputs[0], op)
+    out = _quantized(graph, op.outputs[0], op)
     if x.dtype == np.float32:
         return quantize_float(x, out.scale, out.zero_point)
-    inp = _per_tensor(graph, op.inputs[0], op)
+    inp = _quantized(graph, op.inputs[0], op)
     return requantize_int8(x, inp.scale, inp.zero_point, out.scale, out.zero_point)
 
 
 def _run_dequantize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
-    inp = _per_tensor(graph, op.inputs[0], op)
+    inp = _quantized(graph, op.inputs[0], op)
     return dequantize(x, inp.scale, inp.zero_point)
 
 
@@ -988,3 +988,44 @@ def run_outputs(
     """Run the graph; return only its outputs by name."""
     values = run_graph(graph, inputs, fc_requant)
     return {name: values[name] for name in graph.outputs}
+
+
+# --- command line: time the reference on a model -------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m harness.reference MODEL [--inputs N]``: run a .tflite (or an MLPerf Tiny name) and
+    print the reference's time per input."""
+    import argparse
+    import time
+    from pathlib import Path
+
+    from harness.paths import MLPERF_MODELS, mlperf_model
+    from harness.tflite_io import load_tflite
+
+    parser = argparse.ArgumentParser(prog="python -m harness.reference", description=main.__doc__)
+    parser.add_argument("model", help=f"a .tflite path or one of {', '.join(MLPERF_MODELS)}")
+    parser.add_argument("--inputs", type=int, default=20, help="random int8 inputs to time (default 20)")
+    parser.add_argument("--fc-requant", choices=FC_REQUANT_MODES, default=FC_FIXED)
+    args = parser.parse_args(argv)
+    path = mlperf_model(args.model) if args.model in MLPERF_MODELS else Path(args.model)
+    graph = load_tflite(path)
+    rng = np.random.default_rng(0)
+    feeds = [
+        {
+            name: rng.integers(-128, 128, size=graph.tensor(name).shape).astype(graph.tensor(name).dtype)
+            for name in graph.inputs
+        }
+        for _ in range(args.inputs)
+    ]
+    run_graph(graph, feeds[0], args.fc_requant)  # warm up
+    start = time.perf_counter()
+    for feed in feeds:
+        run_graph(graph, feed, args.fc_requant)
+    per_input = (time.perf_counter() - start) / len(feeds)
+    print(f"{graph.name}: {len(graph.ops)} ops, {per_input * 1000:.1f} ms per input ({len(feeds)} inputs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
