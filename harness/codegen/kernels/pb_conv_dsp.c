@@ -1,0 +1,345 @@
+/* Cortex-M DSP kernels of the convolutions and the fully connected op. Same results as the portable
+ * kernels bit for bit: the same int32 sums in another order (integer addition is associative, and
+ * TFLite's int32 accumulators do not overflow for int8 data), then the same requantization.
+ *
+ * The matrix kernels (1x1 conv, general conv, fully connected) turn input pixels into int16
+ * *columns* in scratch (input offset added, padding as 0) and multiply them with the int8 weights,
+ * two output channels by two columns at a time, with SMLAD (two 16-bit MACs per instruction).
+ * Weights stay int8 as TFLite lays them out: SXTB16 splits a word of four weights into bytes 0,2
+ * and bytes 1,3, so a column stores each group of four values in the same order,
+ * [x0 x2][x1 x3], and no repacking is needed.
+ *
+ * The depthwise kernel works on four channels at a time: one word of input, one word of weights,
+ * SMLABB/SMLATT per channel; the channel group's weights are widened to int16 once, in scratch.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "pb_dsp.h"
+#include "pb_kernels.h"
+
+static uint32_t *align4(void *p) { return (uint32_t *)(((uintptr_t)p + 3u) & ~(uintptr_t)3u); }
+
+static uint32_t pack_offset(int32_t offset) { return ((uint32_t)offset & 0xFFFFu) * 0x10001u; }
+
+/* ---- columns ------------------------------------------------------------------------------------ */
+
+/* Column `col` of `ncols` interleaved columns of k values: group g (values 4g..4g+3) of column c at
+ * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values of each column as
+ * plain int16, column after column. */
+static void expand_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols, int32_t col,
+                          int32_t ncols) {
+    const uint32_t offset2 = pack_offset(input_offset);
+    const int32_t groups = k >> 2, tail = k & 3;
+    uint32_t *dst = cols + 2 * col;
+    for (int32_t g = 0; g < groups; ++g) {
+        const uint32_t x = pb_read_u32(src);
+        src += 4;
+        dst[0] = pb_sxtab16(offset2, x);
+        dst[1] = pb_sxtab16_ror8(offset2, x);
+        dst += 2 * ncols;
+    }
+    int16_t *tail_dst = (int16_t *)(cols + 2 * ncols * groups) + col * tail;
+    for (int32_t t = 0; t < tail; ++t) {
+        tail_dst[t] = (int16_t)(src[t] + input_offset);
+    }
+}
+
+static int8_t requant(int32_t acc, const pb_requant *q, int32_t channel) {
+    return pb_requantize_s8(acc, q->multiplier[channel], q->shift[channel], q->output_zero_point, q->act_min,
+                            q->act_max);
+}
+
+/* out0[oc], out1[oc] for all out_c channels from two interleaved columns. */
+static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
+                         const pb_requant *q, int8_t *out0, int8_t *out1) {
+    const int32_t groups = k >> 2, tail = k & 3;
+    const int16_t *tail0 = (const int16_t *)(cols + 4 * groups);
+    const int16_t *tail1 = tail0 + tail;
+    int32_t oc = 0;
+    for (; oc + 2 <= out_c; oc += 2) {
+        const int8_t *wa = weights + oc * k;
+        const int8_t *wb = wa + k;
+        int32_t a0 = bias ? bias[oc] : 0, b0 = bias ? bias[oc + 1] : 0;
+        int32_t a1 = a0, b1 = b0;
+        const uint32_t *c = cols;
+        for (int32_t g = 0; g < groups; ++g) {
+            const uint32_t wa_raw = pb_read_u32(wa), wb_raw = pb_read_u32(wb);
+            wa += 4;
+            wb += 4;
+            const uint32_t wa02 = pb_sxtb16(wa_raw), wa13 = pb_sxtb16_ror8(wa_raw);
+            const uint32_t wb02 = pb_sxtb16(wb_raw), wb13 = pb_sxtb16_ror8(wb_raw);
+            a0 = pb_smlad(wa02, c[0], a0);
+            a0 = pb_smlad(wa13, c[1], a0);
+            b0 = pb_smlad(wb02, c[0], b0);
+            b0 = pb_smlad(wb13, c[1], b0);
+            a1 = pb_smlad(wa02, c[2], a1);
+            a1 = pb_smlad(wa13, c[3], a1);
+            b1 = pb_smlad(wb02, c[2], b1);
+            b1 = pb_smlad(wb13, c[3], b1);
+            c += 4;
+        }
+        for (int32_t t = 0; t < tail; ++t) {
+            a0 += wa[t] * tail0[t];
+            b0 += wb[t] * tail0[t];
+            a1 += wa[t] * tail1[t];
+            b1 += wb[t] * tail1[t];
+        }
+        out0[oc] = requant(a0, q, oc);
+        out0[oc + 1] = requant(b0, q, oc + 1);
+        out1[oc] = requant(a1, q, oc);
+        out1[oc + 1] = requant(b1, q, oc + 1);
+    }
+    if (oc < out_c) {
+        const int8_t *wa = weights + oc * k;
+        int32_t a0 = bias ? bias[oc] : 0, a1 = a0;
+        const uint32_t *c = cols;
+        for (int32_t g = 0; g < groups; ++g) {
+            const uint32_t wa_raw = pb_read_u32(wa);
+            wa += 4;
+            const uint32_t wa02 = pb_sxtb16(wa_raw), wa13 = pb_sxtb16_ror8(wa_raw);
+            a0 = pb_smlad(wa02, c[0], a0);
+            a0 = pb_smlad(wa13, c[1], a0);
+            a1 = pb_smlad(wa02, c[2], a1);
+            a1 = pb_smlad(wa13, c[3], a1);
+            c += 4;
+        }
+        for (int32_t t = 0; t < tail; ++t) {
+            a0 += wa[t] * tail0[t];
+            a1 += wa[t] * tail1[t];
+        }
+        out0[oc] = requant(a0, q, oc);
+        out1[oc] = requant(a1, q, oc);
+    }
+}
+
+/* out[oc] for all out_c channels from one column. */
+static void matmul_1col(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
+                        const pb_requant *q, int8_t *out) {
+    const int32_t groups = k >> 2, tail = k & 3;
+    const int16_t *tail0 = (const int16_t *)(cols + 2 * groups);
+    int32_t oc = 0;
+    for (; oc + 2 <= out_c; oc += 2) {
+        const int8_t *wa = weights + oc * k;
+        const int8_t *wb = wa + k;
+        int32_t a = bias ? bias[oc] : 0, b = bias ? bias[oc + 1] : 0;
+        const uint32_t *c = cols;
+        for (int32_t g = 0; g < groups; ++g) {
+            const uint32_t wa_raw = pb_read_u32(wa), wb_raw = pb_read_u32(wb);
+            wa += 4;
+            wb += 4;
+            a = pb_smlad(pb_sxtb16(wa_raw), c[0], a);
+            a = pb_smlad(pb_sxtb16_ror8(wa_raw), c[1], a);
+            b = pb_smlad(pb_sxtb16(wb_raw), c[0], b);
+            b = pb_smlad(pb_sxtb16_ror8(wb_raw), c[1], b);
+            c += 2;
+        }
+        for (int32_t t = 0; t < tail; ++t) {
+            a += wa[t] * tail0[t];
+            b += wb[t] * tail0[t];
+        }
+        out[oc] = requant(a, q, oc);
+        out[oc + 1] = requant(b, q, oc + 1);
+    }
+    if (oc < out_c) {
+        const int8_t *wa = weights + oc * k;
+        int32_t a = bias ? bias[oc] : 0;
+        const uint32_t *c = cols;
+        for (int32_t g = 0; g < groups; ++g) {
+            const uint32_t wa_raw = pb_read_u32(wa);
+            wa += 4;
+            a = pb_smlad(pb_sxtb16(wa_raw), c[0], a);
+            a = pb_smlad(pb_sxtb16_ror8(wa_raw), c[1], a);
+            c += 2;
+        }
+        for (int32_t t = 0; t < tail; ++t) {
+            a += wa[t] * tail0[t];
+        }
+        out[oc] = requant(a, q, oc);
+    }
+}
+
+/* ---- 1x1 convolution and fully connected --------------------------------------------------------- */
+
+void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
+                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    uint32_t *cols = align4(scratch);
+    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
+    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
+    const int32_t pixels = r->out_h * r->out_w;
+    const int8_t *in_px[2];
+    int8_t *out_px[2];
+    int32_t held = 0;
+    for (int32_t p = 0; p < pixels; ++p) {
+        const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
+        in_px[held] = input + oy * w->stride_h * in_rs + ox * w->stride_w * k;
+        out_px[held] = output + oy * out_rs + ox * out_c;
+        if (++held == 2) {
+            expand_column(in_px[0], k, input_offset, cols, 0, 2);
+            expand_column(in_px[1], k, input_offset, cols, 1, 2);
+            matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
+            held = 0;
+        }
+    }
+    if (held) {
+        expand_column(in_px[0], k, input_offset, cols, 0, 1);
+        matmul_1col(filter, k, out_c, cols, bias, q, out_px[0]);
+    }
+}
+
+void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out_features, const pb_requant *q,
+                               const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
+                               void *scratch) {
+    uint32_t *cols = align4(scratch);
+    const int32_t input_offset = -q->input_zero_point;
+    int32_t b = 0;
+    for (; b + 2 <= batches; b += 2) {
+        expand_column(input + b * in_features, in_features, input_offset, cols, 0, 2);
+        expand_column(input + (b + 1) * in_features, in_features, input_offset, cols, 1, 2);
+        matmul_2cols(weights, in_features, out_features, cols, bias, q, output + b * out_features,
+                     output + (b + 1) * out_features);
+    }
+    if (b < batches) {
+        expand_column(input + b * in_features, in_features, input_offset, cols, 0, 1);
+        matmul_1col(weights, in_features, out_features, cols, bias, q, output + b * out_features);
+    }
+}
+
+/* ---- general convolution: im2col ---------------------------------------------------------------- */
+
+/* The kernel_h * kernel_w * in_c input values under output pixel (oy, ox), padding as the zero point. */
+static void gather_patch(const pb_region *r, const pb_window *w, const int8_t *input, int32_t in_rs, int32_t oy,
+                         int32_t ox, int8_t zero_point, int8_t *dst) {
+    const int32_t in_c = r->in_c;
+    const int32_t iy0 = oy * w->stride_h - r->pad_top, ix0 = ox * w->stride_w - r->pad_left;
+    for (int32_t ky = 0; ky < w->kernel_h; ++ky) {
+        const int32_t iy = iy0 + ky * w->dilation_h;
+        if (iy < 0 || iy >= r->in_h) {
+            memset(dst, zero_point, (size_t)(w->kernel_w * in_c));
+            dst += w->kernel_w * in_c;
+            continue;
+        }
+        const int8_t *row = input + iy * in_rs;
+        for (int32_t kx = 0; kx < w->kernel_w; ++kx) {
+            const int32_t ix = ix0 + kx * w->dilation_w;
+            if (ix < 0 || ix >= r->in_w) {
+                memset(dst, zero_point, (size_t)in_c);
+            } else {
+                memcpy(dst, row + ix * in_c, (size_t)in_c);
+            }
+            dst += in_c;
+        }
+    }
+}
+
+void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
+                      const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
+    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
+    const int32_t input_offset = -q->input_zero_point;
+    const int8_t zero_point = (int8_t)q->input_zero_point;
+    uint32_t *cols = align4(scratch);
+    int8_t *patch = (int8_t *)(cols + k); /* after two int16 columns: 2 * 2k bytes = k words */
+    const int32_t pixels = r->out_h * r->out_w;
+    int8_t *out_px[2];
+    int32_t held = 0;
+    for (int32_t p = 0; p < pixels; ++p) {
+        const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
+        out_px[held] = output + oy * out_rs + ox * out_c;
+        gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
+        if (held == 0 && p + 1 == pixels) {
+            expand_column(patch, k, input_offset, cols, 0, 1);
+            matmul_1col(filter, k, out_c, cols, bias, q, out_px[0]);
+            break;
+        }
+        expand_column(patch, k, input_offset, cols, held, 2);
+        if (++held == 2) {
+            matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
+            held = 0;
+        }
+    }
+}
+
+/* ---- depthwise convolution ------------------------------------------------------------------------ */
+
+/* First and one-past-last kernel index whose input position start + i * dilation is in [0, size). */
+static void valid_taps(int32_t start, int32_t dilation, int32_t kernel, int32_t size, int32_t *first, int32_t *end) {
+    int32_t lo = start < 0 ? (-start + dilation - 1) / dilation : 0;
+    int32_t hi = size - start <= 0 ? 0 : (size - start + dilation - 1) / dilation;
+    *first = lo;
+    *end = hi < kernel ? hi : kernel;
+}
+
+void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
+                                const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
+    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t channels = r->out_c, in_c = r->in_c;
+    const int32_t kh = w->kernel_h, kw = w->kernel_w, dh = w->dilation_h, dw = w->dilation_w;
+    const int32_t input_offset = -q->input_zero_point;
+    const uint32_t offset2 = pack_offset(input_offset);
+    uint32_t *wbuf = align4(scratch);
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]). */
+        for (int32_t t = 0; t < kh * kw; ++t) {
+            const uint32_t wt = pb_read_u32(filter + t * channels + c);
+            wbuf[2 * t] = pb_sxtb16(wt);
+            wbuf[2 * t + 1] = pb_sxtb16_ror8(wt);
+        }
+        const int32_t bias0 = bias ? bias[c] : 0, bias1 = bias ? bias[c + 1] : 0;
+        const int32_t bias2 = bias ? bias[c + 2] : 0, bias3 = bias ? bias[c + 3] : 0;
+        for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            const int32_t iy0 = oy * w->stride_h - r->pad_top;
+            int32_t ky0, ky1;
+            valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < r->out_w; ++ox) {
+                const int32_t ix0 = ox * w->stride_w - r->pad_left;
+                int32_t kx0, kx1;
+                valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
+                int32_t acc0 = bias0, acc1 = bias1, acc2 = bias2, acc3 = bias3;
+                for (int32_t ky = ky0; ky < ky1; ++ky) {
+                    const int8_t *px = input + (iy0 + ky * dh) * in_rs + (ix0 + kx0 * dw) * in_c + c;
+                    const uint32_t *wt = wbuf + 2 * (ky * kw + kx0);
+                    for (int32_t kx = kx0; kx < kx1; ++kx) {
+                        const uint32_t x = pb_read_u32(px);
+                        const uint32_t x02 = pb_sxtab16(offset2, x), x13 = pb_sxtab16_ror8(offset2, x);
+                        acc0 = pb_smlabb(x02, wt[0], acc0);
+                        acc2 = pb_smlatt(x02, wt[0], acc2);
+                        acc1 = pb_smlabb(x13, wt[1], acc1);
+                        acc3 = pb_smlatt(x13, wt[1], acc3);
+                        px += dw * in_c;
+                        wt += 2;
+                    }
+                }
+                int8_t *out = output + oy * out_rs + ox * channels + c;
+                out[0] = requant(acc0, q, c);
+                out[1] = requant(acc1, q, c + 1);
+                out[2] = requant(acc2, q, c + 2);
+                out[3] = requant(acc3, q, c + 3);
+            }
+        }
+    }
+    for (; c < channels; ++c) { /* the last channels % 4, one at a time */
+        for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            const int32_t iy0 = oy * w->stride_h - r->pad_top;
+            int32_t ky0, ky1;
+            valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < r->out_w; ++ox) {
+                const int32_t ix0 = ox * w->stride_w - r->pad_left;
+                int32_t kx0, kx1;
+                valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
+                int32_t acc = bias ? bias[c] : 0;
+                for (int32_t ky = ky0; ky < ky1; ++ky) {
+                    for (int32_t kx = kx0; kx < kx1; ++kx) {
+                        const int32_t x = input[(iy0 + ky * dh) * in_rs + (ix0 + kx * dw) * in_c + c] + input_offset;
+                        acc += x * filter[(ky * kw + kx) * channels + c];
+                    }
+                }
+                output[oy * out_rs + ox * channels + c] = requant(acc, q, c);
+            }
+        }
+    }
+}

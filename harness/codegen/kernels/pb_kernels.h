@@ -1,0 +1,212 @@
+/*
+ * pb_kernels.h: patchbench's int8 kernels (TFLite int8 arithmetic, NHWC, batch 1).
+ *
+ * Every op has a portable reference kernel (plain C99, `*_portable`); the hot ones (1x1 conv, general
+ * conv, depthwise conv, fully connected) also have a Cortex-M DSP kernel (`*_dsp`) with identical
+ * results. The plain name (pb_conv2d_s8, ...) is the one generated code calls; it resolves at build
+ * time to the DSP kernel when PB_KERNELS_OPTIMIZED is 1, which is the default where the compiler
+ * defines __ARM_FEATURE_DSP (build with -DPB_KERNELS_OPTIMIZED=0 to force the portable kernels).
+ *
+ * Regions. Conv, depthwise and pool kernels work on a *region* so that one kernel serves per-layer
+ * and per-patch execution: the caller passes the input rows/columns it actually holds, the padding
+ * around them (padded positions read as the input zero point, so they add 0 to a conv; an average
+ * pool leaves them out of its count; a max pool ignores them) and the output size to produce.
+ * Output pixel (y, x) reads held input rows y*stride_h - pad_top + ky*dilation_h (same for columns);
+ * rows or columns outside [0, in_h) x [0, in_w) are padding. Row strides let a patch read a window
+ * of a bigger buffer (the full input image) and write into a bigger one (the stage output).
+ *
+ * Quantization parameters are those of harness/quant.py: per output channel int32 multiplier and
+ * shift (real = multiplier * 2^(shift - 31)), zero points, and the fused activation as the int8
+ * clamp [act_min, act_max]. Weights keep TFLite's layouts (harness/graph.py); the DSP kernels read
+ * them as they are, no repacking.
+ *
+ * Scratch. Kernels that take `void *scratch` need harness.kernels.scratch_bytes(...) bytes there
+ * (0 for portable kernels, which then accept NULL); any alignment is fine. Input, output and
+ * scratch must not overlap, except where a kernel says otherwise.
+ */
+#ifndef PB_KERNELS_H
+#define PB_KERNELS_H
+
+#include <stdint.h>
+
+#include "pb_fixedpoint.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef PB_KERNELS_OPTIMIZED
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#define PB_KERNELS_OPTIMIZED 1
+#else
+#define PB_KERNELS_OPTIMIZED 0
+#endif
+#endif
+
+/* Which part of a feature map one call reads and writes (see "Regions" above). */
+typedef struct {
+    int32_t in_h, in_w, in_c;  /* input rows, columns and channels held in the buffer */
+    int32_t in_row_stride;     /* int8 elements from one input row to the next; 0 means in_w * in_c */
+    int32_t pad_top, pad_bottom, pad_left, pad_right; /* padding around the held input */
+    int32_t out_h, out_w, out_c;                      /* output rows, columns and channels produced */
+    int32_t out_row_stride; /* int8 elements from one output row to the next; 0 means out_w * out_c */
+} pb_region;
+
+/* The sliding window of a conv or pool. */
+typedef struct {
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w; /* 1 for no dilation (pools ignore it) */
+} pb_window;
+
+/* Requantization of a conv / depthwise / fully connected op. */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t act_min, act_max;   /* fused activation as an int8 clamp (graph attrs act_min / act_max) */
+    const int32_t *multiplier;  /* [out_c], quant.conv_multipliers() */
+    const int32_t *shift;       /* [out_c] */
+} pb_requant;
+
+/* ADD, TFLite's int8 arithmetic. Field for field harness.reference.AddQuant (reference.add_quant). */
+typedef struct {
+    int32_t input1_offset, input2_offset; /* minus the inputs' zero points */
+    int32_t output_offset;                /* the output zero point */
+    int32_t left_shift;                   /* 20 for int8 */
+    int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift; /* shifts <= 0 */
+    int32_t output_multiplier, output_shift;                                  /* output_shift <= 0 */
+    int32_t act_min, act_max;
+} pb_add_params;
+
+/* MUL. Field for field harness.reference.MulQuant (reference.mul_quant). */
+typedef struct {
+    int32_t input1_offset, input2_offset, output_offset;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} pb_mul_params;
+
+/* Returns 0 when the region's output size matches its input, padding and window (TFLite's
+ * arithmetic: out = (pad_before + in + pad_after - effective_kernel) / stride + 1), else a nonzero
+ * code naming the first problem: 1 rows, 2 columns, 3 non-positive size or stride. For checks in
+ * generated code and tests; the kernels themselves trust their arguments. */
+int32_t pb_region_check(const pb_region *region, const pb_window *window);
+
+/* ---- convolutions ---------------------------------------------------------------------------- */
+
+/* CONV_2D. filter [out_c, kernel_h, kernel_w, in_c], bias [out_c] or NULL. Any kernel size,
+ * stride, dilation and padding; a 1x1 window without padding goes to pb_conv1x1_s8. */
+void pb_conv2d_s8(const pb_region *region, const pb_window *window, const pb_requant *q, const int8_t *input,
+                  const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
+void pb_conv2d_s8_portable(const pb_region *region, const pb_window *window, const pb_requant *q,
+                           const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                           void *scratch);
+void pb_conv2d_s8_dsp(const pb_region *region, const pb_window *window, const pb_requant *q,
+                      const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                      void *scratch);
+
+/* Pointwise CONV_2D: a 1x1 window (any stride, no padding: all region pads must be 0).
+ * filter [out_c, in_c]. */
+void pb_conv1x1_s8(const pb_region *region, const pb_window *window, const pb_requant *q, const int8_t *input,
+                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch);
+void pb_conv1x1_s8_portable(const pb_region *region, const pb_window *window, const pb_requant *q,
+                            const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                            void *scratch);
+void pb_conv1x1_s8_dsp(const pb_region *region, const pb_window *window, const pb_requant *q,
+                       const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                       void *scratch);
+
+/* DEPTHWISE_CONV_2D with depth multiplier 1 (in_c == out_c). filter [kernel_h, kernel_w, c]
+ * (TFLite's [1, KH, KW, C]), bias [c] or NULL. Any kernel size (3x3, 5x5, 7x7, ...), stride,
+ * dilation and padding. */
+void pb_depthwise_conv2d_s8(const pb_region *region, const pb_window *window, const pb_requant *q,
+                            const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                            void *scratch);
+void pb_depthwise_conv2d_s8_portable(const pb_region *region, const pb_window *window, const pb_requant *q,
+                                     const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                     int8_t *output, void *scratch);
+void pb_depthwise_conv2d_s8_dsp(const pb_region *region, const pb_window *window, const pb_requant *q,
+                                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                                void *scratch);
+
+/* FULLY_CONNECTED: output[b, o] = requant(sum_i (input[b, i] - input_zp) * weights[o, i] + bias[o]).
+ * weights [out_features, in_features], bias [out_features] or NULL; q->multiplier/shift have
+ * out_features entries (repeat a per-tensor value). */
+void pb_fully_connected_s8(int32_t batches, int32_t in_features, int32_t out_features, const pb_requant *q,
+                           const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
+                           void *scratch);
+void pb_fully_connected_s8_portable(int32_t batches, int32_t in_features, int32_t out_features,
+                                    const pb_requant *q, const int8_t *input, const int8_t *weights,
+                                    const int32_t *bias, int8_t *output, void *scratch);
+void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out_features, const pb_requant *q,
+                               const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
+                               void *scratch);
+
+/* ---- pooling and reduction --------------------------------------------------------------------- */
+
+/* AVERAGE_POOL_2D: rounded mean over the window's held (non-padding) positions, clamped.
+ * Input and output share scale and zero point (TFLite's rule). in_c == out_c. */
+void pb_avg_pool_s8(const pb_region *region, const pb_window *window, int32_t act_min, int32_t act_max,
+                    const int8_t *input, int8_t *output);
+
+/* MAX_POOL_2D: max over the window's held positions, clamped. */
+void pb_max_pool_s8(const pb_region *region, const pb_window *window, int32_t act_min, int32_t act_max,
+                    const int8_t *input, int8_t *output);
+
+/* MEAN over height and width (axes 1, 2: global average pooling) of an [h, w, c] tensor -> [c],
+ * TFLite's QuantizedMeanOrSum: multiplier and shift have 1 / (h * w) folded in; get them from
+ * harness.kernels.mean_params(input_scale, output_scale, h * w). */
+void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero_point, int32_t output_zero_point,
+                int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output);
+
+/* ---- elementwise ------------------------------------------------------------------------------- */
+
+/* ADD: output[i] = a[i] + b[i % b_size]. b_size == size is elementwise, b_size == channels broadcasts
+ * a per-channel vector, 1 a scalar (b_size must divide size). output may alias a or b. */
+void pb_add_s8(const pb_add_params *p, const int8_t *a, const int8_t *b, int32_t size, int32_t b_size,
+               int8_t *output);
+
+/* MUL: output[i] = a[i] * b[i % b_size], same broadcasting rule as pb_add_s8. */
+void pb_mul_s8(const pb_mul_params *p, const int8_t *a, const int8_t *b, int32_t size, int32_t b_size,
+               int8_t *output);
+
+/* QUANTIZE int8 -> int8 (a change of scale / zero point). */
+void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t output_zero_point,
+                             int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output);
+
+/* SOFTMAX over the last axis of [rows, depth], TFLite's int8 fixed-point (gemmlowp exp) kernel.
+ * The output is TFLite's int8 softmax output: scale 1/256, zero point -128.
+ * input_multiplier, input_left_shift, diff_min: harness.kernels.softmax_params(beta, input_scale). */
+void pb_softmax_s8(int32_t rows, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
+                   int32_t diff_min, const int8_t *input, int8_t *output);
+
+/* ---- data movement ----------------------------------------------------------------------------- */
+
+/* PAD of a 4-D tensor in_dims[4]; pads[2*d] before and pads[2*d + 1] after dimension d;
+ * padded elements get pad_value (the output zero point for TFLite's PAD). */
+void pb_pad_s8(const int32_t in_dims[4], const int32_t pads[8], int8_t pad_value, const int8_t *input,
+               int8_t *output);
+
+/* One input of CONCATENATION. multiplier == 0: same scale and zero point as the output, copied.
+ * Otherwise requantized as TFLite's int8 -> int8 QUANTIZE does: multiplier/shift =
+ * quant.quantize_multiplier(input_scale / output_scale), zero_point = the input's. */
+typedef struct {
+    const int8_t *data;
+    int32_t inner_size; /* product of this input's dims from the concat axis on */
+    int32_t zero_point;
+    int32_t multiplier, shift;
+} pb_concat_input;
+
+/* CONCATENATION: the tensors viewed as [outer_size, inner_size] and joined along the inner axis. */
+void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t outer_size, int32_t output_zero_point,
+                  int8_t *output);
+
+/* RESIZE_NEAREST_NEIGHBOR of [in_h, in_w, c] to [out_h, out_w, c], TFLite's index rule. */
+void pb_resize_nearest_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h, int32_t out_w,
+                          int32_t align_corners, int32_t half_pixel_centers, const int8_t *input,
+                          int8_t *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PB_KERNELS_H */

@@ -1,0 +1,87 @@
+/* Pooling and MEAN: TFLite's int8 reference loops, written for regions. Portable only: pools are a
+ * small share of a CNN's work. */
+#include "pb_kernels.h"
+
+/* The window rows [*start, *end) of output position `out` that fall on held input. */
+static void window_span(int32_t out, int32_t stride, int32_t pad, int32_t kernel, int32_t in_size, int32_t *start,
+                        int32_t *end) {
+    const int32_t origin = out * stride - pad;
+    *start = origin < 0 ? -origin : 0;
+    *end = in_size - origin < kernel ? in_size - origin : kernel;
+}
+
+void pb_avg_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int32_t act_max, const int8_t *input,
+                    int8_t *output) {
+    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
+    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t channels = r->out_c;
+    for (int32_t oy = 0; oy < r->out_h; ++oy) {
+        int32_t fy0, fy1;
+        window_span(oy, w->stride_h, r->pad_top, w->kernel_h, r->in_h, &fy0, &fy1);
+        const int32_t iy0 = oy * w->stride_h - r->pad_top;
+        for (int32_t ox = 0; ox < r->out_w; ++ox) {
+            int32_t fx0, fx1;
+            window_span(ox, w->stride_w, r->pad_left, w->kernel_w, r->in_w, &fx0, &fx1);
+            const int32_t ix0 = ox * w->stride_w - r->pad_left;
+            const int32_t count = (fy1 - fy0) * (fx1 - fx0);
+            for (int32_t c = 0; c < channels; ++c) {
+                int32_t sum = 0;
+                for (int32_t fy = fy0; fy < fy1; ++fy) {
+                    for (int32_t fx = fx0; fx < fx1; ++fx) {
+                        sum += input[(iy0 + fy) * in_rs + (ix0 + fx) * r->in_c + c];
+                    }
+                }
+                /* A window wholly in padding has no average; TFLite rejects it, we write 0. */
+                int32_t average = 0;
+                if (count > 0) {
+                    average = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+                }
+                average = average < act_min ? act_min : average > act_max ? act_max : average;
+                output[oy * out_rs + ox * channels + c] = (int8_t)average;
+            }
+        }
+    }
+}
+
+void pb_max_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int32_t act_max, const int8_t *input,
+                    int8_t *output) {
+    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
+    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t channels = r->out_c;
+    for (int32_t oy = 0; oy < r->out_h; ++oy) {
+        int32_t fy0, fy1;
+        window_span(oy, w->stride_h, r->pad_top, w->kernel_h, r->in_h, &fy0, &fy1);
+        const int32_t iy0 = oy * w->stride_h - r->pad_top;
+        for (int32_t ox = 0; ox < r->out_w; ++ox) {
+            int32_t fx0, fx1;
+            window_span(ox, w->stride_w, r->pad_left, w->kernel_w, r->in_w, &fx0, &fx1);
+            const int32_t ix0 = ox * w->stride_w - r->pad_left;
+            for (int32_t c = 0; c < channels; ++c) {
+                int32_t max = PB_INT8_MIN;
+                for (int32_t fy = fy0; fy < fy1; ++fy) {
+                    for (int32_t fx = fx0; fx < fx1; ++fx) {
+                        const int32_t v = input[(iy0 + fy) * in_rs + (ix0 + fx) * r->in_c + c];
+                        max = v > max ? v : max;
+                    }
+                }
+                max = max < act_min ? act_min : max > act_max ? act_max : max;
+                output[oy * out_rs + ox * channels + c] = (int8_t)max;
+            }
+        }
+    }
+}
+
+void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero_point, int32_t output_zero_point,
+                int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output) {
+    const int32_t count = in_h * in_w;
+    for (int32_t c = 0; c < channels; ++c) {
+        int32_t sum = 0;
+        for (int32_t i = 0; i < count; ++i) {
+            sum += input[i * channels + c];
+        }
+        /* 1 / count is folded into multiplier and shift (TFLite's QuantizedMeanOrSum). */
+        const int32_t centered = (int32_t)((uint32_t)sum - (uint32_t)input_zero_point * (uint32_t)count);
+        const int64_t scaled = pb_multiply_by_quantized_multiplier(centered, multiplier, shift);
+        output[c] = pb_clamp_offset_s8(scaled, output_zero_point, PB_INT8_MIN, PB_INT8_MAX);
+    }
+}

@@ -1,0 +1,501 @@
+"""The int8 C kernels (harness/codegen/kernels) seen from Python.
+
+- Where the C lives: ``KERNELS_DIR``, ``kernel_sources()`` (what a firmware compiles) and
+  ``KERNELS_DIR`` as the include folder. The kernels pick their variant at build time: the Cortex-M
+  DSP kernels when the compiler defines ``__ARM_FEATURE_DSP`` (M4, M7), else the portable ones;
+  ``-DPB_KERNELS_OPTIMIZED=0`` forces the portable ones (``optimized_define(False)``).
+- What the code generator emits: ``Region`` / ``Window`` (the ``pb_region`` / ``pb_window`` C
+  structs, with ``c_initializer()``), ``region_for_op`` (a whole-layer region of a graph op),
+  ``mean_params``, and ``scratch_bytes`` / ``op_scratch_bytes`` (the arena planner's scratch per op).
+  The other ops' parameters come from ``harness.reference`` (``conv_quant``, ``add_quant``,
+  ``mul_quant``, ``softmax_quant``): the C structs mirror those dataclasses field for field.
+  Weights keep TFLite's layout: nothing to pack.
+- Host testing: ``host_kernels()`` compiles every kernel (the DSP ones with a C emulation of the
+  DSP instructions) into a shared library with the host's gcc, cached in BUILD_DIR/kernels, and
+  calls it through ctypes on numpy arrays.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from harness import quant
+from harness.graph import Graph, Op
+from harness.paths import BUILD_DIR
+
+KERNELS_DIR = Path(__file__).resolve().parent / "codegen" / "kernels"
+HOST_ONLY_DIR = KERNELS_DIR / "host"  # ctypes exports of the inline helpers; never in a firmware
+PUBLIC_HEADER = "pb_kernels.h"
+HOST_CFLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-fwrapv", "-Wall", "-Wextra", "-Werror")
+VARIANTS = ("portable", "dsp", "default")  # default: what pb_<op>_s8 resolves to in this build
+
+ALIGNMENT_SLACK = 3  # the DSP kernels align their scratch pointer to 4 bytes themselves
+
+
+class KernelError(ValueError):
+    """Arguments that the C kernels cannot take; the message says what is wrong and what to do."""
+
+
+class KernelBuildError(RuntimeError):
+    """The host compiler failed on the kernels; carries its output."""
+
+
+def kernel_sources() -> list[Path]:
+    """The C files a firmware compiles (headers are in KERNELS_DIR)."""
+    return sorted(KERNELS_DIR.glob("*.c"))
+
+
+def kernel_headers() -> list[Path]:
+    return sorted(KERNELS_DIR.glob("*.h"))
+
+
+def optimized_define(optimized: bool) -> str:
+    """The -D that selects the kernel variant (without it: DSP where the core has it)."""
+    return f"PB_KERNELS_OPTIMIZED={1 if optimized else 0}"
+
+
+# --- the region structs the code generator emits -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    """``pb_region``: the input rows/columns one call holds, its padding, the output it produces."""
+
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    pad_top: int = 0
+    pad_bottom: int = 0
+    pad_left: int = 0
+    pad_right: int = 0
+    in_row_stride: int = 0  # int8 elements between input rows; 0: in_w * in_c
+    out_row_stride: int = 0  # 0: out_w * out_c
+
+    @property
+    def pads(self) -> tuple[int, int, int, int]:
+        return self.pad_top, self.pad_bottom, self.pad_left, self.pad_right
+
+    def c_initializer(self) -> str:
+        return _c_initializer(self, _REGION_C_ORDER)
+
+
+@dataclass(frozen=True)
+class Window:
+    """``pb_window``: kernel, stride and dilation of a conv or pool."""
+
+    kernel_h: int
+    kernel_w: int
+    stride_h: int = 1
+    stride_w: int = 1
+    dilation_h: int = 1
+    dilation_w: int = 1
+
+    def c_initializer(self) -> str:
+        return _c_initializer(self, [f.name for f in fields(self)])
+
+
+_REGION_C_ORDER = ["in_h", "in_w", "in_c", "in_row_stride", "pad_top", "pad_bottom", "pad_left", "pad_right",
+                   "out_h", "out_w", "out_c", "out_row_stride"]  # fmt: skip
+
+
+def _c_initializer(value, names: list[str]) -> str:
+    return "{" + ", ".join(f".{name} = {int(getattr(value, name))}" for name in names) + "}"
+
+
+def check_region(region: Region, window: Window) -> None:
+    """Raise KernelError unless the output size follows from input, padding and window (pb_region_check)."""
+    if min(region.in_h, region.in_w, region.in_c, region.out_h, region.out_w, region.out_c) <= 0:
+        raise KernelError(f"{region}: every size must be positive")
+    if min(region.pads) < 0:
+        raise KernelError(f"{region}: pads must be >= 0")
+    for axis, size, before, after, kernel, stride, dilation, out in (
+        ("rows", region.in_h, region.pad_top, region.pad_bottom, window.kernel_h, window.stride_h,
+         window.dilation_h, region.out_h),
+        ("columns", region.in_w, region.pad_left, region.pad_right, window.kernel_w, window.stride_w,
+         window.dilation_w, region.out_w),
+    ):  # fmt: skip
+        span = before + size + after - ((kernel - 1) * dilation + 1)
+        if span < 0 or span // stride + 1 != out:
+            expected = span // stride + 1 if span >= 0 else 0
+            raise KernelError(
+                f"{region} with {window}: {out} output {axis} do not follow from {size} input {axis} padded "
+                f"by {before}+{after} (that gives {expected}); fix the region's sizes or pads"
+            )
+
+
+def window_for_op(graph: Graph, op: Op) -> Window:
+    """The op's window: kernel from the filter (convs) or attrs (pools), stride and dilation."""
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        _, kh, kw = graph.tensor(op.inputs[1]).shape[:3] if op.kind == "CONV_2D" else (
+            None, *graph.tensor(op.inputs[1]).shape[1:3])  # fmt: skip
+    elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        kh, kw = op.attrs["filter"]
+    else:
+        raise KernelError(f"op {op.name!r} ({op.kind}) has no window; only convs and pools do")
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") else (1, 1)
+    return Window(int(kh), int(kw), int(sh), int(sw), int(dh), int(dw))
+
+
+def region_for_op(graph: Graph, op: Op) -> Region:
+    """The whole-layer region of a conv or pool (its own SAME/VALID padding)."""
+    from harness.reference import op_pads  # the reference owns TFLite's padding rule
+
+    _, in_h, in_w, in_c = graph.tensor(op.inputs[0]).shape
+    _, out_h, out_w, out_c = graph.tensor(op.outputs[0]).shape
+    top, bottom, left, right = op_pads(graph, op)
+    return Region(in_h, in_w, in_c, out_h, out_w, out_c, top, bottom, left, right)
+
+
+# --- parameters that only the kernels need ----------------------------------------------------------
+
+
+def mean_params(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """(multiplier, shift) for pb_mean_s8: in/out scale with 1/count folded in (TFLite QuantizedMeanOrSum)."""
+    if count <= 0:
+        raise KernelError(f"MEAN over {count} elements: the reduced axes must not be empty")
+    multiplier, shift = quant.quantize_multiplier(float(input_scale) / float(output_scale))
+    shift_count = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << shift_count) // count, shift - shift_count
+
+
+# --- scratch ------------------------------------------------------------------------------------------
+
+
+def scratch_bytes(
+    op_kind: str,
+    input_shape: tuple[int, ...],
+    filter_shape: tuple[int, ...] | None = None,
+    *,
+    optimized: bool,
+) -> int:
+    """Bytes of scratch the op's kernel needs (the ``void *scratch`` argument), any alignment.
+
+    input_shape: NHWC for convs ([batches, in_features] or any shape ending in in_features for
+    FULLY_CONNECTED); filter_shape in the graph's layout. The portable kernels need none; every op
+    other than the three below needs none either.
+    """
+    if not optimized or op_kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        return 0
+    if filter_shape is None:
+        raise KernelError(f"scratch_bytes({op_kind!r}): the filter shape is needed")
+    if op_kind == "CONV_2D":
+        _, kh, kw, cin = filter_shape
+        # two int16 columns + one int8 patch (pb_conv1x1_s8 alone uses only the columns: 4 * cin)
+        return 5 * kh * kw * cin + ALIGNMENT_SLACK
+    if op_kind == "DEPTHWISE_CONV_2D":
+        _, kh, kw, _ = filter_shape
+        return 8 * kh * kw + ALIGNMENT_SLACK  # one channel group's weights as int16
+    _, in_features = filter_shape
+    batches = int(np.prod(input_shape, dtype=np.int64)) // in_features
+    return (4 if batches > 1 else 2) * in_features + ALIGNMENT_SLACK
+
+
+def op_scratch_bytes(graph: Graph, op: Op, optimized: bool) -> int:
+    """scratch_bytes for one op of a graph."""
+    if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        return 0
+    return scratch_bytes(
+        op.kind, graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape, optimized=optimized
+    )
+
+
+# --- host build and ctypes ------------------------------------------------------------------------
+
+
+class _CRegion(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int32) for name in _REGION_C_ORDER]
+
+
+class _CWindow(ctypes.Structure):
+    _fields_ = [(f.name, ctypes.c_int32) for f in fields(Window)]
+
+
+class _CRequant(ctypes.Structure):
+    _fields_ = [
+        ("input_zero_point", ctypes.c_int32),
+        ("output_zero_point", ctypes.c_int32),
+        ("act_min", ctypes.c_int32),
+        ("act_max", ctypes.c_int32),
+        ("multiplier", ctypes.POINTER(ctypes.c_int32)),
+        ("shift", ctypes.POINTER(ctypes.c_int32)),
+    ]
+
+
+ADD_FIELDS = ("input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier",
+              "input1_shift", "input2_multiplier", "input2_shift", "output_multiplier", "output_shift",
+              "act_min", "act_max")  # fmt: skip
+MUL_FIELDS = ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift",
+              "act_min", "act_max")  # fmt: skip
+
+
+class _CAdd(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int32) for name in ADD_FIELDS]
+
+
+class _CMul(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int32) for name in MUL_FIELDS]
+
+
+class _CConcatInput(ctypes.Structure):
+    _fields_ = [
+        ("data", ctypes.c_void_p),
+        ("inner_size", ctypes.c_int32),
+        ("zero_point", ctypes.c_int32),
+        ("multiplier", ctypes.c_int32),
+        ("shift", ctypes.c_int32),
+    ]
+
+
+def _host_library_path() -> Path:
+    sources = kernel_sources() + sorted(HOST_ONLY_DIR.glob("*.c"))
+    digest = hashlib.sha256()
+    for path in sources + kernel_headers():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update(" ".join(HOST_CFLAGS).encode())
+    return BUILD_DIR / "kernels" / f"libpbkernels-host-{digest.hexdigest()[:16]}.so"
+
+
+def build_host_library(compiler: str = "gcc") -> Path:
+    """Compile every kernel for the host into a shared library (cached by a hash of the sources)."""
+    target = _host_library_path()
+    if target.is_file():
+        return target
+    if shutil.which(compiler) is None:
+        raise KernelBuildError(f"host C compiler {compiler!r} not found; install gcc to test the kernels")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sources = [str(p) for p in kernel_sources() + sorted(HOST_ONLY_DIR.glob("*.c"))]
+    # Build beside the target and rename: parallel test workers never see a half-written library.
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        partial = Path(tmp) / target.name
+        command = [compiler, *HOST_CFLAGS, f"-I{KERNELS_DIR}", "-o", str(partial), *sources, "-lm"]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise KernelBuildError(f"{' '.join(command)} failed:\n{done.stderr}")
+        os.replace(partial, target)
+    return target
+
+
+def _ptr(array: np.ndarray | None, ctype=ctypes.c_int8):
+    if array is None:
+        return None
+    return array.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def _int32(values) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(values, np.int64).astype(np.int32))
+
+
+def _int8(values: np.ndarray, what: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype != np.int8:
+        raise KernelError(f"{what} must be int8, got {array.dtype}")
+    return np.ascontiguousarray(array)
+
+
+@dataclass(frozen=True)
+class Requant:
+    """A pb_requant's values (reference.ConvQuant has the same fields)."""
+
+    input_zero_point: int
+    output_zero_point: int
+    multipliers: np.ndarray
+    shifts: np.ndarray
+    act_min: int = quant.INT8_MIN
+    act_max: int = quant.INT8_MAX
+
+
+class HostKernels:
+    """The kernels compiled for the host, called on numpy arrays (for tests and experiments).
+
+    ``variant``: "portable", "dsp" (the optimized kernels' C, with emulated DSP instructions) or
+    "default" (the plain pb_<op>_s8 name: portable on the host).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lib = ctypes.CDLL(str(path))
+        self.lib.pb_export_multiply_by_quantized_multiplier.restype = ctypes.c_int64
+        self.lib.pb_export_requantize_s8.restype = ctypes.c_int8
+        self.lib.pb_region_check.restype = ctypes.c_int32
+
+    def _function(self, name: str, variant: str):
+        if variant not in VARIANTS:
+            raise KernelError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        return getattr(self.lib, name if variant == "default" else f"{name}_{variant}")
+
+    # fixed-point helpers
+    def srdhm(self, a: int, b: int) -> int:
+        return self.lib.pb_export_srdhm(ctypes.c_int32(a), ctypes.c_int32(b))
+
+    def rounding_divide_by_pot(self, x: int, exponent: int) -> int:
+        return self.lib.pb_export_rounding_divide_by_pot(ctypes.c_int32(x), ctypes.c_int32(exponent))
+
+    def multiply_by_quantized_multiplier(self, x: int, multiplier: int, shift: int) -> int:
+        args = (ctypes.c_int32(x), ctypes.c_int32(multiplier), ctypes.c_int32(shift))
+        return self.lib.pb_export_multiply_by_quantized_multiplier(*args)
+
+    def requantize(
+        self, acc: int, multiplier: int, shift: int, zero_point: int, act_min: int, act_max: int
+    ) -> int:
+        args = (acc, multiplier, shift, zero_point, act_min, act_max)
+        return self.lib.pb_export_requantize_s8(*(ctypes.c_int32(v) for v in args))
+
+    def region_check(self, region: Region, window: Window) -> int:
+        return self.lib.pb_region_check(ctypes.byref(_CRegion(**_region_fields(region))),
+                                        ctypes.byref(_CWindow(**vars(window))))  # fmt: skip
+
+    # convolutions
+    def conv(
+        self,
+        kind: str,
+        region: Region,
+        window: Window,
+        q: Requant,
+        input: np.ndarray,
+        filter: np.ndarray,
+        bias: np.ndarray | None,
+        output: np.ndarray,
+        variant: str = "default",
+        scratch: np.ndarray | None = None,
+    ) -> None:
+        """Run pb_conv2d_s8 / pb_conv1x1_s8 / pb_depthwise_conv2d_s8 (kind: conv2d, conv1x1, depthwise)
+        writing into ``output`` (an int8 array the caller sized, strides included)."""
+        names = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
+        function = self._function(names[kind], variant)
+        multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
+        c_q = _CRequant(q.input_zero_point, q.output_zero_point, q.act_min, q.act_max,
+                        _ptr(multipliers, ctypes.c_int32), _ptr(shifts, ctypes.c_int32))  # fmt: skip
+        bias32 = None if bias is None else _int32(bias)
+        if not output.flags.c_contiguous or output.dtype != np.int8:
+            raise KernelError("output must be a C-contiguous int8 array")
+        function(
+            ctypes.byref(_CRegion(**_region_fields(region))),
+            ctypes.byref(_CWindow(**vars(window))),
+            ctypes.byref(c_q),
+            _ptr(_int8(input, "input")),
+            _ptr(_int8(filter, "filter")),
+            _ptr(bias32, ctypes.c_int32),
+            _ptr(output),
+            None if scratch is None else scratch.ctypes.data_as(ctypes.c_void_p),
+        )
+
+    def fully_connected(self, q: Requant, input: np.ndarray, weights: np.ndarray, bias, variant="default",
+                        scratch: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        out_features, in_features = weights.shape
+        batches = input.size // in_features
+        output = np.zeros((batches, out_features), np.int8)
+        multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
+        c_q = _CRequant(q.input_zero_point, q.output_zero_point, q.act_min, q.act_max,
+                        _ptr(multipliers, ctypes.c_int32), _ptr(shifts, ctypes.c_int32))  # fmt: skip
+        bias32 = None if bias is None else _int32(bias)
+        self._function("pb_fully_connected_s8", variant)(
+            batches, in_features, out_features, ctypes.byref(c_q), _ptr(_int8(input, "input")),
+            _ptr(_int8(weights, "weights")), _ptr(bias32, ctypes.c_int32), _ptr(output),
+            None if scratch is None else scratch.ctypes.data_as(ctypes.c_void_p),
+        )  # fmt: skip
+        return output
+
+    # pooling and reductions
+    def pool(self, kind: str, region: Region, window: Window, act_min: int, act_max: int, input: np.ndarray,
+             output: np.ndarray) -> None:  # fmt: skip
+        function = {"avg": self.lib.pb_avg_pool_s8, "max": self.lib.pb_max_pool_s8}[kind]
+        function(ctypes.byref(_CRegion(**_region_fields(region))), ctypes.byref(_CWindow(**vars(window))),
+                 act_min, act_max, _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+
+    def mean(self, input: np.ndarray, input_zero_point: int, output_zero_point: int, multiplier: int,
+             shift: int) -> np.ndarray:  # fmt: skip
+        h, w, c = input.shape[-3:]
+        output = np.zeros(c, np.int8)
+        self.lib.pb_mean_s8(h, w, c, input_zero_point, output_zero_point, multiplier, shift,
+                            _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+        return output
+
+    # elementwise
+    def add(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """params: reference.AddQuant (or anything with its fields); b repeats over a (b.size divides a.size)."""
+        output = np.zeros(a.shape, np.int8)
+        c_params = _CAdd(**{name: int(getattr(params, name)) for name in ADD_FIELDS})
+        self.lib.pb_add_s8(ctypes.byref(c_params), _ptr(_int8(a, "a")), _ptr(_int8(b, "b")), a.size, b.size,
+                           _ptr(output))  # fmt: skip
+        return output
+
+    def mul(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        output = np.zeros(a.shape, np.int8)
+        c_params = _CMul(**{name: int(getattr(params, name)) for name in MUL_FIELDS})
+        self.lib.pb_mul_s8(ctypes.byref(c_params), _ptr(_int8(a, "a")), _ptr(_int8(b, "b")), a.size, b.size,
+                           _ptr(output))  # fmt: skip
+        return output
+
+    def requantize_tensor(self, input: np.ndarray, input_zero_point: int, output_zero_point: int,
+                          multiplier: int, shift: int) -> np.ndarray:  # fmt: skip
+        output = np.zeros(input.shape, np.int8)
+        self.lib.pb_requantize_tensor_s8(input.size, input_zero_point, output_zero_point, multiplier, shift,
+                                         _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+        return output
+
+    def softmax(
+        self, input: np.ndarray, input_multiplier: int, input_left_shift: int, diff_min: int
+    ) -> np.ndarray:
+        depth = input.shape[-1]
+        output = np.zeros(input.shape, np.int8)
+        self.lib.pb_softmax_s8(input.size // depth, depth, input_multiplier, input_left_shift, diff_min,
+                               _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+        return output
+
+    # data movement
+    def pad(self, input: np.ndarray, paddings: np.ndarray, pad_value: int) -> np.ndarray:
+        dims = _int32(input.shape)
+        pads = _int32(np.asarray(paddings).reshape(-1))
+        output = np.zeros(tuple(d + int(p[0]) + int(p[1]) for d, p in zip(input.shape, paddings, strict=True)),
+                          np.int8)  # fmt: skip
+        self.lib.pb_pad_s8(_ptr(dims, ctypes.c_int32), _ptr(pads, ctypes.c_int32), ctypes.c_int8(pad_value),
+                           _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+        return output
+
+    def concat(self, arrays: list[np.ndarray], axis: int, requants: list[tuple[int, int, int]],
+               output_zero_point: int) -> np.ndarray:  # fmt: skip
+        """requants[k]: (zero_point, multiplier, shift) of input k, multiplier 0 for a plain copy."""
+        arrays = [_int8(a, f"input {k}") for k, a in enumerate(arrays)]
+        axis = axis % arrays[0].ndim
+        outer = int(np.prod(arrays[0].shape[:axis], dtype=np.int64))
+        c_inputs = (_CConcatInput * len(arrays))(*[
+            _CConcatInput(a.ctypes.data, a.size // outer, zp, m, s)
+            for a, (zp, m, s) in zip(arrays, requants, strict=True)
+        ])  # fmt: skip
+        shape = list(arrays[0].shape)
+        shape[axis] = sum(a.shape[axis] for a in arrays)
+        output = np.zeros(shape, np.int8)
+        self.lib.pb_concat_s8(len(arrays), c_inputs, outer, output_zero_point, _ptr(output))
+        return output
+
+    def resize_nearest(self, input: np.ndarray, out_h: int, out_w: int, align_corners: bool,
+                       half_pixel_centers: bool) -> np.ndarray:  # fmt: skip
+        in_h, in_w, c = input.shape[-3:]
+        output = np.zeros((1, out_h, out_w, c), np.int8)
+        self.lib.pb_resize_nearest_s8(in_h, in_w, c, out_h, out_w, int(align_corners), int(half_pixel_centers),
+                                      _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+        return output
+
+
+def _region_fields(region: Region) -> dict[str, int]:
+    return {name: int(getattr(region, name)) for name in _REGION_C_ORDER}
+
+
+@functools.cache
+def host_kernels() -> HostKernels:
+    """The host build of the kernels, compiled on first use."""
+    return HostKernels(build_host_library())

@@ -1,0 +1,357 @@
+"""The C kernels on the host, against harness.reference, bit for bit.
+
+Every conv-like kernel runs in both variants: the portable C and the DSP kernels' C (their DSP
+instructions emulated in C on the host). The device tests (test_kernels_device.py) run the same
+kernels under QEMU with the real instructions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness import kernels, quant, reference
+from harness.kernels import KernelError, Region, Requant, Window, host_kernels, scratch_bytes
+
+VARIANTS = ("portable", "dsp")
+GUARD = 16  # sentinel bytes around outputs and scratch
+SENTINEL = 0x5A
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return host_kernels()
+
+
+def random_requant(rng, channels: int, depth: int, large_multiplier: bool = False) -> Requant:
+    """Scales that keep outputs mostly in range; large_multiplier forces multipliers > 1 (shift > 0)."""
+    input_scale = float(rng.uniform(0.01, 0.1))
+    filter_scales = rng.uniform(0.002, 0.02, channels).astype(np.float32)
+    output_scale = input_scale * float(filter_scales.mean()) * np.sqrt(depth) * float(rng.uniform(20, 80))
+    if large_multiplier:
+        output_scale = input_scale * float(filter_scales.min()) / float(rng.uniform(1.5, 4.0))
+    multipliers, shifts = quant.conv_multipliers(input_scale, filter_scales, output_scale)
+    act_min, act_max = (-128, 127) if rng.random() < 0.5 else sorted(rng.integers(-128, 128, 2).tolist())
+    return Requant(int(rng.integers(-128, 128)), int(rng.integers(-128, 128)), multipliers, shifts,
+                   int(act_min), int(act_max))  # fmt: skip
+
+
+def conv_quant(q: Requant) -> reference.ConvQuant:
+    return reference.ConvQuant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, q.act_min,
+                               q.act_max)  # fmt: skip
+
+
+def run_region(
+    lib, kind, region: Region, window: Window, q, x_full, filters, bias, variant, scratch_offset=0
+):
+    """Run a kernel reading a window of a bigger input and writing into a bigger output; check that
+    nothing outside the output region and the scratch is touched. Returns the output region."""
+    out_rows, out_row_stride = region.out_h + 1, region.out_row_stride
+    out_buffer = np.full(GUARD + out_rows * out_row_stride + GUARD, SENTINEL, np.int8)
+    filter_shape = filters.shape if kind != "depthwise" else filters.shape
+    op_kind = "DEPTHWISE_CONV_2D" if kind == "depthwise" else "CONV_2D"
+    need = scratch_bytes(op_kind, x_full.shape, filter_shape, optimized=variant == "dsp")
+    scratch = np.full(scratch_offset + need + GUARD, SENTINEL, np.int8)
+    view = out_buffer[GUARD:]
+    lib.conv(kind, region, window, q, x_full, filters, bias, view, variant, scratch[scratch_offset:])
+    assert np.all(out_buffer[:GUARD] == SENTINEL), "wrote before the output"
+    assert np.all(scratch[scratch_offset + need :] == SENTINEL), "wrote past the declared scratch"
+    body = view[: out_rows * out_row_stride].reshape(out_rows, out_row_stride)
+    written = body[: region.out_h, : region.out_w * region.out_c]
+    assert np.all(body[: region.out_h, region.out_w * region.out_c :] == SENTINEL), "wrote past a row"
+    assert np.all(body[region.out_h :] == SENTINEL) and np.all(view[out_rows * out_row_stride :] == SENTINEL)
+    return written.reshape(1, region.out_h, region.out_w, region.out_c)
+
+
+def conv_case(rng, kind: str, kernel: int, stride: int, dilation: int = 1, large_multiplier: bool = False):
+    """A random conv on a random region: a window of a bigger input buffer, explicit uneven pads."""
+    cin = (
+        int(rng.choice([1, 3, 4, 5, 8, 12, 17]))
+        if kind != "depthwise"
+        else int(rng.choice([1, 3, 4, 7, 8, 16, 21]))
+    )
+    cout = cin if kind == "depthwise" else int(rng.choice([1, 2, 3, 8, 13, 16]))
+    effective = (kernel - 1) * dilation + 1
+    in_h, in_w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+    pads = [int(rng.integers(0, effective)) for _ in range(4)] if kind != "conv1x1" else [0, 0, 0, 0]
+    # grow the input until the padded input holds at least one window
+    in_h = max(in_h, effective - pads[0] - pads[1])
+    in_w = max(in_w, effective - pads[2] - pads[3])
+    out_h = (in_h + pads[0] + pads[1] - effective) // stride + 1
+    out_w = (in_w + pads[2] + pads[3] - effective) // stride + 1
+    q = random_requant(rng, cout, kernel * kernel * (1 if kind == "depthwise" else cin), large_multiplier)
+    # the held input is a window (row 1.., column 2..) of a wider buffer: in_row_stride > in_w * cin
+    full_w = in_w + 3
+    full = rng.integers(-128, 128, (1, in_h + 2, full_w, cin), dtype=np.int8)
+    x = full[:, 1 : 1 + in_h, 2 : 2 + in_w, :]
+    if kind == "depthwise":
+        filters = rng.integers(-127, 128, (1, kernel, kernel, cin), dtype=np.int8)
+    else:
+        filters = rng.integers(-127, 128, (cout, kernel, kernel, cin), dtype=np.int8)
+    bias = rng.integers(-3000, 3000, cout).astype(np.int32) if rng.random() < 0.8 else None
+    region = Region(in_h, in_w, cin, out_h, out_w, cout, *pads, in_row_stride=full_w * cin,
+                    out_row_stride=out_w * cout + int(rng.integers(0, 5)))  # fmt: skip
+    window = Window(kernel, kernel, stride, stride, dilation, dilation)
+    held = np.ascontiguousarray(full.reshape(-1)[(1 * full_w + 2) * cin :])
+    return region, window, q, x, held, filters, bias
+
+
+def expected_conv(kind, region, window, q, x, filters, bias):
+    stride, dilation = (window.stride_h, window.stride_w), (window.dilation_h, window.dilation_w)
+    if kind == "depthwise":
+        return reference.depthwise_conv2d(x, filters, bias, conv_quant(q), stride, dilation, region.pads)
+    return reference.conv2d(x, filters, bias, conv_quant(q), stride, dilation, region.pads)
+
+
+CONV_CASES = (
+    [("conv1x1", 1, s, 1) for s in (1, 2)]
+    + [("conv2d", k, s, 1) for k in (1, 2, 3, 5, 7) for s in (1, 2)]
+    + [("conv2d", 3, 1, 2)]
+    + [("depthwise", k, s, 1) for k in (1, 3, 5, 7) for s in (1, 2)]
+    + [("depthwise", 3, 1, 2), ("depthwise", 5, 2, 2)]
+)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("kind", "kernel", "stride", "dilation"), CONV_CASES)
+def test_conv_kernels_match_reference_on_random_regions(lib, kind, kernel, stride, dilation, variant):
+    rng = np.random.default_rng([kernel, stride, dilation, len(kind), len(variant)])
+    for trial in range(12):
+        region, window, q, x, held, filters, bias = conv_case(rng, kind, kernel, stride, dilation,
+                                                              large_multiplier=trial == 11)  # fmt: skip
+        assert lib.region_check(region, window) == 0
+        got = run_region(lib, kind, region, window, q, held, filters, bias, variant, scratch_offset=trial % 4)
+        want = expected_conv(kind, region, window, q, x, filters, bias)
+        np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} {window} trial {trial}")
+
+
+@pytest.mark.parametrize("variant", (*VARIANTS, "default"))
+def test_conv2d_dispatches_1x1_windows_to_the_pointwise_kernel(lib, variant):
+    rng = np.random.default_rng(7)
+    region, window, q, x, held, filters, bias = conv_case(rng, "conv1x1", 1, 1)
+    got = run_region(lib, "conv2d", region, window, q, held, filters, bias, variant)
+    np.testing.assert_array_equal(got, expected_conv("conv2d", region, window, q, x, filters, bias))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("kind", "kernel", "stride"), [("conv2d", 3, 2), ("depthwise", 3, 1), ("depthwise", 5, 2),
+                                                        ("depthwise", 7, 1)])  # fmt: skip
+def test_patches_with_explicit_pads_reassemble_the_layer(lib, kind, kernel, stride, variant):
+    """Per-patch execution: each of 3x3 output patches reads its input window straight from the full
+    input (in_row_stride), pads only the image-border sides, writes into the full output
+    (out_row_stride); together they equal the whole layer."""
+    rng = np.random.default_rng([kernel, stride])
+    height, width, channels = 13, 11, 8
+    cout = channels if kind == "depthwise" else 6
+    q = random_requant(rng, cout, kernel * kernel * channels)
+    x = rng.integers(-128, 128, (1, height, width, channels), dtype=np.int8)
+    shape = (1, kernel, kernel, channels) if kind == "depthwise" else (cout, kernel, kernel, channels)
+    filters = rng.integers(-127, 128, shape, dtype=np.int8)
+    bias = rng.integers(-3000, 3000, cout).astype(np.int32)
+    out_h, out_w = -(-height // stride), -(-width // stride)  # SAME
+    total_h = max((out_h - 1) * stride + kernel - height, 0)
+    total_w = max((out_w - 1) * stride + kernel - width, 0)
+    same = (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+    window = Window(kernel, kernel, stride, stride)
+    whole = expected_conv(kind, Region(height, width, channels, out_h, out_w, cout, *same), window, q, x, filters,
+                          bias)  # fmt: skip
+    output = np.full(out_h * out_w * cout, SENTINEL, np.int8)
+    flat = x.reshape(-1)
+    for rows in np.array_split(np.arange(out_h), 3):
+        for cols in np.array_split(np.arange(out_w), 3):
+            # input rows the patch needs, clipped to the image; the clipped part becomes padding
+            first_y, last_y = rows[0] * stride - same[0], rows[-1] * stride - same[0] + kernel - 1
+            first_x, last_x = cols[0] * stride - same[2], cols[-1] * stride - same[2] + kernel - 1
+            y0, y1, x0, x1 = max(first_y, 0), min(last_y, height - 1), max(first_x, 0), min(last_x, width - 1)
+            region = Region(y1 - y0 + 1, x1 - x0 + 1, channels, len(rows), len(cols), cout, y0 - first_y,
+                            last_y - y1, x0 - first_x, last_x - x1, in_row_stride=width * channels,
+                            out_row_stride=out_w * cout)  # fmt: skip
+            kernels.check_region(region, window)
+            offset = (rows[0] * out_w + cols[0]) * cout
+            lib.conv(kind, region, window, q, flat[(y0 * width + x0) * channels :], filters, bias,
+                     output[offset:], variant, np.zeros(1024, np.int8))  # fmt: skip
+    np.testing.assert_array_equal(output.reshape(whole.shape), whole)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_fully_connected_matches_reference(lib, variant):
+    rng = np.random.default_rng(3)
+    for batches in (1, 2, 3, 4):
+        for in_features in (1, 4, 7, 33, 64):
+            out_features = int(rng.choice([1, 2, 5, 10]))
+            q = random_requant(rng, out_features, in_features, large_multiplier=in_features == 7)
+            x = rng.integers(-128, 128, (batches, in_features), dtype=np.int8)
+            weights = rng.integers(-127, 128, (out_features, in_features), dtype=np.int8)
+            bias = rng.integers(-5000, 5000, out_features).astype(np.int32) if batches != 3 else None
+            need = scratch_bytes("FULLY_CONNECTED", x.shape, weights.shape, optimized=variant == "dsp")
+            scratch = np.full(need + GUARD, SENTINEL, np.int8)
+            got = lib.fully_connected(q, x, weights, bias, variant, scratch)
+            assert np.all(scratch[need:] == SENTINEL)
+            np.testing.assert_array_equal(got, reference.fully_connected(x, weights, bias, conv_quant(q)))
+
+
+def test_fixed_point_helpers_match_quant(lib):
+    rng = np.random.default_rng(11)
+    edges = [0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 12345, -12345]
+    values = edges + rng.integers(-(2**31), 2**31, 300).tolist()
+    multipliers = [0, 1, 2**30, 2**31 - 1, -(2**31)] + rng.integers(2**30, 2**31, 20).tolist()
+    for a in values:
+        for b in multipliers[:8]:
+            assert lib.srdhm(a, b) == int(quant.saturating_rounding_doubling_high_mul(a, b)), (a, b)
+        for exponent in (0, 1, 2, 7, 20, 31):
+            assert lib.rounding_divide_by_pot(a, exponent) == int(quant.rounding_divide_by_pot(a, exponent))
+    for acc in values[:120]:
+        for multiplier in multipliers[1:4] + multipliers[5:8]:
+            for shift in (-31, -12, -1, 0, 1, 3):
+                want = int(quant.multiply_by_quantized_multiplier(acc, multiplier, shift))
+                if abs(acc << max(shift, 0)) < 2**32:  # quant.py's int64 arithmetic is exact there
+                    assert lib.multiply_by_quantized_multiplier(acc, multiplier, shift) == want, (acc, shift)
+                    got = lib.requantize(acc, multiplier, shift, 5, -100, 90)
+                    assert got == int(quant.requantize(np.array([acc]), multiplier, shift, 5, -100, 90)[0])
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_pools_match_reference_on_regions(lib, kind):
+    rng = np.random.default_rng(5 if kind == "avg" else 6)
+    for _ in range(40):
+        fh, fw = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        channels = int(rng.integers(1, 12))
+        pads = [
+            int(rng.integers(0, fh)),
+            int(rng.integers(0, fh)),
+            int(rng.integers(0, fw)),
+            int(rng.integers(0, fw)),
+        ]
+        in_h, in_w = (
+            int(rng.integers(max(1, fh - pads[0] - pads[1]), 10)),
+            int(rng.integers(max(1, fw - pads[2] - pads[3]), 10)),
+        )
+        # TFLite's pad never exceeds kernel - 1, so every window holds a real pixel
+        out_h, out_w = (in_h + pads[0] + pads[1] - fh) // sh + 1, (in_w + pads[2] + pads[3] - fw) // sw + 1
+        x = rng.integers(-128, 128, (1, in_h, in_w, channels), dtype=np.int8)
+        act_min, act_max = (-128, 127) if rng.random() < 0.5 else sorted(rng.integers(-128, 128, 2).tolist())
+        region = Region(in_h, in_w, channels, out_h, out_w, channels, *pads)
+        output = np.zeros((1, out_h, out_w, channels), np.int8)
+        try:
+            pool = reference.average_pool2d if kind == "avg" else reference.max_pool2d
+            want = pool(x, (fh, fw), (sh, sw), tuple(pads), int(act_min), int(act_max))
+        except reference.ReferenceError:
+            continue  # a window wholly in padding: TFLite rejects it too
+        lib.pool(kind, region, Window(fh, fw, sh, sw), int(act_min), int(act_max), x, output)
+        np.testing.assert_array_equal(output, want, err_msg=f"{region} {(fh, fw, sh, sw)}")
+
+
+def test_mean_matches_reference(lib):
+    rng = np.random.default_rng(8)
+    for h, w in [(1, 1), (2, 3), (7, 7), (5, 13), (16, 16), (3, 1)]:
+        channels = int(rng.integers(1, 20))
+        x = rng.integers(-128, 128, (1, h, w, channels), dtype=np.int8)
+        in_scale, out_scale = float(rng.uniform(0.01, 0.1)), float(rng.uniform(0.005, 0.1))
+        in_zp, out_zp = int(rng.integers(-128, 128)), int(rng.integers(-128, 128))
+        multiplier, shift = kernels.mean_params(in_scale, out_scale, h * w)
+        got = lib.mean(x, in_zp, out_zp, multiplier, shift)
+        want = reference.mean(x, [1, 2], True, in_scale, in_zp, out_scale, out_zp)
+        np.testing.assert_array_equal(got, want.reshape(-1))
+
+
+def _add_quant(rng) -> reference.AddQuant:
+    s1, s2, so = (float(v) for v in rng.uniform(0.01, 0.2, 3))
+    twice = 2 * max(s1, s2)
+    m1, sh1 = quant.quantize_multiplier(s1 / twice)
+    m2, sh2 = quant.quantize_multiplier(s2 / twice)
+    mo, sho = quant.quantize_multiplier(twice / ((1 << 20) * so))
+    act_min, act_max = (
+        (-128, 127) if rng.random() < 0.5 else (int(rng.integers(-128, 0)), int(rng.integers(0, 128)))
+    )
+    zps = rng.integers(-128, 128, 3).tolist()
+    return reference.AddQuant(-zps[0], -zps[1], zps[2], 20, m1, sh1, m2, sh2, mo, sho, act_min, act_max)
+
+
+def test_add_and_mul_match_reference_with_broadcasting(lib):
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        a = rng.integers(-128, 128, (1, 5, 4, 6), dtype=np.int8)
+        for b_shape in [(1, 5, 4, 6), (1, 1, 1, 6), (1, 1, 1, 1)]:
+            b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+            q = _add_quant(rng)
+            np.testing.assert_array_equal(lib.add(q, a, b), reference.add(a, b, q))
+            multiplier, shift = quant.quantize_multiplier(float(rng.uniform(0.0005, 0.05)))
+            zps = rng.integers(-128, 128, 3).tolist()
+            mq = reference.MulQuant(
+                -zps[0], -zps[1], zps[2], multiplier, shift, -128, int(rng.integers(0, 128))
+            )
+            np.testing.assert_array_equal(lib.mul(mq, a, b), reference.mul(a, b, mq))
+
+
+def test_softmax_matches_reference(lib):
+    rng = np.random.default_rng(10)
+    for depth in (1, 2, 10, 37, 100):
+        for input_scale, beta in [(0.1, 1.0), (0.05, 1.0), (0.5, 1.0), (0.02, 2.0), (1 / 16, 1.0)]:
+            x = rng.integers(-128, 128, (3, depth), dtype=np.int8)
+            x[0, :] = x[0, 0]  # a row of equal values
+            sq = reference.softmax_quant(input_scale, beta)
+            got = lib.softmax(x, sq.input_multiplier, sq.input_left_shift, sq.diff_min)
+            np.testing.assert_array_equal(
+                got, reference.softmax(x, sq), err_msg=f"{depth} {input_scale} {beta}"
+            )
+
+
+def test_requantize_pad_concat_resize_match_reference(lib):
+    rng = np.random.default_rng(12)
+    x = rng.integers(-128, 128, (1, 4, 5, 3), dtype=np.int8)
+    for in_scale, out_scale in [(0.1, 0.05), (0.02, 0.1), (0.05, 0.05)]:
+        multiplier, shift = quant.quantize_multiplier(in_scale / out_scale)
+        np.testing.assert_array_equal(lib.requantize_tensor(x, 3, -7, multiplier, shift),
+                                      reference.requantize_int8(x, in_scale, 3, out_scale, -7))  # fmt: skip
+    paddings = np.array([[0, 0], [1, 2], [0, 3], [2, 1]])
+    np.testing.assert_array_equal(lib.pad(x, paddings, -9), reference.pad(x, paddings, -9))
+    y = rng.integers(-128, 128, (1, 4, 5, 2), dtype=np.int8)
+    for axis in (3, 2, 1):
+        y_axis = np.moveaxis(np.moveaxis(y, 3, axis)[..., :3], axis, axis) if axis != 3 else y
+        y_axis = y if axis == 3 else rng.integers(-128, 128, tuple(2 if d == axis else s for d, s in enumerate(x.shape)),
+                                                  dtype=np.int8)  # fmt: skip
+        multiplier, shift = quant.quantize_multiplier(0.05 / 0.08)
+        got = lib.concat([x, y_axis], axis, [(0, 0, 0), (4, multiplier, shift)], -2)
+        want = reference.concatenation([x, y_axis], axis, [(0.08, -2), (0.05, 4)], (0.08, -2))
+        np.testing.assert_array_equal(got, want)
+    for out_h, out_w in [(8, 10), (3, 7), (1, 1), (9, 4)]:
+        for align_corners, half_pixel in [(False, False), (True, False), (False, True)]:
+            np.testing.assert_array_equal(
+                lib.resize_nearest(x, out_h, out_w, align_corners, half_pixel),
+                reference.resize_nearest_neighbor(x, (out_h, out_w), align_corners, half_pixel),
+            )
+
+
+def test_region_check_names_the_bad_axis(lib):
+    window = Window(3, 3, 2, 2)
+    good = Region(9, 9, 4, 5, 5, 4, 1, 1, 1, 1)
+    assert lib.region_check(good, window) == 0
+    kernels.check_region(good, window)
+    bad_rows = Region(9, 9, 4, 4, 5, 4, 1, 1, 1, 1)
+    assert lib.region_check(bad_rows, window) == 1
+    with pytest.raises(KernelError, match="4 output rows do not follow from 9 input rows"):
+        kernels.check_region(bad_rows, window)
+    assert lib.region_check(Region(9, 9, 4, 5, 6, 4, 1, 1, 1, 1), window) == 2
+    assert lib.region_check(Region(9, 9, 4, 5, 5, 4, -1, 1, 1, 1), window) == 3
+
+
+def test_scratch_bytes_rule():
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=False) == 0
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=True) == 5 * 144 + 3
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 1, 1, 16), optimized=True) == 5 * 16 + 3
+    assert scratch_bytes("DEPTHWISE_CONV_2D", (1, 8, 8, 16), (1, 7, 7, 16), optimized=True) == 8 * 49 + 3
+    assert scratch_bytes("FULLY_CONNECTED", (1, 64), (10, 64), optimized=True) == 2 * 64 + 3
+    assert scratch_bytes("FULLY_CONNECTED", (4, 64), (10, 64), optimized=True) == 4 * 64 + 3
+    assert scratch_bytes("ADD", (1, 8, 8, 16), optimized=True) == 0
+    with pytest.raises(KernelError, match="filter shape"):
+        scratch_bytes("CONV_2D", (1, 8, 8, 16), optimized=True)
+
+
+def test_region_c_initializer_names_every_field():
+    text = Region(4, 5, 3, 2, 2, 8, 1, 0, 1, 0, in_row_stride=30).c_initializer()
+    assert text == ("{.in_h = 4, .in_w = 5, .in_c = 3, .in_row_stride = 30, .pad_top = 1, .pad_bottom = 0, "
+                    ".pad_left = 1, .pad_right = 0, .out_h = 2, .out_w = 2, .out_c = 8, .out_row_stride = 0}")  # fmt: skip
+    assert Window(3, 3, 2, 2).c_initializer() == (
+        "{.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .dilation_h = 1, .dilation_w = 1}"
+    )
