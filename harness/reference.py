@@ -30,10 +30,10 @@ border. The padding means what it means in the full-image run:
   image border is divided by the number of real pixels it covers, exactly as in the full-image run;
 - MAX_POOL_2D ignores padded positions.
 
-The output size is ``(in + pad_before + pad_after - effective_kernel) // stride + 1`` per axis. A
-patch whose input region starts at an offset into the image must start at an offset that is a
-multiple of the stride away from the full-image window grid; the caller (the patch scheduler) owns
-that alignment.
+The output size is ``(in + pad_before + pad_after - effective_kernel) // stride + 1`` per axis.
+``input_window(graph, op, out_rows, out_cols)`` gives, for a tile of the full-image output, the input
+rows and columns it reads and the pads (the part of its windows outside the image), so that
+``run_op(graph, op, [x[:, y0:y1, x0:x1]], pads=pads)`` equals that tile of the full-image run.
 
 Arithmetic notes
 ----------------
@@ -64,7 +64,19 @@ from harness.graph import Graph, GraphError, Op, Tensor, conv_out_size, same_pad
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
-INT32_MAX = quant.INT32_MAX
+_CONV_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+# The ops that take explicit pads.
+_SPATIAL_KINDS = (*_CONV_KINDS, "AVERAGE_POOL_2D", "MAX_POOL_2D")
+# Ops whose inputs after the first are constants (weights, bias, axes, paddings, perm, shape, size).
+_ONE_ACTIVATION_KINDS = (
+    *_CONV_KINDS,
+    "FULLY_CONNECTED",
+    "MEAN",
+    "PAD",
+    "TRANSPOSE",
+    "RESHAPE",
+    "RESIZE_NEAREST_NEIGHBOR",
+)
 
 
 class ReferenceError(ValueError):
@@ -128,8 +140,8 @@ class SoftmaxQuant:
 
 
 # FULLY_CONNECTED requantization. TFLite's kernels disagree here, by one step now and then:
-# - FC_FIXED: MultiplyByQuantizedMultiplier, like every other op. TFLite Micro's reference kernels,
-#   CMSIS-NN and LiteRT's optimized kernels do this; so does patchbench's firmware. The default.
+# - FC_FIXED: MultiplyByQuantizedMultiplier, like every other op. TFLite Micro's kernels and LiteRT's
+#   optimized kernels do this, and so must patchbench's C kernels. The default.
 # - FC_DOUBLE: round(double(acc) * input_scale * filter_scale / output_scale). LiteRT's BUILTIN_REF
 #   resolver (ai-edge-litert 2.x reference_integer_ops::FullyConnected) does this.
 FC_FIXED = "fixed"
@@ -313,9 +325,12 @@ def conv2d(
     top, bottom, left, right = _check_pads(pads, "CONV_2D")
     cout, kh, kw, cin_group = filters.shape
     n, h, w, cin = x.shape
-    if cin % cin_group or cout % (cin // cin_group):
-        raise ReferenceError(f"CONV_2D: input depth {cin} does not fit filter depth {cin_group} x groups")
-    groups = cin // cin_group
+    groups = cin // cin_group if cin_group > 0 else 0
+    if groups == 0 or cin % cin_group or cout % groups:
+        raise ReferenceError(
+            f"CONV_2D: input depth {cin} is not a whole number of groups of the filter depth {cin_group} "
+            f"that also divides the {cout} output channels"
+        )
     out_h = _out_size(h, top + bottom, kh, stride[0], dilation[0], "CONV_2D")
     out_w = _out_size(w, left + right, kw, stride[1], dilation[1], "CONV_2D")
     # Padding the offset input with 0 is padding the raw input with its zero point.
@@ -730,8 +745,41 @@ def op_pads(graph: Graph, op: Op, in_h: int | None = None, in_w: int | None = No
     return top, total_h - top, left, total_w - left
 
 
-_CONV_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D")
-_SPATIAL_KINDS = (*_CONV_KINDS, "AVERAGE_POOL_2D", "MAX_POOL_2D")
+def input_window(
+    graph: Graph,
+    op: Op,
+    out_rows: tuple[int, int],
+    out_cols: tuple[int, int],
+    in_h: int | None = None,
+    in_w: int | None = None,
+) -> tuple[tuple[int, int], tuple[int, int], Pads]:
+    """The input a tile of a conv's or pool's full-image output reads.
+
+    Output rows ``[r0, r1)`` and columns ``[c0, c1)`` read input rows ``[y0, y1)`` and columns
+    ``[x0, x1)``, clipped to the image, plus ``pads`` for the part of their windows outside the image.
+    Returns ``((y0, y1), (x0, x1), pads)``; ``in_h``/``in_w`` default to the graph's input size.
+    """
+    shape = graph.tensor(op.inputs[0]).shape
+    in_h = shape[1] if in_h is None else in_h
+    in_w = shape[2] if in_w is None else in_w
+    top, _, left, _ = op_pads(graph, op, in_h, in_w)
+    kh, kw = _kernel_hw(graph, op)
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in _CONV_KINDS else (1, 1)
+    rows, (pad_top, pad_bottom) = _axis_window(out_rows, sh, (kh - 1) * dh + 1, top, in_h, op)
+    cols, (pad_left, pad_right) = _axis_window(out_cols, sw, (kw - 1) * dw + 1, left, in_w, op)
+    return rows, cols, (pad_top, pad_bottom, pad_left, pad_right)
+
+
+def _axis_window(out_range, stride: int, reach: int, pad_before: int, size: int, op: Op):
+    start, stop = (int(v) for v in out_range)
+    if not 0 <= start < stop:
+        raise ReferenceError(f"op {op.name!r}: output range {out_range} is empty or negative")
+    first = start * stride - pad_before
+    last = (stop - 1) * stride - pad_before + reach  # exclusive
+    if first >= size or last <= 0:
+        raise ReferenceError(f"op {op.name!r}: output range {out_range} reads no input pixel")
+    return (max(first, 0), min(last, size)), (max(-first, 0), max(last - size, 0))
 
 
 def _kernel_hw(graph: Graph, op: Op) -> tuple[int, int]:
@@ -755,9 +803,7 @@ def _const(graph: Graph, op: Op, index: int) -> np.ndarray | None:
 
 def _activation_inputs(graph: Graph, op: Op) -> list[str]:
     """The op's non-constant inputs, in order."""
-    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "PAD", "TRANSPOSE"):
-        return [op.inputs[0]]
-    if op.kind in ("RESHAPE", "RESIZE_NEAREST_NEIGHBOR"):
+    if op.kind in _ONE_ACTIVATION_KINDS:
         return [op.inputs[0]]
     return [name for name in op.inputs if name and not graph.tensor(name).is_const]
 

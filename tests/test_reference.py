@@ -356,13 +356,6 @@ def _tiles(size: int, cuts: list[int]) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:], strict=False))
 
 
-def _input_window(start: int, stop: int, stride: int, reach: int, pad_before: int, size: int):
-    """The input rows [lo, hi) that output rows [start, stop) read, and the padding outside the image."""
-    first = start * stride - pad_before
-    last = (stop - 1) * stride - pad_before + reach  # exclusive
-    return max(first, 0), min(last, size), max(-first, 0), max(last - size, 0)
-
-
 @settings(max_examples=100, deadline=None)
 @given(
     kind=st.sampled_from(["CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"]),
@@ -397,14 +390,21 @@ def test_tiles_with_explicit_pads_equal_the_full_run(
     op = graph.ops[0]
     x = _random_input(rng, graph.tensor(graph.inputs[0]))
     full = reference.run_op(graph, op, [x])
-    top, _, left, _ = reference.op_pads(graph, op)
-    for r0, r1 in _tiles(full.shape[1], cuts[0]):
-        y0, y1, pad_top, pad_bottom = _input_window(r0, r1, stride[0], reach[0], top, size[0])
-        for c0, c1 in _tiles(full.shape[2], cuts[1]):
-            x0, x1, pad_left, pad_right = _input_window(c0, c1, stride[1], reach[1], left, size[1])
-            crop = x[:, y0:y1, x0:x1, :]
-            tile = reference.run_op(graph, op, [crop], pads=(pad_top, pad_bottom, pad_left, pad_right))
-            np.testing.assert_array_equal(tile, full[:, r0:r1, c0:c1, :])
+    for rows in _tiles(full.shape[1], cuts[0]):
+        for cols in _tiles(full.shape[2], cuts[1]):
+            (y0, y1), (x0, x1), pads = reference.input_window(graph, op, rows, cols)
+            tile = reference.run_op(graph, op, [x[:, y0:y1, x0:x1, :]], pads=pads)
+            np.testing.assert_array_equal(tile, full[:, rows[0] : rows[1], cols[0] : cols[1], :])
+
+
+def test_input_window_of_a_border_tile():
+    builder = _OneOp(np.random.default_rng(0))
+    _conv(builder, (1, 10, 10, 2), 2, (3, 3), (2, 2), padding="SAME")  # out 5x5, pads (0, 1, 0, 1)
+    graph = builder.graph()
+    # Output rows 3..4 read input rows 6..10 (10 is padding), columns 0..1 read 0..4.
+    assert reference.input_window(graph, graph.ops[0], (3, 5), (0, 2)) == ((6, 10), (0, 5), (0, 1, 0, 0))
+    with pytest.raises(ReferenceError, match="empty"):
+        reference.input_window(graph, graph.ops[0], (2, 2), (0, 1))
 
 
 def test_op_pads_is_tflite_same_padding():
