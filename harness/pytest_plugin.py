@@ -1,18 +1,264 @@
-"""patchbench's pytest plugin: options, fixtures and parametrization (grows with the harness issue)."""
+"""patchbench's pytest plugin: options, fixtures and the parametrization of the benchmark tests.
+
+Every option is also a session fixture of the same name (``sweep``, ``backend``, ``farm``,
+``results_db``, ``report_dir``, ``baseline``, ``repeat``, ``kernels``), so a test module can override
+one by defining a fixture with that name. A test that asks for ``point`` is parametrized over the
+sweep's (target, model, p, n) points with ids like ``stm32f746-vww_96_int8-p4-n5``.
+
+With pytest-xdist the controller creates the run (one run id, stored in ``PATCHBENCH_RUN_ID``, which
+the workers inherit) and writes the report at the end; the workers write result rows to the same
+SQLite file, each row committed on its own so an interrupted run keeps every completed point.
+"""
 
 from __future__ import annotations
 
+import os
+import platform
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+from harness.paths import BUILD_DIR, SHARED_DIR
+from harness.sweep import Point, Sweep, SweepError, load_sweep, parse_int_list
+
+RUN_ID_ENV = "PATCHBENCH_RUN_ID"
+DEFAULT_RESULTS = BUILD_DIR / "results.sqlite"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("patchbench", "patchbench benchmarking")
+    group.addoption("--target", action="append", default=[], help="board(s) to run on: stm32f412,stm32f746")
+    group.addoption(
+        "--backend",
+        default="auto",
+        choices=("auto", "qemu", "renode", "pyocd"),
+        help="auto: a farm board when connected, else Renode when installed, else QEMU",
+    )
+    group.addoption(
+        "--models", default=None, help="comma-separated model names (see `python -m harness zoo`)"
+    )
+    group.addoption("--patches", default=None, help="patch counts p, e.g. 1,2,3,4 (1 = per-layer)")
+    group.addoption("--depths", default=None, help="patch-stage depths n, e.g. 4,6")
+    group.addoption("--sweep", default=None, help="a TOML sweep file (default: sweeps/default.toml)")
+    group.addoption("--farm", default=None, help="a TOML inventory of physical boards")
+    group.addoption("--results", default=str(DEFAULT_RESULTS), help="the results database (SQLite file)")
+    group.addoption("--report", default=None, help="write the HTML report of this run into this folder")
+    group.addoption("--baseline", default=None, help="a run id, an exported .csv/.json, or 'previous'")
+    group.addoption("--repeat", type=int, default=None, help="timed runs per point (median reported)")
+    group.addoption(
+        "--kernels", default="optimized", choices=("optimized", "portable"), help="which C kernels to build"
+    )
+
+
+def _session_sweep(config: pytest.Config) -> Sweep:
+    try:
+        sweep = load_sweep(config.getoption("--sweep"))
+        targets = [t for value in config.getoption("--target") for t in value.split(",") if t]
+        if targets:
+            sweep.targets = targets
+        if config.getoption("--models"):
+            sweep.models = [m for m in config.getoption("--models").split(",") if m]
+        if config.getoption("--patches"):
+            sweep.patches = parse_int_list(config.getoption("--patches"), "--patches")
+        if config.getoption("--depths"):
+            sweep.depths = parse_int_list(config.getoption("--depths"), "--depths")
+            sweep.model_depths = {}
+        if config.getoption("--repeat") is not None:
+            sweep.repeat = config.getoption("--repeat")
+    except SweepError as err:
+        raise pytest.UsageError(str(err)) from None
+    return sweep
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hil: needs a board or an emulator")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    config._patchbench_sweep = _session_sweep(config)
+    if _is_controller(config) and RUN_ID_ENV not in os.environ:
+        os.environ[RUN_ID_ENV] = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        config._patchbench_owns_run = True
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "point" in metafunc.fixturenames:
+        points: list[Point] = metafunc.config._patchbench_sweep.points()
+        metafunc.parametrize("point", points, ids=[p.test_id for p in points])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if getattr(config, "_patchbench_owns_run", False) and _collects_points(config):
+        from harness.environment import describe_environment
+        from harness.results import ResultsDB
+
+        with ResultsDB(config.getoption("--results")) as db:
+            env = describe_environment()
+            db.start_run(os.environ[RUN_ID_ENV], env.get("git_commit"), platform.node(), env)
+
+
+def _collects_points(config: pytest.Config) -> bool:
+    # Only a session that can run benchmark points opens a run; unit-test-only sessions leave the
+    # database alone.
+    return not config.getoption("--collect-only")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if not getattr(config, "_patchbench_owns_run", False):
+        return
+    from harness.results import ResultsDB
+
+    results_path = Path(config.getoption("--results"))
+    if not results_path.exists():
+        return
+    run_id = os.environ[RUN_ID_ENV]
+    with ResultsDB(results_path) as db:
+        db.finish_run(run_id)
+        if db.results(run_id).empty:
+            return
+    report_dir = config.getoption("--report")
+    if report_dir:
+        from harness.report import write_report
+
+        path = write_report(results_path, run_id, Path(report_dir), baseline=config.getoption("--baseline"))
+        config._patchbench_report = path
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if getattr(config, "_patchbench_owns_run", False):
+        results = config.getoption("--results")
+        terminalreporter.write_line(f"patchbench run {os.environ[RUN_ID_ENV]}: results in {results}")
+        report = getattr(config, "_patchbench_report", None)
+        if report:
+            terminalreporter.write_line(f"patchbench report: {report}")
+
+
+# --- fixtures: one per option -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sweep(pytestconfig: pytest.Config) -> Sweep:
+    return pytestconfig._patchbench_sweep
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config) -> str:
+    return pytestconfig.getoption("--backend")
+
+
+@pytest.fixture(scope="session")
+def farm(pytestconfig: pytest.Config):
+    """The board farm (physical boards), or None when no --farm file is given."""
+    path = pytestconfig.getoption("--farm")
+    if not path:
+        return None
+    from harness.boards.farm import load_farm
+
+    return load_farm(path)
+
+
+@pytest.fixture(scope="session")
+def results_db(pytestconfig: pytest.Config):
+    from harness.results import ResultsDB
+
+    db = ResultsDB(pytestconfig.getoption("--results"))
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def report_dir(pytestconfig: pytest.Config) -> Path | None:
+    value = pytestconfig.getoption("--report")
+    return Path(value) if value else None
+
+
+@pytest.fixture(scope="session")
+def baseline(pytestconfig: pytest.Config) -> str | None:
+    return pytestconfig.getoption("--baseline")
+
+
+@pytest.fixture(scope="session")
+def repeat(sweep: Sweep) -> int:
+    return sweep.repeat
+
+
+@pytest.fixture(scope="session")
+def kernels(pytestconfig: pytest.Config) -> str:
+    return pytestconfig.getoption("--kernels")
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return os.environ[RUN_ID_ENV]
 
 
 @pytest.fixture(scope="session")
 def shared_models() -> Path:
     """The folder of real pretrained models beside the project (../shared/models)."""
-    path = SHARED / "models"
+    path = SHARED_DIR / "models"
     if not path.is_dir():
         pytest.fail(f"{path} not found: patchbench expects ../shared/models beside the repository")
     return path
+
+
+# --- fixtures: the benchmark pipeline -----------------------------------------------------------
+
+
+@pytest.fixture
+def target(point: Point):
+    """The board description (targets/<name>.toml) of this point."""
+    from harness.targets import load_target
+
+    return load_target(point.target)
+
+
+@pytest.fixture(scope="session")
+def boards(backend: str, farm):
+    """Session pool of boards, one per device: a farm board when connected, else Renode, else QEMU."""
+    from harness.board_pool import BoardPool
+
+    pool = BoardPool(forced_backend=None if backend == "auto" else backend, farm=farm)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def board(boards, point: Point):
+    """The board this point runs on (kept open across the session)."""
+    return boards.get(point.target)
+
+
+@pytest.fixture
+def reference(point: Point):
+    """The host reference's output for this point's model on the compiled-in test input."""
+    from harness.pipeline import reference_output
+
+    return reference_output(point.model)
+
+
+@pytest.fixture
+def record(results_db, run_id: str, record_property):
+    """Stores a point's result row (and its metrics as JUnit XML properties)."""
+
+    def store(row) -> None:
+        results_db.add(row)
+        for key in (
+            "status",
+            "latency",
+            "latency_unit",
+            "sram_measured",
+            "sram_planned",
+            "flash_bytes",
+            "exact",
+        ):
+            value = getattr(row, key)
+            if value is not None:
+                record_property(key, value)
+
+    return store
