@@ -1,0 +1,559 @@
+"""The arena planner: one SRAM arena for every activation buffer of a schedule, with exact offsets.
+
+Buffers and lifetimes. The schedule is a list of *steps*: per-layer, one step per op; with a patch
+stage, the stage's ops are steps 0..S-1 (run once per patch, with the same buffers every time) and the
+per-layer ops follow. Each buffer lives from the step that writes it first to the step that reads it
+last (graph outputs: to the end). Kinds:
+
+- ``activation``: a full-size tensor of the per-layer part;
+- ``patch``: a tensor inside the patch stage, sized to its largest region over all patches;
+- ``stage_output``: the full-size stage output, alive from the first patch to its last reader;
+- ``input``: the network input. *counted*: the whole image, alive through the whole patch stage (every
+  patch reads it). *streamed* (p > 1 only): a ``patch`` buffer holding the patch's input region, which
+  the application fills per patch; per-layer inference reads the whole image, so there it is counted;
+- ``scratch``: what a kernel needs besides its input and output, alive for its one step.
+
+In-place execution (``InplacePolicy``), only where it is provably safe for a kernel that honours the
+contract below, and only when the overwritten input dies at that op (not a graph output, not the stage
+output, not a counted image that later patches still read):
+
+- elementwise ops (ADD, MUL, int8 QUANTIZE) may write over an operand of the output's exact shape and
+  element size. Contract: element i is written after everything that element i depends on was read,
+  and nothing reads position i afterwards (true of every elementwise loop, TFLite's reference included).
+- DEPTHWISE_CONV_2D may write over its input. Contract: the kernel produces output pixels in row-major
+  order, each pixel's channel c after reading channel c of its window; with Cin == Cout, output pixel
+  q then overwrites exactly input pixel q (same position in the buffer). The planner proves, for the
+  op's exact shapes, stride and pads (every patch's, in the patch stage), that no input pixel is read
+  after its slot was overwritten (``depthwise_rows_to_buffer`` = 0): true for the usual stride-2
+  depthwise convs, false for stride 1. With ``depthwise="row_buffered"`` a kernel that first copies
+  such rows into a ring buffer may run in place too; the planner adds that ring buffer (the number of
+  rows alive at once x width x channels) to the op's scratch.
+
+Scratch per op comes from a ``ScratchFn`` (a parameter, so that code generation supplies its kernels'
+real figures): ``reference_scratch`` (0: the plain reference kernels need none) and ``cmsis_nn_scratch``
+(CMSIS-NN's DSP kernels, from its ``*_get_buffer_size`` functions) are given.
+
+Placement: each buffer in turn goes to the lowest aligned offset that no time-overlapping buffer
+occupies. ``greedy`` takes them largest first (TFLite Micro's GreedyMemoryPlanner order); ``linear`` in
+order of first use; ``best`` (the default) tries several orders (size, first use, lifetime, size x
+lifetime), with and without the in-place options, and keeps the smallest arena; ``no_reuse`` gives every buffer its own bytes (a baseline).
+``arena_bytes`` is the exact size the firmware allocates (offsets and the total are multiples of the
+alignment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from harness.graph import Graph, Op, kernel_size, op_padding
+from harness.schedule.plan import Pads, PatchPlan, ScheduleError
+from harness.schedule.profile import InputMode, _check_mode
+
+BufferKind = Literal["activation", "patch", "stage_output", "input", "scratch"]
+PLANNERS = ("best", "greedy", "linear", "no_reuse")
+
+
+@dataclass(frozen=True)
+class KernelShapes:
+    """What one op's kernel sees in one run: (H, W, C) of its first input and its output, and its pads."""
+
+    input_shape: tuple[int, int, int]
+    output_shape: tuple[int, int, int]
+    pads: Pads
+    in_place: bool
+
+
+ScratchFn = Callable[[Graph, Op, KernelShapes], int]
+
+
+def reference_scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
+    """The plain reference kernels (TFLite Micro's loops) need no scratch for any op."""
+    return 0
+
+
+def cmsis_nn_scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
+    """CMSIS-NN s8 kernels with the DSP extension (Cortex-M4/M7), after its ``*_get_buffer_size``:
+
+    - CONV_2D 1x1, stride 1, no padding (``arm_convolve_1x1_s8_fast``): 0;
+    - other CONV_2D (``arm_convolve_s8``, partial im2col of two columns in int16): 2 * Cin * KH * KW * 2;
+    - DEPTHWISE_CONV_2D 3x3 with pads <= 1 (``arm_depthwise_conv_3x3_s8``): 0; otherwise
+      (``arm_depthwise_conv_s8_opt``): C * KH * KW * 2;
+    - AVERAGE_POOL_2D (``arm_avgpool_s8``): C * 4; everything else 0.
+
+    An approximation to be replaced by the code generator's real figures (pass its own ScratchFn).
+    """
+    kh, kw = kernel_size(graph, op)
+    cin = shapes.input_shape[2]
+    if op.kind == "CONV_2D":
+        if (kh, kw) == (1, 1) and tuple(op.attrs.get("stride", (1, 1))) == (1, 1) and not any(shapes.pads):
+            return 0
+        return 2 * cin * kh * kw * 2
+    if op.kind == "DEPTHWISE_CONV_2D":
+        if (kh, kw) == (3, 3) and max(shapes.pads) <= 1:
+            return 0
+        return cin * kh * kw * 2
+    if op.kind == "AVERAGE_POOL_2D":
+        return cin * 4
+    return 0
+
+
+@dataclass(frozen=True)
+class InplacePolicy:
+    elementwise: bool = True
+    depthwise: Literal["off", "rowmajor", "row_buffered"] = "rowmajor"
+
+
+DEFAULT_INPLACE = InplacePolicy()
+NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off")
+
+
+@dataclass(frozen=True)
+class ArenaBuffer:
+    name: str  # the tensor's name, or "scratch:<op>"
+    kind: BufferKind
+    offset: int
+    size: int  # bytes the kernels touch (the offset is aligned; the size is not rounded)
+    first: int  # first step alive
+    last: int  # last step alive
+    writes_over: str | None = None  # in-place: the tensor whose buffer this one reuses
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    graph_name: str
+    p: int
+    n: int
+    input_mode: InputMode
+    planner: str
+    alignment: int
+    steps: tuple[str, ...]  # op name of each step (the patch stage's ops once)
+    buffers: tuple[ArenaBuffer, ...]
+    arena_bytes: int  # what the firmware allocates
+
+    @property
+    def activation_bytes(self) -> int:
+        """The end of the highest non-scratch buffer: the arena without kernel scratch."""
+        return max((b.offset + b.size for b in self.buffers if b.kind != "scratch"), default=0)
+
+    @property
+    def scratch_bytes(self) -> int:
+        return max((b.size for b in self.buffers if b.kind == "scratch"), default=0)
+
+    def buffer(self, name: str) -> ArenaBuffer:
+        for buffer in self.buffers:
+            if buffer.name == name:
+                return buffer
+        raise ScheduleError(f"arena plan of {self.graph_name!r} has no buffer {name!r}")
+
+    def offset(self, name: str) -> int:
+        return self.buffer(name).offset
+
+    def check(self) -> None:
+        """Raise if two buffers alive at the same step share bytes (in-place pairs at their handoff aside)."""
+        for i, a in enumerate(self.buffers):
+            if a.offset % self.alignment or a.offset + a.size > self.arena_bytes:
+                raise ScheduleError(
+                    f"buffer {a.name!r} at {a.offset} (+{a.size}) is misaligned or outside the arena"
+                )
+            for b in self.buffers[i + 1 :]:
+                if a.last < b.first or b.last < a.first:
+                    continue
+                if a.offset + a.size <= b.offset or b.offset + b.size <= a.offset:
+                    continue
+                if _handoff(a, b) or _handoff(b, a):
+                    continue
+                raise ScheduleError(
+                    f"arena plan of {self.graph_name!r}: {a.name!r} [{a.offset}, {a.offset + a.size}) steps "
+                    f"{a.first}-{a.last} overlaps {b.name!r} [{b.offset}, {b.offset + b.size}) steps {b.first}-{b.last}"
+                )
+
+
+def _handoff(a: ArenaBuffer, b: ArenaBuffer) -> bool:
+    """b writes over a in place: they may share bytes at the one step where a dies and b is born."""
+    return b.writes_over is not None and b.offset == a.offset and a.last <= b.first
+
+
+# --- in-place proofs ----------------------------------------------------------------------------------
+
+
+def depthwise_rows_to_buffer(
+    in_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+) -> int | None:
+    """Input rows a row-major in-place depthwise kernel must copy aside before overwriting them.
+
+    Output pixel q (row-major) overwrites input pixel q. Input pixel j is safe to overwrite at step j if
+    no output pixel after j reads it. Returns the most such rows that must be held at once (0: the op
+    runs in place with no extra memory), or None if the output has more pixels than the input.
+    """
+    in_h, in_w = in_hw
+    out_h, out_w = out_hw
+    n_out = out_h * out_w
+    if n_out > in_h * in_w:
+        return None
+    top, _, left, _ = pads
+    reach_h = (kernel[0] - 1) * dilation[0]
+    reach_w = (kernel[1] - 1) * dilation[1]
+    rows = np.arange(in_h)
+    cols = np.arange(in_w)
+    # The last output row/column whose window covers each input row/column (-1: none).
+    last_y = np.minimum(out_h - 1, (rows + top) // stride[0])
+    first_y = -((reach_h - rows - top) // stride[0])  # ceil((rows + top - reach_h) / stride)
+    last_y = np.where(last_y >= np.maximum(first_y, 0), last_y, -1)
+    last_x = np.minimum(out_w - 1, (cols + left) // stride[1])
+    first_x = -((reach_w - cols - left) // stride[1])
+    last_x = np.where(last_x >= np.maximum(first_x, 0), last_x, -1)
+    pixel = np.arange(in_h * in_w)
+    r, c = pixel // in_w, pixel % in_w
+    last_reader = np.where((last_y[r] >= 0) & (last_x[c] >= 0), last_y[r] * out_w + last_x[c], -1)
+    unsafe = (pixel < n_out) & (last_reader > pixel)
+    if not unsafe.any():
+        return 0
+    # Rows holding an unsafe pixel: held from the first write into the row to the row's last read.
+    held = []
+    for row in np.unique(r[unsafe]):
+        held.append((int(row) * in_w, int(last_reader[r == row].max())))
+    events = sorted([(start, 1) for start, _ in held] + [(end + 1, -1) for _, end in held])
+    most = alive = 0
+    for _, delta in events:
+        alive += delta
+        most = max(most, alive)
+    return most
+
+
+# --- the planner ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Piece:
+    name: str
+    kind: BufferKind
+    size: int
+    first: int
+    last: int
+    writes_over: str | None = None
+
+
+@dataclass
+class _Group:
+    """Buffers that share one offset (an in-place chain); usually one buffer."""
+
+    pieces: list[_Piece]
+    index: int = 0  # position in the planner's list
+    offset: int = -1
+
+    @property
+    def size(self) -> int:
+        return max(piece.size for piece in self.pieces)
+
+    @property
+    def first(self) -> int:
+        return min(piece.first for piece in self.pieces)
+
+    @property
+    def last(self) -> int:
+        return max(piece.last for piece in self.pieces)
+
+
+def plan_arena(
+    graph: Graph,
+    plan: PatchPlan,
+    input_mode: InputMode = "counted",
+    scratch: ScratchFn = reference_scratch,
+    inplace: InplacePolicy = DEFAULT_INPLACE,
+    planner: str = "best",
+    alignment: int = 16,
+) -> ArenaPlan:
+    """Offsets for every activation, patch and scratch buffer of ``graph`` run under ``plan``."""
+    _check_mode(input_mode)
+    if planner not in PLANNERS:
+        raise ScheduleError(f"planner {planner!r} unknown; use one of {', '.join(PLANNERS)}")
+    if alignment not in (1, 4, 8, 16, 32):
+        raise ScheduleError(f"alignment {alignment} not supported; use 4 or 16 (or 1, 8, 32)")
+    if plan.graph_name != graph.name:
+        raise ScheduleError(f"plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
+    if planner == "no_reuse":
+        groups = _Layout(graph, plan, input_mode, scratch, NO_INPLACE).groups()
+        offset = 0
+        for group in groups:
+            group.offset = offset
+            offset = _align(offset + group.size, alignment)
+    else:
+        orders = [ORDERS[planner]] if planner in ORDERS else list(ORDERS.values())
+        # In-place pins two buffers to one offset, which first-fit cannot always use well: "best" also
+        # plans without it and keeps the smaller arena.
+        policies = [inplace] if planner != "best" or inplace == NO_INPLACE else [inplace, NO_INPLACE]
+        best: tuple[int, list[_Group], list[int]] | None = None
+        for policy in policies:
+            candidate_groups = _Layout(graph, plan, input_mode, scratch, policy).groups()
+            for key in orders:
+                offsets = _place(sorted(candidate_groups, key=key), alignment)
+                end = _end(candidate_groups, offsets)
+                if best is None or end < best[0]:
+                    best = (end, candidate_groups, offsets)
+        _, groups, offsets = best
+        for group, offset in zip(groups, offsets, strict=True):
+            group.offset = offset
+    buffers = tuple(
+        ArenaBuffer(p.name, p.kind, group.offset, p.size, p.first, p.last, p.writes_over)
+        for group in groups
+        for p in group.pieces
+    )
+    end = max((b.offset + b.size for b in buffers), default=0)
+    arena = ArenaPlan(
+        graph_name=graph.name,
+        p=plan.p,
+        n=plan.n,
+        input_mode=input_mode,
+        planner=planner,
+        alignment=alignment,
+        steps=tuple(op.name for op in _Layout.step_order(graph, plan)),
+        buffers=tuple(sorted(buffers, key=lambda b: (b.first, b.offset))),
+        arena_bytes=_align(end, alignment),
+    )
+    arena.check()
+    return arena
+
+
+ORDERS: dict[str, Callable[[_Group], tuple]] = {
+    "greedy": lambda g: (-g.size, g.first),
+    "linear": lambda g: (g.first, -g.size),
+    "lifetime": lambda g: (-(g.last - g.first), -g.size),
+    "area": lambda g: (-g.size * (g.last - g.first + 1), g.first),
+}
+
+
+def _place(order: list[_Group], alignment: int) -> list[int]:
+    """First fit in the given order; returns the offsets of the groups in their original positions."""
+    offsets: dict[int, int] = {}
+    placed: list[_Group] = []
+    for group in order:
+        group.offset = _lowest_offset(group, placed, alignment)
+        offsets[id(group)] = group.offset
+        placed.append(group)
+    return [offsets[id(group)] for group in sorted(order, key=lambda g: g.index)]
+
+
+def _end(groups: list[_Group], offsets: list[int]) -> int:
+    return max((offset + group.size for group, offset in zip(groups, offsets, strict=True)), default=0)
+
+
+def _align(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def _lowest_offset(group: _Group, placed: list[_Group], alignment: int) -> int:
+    conflicts = []  # (start, end) address ranges, each for one of this group's pieces
+    for other in placed:
+        for a in group.pieces:
+            for b in other.pieces:
+                if a.last < b.first or b.last < a.first:
+                    continue
+                conflicts.append((a.size, other.offset, other.offset + b.size))
+    candidates = sorted({0, *(_align(end, alignment) for _, _, end in conflicts)})
+    for offset in candidates:
+        if all(offset + size <= start or offset >= end for size, start, end in conflicts):
+            return offset
+    raise ScheduleError("internal error: no offset found")  # the largest candidate always fits
+
+
+class _Layout:
+    """Buffers, lifetimes and in-place decisions of one schedule."""
+
+    def __init__(
+        self, graph: Graph, plan: PatchPlan, input_mode: str, scratch: ScratchFn, inplace: InplacePolicy
+    ):
+        self.graph, self.plan, self.scratch, self.inplace = graph, plan, scratch, inplace
+        self.ops = self.step_order(graph, plan)
+        self.stage_ops = self.ops[: len(plan.stage_ops)]
+        self.step_ops = [op.name for op in self.ops]
+        self.step_of = {op.name: i for i, op in enumerate(self.ops)}
+        self.stage_steps = len(self.stage_ops)
+        self.streamed = input_mode == "streamed" and not plan.is_per_layer
+        self.patch_steps: dict[str, list] = {}  # op name -> [(patch, step)]
+        for patch in plan.patches:
+            for step in patch.steps:
+                self.patch_steps.setdefault(step.op, []).append((patch, step))
+
+    @staticmethod
+    def step_order(graph: Graph, plan: PatchPlan) -> list[Op]:
+        """The patch stage's ops (once), then the per-layer ops: the steps that lifetimes count."""
+        stage = set(plan.stage_ops)
+        return [op for op in graph.ops if op.name in stage] + [op for op in graph.ops if op.name not in stage]
+
+    def _kind(self, name: str) -> BufferKind:
+        if name in self.graph.inputs:
+            return "patch" if self.streamed and name in self.plan.stage_inputs else "input"
+        if name == self.plan.stage_output:
+            return "stage_output"
+        producer = self.graph.producer(name)
+        return "patch" if producer is not None and producer.name in self.plan.stage_ops else "activation"
+
+    def _size(self, name: str, kind: BufferKind) -> int:
+        tensor = self.graph.tensor(name)
+        if kind != "patch":
+            return tensor.nbytes
+        pixels = tensor.shape[1] * tensor.shape[2]
+        return self.plan.max_region_area(name) * (tensor.nbytes // pixels)
+
+    def pieces(self) -> dict[str, _Piece]:
+        graph, last_step = self.graph, len(self.ops) - 1
+        first: dict[str, int] = {name: 0 for name in graph.inputs}
+        last: dict[str, int] = {name: 0 for name in graph.inputs}
+        for step, op in enumerate(self.ops):
+            for name in op.inputs:
+                if name and not graph.tensor(name).is_const:
+                    first.setdefault(name, 0)
+                    last[name] = max(last.get(name, 0), step)
+            for name in op.outputs:
+                first[name] = step
+                last[name] = max(last.get(name, step), step)
+        for name in graph.outputs:
+            last[name] = last_step
+        if not self.plan.is_per_layer:
+            # Filled patch by patch, read by every patch: alive across the whole stage.
+            first[self.plan.stage_output] = 0
+            for name in self.plan.stage_inputs:
+                if not self.streamed:
+                    last[name] = max(last[name], self.stage_steps - 1)
+        pieces = {}
+        for name in first:
+            kind = self._kind(name)
+            if kind == "patch" and self.plan.max_region_area(name) == 0:
+                continue  # computed by no patch (a dead branch)
+            pieces[name] = _Piece(name, kind, self._size(name, kind), first[name], last[name])
+        return pieces
+
+    def groups(self) -> list[_Group]:
+        pieces = self.pieces()
+        owner: dict[str, str] = {}
+        extra_scratch: dict[str, int] = {}  # in-place ops: the ring buffer of rows they copy aside
+        for op in self.ops:
+            target = self._inplace_target(op, pieces)
+            if target is not None:
+                source, ring_bytes = target
+                owner[op.outputs[0]] = source
+                pieces[op.outputs[0]].writes_over = source
+                extra_scratch[op.name] = ring_bytes
+
+        def root(name: str) -> str:
+            while name in owner:
+                name = owner[name]
+            return name
+
+        grouped: dict[str, _Group] = {}
+        for name, piece in pieces.items():
+            grouped.setdefault(root(name), _Group([])).pieces.append(piece)
+        groups = list(grouped.values())
+        for step, op in enumerate(self.ops):
+            size = self._scratch_bytes(op, op.name in extra_scratch) + extra_scratch.get(op.name, 0)
+            if size > 0:
+                groups.append(_Group([_Piece(f"scratch:{op.name}", "scratch", size, step, step)]))
+        for index, group in enumerate(groups):
+            group.index = index
+        return groups
+
+    # shapes the kernel sees: every patch's in the stage, the full tensors otherwise
+    def _runs(self, op: Op, in_place: bool = False) -> list[KernelShapes]:
+        graph = self.graph
+        x = op.inputs[0]
+        out = op.outputs[0]
+        in_c = graph.tensor(x).shape[-1]
+        out_c = graph.tensor(out).shape[-1]
+        if op.name not in self.plan.stage_ops:
+            in_shape = _hwc(graph.tensor(x).shape)
+            out_shape = _hwc(graph.tensor(out).shape)
+            return [KernelShapes(in_shape, out_shape, _full_pads(graph, op), in_place)]
+        runs = []
+        for _, step in self.patch_steps.get(op.name, []):
+            region = step.inputs[0]
+            runs.append(
+                KernelShapes(
+                    (region.height, region.width, in_c),
+                    (step.output.height, step.output.width, out_c),
+                    step.pads or (0, 0, 0, 0),
+                    in_place,
+                )
+            )
+        return runs
+
+    def _reads_whole_buffer(self, op: Op, name: str) -> bool:
+        """In every patch, ``op`` reads exactly the region held for ``name`` (same layout in memory)."""
+        if op.name not in self.plan.stage_ops:
+            return True
+        index = op.inputs.index(name)
+        return all(patch.tensors.get(name) == step.inputs[index] for patch, step in self.patch_steps[op.name])
+
+    def _scratch_bytes(self, op: Op, in_place: bool) -> int:
+        return max((self.scratch(self.graph, op, shapes) for shapes in self._runs(op, in_place)), default=0)
+
+    def _inplace_target(self, op: Op, pieces: dict[str, _Piece]) -> tuple[str, int] | None:
+        """(input tensor whose buffer the output reuses, ring-buffer bytes) or None."""
+        graph, out = self.graph, op.outputs[0]
+        if out not in pieces or pieces[out].kind in ("stage_output", "input"):
+            return None
+        step = self.step_of[op.name]
+
+        def reusable(name: str) -> bool:
+            if not name or graph.tensor(name).is_const or name not in pieces:
+                return False
+            piece = pieces[name]
+            return (
+                piece.last == step
+                and name not in graph.outputs
+                and piece.kind in ("activation", "patch")
+                and piece.kind == pieces[out].kind
+                and graph.tensor(name).dtype == graph.tensor(out).dtype
+                # In a patch the output is laid out by its own region: only a read of the whole held
+                # region has the same layout (a shortcut held larger for another reader does not).
+                and self._reads_whole_buffer(op, name)
+            )
+
+        if self.inplace.elementwise and op.kind in ("ADD", "MUL", "QUANTIZE"):
+            for name in op.inputs:
+                if reusable(name) and graph.tensor(name).shape == graph.tensor(out).shape:
+                    return name, 0
+        if self.inplace.depthwise != "off" and op.kind == "DEPTHWISE_CONV_2D" and reusable(op.inputs[0]):
+            kh, kw = kernel_size(graph, op)
+            stride = tuple(op.attrs.get("stride", (1, 1)))
+            dilation = tuple(op.attrs.get("dilation", (1, 1)))
+            rows_needed, ring = 0, 0
+            for run in self._runs(op):
+                rows = depthwise_rows_to_buffer(
+                    run.input_shape[:2], run.output_shape[:2], (kh, kw), stride, dilation, run.pads
+                )
+                if rows is None or run.input_shape[2] != run.output_shape[2]:
+                    return None
+                rows_needed = max(rows_needed, rows)
+                ring = max(ring, rows * run.input_shape[1] * run.input_shape[2])
+            if rows_needed == 0 or self.inplace.depthwise == "row_buffered":
+                return op.inputs[0], ring * np.dtype(graph.tensor(op.inputs[0]).dtype).itemsize
+        return None
+
+
+def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(shape) == 4:
+        return int(shape[1]), int(shape[2]), int(shape[3])
+    return 1, 1, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else int(shape[0])
+
+
+def _full_pads(graph: Graph, op: Op) -> Pads:
+    if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return (0, 0, 0, 0)
+    _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
+    kh, kw = kernel_size(graph, op)
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1))
+    top, left = op_padding(op, in_h, in_w, kh, kw, out_h, out_w)
+    bottom = max((out_h - 1) * sh + (kh - 1) * dh + 1 - in_h - top, 0)
+    right = max((out_w - 1) * sw + (kw - 1) * dw + 1 - in_w - left, 0)
+    return top, bottom, left, right

@@ -1,0 +1,188 @@
+"""Schedule search: every (p, n), keep what fits the SRAM (and flash) budget, rank by MACs.
+
+The paper's procedure (METHOD.md): enumerate p in {1, 2, 3, 4} and every valid patch-stage depth n,
+keep the schedules that fit, take the one with the least computation. The SRAM a schedule needs is
+the planned arena by default (``memory="arena"``: every buffer, scratch and alignment included, what
+the firmware allocates) or the paper's analytic peak (``memory="analytic"``). A budget nothing fits
+is a result, not an error: ``SearchResult.shortfall`` says what the smallest schedule needs and by how
+much it misses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.graph import Graph, weight_bytes
+from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, plan_arena, reference_scratch
+from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
+from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
+
+MemoryMeasure = Literal["arena", "analytic"]
+DEFAULT_PATCHES = (1, 2, 3, 4)
+
+
+class NoScheduleFits(ScheduleError):
+    """No (p, n) fits the budget; ``result`` holds every candidate and the shortfall."""
+
+    def __init__(self, result: SearchResult):
+        super().__init__(result.summary())
+        self.result = result
+
+
+@dataclass(frozen=True)
+class Candidate:
+    p: int
+    n: int
+    plan: PatchPlan
+    sram_bytes: int  # the need compared with the budget (arena or analytic, see SearchResult.memory)
+    arena_bytes: int
+    analytic_bytes: int
+    macs: int
+    fits: bool
+
+    def label(self) -> str:
+        return "per-layer" if self.p == 1 else f"p={self.p}, n={self.n}"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    graph_name: str
+    sram_budget: int
+    flash_budget: int | None
+    flash_bytes: int  # weights + biases (+ the given code size)
+    input_mode: InputMode
+    memory: MemoryMeasure
+    candidates: tuple[Candidate, ...]  # fitting first, then by MACs, SRAM, p
+    rejected: tuple[tuple[int, int, str], ...]  # (p, n, why make_plan refused)
+
+    @property
+    def flash_fits(self) -> bool:
+        return self.flash_budget is None or self.flash_bytes <= self.flash_budget
+
+    @property
+    def fitting(self) -> tuple[Candidate, ...]:
+        return tuple(c for c in self.candidates if c.fits)
+
+    @property
+    def best(self) -> Candidate | None:
+        fitting = self.fitting
+        return fitting[0] if fitting else None
+
+    @property
+    def smallest(self) -> Candidate:
+        """The schedule that needs the least SRAM (ties: fewer MACs)."""
+        return min(self.candidates, key=lambda c: (c.sram_bytes, c.macs, c.p))
+
+    @property
+    def shortfall(self) -> int:
+        """Bytes of SRAM the smallest schedule lacks (0 if something fits)."""
+        return 0 if self.best is not None else max(self.smallest.sram_bytes - self.sram_budget, 0)
+
+    def summary(self) -> str:
+        what = f"{self.memory} SRAM, input {self.input_mode}"
+        if not self.flash_fits:
+            return (
+                f"{self.graph_name}: needs {self.flash_bytes / KB:.1f} kB flash, budget {self.flash_budget / KB:.1f} kB "
+                f"(misses by {(self.flash_bytes - self.flash_budget) / KB:.1f} kB): no schedule fits"
+            )
+        best = self.best
+        if best is not None:
+            return (
+                f"{self.graph_name}: {best.label()} fits ({best.sram_bytes / KB:.1f} kB {what}, budget "
+                f"{self.sram_budget / KB:.1f} kB) with {best.macs / 1e6:.1f}M MACs "
+                f"({len(self.fitting)} of {len(self.candidates)} schedules fit)"
+            )
+        small = self.smallest
+        return (
+            f"{self.graph_name}: no schedule fits {self.sram_budget / KB:.1f} kB; the smallest, {small.label()}, "
+            f"needs {small.sram_bytes / KB:.1f} kB {what} and misses by {self.shortfall / KB:.1f} kB"
+        )
+
+
+def valid_depths(graph: Graph, p: int) -> list[int]:
+    """Every n for which make_plan(graph, p, n) succeeds (for p = 1: [0])."""
+    if p == 1:
+        return [0]
+    depths = []
+    for n in range(1, len(graph.layers) + 1):
+        try:
+            make_plan(graph, p, n)
+        except ScheduleError:
+            continue
+        depths.append(n)
+    return depths
+
+
+def search(
+    graph: Graph,
+    sram_budget: int,
+    flash_budget: int | None = None,
+    *,
+    patches: tuple[int, ...] = DEFAULT_PATCHES,
+    input_mode: InputMode = "counted",
+    memory: MemoryMeasure = "arena",
+    code_bytes: int = 0,
+    scratch: ScratchFn = reference_scratch,
+    inplace: InplacePolicy = DEFAULT_INPLACE,
+    rules: MemoryRules = PAPER_RULES,
+) -> SearchResult:
+    """Every schedule of ``graph`` with its SRAM need and MACs, ranked (see the module docstring)."""
+    _check_mode(input_mode)
+    if memory not in ("arena", "analytic"):
+        raise ScheduleError(f"memory measure {memory!r} unknown; use 'arena' or 'analytic'")
+    if sram_budget <= 0:
+        raise ScheduleError(f"SRAM budget must be positive, got {sram_budget}")
+    flash_bytes = weight_bytes(graph) + code_bytes
+    flash_ok = flash_budget is None or flash_bytes <= flash_budget
+    candidates, rejected = [], []
+    for p in patches:
+        depths = [0] if p == 1 else range(1, len(graph.layers) + 1)
+        for n in depths:
+            try:
+                plan = make_plan(graph, p, n)
+            except ScheduleError as error:
+                rejected.append((p, n, str(error)))
+                continue
+            arena = plan_arena(graph, plan, input_mode, scratch=scratch, inplace=inplace).arena_bytes
+            analytic = profile(graph, plan, rules).peak(input_mode)
+            need = arena if memory == "arena" else analytic
+            candidates.append(
+                Candidate(p, n, plan, need, arena, analytic, plan.macs, flash_ok and need <= sram_budget)
+            )
+    if not candidates:
+        raise ScheduleError(f"graph {graph.name!r}: no schedule at all for p in {patches}")
+    candidates.sort(key=lambda c: (not c.fits, c.macs, c.sram_bytes, c.p, c.n))
+    return SearchResult(
+        graph_name=graph.name,
+        sram_budget=sram_budget,
+        flash_budget=flash_budget,
+        flash_bytes=flash_bytes,
+        input_mode=input_mode,
+        memory=memory,
+        candidates=tuple(candidates),
+        rejected=tuple(rejected),
+    )
+
+
+def auto(graph: Graph, sram_budget: int, flash_budget: int | None = None, **options) -> Candidate:
+    """The schedule with the fewest MACs that fits; raises NoScheduleFits (with the shortfall) otherwise."""
+    result = search(graph, sram_budget, flash_budget, **options)
+    if result.best is None:
+        raise NoScheduleFits(result)
+    return result.best
+
+
+_UNITS = {"": 1, "b": 1, "k": KB, "kb": KB, "kib": KB, "m": KB * KB, "mb": KB * KB, "mib": KB * KB}
+
+
+def parse_size(text: str) -> int:
+    """'256kB' / '256 KiB' / '1MB' / '262144' -> bytes (k = 1024, as the paper's kB)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", text.lower())
+    if match is None or match.group(2) not in _UNITS:
+        raise ScheduleError(f"size {text!r} not understood; write e.g. 256kB, 1MB or 262144")
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if value <= 0:
+        raise ScheduleError(f"size {text!r} must be positive")
+    return int(round(value))
