@@ -91,23 +91,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("point", points, ids=[p.test_id for p in points])
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    if getattr(config, "_patchbench_owns_run", False) and _collects_points(config):
-        from harness.environment import describe_environment
-        from harness.results import ResultsDB
-
-        with ResultsDB(config.getoption("--results")) as db:
-            env = describe_environment()
-            db.start_run(os.environ[RUN_ID_ENV], env.get("git_commit"), platform.node(), env)
-
-
-def _collects_points(config: pytest.Config) -> bool:
-    # Only a session that can run benchmark points opens a run; unit-test-only sessions leave the
-    # database alone.
-    return not config.getoption("--collect-only")
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not getattr(config, "_patchbench_owns_run", False):
@@ -119,9 +102,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     run_id = os.environ[RUN_ID_ENV]
     with ResultsDB(results_path) as db:
+        if run_id not in db.run_ids():
+            return  # no benchmark point ran: a unit-test session leaves no run behind
         db.finish_run(run_id)
-        if db.results(run_id).empty:
-            return
+    config._patchbench_ran = True
     report_dir = config.getoption("--report")
     if report_dir:
         from harness.report import write_report
@@ -131,7 +115,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if getattr(config, "_patchbench_owns_run", False):
+    if getattr(config, "_patchbench_ran", False):
         results = config.getoption("--results")
         terminalreporter.write_line(f"patchbench run {os.environ[RUN_ID_ENV]}: results in {results}")
         report = getattr(config, "_patchbench_report", None)
@@ -194,7 +178,12 @@ def kernels(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def run_id() -> str:
+def run_id(results_db) -> str:
+    """This session's run, created in the database by the first worker that stores a point."""
+    from harness.environment import describe_environment
+
+    env = describe_environment()
+    results_db.start_run(os.environ[RUN_ID_ENV], env.get("git_commit"), platform.node(), env)
     return os.environ[RUN_ID_ENV]
 
 
