@@ -1,0 +1,125 @@
+"""The kernels on the emulated Cortex-M4 and M7, with the real DSP instructions.
+
+One firmware per core runs random conv, 1x1, depthwise (3x3, 5x5, 7x7) and fully connected calls,
+each in the portable variant, the DSP variant and the build's default (DSP on these cores), on
+regions with explicit pads and row strides. Every output must equal harness.reference bit for bit
+(so the DSP kernels equal the portable ones too).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from harness import quant, reference
+from harness.bench_kernels import TARGETS, KernelCall, run_suite
+from harness.kernels import Region, Requant, Window
+
+pytestmark = [
+    pytest.mark.hil,
+    pytest.mark.skipif(
+        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+        reason="needs arm-none-eabi-gcc and qemu-system-arm",
+    ),
+]
+
+VARIANTS = ("portable", "dsp", "default")
+
+
+def _requant(rng, channels: int, depth: int, large: bool) -> Requant:
+    input_scale = float(rng.uniform(0.01, 0.1))
+    filter_scales = rng.uniform(0.002, 0.02, channels).astype(np.float32)
+    output_scale = input_scale * float(filter_scales.mean()) * np.sqrt(depth) * float(rng.uniform(20, 80))
+    if large:  # multipliers > 1: the positive-shift path
+        output_scale = input_scale * float(filter_scales.min()) / 2.5
+    multipliers, shifts = quant.conv_multipliers(input_scale, filter_scales, output_scale)
+    act_min, act_max = (
+        (-128, 127) if rng.random() < 0.5 else (int(rng.integers(-128, -20)), int(rng.integers(20, 128)))
+    )
+    return Requant(
+        int(rng.integers(-128, 128)), int(rng.integers(-128, 128)), multipliers, shifts, act_min, act_max
+    )
+
+
+def _conv_call(rng, index: int, kind: str, kernel: int, stride: int) -> tuple[KernelCall, np.ndarray]:
+    """A random call and the held input as NHWC for the reference."""
+    cin = int(rng.choice([3, 4, 5, 8, 13])) if kind != "depthwise" else int(rng.choice([4, 7, 8, 12]))
+    cout = cin if kind == "depthwise" else int(rng.choice([3, 4, 7, 8]))
+    pads = [int(rng.integers(0, kernel)) for _ in range(4)] if kind != "conv1x1" else [0, 0, 0, 0]
+    in_h = max(int(rng.integers(2, 8)), kernel - pads[0] - pads[1])
+    in_w = max(int(rng.integers(2, 8)), kernel - pads[2] - pads[3])
+    out_h = (in_h + pads[0] + pads[1] - kernel) // stride + 1
+    out_w = (in_w + pads[2] + pads[3] - kernel) // stride + 1
+    full_w = in_w + 2  # the held input is the left part of wider rows
+    full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
+    shape = (1, kernel, kernel, cin) if kind == "depthwise" else (cout, kernel, kernel, cin)
+    depth = kernel * kernel * (1 if kind == "depthwise" else cin)
+    call = KernelCall(
+        f"c{index}_{kind}{kernel}s{stride}",
+        kind,
+        _requant(rng, cout, depth, large=index % 7 == 6),
+        full.reshape(-1),
+        rng.integers(-127, 128, shape, dtype=np.int8),
+        rng.integers(-3000, 3000, cout).astype(np.int32) if index % 5 else None,
+        Region(in_h, in_w, cin, out_h, out_w, cout, *pads, in_row_stride=full_w * cin),
+        Window(kernel, kernel, stride, stride),
+    )
+    return call, full[:, :, :in_w, :]
+
+
+def _expected(call: KernelCall, x: np.ndarray | None) -> np.ndarray:
+    q = call.q
+    cq = reference.ConvQuant(
+        q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, q.act_min, q.act_max
+    )
+    if call.kind == "fc":
+        return reference.fully_connected(call.input.reshape(call.fc_shape[:2]), call.filter, call.bias, cq)
+    w = call.window
+    run = reference.depthwise_conv2d if call.kind == "depthwise" else reference.conv2d
+    return run(x, call.filter, call.bias, cq, (w.stride_h, w.stride_w), (1, 1), call.region.pads)
+
+
+def _cases():
+    rng = np.random.default_rng(2024)
+    calls, inputs = [], {}
+    shapes = [("conv1x1", 1, 1), ("conv1x1", 1, 2), ("conv2d", 3, 1), ("conv2d", 3, 2), ("conv2d", 5, 1),
+              ("depthwise", 3, 1), ("depthwise", 3, 2), ("depthwise", 5, 1), ("depthwise", 5, 2),
+              ("depthwise", 7, 1), ("depthwise", 7, 2)]  # fmt: skip
+    for index, (kind, kernel, stride) in enumerate(shapes * 2):
+        call, x = _conv_call(rng, index, kind, kernel, stride)
+        calls.append(call)
+        inputs[call.name] = x
+    for index, (batches, in_features, out_features) in enumerate([(1, 37, 5), (2, 64, 10), (3, 8, 3)]):
+        q = _requant(rng, out_features, in_features, large=index == 2)
+        calls.append(
+            KernelCall(
+                f"fc{index}",
+                "fc",
+                q,
+                rng.integers(-128, 128, (batches, in_features), dtype=np.int8),
+                rng.integers(-127, 128, (out_features, in_features), dtype=np.int8),
+                rng.integers(-3000, 3000, out_features).astype(np.int32),
+                fc_shape=(batches, in_features, out_features),
+            )
+        )
+    return calls, inputs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("core", ["M4", "M7"])
+def test_portable_and_dsp_kernels_equal_the_reference_on_the_emulator(core):
+    calls, inputs = _cases()
+    result = run_suite(calls, TARGETS[core], VARIANTS)
+    assert result.unit == "instructions"
+    for call in calls:
+        want = _expected(call, inputs.get(call.name)).reshape(-1)
+        for variant in VARIANTS:
+            got = np.frombuffer(result.outputs[(call.name, variant)], np.int8)
+            np.testing.assert_array_equal(got, want, err_msg=f"{core} {call.name} {variant}")
+        # the DSP kernels do the work in fewer instructions (a call this small still shows it)
+        if call.macs >= 2000:
+            assert result.instructions[(call.name, "dsp")] < result.instructions[(call.name, "portable")], (
+                call.name
+            )
