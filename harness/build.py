@@ -269,7 +269,12 @@ def _check_sources(sources: Mapping[str, str]) -> None:
 
 
 def _board_support_files() -> dict[str, str]:
-    return {path.name: path.read_text() for path in sorted(BOARD_SUPPORT_DIR.iterdir()) if path.is_file()}
+    """The C, headers and linker template of harness/firmware (its README is not part of a build)."""
+    return {
+        path.name: path.read_text()
+        for path in sorted(BOARD_SUPPORT_DIR.iterdir())
+        if path.is_file() and path.suffix in (".c", ".h", ".j2")
+    }
 
 
 def _platform_sources(platform: Platform) -> list[str]:

@@ -84,11 +84,13 @@ class QemuBoard(Board):
         self._last_stderr = ""
         if shutil.which(self.qemu_binary) is None:
             raise BoardError(f"{self.qemu_binary} not found: install qemu-system-arm (./run.sh setup)")
-        self._log_dir = Path(tempfile.mkdtemp(prefix="patchbench-qemu-"))
         for _attempt in range(PORT_ATTEMPTS):
             port = _free_port()
-            stderr_path = self._log_dir / "stderr.txt"
-            with open(stderr_path, "wb") as stderr, open(self._log_dir / "stdout.txt", "wb") as stdout:
+            self._log_dir = Path(tempfile.mkdtemp(prefix="patchbench-qemu-"))
+            with (
+                open(self._log_dir / "stderr.txt", "wb") as stderr,
+                open(self._log_dir / "stdout.txt", "wb") as stdout,
+            ):
                 self.process = subprocess.Popen(
                     self.command(port), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
                     start_new_session=True,
@@ -99,7 +101,7 @@ class QemuBoard(Board):
                 return
             except ConnectionError as err:
                 self.stop(grace=1.0)
-                message = stderr_path.read_text(errors="replace").strip()
+                message = self.diagnostics().strip()
                 if "in use" in message:
                     continue
                 raise BoardError(
@@ -135,7 +137,11 @@ class QemuBoard(Board):
             self.reader = None
         if self._log_dir is not None:
             stderr_path = self._log_dir / "stderr.txt"
-            self._last_stderr = stderr_path.read_text(errors="replace") if stderr_path.exists() else ""
+            stderr = stderr_path.read_text(errors="replace") if stderr_path.exists() else ""
+            # QEMU always announces that it waits for the console connection: not worth reporting.
+            self._last_stderr = "\n".join(
+                line for line in stderr.splitlines() if "QEMU waiting for connection" not in line
+            )
             shutil.rmtree(self._log_dir, ignore_errors=True)
             self._log_dir = None
         return exit_code

@@ -41,16 +41,35 @@ class SerialLineReader:
 
     def open(self, connect_timeout: float = 5.0, alive: Callable[[], bool] | None = None) -> SerialLineReader:
         """Open the port, retrying refused connections (an emulator still starting) for ``connect_timeout``
-        seconds while ``alive()`` (e.g. "the emulator process is running") holds."""
+        seconds while ``alive()`` (e.g. "the emulator process is running") holds.
+
+        Every byte that arrives after the connection is made is kept: pyserial's own open() flushes the
+        input, which would race with an emulator that starts printing the moment the host connects. A
+        backend that wants stale input gone (a physical board, before its reset) calls discard_input()."""
         deadline = time.monotonic() + connect_timeout
         while True:
+            port = serial.serial_for_url(
+                self.url, baudrate=self.baudrate, timeout=POLL_INTERVAL_S, do_not_open=True
+            )
+            port.reset_input_buffer = lambda: None  # instance override for the duration of open()
             try:
-                self._port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=POLL_INTERVAL_S)
-                return self
+                port.open()
             except serial.SerialException as err:
                 if time.monotonic() >= deadline or (alive is not None and not alive()):
                     raise ConnectionError(f"cannot open console {self.url}: {err}") from None
                 time.sleep(0.02)
+                continue
+            del port.reset_input_buffer
+            self._port = port
+            self._pending = b""
+            return self
+
+    def discard_input(self) -> None:
+        """Drop whatever the port has received so far (stale output of an earlier boot)."""
+        if self._port is None:
+            raise ConnectionError(f"console {self.url} is not open")
+        self._port.reset_input_buffer()
+        self._pending = b""
 
     def close(self) -> None:
         if self._port is not None:

@@ -1,0 +1,147 @@
+"""Firmware builds: sizes from the ELF, exact flags, the cache, and DoesNotFit from linker overflows."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.build import BuildError, BuildOptions, DoesNotFit, Firmware, build_firmware, toolchain_version
+from harness.targets import load_target
+
+pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
+
+STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
+KB = 1024
+
+
+@pytest.fixture(scope="module")
+def build_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("builds")
+
+
+def _gnu_size(elf: Path) -> dict[str, int]:
+    """Section sizes as binutils reports them, to cross-check the pyelftools reading."""
+    out = subprocess.run(
+        ["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True
+    ).stdout
+    return {
+        parts[0]: int(parts[1])
+        for parts in (line.split() for line in out.splitlines()[2:])
+        if len(parts) == 3
+    }
+
+
+def test_build_for_m4_records_sizes_flags_and_toolchain(build_root):
+    firmware = build_firmware(STUB, "stm32f412", build_root=build_root)
+    assert isinstance(firmware, Firmware) and firmware.fits
+    assert firmware.elf.is_file() and firmware.elf.parent == build_root / "firmware" / firmware.build_id
+    gnu = _gnu_size(firmware.elf)
+    sizes = firmware.sizes
+    assert sizes.text == gnu[".text"]
+    assert sizes.rodata == gnu[".rodata"] + gnu[".isr_vector"] + gnu.get(".ARM.exidx", 0)
+    assert (sizes.data, sizes.bss, sizes.stack_reserved) == (gnu.get(".data", 0), gnu[".bss"], 4096)
+    assert sizes.bss >= 4096 + 20  # the stub's arena and output buffer
+    assert sizes.flash_bytes == sizes.text + sizes.rodata + sizes.data
+    assert sizes.static_ram_bytes == sizes.data + sizes.bss
+    assert firmware.cflags[:4] == ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
+    assert {"-O2", "-ffunction-sections", "-fdata-sections", "-Wall", "-Werror"} <= set(firmware.cflags)
+    assert f'-DPB_BUILD_ID="{firmware.build_id}"' in firmware.cflags
+    assert {"--specs=nano.specs", "-Wl,--gc-sections"} <= set(firmware.ldflags)
+    assert firmware.gcc_version == toolchain_version() and "arm-none-eabi-gcc" in firmware.gcc_version
+    assert firmware.latency_unit == "instructions"
+
+
+def test_linker_script_imposes_the_board_budget_not_the_emulator_memory(build_root):
+    firmware = build_firmware(STUB, "stm32f746", build_root=build_root)
+    script = (firmware.build_dir / "link.ld").read_text()
+    assert "FLASH (rx) : ORIGIN = 0x00000000, LENGTH = 1048576" in script
+    assert "RAM (rwx)  : ORIGIN = 0x20000000, LENGTH = 327680" in script
+
+
+def test_unchanged_config_is_not_rebuilt(build_root):
+    first = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=build_root)
+    elf_stamp = first.elf.stat().st_mtime_ns
+    again = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=build_root)
+    assert again.cached and again.build_id == first.build_id
+    assert again.elf.stat().st_mtime_ns == elf_stamp
+    assert (again.sizes, again.cflags, again.ldflags) == (first.sizes, first.cflags, first.ldflags)
+    changed_flag = build_firmware(STUB, "stm32f412", BuildOptions(runs=3), build_root=build_root)
+    changed_source = build_firmware({"stub_model.c": STUB["stub_model.c"] + "\n"}, "stm32f412",
+                                    BuildOptions(runs=2), build_root=build_root)  # fmt: skip
+    other_target = build_firmware(STUB, "stm32h743", BuildOptions(runs=2), build_root=build_root)
+    ids = {first.build_id, changed_flag.build_id, changed_source.build_id, other_target.build_id}
+    assert len(ids) == 4 and not changed_source.cached
+
+
+def test_too_big_arena_does_not_fit_with_the_numbers(build_root):
+    arena = 300 * KB
+    options = BuildOptions(defines=(f"STUB_N={arena}",))
+    result = build_firmware(STUB, "stm32f412", options, build_root=build_root)
+    assert isinstance(result, DoesNotFit) and not result.fits
+    ram = result.overflow("RAM")
+    assert ram.available_bytes == 256 * KB
+    # RAM must hold the arena, the output buffer, the harness's statics and the reserved stack.
+    assert arena + 20 + options.stack_bytes < ram.needed_bytes < arena + options.stack_bytes + 1024
+    assert f"overflowed by {ram.overflow_bytes} bytes" in result.linker_output
+    assert result.overflow("FLASH") is None
+    assert result.reason.startswith("stm32f412: needs 30") and "SRAM" in result.reason
+    assert "board has 256.0 kB" in result.reason
+    # The same firmware fits the board with more SRAM: the budget is the board's, not QEMU's.
+    assert build_firmware(STUB, "stm32h743", options, build_root=build_root).fits
+    # A DoesNotFit result is cached like a build.
+    assert build_firmware(STUB, "stm32f412", options, build_root=build_root) == DoesNotFit(
+        **{**result.__dict__, "cached": True}
+    )
+
+
+def test_too_big_constants_overflow_flash(build_root):
+    result = build_firmware(STUB, "stm32f746", BuildOptions(defines=("STUB_FLASH_BALLAST=1100000",)),
+                            build_root=build_root)  # fmt: skip
+    flash = result.overflow("FLASH")
+    assert not result.fits and flash.available_bytes == 1024 * KB
+    assert 1_100_000 < flash.needed_bytes < 1_100_000 + 16 * KB
+    assert "flash" in result.reason
+
+
+def test_all_targets_build_for_real_hardware(build_root):
+    # STM32 USART console, DWT timer and M7 cache code compile and link at the STM32 addresses.
+    for name in ("stm32f412", "stm32f746", "stm32h743"):
+        firmware = build_firmware(STUB, name, BuildOptions(platform="hardware"), build_root=build_root)
+        assert firmware.fits and firmware.latency_unit == "cycles"
+        script = (firmware.build_dir / "link.ld").read_text()
+        assert "ORIGIN = 0x08000000" in script
+        sram_origin = load_target(name).platform("hardware").sram_origin
+        assert f"ORIGIN = {sram_origin:#010x}" in script
+
+
+def test_compile_error_raises_with_the_compiler_message(build_root):
+    broken = {"model.c": "int pb_model_layer_count = ;\n"}
+    with pytest.raises(BuildError, match=r"compiling src/model.c failed(.|\n)*error: expected expression"):
+        build_firmware(broken, "stm32f412", build_root=build_root)
+
+
+def test_warnings_are_errors(build_root):
+    warning = {"model.c": STUB["stub_model.c"] + "\nstatic int unused_function(void) { return 1; }\n"}
+    with pytest.raises(BuildError, match="unused_function"):
+        build_firmware(warning, "stm32f412", build_root=build_root)
+
+
+def test_missing_model_symbols_are_a_link_error_not_a_does_not_fit(build_root):
+    with pytest.raises(BuildError, match="undefined reference to `pb_model_layers'"):
+        build_firmware({"empty.c": "int unrelated;\n"}, "stm32f412", build_root=build_root)
+
+
+@pytest.mark.parametrize("name", ["../model.c", "model.cpp", "main.c", "sub/model.c"])
+def test_bad_source_names_are_rejected(build_root, name):
+    with pytest.raises(BuildError, match="source"):
+        build_firmware({name: "int x;\n"}, "stm32f412", build_root=build_root)
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(BuildError, match="runs must be >= 1"):
+        BuildOptions(runs=0)
+    with pytest.raises(BuildError, match="stack_bytes"):
+        BuildOptions(stack_bytes=100)
