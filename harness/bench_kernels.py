@@ -219,7 +219,9 @@ def benchmark_calls(seed: int = 0) -> list[KernelCall]:
 
     fc_in, fc_out = 512, 128
     return [
-        conv("conv1x1_32x32x32_to_64", "conv1x1", 24, 32, 64, 1),
+        conv("conv1x1_24x24x32_to_64", "conv1x1", 24, 32, 64, 1),
+        conv("conv1x1_24x24x96_to_24", "conv1x1", 24, 96, 24, 1),
+        conv("conv1x1_12x12x160_to_96", "conv1x1", 12, 160, 96, 1),
         conv("conv3x3_16x16x16_to_32", "conv2d", 16, 16, 32, 3),
         conv("dw3x3_24x24x64", "depthwise", 24, 64, 64, 3),
         conv("dw5x5_24x24x64", "depthwise", 24, 64, 64, 5),

@@ -330,6 +330,7 @@ class HostKernels:
         self.lib = ctypes.CDLL(str(path))
         self.lib.pb_export_multiply_by_quantized_multiplier.restype = ctypes.c_int64
         self.lib.pb_export_requantize_s8.restype = ctypes.c_int8
+        self.lib.pb_export_requantize_s8_fast.restype = ctypes.c_int8
         self.lib.pb_region_check.restype = ctypes.c_int32
 
     def _function(self, name: str, variant: str):
@@ -353,6 +354,11 @@ class HostKernels:
     ) -> int:
         args = (acc, multiplier, shift, zero_point, act_min, act_max)
         return self.lib.pb_export_requantize_s8(*(ctypes.c_int32(v) for v in args))
+
+    def requantize_fast(self, acc: int, multiplier: int, shift: int, zero_point: int, act_min: int,
+                        act_max: int) -> int:  # fmt: skip
+        args = (acc, multiplier, shift, zero_point, act_min, act_max)
+        return self.lib.pb_export_requantize_s8_fast(*(ctypes.c_int32(v) for v in args))
 
     def region_check(self, region: Region, window: Window) -> int:
         return self.lib.pb_region_check(ctypes.byref(_CRegion(**_region_fields(region))),

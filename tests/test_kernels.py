@@ -210,6 +210,25 @@ def test_fixed_point_helpers_match_quant(lib):
                     assert got == int(quant.requantize(np.array([acc]), multiplier, shift, 5, -100, 90)[0])
 
 
+def test_fast_requantization_equals_the_two_step_one(lib):
+    """The optimized kernels' folded rounding (pb_requantize_s8_fast) against TFLite's two steps."""
+    rng = np.random.default_rng(13)
+    accs = [0, 1, -1, 2, -2, 2**31 - 1, -(2**31), 2**30, -(2**30) - 1] + rng.integers(
+        -(2**31), 2**31, 60
+    ).tolist()
+    accs += rng.integers(-5000, 5000, 60).tolist()
+    multipliers = [0, 1, 2**30, 2**30 + 1, 2**31 - 1] + rng.integers(2**30, 2**31, 6).tolist()
+    for acc in accs:
+        for multiplier in multipliers:
+            for shift in range(-31, 3):
+                zero_point = int(rng.integers(-128, 128))
+                args = (acc, multiplier, shift, zero_point, -128, 127)
+                assert lib.requantize_fast(*args) == lib.requantize(*args), args
+                assert lib.requantize_fast(acc, multiplier, shift, 3, -20, 40) == lib.requantize(
+                    acc, multiplier, shift, 3, -20, 40
+                )
+
+
 @pytest.mark.parametrize("kind", ["avg", "max"])
 def test_pools_match_reference_on_regions(lib, kind):
     rng = np.random.default_rng(5 if kind == "avg" else 6)

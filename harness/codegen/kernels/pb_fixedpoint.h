@@ -79,4 +79,34 @@ static inline int8_t pb_requantize_s8(int32_t acc, int32_t multiplier, int32_t s
                               act_max);
 }
 
+#if defined(__GNUC__)
+#define PB_FORCE_INLINE inline __attribute__((always_inline))
+#else
+#define PB_FORCE_INLINE inline
+#endif
+
+/* pb_requantize_s8's result in fewer instructions, for the optimized kernels; needs multiplier >= 0
+ * (quant.quantize_multiplier's are). For shift = -e < 0 the two roundings fold into one 64-bit
+ * multiply-add: x = floor((acc*m + 2^30) / 2^31) and RoundingDivideByPOT(x, e) =
+ * floor((x + 2^(e-1) - [x < 0]) / 2^e) give floor((acc*m + 2^30 + 2^(30+e) - [x < 0]*2^31) / 2^(31+e)).
+ * [acc < 0] may stand for [x < 0]: they differ only where x = 0, and both then give 0. For e >= 2 the
+ * 2^(30+e) term is 2^(e-2) added to the high word, so one SMLAL and two shifts do it. */
+static PB_FORCE_INLINE int8_t pb_requantize_s8_fast(int32_t acc, int32_t multiplier, int32_t shift,
+                                                    int32_t zero_point, int32_t act_min, int32_t act_max) {
+    int32_t value;
+    if (shift <= -2) {
+        const int64_t rounding = acc < 0 ? -((int64_t)1 << 30) : ((int64_t)1 << 30);
+        const int32_t high = (int32_t)(((int64_t)acc * multiplier + rounding) >> 32);
+        value = (high + (1 << (-shift - 2))) >> (-shift - 1);
+    } else if (shift == -1) {
+        const int64_t rounding = ((int64_t)1 << 30) + (acc < 0 ? 0 : ((int64_t)1 << 31));
+        value = (int32_t)(((int64_t)acc * multiplier + rounding) >> 32);
+    } else {
+        return pb_requantize_s8(acc, multiplier, shift, zero_point, act_min, act_max);
+    }
+    value += zero_point; /* |value| < 2^30: no overflow */
+    value = value < act_min ? act_min : value;
+    return (int8_t)(value > act_max ? act_max : value);
+}
+
 #endif /* PB_FIXEDPOINT_H */

@@ -10,3 +10,6 @@ int64_t pb_export_multiply_by_quantized_multiplier(int32_t x, int32_t m, int32_t
 int8_t pb_export_requantize_s8(int32_t acc, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
     return pb_requantize_s8(acc, m, s, zp, lo, hi);
 }
+int8_t pb_export_requantize_s8_fast(int32_t acc, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
+    return pb_requantize_s8_fast(acc, m, s, zp, lo, hi);
+}
