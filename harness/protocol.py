@@ -12,7 +12,8 @@ The firmware (harness/firmware/main.c, protocol.c) prints one record per boot, l
     PB1 CRC <length> crc32=0x<8 hex>              zlib CRC32 of the output, computed on the device
     PB1 END lines=<number of PB1 lines before END>
 
-and, instead of the rest, ``PB1 FAULT exception=<n> pc=0x.. cfsr=0x.. hfsr=0x..`` when the core faults.
+and, instead of the rest, ``PB1 FAULT exception=<n> pc=0x.. cfsr=0x.. hfsr=0x.. mmfar=0x.. [cause=stack_overflow]``
+when the core faults (the firmware then exits with code 3).
 
 Every line ends in `` *XXXX``: the CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF; Python's
 ``binascii.crc_hqx(text, 0xFFFF)``) of the text before `` *``, so a line garbled on the wire is caught
@@ -132,6 +133,13 @@ def parse_record(
     return _RecordParser(log, expected_build_id, expected_target).parse()
 
 
+def _fault_message(body: str) -> str:
+    message = f"the device faulted: {body.strip()}"
+    if "cause=stack_overflow" in body:
+        message += " (the stack overflowed its reserve: raise BuildOptions.stack_bytes)"
+    return message
+
+
 class _RecordParser:
     def __init__(self, log: list[str], expected_build_id: str | None, expected_target: str | None):
         self.log = log
@@ -203,7 +211,7 @@ class _RecordParser:
                     f"line {number + 1}: a second BEGIN before END (did the board reset mid-record?)"
                 )
             elif kind == "FAULT":
-                raise DeviceFault(f"the device faulted: {body.strip()}", self.seen)
+                raise DeviceFault(_fault_message(body), self.seen)
             else:
                 raise self.fail(f"line {number + 1}: unknown line type {kind!r}")
         raise self.fail(
@@ -214,8 +222,9 @@ class _RecordParser:
     def _find_begin(self) -> int:
         for number, line in enumerate(self.log):
             self.seen = self.log[: number + 1]
-            if line.startswith(f"{VERSION} FAULT") and _LINE.match(line):
-                raise DeviceFault(f"the device faulted: {line}", self.seen)
+            match = _LINE.match(line)
+            if match and match.group(1) == "FAULT":
+                raise DeviceFault(_fault_message(match.group(2)), self.seen)
             if line.startswith(f"{VERSION} BEGIN"):
                 return number
         self.seen = self.log

@@ -196,6 +196,13 @@ def test_fault_line():
     assert isinstance(err, ProtocolError)
 
 
+def test_stack_overflow_fault_says_what_to_do():
+    fault = "PB1 FAULT exception=4 pc=0x00000000 cfsr=0x00000092 hfsr=0x00000000 mmfar=0x1fffef00 cause=stack_overflow"
+    _fails(
+        [format_line(fault)], r"cause=stack_overflow \(.*raise BuildOptions.stack_bytes\)", error=DeviceFault
+    )
+
+
 def test_unknown_unit():
     lines = record_lines()
     lines[0] = format_line(lines[0].rsplit(" *", 1)[0].replace("unit=instructions", "unit=ms"))

@@ -64,11 +64,35 @@ static void pb_paint_stack(void) {
     }
 }
 
+/* A 64 kB no-access MPU region just below RAM, where an overflowing stack goes next: without it the
+ * MPS2 machines quietly accept the writes (there is no fault and the high-water mark just saturates). */
+#define PB_GUARD_BYTES 0x10000u
+#define MPU_CTRL (*(volatile uint32_t *)0xE000ED94u)
+#define MPU_RNR (*(volatile uint32_t *)0xE000ED98u)
+#define MPU_RBAR (*(volatile uint32_t *)0xE000ED9Cu)
+#define MPU_RASR (*(volatile uint32_t *)0xE000EDA0u)
+#define SCB_SHCSR (*(volatile uint32_t *)0xE000ED24u)
+
+static void pb_guard_stack(void) {
+    uint32_t ram_origin = (uint32_t)&__pb_stack_bottom;
+    if (ram_origin % PB_GUARD_BYTES != 0) {
+        return; /* the region base must be aligned to its size; the targets' RAM origins all are */
+    }
+    MPU_RNR = 0;
+    MPU_RBAR = ram_origin - PB_GUARD_BYTES;
+    /* XN, AP = no access, SIZE = log2(64 kB) - 1 = 15, enable */
+    MPU_RASR = (1u << 28) | (0u << 24) | (15u << 1) | 1u;
+    MPU_CTRL = (1u << 2) | 1u; /* PRIVDEFENA (default map elsewhere), ENABLE */
+    SCB_SHCSR |= 1u << 16;     /* MemManage faults are reported as such */
+    __asm volatile("dsb\n isb" ::: "memory");
+}
+
 __attribute__((noreturn, used)) void pb_reset_c(void) {
     memcpy(&__pb_data_start, &__pb_data_load,
            (uint32_t)((uint8_t *)&__pb_data_end - (uint8_t *)&__pb_data_start));
     memset(&__pb_bss_start, 0, (uint32_t)((uint8_t *)&__pb_bss_end - (uint8_t *)&__pb_bss_start));
     pb_paint_stack();
+    pb_guard_stack();
     pb_platform_init();
     pb_exit(main());
 }
@@ -105,14 +129,23 @@ __attribute__((naked, noreturn)) void pb_fault_handler(void) {
 }
 
 __attribute__((noreturn, used)) void pb_fault_report(const uint32_t *frame, uint32_t ipsr) {
-    const volatile uint32_t *cfsr = (const volatile uint32_t *)0xE000ED28;
-    const volatile uint32_t *hfsr = (const volatile uint32_t *)0xE000ED2C;
+    uint32_t cfsr = *(const volatile uint32_t *)0xE000ED28u;
+    uint32_t hfsr = *(const volatile uint32_t *)0xE000ED2Cu;
+    uint32_t mmfar = *(const volatile uint32_t *)0xE000ED34u;
+    uint32_t ram_origin = (uint32_t)&__pb_stack_bottom;
     int frame_ok = frame >= &__pb_stack_bottom && frame + 8 <= &__pb_stack_top;
+    /* MSTKERR (exception entry could not push), or a data access that hit the guard below RAM. */
+    int stack_overflow = (cfsr & (1u << 4)) ||
+                         ((cfsr & 0x82u) == 0x82u && mmfar < ram_origin && mmfar >= ram_origin - PB_GUARD_BYTES);
     pb_line_begin("FAULT");
     pb_line_kv_u64("exception", ipsr & 0x1FF);
     pb_line_kv_hex32("pc", frame_ok ? frame[6] : 0);
-    pb_line_kv_hex32("cfsr", *cfsr);
-    pb_line_kv_hex32("hfsr", *hfsr);
+    pb_line_kv_hex32("cfsr", cfsr);
+    pb_line_kv_hex32("hfsr", hfsr);
+    pb_line_kv_hex32("mmfar", mmfar);
+    if (stack_overflow) {
+        pb_line_kv_text("cause", "stack_overflow");
+    }
     pb_line_end();
     pb_exit(3);
 }
