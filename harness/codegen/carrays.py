@@ -1,0 +1,49 @@
+"""Constant data as C: numpy arrays -> ``static const`` array definitions, structs -> initializers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+C_TYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t"}
+VALUES_PER_LINE = {"int8": 24, "int32": 8, "uint8": 24}
+_RANGES = {"int8": (-128, 127), "int32": (-(2**31), 2**31 - 1), "uint8": (0, 255)}
+
+
+@dataclass(frozen=True)
+class CArray:
+    """One ``static const`` array in flash."""
+
+    name: str
+    dtype: str  # "int8" | "int32" | "uint8"
+    values: np.ndarray
+    comment: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.size) * np.dtype(self.dtype).itemsize
+
+    def definition(self) -> str:
+        values = np.asarray(self.values).reshape(-1)
+        low, high = _RANGES[self.dtype]
+        if values.size and (values.min() < low or values.max() > high):
+            raise ValueError(f"C array {self.name}: values outside {self.dtype}")
+        per_line = VALUES_PER_LINE[self.dtype]
+        items = [str(v) for v in values.astype(np.int64).tolist()]
+        lines = ["    " + ", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)]
+        comment = f"/* {self.comment} */\n" if self.comment else ""
+        # Word alignment lets the DSP kernels read weights a word at a time without penalties.
+        head = f"static const {C_TYPES[self.dtype]} {self.name}[{max(values.size, 1)}] __attribute__((aligned(4)))"
+        body = "\n".join(lines) if lines else "    0,"
+        return f"{comment}{head} = {{\n{body}\n}};\n"
+
+
+def c_struct(fields: dict[str, object]) -> str:
+    """``{.a = 1, .b = x}`` from a dict (values already C expressions or ints)."""
+    return "{" + ", ".join(f".{name} = {value}" for name, value in fields.items()) + "}"
+
+
+def c_ints(values) -> str:
+    """``{1, 2, 3}``."""
+    return "{" + ", ".join(str(int(v)) for v in values) + "}"

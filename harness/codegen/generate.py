@@ -1,0 +1,342 @@
+"""generate_model: a Graph + PatchPlan + test input -> readable C (model.c, model.h, model_weights.h) that
+implements harness/firmware/model_api.h with patchbench's int8 kernels; build_model: that C -> firmware.
+
+The steps, each in its own module: check that every op can be emitted (``ops.unsupported_reason``; an op
+that cannot is a CodegenError naming it, never dropped), plan the arena with the kernels' real scratch
+(``layout.plan_model_arena``), emit one function per op (``ops.emit_op``), one function per patch that
+calls the stage ops on that patch's regions, and render the templates in ``templates/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from harness import kernels
+from harness.build import BuildOptions, BuildResult, build_firmware
+from harness.graph import Graph, GraphError, validate
+from harness.schedule.arena import ArenaPlan
+from harness.schedule.plan import PatchPlan, Region
+from harness.targets import Target, load_target
+
+from .carrays import CArray, c_ints
+from .layout import StageLayout, StepIO, activation_inputs, hwc, plan_model_arena
+from .ops import OpCode, OpContext, buffer_macro, emit_op, unsupported_reason
+from .options import CodegenError, CodegenOptions, GeneratedModel
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+GENERATED_FILES = ("model.c", "model.h", "model_weights.h")
+DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m35p", "cortex-m55", "cortex-m85")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int "
+    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
+    "volatile while _Bool _Complex _Imaginary _Alignas _Alignof _Atomic _Generic _Noreturn _Static_assert "
+    "_Thread_local".split()
+)
+# Names model.c defines itself; an op may not take them.
+_RESERVED = frozenset({"arena", "stage_step", "load_tile", "model_outputs", "region", "inputs", "dims", "pads",
+                       "row", "in_y", "main", "memcpy", "memset"})  # fmt: skip
+
+
+def generate_model(
+    graph: Graph,
+    plan: PatchPlan,
+    target: Target | str,
+    test_input: np.ndarray | Mapping[str, np.ndarray],
+    options: CodegenOptions | None = None,
+) -> GeneratedModel:
+    """The firmware C of ``graph`` run under ``plan`` on ``target``, with ``test_input`` compiled in.
+
+    Raises CodegenError for anything it cannot emit (an op the kernels cannot run, a name that is not a
+    C identifier, a test input of the wrong shape), naming the op or input and what to do.
+    """
+    options = options or CodegenOptions()
+    target = load_target(target) if isinstance(target, str) else target
+    _check_inputs(graph, plan, target, options)
+    inputs = _test_inputs(graph, test_input)
+    arena = plan_model_arena(graph, plan, options)
+    stage = StageLayout(graph, plan, arena) if not plan.is_per_layer else None
+    stage_ops = set(plan.stage_ops)
+    op_codes = [
+        emit_op(
+            OpContext(graph, op, index, arena, stage if op.name in stage_ops else None, options.optimized)
+        )
+        for index, op in enumerate(graph.ops)
+    ]
+    patches = _patch_functions(graph, plan, arena, op_codes, inputs) if stage else []
+    layer_names = tuple(
+        [patch.name for patch in patches] + [op.name for op in graph.ops if op.name not in stage_ops]
+    )
+    _check_identifiers(op_codes, layer_names)
+
+    schedule = (
+        "per-layer" if plan.is_per_layer else f"per-patch p={plan.p} n={plan.n} input={arena.input_mode}"
+    )
+    streamed = arena.input_mode == "streamed"
+    outputs, output_bytes = _outputs(graph)
+    context = dict(
+        graph_name=graph.name, schedule=schedule, arena=arena, p=plan.p, op_codes=op_codes, patches=patches,
+        stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
+        output_bytes=output_bytes, optimized=int(options.optimized),
+        kernels="optimized (Cortex-M DSP)" if options.optimized else "portable C",
+        input_note=_input_note(streamed), max_inputs=_max_stage_inputs(graph, plan),
+        stage_output_macro=buffer_macro(graph, plan.stage_output) if stage else "",
+        stage_steps=len(plan.stage_ops), buffers=_buffer_rows(graph, arena),
+        arrays=[a for code in op_codes for a in code.constants] + [i.array_data for i in inputs],
+    )  # fmt: skip
+    environment = _environment()
+    environment.globals["step_initializer"] = lambda step: _step_initializer(step, context["max_inputs"])
+    sources = {
+        "model.c": environment.get_template("model.c.j2").render(context),
+        "model.h": environment.get_template("model.h.j2").render(context),
+        "model_weights.h": environment.get_template("model_weights.h.j2").render(context),
+    }
+    for path in kernels.kernel_sources() + kernels.kernel_headers():
+        sources[path.name] = path.read_text()
+    return GeneratedModel(
+        graph_name=graph.name, p=plan.p, n=plan.n, sources=sources, arena=arena, input_in_sram=not streamed,
+        schedule=schedule, layer_names=layer_names, options=options, output_bytes=output_bytes,
+        defines=(kernels.optimized_define(options.optimized),),
+    )  # fmt: skip
+
+
+def build_model(
+    model: GeneratedModel,
+    target: Target | str,
+    build_options: BuildOptions | None = None,
+    *,
+    build_root: Path | None = None,
+) -> BuildResult:
+    """Build the firmware of a generated model (Firmware, or DoesNotFit with the numbers)."""
+    build_options = build_options or BuildOptions()
+    defines = tuple(d for d in build_options.defines if not d.startswith("PB_KERNELS_OPTIMIZED"))
+    build_options = replace(build_options, defines=defines + model.defines)
+    return build_firmware(model.sources, target, build_options, build_root=build_root)
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+
+def _check_inputs(graph: Graph, plan: PatchPlan, target: Target, options: CodegenOptions) -> None:
+    try:
+        validate(graph)
+    except GraphError as err:
+        raise CodegenError(f"cannot generate code for an invalid graph: {err}") from None
+    if plan.graph_name != graph.name:
+        raise CodegenError(f"the plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
+    if options.input_mode == "streamed" and plan.is_per_layer:
+        raise CodegenError(
+            "input_mode 'streamed' needs a patch stage (p > 1): per-layer inference reads the whole image"
+        )
+    if options.optimized and target.core not in DSP_CORES:
+        raise CodegenError(
+            f"target {target.name!r} ({target.core}) has no DSP extension for the optimized kernels; "
+            "generate with CodegenOptions(optimized=False)"
+        )
+    stage_ops = set(plan.stage_ops)
+    problems = []
+    for index, op in enumerate(graph.ops):
+        if not _IDENTIFIER.match(op.name) or op.name in _C_KEYWORDS or op.name in _RESERVED:
+            problems.append(
+                f"op {index} {op.name!r} ({op.kind}): its name is not a usable C identifier (letters, digits, "
+                "underscores; not a C keyword or a name model.c uses); rename the op"
+            )
+            continue
+        if op.name.startswith(("pb_", "PB_", "patch_r", "BUF_", "SCRATCH_", "model_")):
+            problems.append(
+                f"op {index} {op.name!r} ({op.kind}): names starting with pb_, patch_r, BUF_, SCRATCH_ or "
+                "model_ are taken by the generated code and the kernels; rename the op"
+            )
+            continue
+        reason = unsupported_reason(graph, op, op.name in stage_ops)
+        if reason is not None:
+            where = "in the patch stage" if op.name in stage_ops else "per layer"
+            problems.append(f"op {index} {op.name!r} ({op.kind}, {where}): {reason}")
+    for name in graph.outputs:
+        if name in graph.inputs:
+            problems.append(f"graph output {name!r} is a graph input; there is nothing to compute")
+    if problems:
+        raise CodegenError(
+            f"graph {graph.name!r}: cannot generate C for {len(problems)} op(s):\n  " + "\n  ".join(problems)
+        )
+
+
+def _check_identifiers(op_codes: list[OpCode], layer_names: tuple[str, ...]) -> None:
+    seen: dict[str, str] = {}
+    for code in op_codes:
+        names = [code.name, *(a.name for a in code.constants)]
+        names += [re.search(r"(\w+)\s*=", s).group(1) for s in code.structs]
+        if code.steps:
+            names.append(f"{code.name}_steps")
+        for name in names:
+            if name in seen and seen[name] != code.name:
+                raise CodegenError(
+                    f"ops {seen[name]!r} and {code.name!r} both need the C name {name!r}; rename one of them"
+                )
+            seen[name] = code.name
+    for name in layer_names:
+        if name.startswith("patch_r") and name in seen:
+            raise CodegenError(f"op {seen[name]!r} clashes with the patch function {name!r}; rename the op")
+
+
+@dataclass(frozen=True)
+class _InputSlot:
+    name: str  # tensor name
+    macro: str  # model.h offset name
+    array: str  # the flash array holding the test input
+    size: int
+    shape: tuple[int, ...]
+    data: np.ndarray
+
+    @property
+    def array_data(self) -> CArray:
+        return CArray(self.array, "int8", self.data, f"test input {self.name!r} {list(self.shape)}")
+
+
+def _test_inputs(graph: Graph, test_input) -> list[_InputSlot]:
+    if not isinstance(test_input, Mapping):
+        if len(graph.inputs) != 1:
+            raise CodegenError(
+                f"graph {graph.name!r} has inputs {graph.inputs}; pass test_input as a dict name -> array"
+            )
+        test_input = {graph.inputs[0]: test_input}
+    slots = []
+    for index, name in enumerate(graph.inputs):
+        if name not in test_input:
+            raise CodegenError(f"graph {graph.name!r}: no test input given for input {name!r}")
+        tensor = graph.tensor(name)
+        array = np.asarray(test_input[name])
+        if tuple(array.shape) != tuple(tensor.shape) or array.dtype != np.int8 or tensor.dtype != "int8":
+            raise CodegenError(
+                f"graph {graph.name!r}: test input {name!r} must be int8{list(tensor.shape)} (the tensor is "
+                f"{tensor.dtype}), got {array.dtype}{list(array.shape)}"
+            )
+        suffix = "" if len(graph.inputs) == 1 else str(index)
+        slots.append(_InputSlot(name, buffer_macro(graph, name), f"model_test_input{suffix}", array.size,
+                                tuple(tensor.shape), array))  # fmt: skip
+    return slots
+
+
+def _outputs(graph: Graph) -> tuple[list[dict], int]:
+    outputs, position = [], 0
+    for name in graph.outputs:
+        size = graph.tensor(name).nbytes
+        outputs.append(dict(macro=buffer_macro(graph, name), size=size, position=position))
+        position += size
+    return outputs, position
+
+
+# --- the patch stage -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _PatchFunction:
+    name: str
+    row: int
+    col: int
+    output: Region
+    calls: tuple[str, ...]
+    loads: tuple[str, ...]  # load_tile(...) arguments (input streamed)
+    input_note: str
+
+
+def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: list[OpCode],
+                     inputs: list[_InputSlot]) -> list[_PatchFunction]:  # fmt: skip
+    step_counter = {code.name: 0 for code in op_codes if code.in_stage}
+    streamed = arena.input_mode == "streamed"
+    slots = {slot.name: slot for slot in inputs}
+    functions = []
+    for patch in plan.patches:
+        calls = []
+        for step in patch.steps:
+            index = step_counter[step.op]
+            step_counter[step.op] += 1
+            calls.append(f"{step.op}(&{step.op}_steps[{index}]);")
+        loads, notes = [], []
+        for name in plan.stage_inputs:
+            region = patch.tensors.get(name)
+            if region is None:
+                continue
+            notes.append(f"input {region}")
+            if streamed:
+                _, width, channels = hwc(graph, name)
+                source = (region.y0 * width + region.x0) * channels
+                loads.append(f"arena + {slots[name].macro}, {slots[name].array} + {source}, {region.height}, "
+                             f"{region.width * channels}, {width * channels}")  # fmt: skip
+        note = f"; reads {', '.join(notes)}" if notes else ""
+        functions.append(_PatchFunction(f"patch_r{patch.row}_c{patch.col}", patch.row, patch.col, patch.output,
+                                        tuple(calls), tuple(loads), note))  # fmt: skip
+    for code in op_codes:
+        if code.in_stage and step_counter[code.name] != len(code.steps):
+            raise CodegenError(f"internal error: op {code.name!r} has {len(code.steps)} steps but is called "
+                               f"{step_counter[code.name]} times")  # fmt: skip
+    return functions
+
+
+def _max_stage_inputs(graph: Graph, plan: PatchPlan) -> int:
+    ops = [op for op in graph.ops if op.name in set(plan.stage_ops)]
+    return max((len(activation_inputs(graph, op)) for op in ops), default=1)
+
+
+def _step_initializer(step: StepIO, max_inputs: int) -> str:
+    pad = max_inputs - len(step.inputs)
+    return (
+        "{" + f".region = {step.region.c_initializer()}, .input = {c_ints(list(step.inputs) + [0] * pad)}, "
+        f".input_row_stride = {c_ints(list(step.input_row_strides) + [0] * pad)}, .output = {step.output}"
+        + "}"
+    )
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+
+def _input_note(streamed: bool) -> str:
+    if streamed:
+        return (
+            "model_test_input stays in flash; each patch copies its own input tile into the tile buffer "
+            "BUF_INPUT at its start (timed with the patch), so the whole image never sits in SRAM."
+        )
+    return (
+        "model_test_input (flash) is copied into the arena's input buffer BUF_INPUT by "
+        "pb_model_prepare_input before every run (not timed); the whole image counts in SRAM."
+    )
+
+
+def _buffer_rows(graph: Graph, arena: ArenaPlan) -> list[dict]:
+    rows = []
+    for buffer in sorted(arena.buffers, key=lambda b: (b.offset, b.first)):
+        if buffer.name.startswith("scratch:"):
+            op = buffer.name.split(":", 1)[1]
+            macro, what = f"SCRATCH_{op}", f"scratch of {op}"
+        else:
+            macro = buffer_macro(graph, buffer.name)
+            what = f"{_describe(graph, buffer.name)} {list(graph.tensor(buffer.name).shape)}"
+            if buffer.writes_over:
+                what += f", in place over {_describe(graph, buffer.writes_over)}"
+        rows.append(dict(macro=macro, offset=buffer.offset, size=buffer.size, kind=buffer.kind,
+                         first=buffer.first, last=buffer.last, what=what.replace("*/", "* /")))  # fmt: skip
+    return rows
+
+
+def _describe(graph: Graph, tensor: str) -> str:
+    """A short name for a buffer (imported tensor names run to hundreds of characters)."""
+    if tensor in graph.inputs:
+        return f"input {tensor!r}" if len(tensor) <= 40 else "input"
+    return f"output of {graph.producer(tensor).name}"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        autoescape=False,
+    )

@@ -1,0 +1,204 @@
+"""Where every tensor lives: the arena plan with the kernels' real scratch, and per patch the exact window
+of each buffer that every op of the patch stage reads and writes.
+
+A *view* is how one patch (or the per-layer part) holds a tensor: the arena offset of the first held
+pixel, the rows/columns held and the row stride. Inside the patch stage a tensor's buffer holds exactly
+its region for this patch (``Patch.tensors``); the full-size stage output and the whole input image
+(input "counted") are held whole, so a patch reads or writes a window of them through a row stride.
+An op step then reads ``step.inputs[k]`` out of the input's view — which may be a window of a bigger
+held region, as for the shortcut operand of a residual ADD — exactly as the host patch executor crops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import kernels
+from harness.graph import Graph, Op
+from harness.schedule.arena import (
+    ArenaPlan,
+    InplacePolicy,
+    KernelShapes,
+    ScratchFn,
+    plan_arena,
+)
+from harness.schedule.plan import WINDOW_OPS, Patch, PatchPlan, Region
+
+from .options import CodegenError, CodegenOptions
+
+
+def kernel_scratch(optimized: bool) -> ScratchFn:
+    """The arena planner's scratch rule: what harness.kernels says each kernel variant needs."""
+
+    def scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
+        return kernels.op_scratch_bytes(graph, op, optimized)
+
+    return scratch
+
+
+def plan_model_arena(graph: Graph, plan: PatchPlan, options: CodegenOptions) -> ArenaPlan:
+    """The arena for this schedule, with in-place buffers only where the generated code keeps the layout
+    the planner proved them safe for (see ``_inplace_depthwise_is_dense``)."""
+    input_mode = options.input_mode if not plan.is_per_layer else "counted"
+    arena = plan_arena(graph, plan, input_mode, kernel_scratch(options.optimized), options.inplace,
+                       options.planner, options.alignment)  # fmt: skip
+    if not _inplace_depthwise_is_dense(graph, plan, arena):
+        # The planner proved in-place depthwise safe for a dense input buffer of the region the op reads;
+        # a patch that holds more of the input (another reader needs a wider window) breaks that proof.
+        policy = InplacePolicy(elementwise=options.inplace.elementwise, depthwise="off")
+        arena = plan_arena(graph, plan, input_mode, kernel_scratch(options.optimized), policy,
+                           options.planner, options.alignment)  # fmt: skip
+    return arena
+
+
+def _inplace_depthwise_is_dense(graph: Graph, plan: PatchPlan, arena: ArenaPlan) -> bool:
+    ops = {op.name: op for op in graph.ops}
+    for buffer in arena.buffers:
+        producer = graph.producer(buffer.name) if buffer.writes_over else None
+        if producer is None or producer.kind != "DEPTHWISE_CONV_2D" or producer.name not in plan.stage_ops:
+            continue
+        source = ops[producer.name].inputs[0]
+        for patch in plan.patches:
+            for step in patch.steps:
+                if step.op == producer.name and step.inputs[0] != patch.tensors.get(source):
+                    return False
+    return True
+
+
+@dataclass(frozen=True)
+class View:
+    """How a tensor is held: ``region`` of the map at arena ``offset``, rows ``row_stride`` elements apart."""
+
+    offset: int
+    region: Region
+    row_stride: int
+    channels: int
+
+    def at(self, window: Region) -> int:
+        """Arena offset of the first element of ``window`` (which must lie inside the held region)."""
+        if window.is_empty:
+            return self.offset
+        if not self.region.contains(window):
+            raise CodegenError(f"internal error: window {window} is outside the held region {self.region}")
+        return (
+            self.offset
+            + (window.y0 - self.region.y0) * self.row_stride
+            + (window.x0 - self.region.x0) * self.channels
+        )
+
+
+def hwc(graph: Graph, name: str) -> tuple[int, int, int]:
+    """(H, W, C) of an activation; a 2-D [batch, features] tensor is 1 x batch x features."""
+    shape = graph.tensor(name).shape
+    if len(shape) == 4:
+        return int(shape[1]), int(shape[2]), int(shape[3])
+    if len(shape) == 0:
+        return 1, 1, 1
+    return 1, int(np.prod(shape[:-1], dtype=np.int64)), int(shape[-1])
+
+
+def whole(graph: Graph, name: str) -> Region:
+    h, w, _ = hwc(graph, name)
+    return Region(0, h, 0, w)
+
+
+class StageLayout:
+    """Views of the patch stage's tensors, patch by patch."""
+
+    def __init__(self, graph: Graph, plan: PatchPlan, arena: ArenaPlan):
+        self.graph, self.plan, self.arena = graph, plan, arena
+        self.streamed = arena.input_mode == "streamed"
+
+    def full_view(self, name: str) -> View:
+        h, w, c = hwc(self.graph, name)
+        return View(self.arena.offset(name), Region(0, h, 0, w), w * c, c)
+
+    def view(self, patch: Patch, name: str) -> View:
+        is_image = name in self.graph.inputs
+        if name == self.plan.stage_output or (is_image and not self.streamed):
+            return self.full_view(name)
+        region = patch.tensors.get(name)
+        if region is None:
+            raise CodegenError(f"internal error: patch ({patch.row}, {patch.col}) does not hold {name!r}")
+        channels = hwc(self.graph, name)[2]
+        return View(self.arena.offset(name), region, region.width * channels, channels)
+
+
+@dataclass(frozen=True)
+class StepIO:
+    """What one op of the patch stage reads and writes in one patch (the C ``stage_step``)."""
+
+    patch: Patch
+    region: kernels.Region  # sizes, border pads and row strides of the call
+    inputs: tuple[int, ...]  # arena offset of the first element read, per activation input
+    input_row_strides: tuple[int, ...]
+    output: int  # arena offset of the first element written
+    reads: tuple[Region, ...]  # the windows read (for the comment)
+    writes: Region
+
+    def comment(self) -> str:
+        reads = ", ".join(str(r) for r in self.reads)
+        r = self.region
+        pads = f", pads t{r.pad_top} b{r.pad_bottom} l{r.pad_left} r{r.pad_right}" if any(r.pads) else ""
+        return f"patch ({self.patch.row}, {self.patch.col}): writes {self.writes} reading {reads}{pads}"
+
+
+def activation_inputs(graph: Graph, op: Op) -> list[int]:
+    """Indices into op.inputs of the activation (non-constant, present) inputs."""
+    return [i for i, name in enumerate(op.inputs) if name and not graph.tensor(name).is_const]
+
+
+def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
+    """The StepIO of ``op`` for every patch that runs it, in patch order."""
+    graph = layout.graph
+    steps = []
+    for patch in layout.plan.patches:
+        for step in patch.steps:
+            if step.op != op.name:
+                continue
+            out_view = layout.view(patch, op.outputs[0])
+            offsets, strides, reads = [], [], []
+            for index in activation_inputs(graph, op):
+                need = step.inputs[index]
+                name = op.inputs[index]
+                if need is None or need.is_empty:
+                    offsets.append(0)
+                    strides.append(0)
+                    reads.append(Region(0, 0, 0, 0))
+                    continue
+                view = layout.view(patch, name)
+                offsets.append(view.at(need))
+                # A 1x1 operand (per-channel broadcast) is read whole for every row.
+                strides.append(0 if hwc(graph, name)[:2] == (1, 1) else view.row_stride)
+                reads.append(need)
+            first = step.inputs[activation_inputs(graph, op)[0]]
+            in_c = hwc(graph, op.inputs[0])[2]
+            out_c = hwc(graph, op.outputs[0])[2]
+            top, bottom, left, right = step.pads or (0, 0, 0, 0)
+            in_h, in_w = (max(first.height, 0), max(first.width, 0)) if first is not None else (0, 0)
+            region = kernels.Region(
+                in_h=in_h, in_w=in_w, in_c=in_c, out_h=step.output.height, out_w=step.output.width,
+                out_c=out_c, pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right,
+                in_row_stride=strides[0], out_row_stride=out_view.row_stride,
+            )  # fmt: skip
+            if op.kind in WINDOW_OPS:
+                try:
+                    kernels.check_region(region, kernels.window_for_op(graph, op))
+                except kernels.KernelError as err:
+                    raise CodegenError(
+                        f"internal error: op {op.name!r} in patch ({patch.row}, {patch.col}): {err}"
+                    ) from None
+            steps.append(
+                StepIO(
+                    patch,
+                    region,
+                    tuple(offsets),
+                    tuple(strides),
+                    out_view.at(step.output),
+                    tuple(reads),
+                    step.output,
+                )  # fmt: skip
+            )
+    return steps

@@ -1,0 +1,546 @@
+"""One emitter per op kind: the C function of one graph op, its flash constants and, in the patch stage,
+its per-patch step table.
+
+``emit_op(ctx)`` returns an ``OpCode``; ``templates/ops.c.j2`` has one macro per ``OpCode.macro`` that
+writes the function. The emitter computes every number (quantization parameters, regions, offsets) and
+every C expression the macro pastes; the template only lays them out.
+
+``unsupported_reason(graph, op, in_stage)`` is the single place that says which ops the kernels cannot
+run: generation refuses such a graph up front, naming each op (index, name, kind) and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness import kernels, quant, reference
+from harness.graph import Graph, Op
+from harness.schedule.arena import ArenaPlan
+
+from .carrays import CArray, c_ints, c_struct
+from .layout import StageLayout, StepIO, activation_inputs, hwc, stage_steps
+from .options import CodegenError
+
+ROW = "y"  # the row variable of the stage's row loops
+
+
+@dataclass
+class OpContext:
+    graph: Graph
+    op: Op
+    index: int
+    arena: ArenaPlan
+    stage: StageLayout | None  # set when the op runs in the patch stage
+    optimized: bool
+
+    @property
+    def in_stage(self) -> bool:
+        return self.stage is not None
+
+    def tensor(self, position: int):
+        return self.graph.tensor(self.op.inputs[position])
+
+    @property
+    def out(self):
+        return self.graph.tensor(self.op.outputs[0])
+
+    def activation_slot(self, position: int) -> int:
+        """Index into the stage step's input[] of op.inputs[position]."""
+        return activation_inputs(self.graph, self.op).index(position)
+
+    def input_ptr(self, position: int, per_row: bool = False) -> str:
+        """C expression of the first element op.inputs[position] is read from (a constant's array)."""
+        name = self.op.inputs[position]
+        if self.graph.tensor(name).is_const:
+            return f"{self.op.name}_operand{position}"
+        if not self.in_stage:
+            return f"arena + {buffer_macro(self.graph, name)}"
+        slot = self.activation_slot(position)
+        row = f" + {ROW} * s->input_row_stride[{slot}]" if per_row else ""
+        return f"arena + s->input[{slot}]{row}"
+
+    def output_ptr(self, per_row: bool = False) -> str:
+        if not self.in_stage:
+            return f"arena + {buffer_macro(self.graph, self.op.outputs[0])}"
+        return f"arena + s->output{f' + {ROW} * s->region.out_row_stride' if per_row else ''}"
+
+    @property
+    def scratch_ptr(self) -> str:
+        name = f"scratch:{self.op.name}"
+        if any(b.name == name for b in self.arena.buffers):
+            return f"arena + SCRATCH_{self.op.name}"
+        return "NULL"
+
+
+@dataclass
+class OpCode:
+    """The C of one op: what ops.c.j2's macro ``macro`` needs."""
+
+    name: str
+    kind: str
+    comment: str
+    in_stage: bool
+    macro: str
+    constants: list[CArray] = field(default_factory=list)
+    structs: list[str] = field(default_factory=list)  # "static const T name = {...};" lines
+    fields: dict[str, object] = field(default_factory=dict)
+    steps: list[StepIO] = field(default_factory=list)
+
+    @property
+    def signature(self) -> str:
+        return f"static void {self.name}({'const stage_step *s' if self.in_stage else 'void'})"
+
+
+def buffer_macro(graph: Graph, tensor: str) -> str:
+    """model.h's name of a tensor's arena offset: BUF_<producing op>, BUF_INPUT (or BUF_INPUT<k>)."""
+    if tensor in graph.inputs:
+        return "BUF_INPUT" if len(graph.inputs) == 1 else f"BUF_INPUT{graph.inputs.index(tensor)}"
+    producer = graph.producer(tensor)
+    if producer is None:
+        raise CodegenError(f"internal error: tensor {tensor!r} has no producer")
+    return f"BUF_{producer.name}"
+
+
+# --- what the kernels cannot do --------------------------------------------------------------------
+
+
+def unsupported_reason(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    """Why the C kernels cannot run ``op`` (None: they can)."""
+    for name in [*op.inputs, *op.outputs]:
+        if not name:
+            continue
+        tensor = graph.tensor(name)
+        if not tensor.is_const and tensor.dtype != "int8":
+            return (
+                f"tensor {name!r} is {tensor.dtype}; the C kernels run int8 activations only (quantize the "
+                "model's inputs and outputs to int8)"
+            )
+    check = _CHECKS.get(op.kind)
+    if check is None:
+        return f"no C kernel for {op.kind}; supported: {', '.join(sorted(EMITTERS))}"
+    return check(graph, op, in_stage)
+
+
+def _check_conv(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    if op.kind == "CONV_2D" and graph.tensor(op.inputs[1]).shape[3] != hwc(graph, op.inputs[0])[2]:
+        return "grouped convolution (filter depth != input depth) has no C kernel"
+    if op.kind == "DEPTHWISE_CONV_2D" and int(op.attrs.get("depth_multiplier", 1)) != 1:
+        return "depth multiplier != 1 has no C kernel"
+    if len(graph.tensor(op.inputs[0]).shape) != 4:
+        return "the input must be a 4-D NHWC tensor"
+    return None
+
+
+def _check_fully_connected(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    weights = graph.tensor(op.inputs[1])
+    if not weights.quant.per_channel and int(weights.quant.zero_point[0]) != 0:
+        return "a weight zero point != 0 has no C kernel (TFLite int8 weights are symmetric)"
+    return None
+
+
+def _check_binary(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    out_shape = graph.tensor(op.outputs[0]).shape
+    sizes = [_broadcast_size(graph.tensor(name).shape, out_shape) for name in op.inputs]
+    if None in sizes:
+        shapes = [graph.tensor(name).shape for name in op.inputs]
+        return f"operand shapes {shapes} broadcast in a way the kernel cannot (only trailing dims: per-channel/scalar)"
+    full = int(np.prod(out_shape, dtype=np.int64))
+    if full not in sizes:
+        return "neither operand has the output's shape"
+    if in_stage and any(
+        graph.tensor(n).is_const and s == full for n, s in zip(op.inputs, sizes, strict=True)
+    ):
+        return "a full-size constant operand cannot run patch by patch; end the patch stage before it"
+    return None
+
+
+def _check_mean(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    shape = graph.tensor(op.inputs[0]).shape
+    axes = sorted(int(a) % len(shape) for a in np.asarray(graph.tensor(op.inputs[1]).data).reshape(-1))
+    if len(shape) != 4 or axes != [1, 2]:
+        return f"MEAN over axes {axes} of a {len(shape)}-D tensor: only global pooling (axes 1, 2 of NHWC) has a kernel"
+    return None
+
+
+def _check_quantize(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    return None  # dtype checked above: int8 -> int8 requantization
+
+
+def _check_pad(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    if len(graph.tensor(op.inputs[0]).shape) > 4:
+        return "PAD of a tensor of rank > 4"
+    return None
+
+
+def _check_concat(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    if in_stage and any(graph.tensor(n).is_const for n in op.inputs):
+        return "a constant input cannot be concatenated patch by patch; end the patch stage before it"
+    return None
+
+
+def _check_softmax(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    out = graph.tensor(op.outputs[0])
+    if out.zero_point != -128 or abs(out.scale - 1.0 / 256) > 0.001 / 256:
+        return "int8 SOFTMAX output must have scale 1/256 and zero point -128 (TFLite's rule)"
+    return None
+
+
+def _check_resize(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    if len(graph.tensor(op.inputs[0]).shape) != 4:
+        return "the input must be a 4-D NHWC tensor"
+    return None
+
+
+def _no_check(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    return None
+
+
+def _broadcast_size(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int | None:
+    """Elements of an operand that the kernels' ``b[i % b_size]`` rule repeats over the output, or None
+    when the operand broadcasts otherwise (only leading 1s, then the output's trailing dims, work)."""
+    padded = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
+    if len(padded) != len(out_shape):
+        return None
+    k = len(padded)
+    while k > 0 and padded[k - 1] == out_shape[k - 1]:
+        k -= 1
+    if any(d != 1 for d in padded[:k]):
+        return None
+    return int(np.prod(padded[k:], dtype=np.int64))
+
+
+# --- the emitters ----------------------------------------------------------------------------------
+
+
+def _shape(graph: Graph, name: str) -> str:
+    h, w, c = hwc(graph, name)
+    return f"{h}x{w}x{c}"
+
+
+def _comment(ctx: OpContext, detail: str = "") -> str:
+    op, graph = ctx.op, ctx.graph
+    inputs = " + ".join(_shape(graph, op.inputs[i]) for i in activation_inputs(graph, op))
+    where = "; patch stage: runs on each patch's region (see its steps table)" if ctx.in_stage else ""
+    detail = f" {detail}" if detail else ""
+    return f"{op.name}: {op.kind}{detail}, {inputs} -> {_shape(graph, op.outputs[0])}{where}"
+
+
+def _window_detail(ctx: OpContext) -> str:
+    window = kernels.window_for_op(ctx.graph, ctx.op)
+    text = f"{window.kernel_h}x{window.kernel_w} s{window.stride_h}"
+    if window.stride_w != window.stride_h:
+        text += f"x{window.stride_w}"
+    if (window.dilation_h, window.dilation_w) != (1, 1):
+        text += f" d{window.dilation_h}x{window.dilation_w}"
+    return f"{text} {ctx.op.attrs.get('padding', 'VALID')}"
+
+
+def _window_fields(ctx: OpContext) -> tuple[dict[str, object], list[str], list[StepIO]]:
+    """The region (per-layer: a static const; stage: the step's) and the window struct."""
+    graph, op = ctx.graph, ctx.op
+    window = kernels.window_for_op(graph, op)
+    structs = [f"static const pb_window {op.name}_window = {window.c_initializer()};"]
+    if ctx.in_stage:
+        steps = stage_steps(ctx.stage, op)
+        return {"region_ref": "&s->region"}, structs, steps
+    region = kernels.region_for_op(graph, op)
+    if len(graph.tensor(op.inputs[0]).shape) != 4:
+        raise CodegenError(f"op {op.name!r}: a window op needs a 4-D input")
+    try:
+        kernels.check_region(region, window)
+    except kernels.KernelError as err:
+        raise CodegenError(f"op {ctx.index} {op.name!r} ({op.kind}): {err}") from None
+    return {"region_ref": "&region", "region_init": region.c_initializer()}, structs, []
+
+
+def _requant_struct(ctx: OpContext, q: reference.ConvQuant, channels: int) -> tuple[list[CArray], str]:
+    name = ctx.op.name
+    multipliers = np.broadcast_to(np.asarray(q.multipliers, np.int64), (channels,))
+    shifts = np.broadcast_to(np.asarray(q.shifts, np.int64), (channels,))
+    arrays = [
+        CArray(
+            f"{name}_multiplier",
+            "int32",
+            multipliers,
+            f"{name}: per-channel requantization multipliers (Q31)",
+        ),
+        CArray(
+            f"{name}_shift",
+            "int32",
+            shifts,
+            f"{name}: per-channel shifts (real = multiplier * 2^(shift - 31))",
+        ),
+    ]
+    fields = {
+        "input_zero_point": q.input_zero_point,
+        "output_zero_point": q.output_zero_point,
+        "act_min": q.act_min,
+        "act_max": q.act_max,
+        "multiplier": f"{name}_multiplier",
+        "shift": f"{name}_shift",
+    }
+    return arrays, f"static const pb_requant {name}_requant = {c_struct(fields)};"
+
+
+def _weights(ctx: OpContext, position: int, what: str) -> CArray:
+    tensor = ctx.tensor(position)
+    return CArray(f"{ctx.op.name}_{what}", "int8", tensor.data, f"{ctx.op.name}: {what} {list(tensor.shape)}")
+
+
+def _bias(ctx: OpContext) -> tuple[list[CArray], str]:
+    if len(ctx.op.inputs) < 3 or not ctx.op.inputs[2]:
+        return [], "NULL"
+    tensor = ctx.tensor(2)
+    array = CArray(f"{ctx.op.name}_bias", "int32", tensor.data, f"{ctx.op.name}: bias [{tensor.size}]")
+    return [array], array.name
+
+
+def emit_conv(ctx: OpContext) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    fields, structs, steps = _window_fields(ctx)
+    out_c = hwc(graph, op.outputs[0])[2]
+    q = reference.conv_quant(graph, op)
+    requant_arrays, requant = _requant_struct(ctx, q, out_c)
+    bias_arrays, bias = _bias(ctx)
+    window = kernels.window_for_op(graph, op)
+    if op.kind == "DEPTHWISE_CONV_2D":
+        kernel = "pb_depthwise_conv2d_s8"
+    elif (window.kernel_h, window.kernel_w) == (1, 1) and _never_padded(ctx, steps):
+        kernel = "pb_conv1x1_s8"
+    else:
+        kernel = "pb_conv2d_s8"
+    fields.update(kernel=kernel, input=ctx.input_ptr(0), output=ctx.output_ptr(), bias=bias,
+                  filter=f"{op.name}_filter", scratch=ctx.scratch_ptr)  # fmt: skip
+    return OpCode(
+        name=op.name, kind=op.kind, comment=_comment(ctx, _window_detail(ctx)), in_stage=ctx.in_stage,
+        macro="conv", constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays],
+        structs=[*structs, requant], fields=fields, steps=steps,
+    )  # fmt: skip
+
+
+def _never_padded(ctx: OpContext, steps: list[StepIO]) -> bool:
+    if ctx.in_stage:
+        return not any(any(step.region.pads) for step in steps)
+    return not any(kernels.region_for_op(ctx.graph, ctx.op).pads)
+
+
+def emit_pool(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    fields, structs, steps = _window_fields(ctx)
+    act_min, act_max = (
+        int(op.attrs.get("act_min", quant.INT8_MIN)),
+        int(op.attrs.get("act_max", quant.INT8_MAX)),
+    )
+    kernel = "pb_avg_pool_s8" if op.kind == "AVERAGE_POOL_2D" else "pb_max_pool_s8"
+    fields.update(kernel=kernel, input=ctx.input_ptr(0), output=ctx.output_ptr(), act_min=act_min,
+                  act_max=act_max)  # fmt: skip
+    return OpCode(op.name, op.kind, _comment(ctx, _window_detail(ctx)), ctx.in_stage, "pool",
+                  structs=structs, fields=fields, steps=steps)  # fmt: skip
+
+
+def emit_fully_connected(ctx: OpContext) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    out_features, in_features = ctx.tensor(1).shape
+    batches = ctx.tensor(0).size // in_features
+    q = reference.conv_quant(graph, op)
+    requant_arrays, requant = _requant_struct(ctx, q, out_features)
+    bias_arrays, bias = _bias(ctx)
+    fields = dict(batches=batches, in_features=in_features, out_features=out_features, input=ctx.input_ptr(0),
+                  weights=f"{op.name}_weights", bias=bias, output=ctx.output_ptr(), scratch=ctx.scratch_ptr)  # fmt: skip
+    comment = f"{op.name}: FULLY_CONNECTED {in_features} -> {out_features} (x{batches})"
+    return OpCode(op.name, op.kind, comment, False, "fully_connected",
+                  constants=[_weights(ctx, 1, "weights"), *bias_arrays, *requant_arrays], structs=[requant],
+                  fields=fields)  # fmt: skip
+
+
+def _operands(ctx: OpContext) -> tuple[int, int, bool]:
+    """(position of the full-size operand a, position of the repeated operand b, swapped)."""
+    out_shape = ctx.out.shape
+    full = ctx.out.size
+    first = _broadcast_size(ctx.tensor(0).shape, out_shape)
+    return (0, 1, False) if first == full else (1, 0, True)
+
+
+def _constant_operands(ctx: OpContext) -> list[CArray]:
+    return [
+        CArray(
+            f"{ctx.op.name}_operand{i}", "int8", ctx.tensor(i).data, f"{ctx.op.name}: constant operand {i}"
+        )
+        for i in range(len(ctx.op.inputs))
+        if ctx.op.inputs[i] and ctx.tensor(i).is_const
+    ]
+
+
+def _binary_pointer(ctx: OpContext, position: int, repeated: bool) -> str:
+    # A repeated (broadcast) operand is read from its start on every row.
+    return ctx.input_ptr(position, per_row=ctx.in_stage and not repeated)
+
+
+def emit_binary(ctx: OpContext) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    a, b, swapped = _operands(ctx)
+    b_size = _broadcast_size(ctx.tensor(b).shape, ctx.out.shape)
+    repeated = b_size != ctx.out.size
+    if op.kind == "ADD":
+        q = reference.add_quant(graph, op)
+        params = {name: getattr(q, name) for name in kernels.ADD_FIELDS}
+        if swapped:  # a + b == b + a with each input's offset, multiplier and shift swapped too
+            for first, second in (("input1_offset", "input2_offset"), ("input1_multiplier", "input2_multiplier"),
+                                  ("input1_shift", "input2_shift")):  # fmt: skip
+                params[first], params[second] = params[second], params[first]
+        struct = f"static const pb_add_params {op.name}_params = {c_struct(params)};"
+        kernel = "pb_add_s8"
+    else:
+        q = reference.mul_quant(graph, op)
+        params = {name: getattr(q, name) for name in kernels.MUL_FIELDS}
+        if swapped:
+            params["input1_offset"], params["input2_offset"] = (
+                params["input2_offset"],
+                params["input1_offset"],
+            )
+        struct = f"static const pb_mul_params {op.name}_params = {c_struct(params)};"
+        kernel = "pb_mul_s8"
+    channels = hwc(graph, op.outputs[0])[2]
+    fields = dict(kernel=kernel, a=_binary_pointer(ctx, a, False), b=_binary_pointer(ctx, b, repeated),
+                  b_size=b_size, output=ctx.output_ptr(per_row=ctx.in_stage),
+                  size=ctx.out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx), ctx.in_stage, "binary", constants=_constant_operands(ctx),
+                  structs=[struct], fields=fields, steps=steps)  # fmt: skip
+
+
+def emit_quantize(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    inp, out = ctx.tensor(0), ctx.out
+    multiplier, shift = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
+    channels = hwc(ctx.graph, op.outputs[0])[2]
+    fields = dict(input=ctx.input_ptr(0, per_row=ctx.in_stage), output=ctx.output_ptr(per_row=ctx.in_stage),
+                  size=out.size if not ctx.in_stage else f"s->region.out_w * {channels}",
+                  input_zero_point=inp.zero_point, output_zero_point=out.zero_point, multiplier=multiplier,
+                  shift=shift)  # fmt: skip
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx), ctx.in_stage, "quantize", fields=fields, steps=steps)
+
+
+def emit_mean(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    inp, out = ctx.tensor(0), ctx.out
+    h, w, c = hwc(ctx.graph, op.inputs[0])
+    multiplier, shift = kernels.mean_params(inp.scale, out.scale, h * w)
+    fields = dict(h=h, w=w, c=c, input_zero_point=inp.zero_point, output_zero_point=out.zero_point,
+                  multiplier=multiplier, shift=shift, input=ctx.input_ptr(0), output=ctx.output_ptr())  # fmt: skip
+    return OpCode(op.name, op.kind, _comment(ctx, "over H, W"), False, "mean", fields=fields)
+
+
+def emit_softmax(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    q = reference.softmax_quant(ctx.tensor(0).scale, float(op.attrs.get("beta", 1.0)))
+    shape = ctx.tensor(0).shape
+    depth = int(shape[-1]) if shape else 1
+    fields = dict(rows=ctx.tensor(0).size // depth, depth=depth, input_multiplier=q.input_multiplier,
+                  input_left_shift=q.input_left_shift, diff_min=q.diff_min, input=ctx.input_ptr(0),
+                  output=ctx.output_ptr())  # fmt: skip
+    return OpCode(op.name, op.kind, _comment(ctx), False, "softmax", fields=fields)
+
+
+def emit_reshape(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    same = ctx.arena.offset(op.inputs[0]) == ctx.arena.offset(op.outputs[0])
+    fields = dict(input=ctx.input_ptr(0), output=ctx.output_ptr(), size=ctx.out.nbytes, same_buffer=same)
+    comment = (
+        f"{op.name}: RESHAPE {list(ctx.tensor(0).shape)} -> {list(ctx.out.shape)} (the bytes do not change)"
+    )
+    return OpCode(op.name, op.kind, comment, False, "reshape", fields=fields)
+
+
+def emit_pad(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    paddings = np.asarray(ctx.tensor(1).data, np.int64).reshape(-1, 2)
+    rank = paddings.shape[0]
+    dims = [1] * (4 - rank) + list(ctx.tensor(0).shape)
+    pads = [0, 0] * (4 - rank) + paddings.reshape(-1).tolist()
+    pad_value = ctx.out.zero_point if ctx.out.quant is not None else 0
+    fields = dict(input=ctx.input_ptr(0, per_row=False), output=ctx.output_ptr(), pad_value=pad_value,
+                  dims=c_ints(dims), pads=c_ints(pads), out_c=hwc(ctx.graph, op.outputs[0])[2],
+                  in_c=hwc(ctx.graph, op.inputs[0])[2], channel_pads=f"{pads[6]}, {pads[7]}")  # fmt: skip
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    detail = "pads " + " ".join(f"{int(a)}/{int(b)}" for a, b in paddings.tolist())
+    return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "pad", fields=fields, steps=steps)
+
+
+def emit_concatenation(ctx: OpContext) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    out = ctx.out
+    axis = int(op.attrs.get("axis", -1)) % len(out.shape)
+    outer = int(np.prod(out.shape[:axis], dtype=np.int64))
+    inputs = []
+    for position, name in enumerate(op.inputs):
+        tensor = graph.tensor(name)
+        inner = tensor.size // outer
+        if float(tensor.scale) == float(out.scale) and tensor.zero_point == out.zero_point:
+            multiplier, shift = 0, 0
+        else:
+            multiplier, shift = quant.quantize_multiplier(float(tensor.scale) / float(out.scale))
+        data = ctx.input_ptr(position, per_row=ctx.in_stage)
+        if ctx.in_stage:  # one output row at a time: each input contributes its channels of each pixel
+            inner = hwc(graph, name)[2]
+        inputs.append("{" + f"{data}, {inner}, {tensor.zero_point}, {multiplier}, {shift}" + "}")
+    fields = dict(inputs=inputs, count=len(inputs), outer=outer, output_zero_point=out.zero_point,
+                  output=ctx.output_ptr(per_row=ctx.in_stage))  # fmt: skip
+    constants = _constant_operands(ctx)
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx, f"axis {axis}"), ctx.in_stage, "concatenation",
+                  constants=constants, fields=fields, steps=steps)  # fmt: skip
+
+
+def emit_resize(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    in_h, in_w, c = hwc(ctx.graph, op.inputs[0])
+    out_h, out_w, _ = hwc(ctx.graph, op.outputs[0])
+    fields = dict(in_h=in_h, in_w=in_w, c=c, out_h=out_h, out_w=out_w,
+                  align_corners=int(bool(op.attrs.get("align_corners", False))),
+                  half_pixel_centers=int(bool(op.attrs.get("half_pixel_centers", False))),
+                  input=ctx.input_ptr(0), output=ctx.output_ptr())  # fmt: skip
+    return OpCode(op.name, op.kind, _comment(ctx), False, "resize", fields=fields)
+
+
+EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
+    "CONV_2D": emit_conv,
+    "DEPTHWISE_CONV_2D": emit_conv,
+    "FULLY_CONNECTED": emit_fully_connected,
+    "AVERAGE_POOL_2D": emit_pool,
+    "MAX_POOL_2D": emit_pool,
+    "ADD": emit_binary,
+    "MUL": emit_binary,
+    "QUANTIZE": emit_quantize,
+    "MEAN": emit_mean,
+    "SOFTMAX": emit_softmax,
+    "RESHAPE": emit_reshape,
+    "PAD": emit_pad,
+    "CONCATENATION": emit_concatenation,
+    "RESIZE_NEAREST_NEIGHBOR": emit_resize,
+}
+
+_CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
+    "CONV_2D": _check_conv,
+    "DEPTHWISE_CONV_2D": _check_conv,
+    "FULLY_CONNECTED": _check_fully_connected,
+    "AVERAGE_POOL_2D": _no_check,
+    "MAX_POOL_2D": _no_check,
+    "ADD": _check_binary,
+    "MUL": _check_binary,
+    "QUANTIZE": _check_quantize,
+    "MEAN": _check_mean,
+    "SOFTMAX": _check_softmax,
+    "RESHAPE": _no_check,
+    "PAD": _check_pad,
+    "CONCATENATION": _check_concat,
+    "RESIZE_NEAREST_NEIGHBOR": _check_resize,
+}
+
+
+def emit_op(ctx: OpContext) -> OpCode:
+    return EMITTERS[ctx.op.kind](ctx)

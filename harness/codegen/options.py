@@ -1,0 +1,68 @@
+"""What the code generator takes (CodegenOptions), what it gives (GeneratedModel), how it refuses (CodegenError)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.schedule.arena import DEFAULT_INPLACE, ArenaPlan, InplacePolicy
+from harness.schedule.profile import InputMode
+
+
+class CodegenError(ValueError):
+    """A graph or schedule the code generator cannot turn into C; the message names the op (index, name,
+    kind) or the setting at fault and what to do. Raised at generation time, never as a compile error."""
+
+
+@dataclass(frozen=True)
+class CodegenOptions:
+    """How to generate one model.
+
+    ``optimized``: build against the DSP kernels (``PB_KERNELS_OPTIMIZED=1``) and size their scratch;
+    False: the portable C kernels (no scratch). Recorded in the generated C and in the build flags.
+
+    ``input_mode``: "counted" keeps the whole input image in the arena (pb_model_prepare_input copies
+    the compiled-in test input there before every run); "streamed" (p > 1 only) never holds the whole
+    image in SRAM: each patch copies its own input tile from the flash copy of the test input into a
+    patch buffer at the start of the patch, as a camera or decoder delivering tiles would. The tile copy
+    is part of the patch's timing.
+    """
+
+    optimized: bool = True
+    input_mode: InputMode = "counted"
+    planner: str = "best"
+    inplace: InplacePolicy = DEFAULT_INPLACE
+    alignment: int = 16
+
+    def __post_init__(self) -> None:
+        if self.input_mode not in ("counted", "streamed"):
+            raise CodegenError(f"input_mode {self.input_mode!r} unknown; use 'counted' or 'streamed'")
+
+
+@dataclass(frozen=True)
+class GeneratedModel:
+    """The C of one (graph, schedule, test input) and the memory plan it was generated against."""
+
+    graph_name: str
+    p: int
+    n: int
+    sources: dict[str, str]  # file name -> text: model.c, model.h, model_weights.h and the kernel sources
+    arena: ArenaPlan
+    input_in_sram: bool  # True: the whole input image lives in the arena (input_mode "counted")
+    schedule: str  # the text the firmware prints in its SCHEDULE line
+    layer_names: tuple[str, ...]  # the timed units, in order: patch_r<i>_c<j> ..., then one per op
+    options: CodegenOptions
+    output_bytes: int  # size of pb_model_output()
+    defines: tuple[str, ...] = field(default=())  # -D flags the build must pass (kernel selection)
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.arena.arena_bytes
+
+    @property
+    def scratch_bytes(self) -> int:
+        """The largest kernel scratch buffer (part of the arena)."""
+        return self.arena.scratch_bytes
+
+    @property
+    def kernels(self) -> str:
+        return "optimized" if self.options.optimized else "portable"
