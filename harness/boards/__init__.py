@@ -7,13 +7,17 @@ record = run_firmware(board, firmware, timeout=60)     # flash, run, parse and v
 from __future__ import annotations
 
 from harness.boards.base import Board, BoardError, BoardTimeout, Resource, RunOutput
+from harness.boards.pyocd_board import PyocdBoard
 from harness.boards.qemu import QemuBoard
+from harness.boards.renode import RenodeBoard
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.build import Firmware
 from harness.protocol import ProtocolError, Record, parse_record
 
 BACKENDS: dict[str, type[Board]] = {
     QemuBoard.backend: QemuBoard,
+    RenodeBoard.backend: RenodeBoard,
+    PyocdBoard.backend: PyocdBoard,
 }
 
 

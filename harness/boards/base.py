@@ -47,6 +47,8 @@ class Resource:
     )
     probe_uid: str | None = None  # debug probe of a physical board (pyocd's unique id)
     location: str = ""  # where it is, for people: "rack 2, slot 3"
+    name: str = ""  # the farm's name for a physical board ("desk-f746"), for messages
+    baudrate: int | None = None  # console baud rate of a physical board; None: the target's
 
 
 @dataclass

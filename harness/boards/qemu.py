@@ -11,17 +11,15 @@ leaves an emulator behind.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.boards.base import Board, BoardError, Resource
+from harness.boards.process import free_port as _free_port
+from harness.boards.process import kill_group as _kill_group
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.protocol import is_end_line
 from harness.targets import Target
@@ -149,19 +147,3 @@ class QemuBoard(Board):
     def diagnostics(self) -> str:
         """What QEMU itself printed on stderr (not the firmware's UART) in the last run."""
         return self._last_stderr
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + 5
-    while process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)

@@ -1,0 +1,53 @@
+"""Emulator processes, shared by the QEMU and Renode backends: a free TCP port for the console, start
+without a shell in a process group of its own with stdout/stderr in log files, and stop (wait, then
+kill the whole group) so that a hung emulator never outlives its board."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+KILL_WAIT_S = 5.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (it can be taken before the emulator binds it: retry)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_logged(command: list[str], log_dir: Path, *, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    """Start ``command`` (no shell) in a new session, its stdout and stderr going to files in ``log_dir``."""
+    with open(log_dir / "stdout.txt", "wb") as stdout, open(log_dir / "stderr.txt", "wb") as stderr:
+        return subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True)
+
+
+def stop_process(process: subprocess.Popen, grace: float) -> int | None:
+    """Wait up to ``grace`` s for the process to exit by itself, else kill its group; its exit code (None
+    when it had to be killed)."""
+    try:
+        exit_code = process.wait(timeout=grace) if grace > 0 else process.poll()
+    except subprocess.TimeoutExpired:
+        exit_code = None
+    if exit_code is None:
+        kill_group(process)
+    return exit_code
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + KILL_WAIT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
