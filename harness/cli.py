@@ -165,3 +165,55 @@ def bench(args: argparse.Namespace) -> int:
     # Placeholder until the sweep runner lands: the analytic figures are what a bench reports first.
     print("patchbench bench: the benchmark runner is not wired up yet; analytic figures:", file=sys.stderr)
     return _print_zoo(args.models, args.format)
+
+
+# --- report and compare -------------------------------------------------------------------------
+
+_RESULTS_ARG = arg("--results", default=None, help="the results database (default: build/results.sqlite)")
+
+
+def _results_path(args: argparse.Namespace):
+    from harness.paths import BUILD_DIR
+
+    return args.results or BUILD_DIR / "results.sqlite"  # the pytest plugin's default --results
+
+
+@command(
+    "report",
+    "write the HTML report of a stored run (and the index of runs)",
+    arg("--run", default=None, help="run id (default: the latest run)"),
+    arg("--out", default=None, help="output folder (default: build/reports)"),
+    _RESULTS_ARG,
+    arg(
+        "--baseline",
+        default=None,
+        help="add 'Changes since baseline': a run id, an export .csv/.json, or 'previous'",
+    ),
+    arg("--thresholds", default=None, help="regression thresholds TOML (default: regression.toml)"),
+)
+def report(args: argparse.Namespace) -> int:
+    from harness.report import DEFAULT_REPORT_DIR, write_report
+
+    path = write_report(
+        _results_path(args), args.run, args.out or DEFAULT_REPORT_DIR, args.baseline, args.thresholds
+    )
+    print(path)
+    return 0
+
+
+@command(
+    "compare",
+    "compare a stored run with a baseline; exits 1 on a regression and prints the deltas",
+    arg(
+        "--baseline", required=True, help="a run id, an export .csv/.json of another database, or 'previous'"
+    ),
+    arg("--run", default=None, help="run id (default: the latest run)"),
+    _RESULTS_ARG,
+    arg("--thresholds", default=None, help="regression thresholds TOML (default: regression.toml)"),
+)
+def compare(args: argparse.Namespace) -> int:
+    from harness.regression import compare_run, format_comparison
+
+    comparison = compare_run(_results_path(args), args.run, args.baseline, args.thresholds)
+    print(format_comparison(comparison))
+    return 0 if comparison.ok else 1

@@ -1,0 +1,192 @@
+"""Report charts as inline SVG (matplotlib, Agg): the (p, n) grid, the layer breakdown, trends.
+
+The memory profile (the paper's Figure 1) is harness/plots.py's; this module adds the charts of
+measured results. Every function returns an SVG string that can sit inside an HTML page: no XML
+prolog, its element ids prefixed so that several charts on one page never share an id, and no date in
+its metadata, so the same data gives the same bytes.
+
+Chart text comes from the results database (model names, say): a ``$`` would start matplotlib's
+math mode, so text passes through ``plain`` first. Escaping for HTML is matplotlib's SVG writer's job
+(it writes text as XML-escaped comments and glyph paths).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on CI and board-farm hosts
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+KB = 1024
+# Colors of the series, the same in every chart: per-layer grey, measured blue, budgets red.
+MEASURED = "#1f77b4"
+PLANNED = "#9ecae1"
+ANALYTIC_COUNTED = "#ff7f0e"
+ANALYTIC_STREAMED = "#ffbb78"
+BUDGET = "#d62728"
+NEUTRAL = "#7f7f7f"
+
+# Whole numbers with separators: an instruction count reads 14,382,115, not 1.44 x 1e7.
+_thousands = FuncFormatter(lambda value, _: f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}")
+_ID = re.compile(r'\bid="([^"]+)"')
+_ID_OR_REFERENCE = re.compile(r'(\bid="|href="#|url\(#)([^"\)]+)')
+
+
+@dataclass(frozen=True)
+class Series:
+    """One bar series of a grouped bar chart: a value per x position (None: nothing to draw)."""
+
+    name: str
+    values: Sequence[float | None]
+    color: str = MEASURED
+    hatch: str | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A horizontal line: the board's SRAM or flash budget, in the chart's y unit."""
+
+    label: str
+    value: float
+
+
+def plain(text: object) -> str:
+    """Text for a chart label: shown literally, never as matplotlib math."""
+    return str(text).replace("$", r"\$")
+
+
+def scope_ids(svg: str, prefix: str) -> str:
+    """Prefix every id in ``svg`` and every reference to one (``href="#id"``, ``url(#id)``)."""
+    ids = set(_ID.findall(svg))
+
+    def rename(match: re.Match) -> str:
+        name = match.group(2)
+        return match.group(1) + (f"{prefix}-{name}" if name in ids else name)
+
+    return _ID_OR_REFERENCE.sub(rename, svg)
+
+
+def figure_svg(fig) -> str:
+    """``fig`` as an inline-able SVG string; closes the figure."""
+    buffer = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": "patchbench", "svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def grouped_bars_svg(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    ylabel: str,
+    budget: Budget | None = None,
+    missing_text: Sequence[str | None] | None = None,
+) -> str:
+    """Bars per x position, one per series side by side, with an optional budget line.
+
+    ``missing_text``: per x position, a word to write in the first series' slot when that series has no
+    value there ("does not fit" where no SRAM could be measured).
+    """
+    count = max(len(series), 1)
+    width = 0.8 / count
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(labels) * max(1, count / 2) + 2.0), 3.4))
+    for index, one in enumerate(series):
+        xs = [x + (index - (count - 1) / 2) * width for x in range(len(labels))]
+        points = [(x, v) for x, v in zip(xs, one.values, strict=True) if v is not None]
+        if points:
+            ax.bar(
+                [x for x, _ in points],
+                [v for _, v in points],
+                width,
+                label=plain(one.name),
+                color=one.color,
+                hatch=one.hatch,
+                edgecolor="#333333" if one.hatch else None,
+                linewidth=0.5 if one.hatch else 0,
+            )
+    top = max(
+        [v for one in series for v in one.values if v is not None] + [budget.value if budget else 0] + [1]
+    )
+    first = (count - 1) / 2 * width
+    for x, text in enumerate(missing_text or []):
+        if text and (not series or series[0].values[x] is None):
+            ax.text(
+                x - first,
+                top * 0.02,
+                plain(text),
+                rotation=90,
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                color=BUDGET,
+            )
+    if budget is not None:
+        ax.axhline(budget.value, color=BUDGET, linestyle="--", linewidth=1.2, label=plain(budget.label))
+    ax.set_xticks(list(range(len(labels))))
+    ax.set_xticklabels([plain(label) for label in labels], fontsize=8, rotation=30 if len(labels) > 6 else 0)
+    ax.set_ylabel(plain(ylabel))
+    ax.set_ylim(0, top * 1.12)
+    ax.set_title(plain(title), fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        # Outside the axes: inside, it would hide the budget line or the tallest bars.
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.yaxis.set_major_formatter(_thousands)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return figure_svg(fig)
+
+
+def layer_latency_svg(title: str, layers: Sequence[tuple[str, float]], unit: str) -> str:
+    """Horizontal bars: each layer's latency (in ``unit``) and its share of the total, in run order."""
+    names = [plain(name) for name, _ in layers]
+    values = [float(value) for _, value in layers]
+    total = sum(values) or 1.0
+    fig, ax = plt.subplots(figsize=(7.5, max(2.0, 0.22 * len(names) + 1.0)))
+    positions = list(range(len(names)))
+    ax.barh(positions, values, color=MEASURED)
+    for y, value in zip(positions, values, strict=True):
+        ax.text(value, y, f" {100 * value / total:.1f} %", va="center", fontsize=6)
+    ax.set_yticks(positions)
+    ax.set_yticklabels(names, fontsize=6)
+    ax.invert_yaxis()  # first layer on top, as it runs
+    ax.set_xlabel(plain(f"latency ({unit})"))
+    ax.xaxis.set_major_formatter(_thousands)
+    ax.set_xlim(0, max(values + [1.0]) * 1.15)
+    ax.set_title(plain(title), fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return figure_svg(fig)
+
+
+def trend_svg(title: str, runs: Sequence[str], lines: dict[str, Sequence[float | None]], ylabel: str) -> str:
+    """One line per point over the runs (oldest left); gaps where a run did not measure the point."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(runs) + 3.0), 3.0))
+    xs = list(range(len(runs)))
+    for name, values in lines.items():
+        ax.plot(
+            [x for x, v in zip(xs, values, strict=True) if v is not None],
+            [v for v in values if v is not None],
+            marker="o",
+            markersize=3,
+            linewidth=1,
+            label=plain(name),
+        )
+    ax.set_xticks(xs)
+    ax.set_xticklabels([plain(run) for run in runs], rotation=30, ha="right", fontsize=6)
+    ax.set_ylabel(plain(ylabel))
+    ax.yaxis.set_major_formatter(_thousands)
+    ax.set_title(plain(title), fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return figure_svg(fig)
