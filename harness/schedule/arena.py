@@ -180,6 +180,35 @@ def _handoff(a: ArenaBuffer, b: ArenaBuffer) -> bool:
 # --- in-place proofs ----------------------------------------------------------------------------------
 
 
+def depthwise_last_readers(
+    in_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+) -> np.ndarray:
+    """For each input pixel (row-major index), the last output pixel (row-major) whose window covers it;
+    -1 for pixels no window reads. Windows are taken whole (dilation gaps count as read: conservative)."""
+    in_h, in_w = in_hw
+    out_h, out_w = out_hw
+    top, _, left, _ = pads
+    reach_h = (kernel[0] - 1) * dilation[0]
+    reach_w = (kernel[1] - 1) * dilation[1]
+
+    def last_covering(size: int, out_size: int, pad: int, reach: int, step: int) -> np.ndarray:
+        index = np.arange(size)
+        last = np.minimum(out_size - 1, (index + pad) // step)
+        first = -((reach - index - pad) // step)  # ceil((index + pad - reach) / step)
+        return np.where(last >= np.maximum(first, 0), last, -1)
+
+    last_y = last_covering(in_h, out_h, top, reach_h, stride[0])
+    last_x = last_covering(in_w, out_w, left, reach_w, stride[1])
+    pixel = np.arange(in_h * in_w)
+    r, c = pixel // in_w, pixel % in_w
+    return np.where((last_y[r] >= 0) & (last_x[c] >= 0), last_y[r] * out_w + last_x[c], -1)
+
+
 def depthwise_rows_to_buffer(
     in_hw: tuple[int, int],
     out_hw: tuple[int, int],
@@ -199,21 +228,9 @@ def depthwise_rows_to_buffer(
     n_out = out_h * out_w
     if n_out > in_h * in_w:
         return None
-    top, _, left, _ = pads
-    reach_h = (kernel[0] - 1) * dilation[0]
-    reach_w = (kernel[1] - 1) * dilation[1]
-    rows = np.arange(in_h)
-    cols = np.arange(in_w)
-    # The last output row/column whose window covers each input row/column (-1: none).
-    last_y = np.minimum(out_h - 1, (rows + top) // stride[0])
-    first_y = -((reach_h - rows - top) // stride[0])  # ceil((rows + top - reach_h) / stride)
-    last_y = np.where(last_y >= np.maximum(first_y, 0), last_y, -1)
-    last_x = np.minimum(out_w - 1, (cols + left) // stride[1])
-    first_x = -((reach_w - cols - left) // stride[1])
-    last_x = np.where(last_x >= np.maximum(first_x, 0), last_x, -1)
+    last_reader = depthwise_last_readers(in_hw, out_hw, kernel, stride, dilation, pads)
     pixel = np.arange(in_h * in_w)
-    r, c = pixel // in_w, pixel % in_w
-    last_reader = np.where((last_y[r] >= 0) & (last_x[c] >= 0), last_y[r] * out_w + last_x[c], -1)
+    r = pixel // in_w
     unsafe = (pixel < n_out) & (last_reader > pixel)
     if not unsafe.any():
         return 0

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness import reference
-from harness.graph import Graph, Op
+from harness.graph import Graph, Op, kernel_size
+from harness.schedule.arena import ArenaPlan, depthwise_last_readers
 from harness.schedule.plan import PatchPlan, Region, ScheduleError
 
 
@@ -146,3 +147,161 @@ def _run_step(graph: Graph, op: Op, arrays: dict[str, np.ndarray], pads) -> np.n
         pad_value = out.zero_point if out.quant is not None else 0
         return reference.pad(arrays[op.inputs[0]], paddings, pad_value)
     return reference.run_op(graph, op, arrays, pads=pads)
+
+
+# --- running inside a planned arena -----------------------------------------------------------------------
+
+
+def run_in_arena(
+    graph: Graph, plan: PatchPlan, arena: ArenaPlan, x: np.ndarray, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Run ``graph`` with every activation stored at its planned offset in one byte array.
+
+    This is the arena plan's proof: the arena starts as random bytes, each kernel's scratch is
+    overwritten with random bytes before the kernel runs, and in-place depthwise convs run pixel by
+    pixel in row-major order over the shared bytes (the contract ``arena.py`` relies on; rows a
+    row-buffered kernel copies aside are kept in a ring whose size is checked against the plan). If two
+    live buffers overlapped, or an in-place op read a pixel after overwriting it, the outputs would
+    differ from ``reference.run_graph``. Returns the graph outputs and the stage output.
+    """
+    if (arena.graph_name, arena.p, arena.n) != (graph.name, plan.p, plan.n):
+        raise ScheduleError("the arena plan was made for another graph or schedule")
+    rng = np.random.default_rng(seed)
+    memory = rng.integers(0, 256, arena.arena_bytes, dtype=np.uint8)
+    buffers = {b.name: b for b in arena.buffers}
+    ops = {op.name: op for op in graph.ops}
+    input_name = graph.inputs[0]
+
+    def view(name: str, hwc: tuple[int, ...], batched: bool = True) -> np.ndarray:
+        dtype = np.dtype(graph.tensor(name).dtype)
+        count = int(np.prod(hwc, dtype=np.int64))
+        start, size = buffers[name].offset, buffers[name].size
+        if count * dtype.itemsize > size:
+            raise ScheduleError(
+                f"internal error: {name!r} needs {count * dtype.itemsize} bytes, its buffer {size}"
+            )
+        shape = (1, *hwc) if batched else tuple(hwc)
+        return memory[start : start + count * dtype.itemsize].view(dtype).reshape(shape)
+
+    def full(name: str) -> np.ndarray:
+        return view(name, graph.tensor(name).shape, batched=False)
+
+    def poison_scratch(op: Op) -> None:
+        scratch = buffers.get(f"scratch:{op.name}")
+        if scratch is not None:
+            memory[scratch.offset : scratch.offset + scratch.size] = rng.integers(
+                0, 256, scratch.size, dtype=np.uint8
+            )
+
+    def read(patch, name: str, need: Region) -> np.ndarray:
+        channels = graph.tensor(name).shape[3]
+        if need.is_empty:
+            return np.zeros((1, max(need.height, 0), max(need.width, 0), channels), graph.tensor(name).dtype)
+        if buffers[name].kind == "input":
+            return full(name)[:, need.y0 : need.y1, need.x0 : need.x1, :].copy()
+        have = patch.tensors[name]
+        rows, cols = need.relative_to(have)
+        return view(name, (have.height, have.width, channels))[:, rows, cols, :].copy()
+
+    if buffers[input_name].kind == "input":
+        full(input_name)[...] = x
+    if not plan.is_per_layer:
+        for patch in plan.patches:
+            held: dict[str, Region] = {}
+            region = patch.tensors.get(input_name)
+            if buffers[input_name].kind == "patch" and region is not None:
+                view(input_name, (region.height, region.width, x.shape[3]))[...] = x[
+                    :, region.y0 : region.y1, region.x0 : region.x1, :
+                ]
+            for step in patch.steps:
+                op = ops[step.op]
+                poison_scratch(op)
+
+                out = op.outputs[0]
+                out_channels = graph.tensor(out).shape[3]
+                shape = (step.output.height, step.output.width, out_channels)
+                if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
+                    source = op.inputs[0]
+                    have = patch.tensors[source]
+                    src = view(source, (have.height, have.width, graph.tensor(source).shape[3]))
+                    _depthwise_in_place(graph, op, src, shape, step.pads, buffers, memory)
+                else:
+                    arrays = {
+                        name: read(patch, name, need)
+                        for name, need in zip(op.inputs, step.inputs, strict=True)
+                        if need
+                    }
+                    result = _run_step(graph, op, arrays, step.pads)
+                    if out == plan.stage_output:
+                        full(out)[:, step.output.y0 : step.output.y1, step.output.x0 : step.output.x1, :] = (
+                            result
+                        )
+                    else:
+                        view(out, shape)[...] = result
+                held[out] = step.output
+    results = {}
+    if plan.stage_output is not None:
+        results[plan.stage_output] = full(plan.stage_output).copy()  # before later buffers reuse its bytes
+    stage = set(plan.stage_ops)
+    for op in graph.ops:
+        if op.name in stage:
+            continue
+        poison_scratch(op)
+        out = op.outputs[0]
+        if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
+            src = full(op.inputs[0])
+            _depthwise_in_place(graph, op, src, full(out).shape[1:], None, buffers, memory)
+            continue
+        arrays = {name: full(name).copy() for name in _activation_inputs(graph, op)}
+        full(out)[...] = reference.run_op(graph, op, arrays)
+    results.update({name: full(name).copy() for name in graph.outputs})
+    return results
+
+
+def _depthwise_in_place(graph: Graph, op: Op, src: np.ndarray, out_hwc, pads, buffers, memory) -> None:
+    """A row-major in-place depthwise kernel over shared memory: output pixel q overwrites input pixel q.
+
+    Before overwriting an input pixel that a later output pixel still reads, the kernel copies that
+    pixel's row into a ring and reads the row from there from then on (a row-buffered kernel); the ring
+    may never hold more rows than the arena plan reserved as the op's scratch.
+    """
+    _, in_h, in_w, channels = src.shape
+    out_h, out_w, _ = out_hwc
+    kh, kw = kernel_size(graph, op)
+    sh, sw = op.attrs.get("stride", (1, 1))
+    if tuple(op.attrs.get("dilation", (1, 1))) != (1, 1):
+        raise ScheduleError(f"in-place simulation of dilated depthwise {op.name!r} is not supported")
+    if pads is None:
+        pads = reference.op_pads(graph, op, in_h, in_w)
+    top, _, left, _ = pads
+    last_reader = depthwise_last_readers((in_h, in_w), (out_h, out_w), (kh, kw), (sh, sw), (1, 1), pads)
+    row_last_read = last_reader.reshape(in_h, in_w).max(axis=1)
+    flat = src.reshape(in_h * in_w, channels)  # a view of the shared memory
+    scratch = buffers.get(f"scratch:{op.name}")
+    ring_capacity = (scratch.size if scratch is not None else 0) // (in_w * channels * src.itemsize)
+    # What the op must produce, from the input before any byte of it is overwritten; the loop below
+    # then proves that every window the in-place kernel reads is still that original input.
+    original = src.copy()
+    expected = reference.run_op(graph, op, [original], pads=pads).reshape(out_h * out_w, channels)
+    ring: dict[int, np.ndarray] = {}
+    for q in range(out_h * out_w):
+        oy, ox = divmod(q, out_w)
+        y0, x0 = oy * sh - top, ox * sw - left
+        r0, r1 = max(y0, 0), min(y0 + kh, in_h)
+        c0, c1 = max(x0, 0), min(x0 + kw, in_w)
+        for r in range(r0, r1):
+            seen = (ring[r] if r in ring else flat[r * in_w : (r + 1) * in_w])[c0:c1]
+            if not np.array_equal(seen, original[0, r, c0:c1]):
+                raise ScheduleError(
+                    f"in-place depthwise {op.name!r}: output pixel {q} reads input row {r} after it was overwritten"
+                )
+        row = q // in_w
+        if last_reader[q] > q and row not in ring:
+            ring[row] = flat[row * in_w : (row + 1) * in_w].copy()
+            if len(ring) > ring_capacity:
+                raise ScheduleError(
+                    f"in-place depthwise {op.name!r} needs more ring rows than the {ring_capacity} planned"
+                )
+        flat[q] = expected[q]
+        for r in [r for r in ring if row_last_read[r] <= q]:
+            del ring[r]

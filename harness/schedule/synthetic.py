@@ -139,8 +139,8 @@ class _StackBuilder:
 
     def pool(self, name: str, x: str, kind: str, kernel: int, stride: int, padding: str) -> str:
         _, h, w, c = self.shape(x)
-        if kernel > h or kernel > w:
-            raise StackError(f"{name}: a {kernel}x{kernel} pool does not fit a {h}x{w} map")
+        if padding == "VALID" and (kernel > h or kernel > w):
+            raise StackError(f"{name}: a {kernel}x{kernel} VALID pool does not fit a {h}x{w} map")
         out_h = conv_out_size(h, kernel, stride, 1, padding)
         out_w = conv_out_size(w, kernel, stride, 1, padding)
         attrs = {
