@@ -40,6 +40,7 @@ HOST_CFLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-fwrapv", "-Wall", "-Wext
 VARIANTS = ("portable", "dsp", "default")  # default: what pb_<op>_s8 resolves to in this build
 
 ALIGNMENT_SLACK = 3  # the DSP kernels align their scratch pointer to 4 bytes themselves
+DSP_BLOCK_COLS = 6  # pixels per block of the DSP conv kernels (PB_BLOCK_COLS in pb_conv_dsp.c)
 
 
 class KernelError(ValueError):
@@ -194,8 +195,9 @@ def scratch_bytes(
         raise KernelError(f"scratch_bytes({op_kind!r}): the filter shape is needed")
     if op_kind == "CONV_2D":
         _, kh, kw, cin = filter_shape
-        # two int16 columns + one int8 patch (pb_conv1x1_s8 alone uses only the columns: 4 * cin)
-        return 5 * kh * kw * cin + ALIGNMENT_SLACK
+        # six int16 columns (the DSP kernels' pixel block, pb_conv_dsp.c PB_BLOCK_COLS) + one int8 patch
+        # (pb_conv1x1_s8 alone uses only the columns: 12 * cin)
+        return (2 * DSP_BLOCK_COLS + 1) * kh * kw * cin + ALIGNMENT_SLACK
     if op_kind == "DEPTHWISE_CONV_2D":
         _, kh, kw, _ = filter_shape
         return 8 * kh * kw + ALIGNMENT_SLACK  # one channel group's weights as int16
@@ -359,6 +361,14 @@ class HostKernels:
                         act_max: int) -> int:  # fmt: skip
         args = (acc, multiplier, shift, zero_point, act_min, act_max)
         return self.lib.pb_export_requantize_s8_fast(*(ctypes.c_int32(v) for v in args))
+
+    def requantize_folded(self, acc: int, multiplier: int, shift: int, zero_point: int, act_min: int,
+                          act_max: int) -> int | None:  # fmt: skip
+        """The DSP conv kernels' per-channel requantization; None where a channel falls back to
+        requantize_fast (shift outside [-23, -2])."""
+        args = (acc, multiplier, shift, zero_point, act_min, act_max)
+        value = self.lib.pb_export_requantize_folded(*(ctypes.c_int32(v) for v in args))
+        return None if value == -1000 else value
 
     def region_check(self, region: Region, window: Window) -> int:
         return self.lib.pb_region_check(ctypes.byref(_CRegion(**_region_fields(region))),

@@ -229,6 +229,29 @@ def test_fast_requantization_equals_the_two_step_one(lib):
                 )
 
 
+def test_folded_channel_requantization_equals_the_two_step_one(lib):
+    """The DSP conv kernels' per-channel requantization (zero point folded into the rounding term, SSAT or
+    the activation clamp) against TFLite's two steps, over every shift it takes and the ones it refuses."""
+    rng = np.random.default_rng(17)
+    accs = [0, 1, -1, 2, -2, 2**31 - 1, -(2**31), 2**30, -(2**30) - 1, 2**29, -(2**29)]
+    accs += rng.integers(-(2**31), 2**31, 40).tolist() + rng.integers(-20000, 20000, 60).tolist()
+    multipliers = [0, 1, 2**30, 2**30 + 1, 2**31 - 1] + rng.integers(2**30, 2**31, 5).tolist()
+    taken = set()
+    for acc in accs:
+        for multiplier in multipliers:
+            for shift in range(-31, 3):
+                for zero_point, act_min, act_max in ((int(rng.integers(-128, 128)), -128, 127), (-128, -128, 127),
+                                                     (127, -128, 127), (3, -20, 40)):  # fmt: skip
+                    args = (acc, multiplier, shift, zero_point, act_min, act_max)
+                    got = lib.requantize_folded(*args)
+                    if got is None:
+                        assert not -23 <= shift <= -2, args
+                        continue
+                    taken.add(shift)
+                    assert got == lib.requantize(*args), args
+    assert taken == set(range(-23, -1))
+
+
 @pytest.mark.parametrize("kind", ["avg", "max"])
 def test_pools_match_reference_on_regions(lib, kind):
     rng = np.random.default_rng(5 if kind == "avg" else 6)
@@ -357,8 +380,8 @@ def test_region_check_names_the_bad_axis(lib):
 
 def test_scratch_bytes_rule():
     assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=False) == 0
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=True) == 5 * 144 + 3
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 1, 1, 16), optimized=True) == 5 * 16 + 3
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=True) == 13 * 144 + 3
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 1, 1, 16), optimized=True) == 13 * 16 + 3
     assert scratch_bytes("DEPTHWISE_CONV_2D", (1, 8, 8, 16), (1, 7, 7, 16), optimized=True) == 8 * 49 + 3
     assert scratch_bytes("FULLY_CONNECTED", (1, 64), (10, 64), optimized=True) == 2 * 64 + 3
     assert scratch_bytes("FULLY_CONNECTED", (4, 64), (10, 64), optimized=True) == 4 * 64 + 3

@@ -81,6 +81,37 @@ def _expected(call: KernelCall, x: np.ndarray | None) -> np.ndarray:
     return run(x, call.filter, call.bias, cq, (w.stride_h, w.stride_w), (1, 1), call.region.pads)
 
 
+def _block_cases(rng):
+    """Shapes that exercise the DSP kernels' blocks: 6-pixel blocks that break across rows, 2- and 1-pixel
+    remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps."""
+    calls, inputs = [], {}
+    for index, (kind, kernel, hw, cin, cout, full_range) in enumerate(
+        [("conv1x1", 1, (5, 7), 20, 9, True), ("conv1x1", 1, (4, 4), 34, 6, False),
+         ("conv2d", 3, (4, 5), 16, 5, True), ("depthwise", 3, (6, 9), 20, 20, True),
+         ("depthwise", 3, (5, 6), 12, 12, False), ("depthwise", 5, (7, 8), 8, 8, True)]
+    ):  # fmt: skip
+        pad = kernel // 2
+        in_h, in_w = hw
+        full = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
+        shape = (1, kernel, kernel, cin) if kind == "depthwise" else (cout, kernel, kernel, cin)
+        q = _requant(rng, cout, kernel * kernel * cin, large=False)
+        if full_range:
+            q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
+        call = KernelCall(
+            f"b{index}_{kind}{kernel}_{in_h}x{in_w}x{cin}",
+            kind,
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, shape, dtype=np.int8),
+            rng.integers(-3000, 3000, cout).astype(np.int32),
+            Region(in_h, in_w, cin, in_h, in_w, cout, pad, pad, pad, pad),
+            Window(kernel, kernel, 1, 1),
+        )
+        calls.append(call)
+        inputs[call.name] = full
+    return calls, inputs
+
+
 def _cases():
     rng = np.random.default_rng(2024)
     calls, inputs = [], {}
@@ -91,6 +122,9 @@ def _cases():
         call, x = _conv_call(rng, index, kind, kernel, stride)
         calls.append(call)
         inputs[call.name] = x
+    calls_big, inputs_big = _block_cases(rng)
+    calls += calls_big
+    inputs.update(inputs_big)
     for index, (batches, in_features, out_features) in enumerate([(1, 37, 5), (2, 64, 10), (3, 8, 3)]):
         q = _requant(rng, out_features, in_features, large=index == 2)
         calls.append(

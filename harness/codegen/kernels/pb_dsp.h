@@ -79,6 +79,17 @@ static inline uint32_t pb_pkhtb(uint32_t a, uint32_t b) {
     return r;
 }
 
+/* x saturated to int8 */
+static inline int32_t pb_ssat8(int32_t x) { return __ssat(x, 8); }
+
+/* The high word of acc * m + (acc < 0 ? -2^30 : 2^30): one SMLAL on a 64-bit addend made of acc's sign. */
+static inline int32_t pb_mul_high_rounded(int32_t acc, int32_t m) {
+    int32_t hi = acc >> 31;
+    uint32_t lo = 0x40000000u + ((uint32_t)hi << 31);
+    __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(acc), "r"(m));
+    return hi;
+}
+
 #else /* portable emulation */
 
 #define PB_DSP_NATIVE 0
@@ -108,7 +119,43 @@ static inline int32_t pb_smlatt(uint32_t a, uint32_t b, int32_t acc) {
 }
 static inline uint32_t pb_pkhbt(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
 static inline uint32_t pb_pkhtb(uint32_t a, uint32_t b) { return (a & 0xFFFF0000u) | ((b >> 16) & 0xFFFFu); }
+static inline int32_t pb_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
+static inline int32_t pb_mul_high_rounded(int32_t acc, int32_t m) {
+    return (int32_t)(((int64_t)acc * m + (acc < 0 ? -((int64_t)1 << 30) : ((int64_t)1 << 30))) >> 32);
+}
 
 #endif
+
+/* ---- requantization prepared per output channel ------------------------------------------------ */
+
+/* pb_requantize_s8_fast's shift <= -2 case with the output zero point folded into the rounding term,
+ * prepared once per channel and reused for every output of that channel: with e = -shift,
+ * ((high + 2^(e-2)) >> (e-1)) + zp == (high + 2^(e-2) + zp * 2^(e-1)) >> (e-1) (adding a multiple of
+ * 2^(e-1) commutes with the flooring shift). |high| <= 2^30, so for e <= 23 (|zp * 2^(e-1)| <= 2^29)
+ * the sum stays in int32. Outside 2 <= e <= 23 a channel takes pb_requantize_s8_fast. */
+typedef struct {
+    int32_t multiplier;
+    int32_t add;    /* 2^(e-2) + zero_point * 2^(e-1) */
+    int32_t rshift; /* e - 1 */
+} pb_channel_requant;
+
+#define PB_FOLDED_MAX_EXPONENT 23
+
+/* Fills *cr and returns 1 when the channel can take pb_requant_folded, else 0 (cr untouched). */
+static inline int32_t pb_channel_requant_prepare(int32_t multiplier, int32_t shift, int32_t zero_point,
+                                                 pb_channel_requant *cr) {
+    if (shift > -2 || shift < -PB_FOLDED_MAX_EXPONENT || multiplier < 0) {
+        return 0;
+    }
+    cr->multiplier = multiplier;
+    cr->add = (int32_t)((1u << (-shift - 2)) + (uint32_t)zero_point * (1u << (-shift - 1)));
+    cr->rshift = -shift - 1;
+    return 1;
+}
+
+/* The requantized value plus the zero point, before the activation clamp. */
+static inline int32_t pb_requant_folded(int32_t acc, const pb_channel_requant *cr) {
+    return (pb_mul_high_rounded(acc, cr->multiplier) + cr->add) >> cr->rshift;
+}
 
 #endif /* PB_DSP_H */

@@ -1,5 +1,6 @@
 /* Host-only exports of pb_fixedpoint.h's inline functions, so the tests can call them through ctypes.
  * Not part of any firmware. */
+#include "pb_dsp.h"
 #include "pb_fixedpoint.h"
 
 int32_t pb_export_srdhm(int32_t a, int32_t b) { return pb_srdhm(a, b); }
@@ -12,4 +13,18 @@ int8_t pb_export_requantize_s8(int32_t acc, int32_t m, int32_t s, int32_t zp, in
 }
 int8_t pb_export_requantize_s8_fast(int32_t acc, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
     return pb_requantize_s8_fast(acc, m, s, zp, lo, hi);
+}
+
+/* The DSP kernels' per-channel folded requantization (pb_dsp.h), clamped as the kernels clamp it;
+ * -1000 when the channel does not qualify (the kernels then call pb_requantize_s8_fast). */
+int32_t pb_export_requantize_folded(int32_t acc, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
+    pb_channel_requant cr;
+    if (!pb_channel_requant_prepare(m, s, zp, &cr)) {
+        return -1000;
+    }
+    const int32_t value = pb_requant_folded(acc, &cr);
+    if (lo == PB_INT8_MIN && hi == PB_INT8_MAX) {
+        return pb_ssat8(value);
+    }
+    return value < lo ? lo : value > hi ? hi : value;
 }
