@@ -492,6 +492,18 @@ static void valid_taps(int32_t start, int32_t dilation, int32_t kernel, int32_t 
     *end = hi < kernel ? hi : kernel;
 }
 
+/* One tap of four channels: one word of input widened to [x0 x2] [x1 x3], one SMLAxy per channel. */
+#define PB_DW_TAP(px, wt)                                                                                    \
+    do {                                                                                                     \
+        const uint32_t x_ = pb_read_u32(px);                                                                 \
+        const uint32_t x02_ = pb_sxtab16(offset2, x_), x13_ = pb_sxtab16_ror8(offset2, x_);                  \
+        const uint32_t w02_ = (wt)[0], w13_ = (wt)[1];                                                       \
+        acc0 = pb_smlabb(x02_, w02_, acc0);                                                                  \
+        acc2 = pb_smlatt(x02_, w02_, acc2);                                                                  \
+        acc1 = pb_smlabb(x13_, w13_, acc1);                                                                  \
+        acc3 = pb_smlatt(x13_, w13_, acc3);                                                                  \
+    } while (0)
+
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
                                 const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
                                 void *scratch) {
@@ -503,6 +515,18 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
     const int32_t kh = w->kernel_h, kw = w->kernel_w, dh = w->dilation_h, dw = w->dilation_w;
     const int32_t input_offset = -requant_params->input_zero_point;
     const uint32_t offset2 = pack_offset(input_offset);
+    const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
+    const int32_t tap_step = dw * in_c, row_step = dh * in_rs;
+    /* output columns whose window lies inside the held columns: no valid-tap ranges there */
+    int32_t ox_first = 0, ox_end = 0;
+    {
+        const int32_t sw = w->stride_w, span = (kw - 1) * dw;
+        ox_first = r->pad_left > 0 ? (r->pad_left + sw - 1) / sw : 0;
+        const int32_t last_ix = r->in_w - 1 - span + r->pad_left; /* ox * sw <= last_ix */
+        ox_end = last_ix < 0 ? 0 : last_ix / sw + 1;
+        ox_end = ox_end > r->out_w ? r->out_w : ox_end;
+        ox_first = ox_first > ox_end ? ox_end : ox_first;
+    }
     uint32_t *wbuf = align4(scratch);
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
@@ -514,34 +538,71 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
         }
         const int32_t bias0 = bias ? bias[c] : 0, bias1 = bias ? bias[c + 1] : 0;
         const int32_t bias2 = bias ? bias[c + 2] : 0, bias3 = bias ? bias[c + 3] : 0;
+        pb_channel_requant cr[4];
+        int32_t folded = 1;
+        for (int32_t i = 0; i < 4; ++i) {
+            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &cr[i]);
+        }
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
             int32_t ky0, ky1;
             valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
+            const int32_t rows_inside = ky0 == 0 && ky1 == kh;
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
-                int32_t kx0, kx1;
-                valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
                 int32_t acc0 = bias0, acc1 = bias1, acc2 = bias2, acc3 = bias3;
-                for (int32_t ky = ky0; ky < ky1; ++ky) {
-                    const int8_t *px = input + (iy0 + ky * dh) * in_rs + (ix0 + kx0 * dw) * in_c + c;
-                    const uint32_t *wt = wbuf + 2 * (ky * kw + kx0);
-                    for (int32_t kx = kx0; kx < kx1; ++kx) {
-                        const uint32_t x = pb_read_u32(px);
-                        const uint32_t x02 = pb_sxtab16(offset2, x), x13 = pb_sxtab16_ror8(offset2, x);
-                        acc0 = pb_smlabb(x02, wt[0], acc0);
-                        acc2 = pb_smlatt(x02, wt[0], acc2);
-                        acc1 = pb_smlabb(x13, wt[1], acc1);
-                        acc3 = pb_smlatt(x13, wt[1], acc3);
-                        px += dw * in_c;
-                        wt += 2;
+                if (rows_inside && ox >= ox_first && ox < ox_end) {
+                    const int8_t *row = input + iy0 * in_rs + ix0 * in_c + c;
+                    const uint32_t *wt = wbuf;
+                    if (kw == 3) {
+                        for (int32_t ky = 0; ky < kh; ++ky) {
+                            PB_DW_TAP(row, wt);
+                            PB_DW_TAP(row + tap_step, wt + 2);
+                            PB_DW_TAP(row + 2 * tap_step, wt + 4);
+                            row += row_step;
+                            wt += 6;
+                        }
+                    } else {
+                        for (int32_t ky = 0; ky < kh; ++ky) {
+                            const int8_t *px = row;
+                            for (int32_t kx = 0; kx < kw; ++kx) {
+                                PB_DW_TAP(px, wt);
+                                px += tap_step;
+                                wt += 2;
+                            }
+                            row += row_step;
+                        }
+                    }
+                } else {
+                    int32_t kx0, kx1;
+                    valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
+                    for (int32_t ky = ky0; ky < ky1; ++ky) {
+                        const int8_t *px = input + (iy0 + ky * dh) * in_rs + (ix0 + kx0 * dw) * in_c + c;
+                        const uint32_t *wt = wbuf + 2 * (ky * kw + kx0);
+                        for (int32_t kx = kx0; kx < kx1; ++kx) {
+                            PB_DW_TAP(px, wt);
+                            px += tap_step;
+                            wt += 2;
+                        }
                     }
                 }
                 int8_t *out = output + oy * out_rs + ox * channels + c;
-                out[0] = requant(acc0, q, c);
-                out[1] = requant(acc1, q, c + 1);
-                out[2] = requant(acc2, q, c + 2);
-                out[3] = requant(acc3, q, c + 3);
+                if (folded && full_range) {
+                    out[0] = (int8_t)pb_ssat8(pb_requant_folded(acc0, &cr[0]));
+                    out[1] = (int8_t)pb_ssat8(pb_requant_folded(acc1, &cr[1]));
+                    out[2] = (int8_t)pb_ssat8(pb_requant_folded(acc2, &cr[2]));
+                    out[3] = (int8_t)pb_ssat8(pb_requant_folded(acc3, &cr[3]));
+                } else if (folded) {
+                    out[0] = (int8_t)clamp_act(pb_requant_folded(acc0, &cr[0]), q->act_min, q->act_max);
+                    out[1] = (int8_t)clamp_act(pb_requant_folded(acc1, &cr[1]), q->act_min, q->act_max);
+                    out[2] = (int8_t)clamp_act(pb_requant_folded(acc2, &cr[2]), q->act_min, q->act_max);
+                    out[3] = (int8_t)clamp_act(pb_requant_folded(acc3, &cr[3]), q->act_min, q->act_max);
+                } else {
+                    out[0] = requant(acc0, q, c);
+                    out[1] = requant(acc1, q, c + 1);
+                    out[2] = requant(acc2, q, c + 2);
+                    out[3] = requant(acc3, q, c + 3);
+                }
             }
         }
     }
