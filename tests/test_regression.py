@@ -275,3 +275,74 @@ def _frame(**values):
            "exact": True}  # fmt: skip
     row.update(values)
     return pd.DataFrame([row])
+
+
+# --- real runs on the emulator -------------------------------------------------------------------
+
+
+def _need_emulator() -> None:
+    import os
+    import shutil
+
+    missing = [tool for tool in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(tool) is None]
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"{', '.join(missing)} not installed (./run.sh setup installs them)")
+
+
+def _store(db_path: Path, run_id: str, results) -> None:
+    from harness.environment import describe_environment
+
+    env = describe_environment()
+    with ResultsDB(db_path) as db:
+        db.start_run(run_id, env.get("git_commit"), env.get("host") or "", env)
+        for result in results:
+            db.add(result.to_row(run_id))
+        db.finish_run(run_id)
+    time.sleep(0.002)
+
+
+@pytest.mark.hil
+@pytest.mark.slow
+def test_real_qemu_runs_portable_kernels_are_a_regression(tmp_path, capsys):
+    """VWW per-layer on the STM32F746 under QEMU: instruction counts are deterministic, so a rerun is
+    unchanged, and the portable kernels (no DSP) are caught as slower."""
+    _need_emulator()
+    from harness.pipeline import measure
+
+    def point(optimized: bool):
+        result = measure("vww_96_int8", "stm32f746", 1, 0, backend="qemu", optimized=optimized, repeat=1)
+        assert result.status == "passed", result.summary()
+        return result
+
+    db_path = tmp_path / "results.sqlite"
+    first, again, portable = point(True), point(True), point(False)
+    _store(db_path, "optimized", [first])
+    _store(db_path, "optimized-again", [again])
+    _store(db_path, "portable", [portable])
+
+    assert again.latency == first.latency and again.latency_unit == "instructions"
+    assert (again.sram_measured, again.flash_bytes) == (first.sram_measured, first.flash_bytes)
+    unchanged = compare_run(db_path, "optimized-again", "optimized")
+    assert unchanged.ok and unchanged.compared == 1 and not unchanged.improvements
+
+    slower = compare_run(db_path, "portable", "optimized")
+    latency = [c for c in slower.regressions if c.metric == "latency"]
+    assert len(latency) == 1 and latency[0].delta_pct > 50, format_comparison(slower)
+    assert main(["compare", "--results", str(db_path), "--run", "portable", "--baseline", "optimized"]) == 1
+    assert "REGRESSION" in capsys.readouterr().out
+    assert (
+        main(["compare", "--results", str(db_path), "--run", "optimized-again", "--baseline", "optimized"])
+        == 0
+    )
+    # The other way round the optimized kernels' speed is an improvement, never a failure; their larger
+    # code (the DSP kernels) is more flash, which is flagged on its own.
+    faster = compare_run(db_path, "optimized-again", "portable")
+    assert [c.metric for c in faster.improvements] == ["latency"]
+    assert {c.metric for c in faster.regressions} <= {"flash_bytes", "sram_measured"}
+
+    # The report of the slower run says so, in instructions, with the real figures.
+    from harness.report import write_report
+
+    page = write_report(db_path, "portable", tmp_path / "report", baseline="optimized").read_text()
+    assert "REGRESSION: " in page and "latency (instructions)" in page
+    assert f"{portable.latency:,.0f}" in page and f'data-value="{portable.sram_measured}"' in page
