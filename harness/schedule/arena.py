@@ -481,7 +481,9 @@ class _Layout:
     # shapes the kernel sees: every patch's in the stage, the full tensors otherwise
     def _runs(self, op: Op, in_place: bool = False) -> list[KernelShapes]:
         graph = self.graph
-        x = op.inputs[0]
+        # The kernel's main input: the first activation input (an ADD may have a constant first operand).
+        index = next((i for i, name in enumerate(op.inputs) if name and not graph.tensor(name).is_const), 0)
+        x = op.inputs[index]
         out = op.outputs[0]
         in_c = graph.tensor(x).shape[-1]
         out_c = graph.tensor(out).shape[-1]
@@ -491,7 +493,7 @@ class _Layout:
             return [KernelShapes(in_shape, out_shape, _full_pads(graph, op), in_place)]
         runs = []
         for _, step in self.patch_steps.get(op.name, []):
-            region = step.inputs[0]
+            region = step.inputs[index] or step.output
             runs.append(
                 KernelShapes(
                     (region.height, region.width, in_c),
