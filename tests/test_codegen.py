@@ -1,0 +1,298 @@
+"""The code generator without an emulator: the C it writes (one function per op, named after the op, with
+its shapes; patch functions; the arena sized by the planner), the ops it refuses (CodegenError naming
+them, never a silent drop), and the generated C run on the host under AddressSanitizer/UBSan, bit-exact
+with harness.reference for every op kind, per layer and in the patch stage (the QEMU runs are in
+tests/test_e2e_qemu.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from harness import kernels, reference
+from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model
+from harness.codegen.hostrun import run_on_host
+from harness.codegen.layout import plan_model_arena
+from harness.graph import Op, QParams, Tensor, validate
+from harness.pipeline import expected_output, make_test_input
+from harness.schedule.plan import make_plan
+from harness.schedule.synthetic import LayerSpec, build_stack
+from harness.shapes import infer_op_shape
+from harness.targets import load_target
+from models import get_model
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
+FUNCTION = re.compile(r"^static void (\w+)\((void|const stage_step \*s)\) \{", re.M)
+
+
+# --- a graph with every op kind the kernels run ---------------------------------------------------------
+
+
+class _Appender:
+    """Adds ops after a graph's output, shapes from harness.shapes."""
+
+    def __init__(self, graph, seed: int = 1):
+        self.graph = graph
+        self.rng = np.random.default_rng(seed)
+        self.x = graph.outputs[0]
+
+    def const(self, name: str, data: np.ndarray, qparams: QParams | None = None) -> str:
+        self.graph.tensors[name] = Tensor(name, tuple(data.shape), str(data.dtype), qparams, data)
+        return name
+
+    def int8_const(self, name: str, shape) -> str:
+        data = self.rng.integers(-128, 128, shape).astype(np.int8)
+        return self.const(name, data, QParams.per_tensor(float(self.rng.uniform(0.01, 0.05)), 3))
+
+    def op(self, kind: str, name: str, inputs: list[str], attrs=None, scale=None, zero_point=None) -> str:
+        first = self.graph.tensor(inputs[0])
+        scale = first.scale if scale is None else scale
+        zero_point = first.zero_point if zero_point is None else zero_point
+        out = f"{name}_out"
+        self.graph.tensors[out] = Tensor(out, (), "int8", QParams.per_tensor(scale, zero_point))
+        op = Op(kind, name, inputs, [out], dict(attrs or {}))
+        self.graph.ops.append(op)
+        self.graph.tensors[out].shape = tuple(infer_op_shape(self.graph, op))
+        self.graph.outputs = [out]
+        return out
+
+
+def every_op_graph():
+    """Every op kind the kernels run. Ops 0-13 can form a patch stage (convs, PAD, depthwise VALID,
+    residual ADD, MUL, pools, channel concat, QUANTIZE, ADD of a per-channel constant); the rest runs
+    per layer (MUL by a constant first operand, RESIZE, PAD, CONCAT along rows, MEAN, RESHAPE,
+    FULLY_CONNECTED, SOFTMAX)."""
+    specs = [LayerSpec("conv", 3, 1, channels=8), LayerSpec("pad", pads=(1, 0, 0, 2)),
+             LayerSpec("depthwise", 3, 2, "VALID"), LayerSpec("residual", 3), LayerSpec("mul"),
+             LayerSpec("max_pool", 2, 1), LayerSpec("concat", 3, channels=4), LayerSpec("avg_pool", 3, 2)]  # fmt: skip
+    graph = build_stack(specs, input_shape=(1, 22, 18, 3), seed=3, name="every_op", blocks=False)
+    a = _Appender(graph)
+    x = a.op("QUANTIZE", "requantize", [a.x], scale=graph.tensor(a.x).scale * 1.7, zero_point=-11)
+    x = a.op("ADD", "add_bias", [x, a.int8_const("channel_bias", (8,))], {"activation": "RELU"}, 0.05, -20)
+    graph.ops[-1].attrs.update(act_min=-20, act_max=127)
+    x = a.op(
+        "MUL", "scale_channels", [a.int8_const("channel_scale", (1, 1, 1, 8)), x], scale=0.02, zero_point=5
+    )
+    x = a.op("RESIZE_NEAREST_NEIGHBOR", "upsample", [x, a.const("size", np.array([12, 10], np.int32))])
+    x = a.op(
+        "PAD", "pad_late", [x, a.const("late_pads", np.array([[0, 0], [2, 1], [0, 1], [1, 0]], np.int32))]
+    )
+    x = a.op("CONCATENATION", "stack_rows", [x, x], {"axis": 1, "activation": "NONE"})
+    x = a.op("MEAN", "global_mean", [x, a.const("axes", np.array([1, 2], np.int32))], {"keep_dims": True},
+             scale=graph.tensor(x).scale * 0.8, zero_point=-7)  # fmt: skip
+    x = a.op("RESHAPE", "flatten", [x, a.const("flat_shape", np.array([1, 9], np.int32))])
+    weights = a.const("fc_weights", a.rng.integers(-127, 128, (10, 9)).astype(np.int8),
+                      QParams.per_tensor(0.01, 0))  # fmt: skip
+    in_scale = graph.tensor(x).scale
+    bias = a.const("fc_bias", a.rng.integers(-3000, 3000, 10).astype(np.int32),
+                   QParams.per_tensor(in_scale * 0.01, 0))  # fmt: skip
+    x = a.op(
+        "FULLY_CONNECTED", "classifier", [x, weights, bias], {"keep_dims": False}, scale=0.1, zero_point=4
+    )
+    a.op("SOFTMAX", "probabilities", [x], {"beta": 1.0}, scale=1.0 / 256, zero_point=-128)
+    validate(graph)
+    return graph
+
+
+# n: the stage ends after the avg pool / after the QUANTIZE and the ADD of a constant. (A constant *first*
+# operand in the stage trips the arena planner: harness/schedule/arena.py _runs reads step.inputs[0].)
+STAGE_ENDS = {"avg_pool": 12, "constants": 14}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return every_op_graph()
+
+
+def _input(graph):
+    return np.random.default_rng(7).integers(-128, 128, graph.tensor(graph.inputs[0]).shape).astype(np.int8)
+
+
+def test_every_op_graph_covers_every_supported_kind(graph):
+    assert {op.kind for op in graph.ops} == set(SUPPORTED_OPS)
+    plan = make_plan(graph, 3, STAGE_ENDS["constants"])
+    stage_kinds = {graph.op(name).kind for name in plan.stage_ops}
+    assert stage_kinds == {"CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "ADD", "MUL", "MAX_POOL_2D", "CONCATENATION",
+                           "AVERAGE_POOL_2D", "QUANTIZE"}  # fmt: skip
+
+
+# --- the C it writes -----------------------------------------------------------------------------------
+
+
+def test_one_function_per_op_named_after_it_with_shapes(graph):
+    plan = make_plan(graph, 2, STAGE_ENDS["avg_pool"])
+    model = generate_model(graph, plan, "stm32f746", _input(graph))
+    code = model.sources["model.c"]
+    functions = FUNCTION.findall(code)
+    names = [name for name, _ in functions]
+    patches = [f"patch_r{i}_c{j}" for i in range(2) for j in range(2)]
+    assert sorted(names) == sorted([op.name for op in graph.ops] + patches)  # nothing dropped, nothing extra
+    stage = set(plan.stage_ops)
+    for name, argument in functions:
+        if name in stage:
+            assert argument == "const stage_step *s"
+        else:
+            assert argument == "void"
+    # The shapes comment right above each function.
+    assert "/* b2_depthwise_dw: DEPTHWISE_CONV_2D 3x3 s2 VALID, 23x20x8 -> 11x9x8; patch stage" in code
+    assert "/* upsample: RESIZE_NEAREST_NEIGHBOR, 6x5x8 -> 12x10x8 */\nstatic void upsample(void) {" in code
+    assert "/* classifier: FULLY_CONNECTED 9 -> 10 (x1) */" in code
+    # Timed units: one per patch, then one per op after the stage.
+    assert model.layer_names == tuple(patches + [op.name for op in graph.ops if op.name not in stage])
+    table = re.search(r"pb_model_layers\[\] = \{(.*?)\};", code, re.S).group(1)
+    assert re.findall(r'\{"(\w+)", (\w+)\}', table) == [(n, n) for n in model.layer_names]
+    # Every patch calls every stage op it needs, in order, with its own step.
+    for patch in plan.patches:
+        body = re.search(
+            rf"static void patch_r{patch.row}_c{patch.col}\(void\) \{{(.*?)\n\}}", code, re.S
+        ).group(1)
+        calls = re.findall(r"(\w+)\(&(\w+)_steps\[(\d+)\]\);", body)
+        assert [c[0] for c in calls] == [step.op for step in patch.steps]
+
+
+def test_arena_is_the_planners_with_the_kernels_scratch(graph):
+    plan = make_plan(graph, 3, STAGE_ENDS["constants"])
+    for optimized in (False, True):
+        model = generate_model(graph, plan, "stm32f746", _input(graph), CodegenOptions(optimized=optimized))
+        arena = plan_model_arena(graph, plan, CodegenOptions(optimized=optimized))
+        assert model.arena_bytes == arena.arena_bytes
+        assert f"#define PB_ARENA_BYTES {arena.arena_bytes}\n" in model.sources["model.h"]
+        assert "static int8_t arena[PB_ARENA_BYTES] __attribute__((aligned(16)));" in model.sources["model.c"]
+        assert f"-DPB_KERNELS_OPTIMIZED={int(optimized)}" == f"-D{model.defines[0]}"
+        for op in graph.ops:
+            need = kernels.op_scratch_bytes(graph, op, optimized)
+            scratch = [b for b in arena.buffers if b.name == f"scratch:{op.name}"]
+            assert (scratch[0].size if scratch else 0) >= need, op.name
+    assert model.scratch_bytes > 0  # the DSP kernels need scratch, the portable ones none
+
+
+def test_residual_add_in_the_patch_stage_reads_the_shortcuts_window(graph):
+    """The shortcut is held wider than the ADD needs (the 3x3 conv beside it reads a halo): the ADD's
+    step must read the window at the right offset with the shortcut's row stride."""
+    plan = make_plan(graph, 2, STAGE_ENDS["avg_pool"])
+    model = generate_model(graph, plan, "stm32f746", _input(graph))
+    add = graph.op("b3_residual_add")
+    shortcut = add.inputs[0]
+    offset = model.arena.offset(shortcut)
+    steps = re.search(
+        r"stage_step b3_residual_add_steps\[\d+\] = \{(.*?)\n\};", model.sources["model.c"], re.S
+    )
+    rows = re.findall(r"\.input = \{(\d+), (\d+)\}, \.input_row_stride = \{(\d+), (\d+)\}", steps.group(1))
+    assert len(rows) == len(plan.patches)
+    for patch, (in0, _, stride0, _) in zip(plan.patches, rows, strict=True):
+        held = patch.tensors[shortcut]
+        need = next(s for s in patch.steps if s.op == add.name).inputs[0]
+        channels = graph.tensor(shortcut).shape[3]
+        assert int(stride0) == held.width * channels
+        expected = offset + ((need.y0 - held.y0) * held.width + (need.x0 - held.x0)) * channels
+        assert int(in0) == expected
+    assert any(patch.tensors[shortcut] != patch.output for patch in plan.patches)
+
+
+def test_test_input_is_compiled_in_and_copied_by_prepare_input():
+    g = get_model("vww_96_int8")
+    x = make_test_input(g)
+    model = generate_model(g, make_plan(g, 1, 0), "stm32f746", x)
+    weights = model.sources["model_weights.h"]
+    assert "static const int8_t model_test_input[27648]" in weights
+    first = re.search(
+        r"model_test_input\[27648\] __attribute__\(\(aligned\(4\)\)\) = \{\n\s+([-\d, ]+),", weights
+    )
+    assert [int(v) for v in first.group(1).split(", ")] == x.reshape(-1)[:24].tolist()
+    assert "memcpy(arena + BUF_INPUT, model_test_input, sizeof model_test_input);" in model.sources["model.c"]
+    assert model.input_in_sram
+
+
+# --- what it refuses ------------------------------------------------------------------------------------
+
+
+def test_unsupported_ops_are_a_codegen_error_naming_each_op(graph):
+    broken = dataclasses.replace(graph, ops=list(graph.ops), tensors=dict(graph.tensors))
+    a = _Appender(broken)
+    a.op("TRANSPOSE", "swap_axes", [a.x, a.const("perm", np.array([1, 0], np.int32))])
+    with pytest.raises(CodegenError) as caught:
+        generate_model(broken, make_plan(broken, 1, 0), "stm32f746", _input(graph))
+    message = str(caught.value)
+    assert (
+        f"op {len(broken.ops) - 1} 'swap_axes' (TRANSPOSE, per layer): no C kernel for TRANSPOSE" in message
+    )
+
+
+def test_depth_multiplier_in_the_patch_stage_names_the_op():
+    g = build_stack(
+        [LayerSpec("conv", 3, 1, channels=4), LayerSpec("depthwise", 3, 1)], input_shape=(1, 8, 8, 3)
+    )
+    dw = g.ops[1]
+    filt = g.tensor(dw.inputs[1])
+    filt.data = np.repeat(filt.data, 2, axis=3)
+    filt.shape = filt.data.shape
+    g.tensor(dw.inputs[2]).data = np.repeat(g.tensor(dw.inputs[2]).data, 2)
+    g.tensor(dw.outputs[0]).shape = (1, 8, 8, 8)
+    dw.attrs["depth_multiplier"] = 2
+    with pytest.raises(
+        CodegenError, match=r"op 1 'b1_depthwise_dw' \(DEPTHWISE_CONV_2D, in the patch stage\): depth"
+    ):
+        generate_model(g, make_plan(g, 2, 2), "stm32f746", _input(g))
+
+
+def test_names_that_are_not_c_identifiers_are_refused():
+    g = build_stack([LayerSpec("conv", 3, 1, channels=4)], input_shape=(1, 8, 8, 3), blocks=False)
+    g.ops[0].name = "conv-1"
+    with pytest.raises(
+        CodegenError, match=r"op 0 'conv-1' \(CONV_2D\): its name is not a usable C identifier"
+    ):
+        generate_model(g, make_plan(g, 1, 0), "stm32f746", _input(g))
+
+
+def test_bad_test_input_and_options_are_refused(graph):
+    plan = make_plan(graph, 1, 0)
+    with pytest.raises(
+        CodegenError, match=r"test input 'input' must be int8\[1, 22, 18, 3\].*got int8\[1, 22, 18\]"
+    ):
+        generate_model(graph, plan, "stm32f746", _input(graph)[..., 0])
+    with pytest.raises(CodegenError, match="input_mode 'streamed' needs a patch stage"):
+        generate_model(graph, plan, "stm32f746", _input(graph), CodegenOptions(input_mode="streamed"))
+    no_dsp = dataclasses.replace(load_target("stm32f412"), core="cortex-m0", name="m0board")
+    with pytest.raises(CodegenError, match="no DSP extension"):
+        generate_model(graph, plan, no_dsp, _input(graph))
+    with pytest.raises(CodegenError, match="input_mode 'camera' unknown"):
+        CodegenOptions(input_mode="camera")
+
+
+# --- the generated C on the host: bit-exact, sanitizers clean ------------------------------------------------
+
+HOST_CASES = [  # (p, n, optimized, input mode)
+    (1, 0, False, "counted"),
+    (1, 0, True, "counted"),
+    (2, STAGE_ENDS["avg_pool"], True, "counted"),
+    (3, STAGE_ENDS["constants"], False, "counted"),
+    (3, STAGE_ENDS["constants"], True, "streamed"),
+    (4, STAGE_ENDS["avg_pool"], False, "streamed"),
+]
+
+
+@needs_gcc
+@pytest.mark.parametrize("p, n, optimized, input_mode", HOST_CASES)
+def test_every_op_bit_exact_on_the_host(graph, p, n, optimized, input_mode):
+    x = _input(graph)
+    model = generate_model(
+        graph, make_plan(graph, p, n), "stm32f746", x, CodegenOptions(optimized, input_mode)
+    )
+    assert model.input_in_sram == (input_mode == "counted")
+    assert run_on_host(model) == expected_output(graph, x)
+
+
+@needs_gcc
+@pytest.mark.parametrize("p", [2, 3])
+def test_mbconv_blocks_with_residuals_bit_exact_on_the_host(p):
+    """MobileNetV2-like blocks (expand, depthwise, project, residual ADD) with the stage ending mid-network."""
+    specs = [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("mbconv", 5, 2),
+             LayerSpec("mbconv", 3, 1), LayerSpec("mbconv", 7, 1), LayerSpec("conv", 3, 2, channels=12)]  # fmt: skip
+    g = build_stack(specs, input_shape=(1, 40, 36, 3), seed=11, name="mbconv_stack")
+    x = _input(g)
+    model = generate_model(g, make_plan(g, p, 5), "stm32f746", x)
+    assert run_on_host(model) == expected_output(g, x) == reference.run_outputs(g, x)[g.outputs[0]].tobytes()
