@@ -173,9 +173,11 @@ _RESULTS_ARG = arg("--results", default=None, help="the results database (defaul
 
 
 def _results_path(args: argparse.Namespace):
+    from pathlib import Path
+
     from harness.paths import BUILD_DIR
 
-    return args.results or BUILD_DIR / "results.sqlite"  # the pytest plugin's default --results
+    return Path(args.results) if args.results else BUILD_DIR / "results.sqlite"  # the plugin's default
 
 
 @command(
@@ -217,3 +219,27 @@ def compare(args: argparse.Namespace) -> int:
     comparison = compare_run(_results_path(args), args.run, args.baseline, args.thresholds)
     print(format_comparison(comparison))
     return 0 if comparison.ok else 1
+
+
+@command(
+    "export",
+    "write stored results to .csv or .json (a baseline for another database: compare --baseline FILE)",
+    arg("file", help="output file, .csv or .json"),
+    arg("--run", default=None, help="run id (default: the latest run; 'all' for every run)"),
+    _RESULTS_ARG,
+)
+def export(args: argparse.Namespace) -> int:
+    from harness.results import ResultsDB
+
+    path = _results_path(args)
+    if not path.is_file():
+        raise CommandError(f"results database {path} not found; run the benchmark first or pass --results")
+    with ResultsDB(path) as db:
+        run_id = None if args.run == "all" else args.run or db.latest_run_id()
+        if run_id is not None and run_id not in db.run_ids():
+            raise CommandError(
+                f"no run {run_id!r} in {path}; latest runs: {', '.join(db.run_ids()[-5:]) or 'none'}"
+            )
+        written = db.export(args.file, run_id)
+    print(written)
+    return 0
