@@ -76,6 +76,8 @@ class PointResult:
     flash_bytes: int | None = None  # .text + .rodata + .data
     sram_budget: int | None = None
     flash_budget: int | None = None
+    sram_needed: int | None = None  # does_not_fit: what the linker needed (reserved stack included)
+    flash_needed: int | None = None
     exact: bool | None = None  # device output == harness.reference, bit for bit
     output_crc: str | None = None
     firmware_hash: str | None = None
@@ -178,6 +180,9 @@ def measure(
         result.flags = " ".join(firmware.cflags)
         if isinstance(firmware, DoesNotFit):
             result.status, result.reason = "does_not_fit", firmware.reason
+            ram, flash = firmware.overflow("RAM"), firmware.overflow("FLASH")
+            result.sram_needed = ram.needed_bytes if ram else None
+            result.flash_needed = flash.needed_bytes if flash else None
             return result
         result.flash_bytes = firmware.sizes.flash_bytes
         record = _run(firmware, target, backend, board, timeout, result)
