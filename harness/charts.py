@@ -1,7 +1,8 @@
 """Report charts as inline SVG (matplotlib, Agg): the (p, n) grid, the layer breakdown, trends.
 
 The memory profile (the paper's Figure 1) is harness/plots.py's; this module adds the charts of
-measured results. Every function returns an SVG string that can sit inside an HTML page: no XML
+measured results, and assembles the report's charts of one model on one board (``grid_charts``,
+``layer_chart``, ``memory_profile_chart``, ``trend_charts``). Every function returns an SVG string that can sit inside an HTML page: no XML
 prolog, its element ids prefixed so that several charts on one page never share an id, and no date in
 its metadata, so the same data gives the same bytes.
 
@@ -13,11 +14,14 @@ math mode, so text passes through ``plain`` first. Escaping for HTML is matplotl
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
+import pandas as pd
+from markupsafe import Markup
 
 matplotlib.use("Agg")  # no display on CI and board-farm hosts
 
@@ -190,3 +194,157 @@ def trend_svg(title: str, runs: Sequence[str], lines: dict[str, Sequence[float |
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return figure_svg(fig)
+
+
+# --- the report's charts of one model on one board ------------------------------------------------
+# Rows are results rows as plain dicts (ResultsDB columns; None where a figure is missing), one per
+# schedule point, in the order the report's table shows them.
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: Markup  # safe to insert into the page as it is
+    caption: str = ""
+
+
+def schedule_label(p: int, n: int) -> str:
+    return "per-layer" if p == 1 else f"{p}x{p} n={n}"
+
+
+def inline(svg: str, scope: str) -> Markup:
+    """An SVG for the page, ids scoped. Markup: it is matplotlib's output, whose writer XML-escapes
+    every text it holds."""
+    return Markup(scope_ids(svg, re.sub(r"[^A-Za-z0-9_-]+", "_", scope)))
+
+
+def grid_charts(title: str, scope: str, rows: Sequence[dict], missing: Sequence[str | None]) -> list[Chart]:
+    """Peak SRAM (measured, planned, analytic both ways) and flash against the board's budgets, and
+    latency (one chart per unit: instructions and cycles never share an axis), over the points.
+
+    ``missing``: per point, why it has no measurement ("does not fit"), written where its bar would be.
+    """
+    labels = [schedule_label(r["p"], r["n"]) for r in rows]
+    sram_budget = next((r["sram_budget"] for r in rows if r["sram_budget"]), None)
+    flash_budget = next((r["flash_budget"] for r in rows if r["flash_budget"]), None)
+
+    def kb(column: str) -> list[float | None]:
+        return [None if r[column] is None else r[column] / KB for r in rows]
+
+    def budget(what: str, value: int | None) -> Budget | None:
+        return Budget(f"{what} budget {value / KB:,.0f} kB", value / KB) if value else None
+
+    sram = [
+        Series("measured", kb("sram_measured"), MEASURED),
+        Series("planned", kb("sram_planned"), PLANNED),
+        Series("analytic, input counted", kb("sram_analytic_counted"), ANALYTIC_COUNTED),
+        Series("analytic, input streamed", kb("sram_analytic_streamed"), ANALYTIC_STREAMED),
+    ]
+    found = [
+        Chart(
+            "Peak SRAM over the (p, n) grid",
+            inline(
+                grouped_bars_svg(
+                    f"{title}: peak SRAM", labels, sram, "SRAM (kB)", budget("SRAM", sram_budget), missing
+                ),
+                scope + "-sram",
+            ),
+            "Bars above the dashed line do not fit the board's SRAM.",
+        ),
+        Chart(
+            "Flash over the (p, n) grid",
+            inline(
+                grouped_bars_svg(
+                    f"{title}: flash",
+                    labels,
+                    [Series("flash (.text + .rodata + .data)", kb("flash_bytes"), MEASURED)],
+                    "flash (kB)",
+                    budget("flash", flash_budget),
+                    missing,
+                ),
+                scope + "-flash",
+            ),
+        ),
+    ]
+    for unit in dict.fromkeys(r["latency_unit"] for r in rows if r["latency_unit"]):
+        values = [r["latency"] if r["latency_unit"] == unit else None for r in rows]
+        svg = grouped_bars_svg(
+            f"{title}: latency", labels, [Series(unit, values)], f"latency ({unit})", None, missing
+        )
+        found.append(Chart(f"Latency over the (p, n) grid ({unit})", inline(svg, f"{scope}-latency-{unit}")))
+    return found
+
+
+def layer_chart(title: str, scope: str, row: dict) -> Chart | None:
+    """The latency of each timed layer of one point (from its layer_latency), in its own unit."""
+    if not row["layer_latency"]:
+        return None
+    label = schedule_label(row["p"], row["n"])
+    layers = [(str(name), float(value)) for name, value in row["layer_latency"]]
+    svg = layer_latency_svg(f"{title}, {label}: latency per layer", layers, row["latency_unit"] or "")
+    return Chart(f"Per-layer latency of the chosen schedule ({label})", inline(svg, scope + "-layers"))
+
+
+_PROFILES: dict[tuple[str, int, int, int | None], str] = {}
+
+
+def memory_profile_chart(model: str, p: int, n: int, sram_budget: int | None, scope: str, what: str) -> Chart:
+    """harness/plots.py's per-block memory profile (the paper's Figure 1) of ``model`` under (p, n).
+    Raises what loading the model or making the plan raises (an unknown model, say)."""
+    key = (model, p, n, sram_budget)
+    if key not in _PROFILES:
+        from harness.plots import memory_profile_svg
+        from harness.schedule import make_plan
+        from models import get_model
+
+        graph = get_model(model)
+        _PROFILES[key] = memory_profile_svg(graph, make_plan(graph, p, n), sram_budget=sram_budget)
+    return Chart(
+        f"Memory profile per block: per-layer vs {what}",
+        inline(_PROFILES[key], scope + "-profile"),
+        "Analytic activation memory of each layer (block) with the input image counted; "
+        "the dashed red line is the board's SRAM budget, the dotted line ends the patch stage.",
+    )
+
+
+def trend_charts(title: str, scope: str, history: pd.DataFrame) -> list[Chart]:
+    """Latency (per unit) and measured SRAM of every point over the runs of ``history``: passed rows
+    of one model on one board, with a ``run_order`` column (oldest first). None when under two runs."""
+    runs = list(dict.fromkeys(history.sort_values("run_order")["run_id"]))
+    if len(runs) < 2:
+        return []
+    points = sorted(set(zip(history["p"], history["n"], strict=True)))
+    found = []
+    series = [("latency", unit) for unit in dict.fromkeys(history["latency_unit"].dropna())]
+    for column, unit in [*series, ("sram_measured", None)]:
+        lines: dict[str, list[float | None]] = {}
+        for p, n in points:
+            rows = history[(history["p"] == p) & (history["n"] == n)]
+            if unit is not None:
+                rows = rows[rows["latency_unit"] == unit]
+            by_run = dict(zip(rows["run_id"], rows[column], strict=True))
+            values = [_number(by_run.get(run)) for run in runs]
+            if unit is None:
+                values = [None if v is None else v / KB for v in values]
+            if any(v is not None for v in values):
+                lines[schedule_label(int(p), int(n))] = values
+        if not lines:
+            continue
+        what = "latency" if unit else "peak SRAM measured"
+        svg = trend_svg(
+            f"{title}: {what}", runs, lines, f"latency ({unit})" if unit else "SRAM measured (kB)"
+        )
+        found.append(
+            Chart(
+                f"Trend of {what} over {len(runs)} runs" + (f" ({unit})" if unit else ""),
+                inline(svg, f"{scope}-trend-{column}-{unit or ''}"),
+            )
+        )
+    return found
+
+
+def _number(value: object) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value

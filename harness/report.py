@@ -32,6 +32,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from harness import charts
+from harness.charts import Chart
 from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
 from harness.regression import (
     DELTA_COLUMNS,
@@ -90,13 +91,6 @@ class Line:
     metric: str
     label: str
     cells: tuple[Cell, ...]
-
-
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    svg: Markup
-    caption: str = ""
 
 
 @dataclass
@@ -380,10 +374,6 @@ def _schedule_title(r: dict) -> str:
     return "per-layer (p=1)" if r["p"] == 1 else f"per-patch {r['p']}x{r['p']}, n={r['n']}"
 
 
-def _short_title(r: dict) -> str:
-    return "per-layer" if r["p"] == 1 else f"{r['p']}x{r['p']} n={r['n']}"
-
-
 def _first(members: list[dict], column: str) -> Any:
     return next((r[column] for r in members if r[column] is not None), None)
 
@@ -448,100 +438,24 @@ def _exact(r: dict) -> Cell:
 
 
 def _group_charts(group: Group, members: list[dict], chosen: dict | None) -> list[Chart]:
-    labels = [_short_title(r) for r in members]
-    scope = group.anchor
-    sram_budget = _first(members, "sram_budget")
-    flash_budget = _first(members, "flash_budget")
-    found: list[Chart] = []
-
-    def kb(column: str) -> list[float | None]:
-        return [None if r[column] is None else r[column] / KB for r in members]
-
-    missing = [None if r["status"] == "passed" else STATUS_TEXT[r["status"]] for r in members]
     title = f"{group.model} on {group.target} ({group.backend})"
-    found.append(
-        Chart(
-            "Peak SRAM over the (p, n) grid",
-            _svg(
-                charts.grouped_bars_svg(
-                    f"{title}: peak SRAM",
-                    labels,
-                    [
-                        charts.Series("measured", kb("sram_measured"), charts.MEASURED),
-                        charts.Series("planned", kb("sram_planned"), charts.PLANNED),
-                        charts.Series(
-                            "analytic, input counted", kb("sram_analytic_counted"), charts.ANALYTIC_COUNTED
-                        ),
-                        charts.Series(
-                            "analytic, input streamed", kb("sram_analytic_streamed"), charts.ANALYTIC_STREAMED
-                        ),
-                    ],
-                    "SRAM (kB)",
-                    charts.Budget(f"SRAM budget {sram_budget / KB:,.0f} kB", sram_budget / KB)
-                    if sram_budget
-                    else None,
-                    missing,
-                ),
-                scope + "-sram",
-            ),
-            "Bars above the dashed line do not fit the board's SRAM.",
+    missing = [None if r["status"] == "passed" else STATUS_TEXT[r["status"]] for r in members]
+    found = charts.grid_charts(title, group.anchor, members, missing)
+    if chosen is not None and (layers := charts.layer_chart(title, group.anchor, chosen)):
+        found.append(layers)
+    point = best_patch_point(members)
+    p, n = (point["p"], point["n"]) if point else (1, 0)
+    what = "per-layer only (no per-patch point in this run)" if point is None else _schedule_title(point)
+    try:
+        profile = charts.memory_profile_chart(
+            group.model, p, n, _first(members, "sram_budget"), group.anchor, what
         )
-    )
-    found.append(
-        Chart(
-            "Flash over the (p, n) grid",
-            _svg(
-                charts.grouped_bars_svg(
-                    f"{title}: flash",
-                    labels,
-                    [charts.Series("flash (.text + .rodata + .data)", kb("flash_bytes"), charts.MEASURED)],
-                    "flash (kB)",
-                    charts.Budget(f"flash budget {flash_budget / KB:,.0f} kB", flash_budget / KB)
-                    if flash_budget
-                    else None,
-                    missing,
-                ),
-                scope + "-flash",
-            ),
+    except Exception as error:  # an unknown or unloadable model must not cost the rest of the report
+        group.notes.append(
+            f"Memory profile not drawn: {group.model} p={p} n={n}: {type(error).__name__}: {error}"
         )
-    )
-    for unit in dict.fromkeys(r["latency_unit"] for r in members if r["latency_unit"]):
-        values = [r["latency"] if r["latency_unit"] == unit else None for r in members]
-        found.append(
-            Chart(
-                f"Latency over the (p, n) grid ({unit})",
-                _svg(
-                    charts.grouped_bars_svg(
-                        f"{title}: latency",
-                        labels,
-                        [charts.Series(unit, values)],
-                        f"latency ({unit})",
-                        None,
-                        missing,
-                    ),
-                    scope + "-latency-" + _slug(unit),
-                ),
-            )
-        )
-    if chosen is not None and chosen["layer_latency"]:
-        found.append(
-            Chart(
-                f"Per-layer latency of the chosen schedule ({_short_title(chosen)})",
-                _svg(
-                    charts.layer_latency_svg(
-                        f"{title}, {_short_title(chosen)}: latency per layer",
-                        [(str(name), float(value)) for name, value in chosen["layer_latency"]],
-                        chosen["latency_unit"] or "",
-                    ),
-                    scope + "-layers",
-                ),
-            )
-        )
-    profile = _memory_profile(group, members, sram_budget)
-    if isinstance(profile, Chart):
+    else:
         found.insert(0, profile)
-    elif profile:
-        group.notes.append(profile)
     return found
 
 
@@ -558,53 +472,13 @@ def best_patch_point(members: list[dict]) -> dict | None:
     return patched[0] if patched else None
 
 
-def _memory_profile(group: Group, members: list[dict], sram_budget: int | None) -> Chart | str | None:
-    point = best_patch_point(members)
-    p, n = (point["p"], point["n"]) if point else (1, 0)
-    try:
-        svg = _profile_svg(group.model, p, n, sram_budget)
-    except Exception as error:  # an unknown or unloadable model must not cost the rest of the report
-        return f"Memory profile not drawn: {group.model} p={p} n={n}: {type(error).__name__}: {error}"
-    what = "per-layer only (no per-patch point in this run)" if point is None else _schedule_title(point)
-    return Chart(
-        f"Memory profile per block: per-layer vs {what}",
-        _svg(svg, group.anchor + "-profile"),
-        "Analytic activation memory of each layer (block) with the input image counted; "
-        "the dashed red line is the board's SRAM budget, the dotted line ends the patch stage.",
-    )
-
-
-_PROFILE_CACHE: dict[tuple[str, int, int, int | None], str] = {}
-
-
-def _profile_svg(model: str, p: int, n: int, sram_budget: int | None) -> str:
-    key = (model, p, n, sram_budget)
-    if key not in _PROFILE_CACHE:
-        from harness.plots import memory_profile_svg
-        from harness.schedule import make_plan
-        from models import get_model
-
-        graph = get_model(model)
-        _PROFILE_CACHE[key] = memory_profile_svg(graph, make_plan(graph, p, n), sram_budget=sram_budget)
-    return _PROFILE_CACHE[key]
-
-
-def _svg(svg: str, scope: str) -> Markup:
-    # Markup: the SVG is matplotlib's output (text inside it is XML-escaped by its writer).
-    return Markup(charts.scope_ids(svg, _slug(scope)))
-
-
-# --- trends ---------------------------------------------------------------------------------------
-
-
 def _history(db: ResultsDB, runs: pd.DataFrame, until: float) -> pd.DataFrame:
-    """Rows of every run that started no later than this one (the newest MAX_TREND_RUNS runs)."""
+    """Passed rows of every run that started no later than this one (the newest MAX_TREND_RUNS)."""
     earlier = runs[runs["started_at"] <= until].sort_values("started_at")
     keep = list(earlier.index[-MAX_TREND_RUNS:])
     rows = db.results()
-    rows = rows[rows["run_id"].isin(keep)].copy()
-    order = {run: i for i, run in enumerate(keep)}
-    rows["run_order"] = rows["run_id"].map(order)
+    rows = rows[rows["run_id"].isin(keep) & (rows["status"] == "passed")].copy()
+    rows["run_order"] = rows["run_id"].map({run: i for i, run in enumerate(keep)})
     return rows
 
 
@@ -614,45 +488,7 @@ def _trend_charts(group: Group, history: pd.DataFrame) -> list[Chart]:
         & (history["backend"] == group.backend)
         & (history["model"] == group.model)
     ]
-    mine = mine[mine["status"] == "passed"]
-    runs = list(dict.fromkeys(mine.sort_values("run_order")["run_id"]))
-    if len(runs) < 2:
-        return []
-    found = []
-    points = sorted(set(zip(mine["p"], mine["n"], strict=True)))
-    for column, what in (("latency", "latency"), ("sram_measured", "peak SRAM measured")):
-        for unit in dict.fromkeys(mine["latency_unit"].dropna()) if column == "latency" else [None]:
-            lines: dict[str, list[float | None]] = {}
-            for p, n in points:
-                sel = mine[(mine["p"] == p) & (mine["n"] == n)]
-                if unit is not None:
-                    sel = sel[sel["latency_unit"] == unit]
-                by_run = dict(zip(sel["run_id"], sel[column], strict=True))
-                values = [_number(by_run.get(run)) for run in runs]
-                if column == "sram_measured":
-                    values = [None if v is None else v / KB for v in values]
-                if sum(v is not None for v in values) >= 1:
-                    lines[_short_title({"p": p, "n": n})] = values
-            if not lines:
-                continue
-            ylabel = f"latency ({unit})" if unit else "SRAM measured (kB)"
-            found.append(
-                Chart(
-                    f"Trend of {what} over {len(runs)} runs" + (f" ({unit})" if unit else ""),
-                    _svg(
-                        charts.trend_svg(f"{group.model} on {group.target}: {what}", runs, lines, ylabel),
-                        f"{group.anchor}-trend-{column}-{unit or ''}",
-                    ),
-                )
-            )
-    return found
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
+    return charts.trend_charts(f"{group.model} on {group.target}", group.anchor, mine)
 
 
 # --- summary, problems, baseline, environment ------------------------------------------------------
