@@ -312,7 +312,10 @@ def test_page_is_well_formed_and_self_contained(rendered):
     ids = []
     for svg in svgs:
         ET.fromstring(svg)
-        ids += re.findall(r'\bid="([^"]+)"', svg)
+        own = re.findall(r'\bid="([^"]+)"', svg)
+        references = set(re.findall(r'(?:href="#|url\(#)([^"\)]+)', svg))
+        assert references <= set(own), "a chart refers to an element of another chart"
+        ids += own
     assert len(ids) == len(set(ids))
 
 
@@ -539,3 +542,23 @@ def test_exported_rows_roundtrip_into_a_report(tmp_path, rendered):
         int(point_row(rendered["rows"], "stm32f746", 1, 0)["sram_measured"])
     )
     assert json.loads(export.read_text())
+
+
+def test_chart_text_cannot_break_out_of_the_svg():
+    from harness import charts
+
+    evil = '--><script>alert(1)</script><!-- $x$ & "q"'
+    for svg in (
+        charts.grouped_bars_svg(
+            evil,
+            [evil, "b"],
+            [charts.Series(evil, [1.0, None])],
+            evil,
+            charts.Budget(evil, 0.5),
+            [None, evil],
+        ),  # fmt: skip
+        charts.trend_svg(evil, [evil, "r2"], {evil: [1.0, 2.0]}, evil),
+        charts.layer_latency_svg(evil, [(evil, 5.0)], evil),
+    ):
+        assert "<script" not in svg and "-->" not in svg.replace("-->\n", "")
+        ET.fromstring(svg)
