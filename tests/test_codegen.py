@@ -296,3 +296,27 @@ def test_mbconv_blocks_with_residuals_bit_exact_on_the_host(p):
     x = _input(g)
     model = generate_model(g, make_plan(g, p, 5), "stm32f746", x)
     assert run_on_host(model) == expected_output(g, x) == reference.run_outputs(g, x)[g.outputs[0]].tobytes()
+
+
+@needs_gcc
+@pytest.mark.parametrize("p, n, input_mode", [(4, 2, "counted"), (5, 3, "streamed")])
+def test_patches_made_of_padding_only_bit_exact_on_the_host(p, n, input_mode):
+    """A PAD wider than a patch: some patches read nothing of its input and are all padding."""
+    specs = [LayerSpec("conv", 3, 1, channels=4), LayerSpec("pad", pads=(4, 5, 4, 3)),
+             LayerSpec("conv", 3, 1, "VALID", channels=5)]  # fmt: skip
+    g = build_stack(specs, input_shape=(1, 6, 6, 3), seed=5, blocks=False)
+    plan = make_plan(g, p, n)
+    assert any(s.inputs[0].is_empty for patch in plan.patches for s in patch.steps if s.op == "b1_pad_pad")
+    x = _input(g)
+    model = generate_model(g, plan, "stm32f746", x, CodegenOptions(optimized=False, input_mode=input_mode))
+    assert run_on_host(model) == expected_output(g, x)
+
+
+@needs_gcc
+def test_a_patch_stage_that_is_the_whole_graph_bit_exact_on_the_host():
+    g = build_stack([LayerSpec("conv", 3, 2, channels=4), LayerSpec("residual", 3), LayerSpec("depthwise", 5, 1)],
+                    input_shape=(1, 16, 16, 3), seed=2)  # fmt: skip
+    x = _input(g)
+    model = generate_model(g, make_plan(g, 3, 3), "stm32f746", x)
+    assert model.layer_names == tuple(f"patch_r{i}_c{j}" for i in range(3) for j in range(3))
+    assert run_on_host(model) == expected_output(g, x)
