@@ -1,5 +1,4 @@
 /* Data movement: PAD, CONCATENATION, RESIZE_NEAREST_NEIGHBOR. */
-#include <math.h>
 #include <string.h>
 
 #include "pb_kernels.h"
@@ -56,11 +55,12 @@ static int32_t nearest_index(int32_t out_index, int32_t in_size, int32_t out_siz
                                                         : (float)in_size / (float)out_size;
     const float offset = half_pixel_centers ? 0.5f : 0.0f;
     const float position = ((float)out_index + offset) * scale;
-    int32_t index;
-    if (align_corners) {
-        index = (int32_t)roundf(position); /* TfLiteRound: halves away from zero */
-    } else {
-        index = (int32_t)floorf(position);
+    /* position >= 0, so truncation is floor, and rounding half away from zero (TfLiteRound) is
+     * truncation plus one when the fraction (exact in float for these small values) is >= 1/2. Plain
+     * casts rather than roundf/floorf: cores without VRINT (Cortex-M4) would need libm for those. */
+    int32_t index = (int32_t)position;
+    if (align_corners && position - (float)index >= 0.5f) {
+        index += 1;
     }
     if (index > in_size - 1) {
         index = in_size - 1;
