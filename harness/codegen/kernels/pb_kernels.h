@@ -173,6 +173,13 @@ void pb_mul_s8(const pb_mul_params *p, const int8_t *a, const int8_t *b, int32_t
 void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t output_zero_point,
                              int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output);
 
+/* QUANTIZE float32 -> int8, TFLite's AffineQuantize: the division in float32, rounded half away from
+ * zero, plus the zero point, clamped. At a float model's input. */
+void pb_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
+
+/* DEQUANTIZE int8 -> float32: (float)((q - zero_point) * scale), the product in double (harness.quant). */
+void pb_dequantize_s8_f32(int32_t size, double scale, int32_t zero_point, const int8_t *input, float *output);
+
 /* SOFTMAX over the last axis of [rows, depth], TFLite's int8 fixed-point (gemmlowp exp) kernel.
  * The output is TFLite's int8 softmax output: scale 1/256, zero point -128.
  * input_multiplier, input_left_shift, diff_min: harness.kernels.softmax_params(beta, input_scale). */
@@ -204,6 +211,9 @@ void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t oute
 void pb_resize_nearest_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h, int32_t out_w,
                           int32_t align_corners, int32_t half_pixel_centers, const int8_t *input,
                           int8_t *output);
+
+/* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */
+void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8_t *input, int8_t *output);
 
 #ifdef __cplusplus
 }
