@@ -117,13 +117,22 @@ class PointResult:
 
 
 def make_test_input(graph: Graph) -> np.ndarray:
-    """The compiled-in test input of a single-input graph: seeded uniform int8 noise."""
+    """The compiled-in test input of a single-input graph: seeded uniform noise over the int8 range (for a
+    float32 input, over the real range of the QUANTIZE op that reads it)."""
     if len(graph.inputs) != 1:
         raise CodegenError(f"graph {graph.name!r} has {len(graph.inputs)} inputs; measure() supports one")
     tensor = graph.tensor(graph.inputs[0])
-    if tensor.dtype != "int8":
-        raise CodegenError(f"graph {graph.name!r}: input {tensor.name!r} is {tensor.dtype}, not int8")
-    return np.random.default_rng(TEST_INPUT_SEED).integers(-128, 128, tensor.shape).astype(np.int8)
+    rng = np.random.default_rng(TEST_INPUT_SEED)
+    if tensor.dtype == "int8":
+        return rng.integers(-128, 128, tensor.shape).astype(np.int8)
+    quantize = next((op for op in graph.consumers(tensor.name) if op.kind == "QUANTIZE"), None)
+    if tensor.dtype != "float32" or quantize is None:
+        raise CodegenError(
+            f"graph {graph.name!r}: input {tensor.name!r} is {tensor.dtype}; measure() feeds int8 inputs, or "
+            "float32 inputs that a QUANTIZE op reads"
+        )
+    q = graph.tensor(quantize.outputs[0])
+    return (q.scale * (rng.uniform(-128.0, 127.0, tensor.shape) - q.zero_point)).astype(np.float32)
 
 
 def expected_output(graph: Graph, x: np.ndarray) -> bytes:

@@ -12,93 +12,21 @@ import shutil
 
 import numpy as np
 import pytest
+from codegen_graphs import STAGE_ENDS, Appender, every_op_graph, float_ends_graph, float_image
 
 from harness import kernels, reference
 from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
 from harness.codegen.layout import plan_model_arena
-from harness.graph import Op, QParams, Tensor, validate
+from harness.graph import Tensor
 from harness.pipeline import expected_output, make_test_input
 from harness.schedule.plan import make_plan
 from harness.schedule.synthetic import LayerSpec, build_stack
-from harness.shapes import infer_op_shape
 from harness.targets import load_target
 from models import get_model
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
 FUNCTION = re.compile(r"^static void (\w+)\((void|const stage_step \*s)\) \{", re.M)
-
-
-# --- a graph with every op kind the kernels run ---------------------------------------------------------
-
-
-class _Appender:
-    """Adds ops after a graph's output, shapes from harness.shapes."""
-
-    def __init__(self, graph, seed: int = 1):
-        self.graph = graph
-        self.rng = np.random.default_rng(seed)
-        self.x = graph.outputs[0]
-
-    def const(self, name: str, data: np.ndarray, qparams: QParams | None = None) -> str:
-        self.graph.tensors[name] = Tensor(name, tuple(data.shape), str(data.dtype), qparams, data)
-        return name
-
-    def int8_const(self, name: str, shape) -> str:
-        data = self.rng.integers(-128, 128, shape).astype(np.int8)
-        return self.const(name, data, QParams.per_tensor(float(self.rng.uniform(0.01, 0.05)), 3))
-
-    def op(self, kind: str, name: str, inputs: list[str], attrs=None, scale=None, zero_point=None) -> str:
-        first = self.graph.tensor(inputs[0])
-        scale = first.scale if scale is None else scale
-        zero_point = first.zero_point if zero_point is None else zero_point
-        out = f"{name}_out"
-        self.graph.tensors[out] = Tensor(out, (), "int8", QParams.per_tensor(scale, zero_point))
-        op = Op(kind, name, inputs, [out], dict(attrs or {}))
-        self.graph.ops.append(op)
-        self.graph.tensors[out].shape = tuple(infer_op_shape(self.graph, op))
-        self.graph.outputs = [out]
-        return out
-
-
-def every_op_graph():
-    """Every op kind the kernels run. Ops 0-14 can form a patch stage (convs, PAD, depthwise VALID,
-    residual ADD, MUL, pools, channel concat, QUANTIZE, ADD and MUL with per-channel constants, the MUL's
-    constant first); the rest runs per layer (RESIZE, PAD, CONCAT along rows, MEAN, RESHAPE,
-    FULLY_CONNECTED, SOFTMAX)."""
-    specs = [LayerSpec("conv", 3, 1, channels=8), LayerSpec("pad", pads=(1, 0, 0, 2)),
-             LayerSpec("depthwise", 3, 2, "VALID"), LayerSpec("residual", 3), LayerSpec("mul"),
-             LayerSpec("max_pool", 2, 1), LayerSpec("concat", 3, channels=4), LayerSpec("avg_pool", 3, 2)]  # fmt: skip
-    graph = build_stack(specs, input_shape=(1, 22, 18, 3), seed=3, name="every_op", blocks=False)
-    a = _Appender(graph)
-    x = a.op("QUANTIZE", "requantize", [a.x], scale=graph.tensor(a.x).scale * 1.7, zero_point=-11)
-    x = a.op("ADD", "add_bias", [x, a.int8_const("channel_bias", (8,))], {"activation": "RELU"}, 0.05, -20)
-    graph.ops[-1].attrs.update(act_min=-20, act_max=127)
-    x = a.op(
-        "MUL", "scale_channels", [a.int8_const("channel_scale", (1, 1, 1, 8)), x], scale=0.02, zero_point=5
-    )
-    x = a.op("RESIZE_NEAREST_NEIGHBOR", "upsample", [x, a.const("size", np.array([12, 10], np.int32))])
-    x = a.op(
-        "PAD", "pad_late", [x, a.const("late_pads", np.array([[0, 0], [2, 1], [0, 1], [1, 0]], np.int32))]
-    )
-    x = a.op("CONCATENATION", "stack_rows", [x, x], {"axis": 1, "activation": "NONE"})
-    x = a.op("MEAN", "global_mean", [x, a.const("axes", np.array([1, 2], np.int32))], {"keep_dims": True},
-             scale=graph.tensor(x).scale * 0.8, zero_point=-7)  # fmt: skip
-    x = a.op("RESHAPE", "flatten", [x, a.const("flat_shape", np.array([1, 9], np.int32))])
-    weights = a.const("fc_weights", a.rng.integers(-127, 128, (10, 9)).astype(np.int8),
-                      QParams.per_tensor(0.01, 0))  # fmt: skip
-    in_scale = graph.tensor(x).scale
-    bias = a.const("fc_bias", a.rng.integers(-3000, 3000, 10).astype(np.int32),
-                   QParams.per_tensor(in_scale * 0.01, 0))  # fmt: skip
-    x = a.op(
-        "FULLY_CONNECTED", "classifier", [x, weights, bias], {"keep_dims": False}, scale=0.1, zero_point=4
-    )
-    a.op("SOFTMAX", "probabilities", [x], {"beta": 1.0}, scale=1.0 / 256, zero_point=-128)
-    validate(graph)
-    return graph
-
-
-STAGE_ENDS = {"avg_pool": 12, "constants": 15}  # n: the stage ends after the avg pool / the constant ops
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +39,8 @@ def _input(graph):
 
 
 def test_every_op_graph_covers_every_supported_kind(graph):
-    assert {op.kind for op in graph.ops} == set(SUPPORTED_OPS)
+    kinds = {op.kind for op in graph.ops} | {op.kind for op in float_ends_graph().ops}
+    assert kinds == set(SUPPORTED_OPS)
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
     stage_kinds = {graph.op(name).kind for name in plan.stage_ops}
     assert stage_kinds == {"CONV_2D", "PAD", "DEPTHWISE_CONV_2D", "ADD", "MUL", "MAX_POOL_2D", "CONCATENATION",
@@ -210,14 +139,22 @@ def test_test_input_is_compiled_in_and_copied_by_prepare_input():
 
 def test_unsupported_ops_are_a_codegen_error_naming_each_op(graph):
     broken = dataclasses.replace(graph, ops=list(graph.ops), tensors=dict(graph.tensors))
-    a = _Appender(broken)
-    a.op("TRANSPOSE", "swap_axes", [a.x, a.const("perm", np.array([1, 0], np.int32))])
+    a = Appender(broken)
+    a.op("MEAN", "channel_mean", [a.x, a.const("channel_axis", np.array([1], np.int32))], {"keep_dims": True})
+    wide = broken.tensors[broken.outputs[0]]
+    broken.tensors["wide"] = Tensor("wide", wide.shape, "int16", wide.quant)
+    broken.ops[-1].outputs = ["wide"]
+    broken.outputs = ["wide"]
     with pytest.raises(CodegenError) as caught:
         generate_model(broken, make_plan(broken, 1, 0), "stm32f746", _input(graph))
     message = str(caught.value)
-    assert (
-        f"op {len(broken.ops) - 1} 'swap_axes' (TRANSPOSE, per layer): no C kernel for TRANSPOSE" in message
-    )
+    index = len(broken.ops) - 1
+    assert f"op {index} 'channel_mean' (MEAN, per layer): tensor 'wide' is int16" in message
+    broken.tensors["wide"].dtype = "int8"
+    with pytest.raises(
+        CodegenError, match=rf"op {index} 'channel_mean' \(MEAN, per layer\): MEAN over axes \[1\]"
+    ):
+        generate_model(broken, make_plan(broken, 1, 0), "stm32f746", _input(graph))
 
 
 def test_depth_multiplier_in_the_patch_stage_names_the_op():
@@ -318,3 +255,18 @@ def test_a_patch_stage_that_is_the_whole_graph_bit_exact_on_the_host():
     model = generate_model(g, make_plan(g, 3, 3), "stm32f746", x)
     assert model.layer_names == tuple(f"patch_r{i}_c{j}" for i in range(3) for j in range(3))
     assert run_on_host(model) == expected_output(g, x)
+
+
+@needs_gcc
+@pytest.mark.parametrize("p, n", [(1, 0), (2, 4), (3, 6)])  # stage ends: after the ADD; the whole graph
+def test_float_model_ends_bit_exact_on_the_host(p, n):
+    g = float_ends_graph()
+    x = float_image(g)
+    model = generate_model(g, make_plan(g, p, n), "stm32f746", x, CodegenOptions(optimized=p != 3))
+    assert (
+        "pb_quantize_f32_s8" in model.sources["model.c"]
+        and "pb_dequantize_s8_f32" in model.sources["model.c"]
+    )
+    expected = reference.run_outputs(g, x)["probabilities"]
+    assert expected.dtype == np.float32
+    assert run_on_host(model) == expected.tobytes() == expected_output(g, x)

@@ -14,6 +14,7 @@ import shutil
 
 import numpy as np
 import pytest
+from codegen_graphs import STAGE_ENDS, every_op_graph, float_ends_graph
 
 from harness.paths import mlperf_model
 from harness.pipeline import PointResult, make_test_input, measure
@@ -139,6 +140,27 @@ def test_a_model_too_big_for_the_board_is_does_not_fit_with_the_numbers():
     assert result.flash_needed > result.flash_budget == 1024 * KB
     assert result.sram_needed > result.sram_budget == 256 * KB
     assert result.sram_needed >= result.sram_planned  # the arena and the reserved stack, at least
+
+
+@pytest.mark.parametrize(
+    "target, p, optimized", [("stm32f412", 1, True), ("stm32f412", 3, False), ("stm32f746", 3, True)]
+)
+def test_every_op_kind_bit_exact_on_the_m4_and_m7(target, p, optimized):
+    """Every op kind the kernels run, per layer and in a 3x3 patch stage (the host runs of the same C are
+    in test_codegen.py; this catches what only the device shows: toolchain, libm, alignment)."""
+    result = measure(
+        every_op_graph(), target, p, 0 if p == 1 else STAGE_ENDS["constants"], optimized=optimized
+    )
+    assert result.status == "passed", result.summary()
+    # A 7 kB arena: the 4 kB reserved stack dominates the plan, so only bound the measurement by it.
+    assert result.arena_bytes < result.sram_measured <= result.sram_planned, _figures(result)
+
+
+def test_float_model_ends_bit_exact_on_the_m4():
+    result = measure(float_ends_graph(), "stm32f412", 2, 4, optimized=False)
+    assert result.status == "passed", result.summary()
+    graph = float_ends_graph()
+    assert len(result.output) == graph.tensor(graph.outputs[0]).nbytes  # float32 bytes
 
 
 ZOO_POINTS = [  # (model, target, p, n): n = the first stride-8 map (harness.schedule.profile.paper_patch_depth)

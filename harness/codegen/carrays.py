@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-C_TYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t"}
-VALUES_PER_LINE = {"int8": 24, "int32": 8, "uint8": 24}
+C_TYPES = {"int8": "int8_t", "int32": "int32_t", "uint8": "uint8_t", "float32": "float"}
+VALUES_PER_LINE = {"int8": 24, "int32": 8, "uint8": 24, "float32": 4}
 _RANGES = {"int8": (-128, 127), "int32": (-(2**31), 2**31 - 1), "uint8": (0, 255)}
 
 
@@ -26,11 +26,14 @@ class CArray:
 
     def definition(self) -> str:
         values = np.asarray(self.values).reshape(-1)
-        low, high = _RANGES[self.dtype]
-        if values.size and (values.min() < low or values.max() > high):
-            raise ValueError(f"C array {self.name}: values outside {self.dtype}")
         per_line = VALUES_PER_LINE[self.dtype]
-        items = [str(v) for v in values.astype(np.int64).tolist()]
+        if self.dtype == "float32":
+            items = [c_float(v) for v in values.astype(np.float32).tolist()]
+        else:
+            low, high = _RANGES[self.dtype]
+            if values.size and (values.min() < low or values.max() > high):
+                raise ValueError(f"C array {self.name}: values outside {self.dtype}")
+            items = [str(v) for v in values.astype(np.int64).tolist()]
         lines = ["    " + ", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)]
         comment = f"/* {self.comment} */\n" if self.comment else ""
         # Word alignment lets the DSP kernels read weights a word at a time without penalties.
@@ -47,3 +50,16 @@ def c_struct(fields: dict[str, object]) -> str:
 def c_ints(values) -> str:
     """``{1, 2, 3}``."""
     return "{" + ", ".join(str(int(v)) for v in values) + "}"
+
+
+def c_float(value: float) -> str:
+    """A float32 value as an exact C literal (hexadecimal floating point, suffix f)."""
+    value = float(np.float32(value))
+    if not np.isfinite(value):
+        raise ValueError(f"cannot write the non-finite float {value} as a C constant")
+    return f"{value.hex()}f"
+
+
+def c_double(value: float) -> str:
+    """A double as an exact C literal (hexadecimal floating point)."""
+    return float(value).hex()

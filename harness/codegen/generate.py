@@ -41,7 +41,7 @@ _C_KEYWORDS = frozenset(
 )
 # Names model.c defines itself; an op may not take them.
 _RESERVED = frozenset({"arena", "stage_step", "load_tile", "model_outputs", "region", "inputs", "dims", "pads",
-                       "row", "in_y", "main", "memcpy", "memset"})  # fmt: skip
+                       "perm", "row", "in_y", "main", "memcpy", "memset"})  # fmt: skip
 
 
 def generate_model(
@@ -190,13 +190,15 @@ class _InputSlot:
     name: str  # tensor name
     macro: str  # model.h offset name
     array: str  # the flash array holding the test input
-    size: int
+    size: int  # bytes
     shape: tuple[int, ...]
     data: np.ndarray
 
     @property
     def array_data(self) -> CArray:
-        return CArray(self.array, "int8", self.data, f"test input {self.name!r} {list(self.shape)}")
+        return CArray(
+            self.array, str(self.data.dtype), self.data, f"test input {self.name!r} {list(self.shape)}"
+        )
 
 
 def _test_inputs(graph: Graph, test_input) -> list[_InputSlot]:
@@ -212,13 +214,15 @@ def _test_inputs(graph: Graph, test_input) -> list[_InputSlot]:
             raise CodegenError(f"graph {graph.name!r}: no test input given for input {name!r}")
         tensor = graph.tensor(name)
         array = np.asarray(test_input[name])
-        if tuple(array.shape) != tuple(tensor.shape) or array.dtype != np.int8 or tensor.dtype != "int8":
+        if tuple(array.shape) != tuple(tensor.shape) or array.dtype != np.dtype(tensor.dtype):
             raise CodegenError(
-                f"graph {graph.name!r}: test input {name!r} must be int8{list(tensor.shape)} (the tensor is "
-                f"{tensor.dtype}), got {array.dtype}{list(array.shape)}"
+                f"graph {graph.name!r}: test input {name!r} must be {tensor.dtype}{list(tensor.shape)}, got "
+                f"{array.dtype}{list(array.shape)}"
             )
+        if tensor.dtype not in ("int8", "float32"):
+            raise CodegenError(f"graph {graph.name!r}: input {name!r} is {tensor.dtype}; use int8 or float32")
         suffix = "" if len(graph.inputs) == 1 else str(index)
-        slots.append(_InputSlot(name, buffer_macro(graph, name), f"model_test_input{suffix}", array.size,
+        slots.append(_InputSlot(name, buffer_macro(graph, name), f"model_test_input{suffix}", array.nbytes,
                                 tuple(tensor.shape), array))  # fmt: skip
     return slots
 
@@ -266,9 +270,10 @@ def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: 
             notes.append(f"input {region}")
             if streamed:
                 _, width, channels = hwc(graph, name)
-                source = (region.y0 * width + region.x0) * channels
-                loads.append(f"arena + {slots[name].macro}, {slots[name].array} + {source}, {region.height}, "
-                             f"{region.width * channels}, {width * channels}")  # fmt: skip
+                size = slots[name].data.itemsize  # bytes per element: the copy is in bytes
+                source = (region.y0 * width + region.x0) * channels * size
+                loads.append(f"arena + {slots[name].macro}, (const int8_t *){slots[name].array} + {source}, "
+                             f"{region.height}, {region.width * channels * size}, {width * channels * size}")  # fmt: skip
         note = f"; reads {', '.join(notes)}" if notes else ""
         functions.append(_PatchFunction(f"patch_r{patch.row}_c{patch.col}", patch.row, patch.col, patch.output,
                                         tuple(calls), tuple(loads), note))  # fmt: skip

@@ -73,20 +73,20 @@ class View:
 
     offset: int
     region: Region
-    row_stride: int
+    row_stride: int  # elements of the tensor's type
     channels: int
+    itemsize: int = 1  # bytes per element (4 for the float32 ends of a float model)
 
     def at(self, window: Region) -> int:
-        """Arena offset of the first element of ``window`` (which must lie inside the held region)."""
+        """Arena byte offset of the first element of ``window`` (which must lie inside the held region)."""
         if window.is_empty:
             return self.offset
         if not self.region.contains(window):
             raise CodegenError(f"internal error: window {window} is outside the held region {self.region}")
-        return (
-            self.offset
-            + (window.y0 - self.region.y0) * self.row_stride
-            + (window.x0 - self.region.x0) * self.channels
-        )
+        elements = (window.y0 - self.region.y0) * self.row_stride + (
+            window.x0 - self.region.x0
+        ) * self.channels
+        return self.offset + elements * self.itemsize
 
 
 def hwc(graph: Graph, name: str) -> tuple[int, int, int]:
@@ -97,6 +97,10 @@ def hwc(graph: Graph, name: str) -> tuple[int, int, int]:
     if len(shape) == 0:
         return 1, 1, 1
     return 1, int(np.prod(shape[:-1], dtype=np.int64)), int(shape[-1])
+
+
+def _itemsize(graph: Graph, name: str) -> int:
+    return int(np.dtype(graph.tensor(name).dtype).itemsize)
 
 
 def whole(graph: Graph, name: str) -> Region:
@@ -113,7 +117,7 @@ class StageLayout:
 
     def full_view(self, name: str) -> View:
         h, w, c = hwc(self.graph, name)
-        return View(self.arena.offset(name), Region(0, h, 0, w), w * c, c)
+        return View(self.arena.offset(name), Region(0, h, 0, w), w * c, c, _itemsize(self.graph, name))
 
     def view(self, patch: Patch, name: str) -> View:
         is_image = name in self.graph.inputs
@@ -123,7 +127,9 @@ class StageLayout:
         if region is None:
             raise CodegenError(f"internal error: patch ({patch.row}, {patch.col}) does not hold {name!r}")
         channels = hwc(self.graph, name)[2]
-        return View(self.arena.offset(name), region, region.width * channels, channels)
+        return View(
+            self.arena.offset(name), region, region.width * channels, channels, _itemsize(self.graph, name)
+        )
 
 
 @dataclass(frozen=True)

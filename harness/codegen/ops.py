@@ -20,7 +20,7 @@ from harness import kernels, quant, reference
 from harness.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan
 
-from .carrays import CArray, c_ints, c_struct
+from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
 from .layout import StageLayout, StepIO, activation_inputs, hwc, stage_steps
 from .options import CodegenError
 
@@ -57,15 +57,18 @@ class OpContext:
         if self.graph.tensor(name).is_const:
             return f"{self.op.name}_operand{position}"
         if not self.in_stage:
-            return f"arena + {buffer_macro(self.graph, name)}"
+            return _typed(f"arena + {buffer_macro(self.graph, name)}", self.graph.tensor(name).dtype, True)
         slot = self.activation_slot(position)
         row = f" + {ROW} * s->input_row_stride[{slot}]" if per_row else ""
-        return f"arena + s->input[{slot}]{row}"
+        return _typed(f"arena + s->input[{slot}]", self.graph.tensor(name).dtype, True) + row
 
     def output_ptr(self, per_row: bool = False) -> str:
+        dtype = self.out.dtype
         if not self.in_stage:
-            return f"arena + {buffer_macro(self.graph, self.op.outputs[0])}"
-        return f"arena + s->output{f' + {ROW} * s->region.out_row_stride' if per_row else ''}"
+            return _typed(f"arena + {buffer_macro(self.graph, self.op.outputs[0])}", dtype, False)
+        return _typed("arena + s->output", dtype, False) + (
+            f" + {ROW} * s->region.out_row_stride" if per_row else ""
+        )
 
     @property
     def scratch_ptr(self) -> str:
@@ -73,6 +76,13 @@ class OpContext:
         if any(b.name == name for b in self.arena.buffers):
             return f"arena + SCRATCH_{self.op.name}"
         return "NULL"
+
+
+def _typed(pointer: str, dtype: str, const: bool) -> str:
+    """An arena pointer as the element type of the tensor (row strides then count elements)."""
+    if dtype == "int8":
+        return pointer
+    return f"({'const ' if const else ''}{C_TYPES[dtype]} *)({pointer})"
 
 
 @dataclass
@@ -109,14 +119,16 @@ def buffer_macro(graph: Graph, tensor: str) -> str:
 
 def unsupported_reason(graph: Graph, op: Op, in_stage: bool) -> str | None:
     """Why the C kernels cannot run ``op`` (None: they can)."""
-    for name in [*op.inputs, *op.outputs]:
+    for position, name in [*enumerate(op.inputs), *((-1, n) for n in op.outputs)]:
         if not name:
             continue
         tensor = graph.tensor(name)
-        if not tensor.is_const and tensor.dtype != "int8":
+        # The float ends of a float model: QUANTIZE's input and DEQUANTIZE's output.
+        float_end = (op.kind, position) in (("QUANTIZE", 0), ("DEQUANTIZE", -1))
+        if not tensor.is_const and tensor.dtype != "int8" and not (float_end and tensor.dtype == "float32"):
             return (
-                f"tensor {name!r} is {tensor.dtype}; the C kernels run int8 activations only (quantize the "
-                "model's inputs and outputs to int8)"
+                f"tensor {name!r} is {tensor.dtype}; the C kernels run int8 activations (float32 only into a "
+                "QUANTIZE or out of a DEQUANTIZE)"
             )
     check = _CHECKS.get(op.kind)
     if check is None:
@@ -166,7 +178,15 @@ def _check_mean(graph: Graph, op: Op, in_stage: bool) -> str | None:
 
 
 def _check_quantize(graph: Graph, op: Op, in_stage: bool) -> str | None:
-    return None  # dtype checked above: int8 -> int8 requantization
+    if op.kind == "QUANTIZE" and graph.tensor(op.outputs[0]).dtype != "int8":
+        return "QUANTIZE to a type other than int8"
+    return None
+
+
+def _check_transpose(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    if len(graph.tensor(op.inputs[0]).shape) > 4:
+        return "TRANSPOSE of a tensor of rank > 4"
+    return None
 
 
 def _check_pad(graph: Graph, op: Op, in_stage: bool) -> str | None:
@@ -413,16 +433,36 @@ def emit_binary(ctx: OpContext) -> OpCode:
 
 
 def emit_quantize(ctx: OpContext) -> OpCode:
+    """QUANTIZE int8 -> int8 (a change of scale) or float32 -> int8; DEQUANTIZE int8 -> float32."""
     op = ctx.op
     inp, out = ctx.tensor(0), ctx.out
-    multiplier, shift = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
     channels = hwc(ctx.graph, op.outputs[0])[2]
     fields = dict(input=ctx.input_ptr(0, per_row=ctx.in_stage), output=ctx.output_ptr(per_row=ctx.in_stage),
-                  size=out.size if not ctx.in_stage else f"s->region.out_w * {channels}",
-                  input_zero_point=inp.zero_point, output_zero_point=out.zero_point, multiplier=multiplier,
-                  shift=shift)  # fmt: skip
+                  size=out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
+    if op.kind == "DEQUANTIZE":
+        call = f"pb_dequantize_s8_f32({{size}}, {c_double(np.float64(inp.scale))}, {inp.zero_point}, "
+    elif inp.dtype == "float32":
+        call = f"pb_quantize_f32_s8({{size}}, {c_float(out.scale)}, {out.zero_point}, "
+    else:
+        multiplier, shift = quant.quantize_multiplier(float(inp.scale) / float(out.scale))
+        call = (
+            f"pb_requantize_tensor_s8({{size}}, {inp.zero_point}, {out.zero_point}, {multiplier}, {shift}, "
+        )
+    fields["call"] = call.format(size=fields["size"]) + f"{fields['input']}, {fields['output']});"
     steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
     return OpCode(op.name, op.kind, _comment(ctx), ctx.in_stage, "quantize", fields=fields, steps=steps)
+
+
+def emit_transpose(ctx: OpContext) -> OpCode:
+    op = ctx.op
+    shape = list(ctx.tensor(0).shape)
+    perm = [int(v) % len(shape) for v in np.asarray(ctx.tensor(1).data).reshape(-1)]
+    lead = 4 - len(shape)
+    dims = [1] * lead + shape
+    perm4 = list(range(lead)) + [p + lead for p in perm]
+    fields = dict(dims=c_ints(dims), perm=c_ints(perm4), input=ctx.input_ptr(0), output=ctx.output_ptr())
+    comment = f"{op.name}: TRANSPOSE {shape} by {perm} -> {list(ctx.out.shape)}"
+    return OpCode(op.name, op.kind, comment, False, "transpose", fields=fields)
 
 
 def emit_mean(ctx: OpContext) -> OpCode:
@@ -516,6 +556,8 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "ADD": emit_binary,
     "MUL": emit_binary,
     "QUANTIZE": emit_quantize,
+    "DEQUANTIZE": emit_quantize,
+    "TRANSPOSE": emit_transpose,
     "MEAN": emit_mean,
     "SOFTMAX": emit_softmax,
     "RESHAPE": emit_reshape,
@@ -533,6 +575,8 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "ADD": _check_binary,
     "MUL": _check_binary,
     "QUANTIZE": _check_quantize,
+    "DEQUANTIZE": _check_quantize,
+    "TRANSPOSE": _check_transpose,
     "MEAN": _check_mean,
     "SOFTMAX": _check_softmax,
     "RESHAPE": _no_check,

@@ -1,0 +1,112 @@
+"""Graphs that exercise the code generator: every op kind the kernels run, and a float model's ends.
+Shared by tests/test_codegen.py (host runs) and tests/test_e2e_qemu.py (the emulator)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.graph import Op, QParams, Tensor, validate
+from harness.schedule.synthetic import LayerSpec, build_stack
+from harness.shapes import infer_op_shape
+
+# --- a graph with every op kind the kernels run ---------------------------------------------------------
+
+
+class Appender:
+    """Adds ops after a graph's output, shapes from harness.shapes."""
+
+    def __init__(self, graph, seed: int = 1):
+        self.graph = graph
+        self.rng = np.random.default_rng(seed)
+        self.x = graph.outputs[0]
+
+    def const(self, name: str, data: np.ndarray, qparams: QParams | None = None) -> str:
+        self.graph.tensors[name] = Tensor(name, tuple(data.shape), str(data.dtype), qparams, data)
+        return name
+
+    def int8_const(self, name: str, shape) -> str:
+        data = self.rng.integers(-128, 128, shape).astype(np.int8)
+        return self.const(name, data, QParams.per_tensor(float(self.rng.uniform(0.01, 0.05)), 3))
+
+    def op(self, kind: str, name: str, inputs: list[str], attrs=None, scale=None, zero_point=None) -> str:
+        first = self.graph.tensor(inputs[0])
+        scale = first.scale if scale is None else scale
+        zero_point = first.zero_point if zero_point is None else zero_point
+        out = f"{name}_out"
+        self.graph.tensors[out] = Tensor(out, (), "int8", QParams.per_tensor(scale, zero_point))
+        op = Op(kind, name, inputs, [out], dict(attrs or {}))
+        self.graph.ops.append(op)
+        self.graph.tensors[out].shape = tuple(infer_op_shape(self.graph, op))
+        self.graph.outputs = [out]
+        return out
+
+
+def every_op_graph():
+    """Every op kind the kernels run. Ops 0-14 can form a patch stage (convs, PAD, depthwise VALID,
+    residual ADD, MUL, pools, channel concat, QUANTIZE, ADD and MUL with per-channel constants, the MUL's
+    constant first); the rest runs per layer (RESIZE, PAD, CONCAT along rows, MEAN, RESHAPE,
+    FULLY_CONNECTED, SOFTMAX)."""
+    specs = [LayerSpec("conv", 3, 1, channels=8), LayerSpec("pad", pads=(1, 0, 0, 2)),
+             LayerSpec("depthwise", 3, 2, "VALID"), LayerSpec("residual", 3), LayerSpec("mul"),
+             LayerSpec("max_pool", 2, 1), LayerSpec("concat", 3, channels=4), LayerSpec("avg_pool", 3, 2)]  # fmt: skip
+    graph = build_stack(specs, input_shape=(1, 22, 18, 3), seed=3, name="every_op", blocks=False)
+    a = Appender(graph)
+    x = a.op("QUANTIZE", "requantize", [a.x], scale=graph.tensor(a.x).scale * 1.7, zero_point=-11)
+    x = a.op("ADD", "add_bias", [x, a.int8_const("channel_bias", (8,))], {"activation": "RELU"}, 0.05, -20)
+    graph.ops[-1].attrs.update(act_min=-20, act_max=127)
+    x = a.op(
+        "MUL", "scale_channels", [a.int8_const("channel_scale", (1, 1, 1, 8)), x], scale=0.02, zero_point=5
+    )
+    x = a.op("RESIZE_NEAREST_NEIGHBOR", "upsample", [x, a.const("size", np.array([12, 10], np.int32))])
+    x = a.op(
+        "PAD", "pad_late", [x, a.const("late_pads", np.array([[0, 0], [2, 1], [0, 1], [1, 0]], np.int32))]
+    )
+    x = a.op("CONCATENATION", "stack_rows", [x, x], {"axis": 1, "activation": "NONE"})
+    x = a.op("TRANSPOSE", "swap_rows_columns", [x, a.const("perm", np.array([0, 2, 1, 3], np.int32))])
+    x = a.op("MEAN", "global_mean", [x, a.const("axes", np.array([1, 2], np.int32))], {"keep_dims": True},
+             scale=graph.tensor(x).scale * 0.8, zero_point=-7)  # fmt: skip
+    x = a.op("RESHAPE", "flatten", [x, a.const("flat_shape", np.array([1, 9], np.int32))])
+    weights = a.const("fc_weights", a.rng.integers(-127, 128, (10, 9)).astype(np.int8),
+                      QParams.per_tensor(0.01, 0))  # fmt: skip
+    in_scale = graph.tensor(x).scale
+    bias = a.const("fc_bias", a.rng.integers(-3000, 3000, 10).astype(np.int32),
+                   QParams.per_tensor(in_scale * 0.01, 0))  # fmt: skip
+    x = a.op(
+        "FULLY_CONNECTED", "classifier", [x, weights, bias], {"keep_dims": False}, scale=0.1, zero_point=4
+    )
+    a.op("SOFTMAX", "probabilities", [x], {"beta": 1.0}, scale=1.0 / 256, zero_point=-128)
+    validate(graph)
+    return graph
+
+
+STAGE_ENDS = {"avg_pool": 12, "constants": 15}  # n: the stage ends after the avg pool / the constant ops
+
+
+def float_ends_graph():
+    """A float model's ends: a float32 image quantized by the first op, the result dequantized."""
+    specs = [
+        LayerSpec("conv", 3, 2, channels=6),
+        LayerSpec("residual", 3),
+        LayerSpec("conv", 1, 1, channels=4),
+    ]
+    graph = build_stack(specs, input_shape=(1, 14, 12, 3), seed=4, name="float_ends", blocks=False)
+    image, quantized = "image", graph.inputs[0]
+    graph.tensors[image] = Tensor(image, graph.tensor(quantized).shape, "float32")
+    # A power-of-two scale, so that the image can hold exact ties (k + 0.5 steps) for the rounding.
+    graph.tensor(quantized).quant = QParams.per_tensor(0.0625, graph.tensor(quantized).zero_point)
+    graph.ops.insert(0, Op("QUANTIZE", "quantize_image", [image], [quantized], {}))
+    graph.inputs = [image]
+    a = Appender(graph)
+    out = "probabilities"
+    graph.tensors[out] = Tensor(out, graph.tensor(a.x).shape, "float32")
+    graph.ops.append(Op("DEQUANTIZE", "dequantize", [a.x], [out], {}))
+    graph.outputs = [out]
+    validate(graph)
+    return graph
+
+
+def float_image(graph):
+    q = graph.tensor(graph.ops[0].outputs[0])
+    real = q.scale * (np.random.default_rng(5).uniform(-140, 140, graph.tensor("image").shape) - q.zero_point)
+    real.reshape(-1)[:4] = q.scale * (np.array([0.5, -0.5, 2.5, -127.5]) - q.zero_point)  # exact ties
+    return real.astype(np.float32)
