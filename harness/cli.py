@@ -159,12 +159,45 @@ def zoo(args: argparse.Namespace) -> int:
 
 
 @command(
-    "bench", "run the benchmark sweep (placeholder: prints the analytic zoo table for now)", *_MODEL_ARGS
+    "bench",
+    "run a benchmark sweep (default: sweeps/default.toml on the emulator) and write the HTML report",
+    arg("--sweep", default=None, help="a TOML sweep file (default: sweeps/default.toml)"),
+    arg("--target", action="append", default=[], help="board(s), overriding the sweep's"),
+    arg("--models", default=None, help="comma-separated models, overriding the sweep's"),
+    arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
+    arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
+    arg("--backend", default="qemu", choices=("auto", "qemu", "renode", "pyocd")),
+    arg("--farm", default=None, help="a TOML inventory of physical boards (with --backend auto|pyocd)"),
+    arg("--results", default=None, help="the results database (default: build/results.sqlite)"),
+    arg("--report", default=None, help="the report folder (default: build/report)"),
+    arg("--baseline", default=None, help="compare with a run id, an export, or 'previous'"),
+    arg("--jobs", "-j", default="auto", help="parallel emulators (pytest-xdist -n); 0 runs in-process"),
 )
 def bench(args: argparse.Namespace) -> int:
-    # Placeholder until the sweep runner lands: the analytic figures are what a bench reports first.
-    print("patchbench bench: the benchmark runner is not wired up yet; analytic figures:", file=sys.stderr)
-    return _print_zoo(args.models, args.format)
+    """The sweep runs as the pytest benchmark tests, so CLI and pytest measure through one path."""
+    import pytest
+
+    from harness.paths import BUILD_DIR, REPO_ROOT
+
+    results = _results_path(args)
+    report = args.report or str(BUILD_DIR / "report")
+    pytest_args = [
+        str(REPO_ROOT / "tests" / "test_benchmark.py"),
+        "-m", "hil", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT),
+        "--backend", args.backend, "--results", str(results), "--report", report,
+        "-n", str(args.jobs),
+    ]  # fmt: skip
+    for option in ("sweep", "models", "patches", "depths", "farm", "baseline"):
+        value = getattr(args, option)
+        if value:
+            pytest_args += [f"--{option}", value]
+    for target in args.target:
+        pytest_args += ["--target", target]
+    code = pytest.main(pytest_args)
+    print(f"patchbench bench: results database {results}")
+    print(f"patchbench bench: HTML report in {report}/ (index.html lists every run)")
+    # A point that failed (not bit-exact, a crash) fails the job; points that do not fit are skips.
+    return int(code)
 
 
 # --- report and compare -------------------------------------------------------------------------
