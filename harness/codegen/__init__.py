@@ -6,7 +6,12 @@ model_weights.h) implementing harness/firmware/model_api.h with the int8 kernels
 
 Modules: ``options`` (CodegenOptions, GeneratedModel, CodegenError), ``layout`` (arena with the kernels'
 scratch, per-patch views and step regions), ``ops`` (one emitter per op kind, and which ops the kernels
-cannot run), ``carrays`` (constants as C), ``generate`` (orchestration and rendering of ``templates/``).
+cannot run), ``carrays`` (constants as C), ``generate`` (orchestration and rendering of ``templates/``),
+``hostrun`` (the generated C compiled for the host under ASan/UBSan: a quick bit-exactness check).
+
+Every op kind of the IR has an emitter (``SUPPORTED_OPS``); what the kernels cannot do within a kind
+(int16 tensors, depth multiplier != 1, grouped convs, MEAN over other axes than H and W, ...) is a
+CodegenError at generation time naming the op, its index and kind.
 """
 
 from harness.codegen.generate import build_model, generate_model
