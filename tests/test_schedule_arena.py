@@ -1,0 +1,262 @@
+"""The arena planner: offsets, lifetimes, in-place proofs, scratch, and TFLite Micro's arena sizes.
+
+``run_in_arena`` is the proof of a plan: the model runs with every tensor at its planned offset in
+one random-filled byte array, scratch poisoned before each kernel, in-place depthwise convs executed
+pixel by pixel over the shared bytes; the outputs must equal the reference bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import models
+from harness import reference
+from harness.schedule import arena as arena_module
+from harness.schedule import executor as executor_module
+from harness.schedule.arena import (
+    DEFAULT_INPLACE,
+    NO_INPLACE,
+    PLANNERS,
+    InplacePolicy,
+    KernelShapes,
+    cmsis_nn_scratch,
+    depthwise_rows_to_buffer,
+    plan_arena,
+)
+from harness.schedule.executor import run_in_arena
+from harness.schedule.plan import ScheduleError, make_plan
+from harness.schedule.profile import PLAIN_RULES, paper_patch_depth, profile
+from harness.schedule.search import valid_depths
+from harness.schedule.synthetic import LayerSpec, StackError, build_stack
+
+# models/README.md: TFLite Micro's arena (reference kernels) and the activations part of it.
+TFLM_ARENA = {"vww_96_int8": 103_680, "pretrainedResnet_quant": 55_984, "kws_ref_model": 24_272}
+TFLM_ACTIVATIONS = {"vww_96_int8": 73_728, "pretrainedResnet_quant": 49_152, "kws_ref_model": 16_000}
+ROW_BUFFERED = InplacePolicy(elementwise=True, depthwise="row_buffered")
+
+
+def random_input(graph, seed=0):
+    shape = graph.tensor(graph.inputs[0]).shape
+    return np.random.default_rng(seed).integers(-128, 128, shape).astype(np.int8)
+
+
+def assert_runs_exactly(graph, plan, arena, x, expected):
+    got = run_in_arena(graph, plan, arena, x)
+    for name, value in got.items():
+        np.testing.assert_array_equal(value, expected[name], err_msg=f"{graph.name} {plan.describe()} {name}")
+
+
+@pytest.mark.parametrize("name", sorted(TFLM_ACTIVATIONS))
+def test_activation_arena_not_larger_than_tflite_micros(name):
+    graph = models.get_model(name)
+    plan = make_plan(graph, 1, 0)
+    sizes = {planner: plan_arena(graph, plan, planner=planner).arena_bytes for planner in PLANNERS}
+    analytic = profile(graph, plan, PLAIN_RULES).peak_per_layer
+    print(
+        f"\n{name}: ours {sizes} analytic {analytic}, TFLM activations {TFLM_ACTIVATIONS[name]} of {TFLM_ARENA[name]}"
+    )
+    assert analytic <= sizes["best"] <= TFLM_ACTIVATIONS[name]
+    assert sizes["best"] <= min(sizes["greedy"], sizes["linear"]) <= sizes["no_reuse"]
+
+
+@pytest.mark.parametrize(
+    ("in_hw", "out_hw", "kernel", "stride", "pads", "rows"),
+    [
+        ((48, 48), (24, 24), (3, 3), (2, 2), (0, 1, 0, 1), 0),  # stride 2, TFLite's SAME: in place, free
+        ((49, 49), (25, 25), (3, 3), (2, 2), (1, 1, 1, 1), 0),
+        ((24, 24), (24, 24), (3, 3), (1, 1), (1, 1, 1, 1), 2),  # stride 1 SAME: a 2-row ring
+        ((24, 24), (24, 24), (5, 5), (1, 1), (2, 2, 2, 2), 3),
+        ((16, 16), (10, 10), (7, 7), (1, 1), (0, 0, 0, 0), 0),  # VALID: the output lags the input
+        ((8, 8), (10, 10), (3, 3), (1, 1), (2, 2, 2, 2), None),  # output larger than the input
+    ],
+)
+def test_depthwise_rows_to_buffer(in_hw, out_hw, kernel, stride, pads, rows):
+    assert depthwise_rows_to_buffer(in_hw, out_hw, kernel, stride, (1, 1), pads) == rows
+
+
+@pytest.fixture(scope="module")
+def mlperf_reference():
+    result = {}
+    for name in sorted(TFLM_ACTIVATIONS):
+        graph = models.get_model(name)
+        x = random_input(graph)
+        result[name] = (graph, x, reference.run_graph(graph, x))
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(TFLM_ACTIVATIONS))
+def test_mlperf_arenas_run_bit_exact(name, mlperf_reference):
+    graph, x, expected = mlperf_reference[name]
+    points = [(1, 0), (2, max(valid_depths(graph, 2))), (3, min(valid_depths(graph, 3)))]
+    in_place = 0
+    for p, n in points:
+        plan = make_plan(graph, p, n)
+        for mode in ("counted", "streamed"):
+            for policy in (DEFAULT_INPLACE, ROW_BUFFERED):
+                arena = plan_arena(
+                    graph, plan, mode, scratch=cmsis_nn_scratch, inplace=policy, planner="greedy"
+                )
+                in_place += sum(1 for b in arena.buffers if b.writes_over)
+                assert_runs_exactly(graph, plan, arena, x, expected)
+    assert in_place > 0  # the depthwise convs (and ADDs) really ran in place
+
+
+def test_in_place_stride2_depthwise_is_free_and_stride1_needs_the_ring():
+    graph = models.get_model("vww_96_int8")
+    arena = plan_arena(graph, make_plan(graph, 1, 0), inplace=DEFAULT_INPLACE, planner="greedy")
+    in_place = {graph.producer(b.name).name for b in arena.buffers if b.writes_over}
+    strides = {op.name: tuple(op.attrs["stride"]) for op in graph.ops if op.kind == "DEPTHWISE_CONV_2D"}
+    assert in_place == {name for name, stride in strides.items() if stride == (2, 2)}
+    assert not any(b.kind == "scratch" for b in arena.buffers)
+    buffered = plan_arena(graph, make_plan(graph, 1, 0), inplace=ROW_BUFFERED, planner="greedy")
+    assert {graph.producer(b.name).name for b in buffered.buffers if b.writes_over} == set(strides)
+    ring = buffered.buffer("scratch:" + next(n for n, s in strides.items() if s == (1, 1)))
+    assert ring.size == 2 * 48 * 8  # two rows of the first 48x48x8 depthwise input
+
+
+def test_simulation_catches_an_unsafe_in_place_claim(monkeypatch):
+    graph = build_stack(
+        [LayerSpec("conv", 3, 1, "SAME", 4), LayerSpec("depthwise", 3, 1, "SAME")], (1, 8, 8, 3)
+    )
+    x = random_input(graph)
+    expected = reference.run_graph(graph, x)
+    plan = make_plan(graph, 1, 0)
+    monkeypatch.setattr(arena_module, "depthwise_rows_to_buffer", lambda *args: 0)  # a wrong proof
+    arena = plan_arena(graph, plan, inplace=DEFAULT_INPLACE, planner="greedy")
+    assert any(b.writes_over for b in arena.buffers)
+    with pytest.raises(ScheduleError, match="needs more ring rows than the 0 planned"):
+        run_in_arena(graph, plan, arena, x)
+    # A kernel that trusts the wrong proof and keeps no ring reads pixels it already overwrote.
+    monkeypatch.setattr(executor_module, "depthwise_last_readers", lambda *args: np.full(64, -1))
+    with pytest.raises(ScheduleError, match="after it was overwritten"):
+        run_in_arena(graph, plan, arena, x)
+    monkeypatch.undo()
+    assert_runs_exactly(graph, plan, plan_arena(graph, plan, planner="greedy"), x, expected)
+
+
+def test_check_and_simulation_catch_overlapping_buffers():
+    graph = build_stack(
+        [LayerSpec("conv", 3, 1, "SAME", 4), LayerSpec("residual", 3)], (1, 8, 8, 3), blocks=False
+    )
+    x = random_input(graph)
+    expected = reference.run_graph(graph, x)
+    plan = make_plan(graph, 1, 0)
+    arena = plan_arena(graph, plan, inplace=NO_INPLACE)
+    shortcut, branch = graph.ops[0].outputs[0], graph.ops[1].outputs[0]
+    broken = dataclasses.replace(
+        arena,
+        buffers=tuple(
+            dataclasses.replace(b, offset=arena.offset(shortcut)) if b.name == branch else b
+            for b in arena.buffers
+        ),
+    )
+    with pytest.raises(ScheduleError, match="overlaps"):
+        broken.check()
+    got = run_in_arena(graph, plan, broken, x)
+    assert not np.array_equal(got[graph.outputs[0]], expected[graph.outputs[0]])
+
+
+def test_patch_buffers_hold_the_largest_region_and_the_stage_output_whole():
+    graph = models.get_model("mbv2-w0.35-r96")
+    plan = make_plan(graph, 3, paper_patch_depth(graph))
+    counted = plan_arena(graph, plan, "counted")
+    streamed = plan_arena(graph, plan, "streamed")
+    for buffer in counted.buffers:
+        tensor = graph.tensor(buffer.name) if buffer.kind != "scratch" else None
+        if buffer.kind == "patch":
+            assert buffer.size == plan.max_region_area(buffer.name) * tensor.shape[3]
+            assert buffer.last < len(plan.stage_ops)
+        elif buffer.kind in ("stage_output", "input"):
+            assert buffer.size == tensor.nbytes
+            assert buffer.first == 0 and buffer.last >= len(plan.stage_ops) - 1
+    assert counted.buffer(graph.inputs[0]).kind == "input"
+    image_region = streamed.buffer(graph.inputs[0])
+    assert image_region.kind == "patch" and image_region.size == plan.max_region_area(graph.inputs[0]) * 3
+    assert streamed.arena_bytes < counted.arena_bytes
+    assert plan_arena(graph, make_plan(graph, 1, 0), "streamed").buffer(graph.inputs[0]).kind == "input"
+
+
+def test_scratch_is_a_parameter_and_alignment_is_exact():
+    graph = models.get_model("mcunet-in0")
+    plan = make_plan(graph, 2, paper_patch_depth(graph))
+    calls = []
+
+    def scratch(graph, op, shapes: KernelShapes) -> int:
+        calls.append(shapes)
+        return 1000 if op.kind == "CONV_2D" else 0
+
+    plain = plan_arena(graph, plan, alignment=4)
+    with_scratch = plan_arena(graph, plan, scratch=scratch, alignment=16)
+    conv_steps = [op for op in graph.ops if op.kind == "CONV_2D"]
+    assert len([b for b in with_scratch.buffers if b.kind == "scratch"]) == len(conv_steps)
+    assert with_scratch.scratch_bytes == 1000 and with_scratch.arena_bytes >= plain.arena_bytes
+    assert any(
+        shape.input_shape[0] < graph.tensor(graph.inputs[0]).shape[1] for shape in calls
+    )  # patch shapes
+    for arena, alignment in ((plain, 4), (with_scratch, 16)):
+        assert arena.arena_bytes % alignment == 0
+        assert all(b.offset % alignment == 0 for b in arena.buffers)
+        assert arena.arena_bytes >= max(b.offset + b.size for b in arena.buffers)
+    with pytest.raises(ScheduleError, match="alignment"):
+        plan_arena(graph, plan, alignment=3)
+    with pytest.raises(ScheduleError, match="planner"):
+        plan_arena(graph, plan, planner="magic")
+
+
+def test_cmsis_nn_scratch_figures():
+    graph = build_stack(
+        [LayerSpec("conv", 3, 2, "SAME", 8), LayerSpec("conv", 1, 1, "SAME", 16), LayerSpec("depthwise", 3, 1, "SAME"),
+         LayerSpec("depthwise", 5, 1, "SAME"), LayerSpec("avg_pool", 2, 2, "VALID")],
+        (1, 16, 16, 3),
+    )  # fmt: skip
+    arena = plan_arena(graph, make_plan(graph, 1, 0), scratch=cmsis_nn_scratch, inplace=NO_INPLACE)
+    scratch = {b.name.removeprefix("scratch:"): b.size for b in arena.buffers if b.kind == "scratch"}
+    conv3, conv1, dw3, dw5, pool = (op.name for op in graph.ops)
+    assert scratch == {conv3: 2 * 3 * 9 * 2, dw5: 16 * 25 * 2, pool: 16 * 4}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    specs=st.lists(
+        st.builds(
+            LayerSpec,
+            st.sampled_from(["conv", "depthwise", "residual", "mbconv", "pad", "concat", "max_pool"]),
+            st.sampled_from([1, 3, 5]),
+            st.sampled_from([1, 2]),
+            st.sampled_from(["SAME", "VALID"]),
+            st.integers(1, 5),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    size=st.integers(6, 14),
+    seed=st.integers(0, 2**16),
+    data=st.data(),
+)
+def test_random_arenas_run_bit_exact(specs, size, seed, data):
+    try:
+        graph = build_stack(specs, (1, size, size, 2), seed=seed)
+    except StackError:
+        assume(False)
+    p = data.draw(st.sampled_from([1, 2, 3]))
+    n = data.draw(st.integers(1, len(graph.layers)))
+    try:
+        plan = make_plan(graph, p, n)
+    except ScheduleError:
+        assume(False)
+    arena = plan_arena(
+        graph,
+        plan,
+        data.draw(st.sampled_from(["counted", "streamed"])),
+        scratch=data.draw(st.sampled_from([arena_module.reference_scratch, cmsis_nn_scratch])),
+        inplace=data.draw(st.sampled_from([DEFAULT_INPLACE, ROW_BUFFERED, NO_INPLACE])),
+        planner=data.draw(st.sampled_from(PLANNERS)),
+        alignment=data.draw(st.sampled_from([4, 16])),
+    )
+    x = random_input(graph, seed)
+    assert_runs_exactly(graph, plan, arena, x, reference.run_graph(graph, x))
