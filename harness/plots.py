@@ -32,9 +32,15 @@ def memory_profile_svg(
     per_layer = [layer.per_layer_bytes / KB for layer in result.layers]
     key = "per_patch_bytes" if input_mode == "streamed" else "per_patch_counted_bytes"
     scheduled = [getattr(layer, key) / KB for layer in result.layers]
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "patchbench"}):
+        return _draw(graph, plan, result, names, per_layer, scheduled, sram_budget, input_mode, rules)
+
+
+def _draw(graph, plan, result, names, per_layer, scheduled, sram_budget, input_mode, rules) -> str:
+    # Text stays text (svg.fonttype none: searchable, small); ids are seeded, no date: the same input
+    # gives the same SVG.
     positions = range(len(names))
     width = 0.4
-
     fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(names) + 2.0), 3.6))
     ax.bar([x - width / 2 for x in positions], per_layer, width, label="per-layer", color="#b0b0b0")
     if plan.is_per_layer:
@@ -65,7 +71,7 @@ def memory_profile_svg(
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg") :]  # drop the XML prolog and doctype so it can be inlined in HTML

@@ -43,6 +43,7 @@ alignment).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -209,6 +210,7 @@ def depthwise_last_readers(
     return np.where((last_y[r] >= 0) & (last_x[c] >= 0), last_y[r] * out_w + last_x[c], -1)
 
 
+@functools.lru_cache(maxsize=4096)  # patches of one grid share a handful of shapes
 def depthwise_rows_to_buffer(
     in_hw: tuple[int, int],
     out_hw: tuple[int, int],

@@ -203,7 +203,7 @@ def per_layer_op_bytes(graph: Graph, rules: MemoryRules = PAPER_RULES) -> list[i
     sizes = {name: graph.tensor(name).nbytes for name in live.first}
     result = []
     for index in range(len(graph.ops)):
-        alive = {name: sizes[name] for name in live.first if live.alive(name, index)}
+        alive = {name: size for name, size in sizes.items() if live.alive(name, index)}
         result.append(_live_bytes(alive, groups))
     return result
 
@@ -220,16 +220,17 @@ def patch_stage_op_bytes(
     full_size.add(plan.stage_output)
     groups = alias_groups(graph, rules, exclude=frozenset(full_size))
     bytes_per_pixel = {name: graph.tensor(name).nbytes // _pixels(graph, name) for name in live.first}
+    # The stage output fills up patch by patch; a counted image is read by every patch: both whole.
+    whole = {name: graph.tensor(name).nbytes for name in full_size}
+    alive_at = [[n for n in live.first if n not in full_size and live.alive(n, i)] for i in range(len(stage))]
     result = [0] * len(stage)
     for patch in plan.patches:
-        for index in range(len(stage)):
-            alive = {}
-            for name in live.first:
-                if name in full_size:
-                    # The stage output fills up patch by patch; a counted image is read by every patch.
-                    alive[name] = graph.tensor(name).nbytes
-                elif live.alive(name, index) and name in patch.tensors:
-                    alive[name] = patch.tensors[name].area * bytes_per_pixel[name]
+        for index, names in enumerate(alive_at):
+            alive = dict(whole)
+            for name in names:
+                region = patch.tensors.get(name)
+                if region is not None:
+                    alive[name] = region.area * bytes_per_pixel[name]
             result[index] = max(result[index], _live_bytes(alive, groups))
     return result
 

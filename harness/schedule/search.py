@@ -10,6 +10,7 @@ much it misses.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -79,6 +80,16 @@ class SearchResult:
     def shortfall(self) -> int:
         """Bytes of SRAM the smallest schedule lacks (0 if something fits)."""
         return 0 if self.best is not None else max(self.smallest.sram_bytes - self.sram_budget, 0)
+
+    def rebudget(self, sram_budget: int, flash_budget: int | None = None) -> SearchResult:
+        """The same candidates ranked against another budget (no replanning)."""
+        flash_ok = flash_budget is None or self.flash_bytes <= flash_budget
+        candidates = [
+            dataclasses.replace(c, fits=flash_ok and c.sram_bytes <= sram_budget) for c in self.candidates
+        ]
+        return dataclasses.replace(
+            self, sram_budget=sram_budget, flash_budget=flash_budget, candidates=_ranked(candidates)
+        )
 
     def summary(self) -> str:
         what = f"{self.memory} SRAM, input {self.input_mode}"
@@ -153,7 +164,6 @@ def search(
             )
     if not candidates:
         raise ScheduleError(f"graph {graph.name!r}: no schedule at all for p in {patches}")
-    candidates.sort(key=lambda c: (not c.fits, c.macs, c.sram_bytes, c.p, c.n))
     return SearchResult(
         graph_name=graph.name,
         sram_budget=sram_budget,
@@ -161,9 +171,14 @@ def search(
         flash_bytes=flash_bytes,
         input_mode=input_mode,
         memory=memory,
-        candidates=tuple(candidates),
+        candidates=_ranked(candidates),
         rejected=tuple(rejected),
     )
+
+
+def _ranked(candidates: list[Candidate]) -> tuple[Candidate, ...]:
+    """Fitting first; then fewest MACs, least SRAM, fewest patches."""
+    return tuple(sorted(candidates, key=lambda c: (not c.fits, c.macs, c.sram_bytes, c.p, c.n)))
 
 
 def auto(graph: Graph, sram_budget: int, flash_budget: int | None = None, **options) -> Candidate:

@@ -1,0 +1,109 @@
+"""Schedule search: fitting schedules ranked by MACs, the shortfall when nothing fits; and the SVG plot."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+import models
+from harness.graph import weight_bytes
+from harness.plots import memory_profile_svg
+from harness.schedule.plan import ScheduleError, make_plan
+from harness.schedule.search import NoScheduleFits, auto, parse_size, search, valid_depths
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return models.get_model("mcunet-in1")
+
+
+@pytest.fixture(scope="module")
+def generous(graph):
+    return search(graph, parse_size("10MB"))
+
+
+def test_candidates_cover_every_valid_point(graph, generous):
+    points = {(c.p, c.n) for c in generous.candidates}
+    expected = {(1, 0)} | {(p, n) for p in (2, 3, 4) for n in valid_depths(graph, p)}
+    assert points == expected
+    assert {(p, n) for p, n, _ in generous.rejected}.isdisjoint(points)
+    assert all(reason for _, _, reason in generous.rejected)
+
+
+def test_a_generous_budget_picks_per_layer(generous):
+    # Nothing recomputes less than per-layer inference.
+    assert generous.best.p == 1 and generous.best.macs == generous.best.plan.macs_per_layer
+    assert generous.shortfall == 0 and "fits" in generous.summary()
+
+
+def test_ranking_fitting_by_macs(graph, generous):
+    per_layer = generous.candidates[0].sram_bytes
+    budget = (per_layer + generous.smallest.sram_bytes) // 2
+    result = search(graph, budget)
+    assert result == generous.rebudget(budget)  # re-ranking without replanning agrees
+    best = result.best
+    assert best is not None and best.p > 1 and best.sram_bytes <= budget
+    fitting = result.fitting
+    assert all(c.sram_bytes <= budget for c in fitting)
+    assert [c.macs for c in fitting] == sorted(c.macs for c in fitting)
+    assert all(c.sram_bytes > budget for c in result.candidates if not c.fits)
+    assert auto(graph, budget).plan == best.plan
+
+
+def test_nothing_fits_reports_the_smallest_need_and_the_miss(graph, generous):
+    smallest = generous.smallest
+    budget = smallest.sram_bytes - 1000
+    result = generous.rebudget(budget)
+    assert result.best is None and result.fitting == ()
+    assert result.smallest.sram_bytes == smallest.sram_bytes
+    assert result.shortfall == 1000
+    assert "misses by 1.0 kB" in result.summary() and smallest.label() in result.summary()
+    with pytest.raises(NoScheduleFits) as error:
+        auto(graph, budget)
+    assert error.value.result.shortfall == 1000
+
+
+def test_flash_budget(graph, generous):
+    flash = weight_bytes(graph)
+    assert generous.rebudget(parse_size("10MB"), flash_budget=flash).best is not None
+    result = generous.rebudget(parse_size("10MB"), flash_budget=flash - 1)
+    assert result.best is None and not result.flash_fits and "flash" in result.summary()
+
+
+def test_analytic_measure_and_input_modes():
+    graph = models.get_model("mcunet-in0")
+    counted = search(graph, parse_size("10MB"), memory="analytic", input_mode="counted")
+    streamed = search(graph, parse_size("10MB"), memory="analytic", input_mode="streamed")
+    by_point = {(c.p, c.n): c for c in streamed.candidates}
+    for c in counted.candidates:
+        assert c.sram_bytes == c.analytic_bytes >= by_point[(c.p, c.n)].sram_bytes
+    with pytest.raises(ScheduleError, match="memory measure"):
+        search(graph, 1000, memory="guess")
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("256kB", 262144), ("256 KiB", 262144), ("1MB", 1048576), ("1000", 1000), ("0.5k", 512)],
+)
+def test_parse_size(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "kB", "12 parsecs", "-5kB", "0"])
+def test_parse_size_rejects(text):
+    with pytest.raises(ScheduleError, match="size"):
+        parse_size(text)
+
+
+def test_memory_profile_svg(graph):
+    plan = make_plan(graph, 4, 5)
+    svg = memory_profile_svg(graph, plan, sram_budget=parse_size("256kB"))
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    root = ElementTree.fromstring(svg)  # well-formed, inline-able
+    assert root.tag.endswith("svg")
+    text = "".join(root.itertext())
+    assert "SRAM budget 256 kB" in text and "input counted" in text
+    assert all(name in text for name in graph.layer_names)
+    per_layer = memory_profile_svg(graph, make_plan(graph, 1, 0), input_mode="streamed")
+    assert "budget" not in "".join(ElementTree.fromstring(per_layer).itertext())
