@@ -217,7 +217,7 @@ def _results_path(args: argparse.Namespace):
     "report",
     "write the HTML report of a stored run (and the index of runs)",
     arg("--run", default=None, help="run id (default: the latest run)"),
-    arg("--out", default=None, help="output folder (default: build/reports)"),
+    arg("--out", default=None, help="output folder (default: build/report)"),
     _RESULTS_ARG,
     arg(
         "--baseline",

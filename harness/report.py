@@ -48,7 +48,7 @@ from harness.results import STATUSES, ResultsDB, ResultsError
 
 TEMPLATES_DIR = REPORTS_DIR / "templates"
 STATIC_DIR = REPORTS_DIR / "static"
-DEFAULT_REPORT_DIR = BUILD_DIR / "reports"
+DEFAULT_REPORT_DIR = BUILD_DIR / "report"  # where `bench` writes it too
 KB = 1024
 MAX_TREND_RUNS = 30
 STATUS_TEXT = {"passed": "passed", "failed": "failed", "does_not_fit": "does not fit", "error": "error"}

@@ -3,10 +3,11 @@
 # set up, run the default sweep, write the HTML report, compare with the baseline.
 #
 #   tools/nightly.sh                              the default sweep on the emulator (QEMU)
-#   tools/nightly.sh --farm farms/lab.toml        the same on the board farm (arguments go to bench)
+#   tools/nightly.sh --backend pyocd --farm farms/lab.toml
+#                                                 the same on the board farm (arguments go to bench)
 #
 # Environment:
-#   PATCHBENCH_BUILD     where results.sqlite, reports/, logs and firmware go (default: build/nightly);
+#   PATCHBENCH_BUILD     where results.sqlite, report/, logs and firmware go (default: build/nightly);
 #                        keep it between nights: "previous" compares with the last run stored there
 #   PATCHBENCH_BASELINE  what to compare with: a run id, an exported .csv/.json, or "previous"
 #                        (default: baselines/<qemu|boards>.json when committed, else "previous")
@@ -60,7 +61,7 @@ say "baseline: $baseline"
 "$PY" -m harness export "$PATCHBENCH_BUILD/run-$run_id.json" --run "$run_id" >/dev/null
 # The report is written whatever the verdict: it is what a person reads to see why a night failed.
 report_status=0
-"$PY" -m harness report --run "$run_id" --baseline "$baseline" --out "$PATCHBENCH_BUILD/reports" || report_status=$?
+"$PY" -m harness report --run "$run_id" --baseline "$baseline" --out "$PATCHBENCH_BUILD/report" || report_status=$?
 
 compare_status=0
 "$PY" -m harness compare --run "$run_id" --baseline "$baseline" 2>&1 | tee "$PATCHBENCH_BUILD/compare.txt" \
@@ -70,7 +71,7 @@ if [ "$compare_status" -eq 2 ] && [ "$baseline" = previous ] && grep -q "nothing
     compare_status=0  # the first night: tonight's run is the baseline of tomorrow's
 fi
 
-say "report: $PATCHBENCH_BUILD/reports/index.html"
+say "report: $PATCHBENCH_BUILD/report/index.html"
 if [ "$compare_status" -ne 0 ]; then
     say "compare with $baseline: exit status $compare_status"
     exit "$compare_status"
