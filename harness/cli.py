@@ -276,3 +276,7 @@ def export(args: argparse.Namespace) -> int:
         written = db.export(args.file, run_id)
     print(written)
     return 0
+
+
+# The scheduling commands (profile, table1) register themselves on import.
+import harness.schedule.commands  # noqa: E402, F401

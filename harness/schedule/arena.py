@@ -110,6 +110,8 @@ class InplacePolicy:
 
 DEFAULT_INPLACE = InplacePolicy()
 NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off")
+ROW_BUFFERED_INPLACE = InplacePolicy(elementwise=True, depthwise="row_buffered")
+INPLACE_POLICIES = {"rowmajor": DEFAULT_INPLACE, "row_buffered": ROW_BUFFERED_INPLACE, "off": NO_INPLACE}
 
 
 @dataclass(frozen=True)
