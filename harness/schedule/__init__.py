@@ -1,6 +1,31 @@
-"""Patch-based scheduling: patch plans, the host patch executor, the analytic profiler, the arena
-planner and the (p, n) search. See plan.py for what a plan holds and profile.py for the accounting."""
+"""Patch-based scheduling (MCUNetV2): patch plans, the host patch executor, the analytic profiler, the
+arena planner and the (p, n) search.
 
+- plan.py: ``make_plan(graph, p, n) -> PatchPlan`` (regions and border pads of every patch)
+- executor.py: ``run_patched`` (bit-exact with the reference), ``run_in_arena`` (proves an arena plan)
+- profile.py: ``profile``, ``profile_table``, ``table1`` (the paper's accounting, input counted/streamed)
+- arena.py: ``plan_arena(graph, plan, input_mode, scratch, inplace) -> ArenaPlan``
+- search.py: ``search`` / ``auto`` over (p, n) for an SRAM (and flash) budget
+- synthetic.py: small random quantized conv stacks for tests
+"""
+
+from harness.schedule.arena import ArenaPlan, InplacePolicy, plan_arena
 from harness.schedule.plan import PatchPlan, Region, ScheduleError, make_plan
+from harness.schedule.profile import MemoryProfile, profile, profile_table
+from harness.schedule.search import SearchResult, auto, search
 
-__all__ = ["PatchPlan", "Region", "ScheduleError", "make_plan"]
+__all__ = [
+    "ArenaPlan",
+    "InplacePolicy",
+    "MemoryProfile",
+    "PatchPlan",
+    "Region",
+    "ScheduleError",
+    "SearchResult",
+    "auto",
+    "make_plan",
+    "plan_arena",
+    "profile",
+    "profile_table",
+    "search",
+]
