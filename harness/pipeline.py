@@ -116,6 +116,10 @@ class PointResult:
         return ResultRow(run_id=run_id, **values)
 
 
+# The per-unit times (one instrumented run) must add up to the total (an uninstrumented run) within this.
+TIMING_TOLERANCE = 0.01
+
+
 def make_test_input(graph: Graph) -> np.ndarray:
     """The compiled-in test input of a single-input graph: seeded uniform noise over the int8 range (for a
     float32 input, over the real range of the QUANTIZE op that reads it)."""
@@ -183,7 +187,13 @@ def measure(
         generated = generate_model(graph, plan, target, x, options)
         _add_plan_metrics(result, generated, BuildOptions().stack_bytes)
         result.expected = expected_output(graph, x)
-        build_options = BuildOptions(platform=_platform(backend, board), runs=repeat, warmup=warmup)
+        backend_name = board.backend if board is not None else backend
+        build_options = BuildOptions(
+            platform=_platform(backend, board),
+            runs=repeat,
+            warmup=warmup,
+            defines=_timer_defines(backend_name),
+        )
         firmware = build_model(generated, target, build_options, build_root=build_root)
         result.firmware_hash = firmware.build_id
         result.flags = " ".join(firmware.cflags)
@@ -210,6 +220,11 @@ def _graph(model: str) -> Graph:
 def _platform(backend: str, board: Board | None) -> str:
     name = board.backend if board is not None else backend
     return "qemu" if name == "qemu" else "hardware"
+
+
+def _timer_defines(backend: str) -> tuple[str, ...]:
+    # Renode runs the hardware firmware, but its DWT counts executed instructions, not core cycles.
+    return ('PB_TIMER_UNIT="instructions"',) if backend == "renode" else ()
 
 
 def _add_schedule_metrics(result: PointResult, graph: Graph, plan: PatchPlan) -> None:
@@ -261,6 +276,14 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
         )
         return
     result.exact = record.output == result.expected
+    unit_sum = sum(value for _, value in result.layer_latency)
+    if abs(unit_sum - result.latency) > TIMING_TOLERANCE * result.latency:
+        result.status = "error"
+        result.reason = (
+            f"the timed units add up to {unit_sum:,.0f} {record.unit} but the whole run took "
+            f"{result.latency:,.0f} (more than {TIMING_TOLERANCE:.0%} apart: a timer wrap, or a unit not timed)"
+        )
+        return
     if result.exact:
         result.status, result.reason = "passed", None
     else:

@@ -1,6 +1,8 @@
 /* Timer for real boards: the DWT cycle counter (core cycles), extended to 64 bits in software.
- * The extension needs a reading at least every 2**32 cycles (43 s at 100 MHz, 8.9 s at 480 MHz); the
- * benchmark loop reads it after every layer. QEMU does not model the DWT (CYCCNT reads 0). */
+ * The extension needs a reading at least every 2**32 cycles (43 s at 100 MHz, 8.9 s at 480 MHz): the
+ * per-layer run reads it after every layer; a whole-run total longer than that would wrap, which the
+ * host catches because the layer times then no longer add up to the total. QEMU does not model the DWT
+ * (CYCCNT reads 0). Renode's DWT counts one per instruction: its builds set PB_TIMER_UNIT to say so. */
 #include <stdint.h>
 
 #include "pb_board.h"
@@ -11,7 +13,11 @@
 #define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
 #define DWT_LAR (*(volatile uint32_t *)0xE0001FB0u)
 
-const char pb_timer_unit[] = "cycles";
+#ifndef PB_TIMER_UNIT
+#define PB_TIMER_UNIT "cycles"
+#endif
+
+const char pb_timer_unit[] = PB_TIMER_UNIT;
 const uint32_t pb_timer_resolution = 1;
 
 static uint32_t high_word, last_low;
