@@ -128,7 +128,9 @@ def activation_range(activation: str, scale: float, zero_point: int) -> tuple[in
         return max(INT8_MIN, quantize(0.0)), min(INT8_MAX, quantize(6.0))
     if activation == "RELU_N1_TO_1":
         return max(INT8_MIN, quantize(-1.0)), min(INT8_MAX, quantize(1.0))
-    raise ValueError(f"fused activation {activation!r} is not supported; use NONE, RELU, RELU6 or RELU_N1_TO_1")
+    raise ValueError(
+        f"fused activation {activation!r} is not supported; use NONE, RELU, RELU6 or RELU_N1_TO_1"
+    )
 
 
 # --- float -> int8, for the zoo's synthetic models -------------------------------------------
