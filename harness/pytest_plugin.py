@@ -69,7 +69,25 @@ def _session_sweep(config: pytest.Config) -> Sweep:
             sweep.repeat = config.getoption("--repeat")
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
+    _check_names(sweep)
     return sweep
+
+
+def _check_names(sweep: Sweep) -> None:
+    """Unknown boards or models are a usage error up front, not one failing test per point."""
+    from harness.targets import TargetError, load_target
+    from models import get_model
+
+    for name in sweep.targets:
+        try:
+            load_target(name)
+        except TargetError as err:
+            raise pytest.UsageError(f"--target / sweep: {err}") from None
+    for name in sweep.models:
+        try:
+            get_model(name)
+        except (ValueError, FileNotFoundError) as err:
+            raise pytest.UsageError(f"--models / sweep: {err}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -384,11 +384,6 @@ def test_zoo_command_csv_and_errors(capsys):
     assert "cannot load no-such-model: UnknownModelError" in captured.err
 
 
-def test_bench_placeholder_prints_the_zoo_table(capsys):
-    assert cli.main(["bench", "resnet8-r32"]) == 0
-    assert "resnet8-r32" in capsys.readouterr().out
-
-
 def test_a_command_is_one_function_and_one_registration(capsys):
     @cli.command("test-echo", "echo a word", cli.arg("word"))
     def echo(args):
