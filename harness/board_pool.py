@@ -7,10 +7,15 @@ a report and a failing test can say why a point ran where it did.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from harness.boards import Board, open_board
 from harness.boards.farm import BackendChoice, Farm, choose_backend
+
+
+class FarmFallback(UserWarning):
+    """A farm board for the target is not connected, so the target runs on an emulator."""
 
 
 @dataclass
@@ -37,6 +42,9 @@ class BoardPool:
     def get(self, target: str) -> PooledBoard:
         if target not in self._boards:
             choice = choose_backend(target, self.farm, self.forced_backend)
+            if self.farm is not None and self.farm.boards_for(target) and choice.resource.backend != "pyocd":
+                # The user asked for a physical board and gets an emulator: say so in the test summary.
+                warnings.warn(FarmFallback(f"{target}: {choice.explanation}"), stacklevel=2)
             self._boards[target] = PooledBoard(open_board(choice.resource), choice)
         return self._boards[target]
 
