@@ -14,8 +14,10 @@
 
 #if defined(__GNUC__)
 #define PB_ALWAYS_INLINE inline __attribute__((always_inline))
+#define PB_NOINLINE __attribute__((noinline))
 #else
 #define PB_ALWAYS_INLINE inline
+#define PB_NOINLINE
 #endif
 
 static uint32_t *align4(void *p) { return (uint32_t *)(((uintptr_t)p + 3u) & ~(uintptr_t)3u); }
@@ -66,6 +68,177 @@ static void valid_taps(int32_t start, int32_t dilation, int32_t kernel, int32_t 
         acc3 = pb_smlatt(x13_, w13_, acc3);                                                                  \
     } while (0)
 
+/* The taps of one interior output pixel (window inside the held input, no padding) for four channels.
+ * px: the window's top-left input word; wt: the group's widened weights (2 words per tap); tap_step /
+ * row_step: bytes between window columns / rows. On the DSP cores each window row is one assembly block
+ * with kw = 3, 5 or 7 taps unrolled: accumulators, offset and pointers stay in registers (GCC's
+ * allocation of the C version spilled ~40 instructions per window row), 8 instructions per tap of 4
+ * MACs. Other widths take the C loop. */
+#if PB_DSP_NATIVE
+#define PB_DW_TAP_ASM(address)                                                                               \
+    "ldr     %[x], " address "\n"                                                                            \
+    "ldrd    %[w02], %[w13], [%[pw]], #8\n"                                                                  \
+    "sxtab16 %[x13], %[off], %[x], ror #8\n"                                                                 \
+    "sxtab16 %[x], %[off], %[x]\n"                                                                           \
+    "smlabb  %[a0], %[x], %[w02], %[a0]\n"                                                                   \
+    "smlatt  %[a2], %[x], %[w02], %[a2]\n"                                                                   \
+    "smlabb  %[a1], %[x13], %[w13], %[a1]\n"                                                                 \
+    "smlatt  %[a3], %[x13], %[w13], %[a3]\n"
+
+#define PB_DW_TAPS_0_1_2                                                                                     \
+    PB_DW_TAP_ASM("[%[px]]") PB_DW_TAP_ASM("[%[px], %[ts]]") PB_DW_TAP_ASM("[%[px], %[ts], lsl #1]")
+/* px moves on two taps, then the next two taps are again at +ts and +2ts */
+#define PB_DW_TAPS_NEXT_2                                                                                    \
+    "add     %[px], %[px], %[ts], lsl #1\n" PB_DW_TAP_ASM("[%[px], %[ts]]") PB_DW_TAP_ASM("[%[px], %[ts], lsl #1]")
+
+/* One window row; the row loop stays in C: with it in the assembly (14 operands) GCC found no registers
+ * when compiling for the M7 with -g. */
+#define PB_DW_ROW_ASM(row_taps)                                                                              \
+    __asm__ volatile(row_taps                                                                                \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [px] "+r"(px), [pw] "+r"(pw), \
+                       [x] "=&r"(x), [x13] "=&r"(x13), [w02] "=&r"(w02), [w13] "=&r"(w13)                    \
+                     : [off] "r"(offset2), [ts] "r"(tap_step)                                                \
+                     : "memory")
+#endif
+
+static PB_ALWAYS_INLINE void dw_interior_taps(const int8_t *px, const uint32_t *wt, int32_t kh, int32_t kw,
+                                              int32_t tap_step, int32_t row_step, uint32_t offset2, int32_t *acc) {
+    int32_t acc0 = acc[0], acc1 = acc[1], acc2 = acc[2], acc3 = acc[3];
+#if PB_DSP_NATIVE
+    if (kw == 3 || kw == 5 || kw == 7) {
+        int32_t a0 = acc0, a1 = acc1, a2 = acc2, a3 = acc3;
+        const uint32_t *pw = wt;
+        uint32_t x, x13, w02, w13;
+        /* px has moved (kw - 3) taps along the row when the row's last tap is read */
+        const int32_t row_advance = row_step - (kw - 3) * tap_step;
+        for (int32_t ky = 0; ky < kh; ++ky) {
+            if (kw == 3) {
+                PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2);
+            } else if (kw == 5) {
+                PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2);
+            } else {
+                PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2 PB_DW_TAPS_NEXT_2);
+            }
+            px += row_advance;
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+        return;
+    }
+#endif
+    const int8_t *row = px;
+    for (int32_t ky = 0; ky < kh; ++ky) {
+        const int8_t *p = row;
+        for (int32_t kx = 0; kx < kw; ++kx) {
+            PB_DW_TAP(p, wt);
+            p += tap_step;
+            wt += 2;
+        }
+        row += row_step;
+    }
+    acc[0] = acc0;
+    acc[1] = acc1;
+    acc[2] = acc2;
+    acc[3] = acc3;
+}
+
+/* Each signed byte of v clamped to [the byte of lo, the byte of hi]: SSUB8 sets a GE flag per byte,
+ * SEL picks per byte. */
+static PB_ALWAYS_INLINE uint32_t clamp_bytes(uint32_t v, uint32_t lo, uint32_t hi) {
+#if PB_DSP_NATIVE
+    uint32_t t;
+    __asm__("ssub8   %[t], %[v], %[lo]\n"
+            "sel     %[v], %[v], %[lo]\n"
+            "ssub8   %[t], %[v], %[hi]\n"
+            "sel     %[v], %[hi], %[v]\n"
+            : [v] "+r"(v), [t] "=&r"(t)
+            : [lo] "r"(lo), [hi] "r"(hi));
+    return v;
+#else
+    uint32_t r = 0;
+    for (int32_t i = 0; i < 32; i += 8) {
+        int32_t b = (int8_t)(v >> i);
+        const int32_t b_lo = (int8_t)(lo >> i), b_hi = (int8_t)(hi >> i);
+        b = b < b_lo ? b_lo : b > b_hi ? b_hi : b;
+        r |= (uint32_t)(uint8_t)b << i;
+    }
+    return r;
+#endif
+}
+
+/* A channel group's values for a run of interior output pixels, gathered in one struct so that the run's
+ * loop holds only pointers and a count in registers and reloads the rest from here. */
+typedef struct {
+    const uint32_t *weights; /* the group's widened weights (2 words per tap) */
+    int32_t kh, tap_step, row_step;
+    uint32_t offset2;          /* the input offset in both int16 lanes */
+    int32_t in_step, out_step; /* bytes from one output pixel's window / output to the next */
+    int32_t bias[4];
+    pb_channel_requant cr[4];
+    uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
+} dw_group;
+
+/* `count` interior output pixels from `in` (the first window's top-left) to `out`; every channel of
+ * the group takes the folded requantization. kw and clamp are constants in each instance below, so
+ * the run's loop carries no per-pixel tests: SSAT alone when the activation is the full int8 range. */
+static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
+                                             int32_t kw, int32_t clamp) {
+    for (; count > 0; --count) {
+        int32_t acc[4] = {g->bias[0], g->bias[1], g->bias[2], g->bias[3]};
+        dw_interior_taps(in, g->weights, g->kh, kw, g->tap_step, g->row_step, g->offset2, acc);
+        /* four int8 in one word, one store; the activation clamps all four bytes at once */
+        uint32_t packed = (uint8_t)pb_ssat8(pb_requant_folded(acc[0], &g->cr[0]));
+        packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_folded(acc[1], &g->cr[1])) << 8;
+        packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_folded(acc[2], &g->cr[2])) << 16;
+        packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_folded(acc[3], &g->cr[3])) << 24;
+        if (clamp) {
+            packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+        }
+        pb_write_u32(out, packed);
+        in += g->in_step;
+        out += g->out_step;
+    }
+}
+
+#define PB_DW_RUN_INSTANCES(kw)                                                                              \
+    static PB_NOINLINE void dw_run_k##kw##_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {        \
+        dw_interior_run(g, in, out, count, kw, 0);                                                           \
+    }                                                                                                        \
+    static PB_NOINLINE void dw_run_k##kw##_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {      \
+        dw_interior_run(g, in, out, count, kw, 1);                                                           \
+    }
+PB_DW_RUN_INSTANCES(3)
+PB_DW_RUN_INSTANCES(5)
+PB_DW_RUN_INSTANCES(7)
+
+static PB_NOINLINE void dw_run_any_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
+    dw_interior_run(g, in, out, count, kw, 0);
+}
+
+static PB_NOINLINE void dw_run_any_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
+    dw_interior_run(g, in, out, count, kw, 1);
+}
+
+static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw,
+                        int32_t clamp) {
+    switch (kw * 2 + (clamp != 0)) {
+    case 6: dw_run_k3_sat(g, in, out, count); break;
+    case 7: dw_run_k3_clamp(g, in, out, count); break;
+    case 10: dw_run_k5_sat(g, in, out, count); break;
+    case 11: dw_run_k5_clamp(g, in, out, count); break;
+    case 14: dw_run_k7_sat(g, in, out, count); break;
+    case 15: dw_run_k7_clamp(g, in, out, count); break;
+    default:
+        if (clamp) {
+            dw_run_any_clamp(g, in, out, count, kw);
+        } else {
+            dw_run_any_sat(g, in, out, count, kw);
+        }
+    }
+}
+
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
                                 const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
                                 void *scratch) {
@@ -90,6 +263,9 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
         ox_first = ox_first > ox_end ? ox_end : ox_first;
     }
     uint32_t *wbuf = align4(scratch);
+    dw_group group = {.weights = wbuf, .kh = kh, .tap_step = tap_step, .row_step = row_step, .offset2 = offset2,
+                      .in_step = w->stride_w * in_c, .out_step = channels,
+                      .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u};
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
         /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]). */
@@ -98,43 +274,34 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
             wbuf[2 * t] = pb_sxtb16(wt);
             wbuf[2 * t + 1] = pb_sxtb16_ror8(wt);
         }
-        const int32_t bias0 = bias ? bias[c] : 0, bias1 = bias ? bias[c + 1] : 0;
-        const int32_t bias2 = bias ? bias[c + 2] : 0, bias3 = bias ? bias[c + 3] : 0;
-        pb_channel_requant cr[4];
         int32_t folded = 1;
         for (int32_t i = 0; i < 4; ++i) {
-            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &cr[i]);
+            group.bias[i] = bias ? bias[c + i] : 0;
+            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &group.cr[i]);
         }
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
             int32_t ky0, ky1;
             valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
             const int32_t rows_inside = ky0 == 0 && ky1 == kh;
+            int8_t *out_row = output + oy * out_rs + c;
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
-                int32_t acc0 = bias0, acc1 = bias1, acc2 = bias2, acc3 = bias3;
+                if (folded && rows_inside && ox == ox_first && ox_first < ox_end) {
+                    dw_interior(&group, input + iy0 * in_rs + ix0 * in_c + c, out_row + ox * channels,
+                                ox_end - ox_first, kw, !full_range);
+                    ox = ox_end - 1;
+                    continue;
+                }
+                int32_t acc0 = group.bias[0], acc1 = group.bias[1], acc2 = group.bias[2], acc3 = group.bias[3];
                 if (rows_inside && ox >= ox_first && ox < ox_end) {
-                    const int8_t *row = input + iy0 * in_rs + ix0 * in_c + c;
-                    const uint32_t *wt = wbuf;
-                    if (kw == 3) {
-                        for (int32_t ky = 0; ky < kh; ++ky) {
-                            PB_DW_TAP(row, wt);
-                            PB_DW_TAP(row + tap_step, wt + 2);
-                            PB_DW_TAP(row + 2 * tap_step, wt + 4);
-                            row += row_step;
-                            wt += 6;
-                        }
-                    } else {
-                        for (int32_t ky = 0; ky < kh; ++ky) {
-                            const int8_t *px = row;
-                            for (int32_t kx = 0; kx < kw; ++kx) {
-                                PB_DW_TAP(px, wt);
-                                px += tap_step;
-                                wt += 2;
-                            }
-                            row += row_step;
-                        }
-                    }
+                    int32_t acc[4] = {acc0, acc1, acc2, acc3};
+                    dw_interior_taps(input + iy0 * in_rs + ix0 * in_c + c, wbuf, kh, kw, tap_step, row_step,
+                                     offset2, acc);
+                    acc0 = acc[0];
+                    acc1 = acc[1];
+                    acc2 = acc[2];
+                    acc3 = acc[3];
                 } else {
                     int32_t kx0, kx1;
                     valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
@@ -148,13 +315,9 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                         }
                     }
                 }
-                int8_t *out = output + oy * out_rs + ox * channels + c;
-                if (folded && full_range) {
-                    out[0] = (int8_t)pb_ssat8(pb_requant_folded(acc0, &cr[0]));
-                    out[1] = (int8_t)pb_ssat8(pb_requant_folded(acc1, &cr[1]));
-                    out[2] = (int8_t)pb_ssat8(pb_requant_folded(acc2, &cr[2]));
-                    out[3] = (int8_t)pb_ssat8(pb_requant_folded(acc3, &cr[3]));
-                } else if (folded) {
+                int8_t *out = out_row + ox * channels;
+                if (folded) {
+                    const pb_channel_requant *cr = group.cr;
                     out[0] = (int8_t)clamp_act(pb_requant_folded(acc0, &cr[0]), q->act_min, q->act_max);
                     out[1] = (int8_t)clamp_act(pb_requant_folded(acc1, &cr[1]), q->act_min, q->act_max);
                     out[2] = (int8_t)clamp_act(pb_requant_folded(acc2, &cr[2]), q->act_min, q->act_max);
