@@ -112,6 +112,71 @@ def _block_cases(rng):
     return calls, inputs
 
 
+def _depthwise_run_cases(rng):
+    """Depthwise calls wide enough for the DSP kernel's interior runs (pb_depthwise_dsp.c): kernels 3/5/7,
+    strides 1/2, uneven pads, an input row stride, channel counts not a multiple of 4 (the 4-channel groups
+    plus single channels), both activation clamps."""
+    calls, inputs = [], {}
+    for index, (kernel, stride, pads, cin, full_range) in enumerate(
+        [(3, 1, (1, 0, 1, 2), 6, False), (3, 2, (0, 1, 1, 0), 9, True), (5, 1, (2, 2, 0, 1), 10, False),
+         (5, 2, (1, 2, 2, 1), 4, True), (7, 1, (3, 3, 3, 3), 5, True), (7, 2, (0, 2, 3, 1), 8, False)]
+    ):  # fmt: skip
+        in_h, in_w = 9, 13
+        full_w = in_w + 3  # the held input is the left part of wider rows
+        full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
+        out_h = (in_h + pads[0] + pads[1] - kernel) // stride + 1
+        out_w = (in_w + pads[2] + pads[3] - kernel) // stride + 1
+        q = _requant(rng, cin, kernel * kernel, large=False)
+        if full_range:
+            q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
+        call = KernelCall(
+            f"r{index}_dw{kernel}s{stride}_c{cin}",
+            "depthwise",
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, (1, kernel, kernel, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cin).astype(np.int32),
+            Region(in_h, in_w, cin, out_h, out_w, cin, *pads, in_row_stride=full_w * cin),
+            Window(kernel, kernel, stride, stride),
+        )
+        calls.append(call)
+        inputs[call.name] = full[:, :, :in_w, :]
+    return calls, inputs
+
+
+def _pointwise_block_cases(rng):
+    """The 1x1 kernel's assembly loop enters its 4-group body at each of the four offsets (in_c / 4 groups
+    mod 4 = 0, 1, 2, 3, and a single group), with k % 4 tails, odd out_c, pixel counts that leave 2- and
+    1-pixel remainders, and per-channel shifts on both sides of the folded requantization's range
+    (-1 / -2 and -23 / -24 fall back to the exact slow path at -1 and -24)."""
+    calls, inputs = [], {}
+    edge_shifts = [-1, -2, -23, -24, -7, -12, -2, -23, -1]
+    for index, (hw, cin, cout) in enumerate(
+        [((3, 5), 16, 9), ((2, 7), 20, 7), ((5, 3), 24, 5), ((4, 4), 28, 3), ((3, 3), 4, 9), ((2, 5), 31, 9),
+         ((1, 8), 6, 4)]
+    ):  # fmt: skip
+        in_h, in_w = hw
+        full = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
+        q = _requant(rng, cout, cin, large=False)
+        if index % 2 == 0:  # shifts at the fallback edges, multipliers that keep the outputs varied
+            shifts = np.array([edge_shifts[(index + c) % len(edge_shifts)] for c in range(cout)], np.int32)
+            multipliers = rng.integers(2**30, 2**31, cout).astype(np.int32)
+            q = Requant(q.input_zero_point, q.output_zero_point, multipliers, shifts, q.act_min, q.act_max)
+        call = KernelCall(
+            f"p{index}_conv1x1_{in_h}x{in_w}x{cin}_to_{cout}",
+            "conv1x1",
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, (cout, 1, 1, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cout).astype(np.int32) if index != 3 else None,
+            Region(in_h, in_w, cin, in_h, in_w, cout, 0, 0, 0, 0),
+            Window(1, 1, 1, 1),
+        )
+        calls.append(call)
+        inputs[call.name] = full
+    return calls, inputs
+
+
 def _cases():
     rng = np.random.default_rng(2024)
     calls, inputs = [], {}
@@ -122,9 +187,12 @@ def _cases():
         call, x = _conv_call(rng, index, kind, kernel, stride)
         calls.append(call)
         inputs[call.name] = x
-    calls_big, inputs_big = _block_cases(rng)
-    calls += calls_big
-    inputs.update(inputs_big)
+    for more_calls, more_inputs in (_block_cases(rng), _pointwise_block_cases(rng)):
+        calls += more_calls
+        inputs.update(more_inputs)
+    calls_runs, inputs_runs = _depthwise_run_cases(rng)
+    calls += calls_runs
+    inputs.update(inputs_runs)
     for index, (batches, in_features, out_features) in enumerate([(1, 37, 5), (2, 64, 10), (3, 8, 3)]):
         q = _requant(rng, out_features, in_features, large=index == 2)
         calls.append(
