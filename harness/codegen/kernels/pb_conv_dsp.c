@@ -200,54 +200,74 @@ static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const 
 /* ---- six columns at a time ------------------------------------------------------------------------ */
 
 /* The 1x1 and general conv kernels multiply PB_BLOCK_COLS pixels' columns at a time with one output
- * channel: one weight word, widened by two SXTB16, feeds 12 SMLADs (21 instructions per 24 MACs, where
- * two channels by two columns take 18 per 16). Channels follow each other in the weights, so the
- * weight pointer just runs on from one channel to the next; the per-channel cost (bias, six requants)
- * is spread over six outputs. 6 columns is what the registers hold: 6 sums, 2 weights, 2 column
- * words, 3 pointers/counters. */
+ * channel: one weight word, widened by two SXTB16, feeds 12 SMLADs. Channels follow each other in the
+ * weights, so the weight pointer just runs on from one channel to the next; the per-channel cost (bias,
+ * six requants) is spread over six outputs. On the core the loop is mac_1x6_asm (18 instructions per 24
+ * MACs: the column words come four at a time by LDM), which needs every register: 6 sums, 2 weights,
+ * 4 column words, the weight and column pointers. */
 #define PB_BLOCK_COLS 6
 
 #if PB_DSP_NATIVE
+/* One group of four values of one channel by six columns: r0 weights, r1 columns, r4-r9 the sums,
+ * r12/lr the widened weights [w0 w2]/[w1 w3], r2 r3 r10 r11 two columns' words (LDM fills them in
+ * register order, which is the columns' word order). All 32-bit encodings: the TBB offsets count on it. */
 #define PB_MAC_1X6_GROUP                                                                                     \
-    "ldr    %[w0], [%[pw]], #4\n"                                                                            \
-    "ldrd   %[x0], %[x1], [%[pc]], #8\n"                                                                     \
-    "sxtb16 %[w1], %[w0], ror #8\n"                                                                          \
-    "sxtb16 %[w0], %[w0]\n"                                                                                  \
-    "smlad  %[a0], %[w0], %[x0], %[a0]\n"                                                                    \
-    "smlad  %[a0], %[w1], %[x1], %[a0]\n"                                                                    \
-    "ldrd   %[x0], %[x1], [%[pc]], #8\n"                                                                     \
-    "smlad  %[a1], %[w0], %[x0], %[a1]\n"                                                                    \
-    "smlad  %[a1], %[w1], %[x1], %[a1]\n"                                                                    \
-    "ldrd   %[x0], %[x1], [%[pc]], #8\n"                                                                     \
-    "smlad  %[a2], %[w0], %[x0], %[a2]\n"                                                                    \
-    "smlad  %[a2], %[w1], %[x1], %[a2]\n"                                                                    \
-    "ldrd   %[x0], %[x1], [%[pc]], #8\n"                                                                     \
-    "smlad  %[a3], %[w0], %[x0], %[a3]\n"                                                                    \
-    "smlad  %[a3], %[w1], %[x1], %[a3]\n"                                                                    \
-    "ldrd   %[x0], %[x1], [%[pc]], #8\n"                                                                     \
-    "smlad  %[a4], %[w0], %[x0], %[a4]\n"                                                                    \
-    "smlad  %[a4], %[w1], %[x1], %[a4]\n"                                                                    \
-    "ldrd   %[x0], %[x1], [%[pc]], #8\n"                                                                     \
-    "smlad  %[a5], %[w0], %[x0], %[a5]\n"                                                                    \
-    "smlad  %[a5], %[w1], %[x1], %[a5]\n"
+    "ldr.w   r12, [r0], #4\n"                                                                                \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "sxtb16  lr, r12, ror #8\n"                                                                              \
+    "sxtb16  r12, r12\n"                                                                                     \
+    "smlad   r4, r12, r2, r4\n"                                                                              \
+    "smlad   r4, lr, r3, r4\n"                                                                               \
+    "smlad   r5, r12, r10, r5\n"                                                                             \
+    "smlad   r5, lr, r11, r5\n"                                                                              \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "smlad   r6, r12, r2, r6\n"                                                                              \
+    "smlad   r6, lr, r3, r6\n"                                                                               \
+    "smlad   r7, r12, r10, r7\n"                                                                             \
+    "smlad   r7, lr, r11, r7\n"                                                                              \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "smlad   r8, r12, r2, r8\n"                                                                              \
+    "smlad   r8, lr, r3, r8\n"                                                                               \
+    "smlad   r9, r12, r10, r9\n"                                                                             \
+    "smlad   r9, lr, r11, r9\n"
 
-/* `groups` (>= 1) groups of four values: the loop body holds two groups (one loop branch per 48 MACs);
- * an odd count enters at the second one. */
+/* acc[0..5] += `groups` (>= 1) groups of weights from w times the six interleaved columns; returns w
+ * past them. A standalone function so that the loop has r0-r12 and lr to itself. It keeps no counter:
+ * it stops when the column pointer reaches the end saved on the stack, checked once per four groups
+ * (the body holds four); a count that is not a multiple of four enters the body through a TBB table. */
+__attribute__((naked, noinline)) static const int8_t *mac_1x6_asm(const int8_t *w __attribute__((unused)),
+                                                                 const uint32_t *cols __attribute__((unused)),
+                                                                 int32_t groups __attribute__((unused)),
+                                                                 int32_t *acc __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "add     r12, r2, r2, lsl #1\n"
+        "add     r12, r1, r12, lsl #4\n" /* columns end: 48 bytes a group */
+        "push    {r3, r12}\n"            /* [sp] acc, [sp + 4] columns end */
+        "ldmia   r3, {r4-r9}\n"
+        "and     r2, r2, #3\n"
+        "tbb     [pc, r2]\n"
+        "0:\n"
+        ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
+        "1:\n" PB_MAC_1X6_GROUP "2:\n" PB_MAC_1X6_GROUP "3:\n" PB_MAC_1X6_GROUP "4:\n" PB_MAC_1X6_GROUP
+        "ldr     r2, [sp, #4]\n"
+        "cmp     r1, r2\n"
+        "bne.w   1b\n"
+        "pop     {r3, r12}\n"
+        "stmia   r3, {r4-r9}\n"
+        "pop     {r4-r11, pc}\n");
+}
+
 #define PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5)                                                     \
     do {                                                                                                     \
-        uint32_t w0_, w1_, x0_, x1_;                                                                         \
-        int32_t n_ = (groups);                                                                               \
-        __asm__ volatile("lsrs   %[n], %[n], #1\n"                                                           \
-                         "bcc    1f\n"                                                                       \
-                         "adds   %[n], %[n], #1\n"                                                           \
-                         "b      2f\n"                                                                       \
-                         "1:\n" PB_MAC_1X6_GROUP "2:\n" PB_MAC_1X6_GROUP "subs   %[n], %[n], #1\n"           \
-                         "bne    1b\n"                                                                       \
-                         : [pw] "+r"(w), [pc] "+r"(c), [n] "+r"(n_), [a0] "+r"(a0), [a1] "+r"(a1),           \
-                           [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w0] "=&r"(w0_),      \
-                           [w1] "=&r"(w1_), [x0] "=&r"(x0_), [x1] "=&r"(x1_)                                 \
-                         :                                                                                   \
-                         : "cc", "memory");                                                                  \
+        int32_t acc_[PB_BLOCK_COLS] = {a0, a1, a2, a3, a4, a5};                                              \
+        w = mac_1x6_asm(w, c, groups, acc_);                                                                 \
+        a0 = acc_[0];                                                                                        \
+        a1 = acc_[1];                                                                                        \
+        a2 = acc_[2];                                                                                        \
+        a3 = acc_[3];                                                                                        \
+        a4 = acc_[4];                                                                                        \
+        a5 = acc_[5];                                                                                        \
     } while (0)
 #else
 #define PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5)                                                     \
@@ -279,9 +299,24 @@ static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const 
         out[5][oc] = (int8_t)(expr(a5));                                                                     \
     } while (0)
 
-/* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6). */
+/* Every output channel's requantization, prepared once per conv call (12 * out_c bytes of scratch at its
+ * start): pb_channel_requant, or rshift 0 where the channel's shift is outside the folded form's range and
+ * it takes pb_requantize_s8_fast. Preparing per 6-pixel block cost ~10 instructions per channel. */
+static pb_channel_requant *prepare_requants(const pb_requant *q, int32_t out_c, void *scratch) {
+    pb_channel_requant *table = (pb_channel_requant *)align4(scratch);
+    for (int32_t oc = 0; oc < out_c; ++oc) {
+        if (!pb_channel_requant_prepare(q->multiplier[oc], q->shift[oc], q->output_zero_point, &table[oc])) {
+            table[oc].rshift = 0;
+        }
+    }
+    return table;
+}
+
+/* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6);
+ * requants from prepare_requants. */
 static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                         const pb_requant *requant_params, int8_t *const out[PB_BLOCK_COLS]) {
+                         const pb_requant *requant_params, const pb_channel_requant *requants,
+                         int8_t *const out[PB_BLOCK_COLS]) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
@@ -306,8 +341,8 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
             a5 += wt * tails[5 * tail + t];
         }
         w += tail;
-        pb_channel_requant cr;
-        if (pb_channel_requant_prepare(q->multiplier[oc], q->shift[oc], q->zero_point, &cr)) {
+        const pb_channel_requant cr = requants[oc];
+        if (cr.rshift != 0) {
             if (full_range) {
 #define PB_FOLDED_SAT(acc) pb_ssat8(pb_requant_folded((acc), &cr))
                 PB_STORE_6(PB_FOLDED_SAT);
@@ -377,7 +412,8 @@ static void matmul_1col(const int8_t *weights, int32_t k, int32_t out_c, const u
 
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    uint32_t *cols = align4(scratch);
+    const pb_channel_requant *requants = prepare_requants(q, r->out_c, scratch);
+    uint32_t *cols = (uint32_t *)(requants + r->out_c);
     const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
     const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
     const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
@@ -396,7 +432,7 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
             expand_column(in_px[j], k, input_offset, cols, j, ncols);
         }
         if (ncols == PB_BLOCK_COLS) {
-            matmul_6cols(filter, k, out_c, cols, bias, q, out_px);
+            matmul_6cols(filter, k, out_c, cols, bias, q, requants, out_px);
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
@@ -486,7 +522,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     const int8_t zero_point = (int8_t)q->input_zero_point;
-    uint32_t *cols = align4(scratch);
+    const pb_channel_requant *requants = prepare_requants(q, out_c, scratch);
+    uint32_t *cols = (uint32_t *)(requants + out_c);
     int8_t *patch = (int8_t *)(cols + (PB_BLOCK_COLS / 2) * k); /* after 6 int16 columns: 12k bytes */
     const int32_t pixels = r->out_h * r->out_w;
     int8_t *out_px[PB_BLOCK_COLS];
@@ -501,7 +538,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             expand_column(patch, k, input_offset, cols, j, ncols);
         }
         if (ncols == PB_BLOCK_COLS) {
-            matmul_6cols(filter, k, out_c, cols, bias, q, out_px);
+            matmul_6cols(filter, k, out_c, cols, bias, q, requants, out_px);
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
