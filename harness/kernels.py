@@ -371,6 +371,14 @@ class HostKernels:
         value = self.lib.pb_export_requantize_folded(*(ctypes.c_int32(v) for v in args))
         return None if value == -1000 else value
 
+    def requantize_x2(self, acc: int, multiplier: int, shift: int, zero_point: int, act_min: int,
+                      act_max: int) -> int | None:  # fmt: skip
+        """The DSP convs' SMMLAR requantization of a doubled sum (pb_requant_x2); None where the
+        channel or acc does not qualify (shift outside [-23, -2], |acc| >= 2^30)."""
+        args = (acc, multiplier, shift, zero_point, act_min, act_max)
+        value = self.lib.pb_export_requantize_x2(*(ctypes.c_int32(v) for v in args))
+        return None if value == -1000 else value
+
     def region_check(self, region: Region, window: Window) -> int:
         return self.lib.pb_region_check(ctypes.byref(_CRegion(**_region_fields(region))),
                                         ctypes.byref(_CWindow(**vars(window))))  # fmt: skip

@@ -252,6 +252,29 @@ def test_folded_channel_requantization_equals_the_two_step_one(lib):
     assert taken == set(range(-23, -1))
 
 
+def test_smmlar_requantization_of_the_doubled_sum_equals_the_two_step_one(lib):
+    """pb_requant_x2 (SMMLAR on 2 * acc, the 1x1 / general conv kernels' form) against TFLite's two steps, at
+    the ends of its acc range and of its shift range; it refuses |acc| >= 2^30 and shifts outside -23..-2."""
+    rng = np.random.default_rng(19)
+    accs = [0, 1, -1, 2, -2, 2**30 - 1, -(2**30) + 1, 2**30, -(2**30), 2**31 - 1, -(2**31), 2**29, -(2**29)]
+    accs += rng.integers(-(2**30), 2**30, 40).tolist() + rng.integers(-20000, 20000, 60).tolist()
+    multipliers = [0, 1, 2**30, 2**30 + 1, 2**31 - 1] + rng.integers(2**30, 2**31, 5).tolist()
+    taken = set()
+    for acc in accs:
+        for multiplier in multipliers:
+            for shift in range(-31, 3):
+                for zero_point, act_min, act_max in ((int(rng.integers(-128, 128)), -128, 127), (-128, -128, 127),
+                                                     (127, -128, 127), (3, -20, 40)):  # fmt: skip
+                    args = (acc, multiplier, shift, zero_point, act_min, act_max)
+                    got = lib.requantize_x2(*args)
+                    if got is None:
+                        assert not (-23 <= shift <= -2 and abs(acc) < 2**30), args
+                        continue
+                    taken.add(shift)
+                    assert got == lib.requantize(*args), args
+    assert taken == set(range(-23, -1))
+
+
 @pytest.mark.parametrize("kind", ["avg", "max"])
 def test_pools_match_reference_on_regions(lib, kind):
     rng = np.random.default_rng(5 if kind == "avg" else 6)

@@ -287,7 +287,7 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x6_asm(const int8_t *
     } while (0)
 #endif
 
-/* Six outputs of channel oc: the folded requantization when the channel allows it (clamped by SSAT alone
+/* Six outputs of channel oc: the prepared requantization when the channel allows it (clamped by SSAT alone
  * when the activation is the full int8 range), else pb_requantize_s8_fast. */
 #define PB_STORE_6(expr)                                                                                     \
     do {                                                                                                     \
@@ -300,14 +300,15 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x6_asm(const int8_t *
     } while (0)
 
 /* Every output channel's requantization, prepared once per conv call (12 * out_c bytes of scratch at its
- * start): pb_channel_requant, or rshift 0 where the channel's shift is outside the folded form's range and
- * it takes pb_requantize_s8_fast. Preparing per 6-pixel block cost ~10 instructions per channel. */
-static pb_channel_requant *prepare_requants(const pb_requant *q, int32_t out_c, void *scratch) {
-    pb_channel_requant *table = (pb_channel_requant *)align4(scratch);
+ * start): pb_channel_requant_x2 (one SMMLAR), or shift 0 where the channel takes pb_requantize_s8_fast
+ * (shift outside -23..-2, or a bias big enough that |acc| could reach 2^30: |x - zp| <= 255, |w| <= 128). */
+static pb_channel_requant_x2 *prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
+                                               void *scratch) {
+    pb_channel_requant_x2 *table = (pb_channel_requant_x2 *)align4(scratch);
     for (int32_t oc = 0; oc < out_c; ++oc) {
-        if (!pb_channel_requant_prepare(q->multiplier[oc], q->shift[oc], q->output_zero_point, &table[oc])) {
-            table[oc].rshift = 0;
-        }
+        const int64_t b = bias ? bias[oc] : 0;
+        const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * k;
+        pb_channel_requant_x2_prepare(q->multiplier[oc], q->shift[oc], q->output_zero_point, acc_bound, &table[oc]);
     }
     return table;
 }
@@ -315,7 +316,7 @@ static pb_channel_requant *prepare_requants(const pb_requant *q, int32_t out_c, 
 /* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6);
  * requants from prepare_requants. */
 static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                         const pb_requant *requant_params, const pb_channel_requant *requants,
+                         const pb_requant *requant_params, const pb_channel_requant_x2 *requants,
                          int8_t *const out[PB_BLOCK_COLS]) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
@@ -341,14 +342,14 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
             a5 += wt * tails[5 * tail + t];
         }
         w += tail;
-        const pb_channel_requant cr = requants[oc];
-        if (cr.rshift != 0) {
+        const pb_channel_requant_x2 cr = requants[oc];
+        if (cr.shift != 0) {
             if (full_range) {
-#define PB_FOLDED_SAT(acc) pb_ssat8(pb_requant_folded((acc), &cr))
+#define PB_FOLDED_SAT(acc) pb_ssat8(pb_requant_x2((acc), &cr))
                 PB_STORE_6(PB_FOLDED_SAT);
 #undef PB_FOLDED_SAT
             } else {
-#define PB_FOLDED_CLAMP(acc) clamp_act(pb_requant_folded((acc), &cr), act_min, act_max)
+#define PB_FOLDED_CLAMP(acc) clamp_act(pb_requant_x2((acc), &cr), act_min, act_max)
                 PB_STORE_6(PB_FOLDED_CLAMP);
 #undef PB_FOLDED_CLAMP
             }
@@ -412,7 +413,7 @@ static void matmul_1col(const int8_t *weights, int32_t k, int32_t out_c, const u
 
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    const pb_channel_requant *requants = prepare_requants(q, r->out_c, scratch);
+    const pb_channel_requant_x2 *requants = prepare_requants(q, r->in_c, r->out_c, bias, scratch);
     uint32_t *cols = (uint32_t *)(requants + r->out_c);
     const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
     const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
@@ -522,7 +523,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     const int8_t zero_point = (int8_t)q->input_zero_point;
-    const pb_channel_requant *requants = prepare_requants(q, out_c, scratch);
+    const pb_channel_requant_x2 *requants = prepare_requants(q, k, out_c, bias, scratch);
     uint32_t *cols = (uint32_t *)(requants + out_c);
     int8_t *patch = (int8_t *)(cols + (PB_BLOCK_COLS / 2) * k); /* after 6 int16 columns: 12k bytes */
     const int32_t pixels = r->out_h * r->out_w;

@@ -158,4 +158,46 @@ static inline int32_t pb_requant_folded(int32_t acc, const pb_channel_requant *c
     return (pb_mul_high_rounded(acc, cr->multiplier) + cr->add) >> cr->rshift;
 }
 
+/* The same value from one SMMLAR on a doubled sum (the 1x1 / general conv kernels' prepared form):
+ * with A = 2 * acc, SMMLAR gives floor((A * m + 2^31 + ra * 2^32) / 2^32), which for
+ * ra = 2 * add + (acc < 0 ? -1 : 0) is floor((acc * m + sign * 2^30 + add * 2^32) / 2^31), and the
+ * flooring shift by e (one more than rshift) makes it pb_requant_folded's value. Exact while A and the
+ * SMMLAR result stay in int32, that is |acc| < 2^30: prepare with a bound on the channel's |acc|. */
+typedef struct {
+    int32_t multiplier;
+    int32_t add2;   /* 2^(e-1) + zero_point * 2^e */
+    int32_t shift;  /* e; 0 marks a channel that takes pb_requantize_s8_fast */
+} pb_channel_requant_x2;
+
+#define PB_X2_ACC_LIMIT (1 << 30)
+
+/* Fills *cr and returns 1 when the channel can take pb_requant_x2 for every |acc| <= acc_bound, else 0
+ * (cr->shift = 0). */
+static inline int32_t pb_channel_requant_x2_prepare(int32_t multiplier, int32_t shift, int32_t zero_point,
+                                                    int64_t acc_bound, pb_channel_requant_x2 *cr) {
+    cr->shift = 0;
+    if (shift > -2 || shift < -PB_FOLDED_MAX_EXPONENT || multiplier < 0 || acc_bound >= PB_X2_ACC_LIMIT) {
+        return 0;
+    }
+    cr->multiplier = multiplier;
+    cr->add2 = (int32_t)((1u << (-shift - 1)) + (uint32_t)zero_point * (1u << -shift));
+    cr->shift = -shift;
+    return 1;
+}
+
+#if PB_DSP_NATIVE
+static inline int32_t pb_requant_x2(int32_t acc, const pb_channel_requant_x2 *cr) {
+    const int32_t doubled = (int32_t)((uint32_t)acc << 1);
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(doubled), "r"(cr->multiplier), "r"(cr->add2 + (acc >> 31)));
+    return r >> cr->shift;
+}
+#else
+static inline int32_t pb_requant_x2(int32_t acc, const pb_channel_requant_x2 *cr) {
+    const int64_t ra = (int64_t)cr->add2 + (acc < 0 ? -1 : 0);
+    const int64_t sum = ra * ((int64_t)1 << 32) + (int64_t)(2 * (int64_t)acc) * cr->multiplier + ((int64_t)1 << 31);
+    return (int32_t)(sum >> 32) >> cr->shift;
+}
+#endif
+
 #endif /* PB_DSP_H */

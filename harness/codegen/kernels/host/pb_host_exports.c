@@ -28,3 +28,17 @@ int32_t pb_export_requantize_folded(int32_t acc, int32_t m, int32_t s, int32_t z
     }
     return value < lo ? lo : value > hi ? hi : value;
 }
+
+/* pb_requant_x2 (pb_dsp.h) with acc's own magnitude as the bound, clamped like the folded export; -1000 when
+ * the channel (or this acc) does not qualify. */
+int32_t pb_export_requantize_x2(int32_t acc, int32_t m, int32_t s, int32_t zp, int32_t lo, int32_t hi) {
+    pb_channel_requant_x2 cr;
+    if (!pb_channel_requant_x2_prepare(m, s, zp, acc < 0 ? -(int64_t)acc : acc, &cr)) {
+        return -1000;
+    }
+    const int32_t value = pb_requant_x2(acc, &cr);
+    if (lo == PB_INT8_MIN && hi == PB_INT8_MAX) {
+        return pb_ssat8(value);
+    }
+    return value < lo ? lo : value > hi ? hi : value;
+}
