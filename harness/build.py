@@ -11,8 +11,12 @@ flash budgets. It returns either
 
 Anything else that fails (a compile error, a missing toolchain) raises ``BuildError`` with the compiler's
 output. Builds are cached under BUILD_DIR/firmware/<hash>/, the hash covering the sources, the board
-support files, the linker script, every flag and the compiler version; the hash is also the build id
-that the firmware prints, so a record can be matched to the build that produced it.
+support files the platform compiles (every header, the linker script template, the platform's .c files:
+editing STM32-only code leaves QEMU build ids alone), every flag and the compiler version; the hash is
+also the build id that the firmware prints, so a record can be matched to the build that produced it.
+
+Hardware builds also get the target's clock tree (``[clock]``, harness/clocks.py) as ``PB_CLOCK_*``
+defines and compile clock_stm32.c; QEMU builds get neither.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
+from harness.clocks import hardware_defines
 from harness.paths import BUILD_DIR
 from harness.targets import Platform, Target, load_target
 
@@ -46,6 +51,7 @@ CONSOLE_SOURCES = {
 TIMER_SOURCES = {"systick_icount": "timer_systick_icount.c", "dwt": "timer_dwt.c"}
 PLATFORM_SOURCES = {"mps2": "platform_mps2.c", "stm32f4": "platform_stm32.c", "stm32f7": "platform_stm32.c",
                     "stm32h7": "platform_stm32.c"}  # fmt: skip
+STM32_CLOCK_SOURCE = "clock_stm32.c"  # hardware builds of the STM32 families
 BUILD_ID_LENGTH = 16
 RESULT_FILE = "build.json"
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|h)$")
@@ -194,7 +200,7 @@ def build_firmware(
     platform = target.platform(options.platform)
     _check_sources(sources)
     gcc_version = toolchain_version(options.gcc)
-    board_files = _board_support_files()
+    board_files = _board_support_files(platform)
     linker_script = _render_linker_script(target, platform, options)
 
     base_cflags = _cflags(target, platform, options)
@@ -268,18 +274,21 @@ def _check_sources(sources: Mapping[str, str]) -> None:
             )
 
 
-def _board_support_files() -> dict[str, str]:
-    """The C, headers and linker template of harness/firmware (its README is not part of a build)."""
+def _board_support_files(platform: Platform) -> dict[str, str]:
+    """What a build of ``platform`` takes from harness/firmware: every header, the linker template and the
+    platform's own .c files (not the other platform's, so editing those does not change this build)."""
+    sources = set(_platform_sources(platform))
     return {
         path.name: path.read_text()
         for path in sorted(BOARD_SUPPORT_DIR.iterdir())
-        if path.is_file() and path.suffix in (".c", ".h", ".j2")
+        if path.is_file() and (path.suffix in (".h", ".j2") or path.name in sources)
     }
 
 
 def _platform_sources(platform: Platform) -> list[str]:
+    clock = [STM32_CLOCK_SOURCE] if platform.family.startswith("stm32") else []
     return [*COMMON_SOURCES, CONSOLE_SOURCES[platform.console], TIMER_SOURCES[platform.timer],
-            PLATFORM_SOURCES[platform.family]]  # fmt: skip
+            PLATFORM_SOURCES[platform.family], *clock]  # fmt: skip
 
 
 def _render_linker_script(target: Target, platform: Platform, options: BuildOptions) -> str:
@@ -311,6 +320,10 @@ def _cflags(target: Target, platform: Platform, options: BuildOptions) -> tuple[
         defines.append(f"-DPB_TICK_SCALE={target.qemu_instructions_per_tick}u")
     if platform.console.startswith("stm32_usart_"):
         defines.append(f"-DPB_USART_{platform.console.rsplit('_', 1)[1].upper()}=1")
+    if platform.family.startswith("stm32"):
+        if target.clock is None:
+            raise BuildError(f"target {target.name} has no [clock] table: its hardware build needs one")
+        defines += [f"-D{define}" for define in hardware_defines(target.clock)]
     defines += [f"-D{define}" for define in options.defines]
     includes = ["-Isrc", "-Iboard"] + [f"-I{Path(d).resolve()}" for d in options.include_dirs]
     return tuple(

@@ -11,10 +11,12 @@ Firmware is laid out per *platform*: ``"qemu"`` (the MPS2 machine: code at 0x000
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.clocks import ClockConfig, ClockError, clock_config_from_table
 from harness.paths import TARGETS_DIR
 
 PLATFORMS = ("qemu", "hardware")
@@ -80,6 +82,9 @@ class Target:
     pyocd_target: str
     pyocd_pack_part: str | None  # argument to `pyocd pack install` when the target is not built in
     source: Path
+    # The clock tree the hardware firmware sets up ([clock], checked by harness/clocks.py); None for a
+    # target whose hardware platform is not an STM32. QEMU builds never use it.
+    clock: ClockConfig | None = None
 
     def platform(self, name: str) -> Platform:
         try:
@@ -161,7 +166,28 @@ def load_target_file(path: Path) -> Target:
     if target.name != path.stem:
         raise TargetError(f"target file {path}: name {target.name!r} must match the file name {path.stem!r}")
     _check_budgets(target)
-    return target
+    return dataclasses.replace(target, clock=_clock(data, target))
+
+
+def _clock(data: dict, target: Target) -> ClockConfig | None:
+    family = target.platforms["hardware"].family
+    where = f"target file {target.source}"
+    table = data.get("clock")
+    if not family.startswith("stm32"):
+        if table is not None:
+            raise TargetError(f"{where}: [clock] is only for STM32 hardware, not family {family!r}")
+        return None
+    if not isinstance(table, dict):
+        raise TargetError(
+            f"{where}: missing table [clock]: the hardware firmware needs the PLL, bus dividers, flash wait "
+            "states and voltage scale that reach core.clock_hz (see harness/clocks.py)"
+        )
+    try:
+        return clock_config_from_table(
+            table, target=target.name, family=family, where=where, rated_hz=target.clock_hz
+        )
+    except ClockError as err:
+        raise TargetError(str(err)) from None
 
 
 def _check_budgets(target: Target) -> None:

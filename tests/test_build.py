@@ -115,6 +115,22 @@ def test_all_targets_build_for_real_hardware(build_root):
         assert "ORIGIN = 0x08000000" in script
         sram_origin = load_target(name).platform("hardware").sram_origin
         assert f"ORIGIN = {sram_origin:#010x}" in script
+        # The clock tree from the target's [clock] table, compiled in.
+        clock_hz = load_target(name).clock_hz
+        assert f"-DPB_CLOCK_SYSCLK_HZ={clock_hz}u" in firmware.cflags
+        assert (firmware.build_dir / "board" / "clock_stm32.c").is_file()
+        symbols = subprocess.run(["arm-none-eabi-nm", str(firmware.elf)], capture_output=True, text=True,
+                                 check=True).stdout  # fmt: skip
+        assert " T pb_clock_init" in symbols
+
+
+def test_qemu_builds_get_no_clock_setup_and_ignore_stm32_only_files(build_root):
+    firmware = build_firmware(STUB, "stm32h743", build_root=build_root)
+    assert not any(flag.startswith("-DPB_CLOCK_") for flag in firmware.cflags)
+    board = {path.name for path in (firmware.build_dir / "board").iterdir()}
+    # STM32-only C is not part of a QEMU build (nor of its build id): editing it leaves QEMU ids alone.
+    assert not board & {"clock_stm32.c", "console_stm32_usart.c", "platform_stm32.c", "timer_dwt.c"}
+    assert {"platform_mps2.c", "console_cmsdk_uart.c", "main.c", "pb_board.h"} <= board
 
 
 def test_compile_error_raises_with_the_compiler_message(build_root):

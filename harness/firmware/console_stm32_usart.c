@@ -1,9 +1,11 @@
 /* Console on an STM32 USART3, TX on PD8 (the ST-LINK virtual COM port of NUCLEO-144 boards).
- * Runs at the reset clock (HSI); PB_CONSOLE_BASE, PB_CONSOLE_BAUD and the family come from the target.
+ * The baud divisor comes from USART3's kernel clock as clock_stm32.c left it (the APB1 clock; the reset
+ * kernel-clock selection is kept); PB_CONSOLE_BASE, PB_CONSOLE_BAUD and the family come from the target.
  * PB_USART_V1: F4 register layout (SR/DR/BRR/CR1); PB_USART_V2: F7/H7 layout (CR1/BRR/ISR/TDR). */
 #include <stdint.h>
 
 #include "pb_board.h"
+#include "pb_stm32_clock.h"
 
 #if !defined(PB_CONSOLE_BASE) || !defined(PB_CONSOLE_BAUD)
 #error "PB_CONSOLE_BASE and PB_CONSOLE_BAUD come from the target file"
@@ -15,12 +17,10 @@
 #define RCC_GPIO_ENABLE REG(0x40023800u + 0x30u) /* RCC_AHB1ENR */
 #define RCC_USART_ENABLE REG(0x40023800u + 0x40u) /* RCC_APB1ENR */
 #define GPIOD_BASE 0x40020C00u
-#define USART_CLOCK_HZ 16000000u /* HSI after reset */
 #elif defined(PB_FAMILY_STM32H7)
 #define RCC_GPIO_ENABLE REG(0x58024400u + 0xE0u) /* RCC_AHB4ENR */
 #define RCC_USART_ENABLE REG(0x58024400u + 0xE8u) /* RCC_APB1LENR */
 #define GPIOD_BASE 0x58020C00u
-#define USART_CLOCK_HZ 64000000u /* HSI after reset */
 #else
 #error "console_stm32_usart.c needs PB_FAMILY_STM32F4, PB_FAMILY_STM32F7 or PB_FAMILY_STM32H7"
 #endif
@@ -50,7 +50,9 @@ void pb_console_init(void) {
     (void)RCC_USART_ENABLE;       /* read back: the clock must be running before the registers are touched */
     GPIOD_MODER = (GPIOD_MODER & ~(3u << 16)) | (2u << 16); /* PD8 alternate function */
     GPIOD_AFRH = (GPIOD_AFRH & ~0xFu) | 7u;                /* AF7 = USART3_TX */
-    USART_BRR = (USART_CLOCK_HZ + PB_CONSOLE_BAUD / 2u) / PB_CONSOLE_BAUD; /* oversampling by 16 */
+    /* Oversampling by 16: BRR = f_ck / baud on both layouts (V1: mantissa and 4-bit fraction of
+     * f_ck / (16 baud)). 115200 baud: 434 at 50 MHz, 469 at 54 MHz, 1042 at 120 MHz. */
+    USART_BRR = (pb_clock_usart3_hz + PB_CONSOLE_BAUD / 2u) / PB_CONSOLE_BAUD;
     USART_CR1 = USART_CR1_ENABLE;
 }
 

@@ -1,8 +1,14 @@
-/* Platform glue for real STM32 boards: caches on Cortex-M7; at the end the core parks (no semihosting
- * without a debugger: a BKPT would fault). The clock stays at the reset default (HSI). */
+/* Platform glue for real STM32 boards, run by startup.c before main: the clock (clock_stm32.c), then the
+ * I- and D-caches on Cortex-M7. At the end the core parks (no semihosting without a debugger: a BKPT
+ * would fault).
+ *
+ * The D-cache is safe here: the firmware uses only SRAM and nothing else (no DMA) writes it, and the
+ * peripherals (0x40000000-0x5FFFFFFF) are Device memory in the default memory map, never cached. */
 #include <stdint.h>
 
 #include "pb_board.h"
+#include "pb_protocol.h"
+#include "pb_stm32_clock.h"
 
 #define REG(address) (*(volatile uint32_t *)(address))
 #define SCB_CCR REG(0xE000ED14u)
@@ -39,9 +45,19 @@ static void enable_caches(void) {
 #endif
 
 void pb_platform_init(void) {
+    const char *clock_failed = pb_clock_init();
 #if defined(PB_FAMILY_STM32F7) || defined(PB_FAMILY_STM32H7)
     enable_caches();
 #endif
+    if (clock_failed) {
+        /* Counts at the reset clock would be mislabelled as the rated clock's: say why and stop. The
+         * console runs from the reset clock that pb_clock_init() went back to. */
+        pb_console_init();
+        pb_line_begin("FAULT");
+        pb_line_kv_text("cause", clock_failed);
+        pb_line_end();
+        pb_exit(3);
+    }
 }
 
 void pb_exit(int code) {
