@@ -222,6 +222,13 @@ def kernel_size(graph: Graph, op: Op) -> tuple[int, int]:
     return 1, 1
 
 
+def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(height, width, channels) of an NHWC shape; a flat tensor is 1 x 1 x size."""
+    if len(shape) == 4:
+        return int(shape[1]), int(shape[2]), int(shape[3])
+    return 1, 1, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else int(shape[0])
+
+
 def op_macs(graph: Graph, op: Op) -> int:
     """Multiply-accumulates of one op (the paper's count: one per weight use)."""
     out = graph.tensor(op.outputs[0])

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness import quant
-from harness.graph import Graph, GraphError, Op, Tensor, conv_out_size, same_padding
+from harness.graph import Graph, GraphError, Op, Tensor, conv_out_size, kernel_size, same_padding
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -731,7 +731,7 @@ def op_pads(graph: Graph, op: Op, in_h: int | None = None, in_w: int | None = No
     shape = graph.tensor(op.inputs[0]).shape
     in_h = shape[1] if in_h is None else in_h
     in_w = shape[2] if in_w is None else in_w
-    kh, kw = _kernel_hw(graph, op)
+    kh, kw = kernel_size(graph, op)
     if op.attrs.get("padding", "VALID") == "VALID":
         return 0, 0, 0, 0
     sh, sw = op.attrs.get("stride", (1, 1))
@@ -763,7 +763,7 @@ def input_window(
     in_h = shape[1] if in_h is None else in_h
     in_w = shape[2] if in_w is None else in_w
     top, _, left, _ = op_pads(graph, op, in_h, in_w)
-    kh, kw = _kernel_hw(graph, op)
+    kh, kw = kernel_size(graph, op)
     sh, sw = op.attrs.get("stride", (1, 1))
     dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in _CONV_KINDS else (1, 1)
     rows, (pad_top, pad_bottom) = _axis_window(out_rows, sh, (kh - 1) * dh + 1, top, in_h, op)
@@ -780,14 +780,6 @@ def _axis_window(out_range, stride: int, reach: int, pad_before: int, size: int,
     if first >= size or last <= 0:
         raise ReferenceError(f"op {op.name!r}: output range {out_range} reads no input pixel")
     return (max(first, 0), min(last, size)), (max(-first, 0), max(last - size, 0))
-
-
-def _kernel_hw(graph: Graph, op: Op) -> tuple[int, int]:
-    if op.kind in _CONV_KINDS:
-        shape = graph.tensor(op.inputs[1]).shape
-        return shape[1], shape[2]
-    fh, fw = op.attrs["filter"]
-    return int(fh), int(fw)
 
 
 def _const(graph: Graph, op: Op, index: int) -> np.ndarray | None:
@@ -870,7 +862,7 @@ def _run_conv(graph: Graph, op: Op, x: np.ndarray, arrays, pads: Pads) -> np.nda
 
 def _run_pool(graph: Graph, op: Op, x: np.ndarray, arrays, pads: Pads) -> np.ndarray:
     act_min, act_max = _act_range(op)
-    filter_hw = _kernel_hw(graph, op)
+    filter_hw = kernel_size(graph, op)
     stride = tuple(op.attrs.get("stride", (1, 1)))
     if op.kind == "AVERAGE_POOL_2D":
         return average_pool2d(x, filter_hw, stride, pads, act_min, act_max)

@@ -50,7 +50,8 @@ from typing import Literal
 
 import numpy as np
 
-from harness.graph import Graph, Op, kernel_size, op_padding
+from harness.graph import Graph, Op, hwc, kernel_size
+from harness.reference import op_pads
 from harness.schedule.plan import Pads, PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
 
@@ -492,8 +493,8 @@ class _Layout:
         in_c = graph.tensor(x).shape[-1]
         out_c = graph.tensor(out).shape[-1]
         if op.name not in self.plan.stage_ops:
-            in_shape = _hwc(graph.tensor(x).shape)
-            out_shape = _hwc(graph.tensor(out).shape)
+            in_shape = hwc(graph.tensor(x).shape)
+            out_shape = hwc(graph.tensor(out).shape)
             return [KernelShapes(in_shape, out_shape, _full_pads(graph, op), in_place)]
         runs = []
         for _, step in self.patch_steps.get(op.name, []):
@@ -562,21 +563,7 @@ class _Layout:
         return None
 
 
-def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    if len(shape) == 4:
-        return int(shape[1]), int(shape[2]), int(shape[3])
-    return 1, 1, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else int(shape[0])
-
-
 def _full_pads(graph: Graph, op: Op) -> Pads:
     if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
         return (0, 0, 0, 0)
-    _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
-    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
-    kh, kw = kernel_size(graph, op)
-    sh, sw = op.attrs.get("stride", (1, 1))
-    dh, dw = op.attrs.get("dilation", (1, 1))
-    top, left = op_padding(op, in_h, in_w, kh, kw, out_h, out_w)
-    bottom = max((out_h - 1) * sh + (kh - 1) * dh + 1 - in_h - top, 0)
-    right = max((out_w - 1) * sw + (kw - 1) * dw + 1 - in_w - left, 0)
-    return top, bottom, left, right
+    return op_pads(graph, op)

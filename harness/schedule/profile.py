@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from harness.graph import Graph, Op, op_macs
+from harness.graph import Graph, Op, hwc, op_macs
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 
 KB = 1024
@@ -277,8 +277,8 @@ def profile(graph: Graph, plan: PatchPlan, rules: MemoryRules = PAPER_RULES) -> 
             LayerMemory(
                 name=name,
                 in_patch_stage=in_stage,
-                input_shape=_hwc(graph, ops[0].inputs[0]),
-                output_shape=_hwc(graph, ops[-1].outputs[0]),
+                input_shape=hwc(graph.tensor(ops[0].inputs[0]).shape),
+                output_shape=hwc(graph.tensor(ops[-1].outputs[0]).shape),
                 per_layer_bytes=mem_layer,
                 per_patch_bytes=mem_streamed,
                 per_patch_counted_bytes=mem_counted,
@@ -293,13 +293,6 @@ def _macs_per_pixel(graph: Graph, op_name: str) -> int:
     op = graph.op(op_name)
     _, h, w, _ = graph.tensor(op.outputs[0]).shape
     return op_macs(graph, op) // (h * w)
-
-
-def _hwc(graph: Graph, name: str) -> tuple[int, int, int]:
-    shape = graph.tensor(name).shape
-    if len(shape) == 4:
-        return int(shape[1]), int(shape[2]), int(shape[3])
-    return 1, 1, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else int(shape[0])
 
 
 def profile_table(graph: Graph, plan: PatchPlan, rules: MemoryRules = PAPER_RULES) -> pd.DataFrame:
