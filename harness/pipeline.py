@@ -223,8 +223,9 @@ def _platform(backend: str, board: Board | None) -> str:
 
 
 def _timer_defines(backend: str) -> tuple[str, ...]:
-    # Renode runs the hardware firmware, but its DWT counts executed instructions, not core cycles.
-    return ('PB_TIMER_UNIT="instructions"',) if backend == "renode" else ()
+    # Renode runs the hardware firmware, but its DWT counts executed instructions, not core cycles, and
+    # the clock tree set-up is of no use there (see clock_stm32.c).
+    return ('PB_TIMER_UNIT="instructions"', "PB_CLOCK_KEEP_RESET=1") if backend == "renode" else ()
 
 
 def _add_schedule_metrics(result: PointResult, graph: Graph, plan: PatchPlan) -> None:
