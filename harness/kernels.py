@@ -195,10 +195,11 @@ def scratch_bytes(
         raise KernelError(f"scratch_bytes({op_kind!r}): the filter shape is needed")
     if op_kind == "CONV_2D":
         cout, kh, kw, cin = filter_shape
-        # each output channel's prepared requantization (12 bytes, pb_conv_dsp.c prepare_requants), then
-        # six int16 columns (the DSP kernels' pixel block, pb_conv_dsp.c PB_BLOCK_COLS) + one int8 patch
-        # (pb_conv1x1_s8 uses only the requantizations and the columns: 12 * cout + 12 * cin)
-        return 12 * cout + (2 * DSP_BLOCK_COLS + 1) * kh * kw * cin + ALIGNMENT_SLACK
+        # each output channel's table entry (16 bytes: requantization + next bias, pb_conv_dsp.c
+        # channel_entry), then six int16 columns (the DSP kernels' pixel block, pb_conv_dsp.c
+        # PB_BLOCK_COLS) + one int8 patch (pb_conv1x1_s8 uses only the table and the columns:
+        # 16 * cout + 12 * cin)
+        return 16 * cout + (2 * DSP_BLOCK_COLS + 1) * kh * kw * cin + ALIGNMENT_SLACK
     if op_kind == "DEPTHWISE_CONV_2D":
         _, kh, kw, _ = filter_shape
         return 8 * kh * kw + ALIGNMENT_SLACK  # one channel group's weights as int16

@@ -403,8 +403,8 @@ def test_region_check_names_the_bad_axis(lib):
 
 def test_scratch_bytes_rule():
     assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=False) == 0
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=True) == 12 * 32 + 13 * 144 + 3
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 1, 1, 16), optimized=True) == 12 * 32 + 13 * 16 + 3
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=True) == 16 * 32 + 13 * 144 + 3
+    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 1, 1, 16), optimized=True) == 16 * 32 + 13 * 16 + 3
     assert scratch_bytes("DEPTHWISE_CONV_2D", (1, 8, 8, 16), (1, 7, 7, 16), optimized=True) == 8 * 49 + 3
     assert scratch_bytes("FULLY_CONNECTED", (1, 64), (10, 64), optimized=True) == 2 * 64 + 3
     assert scratch_bytes("FULLY_CONNECTED", (4, 64), (10, 64), optimized=True) == 4 * 64 + 3

@@ -177,6 +177,38 @@ def _pointwise_block_cases(rng):
     return calls, inputs
 
 
+def _channel_loop_cases(rng):
+    """The DSP convs' assembly channel loop (pb_conv_dsp.c matmul_6cols_asm: full-range activation, k % 4 == 0,
+    every channel in the SMMLAR form): one peeled group, then the 8-group body entered at each of its eight
+    offsets (1..10 groups), out_c from 1, no bias, blocks that break across rows, and a 3x3 conv."""
+    calls, inputs = [], {}
+    for index, (kind, kernel, hw, cin, cout) in enumerate(
+        [("conv1x1", 1, (2, 6), 4, 1), ("conv1x1", 1, (3, 5), 8, 3), ("conv1x1", 1, (2, 7), 12, 2),
+         ("conv1x1", 1, (4, 3), 16, 5), ("conv1x1", 1, (2, 6), 20, 4), ("conv1x1", 1, (3, 4), 24, 7),
+         ("conv1x1", 1, (1, 13), 28, 2), ("conv1x1", 1, (2, 6), 32, 6), ("conv1x1", 1, (3, 4), 36, 3),
+         ("conv1x1", 1, (2, 6), 40, 2), ("conv2d", 3, (4, 4), 4, 5)]
+    ):  # fmt: skip
+        in_h, in_w = hw
+        pad = kernel // 2
+        full = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
+        q = _requant(rng, cout, kernel * kernel * cin, large=False)
+        q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
+        assert np.all((q.shifts <= -2) & (q.shifts >= -23)), "every channel must take the SMMLAR form"
+        call = KernelCall(
+            f"l{index}_{kind}{kernel}_{in_h}x{in_w}x{cin}_to_{cout}",
+            kind,
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, (cout, kernel, kernel, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cout).astype(np.int32) if index != 4 else None,
+            Region(in_h, in_w, cin, in_h, in_w, cout, pad, pad, pad, pad),
+            Window(kernel, kernel, 1, 1),
+        )
+        calls.append(call)
+        inputs[call.name] = full
+    return calls, inputs
+
+
 def _cases():
     rng = np.random.default_rng(2024)
     calls, inputs = [], {}
@@ -187,7 +219,7 @@ def _cases():
         call, x = _conv_call(rng, index, kind, kernel, stride)
         calls.append(call)
         inputs[call.name] = x
-    for more_calls, more_inputs in (_block_cases(rng), _pointwise_block_cases(rng)):
+    for more_calls, more_inputs in (_block_cases(rng), _pointwise_block_cases(rng), _channel_loop_cases(rng)):
         calls += more_calls
         inputs.update(more_inputs)
     calls_runs, inputs_runs = _depthwise_run_cases(rng)

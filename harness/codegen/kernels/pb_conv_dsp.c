@@ -266,24 +266,151 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x6_asm(const int8_t *
         out[5][oc] = (int8_t)(expr(a5));                                                                     \
     } while (0)
 
-/* Every output channel's requantization, prepared once per conv call (12 * out_c bytes of scratch at its
- * start): pb_channel_requant_x2 (one SMMLAR), or shift 0 where the channel takes pb_requantize_s8_fast
- * (shift outside -23..-2, or a bias big enough that |acc| could reach 2^30: |x - zp| <= 255, |w| <= 128). */
-static pb_channel_requant_x2 *prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
-                                               void *scratch) {
-    pb_channel_requant_x2 *table = (pb_channel_requant_x2 *)align4(scratch);
+/* One output channel's entry of the table prepared once per conv call (16 * out_c bytes of scratch at its
+ * start): its requantization, and the next channel's bias (0 after the last), which the assembly channel
+ * loop loads right after this channel's stores, ready for the next channel's first group. */
+typedef struct {
+    pb_channel_requant_x2 requant;
+    int32_t next_bias;
+} channel_entry;
+
+/* The table of the conv call: every channel's pb_channel_requant_x2 (one SMMLAR), or shift 0 where the
+ * channel takes pb_requantize_s8_fast (shift outside -23..-2, or a bias big enough that |acc| could reach
+ * 2^30: |x - zp| <= 255, |w| <= 128). *all_x2: whether every channel has the SMMLAR form. */
+static channel_entry *prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
+                                       void *scratch, int32_t *all_x2) {
+    channel_entry *table = (channel_entry *)align4(scratch);
+    int32_t all = 1;
     for (int32_t oc = 0; oc < out_c; ++oc) {
         const int64_t b = bias ? bias[oc] : 0;
         const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * k;
-        pb_channel_requant_x2_prepare(q->multiplier[oc], q->shift[oc], q->output_zero_point, acc_bound, &table[oc]);
+        all &= pb_channel_requant_x2_prepare(q->multiplier[oc], q->shift[oc], q->output_zero_point, acc_bound,
+                                             &table[oc].requant);
+        table[oc].next_bias = bias && oc + 1 < out_c ? bias[oc + 1] : 0;
     }
+    *all_x2 = all;
     return table;
 }
 
+#if PB_DSP_NATIVE
+/* What matmul_6cols_asm needs, in one struct so that the naked function takes one argument. */
+typedef struct {
+    const int8_t *weights;
+    const uint32_t *cols;
+    const channel_entry *table;
+    int8_t *out;        /* channel 0 of the block's first pixel */
+    int32_t out_step;   /* bytes from one pixel's outputs to the next pixel's (all six equally spaced) */
+    int32_t out_c;      /* >= 1 */
+    int32_t groups;     /* >= 1: k / 4, no tail */
+    int32_t first_bias; /* channel 0's bias */
+} matmul_6cols_job;
+
+/* Bytes of one PB_MAC_1X6_GROUP (18 instructions, all 32-bit), for the computed entry into the loop. */
+#define PB_GROUP_BYTES "72"
+
+/* matmul_6cols with the whole channel loop in assembly, for full-range activations, k % 4 == 0, every
+ * channel in the SMMLAR form and equally spaced output pixels: the six sums never leave registers, the
+ * requantization (pb_requant_x2 + SSAT, the same instructions) follows each channel's MACs, and the
+ * output pointer just steps one byte per channel. Only r0 (weights) lives across channels; the rest
+ * (table, output pointer, step, columns, ends, loop entry) is reloaded from a 32-byte frame:
+ * [sp] table, [sp+4] out, [sp+8] step, [sp+12] columns, [sp+16] table end, [sp+20] loop entry (Thumb
+ * bit set), [sp+24] columns end. A channel's first group is peeled: its SMLADs start from the bias in
+ * r9 (the bias register is the last sum it writes), so the sums need no separate initialisation; the
+ * remaining groups - 1 run through a body of eight groups, entered part-way so that the end check (once
+ * per eight groups) comes when the columns are used up. */
+__attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols_job *job __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "sub     sp, sp, #32\n"
+        "ldr     r1, [r0, #4]\n"
+        "ldr     r2, [r0, #8]\n"
+        "ldr     r3, [r0, #12]\n"
+        "ldr     r4, [r0, #16]\n"
+        "ldr     r5, [r0, #20]\n"
+        "ldr     r6, [r0, #24]\n"
+        "ldr     r9, [r0, #28]\n"
+        "ldr     r0, [r0, #0]\n"
+        "str     r2, [sp, #0]\n"
+        "str     r3, [sp, #4]\n"
+        "str     r4, [sp, #8]\n"
+        "str     r1, [sp, #12]\n"
+        "add     r5, r2, r5, lsl #4\n" /* table end: 16 bytes a channel */
+        "str     r5, [sp, #16]\n"
+        "add     r7, r6, r6, lsl #1\n"
+        "add     r7, r1, r7, lsl #4\n" /* columns end: 48 bytes a group */
+        "str     r7, [sp, #24]\n"
+        "adr.w   r7, 3f\n"
+        "subs    r6, r6, #1\n" /* groups after the peeled one */
+        "beq     1f\n"
+        "rsb     r6, r6, #0\n"
+        "and     r6, r6, #7\n" /* groups of the body skipped on entry: (8 - rest % 8) % 8 */
+        "movs    r5, #" PB_GROUP_BYTES "\n"
+        "adr.w   r7, 2f\n"
+        "mla     r7, r6, r5, r7\n"
+        "1:\n"
+        "orr     r7, r7, #1\n"
+        "str     r7, [sp, #20]\n"
+        /* channel loop */
+        "0:\n"
+        "ldr.w   r12, [r0], #4\n"
+        "ldmia.w r1!, {r2, r3, r10, r11}\n"
+        "sxtb16  lr, r12, ror #8\n"
+        "sxtb16  r12, r12\n"
+        "smlad   r4, r12, r2, r9\n"
+        "smlad   r4, lr, r3, r4\n"
+        "smlad   r5, r12, r10, r9\n"
+        "smlad   r5, lr, r11, r5\n"
+        "ldmia.w r1!, {r2, r3, r10, r11}\n"
+        "smlad   r6, r12, r2, r9\n"
+        "smlad   r6, lr, r3, r6\n"
+        "smlad   r7, r12, r10, r9\n"
+        "smlad   r7, lr, r11, r7\n"
+        "ldmia.w r1!, {r2, r3, r10, r11}\n"
+        "smlad   r8, r12, r2, r9\n"
+        "smlad   r8, lr, r3, r8\n"
+        "smlad   r9, r12, r10, r9\n"
+        "smlad   r9, lr, r11, r9\n"
+        "ldr     pc, [sp, #20]\n"
+        "2:\n" PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
+            PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
+        "ldr     r2, [sp, #24]\n"
+        "cmp     r1, r2\n"
+        "bne.w   2b\n"
+        /* requantization: r2 table entry, r3 output of pixel 0, r10 step, r11 multiplier, r12 add2,
+         * lr shift, r1 the SMMLAR addend; pixel j's output at r3 + j * step */
+        "3:\n"
+        "ldmia   sp, {r2, r3, r10}\n"
+        "ldmia   r2!, {r11, r12, lr}\n"
+#define PB_REQUANT_X2_SSAT(acc)                                                                              \
+    "add     r1, r12, " acc ", asr #31\n"                                                                    \
+    "lsl     " acc ", " acc ", #1\n"                                                                         \
+    "smmlar  " acc ", " acc ", r11, r1\n"                                                                    \
+    "asr     " acc ", " acc ", lr\n"                                                                         \
+    "ssat    " acc ", #8, " acc "\n"
+        PB_REQUANT_X2_SSAT("r4") "strb    r4, [r3]\n"
+        PB_REQUANT_X2_SSAT("r5") "strb    r5, [r3, r10]\n"
+        PB_REQUANT_X2_SSAT("r6") "strb    r6, [r3, r10, lsl #1]\n"
+        "add     r4, r3, r10, lsl #1\n"
+        PB_REQUANT_X2_SSAT("r7") "strb    r7, [r4, r10]\n"
+        PB_REQUANT_X2_SSAT("r8") "strb    r8, [r4, r10, lsl #1]\n"
+        "add     r4, r4, r10, lsl #1\n"
+        PB_REQUANT_X2_SSAT("r9") "strb    r9, [r4, r10]\n"
+#undef PB_REQUANT_X2_SSAT
+        "ldr     r9, [r2], #4\n" /* the next channel's bias */
+        "add     r3, r3, #1\n"
+        "stmia   sp, {r2, r3}\n"
+        "ldrd    r1, r4, [sp, #12]\n"
+        "cmp     r2, r4\n"
+        "bne.w   0b\n"
+        "add     sp, sp, #32\n"
+        "pop     {r4-r11, pc}\n");
+}
+#endif
+
 /* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6);
- * requants from prepare_requants. */
+ * requants from prepare_requants (all_x2: its flag). */
 static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                         const pb_requant *requant_params, const pb_channel_requant_x2 *requants,
+                         const pb_requant *requant_params, const channel_entry *requants, int32_t all_x2,
                          int8_t *const out[PB_BLOCK_COLS]) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
@@ -291,6 +418,18 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
     const int16_t *tails = (const int16_t *)(cols + 2 * PB_BLOCK_COLS * groups);
     const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
     const int32_t act_min = q->act_min, act_max = q->act_max;
+#if PB_DSP_NATIVE
+    const int32_t step = (int32_t)(out[1] - out[0]);
+    const int32_t equally_spaced = out[2] - out[1] == step && out[3] - out[2] == step && out[4] - out[3] == step &&
+                                   out[5] - out[4] == step;
+    if (all_x2 && full_range && tail == 0 && groups > 0 && out_c > 0 && equally_spaced) {
+        const matmul_6cols_job job = {weights, cols, requants, out[0], step, out_c, groups, bias ? bias[0] : 0};
+        matmul_6cols_asm(&job);
+        return;
+    }
+#else
+    (void)all_x2;
+#endif
     const int8_t *w = weights;
     for (int32_t oc = 0; oc < out_c; ++oc) {
         const int32_t b = bias ? bias[oc] : 0;
@@ -309,7 +448,7 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
             a5 += wt * tails[5 * tail + t];
         }
         w += tail;
-        const pb_channel_requant_x2 cr = requants[oc];
+        const pb_channel_requant_x2 cr = requants[oc].requant;
         if (cr.shift != 0) {
             if (full_range) {
 #define PB_FOLDED_SAT(acc) pb_ssat8(pb_requant_x2((acc), &cr))
@@ -380,7 +519,8 @@ static void matmul_1col(const int8_t *weights, int32_t k, int32_t out_c, const u
 
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    const pb_channel_requant_x2 *requants = prepare_requants(q, r->in_c, r->out_c, bias, scratch);
+    int32_t all_x2;
+    const channel_entry *requants = prepare_requants(q, r->in_c, r->out_c, bias, scratch, &all_x2);
     uint32_t *cols = (uint32_t *)(requants + r->out_c);
     const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
     const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
@@ -400,7 +540,7 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
             expand_column(in_px[j], k, input_offset, cols, j, ncols);
         }
         if (ncols == PB_BLOCK_COLS) {
-            matmul_6cols(filter, k, out_c, cols, bias, q, requants, out_px);
+            matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
@@ -490,7 +630,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     const int8_t zero_point = (int8_t)q->input_zero_point;
-    const pb_channel_requant_x2 *requants = prepare_requants(q, k, out_c, bias, scratch);
+    int32_t all_x2;
+    const channel_entry *requants = prepare_requants(q, k, out_c, bias, scratch, &all_x2);
     uint32_t *cols = (uint32_t *)(requants + out_c);
     int8_t *patch = (int8_t *)(cols + (PB_BLOCK_COLS / 2) * k); /* after 6 int16 columns: 12k bytes */
     const int32_t pixels = r->out_h * r->out_w;
@@ -506,7 +647,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             expand_column(patch, k, input_offset, cols, j, ncols);
         }
         if (ncols == PB_BLOCK_COLS) {
-            matmul_6cols(filter, k, out_c, cols, bias, q, requants, out_px);
+            matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
