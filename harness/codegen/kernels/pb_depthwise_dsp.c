@@ -76,6 +76,7 @@ static PB_ALWAYS_INLINE void dw_interior_taps(const int8_t *px, const uint32_t *
         uint32_t x, x13, w02, w13;
         /* px has moved (kw - 3) taps along the row when the row's last tap is read */
         const int32_t row_advance = row_step - (kw - 3) * tap_step;
+#pragma GCC unroll 7
         for (int32_t ky = 0; ky < kh; ++ky) {
             if (kw == 3) {
                 PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2);
@@ -133,31 +134,69 @@ static PB_ALWAYS_INLINE uint32_t clamp_bytes(uint32_t v, uint32_t lo, uint32_t h
 #endif
 }
 
+/* The requantization of a channel group's four doubled sums (2 * acc: the group's weights and bias are
+ * doubled when it takes this form, see pb_depthwise_conv2d_s8_dsp), one int8 per byte before the activation
+ * clamp: pb_requant_x2 without its doubling, then SSAT. On the DSP cores one assembly block of 6
+ * instructions per channel (LDRD + LDR of the prepared values from the group, sign, SMMLAR, ASR, SSAT) and
+ * 4 to pack; GCC's version reloaded and re-extended the values around each channel. */
+static PB_ALWAYS_INLINE uint32_t requant4_doubled(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                                  const pb_channel_requant_x2 *cr) {
+#if PB_DSP_NATIVE
+    uint32_t m, ad, sh;
+#define PB_DW_REQUANT_ASM(a, offset, offset_shift)                                                          \
+    "ldrd    %[m], %[ad], [%[cr], #" offset "]\n"                                                            \
+    "ldr     %[sh], [%[cr], #" offset_shift "]\n"                                                            \
+    "add     %[ad], %[ad], %[" a "], asr #31\n"                                                              \
+    "smmlar  %[" a "], %[" a "], %[m], %[ad]\n"                                                              \
+    "asr     %[" a "], %[" a "], %[sh]\n"                                                                    \
+    "ssat    %[" a "], #8, %[" a "]\n"
+    __asm__(PB_DW_REQUANT_ASM("a0", "0", "8") PB_DW_REQUANT_ASM("a1", "12", "20")
+                PB_DW_REQUANT_ASM("a2", "24", "32") PB_DW_REQUANT_ASM("a3", "36", "44")
+            "uxtb    %[a0], %[a0]\n"
+            "bfi     %[a0], %[a1], #8, #8\n"
+            "bfi     %[a0], %[a2], #16, #8\n"
+            "bfi     %[a0], %[a3], #24, #8\n"
+            : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [m] "=&r"(m), [ad] "=&r"(ad),
+              [sh] "=&r"(sh)
+            : [cr] "r"(cr), "m"(*(const pb_channel_requant_x2(*)[4])cr));
+#undef PB_DW_REQUANT_ASM
+    return (uint32_t)a0;
+#else
+    /* the doubled sums are even: halving is exact */
+    uint32_t packed = (uint8_t)pb_ssat8(pb_requant_x2(a0 >> 1, &cr[0]));
+    packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_x2(a1 >> 1, &cr[1])) << 8;
+    packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_x2(a2 >> 1, &cr[2])) << 16;
+    packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_x2(a3 >> 1, &cr[3])) << 24;
+    return packed;
+#endif
+}
+
 /* A channel group's values for a run of interior output pixels, gathered in one struct so that the run's
  * loop holds only pointers and a count in registers and reloads the rest from here. */
 typedef struct {
-    const uint32_t *weights; /* the group's widened weights (2 words per tap) */
+    pb_channel_requant_x2 cr[4]; /* first: requant4_doubled reads it at fixed offsets from the struct */
+    int32_t bias[4];             /* doubled when doubled is set */
+    const uint32_t *weights;     /* the group's widened weights (2 words per tap), doubled when doubled is set */
     int32_t kh, tap_step, row_step;
     uint32_t offset2;          /* the input offset in both int16 lanes */
     int32_t in_step, out_step; /* bytes from one output pixel's window / output to the next */
-    int32_t bias[4];
-    pb_channel_requant cr[4];
     uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
 } dw_group;
 
-/* `count` interior output pixels from `in` (the first window's top-left) to `out`; every channel of
- * the group takes the folded requantization. kw and clamp are constants in each instance below, so
- * the run's loop carries no per-pixel tests: SSAT alone when the activation is the full int8 range. */
+/* `count` interior output pixels from `in` (the first window's top-left) to `out`; the group is doubled
+ * (every channel takes pb_requant_x2). kh, kw and clamp are constants in each instance below (kh 0: the
+ * group's), so the run's loop carries no per-pixel tests: SSAT alone when the activation is the full
+ * int8 range. */
 static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
-                                             int32_t kw, int32_t clamp) {
+                                             int32_t kh, int32_t kw, int32_t clamp) {
+    if (kh == 0) {
+        kh = g->kh;
+    }
     for (; count > 0; --count) {
         int32_t acc[4] = {g->bias[0], g->bias[1], g->bias[2], g->bias[3]};
-        dw_interior_taps(in, g->weights, g->kh, kw, g->tap_step, g->row_step, g->offset2, acc);
+        dw_interior_taps(in, g->weights, kh, kw, g->tap_step, g->row_step, g->offset2, acc);
         /* four int8 in one word, one store; the activation clamps all four bytes at once */
-        uint32_t packed = (uint8_t)pb_ssat8(pb_requant_folded(acc[0], &g->cr[0]));
-        packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_folded(acc[1], &g->cr[1])) << 8;
-        packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_folded(acc[2], &g->cr[2])) << 16;
-        packed |= (uint32_t)(uint8_t)pb_ssat8(pb_requant_folded(acc[3], &g->cr[3])) << 24;
+        uint32_t packed = requant4_doubled(acc[0], acc[1], acc[2], acc[3], g->cr);
         if (clamp) {
             packed = clamp_bytes(packed, g->act_min4, g->act_max4);
         }
@@ -167,28 +206,29 @@ static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in
     }
 }
 
+/* square windows of 3, 5, 7: the window row loop unrolled too */
 #define PB_DW_RUN_INSTANCES(kw)                                                                              \
-    static PB_NOINLINE void dw_run_k##kw##_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {        \
-        dw_interior_run(g, in, out, count, kw, 0);                                                           \
+    static PB_NOINLINE void dw_run_k##kw##_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) { \
+        dw_interior_run(g, in, out, count, kw, kw, 0);                                                       \
     }                                                                                                        \
-    static PB_NOINLINE void dw_run_k##kw##_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {      \
-        dw_interior_run(g, in, out, count, kw, 1);                                                           \
+    static PB_NOINLINE void dw_run_k##kw##_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) { \
+        dw_interior_run(g, in, out, count, kw, kw, 1);                                                       \
     }
 PB_DW_RUN_INSTANCES(3)
 PB_DW_RUN_INSTANCES(5)
 PB_DW_RUN_INSTANCES(7)
 
 static PB_NOINLINE void dw_run_any_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
-    dw_interior_run(g, in, out, count, kw, 0);
+    dw_interior_run(g, in, out, count, 0, kw, 0);
 }
 
 static PB_NOINLINE void dw_run_any_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
-    dw_interior_run(g, in, out, count, kw, 1);
+    dw_interior_run(g, in, out, count, 0, kw, 1);
 }
 
 static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw,
                         int32_t clamp) {
-    switch (kw * 2 + (clamp != 0)) {
+    switch (g->kh == kw ? kw * 2 + (clamp != 0) : 0) {
     case 6: dw_run_k3_sat(g, in, out, count); break;
     case 7: dw_run_k3_clamp(g, in, out, count); break;
     case 10: dw_run_k5_sat(g, in, out, count); break;
@@ -203,6 +243,10 @@ static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_
         }
     }
 }
+
+/* Two int16 lanes doubled (each lane's double fits int16: the lanes hold int8 weights): the shift carries
+ * the low lane's sign bit into bit 16, which the mask drops. */
+static inline uint32_t double_lanes(uint32_t v) { return (v << 1) & 0xFFFEFFFEu; }
 
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
                                 const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
@@ -233,16 +277,28 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                       .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u};
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
+        /* The group is doubled when all four channels take pb_requant_x2 (|acc| < 2^30 with |x - zp| <= 255,
+         * |w| <= 128): its weights and bias are then doubled so that the taps sum 2 * acc, the SMMLAR's
+         * operand, directly. Otherwise folded tells whether they take pb_requant_folded. */
+        int32_t doubled = 1, folded = 1;
+        pb_channel_requant folded_cr[4];
+        for (int32_t i = 0; i < 4; ++i) {
+            const int64_t b = bias ? bias[c + i] : 0;
+            const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * kh * kw;
+            doubled &= pb_channel_requant_x2_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, acc_bound,
+                                                     &group.cr[i]);
+            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &folded_cr[i]);
+        }
+        for (int32_t i = 0; i < 4; ++i) {
+            const int32_t b = bias ? bias[c + i] : 0;
+            group.bias[i] = doubled ? 2 * b : b;
+        }
         /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]). */
         for (int32_t t = 0; t < kh * kw; ++t) {
             const uint32_t wt = pb_read_u32(filter + t * channels + c);
-            wbuf[2 * t] = pb_sxtb16(wt);
-            wbuf[2 * t + 1] = pb_sxtb16_ror8(wt);
-        }
-        int32_t folded = 1;
-        for (int32_t i = 0; i < 4; ++i) {
-            group.bias[i] = bias ? bias[c + i] : 0;
-            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &group.cr[i]);
+            const uint32_t w02 = pb_sxtb16(wt), w13 = pb_sxtb16_ror8(wt);
+            wbuf[2 * t] = doubled ? double_lanes(w02) : w02;
+            wbuf[2 * t + 1] = doubled ? double_lanes(w13) : w13;
         }
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
@@ -252,7 +308,7 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
             int8_t *out_row = output + oy * out_rs + c;
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
-                if (folded && rows_inside && ox == ox_first && ox_first < ox_end) {
+                if (doubled && rows_inside && ox == ox_first && ox_first < ox_end) {
                     dw_interior(&group, input + iy0 * in_rs + ix0 * in_c + c, out_row + ox * channels,
                                 ox_end - ox_first, kw, !full_range);
                     ox = ox_end - 1;
@@ -281,8 +337,14 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                     }
                 }
                 int8_t *out = out_row + ox * channels;
-                if (folded) {
-                    const pb_channel_requant *cr = group.cr;
+                if (doubled) {
+                    uint32_t packed = requant4_doubled(acc0, acc1, acc2, acc3, group.cr);
+                    if (!full_range) {
+                        packed = clamp_bytes(packed, group.act_min4, group.act_max4);
+                    }
+                    pb_write_u32(out, packed);
+                } else if (folded) {
+                    const pb_channel_requant *cr = folded_cr;
                     out[0] = (int8_t)clamp_act(pb_requant_folded(acc0, &cr[0]), q->act_min, q->act_max);
                     out[1] = (int8_t)clamp_act(pb_requant_folded(acc1, &cr[1]), q->act_min, q->act_max);
                     out[2] = (int8_t)clamp_act(pb_requant_folded(acc2, &cr[2]), q->act_min, q->act_max);
