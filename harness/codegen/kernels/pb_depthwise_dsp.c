@@ -308,9 +308,18 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
             int8_t *out_row = output + oy * out_rs + c;
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
-                if (doubled && rows_inside && ox == ox_first && ox_first < ox_end) {
-                    dw_interior(&group, input + iy0 * in_rs + ix0 * in_c + c, out_row + ox * channels,
-                                ox_end - ox_first, kw, !full_range);
+                if (doubled && ky1 > ky0 && ox == ox_first && ox_first < ox_end) {
+                    /* the columns whose window is inside, as one run; in the top and bottom border rows a
+                     * run of the window rows ky0..ky1 - 1 (a group with fewer rows, the weights from row ky0) */
+                    const int8_t *in = input + (iy0 + ky0 * dh) * in_rs + ix0 * in_c + c;
+                    if (rows_inside) {
+                        dw_interior(&group, in, out_row + ox * channels, ox_end - ox_first, kw, !full_range);
+                    } else {
+                        dw_group rows = group;
+                        rows.kh = ky1 - ky0;
+                        rows.weights = wbuf + 2 * ky0 * kw;
+                        dw_interior(&rows, in, out_row + ox * channels, ox_end - ox_first, kw, !full_range);
+                    }
                     ox = ox_end - 1;
                     continue;
                 }
