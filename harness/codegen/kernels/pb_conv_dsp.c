@@ -22,12 +22,22 @@
 /* Column `col` of `ncols` interleaved columns of k values: group g (values 4g..4g+3) of column c at
  * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values of each column as
  * plain int16, column after column. */
-static void expand_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols, int32_t col,
-                          int32_t ncols) {
+static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
+                                           int32_t col, int32_t ncols) {
     const uint32_t offset2 = pack_offset(input_offset);
     const int32_t groups = k >> 2, tail = k & 3;
     uint32_t *dst = cols + 2 * col;
-    for (int32_t g = 0; g < groups; ++g) {
+    int32_t g = 0;
+    for (; g + 2 <= groups; g += 2) { /* two groups a pass: half the loop overhead */
+        const uint32_t x = pb_read_u32(src), y = pb_read_u32(src + 4);
+        src += 8;
+        dst[0] = pb_sxtab16(offset2, x);
+        dst[1] = pb_sxtab16_ror8(offset2, x);
+        dst[2 * ncols] = pb_sxtab16(offset2, y);
+        dst[2 * ncols + 1] = pb_sxtab16_ror8(offset2, y);
+        dst += 4 * ncols;
+    }
+    for (; g < groups; ++g) {
         const uint32_t x = pb_read_u32(src);
         src += 4;
         dst[0] = pb_sxtab16(offset2, x);
@@ -317,7 +327,8 @@ typedef struct {
  * bit set), [sp+24] columns end. A channel's first group is peeled: its SMLADs start from the bias in
  * r9 (the bias register is the last sum it writes), so the sums need no separate initialisation; the
  * remaining groups - 1 run through a body of eight groups, entered part-way so that the end check (once
- * per eight groups) comes when the columns are used up. */
+ * per eight groups) comes when the columns are used up; up to eight of them (k <= 36, the narrow inputs)
+ * run through a copy of the body without the check, entered so that it ends at the requantization. */
 __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols_job *job __attribute__((unused))) {
     __asm__ volatile(
         "push    {r4-r11, lr}\n"
@@ -339,15 +350,20 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "add     r7, r6, r6, lsl #1\n"
         "add     r7, r1, r7, lsl #4\n" /* columns end: 48 bytes a group */
         "str     r7, [sp, #24]\n"
-        "adr.w   r7, 3f\n"
         "subs    r6, r6, #1\n" /* groups after the peeled one */
-        "beq     1f\n"
+        "movs    r5, #" PB_GROUP_BYTES "\n"
+        "cmp     r6, #8\n"
+        "bgt     1f\n"
+        "rsb     r6, r6, #8\n" /* at most 8: one pass of the copy without the end check */
+        "adr.w   r7, 4f\n"
+        "mla     r7, r6, r5, r7\n"
+        "b       5f\n"
+        "1:\n"
         "rsb     r6, r6, #0\n"
         "and     r6, r6, #7\n" /* groups of the body skipped on entry: (8 - rest % 8) % 8 */
-        "movs    r5, #" PB_GROUP_BYTES "\n"
         "adr.w   r7, 2f\n"
         "mla     r7, r6, r5, r7\n"
-        "1:\n"
+        "5:\n"
         "orr     r7, r7, #1\n"
         "str     r7, [sp, #20]\n"
         /* channel loop */
@@ -376,6 +392,9 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "ldr     r2, [sp, #24]\n"
         "cmp     r1, r2\n"
         "bne.w   2b\n"
+        "b.w     3f\n"
+        "4:\n" PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
+            PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
         /* requantization: r2 table entry, r3 output of pixel 0, r10 step, r11 multiplier, r12 add2,
          * lr shift, r1 the SMMLAR addend; pixel j's output at r3 + j * step */
         "3:\n"
