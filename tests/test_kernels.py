@@ -420,3 +420,25 @@ def test_region_c_initializer_names_every_field():
     assert Window(3, 3, 2, 2).c_initializer() == (
         "{.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .dilation_h = 1, .dilation_w = 1}"
     )
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(
+    ("kind", "kernel"), [("conv1x1", 1), ("conv2d", 3), ("depthwise", 3), ("depthwise", 5)]
+)
+def test_large_biases_take_the_exact_path_bit_exactly(lib, kind, kernel, variant):
+    """Biases near 2**30 push sums past the optimized kernels' fast requantization bound (|acc| < 2**30),
+    so those channels must take the slow exact path; outputs stay bit-exact with the reference."""
+    rng = np.random.default_rng([kernel, len(kind), len(variant), 30])
+    for trial in range(6):
+        region, window, q, x, held, filters, _ = conv_case(rng, kind, kernel, 1)
+        cout = region.out_c
+        sign = rng.choice([-1, 1], cout)
+        bias = (sign * rng.integers(2**29, 2**30 + 2**22, cout)).astype(np.int32)
+        # multipliers ~2**-23 map such sums into the int8 range (some saturate, most do not)
+        multipliers = rng.integers(2**30, 2**31 - 1, cout).astype(np.int64)
+        shifts = rng.integers(-24, -20, cout).astype(np.int64)
+        q = Requant(q.input_zero_point, q.output_zero_point, multipliers, shifts, -128, 127)
+        got = run_region(lib, kind, region, window, q, held, filters, bias, variant)
+        want = expected_conv(kind, region, window, q, x, filters, bias)
+        np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} trial {trial}")
