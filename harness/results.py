@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 STATUSES = ("passed", "failed", "does_not_fit", "error")
+LOCK_WAIT_S = 60.0  # how long a writer waits for another process's transaction
 
 MIGRATIONS: list[str] = [
     # 1: runs and results
@@ -125,15 +126,28 @@ class ResultsDB:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=60000")
+            self._conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, isolation_level=None)
+            self._conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
+            self._enable_wal()
             self._migrate()
         except sqlite3.DatabaseError as err:
             raise ResultsError(
                 f"{self.path}: not a usable patchbench results database ({err}); "
                 "move it aside or pass another --results file"
             ) from err
+
+    def _enable_wal(self) -> None:
+        # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once instead
+        # of waiting when another process (an xdist worker) opens the same new file: wait here.
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _migrate(self) -> None:
         # BEGIN IMMEDIATE serializes concurrent openers so a migration runs once.

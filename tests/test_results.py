@@ -118,3 +118,33 @@ def test_killed_writer_keeps_completed_rows(tmp_path):
         assert db.schema_version == 1
         assert len(db.results()) >= written
         assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _open_and_write(path, worker, barrier, outcomes):
+    barrier.wait()  # open at the same moment, as xdist workers starting together do
+    try:
+        db = ResultsDB(path)
+        db.start_run("r1", None, "h", {})
+        db.add(_row(model=f"w{worker}"))
+        db.close()
+        outcomes.put("ok")
+    except Exception as err:  # reported to the test, which names it
+        outcomes.put(repr(err))
+
+
+def test_many_processes_creating_the_same_new_database_at_once(tmp_path):
+    # What pytest-xdist workers do with a --results file that does not exist yet: SQLite answers
+    # "database is locked" at once to a second process switching a new file to WAL (seen ~1 in 10).
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(20):
+        path = tmp_path / f"new{attempt}.sqlite"
+        barrier, outcomes = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_open_and_write, args=(path, w, barrier, outcomes)) for w in range(6)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        problems = [r for r in (outcomes.get(timeout=10) for _ in procs) if r != "ok"]
+        assert not problems, f"attempt {attempt}: {problems[0]}"
+        with ResultsDB(path) as db:
+            assert len(db.results()) == 6 and db.schema_version == 1
