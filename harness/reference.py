@@ -417,6 +417,16 @@ def fully_connected(
 # --- pooling ------------------------------------------------------------------------------------
 
 
+def _pool_geometry(x: np.ndarray, filter_hw, stride, pads: Pads, kind: str) -> tuple[Pads, int, int]:
+    """Checked pads and the output size of a pooling window over x."""
+    _check_4d(x, kind)
+    top, bottom, left, right = _check_pads(pads, kind)
+    fh, fw = filter_hw
+    out_h = _out_size(x.shape[1], top + bottom, fh, stride[0], 1, kind)
+    out_w = _out_size(x.shape[2], left + right, fw, stride[1], 1, kind)
+    return (top, bottom, left, right), out_h, out_w
+
+
 def average_pool2d(
     x: np.ndarray,
     filter_hw: tuple[int, int],
@@ -426,12 +436,9 @@ def average_pool2d(
     act_max: int = quant.INT8_MAX,
 ) -> np.ndarray:
     """AVERAGE_POOL_2D int8: raw sum over real pixels, divided by their count, rounded half away."""
-    _check_4d(x, "AVERAGE_POOL_2D")
-    top, bottom, left, right = _check_pads(pads, "AVERAGE_POOL_2D")
+    (top, bottom, left, right), out_h, out_w = _pool_geometry(x, filter_hw, stride, pads, "AVERAGE_POOL_2D")
     fh, fw = filter_hw
     n, h, w, c = x.shape
-    out_h = _out_size(h, top + bottom, fh, stride[0], 1, "AVERAGE_POOL_2D")
-    out_w = _out_size(w, left + right, fw, stride[1], 1, "AVERAGE_POOL_2D")
     padding = ((0, 0), (top, bottom), (left, right), (0, 0))
     xp = np.pad(x.astype(np.int32), padding)
     real = np.pad(np.ones((1, h, w, 1), np.int32), padding)
@@ -463,12 +470,9 @@ def max_pool2d(
     act_max: int = quant.INT8_MAX,
 ) -> np.ndarray:
     """MAX_POOL_2D int8: padding never wins (it is the int8 minimum, TFLite's starting value)."""
-    _check_4d(x, "MAX_POOL_2D")
-    top, bottom, left, right = _check_pads(pads, "MAX_POOL_2D")
+    (top, bottom, left, right), out_h, out_w = _pool_geometry(x, filter_hw, stride, pads, "MAX_POOL_2D")
     fh, fw = filter_hw
-    n, h, w, c = x.shape
-    out_h = _out_size(h, top + bottom, fh, stride[0], 1, "MAX_POOL_2D")
-    out_w = _out_size(w, left + right, fw, stride[1], 1, "MAX_POOL_2D")
+    n, _, _, c = x.shape
     xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=quant.INT8_MIN)
     best = np.full((n, out_h, out_w, c), quant.INT8_MIN, np.int8)
     for _, _, view in _windows(xp, fh, fw, stride, (1, 1), out_h, out_w):

@@ -541,8 +541,8 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
     int32_t all_x2;
     const channel_entry *requants = prepare_requants(q, r->in_c, r->out_c, bias, scratch, &all_x2);
     uint32_t *cols = (uint32_t *)(requants + r->out_c);
-    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
-    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t in_rs = pb_in_row_stride(r);
+    const int32_t out_rs = pb_out_row_stride(r);
     const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
     const int32_t pixels = r->out_h * r->out_w;
     const int8_t *in_px[PB_BLOCK_COLS];
@@ -644,8 +644,8 @@ static void gather_patch(const pb_region *r, const pb_window *w, const int8_t *i
 
 void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
-    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t in_rs = pb_in_row_stride(r);
+    const int32_t out_rs = pb_out_row_stride(r);
     const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     const int8_t zero_point = (int8_t)q->input_zero_point;

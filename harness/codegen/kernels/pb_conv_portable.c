@@ -2,11 +2,6 @@
  * loops, written for regions (pb_kernels.h). */
 #include "pb_kernels.h"
 
-static int32_t in_row_stride(const pb_region *r) { return r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c; }
-static int32_t out_row_stride(const pb_region *r) {
-    return r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
-}
-
 int32_t pb_region_check(const pb_region *r, const pb_window *w) {
     if (r->in_h <= 0 || r->in_w <= 0 || r->in_c <= 0 || r->out_h <= 0 || r->out_w <= 0 || r->out_c <= 0 ||
         w->kernel_h <= 0 || w->kernel_w <= 0 || w->stride_h <= 0 || w->stride_w <= 0 || w->dilation_h <= 0 ||
@@ -29,7 +24,7 @@ int32_t pb_region_check(const pb_region *r, const pb_window *w) {
 void pb_conv2d_s8_portable(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                            const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     (void)scratch;
-    const int32_t in_rs = in_row_stride(r), out_rs = out_row_stride(r);
+    const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
     const int32_t in_c = r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     for (int32_t oy = 0; oy < r->out_h; ++oy) {
@@ -66,7 +61,7 @@ void pb_conv2d_s8_portable(const pb_region *r, const pb_window *w, const pb_requ
 void pb_conv1x1_s8_portable(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                             const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     (void)scratch;
-    const int32_t in_rs = in_row_stride(r), out_rs = out_row_stride(r);
+    const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
     const int32_t in_c = r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     for (int32_t oy = 0; oy < r->out_h; ++oy) {
@@ -90,7 +85,7 @@ void pb_depthwise_conv2d_s8_portable(const pb_region *r, const pb_window *w, con
                                      const int8_t *input, const int8_t *filter, const int32_t *bias,
                                      int8_t *output, void *scratch) {
     (void)scratch;
-    const int32_t in_rs = in_row_stride(r), out_rs = out_row_stride(r);
+    const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
     const int32_t channels = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     for (int32_t oy = 0; oy < r->out_h; ++oy) {

@@ -266,8 +266,8 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                                 void *scratch) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
-    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
-    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t in_rs = pb_in_row_stride(r);
+    const int32_t out_rs = pb_out_row_stride(r);
     const int32_t channels = r->out_c, in_c = r->in_c;
     const int32_t kh = w->kernel_h, kw = w->kernel_w, dh = w->dilation_h, dw = w->dilation_w;
     const int32_t input_offset = -requant_params->input_zero_point;

@@ -52,6 +52,14 @@ typedef struct {
     int32_t out_row_stride; /* int8 elements from one output row to the next; 0 means out_w * out_c */
 } pb_region;
 
+/* A region's row strides with the "0 means contiguous" rule applied. */
+static inline int32_t pb_in_row_stride(const pb_region *r) {
+    return r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
+}
+static inline int32_t pb_out_row_stride(const pb_region *r) {
+    return r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+}
+
 /* The sliding window of a conv or pool. */
 typedef struct {
     int32_t kernel_h, kernel_w;

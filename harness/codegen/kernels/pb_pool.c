@@ -12,8 +12,8 @@ static void window_span(int32_t out, int32_t stride, int32_t pad, int32_t kernel
 
 void pb_avg_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int32_t act_max, const int8_t *input,
                     int8_t *output) {
-    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
-    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t in_rs = pb_in_row_stride(r);
+    const int32_t out_rs = pb_out_row_stride(r);
     const int32_t channels = r->out_c;
     for (int32_t oy = 0; oy < r->out_h; ++oy) {
         int32_t fy0, fy1;
@@ -45,8 +45,8 @@ void pb_avg_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int
 
 void pb_max_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int32_t act_max, const int8_t *input,
                     int8_t *output) {
-    const int32_t in_rs = r->in_row_stride ? r->in_row_stride : r->in_w * r->in_c;
-    const int32_t out_rs = r->out_row_stride ? r->out_row_stride : r->out_w * r->out_c;
+    const int32_t in_rs = pb_in_row_stride(r);
+    const int32_t out_rs = pb_out_row_stride(r);
     const int32_t channels = r->out_c;
     for (int32_t oy = 0; oy < r->out_h; ++oy) {
         int32_t fy0, fy1;
