@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import quant
 from harness.boards import Resource, open_board, run_firmware
-from harness.build import BuildOptions, DoesNotFit, build_firmware
-from harness.kernels import Region, Requant, Window, kernel_headers, kernel_sources, scratch_bytes
+from harness.codegen.kernels import Region, Requant, Window, kernel_headers, kernel_sources, scratch_bytes
+from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
+from harness.ir import quant
 
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}

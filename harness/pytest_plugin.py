@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import BUILD_DIR, SHARED_DIR
-from harness.sweep import Point, Sweep, SweepError, load_sweep, parse_int_list
+from harness.pipeline.sweep import Point, Sweep, SweepError, load_sweep, parse_int_list
 
 RUN_ID_ENV = "PATCHBENCH_RUN_ID"
 DEFAULT_RESULTS = BUILD_DIR / "results.sqlite"
@@ -75,7 +75,7 @@ def _session_sweep(config: pytest.Config) -> Sweep:
 
 def _check_names(sweep: Sweep) -> None:
     """Unknown boards or models are a usage error up front, not one failing test per point."""
-    from harness.targets import TargetError, load_target
+    from harness.firmware.targets import TargetError, load_target
     from models import get_model
 
     for name in sweep.targets:
@@ -113,7 +113,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not getattr(config, "_patchbench_owns_run", False):
         return
-    from harness.results import ResultsDB
+    from harness.results.db import ResultsDB
 
     results_path = Path(config.getoption("--results"))
     if not results_path.exists():
@@ -126,7 +126,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config._patchbench_ran = True
     report_dir = config.getoption("--report")
     if report_dir:
-        from harness.report import write_report
+        from harness.report.page import write_report
 
         path = write_report(results_path, run_id, Path(report_dir), baseline=config.getoption("--baseline"))
         config._patchbench_report = path
@@ -167,7 +167,7 @@ def farm(pytestconfig: pytest.Config):
 
 @pytest.fixture(scope="session")
 def results_db(pytestconfig: pytest.Config):
-    from harness.results import ResultsDB
+    from harness.results.db import ResultsDB
 
     db = ResultsDB(pytestconfig.getoption("--results"))
     yield db
@@ -198,7 +198,7 @@ def kernels(pytestconfig: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def run_id(results_db) -> str:
     """This session's run, created in the database by the first worker that stores a point."""
-    from harness.environment import describe_environment
+    from harness.results.environment import describe_environment
 
     env = describe_environment()
     results_db.start_run(os.environ[RUN_ID_ENV], env.get("git_commit"), platform.node(), env)
@@ -220,7 +220,7 @@ def shared_models() -> Path:
 @pytest.fixture
 def target(point: Point):
     """The board description (targets/<name>.toml) of this point."""
-    from harness.targets import load_target
+    from harness.firmware.targets import load_target
 
     return load_target(point.target)
 
@@ -228,7 +228,7 @@ def target(point: Point):
 @pytest.fixture(scope="session")
 def boards(backend: str, farm):
     """Session pool of boards, one per device: a farm board when connected, else Renode, else QEMU."""
-    from harness.board_pool import BoardPool
+    from harness.boards.pool import BoardPool
 
     pool = BoardPool(forced_backend=None if backend == "auto" else backend, farm=farm)
     yield pool
@@ -244,7 +244,7 @@ def board(boards, point: Point):
 @pytest.fixture
 def reference(point: Point):
     """The host reference's output for this point's model on the compiled-in test input."""
-    from harness.pipeline import reference_output
+    from harness.pipeline.measure import reference_output
 
     return reference_output(point.model)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness import quant
-from harness.graph import Block, Graph, GraphError, Op, QParams, Tensor, validate
+from harness.ir import quant
+from harness.ir.graph import Block, Graph, GraphError, Op, QParams, Tensor, validate
 
 # The graph input: int8 with real = q / 128, i.e. an image normalized to [-1, 1).
 INPUT_NAME = "input"

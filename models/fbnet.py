@@ -9,7 +9,7 @@ its op set); that adds 2.9M MACs. At r224: 249M MACs, 4.3M parameters in the pap
 
 from __future__ import annotations
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from models.builder import MBConvNetSpec, MBConvSpec, build_mbconv_network
 
 STEM_CHANNELS = 16

@@ -14,7 +14,7 @@ Width multiplier w: make_divisible(c * w, 8) for every channel count but the 128
 
 from __future__ import annotations
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from models.builder import MBConvNetSpec, MBConvSpec, build_mbconv_network, make_divisible
 
 STEM_CHANNELS = 32

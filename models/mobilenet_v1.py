@@ -7,7 +7,7 @@ MLPerf Tiny VWW model (MobileNetV1 0.25x) compute them. At w1.0 r224: 569M MACs,
 
 from __future__ import annotations
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from models.builder import NetworkBuilder, add_classifier_tail
 
 STEM_CHANNELS = 32

@@ -31,7 +31,7 @@ The one below meets every figure:
 
 from __future__ import annotations
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from models.builder import MBConvNetSpec, MBConvSpec, build_mbconv_network, make_divisible
 
 # (expand ratio t, channels c, repeats n, first stride s) of MobileNetV2's bottleneck stages.

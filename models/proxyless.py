@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from harness.paths import MCUNET_CONFIGS_DIR
 from models.builder import MBConvNetSpec, MBConvSpec, build_mbconv_network
 

@@ -11,7 +11,7 @@ Names carry their parameters:
 | ``fbnet-a-r{res}``            | FBNet-A                                                         |
 | ``resnet8-r{res}``            | ResNet-8, CIFAR style (MLPerf Tiny's), 10 classes               |
 | ``mcunet-in0`` .. ``in4``, ``mcunet-mbv2-w0.35-r144``, ``proxyless-w0.3-r176`` | MCUNet JSON configs |
-| an MLPerf Tiny name (``vww_96_int8``, ...) or a path ending in ``.tflite`` | imported by tflite_io |
+| an MLPerf Tiny name (``vww_96_int8``, ...) or a path ending in ``.tflite`` | imported by harness.frontend |
 
 Widths are written as floats (``w1.0``; ``w1`` is accepted and means the same model). Built graphs are
 cached and shared: do not modify one (their constant arrays are read-only); ``copy.deepcopy`` it first.
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from harness.paths import MLPERF_MODELS, mlperf_model
 from models import fbnet, mnasnet, mobilenet_v1, mobilenet_v2, proxyless, resnet
 
@@ -162,7 +162,7 @@ def _build_cached(canonical: str) -> Graph:
 @functools.lru_cache(maxsize=32)
 def _load_tflite(path: str, mtime_ns: int, name: str | None = None) -> Graph:
     # Imported lazily: the importer pulls in the tflite flatbuffer package, which zoo builds do not need.
-    from harness.tflite_io import load_tflite
+    from harness.frontend import load_tflite
 
     return _read_only(load_tflite(path, name))
 

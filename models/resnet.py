@@ -8,7 +8,7 @@ ADD with fused ReLU; global average pool; FC 10. Blocks: ``first_conv``, ``b0``.
 
 from __future__ import annotations
 
-from harness.graph import Graph
+from harness.ir.graph import Graph
 from models.builder import NetworkBuilder, add_classifier_tail
 
 STEM_CHANNELS = 16

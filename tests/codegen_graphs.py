@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.graph import Op, QParams, Tensor, validate
-from harness.schedule.synthetic import LayerSpec, build_stack
-from harness.shapes import infer_op_shape
+from harness.ir.graph import Op, QParams, Tensor, validate
+from harness.ir.shapes import infer_op_shape
+from models.synthetic import LayerSpec, build_stack
 
 # --- a graph with every op kind the kernels run ---------------------------------------------------------
 
 
 class Appender:
-    """Adds ops after a graph's output, shapes from harness.shapes."""
+    """Adds ops after a graph's output, shapes from harness.ir.shapes."""
 
     def __init__(self, graph, seed: int = 1):
         self.graph = graph

@@ -8,7 +8,7 @@ Select points with -k, e.g. ``-k "stm32f746 and vww_96_int8 and p4"``; options: 
 
 import pytest
 
-from harness.pipeline import measure
+from harness.pipeline.measure import measure
 
 pytestmark = pytest.mark.hil
 

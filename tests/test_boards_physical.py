@@ -18,9 +18,9 @@ from pyocd.core.target import Target as PyocdTarget
 
 from harness.boards import BACKENDS, BoardError, BoardTimeout, QemuBoard, Resource, open_board
 from harness.boards.farm import ProbeInfo, ProbeLock, parse_console_url
+from harness.boards.protocol import parse_record
 from harness.boards.pyocd_board import BoardLost, PyocdApi, PyocdBoard
-from harness.build import BuildOptions, build_firmware
-from harness.protocol import parse_record
+from harness.firmware.build import BuildOptions, build_firmware
 
 pytestmark = pytest.mark.skipif(
     shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,

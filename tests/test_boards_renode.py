@@ -18,10 +18,10 @@ import pytest
 
 from harness.boards import BoardError, BoardTimeout, QemuBoard, Resource, open_board
 from harness.boards.farm import choose_backend
+from harness.boards.protocol import parse_record
 from harness.boards.renode import RENODE_NOT_FOUND, RenodeBoard, renode_command, renode_script
-from harness.build import BuildOptions, build_firmware
-from harness.protocol import parse_record
-from harness.targets import load_target
+from harness.firmware.build import BuildOptions, build_firmware
+from harness.firmware.targets import load_target
 
 TARGET = "stm32f746"
 STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import BuildError, BuildOptions, DoesNotFit, Firmware, build_firmware, toolchain_version
-from harness.targets import load_target
+from harness.firmware.build import (
+    BuildError,
+    BuildOptions,
+    DoesNotFit,
+    Firmware,
+    build_firmware,
+    toolchain_version,
+)
+from harness.firmware.targets import load_target
 
 pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from harness.paths import REPO_ROOT
-from harness.results import ResultsDB
+from harness.results.db import ResultsDB
 
 pytestmark = pytest.mark.hil
 

@@ -8,9 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from harness.clocks import ClockError, clock_config_from_table, hardware_defines
+from harness.firmware.clocks import ClockError, clock_config_from_table, hardware_defines
+from harness.firmware.targets import TargetError, load_target, load_target_file
 from harness.paths import TARGETS_DIR
-from harness.targets import TargetError, load_target, load_target_file
 
 MHZ = 1_000_000
 

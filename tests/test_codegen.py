@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from codegen_graphs import STAGE_ENDS, Appender, every_op_graph, float_ends_graph, float_image
 
-from harness import kernels, reference
-from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model
+from harness import reference
+from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model, kernels
 from harness.codegen.hostrun import run_on_host
 from harness.codegen.layout import plan_model_arena
-from harness.graph import Tensor
-from harness.pipeline import expected_output, make_test_input
+from harness.firmware.targets import load_target
+from harness.ir.graph import Tensor
+from harness.pipeline.measure import expected_output, make_test_input
 from harness.schedule.plan import make_plan
-from harness.schedule.synthetic import LayerSpec, build_stack
-from harness.targets import load_target
 from models import get_model
+from models.synthetic import LayerSpec, build_stack
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
 FUNCTION = re.compile(r"^static void (\w+)\((void|const stage_step \*s)\) \{", re.M)

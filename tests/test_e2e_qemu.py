@@ -1,5 +1,5 @@
 """End to end on the emulator: generated firmware for real models, built, run under QEMU (-icount), its
-output checked bit for bit and its timings and memory figures checked — all through harness.pipeline.measure,
+output checked bit for bit and its timings and memory figures checked — all through harness.pipeline.measure.measure(),
 the path the benchmark tests and the CLI take.
 
 vww_96_int8 (MLPerf Tiny, MobileNetV1 0.25, 96x96) has no blocks, so n counts ops. n = 8 ends the patch
@@ -17,7 +17,7 @@ import pytest
 from codegen_graphs import STAGE_ENDS, every_op_graph, float_ends_graph
 
 from harness.paths import mlperf_model
-from harness.pipeline import PointResult, make_test_input, measure
+from harness.pipeline.measure import PointResult, make_test_input, measure
 from models import get_model
 
 pytestmark = [

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from harness.paths import REPO_ROOT
-from harness.results import ResultsDB
+from harness.results.db import ResultsDB
 
 pytestmark = [pytest.mark.hil, pytest.mark.slow]
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness import kernels, quant, reference
-from harness.kernels import KernelError, Region, Requant, Window, host_kernels, scratch_bytes
+from harness import reference
+from harness.codegen import kernels
+from harness.codegen.kernels import KernelError, Region, Requant, Window, host_kernels, scratch_bytes
+from harness.ir import quant
 
 VARIANTS = ("portable", "dsp")
 GUARD = 16  # sentinel bytes around outputs and scratch

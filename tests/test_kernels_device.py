@@ -13,9 +13,10 @@ import shutil
 import numpy as np
 import pytest
 
-from harness import quant, reference
+from harness import reference
 from harness.bench_kernels import TARGETS, KernelCall, run_suite
-from harness.kernels import Region, Requant, Window
+from harness.codegen.kernels import Region, Requant, Window
+from harness.ir import quant
 
 pytestmark = [
     pytest.mark.hil,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.protocol import (
+from harness.boards.protocol import (
     DeviceFault,
     ProtocolError,
     format_line,

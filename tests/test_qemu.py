@@ -23,9 +23,9 @@ from harness.boards import (
     open_board,
     run_firmware,
 )
-from harness.build import BuildOptions, build_firmware, section_sizes
-from harness.protocol import DeviceFault, ProtocolError, format_line, parse_record
-from harness.targets import load_target
+from harness.boards.protocol import DeviceFault, ProtocolError, format_line, parse_record
+from harness.firmware.build import BuildOptions, build_firmware, section_sizes
+from harness.firmware.targets import load_target
 
 pytestmark = [
     pytest.mark.hil,

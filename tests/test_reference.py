@@ -2,7 +2,7 @@
 
 - Every tensor of the four MLPerf Tiny models equals LiteRT's BUILTIN_REF interpreter, and the outputs
   equal the TFLite Micro interpreter, on 20 seeded random int8 inputs each.
-- Every op kind, as a one-op model exported with harness.tflite_io, equals both runtimes.
+- Every op kind, as a one-op model exported with harness.frontend, equals both runtimes.
 - Explicit padding: cutting a conv's or pool's output into tiles, and running each tile on its
   cropped input with explicit pads, gives the full-image result (what the patch executor relies on).
 - The fixed-point helpers give the values TFLite's definitions give on their edge cases.
@@ -17,12 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tflite_micro.python.tflite_micro import runtime
 
-from harness import quant, reference
-from harness.graph import Graph, Op, QParams, Tensor
+from harness import reference
+from harness.frontend import graph_to_bytes, load_tflite
+from harness.ir import quant
+from harness.ir.geometry import input_window
+from harness.ir.graph import Graph, GraphError, Op, QParams, Tensor
+from harness.ir.shapes import infer_op_shape
 from harness.paths import MLPERF_MODELS, mlperf_model
 from harness.reference import FC_DOUBLE, FC_FIXED, ReferenceError
-from harness.shapes import infer_op_shape
-from harness.tflite_io import graph_to_bytes, load_tflite
 
 INPUTS_PER_MODEL = 20
 
@@ -116,7 +118,7 @@ def test_fc_requant_modes_differ_on_the_autoencoder():
 
 
 class _OneOp:
-    """Builds a small graph tensor by tensor; output shapes come from harness.shapes."""
+    """Builds a small graph tensor by tensor; output shapes come from harness.ir.shapes."""
 
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
@@ -402,9 +404,9 @@ def test_input_window_of_a_border_tile():
     _conv(builder, (1, 10, 10, 2), 2, (3, 3), (2, 2), padding="SAME")  # out 5x5, pads (0, 1, 0, 1)
     graph = builder.graph()
     # Output rows 3..4 read input rows 6..10 (10 is padding), columns 0..1 read 0..4.
-    assert reference.input_window(graph, graph.ops[0], (3, 5), (0, 2)) == ((6, 10), (0, 5), (0, 1, 0, 0))
-    with pytest.raises(ReferenceError, match="empty"):
-        reference.input_window(graph, graph.ops[0], (2, 2), (0, 1))
+    assert input_window(graph, graph.ops[0], (3, 5), (0, 2)) == ((6, 10), (0, 5), (0, 1, 0, 0))
+    with pytest.raises(GraphError, match="empty"):
+        input_window(graph, graph.ops[0], (2, 2), (0, 1))
 
 
 def test_op_pads_is_tflite_same_padding():

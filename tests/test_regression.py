@@ -10,7 +10,8 @@ import pytest
 from test_report import add_run
 
 from harness.cli import main
-from harness.regression import (
+from harness.results.db import ResultsDB
+from harness.results.regression import (
     PREVIOUS,
     RegressionConfig,
     RegressionError,
@@ -20,7 +21,6 @@ from harness.regression import (
     format_comparison,
     load_thresholds,
 )
-from harness.results import ResultsDB
 
 BASE = "20261121-010000-base00"
 VWW = ("stm32f746", "qemu", "vww_96_int8")
@@ -290,7 +290,7 @@ def _need_emulator() -> None:
 
 
 def _store(db_path: Path, run_id: str, results) -> None:
-    from harness.environment import describe_environment
+    from harness.results.environment import describe_environment
 
     env = describe_environment()
     with ResultsDB(db_path) as db:
@@ -307,7 +307,7 @@ def test_real_qemu_runs_portable_kernels_are_a_regression(tmp_path, capsys):
     """VWW per-layer on the STM32F746 under QEMU: instruction counts are deterministic, so a rerun is
     unchanged, and the portable kernels (no DSP) are caught as slower."""
     _need_emulator()
-    from harness.pipeline import measure
+    from harness.pipeline.measure import measure
 
     def point(optimized: bool):
         result = measure("vww_96_int8", "stm32f746", 1, 0, backend="qemu", optimized=optimized, repeat=1)
@@ -341,7 +341,7 @@ def test_real_qemu_runs_portable_kernels_are_a_regression(tmp_path, capsys):
     assert {c.metric for c in faster.regressions} <= {"flash_bytes", "sram_measured"}
 
     # The report of the slower run says so, in instructions, with the real figures.
-    from harness.report import write_report
+    from harness.report.page import write_report
 
     page = write_report(db_path, "portable", tmp_path / "report", baseline="optimized").read_text()
     assert "REGRESSION: " in page and "latency (instructions)" in page

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import ReportError, report_filename, write_index, write_report
-from harness.results import ResultRow, ResultsDB
+from harness.report.page import ReportError, report_filename, write_index, write_report
+from harness.results.db import ResultRow, ResultsDB
 
 KB = 1024
 F746 = {
@@ -533,7 +533,7 @@ def test_exported_rows_roundtrip_into_a_report(tmp_path, rendered):
     copy = tmp_path / "copy.sqlite"
     with ResultsDB(copy) as db:
         db.start_run(rendered["second"], "abc", "h", {})
-        from harness.results import read_export
+        from harness.results.db import read_export
 
         db.add_frame(read_export(export))
     tree = parse(write_report(copy, rendered["second"], tmp_path / "out").read_text())
@@ -545,7 +545,7 @@ def test_exported_rows_roundtrip_into_a_report(tmp_path, rendered):
 
 
 def test_chart_text_cannot_break_out_of_the_svg():
-    from harness import charts
+    from harness.report import charts
 
     evil = '--><script>alert(1)</script><!-- $x$ & "q"'
     for svg in (

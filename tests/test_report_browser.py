@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from test_report import F746, add_run, passed_row
 
-from harness.report import write_index, write_report
-from harness.results import ResultsDB
+from harness.report.page import write_index, write_report
+from harness.results.db import ResultsDB
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 WINDOW = (1400, 3000)

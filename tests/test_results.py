@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness.results import ResultRow, ResultsDB, ResultsError, read_export
+from harness.results.db import ResultRow, ResultsDB, ResultsError, read_export
 
 
 def _row(run_id="r1", model="m", p=1, n=0, **kw) -> ResultRow:
@@ -100,7 +100,7 @@ def test_killed_writer_keeps_completed_rows(tmp_path):
     path = tmp_path / "r.sqlite"
     script = (
         "import sys, time\n"
-        "from harness.results import ResultsDB, ResultRow\n"
+        "from harness.results.db import ResultsDB, ResultRow\n"
         "db = ResultsDB(sys.argv[1]); db.start_run('r1', None, 'h', {})\n"
         "for i in range(1, 100000):\n"
         "    db.add(ResultRow(run_id='r1', target='t', backend='qemu', model='m', p=i, n=0, status='passed'))\n"

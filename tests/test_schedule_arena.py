@@ -32,7 +32,7 @@ from harness.schedule.executor import run_in_arena
 from harness.schedule.plan import ScheduleError, make_plan
 from harness.schedule.profile import PLAIN_RULES, paper_patch_depth, profile
 from harness.schedule.search import valid_depths
-from harness.schedule.synthetic import LayerSpec, StackError, build_stack
+from models.synthetic import LayerSpec, StackError, build_stack
 
 # models/README.md: TFLite Micro's arena (reference kernels) and the activations part of it.
 TFLM_ARENA = {"vww_96_int8": 103_680, "pretrainedResnet_quant": 55_984, "kws_ref_model": 24_272}

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from harness import reference
-from harness.graph import Op, Tensor, op_macs, validate
+from harness.frontend import load_tflite
+from harness.ir.graph import Op, Tensor, op_macs, validate
 from harness.paths import mlperf_model
 from harness.schedule.executor import run_patched
 from harness.schedule.plan import Region, ScheduleError, make_plan, split_evenly, stage_ops_of
-from harness.schedule.synthetic import LayerSpec, StackError, build_stack
-from harness.tflite_io import load_tflite
+from models.synthetic import LayerSpec, StackError, build_stack
 
 
 def random_input(graph, seed=0):

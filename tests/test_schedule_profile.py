@@ -23,7 +23,7 @@ from harness.schedule.profile import (
     table1,
     table1_comparison,
 )
-from harness.schedule.synthetic import LayerSpec, build_stack
+from models.synthetic import LayerSpec, build_stack
 
 
 @pytest.fixture(scope="module")

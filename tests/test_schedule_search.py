@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 import models
-from harness.graph import weight_bytes
-from harness.plots import memory_profile_svg
+from harness.ir.graph import weight_bytes
+from harness.report.plots import memory_profile_svg
 from harness.schedule.plan import ScheduleError, make_plan
 from harness.schedule.search import NoScheduleFits, auto, parse_size, search, valid_depths
 

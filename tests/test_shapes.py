@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from harness import paths
-from harness.graph import Graph, GraphError, Op, Tensor
-from harness.shapes import check_shapes, infer_op_shape, infer_shapes
-from harness.tflite_io import load_tflite
+from harness.frontend import load_tflite
+from harness.ir.graph import Graph, GraphError, Op, Tensor
+from harness.ir.shapes import check_shapes, infer_op_shape, infer_shapes
 
 
 def _one_op(kind: str, inputs: list, attrs: dict | None = None) -> tuple[Graph, Op]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.firmware.targets import TargetError, list_targets, load_target, load_target_file
 from harness.paths import TARGETS_DIR
-from harness.targets import TargetError, list_targets, load_target, load_target_file
 
 KB = 1024
 

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import tflite
 
-from harness import graph as g
-from harness import paths, quant, shapes, tflite_io
-from harness.graph import Graph, GraphError, Op, QParams, Tensor
-from harness.tflite_io import TFLiteImportError, graph_from_bytes, graph_to_bytes, load_tflite, save_tflite
+from harness import paths
+from harness.frontend import TFLiteImportError, graph_from_bytes, graph_to_bytes, load_tflite, save_tflite
+from harness.frontend import schema as tflite_schema
+from harness.ir import graph as g
+from harness.ir import quant, shapes
+from harness.ir.graph import Graph, GraphError, Op, QParams, Tensor
 
 EXPECTED_OP_COUNTS = {
     "vww_96_int8": {
@@ -331,7 +333,7 @@ def test_two_subgraphs_are_refused():
 def test_unsupported_op_is_named_with_its_index(monkeypatch):
     logistic = 14
     with monkeypatch.context() as patch:
-        patch.setitem(tflite_io._CODE_OF_KIND, "SOFTMAX", logistic)
+        patch.setitem(tflite_schema._CODE_OF_KIND, "SOFTMAX", logistic)
         data = graph_to_bytes(_tiny_conv_graph())
     with pytest.raises(
         TFLiteImportError, match=r"model 'tiny': op 1 is LOGISTIC; supported: CONV_2D, DEPTHWISE"
@@ -342,7 +344,7 @@ def test_unsupported_op_is_named_with_its_index(monkeypatch):
 def test_op_code_above_127_uses_the_placeholder_and_is_named(monkeypatch):
     gelu = 150
     with monkeypatch.context() as patch:
-        patch.setitem(tflite_io._CODE_OF_KIND, "SOFTMAX", gelu)
+        patch.setitem(tflite_schema._CODE_OF_KIND, "SOFTMAX", gelu)
         data = graph_to_bytes(_tiny_conv_graph())
     model = tflite.Model.GetRootAs(data, 0)
     codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]

@@ -10,10 +10,12 @@ import re
 import numpy as np
 import pytest
 
-from harness import cli, paths, shapes
-from harness import graph as g
+from harness import cli, paths
+from harness.frontend import graph_to_bytes
+from harness.ir import graph as g
+from harness.ir import shapes
+from harness.ir.geometry import kernel_size
 from harness.reference import FC_DOUBLE, run_graph
-from harness.tflite_io import graph_to_bytes
 from models import UnknownModelError, build_model, canonical_name, get_model, list_models
 from models.builder import make_divisible
 from models.mobilenet_v2 import mobilenet_v2_spec
@@ -98,7 +100,7 @@ def _patch_stage(graph: g.Graph, n: int, patches: int) -> tuple[int, int, int]:
         side = need[op.outputs[0]]
         out_side = graph.tensor(op.outputs[0]).shape[1]
         patch_macs += g.op_macs(graph, op) * side * side // (out_side * out_side) * patches * patches
-        kh, _ = g.kernel_size(graph, op)
+        kh, _ = kernel_size(graph, op)
         stride = op.attrs.get("stride", (1, 1))[0]
         for name in op.inputs:
             if name and not graph.tensor(name).is_const:

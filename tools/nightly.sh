@@ -29,7 +29,7 @@ say() { echo "nightly: $*" >&2; }
 latest_run() {
     "$PY" - <<'PYTHON'
 from harness.paths import BUILD_DIR
-from harness.results import ResultsDB
+from harness.results.db import ResultsDB
 
 path = BUILD_DIR / "results.sqlite"
 if path.is_file():

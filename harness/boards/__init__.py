@@ -7,12 +7,12 @@ record = run_firmware(board, firmware, timeout=60)     # flash, run, parse and v
 from __future__ import annotations
 
 from harness.boards.base import Board, BoardError, BoardTimeout, Resource, RunOutput
+from harness.boards.protocol import ProtocolError, Record, parse_record
 from harness.boards.pyocd_board import PyocdBoard
 from harness.boards.qemu import QemuBoard
 from harness.boards.renode import RenodeBoard
 from harness.boards.serial_reader import ReadResult, SerialLineReader
-from harness.build import Firmware
-from harness.protocol import ProtocolError, Record, parse_record
+from harness.firmware.build import Firmware
 
 BACKENDS: dict[str, type[Board]] = {
     QemuBoard.backend: QemuBoard,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from harness.boards.protocol import format_log_tail, is_end_line
 from harness.boards.serial_reader import ReadResult
-from harness.protocol import format_log_tail, is_end_line
-from harness.targets import Target, load_target
+from harness.firmware.targets import Target, load_target
 
 
 class BoardError(RuntimeError):

@@ -11,7 +11,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from harness.boards.base import BoardError
-from harness.targets import Target
+from harness.firmware.targets import Target
 
 
 def loaded_segments(elf: Path) -> list[tuple[int, int]]:

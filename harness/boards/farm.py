@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 
 from harness.boards.base import BoardError, Resource
 from harness.boards.renode import RENODE_NOT_FOUND, renode_available
+from harness.firmware.targets import TargetError, load_target
 from harness.paths import BUILD_DIR
-from harness.targets import TargetError, load_target
 
 BACKEND_NAMES = ("pyocd", "renode", "qemu")
 # What BuildOptions.platform the firmware needs on each backend: Renode emulates the STM32 itself.

@@ -32,9 +32,9 @@ from harness.boards.farm import (
     list_connected_probes,
     parse_console_url,
 )
+from harness.boards.protocol import format_log_tail, is_end_line
 from harness.boards.serial_reader import ReadResult, SerialLineReader
-from harness.protocol import format_log_tail, is_end_line
-from harness.targets import Target
+from harness.firmware.targets import Target
 
 CONSOLE_OPEN_TIMEOUT_S = 5.0
 # Before the core runs, the console's older output is read away until it has been quiet this long.

@@ -20,9 +20,9 @@ from pathlib import Path
 from harness.boards.base import Board, BoardError, Resource
 from harness.boards.process import free_port as _free_port
 from harness.boards.process import kill_group as _kill_group
+from harness.boards.protocol import is_end_line
 from harness.boards.serial_reader import ReadResult, SerialLineReader
-from harness.protocol import is_end_line
-from harness.targets import Target
+from harness.firmware.targets import Target
 
 QEMU_BINARY = "qemu-system-arm"
 PORT_ATTEMPTS = 5  # a free port can be taken between choosing it and QEMU binding it

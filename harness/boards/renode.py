@@ -30,9 +30,9 @@ from pathlib import Path
 from harness.boards.base import Board, BoardError, Resource
 from harness.boards.elf_layout import require_hardware_layout
 from harness.boards.process import free_port, read_log, start_logged, stop_process
+from harness.boards.protocol import is_end_line
 from harness.boards.serial_reader import ReadResult, SerialLineReader
-from harness.protocol import is_end_line
-from harness.targets import Target
+from harness.firmware.targets import Target
 
 RENODE_BINARY = "renode"
 RENODE_NOT_FOUND = "renode not found on PATH; install Renode (see README) or use --backend qemu"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import serial
 
-from harness.protocol import is_end_line
+from harness.boards.protocol import is_end_line
 
 # How long one read may block: bounds how late a timeout or silence is noticed.
 POLL_INTERVAL_S = 0.05

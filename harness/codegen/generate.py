@@ -17,12 +17,12 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from harness import kernels
-from harness.build import BuildOptions, BuildResult, build_firmware
-from harness.graph import Graph, GraphError, validate
+from harness.codegen import kernels
+from harness.firmware.build import BuildOptions, BuildResult, build_firmware
+from harness.firmware.targets import Target, load_target
+from harness.ir.graph import Graph, GraphError, validate
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.plan import PatchPlan, Region
-from harness.targets import Target, load_target
 
 from .carrays import CArray, c_ints
 from .layout import StageLayout, StepIO, activation_inputs, hwc, plan_model_arena

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.build import BOARD_SUPPORT_DIR
+from harness.firmware.build import BOARD_SUPPORT_DIR
 from harness.paths import BUILD_DIR
 
 from .generate import GENERATED_FILES

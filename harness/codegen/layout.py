@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import kernels
-from harness.graph import Graph, Op
+from harness.codegen import kernels
+from harness.ir.graph import Graph, Op
 from harness.schedule.arena import (
     ArenaPlan,
     InplacePolicy,
@@ -30,7 +30,7 @@ from .options import CodegenError, CodegenOptions
 
 
 def kernel_scratch(optimized: bool) -> ScratchFn:
-    """The arena planner's scratch rule: what harness.kernels says each kernel variant needs."""
+    """The arena planner's scratch rule: what harness.codegen.kernels says each kernel variant needs."""
 
     def scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
         return kernels.op_scratch_bytes(graph, op, optimized)

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness import kernels, quant, reference
-from harness.graph import Graph, Op
+from harness import reference
+from harness.codegen import kernels
+from harness.ir import quant
+from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan
 
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct

@@ -50,8 +50,8 @@ from typing import Literal
 
 import numpy as np
 
-from harness.graph import Graph, Op, hwc, kernel_size
-from harness.reference import op_pads
+from harness.ir.geometry import hwc, kernel_size, op_pads
+from harness.ir.graph import Graph, Op
 from harness.schedule.plan import Pads, PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
 

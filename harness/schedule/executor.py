@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness import reference
-from harness.graph import Graph, Op, kernel_size
+from harness.ir.geometry import kernel_size
+from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan, depthwise_last_readers
 from harness.schedule.plan import PatchPlan, Region, ScheduleError
 

@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from harness.graph import Graph, Op, kernel_size, op_macs, op_padding
+from harness.ir.geometry import kernel_size, op_padding
+from harness.ir.graph import Graph, Op, op_macs
 
 MAX_PATCHES_PER_SIDE = 8
 

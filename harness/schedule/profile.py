@@ -32,7 +32,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from harness.graph import Graph, Op, hwc, op_macs
+from harness.ir.geometry import hwc
+from harness.ir.graph import Graph, Op, op_macs
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 
 KB = 1024

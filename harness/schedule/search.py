@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.graph import Graph, weight_bytes
+from harness.ir.graph import Graph, weight_bytes
 from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, plan_arena, reference_scratch
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile

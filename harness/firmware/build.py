@@ -36,11 +36,11 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from harness.clocks import hardware_defines
+from harness.firmware.clocks import hardware_defines
+from harness.firmware.targets import Platform, Target, load_target
 from harness.paths import BUILD_DIR
-from harness.targets import Platform, Target, load_target
 
-BOARD_SUPPORT_DIR = Path(__file__).resolve().parent / "firmware"
+BOARD_SUPPORT_DIR = Path(__file__).resolve().parent  # the board support C sits beside this module
 LINKER_TEMPLATE = "linker.ld.j2"
 COMMON_SOURCES = ("main.c", "startup.c", "protocol.c")
 CONSOLE_SOURCES = {

@@ -10,7 +10,7 @@ The test input is deterministic and compiled into the firmware: ``make_test_inpu
 noise over the full range from a fixed seed, the same bytes the host reference (``reference_output``)
 and LiteRT are fed.
 
-    python -m harness.pipeline vww_96_int8 stm32f746 4 8 [--portable] [--streamed] [--repeat 3]
+    python -m harness.pipeline.measure vww_96_int8 stm32f746 4 8 [--portable] [--streamed] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import numpy as np
 from harness import reference
 from harness.boards import Resource, open_board, run_firmware
 from harness.boards.base import Board, BoardError
-from harness.build import BuildError, BuildOptions, DoesNotFit, Firmware
+from harness.boards.protocol import ProtocolError, Record
 from harness.codegen import CodegenError, CodegenOptions, GeneratedModel, build_model, generate_model
-from harness.graph import Graph, GraphError
+from harness.firmware.build import BuildError, BuildOptions, DoesNotFit, Firmware
+from harness.firmware.targets import Target, TargetError, load_target
+from harness.ir.graph import Graph, GraphError
 from harness.paths import BUILD_DIR
-from harness.protocol import ProtocolError, Record
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import profile
-from harness.targets import Target, TargetError, load_target
 
 TEST_INPUT_SEED = 0
 RUN_TIMEOUT_S = 300.0
@@ -108,8 +108,8 @@ class PointResult:
         )
 
     def to_row(self, run_id: str):
-        """The results database row of this point (harness.results.ResultRow)."""
-        from harness.results import ResultRow
+        """The results database row of this point (harness.results.db.ResultRow)."""
+        from harness.results.db import ResultRow
 
         names = {f.name for f in fields(ResultRow)} - {"run_id", "created_at"}
         values = {name: getattr(self, name) for name in names if hasattr(self, name)}
@@ -316,7 +316,7 @@ def _write_log(result: PointResult, record: Record) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.pipeline", description=measure.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.pipeline.measure", description=measure.__doc__)
     parser.add_argument("model")
     parser.add_argument("target")
     parser.add_argument("p", type=int)

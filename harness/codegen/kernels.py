@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import quant
-from harness.graph import Graph, Op
+from harness.ir import quant
+from harness.ir.graph import Graph, Op
 from harness.paths import BUILD_DIR
 
-KERNELS_DIR = Path(__file__).resolve().parent / "codegen" / "kernels"
+KERNELS_DIR = Path(__file__).resolve().parent / "kernels"
 HOST_ONLY_DIR = KERNELS_DIR / "host"  # ctypes exports of the inline helpers; never in a firmware
 PUBLIC_HEADER = "pb_kernels.h"
 HOST_CFLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-fwrapv", "-Wall", "-Wextra", "-Werror")

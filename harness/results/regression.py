@@ -29,7 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from harness.paths import REPO_ROOT
-from harness.results import ResultsDB, read_export
+from harness.results.db import ResultsDB, read_export
 
 DEFAULT_THRESHOLDS_FILE = REPO_ROOT / "regression.toml"
 POINT_KEY = ("target", "backend", "model", "p", "n")
@@ -519,7 +519,7 @@ def _delta(point: PointComparison, column: str, pct: bool = False) -> str:
 
 def format_comparison(comparison: Comparison) -> str:
     """The table of deltas, then the regressions and improvements, then the verdict line."""
-    from harness.cli import format_table
+    from harness.results.table import format_table
 
     lines = [f"run {comparison.run_id} against {comparison.baseline}", ""]
     lines.append(format_table(DELTA_COLUMNS, delta_rows(comparison)) if comparison.points else "(no points)")

@@ -31,10 +31,11 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from harness import charts
-from harness.charts import Chart
 from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
-from harness.regression import (
+from harness.report.charts import Chart
+from harness.report import charts
+from harness.results.db import STATUSES, ResultsDB, ResultsError
+from harness.results.regression import (
     DELTA_COLUMNS,
     Comparison,
     RegressionError,
@@ -44,7 +45,6 @@ from harness.regression import (
     point_label,
     resolve_baseline,
 )
-from harness.results import STATUSES, ResultsDB, ResultsError
 
 TEMPLATES_DIR = REPORTS_DIR / "templates"
 STATIC_DIR = REPORTS_DIR / "static"

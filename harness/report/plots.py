@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # no display on CI and board-farm hosts
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from harness.graph import Graph  # noqa: E402
+from harness.ir.graph import Graph  # noqa: E402
 from harness.schedule.plan import PatchPlan  # noqa: E402
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, profile  # noqa: E402
 

@@ -186,49 +186,6 @@ class Graph:
         return [block.name for block in self.blocks]
 
 
-def conv_out_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
-    """Output length along one axis, TFLite's rule."""
-    effective = (kernel - 1) * dilation + 1
-    if padding == "SAME":
-        return (size + stride - 1) // stride
-    if padding == "VALID":
-        return (size - effective + stride) // stride
-    raise GraphError(f"padding {padding!r} is not supported; use SAME or VALID")
-
-
-def same_padding(size: int, kernel: int, stride: int, dilation: int, out_size: int) -> int:
-    """Padding before the first element along one axis (TFLite puts the odd pixel after)."""
-    effective = (kernel - 1) * dilation + 1
-    total = max((out_size - 1) * stride + effective - size, 0)
-    return total // 2
-
-
-def op_padding(op: Op, in_h: int, in_w: int, kh: int, kw: int, out_h: int, out_w: int) -> tuple[int, int]:
-    """(pad_top, pad_left) of a conv or pool."""
-    if op.attrs.get("padding", "VALID") == "VALID":
-        return 0, 0
-    sh, sw = op.attrs.get("stride", (1, 1))
-    dh, dw = op.attrs.get("dilation", (1, 1))
-    return same_padding(in_h, kh, sh, dh, out_h), same_padding(in_w, kw, sw, dw, out_w)
-
-
-def kernel_size(graph: Graph, op: Op) -> tuple[int, int]:
-    """(kh, kw) of a conv or pool, 1x1 for everything else."""
-    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        shape = graph.tensor(op.inputs[1]).shape
-        return shape[1], shape[2]
-    if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        return tuple(op.attrs["filter"])
-    return 1, 1
-
-
-def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """(height, width, channels) of an NHWC shape; a flat tensor is 1 x 1 x size."""
-    if len(shape) == 4:
-        return int(shape[1]), int(shape[2]), int(shape[3])
-    return 1, 1, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else int(shape[0])
-
-
 def op_macs(graph: Graph, op: Op) -> int:
     """Multiply-accumulates of one op (the paper's count: one per weight use)."""
     out = graph.tensor(op.outputs[0])

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.clocks import ClockConfig, ClockError, clock_config_from_table
+from harness.firmware.clocks import ClockConfig, ClockError, clock_config_from_table
 from harness.paths import TARGETS_DIR
 
 PLATFORMS = ("qemu", "hardware")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import quant
-from harness.graph import Block, Graph, Op, QParams, Tensor, conv_out_size, validate
+from harness.ir import quant
+from harness.ir.geometry import conv_out_size
+from harness.ir.graph import Block, Graph, Op, QParams, Tensor, validate
 
 LAYER_KINDS = ("conv", "depthwise", "pad", "residual", "mbconv", "avg_pool", "max_pool", "concat", "mul")
 

@@ -293,7 +293,7 @@ def memory_profile_chart(model: str, p: int, n: int, sram_budget: int | None, sc
     Raises what loading the model or making the plan raises (an unknown model, say)."""
     key = (model, p, n, sram_budget)
     if key not in _PROFILES:
-        from harness.plots import memory_profile_svg
+        from harness.report.plots import memory_profile_svg
         from harness.schedule import make_plan
         from models import get_model
 

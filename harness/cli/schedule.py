@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.cli import CommandError, arg, command
+from harness.cli.registry import CommandError, arg, command
 from harness.schedule.arena import INPLACE_POLICIES, InplacePolicy, plan_arena
 from harness.schedule.plan import PatchPlan, make_plan
 from harness.schedule.profile import (
@@ -73,7 +73,7 @@ def profile_command(args: argparse.Namespace) -> int:
         plan = make_plan(graph, args.patches, depth)
     _print_profile(graph, plan, args.input, RULES[args.rules], INPLACE_POLICIES[args.inplace])
     if args.svg:
-        from harness.plots import memory_profile_svg
+        from harness.report.plots import memory_profile_svg
 
         budget = parse_size(args.sram_budget) if args.sram_budget else None
         with open(args.svg, "w") as handle:

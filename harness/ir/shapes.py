@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from harness.graph import Graph, GraphError, Op, conv_out_size
+from harness.ir.geometry import conv_out_size
+from harness.ir.graph import Graph, GraphError, Op
 
 Shape = tuple[int, ...]
 ShapeOf = Callable[[str], Shape]

@@ -1,87 +1,13 @@
-"""patchbench's command line: ``python -m harness <command> [options]`` (or the ``patchbench`` script).
-
-Adding a command takes one function and one decorator line::
-
-    @command("profile", "analytic per-layer and per-patch memory of a model",
-             arg("model", help="a zoo name or .tflite path"), arg("--patches", type=int, default=4))
-    def profile(args: argparse.Namespace) -> int:
-        ...
-        return 0
-
-``arg`` takes exactly ``argparse.ArgumentParser.add_argument``'s parameters. A command returns the
-process exit code; for bad input it raises ``CommandError`` (or a ValueError/FileNotFoundError with a
-clear message), which ``main`` prints as ``patchbench <command>: error: ...`` with exit code 2.
-"""
+"""The results commands of ``patchbench``: ``zoo``, ``bench``, ``report``, ``compare``, ``export``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
-
-class CommandError(Exception):
-    """Bad input to a command; the message says what is wrong and what to do."""
-
-
-@dataclass(frozen=True)
-class Argument:
-    flags: tuple[str, ...]
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    help: str
-    run: Callable[[argparse.Namespace], int]
-    arguments: tuple[Argument, ...] = ()
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def arg(*flags: str, **options: Any) -> Argument:
-    """One ``add_argument`` call, kept for when the parser is built."""
-    return Argument(flags, options)
-
-
-def command(name: str, help: str, *arguments: Argument) -> Callable:
-    """Register the decorated function as the subcommand ``name``."""
-
-    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        if name in COMMANDS:
-            raise ValueError(f"command {name!r} is registered twice")
-        COMMANDS[name] = Command(name, help, run, arguments)
-        return run
-
-    return register
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="patchbench",
-        description="Benchmark patch-based int8 CNN inference (MCUNetV2) on Cortex-M boards and emulators.",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
-    for cmd in COMMANDS.values():
-        sub = subparsers.add_parser(cmd.name, help=cmd.help, description=cmd.help)
-        for argument in cmd.arguments:
-            sub.add_argument(*argument.flags, **argument.options)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return COMMANDS[args.command].run(args)
-    except (CommandError, ValueError, FileNotFoundError) as error:
-        print(f"patchbench {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
+from harness.cli.registry import CommandError, arg, command
+from harness.results.table import format_table
 
 # --- zoo ----------------------------------------------------------------------------------------
 
@@ -90,7 +16,7 @@ ZOO_COLUMNS = ("model", "resolution", "MACs (M)", "params (M)", "weights (kB)", 
 
 def zoo_rows(names: Sequence[str]) -> tuple[list[tuple[str, ...]], list[str]]:
     """One table row per model (analytic figures of its Graph), and an error line per model that fails."""
-    from harness.graph import param_count, total_macs, weight_bytes
+    from harness.ir.graph import param_count, total_macs, weight_bytes
     from models import get_model
 
     rows, errors = [], []
@@ -111,19 +37,6 @@ def zoo_rows(names: Sequence[str]) -> tuple[list[tuple[str, ...]], list[str]]:
             )
         )
     return rows, errors
-
-
-def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table: first column left-aligned, the others (numbers) right-aligned."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        first, *rest = (str(c) for c in cells)
-        parts = [first.ljust(widths[0])] + [c.rjust(w) for c, w in zip(rest, widths[1:], strict=True)]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(columns), rule, *(line(row) for row in rows)])
 
 
 def _resolution(shape: tuple[int, ...]) -> str:
@@ -228,7 +141,7 @@ def _results_path(args: argparse.Namespace):
     arg("--thresholds", default=None, help="regression thresholds TOML (default: regression.toml)"),
 )
 def report(args: argparse.Namespace) -> int:
-    from harness.report import DEFAULT_REPORT_DIR, write_report
+    from harness.report.page import DEFAULT_REPORT_DIR, write_report
 
     path = write_report(
         _results_path(args), args.run, args.out or DEFAULT_REPORT_DIR, args.baseline, args.thresholds
@@ -248,7 +161,7 @@ def report(args: argparse.Namespace) -> int:
     arg("--thresholds", default=None, help="regression thresholds TOML (default: regression.toml)"),
 )
 def compare(args: argparse.Namespace) -> int:
-    from harness.regression import compare_run, format_comparison
+    from harness.results.regression import compare_run, format_comparison
 
     comparison = compare_run(_results_path(args), args.run, args.baseline, args.thresholds)
     print(format_comparison(comparison))
@@ -263,7 +176,7 @@ def compare(args: argparse.Namespace) -> int:
     _RESULTS_ARG,
 )
 def export(args: argparse.Namespace) -> int:
-    from harness.results import ResultsDB
+    from harness.results.db import ResultsDB
 
     path = _results_path(args)
     if not path.is_file():
@@ -277,7 +190,3 @@ def export(args: argparse.Namespace) -> int:
         written = db.export(args.file, run_id)
     print(written)
     return 0
-
-
-# The scheduling commands (profile, table1) register themselves on import.
-import harness.schedule.commands  # noqa: E402, F401

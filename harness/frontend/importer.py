@@ -1,0 +1,330 @@
+"""TFLite flatbuffer -> the int8 Graph IR: ``load_tflite`` and ``graph_from_bytes`` (see harness/frontend)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.frontend.reader import _RawModel, _RawOp, _RawTensor, _read_model
+from harness.frontend.schema import (
+    _ACTIVATION_NAMES,
+    _ACTIVATION_OF_CODE,
+    _CODE_OF_ACTIVATION,
+    _CONST_INPUTS,
+    _DTYPE_OF_TYPE,
+    _FUSED_ACTIVATION_OPS,
+    _INPUT_COUNTS,
+    _PADDING_OF_CODE,
+    _POOL_OPS,
+    _TYPE_NAMES,
+    FILE_IDENTIFIER,
+    TFLiteImportError,
+)
+from harness.ir import quant, shapes
+from harness.ir.graph import OP_KINDS, Graph, GraphError, Op, QParams, Tensor, validate
+
+
+def load_tflite(path: str | Path, name: str | None = None) -> Graph:
+    """Import a .tflite file as a Graph named ``name`` (default: the file's stem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TFLiteImportError(
+            f"{path}: no such .tflite file (check the path; MLPerf models: paths.MLPERF_DIR)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TFLiteImportError(f"{path}: cannot read the .tflite file ({err})") from err
+    return graph_from_bytes(data, name or path.stem)
+
+
+def graph_from_bytes(data: bytes, name: str) -> Graph:
+    """Import a TFLite flatbuffer held in memory as a Graph named ``name``."""
+    data = bytes(data)
+    where = f"model {name!r}"
+    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
+        raise TFLiteImportError(
+            f"{where}: not a TFLite flatbuffer (no {FILE_IDENTIFIER.decode()!r} identifier at bytes 4..8; "
+            f"{len(data)} bytes); pass a .tflite model file"
+        )
+    try:
+        raw = _read_model(data, where)
+    except TFLiteImportError:
+        raise
+    except (struct.error, ValueError, IndexError, TypeError, UnicodeDecodeError, OverflowError) as err:
+        # The generated reader trusts every offset; a corrupt or truncated file fails in it like this.
+        raise TFLiteImportError(
+            f"{where}: malformed or truncated TFLite flatbuffer ({type(err).__name__}: {err}); "
+            "re-export or re-download the .tflite file"
+        ) from err
+    graph = _graph_from_raw(raw, name)
+    try:
+        validate(graph)
+        shapes.check_shapes(graph)
+    except GraphError as err:
+        raise TFLiteImportError(str(err)) from err
+    return graph
+
+
+# --- plain records -> Graph -------------------------------------------------------------------------
+
+
+def _graph_from_raw(raw: _RawModel, name: str) -> Graph:
+    where = f"model {name!r}"
+    if raw.subgraph_count != 1:
+        raise TFLiteImportError(
+            f"{where}: has {raw.subgraph_count} subgraphs; patchbench supports exactly one "
+            "(no control flow, no multi-signature models)"
+        )
+    supported = ", ".join(OP_KINDS)
+    for op in raw.ops:
+        if op.kind not in OP_KINDS:
+            raise TFLiteImportError(f"{where}: op {op.index} is {op.kind}; supported: {supported}")
+    count = len(raw.tensors)
+    for position, index in enumerate(raw.inputs + raw.outputs):
+        if not 0 <= index < count:
+            kind = "input" if position < len(raw.inputs) else "output"
+            raise TFLiteImportError(
+                f"{where}: subgraph {kind} tensor index {index} is out of range ({count} tensors)"
+            )
+    for op in raw.ops:
+        for index in op.inputs + op.outputs:
+            if index != -1 and not 0 <= index < count:
+                raise TFLiteImportError(
+                    f"{where}: op {op.index} ({op.kind}) refers to tensor {index}; the model has {count}"
+                )
+
+    used = sorted(
+        set(raw.inputs) | set(raw.outputs) | {i for op in raw.ops for i in op.inputs + op.outputs if i != -1}
+    )
+    names = _unique_names(raw.tensors, used)
+    tensors = {names[i]: _tensor(raw.tensors[i], names[i], where) for i in used}
+    graph_inputs = [names[i] for i in raw.inputs]
+    graph_outputs = [names[i] for i in raw.outputs]
+
+    ops = []
+    for op in raw.ops:
+        kind = op.kind
+        op_where = f"{where}: op {op.index} ({kind})"
+        low, high = _INPUT_COUNTS[kind]
+        if len(op.inputs) < low or (high is not None and len(op.inputs) > high):
+            wanted = f"{low}" if low == high else f"{low}..{high if high is not None else 'n'}"
+            raise TFLiteImportError(f"{op_where}: has {len(op.inputs)} inputs; {kind} takes {wanted}")
+        if len(op.outputs) != 1:
+            raise TFLiteImportError(f"{op_where}: has {len(op.outputs)} outputs; patchbench ops have one")
+        inputs = [names[i] if i != -1 else "" for i in op.inputs]
+        outputs = [names[i] for i in op.outputs]
+        _check_operands(kind, op, inputs, outputs, tensors, graph_inputs, graph_outputs, op_where)
+        attrs = _op_attrs(kind, op.options, tensors[outputs[0]], op_where)
+        if kind == "DEPTHWISE_CONV_2D":
+            attrs["depth_multiplier"] = _depth_multiplier(tensors[inputs[0]], tensors[inputs[1]], op_where)
+        ops.append(Op(kind, f"op{op.index:02d}_{kind.lower()}", inputs, outputs, attrs))
+
+    return Graph(
+        name=name,
+        tensors=tensors,
+        ops=ops,
+        inputs=graph_inputs,
+        outputs=graph_outputs,
+        source_tensor_index={names[i]: i for i in used},
+    )
+
+
+def _unique_names(raw_tensors: list[_RawTensor], used: list[int]) -> dict[int, str]:
+    """The file's tensor names where they are non-empty and unique, else name#index (stable per file)."""
+    counts: dict[str, int] = {}
+    for i in used:
+        counts[raw_tensors[i].name] = counts.get(raw_tensors[i].name, 0) + 1
+    names: dict[int, str] = {}
+    taken: set[str] = {n for n, c in counts.items() if c == 1 and n}
+    for i in used:
+        original = raw_tensors[i].name
+        if original and counts[original] == 1:
+            names[i] = original
+            continue
+        candidate = f"{original or 'tensor'}#{i}"
+        while candidate in taken:
+            candidate += "_"
+        taken.add(candidate)
+        names[i] = candidate
+    return names
+
+
+def _tensor(raw: _RawTensor, name: str, where: str) -> Tensor:
+    tensor_where = f"{where}: tensor {raw.index} {raw.name!r}"
+    if raw.type_code not in _DTYPE_OF_TYPE:
+        type_name = _TYPE_NAMES.get(raw.type_code, str(raw.type_code))
+        raise TFLiteImportError(
+            f"{tensor_where} has type {type_name}; supported tensor types: {', '.join(_DTYPE_OF_TYPE.values())}"
+        )
+    if raw.is_variable:
+        raise TFLiteImportError(
+            f"{tensor_where} is a variable tensor; patchbench supports stateless models only"
+        )
+    if raw.sparse:
+        raise TFLiteImportError(f"{tensor_where} is sparse; patchbench supports dense tensors only")
+    if any(d < 0 for d in raw.shape):
+        raise TFLiteImportError(
+            f"{tensor_where} has shape {list(raw.shape)}; negative dims are not supported"
+        )
+    dtype = _DTYPE_OF_TYPE[raw.type_code]
+    shape = tuple(int(d) for d in raw.shape)
+    qparams = None
+    if raw.scale is not None:
+        if raw.zero_point.shape != raw.scale.shape:
+            raise TFLiteImportError(
+                f"{tensor_where}: quantization has {raw.scale.size} scales but {raw.zero_point.size} zero points"
+            )
+        axis = raw.quantized_dimension
+        if raw.scale.size > 1 and (not 0 <= axis < len(shape) or shape[axis] != raw.scale.size):
+            raise TFLiteImportError(
+                f"{tensor_where}: {raw.scale.size} per-channel scales along quantized_dimension {axis} do "
+                f"not match shape {shape}"
+            )
+        qparams = QParams(raw.scale.copy(), raw.zero_point.copy(), axis if raw.scale.size > 1 else 0)
+    values = None
+    if raw.data is not None:
+        itemsize = np.dtype(dtype).itemsize
+        needed = int(np.prod(shape, dtype=np.int64)) * itemsize
+        if len(raw.data) != needed:
+            raise TFLiteImportError(
+                f"{tensor_where}: its buffer holds {len(raw.data)} bytes but shape {shape} of {dtype} needs {needed}"
+            )
+        values = np.frombuffer(raw.data, np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
+    return Tensor(name, shape, dtype, qparams, values)
+
+
+def _check_operands(
+    kind, op: _RawOp, inputs, outputs, tensors, graph_inputs, graph_outputs, op_where
+) -> None:
+    """int8 activations with per-tensor quantization; constant weights of the right type; float only
+    at a QUANTIZE of a graph input or a DEQUANTIZE into a graph output."""
+    for position, role, dtype in _CONST_INPUTS.get(kind, ()):
+        if position >= len(inputs) or not inputs[position]:
+            if kind == "FULLY_CONNECTED" and role == "bias" or kind == "RESHAPE":
+                continue
+            raise TFLiteImportError(f"{op_where}: has no {role} (input {position}); {kind} needs one")
+        tensor = tensors[inputs[position]]
+        index = op.inputs[position]
+        if not tensor.is_const:
+            raise TFLiteImportError(
+                f"{op_where}: {role} (tensor {index} {tensor.name!r}) is not a constant; patchbench needs "
+                "constant weights and shape operands"
+            )
+        if tensor.dtype == "float32":
+            raise TFLiteImportError(
+                f"{op_where}: {role} (tensor {index} {tensor.name!r}) is float32; patchbench runs int8-quantized "
+                "models only: convert with full-integer quantization (int8 weights and activations)"
+            )
+        if tensor.dtype != dtype:
+            raise TFLiteImportError(
+                f"{op_where}: {role} (tensor {index} {tensor.name!r}) is {tensor.dtype}; it must be {dtype}"
+            )
+        if role in ("filter", "weights", "bias") and tensor.quant is None:
+            raise TFLiteImportError(
+                f"{op_where}: {role} (tensor {index} {tensor.name!r}) has no quantization"
+            )
+
+    activations = [(p, n, op.inputs[p]) for p, n in enumerate(inputs) if n and not tensors[n].is_const]
+    activations += [(f"out{p}", n, op.outputs[p]) for p, n in enumerate(outputs)]
+    if kind == "QUANTIZE":
+        source, target = tensors[inputs[0]], tensors[outputs[0]]
+        if source.dtype != "float32" or inputs[0] not in graph_inputs or target.dtype != "int8":
+            raise TFLiteImportError(
+                f"{op_where}: QUANTIZE is supported only from a float32 graph input to int8 "
+                f"(here {source.dtype} -> {target.dtype})"
+            )
+        activations = activations[1:]
+    elif kind == "DEQUANTIZE":
+        source, target = tensors[inputs[0]], tensors[outputs[0]]
+        if source.dtype != "int8" or outputs[0] not in graph_outputs or target.dtype != "float32":
+            raise TFLiteImportError(
+                f"{op_where}: DEQUANTIZE is supported only from int8 to a float32 graph output "
+                f"(here {source.dtype} -> {target.dtype})"
+            )
+        activations = activations[:-1]
+    for _, name, index in activations:
+        tensor = tensors[name]
+        if tensor.dtype == "float32":
+            raise TFLiteImportError(
+                f"{op_where}: computes in float32 (tensor {index} {name!r}); patchbench runs int8-quantized "
+                "models only: convert with full-integer quantization (int8 weights and activations)"
+            )
+        if tensor.dtype != "int8":
+            raise TFLiteImportError(
+                f"{op_where}: activation tensor {index} {name!r} is {tensor.dtype}; activations must be int8"
+            )
+        if tensor.quant is None or tensor.quant.per_channel:
+            raise TFLiteImportError(
+                f"{op_where}: activation tensor {index} {name!r} needs per-tensor quantization (one scale "
+                "and zero point)"
+            )
+
+
+def _activation(code: int, op_where: str) -> str:
+    if code not in _ACTIVATION_OF_CODE:
+        name = _ACTIVATION_NAMES.get(code, str(code))
+        raise TFLiteImportError(
+            f"{op_where}: fused activation {name} is not supported; supported: {', '.join(_CODE_OF_ACTIVATION)}"
+        )
+    return _ACTIVATION_OF_CODE[code]
+
+
+def _op_attrs(kind: str, options: dict[str, Any], output: Tensor, op_where: str) -> dict[str, Any]:
+    if options.get("missing"):
+        raise TFLiteImportError(f"{op_where}: has no builtin options; {kind} needs them")
+    attrs: dict[str, Any] = {}
+    if "padding" in options:
+        if options["padding"] not in _PADDING_OF_CODE:
+            raise TFLiteImportError(
+                f"{op_where}: padding code {options['padding']} is not SAME (0) or VALID (1)"
+            )
+        attrs["padding"] = _PADDING_OF_CODE[options["padding"]]
+        attrs["stride"] = tuple(int(s) for s in options["stride"])
+        if min(attrs["stride"]) < 1:
+            raise TFLiteImportError(f"{op_where}: stride {attrs['stride']} must be positive")
+    if "dilation" in options:
+        attrs["dilation"] = tuple(int(d) for d in options["dilation"])
+        if min(attrs["dilation"]) < 1:
+            raise TFLiteImportError(f"{op_where}: dilation {attrs['dilation']} must be positive")
+    if "filter" in options:
+        attrs["filter"] = tuple(int(f) for f in options["filter"])
+        if min(attrs["filter"]) < 1:
+            raise TFLiteImportError(f"{op_where}: pool filter {attrs['filter']} must be positive")
+    if kind == "FULLY_CONNECTED" and options["weights_format"] != 0:
+        raise TFLiteImportError(
+            f"{op_where}: weights_format {options['weights_format']} is not supported; only DEFAULT"
+        )
+    if kind in ("FULLY_CONNECTED", "MEAN"):
+        attrs["keep_dims"] = bool(options["keep_dims"])
+    if kind == "CONCATENATION":
+        attrs["axis"] = int(options["axis"])
+        if options["activation"] != 0:
+            # TFLite's int8 concatenation ignores a fused activation; refuse rather than guess.
+            raise TFLiteImportError(f"{op_where}: a fused activation on CONCATENATION is not supported")
+    if kind == "SOFTMAX":
+        attrs["beta"] = float(options["beta"])
+    if kind == "RESIZE_NEAREST_NEIGHBOR":
+        attrs["align_corners"] = bool(options["align_corners"])
+        attrs["half_pixel_centers"] = bool(options["half_pixel_centers"])
+    if kind in _FUSED_ACTIVATION_OPS or kind in _POOL_OPS:
+        activation = _activation(options["activation"], op_where)
+        attrs["activation"] = activation
+        attrs["act_min"], attrs["act_max"] = quant.activation_range(
+            activation, output.scale, output.zero_point
+        )
+    return attrs
+
+
+def _depth_multiplier(source: Tensor, weights: Tensor, op_where: str) -> int:
+    # TFLite derives the multiplier from the shapes (the option is unreliable in old files).
+    in_channels, out_channels = source.shape[-1], weights.shape[-1]
+    if in_channels and out_channels % in_channels == 0 and out_channels // in_channels != 1:
+        raise TFLiteImportError(
+            f"{op_where}: depth multiplier {out_channels // in_channels} ({in_channels} -> {out_channels} "
+            "channels) is not supported; only 1 is"
+        )
+    return 1

@@ -1,0 +1,155 @@
+"""Window and padding geometry, the one home of TFLite's arithmetic for convolution and pool windows.
+
+Every layer that needs to know what a window reads (the reference, the patch planner, the arena
+planner, the code generator) asks here: output sizes, SAME padding as explicit (top, bottom, left,
+right) pads, the input rows and columns a tile of the output reads, and the (H, W, C) view of a tensor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.ir.graph import Graph, GraphError, Op
+
+Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
+
+CONV_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+# The ops that slide a window over the image and so take explicit pads.
+WINDOW_KINDS = (*CONV_KINDS, "AVERAGE_POOL_2D", "MAX_POOL_2D")
+# Ops whose inputs after the first are constants (weights, bias, axes, paddings, perm, shape, size).
+SINGLE_ACTIVATION_KINDS = (
+    *CONV_KINDS,
+    "FULLY_CONNECTED",
+    "MEAN",
+    "PAD",
+    "TRANSPOSE",
+    "RESHAPE",
+    "RESIZE_NEAREST_NEIGHBOR",
+)
+
+
+def conv_out_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
+    """Output length along one axis, TFLite's rule."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == "SAME":
+        return (size + stride - 1) // stride
+    if padding == "VALID":
+        return (size - effective + stride) // stride
+    raise GraphError(f"padding {padding!r} is not supported; use SAME or VALID")
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int, out_size: int) -> int:
+    """Padding before the first element along one axis (TFLite puts the odd pixel after)."""
+    effective = (kernel - 1) * dilation + 1
+    total = max((out_size - 1) * stride + effective - size, 0)
+    return total // 2
+
+
+def op_padding(op: Op, in_h: int, in_w: int, kh: int, kw: int, out_h: int, out_w: int) -> tuple[int, int]:
+    """(pad_top, pad_left) of a conv or pool."""
+    if op.attrs.get("padding", "VALID") == "VALID":
+        return 0, 0
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1))
+    return same_padding(in_h, kh, sh, dh, out_h), same_padding(in_w, kw, sw, dw, out_w)
+
+
+def kernel_size(graph: Graph, op: Op) -> tuple[int, int]:
+    """(kh, kw) of a conv or pool, 1x1 for everything else."""
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        shape = graph.tensor(op.inputs[1]).shape
+        return shape[1], shape[2]
+    if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return tuple(op.attrs["filter"])
+    return 1, 1
+
+
+def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(height, width, channels) of a tensor shape, channels always the last axis.
+
+    NHWC gives its own (H, W, C); a scalar is 1 x 1 x 1; any other rank puts every axis before the
+    last into the width (a 2-D [batch, features] tensor is 1 x batch x features), which keeps the
+    C kernels' row-major, channels-innermost addressing valid for it.
+    """
+    if len(shape) == 4:
+        return int(shape[1]), int(shape[2]), int(shape[3])
+    if len(shape) == 0:
+        return 1, 1, 1
+    return 1, int(np.prod(shape[:-1], dtype=np.int64)), int(shape[-1])
+
+
+def op_pads(graph: Graph, op: Op, in_h: int | None = None, in_w: int | None = None) -> Pads:
+    """The op's own padding (SAME or VALID) as explicit (top, bottom, left, right).
+
+    ``in_h``/``in_w`` default to the op's input tensor size in the graph.
+    """
+    if op.kind not in WINDOW_KINDS:
+        raise GraphError(f"op {op.name!r} ({op.kind}) has no spatial padding")
+    shape = graph.tensor(op.inputs[0]).shape
+    in_h = shape[1] if in_h is None else in_h
+    in_w = shape[2] if in_w is None else in_w
+    kh, kw = kernel_size(graph, op)
+    if op.attrs.get("padding", "VALID") == "VALID":
+        return 0, 0, 0, 0
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in CONV_KINDS else (1, 1)
+    out_h = conv_out_size(in_h, kh, sh, dh, "SAME")
+    out_w = conv_out_size(in_w, kw, sw, dw, "SAME")
+    total_h = max((out_h - 1) * sh + (kh - 1) * dh + 1 - in_h, 0)
+    total_w = max((out_w - 1) * sw + (kw - 1) * dw + 1 - in_w, 0)
+    top = same_padding(in_h, kh, sh, dh, out_h)
+    left = same_padding(in_w, kw, sw, dw, out_w)
+    return top, total_h - top, left, total_w - left
+
+
+def input_window(
+    graph: Graph,
+    op: Op,
+    out_rows: tuple[int, int],
+    out_cols: tuple[int, int],
+    in_h: int | None = None,
+    in_w: int | None = None,
+) -> tuple[tuple[int, int], tuple[int, int], Pads]:
+    """The input a tile of a conv's or pool's full-image output reads.
+
+    Output rows ``[r0, r1)`` and columns ``[c0, c1)`` read input rows ``[y0, y1)`` and columns
+    ``[x0, x1)``, clipped to the image, plus ``pads`` for the part of their windows outside the image.
+    Returns ``((y0, y1), (x0, x1), pads)``; ``in_h``/``in_w`` default to the graph's input size.
+    """
+    shape = graph.tensor(op.inputs[0]).shape
+    in_h = shape[1] if in_h is None else in_h
+    in_w = shape[2] if in_w is None else in_w
+    top, _, left, _ = op_pads(graph, op, in_h, in_w)
+    kh, kw = kernel_size(graph, op)
+    sh, sw = op.attrs.get("stride", (1, 1))
+    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in CONV_KINDS else (1, 1)
+    rows, (pad_top, pad_bottom) = _axis_window(out_rows, sh, (kh - 1) * dh + 1, top, in_h, op)
+    cols, (pad_left, pad_right) = _axis_window(out_cols, sw, (kw - 1) * dw + 1, left, in_w, op)
+    return rows, cols, (pad_top, pad_bottom, pad_left, pad_right)
+
+
+def _axis_window(out_range, stride: int, reach: int, pad_before: int, size: int, op: Op):
+    start, stop = (int(v) for v in out_range)
+    if not 0 <= start < stop:
+        raise GraphError(f"op {op.name!r}: output range {out_range} is empty or negative")
+    first = start * stride - pad_before
+    last = (stop - 1) * stride - pad_before + reach  # exclusive
+    if first >= size or last <= 0:
+        raise GraphError(f"op {op.name!r}: output range {out_range} reads no input pixel")
+    return (max(first, 0), min(last, size)), (max(-first, 0), max(last - size, 0))
+
+
+def activation_inputs(graph: Graph, op: Op) -> list[int]:
+    """Indices into ``op.inputs`` of the op's activations: the tensors computed at run time, in order.
+
+    Weights, biases, axes, paddings, permutations and shapes are constants; an op of
+    SINGLE_ACTIVATION_KINDS reads only its first input as an activation.
+    """
+    if op.kind in SINGLE_ACTIVATION_KINDS:
+        return [0]
+    return [i for i, name in enumerate(op.inputs) if name and not graph.tensor(name).is_const]
+
+
+def activation_input_names(graph: Graph, op: Op) -> list[str]:
+    """The names of ``activation_inputs``."""
+    return [op.inputs[i] for i in activation_inputs(graph, op)]

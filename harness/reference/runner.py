@@ -1,0 +1,279 @@
+"""Runs one op or a whole graph through the reference kernels, returning every tensor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from harness.ir.geometry import WINDOW_KINDS, Pads, activation_input_names, kernel_size, op_pads
+from harness.ir.graph import Graph, GraphError, Op
+from harness.reference.ops import (
+    _check_4d,
+    _check_fc_requant,
+    _check_pads,
+    add,
+    average_pool2d,
+    concatenation,
+    conv2d,
+    depthwise_conv2d,
+    dequantize,
+    fully_connected,
+    max_pool2d,
+    mean,
+    mul,
+    pad,
+    quantize_float,
+    requantize_int8,
+    resize_nearest_neighbor,
+)
+from harness.reference.quantparams import (
+    FC_FIXED,
+    ReferenceError,
+    _act_range,
+    _quantized,
+    add_quant,
+    conv_quant,
+    mul_quant,
+    softmax_quant,
+)
+from harness.reference.softmax import softmax
+
+
+def _const(graph: Graph, op: Op, index: int) -> np.ndarray | None:
+    if index >= len(op.inputs) or not op.inputs[index]:
+        return None
+    tensor = graph.tensor(op.inputs[index])
+    if not tensor.is_const:
+        raise ReferenceError(
+            f"op {op.name!r} ({op.kind}): input {index} ({tensor.name!r}) must be a constant for the reference"
+        )
+    return tensor.data
+
+
+def _operand(graph: Graph, op: Op, name: str, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    if name in arrays:
+        return arrays[name]
+    tensor = graph.tensor(name)
+    if tensor.is_const:
+        return tensor.data
+    raise ReferenceError(f"op {op.name!r} ({op.kind}): no array given for input tensor {name!r}")
+
+
+def run_op(
+    graph: Graph,
+    op: Op,
+    input_arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray],
+    pads: Sequence[int] | None = None,
+    fc_requant: str = FC_FIXED,
+) -> np.ndarray:
+    """Run one op on the given activation inputs; ``pads`` overrides a conv's or pool's padding.
+
+    ``fc_requant`` picks FULLY_CONNECTED's requantization (FC_FIXED or FC_DOUBLE, see the module doc).
+    """
+    _check_fc_requant(fc_requant)
+    if isinstance(input_arrays, Mapping):
+        arrays = dict(input_arrays)
+    else:
+        names = activation_input_names(graph, op)
+        if len(input_arrays) != len(names):
+            raise ReferenceError(
+                f"op {op.name!r} ({op.kind}) takes {len(names)} activation input(s) {names}, "
+                f"got {len(input_arrays)} array(s)"
+            )
+        arrays = dict(zip(names, input_arrays, strict=True))
+    if pads is not None and op.kind not in WINDOW_KINDS:
+        raise ReferenceError(
+            f"op {op.name!r} ({op.kind}): explicit pads apply only to {', '.join(WINDOW_KINDS)}"
+        )
+    if op.kind not in _KERNELS:
+        raise ReferenceError(f"op {op.name!r}: kind {op.kind} has no reference kernel")
+    kernel = _KERNELS[op.kind]
+    x = _operand(graph, op, op.inputs[0], arrays)
+    if op.kind in WINDOW_KINDS:
+        _check_4d(x, f"op {op.name!r} ({op.kind})")
+        explicit = op_pads(graph, op, x.shape[1], x.shape[2]) if pads is None else _check_pads(pads, op.name)
+        return kernel(graph, op, x, arrays, explicit)
+    if op.kind == "FULLY_CONNECTED":
+        return _run_fully_connected(graph, op, x, fc_requant)
+    return kernel(graph, op, x, arrays)
+
+
+def _run_conv(graph: Graph, op: Op, x: np.ndarray, arrays, pads: Pads) -> np.ndarray:
+    q = conv_quant(graph, op)
+    stride = tuple(op.attrs.get("stride", (1, 1)))
+    dilation = tuple(op.attrs.get("dilation", (1, 1)))
+    filters = _const(graph, op, 1)
+    bias = _const(graph, op, 2)
+    if op.kind == "CONV_2D":
+        return conv2d(x, filters, bias, q, stride, dilation, pads)
+    dm = int(op.attrs.get("depth_multiplier", 1))
+    return depthwise_conv2d(x, filters, bias, q, stride, dilation, pads, dm)
+
+
+def _run_pool(graph: Graph, op: Op, x: np.ndarray, arrays, pads: Pads) -> np.ndarray:
+    act_min, act_max = _act_range(op)
+    filter_hw = kernel_size(graph, op)
+    stride = tuple(op.attrs.get("stride", (1, 1)))
+    if op.kind == "AVERAGE_POOL_2D":
+        return average_pool2d(x, filter_hw, stride, pads, act_min, act_max)
+    return max_pool2d(x, filter_hw, stride, pads, act_min, act_max)
+
+
+def _run_fully_connected(graph: Graph, op: Op, x: np.ndarray, fc_requant: str) -> np.ndarray:
+    q = conv_quant(graph, op)
+    out = fully_connected(x, _const(graph, op, 1), _const(graph, op, 2), q, requant=fc_requant)
+    return out.reshape(graph.tensor(op.outputs[0]).shape)
+
+
+def _run_add(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    return add(x, _operand(graph, op, op.inputs[1], arrays), add_quant(graph, op))
+
+
+def _run_mul(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    return mul(x, _operand(graph, op, op.inputs[1], arrays), mul_quant(graph, op))
+
+
+def _run_mean(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    inp = _quantized(graph, op.inputs[0], op)
+    out = _quantized(graph, op.outputs[0], op)
+    axes = np.asarray(_const(graph, op, 1)).reshape(-1).tolist()
+    keep_dims = bool(op.attrs.get("keep_dims", False))
+    return mean(x, axes, keep_dims, inp.scale, inp.zero_point, out.scale, out.zero_point)
+
+
+def _run_pad(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    out = graph.tensor(op.outputs[0])
+    pad_value = out.zero_point if out.quant is not None else 0
+    return pad(x, _const(graph, op, 1), pad_value)
+
+
+def _run_reshape(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    return x.reshape(graph.tensor(op.outputs[0]).shape)
+
+
+def _run_transpose(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    perm = np.asarray(_const(graph, op, 1)).reshape(-1).tolist()
+    return np.ascontiguousarray(np.transpose(x, perm))
+
+
+def _run_concatenation(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    parts = [_operand(graph, op, name, arrays) for name in op.inputs]
+    qparams = [(t.scale, t.zero_point) for t in (_quantized(graph, name, op) for name in op.inputs)]
+    out = _quantized(graph, op.outputs[0], op)
+    axis = int(op.attrs.get("axis", -1))
+    return concatenation(parts, axis, qparams, (out.scale, out.zero_point))
+
+
+def _run_resize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    size = np.asarray(_const(graph, op, 1)).reshape(-1)
+    return resize_nearest_neighbor(
+        x,
+        (int(size[0]), int(size[1])),
+        bool(op.attrs.get("align_corners", False)),
+        bool(op.attrs.get("half_pixel_centers", False)),
+    )
+
+
+def _run_softmax(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    inp = _quantized(graph, op.inputs[0], op)
+    out = _quantized(graph, op.outputs[0], op)
+    if out.zero_point != -128 or abs(out.scale - 1.0 / 256) > 0.001 / 256:
+        raise ReferenceError(
+            f"op {op.name!r} (SOFTMAX): int8 output must have scale 1/256 and zero point -128 "
+            f"(TFLite's rule), got scale {out.scale} and zero point {out.zero_point}"
+        )
+    return softmax(x, softmax_quant(inp.scale, float(op.attrs.get("beta", 1.0))))
+
+
+def _run_quantize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    out = _quantized(graph, op.outputs[0], op)
+    if x.dtype == np.float32:
+        return quantize_float(x, out.scale, out.zero_point)
+    inp = _quantized(graph, op.inputs[0], op)
+    return requantize_int8(x, inp.scale, inp.zero_point, out.scale, out.zero_point)
+
+
+def _run_dequantize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    inp = _quantized(graph, op.inputs[0], op)
+    return dequantize(x, inp.scale, inp.zero_point)
+
+
+_KERNELS = {
+    "CONV_2D": _run_conv,
+    "DEPTHWISE_CONV_2D": _run_conv,
+    "FULLY_CONNECTED": None,  # run_op calls _run_fully_connected with fc_requant
+    "ADD": _run_add,
+    "MUL": _run_mul,
+    "AVERAGE_POOL_2D": _run_pool,
+    "MAX_POOL_2D": _run_pool,
+    "MEAN": _run_mean,
+    "PAD": _run_pad,
+    "RESHAPE": _run_reshape,
+    "TRANSPOSE": _run_transpose,
+    "CONCATENATION": _run_concatenation,
+    "RESIZE_NEAREST_NEIGHBOR": _run_resize,
+    "SOFTMAX": _run_softmax,
+    "QUANTIZE": _run_quantize,
+    "DEQUANTIZE": _run_dequantize,
+}
+
+
+# --- whole graph --------------------------------------------------------------------------------
+
+
+def _graph_inputs(graph: Graph, inputs: Mapping[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+    if isinstance(inputs, np.ndarray):
+        if len(graph.inputs) != 1:
+            raise ReferenceError(
+                f"graph {graph.name!r} has {len(graph.inputs)} inputs {graph.inputs}; pass a dict name -> array"
+            )
+        inputs = {graph.inputs[0]: inputs}
+    missing = [name for name in graph.inputs if name not in inputs]
+    if missing:
+        raise ReferenceError(f"graph {graph.name!r}: no array given for input(s) {missing}")
+    checked = {}
+    for name in graph.inputs:
+        tensor = graph.tensor(name)
+        array = np.asarray(inputs[name])
+        if tuple(array.shape) != tuple(tensor.shape):
+            raise ReferenceError(
+                f"graph {graph.name!r}: input {name!r} must have shape {tuple(tensor.shape)}, got {array.shape}"
+            )
+        if array.dtype != np.dtype(tensor.dtype):
+            raise ReferenceError(
+                f"graph {graph.name!r}: input {name!r} must be {tensor.dtype}, got {array.dtype} "
+                f"(quantize it first, e.g. harness.ir.quant.quantize)"
+            )
+        checked[name] = array
+    return checked
+
+
+def run_graph(
+    graph: Graph, inputs: Mapping[str, np.ndarray] | np.ndarray, fc_requant: str = FC_FIXED
+) -> dict[str, np.ndarray]:
+    """Run the graph; return every activation (inputs, intermediates, outputs) by tensor name."""
+    _check_fc_requant(fc_requant)
+    values = _graph_inputs(graph, inputs)
+    for op in graph.ops:
+        names = activation_input_names(graph, op)
+        absent = [name for name in names if name not in values]
+        if absent:
+            raise GraphError(f"graph {graph.name!r}, op {op.name!r}: input(s) {absent} are not computed yet")
+        result = run_op(graph, op, {name: values[name] for name in names}, fc_requant=fc_requant)
+        expected = graph.tensor(op.outputs[0])
+        if tuple(result.shape) != tuple(expected.shape) or result.dtype != np.dtype(expected.dtype):
+            raise GraphError(
+                f"graph {graph.name!r}, op {op.name!r} ({op.kind}): computed {result.dtype}{list(result.shape)} "
+                f"but tensor {expected.name!r} is {expected.dtype}{list(expected.shape)}; the graph is inconsistent"
+            )
+        values[op.outputs[0]] = result
+    return values
+
+
+def run_outputs(
+    graph: Graph, inputs: Mapping[str, np.ndarray] | np.ndarray, fc_requant: str = FC_FIXED
+) -> dict[str, np.ndarray]:
+    """Run the graph; return only its outputs by name."""
+    values = run_graph(graph, inputs, fc_requant)
+    return {name: values[name] for name in graph.outputs}
