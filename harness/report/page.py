@@ -32,8 +32,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
-from harness.report.charts import Chart
 from harness.report import charts
+from harness.report.charts import Chart
 from harness.results.db import STATUSES, ResultsDB, ResultsError
 from harness.results.regression import (
     DELTA_COLUMNS,
