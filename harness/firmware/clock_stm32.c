@@ -1,7 +1,7 @@
 /* Clock setup for real STM32 boards: PLL to the target's rated SYSCLK, flash wait states, ART/prefetch
  * (F4/F7), regulator voltage scaling (F7 over-drive, H7 VOS0), bus prescalers.
  *
- * Every value comes from the target file's [clock] table, checked by harness/clocks.py and passed as
+ * Every value comes from the target file's [clock] table, checked by harness/firmware/clocks.py and passed as
  * PB_CLOCK_* defines (hardware builds only). Register addresses and bits: RM0402 (F412), RM0385 (F746),
  * RM0433 (H743). Not run on a board here.
  *
@@ -15,7 +15,7 @@
 #include "pb_stm32_clock.h"
 
 #if !defined(PB_CLOCK_SYSCLK_HZ) || !defined(PB_CLOCK_USART3_HZ) || !defined(PB_CLOCK_PLL_M)
-#error "PB_CLOCK_* come from the target file's [clock] table (harness/build.py, hardware builds)"
+#error "PB_CLOCK_* come from the target file's [clock] table (harness/firmware/build.py, hardware builds)"
 #endif
 
 #define REG(address) (*(volatile uint32_t *)(address))

@@ -1,7 +1,7 @@
 /* The benchmark loop: warm-up runs, then PB_RUNS timed runs (each: one run timed as a whole, one with
  * every layer timed), then the record.
  *
- * Build-time constants (harness/build.py passes them with -D):
+ * Build-time constants (harness/firmware/build.py passes them with -D):
  *   PB_BUILD_ID     the build's hash, echoed so the host rejects a record from another build
  *   PB_TARGET_NAME  the target file's name, e.g. "stm32f412"
  *   PB_RUNS         timed runs (>= 1);  PB_WARMUP  untimed runs before them (>= 0)
@@ -13,7 +13,7 @@
 #include "pb_protocol.h"
 
 #if !defined(PB_BUILD_ID) || !defined(PB_TARGET_NAME) || !defined(PB_RUNS) || !defined(PB_WARMUP)
-#error "build with harness/build.py: it defines PB_BUILD_ID, PB_TARGET_NAME, PB_RUNS and PB_WARMUP"
+#error "build with harness/firmware/build.py: it defines PB_BUILD_ID, PB_TARGET_NAME, PB_RUNS and PB_WARMUP"
 #endif
 #ifndef PB_OUT_CHUNK
 #define PB_OUT_CHUNK 32

@@ -1,5 +1,5 @@
 /*
- * pb_fixedpoint.h: TFLite's int8 fixed-point arithmetic, the C twin of harness/quant.py.
+ * pb_fixedpoint.h: TFLite's int8 fixed-point arithmetic, the C twin of harness/ir/quant.py.
  *
  * Every kernel requantizes through these functions, so device output equals the numpy reference
  * bit for bit. They follow TFLite's reference kernels (the default, double-rounding build):
