@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.boards import BoardError, BoardTimeout, QemuBoard, Resource, open_board
+from harness.boards import BoardError, BoardTimeout, QemuBoard, Resource, firmware_platform, open_board
 from harness.boards.farm import choose_backend
 from harness.boards.protocol import parse_record
 from harness.boards.renode import RENODE_NOT_FOUND, RenodeBoard, renode_command, renode_script
@@ -98,7 +98,7 @@ def test_selecting_renode_without_it_says_what_to_do(no_renode):
 
 def test_without_renode_the_choice_is_qemu(no_renode):
     choice = choose_backend(TARGET, None)
-    assert choice.resource.backend == "qemu" and choice.firmware_platform == "qemu"
+    assert choice.resource.backend == "qemu" and firmware_platform(choice.resource.backend) == "qemu"
 
 
 # --- the process, with a stand-in renode -----------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.boards import BoardError, Resource
+from harness.boards import BoardError, Resource, firmware_platform
 from harness.boards.farm import (
     Farm,
     FarmError,
@@ -109,7 +109,7 @@ def test_a_connected_farm_board_is_chosen(farm, tmp_path):
     choice = choose_backend("stm32f746", farm, connected=["E6614103", F746_PROBE], lock_dir=tmp_path)
     assert choice.resource == farm.resources_for("stm32f746")[0]
     assert choice.explanation == f"farm board 'desk-f746' (probe {F746_PROBE}) is connected"
-    assert choice.firmware_platform == "hardware"
+    assert firmware_platform(choice.resource.backend) == "hardware"
 
 
 def test_a_missing_farm_board_falls_back_and_says_so(farm, tmp_path):
@@ -125,7 +125,7 @@ def test_a_missing_farm_board_falls_back_and_says_so(farm, tmp_path):
     assert renode.resource.backend == "renode" and renode.explanation.endswith(
         "connected probes: none; falling back to renode"
     )
-    assert renode.firmware_platform == "hardware"
+    assert firmware_platform(renode.resource.backend) == "hardware"
 
 
 def test_a_missing_farm_board_fails_when_the_farm_says_so(tmp_path):

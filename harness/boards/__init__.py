@@ -21,13 +21,21 @@ BACKENDS: dict[str, type[Board]] = {
 }
 
 
-def open_board(resource: Resource, **backend_options) -> Board:
+def firmware_platform(backend: str) -> str:
+    """The ``BuildOptions(platform=...)`` of the firmware that ``backend`` runs ("qemu" or "hardware")."""
+    return _backend(backend).firmware_platform
+
+
+def _backend(name: str) -> type[Board]:
     try:
-        backend = BACKENDS[resource.backend]
+        return BACKENDS[name]
     except KeyError:
         known = ", ".join(sorted(BACKENDS))
-        raise BoardError(f"unknown board backend {resource.backend!r}; known backends: {known}") from None
-    return backend(resource, **backend_options)
+        raise BoardError(f"unknown board backend {name!r}; known backends: {known}") from None
+
+
+def open_board(resource: Resource, **backend_options) -> Board:
+    return _backend(resource.backend)(resource, **backend_options)
 
 
 def run_firmware(board: Board, firmware: Firmware, timeout: float = 60.0) -> Record:
@@ -68,6 +76,7 @@ __all__ = [
     "Resource",
     "RunOutput",
     "SerialLineReader",
+    "firmware_platform",
     "open_board",
     "run_firmware",
 ]

@@ -7,7 +7,10 @@ console URL, a probe); a ``Board`` acts on it behind one small interface::
         board.flash(firmware.elf)
         output = board.run(timeout=30)      # reset, read the console until END, collect the exit code
 
-``run`` is ``start`` + ``read`` (until the protocol's END line) + ``stop``; backends implement those.
+``run`` is ``start`` + ``read`` (until the protocol's END line) + ``stop``. Every backend's console is a
+``SerialLineReader`` in ``self.reader``: ``read`` here is the one console loop; a backend implements
+``flash``, ``start`` (which opens ``self.reader``) and ``stop``, and says what a failed or finished read
+means for its hardware in ``console_failed`` / ``check_read``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from harness.boards.protocol import format_log_tail, is_end_line
-from harness.boards.serial_reader import ReadResult
+from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.firmware.targets import Target, load_target
 
 
@@ -66,11 +69,15 @@ class RunOutput:
 
 class Board(ABC):
     backend: ClassVar[str]
+    # The BuildOptions(platform=...) of the firmware this backend runs: "qemu" (the MPS2 machine's layout)
+    # or "hardware" (the STM32's own: a physical board, and Renode, which emulates the chip).
+    firmware_platform: ClassVar[str]
 
     def __init__(self, resource: Resource, target: Target | None = None):
         self.resource = resource
         self.target = target or load_target(resource.target)
         self.elf: Path | None = None
+        self.reader: SerialLineReader | None = None  # the running program's console, opened by start()
 
     @property
     def board_id(self) -> str:
@@ -85,7 +92,11 @@ class Board(ABC):
     def start(self) -> None:
         """Reset the board and start the flashed program, with its console open for ``read``."""
 
-    @abstractmethod
+    @property
+    def label(self) -> str:
+        """Names the board in error messages."""
+        return self.board_id
+
     def read(
         self,
         timeout: float,
@@ -94,6 +105,26 @@ class Board(ABC):
     ) -> ReadResult:
         """Console lines of the running program, until ``stop`` accepts a line, the program ends, ``timeout``
         seconds pass or the console stays silent for ``silence_timeout`` seconds."""
+        if self.reader is None:
+            raise BoardError(f"{self.label}: no program running; call start() (or run())")
+        try:
+            result = self.reader.read_lines(timeout, silence_timeout, stop)
+        except ConnectionError as err:
+            raise self.console_failed(err) from None
+        return self.check_read(result)
+
+    def console_failed(self, err: ConnectionError) -> BoardError:
+        """The error to raise when the console fails mid-read."""
+        return BoardError(f"{self.label}: lost the console: {err}")
+
+    def check_read(self, result: ReadResult) -> ReadResult:
+        """What a finished read means for this backend (a real board's closed console is a lost board)."""
+        return result
+
+    def close_console(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
 
     @abstractmethod
     def stop(self, grace: float = 2.0) -> int | None:

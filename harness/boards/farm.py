@@ -38,8 +38,6 @@ from harness.firmware.targets import TargetError, load_target
 from harness.paths import BUILD_DIR
 
 BACKEND_NAMES = ("pyocd", "renode", "qemu")
-# What BuildOptions.platform the firmware needs on each backend: Renode emulates the STM32 itself.
-FIRMWARE_PLATFORM = {"pyocd": "hardware", "renode": "hardware", "qemu": "qemu"}
 ON_MISSING = ("fallback", "fail")
 BOARD_FIELDS = ("name", "target", "probe", "serial", "baud", "location")
 LOCK_DIR = BUILD_DIR / "locks"
@@ -343,11 +341,6 @@ def _board(entry, number: int, path: Path) -> FarmBoard:
 class BackendChoice:
     resource: Resource
     explanation: str  # why this backend: shown to the user, e.g. the fallback from a missing farm board
-
-    @property
-    def firmware_platform(self) -> str:
-        """The ``BuildOptions(platform=...)`` to build for this backend."""
-        return FIRMWARE_PLATFORM[self.resource.backend]
 
 
 def choose_backend(

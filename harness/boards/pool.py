@@ -27,11 +27,6 @@ class PooledBoard:
     def backend(self) -> str:
         return self.choice.resource.backend
 
-    @property
-    def firmware_platform(self) -> str:
-        """The BuildOptions.platform the firmware for this board needs ("qemu" or "hardware")."""
-        return self.choice.firmware_platform
-
 
 class BoardPool:
     def __init__(self, forced_backend: str | None = None, farm: Farm | None = None):

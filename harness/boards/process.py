@@ -1,6 +1,7 @@
-"""Emulator processes, shared by the QEMU and Renode backends: a free TCP port for the console, start
-without a shell in a process group of its own with stdout/stderr in log files, and stop (wait, then
-kill the whole group) so that a hung emulator never outlives its board."""
+"""Emulator processes, shared by the QEMU and Renode backends: start one on a free TCP port with its
+console open (retrying when the port was taken meanwhile), without a shell in a process group of its
+own with stdout/stderr in log files, and stop it (wait, then kill the whole group) so that a hung
+emulator never outlives its board."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from harness.boards.base import BoardError
+from harness.boards.serial_reader import SerialLineReader
+
 KILL_WAIT_S = 5.0
+PORT_ATTEMPTS = 5  # a free port can be taken between choosing it and the emulator binding it
 
 
 def free_port() -> int:
@@ -19,6 +25,31 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def open_console_on_free_port(
+    launch: Callable[[int], None],
+    failed: Callable[[ConnectionError, int], BoardError | None],
+    *,
+    connect_timeout: float,
+    alive: Callable[[], bool],
+    who: str,
+) -> SerialLineReader:
+    """Start an emulator serving its console on a free port of 127.0.0.1 and return the open console.
+
+    ``launch(port)`` starts the emulator; ``alive()`` says whether it still can come up. When the
+    console does not open, ``failed(error, port)`` stops the emulator and returns the BoardError to
+    raise, or None when the port was taken meanwhile (then another port is tried)."""
+    for _attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        launch(port)
+        try:
+            return SerialLineReader(f"socket://127.0.0.1:{port}").open(connect_timeout, alive=alive)
+        except ConnectionError as err:
+            error = failed(err, port)
+            if error is not None:
+                raise error from None
+    raise BoardError(f"{who}: no free TCP port for the console after {PORT_ATTEMPTS} attempts")
 
 
 def start_logged(command: list[str], log_dir: Path, *, stdin=subprocess.DEVNULL) -> subprocess.Popen:

@@ -32,7 +32,7 @@ from harness.boards.farm import (
     list_connected_probes,
     parse_console_url,
 )
-from harness.boards.protocol import format_log_tail, is_end_line
+from harness.boards.protocol import format_log_tail
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.firmware.targets import Target
 
@@ -101,7 +101,6 @@ class PyocdBoard(Board):
         session_options: Mapping[str, Any] | None = None,
     ):
         super().__init__(resource, target)
-        self.label = describe_resource(resource)
         if not resource.probe_uid:
             raise BoardError(
                 f"{self.label}: no probe unique id. A physical board is addressed by its debug probe's unique "
@@ -121,8 +120,11 @@ class PyocdBoard(Board):
         self.console_timeout_s = console_timeout_s
         self.session_options = dict(session_options or {})
         self.session: Any = None
-        self.reader: SerialLineReader | None = None
         self._core_state = ""
+
+    @property
+    def label(self) -> str:
+        return describe_resource(self.resource)
 
     # --- Board interface ---------------------------------------------------------------------------
 
@@ -140,7 +142,7 @@ class PyocdBoard(Board):
         if self.elf is None:
             raise BoardError(f"{self.label}: nothing flashed; call flash(elf) first")
         session = self._open_session()
-        self._close_console()
+        self.close_console()
         self._core_state = ""
         try:
             session.target.reset_and_halt()
@@ -154,18 +156,10 @@ class PyocdBoard(Board):
             raise self._probe_failure(err, "starting the target after reset") from None
         self.reader = reader
 
-    def read(
-        self,
-        timeout: float,
-        silence_timeout: float | None = None,
-        stop: Callable[[str], bool] | None = is_end_line,
-    ) -> ReadResult:
-        if self.reader is None:
-            raise BoardError(f"{self.label}: no program running; call start() (or run())")
-        try:
-            result = self.reader.read_lines(timeout, silence_timeout, stop)
-        except ConnectionError as err:
-            raise self._lost(f"its console failed ({err})", []) from None
+    def console_failed(self, err: ConnectionError) -> BoardError:
+        return self._lost(f"its console failed ({err})", [])
+
+    def check_read(self, result: ReadResult) -> ReadResult:
         if result.reason == "eof":
             raise self._lost(f"its console closed after {len(result.lines)} lines", result.all_lines)
         if result.reason in ("timeout", "silence"):
@@ -174,7 +168,7 @@ class PyocdBoard(Board):
 
     def stop(self, grace: float = 2.0) -> int | None:
         """Close the console; the core stays parked. A real board has no exit code: None."""
-        self._close_console()
+        self.close_console()
         return None
 
     def close(self) -> None:
@@ -316,13 +310,8 @@ class PyocdBoard(Board):
             raise BoardError(f"{self.label}: cannot open its console ({err}); {console_hint(url)}") from None
         return reader
 
-    def _close_console(self) -> None:
-        if self.reader is not None:
-            self.reader.close()
-            self.reader = None
-
     def _lost(self, what: str, lines: list[str]) -> BoardLost:
-        self._close_console()
+        self.close_console()
         return BoardLost(
             f"{self.label}: lost the board mid-run: {what}. {console_hint(self.resource.serial_url)}; check the "
             "probe too (`pyocd list`). Results stored so far are kept; this run was not measured",

@@ -14,23 +14,19 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from harness.boards.base import Board, BoardError, Resource
-from harness.boards.process import free_port as _free_port
-from harness.boards.process import kill_group as _kill_group
-from harness.boards.protocol import is_end_line
-from harness.boards.serial_reader import ReadResult, SerialLineReader
+from harness.boards.process import open_console_on_free_port, read_log, start_logged, stop_process
 from harness.firmware.targets import Target
 
 QEMU_BINARY = "qemu-system-arm"
-PORT_ATTEMPTS = 5  # a free port can be taken between choosing it and QEMU binding it
 CONNECT_TIMEOUT_S = 10.0
 
 
 class QemuBoard(Board):
     backend = "qemu"
+    firmware_platform = "qemu"
 
     def __init__(
         self,
@@ -44,7 +40,6 @@ class QemuBoard(Board):
         self.qemu_binary = qemu_binary
         self.extra_args = extra_args
         self.process: subprocess.Popen | None = None
-        self.reader: SerialLineReader | None = None
         self._log_dir: Path | None = None
         self._last_stderr = ""
 
@@ -82,60 +77,35 @@ class QemuBoard(Board):
         self._last_stderr = ""
         if shutil.which(self.qemu_binary) is None:
             raise BoardError(f"{self.qemu_binary} not found: install qemu-system-arm (./run.sh setup)")
-        for _attempt in range(PORT_ATTEMPTS):
-            port = _free_port()
-            self._log_dir = Path(tempfile.mkdtemp(prefix="patchbench-qemu-"))
-            with (
-                open(self._log_dir / "stderr.txt", "wb") as stderr,
-                open(self._log_dir / "stdout.txt", "wb") as stdout,
-            ):
-                self.process = subprocess.Popen(
-                    self.command(port), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                    start_new_session=True,
-                )  # fmt: skip
-            reader = SerialLineReader(f"socket://127.0.0.1:{port}")
-            try:
-                self.reader = reader.open(CONNECT_TIMEOUT_S, alive=lambda: self.process.poll() is None)
-                return
-            except ConnectionError as err:
-                self.stop(grace=1.0)
-                message = self.diagnostics().strip()
-                if "in use" in message:
-                    continue
-                raise BoardError(
-                    f"{self.board_id}: QEMU did not start ({err}); its stderr:\n{message}\n"
-                    f"command: {' '.join(self.command(port))}"
-                ) from None
-        raise BoardError(f"{self.board_id}: no free TCP port for the console after {PORT_ATTEMPTS} attempts")
+        self.reader = open_console_on_free_port(
+            self._launch, self._start_failed, connect_timeout=CONNECT_TIMEOUT_S,
+            alive=lambda: self.process is not None and self.process.poll() is None, who=self.board_id,
+        )  # fmt: skip
 
-    def read(
-        self,
-        timeout: float,
-        silence_timeout: float | None = None,
-        stop: Callable[[str], bool] | None = is_end_line,
-    ) -> ReadResult:
-        if self.reader is None:
-            raise BoardError(f"{self.board_id}: no program running; call start() (or run())")
-        return self.reader.read_lines(timeout, silence_timeout, stop)
+    def _launch(self, port: int) -> None:
+        self._log_dir = Path(tempfile.mkdtemp(prefix="patchbench-qemu-"))
+        self.process = start_logged(self.command(port), self._log_dir)
+
+    def _start_failed(self, err: ConnectionError, port: int) -> BoardError | None:
+        self.stop(grace=1.0)
+        message = self.diagnostics().strip()
+        if "in use" in message:
+            return None
+        return BoardError(
+            f"{self.board_id}: QEMU did not start ({err}); its stderr:\n{message}\n"
+            f"command: {' '.join(self.command(port))}"
+        )
 
     def stop(self, grace: float = 2.0) -> int | None:
         """Wait up to ``grace`` s for QEMU to exit by itself, then kill its process group; the exit code
         (None if it had to be killed)."""
         exit_code = None
         if self.process is not None:
-            try:
-                exit_code = self.process.wait(timeout=grace) if grace > 0 else self.process.poll()
-            except subprocess.TimeoutExpired:
-                exit_code = None
-            if exit_code is None:
-                _kill_group(self.process)
+            exit_code = stop_process(self.process, grace)
             self.process = None
-        if self.reader is not None:
-            self.reader.close()
-            self.reader = None
+        self.close_console()
         if self._log_dir is not None:
-            stderr_path = self._log_dir / "stderr.txt"
-            stderr = stderr_path.read_text(errors="replace") if stderr_path.exists() else ""
+            stderr = read_log(self._log_dir / "stderr.txt")
             # QEMU always announces that it waits for the console connection: not worth reporting.
             self._last_stderr = "\n".join(
                 line for line in stderr.splitlines() if "QEMU waiting for connection" not in line

@@ -24,20 +24,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from harness.boards.base import Board, BoardError, Resource
 from harness.boards.elf_layout import require_hardware_layout
-from harness.boards.process import free_port, read_log, start_logged, stop_process
-from harness.boards.protocol import is_end_line
-from harness.boards.serial_reader import ReadResult, SerialLineReader
+from harness.boards.process import open_console_on_free_port, read_log, start_logged, stop_process
 from harness.firmware.targets import Target
 
 RENODE_BINARY = "renode"
 RENODE_NOT_FOUND = "renode not found on PATH; install Renode (see README) or use --backend qemu"
 START_TIMEOUT_S = 60.0  # Renode (a .NET program) takes seconds to start and load a platform
-PORT_ATTEMPTS = 5
 QUIT_WAIT_S = 2.0
 DWT_ADDRESS = 0xE0001000
 # Lines of Renode's log that mean the script failed (Renode itself keeps running, waiting for commands).
@@ -107,8 +103,8 @@ class RenodeBoard(Board):
         self.renode_binary = renode_binary
         self.start_timeout_s = start_timeout_s
         self.process: subprocess.Popen | None = None
-        self.reader: SerialLineReader | None = None
         self._work_dir: Path | None = None
+        self._command: list[str] = []
         self._last_log = ""
 
     @property
@@ -130,46 +126,44 @@ class RenodeBoard(Board):
         # A private copy: the script's path has no spaces, and a rebuild cannot change it mid-run.
         elf = self._work_dir / "firmware.elf"
         shutil.copyfile(self.elf, elf)
-        for _attempt in range(PORT_ATTEMPTS):
-            port = free_port()
-            script = self._work_dir / "run.resc"
-            script.write_text(renode_script(self.target, elf, port))
-            command = renode_command(renode, script)
-            # stdin stays an open pipe: the console monitor would see end-of-input and quit otherwise.
-            self.process = start_logged(command, self._work_dir, stdin=subprocess.PIPE)
-            reader = SerialLineReader(f"socket://127.0.0.1:{port}")
-            try:
-                self.reader = reader.open(self.start_timeout_s, alive=self._running_without_errors)
-                return
-            except ConnectionError as err:
-                log = self._log()
-                self.stop(grace=0)
-                if any(marker in log for marker in PORT_IN_USE_MARKERS):
-                    continue
-                raise BoardError(
-                    f"{self.board_id}: Renode did not start the firmware ({err}); its log:\n{_tail(log)}\n"
-                    f"command: {' '.join(command)}\nscript:\n{script.read_text() if script.exists() else ''}"
-                ) from None
-        raise BoardError(f"{self.board_id}: no free TCP port for the console after {PORT_ATTEMPTS} attempts")
+        self.reader = open_console_on_free_port(
+            lambda port: self._launch(renode, elf, port), self._start_failed,
+            connect_timeout=self.start_timeout_s, alive=self._running_without_errors, who=self.board_id,
+        )  # fmt: skip
 
-    def read(
-        self,
-        timeout: float,
-        silence_timeout: float | None = None,
-        stop: Callable[[str], bool] | None = is_end_line,
-    ) -> ReadResult:
-        if self.reader is None:
-            raise BoardError(f"{self.board_id}: no program running; call start() (or run())")
-        try:
-            return self.reader.read_lines(timeout, silence_timeout, stop)
-        except ConnectionError as err:
-            raise BoardError(f"{self.board_id}: lost the console: {err}\n{_tail(self._log())}") from None
+    def _launch(self, renode: str, elf: Path, port: int) -> None:
+        script = self._work_dir / "run.resc"
+        script.write_text(renode_script(self.target, elf, port))
+        self._command = renode_command(renode, script)
+        # stdin stays an open pipe: the console monitor would see end-of-input and quit otherwise.
+        self.process = start_logged(self._command, self._work_dir, stdin=subprocess.PIPE)
+
+    def _start_failed(self, err: ConnectionError, port: int) -> BoardError | None:
+        log = self._log()
+        self._quit(grace=0)
+        if any(marker in log for marker in PORT_IN_USE_MARKERS):
+            return None  # the work directory (script, firmware copy) serves the next port's attempt
+        script = (self._work_dir / "run.resc").read_text()
+        self.stop(grace=0)
+        return BoardError(
+            f"{self.board_id}: Renode did not start the firmware ({err}); its log:\n{_tail(log)}\n"
+            f"command: {' '.join(self._command)}\nscript:\n{script}"
+        )
+
+    def console_failed(self, err: ConnectionError) -> BoardError:
+        return BoardError(f"{self.board_id}: lost the console: {err}\n{_tail(self._log())}")
 
     def stop(self, grace: float = 2.0) -> int | None:
         """Quit Renode (the firmware parks after its record: there is no exit code to wait for)."""
-        if self.reader is not None:
-            self.reader.close()
-            self.reader = None
+        self.close_console()
+        self._quit(grace)
+        if self._work_dir is not None:
+            self._last_log = self._log()
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+            self._work_dir = None
+        return None
+
+    def _quit(self, grace: float) -> None:
         if self.process is not None:
             try:
                 self.process.stdin.write(b"quit\n")
@@ -178,11 +172,6 @@ class RenodeBoard(Board):
                 pass
             stop_process(self.process, min(grace, QUIT_WAIT_S))
             self.process = None
-        if self._work_dir is not None:
-            self._last_log = self._log()
-            shutil.rmtree(self._work_dir, ignore_errors=True)
-            self._work_dir = None
-        return None
 
     def diagnostics(self) -> str:
         """Renode's error lines from the last run (its log has many harmless warnings: those are left out)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import reference
-from harness.boards import Resource, open_board, run_firmware
+from harness.boards import Resource, firmware_platform, open_board, run_firmware
 from harness.boards.base import Board, BoardError
 from harness.boards.protocol import ProtocolError, Record
 from harness.codegen import CodegenError, CodegenOptions, GeneratedModel, build_model, generate_model
@@ -218,8 +218,7 @@ def _graph(model: str) -> Graph:
 
 
 def _platform(backend: str, board: Board | None) -> str:
-    name = board.backend if board is not None else backend
-    return "qemu" if name == "qemu" else "hardware"
+    return board.firmware_platform if board is not None else firmware_platform(backend)
 
 
 def _timer_defines(backend: str) -> tuple[str, ...]:
