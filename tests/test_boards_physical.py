@@ -5,7 +5,6 @@ SerialLineReader as on the emulator; the lock files, the ELF check and the error
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 import time
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from machine import require_tools
 from pyocd.core import exceptions as pyocd_errors
 from pyocd.core.target import Target as PyocdTarget
 
@@ -21,11 +21,6 @@ from harness.boards.farm import ProbeInfo, ProbeLock, parse_console_url
 from harness.boards.protocol import parse_record
 from harness.boards.pyocd_board import BoardLost, PyocdApi, PyocdBoard
 from harness.firmware.build import BuildOptions, build_firmware
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="needs arm-none-eabi-gcc and qemu-system-arm (the replayed record is a real QEMU run)",
-)
 
 TARGET = "stm32f746"
 UID = "0669FF555052836687031520"
@@ -42,6 +37,7 @@ class Captured:
 
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory) -> Captured:
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")  # the replayed record is a real QEMU run
     root = tmp_path_factory.mktemp("builds")
     emulated = build_firmware(STUB, TARGET, BuildOptions(platform="qemu"), build_root=root)
     hardware = build_firmware(STUB, TARGET, BuildOptions(platform="hardware"), build_root=root)

@@ -6,7 +6,6 @@ record the stub firmware really printed on QEMU (or hangs, or reports a script e
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from machine import needs
 
 from harness.boards import BoardError, BoardTimeout, QemuBoard, Resource, firmware_platform, open_board
 from harness.boards.farm import choose_backend
@@ -25,10 +25,7 @@ from harness.firmware.targets import load_target
 
 TARGET = "stm32f746"
 STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
-needs_toolchain = pytest.mark.skipif(
-    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-    reason="needs arm-none-eabi-gcc and qemu-system-arm",
-)
+needs_toolchain = needs("arm-none-eabi-gcc", "qemu-system-arm")
 
 
 # --- the script and the command line ---------------------------------------------------------------

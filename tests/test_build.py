@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from machine import require_tools
 
 from harness.firmware.build import (
     BuildError,
@@ -18,14 +18,13 @@ from harness.firmware.build import (
 )
 from harness.firmware.targets import load_target
 
-pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs arm-none-eabi-gcc")
-
 STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
 KB = 1024
 
 
 @pytest.fixture(scope="module")
 def build_root(tmp_path_factory) -> Path:
+    require_tools("arm-none-eabi-gcc")
     return tmp_path_factory.mktemp("builds")
 
 

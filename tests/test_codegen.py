@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 
 import numpy as np
 import pytest
 from codegen_graphs import STAGE_ENDS, Appender, every_op_graph, float_ends_graph, float_image
+from machine import needs
 
 from harness import reference
 from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model, kernels
@@ -25,7 +25,7 @@ from harness.schedule.plan import make_plan
 from models import get_model
 from models.synthetic import LayerSpec, build_stack
 
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
+needs_gcc = needs("gcc")
 FUNCTION = re.compile(r"^static void (\w+)\((void|const stage_step \*s)\) \{", re.M)
 
 
@@ -270,3 +270,47 @@ def test_float_model_ends_bit_exact_on_the_host(p, n):
     expected = reference.run_outputs(g, x)["probabilities"]
     assert expected.dtype == np.float32
     assert run_on_host(model) == expected.tobytes() == expected_output(g, x)
+
+
+# --- names from a model reach the C only as text -------------------------------------------------------
+
+INJECTED_TENSOR = (
+    "*/int pwn;/*"  # as long as VWW's input name 'input_1_int8': the flatbuffer keeps its layout
+)
+INJECTED_GRAPH = 'x"; int pwn2(void) { return 2; } /* \\\n??/'
+
+
+def _code_only(source: str) -> str:
+    """C without its comments and string literals (what the compiler turns into code)."""
+    source = re.sub(r"/\*.*?\*/", " ", source, flags=re.S)
+    return re.sub(r'"(\\.|[^"\\\n])*"', '""', source)
+
+
+def test_c_comment_and_c_string_keep_any_text_inert():
+    from harness.codegen.carrays import c_comment, c_string
+
+    for text in [INJECTED_TENSOR, INJECTED_GRAPH, "/*/", "**//", "a\nb\r\0c", "é ??= ??/", "x" * 500]:
+        comment = c_comment(text)
+        assert "*/" not in comment and "/*" not in comment and not set(comment) & set("\\?\n\r\0")
+        literal = c_string(text)
+        assert re.fullmatch(r'"([A-Za-z0-9 _.,:;()\[\]{}<>=+\-#@!%&|^~\'$/]|\\[0-7]{3})*"', literal), literal
+        assert len(literal) <= 2 + 4 * 120
+
+
+@needs("gcc")
+def test_a_tensor_and_graph_name_carrying_c_are_only_text_and_the_model_runs(tmp_path):
+    """The review's injection: VWW with its input tensor renamed ``*/int pwn;/*`` (and a graph name that
+    closes a C string) generates C that has none of that code, compiles, and runs bit-exact on the host."""
+    from harness.frontend.importer import graph_from_bytes
+    from harness.paths import MLPERF_DIR
+
+    data = (MLPERF_DIR / "vww_96_int8.tflite").read_bytes()
+    assert data.count(b"input_1_int8") == 1
+    g = graph_from_bytes(data.replace(b"input_1_int8", INJECTED_TENSOR.encode()), INJECTED_GRAPH)
+    assert g.inputs == [INJECTED_TENSOR]
+    x = make_test_input(g)
+    model = generate_model(g, make_plan(g, 1, 0), "stm32f746", x)
+    for name, text in model.sources.items():
+        assert "pwn" not in _code_only(text), name
+    assert model.sources["model.c"].count("pwn") >= 1  # the names are still shown, as text
+    assert run_on_host(model, runs=1) == expected_output(g, x)

@@ -10,11 +10,10 @@ stage output (4.5 kB) is the smallest tensor around it, so little crosses the st
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from codegen_graphs import STAGE_ENDS, every_op_graph, float_ends_graph
+from machine import needs
 
 from harness.paths import mlperf_model
 from harness.pipeline.measure import PointResult, make_test_input, measure
@@ -22,10 +21,7 @@ from models import get_model
 
 pytestmark = [
     pytest.mark.hil,
-    pytest.mark.skipif(
-        shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
-        reason="needs qemu-system-arm and arm-none-eabi-gcc",
-    ),
+    needs("arm-none-eabi-gcc", "qemu-system-arm"),
 ]
 
 VWW = "vww_96_int8"

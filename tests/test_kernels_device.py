@@ -8,10 +8,9 @@ regions with explicit pads and row strides. Every output must equal harness.refe
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
+from machine import needs
 
 from harness import reference
 from harness.bench_kernels import TARGETS, KernelCall, run_suite
@@ -20,10 +19,7 @@ from harness.ir import quant
 
 pytestmark = [
     pytest.mark.hil,
-    pytest.mark.skipif(
-        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-        reason="needs arm-none-eabi-gcc and qemu-system-arm",
-    ),
+    needs("arm-none-eabi-gcc", "qemu-system-arm"),
 ]
 
 VARIANTS = ("portable", "dsp", "default")

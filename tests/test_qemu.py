@@ -4,7 +4,6 @@ and the ways a run goes wrong (hang, garbage, truncation, fault, stale build), p
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import socket
 import struct
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from machine import require_tools
 
 from harness.boards import (
     BoardError,
@@ -29,10 +29,6 @@ from harness.firmware.targets import load_target
 
 pytestmark = [
     pytest.mark.hil,
-    pytest.mark.skipif(
-        shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
-        reason="needs arm-none-eabi-gcc and qemu-system-arm",
-    ),
 ]
 
 STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
@@ -54,6 +50,7 @@ def expected_stub_output(n: int = STUB_N) -> bytes:
 
 @pytest.fixture(scope="module")
 def build_root(tmp_path_factory) -> Path:
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm")
     return tmp_path_factory.mktemp("builds")
 
 

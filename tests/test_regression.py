@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from machine import require_tools
 from test_report import add_run
 
 from harness.cli import main
@@ -281,12 +282,7 @@ def _frame(**values):
 
 
 def _need_emulator() -> None:
-    import os
-    import shutil
-
-    missing = [tool for tool in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.which(tool) is None]
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"{', '.join(missing)} not installed (./run.sh setup installs them)")
+    require_tools("qemu-system-arm", "arm-none-eabi-gcc")
 
 
 def _store(db_path: Path, run_id: str, results) -> None:

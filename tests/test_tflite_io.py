@@ -9,6 +9,7 @@ import flatbuffers
 import numpy as np
 import pytest
 import tflite
+from machine import import_or_skip
 
 from harness import paths
 from harness.frontend import TFLiteImportError, graph_from_bytes, graph_to_bytes, load_tflite, save_tflite
@@ -52,7 +53,7 @@ def mlperf_graphs() -> dict[str, g.Graph]:
 
 
 def _litert(model_content: bytes):
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    litert = import_or_skip("ai_edge_litert.interpreter", "ai-edge-litert")
     interpreter = litert.Interpreter(
         model_content=model_content,
         experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
@@ -70,7 +71,7 @@ def _run_litert(model_content: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def _run_tflm(model_content: bytes, x: np.ndarray) -> np.ndarray:
-    tflm = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    tflm = import_or_skip("tflite_micro.python.tflite_micro.runtime", "tflite-micro")
     interpreter = tflm.Interpreter.from_bytes(model_content)
     interpreter.set_input(x, 0)
     interpreter.invoke()

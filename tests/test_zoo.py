@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from machine import import_or_skip
 
 from harness import cli, paths
 from harness.frontend import graph_to_bytes
@@ -283,7 +284,7 @@ def test_int8_activations_use_their_range(name):
 
 @pytest.mark.parametrize("name", DEFAULT_ZOO_MODELS)
 def test_litert_agrees_bit_exactly_on_every_tensor(name):
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    litert = import_or_skip("ai_edge_litert.interpreter", "ai-edge-litert")
     graph = get_model(name)
     x = _seeded_input(graph, seed=11)
     interpreter = litert.Interpreter(

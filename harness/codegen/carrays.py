@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ class CArray:
                 raise ValueError(f"C array {self.name}: values outside {self.dtype}")
             items = [str(v) for v in values.astype(np.int64).tolist()]
         lines = ["    " + ", ".join(items[i : i + per_line]) + "," for i in range(0, len(items), per_line)]
-        comment = f"/* {self.comment} */\n" if self.comment else ""
+        comment = f"/* {c_comment(self.comment)} */\n" if self.comment else ""
         # Word alignment lets the DSP kernels read weights a word at a time without penalties.
         head = f"static const {C_TYPES[self.dtype]} {self.name}[{max(values.size, 1)}] __attribute__((aligned(4)))"
         body = "\n".join(lines) if lines else "    0,"
@@ -63,3 +64,31 @@ def c_float(value: float) -> str:
 def c_double(value: float) -> str:
     """A double as an exact C literal (hexadecimal floating point)."""
     return float(value).hex()
+
+
+# Text from a model (its file name, tensor names) reaches the generated C only through these two, so a
+# name such as ``*/ int pwn; /*`` stays text: it can neither close a comment nor end a string.
+_COMMENT_SAFE = frozenset(string.ascii_letters + string.digits + " _.,:;()[]{}<>=+-*/#@!%&|^~'\"$")
+_STRING_PLAIN = frozenset(string.ascii_letters + string.digits + " _.,:;()[]{}<>=+-#@!%&|^~'$/")
+NAME_TEXT_LIMIT = 120
+
+
+def c_comment(text: str, limit: int | None = None) -> str:
+    """``text`` made safe inside a ``/* ... */`` comment: one line of printable ASCII without ``\\`` or
+    ``?`` (no line splice, no trigraph; other characters become ``_``) in which ``*/`` and ``/*`` are
+    broken up as ``*_/`` and ``/_*``; cut to ``limit`` characters with an ellipsis when given."""
+    safe = "".join(ch if ch in _COMMENT_SAFE else "_" for ch in str(text))
+    if limit is not None and len(safe) > limit:
+        safe = safe[: limit - 3] + "..."
+    while "*/" in safe or "/*" in safe:
+        safe = safe.replace("*/", "*_/").replace("/*", "/_*")
+    return safe
+
+
+def c_string(text: str, limit: int = NAME_TEXT_LIMIT) -> str:
+    """``text`` as a quoted C string literal of one line of printable ASCII: characters outside a plain
+    set as three-digit octal escapes (``"`` ``\\`` ``?`` included), control and non-ASCII characters as
+    ``_`` (the firmware prints the string as a protocol line), cut to ``limit`` characters."""
+    text = str(text)[:limit]
+    printable = "".join(ch if 32 <= ord(ch) < 127 else "_" for ch in text)
+    return '"' + "".join(ch if ch in _STRING_PLAIN else f"\\{ord(ch):03o}" for ch in printable) + '"'

@@ -24,7 +24,7 @@ from harness.ir.graph import Graph, GraphError, validate
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.plan import PatchPlan, Region
 
-from .carrays import CArray, c_ints
+from .carrays import NAME_TEXT_LIMIT, CArray, c_comment, c_ints, c_string
 from .layout import StageLayout, StepIO, activation_inputs, hwc, plan_model_arena
 from .ops import OpCode, OpContext, buffer_macro, emit_op, unsupported_reason
 from .options import CodegenError, CodegenOptions, GeneratedModel
@@ -197,7 +197,10 @@ class _InputSlot:
     @property
     def array_data(self) -> CArray:
         return CArray(
-            self.array, str(self.data.dtype), self.data, f"test input {self.name!r} {list(self.shape)}"
+            self.array,
+            str(self.data.dtype),
+            self.data,
+            f"test input {c_comment(self.name, NAME_TEXT_LIMIT)} {list(self.shape)}",
         )
 
 
@@ -325,7 +328,7 @@ def _buffer_rows(graph: Graph, arena: ArenaPlan) -> list[dict]:
             if buffer.writes_over:
                 what += f", in place over {_describe(graph, buffer.writes_over)}"
         rows.append(dict(macro=macro, offset=buffer.offset, size=buffer.size, kind=buffer.kind,
-                         first=buffer.first, last=buffer.last, what=what.replace("*/", "* /")))  # fmt: skip
+                         first=buffer.first, last=buffer.last, what=what))  # fmt: skip
     return rows
 
 
@@ -337,7 +340,7 @@ def _describe(graph: Graph, tensor: str) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -345,3 +348,6 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=False,
         autoescape=False,
     )
+    environment.filters["c_comment"] = c_comment
+    environment.filters["c_string"] = c_string
+    return environment
