@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,53 @@ def test_bad_options_are_rejected():
         BuildOptions(runs=0)
     with pytest.raises(BuildError, match="stack_bytes"):
         BuildOptions(stack_bytes=100)
+
+
+# --- a broken cache entry is rebuilt, also by two processes at once -----------------------------------
+
+BREAKAGES = {
+    "bad build.json": lambda entry: (entry / "build.json").write_text("{not json"),
+    "build.json of another kind": lambda entry: (entry / "build.json").write_text('{"kind": "Firmware"}'),
+    "ELF missing": lambda entry: (entry / "firmware.elf").unlink(),
+    "ELF truncated": lambda entry: (entry / "firmware.elf").write_bytes(b""),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES)
+def test_a_broken_cache_entry_is_rebuilt(tmp_path, breakage):
+    require_tools("arm-none-eabi-gcc")
+    first = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path)
+    BREAKAGES[breakage](first.build_dir)
+    again = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path)
+    assert not again.cached and again.build_id == first.build_id and again.sizes == first.sizes
+    assert again.elf.read_bytes()[:4] == b"\x7fELF"
+    assert build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path).cached
+
+
+_BUILD_IN_A_PROCESS = """
+import sys
+from pathlib import Path
+from harness.firmware.build import BuildOptions, build_firmware
+sources = {"stub_model.c": Path(sys.argv[1]).read_text()}
+result = build_firmware(sources, "stm32f412", BuildOptions(runs=2), build_root=Path(sys.argv[2]))
+print(result.build_id, result.elf)
+"""
+
+
+def test_two_processes_repair_the_same_broken_entry(tmp_path):
+    require_tools("arm-none-eabi-gcc")
+    first = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path)
+    (first.build_dir / "build.json").write_text("{not json")
+    stub = Path(__file__).parent / "fixtures" / "stub_model.c"
+    command = [sys.executable, "-c", _BUILD_IN_A_PROCESS, str(stub), str(tmp_path)]
+    workers = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert {out.split()[0] for out, _ in outputs} == {first.build_id}
+    again = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path)
+    assert again.cached and again.sizes == first.sizes
+    assert sorted(p.name for p in (tmp_path / "firmware").iterdir() if not p.name.endswith(".lock")) == [
+        first.build_id
+    ]

@@ -20,7 +20,9 @@ def no_tools(tmp_path, monkeypatch):
 @pytest.mark.parametrize("ci", ["true", "1", "yes"])
 def test_in_ci_a_missing_tool_fails(no_tools, monkeypatch, ci):
     monkeypatch.setenv("CI", ci)
-    with pytest.raises(pytest.fail.Exception, match=r"not installed: qemu-system-arm, the QEMU Arm emulator.*CI must"):
+    with pytest.raises(
+        pytest.fail.Exception, match=r"not installed: qemu-system-arm, the QEMU Arm emulator.*CI must"
+    ):
         require_tools("qemu-system-arm")
     with pytest.raises(pytest.fail.Exception, match=r"cannot import no_such_module_pb.*pip install nothing"):
         import_or_skip("no_such_module_pb", "nothing")

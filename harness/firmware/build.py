@@ -21,9 +21,12 @@ defines and compile clock_stm32.c; QEMU builds get neither.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -222,26 +225,44 @@ def build_firmware(
     cached = _load_cached(final_dir)
     if cached is not None:
         return cached
-
     root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f".{build_id}-", dir=root))
-    try:
-        result = _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags,
-                           options, target, platform, build_id, gcc_version)  # fmt: skip
-        (work_dir / RESULT_FILE).write_text(json.dumps(_to_json(result), indent=1))
+    # One process at a time builds or repairs an entry; the others wait and then find it in the cache.
+    with _entry_lock(root / f".{build_id}.lock"):
+        cached = _load_cached(final_dir)
+        if cached is not None:
+            return cached
+        if final_dir.exists():
+            _discard(final_dir)  # a broken entry (bad build.json, ELF gone): rebuilt below, never reused
+        work_dir = Path(tempfile.mkdtemp(prefix=f".{build_id}-", dir=root))
         try:
+            result = _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags,
+                               options, target, platform, build_id, gcc_version)  # fmt: skip
+            (work_dir / RESULT_FILE).write_text(json.dumps(_to_json(result), indent=1))
             work_dir.rename(final_dir)
-        except OSError:
-            # Another process finished the same build first; theirs is identical.
+        except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
-            again = _load_cached(final_dir)
-            if again is None:
-                raise
-            return again
-    except BaseException:
-        shutil.rmtree(work_dir, ignore_errors=True)
-        raise
+            raise
     return result
+
+
+@contextlib.contextmanager
+def _entry_lock(path: Path):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _discard(entry: Path) -> None:
+    """Move a broken cache entry out of the way at once (a rename), then delete it."""
+    aside = entry.with_name(f".broken-{entry.name}-{os.getpid()}")
+    try:
+        entry.rename(aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 @functools.cache
@@ -473,21 +494,29 @@ def _to_json(result: BuildResult) -> dict:
 
 
 def _load_cached(final_dir: Path) -> BuildResult | None:
+    """The cached result in ``final_dir``, or None when there is none or it is broken (unreadable or
+    foreign build.json, fields missing, the ELF gone): a broken entry is rebuilt, not trusted."""
     try:
         data = json.loads((final_dir / RESULT_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    kind = data.pop("kind")
-    data.update(
-        build_dir=final_dir, cached=True, cflags=tuple(data["cflags"]), ldflags=tuple(data["ldflags"])
-    )
-    if kind == "Firmware":
-        if not (final_dir / "firmware.elf").is_file():
+        kind = data.pop("kind")
+        data.update(
+            build_dir=final_dir, cached=True, cflags=tuple(data["cflags"]), ldflags=tuple(data["ldflags"])
+        )
+        if data.get("build_id") != final_dir.name:
             return None
-        data.update(elf=final_dir / "firmware.elf", sizes=SectionSizes(**data["sizes"]))
-        return Firmware(**data)
-    data["overflows"] = tuple(RegionOverflow(**o) for o in data["overflows"])
-    return DoesNotFit(**data)
+        if kind == "Firmware":
+            elf = final_dir / "firmware.elf"
+            with open(elf, "rb") as handle:
+                if handle.read(4) != b"\x7fELF":
+                    return None
+            data.update(elf=elf, sizes=SectionSizes(**data["sizes"]))
+            return Firmware(**data)
+        if kind != "DoesNotFit":
+            return None
+        data["overflows"] = tuple(RegionOverflow(**o) for o in data["overflows"])
+        return DoesNotFit(**data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 __all__ = [

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.paths import REPO_ROOT
+from harness.paths import MLPERF_MODELS, REPO_ROOT
 
 DEFAULT_SWEEP = REPO_ROOT / "sweeps" / "default.toml"
 
@@ -51,29 +52,94 @@ class Sweep:
         return points
 
 
+SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat")
+MODEL_FIELDS = ("depths",)
+
+
 def load_sweep(path: str | Path | None = None) -> Sweep:
+    """A sweep file, checked the way farm files are: unknown keys, wrong types and names that resolve to
+    no target or model are a SweepError naming the file, the field and what it takes."""
     path = Path(path) if path else DEFAULT_SWEEP
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise SweepError(f"sweep file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SweepError(f"cannot read sweep file {path}: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise SweepError(f"sweep file {path} is not valid TOML: {err}") from None
+    _known_keys(data, ("sweep", "models"), f"sweep file {path}", "top-level key")
     if "sweep" not in data:
         raise SweepError(f"sweep file {path} has no [sweep] table (targets, models, patches, depths, repeat)")
     body = data["sweep"]
+    if not isinstance(body, dict):
+        raise SweepError(f"sweep file {path}: 'sweep' must be a table ([sweep])")
+    _known_keys(body, SWEEP_FIELDS, f"sweep file {path}: [sweep]", "field")
+    repeat = body.get("repeat", 3)
+    if not _is_int(repeat) or repeat < 1:
+        raise SweepError(f"sweep file {path}: [sweep] repeat must be an integer >= 1 (got {repeat!r})")
     sweep = Sweep(
         targets=_str_list(body, "targets", path),
         models=_str_list(body, "models", path),
         patches=_int_list(body, "patches", path, minimum=1),
         depths=_int_list(body, "depths", path, minimum=1) if "depths" in body else [],
-        repeat=int(body.get("repeat", 3)),
+        repeat=repeat,
     )
-    for model, extra in data.get("models", {}).items():
+    extras = data.get("models", {})
+    if not isinstance(extras, dict):
+        raise SweepError(f"sweep file {path}: 'models' must be a table of [models.<name>] tables")
+    for model, extra in extras.items():
+        where = f"sweep file {path}: [models.{model}]"
+        if not isinstance(extra, dict):
+            raise SweepError(f"{where} must be a table with depths = [...]")
+        _known_keys(extra, MODEL_FIELDS, where, "field")
+        if model not in sweep.models:
+            raise SweepError(f"{where}: {model!r} is not in [sweep] models {sweep.models}")
         sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
     if any(p > 1 for p in sweep.patches) and not sweep.depths and set(sweep.models) - set(sweep.model_depths):
         raise SweepError(f"sweep file {path}: patches > 1 need depths (in [sweep] or per model)")
+    check_names(sweep.targets, sweep.models, f"sweep file {path}")
     return sweep
+
+
+def check_names(targets: list[str], models: list[str], where: str) -> None:
+    """Every target names a target file and every model a zoo name, an MLPerf Tiny model or a .tflite
+    file that exists; the SweepError says which one does not (before anything is built)."""
+    from harness.firmware.targets import TargetError, load_target
+    from models.registry import UnknownModelError, canonical_name
+
+    for target in targets:
+        try:
+            load_target(target)
+        except TargetError as err:
+            raise SweepError(f"{where}: {err}") from None
+    for model in models:
+        if model.endswith(".tflite"):
+            if not Path(model).expanduser().is_file():
+                raise SweepError(f"{where}: model file {model!r} not found")
+            continue
+        if model in MLPERF_MODELS:
+            continue
+        try:
+            canonical_name(model)
+        except (UnknownModelError, ValueError) as err:
+            raise SweepError(f"{where}: {err}") from None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _known_keys(table: dict, known: tuple[str, ...], where: str, what: str) -> None:
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        hints = [
+            f"{key!r} (did you mean {close[0]!r}?)"
+            if (close := difflib.get_close_matches(key, known, 1))
+            else repr(key)
+            for key in unknown
+        ]
+        raise SweepError(f"{where}: unknown {what}(s) {', '.join(hints)}; it takes {', '.join(known)}")
 
 
 def parse_int_list(text: str, option: str) -> list[int]:
@@ -90,16 +156,16 @@ def parse_int_list(text: str, option: str) -> list[int]:
 def _str_list(body: dict, key: str, path: Path) -> list[str]:
     value = body.get(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise SweepError(f"sweep file {path}: [sweep] {key} must be a non-empty list of strings")
+        raise SweepError(
+            f"sweep file {path}: [sweep] {key} must be a non-empty list of strings (got {value!r})"
+        )
     return value
 
 
 def _int_list(body: dict, key: str, path: Path, minimum: int) -> list[int]:
     value = body.get(key)
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(v, int) and v >= minimum for v in value)
-    ):
-        raise SweepError(f"sweep file {path}: {key} must be a non-empty list of integers >= {minimum}")
+    if not isinstance(value, list) or not value or not all(_is_int(v) and v >= minimum for v in value):
+        raise SweepError(
+            f"sweep file {path}: {key} must be a non-empty list of integers >= {minimum} (got {value!r})"
+        )
     return value
