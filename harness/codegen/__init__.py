@@ -7,7 +7,8 @@ model_weights.h) implementing harness/firmware/model_api.h with the int8 kernels
 Modules: ``options`` (CodegenOptions, GeneratedModel, CodegenError), ``layout`` (arena with the kernels'
 scratch, per-patch views and step regions), ``ops`` (one emitter per op kind, and which ops the kernels
 cannot run), ``carrays`` (constants as C), ``generate`` (orchestration and rendering of ``templates/``),
-``hostrun`` (the generated C compiled for the host under ASan/UBSan: a quick bit-exactness check).
+``cmsis_nn`` (the CMSIS-NN kernel set: its calls per op, its scratch, the ops it leaves to the
+portable kernels), ``hostrun`` (the generated C compiled for the host under ASan/UBSan: a quick bit-exactness check).
 
 Every op kind of the IR has an emitter (``SUPPORTED_OPS``); what the kernels cannot do within a kind
 (int16 tensors, depth multiplier != 1, grouped convs, MEAN over other axes than H and W, ...) is a
@@ -16,11 +17,12 @@ CodegenError at generation time naming the op, its index and kind.
 
 from harness.codegen.generate import build_model, generate_model
 from harness.codegen.ops import EMITTERS, unsupported_reason
-from harness.codegen.options import CodegenError, CodegenOptions, GeneratedModel
+from harness.codegen.options import KERNEL_SETS, CodegenError, CodegenOptions, GeneratedModel
 
 SUPPORTED_OPS = tuple(sorted(EMITTERS))
 
 __all__ = [
+    "KERNEL_SETS",
     "SUPPORTED_OPS",
     "CodegenError",
     "CodegenOptions",

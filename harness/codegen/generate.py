@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from harness.codegen import kernels
+from harness.codegen import cmsis_nn, kernels
 from harness.firmware.build import BuildOptions, BuildResult, build_firmware
 from harness.firmware.targets import Target, load_target
 from harness.ir.graph import Graph, GraphError, validate
@@ -60,15 +60,19 @@ def generate_model(
     target = load_target(target) if isinstance(target, str) else target
     _check_inputs(graph, plan, target, options)
     inputs = _test_inputs(graph, test_input)
-    arena = plan_model_arena(graph, plan, options)
+    extra_sources, include_dirs, library = (
+        cmsis_nn.firmware_sources(graph) if options.cmsis_nn else ({}, (), "")
+    )
+    scratch = cmsis_nn.scratch_rule() if options.cmsis_nn else None
+    arena = plan_model_arena(graph, plan, options, scratch)
     stage = StageLayout(graph, plan, arena) if not plan.is_per_layer else None
     stage_ops = set(plan.stage_ops)
+    emit = cmsis_nn.emit if options.cmsis_nn else emit_op
     op_codes = [
-        emit_op(
-            OpContext(graph, op, index, arena, stage if op.name in stage_ops else None, options.optimized)
-        )
+        emit(OpContext(graph, op, index, arena, stage if op.name in stage_ops else None, options.optimized))
         for index, op in enumerate(graph.ops)
     ]
+    portable_ops = _portable_ops(graph, op_codes) if options.cmsis_nn else {}
     patches = _patch_functions(graph, plan, arena, op_codes, inputs) if stage else []
     layer_names = tuple(
         [patch.name for patch in patches] + [op.name for op in graph.ops if op.name not in stage_ops]
@@ -83,8 +87,8 @@ def generate_model(
     context = dict(
         graph_name=graph.name, schedule=schedule, arena=arena, p=plan.p, op_codes=op_codes, patches=patches,
         stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
-        output_bytes=output_bytes, optimized=int(options.optimized),
-        kernels="optimized (Cortex-M DSP)" if options.optimized else "portable C",
+        output_bytes=output_bytes, optimized=int(options.optimized), cmsis_nn=options.cmsis_nn,
+        kernels=_kernels_note(options, library, portable_ops),
         input_note=_input_note(streamed), max_inputs=_max_stage_inputs(graph, plan),
         stage_output_macro=buffer_macro(graph, plan.stage_output) if stage else "",
         stage_steps=len(plan.stage_ops), buffers=_buffer_rows(graph, arena),
@@ -99,10 +103,12 @@ def generate_model(
     }
     for path in kernels.kernel_sources() + kernels.kernel_headers():
         sources[path.name] = path.read_text()
+    sources.update(extra_sources)
     return GeneratedModel(
         graph_name=graph.name, p=plan.p, n=plan.n, sources=sources, arena=arena, input_in_sram=not streamed,
         schedule=schedule, layer_names=layer_names, options=options, output_bytes=output_bytes,
-        defines=(kernels.optimized_define(options.optimized),),
+        defines=(kernels.optimized_define(options.optimized),), include_dirs=include_dirs,
+        portable_ops=portable_ops, kernel_library=library,
     )  # fmt: skip
 
 
@@ -116,8 +122,30 @@ def build_model(
     """Build the firmware of a generated model (Firmware, or DoesNotFit with the numbers)."""
     build_options = build_options or BuildOptions()
     defines = tuple(d for d in build_options.defines if not d.startswith("PB_KERNELS_OPTIMIZED"))
-    build_options = replace(build_options, defines=defines + model.defines)
+    include_dirs = tuple(build_options.include_dirs) + tuple(model.include_dirs)
+    build_options = replace(build_options, defines=defines + model.defines, include_dirs=include_dirs)
     return build_firmware(model.sources, target, build_options, build_root=build_root)
+
+
+def _portable_ops(graph: Graph, op_codes: list[OpCode]) -> dict[str, str]:
+    """Under CMSIS-NN: the ops (and patch tiles) that run patchbench's portable kernel, and why."""
+    found = cmsis_nn.fallbacks(graph)
+    for code, op in zip(op_codes, graph.ops, strict=True):
+        if code.macro == "cmsis_window" and code.steps:
+            tiles = cmsis_nn.portable_tiles(code.steps, kernels.window_for_op(graph, op))
+            if tiles:
+                found[op.name] = (f"{tiles} of {len(code.steps)} patch tiles read a window of the whole input "
+                                  "image with right padding, which no CMSIS-NN call reads")  # fmt: skip
+    return found
+
+
+def _kernels_note(options: CodegenOptions, library: str, portable_ops: dict[str, str]) -> str:
+    if not options.cmsis_nn:
+        return "optimized (Cortex-M DSP)" if options.optimized else "portable C"
+    note = f"CMSIS-NN ({library}) where it has an s8 kernel"
+    if portable_ops:
+        note += "; portable C for " + ", ".join(sorted(portable_ops))
+    return note
 
 
 # --- checks ----------------------------------------------------------------------------------------

@@ -38,17 +38,21 @@ def kernel_scratch(optimized: bool) -> ScratchFn:
     return scratch
 
 
-def plan_model_arena(graph: Graph, plan: PatchPlan, options: CodegenOptions) -> ArenaPlan:
+def plan_model_arena(
+    graph: Graph, plan: PatchPlan, options: CodegenOptions, scratch: ScratchFn | None = None
+) -> ArenaPlan:
     """The arena for this schedule, with in-place buffers only where the generated code keeps the layout
-    the planner proved them safe for (see ``_inplace_depthwise_is_dense``)."""
+    the planner proved them safe for (see ``_inplace_depthwise_is_dense``). ``scratch``: the kernel set's
+    scratch rule (default: patchbench's kernels, ``kernel_scratch``)."""
     input_mode = options.input_mode if not plan.is_per_layer else "counted"
-    arena = plan_arena(graph, plan, input_mode, kernel_scratch(options.optimized), options.inplace,
+    scratch = scratch or kernel_scratch(options.optimized)
+    arena = plan_arena(graph, plan, input_mode, scratch, options.inplace,
                        options.planner, options.alignment)  # fmt: skip
     if not _inplace_depthwise_is_dense(graph, plan, arena):
         # The planner proved in-place depthwise safe for a dense input buffer of the region the op reads;
         # a patch that holds more of the input (another reader needs a wider window) breaks that proof.
         policy = InplacePolicy(elementwise=options.inplace.elementwise, depthwise="off")
-        arena = plan_arena(graph, plan, input_mode, kernel_scratch(options.optimized), policy,
+        arena = plan_arena(graph, plan, input_mode, scratch, policy,
                            options.planner, options.alignment)  # fmt: skip
     return arena
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from harness.schedule.arena import DEFAULT_INPLACE, ArenaPlan, InplacePolicy
 from harness.schedule.profile import InputMode
+
+KERNEL_SETS = ("optimized", "portable", "cmsis-nn")  # patchbench DSP, patchbench portable C, Arm's CMSIS-NN
 
 
 class CodegenError(ValueError):
@@ -25,6 +28,10 @@ class CodegenOptions:
     image in SRAM: each patch copies its own input tile from the flash copy of the test input into a
     patch buffer at the start of the patch, as a camera or decoder delivering tiles would. The tile copy
     is part of the patch's timing.
+
+    ``cmsis_nn``: every op CMSIS-NN has an s8 kernel for calls it (harness/codegen/cmsis_nn.py), the
+    others run the portable kernels (so ``optimized`` is False); scratch from CMSIS-NN's
+    ``*_get_buffer_size``; no in-place depthwise (CMSIS-NN's kernels read their input while writing).
     """
 
     optimized: bool = True
@@ -32,10 +39,25 @@ class CodegenOptions:
     planner: str = "best"
     inplace: InplacePolicy = DEFAULT_INPLACE
     alignment: int = 16
+    cmsis_nn: bool = False
 
     def __post_init__(self) -> None:
         if self.input_mode not in ("counted", "streamed"):
             raise CodegenError(f"input_mode {self.input_mode!r} unknown; use 'counted' or 'streamed'")
+        if self.cmsis_nn:
+            object.__setattr__(self, "optimized", False)
+            object.__setattr__(self, "inplace", replace(self.inplace, depthwise="off"))
+
+    @classmethod
+    def for_kernel_set(cls, kernel_set: str, **options) -> CodegenOptions:
+        """The options of one of KERNEL_SETS ("optimized", "portable", "cmsis-nn")."""
+        if kernel_set not in KERNEL_SETS:
+            raise CodegenError(f"kernel set {kernel_set!r} unknown; use one of {', '.join(KERNEL_SETS)}")
+        return cls(optimized=kernel_set == "optimized", cmsis_nn=kernel_set == "cmsis-nn", **options)
+
+    @property
+    def kernel_set(self) -> str:
+        return "cmsis-nn" if self.cmsis_nn else "optimized" if self.optimized else "portable"
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,10 @@ class GeneratedModel:
     options: CodegenOptions
     output_bytes: int  # size of pb_model_output()
     defines: tuple[str, ...] = field(default=())  # -D flags the build must pass (kernel selection)
+    include_dirs: tuple[Path, ...] = field(default=())  # header folders outside the sources (CMSIS-NN's)
+    # ops that run patchbench's portable kernel under the CMSIS-NN kernel set: op name -> why
+    portable_ops: dict[str, str] = field(default_factory=dict)
+    kernel_library: str = ""  # the CMSIS-NN version line, when it is built in
 
     @property
     def arena_bytes(self) -> int:
@@ -65,4 +91,4 @@ class GeneratedModel:
 
     @property
     def kernels(self) -> str:
-        return "optimized" if self.options.optimized else "portable"
+        return self.options.kernel_set

@@ -28,7 +28,14 @@ from harness import reference
 from harness.boards import Resource, firmware_platform, open_board, run_firmware
 from harness.boards.base import Board, BoardError
 from harness.boards.protocol import ProtocolError, Record
-from harness.codegen import CodegenError, CodegenOptions, GeneratedModel, build_model, generate_model
+from harness.codegen import (
+    KERNEL_SETS,
+    CodegenError,
+    CodegenOptions,
+    GeneratedModel,
+    build_model,
+    generate_model,
+)
 from harness.firmware.build import BuildError, BuildOptions, DoesNotFit, Firmware
 from harness.firmware.targets import Target, TargetError, load_target
 from harness.ir.graph import Graph, GraphError
@@ -166,24 +173,27 @@ def measure(
     board: Board | None = None,
     build_root: Path | None = None,
     timeout: float = RUN_TIMEOUT_S,
+    kernels: str | None = None,
 ) -> PointResult:
     """Generate, build, run and check one point; every outcome is a PointResult (see the module doc).
 
     ``board``: an open board to run on (a fixture's, kept across points); else one is opened for
-    ``backend`` and closed again. ``repeat`` timed runs after ``warmup`` untimed ones.
+    ``backend`` and closed again. ``repeat`` timed runs after ``warmup`` untimed ones. ``kernels``: one
+    of KERNEL_SETS ("optimized", "portable", "cmsis-nn"); None: ``optimized`` says which of the first two.
     """
+    kernels = kernels or ("optimized" if optimized else "portable")
     graph = _graph(model) if isinstance(model, str) else model
     target = load_target(target) if isinstance(target, str) else target
     result = PointResult(
         model=graph.name, target=target.name, backend=board.backend if board else backend, p=p, n=n,
-        status="error", kernels="optimized" if optimized else "portable", input_mode=input_mode,
+        status="error", kernels=kernels, input_mode=input_mode,
         sram_budget=target.sram_budget_bytes, flash_budget=target.flash_budget_bytes,
     )  # fmt: skip
     try:
         plan = make_plan(graph, p, n)
         _add_schedule_metrics(result, graph, plan)
         x = make_test_input(graph)
-        options = CodegenOptions(optimized=optimized, input_mode=input_mode)
+        options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
         generated = generate_model(graph, plan, target, x, options)
         _add_plan_metrics(result, generated, BuildOptions().stack_bytes)
         result.expected = expected_output(graph, x)
@@ -322,12 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("n", type=int)
     parser.add_argument("--backend", default="qemu")
     parser.add_argument("--portable", action="store_true", help="the portable C kernels (default: DSP)")
+    parser.add_argument("--kernels", choices=KERNEL_SETS, help="the kernel set (overrides --portable)")
     parser.add_argument("--streamed", action="store_true", help="stream the input tile by tile from flash")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="print every timed unit")
     args = parser.parse_args(argv)
     result = measure(args.model, args.target, args.p, args.n, args.backend, not args.portable, args.repeat,
-                     input_mode="streamed" if args.streamed else "counted")  # fmt: skip
+                     input_mode="streamed" if args.streamed else "counted", kernels=args.kernels)  # fmt: skip
     print(result.summary())
     if args.layers:
         for name, value in result.layer_latency:
