@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.ir import quant
+from harness.ir.geometry import WINDOW_KINDS, hwc, kernel_size, op_pads, reach, stride_dilation, window_count
 from harness.ir.graph import Graph, Op
 from harness.paths import BUILD_DIR
 
@@ -128,9 +129,9 @@ def check_region(region: Region, window: Window) -> None:
         ("columns", region.in_w, region.pad_left, region.pad_right, window.kernel_w, window.stride_w,
          window.dilation_w, region.out_w),
     ):  # fmt: skip
-        span = before + size + after - ((kernel - 1) * dilation + 1)
-        if span < 0 or span // stride + 1 != out:
-            expected = span // stride + 1 if span >= 0 else 0
+        fits = before + size + after >= reach(kernel, dilation)
+        expected = window_count(before + size + after, kernel, stride, dilation) if fits else 0
+        if not fits or expected != out:
             raise KernelError(
                 f"{region} with {window}: {out} output {axis} do not follow from {size} input {axis} padded "
                 f"by {before}+{after} (that gives {expected}); fix the region's sizes or pads"
@@ -139,26 +140,18 @@ def check_region(region: Region, window: Window) -> None:
 
 def window_for_op(graph: Graph, op: Op) -> Window:
     """The op's window: kernel from the filter (convs) or attrs (pools), stride and dilation."""
-    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        _, kh, kw = graph.tensor(op.inputs[1]).shape[:3] if op.kind == "CONV_2D" else (
-            None, *graph.tensor(op.inputs[1]).shape[1:3])  # fmt: skip
-    elif op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        kh, kw = op.attrs["filter"]
-    else:
+    if op.kind not in WINDOW_KINDS:
         raise KernelError(f"op {op.name!r} ({op.kind}) has no window; only convs and pools do")
-    sh, sw = op.attrs.get("stride", (1, 1))
-    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") else (1, 1)
-    return Window(int(kh), int(kw), int(sh), int(sw), int(dh), int(dw))
+    kh, kw = kernel_size(graph, op)
+    (sh, sw), (dh, dw) = stride_dilation(op)
+    return Window(int(kh), int(kw), sh, sw, dh, dw)
 
 
 def region_for_op(graph: Graph, op: Op) -> Region:
     """The whole-layer region of a conv or pool (its own SAME/VALID padding)."""
-    from harness.reference import op_pads  # the reference owns TFLite's padding rule
-
-    _, in_h, in_w, in_c = graph.tensor(op.inputs[0]).shape
-    _, out_h, out_w, out_c = graph.tensor(op.outputs[0]).shape
-    top, bottom, left, right = op_pads(graph, op)
-    return Region(in_h, in_w, in_c, out_h, out_w, out_c, top, bottom, left, right)
+    in_h, in_w, in_c = hwc(graph.tensor(op.inputs[0]).shape)
+    out_h, out_w, out_c = hwc(graph.tensor(op.outputs[0]).shape)
+    return Region(in_h, in_w, in_c, out_h, out_w, out_c, *op_pads(graph, op))
 
 
 # --- parameters that only the kernels need ----------------------------------------------------------

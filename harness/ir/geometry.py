@@ -14,8 +14,9 @@ from harness.ir.graph import Graph, GraphError, Op
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 CONV_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+POOL_KINDS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
 # The ops that slide a window over the image and so take explicit pads.
-WINDOW_KINDS = (*CONV_KINDS, "AVERAGE_POOL_2D", "MAX_POOL_2D")
+WINDOW_KINDS = (*CONV_KINDS, *POOL_KINDS)
 # Ops whose inputs after the first are constants (weights, bias, axes, paddings, perm, shape, size).
 SINGLE_ACTIVATION_KINDS = (
     *CONV_KINDS,
@@ -28,38 +29,48 @@ SINGLE_ACTIVATION_KINDS = (
 )
 
 
+def reach(kernel: int, dilation: int) -> int:
+    """Input pixels one window spans along an axis (a dilated kernel's effective size)."""
+    return (kernel - 1) * dilation + 1
+
+
+def window_count(padded_size: int, kernel: int, stride: int, dilation: int) -> int:
+    """Windows that fit in ``padded_size`` pixels (input plus explicit pads) along one axis.
+
+    TFLite's ``(padded - effective_kernel) // stride + 1``; zero or negative when not even one fits.
+    """
+    return (padded_size - reach(kernel, dilation)) // stride + 1
+
+
 def conv_out_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
-    """Output length along one axis, TFLite's rule."""
-    effective = (kernel - 1) * dilation + 1
+    """Output length along one axis under SAME or VALID padding, TFLite's rule."""
     if padding == "SAME":
         return (size + stride - 1) // stride
     if padding == "VALID":
-        return (size - effective + stride) // stride
+        return window_count(size, kernel, stride, dilation)
     raise GraphError(f"padding {padding!r} is not supported; use SAME or VALID")
 
 
-def same_padding(size: int, kernel: int, stride: int, dilation: int, out_size: int) -> int:
-    """Padding before the first element along one axis (TFLite puts the odd pixel after)."""
-    effective = (kernel - 1) * dilation + 1
-    total = max((out_size - 1) * stride + effective - size, 0)
-    return total // 2
+def same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """(before, after) SAME padding along one axis; TFLite puts the odd pixel after."""
+    out_size = conv_out_size(size, kernel, stride, dilation, "SAME")
+    total = max((out_size - 1) * stride + reach(kernel, dilation) - size, 0)
+    return total // 2, total - total // 2
 
 
-def op_padding(op: Op, in_h: int, in_w: int, kh: int, kw: int, out_h: int, out_w: int) -> tuple[int, int]:
-    """(pad_top, pad_left) of a conv or pool."""
-    if op.attrs.get("padding", "VALID") == "VALID":
-        return 0, 0
+def stride_dilation(op: Op) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((stride_h, stride_w), (dilation_h, dilation_w)) of a conv or pool (pools never dilate)."""
     sh, sw = op.attrs.get("stride", (1, 1))
-    dh, dw = op.attrs.get("dilation", (1, 1))
-    return same_padding(in_h, kh, sh, dh, out_h), same_padding(in_w, kw, sw, dw, out_w)
+    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in CONV_KINDS else (1, 1)
+    return (int(sh), int(sw)), (int(dh), int(dw))
 
 
 def kernel_size(graph: Graph, op: Op) -> tuple[int, int]:
     """(kh, kw) of a conv or pool, 1x1 for everything else."""
-    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+    if op.kind in CONV_KINDS:
         shape = graph.tensor(op.inputs[1]).shape
         return shape[1], shape[2]
-    if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+    if op.kind in POOL_KINDS:
         return tuple(op.attrs["filter"])
     return 1, 1
 
@@ -88,18 +99,13 @@ def op_pads(graph: Graph, op: Op, in_h: int | None = None, in_w: int | None = No
     shape = graph.tensor(op.inputs[0]).shape
     in_h = shape[1] if in_h is None else in_h
     in_w = shape[2] if in_w is None else in_w
-    kh, kw = kernel_size(graph, op)
     if op.attrs.get("padding", "VALID") == "VALID":
         return 0, 0, 0, 0
-    sh, sw = op.attrs.get("stride", (1, 1))
-    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in CONV_KINDS else (1, 1)
-    out_h = conv_out_size(in_h, kh, sh, dh, "SAME")
-    out_w = conv_out_size(in_w, kw, sw, dw, "SAME")
-    total_h = max((out_h - 1) * sh + (kh - 1) * dh + 1 - in_h, 0)
-    total_w = max((out_w - 1) * sw + (kw - 1) * dw + 1 - in_w, 0)
-    top = same_padding(in_h, kh, sh, dh, out_h)
-    left = same_padding(in_w, kw, sw, dw, out_w)
-    return top, total_h - top, left, total_w - left
+    kh, kw = kernel_size(graph, op)
+    (sh, sw), (dh, dw) = stride_dilation(op)
+    top, bottom = same_pads(in_h, kh, sh, dh)
+    left, right = same_pads(in_w, kw, sw, dw)
+    return top, bottom, left, right
 
 
 def input_window(
@@ -121,22 +127,49 @@ def input_window(
     in_w = shape[2] if in_w is None else in_w
     top, _, left, _ = op_pads(graph, op, in_h, in_w)
     kh, kw = kernel_size(graph, op)
-    sh, sw = op.attrs.get("stride", (1, 1))
-    dh, dw = op.attrs.get("dilation", (1, 1)) if op.kind in CONV_KINDS else (1, 1)
-    rows, (pad_top, pad_bottom) = _axis_window(out_rows, sh, (kh - 1) * dh + 1, top, in_h, op)
-    cols, (pad_left, pad_right) = _axis_window(out_cols, sw, (kw - 1) * dw + 1, left, in_w, op)
+    (sh, sw), (dh, dw) = stride_dilation(op)
+    rows, (pad_top, pad_bottom) = _axis_window(out_rows, sh, reach(kh, dh), top, in_h, op)
+    cols, (pad_left, pad_right) = _axis_window(out_cols, sw, reach(kw, dw), left, in_w, op)
     return rows, cols, (pad_top, pad_bottom, pad_left, pad_right)
 
 
-def _axis_window(out_range, stride: int, reach: int, pad_before: int, size: int, op: Op):
+def _axis_window(out_range, stride: int, span: int, pad_before: int, size: int, op: Op):
     start, stop = (int(v) for v in out_range)
     if not 0 <= start < stop:
         raise GraphError(f"op {op.name!r}: output range {out_range} is empty or negative")
     first = start * stride - pad_before
-    last = (stop - 1) * stride - pad_before + reach  # exclusive
+    last = (stop - 1) * stride - pad_before + span  # exclusive
     if first >= size or last <= 0:
         raise GraphError(f"op {op.name!r}: output range {out_range} reads no input pixel")
     return (max(first, 0), min(last, size)), (max(-first, 0), max(last - size, 0))
+
+
+def pad_input_window(
+    graph: Graph, op: Op, out_rows: tuple[int, int], out_cols: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int], Pads]:
+    """The input a tile of a PAD's output reads: the tile shifted back by the padding before, clipped.
+
+    Returns ``((y0, y1), (x0, x1), pads)`` like ``input_window``; ``pads`` are the tile's rows and
+    columns that are padding. A tile made only of padding reads an empty range.
+    """
+    if op.kind != "PAD":
+        raise GraphError(f"op {op.name!r} ({op.kind}) is not a PAD")
+    _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+    paddings = graph.tensor(op.inputs[1]).data
+    rows, (top, bottom) = _shifted(out_rows, in_h, int(paddings[1][0]))
+    cols, (left, right) = _shifted(out_cols, in_w, int(paddings[2][0]))
+    return rows, cols, (top, bottom, left, right)
+
+
+def _shifted(out_range, size: int, pad_before: int):
+    o0, o1 = (int(v) for v in out_range)
+    start, end = o0 - pad_before, o1 - pad_before
+    clipped_start, clipped_end = min(max(start, 0), size), max(min(end, size), 0)
+    if clipped_end < clipped_start:
+        clipped_end = clipped_start
+    before = min(max(-start, 0), o1 - o0)
+    after = (o1 - o0) - before - (clipped_end - clipped_start)
+    return (clipped_start, clipped_end), (before, after)
 
 
 def activation_inputs(graph: Graph, op: Op) -> list[int]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.ir import quant
-from harness.ir.geometry import Pads
+from harness.ir.geometry import Pads, reach, window_count
 from harness.reference.quantparams import (
     FC_DOUBLE,
     FC_FIXED,
@@ -51,13 +51,13 @@ def _check_pads(pads: Sequence[int], what: str) -> Pads:
 
 
 def _out_size(size: int, pad_sum: int, kernel: int, stride: int, dilation: int, what: str) -> int:
-    effective = (kernel - 1) * dilation + 1
-    span = size + pad_sum - effective
-    if span < 0:
+    """geometry.window_count, with an error where the padded input is smaller than one window."""
+    if size + pad_sum < reach(kernel, dilation):
         raise ReferenceError(
-            f"{what}: the padded input ({size} + {pad_sum}) is smaller than the kernel's reach ({effective})"
+            f"{what}: the padded input ({size} + {pad_sum}) is smaller than the kernel's reach "
+            f"({reach(kernel, dilation)})"
         )
-    return span // stride + 1
+    return window_count(size + pad_sum, kernel, stride, dilation)
 
 
 def _windows(xp: np.ndarray, kh: int, kw: int, stride, dilation, out_h: int, out_w: int):

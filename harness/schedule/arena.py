@@ -50,9 +50,18 @@ from typing import Literal
 
 import numpy as np
 
-from harness.ir.geometry import hwc, kernel_size, op_pads
+from harness.ir.geometry import (
+    WINDOW_KINDS,
+    Pads,
+    activation_input_names,
+    activation_inputs,
+    hwc,
+    kernel_size,
+    op_pads,
+    reach,
+)
 from harness.ir.graph import Graph, Op
-from harness.schedule.plan import Pads, PatchPlan, ScheduleError
+from harness.schedule.plan import PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
 
 BufferKind = Literal["activation", "patch", "stage_output", "input", "scratch"]
@@ -197,8 +206,8 @@ def depthwise_last_readers(
     in_h, in_w = in_hw
     out_h, out_w = out_hw
     top, _, left, _ = pads
-    reach_h = (kernel[0] - 1) * dilation[0]
-    reach_w = (kernel[1] - 1) * dilation[1]
+    reach_h = reach(kernel[0], dilation[0]) - 1
+    reach_w = reach(kernel[1], dilation[1]) - 1
 
     def last_covering(size: int, out_size: int, pad: int, reach: int, step: int) -> np.ndarray:
         index = np.arange(size)
@@ -431,10 +440,9 @@ class _Layout:
         first: dict[str, int] = {name: 0 for name in graph.inputs}
         last: dict[str, int] = {name: 0 for name in graph.inputs}
         for step, op in enumerate(self.ops):
-            for name in op.inputs:
-                if name and not graph.tensor(name).is_const:
-                    first.setdefault(name, 0)
-                    last[name] = max(last.get(name, 0), step)
+            for name in activation_input_names(graph, op):
+                first.setdefault(name, 0)
+                last[name] = max(last.get(name, 0), step)
             for name in op.outputs:
                 first[name] = step
                 last[name] = max(last.get(name, step), step)
@@ -487,7 +495,7 @@ class _Layout:
     def _runs(self, op: Op, in_place: bool = False) -> list[KernelShapes]:
         graph = self.graph
         # The kernel's main input: the first activation input (an ADD may have a constant first operand).
-        index = next((i for i, name in enumerate(op.inputs) if name and not graph.tensor(name).is_const), 0)
+        index = next(iter(activation_inputs(graph, op)), 0)
         x = op.inputs[index]
         out = op.outputs[0]
         in_c = graph.tensor(x).shape[-1]
@@ -527,7 +535,7 @@ class _Layout:
         step = self.step_of[op.name]
 
         def reusable(name: str) -> bool:
-            if not name or graph.tensor(name).is_const or name not in pieces:
+            if name not in activation_input_names(graph, op) or name not in pieces:
                 return False
             piece = pieces[name]
             return (
@@ -564,6 +572,6 @@ class _Layout:
 
 
 def _full_pads(graph: Graph, op: Op) -> Pads:
-    if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
+    if op.kind not in WINDOW_KINDS:
         return (0, 0, 0, 0)
     return op_pads(graph, op)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness import reference
-from harness.ir.geometry import kernel_size
+from harness.ir.geometry import activation_input_names, kernel_size, op_pads
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan, depthwise_last_readers
 from harness.schedule.plan import PatchPlan, Region, ScheduleError
@@ -42,7 +42,7 @@ def run_patched(
     for op in graph.ops:
         if op.name in stage:
             continue
-        inputs = _activation_inputs(graph, op)
+        inputs = activation_input_names(graph, op)
         missing = [name for name in inputs if name not in values]
         if missing:
             raise ScheduleError(
@@ -64,10 +64,6 @@ def _graph_inputs(graph: Graph, x) -> dict[str, np.ndarray]:
             f"graph {graph.name!r}: input must be {expected.dtype}{list(expected.shape)}, got {x.dtype}{list(x.shape)}"
         )
     return {graph.inputs[0]: x}
-
-
-def _activation_inputs(graph: Graph, op: Op) -> list[str]:
-    return [name for name in op.inputs if name and not graph.tensor(name).is_const]
 
 
 def _run_stage(
@@ -253,7 +249,7 @@ def run_in_arena(
             src = full(op.inputs[0])
             _depthwise_in_place(graph, op, src, full(out).shape[1:], None, buffers, memory)
             continue
-        arrays = {name: full(name).copy() for name in _activation_inputs(graph, op)}
+        arrays = {name: full(name).copy() for name in activation_input_names(graph, op)}
         full(out)[...] = reference.run_op(graph, op, arrays)
     results.update({name: full(name).copy() for name in graph.outputs})
     return results
@@ -273,7 +269,7 @@ def _depthwise_in_place(graph: Graph, op: Op, src: np.ndarray, out_hwc, pads, bu
     if tuple(op.attrs.get("dilation", (1, 1))) != (1, 1):
         raise ScheduleError(f"in-place simulation of dilated depthwise {op.name!r} is not supported")
     if pads is None:
-        pads = reference.op_pads(graph, op, in_h, in_w)
+        pads = op_pads(graph, op, in_h, in_w)
     top, _, left, _ = pads
     last_reader = depthwise_last_readers((in_h, in_w), (out_h, out_w), (kh, kw), (sh, sw), (1, 1), pads)
     row_last_read = last_reader.reshape(in_h, in_w).max(axis=1)

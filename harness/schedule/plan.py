@@ -22,18 +22,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from harness.ir.geometry import kernel_size, op_padding
+from harness.ir.geometry import (
+    WINDOW_KINDS,
+    Pads,
+    activation_input_names,
+    activation_inputs,
+    input_window,
+    pad_input_window,
+)
 from harness.ir.graph import Graph, Op, op_macs
 
 MAX_PATCHES_PER_SIDE = 8
 
 # Ops that compute each output pixel from a bounded input window, so that a region of the output
 # depends on a region of the input only.
-WINDOW_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D")
+WINDOW_OPS = WINDOW_KINDS
 ELEMENTWISE_OPS = ("ADD", "MUL", "QUANTIZE", "DEQUANTIZE")
 PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + ("PAD", "CONCATENATION")
-
-Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 
 class ScheduleError(ValueError):
@@ -316,9 +321,7 @@ def _check_patchable(graph: Graph, stage: list[Op]) -> None:
                 f"{where} cannot run patch by patch (its output pixels depend on the whole map, or it "
                 f"changes the layout); end the patch stage before it (a smaller n)"
             )
-        for name in [*op.inputs, *op.outputs]:
-            if not name or graph.tensor(name).is_const:
-                continue
+        for name in [*activation_input_names(graph, op), *op.outputs]:
             shape = graph.tensor(name).shape
             if len(shape) != 4 or shape[0] != 1:
                 raise ScheduleError(
@@ -344,21 +347,20 @@ def _check_patchable(graph: Graph, stage: list[Op]) -> None:
                 raise ScheduleError(f"{where}: padding along the batch axis cannot run patch by patch")
         if op.kind in ELEMENTWISE_OPS:
             _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
-            for name in op.inputs:
-                if name and not graph.tensor(name).is_const:
-                    _, h, w, _ = graph.tensor(name).shape
-                    if (h, w) not in ((out_h, out_w), (1, 1)):
-                        raise ScheduleError(
-                            f"{where}: operand {name!r} is {h}x{w} but the output is {out_h}x{out_w}; only "
-                            "same-size or 1x1 (per-channel) operands can run patch by patch"
-                        )
+            for name in activation_input_names(graph, op):
+                _, h, w, _ = graph.tensor(name).shape
+                if (h, w) not in ((out_h, out_w), (1, 1)):
+                    raise ScheduleError(
+                        f"{where}: operand {name!r} is {h}x{w} but the output is {out_h}x{out_w}; only "
+                        "same-size or 1x1 (per-channel) operands can run patch by patch"
+                    )
 
 
 def _check_boundary(graph: Graph, stage: list[Op], stage_output: str) -> list[str]:
     """The stage output must be the only tensor alive across the stage boundary; returns the stage's inputs."""
     stage_names = {op.name for op in stage}
     produced = {name for op in stage for name in op.outputs}
-    read = {name for op in stage for name in op.inputs if name and not graph.tensor(name).is_const}
+    read = {name for op in stage for name in activation_input_names(graph, op)}
     after = [op for op in graph.ops if op.name not in stage_names]
     for name in sorted((produced | read) - {stage_output}):
         users = [op.name for op in after if name in op.inputs]
@@ -406,52 +408,16 @@ def _back_propagate(
 
 def _input_needs(graph: Graph, op: Op, out: Region) -> tuple[list[Region | None], Pads | None]:
     """The region of each input that ``op`` reads to compute ``out``, and the border pads in its window."""
-    activation_inputs = [bool(name) and not graph.tensor(name).is_const for name in op.inputs]
-    if op.kind in WINDOW_OPS:
-        _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
-        _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
-        kh, kw = kernel_size(graph, op)
-        sh, sw = op.attrs.get("stride", (1, 1))
-        dh, dw = op.attrs.get("dilation", (1, 1))
-        pad_top, pad_left = op_padding(op, in_h, in_w, kh, kw, out_h, out_w)
-        y0, y1, top, bottom = _window(out.y0, out.y1, in_h, kh, sh, dh, pad_top)
-        x0, x1, left, right = _window(out.x0, out.x1, in_w, kw, sw, dw, pad_left)
+    if op.kind in WINDOW_OPS or op.kind == "PAD":
+        window = input_window if op.kind in WINDOW_OPS else pad_input_window
+        (y0, y1), (x0, x1), pads = window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
         needs: list[Region | None] = [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1)
-        return needs, (top, bottom, left, right)
-    if op.kind == "PAD":
-        _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
-        paddings = graph.tensor(op.inputs[1]).data
-        y0, y1, top, bottom = _shifted(out.y0, out.y1, in_h, int(paddings[1][0]))
-        x0, x1, left, right = _shifted(out.x0, out.x1, in_w, int(paddings[2][0]))
-        return [Region(y0, y1, x0, x1), None], (top, bottom, left, right)
+        return needs, pads
     # Elementwise ops and channel concatenation read the same pixels they write; 1x1 operands whole.
-    needs = []
-    for name, is_activation in zip(op.inputs, activation_inputs, strict=True):
-        if not is_activation:
-            needs.append(None)
-        elif graph.tensor(name).shape[1:3] == (1, 1):
-            needs.append(Region(0, 1, 0, 1))
-        else:
-            needs.append(out)
+    needs = [None] * len(op.inputs)
+    for index in activation_inputs(graph, op):
+        needs[index] = Region(0, 1, 0, 1) if graph.tensor(op.inputs[index]).shape[1:3] == (1, 1) else out
     return needs, None
-
-
-def _window(o0: int, o1: int, size: int, kernel: int, stride: int, dilation: int, pad_before: int):
-    """Input rows [start, end) read by output rows [o0, o1), clipped to the map, plus the pads outside it."""
-    start = o0 * stride - pad_before
-    end = (o1 - 1) * stride - pad_before + (kernel - 1) * dilation + 1
-    return max(start, 0), min(end, size), max(-start, 0), max(end - size, 0)
-
-
-def _shifted(o0: int, o1: int, size: int, pad_before: int):
-    """Rows of a PAD input read by output rows [o0, o1): a shift, clipped, plus the padding rows."""
-    start, end = o0 - pad_before, o1 - pad_before
-    clipped_start, clipped_end = min(max(start, 0), size), max(min(end, size), 0)
-    if clipped_end < clipped_start:
-        clipped_end = clipped_start
-    top = min(max(-start, 0), o1 - o0)
-    bottom = (o1 - o0) - top - (clipped_end - clipped_start)
-    return clipped_start, clipped_end, top, bottom
 
 
 def _uniform_patch_macs(stage: list[Op], patches: list[Patch], per_pixel: dict[str, int]) -> int:
