@@ -1,8 +1,13 @@
-"""Kernel suites on the emulator: instructions per MAC of each kernel, portable vs DSP, on M4 and M7.
+"""Kernel suites on the emulator: instructions per MAC of each kernel set (patchbench portable, patchbench
+DSP, CMSIS-NN) on the same shapes, on M4 and M7.
 
 ``python -m harness.bench_kernels`` builds one firmware per target whose "model" (the
 harness/firmware/model_api.h contract) is a list of kernel calls, runs it under QEMU ``-icount`` and
-prints instructions per multiply-accumulate. The counts are *instructions* (QEMU's icount, one SysTick
+prints instructions per multiply-accumulate and the ratio patchbench DSP / CMSIS-NN. The CMSIS-NN
+variant ("cmsis") calls the wrapper TFLite Micro calls (arm_convolve_wrapper_s8,
+arm_depthwise_conv_wrapper_s8, arm_fully_connected_wrapper_s8) through harness/codegen/cmsis/pb_cmsis.c
+with the same data, requantization and scratch from its *_get_buffer_size; its output is checked equal
+to the portable kernel's. The counts are *instructions* (QEMU's icount, one SysTick
 count = 40 instructions), not cycles: an M7 retires two instructions per cycle where an M4 retires
 one, which an instruction count cannot show.
 
@@ -19,13 +24,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.boards import Resource, open_board, run_firmware
+from harness.codegen import cmsis_nn
 from harness.codegen.kernels import Region, Requant, Window, kernel_headers, kernel_sources, scratch_bytes
+from harness.firmware import cmsis
 from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
 
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
 RUN_TIMEOUT_S = 300.0
+VARIANTS = ("portable", "dsp", "cmsis")  # patchbench portable C, patchbench DSP, CMSIS-NN
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,17 @@ class KernelCall:
         r, w = self.region, self.window
         per_output = w.kernel_h * w.kernel_w * (1 if self.kind == "depthwise" else r.in_c)
         return r.out_h * r.out_w * r.out_c * per_output
+
+    def cmsis_scratch_bytes(self) -> int:
+        """CMSIS-NN's *_get_buffer_size_dsp for this call."""
+        if self.kind == "fc":
+            _, in_features, out_features = self.fc_shape
+            return cmsis.buffer_sizes().fully_connected(in_features, out_features)
+        r, w = self.region, self.window
+        call = cmsis.ConvCall(r.in_h, r.in_w, r.in_c, r.out_h, r.out_w, r.out_c, w.kernel_h, w.kernel_w,
+                              (w.stride_h, w.stride_w), (r.pad_top, r.pad_left), (w.dilation_h, w.dilation_w))  # fmt: skip
+        sizes = cmsis.buffer_sizes()
+        return sizes.depthwise(call) if self.kind == "depthwise" else sizes.conv(call)
 
     def scratch_bytes(self) -> int:
         op_kind = {"conv2d": "CONV_2D", "conv1x1": "CONV_2D", "depthwise": "DEPTHWISE_CONV_2D"}
@@ -101,10 +120,13 @@ def suite_sources(
     buffer_bytes = total if keep_outputs else max(call.output_bytes for call in calls)
     reported = total if keep_outputs else min(32, buffer_bytes)
     scratch = max(call.scratch_bytes() for call in calls)
+    if "cmsis" in variants:
+        scratch = max(scratch, *(call.cmsis_scratch_bytes() for call in calls))
+    include = '#include "pb_cmsis.h"\n' if "cmsis" in variants else ""
     parts = [
-        '#include <stdint.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n\n',
+        f'#include <stdint.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n{include}\n',
         f"static int8_t pb_output_buffer[{buffer_bytes}] __attribute__((aligned(4)));\n",
-        f"static int8_t pb_scratch[{max(scratch, 4)}];\n\n",
+        f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4)));\n\n",
     ]
     layers, layout = [], {}
     offset = 0
@@ -130,7 +152,9 @@ def suite_sources(
             function = f"{prefix}_{variant}"
             out_offset = offset if keep_outputs else 0
             target = f"pb_output_buffer + {out_offset}"
-            if call.kind == "fc":
+            if variant == "cmsis":
+                invocation = _cmsis_invocation(call, prefix, bias, target, scratch)
+            elif call.kind == "fc":
                 batches, in_features, out_features = call.fc_shape
                 invocation = (f"{_function_name('fc', variant)}({batches}, {in_features}, {out_features}, &{prefix}_q, "
                               f"{prefix}_input, {prefix}_filter, {bias}, {target}, pb_scratch)")  # fmt: skip
@@ -157,7 +181,43 @@ def suite_sources(
     sources = {"model.c": "".join(parts)}
     for path in kernel_sources() + kernel_headers():
         sources[path.name] = path.read_text()
+    if "cmsis" in variants:
+        sources.update(_cmsis_sources())
     return sources, layout
+
+
+def _cmsis_sources() -> dict[str, str]:
+    located = cmsis.locate()
+    called = {"arm_convolve_wrapper_s8", "arm_depthwise_conv_wrapper_s8", "arm_fully_connected_wrapper_s8"}
+    sources = {name: (cmsis_nn.HELPER_DIR / name).read_text() for name in ("pb_cmsis.h", "pb_cmsis.c")}
+    sources.update(cmsis.firmware_sources(located, called))
+    return sources
+
+
+def _cmsis_invocation(call: KernelCall, prefix: str, bias: str, target: str, scratch: int) -> str:
+    """The CMSIS-NN call of ``call``: offsets and shifts in CMSIS-NN's conventions (cmsis_nn.py)."""
+    q = call.q
+    quant = (f"{-q.input_zero_point}, {q.output_zero_point}, {q.act_min}, {q.act_max}, "
+             f"{{(int32_t *){prefix}_mult, (int32_t *){prefix}_shift}}")  # fmt: skip
+    if call.kind == "fc":
+        batches, in_features, out_features = call.fc_shape
+        return (
+            f"static const cmsis_nn_fc_params params = {{{-q.input_zero_point}, 0, {q.output_zero_point}, "
+            f"{{{q.act_min}, {q.act_max}}}}};\n"
+            f"    static const cmsis_nn_quant_params quant = {{(int32_t *){prefix}_mult, (int32_t *){prefix}_shift, 1}};\n"
+            f"    static const cmsis_nn_dims in = {{{batches}, 1, 1, {in_features}}}, "
+            f"filter = {{{in_features}, 1, 1, {out_features}}}, bias_dims = {{1, 1, 1, {out_features}}}, "
+            f"out = {{{batches}, 1, 1, {out_features}}};\n"
+            f"    const cmsis_nn_context ctx = {{pb_scratch, {scratch}}};\n"
+            f'    pb_cmsis_check("{call.name}", arm_fully_connected_wrapper_s8(&ctx, &params, &quant, &in, '
+            f"{prefix}_input, &filter, {prefix}_filter, &bias_dims, {bias or 'NULL'}, &out, {target}))"
+        )  # fmt: skip
+    depthwise = int(call.kind == "depthwise")
+    return (
+        f"static const pb_cmsis_conv_quant quant = {{{quant}}};\n"
+        f'    pb_cmsis_conv_s8("{call.name}", {depthwise}, &{prefix}_region, &{prefix}_window, &quant, {prefix}_input, '
+        f"{prefix}_filter, {bias}, {target}, pb_scratch, {scratch})"
+    )  # fmt: skip
 
 
 def run_suite(
@@ -170,7 +230,8 @@ def run_suite(
 ) -> SuiteResult:
     """Build the suite for ``target``, run it once on QEMU, return each call's output and instructions."""
     sources, layout = suite_sources(calls, variants, keep_outputs=keep_outputs)
-    options = BuildOptions(runs=1, warmup=0, defines=defines)
+    include_dirs = cmsis.locate().include_dirs if "cmsis" in variants else ()
+    options = BuildOptions(runs=1, warmup=0, defines=defines, include_dirs=include_dirs)
     firmware = build_firmware(sources, target, options)
     if isinstance(firmware, DoesNotFit):
         raise RuntimeError(f"kernel suite does not fit {target}: {firmware.reason}; use smaller calls")
@@ -241,20 +302,30 @@ def benchmark_calls(seed: int = 0) -> list[KernelCall]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument(
+        "--no-cmsis", action="store_true", help="leave CMSIS-NN out (its sources are missing)"
+    )
     args = parser.parse_args(argv)
+    variants = ("portable", "dsp") if args.no_cmsis else VARIANTS
     calls = benchmark_calls()
-    results = {core: run_suite(calls, TARGETS[core], keep_outputs=False) for core in args.cores}
+    results = {core: run_suite(calls, TARGETS[core], variants, keep_outputs=False) for core in args.cores}
     header = f"{'kernel':<26}{'MACs':>10}"
     for core in args.cores:
-        header += f"{core + ' portable':>14}{core + ' dsp':>10}{'speedup':>9}"
+        header += f"{core + ' portable':>13}{core + ' pb-dsp':>10}"
+        header += "" if args.no_cmsis else f"{core + ' cmsis-nn':>12}{'pb/cmsis':>9}"
     print("instructions per MAC (QEMU -icount instruction counts, not cycles; requantization included)")
+    print(
+        "pb-dsp: patchbench's DSP kernels; cmsis-nn: CMSIS-NN's wrappers, "
+        + (cmsis.locate().version if not args.no_cmsis else "left out")
+    )
     print(header)
     for call in calls:
         line = f"{call.name:<26}{call.macs:>10}"
         for core in args.cores:
-            portable = results[core].instructions[(call.name, "portable")] / call.macs
-            dsp = results[core].instructions[(call.name, "dsp")] / call.macs
-            line += f"{portable:>14.2f}{dsp:>10.2f}{portable / dsp:>8.1f}x"
+            per_mac = {v: results[core].instructions[(call.name, v)] / call.macs for v in variants}
+            line += f"{per_mac['portable']:>13.2f}{per_mac['dsp']:>10.2f}"
+            if not args.no_cmsis:
+                line += f"{per_mac['cmsis']:>12.2f}{per_mac['dsp'] / per_mac['cmsis']:>8.2f}x"
         print(line)
     return 0
 

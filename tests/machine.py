@@ -61,3 +61,14 @@ def import_or_skip(module: str, package: str) -> ModuleType:
     except ImportError as err:
         skip_or_fail(f"cannot import {module} ({err}); pip install {package}")
         raise  # unreachable: skip_or_fail raises
+
+
+def require_cmsis_nn():
+    """For a test of the CMSIS-NN kernel set: its sources (CmsisSources), else skip (fail in CI)."""
+    from harness.firmware.cmsis import CmsisNotFound, locate
+
+    try:
+        return locate()
+    except CmsisNotFound as err:
+        skip_or_fail(str(err))
+        raise  # unreachable: skip_or_fail raises
