@@ -104,7 +104,7 @@ def _assert_same_graph(a: Graph, b: Graph, *, op_names: bool = True) -> None:
 
 
 def all_ops_graph() -> Graph:
-    """A small int8 graph with every op kind of graph.OP_KINDS, float in and float out."""
+    """A small int8 graph with every op kind of graph.OP_KINDS that TFLite Micro runs, float in and out."""
     rng = np.random.default_rng(7)
     tensors: dict[str, Tensor] = {}
 
@@ -167,7 +167,27 @@ def all_ops_graph() -> Graph:
         ),
         Op("MUL", "mul", ["m1", "a1"], [act("mu", (1, 3, 3, 4), 0.02, 5)], {"activation": "NONE"}),
         Op("ADD", "add", ["mu", "a1"], [act("ad", (1, 3, 3, 4))], {"activation": "RELU"}),
-        Op("CONCATENATION", "concat", ["ad", "a1"], [act("cc", (1, 3, 3, 8))], {"axis": 3}),
+        # The elementwise activations in a row, each with its own output quantization (none folds).
+        Op("LOGISTIC", "logistic", ["ad"], [act("lg", (1, 3, 3, 4), 1 / 256, -128)]),
+        Op("TANH", "tanh", ["lg"], [act("th", (1, 3, 3, 4), 1 / 128, 0)]),
+        Op("HARD_SWISH", "hard_swish", ["th"], [act("hs", (1, 3, 3, 4), 0.01, -20)]),
+        Op("LEAKY_RELU", "leaky_relu", ["hs"], [act("lr", (1, 3, 3, 4), 0.008, 0)], {"alpha": 0.25}),
+        Op("RELU", "relu", ["lr"], [act("rl", (1, 3, 3, 4), 0.006, -128)]),
+        # TFLite Micro's RELU6 clamps in its input's quantization (no rescale): keep it the same here.
+        Op("RELU6", "relu6", ["rl"], [act("r6", (1, 3, 3, 4), 0.006, -128)]),
+        Op(
+            "TRANSPOSE_CONV",
+            "transpose_conv",
+            [
+                const("tc_shape", [1, 3, 3, 4], "int32"),
+                weights("tc_w", (4, 3, 3, 4), 0, 0.005)[0],
+                "r6",
+                "tc_w_bias",
+            ],
+            [act("tc", (1, 3, 3, 4))],
+            {"stride": (1, 1), "padding": "SAME", "activation": "NONE"},
+        ),
+        Op("CONCATENATION", "concat", ["tc", "a1"], [act("cc", (1, 3, 3, 8))], {"axis": 3}),
         Op(
             "RESIZE_NEAREST_NEIGHBOR",
             "resize",
@@ -201,7 +221,8 @@ def all_ops_graph() -> Graph:
                 op.attrs["activation"], out.scale, out.zero_point
             )
     graph = Graph("all_ops", tensors, ops, ["x_float"], ["y_float"])
-    assert {op.kind for op in graph.ops} == set(g.OP_KINDS)
+    # TFLite Micro has no RELU_N1_TO_1; tests/test_unary_ops.py checks it against LiteRT alone.
+    assert {op.kind for op in graph.ops} == set(g.OP_KINDS) - {"RELU_N1_TO_1"}
     return graph
 
 
@@ -332,12 +353,13 @@ def test_two_subgraphs_are_refused():
 
 
 def test_unsupported_op_is_named_with_its_index(monkeypatch):
-    logistic = 14
+    sin = 66
     with monkeypatch.context() as patch:
-        patch.setitem(tflite_schema._CODE_OF_KIND, "SOFTMAX", logistic)
+        patch.setitem(tflite_schema._CODE_OF_KIND, "SOFTMAX", sin)
         data = graph_to_bytes(_tiny_conv_graph())
     with pytest.raises(
-        TFLiteImportError, match=r"model 'tiny': op 1 is LOGISTIC; supported: CONV_2D, DEPTHWISE"
+        TFLiteImportError,
+        match=r"model 'tiny': op 1 is SIN; patchbench has no kernel for it\. Replace it .*CONV_2D, DEPTHWISE",
     ):
         graph_from_bytes(data, "tiny")
 
@@ -350,7 +372,7 @@ def test_op_code_above_127_uses_the_placeholder_and_is_named(monkeypatch):
     model = tflite.Model.GetRootAs(data, 0)
     codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
     assert [(c.DeprecatedBuiltinCode(), c.BuiltinCode()) for c in codes] == [(3, 3), (127, gelu)]
-    with pytest.raises(TFLiteImportError, match=r"op 1 is GELU; supported:"):
+    with pytest.raises(TFLiteImportError, match=r"op 1 is GELU; patchbench has no kernel for it"):
         graph_from_bytes(data, "tiny")
 
 

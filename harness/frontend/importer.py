@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.frontend.reader import _RawModel, _RawOp, _RawTensor, _read_model
+from harness.frontend.canonicalize import SOURCE_ONLY_KINDS, Rewrite, canonicalize
+from harness.frontend.reader import _RawModel, _RawTensor, _read_model
 from harness.frontend.schema import (
     _ACTIVATION_NAMES,
     _ACTIVATION_OF_CODE,
@@ -29,6 +31,11 @@ from harness.ir.graph import OP_KINDS, Graph, GraphError, Op, QParams, Tensor, v
 
 def load_tflite(path: str | Path, name: str | None = None) -> Graph:
     """Import a .tflite file as a Graph named ``name`` (default: the file's stem)."""
+    return import_tflite(path, name).graph
+
+
+def import_tflite(path: str | Path, name: str | None = None) -> ImportResult:
+    """Import a .tflite file: the Graph and the canonicalization rewrites that made it."""
     path = Path(path)
     if not path.is_file():
         raise TFLiteImportError(
@@ -38,11 +45,22 @@ def load_tflite(path: str | Path, name: str | None = None) -> Graph:
         data = path.read_bytes()
     except OSError as err:
         raise TFLiteImportError(f"{path}: cannot read the .tflite file ({err})") from err
-    return graph_from_bytes(data, name or path.stem)
+    return import_bytes(data, name or path.stem)
 
 
 def graph_from_bytes(data: bytes, name: str) -> Graph:
     """Import a TFLite flatbuffer held in memory as a Graph named ``name``."""
+    return import_bytes(data, name).graph
+
+
+@dataclass
+class ImportResult:
+    graph: Graph
+    rewrites: list[Rewrite]  # what canonicalization changed, in order (see frontend/canonicalize.py)
+
+
+def import_bytes(data: bytes, name: str) -> ImportResult:
+    """Import a TFLite flatbuffer held in memory; the Graph plus the rewrites applied to it."""
     data = bytes(data)
     where = f"model {name!r}"
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
@@ -60,29 +78,28 @@ def graph_from_bytes(data: bytes, name: str) -> Graph:
             f"{where}: malformed or truncated TFLite flatbuffer ({type(err).__name__}: {err}); "
             "re-export or re-download the .tflite file"
         ) from err
-    graph = _graph_from_raw(raw, name)
+    graph, rewrites = _graph_from_raw(raw, name)
     try:
         validate(graph)
         shapes.check_shapes(graph)
     except GraphError as err:
         raise TFLiteImportError(str(err)) from err
-    return graph
+    return ImportResult(graph, rewrites)
 
 
 # --- plain records -> Graph -------------------------------------------------------------------------
 
 
-def _graph_from_raw(raw: _RawModel, name: str) -> Graph:
+def _graph_from_raw(raw: _RawModel, name: str) -> tuple[Graph, list[Rewrite]]:
     where = f"model {name!r}"
     if raw.subgraph_count != 1:
         raise TFLiteImportError(
             f"{where}: has {raw.subgraph_count} subgraphs; patchbench supports exactly one "
             "(no control flow, no multi-signature models)"
         )
-    supported = ", ".join(OP_KINDS)
     for op in raw.ops:
-        if op.kind not in OP_KINDS:
-            raise TFLiteImportError(f"{where}: op {op.index} is {op.kind}; supported: {supported}")
+        if op.kind not in OP_KINDS and op.kind not in SOURCE_ONLY_KINDS:
+            raise TFLiteImportError(_unsupported_op(where, op.index, op.kind))
     count = len(raw.tensors)
     for position, index in enumerate(raw.inputs + raw.outputs):
         if not 0 <= index < count:
@@ -109,27 +126,56 @@ def _graph_from_raw(raw: _RawModel, name: str) -> Graph:
     for op in raw.ops:
         kind = op.kind
         op_where = f"{where}: op {op.index} ({kind})"
-        low, high = _INPUT_COUNTS[kind]
-        if len(op.inputs) < low or (high is not None and len(op.inputs) > high):
-            wanted = f"{low}" if low == high else f"{low}..{high if high is not None else 'n'}"
-            raise TFLiteImportError(f"{op_where}: has {len(op.inputs)} inputs; {kind} takes {wanted}")
         if len(op.outputs) != 1:
             raise TFLiteImportError(f"{op_where}: has {len(op.outputs)} outputs; patchbench ops have one")
         inputs = [names[i] if i != -1 else "" for i in op.inputs]
         outputs = [names[i] for i in op.outputs]
-        _check_operands(kind, op, inputs, outputs, tensors, graph_inputs, graph_outputs, op_where)
-        attrs = _op_attrs(kind, op.options, tensors[outputs[0]], op_where)
-        if kind == "DEPTHWISE_CONV_2D":
-            attrs["depth_multiplier"] = _depth_multiplier(tensors[inputs[0]], tensors[inputs[1]], op_where)
+        if kind in SOURCE_ONLY_KINDS:
+            attrs = dict(op.options)
+        else:
+            low, high = _INPUT_COUNTS[kind]
+            if len(op.inputs) < low or (high is not None and len(op.inputs) > high):
+                wanted = f"{low}" if low == high else f"{low}..{high if high is not None else 'n'}"
+                raise TFLiteImportError(f"{op_where}: has {len(op.inputs)} inputs; {kind} takes {wanted}")
+            attrs = _op_attrs(kind, op.options, tensors[outputs[0]], op_where)
         ops.append(Op(kind, f"op{op.index:02d}_{kind.lower()}", inputs, outputs, attrs))
 
-    return Graph(
+    graph = Graph(
         name=name,
         tensors=tensors,
         ops=ops,
         inputs=graph_inputs,
         outputs=graph_outputs,
         source_tensor_index={names[i]: i for i in used},
+    )
+    # The converter's plumbing becomes the IR's ops first; the operand rules apply to what is left.
+    try:
+        rewrites = canonicalize(graph)
+    except (GraphError, ValueError, IndexError, KeyError, TypeError, AttributeError, ArithmeticError) as err:
+        raise TFLiteImportError(f"{where}: cannot canonicalize the converter's op patterns ({err})") from err
+    for op in graph.ops:
+        index = int(op.name[2:].split("_", 1)[0])
+        if op.kind not in OP_KINDS:
+            raise TFLiteImportError(_unsupported_op(where, index, op.kind, op_is_left=True))
+        op_where = f"{where}: op {index} ({op.kind})"
+        _check_operands(op.kind, graph, op, graph_inputs, graph_outputs, op_where)
+        if op.kind == "DEPTHWISE_CONV_2D":
+            op.attrs["depth_multiplier"] = _depth_multiplier(
+                graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), op_where
+            )
+    return graph, rewrites
+
+
+def _unsupported_op(where: str, index: int, kind: str, op_is_left: bool = False) -> str:
+    """The one line a user gets for an op patchbench cannot run: which, where, and what to do."""
+    why = (
+        "no canonicalization rule removes it here (the pattern around it is not one patchbench rewrites)"
+        if op_is_left
+        else "patchbench has no kernel for it"
+    )
+    return (
+        f"{where}: op {index} is {kind}; {why}. Replace it in the source model with supported ops "
+        f"({', '.join(OP_KINDS)}) and convert again, or file an issue naming {kind}"
     )
 
 
@@ -197,14 +243,17 @@ def _tensor(raw: _RawTensor, name: str, where: str) -> Tensor:
     return Tensor(name, shape, dtype, qparams, values)
 
 
-def _check_operands(
-    kind, op: _RawOp, inputs, outputs, tensors, graph_inputs, graph_outputs, op_where
-) -> None:
+def _check_operands(kind, graph: Graph, graph_op: Op, graph_inputs, graph_outputs, op_where) -> None:
     """int8 activations with per-tensor quantization; constant weights of the right type; float only
     at a QUANTIZE of a graph input or a DEQUANTIZE into a graph output."""
+    inputs, outputs, tensors = graph_op.inputs, graph_op.outputs, graph.tensors
+    op = _FileIndices(
+        [graph.source_tensor_index.get(n, "(new)") if n else -1 for n in inputs],
+        [graph.source_tensor_index.get(n, "(new)") for n in outputs],
+    )
     for position, role, dtype in _CONST_INPUTS.get(kind, ()):
         if position >= len(inputs) or not inputs[position]:
-            if kind == "FULLY_CONNECTED" and role == "bias" or kind == "RESHAPE":
+            if role == "bias" and kind in ("FULLY_CONNECTED", "TRANSPOSE_CONV") or kind == "RESHAPE":
                 continue
             raise TFLiteImportError(f"{op_where}: has no {role} (input {position}); {kind} needs one")
         tensor = tensors[inputs[position]]
@@ -264,6 +313,14 @@ def _check_operands(
             )
 
 
+@dataclass
+class _FileIndices:
+    """An op's tensor indices in the file, for messages ("(new)" for a tensor a rewrite made)."""
+
+    inputs: list
+    outputs: list
+
+
 def _activation(code: int, op_where: str) -> str:
     if code not in _ACTIVATION_OF_CODE:
         name = _ACTIVATION_NAMES.get(code, str(code))
@@ -307,24 +364,27 @@ def _op_attrs(kind: str, options: dict[str, Any], output: Tensor, op_where: str)
             raise TFLiteImportError(f"{op_where}: a fused activation on CONCATENATION is not supported")
     if kind == "SOFTMAX":
         attrs["beta"] = float(options["beta"])
+    if kind == "LEAKY_RELU":
+        attrs["alpha"] = float(options["alpha"])
     if kind == "RESIZE_NEAREST_NEIGHBOR":
         attrs["align_corners"] = bool(options["align_corners"])
         attrs["half_pixel_centers"] = bool(options["half_pixel_centers"])
     if kind in _FUSED_ACTIVATION_OPS or kind in _POOL_OPS:
         activation = _activation(options["activation"], op_where)
         attrs["activation"] = activation
-        attrs["act_min"], attrs["act_max"] = quant.activation_range(
-            activation, output.scale, output.zero_point
-        )
+        if output.quant is not None:  # else _check_operands refuses the float output, naming it
+            attrs["act_min"], attrs["act_max"] = quant.activation_range(
+                activation, output.scale, output.zero_point
+            )
     return attrs
 
 
 def _depth_multiplier(source: Tensor, weights: Tensor, op_where: str) -> int:
     # TFLite derives the multiplier from the shapes (the option is unreliable in old files).
     in_channels, out_channels = source.shape[-1], weights.shape[-1]
-    if in_channels and out_channels % in_channels == 0 and out_channels // in_channels != 1:
+    if not in_channels or out_channels % in_channels:
         raise TFLiteImportError(
-            f"{op_where}: depth multiplier {out_channels // in_channels} ({in_channels} -> {out_channels} "
-            "channels) is not supported; only 1 is"
+            f"{op_where}: {out_channels} filter channels are not a multiple of the {in_channels} input "
+            "channels; the file is inconsistent"
         )
-    return 1
+    return out_channels // in_channels

@@ -9,6 +9,7 @@ import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
+from harness.frontend.canonicalize import SOURCE_ONLY_KINDS
 from harness.frontend.schema import _CUSTOM_CODE, _POOL_OPS, TFLiteImportError
 from harness.ir.graph import OP_KINDS
 
@@ -83,7 +84,7 @@ def _read_model(data: bytes, where: str) -> _RawModel:
                 kind=kind,
                 inputs=_int_vector(operator.InputsAsNumpy, operator.InputsIsNone),
                 outputs=_int_vector(operator.OutputsAsNumpy, operator.OutputsIsNone),
-                options=_read_options(kind, operator) if kind in OP_KINDS else {},
+                options=_read_options(kind, operator) if kind in OP_KINDS + SOURCE_ONLY_KINDS else {},
             )
         )
     return _RawModel(
@@ -220,6 +221,41 @@ def _read_options(kind: str, operator) -> dict[str, Any]:
         if o is None:
             return {"align_corners": False, "half_pixel_centers": False}
         return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
+    if kind == "STRIDED_SLICE":
+        o = _options_table(operator, tflite.StridedSliceOptions)
+        if o is None:
+            return {}
+        return {
+            "begin_mask": o.BeginMask(),
+            "end_mask": o.EndMask(),
+            "ellipsis_mask": o.EllipsisMask(),
+            "new_axis_mask": o.NewAxisMask(),
+            "shrink_axis_mask": o.ShrinkAxisMask(),
+            "offset": bool(o.Offset()),
+        }
+    if kind == "PACK":
+        o = _options_table(operator, tflite.PackOptions)
+        return {"axis": 0 if o is None else o.Axis()}
+    if kind == "GATHER":
+        o = _options_table(operator, tflite.GatherOptions)
+        return {"axis": 0, "batch_dims": 0} if o is None else {"axis": o.Axis(), "batch_dims": o.BatchDims()}
+    if kind == "SQUEEZE":
+        o = _options_table(operator, tflite.SqueezeOptions)
+        if o is None or o.SqueezeDimsIsNone():
+            return {"squeeze_dims": ()}
+        return {"squeeze_dims": tuple(int(d) for d in o.SqueezeDimsAsNumpy())}
+    if kind == "TRANSPOSE_CONV":
+        o = _options_table(operator, tflite.TransposeConvOptions)
+        if o is None:
+            return {"missing": True}
+        return {
+            "padding": o.Padding(),
+            "stride": (o.StrideH(), o.StrideW()),
+            "activation": o.FusedActivationFunction(),
+        }
+    if kind == "LEAKY_RELU":
+        o = _options_table(operator, tflite.LeakyReluOptions)
+        return {"alpha": 0.0 if o is None else float(o.Alpha())}
     if kind == "RESHAPE":
         o = _options_table(operator, tflite.ReshapeOptions)
         if o is None or o.NewShapeIsNone():

@@ -34,7 +34,7 @@ _CODE_OF_KIND = {name: code for code, name in BUILTIN_OPCODE2NAME.items() if nam
 _CUSTOM_CODE = 32
 
 # Ops with a fused activation (TFLite applies it as an int8 clamp in the output's quantization).
-_FUSED_ACTIVATION_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL")
+_FUSED_ACTIVATION_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "TRANSPOSE_CONV")
 _POOL_OPS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
 # (min, max) number of inputs per op kind; None = any number >= min.
 _INPUT_COUNTS: dict[str, tuple[int, int | None]] = {
@@ -54,6 +54,14 @@ _INPUT_COUNTS: dict[str, tuple[int, int | None]] = {
     "SOFTMAX": (1, 1),
     "QUANTIZE": (1, 1),
     "DEQUANTIZE": (1, 1),
+    "LOGISTIC": (1, 1),
+    "TANH": (1, 1),
+    "HARD_SWISH": (1, 1),
+    "LEAKY_RELU": (1, 1),
+    "RELU": (1, 1),
+    "RELU6": (1, 1),
+    "RELU_N1_TO_1": (1, 1),
+    "TRANSPOSE_CONV": (3, 4),
 }
 # Inputs that must be constants, by position: (position, role, dtype).
 _CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
@@ -65,4 +73,5 @@ _CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
     "RESHAPE": ((1, "shape", "int32"),),
     "TRANSPOSE": ((1, "perm", "int32"),),
     "RESIZE_NEAREST_NEIGHBOR": ((1, "size", "int32"),),
+    "TRANSPOSE_CONV": ((0, "output shape", "int32"), (1, "filter", "int8"), (3, "bias", "int32")),
 }

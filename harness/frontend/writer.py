@@ -43,6 +43,14 @@ _INT8_OP_VERSIONS = {
     "SOFTMAX": 2,
     "QUANTIZE": 1,
     "DEQUANTIZE": 2,
+    "LOGISTIC": 2,
+    "TANH": 2,
+    "HARD_SWISH": 1,
+    "LEAKY_RELU": 2,
+    "RELU": 2,
+    "RELU6": 2,
+    "RELU_N1_TO_1": 1,
+    "TRANSPOSE_CONV": 3,
 }
 # deprecated_builtin_code is an int8: codes above 127 are written as this placeholder.
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127
@@ -187,6 +195,10 @@ def _op_version(graph: Graph, kind: str) -> int:
         op.attrs.get("half_pixel_centers") for op in graph.ops if op.kind == kind
     ):
         version = 3
+    if kind == "TRANSPOSE_CONV" and any(
+        op.attrs.get("activation", "NONE") != "NONE" for op in graph.ops if op.kind == kind
+    ):
+        version = 4  # the fused activation came with version 4
     return version
 
 
@@ -349,6 +361,22 @@ def _resize_nearest_neighbor_options(builder, graph: Graph, op: Op) -> tuple[int
     return BuiltinOptions.ResizeNearestNeighborOptions, tflite.ResizeNearestNeighborOptionsEnd(builder)
 
 
+def _transpose_conv_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    stride_h, stride_w = _attr(graph, op, "stride", (1, 1))
+    tflite.TransposeConvOptionsStart(builder)
+    tflite.TransposeConvOptionsAddPadding(builder, _padding_code(graph, op))
+    tflite.TransposeConvOptionsAddStrideW(builder, int(stride_w))
+    tflite.TransposeConvOptionsAddStrideH(builder, int(stride_h))
+    tflite.TransposeConvOptionsAddFusedActivationFunction(builder, _activation_code(graph, op))
+    return BuiltinOptions.TransposeConvOptions, tflite.TransposeConvOptionsEnd(builder)
+
+
+def _leaky_relu_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    tflite.LeakyReluOptionsStart(builder)
+    tflite.LeakyReluOptionsAddAlpha(builder, float(_attr(graph, op, "alpha")))
+    return BuiltinOptions.LeakyReluOptions, tflite.LeakyReluOptionsEnd(builder)
+
+
 _OPTION_WRITERS: dict[str, Callable[[flatbuffers.Builder, Graph, Op], tuple[int, int | None]]] = {
     "CONV_2D": _conv_options,
     "DEPTHWISE_CONV_2D": _conv_options,
@@ -362,4 +390,6 @@ _OPTION_WRITERS: dict[str, Callable[[flatbuffers.Builder, Graph, Op], tuple[int,
     "CONCATENATION": _concatenation_options,
     "SOFTMAX": _softmax_options,
     "RESIZE_NEAREST_NEIGHBOR": _resize_nearest_neighbor_options,
+    "TRANSPOSE_CONV": _transpose_conv_options,
+    "LEAKY_RELU": _leaky_relu_options,
 }

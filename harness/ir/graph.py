@@ -17,6 +17,8 @@ Weights keep TFLite's layouts so that import, export, the numpy reference and th
 | CONCATENATION       | input 0 .. input k-1            |                          |
 | RESIZE_NEAREST_NEIGHBOR | input, size (int32 const [2]) |                        |
 | SOFTMAX, QUANTIZE, DEQUANTIZE | input                 |                          |
+| LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1 | input |          |
+| TRANSPOSE_CONV      | output shape (int32 const), filter, input, bias (or "") | filter [Cout, KH, KW, Cin] |
 
 Attributes (``Op.attrs``), by key:
 
@@ -25,7 +27,8 @@ Attributes (``Op.attrs``), by key:
 - ``activation``: fused activation name ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"), kept for export;
   ``act_min`` / ``act_max``: the same activation as an int8 clamp in the output's quantization,
   which is what the kernels apply.
-- ``depth_multiplier``: int  (DEPTHWISE_CONV_2D; only 1 is supported)
+- ``depth_multiplier``: int  (DEPTHWISE_CONV_2D)
+- ``alpha``: float  (LEAKY_RELU)
 - ``axis``: int  (CONCATENATION)
 - ``keep_dims``: bool  (MEAN, FULLY_CONNECTED)
 - ``beta``: float  (SOFTMAX)
@@ -59,7 +62,19 @@ OP_KINDS = (
     "SOFTMAX",
     "QUANTIZE",
     "DEQUANTIZE",
+    "LOGISTIC",
+    "TANH",
+    "HARD_SWISH",
+    "LEAKY_RELU",
+    "RELU",
+    "RELU6",
+    "RELU_N1_TO_1",
+    "TRANSPOSE_CONV",
 )
+
+# Elementwise ops of one int8 input: every output value is a function of the input value alone, so
+# the reference and the kernels compute them as a 256-entry table (reference.unary_table).
+UNARY_KINDS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "RELU_N1_TO_1")
 
 DTYPES = ("int8", "int16", "int32", "float32")
 
@@ -198,6 +213,9 @@ def op_macs(graph: Graph, op: Op) -> int:
     if op.kind == "FULLY_CONNECTED":
         cout, cin = graph.tensor(op.inputs[1]).shape
         return (out.size // cout) * cout * cin
+    if op.kind == "TRANSPOSE_CONV":
+        cout, kh, kw, cin = graph.tensor(op.inputs[1]).shape
+        return graph.tensor(op.inputs[2]).size * kh * kw * cout
     return 0
 
 
@@ -220,6 +238,8 @@ def _weight_tensor_names(graph: Graph) -> set[str]:
     for op in graph.ops:
         if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
             names.update(n for n in op.inputs[1:3] if n)
+        elif op.kind == "TRANSPOSE_CONV":
+            names.update(n for n in (op.inputs[1], *op.inputs[3:4]) if n)
         elif op.kind in ("ADD", "MUL", "CONCATENATION"):
             names.update(n for n in op.inputs if n and graph.tensor(n).is_const)
     return names

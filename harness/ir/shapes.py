@@ -266,6 +266,25 @@ def _resize_nearest_neighbor(ctx: _Context) -> Shape:
     return n, int(size[0]), int(size[1]), c
 
 
+def _transpose_conv(ctx: _Context) -> Shape:
+    out = tuple(int(d) for d in ctx.const(0, "output shape").reshape(-1))
+    n, h, w, cin = ctx.shape(2, "input", rank=4)
+    cout, kh, kw, filter_cin = ctx.shape(1, "filter", rank=4)
+    if len(out) != 4 or out[0] != n or out[3] != cout or filter_cin != cin:
+        raise ctx.error(
+            f"output shape {list(out)} does not fit input {[n, h, w, cin]} and filter {[cout, kh, kw, filter_cin]}"
+        )
+    sh, sw = ctx.pair("stride", (1, 1))
+    padding = ctx.op.attrs.get("padding", "VALID")
+    for size, in_size, k, s in ((out[1], h, kh, sh), (out[2], w, kw, sw)):
+        # The transposed conv's output is an input that the forward conv maps back onto ``in_size``.
+        if conv_out_size(size, k, s, 1, padding) != in_size:
+            raise ctx.error(
+                f"output shape {list(out)} is not a {padding} stride-{s} preimage of input {[n, h, w, cin]}"
+            )
+    return out
+
+
 def _same_shape(ctx: _Context) -> Shape:
     return ctx.shape(0, "input")
 
@@ -287,4 +306,12 @@ _RULES: dict[str, Callable[[_Context], Shape]] = {
     "SOFTMAX": _same_shape,
     "QUANTIZE": _same_shape,
     "DEQUANTIZE": _same_shape,
+    "LOGISTIC": _same_shape,
+    "TANH": _same_shape,
+    "HARD_SWISH": _same_shape,
+    "LEAKY_RELU": _same_shape,
+    "RELU": _same_shape,
+    "RELU6": _same_shape,
+    "RELU_N1_TO_1": _same_shape,
+    "TRANSPOSE_CONV": _transpose_conv,
 }

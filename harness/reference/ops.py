@@ -163,6 +163,42 @@ def depthwise_conv2d(
     return requantize_acc(acc, q)
 
 
+def transpose_conv2d(
+    x: np.ndarray,
+    filters: np.ndarray,
+    bias: np.ndarray | None,
+    q: ConvQuant,
+    out_hw: tuple[int, int],
+    stride: tuple[int, int],
+    pad_before: tuple[int, int],
+) -> np.ndarray:
+    """TRANSPOSE_CONV per-channel int8 (reference_integer_ops::TransposeConv): each input pixel's
+    products scatter into an int32 output accumulator at (in * stride - pad_before + tap); filters
+    [Cout, KH, KW, Cin]; then bias, requantization and the activation clamp per output channel."""
+    _check_4d(x, "TRANSPOSE_CONV")
+    n, h, w, cin = x.shape
+    cout, kh, kw, filter_cin = filters.shape
+    if filter_cin != cin:
+        raise ReferenceError(f"TRANSPOSE_CONV: filter depth {filter_cin} != input depth {cin}")
+    out_h, out_w = out_hw
+    sh, sw = stride
+    top, left = pad_before
+    xo = x.astype(np.int64) - q.input_zero_point
+    # [n, h, w, cin] x [cout, kh, kw, cin] -> the contribution of every input pixel to every tap.
+    products = np.einsum("nhwc,okjc->nhwkjo", xo, filters.astype(np.int64))
+    full_h, full_w = (h - 1) * sh + kh, (w - 1) * sw + kw
+    acc = np.zeros((n, max(full_h, top + out_h), max(full_w, left + out_w), cout), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            acc[:, i : i + (h - 1) * sh + 1 : sh, j : j + (w - 1) * sw + 1 : sw, :] += products[
+                :, :, :, i, j, :
+            ]
+    acc = wrap_int32(acc[:, top : top + out_h, left : left + out_w, :])
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.int64)
+    return requantize_acc(acc, q)
+
+
 def fully_connected(
     x: np.ndarray,
     weights: np.ndarray,

@@ -95,9 +95,10 @@ def _quantized(graph: Graph, name: str, op: Op) -> Tensor:
     return tensor
 
 
-def conv_quant(graph: Graph, op: Op) -> ConvQuant:
-    """The integer parameters of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED op."""
-    inp = _quantized(graph, op.inputs[0], op)
+def conv_quant(graph: Graph, op: Op, input_position: int = 0) -> ConvQuant:
+    """The integer parameters of a CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED or TRANSPOSE_CONV op
+    (whose activation is input 2)."""
+    inp = _quantized(graph, op.inputs[input_position], op)
     out = _quantized(graph, op.outputs[0], op)
     weights = _quantized(graph, op.inputs[1], op)
     filter_scales = np.asarray(weights.quant.scale, np.float32)

@@ -6,8 +6,16 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from harness.ir.geometry import WINDOW_KINDS, Pads, activation_input_names, kernel_size, op_pads
-from harness.ir.graph import Graph, GraphError, Op
+from harness.ir.geometry import (
+    WINDOW_KINDS,
+    Pads,
+    activation_input_names,
+    conv_out_size,
+    kernel_size,
+    op_pads,
+    same_padding,
+)
+from harness.ir.graph import UNARY_KINDS, Graph, GraphError, Op
 from harness.reference.ops import (
     _check_4d,
     _check_fc_requant,
@@ -26,6 +34,7 @@ from harness.reference.ops import (
     quantize_float,
     requantize_int8,
     resize_nearest_neighbor,
+    transpose_conv2d,
 )
 from harness.reference.quantparams import (
     FC_FIXED,
@@ -38,6 +47,7 @@ from harness.reference.quantparams import (
     softmax_quant,
 )
 from harness.reference.softmax import softmax
+from harness.reference.unary import apply_table, unary_table
 
 
 def _const(graph: Graph, op: Op, index: int) -> np.ndarray | None:
@@ -124,6 +134,34 @@ def _run_fully_connected(graph: Graph, op: Op, x: np.ndarray, fc_requant: str) -
     q = conv_quant(graph, op)
     out = fully_connected(x, _const(graph, op, 1), _const(graph, op, 2), q, requant=fc_requant)
     return out.reshape(graph.tensor(op.outputs[0]).shape)
+
+
+def transpose_conv_pads(graph: Graph, op: Op) -> tuple[int, int]:
+    """(top, left) padding of a TRANSPOSE_CONV: TFLite pads as the forward conv from its output would."""
+    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
+    _, kh, kw, _ = graph.tensor(op.inputs[1]).shape
+    sh, sw = op.attrs.get("stride", (1, 1))
+    if op.attrs.get("padding", "VALID") == "VALID":
+        return 0, 0
+    return (
+        same_padding(out_h, kh, sh, 1, conv_out_size(out_h, kh, sh, 1, "SAME")),
+        same_padding(out_w, kw, sw, 1, conv_out_size(out_w, kw, sw, 1, "SAME")),
+    )
+
+
+def _run_transpose_conv(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    source = _operand(graph, op, op.inputs[2], arrays)
+    q = conv_quant(graph, op, input_position=2)
+    out = graph.tensor(op.outputs[0])
+    stride = tuple(op.attrs.get("stride", (1, 1)))
+    bias = _const(graph, op, 3)
+    return transpose_conv2d(
+        source, _const(graph, op, 1), bias, q, out.shape[1:3], stride, transpose_conv_pads(graph, op)
+    )
+
+
+def _run_unary(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    return apply_table(x, unary_table(graph, op))
 
 
 def _run_add(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
@@ -216,6 +254,8 @@ _KERNELS = {
     "SOFTMAX": _run_softmax,
     "QUANTIZE": _run_quantize,
     "DEQUANTIZE": _run_dequantize,
+    "TRANSPOSE_CONV": _run_transpose_conv,
+    **{kind: _run_unary for kind in UNARY_KINDS},
 }
 
 
