@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.ir import quant, shapes
-from harness.ir.geometry import conv_out_size, same_padding
+from harness.ir.geometry import conv_out_size, same_pads
 from harness.ir.graph import Graph, GraphError, Op, Tensor
 
 # Op kinds the importer reads only so that a rewrite here can remove them.
@@ -352,12 +352,7 @@ def space_to_batch_as_dilation(rw: _Rewriter) -> None:
 def _padding_for(rw: _Rewriter, source: Tensor, kernel, dilation, pads, conv: Op):
     """The dilated conv's padding: SAME or VALID when the pads are theirs, else an explicit PAD op."""
     _, h, w, _ = source.shape
-    same = []
-    for size, k, d in ((h, kernel[0], dilation[0]), (w, kernel[1], dilation[1])):
-        out = conv_out_size(size, k, 1, d, "SAME")
-        before = same_padding(size, k, 1, d, out)
-        total = max(out - 1 + (k - 1) * d + 1 - size, 0)
-        same += [before, total - before]
+    same = [*same_pads(h, kernel[0], 1, dilation[0]), *same_pads(w, kernel[1], 1, dilation[1])]
     if tuple(pads) == tuple(same):
         return "SAME", source.name, None
     if not any(pads):

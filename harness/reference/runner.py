@@ -10,10 +10,9 @@ from harness.ir.geometry import (
     WINDOW_KINDS,
     Pads,
     activation_input_names,
-    conv_out_size,
     kernel_size,
     op_pads,
-    same_padding,
+    same_pads,
 )
 from harness.ir.graph import UNARY_KINDS, Graph, GraphError, Op
 from harness.reference.ops import (
@@ -143,10 +142,7 @@ def transpose_conv_pads(graph: Graph, op: Op) -> tuple[int, int]:
     sh, sw = op.attrs.get("stride", (1, 1))
     if op.attrs.get("padding", "VALID") == "VALID":
         return 0, 0
-    return (
-        same_padding(out_h, kh, sh, 1, conv_out_size(out_h, kh, sh, 1, "SAME")),
-        same_padding(out_w, kw, sw, 1, conv_out_size(out_w, kw, sw, 1, "SAME")),
-    )
+    return same_pads(out_h, kh, sh, 1)[0], same_pads(out_w, kw, sw, 1)[0]
 
 
 def _run_transpose_conv(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
