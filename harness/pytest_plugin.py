@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import BUILD_DIR, SHARED_DIR
-from harness.pipeline.sweep import Point, Sweep, SweepError, load_sweep, parse_int_list
+from harness.pipeline.sweep import Point, Sweep, SweepError, load_sweep, parse_int_list, parse_kernel_sets
 
 RUN_ID_ENV = "PATCHBENCH_RUN_ID"
 DEFAULT_RESULTS = BUILD_DIR / "results.sqlite"
@@ -48,7 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline", default=None, help="a run id, an exported .csv/.json, or 'previous'")
     group.addoption("--repeat", type=int, default=None, help="timed runs per point (median reported)")
     group.addoption(
-        "--kernels", default="optimized", choices=("optimized", "portable"), help="which C kernels to build"
+        "--kernels",
+        default=None,
+        help="kernel set(s), comma-separated, each point measured with each: optimized (patchbench DSP), "
+        "portable, cmsis-nn (default: the sweep's, else optimized)",
     )
 
 
@@ -67,9 +70,18 @@ def _session_sweep(config: pytest.Config) -> Sweep:
             sweep.model_depths = {}
         if config.getoption("--repeat") is not None:
             sweep.repeat = config.getoption("--repeat")
+        if config.getoption("--kernels"):
+            sweep.kernels = parse_kernel_sets(config.getoption("--kernels"), "--kernels")
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
     _check_names(sweep)
+    if "cmsis-nn" in sweep.kernels:
+        from harness.firmware.cmsis import CmsisNotFound, locate
+
+        try:
+            locate()
+        except CmsisNotFound as err:  # stop the session: every CMSIS-NN point would fail the same way
+            raise pytest.UsageError(str(err)) from None
     return sweep
 
 
@@ -191,8 +203,9 @@ def repeat(sweep: Sweep) -> int:
 
 
 @pytest.fixture(scope="session")
-def kernels(pytestconfig: pytest.Config) -> str:
-    return pytestconfig.getoption("--kernels")
+def kernels(sweep: Sweep) -> list[str]:
+    """The kernel sets of this session (each point carries its own: ``point.kernels``)."""
+    return sweep.kernels
 
 
 @pytest.fixture(scope="session")

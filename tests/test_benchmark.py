@@ -1,4 +1,4 @@
-"""The benchmark tests: one test per (target, model, p, n) point of the sweep.
+"""The benchmark tests: one test per (target, model, p, n, kernel set) point of the sweep.
 
 Each point generates the firmware, builds it, runs it on the session's board for the target (a farm
 board, Renode or QEMU), checks the device's output against the host reference bit for bit and stores
@@ -13,13 +13,13 @@ from harness.pipeline.measure import measure
 pytestmark = pytest.mark.hil
 
 
-def test_inference(point, board, repeat, kernels, record, run_id):
+def test_inference(point, board, repeat, record, run_id):
     result = measure(
         point.model,
         point.target,
         point.p,
         point.n,
-        optimized=kernels == "optimized",
+        kernels=point.kernels,
         repeat=repeat,
         board=board.board,
     )

@@ -136,3 +136,22 @@ def test_every_op_kind_bit_exact_with_cmsis_nn(target, p):
                      repeat=1, warmup=0)  # fmt: skip
     assert result.status == "passed", result.summary()
     assert result.kernels == "cmsis-nn"
+
+
+def test_a_sweep_naming_several_kernel_sets_measures_every_point_with_each(tmp_path):
+    from harness.pipeline.sweep import SweepError, load_sweep
+
+    path = tmp_path / "sweep.toml"
+    path.write_text('[sweep]\ntargets = ["stm32f746"]\nmodels = ["vww_96_int8"]\npatches = [1, 4]\ndepths = [8]\n'
+                    'kernels = ["optimized", "cmsis-nn"]\n')  # fmt: skip
+    points = load_sweep(path).points()
+    assert [(p.p, p.kernels) for p in points] == [
+        (1, "optimized"),
+        (1, "cmsis-nn"),
+        (4, "optimized"),
+        (4, "cmsis-nn"),
+    ]
+    assert len({p.test_id for p in points}) == 4 and points[1].test_id.endswith("-cmsis-nn")
+    path.write_text(path.read_text().replace('"cmsis-nn"', '"cmsis"'))
+    with pytest.raises(SweepError, match="'cmsis'.*cmsis-nn"):
+        load_sweep(path)

@@ -79,6 +79,7 @@ def zoo(args: argparse.Namespace) -> int:
     arg("--models", default=None, help="comma-separated models, overriding the sweep's"),
     arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
     arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
+    arg("--kernels", default=None, help="kernel set(s), e.g. optimized,cmsis-nn (each point with each)"),
     arg("--backend", default="qemu", choices=("auto", "qemu", "renode", "pyocd")),
     arg("--farm", default=None, help="a TOML inventory of physical boards (with --backend auto|pyocd)"),
     arg("--results", default=None, help="the results database (default: build/results.sqlite)"),
@@ -100,7 +101,7 @@ def bench(args: argparse.Namespace) -> int:
         "--backend", args.backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip
-    for option in ("sweep", "models", "patches", "depths", "farm", "baseline"):
+    for option in ("sweep", "models", "patches", "depths", "kernels", "farm", "baseline"):
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option}", value]

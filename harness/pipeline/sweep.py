@@ -1,4 +1,6 @@
-"""Sweep definitions: which (target, model, p, n) points a run measures, from a TOML file or options."""
+"""Sweep definitions: which (target, model, p, n, kernel set) points a run measures, from a TOML file or
+options. A sweep that names several kernel sets (``kernels = ["optimized", "cmsis-nn"]``) measures every
+point with each."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.codegen import KERNEL_SETS
 from harness.paths import MLPERF_MODELS, REPO_ROOT
 
 DEFAULT_SWEEP = REPO_ROOT / "sweeps" / "default.toml"
+DEFAULT_KERNELS = "optimized"
 
 
 class SweepError(ValueError):
@@ -22,10 +26,14 @@ class Point:
     model: str
     p: int
     n: int
+    kernels: str = DEFAULT_KERNELS  # one of KERNEL_SETS
 
     @property
     def test_id(self) -> str:
-        return f"{self.target}-{self.model}-p{self.p}-n{self.n}"
+        """E.g. stm32f746-vww_96_int8-p4-n8; another kernel set than patchbench's DSP one is named:
+        stm32f746-vww_96_int8-p4-n8-cmsis-nn."""
+        suffix = "" if self.kernels == DEFAULT_KERNELS else f"-{self.kernels}"
+        return f"{self.target}-{self.model}-p{self.p}-n{self.n}{suffix}"
 
     @property
     def per_layer(self) -> bool:
@@ -40,19 +48,21 @@ class Sweep:
     depths: list[int]
     repeat: int = 3
     model_depths: dict[str, list[int]] = field(default_factory=dict)
+    kernels: list[str] = field(default_factory=lambda: [DEFAULT_KERNELS])
 
     def points(self) -> list[Point]:
-        """Every point, per-layer (p=1, n=0) once per (target, model), in a stable order."""
+        """Every point, per-layer (p=1, n=0) once per (target, model), each with every kernel set, in a
+        stable order (the kernel sets of one schedule point next to each other)."""
         points = []
         for target in self.targets:
             for model in self.models:
                 for p in self.patches:
                     depths = [0] if p == 1 else self.model_depths.get(model, self.depths)
-                    points.extend(Point(target, model, p, n) for n in depths)
+                    points.extend(Point(target, model, p, n, k) for n in depths for k in self.kernels)
         return points
 
 
-SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat")
+SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels")
 MODEL_FIELDS = ("depths",)
 
 
@@ -85,6 +95,10 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         depths=_int_list(body, "depths", path, minimum=1) if "depths" in body else [],
         repeat=repeat,
     )
+    if "kernels" in body:
+        sweep.kernels = parse_kernel_sets(
+            _str_list(body, "kernels", path), f"sweep file {path}: [sweep] kernels"
+        )
     extras = data.get("models", {})
     if not isinstance(extras, dict):
         raise SweepError(f"sweep file {path}: 'models' must be a table of [models.<name>] tables")
@@ -151,6 +165,16 @@ def parse_int_list(text: str, option: str) -> list[int]:
     if not values:
         raise SweepError(f"{option} is empty")
     return values
+
+
+def parse_kernel_sets(values: str | list[str], where: str) -> list[str]:
+    """'optimized,cmsis-nn' (or a list) -> the kernel sets, each one of KERNEL_SETS, in order, once."""
+    names = [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
+    names = list(dict.fromkeys(name for name in names if name))
+    unknown = [name for name in names if name not in KERNEL_SETS]
+    if unknown or not names:
+        raise SweepError(f"{where}: kernel set(s) {unknown or names} unknown; use {', '.join(KERNEL_SETS)}")
+    return names
 
 
 def _str_list(body: dict, key: str, path: Path) -> list[str]:
