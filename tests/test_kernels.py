@@ -127,6 +127,82 @@ def test_conv_kernels_match_reference_on_random_regions(lib, kind, kernel, strid
         np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} {window} trial {trial}")
 
 
+def inplace_case(rng, kernel: int, stride: int, dilation: int, channels: int):
+    """A dense depthwise region that fits in place (no more output than input pixels)."""
+    effective = (kernel - 1) * dilation + 1
+    while True:
+        in_h, in_w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        pads = [int(rng.integers(0, effective)) for _ in range(4)]
+        span_h, span_w = in_h + pads[0] + pads[1] - effective, in_w + pads[2] + pads[3] - effective
+        if span_h < 0 or span_w < 0:
+            continue
+        out_h, out_w = span_h // stride + 1, span_w // stride + 1
+        if out_h * out_w <= in_h * in_w:
+            return Region(in_h, in_w, channels, out_h, out_w, channels, *pads), Window(
+                kernel, kernel, stride, stride, dilation, dilation
+            )
+
+
+INPLACE_CASES = [(k, s, 1) for k in (1, 3, 5, 7) for s in (1, 2)] + [(3, 1, 2), (5, 2, 2), (3, 3, 1)]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "dilation"), INPLACE_CASES)
+def test_inplace_depthwise_schedule_is_the_planners(lib, kernel, stride, dilation):
+    """The C row schedule (pb_depthwise_inplace_schedule) is harness.schedule.arena's, row for row."""
+    from harness.schedule.arena import depthwise_inplace_schedule
+
+    rng = np.random.default_rng([kernel, stride, dilation, 7])
+    for _ in range(40):
+        region, window = inplace_case(rng, kernel, stride, dilation, 4)
+        rows, c_schedule = lib.depthwise_inplace_schedule(region, window)
+        mine = depthwise_inplace_schedule((region.in_h, region.in_w), (region.out_h, region.out_w),
+                                          (kernel, kernel), (stride, stride), (dilation, dilation), region.pads)  # fmt: skip
+        assert rows == mine.ring_rows, region
+        assert c_schedule == [(0x80 if d else 0) | f for d, f in zip(mine.direct, mine.flushes, strict=True)]
+
+
+def test_inplace_depthwise_ring_is_small():
+    """Stride 1 delays each row by the window's reach below it (3x3: a ring of 2 rows, 5x5: 3, 7x7: 4);
+    stride 2 delays only the first row; the ring holds one group of 4 channels."""
+    from harness.schedule.arena import depthwise_inplace_schedule
+
+    for kernel, rows in ((3, 2), (5, 3), (7, 4)):
+        pad = kernel // 2
+        schedule = depthwise_inplace_schedule(
+            (40, 40), (40, 40), (kernel, kernel), (1, 1), (1, 1), (pad,) * 4
+        )
+        assert schedule.ring_rows == rows
+        assert schedule.scratch_bytes(40, 96) == 40 + rows * 40 * 4
+    schedule = depthwise_inplace_schedule((40, 40), (20, 20), (3, 3), (2, 2), (1, 1), (0, 1, 0, 1))
+    assert schedule.ring_rows == 1 and schedule.direct == (False,) + (True,) * 19
+
+
+@pytest.mark.parametrize("variant", (*VARIANTS, "default"))
+@pytest.mark.parametrize(("kernel", "stride", "dilation"), INPLACE_CASES)
+def test_inplace_depthwise_matches_reference(lib, kernel, stride, dilation, variant):
+    """In place, both variants equal the reference bit for bit; they touch nothing past the output and the
+    declared scratch (out-of-place kernel's scratch + schedule + ring)."""
+    rng = np.random.default_rng([kernel, stride, dilation, len(variant)])
+    for trial in range(16):
+        channels = int(rng.choice([1, 2, 3, 4, 5, 8, 9, 16, 21]))
+        region, window = inplace_case(rng, kernel, stride, dilation, channels)
+        q = random_requant(rng, channels, kernel * kernel, large_multiplier=trial == 15)
+        x = rng.integers(-128, 128, (1, region.in_h, region.in_w, channels), dtype=np.int8)
+        filters = rng.integers(-127, 128, (1, kernel, kernel, channels), dtype=np.int8)
+        bias = rng.integers(-3000, 3000, channels).astype(np.int32) if trial % 5 else None
+        need = kernels.depthwise_inplace_scratch_bytes(
+            region, window, filters.shape, optimized=variant == "dsp"
+        )
+        scratch = np.full(need + GUARD, SENTINEL, np.int8)
+        buffer = np.concatenate([x.reshape(-1), np.full(GUARD, SENTINEL, np.int8)])
+        lib.depthwise_inplace(region, window, q, buffer, filters, bias, scratch[trial % 4 :], variant)
+        assert np.all(scratch[need + trial % 4 :] == SENTINEL), "wrote past the declared scratch"
+        assert np.all(buffer[x.size :] == SENTINEL), "wrote past the buffer"
+        want = expected_conv("depthwise", region, window, q, x, filters, bias)
+        got = buffer[: want.size].reshape(want.shape)
+        np.testing.assert_array_equal(got, want, err_msg=f"{region} {window} trial {trial}")
+
+
 @pytest.mark.parametrize("variant", (*VARIANTS, "default"))
 def test_conv2d_dispatches_1x1_windows_to_the_pointwise_kernel(lib, variant):
     rng = np.random.default_rng(7)

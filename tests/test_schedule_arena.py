@@ -2,7 +2,7 @@
 
 ``run_in_arena`` is the proof of a plan: the model runs with every tensor at its planned offset in
 one random-filled byte array, scratch poisoned before each kernel, in-place depthwise convs executed
-pixel by pixel over the shared bytes; the outputs must equal the reference bit for bit.
+row by row over the shared bytes as the C kernels do; the outputs must equal the reference bit for bit.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from harness.schedule.arena import (
     DEFAULT_INPLACE,
     NO_INPLACE,
     PLANNERS,
+    ROWMAJOR_INPLACE,
     InplacePolicy,
     KernelShapes,
     cmsis_nn_scratch,
@@ -106,17 +107,21 @@ def test_mlperf_arenas_run_bit_exact(name, mlperf_reference):
     assert in_place > 0  # the depthwise convs (and ADDs) really ran in place
 
 
-def test_in_place_stride2_depthwise_is_free_and_stride1_needs_the_ring():
+def test_default_policy_runs_every_depthwise_in_place_with_a_small_ring():
     graph = models.get_model("vww_96_int8")
-    arena = plan_arena(graph, make_plan(graph, 1, 0), inplace=DEFAULT_INPLACE, planner="greedy")
-    in_place = {graph.producer(b.name).name for b in arena.buffers if b.writes_over}
     strides = {op.name: tuple(op.attrs["stride"]) for op in graph.ops if op.kind == "DEPTHWISE_CONV_2D"}
+    rowmajor = plan_arena(graph, make_plan(graph, 1, 0), inplace=ROWMAJOR_INPLACE, planner="greedy")
+    in_place = {graph.producer(b.name).name for b in rowmajor.buffers if b.writes_over}
     assert in_place == {name for name, stride in strides.items() if stride == (2, 2)}
-    assert not any(b.kind == "scratch" for b in arena.buffers)
-    buffered = plan_arena(graph, make_plan(graph, 1, 0), inplace=ROW_BUFFERED, planner="greedy")
-    assert {graph.producer(b.name).name for b in buffered.buffers if b.writes_over} == set(strides)
-    ring = buffered.buffer("scratch:" + next(n for n, s in strides.items() if s == (1, 1)))
-    assert ring.size == 2 * 48 * 8  # two rows of the first 48x48x8 depthwise input
+    arena = plan_arena(graph, make_plan(graph, 1, 0), inplace=DEFAULT_INPLACE, planner="greedy")
+    assert DEFAULT_INPLACE == ROW_BUFFERED
+    assert {graph.producer(b.name).name for b in arena.buffers if b.writes_over} == set(strides)
+    first = next(n for n, s in strides.items() if s == (1, 1))  # the first 48x48x8 depthwise, 3x3 SAME
+    # the row schedule (48 bytes) and two delayed rows of one 4-channel group
+    assert arena.buffer("scratch:" + first).size == 48 + 2 * 48 * 4
+    stride2 = next(n for n, s in strides.items() if s == (2, 2))
+    _, out_h, out_w, _ = graph.tensor(graph.op(stride2).outputs[0]).shape
+    assert arena.buffer("scratch:" + stride2).size == out_h + out_w * 4  # only the first row waits
 
 
 def test_simulation_catches_an_unsafe_in_place_claim(monkeypatch):
@@ -126,17 +131,24 @@ def test_simulation_catches_an_unsafe_in_place_claim(monkeypatch):
     x = random_input(graph)
     expected = reference.run_graph(graph, x)
     plan = make_plan(graph, 1, 0)
-    monkeypatch.setattr(arena_module, "depthwise_rows_to_buffer", lambda *args: 0)  # a wrong proof
     arena = plan_arena(graph, plan, inplace=DEFAULT_INPLACE, planner="greedy")
     assert any(b.writes_over for b in arena.buffers)
-    with pytest.raises(ScheduleError, match="needs more ring rows than the 0 planned"):
-        run_in_arena(graph, plan, arena, x)
-    # A kernel that trusts the wrong proof and keeps no ring reads pixels it already overwrote.
-    monkeypatch.setattr(executor_module, "depthwise_last_readers", lambda *args: np.full(64, -1))
+    assert_runs_exactly(graph, plan, arena, x, expected)
+    # A plan that reserved less than the ring needs is caught.
+    small = dataclasses.replace(
+        arena,
+        buffers=tuple(
+            dataclasses.replace(b, size=b.size - 1) if b.kind == "scratch" else b for b in arena.buffers
+        ),
+    )
+    with pytest.raises(ScheduleError, match="the plan reserved"):
+        run_in_arena(graph, plan, small, x)
+    # A kernel whose schedule writes every row straight to its place reads rows it already overwrote.
+    schedule = arena_module.depthwise_inplace_schedule((8, 8), (8, 8), (3, 3), (1, 1), (1, 1), (1, 1, 1, 1))
+    wrong = arena_module.InplaceSchedule((True,) * 8, (0,) * 8, schedule.ring_rows)
+    monkeypatch.setattr(executor_module, "depthwise_inplace_schedule", lambda *args: wrong)
     with pytest.raises(ScheduleError, match="after it was overwritten"):
         run_in_arena(graph, plan, arena, x)
-    monkeypatch.undo()
-    assert_runs_exactly(graph, plan, plan_arena(graph, plan, planner="greedy"), x, expected)
 
 
 def test_check_and_simulation_catch_overlapping_buffers():
@@ -190,8 +202,8 @@ def test_scratch_is_a_parameter_and_alignment_is_exact():
         calls.append(shapes)
         return 1000 if op.kind == "CONV_2D" else 0
 
-    plain = plan_arena(graph, plan, alignment=4)
-    with_scratch = plan_arena(graph, plan, scratch=scratch, alignment=16)
+    plain = plan_arena(graph, plan, alignment=4, inplace=NO_INPLACE)
+    with_scratch = plan_arena(graph, plan, scratch=scratch, alignment=16, inplace=NO_INPLACE)
     conv_steps = [op for op in graph.ops if op.kind == "CONV_2D"]
     assert len([b for b in with_scratch.buffers if b.kind == "scratch"]) == len(conv_steps)
     assert with_scratch.scratch_bytes == 1000 and with_scratch.arena_bytes >= plain.arena_bytes

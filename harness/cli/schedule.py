@@ -36,8 +36,8 @@ from harness.schedule.search import parse_size, search
     arg(
         "--inplace",
         choices=sorted(INPLACE_POLICIES),
-        default="rowmajor",
-        help="in-place kernels the arena may use (default: rowmajor, see harness/schedule/arena.py)",
+        default="row_buffered",
+        help="in-place kernels the arena may use (default: row_buffered, see harness/schedule/arena.py)",
     ),
     arg("--svg", default=None, help="also write the memory-profile chart to this .svg file"),
 )

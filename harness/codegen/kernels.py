@@ -33,6 +33,7 @@ from harness.ir import quant
 from harness.ir.geometry import WINDOW_KINDS, hwc, kernel_size, op_pads, reach, stride_dilation, window_count
 from harness.ir.graph import Graph, Op
 from harness.paths import BUILD_DIR
+from harness.schedule.arena import depthwise_inplace_schedule
 
 KERNELS_DIR = Path(__file__).resolve().parent / "kernels"
 HOST_ONLY_DIR = KERNELS_DIR / "host"  # ctypes exports of the inline helpers; never in a firmware
@@ -199,6 +200,20 @@ def scratch_bytes(
     _, in_features = filter_shape
     batches = int(np.prod(input_shape, dtype=np.int64)) // in_features
     return (4 if batches > 1 else 2) * in_features + ALIGNMENT_SLACK
+
+
+def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape, *, optimized: bool) -> int:
+    """Scratch of pb_depthwise_conv2d_s8_inplace on ``region``: the out-of-place kernel's, then the row
+    schedule and the ring of delayed rows (harness.schedule.arena.depthwise_inplace_schedule)."""
+    schedule = depthwise_inplace_schedule(
+        (region.in_h, region.in_w), (region.out_h, region.out_w), (window.kernel_h, window.kernel_w),
+        (window.stride_h, window.stride_w), (window.dilation_h, window.dilation_w), region.pads,
+    )  # fmt: skip
+    if schedule is None or region.in_c != region.out_c:
+        raise KernelError(f"{region}: a depthwise conv cannot run in place on it (more output than input)")
+    base = scratch_bytes("DEPTHWISE_CONV_2D", (1, region.in_h, region.in_w, region.in_c), filter_shape,
+                         optimized=optimized)  # fmt: skip
+    return base + schedule.scratch_bytes(region.out_w, region.out_c)
 
 
 def op_scratch_bytes(graph: Graph, op: Op, optimized: bool) -> int:
@@ -411,6 +426,32 @@ class HostKernels:
             _ptr(output),
             None if scratch is None else scratch.ctypes.data_as(ctypes.c_void_p),
         )
+
+    def depthwise_inplace(self, region: Region, window: Window, q: Requant, buffer: np.ndarray,
+                          filter: np.ndarray, bias: np.ndarray | None, scratch: np.ndarray,
+                          variant: str = "default") -> None:  # fmt: skip
+        """Run pb_depthwise_conv2d_s8_inplace: ``buffer`` (int8, C-contiguous) holds the input and receives
+        the output; ``scratch`` must hold depthwise_inplace_scratch_bytes(...)."""
+        if not buffer.flags.c_contiguous or buffer.dtype != np.int8:
+            raise KernelError("buffer must be a C-contiguous int8 array")
+        multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
+        c_q = _CRequant(q.input_zero_point, q.output_zero_point, q.act_min, q.act_max,
+                        _ptr(multipliers, ctypes.c_int32), _ptr(shifts, ctypes.c_int32))  # fmt: skip
+        bias32 = None if bias is None else _int32(bias)
+        self._function("pb_depthwise_conv2d_s8_inplace", variant)(
+            ctypes.byref(_CRegion(**_region_fields(region))), ctypes.byref(_CWindow(**vars(window))),
+            ctypes.byref(c_q), _ptr(buffer), _ptr(_int8(filter, "filter")), _ptr(bias32, ctypes.c_int32),
+            scratch.ctypes.data_as(ctypes.c_void_p),
+        )  # fmt: skip
+
+    def depthwise_inplace_schedule(self, region: Region, window: Window) -> tuple[int, list[int]]:
+        """pb_depthwise_inplace_schedule: (ring rows or -1, the schedule bytes)."""
+        schedule = np.zeros(max(region.out_h, 1), np.uint8)
+        rows = self.lib.pb_depthwise_inplace_schedule(
+            ctypes.byref(_CRegion(**_region_fields(region))), ctypes.byref(_CWindow(**vars(window))),
+            schedule.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)),
+        )  # fmt: skip
+        return rows, schedule.tolist()
 
     def fully_connected(self, q: Requant, input: np.ndarray, weights: np.ndarray, bias, variant="default",
                         scratch: np.ndarray | None = None) -> np.ndarray:  # fmt: skip

@@ -328,14 +328,25 @@ def emit_conv(ctx: OpContext) -> OpCode:
     requant_arrays, requant = _requant_struct(ctx, q, out_c)
     bias_arrays, bias = _bias(ctx)
     window = kernels.window_for_op(graph, op)
-    if op.kind == "DEPTHWISE_CONV_2D":
+    in_place = ctx.arena.buffer(op.outputs[0]).writes_over == op.inputs[0]
+    if in_place and op.kind != "DEPTHWISE_CONV_2D":
+        raise CodegenError(
+            f"internal error: op {op.name!r} ({op.kind}) was planned in place; no kernel runs it so"
+        )
+    if in_place:
+        kernel = "pb_depthwise_conv2d_s8_inplace"
+    elif op.kind == "DEPTHWISE_CONV_2D":
         kernel = "pb_depthwise_conv2d_s8"
     elif (window.kernel_h, window.kernel_w) == (1, 1) and _never_padded(ctx, steps):
         kernel = "pb_conv1x1_s8"
     else:
         kernel = "pb_conv2d_s8"
+    for step in steps if in_place else []:
+        r = step.region
+        if (r.in_row_stride, r.out_row_stride) != (r.in_w * r.in_c, r.out_w * r.out_c):
+            raise CodegenError(f"internal error: in-place op {op.name!r} reads or writes a strided window")
     fields.update(kernel=kernel, input=ctx.input_ptr(0), output=ctx.output_ptr(), bias=bias,
-                  filter=f"{op.name}_filter", scratch=ctx.scratch_ptr)  # fmt: skip
+                  filter=f"{op.name}_filter", scratch=ctx.scratch_ptr, in_place=in_place)  # fmt: skip
     return OpCode(
         name=op.name, kind=op.kind, comment=_comment(ctx, _window_detail(ctx)), in_stage=ctx.in_stage,
         macro="conv", constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays],

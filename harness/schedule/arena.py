@@ -20,14 +20,14 @@ output, not a counted image that later patches still read):
 - elementwise ops (ADD, MUL, int8 QUANTIZE) may write over an operand of the output's exact shape and
   element size. Contract: element i is written after everything that element i depends on was read,
   and nothing reads position i afterwards (true of every elementwise loop, TFLite's reference included).
-- DEPTHWISE_CONV_2D may write over its input. Contract: the kernel produces output pixels in row-major
-  order, each pixel's channel c after reading channel c of its window; with Cin == Cout, output pixel
-  q then overwrites exactly input pixel q (same position in the buffer). The planner proves, for the
-  op's exact shapes, stride and pads (every patch's, in the patch stage), that no input pixel is read
-  after its slot was overwritten (``depthwise_rows_to_buffer`` = 0): true for the usual stride-2
-  depthwise convs, false for stride 1. With ``depthwise="row_buffered"`` a kernel that first copies
-  such rows into a ring buffer may run in place too; the planner adds that ring buffer (the number of
-  rows alive at once x width x channels) to the op's scratch.
+- DEPTHWISE_CONV_2D may write over its input (Cin == Cout; output pixel q lands where input pixel q was).
+  The in-place kernels (pb_depthwise_conv2d_s8_inplace) follow ``depthwise_inplace_schedule``: per group
+  of four channels, output rows in order, each written straight to its place when every output row that
+  reads the input under it came first, else held in a small ring of delayed output rows until it is
+  free (stride 1, 3x3: a ring of 2 rows of out_w x 4 bytes). The planner adds the schedule and ring
+  bytes to the op's scratch. ``depthwise="row_buffered"`` (the default) runs every depthwise conv in
+  place that way; ``"rowmajor"`` only those that need no delayed rows in a pixel-by-pixel row-major
+  kernel (``depthwise_rows_to_buffer`` = 0: the usual stride-2 convs, not stride 1).
 
 Scratch per op comes from a ``ScratchFn`` (a parameter, so that code generation supplies its kernels'
 real figures): ``reference_scratch`` (0: the plain reference kernels need none) and ``cmsis_nn_scratch``
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -116,12 +116,15 @@ def cmsis_nn_scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
 class InplacePolicy:
     elementwise: bool = True
     depthwise: Literal["off", "rowmajor", "row_buffered"] = "rowmajor"
+    # depthwise ops kept out of place (the "best" planner's choice for ops away from the peak)
+    depthwise_out_of_place: frozenset[str] = frozenset()
 
 
-DEFAULT_INPLACE = InplacePolicy()
+ROWMAJOR_INPLACE = InplacePolicy()
 NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off")
 ROW_BUFFERED_INPLACE = InplacePolicy(elementwise=True, depthwise="row_buffered")
-INPLACE_POLICIES = {"rowmajor": DEFAULT_INPLACE, "row_buffered": ROW_BUFFERED_INPLACE, "off": NO_INPLACE}
+DEFAULT_INPLACE = ROW_BUFFERED_INPLACE
+INPLACE_POLICIES = {"rowmajor": ROWMAJOR_INPLACE, "row_buffered": ROW_BUFFERED_INPLACE, "off": NO_INPLACE}
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,72 @@ def depthwise_rows_to_buffer(
     return most
 
 
+@dataclass(frozen=True)
+class InplaceSchedule:
+    """How the in-place depthwise kernels (pb_depthwise_inplace.c) run one region: per output row, whether
+    it goes straight to its place (``direct``) or into the ring of delayed rows, and how many delayed rows
+    (oldest first) are copied to their place once it is computed (``flushes``); ``ring_rows`` is the most
+    delayed rows alive at once. The C function pb_depthwise_inplace_schedule computes the same."""
+
+    direct: tuple[bool, ...]
+    flushes: tuple[int, ...]
+    ring_rows: int
+
+    def scratch_bytes(self, out_w: int, channels: int) -> int:
+        """The schedule bytes plus the ring (a row: out_w pixels of one group of up to 4 channels)."""
+        return len(self.direct) + self.ring_rows * out_w * min(channels, 4)
+
+
+def _last_reader_rows(in_h: int, out_h: int, kernel_h: int, stride_h: int, dilation_h: int, pad_top: int):
+    index = np.arange(in_h)
+    reach = (kernel_h - 1) * dilation_h
+    last = np.minimum(out_h - 1, (index + pad_top) // stride_h)
+    first = np.maximum(-((reach - index - pad_top) // stride_h), 0)
+    return np.where(last >= first, last, -1)
+
+
+@functools.lru_cache(maxsize=4096)
+def depthwise_inplace_schedule(
+    in_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: Pads,
+) -> InplaceSchedule | None:
+    """The in-place row schedule of a depthwise region (None: more output than input pixels).
+
+    Output pixel q overwrites input pixel q; output row k covers input rows k*out_w // in_w to
+    ((k+1)*out_w - 1) // in_w, free once the last output row reading them (``free_after``) is done. Row k
+    is direct if that was before k; else it waits in the ring. Stride 1 with a 3x3 window: every row waits
+    one row, a ring of 2; stride 2: only the first row waits.
+    """
+    (in_h, in_w), (out_h, out_w) = in_hw, out_hw
+    if out_h * out_w > in_h * in_w or min(in_h, in_w, out_h, out_w) <= 0:
+        return None
+    last_reader = _last_reader_rows(in_h, out_h, kernel[0], stride[0], dilation[0], pads[0])
+    free_after = [
+        int(last_reader[k * out_w // in_w : ((k + 1) * out_w - 1) // in_w + 1].max()) for k in range(out_h)
+    ]
+    direct, flushes = [], []
+    ring_rows = oldest = 0  # delayed rows are always oldest..k (a direct row finds none pending)
+    for k in range(out_h):
+        is_direct = free_after[k] < k
+        if is_direct:
+            oldest = k + 1
+        else:
+            ring_rows = max(ring_rows, k - oldest + 1)
+        flushed = 0
+        while oldest <= k and free_after[oldest] <= k:
+            oldest += 1
+            flushed += 1
+        direct.append(is_direct)
+        flushes.append(flushed)
+    if ring_rows > 0x7F:
+        return None
+    return InplaceSchedule(tuple(direct), tuple(flushes), ring_rows)
+
+
 # --- the planner ----------------------------------------------------------------------------------------
 
 
@@ -271,6 +340,8 @@ class _Piece:
     first: int
     last: int
     writes_over: str | None = None
+    producer: str = ""  # the op writing it (in-place pieces)
+    op_kind: str = ""
 
 
 @dataclass
@@ -324,13 +395,30 @@ def plan_arena(
         policies = [inplace] if planner != "best" or inplace == NO_INPLACE else [inplace, NO_INPLACE]
         best: tuple[int, list[_Group], list[int]] | None = None
         for policy in policies:
-            candidate_groups = _Layout(graph, plan, input_mode, scratch, policy).groups()
-            for key in orders:
-                offsets = _place(sorted(candidate_groups, key=key), alignment)
-                end = _end(candidate_groups, offsets)
-                if best is None or end < best[0]:
-                    best = (end, candidate_groups, offsets)
-        _, groups, offsets = best
+            candidate = _best_placement(
+                _Layout(graph, plan, input_mode, scratch, policy).groups(), orders, alignment
+            )
+            if best is None or candidate[0] < best[0]:
+                best = candidate
+        if planner == "best" and inplace.depthwise != "off":
+            # An in-place depthwise conv away from the peak saves nothing and costs its ring copies: plan
+            # once more with those out of place and keep that plan if the arena does not grow.
+            # All such ops at once, else one at a time in the winning order (first fit is not monotone).
+            spare = _depthwise_off_the_peak(best[1], best[0])
+            tries = [spare] + ([frozenset([name]) for name in sorted(spare)] if len(spare) > 1 else [])
+            kept_off = inplace.depthwise_out_of_place
+            for extra in tries:
+                relaxed = replace(inplace, depthwise_out_of_place=kept_off | extra)
+                candidate = _best_placement(
+                    _Layout(graph, plan, input_mode, scratch, relaxed).groups(),
+                    orders if extra is spare else [best[3]],
+                    alignment,
+                )
+                if candidate[0] <= best[0]:
+                    best, kept_off = candidate, kept_off | extra
+                    if extra is spare:
+                        break
+        _, groups, offsets, _ = best
         for group, offset in zip(groups, offsets, strict=True):
             group.offset = offset
     buffers = tuple(
@@ -352,6 +440,37 @@ def plan_arena(
     )
     arena.check()
     return arena
+
+
+def _best_placement(
+    groups: list[_Group], orders, alignment: int
+) -> tuple[int, list[_Group], list[int], Callable]:
+    """(arena end, groups, offsets, order) of the order that gives the smallest arena."""
+    best = None
+    for key in orders:
+        offsets = _place(sorted(groups, key=key), alignment)
+        end = _end(groups, offsets)
+        if best is None or end < best[0]:
+            best = (end, groups, offsets, key)
+    return best
+
+
+def _depthwise_off_the_peak(groups: list[_Group], arena_end: int) -> frozenset[str]:
+    """In-place depthwise ops whose step would stay within ``arena_end`` with a separate output buffer
+    (a lower bound: the bytes alive at that step, the output counted apart from its input)."""
+    spare = set()
+    for group in groups:
+        for piece in group.pieces:
+            if piece.writes_over is None or piece.op_kind != "DEPTHWISE_CONV_2D":
+                continue
+            step = piece.first
+            alive = sum(
+                max((p.size for p in other.pieces if p.first <= step <= p.last), default=0)
+                for other in groups
+            )
+            if alive + piece.size <= arena_end:
+                spare.add(piece.producer)
+    return frozenset(spare)
 
 
 ORDERS: dict[str, Callable[[_Group], tuple]] = {
@@ -472,6 +591,7 @@ class _Layout:
                 source, ring_bytes = target
                 owner[op.outputs[0]] = source
                 pieces[op.outputs[0]].writes_over = source
+                pieces[op.outputs[0]].producer, pieces[op.outputs[0]].op_kind = op.name, op.kind
                 extra_scratch[op.name] = ring_bytes
 
         def root(name: str) -> str:
@@ -553,21 +673,25 @@ class _Layout:
             for name in op.inputs:
                 if reusable(name) and graph.tensor(name).shape == graph.tensor(out).shape:
                     return name, 0
-        if self.inplace.depthwise != "off" and op.kind == "DEPTHWISE_CONV_2D" and reusable(op.inputs[0]):
+        if (
+            self.inplace.depthwise != "off"
+            and op.kind == "DEPTHWISE_CONV_2D"
+            and op.name not in self.inplace.depthwise_out_of_place
+            and reusable(op.inputs[0])
+        ):
             kh, kw = kernel_size(graph, op)
             stride = tuple(op.attrs.get("stride", (1, 1)))
             dilation = tuple(op.attrs.get("dilation", (1, 1)))
             rows_needed, ring = 0, 0
             for run in self._runs(op):
-                rows = depthwise_rows_to_buffer(
-                    run.input_shape[:2], run.output_shape[:2], (kh, kw), stride, dilation, run.pads
-                )
-                if rows is None or run.input_shape[2] != run.output_shape[2]:
+                geometry = (run.input_shape[:2], run.output_shape[:2], (kh, kw), stride, dilation, run.pads)
+                schedule = depthwise_inplace_schedule(*geometry)
+                if schedule is None or run.input_shape[2] != run.output_shape[2]:
                     return None
-                rows_needed = max(rows_needed, rows)
-                ring = max(ring, rows * run.input_shape[1] * run.input_shape[2])
+                rows_needed = max(rows_needed, depthwise_rows_to_buffer(*geometry))
+                ring = max(ring, schedule.scratch_bytes(run.output_shape[1], run.output_shape[2]))
             if rows_needed == 0 or self.inplace.depthwise == "row_buffered":
-                return op.inputs[0], ring * np.dtype(graph.tensor(op.inputs[0]).dtype).itemsize
+                return op.inputs[0], ring
         return None
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from harness import reference
 from harness.ir.geometry import activation_input_names, kernel_size, op_pads
 from harness.ir.graph import Graph, Op
-from harness.schedule.arena import ArenaPlan, depthwise_last_readers
+from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule
 from harness.schedule.plan import PatchPlan, Region, ScheduleError
 
 
@@ -156,8 +156,8 @@ def run_in_arena(
 
     This is the arena plan's proof: the arena starts as random bytes, each kernel's scratch is
     overwritten with random bytes before the kernel runs, and in-place depthwise convs run pixel by
-    pixel in row-major order over the shared bytes (the contract ``arena.py`` relies on; rows a
-    row-buffered kernel copies aside are kept in a ring whose size is checked against the plan). If two
+    row by row over the shared bytes as the C kernels do (``depthwise_inplace_schedule``; the ring of
+    delayed rows is checked against the scratch the plan reserved). If two
     live buffers overlapped, or an in-place op read a pixel after overwriting it, the outputs would
     differ from ``reference.run_graph``. Returns the graph outputs and the stage output.
     """
@@ -256,49 +256,61 @@ def run_in_arena(
 
 
 def _depthwise_in_place(graph: Graph, op: Op, src: np.ndarray, out_hwc, pads, buffers, memory) -> None:
-    """A row-major in-place depthwise kernel over shared memory: output pixel q overwrites input pixel q.
-
-    Before overwriting an input pixel that a later output pixel still reads, the kernel copies that
-    pixel's row into a ring and reads the row from there from then on (a row-buffered kernel); the ring
-    may never hold more rows than the arena plan reserved as the op's scratch.
+    """The in-place depthwise kernels over shared memory, row by row as ``depthwise_inplace_schedule`` says:
+    output row k reads its windows from the shared bytes, then goes to its place (a direct row) or into
+    the ring of delayed rows, and the rows the schedule names after k are copied to their place. Every
+    window read is checked against the input as it was before the op, and the ring plus the schedule
+    must fit the scratch the arena plan reserved for the op.
     """
     _, in_h, in_w, channels = src.shape
     out_h, out_w, _ = out_hwc
     kh, kw = kernel_size(graph, op)
     sh, sw = op.attrs.get("stride", (1, 1))
-    if tuple(op.attrs.get("dilation", (1, 1))) != (1, 1):
-        raise ScheduleError(f"in-place simulation of dilated depthwise {op.name!r} is not supported")
+    dilation = tuple(op.attrs.get("dilation", (1, 1)))
     if pads is None:
         pads = op_pads(graph, op, in_h, in_w)
     top, _, left, _ = pads
-    last_reader = depthwise_last_readers((in_h, in_w), (out_h, out_w), (kh, kw), (sh, sw), (1, 1), pads)
-    row_last_read = last_reader.reshape(in_h, in_w).max(axis=1)
-    flat = src.reshape(in_h * in_w, channels)  # a view of the shared memory
+    schedule = depthwise_inplace_schedule((in_h, in_w), (out_h, out_w), (kh, kw), (sh, sw), dilation, pads)
+    if schedule is None:
+        raise ScheduleError(f"in-place depthwise {op.name!r}: {out_h}x{out_w} output does not fit its input")
     scratch = buffers.get(f"scratch:{op.name}")
-    ring_capacity = (scratch.size if scratch is not None else 0) // (in_w * channels * src.itemsize)
+    planned = scratch.size if scratch is not None else 0
+    if schedule.scratch_bytes(out_w, channels) > planned:
+        raise ScheduleError(
+            f"in-place depthwise {op.name!r} needs {schedule.scratch_bytes(out_w, channels)} bytes of ring and "
+            f"schedule, the plan reserved {planned}"
+        )
+    flat = src.reshape(in_h * in_w * channels)  # a view of the shared memory
     # What the op must produce, from the input before any byte of it is overwritten; the loop below
     # then proves that every window the in-place kernel reads is still that original input.
     original = src.copy()
-    expected = reference.run_op(graph, op, [original], pads=pads).reshape(out_h * out_w, channels)
-    ring: dict[int, np.ndarray] = {}
-    for q in range(out_h * out_w):
-        oy, ox = divmod(q, out_w)
-        y0, x0 = oy * sh - top, ox * sw - left
-        r0, r1 = max(y0, 0), min(y0 + kh, in_h)
-        c0, c1 = max(x0, 0), min(x0 + kw, in_w)
-        for r in range(r0, r1):
-            seen = (ring[r] if r in ring else flat[r * in_w : (r + 1) * in_w])[c0:c1]
-            if not np.array_equal(seen, original[0, r, c0:c1]):
+    expected = reference.run_op(graph, op, [original], pads=pads).reshape(out_h, out_w * channels)
+    row_bytes = out_w * channels
+    ring: list[int] = []  # delayed output rows, oldest first
+    oldest = 0
+    for k in range(out_h):
+        y0 = k * sh - top
+        rows = range(max(y0, 0), min(y0 + (kh - 1) * dilation[0] + 1, in_h))
+        c0 = max(-left, 0)
+        c1 = min((out_w - 1) * sw - left + (kw - 1) * dilation[1] + 1, in_w)
+        for r in rows:
+            seen = flat[(r * in_w + c0) * channels : (r * in_w + c1) * channels]
+            if not np.array_equal(seen, original[0, r, c0:c1].reshape(-1)):
                 raise ScheduleError(
-                    f"in-place depthwise {op.name!r}: output pixel {q} reads input row {r} after it was overwritten"
+                    f"in-place depthwise {op.name!r}: output row {k} reads input row {r} after it was overwritten"
                 )
-        row = q // in_w
-        if last_reader[q] > q and row not in ring:
-            ring[row] = flat[row * in_w : (row + 1) * in_w].copy()
-            if len(ring) > ring_capacity:
-                raise ScheduleError(
-                    f"in-place depthwise {op.name!r} needs more ring rows than the {ring_capacity} planned"
-                )
-        flat[q] = expected[q]
-        for r in [r for r in ring if row_last_read[r] <= q]:
-            del ring[r]
+        if schedule.direct[k]:
+            flat[k * row_bytes : (k + 1) * row_bytes] = expected[k]
+            oldest = k + 1
+        else:
+            ring.append(k)
+            if len(ring) > schedule.ring_rows:
+                raise ScheduleError(f"in-place depthwise {op.name!r}: more delayed rows than its ring holds")
+        for _ in range(schedule.flushes[k]):
+            row = ring.pop(0)
+            if row != oldest:
+                raise ScheduleError(f"internal error: in-place depthwise {op.name!r} flushes out of order")
+            flat[row * row_bytes : (row + 1) * row_bytes] = expected[row]
+            oldest += 1
+    if ring:
+        raise ScheduleError(f"in-place depthwise {op.name!r}: rows {ring} were never written to their place")

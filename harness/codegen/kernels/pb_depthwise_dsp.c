@@ -261,9 +261,42 @@ static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_
  * the low lane's sign bit into bit 16, which the mask drops. */
 static inline uint32_t double_lanes(uint32_t v) { return (v << 1) & 0xFFFEFFFEu; }
 
-void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
-                                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
-                                void *scratch) {
+/* Where output row oy of a group goes: its place (in_place 0, or a direct row of the in-place schedule) or
+ * its slot in the ring of delayed rows (see pb_depthwise_inplace.c); *step: bytes from pixel to pixel. */
+typedef struct {
+    const uint8_t *schedule; /* NULL: out of place */
+    int8_t *ring;
+    int32_t ring_rows;
+} dw_inplace;
+
+static inline int8_t *dw_row_target(const dw_inplace *ip, int8_t *output, int32_t oy, int32_t out_rs, int32_t c,
+                                    int32_t channels, int32_t group, int32_t out_w, int32_t *step) {
+    if (ip->schedule != NULL && !(ip->schedule[oy] & PB_DW_DIRECT)) {
+        *step = group;
+        return ip->ring + (oy % ip->ring_rows) * out_w * group;
+    }
+    *step = channels;
+    return output + oy * out_rs + c;
+}
+
+/* After output row oy: copy the delayed rows whose place is now free; returns the new oldest delayed row. */
+static inline int32_t dw_row_done(const dw_inplace *ip, int8_t *output, int32_t oy, int32_t oldest, int32_t out_rs,
+                                  int32_t c, int32_t channels, int32_t group, int32_t out_w) {
+    if (ip->schedule == NULL) {
+        return oldest;
+    }
+    if (ip->schedule[oy] & PB_DW_DIRECT) {
+        oldest = oy + 1;
+    }
+    for (int32_t n = ip->schedule[oy] & 0x7F; n > 0; --n, ++oldest) {
+        pb_depthwise_inplace_flush(ip->ring + (oldest % ip->ring_rows) * out_w * group, output + oldest * out_rs + c,
+                                   out_w, group, channels);
+    }
+    return oldest;
+}
+
+static void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params, const int8_t *input,
+                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch, int32_t in_place) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t in_rs = pb_in_row_stride(r);
@@ -285,6 +318,13 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
         ox_first = ox_first > ox_end ? ox_end : ox_first;
     }
     uint32_t *wbuf = align4(scratch);
+    dw_inplace ip = {NULL, NULL, 0};
+    if (in_place) { /* the schedule and the ring follow the group's widened weights */
+        uint8_t *schedule = (uint8_t *)(wbuf + 2 * kh * kw);
+        ip.ring_rows = pb_depthwise_inplace_schedule(r, w, schedule);
+        ip.schedule = schedule;
+        ip.ring = (int8_t *)schedule + r->out_h;
+    }
     dw_group group = {.weights = wbuf, .kh = kh, .tap_step = tap_step, .row_step = row_step, .offset2 = offset2,
                       .in_step = w->stride_w * in_c, .out_step = channels,
                       .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u};
@@ -313,12 +353,15 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
             wbuf[2 * t] = doubled ? double_lanes(w02) : w02;
             wbuf[2 * t + 1] = doubled ? double_lanes(w13) : w13;
         }
+        int32_t oldest = 0;
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
             int32_t ky0, ky1;
             valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
             const int32_t rows_inside = ky0 == 0 && ky1 == kh;
-            int8_t *out_row = output + oy * out_rs + c;
+            int32_t out_step;
+            int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
+            group.out_step = out_step;
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
                 if (doubled && ky1 > ky0 && ox == ox_first && ox_first < ox_end) {
@@ -326,12 +369,12 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                      * run of the window rows ky0..ky1 - 1 (a group with fewer rows, the weights from row ky0) */
                     const int8_t *in = input + (iy0 + ky0 * dh) * in_rs + ix0 * in_c + c;
                     if (rows_inside) {
-                        dw_interior(&group, in, out_row + ox * channels, ox_end - ox_first, kw, !full_range);
+                        dw_interior(&group, in, out_row + ox * out_step, ox_end - ox_first, kw, !full_range);
                     } else {
                         dw_group rows = group;
                         rows.kh = ky1 - ky0;
                         rows.weights = wbuf + 2 * ky0 * kw;
-                        dw_interior(&rows, in, out_row + ox * channels, ox_end - ox_first, kw, !full_range);
+                        dw_interior(&rows, in, out_row + ox * out_step, ox_end - ox_first, kw, !full_range);
                     }
                     ox = ox_end - 1;
                     continue;
@@ -358,7 +401,7 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                         }
                     }
                 }
-                int8_t *out = out_row + ox * channels;
+                int8_t *out = out_row + ox * out_step;
                 if (doubled) {
                     uint32_t packed = requant4_doubled(acc0, acc1, acc2, acc3, group.cr);
                     if (!full_range) {
@@ -378,13 +421,17 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                     out[3] = requant(acc3, q, c + 3);
                 }
             }
+            oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
         }
     }
     for (; c < channels; ++c) { /* the last channels % 4, one at a time */
+        int32_t oldest = 0;
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
             int32_t ky0, ky1;
             valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
+            int32_t out_step;
+            int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 1, r->out_w, &out_step);
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
                 int32_t kx0, kx1;
@@ -396,8 +443,21 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
                         acc += x * filter[(ky * kw + kx) * channels + c];
                     }
                 }
-                output[oy * out_rs + ox * channels + c] = requant(acc, q, c);
+                out_row[ox * out_step] = requant(acc, q, c);
             }
+            oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 1, r->out_w);
         }
     }
+}
+
+void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
+                                const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    dw_dsp(r, w, q, input, filter, bias, output, scratch, 0);
+}
+
+/* In place (pb_kernels.h): the same kernel with the input and output in one buffer; the in-place row
+ * schedule decides per group and row whether the row goes to its place or to the ring. */
+void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, int8_t *buffer,
+                                        const int8_t *filter, const int32_t *bias, void *scratch) {
+    dw_dsp(r, w, q, buffer, filter, bias, buffer, scratch, 1);
 }

@@ -22,7 +22,8 @@
  *
  * Scratch. Kernels that take `void *scratch` need harness.kernels.scratch_bytes(...) bytes there
  * (0 for portable kernels, which then accept NULL); any alignment is fine. Input, output and
- * scratch must not overlap, except where a kernel says otherwise.
+ * scratch must not overlap, except where a kernel says otherwise (the in-place depthwise kernel works
+ * in one buffer).
  */
 #ifndef PB_KERNELS_H
 #define PB_KERNELS_H
@@ -135,6 +136,37 @@ void pb_depthwise_conv2d_s8_portable(const pb_region *region, const pb_window *w
 void pb_depthwise_conv2d_s8_dsp(const pb_region *region, const pb_window *window, const pb_requant *q,
                                 const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
                                 void *scratch);
+
+/* DEPTHWISE_CONV_2D in place: the output overwrites the input in `buffer` (in_c == out_c, dense rows:
+ * in_row_stride 0 or in_w * c, out_row_stride 0 or out_w * c, out_h * out_w <= in_h * in_w). Output
+ * pixel q (row-major) lands where input pixel q was. The kernel works on groups of up to four channels;
+ * per group it computes output rows in order and writes row k straight to its place when every output
+ * row that reads the input rows under it came before k, else into a ring of delayed rows in scratch,
+ * copied to its place as soon as its last reader has run (stride 1: a 3x3 window delays each row by
+ * one). Scratch: scratch_bytes(...) of the out-of-place kernel followed by
+ * pb_depthwise_inplace_bytes(...) (the row schedule and the ring; see harness.schedule.arena). */
+void pb_depthwise_conv2d_s8_inplace(const pb_region *region, const pb_window *window, const pb_requant *q,
+                                    int8_t *buffer, const int8_t *filter, const int32_t *bias, void *scratch);
+void pb_depthwise_conv2d_s8_inplace_portable(const pb_region *region, const pb_window *window, const pb_requant *q,
+                                             int8_t *buffer, const int8_t *filter, const int32_t *bias,
+                                             void *scratch);
+void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *region, const pb_window *window, const pb_requant *q,
+                                        int8_t *buffer, const int8_t *filter, const int32_t *bias, void *scratch);
+
+/* The in-place row schedule: for each output row k, schedule[k] = PB_DW_DIRECT if row k goes straight to
+ * its place, plus the number of delayed rows (oldest first) whose place is free once row k is computed.
+ * Returns the ring's rows (the most delayed rows alive at once), or -1 if the region cannot run in place.
+ * schedule may be NULL (only the ring size). */
+#define PB_DW_DIRECT 0x80u
+int32_t pb_depthwise_inplace_schedule(const pb_region *region, const pb_window *window, uint8_t *schedule);
+
+/* Bytes of the in-place part of the scratch: out_h schedule bytes + ring rows * out_w * min(c, 4). */
+int32_t pb_depthwise_inplace_bytes(const pb_region *region, const pb_window *window);
+
+/* Copies one delayed row of a group of `group` channels (ring layout: out_w pixels x group) to its place
+ * (pixels `channels` apart). */
+void pb_depthwise_inplace_flush(const int8_t *ring_row, int8_t *out_row, int32_t out_w, int32_t group,
+                                int32_t channels);
 
 /* FULLY_CONNECTED: output[b, o] = requant(sum_i (input[b, i] - input_zp) * weights[o, i] + bias[o]).
  * weights [out_features, in_features], bias [out_features] or NULL; q->multiplier/shift have
