@@ -264,21 +264,12 @@ def reference(point: Point):
 
 @pytest.fixture
 def record(results_db, run_id: str, record_property):
-    """Stores a point's result row (and its metrics as JUnit XML properties)."""
+    """Stores a point's PointRecord in this run (and every set field as a JUnit XML property)."""
 
-    def store(row) -> None:
-        results_db.add(row)
-        for key in (
-            "status",
-            "latency",
-            "latency_unit",
-            "sram_measured",
-            "sram_planned",
-            "flash_bytes",
-            "exact",
-        ):
-            value = getattr(row, key)
-            if value is not None:
-                record_property(key, value)
+    def store(point_record) -> None:
+        point_record.run_id = run_id
+        results_db.add(point_record)
+        for key, value in point_record.properties():
+            record_property(key, value)
 
     return store

@@ -23,7 +23,7 @@ def test_inference(point, board, repeat, record, run_id):
         repeat=repeat,
         board=board.board,
     )
-    record(result.to_row(run_id))
+    record(result.as_record(run_id))
     if result.status == "does_not_fit":
         pytest.skip(f"does not fit: {result.reason}")
     assert result.status == "passed", f"{point.test_id} on {board.choice.explanation}: {result.reason}"

@@ -38,7 +38,7 @@ def _sram_within_plan(result: PointResult) -> bool:
 def _figures(result: PointResult) -> str:
     units = sum(value for _, value in result.layer_latency)
     return (
-        f"{result.model} {result.target} p={result.p} n={result.n} {result.kernels}: {result.latency:,.0f} "
+        f"{result.label} ({result.identity.kernels}): {result.latency:,.0f} "
         f"{result.latency_unit} (units sum {units:,.0f}), SRAM measured {result.sram_measured} B / planned "
         f"{result.sram_planned} B (arena {result.arena_bytes}, stack high-water {result.stack_bytes}), analytic "
         f"{result.sram_analytic_counted} counted / {result.sram_analytic_streamed} streamed, flash {result.flash_bytes} B"

@@ -8,13 +8,16 @@ import time
 
 import pytest
 
-from harness.results.db import ResultRow, ResultsDB, ResultsError, read_export
+from harness.results.db import ResultsDB, ResultsError, read_export
+from harness.results.record import PointRecord
+
+SCHEMA_VERSION = 2
 
 
-def _row(run_id="r1", model="m", p=1, n=0, **kw) -> ResultRow:
+def _row(run_id="r1", model="m", p=1, n=0, **kw) -> PointRecord:
     defaults = dict(target="stm32f412", backend="qemu", status="passed", latency=1234.0, exact=True)
     defaults.update(kw)
-    return ResultRow(run_id=run_id, model=model, p=p, n=n, **defaults)
+    return PointRecord.from_flat(dict(run_id=run_id, model=model, p=p, n=n, **defaults))
 
 
 def test_rows_round_trip(tmp_path):
@@ -100,10 +103,12 @@ def test_killed_writer_keeps_completed_rows(tmp_path):
     path = tmp_path / "r.sqlite"
     script = (
         "import sys, time\n"
-        "from harness.results.db import ResultsDB, ResultRow\n"
+        "from harness.results.db import ResultsDB\n"
+        "from harness.results.record import PointRecord\n"
         "db = ResultsDB(sys.argv[1]); db.start_run('r1', None, 'h', {})\n"
         "for i in range(1, 100000):\n"
-        "    db.add(ResultRow(run_id='r1', target='t', backend='qemu', model='m', p=i, n=0, status='passed'))\n"
+        "    db.add(PointRecord.from_flat(dict(run_id='r1', target='t', backend='qemu', model='m', p=i, n=0,\n"
+        "                                      status='passed')))\n"
         "    print(i, flush=True)\n"
         "    time.sleep(0.01)\n"
     )
@@ -115,7 +120,7 @@ def test_killed_writer_keeps_completed_rows(tmp_path):
     proc.wait()
     time.sleep(0.1)
     with ResultsDB(path) as db:
-        assert db.schema_version == 1
+        assert db.schema_version == SCHEMA_VERSION
         assert len(db.results()) >= written
         assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -147,4 +152,171 @@ def test_many_processes_creating_the_same_new_database_at_once(tmp_path):
         problems = [r for r in (outcomes.get(timeout=10) for _ in procs) if r != "ok"]
         assert not problems, f"attempt {attempt}: {problems[0]}"
         with ResultsDB(path) as db:
-            assert len(db.results()) == 6 and db.schema_version == 1
+            assert len(db.results()) == 6 and db.schema_version == SCHEMA_VERSION
+
+
+# --- the one record: every field stored, the identity the key, old databases migrated ----------------
+
+
+def _every_field_set() -> PointRecord:
+    """A record whose every field (identity included) holds a value that is not its default."""
+    from harness.results.record import LayerProfile, PlanSummary, PointAnalysis, PointIdentity
+
+    layer = LayerProfile("b0", True, (96, 96, 3), (48, 48, 8), 34_560, 9_216, 36_864, 1_000, 1_200)
+    analysis = PointAnalysis(
+        graph_name="vww_96_int8", rules="paper", input_shapes=((1, 96, 96, 3),), output_shapes=((1, 2),),
+        plan=PlanSummary(4, 8, "vww: 4x4 patches", ("b0",), "t7", (30, 30), 7_800_000, 7_400_000, 900_000,
+                         1_300_000),
+        layers=(layer, layer),
+    )  # fmt: skip
+    identity = PointIdentity(
+        target="stm32f746", backend="pyocd", model="vww_96_int8", p=4, n=8, place="desk-f746",
+        kernels="portable", engine="cmsis-nn", input_mode="streamed", planner="greedy", inplace="off",
+        compiler="0123456789ab",
+    )  # fmt: skip
+    return PointRecord(
+        identity=identity, run_id="r1", status="failed", reason="output differs", sram_measured=60_001,
+        sram_planned=61_002, sram_analytic_counted=50_003, sram_analytic_streamed=40_004, arena_bytes=52_005,
+        scratch_bytes=2_306, stack_reserved=4_096, stack_bytes=1_807, data_bytes=308, bss_bytes=53_009,
+        flash_bytes=400_010, sram_budget=327_680, flash_budget=1_048_576, sram_needed=331_011,
+        flash_needed=1_100_012, latency=9_812_013.5, latency_unit="cycles", runs=5,
+        layer_latency=[("conv0", 10.5), ("dw1", 20.0)], macs=7_753_184, macs_patch_stage=1_599_840,
+        mac_overhead=0.03518, exact=False, output_crc="5a17c3e2", firmware_hash="feedfacecafe",
+        flags="-mcpu=cortex-m7 -O2", board_id="0669FF555052836687031520", log_path="logs/p4.log",
+        analysis=analysis, created_at=1_790_000_000.25,
+    )  # fmt: skip
+
+
+def test_a_record_with_every_field_set_reads_back_equal(tmp_path):
+    from dataclasses import fields
+
+    from harness.results.record import COLUMNS, PointIdentity
+
+    record = _every_field_set()
+    defaults = PointRecord(identity=PointIdentity("t", "b", "m", 1, 0))
+    unset = [f.name for f in fields(PointRecord) if getattr(record, f.name) == getattr(defaults, f.name)]
+    unset += [f.name for f in fields(PointIdentity) if getattr(record.identity, f.name) == getattr(
+        PointIdentity("t", "b", "m", 1, 0), f.name)]  # fmt: skip
+    assert not unset, f"the test record leaves {unset} at their defaults"
+    with ResultsDB(tmp_path / "r.sqlite") as db:
+        db.start_run("r1", None, "h", {})
+        db.add(record)
+        (back,) = db.records("r1")
+        assert back == record
+        # The DataFrame, the export and a database filled from the export hold every column too.
+        assert list(db.results().columns) == list(COLUMNS)
+        for name in ("out.json", "out.csv"):
+            with ResultsDB(tmp_path / f"copy-{name}.sqlite") as copy:
+                copy.start_run("r1", None, "h", {})
+                copy.add_frame(read_export(db.export(tmp_path / name)))
+                assert copy.records("r1") == [record], name
+    # The JUnit properties are every scalar field.
+    properties = dict(record.properties())
+    assert set(properties) == {n for n, kind in COLUMNS.items() if kind != "TEXT_JSON"}
+    assert properties["kernels"] == "portable" and properties["scratch_bytes"] == 2_306
+
+
+def test_the_same_point_with_another_identity_is_another_row(tmp_path):
+    with ResultsDB(tmp_path / "r.sqlite") as db:
+        db.start_run("r1", None, "h", {})
+        db.add(_row(latency=1.0))
+        db.add(_row(latency=2.0, kernels="portable"))
+        db.add(_row(latency=3.0, input_mode="streamed"))
+        db.add(_row(latency=4.0, compiler="abc"))
+        assert sorted(db.results()["latency"]) == [1.0, 2.0, 3.0, 4.0]
+
+
+# The schema of version 1 (git show 276f71e:harness/results/db.py), as it was.
+OLD_SCHEMA = """
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL, git_commit TEXT,
+    host TEXT, environment TEXT);
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id), target TEXT NOT NULL,
+    backend TEXT NOT NULL, model TEXT NOT NULL, p INTEGER NOT NULL, n INTEGER NOT NULL, status TEXT NOT NULL,
+    reason TEXT, latency REAL, latency_unit TEXT, layer_latency TEXT, macs INTEGER, macs_patch_stage INTEGER,
+    mac_overhead REAL, sram_measured INTEGER, sram_planned INTEGER, sram_analytic_counted INTEGER,
+    sram_analytic_streamed INTEGER, arena_bytes INTEGER, stack_bytes INTEGER, data_bytes INTEGER,
+    bss_bytes INTEGER, flash_bytes INTEGER, sram_budget INTEGER, flash_budget INTEGER, exact INTEGER,
+    output_crc TEXT, firmware_hash TEXT, flags TEXT, board_id TEXT, log_path TEXT, created_at REAL NOT NULL,
+    UNIQUE (run_id, target, backend, model, p, n));
+CREATE INDEX results_point ON results (target, model, p, n);
+PRAGMA user_version = 1;
+"""
+OLD_FLAGS = '-mcpu=cortex-m7 -O2 -DPB_KERNELS_OPTIMIZED={} -DPB_BUILD_ID="{}"'
+OLD_GCC = "arm-none-eabi-gcc (15:12.2.rel1-1) 12.2.1 20221205"
+
+
+def test_a_database_of_the_old_schema_keeps_its_rows(tmp_path):
+    from harness.results.record import compiler_id
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(OLD_SCHEMA)
+    conn.execute("INSERT INTO runs VALUES ('old', 1.0, 2.0, 'abc', 'h', ?)", (f'{{"gcc": "{OLD_GCC}"}}',))
+    insert = (
+        "INSERT INTO results (run_id, target, backend, model, p, n, status, latency, latency_unit, "
+        "layer_latency, sram_measured, exact, flags, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    )
+    conn.execute(
+        insert,
+        (
+            "old",
+            "stm32f746",
+            "qemu",
+            "vww_96_int8",
+            1,
+            0,
+            "passed",
+            14_382_115.0,
+            "instructions",
+            '[["op00", 5.0]]',
+            61_000,
+            1,
+            OLD_FLAGS.format(1, "aa"),
+            3.0,
+        ),
+    )
+    conn.execute(
+        insert,
+        (
+            "old",
+            "stm32f746",
+            "qemu",
+            "vww_96_int8",
+            4,
+            8,
+            "passed",
+            20_000_000.0,
+            "instructions",
+            "[]",
+            41_000,
+            1,
+            OLD_FLAGS.format(0, "bb"),
+            4.0,
+        ),
+    )
+    conn.execute(insert, ("old", "stm32f412", "qemu", "mcunet-in1", 1, 0, "does_not_fit", None, None, None,
+                          None, None, None, 5.0))  # fmt: skip
+    conn.commit()
+    conn.close()
+    with ResultsDB(path) as db:
+        assert db.schema_version == SCHEMA_VERSION
+        records = db.records("old")
+    assert [(r.identity.model, r.identity.p, r.status) for r in records] == [
+        ("vww_96_int8", 1, "passed"), ("vww_96_int8", 4, "passed"), ("mcunet-in1", 1, "does_not_fit")
+    ]  # fmt: skip
+    first, second, third = records
+    assert first.latency == 14_382_115.0 and first.layer_latency == [("op00", 5.0)] and first.exact is True
+    assert first.sram_measured == 61_000 and first.created_at == 3.0
+    # What old runs ran with: the kernel set from the build's define, the compiler from flags and gcc.
+    assert (first.identity.kernels, second.identity.kernels) == ("optimized", "portable")
+    assert first.identity.compiler == compiler_id(OLD_GCC, OLD_FLAGS.format(1, "cc"))
+    assert first.identity.compiler == second.identity.compiler != ""
+    assert third.identity.compiler == "" and third.identity.kernels == "optimized"
+    for record in records:
+        assert (record.identity.input_mode, record.identity.engine, record.identity.planner,
+                record.identity.inplace, record.identity.place) == ("counted", "patchbench", "best", "rowmajor", "")  # fmt: skip
+    # And the migrated file takes new rows.
+    with ResultsDB(path) as db:
+        db.add(_row(run_id="old", latency=1.0))
+        assert len(db.records()) == 4

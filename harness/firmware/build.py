@@ -327,6 +327,12 @@ def _render_linker_script(target: Target, platform: Platform, options: BuildOpti
     )
 
 
+def compiler_flags(target: Target, options: BuildOptions) -> tuple[str, ...]:
+    """The C flags a build of ``target`` with ``options`` compiles with (all but the build id define,
+    which hashes the sources too): known before building, for a result's compiler identity."""
+    return _cflags(target, target.platform(options.platform), options)
+
+
 def _cflags(target: Target, platform: Platform, options: BuildOptions) -> tuple[str, ...]:
     warnings = ["-Wall", "-Wextra"] + (["-Werror"] if options.warnings_as_errors else [])
     defines = [

@@ -19,7 +19,7 @@ import argparse
 import functools
 import time
 import zlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +36,21 @@ from harness.codegen import (
     build_model,
     generate_model,
 )
-from harness.firmware.build import BuildError, BuildOptions, DoesNotFit, Firmware
+from harness.firmware.build import (
+    BuildError,
+    BuildOptions,
+    BuildResult,
+    DoesNotFit,
+    Firmware,
+    compiler_flags,
+    toolchain_version,
+)
 from harness.firmware.targets import Target, TargetError, load_target
 from harness.ir.graph import Graph, GraphError
 from harness.paths import BUILD_DIR
+from harness.pipeline.analysis import point_analysis
+from harness.results.record import DEFAULT_ENGINE, PointIdentity, PointRecord, compiler_id
+from harness.schedule.arena import INPLACE_POLICIES
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import profile
 
@@ -50,47 +61,11 @@ LOG_DIR = BUILD_DIR / "logs"
 POINT_ERRORS = (ScheduleError, CodegenError, BuildError, BoardError, ProtocolError, GraphError, TargetError)
 
 
-@dataclass
-class PointResult:
-    """Every metric of one (model, target, p, n) point. Sizes in bytes; latency in ``latency_unit``."""
+@dataclass(kw_only=True)
+class PointResult(PointRecord):
+    """A measured point: its stored record (PointRecord), plus the device's and the reference's output
+    bytes, kept in memory for the caller's checks (the record stores their CRC and the verdict)."""
 
-    model: str
-    target: str
-    backend: str
-    p: int
-    n: int
-    status: str  # "passed" | "failed" | "does_not_fit" | "error"
-    reason: str | None = None
-    kernels: str = "optimized"  # "optimized" (DSP) | "portable"
-    input_mode: str = "counted"  # "counted": the whole image in SRAM; "streamed": tiles from flash
-    latency: float | None = None  # median over the timed runs
-    latency_unit: str | None = None  # "instructions" (QEMU icount) or "cycles" (DWT on a board)
-    layer_latency: list[tuple[str, float]] = field(default_factory=list)  # timed units, medians
-    runs: int = 0
-    macs: int | None = None  # the whole graph under this schedule (recomputation included)
-    macs_patch_stage: int | None = None
-    mac_overhead: float | None = None  # macs / per-layer macs - 1
-    sram_measured: int | None = None  # .data + .bss + stack high-water (the device's MEM line)
-    sram_planned: int | None = None  # arena (kernel scratch included) + reserved stack
-    sram_analytic_counted: int | None = None  # the paper's accounting, input image in SRAM
-    sram_analytic_streamed: int | None = None  # the paper's accounting, input image streamed
-    arena_bytes: int | None = None
-    scratch_bytes: int | None = None  # the largest kernel scratch buffer (inside the arena)
-    stack_bytes: int | None = None  # measured stack high-water mark
-    stack_reserved: int | None = None
-    data_bytes: int | None = None
-    bss_bytes: int | None = None
-    flash_bytes: int | None = None  # .text + .rodata + .data
-    sram_budget: int | None = None
-    flash_budget: int | None = None
-    sram_needed: int | None = None  # does_not_fit: what the linker needed (reserved stack included)
-    flash_needed: int | None = None
-    exact: bool | None = None  # device output == harness.reference, bit for bit
-    output_crc: str | None = None
-    firmware_hash: str | None = None
-    flags: str | None = None  # compiler flags (kernel selection included)
-    board_id: str | None = None
-    log_path: str | None = None
     output: bytes | None = field(default=None, repr=False)  # the device's output
     expected: bytes | None = field(default=None, repr=False)  # the reference's output
 
@@ -98,8 +73,13 @@ class PointResult:
     def fits(self) -> bool:
         return self.status != "does_not_fit"
 
+    def as_record(self, run_id: str) -> PointRecord:
+        """The stored record of this point in run ``run_id``."""
+        values = {f.name: getattr(self, f.name) for f in fields(PointRecord)}
+        return PointRecord(**{**values, "run_id": run_id})
+
     def summary(self) -> str:
-        head = f"{self.model} on {self.target} ({self.backend}) p={self.p} n={self.n} {self.kernels}: {self.status}"
+        head = f"{self.label}: {self.status}"
         if self.reason:
             head += f" ({self.reason})"
         if self.latency is None:
@@ -114,13 +94,17 @@ class PointResult:
             f"stack high-water {self.stack_bytes} B; flash {self.flash_bytes / kb:.1f} kB"
         )
 
-    def to_row(self, run_id: str):
-        """The results database row of this point (harness.results.db.ResultRow)."""
-        from harness.results.db import ResultRow
 
-        names = {f.name for f in fields(ResultRow)} - {"run_id", "created_at"}
-        values = {name: getattr(self, name) for name in names if hasattr(self, name)}
-        return ResultRow(run_id=run_id, **values)
+@dataclass
+class PlannedPoint:
+    """A point after its first stage: schedule, memory plan and C generated, the build not yet run."""
+
+    result: PointResult
+    graph: Graph
+    plan: PatchPlan
+    target: Target
+    generated: GeneratedModel
+    build_options: BuildOptions
 
 
 # The per-unit times (one instrumented run) must add up to the total (an uninstrumented run) within this.
@@ -180,55 +164,151 @@ def measure(
     ``board``: an open board to run on (a fixture's, kept across points); else one is opened for
     ``backend`` and closed again. ``repeat`` timed runs after ``warmup`` untimed ones. ``kernels``: one
     of KERNEL_SETS ("optimized", "portable", "cmsis-nn"); None: ``optimized`` says which of the first two.
+    The stages
+    (``new_result``, ``plan_point``, ``build_point`` + ``note_build``, ``run_point``) are what the pytest
+    plugin's fixtures call one by one.
     """
     kernels = kernels or ("optimized" if optimized else "portable")
+    options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
+    result = new_result(model, target, p, n, backend, options=options, board=board)
+    try:
+        planned = plan_point(result, model, target, repeat=repeat, warmup=warmup, options=options)
+        built = build_point(planned, build_root=build_root)
+    except POINT_ERRORS as err:
+        result.status, result.reason = "error", f"{type(err).__name__}: {err}"
+        return result
+    if not note_build(result, built):
+        return result
+    return run_point(planned, built, board=board, backend=backend, timeout=timeout)
+
+
+def new_result(
+    model: str | Graph,
+    target: str | Target,
+    p: int,
+    n: int,
+    backend: str = "qemu",
+    *,
+    options: CodegenOptions | None = None,
+    board: Board | None = None,
+) -> PointResult:
+    """A point's result before anything ran: its identity (the compiler's is added by ``plan_point``),
+    budgets, status "error" until a stage says otherwise. ``options``: the kernel set, input mode,
+    planner and in-place policy (default: CodegenOptions())."""
+    options = options or CodegenOptions()
+    name = _graph(model).name if isinstance(model, str) else model.name
+    target = load_target(target) if isinstance(target, str) else target
+    identity = PointIdentity(
+        target=target.name,
+        backend=board.backend if board is not None else backend,
+        place=board.resource.name if board is not None else "",
+        model=name,
+        p=p,
+        n=n,
+        kernels=options.kernel_set,
+        engine="cmsis-nn" if options.cmsis_nn else DEFAULT_ENGINE,
+        input_mode=options.input_mode,
+        planner=options.planner,
+        inplace=_inplace_name(options),
+    )
+    return PointResult(
+        identity=identity,
+        status="error",
+        sram_budget=target.sram_budget_bytes,
+        flash_budget=target.flash_budget_bytes,
+    )
+
+
+def plan_point(
+    result: PointResult,
+    model: str | Graph,
+    target: str | Target,
+    *,
+    repeat: int = 3,
+    warmup: int = 1,
+    options: CodegenOptions | None = None,
+) -> PlannedPoint:
+    """Schedule, memory plan, analytic figures and C of the point of ``result`` (filled in as it goes),
+    generated with ``options`` (those ``new_result`` was given). Raises one of POINT_ERRORS when the
+    point cannot be planned."""
+    identity = result.identity
     graph = _graph(model) if isinstance(model, str) else model
     target = load_target(target) if isinstance(target, str) else target
-    result = PointResult(
-        model=graph.name, target=target.name, backend=board.backend if board else backend, p=p, n=n,
-        status="error", kernels=kernels, input_mode=input_mode,
-        sram_budget=target.sram_budget_bytes, flash_budget=target.flash_budget_bytes,
-    )  # fmt: skip
+    options = options or CodegenOptions()
+    if options.kernel_set != identity.kernels or options.input_mode != identity.input_mode:
+        raise CodegenError(f"options {options} are not those of the point {result.label}")
+    build_options = BuildOptions(
+        platform=firmware_platform(identity.backend),
+        runs=repeat,
+        warmup=warmup,
+        defines=_timer_defines(identity.backend),
+    )
+    result.runs = repeat
+    result.stack_reserved = build_options.stack_bytes
+    compiler = compiler_id(toolchain_version(), compiler_flags(target, build_options))
+    result.identity = identity = replace(identity, compiler=compiler)
+    plan = make_plan(graph, identity.p, identity.n)
+    _add_schedule_metrics(result, graph, plan)
+    x = make_test_input(graph)
+    generated = generate_model(graph, plan, target, x, options)
+    _add_plan_metrics(result, generated, build_options.stack_bytes)
+    result.expected = expected_output(graph, x)
+    return PlannedPoint(result, graph, plan, target, generated, build_options)
+
+
+def build_point(planned: PlannedPoint, *, build_root: Path | None = None) -> BuildResult:
+    """The firmware of a planned point (Firmware, or DoesNotFit with the linker's numbers); BuildError
+    when it does not compile."""
+    return build_model(planned.generated, planned.target, planned.build_options, build_root=build_root)
+
+
+def note_build(result: PointResult, built: BuildResult) -> bool:
+    """Record the build in ``result``; False when the firmware does not fit (status does_not_fit)."""
+    result.firmware_hash = built.build_id
+    result.flags = " ".join(built.cflags)
+    if isinstance(built, DoesNotFit):
+        result.status, result.reason = "does_not_fit", built.reason
+        ram, flash = built.overflow("RAM"), built.overflow("FLASH")
+        result.sram_needed = ram.needed_bytes if ram else None
+        result.flash_needed = flash.needed_bytes if flash else None
+        return False
+    result.flash_bytes = built.sizes.flash_bytes
+    return True
+
+
+def run_point(
+    planned: PlannedPoint,
+    firmware: Firmware,
+    *,
+    board: Board | None = None,
+    backend: str = "qemu",
+    timeout: float = RUN_TIMEOUT_S,
+) -> PointResult:
+    """Run the firmware of a planned point and check its record: the point's result, whatever happens."""
+    result = planned.result
     try:
-        plan = make_plan(graph, p, n)
-        _add_schedule_metrics(result, graph, plan)
-        x = make_test_input(graph)
-        options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
-        generated = generate_model(graph, plan, target, x, options)
-        _add_plan_metrics(result, generated, BuildOptions().stack_bytes)
-        result.expected = expected_output(graph, x)
-        backend_name = board.backend if board is not None else backend
-        build_options = BuildOptions(
-            platform=_platform(backend, board),
-            runs=repeat,
-            warmup=warmup,
-            defines=_timer_defines(backend_name),
-        )
-        firmware = build_model(generated, target, build_options, build_root=build_root)
-        result.firmware_hash = firmware.build_id
-        result.flags = " ".join(firmware.cflags)
-        if isinstance(firmware, DoesNotFit):
-            result.status, result.reason = "does_not_fit", firmware.reason
-            ram, flash = firmware.overflow("RAM"), firmware.overflow("FLASH")
-            result.sram_needed = ram.needed_bytes if ram else None
-            result.flash_needed = flash.needed_bytes if flash else None
-            return result
-        result.flash_bytes = firmware.sizes.flash_bytes
-        record = _run(firmware, target, backend, board, timeout, result)
-        _add_record_metrics(result, record, generated)
+        record = _run(firmware, planned.target, backend, board, timeout, result)
+        _add_record_metrics(result, record, planned.generated)
     except POINT_ERRORS as err:
         result.status, result.reason = "error", f"{type(err).__name__}: {err}"
     return result
+
+
+def _inplace_name(options: CodegenOptions) -> str:
+    """The in-place policy's name in INPLACE_POLICIES, else its settings (CMSIS-NN turns off only the
+    depthwise part)."""
+    names = [name for name, policy in INPLACE_POLICIES.items() if policy == options.inplace]
+    if names:
+        return names[0]
+    return (
+        f"elementwise={'on' if options.inplace.elementwise else 'off'},depthwise={options.inplace.depthwise}"
+    )
 
 
 def _graph(model: str) -> Graph:
     from models import get_model
 
     return get_model(model)
-
-
-def _platform(backend: str, board: Board | None) -> str:
-    return board.firmware_platform if board is not None else firmware_platform(backend)
 
 
 def _timer_defines(backend: str) -> tuple[str, ...]:
@@ -244,6 +324,7 @@ def _add_schedule_metrics(result: PointResult, graph: Graph, plan: PatchPlan) ->
     memory = profile(graph, plan)
     result.sram_analytic_counted = memory.peak("counted")
     result.sram_analytic_streamed = memory.peak("streamed")
+    result.analysis = point_analysis(graph, plan, memory=memory)
 
 
 def _add_plan_metrics(result: PointResult, generated: GeneratedModel, stack_reserved: int) -> None:
@@ -318,7 +399,8 @@ def _write_log(result: PointResult, record: Record) -> Path:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = LOG_DIR / (
-        f"{result.model}-{result.target}-p{result.p}-n{result.n}-{result.kernels}-{record.build_id}-{stamp}.log"
+        f"{result.identity.model}-{result.identity.target}-p{result.identity.p}-n{result.identity.n}-"
+        f"{result.identity.kernels}-{record.build_id}-{stamp}.log"
     )
     path.write_text("\n".join(record.lines) + "\n")
     return path

@@ -35,6 +35,7 @@ from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
 from harness.report import charts
 from harness.report.charts import Chart
 from harness.results.db import STATUSES, ResultsDB, ResultsError
+from harness.results.record import COLUMNS, PointIdentity, identity_of, variant_words
 from harness.results.regression import (
     DELTA_COLUMNS,
     Comparison,
@@ -244,17 +245,25 @@ def render_report(
 # --- groups: per-layer against per-patch ----------------------------------------------------------
 
 
-def _grouped(records: list[dict]) -> dict[tuple[str, str, str], list[dict]]:
-    groups: dict[tuple[str, str, str], list[dict]] = {}
+def _grouped(records: list[dict]) -> dict[PointIdentity, list[dict]]:
+    """The points of one model on one board with one kernel set, input mode, ... (all identity but
+    p and n): the points a table sets side by side."""
+    groups: dict[PointIdentity, list[dict]] = {}
     for record in records:
-        groups.setdefault((record["target"], record["backend"], record["model"]), []).append(record)
+        groups.setdefault(identity_of(record).group, []).append(record)
     for members in groups.values():
         members.sort(key=lambda r: (r["p"], r["n"]))
     return groups
 
 
-def _group(key: tuple[str, str, str], members: list[dict], logs: _LogPublisher) -> Group:
-    target, backend, model = key
+def group_anchor(group: PointIdentity) -> str:
+    """The page anchor of a group: board, backend and model, plus what is not the default."""
+    words = [group.place, *variant_words(group)]
+    return _slug("-".join([group.target, group.backend, group.model, *filter(None, words)]))
+
+
+def _group(key: PointIdentity, members: list[dict], logs: _LogPublisher) -> Group:
+    target, backend, model = key.target, key.backend, key.model
     reference = next((r for r in members if r["p"] == 1), None)
     chosen = choose_schedule(members)
     columns = [
@@ -314,7 +323,7 @@ def _group(key: tuple[str, str, str], members: list[dict], logs: _LogPublisher) 
         line("log", "log", lambda r: logs.cell(r)),
     ]
     group = Group(
-        anchor=_slug(f"{target}-{backend}-{model}"),
+        anchor=group_anchor(key),
         target=target,
         backend=backend,
         model=model,
@@ -538,8 +547,8 @@ def _problems(records: list[dict], logs: _LogPublisher) -> list[Problem]:
         reason = r["reason"] or ("output not bit-exact" if r["exact"] is False else "no reason recorded")
         found.append(
             Problem(
-                point=point_label((r["target"], r["backend"], r["model"], r["p"], r["n"])),
-                anchor=_slug(f"{r['target']}-{r['backend']}-{r['model']}"),
+                point=point_label(identity_of(r)),
+                anchor=group_anchor(identity_of(r).group),
                 status=STATUS_TEXT[r["status"]],
                 reason=reason,
                 log=logs.cell(r),
@@ -608,7 +617,7 @@ class _LogPublisher:
     def cell(self, r: dict) -> Cell:
         if not r["log_path"]:
             return NA
-        key = f"{r['target']}-{r['backend']}-{r['model']}-p{r['p']}-n{r['n']}"
+        key = point_label(identity_of(r))
         if key not in self._done:
             self._done[key] = self._publish(Path(r["log_path"]), _slug(key))
         return self._done[key]
@@ -629,11 +638,7 @@ class _LogPublisher:
 
 # --- helpers --------------------------------------------------------------------------------------
 
-_ROW_INTS = (
-    "p", "n", "macs", "macs_patch_stage", "sram_measured", "sram_planned", "sram_analytic_counted",
-    "sram_analytic_streamed", "arena_bytes", "stack_bytes", "data_bytes", "bss_bytes", "flash_bytes",
-    "sram_budget", "flash_budget",
-)  # fmt: skip
+_ROW_INTS = tuple(name for name, kind in COLUMNS.items() if kind == "INTEGER" and name != "exact")
 
 
 def _record(raw: dict) -> dict:

@@ -1,9 +1,10 @@
-"""The results database: one SQLite file, one row per (run, target, backend, model, p, n).
+"""The results database: one SQLite file, one row per point identity per run.
 
-Every row is committed on its own, in WAL mode, so concurrent pytest-xdist workers can write to the
-same file and an interrupted run keeps every completed row. The schema is versioned: ``MIGRATIONS``
-lists the steps from an empty file to the current schema and opening a database applies the missing
-ones.
+The results table's columns, types and unique key are derived from ``harness.results.record``
+(``PointRecord``, ``PointIdentity``): a field added there is a column here. Every row is committed on
+its own, in WAL mode, so concurrent pytest-xdist workers can write to the same file and an interrupted
+run keeps every completed row. The schema is versioned (``PRAGMA user_version``): ``MIGRATIONS`` lists
+the steps from an empty file to the current schema and opening a database applies the missing ones.
 """
 
 from __future__ import annotations
@@ -11,18 +12,31 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
 
-STATUSES = ("passed", "failed", "does_not_fit", "error")
-LOCK_WAIT_S = 60.0  # how long a writer waits for another process's transaction
+from harness.results.record import (
+    COLUMNS,
+    IDENTITY_FIELDS,
+    STATUSES,
+    PointRecord,
+    compiler_id,
+    decode,
+    encode,
+    legacy_kernels,
+)
 
-MIGRATIONS: list[str] = [
-    # 1: runs and results
-    """
+__all__ = ["STATUSES", "ResultsDB", "ResultsError", "read_export"]
+
+LOCK_WAIT_S = 60.0  # how long a writer waits for another process's transaction
+ROW_COLUMNS = list(COLUMNS)
+_JSON_COLUMNS = [name for name, kind in COLUMNS.items() if kind == "TEXT_JSON"]
+
+# Version 1 (before the one record): the key was (run, target, backend, model, p, n) and the kernel
+# set, input mode, compiler and several figures were not stored.
+_SCHEMA_1 = """
     CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
         started_at REAL NOT NULL,
@@ -41,16 +55,16 @@ MIGRATIONS: list[str] = [
         n INTEGER NOT NULL,
         status TEXT NOT NULL,
         reason TEXT,
-        latency REAL,             -- median over the timed runs
-        latency_unit TEXT,        -- 'instructions' (emulators) or 'cycles' (boards)
-        layer_latency TEXT,       -- JSON list of [layer name, latency]
+        latency REAL,
+        latency_unit TEXT,
+        layer_latency TEXT,
         macs INTEGER,
         macs_patch_stage INTEGER,
-        mac_overhead REAL,        -- overall MACs / per-layer MACs - 1
-        sram_measured INTEGER,    -- .data + .bss + stack high-water
-        sram_planned INTEGER,     -- arena + scratch + stack
-        sram_analytic_counted INTEGER,   -- the paper's accounting, input image in SRAM
-        sram_analytic_streamed INTEGER,  -- the paper's accounting, input image streamed
+        mac_overhead REAL,
+        sram_measured INTEGER,
+        sram_planned INTEGER,
+        sram_analytic_counted INTEGER,
+        sram_analytic_streamed INTEGER,
         arena_bytes INTEGER,
         stack_bytes INTEGER,
         data_bytes INTEGER,
@@ -58,65 +72,69 @@ MIGRATIONS: list[str] = [
         flash_bytes INTEGER,
         sram_budget INTEGER,
         flash_budget INTEGER,
-        exact INTEGER,            -- 1: device output equals the host reference bit for bit
+        exact INTEGER,
         output_crc TEXT,
         firmware_hash TEXT,
         flags TEXT,
-        board_id TEXT,            -- probe unique id / serial / 'qemu:<machine>'
+        board_id TEXT,
         log_path TEXT,
         created_at REAL NOT NULL,
         UNIQUE (run_id, target, backend, model, p, n)
     );
     CREATE INDEX results_point ON results (target, model, p, n);
-    """,
-]
+"""
+
+
+def results_table_sql(table: str = "results") -> str:
+    """CREATE TABLE of the results, from the record: identity columns NOT NULL, unique per run."""
+    lines = ["id INTEGER PRIMARY KEY AUTOINCREMENT"]
+    for name, kind in COLUMNS.items():
+        sql = "TEXT" if kind == "TEXT_JSON" else kind
+        required = name in IDENTITY_FIELDS or name in ("run_id", "status", "created_at")
+        lines.append(f"{name} {sql}" + (" NOT NULL" if required else ""))
+    lines.append(f"UNIQUE (run_id, {', '.join(IDENTITY_FIELDS)})")
+    return f"CREATE TABLE {table} (\n    " + ",\n    ".join(lines) + "\n)"
+
+
+def _schema_1(conn: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_1.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _schema_2(conn: sqlite3.Connection) -> None:
+    """The one record: every field stored, the identity the key. Old rows keep every figure and get
+    the identity they ran with: the kernel set from their flags, the compiler from their flags and
+    the run's gcc, the defaults of then for the rest (input counted, planner best, in-place rowmajor,
+    engine patchbench, no farm place)."""
+    conn.execute(results_table_sql("results_new"))
+    gcc = {
+        run_id: json.loads(environment or "{}").get("gcc")
+        for run_id, environment in conn.execute("SELECT run_id, environment FROM runs")
+    }
+    old = conn.execute("SELECT * FROM results ORDER BY id")
+    names = [d[0] for d in old.description]
+    for values in old.fetchall():
+        row = dict(zip(names, values, strict=True))
+        flat = {k: decode(k, v) for k, v in row.items() if k in COLUMNS}
+        flat["kernels"] = legacy_kernels(row["flags"])
+        flat["compiler"] = compiler_id(gcc.get(row["run_id"]), row["flags"])
+        columns = {"id": row["id"], **PointRecord.from_flat(flat).to_flat()}
+        conn.execute(
+            f"INSERT INTO results_new ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+            [value if name == "id" else encode(name, value) for name, value in columns.items()],
+        )
+    conn.execute("DROP TABLE results")
+    conn.execute("ALTER TABLE results_new RENAME TO results")
+    conn.execute(f"CREATE INDEX results_point ON results ({', '.join(IDENTITY_FIELDS)})")
+
+
+# Each step takes the database from its index to the next version; append, never edit, a step.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
 
 
 class ResultsError(RuntimeError):
     """The results database cannot be opened or written; the message says which file and why."""
-
-
-@dataclass
-class ResultRow:
-    run_id: str
-    target: str
-    backend: str
-    model: str
-    p: int
-    n: int
-    status: str
-    reason: str | None = None
-    latency: float | None = None
-    latency_unit: str | None = None
-    layer_latency: list[tuple[str, float]] = field(default_factory=list)
-    macs: int | None = None
-    macs_patch_stage: int | None = None
-    mac_overhead: float | None = None
-    sram_measured: int | None = None
-    sram_planned: int | None = None
-    sram_analytic_counted: int | None = None
-    sram_analytic_streamed: int | None = None
-    arena_bytes: int | None = None
-    stack_bytes: int | None = None
-    data_bytes: int | None = None
-    bss_bytes: int | None = None
-    flash_bytes: int | None = None
-    sram_budget: int | None = None
-    flash_budget: int | None = None
-    exact: bool | None = None
-    output_crc: str | None = None
-    firmware_hash: str | None = None
-    flags: str | None = None
-    board_id: str | None = None
-    log_path: str | None = None
-    created_at: float = field(default_factory=time.time)
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
-
-
-ROW_COLUMNS = [f.name for f in fields(ResultRow)]
 
 
 class ResultsDB:
@@ -160,10 +178,14 @@ class ResultsDB:
                     f"({len(MIGRATIONS)}); upgrade patchbench"
                 )
             for step in range(version, len(MIGRATIONS)):
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
+                MIGRATIONS[step](self._conn)
                 self._conn.execute(f"PRAGMA user_version = {step + 1}")
+            stored = {row[1] for row in self._conn.execute("PRAGMA table_info(results)")}
+            if missing := [c for c in COLUMNS if c not in stored]:
+                raise ResultsError(
+                    f"{self.path}: the results table lacks column(s) {', '.join(missing)} of PointRecord; "
+                    "a field was added to the record without a step in harness/results/db.py MIGRATIONS"
+                )
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -211,24 +233,35 @@ class ResultsDB:
 
     # --- results ------------------------------------------------------------------------------
 
-    def add(self, row: ResultRow) -> None:
-        """Store one point; a rerun of the same point in the same run replaces it."""
-        values = asdict(row)
-        values["layer_latency"] = json.dumps(values["layer_latency"])
-        if values["exact"] is not None:
-            values["exact"] = int(values["exact"])
-        columns = ", ".join(ROW_COLUMNS)
+    def add(self, record: PointRecord) -> None:
+        """Store one point; a rerun of the same point (same identity) in the same run replaces it."""
+        values = record.to_flat()
         marks = ", ".join("?" for _ in ROW_COLUMNS)
         self._conn.execute(
-            f"INSERT OR REPLACE INTO results ({columns}) VALUES ({marks})", [values[c] for c in ROW_COLUMNS]
+            f"INSERT OR REPLACE INTO results ({', '.join(ROW_COLUMNS)}) VALUES ({marks})",
+            [encode(name, values[name]) for name in ROW_COLUMNS],
         )
 
-    def add_many(self, rows: Iterable[ResultRow]) -> None:
-        for row in rows:
-            self.add(row)
+    def add_many(self, records: Iterable[PointRecord]) -> None:
+        for record in records:
+            self.add(record)
+
+    def records(self, run_id: str | None = None) -> list[PointRecord]:
+        """The stored points (all runs, or one) as records, in the order they were stored."""
+        query = f"SELECT {', '.join(ROW_COLUMNS)} FROM results"
+        params: tuple = ()
+        if run_id is not None:
+            query += " WHERE run_id = ?"
+            params = (run_id,)
+        rows = self._conn.execute(query + " ORDER BY id", params).fetchall()
+        return [
+            PointRecord.from_flat({n: decode(n, v) for n, v in zip(ROW_COLUMNS, row, strict=True)})
+            for row in rows
+        ]
 
     def results(self, run_id: str | None = None) -> pd.DataFrame:
-        """Result rows as a DataFrame (all runs, or one); layer_latency decoded to lists."""
+        """Result rows as a DataFrame (all runs, or one): one column per record field; layer_latency
+        decoded to lists, exact to bool, the analysis left as its JSON text."""
         query = f"SELECT {', '.join(ROW_COLUMNS)} FROM results"
         params: tuple = ()
         if run_id is not None:
@@ -240,11 +273,10 @@ class ResultsDB:
         return frame
 
     def add_frame(self, frame: pd.DataFrame) -> None:
-        """Store rows from a DataFrame with ResultRow's columns (e.g. from another database's export)."""
-        for record in frame.to_dict("records"):
-            kwargs = {k: _plain(v) for k, v in record.items() if k in ROW_COLUMNS}
-            kwargs["layer_latency"] = kwargs.get("layer_latency") or []
-            self.add(ResultRow(**kwargs))
+        """Store rows from a DataFrame with the record's columns (e.g. another database's export)."""
+        for row in frame.to_dict("records"):
+            values = {k: decode(k, _plain(v)) for k, v in row.items() if k in COLUMNS}
+            self.add(PointRecord.from_flat(values))
 
     def export(self, path: str | Path, run_id: str | None = None) -> Path:
         """Write results to .csv or .json (chosen by the suffix)."""
@@ -260,7 +292,9 @@ class ResultsDB:
 
 
 def read_export(path: str | Path) -> pd.DataFrame:
-    """Read a .csv or .json export back into a DataFrame shaped like ResultsDB.results()."""
+    """Read a .csv or .json export back into a DataFrame shaped like ResultsDB.results(). An export
+    written before the identity was stored gets it as the migration gives old rows (the compiler id
+    without the gcc version, which the export does not hold)."""
     path = Path(path)
     if path.suffix == ".csv":
         frame = pd.read_csv(path)
@@ -271,6 +305,9 @@ def read_export(path: str | Path) -> pd.DataFrame:
         frame = pd.DataFrame(json.loads(path.read_text()))
     else:
         raise ValueError(f"cannot read {path.name!r}: use a .csv or .json export")
+    if "kernels" not in frame.columns and "flags" in frame.columns:
+        frame["kernels"] = frame["flags"].map(lambda f: legacy_kernels(f if isinstance(f, str) else None))
+        frame["compiler"] = frame["flags"].map(lambda f: compiler_id(None, f if isinstance(f, str) else None))
     return frame
 
 

@@ -1,6 +1,10 @@
 """Regression verdicts: one run compared with a baseline, point by point.
 
-A point is keyed by (target, backend, model, p, n). For every point both sides measured, the run's
+A point is keyed by its identity (``harness.results.record.PointIdentity``: target, backend and board,
+model, p, n, kernel set and engine, input mode, planner and in-place policy, compiler). Only equal
+identities are compared: a DSP run is never set against a portable one, nor streamed input against
+counted; a baseline point whose identity this run does not have is a note saying what differs. For
+every point both sides measured, the run's
 latency, measured SRAM and flash are set against the baseline's with the thresholds of
 ``regression.toml`` (per latency unit: instruction counts from QEMU are deterministic and allow a tight
 threshold, DWT cycles on a board need a looser one), and the status and exactness are checked:
@@ -10,7 +14,8 @@ threshold, DWT cycles on a board need a looser one), and the status and exactnes
   now fails, a point that fitted and now does not;
 - improvements: the same changes in the good direction; reported, never a failure;
 - notes: anything worth saying that is neither (latency units that differ and so are not compared, a
-  point only one side has, a point that was and still is failing).
+  point only one side has, a point measured with another identity, a point that was and still is
+  failing).
 
 The baseline is a run id of the same database, ``"previous"`` (for each board and backend of the run,
 the latest earlier run that measured it), or a ``.csv``/``.json`` export of another database
@@ -30,13 +35,17 @@ import pandas as pd
 
 from harness.paths import REPO_ROOT
 from harness.results.db import ResultsDB, read_export
+from harness.results.record import PointIdentity, identity_of, point_label
+
+__all__ = ["point_label"]  # re-exported: the report labels points with it too
 
 DEFAULT_THRESHOLDS_FILE = REPO_ROOT / "regression.toml"
-POINT_KEY = ("target", "backend", "model", "p", "n")
 PREVIOUS = "previous"
 FAILING = ("failed", "error")
+# What must match for two points to be "the same point measured differently" (a no-match note).
+_COUNTERPART = ("target", "backend", "model", "p", "n")
 
-PointKey = tuple[str, str, str, int, int]
+PointKey = PointIdentity
 Verdict = Literal["regression", "improvement", "note"]
 
 
@@ -175,15 +184,16 @@ def previous_baseline(db: ResultsDB, run_id: str) -> Baseline:
 
 
 def _latest_per_point(frame: pd.DataFrame) -> pd.DataFrame:
-    """An export of several runs: per point, the newest row."""
-    missing = [c for c in (*POINT_KEY, "status") if c not in frame.columns]
+    """An export of several runs: per point (identity), the newest row."""
+    missing = [c for c in (*_COUNTERPART, "status") if c not in frame.columns]
     if missing:
         raise RegressionError(
             f"baseline export lacks column(s) {', '.join(missing)}: not a patchbench export"
         )
     if "created_at" in frame.columns:
         frame = frame.sort_values("created_at", kind="stable")
-    return frame.drop_duplicates(list(POINT_KEY), keep="last").reset_index(drop=True)
+    keys = frame.apply(lambda row: identity_of(row), axis=1)
+    return frame[~keys.duplicated(keep="last")].reset_index(drop=True)
 
 
 # --- comparison ---------------------------------------------------------------------------------
@@ -260,25 +270,50 @@ def compare_frames(
     run_id: str = "",
     baseline_label: str = "baseline",
 ) -> Comparison:
-    """Every point of ``current`` against the same point of ``baseline``."""
+    """Every point of ``current`` against the point of ``baseline`` with the same identity."""
     config = config or load_thresholds()
     now = _by_key(current)
     before = _by_key(baseline)
     # Points of the baseline on boards/backends the run did not use are out of scope, not missing.
-    used = {(k[0], k[1]) for k in now}
-    keys = sorted(set(now) | {k for k in before if (k[0], k[1]) in used})
+    used = {(k.target, k.backend) for k in now}
+    keys = sorted(set(now) | {k for k in before if (k.target, k.backend) in used})
+    unmatched_now = _by_counterpart(k for k in now if k not in before)
+    unmatched_before = _by_counterpart(k for k in before if k not in now)
     points = []
     for key in keys:
         b, c = before.get(key), now.get(key)
         if b is None:
-            changes = [Change(key, "point", "note", f"new point ({c['status']}); not in the baseline")]
+            changes = [
+                _no_match(key, unmatched_before, "the baseline")
+                or Change(key, "point", "note", f"new point ({c['status']}); not in the baseline")
+            ]
         elif c is None:
             verdict: Verdict = "regression" if config.fail_on_missing else "note"
-            changes = [Change(key, "point", verdict, f"not measured in this run (was {b['status']})")]
+            changes = [
+                _no_match(key, unmatched_now, "this run")
+                or Change(key, "point", verdict, f"not measured in this run (was {b['status']})")
+            ]
         else:
             changes = _compare_point(key, b, c, config)
         points.append(PointComparison(key, b, c, tuple(changes)))
     return Comparison(run_id, baseline_label, config, tuple(points))
+
+
+def _by_counterpart(keys: Iterable[PointIdentity]) -> dict[tuple, list[PointIdentity]]:
+    found: dict[tuple, list[PointIdentity]] = {}
+    for key in keys:
+        found.setdefault(tuple(getattr(key, name) for name in _COUNTERPART), []).append(key)
+    return found
+
+
+def _no_match(key: PointIdentity, others: dict[tuple, list[PointIdentity]], there: str) -> Change | None:
+    """A note when ``there`` measured this point only with another identity: not compared, never a
+    regression (the run changed what it measures, e.g. the kernel set, not how fast it is)."""
+    counterparts = others.get(tuple(getattr(key, name) for name in _COUNTERPART))
+    if not counterparts:
+        return None
+    what = " / ".join(", ".join(other.differences(key)) for other in counterparts)
+    return Change(key, "point", "note", f"no match in {there}, which measured it with {what}: not compared")
 
 
 def compare_run(
@@ -310,14 +345,7 @@ def _by_key(frame: pd.DataFrame) -> dict[PointKey, dict[str, Any]]:
     for record in frame.to_dict("records"):
         record = {k: _clean(v) for k, v in record.items()}
         record["exact"] = _as_bool(record.get("exact"))
-        key = (
-            str(record["target"]),
-            str(record["backend"]),
-            str(record["model"]),
-            int(record["p"]),
-            int(record["n"]),
-        )
-        rows[key] = record
+        rows[identity_of(record)] = record
     return rows
 
 
@@ -443,12 +471,6 @@ def _pct(delta: float, base: float) -> float | None:
 
 
 # --- text output --------------------------------------------------------------------------------
-
-
-def point_label(key: PointKey) -> str:
-    target, backend, model, p, n = key
-    schedule = "per-layer" if p == 1 else f"p={p} n={n}"
-    return f"{target}/{backend} {model} {schedule}"
 
 
 DELTA_COLUMNS = (
