@@ -171,7 +171,7 @@ def _every_field_set() -> PointRecord:
     )  # fmt: skip
     identity = PointIdentity(
         target="stm32f746", backend="pyocd", model="vww_96_int8", p=4, n=8, place="desk-f746",
-        kernels="portable", engine="cmsis-nn", input_mode="streamed", planner="greedy", inplace="off",
+        kernels="portable", engine="cmsis-nn", input_mode="streamed", planner="greedy", inplace="rowmajor",
         compiler="0123456789ab",
     )  # fmt: skip
     return PointRecord(
@@ -320,3 +320,18 @@ def test_a_database_of_the_old_schema_keeps_its_rows(tmp_path):
     with ResultsDB(path) as db:
         db.add(_row(run_id="old", latency=1.0))
         assert len(db.records()) == 4
+
+
+def test_the_identity_defaults_are_what_measure_uses():
+    from harness.codegen import CodegenOptions
+    from harness.results.record import PointIdentity
+    from harness.schedule.arena import INPLACE_POLICIES
+
+    defaults = PointIdentity("t", "b", "m", 1, 0)
+    options = CodegenOptions()
+    assert INPLACE_POLICIES[defaults.inplace] == options.inplace
+    assert (defaults.kernels, defaults.input_mode, defaults.planner) == (
+        options.kernel_set,
+        options.input_mode,
+        options.planner,
+    )

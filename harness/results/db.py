@@ -20,6 +20,7 @@ import pandas as pd
 from harness.results.record import (
     COLUMNS,
     IDENTITY_FIELDS,
+    LEGACY_IDENTITY,
     STATUSES,
     PointRecord,
     compiler_id,
@@ -106,7 +107,7 @@ def _schema_2(conn: sqlite3.Connection) -> None:
     """The one record: every field stored, the identity the key. Old rows keep every figure and get
     the identity they ran with: the kernel set from their flags, the compiler from their flags and
     the run's gcc, the defaults of then for the rest (input counted, planner best, in-place rowmajor,
-    engine patchbench, no farm place)."""
+    engine patchbench, no farm place: LEGACY_IDENTITY where those are no longer the defaults)."""
     conn.execute(results_table_sql("results_new"))
     gcc = {
         run_id: json.loads(environment or "{}").get("gcc")
@@ -117,7 +118,7 @@ def _schema_2(conn: sqlite3.Connection) -> None:
     for values in old.fetchall():
         row = dict(zip(names, values, strict=True))
         flat = {k: decode(k, v) for k, v in row.items() if k in COLUMNS}
-        flat["kernels"] = legacy_kernels(row["flags"])
+        flat.update(LEGACY_IDENTITY, kernels=legacy_kernels(row["flags"]))
         flat["compiler"] = compiler_id(gcc.get(row["run_id"]), row["flags"])
         columns = {"id": row["id"], **PointRecord.from_flat(flat).to_flat()}
         conn.execute(
@@ -306,6 +307,8 @@ def read_export(path: str | Path) -> pd.DataFrame:
     else:
         raise ValueError(f"cannot read {path.name!r}: use a .csv or .json export")
     if "kernels" not in frame.columns and "flags" in frame.columns:
+        for name, value in LEGACY_IDENTITY.items():
+            frame[name] = value
         frame["kernels"] = frame["flags"].map(lambda f: legacy_kernels(f if isinstance(f, str) else None))
         frame["compiler"] = frame["flags"].map(lambda f: compiler_id(None, f if isinstance(f, str) else None))
     return frame
