@@ -14,9 +14,22 @@ Index (layer: cases here, and the ones that live beside their module's other tes
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+import struct
 
+import numpy as np
+import pytest
+from test_import_fuzz import MODELS, SITES
+
+from harness import reference
+from harness.frontend.importer import graph_from_bytes
+from harness.frontend.schema import TFLiteImportError
+from harness.ir.graph import GraphError, Tensor, validate
+from harness.pipeline.fit import clearly_too_big
 from harness.pipeline.sweep import SweepError, load_sweep
+from harness.reference import budget
+from harness.schedule.plan import make_plan
+from models import get_model
 
 # --- sweep file ----------------------------------------------------------------------------------
 
@@ -54,7 +67,7 @@ SWEEP_CASES = {
     ),
     "zoo resolution out of range": (
         GOOD_SWEEP.replace('"vww_96_int8"', '"mbv2-w1.0-r4096"'),
-        r"resolution 4096 is out of range; use 32..1024",
+        r"resolution 4096 is out of range; use 32..512",
     ),
     "not TOML": ("[sweep\n", r"is not valid TOML"),
 }
@@ -74,3 +87,108 @@ def test_the_shipped_sweeps_are_valid(tmp_path):
     good = load_sweep(tmp_path / "good.toml")
     assert (good.repeat, good.model_depths) == (2, {"vww_96_int8": [3]})
     assert load_sweep().points() and load_sweep("sweeps/smoke.toml").points()
+
+
+# --- import: crafted but well-formed flatbuffers --------------------------------------------------
+
+
+def crafted(model: str, **fields) -> bytes:
+    """``model``'s bytes with fields rewritten in place, e.g. crafted("vww_96_int8", **{"tensor 0 type": 9})."""
+    data = bytearray(MODELS[model])
+    sites = {site.what: site for site in SITES[model]}
+    for what, value in fields.items():
+        struct.pack_into("<" + sites[what].fmt, data, sites[what].position, value)
+    return bytes(data)
+
+
+VWW = "vww_96_int8"
+VWW_DW_INPUT, VWW_CONV_OUTPUT = 58, 58  # op 01 (DEPTHWISE_CONV_2D) reads what op 00 (CONV_2D, RELU) writes
+
+IMPORT_CASES = {
+    "rank-0 depthwise input": (
+        {f"tensor {VWW_DW_INPUT} shape length": 0},
+        r"op 1 \(DEPTHWISE_CONV_2D\): input shape \[\] and filter shape \[1, 3, 3, 8\].*needs a 4-D input",
+    ),
+    "zero scale under a fused RELU": (
+        {f"tensor {VWW_CONV_OUTPUT} scale[0]": 0.0},
+        r"tensor 58 .*quantization scale \[0.0\] must be positive and finite",
+    ),
+    "NaN scale": ({f"tensor {VWW_CONV_OUTPUT} scale[0]": float("nan")}, r"scale \[nan\] must be positive"),
+    "int8 zero point out of range": (
+        {f"tensor {VWW_CONV_OUTPUT} zero_point[0]": 300},
+        r"int8 zero point \[300\] is outside -128..127",
+    ),
+    "input of 2^64 bytes": (
+        {"tensor 0 shape[1]": 2**30, "tensor 0 shape[2]": 2**30, "tensor 0 shape[3]": 16},
+        r"tensor 0 'input_1_int8' of shape \[1, 1073741824, 1073741824, 16\] \(int8\) needs "
+        r"18,446,744,073,709,551,616 bytes; patchbench takes tensors up to 2,147,483,648 bytes",
+    ),
+    "negative dim": ({"tensor 0 shape[1]": -96}, r"shape \[1, -96, 96, 3\]; negative dims are not supported"),
+    "op reads a tensor that is not there": ({"op 3 inputs[0]": 9999}, r"op 3 \(.*\) refers to tensor 9999"),
+    "unknown op code": (
+        {"opcode 0 builtin_code": 1000, "opcode 0 deprecated_builtin_code": 127},
+        r"op \d+ is",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", IMPORT_CASES)
+def test_a_crafted_model_is_an_import_error_naming_the_field(case):
+    fields, message = IMPORT_CASES[case]
+    with pytest.raises(TFLiteImportError, match=message):
+        graph_from_bytes(crafted(VWW, **fields), VWW)
+
+
+def test_tensor_size_is_exact_and_a_huge_tensor_is_refused_with_the_numbers():
+    huge = Tensor("x", (1, 2**30, 2**30, 16), "int8")
+    assert huge.size == 2**64 and huge.nbytes == 2**64  # numpy's int64 product wrapped this to 0
+    graph = get_model(VWW)
+    graph = type(graph)(graph.name, {**graph.tensors, "x": huge}, graph.ops, graph.inputs, graph.outputs)
+    with pytest.raises(
+        GraphError, match=r"tensor 'x' of shape \[1, 1073741824, 1073741824, 16\] .* needs 18,446,"
+    ):
+        validate(graph)
+
+
+def test_a_zoo_name_too_big_for_a_microcontroller_is_refused():
+    with pytest.raises(
+        ValueError, match=r"model 'mbv2-w4.0-r1024': resolution 1024 is out of range; use 32..512"
+    ):
+        get_model("mbv2-w4.0-r1024")
+
+
+# --- schedule / analytic size: decided before allocating -------------------------------------------
+
+
+def test_the_reference_refuses_a_model_bigger_than_host_memory_before_allocating(monkeypatch):
+    graph = get_model(VWW)
+    needed = budget.host_bytes_needed(graph)
+    assert needed > sum(t.nbytes for t in graph.tensors.values() if not t.is_const)  # im2col counted
+    monkeypatch.setattr(budget, "available_host_bytes", lambda: needed)  # half of it is allowed
+    x = np.zeros(graph.tensor(graph.inputs[0]).shape, np.int8)
+    with pytest.raises(reference.ReferenceError, match=r"needs about .* MiB .* more than 50% of the .* MiB"):
+        reference.run_outputs(graph, x)
+    monkeypatch.setattr(budget, "available_host_bytes", lambda: 2 * needed)
+    assert reference.run_outputs(graph, x)
+
+
+def test_a_point_that_clearly_cannot_fit_is_decided_from_the_graph():
+    from harness.firmware.targets import load_target
+
+    big = get_model("mbv2-w1.0-r224")
+    f412 = load_target("stm32f412")
+    flash = clearly_too_big(big, make_plan(big, 1, 0), f412)
+    assert flash.region == "FLASH" and flash.needed_bytes > f412.flash_budget_bytes
+    assert (
+        "needs at least" in flash.reason
+        and "kB flash (the weights alone), board has 1,024.0 kB" in flash.reason
+    )
+    vww = get_model(VWW)
+    tiny = dataclasses.replace(load_target("stm32f746"), sram_budget_bytes=16 * 1024)
+    ram = clearly_too_big(vww, make_plan(vww, 1, 0), tiny)
+    assert ram.reason.startswith(
+        "needs at least 36.0 kB SRAM (output of op02_conv_2d [1, 48, 48, 16] alone), board has 16.0"
+    )
+    # with patches the whole-tensor bound drops under the budget: not clearly too big, the linker decides
+    assert clearly_too_big(vww, make_plan(vww, 4, 8), tiny, input_mode="streamed") is None
+    assert clearly_too_big(vww, make_plan(vww, 1, 0), load_target("stm32f746")) is None  # it fits, really

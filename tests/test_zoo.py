@@ -337,8 +337,10 @@ def test_unknown_name_lists_the_known_names():
     [
         ("mbv2-w0-r224", r"width 0 is out of range"),
         ("mbv2-w5.0-r224", r"width 5.0 is out of range"),
-        ("mbv2-w1.0-r16", r"resolution 16 is out of range; use 32\.\.1024"),
-        ("resnet8-r4", r"resolution 4 is out of range; use 8\.\.1024"),
+        ("mbv2-w4.0-r1024", r"resolution 1024 is out of range; use 32\.\.512"),
+        ("mbv2-w4.0-r224", r"width 4.0 is out of range; use \(0, 2.0\]"),
+        ("mbv2-w1.0-r16", r"resolution 16 is out of range; use 32\.\.512"),
+        ("resnet8-r4", r"resolution 4 is out of range; use 8\.\.512"),
     ],
 )
 def test_bad_parameters_are_named(name, pattern):

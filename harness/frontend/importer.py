@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from harness.frontend.schema import (
     TFLiteImportError,
 )
 from harness.ir import quant, shapes
-from harness.ir.graph import OP_KINDS, Graph, GraphError, Op, QParams, Tensor, validate
+from harness.ir.graph import OP_KINDS, Graph, GraphError, Op, QParams, Tensor, check_tensor_size, validate
 
 
 def load_tflite(path: str | Path, name: str | None = None) -> Graph:
@@ -78,12 +79,20 @@ def import_bytes(data: bytes, name: str) -> ImportResult:
             f"{where}: malformed or truncated TFLite flatbuffer ({type(err).__name__}: {err}); "
             "re-export or re-download the .tflite file"
         ) from err
-    graph, rewrites = _graph_from_raw(raw, name)
     try:
+        graph, rewrites = _graph_from_raw(raw, name)
         validate(graph)
         shapes.check_shapes(graph)
+    except TFLiteImportError:
+        raise
     except GraphError as err:
         raise TFLiteImportError(str(err)) from err
+    except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as err:
+        # A well-formed flatbuffer whose fields contradict each other in a way no check above names.
+        raise TFLiteImportError(
+            f"{where}: inconsistent model ({type(err).__name__}: {err}); the file's shapes, options or "
+            "quantization do not fit together: re-export it from the converter"
+        ) from err
     return ImportResult(graph, rewrites)
 
 
@@ -212,12 +221,12 @@ def _tensor(raw: _RawTensor, name: str, where: str) -> Tensor:
         )
     if raw.sparse:
         raise TFLiteImportError(f"{tensor_where} is sparse; patchbench supports dense tensors only")
-    if any(d < 0 for d in raw.shape):
-        raise TFLiteImportError(
-            f"{tensor_where} has shape {list(raw.shape)}; negative dims are not supported"
-        )
     dtype = _DTYPE_OF_TYPE[raw.type_code]
     shape = tuple(int(d) for d in raw.shape)
+    try:
+        check_tensor_size(f"tensor {raw.index} {raw.name!r}", shape, dtype, where)
+    except GraphError as err:
+        raise TFLiteImportError(str(err)) from None
     qparams = None
     if raw.scale is not None:
         if raw.zero_point.shape != raw.scale.shape:
@@ -230,11 +239,19 @@ def _tensor(raw: _RawTensor, name: str, where: str) -> Tensor:
                 f"{tensor_where}: {raw.scale.size} per-channel scales along quantized_dimension {axis} do "
                 f"not match shape {shape}"
             )
+        if raw.scale.size == 0 or not np.all(np.isfinite(raw.scale)) or np.any(raw.scale <= 0):
+            raise TFLiteImportError(
+                f"{tensor_where}: quantization scale {raw.scale.tolist()[:8]} must be positive and finite"
+            )
+        if dtype == "int8" and (raw.zero_point.min() < -128 or raw.zero_point.max() > 127):
+            raise TFLiteImportError(
+                f"{tensor_where}: int8 zero point {raw.zero_point.tolist()[:8]} is outside -128..127"
+            )
         qparams = QParams(raw.scale.copy(), raw.zero_point.copy(), axis if raw.scale.size > 1 else 0)
     values = None
     if raw.data is not None:
         itemsize = np.dtype(dtype).itemsize
-        needed = int(np.prod(shape, dtype=np.int64)) * itemsize
+        needed = math.prod(shape) * itemsize
         if len(raw.data) != needed:
             raise TFLiteImportError(
                 f"{tensor_where}: its buffer holds {len(raw.data)} bytes but shape {shape} of {dtype} needs {needed}"
@@ -381,6 +398,11 @@ def _op_attrs(kind: str, options: dict[str, Any], output: Tensor, op_where: str)
 
 def _depth_multiplier(source: Tensor, weights: Tensor, op_where: str) -> int:
     # TFLite derives the multiplier from the shapes (the option is unreliable in old files).
+    if not source.shape or len(weights.shape) != 4:
+        raise TFLiteImportError(
+            f"{op_where}: input shape {list(source.shape)} and filter shape {list(weights.shape)}; "
+            "DEPTHWISE_CONV_2D needs a 4-D input and a [1, KH, KW, C] filter"
+        )
     in_channels, out_channels = source.shape[-1], weights.shape[-1]
     if not in_channels or out_channels % in_channels:
         raise TFLiteImportError(

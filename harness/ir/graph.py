@@ -40,6 +40,7 @@ blocks; imported models have none, and then every op is its own layer (see ``Gra
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,10 @@ OP_KINDS = (
 UNARY_KINDS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "RELU_N1_TO_1")
 
 DTYPES = ("int8", "int16", "int32", "float32")
+# The largest tensor patchbench takes: the C code addresses the arena and weights with 32-bit offsets,
+# and a Cortex-M has a few MB at most. Anything bigger is refused before an array is allocated.
+MAX_TENSOR_BYTES = 1 << 31
+MAX_RANK = 8
 
 
 class GraphError(ValueError):
@@ -118,7 +123,7 @@ class Tensor:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(int(d) for d in self.shape)  # Python ints: exact, never wraps like int64
 
     @property
     def nbytes(self) -> int:
@@ -245,6 +250,21 @@ def _weight_tensor_names(graph: Graph) -> set[str]:
     return names
 
 
+def check_tensor_size(label: str, shape: tuple[int, ...], dtype: str, where: str) -> None:
+    """Refuse a shape with negative dims, too many dims or more than MAX_TENSOR_BYTES, with the numbers."""
+    # label names the tensor in the message: "tensor 'x'", "tensor 3 'x'".
+    if len(shape) > MAX_RANK:
+        raise GraphError(f"{where}: {label} has rank {len(shape)}; at most {MAX_RANK} dims are supported")
+    if any(int(d) < 0 for d in shape):
+        raise GraphError(f"{where}: {label} has shape {list(shape)}; negative dims are not supported")
+    nbytes = math.prod(int(d) for d in shape) * (np.dtype(dtype).itemsize if dtype in DTYPES else 1)
+    if nbytes > MAX_TENSOR_BYTES:
+        raise GraphError(
+            f"{where}: {label} of shape {list(shape)} ({dtype}) needs {nbytes:,} bytes; patchbench "
+            f"takes tensors up to {MAX_TENSOR_BYTES:,} bytes (a microcontroller has a few MB at most)"
+        )
+
+
 def validate(graph: Graph) -> None:
     """Check the IR's invariants: known ops, tensors defined before use, unique op names."""
     defined = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_const}
@@ -266,6 +286,8 @@ def validate(graph: Graph) -> None:
     for name in graph.outputs:
         if name not in defined:
             raise GraphError(f"graph {graph.name!r}: output {name!r} is never produced")
+    for tensor in graph.tensors.values():
+        check_tensor_size(f"tensor {tensor.name!r}", tensor.shape, tensor.dtype, f"graph {graph.name!r}")
     if graph.blocks is not None:
         listed = [n for block in graph.blocks for n in block.ops]
         if listed != [op.name for op in graph.ops]:

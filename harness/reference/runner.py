@@ -15,6 +15,7 @@ from harness.ir.geometry import (
     same_pads,
 )
 from harness.ir.graph import UNARY_KINDS, Graph, GraphError, Op
+from harness.reference.budget import check_host_memory
 from harness.reference.ops import (
     _check_4d,
     _check_fc_requant,
@@ -290,6 +291,7 @@ def run_graph(
 ) -> dict[str, np.ndarray]:
     """Run the graph; return every activation (inputs, intermediates, outputs) by tensor name."""
     _check_fc_requant(fc_requant)
+    check_host_memory(graph)
     values = _graph_inputs(graph, inputs)
     for op in graph.ops:
         names = activation_input_names(graph, op)
