@@ -155,3 +155,22 @@ def test_a_sweep_naming_several_kernel_sets_measures_every_point_with_each(tmp_p
     path.write_text(path.read_text().replace('"cmsis-nn"', '"cmsis"'))
     with pytest.raises(SweepError, match="'cmsis'.*cmsis-nn"):
         load_sweep(path)
+
+
+@pytest.mark.hil
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_the_per_op_crcs_name_the_first_op_whose_output_differs():
+    """The diagnosis build's per-op CRCs equal the reference's on a bit-exact model, and name the op when
+    one differs (here the reference's CRC of one op is altered, as a kernel that is not bit-exact would)."""
+    from harness.pipeline.diagnose import diagnose, reference_crcs
+
+    require_cmsis_nn()
+    graph = every_op_graph()
+    x = make_test_input(graph)
+    assert diagnose(graph, "stm32f412", "cmsis-nn", x).difference is None
+    expected = reference_crcs(graph, x)
+    index = next(i for i, op in enumerate(graph.ops) if op.kind == "DEPTHWISE_CONV_2D")
+    expected[index] ^= 1
+    difference = diagnose(graph, "stm32f412", "cmsis-nn", x, expected=expected).difference
+    assert (difference.index, difference.op) == (index, graph.ops[index].name)
+    assert "CMSIS-NN arm_depthwise_conv_wrapper_s8" in difference.describe()

@@ -84,10 +84,14 @@ def generate_model(
     )
     streamed = arena.input_mode == "streamed"
     outputs, output_bytes = _outputs(graph)
+    op_crcs = [dict(name=op.name, macro=buffer_macro(graph, op.outputs[0]), size=graph.tensor(op.outputs[0]).nbytes)
+               for op in graph.ops] if options.op_crcs else []  # fmt: skip
+    if op_crcs:
+        output_bytes = 4 * len(op_crcs)
     context = dict(
         graph_name=graph.name, schedule=schedule, arena=arena, p=plan.p, op_codes=op_codes, patches=patches,
         stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
-        output_bytes=output_bytes, optimized=int(options.optimized), cmsis_nn=options.cmsis_nn,
+        output_bytes=output_bytes, optimized=int(options.optimized), cmsis_nn=options.cmsis_nn, op_crcs=op_crcs,
         kernels=_kernels_note(options, library, portable_ops),
         input_note=_input_note(streamed), max_inputs=_max_stage_inputs(graph, plan),
         stage_output_macro=buffer_macro(graph, plan.stage_output) if stage else "",
@@ -158,6 +162,8 @@ def _check_inputs(graph: Graph, plan: PatchPlan, target: Target, options: Codege
         raise CodegenError(f"cannot generate code for an invalid graph: {err}") from None
     if plan.graph_name != graph.name:
         raise CodegenError(f"the plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
+    if options.op_crcs and not plan.is_per_layer:
+        raise CodegenError("op_crcs (the per-op CRC diagnosis build) needs the per-layer schedule (p = 1)")
     if options.input_mode == "streamed" and plan.is_per_layer:
         raise CodegenError(
             "input_mode 'streamed' needs a patch stage (p > 1): per-layer inference reads the whole image"

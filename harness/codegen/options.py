@@ -29,6 +29,8 @@ class CodegenOptions:
     patch buffer at the start of the patch, as a camera or decoder delivering tiles would. The tile copy
     is part of the patch's timing.
 
+    ``op_crcs``: see the field; timings of such a build include the CRCs and mean nothing.
+
     ``cmsis_nn``: every op CMSIS-NN has an s8 kernel for calls it (harness/codegen/cmsis_nn.py), the
     others run the portable kernels (so ``optimized`` is False); scratch from CMSIS-NN's
     ``*_get_buffer_size``; no in-place depthwise (CMSIS-NN's kernels read their input while writing).
@@ -40,6 +42,9 @@ class CodegenOptions:
     inplace: InplacePolicy = DEFAULT_INPLACE
     alignment: int = 16
     cmsis_nn: bool = False
+    # A diagnosis build (per-layer only): the firmware's output is the CRC32 of every op's output tensor,
+    # 4 bytes an op (little-endian) in op order, to find the first op whose output differs.
+    op_crcs: bool = False
 
     def __post_init__(self) -> None:
         if self.input_mode not in ("counted", "streamed"):

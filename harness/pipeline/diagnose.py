@@ -1,0 +1,105 @@
+"""Which op's output differs first: the per-op CRC diagnosis of a point that is not bit-exact.
+
+A diagnosis build of the same graph and kernel set (per layer, ``CodegenOptions.op_crcs``) reports the
+CRC32 of every op's whole output tensor, as it leaves the op, instead of the model's output. The host
+compares them, op by op, with the reference's tensors: the first op whose CRC differs is where the
+device's arithmetic leaves the reference's (a CMSIS-NN kernel that is not bit-exact with TFLite's
+reference, say). For a per-patch point the per-layer build still names the op when the kernel is wrong
+on whole layers; when every op matches per layer, the difference comes from the patch stage's tiles.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness import reference
+from harness.boards import Resource, firmware_platform, open_board, run_firmware
+from harness.boards.base import Board
+from harness.codegen import CodegenOptions, build_model, cmsis_nn, generate_model
+from harness.firmware.build import BuildOptions, DoesNotFit
+from harness.firmware.targets import Target, load_target
+from harness.ir.graph import Graph
+from harness.schedule.plan import make_plan
+
+DIAGNOSIS_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class OpDifference:
+    """The first op whose output differs from the reference's, and what ran it."""
+
+    index: int
+    op: str
+    kind: str
+    kernel: str  # "CMSIS-NN arm_convolve_wrapper_s8", "portable", "optimized"
+    device_crc: int
+    reference_crc: int
+
+    def describe(self) -> str:
+        return (
+            f"first op whose output differs: op {self.index} {self.op!r} ({self.kind}, {self.kernel}): per-op "
+            f"CRC32 device {self.device_crc:08x}, reference {self.reference_crc:08x}"
+        )
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    difference: OpDifference | None  # None: every op's output equals the reference's per layer
+    ops: int
+
+    def describe(self) -> str:
+        if self.difference is not None:
+            return self.difference.describe()
+        return (
+            f"per layer, all {self.ops} ops' outputs equal the reference's (per-op CRCs): the difference comes "
+            "from the patch stage's tiles"
+        )
+
+
+def reference_crcs(graph: Graph, x: np.ndarray) -> list[int]:
+    """CRC32 of every op's output tensor in the reference, in op order."""
+    values = reference.run_graph(graph, x)
+    return [zlib.crc32(np.ascontiguousarray(values[op.outputs[0]]).tobytes()) for op in graph.ops]
+
+
+def diagnose(
+    graph: Graph,
+    target: Target | str,
+    kernels: str,
+    x: np.ndarray,
+    *,
+    board: Board | None = None,
+    backend: str = "qemu",
+    expected: list[int] | None = None,
+    timeout: float = DIAGNOSIS_TIMEOUT_S,
+) -> Diagnosis:
+    """Build and run the per-op CRC firmware of ``graph`` with ``kernels`` on ``x``; compare with
+    ``expected`` (default: the reference's per-op CRCs)."""
+    target = load_target(target) if isinstance(target, str) else target
+    options = CodegenOptions.for_kernel_set(kernels, op_crcs=True)
+    generated = generate_model(graph, make_plan(graph, 1, 0), target, x, options)
+    platform = board.firmware_platform if board is not None else firmware_platform(backend)
+    firmware = build_model(generated, target, BuildOptions(platform=platform, runs=1, warmup=0))
+    if isinstance(firmware, DoesNotFit):
+        raise RuntimeError(f"the per-op CRC build does not fit: {firmware.reason}")
+    if board is not None:
+        record = run_firmware(board, firmware, timeout=timeout)
+    else:
+        with open_board(Resource(target.name, backend)) as opened:
+            record = run_firmware(opened, firmware, timeout=timeout)
+    device = np.frombuffer(record.output, "<u4").tolist()
+    expected = expected if expected is not None else reference_crcs(graph, x)
+    for index, (op, got, want) in enumerate(zip(graph.ops, device, expected, strict=True)):
+        if got != want:
+            kernel = _kernel(graph, op, kernels)
+            return Diagnosis(OpDifference(index, op.name, op.kind, kernel, got, want), len(graph.ops))
+    return Diagnosis(None, len(graph.ops))
+
+
+def _kernel(graph: Graph, op, kernels: str) -> str:
+    if kernels == "cmsis-nn" and cmsis_nn.runs_cmsis(graph, op):
+        return f"CMSIS-NN {cmsis_nn.CALLS[op.kind]}"
+    return "portable" if kernels in ("portable", "cmsis-nn") else kernels
