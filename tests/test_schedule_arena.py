@@ -8,6 +8,7 @@ row by row over the shared bytes as the C kernels do; the outputs must equal the
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -272,3 +273,66 @@ def test_random_arenas_run_bit_exact(specs, size, seed, data):
     )
     x = random_input(graph, seed)
     assert_runs_exactly(graph, plan, arena, x, reference.run_graph(graph, x))
+
+
+# --- hwc: the planners' numbers do not depend on how a flat tensor is split ---------------------------
+
+
+def _flat_hwc(shape):
+    """hwc as graph.py had it before harness/ir/geometry.py: a flat tensor is 1 x 1 x size."""
+    if len(shape) == 4:
+        return int(shape[1]), int(shape[2]), int(shape[3])
+    return 1, 1, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else int(shape[0])
+
+
+def _batched_classifier():
+    """A conv stack ending in a FULLY_CONNECTED over a 2-D [2, features] tensor (batch 2)."""
+    from codegen_graphs import Appender
+
+    from harness.ir.graph import QParams, validate
+
+    graph = build_stack([LayerSpec("conv", 3, 2, channels=8), LayerSpec("depthwise", 3, 1)],
+                        input_shape=(1, 12, 12, 3), seed=6, name="batched_fc", blocks=False)  # fmt: skip
+    a = Appender(graph, seed=6)
+    x = a.op("MEAN", "pool", [a.x, a.const("axes", np.array([1, 2], np.int32))], {"keep_dims": True})
+    x = a.op("RESHAPE", "split", [x, a.const("shape", np.array([2, 4], np.int32))])
+    weights = a.const("w", a.rng.integers(-127, 128, (5, 4)).astype(np.int8), QParams.per_tensor(0.01, 0))
+    a.op("FULLY_CONNECTED", "fc", [x, weights], {"keep_dims": False}, scale=0.1, zero_point=2)
+    validate(graph)
+    return graph
+
+
+@pytest.mark.parametrize("model", ["batched_fc", "kws_ref_model", "mcunet-in0"])
+def test_arena_and_profile_numbers_do_not_depend_on_how_hwc_splits_a_flat_tensor(monkeypatch, model):
+    """geometry.hwc makes a 2-D [b, f] tensor 1 x b x f; the old graph.hwc said 1 x 1 x f and so lost the
+    batch. Every byte count the arena planner and the analytic profile compute stays the same; the
+    profile's shapes now hold every element of the tensor."""
+    from harness.codegen.layout import kernel_scratch
+
+    profile_module = importlib.import_module("harness.schedule.profile")  # the package exports profile()
+    graph = _batched_classifier() if model == "batched_fc" else models.get_model(model)
+    assert model != "batched_fc" or graph.tensor(graph.ops[-1].inputs[0]).shape == (2, 4)
+    plans = [make_plan(graph, 1, 1)] + [make_plan(graph, 2, n) for n in (1, 2)]
+    scratch_rules = (cmsis_nn_scratch, kernel_scratch(True), kernel_scratch(False))
+
+    def byte_counts():
+        arenas = [
+            (a.arena_bytes, a.buffers)
+            for plan in plans
+            for rule in scratch_rules
+            for a in [plan_arena(graph, plan, "counted", rule)]
+        ]
+        layers = [
+            (layer.name, layer.per_layer_bytes, layer.per_patch_bytes, layer.per_patch_counted_bytes)
+            for plan in plans
+            for layer in profile(graph, plan).layers
+        ]
+        return arenas, layers
+
+    for layer, ops in zip(profile(graph, plans[0]).layers, graph.layers, strict=True):
+        assert np.prod(layer.input_shape) == graph.tensor(ops[0].inputs[0]).size
+        assert np.prod(layer.output_shape) == graph.tensor(ops[-1].outputs[0]).size
+    now = byte_counts()
+    monkeypatch.setattr(arena_module, "hwc", _flat_hwc)
+    monkeypatch.setattr(profile_module, "hwc", _flat_hwc)
+    assert byte_counts() == now

@@ -20,12 +20,13 @@ import numpy as np
 from harness.codegen import cmsis_nn, kernels
 from harness.firmware.build import BuildOptions, BuildResult, build_firmware
 from harness.firmware.targets import Target, load_target
+from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import Graph, GraphError, validate
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.plan import PatchPlan, Region
 
 from .carrays import NAME_TEXT_LIMIT, CArray, c_comment, c_ints, c_string
-from .layout import StageLayout, StepIO, activation_inputs, hwc, plan_model_arena
+from .layout import StageLayout, StepIO, plan_model_arena
 from .ops import OpCode, OpContext, buffer_macro, emit_op, unsupported_reason
 from .options import CodegenError, CodegenOptions, GeneratedModel
 
@@ -306,7 +307,7 @@ def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: 
                 continue
             notes.append(f"input {region}")
             if streamed:
-                _, width, channels = hwc(graph, name)
+                _, width, channels = hwc(graph.tensor(name).shape)
                 size = slots[name].data.itemsize  # bytes per element: the copy is in bytes
                 source = (region.y0 * width + region.x0) * channels * size
                 loads.append(f"arena + {slots[name].macro}, (const int8_t *){slots[name].array} + {source}, "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.codegen import kernels
+from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import (
     ArenaPlan,
@@ -93,22 +94,12 @@ class View:
         return self.offset + elements * self.itemsize
 
 
-def hwc(graph: Graph, name: str) -> tuple[int, int, int]:
-    """(H, W, C) of an activation; a 2-D [batch, features] tensor is 1 x batch x features."""
-    shape = graph.tensor(name).shape
-    if len(shape) == 4:
-        return int(shape[1]), int(shape[2]), int(shape[3])
-    if len(shape) == 0:
-        return 1, 1, 1
-    return 1, int(np.prod(shape[:-1], dtype=np.int64)), int(shape[-1])
-
-
 def _itemsize(graph: Graph, name: str) -> int:
     return int(np.dtype(graph.tensor(name).dtype).itemsize)
 
 
 def whole(graph: Graph, name: str) -> Region:
-    h, w, _ = hwc(graph, name)
+    h, w, _ = hwc(graph.tensor(name).shape)
     return Region(0, h, 0, w)
 
 
@@ -120,7 +111,7 @@ class StageLayout:
         self.streamed = arena.input_mode == "streamed"
 
     def full_view(self, name: str) -> View:
-        h, w, c = hwc(self.graph, name)
+        h, w, c = hwc(self.graph.tensor(name).shape)
         return View(self.arena.offset(name), Region(0, h, 0, w), w * c, c, _itemsize(self.graph, name))
 
     def view(self, patch: Patch, name: str) -> View:
@@ -130,7 +121,7 @@ class StageLayout:
         region = patch.tensors.get(name)
         if region is None:
             raise CodegenError(f"internal error: patch ({patch.row}, {patch.col}) does not hold {name!r}")
-        channels = hwc(self.graph, name)[2]
+        channels = hwc(self.graph.tensor(name).shape)[2]
         return View(
             self.arena.offset(name), region, region.width * channels, channels, _itemsize(self.graph, name)
         )
@@ -155,11 +146,6 @@ class StepIO:
         return f"patch ({self.patch.row}, {self.patch.col}): writes {self.writes} reading {reads}{pads}"
 
 
-def activation_inputs(graph: Graph, op: Op) -> list[int]:
-    """Indices into op.inputs of the activation (non-constant, present) inputs."""
-    return [i for i, name in enumerate(op.inputs) if name and not graph.tensor(name).is_const]
-
-
 def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
     """The StepIO of ``op`` for every patch that runs it, in patch order."""
     graph = layout.graph
@@ -181,11 +167,11 @@ def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
                 view = layout.view(patch, name)
                 offsets.append(view.at(need))
                 # A 1x1 operand (per-channel broadcast) is read whole for every row.
-                strides.append(0 if hwc(graph, name)[:2] == (1, 1) else view.row_stride)
+                strides.append(0 if hwc(graph.tensor(name).shape)[:2] == (1, 1) else view.row_stride)
                 reads.append(need)
             first = step.inputs[activation_inputs(graph, op)[0]]
-            in_c = hwc(graph, op.inputs[0])[2]
-            out_c = hwc(graph, op.outputs[0])[2]
+            in_c = hwc(graph.tensor(op.inputs[0]).shape)[2]
+            out_c = hwc(graph.tensor(op.outputs[0]).shape)[2]
             top, bottom, left, right = step.pads or (0, 0, 0, 0)
             in_h, in_w = (max(first.height, 0), max(first.width, 0)) if first is not None else (0, 0)
             region = kernels.Region(

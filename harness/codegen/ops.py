@@ -19,11 +19,12 @@ import numpy as np
 from harness import reference
 from harness.codegen import kernels
 from harness.ir import quant
+from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan
 
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
-from .layout import StageLayout, StepIO, activation_inputs, hwc, stage_steps
+from .layout import StageLayout, StepIO, stage_steps
 from .options import CodegenError
 
 ROW = "y"  # the row variable of the stage's row loops
@@ -139,7 +140,10 @@ def unsupported_reason(graph: Graph, op: Op, in_stage: bool) -> str | None:
 
 
 def _check_conv(graph: Graph, op: Op, in_stage: bool) -> str | None:
-    if op.kind == "CONV_2D" and graph.tensor(op.inputs[1]).shape[3] != hwc(graph, op.inputs[0])[2]:
+    if (
+        op.kind == "CONV_2D"
+        and graph.tensor(op.inputs[1]).shape[3] != hwc(graph.tensor(op.inputs[0]).shape)[2]
+    ):
         return "grouped convolution (filter depth != input depth) has no C kernel"
     if op.kind == "DEPTHWISE_CONV_2D" and int(op.attrs.get("depth_multiplier", 1)) != 1:
         return "depth multiplier != 1 has no C kernel"
@@ -238,7 +242,7 @@ def _broadcast_size(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int |
 
 
 def _shape(graph: Graph, name: str) -> str:
-    h, w, c = hwc(graph, name)
+    h, w, c = hwc(graph.tensor(name).shape)
     return f"{h}x{w}x{c}"
 
 
@@ -323,7 +327,7 @@ def _bias(ctx: OpContext) -> tuple[list[CArray], str]:
 def emit_conv(ctx: OpContext) -> OpCode:
     op, graph = ctx.op, ctx.graph
     fields, structs, steps = _window_fields(ctx)
-    out_c = hwc(graph, op.outputs[0])[2]
+    out_c = hwc(graph.tensor(op.outputs[0]).shape)[2]
     q = reference.conv_quant(graph, op)
     requant_arrays, requant = _requant_struct(ctx, q, out_c)
     bias_arrays, bias = _bias(ctx)
@@ -436,7 +440,7 @@ def emit_binary(ctx: OpContext) -> OpCode:
             )
         struct = f"static const pb_mul_params {op.name}_params = {c_struct(params)};"
         kernel = "pb_mul_s8"
-    channels = hwc(graph, op.outputs[0])[2]
+    channels = hwc(graph.tensor(op.outputs[0]).shape)[2]
     fields = dict(kernel=kernel, a=_binary_pointer(ctx, a, False), b=_binary_pointer(ctx, b, repeated),
                   b_size=b_size, output=ctx.output_ptr(per_row=ctx.in_stage),
                   size=ctx.out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
@@ -449,7 +453,7 @@ def emit_quantize(ctx: OpContext) -> OpCode:
     """QUANTIZE int8 -> int8 (a change of scale) or float32 -> int8; DEQUANTIZE int8 -> float32."""
     op = ctx.op
     inp, out = ctx.tensor(0), ctx.out
-    channels = hwc(ctx.graph, op.outputs[0])[2]
+    channels = hwc(ctx.graph.tensor(op.outputs[0]).shape)[2]
     fields = dict(input=ctx.input_ptr(0, per_row=ctx.in_stage), output=ctx.output_ptr(per_row=ctx.in_stage),
                   size=out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
     if op.kind == "DEQUANTIZE":
@@ -481,7 +485,7 @@ def emit_transpose(ctx: OpContext) -> OpCode:
 def emit_mean(ctx: OpContext) -> OpCode:
     op = ctx.op
     inp, out = ctx.tensor(0), ctx.out
-    h, w, c = hwc(ctx.graph, op.inputs[0])
+    h, w, c = hwc(ctx.graph.tensor(op.inputs[0]).shape)
     multiplier, shift = kernels.mean_params(inp.scale, out.scale, h * w)
     fields = dict(h=h, w=w, c=c, input_zero_point=inp.zero_point, output_zero_point=out.zero_point,
                   multiplier=multiplier, shift=shift, input=ctx.input_ptr(0), output=ctx.output_ptr())  # fmt: skip
@@ -517,8 +521,8 @@ def emit_pad(ctx: OpContext) -> OpCode:
     pads = [0, 0] * (4 - rank) + paddings.reshape(-1).tolist()
     pad_value = ctx.out.zero_point if ctx.out.quant is not None else 0
     fields = dict(input=ctx.input_ptr(0, per_row=False), output=ctx.output_ptr(), pad_value=pad_value,
-                  dims=c_ints(dims), pads=c_ints(pads), out_c=hwc(ctx.graph, op.outputs[0])[2],
-                  in_c=hwc(ctx.graph, op.inputs[0])[2], channel_pads=f"{pads[6]}, {pads[7]}")  # fmt: skip
+                  dims=c_ints(dims), pads=c_ints(pads), out_c=hwc(ctx.graph.tensor(op.outputs[0]).shape)[2],
+                  in_c=hwc(ctx.graph.tensor(op.inputs[0]).shape)[2], channel_pads=f"{pads[6]}, {pads[7]}")  # fmt: skip
     steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
     detail = "pads " + " ".join(f"{int(a)}/{int(b)}" for a, b in paddings.tolist())
     return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "pad", fields=fields, steps=steps)
@@ -539,7 +543,7 @@ def emit_concatenation(ctx: OpContext) -> OpCode:
             multiplier, shift = quant.quantize_multiplier(float(tensor.scale) / float(out.scale))
         data = ctx.input_ptr(position, per_row=ctx.in_stage)
         if ctx.in_stage:  # one output row at a time: each input contributes its channels of each pixel
-            inner = hwc(graph, name)[2]
+            inner = hwc(graph.tensor(name).shape)[2]
         inputs.append("{" + f"{data}, {inner}, {tensor.zero_point}, {multiplier}, {shift}" + "}")
     fields = dict(inputs=inputs, count=len(inputs), outer=outer, output_zero_point=out.zero_point,
                   output=ctx.output_ptr(per_row=ctx.in_stage))  # fmt: skip
@@ -551,8 +555,8 @@ def emit_concatenation(ctx: OpContext) -> OpCode:
 
 def emit_resize(ctx: OpContext) -> OpCode:
     op = ctx.op
-    in_h, in_w, c = hwc(ctx.graph, op.inputs[0])
-    out_h, out_w, _ = hwc(ctx.graph, op.outputs[0])
+    in_h, in_w, c = hwc(ctx.graph.tensor(op.inputs[0]).shape)
+    out_h, out_w, _ = hwc(ctx.graph.tensor(op.outputs[0]).shape)
     fields = dict(in_h=in_h, in_w=in_w, c=c, out_h=out_h, out_w=out_w,
                   align_corners=int(bool(op.attrs.get("align_corners", False))),
                   half_pixel_centers=int(bool(op.attrs.get("half_pixel_centers", False))),

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from harness.ir.geometry import hwc
+from harness.ir.geometry import activation_input_names, hwc
 from harness.ir.graph import Graph, Op, op_macs
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 
@@ -117,10 +117,9 @@ def lifetimes(graph: Graph, ops: list[Op] | None = None, keep_outputs: bool = Tr
     for name in graph.inputs:
         first[name] = last[name] = 0
     for index, op in enumerate(ops):
-        for name in op.inputs:
-            if name and not graph.tensor(name).is_const:
-                first.setdefault(name, 0)
-                last[name] = index
+        for name in activation_input_names(graph, op):
+            first.setdefault(name, 0)
+            last[name] = index
         for name in op.outputs:
             first[name] = index
             last.setdefault(name, index)
