@@ -19,13 +19,21 @@ runs and returns each call's output bytes and instruction count.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from harness.boards import Resource, open_board, run_firmware
 from harness.codegen import cmsis_nn
-from harness.codegen.kernels import Region, Requant, Window, kernel_headers, kernel_sources, scratch_bytes
+from harness.codegen.kernels import (
+    Region,
+    Requant,
+    Window,
+    depthwise_inplace_scratch_bytes,
+    kernel_headers,
+    kernel_sources,
+    scratch_bytes,
+)
 from harness.firmware import cmsis
 from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
@@ -52,6 +60,7 @@ class KernelCall:
     region: Region | None = None
     window: Window | None = None
     fc_shape: tuple[int, int, int] | None = None
+    in_place: bool = False  # depthwise only: pb_depthwise_conv2d_s8_inplace on a copy of the input in SRAM
 
     @property
     def output_bytes(self) -> int:
@@ -84,6 +93,10 @@ class KernelCall:
 
     def scratch_bytes(self) -> int:
         op_kind = {"conv2d": "CONV_2D", "conv1x1": "CONV_2D", "depthwise": "DEPTHWISE_CONV_2D"}
+        if self.in_place:
+            return depthwise_inplace_scratch_bytes(
+                self.region, self.window, self.filter.shape, optimized=True
+            )
         if self.kind == "fc":
             batches, in_features, _ = self.fc_shape
             return scratch_bytes("FULLY_CONNECTED", (batches, in_features), self.filter.shape, optimized=True)
@@ -103,9 +116,15 @@ def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
     return f"static const {ctype} {name}[{max(flat.size, 1)}] = {{{body}}};\n"
 
 
-def _function_name(kind: str, variant: str) -> str:
+def _function_name(kind: str, variant: str, in_place: bool = False) -> str:
     base = "pb_fully_connected_s8" if kind == "fc" else CONV_KINDS[kind]
+    base = "pb_depthwise_conv2d_s8_inplace" if in_place else base
     return base if variant == "default" else f"{base}_{variant}"
+
+
+def _copy_layer(name: str) -> str:
+    """The layer that times only an in-place call's copies (the input into SRAM, the output out)."""
+    return f"{name}_copies"
 
 
 def suite_sources(
@@ -116,6 +135,8 @@ def suite_sources(
     Returns the sources (model.c plus the kernels) and where each (call, variant) writes its output in
     the record's output: (offset, size). keep_outputs=False lets every call write to the same buffer and
     reports only its first bytes (benchmarks with big outputs)."""
+    if any(call.in_place and call.kind != "depthwise" for call in calls):
+        raise ValueError("only depthwise calls run in place")
     total = sum(call.output_bytes for call in calls) * len(variants)
     buffer_bytes = total if keep_outputs else max(call.output_bytes for call in calls)
     reported = total if keep_outputs else min(32, buffer_bytes)
@@ -123,10 +144,12 @@ def suite_sources(
     if "cmsis" in variants:
         scratch = max(scratch, *(call.cmsis_scratch_bytes() for call in calls))
     include = '#include "pb_cmsis.h"\n' if "cmsis" in variants else ""
+    work = max((call.input.size for call in calls if call.in_place), default=0)
     parts = [
-        f'#include <stdint.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n{include}\n',
+        f'#include <stdint.h>\n#include <string.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n{include}\n',
         f"static int8_t pb_output_buffer[{buffer_bytes}] __attribute__((aligned(4)));\n",
-        f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4)));\n\n",
+        f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4)));\n",
+        f"static int8_t pb_work[{max(work, 4)}]; /* in-place calls: the input is copied here first */\n\n",
     ]
     layers, layout = [], {}
     offset = 0
@@ -148,11 +171,23 @@ def suite_sources(
             parts.append(f"static const pb_region {prefix}_region = {call.region.c_initializer()};\n")
             parts.append(f"static const pb_window {prefix}_window = {call.window.c_initializer()};\n")
         bias = f"{prefix}_bias" if call.bias is not None else "0"
+        if call.in_place:  # (into the first variant's output, which that variant then writes)
+            copies = (f"memcpy(pb_work, {prefix}_input, {call.input.size}); "
+                      f"memcpy(pb_output_buffer + {offset if keep_outputs else 0}, pb_work, {call.output_bytes});")  # fmt: skip
+            parts.append(f"static void {prefix}_copies(void) {{ {copies} }}\n")
+            layers.append((_copy_layer(call.name), f"{prefix}_copies"))
         for variant in variants:
+            if call.in_place and variant == "cmsis":
+                continue  # CMSIS-NN has no in-place kernel
             function = f"{prefix}_{variant}"
             out_offset = offset if keep_outputs else 0
             target = f"pb_output_buffer + {out_offset}"
-            if variant == "cmsis":
+            if call.in_place:
+                invocation = (f"memcpy(pb_work, {prefix}_input, {call.input.size});\n"
+                              f"    {_function_name(call.kind, variant, True)}(&{prefix}_region, &{prefix}_window, "
+                              f"&{prefix}_q, pb_work, {prefix}_filter, {bias}, pb_scratch);\n"
+                              f"    memcpy({target}, pb_work, {call.output_bytes})")  # fmt: skip
+            elif variant == "cmsis":
                 invocation = _cmsis_invocation(call, prefix, bias, target, scratch)
             elif call.kind == "fc":
                 batches, in_features, out_features = call.fc_shape
@@ -228,7 +263,8 @@ def run_suite(
     keep_outputs: bool = True,
     defines: tuple[str, ...] = (),
 ) -> SuiteResult:
-    """Build the suite for ``target``, run it once on QEMU, return each call's output and instructions."""
+    """Build the suite for ``target``, run it once on QEMU, return each call's output and instructions
+    (an in-place call's without its two copies: the input into SRAM and the output out)."""
     sources, layout = suite_sources(calls, variants, keep_outputs=keep_outputs)
     include_dirs = cmsis.locate().include_dirs if "cmsis" in variants else ()
     options = BuildOptions(runs=1, warmup=0, defines=defines, include_dirs=include_dirs)
@@ -240,7 +276,7 @@ def run_suite(
     medians = dict(record.layer_medians)
     outputs, instructions = {}, {}
     for (name, variant), (offset, size) in layout.items():
-        instructions[(name, variant)] = medians[f"{name}_{variant}"]
+        instructions[(name, variant)] = medians[f"{name}_{variant}"] - medians.get(_copy_layer(name), 0)
         if keep_outputs:
             outputs[(name, variant)] = record.output[offset : offset + size]
     return SuiteResult(outputs, instructions, record.unit)
@@ -258,7 +294,7 @@ def _requant(rng, channels: int, depth: int) -> Requant:
 
 
 def benchmark_calls(seed: int = 0) -> list[KernelCall]:
-    """MobileNetV2-like layer shapes, one per kernel kind."""
+    """MobileNetV2-like layer shapes, one per kernel kind; each depthwise also in place (``_inplace``)."""
     rng = np.random.default_rng(seed)
 
     def conv(name, kind, hw, cin, cout, kernel, stride=1):
@@ -278,15 +314,20 @@ def benchmark_calls(seed: int = 0) -> list[KernelCall]:
             Window(kernel, kernel, stride, stride),
         )
 
+    depthwise = [
+        conv("dw3x3_24x24x64", "depthwise", 24, 64, 64, 3),
+        conv("dw3x3s2_24x24x64", "depthwise", 24, 64, 64, 3, stride=2),
+        conv("dw5x5_24x24x64", "depthwise", 24, 64, 64, 5),
+        conv("dw7x7_24x24x64", "depthwise", 24, 64, 64, 7),
+    ]
+    in_place = [replace(call, name=f"{call.name}_inplace", in_place=True) for call in depthwise]
     fc_in, fc_out = 512, 128
     return [
         conv("conv1x1_24x24x32_to_64", "conv1x1", 24, 32, 64, 1),
         conv("conv1x1_24x24x96_to_24", "conv1x1", 24, 96, 24, 1),
         conv("conv1x1_12x12x160_to_96", "conv1x1", 12, 160, 96, 1),
         conv("conv3x3_16x16x16_to_32", "conv2d", 16, 16, 32, 3),
-        conv("dw3x3_24x24x64", "depthwise", 24, 64, 64, 3),
-        conv("dw5x5_24x24x64", "depthwise", 24, 64, 64, 5),
-        conv("dw7x7_24x24x64", "depthwise", 24, 64, 64, 7),
+        *[call for pair in zip(depthwise, in_place, strict=True) for call in pair],
         KernelCall(
             "fc_512_to_128",
             "fc",
@@ -318,14 +359,23 @@ def main(argv: list[str] | None = None) -> int:
         "pb-dsp: patchbench's DSP kernels; cmsis-nn: CMSIS-NN's wrappers, "
         + (cmsis.locate().version if not args.no_cmsis else "left out")
     )
+    print(
+        "*_inplace: pb_depthwise_conv2d_s8_inplace, output over its input (ring of delayed rows in scratch)"
+    )
     print(header)
     for call in calls:
         line = f"{call.name:<26}{call.macs:>10}"
         for core in args.cores:
-            per_mac = {v: results[core].instructions[(call.name, v)] / call.macs for v in variants}
+            per_mac = {
+                v: results[core].instructions[(call.name, v)] / call.macs
+                for v in variants
+                if (call.name, v) in results[core].instructions
+            }
             line += f"{per_mac['portable']:>13.2f}{per_mac['dsp']:>10.2f}"
-            if not args.no_cmsis:
+            if not args.no_cmsis and "cmsis" in per_mac:
                 line += f"{per_mac['cmsis']:>12.2f}{per_mac['dsp'] / per_mac['cmsis']:>8.2f}x"
+            elif not args.no_cmsis:
+                line += f"{'-':>12}{'':>9}"
         print(line)
     return 0
 

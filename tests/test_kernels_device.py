@@ -1,8 +1,8 @@
 """The kernels on the emulated Cortex-M4 and M7, with the real DSP instructions.
 
-One firmware per core runs random conv, 1x1, depthwise (3x3, 5x5, 7x7) and fully connected calls,
-each in the portable variant, the DSP variant and the build's default (DSP on these cores), on
-regions with explicit pads and row strides. Every output must equal harness.reference bit for bit
+One firmware per core runs random conv, 1x1, depthwise (3x3, 5x5, 7x7; out of place and in place) and
+fully connected calls, each in the portable variant, the DSP variant and the build's default (DSP on
+these cores), on regions with explicit pads and row strides. Every output must equal harness.reference bit for bit
 (so the DSP kernels equal the portable ones too).
 """
 
@@ -206,6 +206,41 @@ def _channel_loop_cases(rng):
     return calls, inputs
 
 
+def _inplace_cases(rng):
+    """In-place depthwise calls (pb_depthwise_conv2d_s8_inplace): kernels 3/5/7, strides 1/2, uneven pads
+    as on patch tiles, VALID windows, channel counts with and without a remainder of the 4-channel groups,
+    both clamps; the input buffer is dense, as in the arena."""
+    calls, inputs = [], {}
+    for index, (kernel, stride, pads, hw, cin, full_range) in enumerate(
+        [(3, 1, (1, 1, 1, 1), (9, 13), 8, True), (3, 1, (1, 0, 0, 1), (7, 11), 6, False),
+         (3, 2, (0, 1, 0, 1), (10, 14), 12, True), (3, 2, (1, 1, 1, 1), (9, 13), 5, False),
+         (5, 1, (2, 2, 2, 2), (8, 12), 9, True), (5, 2, (1, 2, 2, 1), (9, 13), 4, False),
+         (7, 1, (3, 3, 3, 3), (8, 10), 8, False), (7, 1, (0, 0, 0, 0), (10, 12), 4, True),
+         (3, 1, (1, 1, 1, 0), (1, 13), 16, True)]
+    ):  # fmt: skip
+        in_h, in_w = hw
+        x = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
+        out_h = (in_h + pads[0] + pads[1] - kernel) // stride + 1
+        out_w = (in_w + pads[2] + pads[3] - kernel) // stride + 1
+        q = _requant(rng, cin, kernel * kernel, large=index == 3)
+        if full_range:
+            q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
+        call = KernelCall(
+            f"i{index}_dw{kernel}s{stride}_{in_h}x{in_w}x{cin}_inplace",
+            "depthwise",
+            q,
+            x.reshape(-1),
+            rng.integers(-127, 128, (1, kernel, kernel, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cin).astype(np.int32) if index % 4 else None,
+            Region(in_h, in_w, cin, out_h, out_w, cin, *pads),
+            Window(kernel, kernel, stride, stride),
+            in_place=True,
+        )
+        calls.append(call)
+        inputs[call.name] = x
+    return calls, inputs
+
+
 def _cases():
     rng = np.random.default_rng(2024)
     calls, inputs = [], {}
@@ -219,6 +254,9 @@ def _cases():
     for more_calls, more_inputs in (_block_cases(rng), _pointwise_block_cases(rng), _channel_loop_cases(rng)):
         calls += more_calls
         inputs.update(more_inputs)
+    calls_inplace, inputs_inplace = _inplace_cases(rng)
+    calls += calls_inplace
+    inputs.update(inputs_inplace)
     calls_runs, inputs_runs = _depthwise_run_cases(rng)
     calls += calls_runs
     inputs.update(inputs_runs)
