@@ -15,6 +15,7 @@ Index (layer: cases here, and the ones that live beside their module's other tes
 from __future__ import annotations
 
 import dataclasses
+import re
 import struct
 
 import numpy as np
@@ -192,3 +193,31 @@ def test_a_point_that_clearly_cannot_fit_is_decided_from_the_graph():
     # with patches the whole-tensor bound drops under the budget: not clearly too big, the linker decides
     assert clearly_too_big(vww, make_plan(vww, 4, 8), tiny, input_mode="streamed") is None
     assert clearly_too_big(vww, make_plan(vww, 1, 0), load_target("stm32f746")) is None  # it fits, really
+
+
+# --- command line: one line naming the mistake, exit 2 ----------------------------------------------
+
+CLI_CASES = {
+    "bench --patches 0": (["bench", "--patches", "0"], r"--patches takes integers >= 1; got 0 in '0'"),
+    "bench --depths -1": (["bench", "--depths", "2,-1"], r"--depths takes integers >= 1; got -1"),
+    "bench unknown target": (
+        ["bench", "--target", "stm32f999"],
+        r"unknown target 'stm32f999'.*known targets",
+    ),
+    "bench unknown model": (["bench", "--models", "vww"], r"unknown model 'vww'\. Known models"),
+    "bench missing sweep": (["bench", "--sweep", "nowhere.toml"], r"sweep file nowhere.toml not found"),
+    "bench -j x": (["bench", "-j", "x"], r"--jobs takes a number of parallel emulators or 'auto'; got 'x'"),
+    "profile unknown model": (["profile", "nosuch"], r"unknown model 'nosuch'"),
+    "profile missing file": (["profile", "nowhere.tflite"], r"model file 'nowhere.tflite' not found"),
+}
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_a_cli_mistake_is_one_line_and_exit_2(case, capsys):
+    from harness.cli import main
+
+    argv, message = CLI_CASES[case]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"patchbench {argv[0]}: error: "), err
+    assert re.search(message, err), err

@@ -17,7 +17,6 @@ from machine import needs
 from harness import reference
 from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model, kernels
 from harness.codegen.hostrun import run_on_host
-from harness.codegen.layout import plan_model_arena
 from harness.firmware.targets import load_target
 from harness.ir.graph import Tensor
 from harness.pipeline.measure import expected_output, make_test_input
@@ -81,20 +80,46 @@ def test_one_function_per_op_named_after_it_with_shapes(graph):
         assert [c[0] for c in calls] == [step.op for step in patch.steps]
 
 
-def test_arena_is_the_planners_with_the_kernels_scratch(graph):
+ARENA_ROW = re.compile(r"^#define (\w+) +(\d+) /\* (\w+) +(\d+) bytes, steps (\d+)-(\d+): (.*) \*/$", re.M)
+
+
+def test_the_arena_in_model_h_holds_every_buffer_without_overlap(graph):
+    """Checked from the generated model.h alone (not from the planner the generator calls): every buffer
+    lies inside PB_ARENA_BYTES, two buffers alive at the same step never share a byte (except an op
+    written in place over the input that dies with it), the arena is no bigger than its highest buffer,
+    and every op whose kernel needs scratch has that much (the rule measured against the C kernels in
+    test_kernels.py::test_scratch_bytes_is_what_the_dsp_kernels_touch)."""
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
     for optimized in (False, True):
         model = generate_model(graph, plan, "stm32f746", _input(graph), CodegenOptions(optimized=optimized))
-        arena = plan_model_arena(graph, plan, CodegenOptions(optimized=optimized))
-        assert model.arena_bytes == arena.arena_bytes
-        assert f"#define PB_ARENA_BYTES {arena.arena_bytes}\n" in model.sources["model.h"]
-        assert "static int8_t arena[PB_ARENA_BYTES] __attribute__((aligned(16)));" in model.sources["model.c"]
-        assert f"-DPB_KERNELS_OPTIMIZED={int(optimized)}" == f"-D{model.defines[0]}"
+        header = model.sources["model.h"]
+        arena_bytes = int(re.search(r"^#define PB_ARENA_BYTES (\d+)$", header, re.M).group(1))
+        rows = [
+            (macro, int(offset), int(size), int(first), int(last), what)
+            for macro, offset, _kind, size, first, last, what in ARENA_ROW.findall(header)
+        ]
+        assert len(rows) == header.count("#define ") - 2  # every buffer row parsed (not the guard/arena)
+        assert model.arena_bytes == arena_bytes
+        assert "static int8_t arena[PB_ARENA_BYTES]" in model.sources["model.c"]
+        assert all(0 <= offset and offset + size <= arena_bytes for _, offset, size, *_ in rows)
+        assert arena_bytes <= -(-max(offset + size for _, offset, size, *_ in rows) // 16) * 16
+        for i, (name_a, off_a, size_a, first_a, last_a, what_a) in enumerate(rows):
+            for name_b, off_b, size_b, first_b, last_b, what_b in rows[i + 1 :]:
+                alive_together = first_a <= last_b and first_b <= last_a
+                share_bytes = off_a < off_b + size_b and off_b < off_a + size_a
+                in_place = ("in place over" in what_b and first_b == last_a) or (
+                    "in place over" in what_a and first_a == last_b
+                )
+                assert not (alive_together and share_bytes) or in_place, (name_a, name_b)
+        scratch = {
+            macro.removeprefix("SCRATCH_"): size
+            for macro, _, size, *_ in rows
+            if macro.startswith("SCRATCH_")
+        }
         for op in graph.ops:
-            need = kernels.op_scratch_bytes(graph, op, optimized)
-            scratch = [b for b in arena.buffers if b.name == f"scratch:{op.name}"]
-            assert (scratch[0].size if scratch else 0) >= need, op.name
-    assert model.scratch_bytes > 0  # the DSP kernels need scratch, the portable ones none
+            assert scratch.get(op.name, 0) >= kernels.op_scratch_bytes(graph, op, optimized), op.name
+        assert f"-DPB_KERNELS_OPTIMIZED={int(optimized)}" == f"-D{model.defines[0]}"
+    assert model.scratch_bytes > 0 and scratch  # the DSP kernels need scratch, the portable ones none
 
 
 def test_residual_add_in_the_patch_stage_reads_the_shortcuts_window(graph):

@@ -185,10 +185,25 @@ def test_a_free_board_is_preferred_to_one_in_use(tmp_path):
         )
 
 
-def test_connected_probe_ids_asks_the_probe_lister():
+def test_connected_probe_ids_asks_the_probe_lister(monkeypatch):
     assert connected_probe_ids(lambda: [ProbeInfo("P1", "STLink"), ProbeInfo("P2")]) == ["P1", "P2"]
-    real = connected_probe_ids()  # the real pyocd: this machine's USB probes (usually none)
-    assert isinstance(real, list) and all(isinstance(uid, str) and uid for uid in real)
+    # The default lister goes through the real pyocd's ConnectHelper (monkeypatch fails if pyocd has no
+    # such call), never blocking for a probe to appear; this machine has no USB probes to list.
+    from pyocd.core.helpers import ConnectHelper
+
+    asked = []
+
+    class Probe:
+        def __init__(self, uid: str, description: str):
+            self.unique_id, self.description = uid, description
+
+    def get_all_connected_probes(**options):
+        asked.append(options)
+        return [Probe("0669FF5550", "STM32 STLink"), Probe("E6614C3", "CMSIS-DAP")]
+
+    monkeypatch.setattr(ConnectHelper, "get_all_connected_probes", staticmethod(get_all_connected_probes))
+    assert connected_probe_ids() == ["0669FF5550", "E6614C3"]
+    assert asked == [{"blocking": False}]
 
 
 # --- probe locks across processes ------------------------------------------------------------------

@@ -3,7 +3,7 @@ models in place (tensor shapes, types, buffer indices, buffer offsets and length
 zero points and axes, op codes, operator inputs and outputs, every field of every option table) and the
 importer must answer each file with a clean Graph or a TFLiteImportError; nothing else may escape.
 
-300 cases in the default suite; ``pytest -m slow tests/test_import_fuzz.py`` runs 5,000.
+300 cases in the default suite; ``pytest -m slow tests/test_import_fuzz.py`` runs 5,000 (the same test).
 """
 
 from __future__ import annotations
@@ -173,6 +173,9 @@ def _import_is_clean(case: Mutated) -> None:
     validate(graph)  # a graph that comes out must satisfy the IR's invariants
 
 
+DEFAULT_CASES, SLOW_CASES = 300, 5000
+
+
 def fuzz(cases: int) -> settings:
     return settings(
         max_examples=cases,
@@ -188,14 +191,14 @@ def test_every_model_offers_fields_of_each_kind():
         assert any("option slot" in site.what for site in sites), name
 
 
-@fuzz(300)
-@given(mutated_models())
-def test_mutated_real_models_import_or_fail_with_an_import_error(case):
-    _import_is_clean(case)
+@pytest.mark.slow  # selected by -m slow too, and then it runs 5,000 cases
+def test_mutated_real_models_import_or_fail_with_an_import_error(request):
+    expression = request.config.option.markexpr or ""
+    cases = SLOW_CASES if "slow" in expression and "not slow" not in expression else DEFAULT_CASES
 
+    @fuzz(cases)
+    @given(mutated_models())
+    def import_is_clean(case):
+        _import_is_clean(case)
 
-@pytest.mark.slow
-@fuzz(5000)
-@given(mutated_models())
-def test_mutated_real_models_many_cases(case):
-    _import_is_clean(case)
+    import_is_clean()

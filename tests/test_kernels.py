@@ -479,16 +479,62 @@ def test_region_check_names_the_bad_axis(lib):
     assert lib.region_check(Region(9, 9, 4, 5, 5, 4, -1, 1, 1, 1), window) == 3
 
 
-def test_scratch_bytes_rule():
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=False) == 0
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 3, 3, 16), optimized=True) == 16 * 32 + 13 * 144 + 3
-    assert scratch_bytes("CONV_2D", (1, 8, 8, 16), (32, 1, 1, 16), optimized=True) == 16 * 32 + 13 * 16 + 3
-    assert scratch_bytes("DEPTHWISE_CONV_2D", (1, 8, 8, 16), (1, 7, 7, 16), optimized=True) == 8 * 49 + 3
-    assert scratch_bytes("FULLY_CONNECTED", (1, 64), (10, 64), optimized=True) == 2 * 64 + 3
-    assert scratch_bytes("FULLY_CONNECTED", (4, 64), (10, 64), optimized=True) == 4 * 64 + 3
-    assert scratch_bytes("ADD", (1, 8, 8, 16), optimized=True) == 0
+def _scratch_touched(lib, call, need: int) -> int:
+    """How far into its scratch a kernel writes: run it twice over different fillers, take the last byte
+    either run changed (the kernel's real use, measured, not the rule restated)."""
+    touched = np.zeros(need + GUARD, bool)
+    for filler in (SENTINEL, -0x3C):
+        scratch = np.full(need + GUARD, filler, np.int8)
+        call(scratch)
+        touched |= scratch != filler
+    return int(np.flatnonzero(touched)[-1]) + 1 if touched.any() else 0
+
+
+@pytest.mark.parametrize(
+    "kind, kernel, cin, cout", [("conv2d", 3, 16, 32), ("conv2d", 3, 3, 8), ("conv2d", 5, 4, 8),
+                                ("conv1x1", 1, 16, 32), ("depthwise", 3, 16, 16), ("depthwise", 7, 8, 8)]
+)  # fmt: skip
+def test_scratch_bytes_is_what_the_dsp_kernels_touch(lib, kind, kernel, cin, cout):
+    """scratch_bytes() against the C: never less than the kernel writes (else it would overflow into a
+    neighbouring buffer), and no more than that plus the alignment slack (1x1: the patch it skips)."""
+    rng = np.random.default_rng(kernel * 100 + cin)
+    cout = cin if kind == "depthwise" else cout
+    pad, size = kernel // 2, 8
+    x = rng.integers(-128, 128, (1, size, size, cin), dtype=np.int8)
+    filters = rng.integers(
+        -127, 128, (1 if kind == "depthwise" else cout, kernel, kernel, cin), dtype=np.int8
+    )
+    region = Region(size, size, cin, size, size, cout, pad, pad, pad, pad, in_row_stride=size * cin,
+                    out_row_stride=size * cout)  # fmt: skip
+    window, q = Window(kernel, kernel, 1, 1, 1, 1), random_requant(rng, cout, kernel * kernel * cin)
+    op_kind = "DEPTHWISE_CONV_2D" if kind == "depthwise" else "CONV_2D"
+    need = scratch_bytes(op_kind, x.shape, filters.shape, optimized=True)
+    output = np.zeros(size * size * cout, np.int8)
+    used = _scratch_touched(
+        lib,
+        lambda scratch: lib.conv(
+            kind, region, window, q, x.reshape(-1), filters, None, output, "dsp", scratch
+        ),
+        need,
+    )
+    skipped_patch = kernel * kernel * cin if kind == "conv1x1" else 0
+    assert used == need - kernels.ALIGNMENT_SLACK - skipped_patch
+    assert scratch_bytes(op_kind, x.shape, filters.shape, optimized=False) == 0
     with pytest.raises(KernelError, match="filter shape"):
-        scratch_bytes("CONV_2D", (1, 8, 8, 16), optimized=True)
+        scratch_bytes(op_kind, x.shape, optimized=True)
+
+
+@pytest.mark.parametrize("batches", [1, 4])
+def test_fully_connected_scratch_bytes_is_what_the_dsp_kernel_touches(lib, batches):
+    rng = np.random.default_rng(batches)
+    q = random_requant(rng, 10, 64)
+    x = rng.integers(-128, 128, (batches, 64), dtype=np.int8)
+    weights = rng.integers(-127, 128, (10, 64), dtype=np.int8)
+    need = scratch_bytes("FULLY_CONNECTED", x.shape, weights.shape, optimized=True)
+    used = _scratch_touched(
+        lib, lambda scratch: lib.fully_connected(q, x, weights, None, "dsp", scratch), need
+    )
+    assert used == need - kernels.ALIGNMENT_SLACK
 
 
 def test_region_c_initializer_names_every_field():

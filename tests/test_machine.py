@@ -52,9 +52,13 @@ def test_the_marker_fails_a_test_in_ci(pytester, monkeypatch, tmp_path):
     )
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("CI", "true")
-    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid").assert_outcomes(passed=1, errors=1)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid").assert_outcomes(
+        passed=1, errors=1
+    )
     monkeypatch.delenv("CI")
-    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid").assert_outcomes(passed=1, skipped=1)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid").assert_outcomes(
+        passed=1, skipped=1
+    )
 
 
 def test_no_test_module_skips_on_a_missing_tool_by_itself():

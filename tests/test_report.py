@@ -475,13 +475,15 @@ def test_environment_section(rendered):
 
 
 def test_index_lists_runs_newest_first(rendered):
-    index = parse((rendered["out"] / "index.html").read_text())
+    page = (rendered["out"] / "index.html").read_text()
+    index = parse(page)
     runs = [tr.attrs["data-run"] for tr in index.find("tr") if "data-run" in tr.attrs]
     assert runs == [rendered["second"], rendered["first"]]
     newest = index.find("tr", data_run=rendered["second"])[0]
     assert newest.find("a")[0].attrs["href"] == report_filename(rendered["second"])
     assert "no page yet" in index.find("tr", data_run=rendered["first"])[0].text
-    write_index(rendered["db"], rendered["out"])  # idempotent
+    write_index(rendered["db"], rendered["out"])
+    assert (rendered["out"] / "index.html").read_text() == page  # writing it again changes nothing
 
 
 def test_html_in_names_and_metadata_is_escaped(tmp_path):

@@ -93,6 +93,7 @@ def bench(args: argparse.Namespace) -> int:
 
     from harness.paths import BUILD_DIR, REPO_ROOT
 
+    _check_bench_options(args)
     results = _results_path(args)
     report = args.report or str(BUILD_DIR / "report")
     pytest_args = [
@@ -111,8 +112,27 @@ def bench(args: argparse.Namespace) -> int:
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         print(f"patchbench bench: results database {results}")
         print(f"patchbench bench: HTML report in {report}/ (index.html lists every run)")
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return 2  # pytest printed the mistake; a usage error is exit 2 for every patchbench command
     # A point that failed (not bit-exact, a crash) fails the job; points that do not fit are skips.
     return int(code)
+
+
+def _check_bench_options(args: argparse.Namespace) -> None:
+    """The sweep file and the options that override it, checked before pytest starts: a mistake is one
+    line naming it (exit 2), not a session of failing points."""
+    from harness.pipeline.sweep import check_names, load_sweep, parse_int_list
+
+    sweep = load_sweep(args.sweep)
+    if args.patches:
+        parse_int_list(args.patches, "--patches")
+    if args.depths:
+        parse_int_list(args.depths, "--depths")
+    models = [m for m in args.models.split(",") if m] if args.models else sweep.models
+    targets = [t for value in args.target for t in value.split(",") if t] or sweep.targets
+    check_names(targets, models, "--target / --models / sweep")
+    if args.jobs != "auto" and not (args.jobs.isdigit()):
+        raise CommandError(f"--jobs takes a number of parallel emulators or 'auto'; got {args.jobs!r}")
 
 
 # --- report and compare -------------------------------------------------------------------------

@@ -156,14 +156,19 @@ def _known_keys(table: dict, known: tuple[str, ...], where: str, what: str) -> N
         raise SweepError(f"{where}: unknown {what}(s) {', '.join(hints)}; it takes {', '.join(known)}")
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
-    """'1,2,4' -> [1, 2, 4], for command-line options."""
+def parse_int_list(text: str, option: str, minimum: int = 1) -> list[int]:
+    """'1,2,4' -> [1, 2, 4], for command-line options (patch counts and depths: each >= ``minimum``)."""
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise SweepError(f"{option} takes comma-separated integers like 1,2,4; got {text!r}") from None
     if not values:
         raise SweepError(f"{option} is empty")
+    small = [value for value in values if value < minimum]
+    if small:
+        raise SweepError(
+            f"{option} takes integers >= {minimum}; got {', '.join(map(str, small))} in {text!r}"
+        )
     return values
 
 
