@@ -149,7 +149,9 @@ def suite_sources(
         f'#include <stdint.h>\n#include <string.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n{include}\n',
         f"static int8_t pb_output_buffer[{buffer_bytes}] __attribute__((aligned(4)));\n",
         f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4)));\n",
-        f"static int8_t pb_work[{max(work, 4)}]; /* in-place calls: the input is copied here first */\n\n",
+        f"static int8_t pb_work[{work}]; /* in-place calls: the input is copied here first */\n\n"
+        if work
+        else "\n",
     ]
     layers, layout = [], {}
     offset = 0
