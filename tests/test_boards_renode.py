@@ -1,6 +1,6 @@
 """The Renode backend without Renode (it is in no registry these machines reach): the .resc it writes and
 the command line it runs, the clear error when Renode is missing, and its process handling, driven by a
-stand-in ``renode`` on PATH that reads the generated script, opens the console port it names and plays a
+stand-in ``renode`` on PATH that reads the generated script, opens the console pty it names and plays a
 record the stub firmware really printed on QEMU (or hangs, or reports a script error, as Renode would)."""
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ needs_toolchain = needs("arm-none-eabi-gcc", "qemu-system-arm")
         ("stm32h743", "platforms/cpus/stm32h743.repl", 480),
     ],
 )
-def test_script_loads_the_platform_the_elf_and_a_console_socket(target, platform, mips):
-    script = renode_script(load_target(target), Path("/tmp/run-1/firmware.elf"), 40123)
+def test_script_loads_the_platform_the_elf_and_a_console_pty(target, platform, mips):
+    script = renode_script(load_target(target), Path("/tmp/run-1/firmware.elf"), Path("/tmp/run-1/console"))
     commands = [line for line in script.splitlines() if line and not line.startswith("#")]
     assert commands == [
         f'mach create "{target}"',
@@ -48,7 +48,7 @@ def test_script_loads_the_platform_the_elf_and_a_console_socket(target, platform
         'machine LoadPlatformDescriptionFromString "dwt: Miscellaneous.DWT @ sysbus 0xe0001000 '
         f'{{ frequency: {mips * 1_000_000} }}"',
         f"sysbus.cpu PerformanceInMips {mips}",
-        'emulation CreateServerSocketTerminal 40123 "term" false',
+        'emulation CreateUartPtyTerminal "term" "/tmp/run-1/console"',
         "connector Connect sysbus.usart3 term",
         "sysbus LoadELF @/tmp/run-1/firmware.elf",
         "sysbus.cpu VectorTableOffset 0x8000000",
@@ -69,7 +69,7 @@ def test_command_line_is_headless_without_a_shell():
 
 def test_paths_renode_cannot_parse_are_refused():
     with pytest.raises(BoardError, match="Renode cannot take the path '/tmp/my builds/firmware.elf'"):
-        renode_script(load_target(TARGET), Path("/tmp/my builds/firmware.elf"), 40123)
+        renode_script(load_target(TARGET), Path("/tmp/my builds/firmware.elf"), Path("/tmp/run-1/console"))
 
 
 # --- Renode missing --------------------------------------------------------------------------------
@@ -103,27 +103,29 @@ def test_without_renode_the_choice_is_qemu(no_renode):
 FAKE_RENODE = """\
 #!{python}
 # Stands in for Renode: checks the command line and the script, then plays the console.
-import os, re, socket, sys, time
+import os, pty, re, sys, time, tty
 args = sys.argv[1:]
 assert args[:4] == ["--disable-xwt", "--console", "--plain", "-e"], args
 script = open(re.fullmatch(r"include @(\\S+)", args[4]).group(1)).read()
 elf = re.search(r"^sysbus LoadELF @(\\S+)$", script, re.M).group(1)
 assert open(elf, "rb").read(4) == b"\\x7fELF", elf
-port = int(re.search(r'^emulation CreateServerSocketTerminal (\\d+) "term" false$', script, re.M).group(1))
+link = re.search(r'^emulation CreateUartPtyTerminal "term" "(\\S+)"$', script, re.M).group(1)
+assert "CreateServerSocketTerminal" not in script  # a server socket would listen on every interface
 mode = os.environ["FAKE_RENODE_MODE"]
 print("12:00:00.0000 [INFO] Loaded monitor commands", flush=True)
 if mode == "error":
     print("12:00:01.0000 [ERROR] Could not find file 'platforms/cpus/stm32f746.repl'", flush=True)
     time.sleep(60)  # Renode keeps running after a failed script
-server = socket.create_server(("127.0.0.1", port))
+master, slave = pty.openpty()  # as Renode's UART pty terminal: a pty, linked where the script says
+tty.setraw(slave)
+os.symlink(os.ttyname(slave), link)
 open(os.environ["FAKE_RENODE_PIDS"], "a").write(f"{{os.getpid()}}\\n")
 record = open(os.environ["FAKE_RENODE_RECORD"], "rb").read()
-time.sleep(0.2)  # the UART runs before the host connects: Renode's socket keeps the bytes
-connection, _ = server.accept()
+time.sleep(0.5)  # 'start': the firmware runs and prints
 if mode == "hang":
-    connection.sendall(record[: len(record) // 2])
+    os.write(master, record[: len(record) // 2])
     time.sleep(60)
-connection.sendall(record)
+os.write(master, record)
 for line in sys.stdin:  # the monitor: wait for quit
     if line.strip() == "quit":
         print("quitting", flush=True)
@@ -189,7 +191,7 @@ def temp_dir(tmp_path, monkeypatch) -> Path:
 
 
 @needs_toolchain
-def test_a_record_comes_through_the_console_socket(captured, fake_renode, temp_dir):
+def test_a_record_comes_through_the_console_pty(captured, fake_renode, temp_dir):
     pids = fake_renode("serve")
     with open_board(Resource(TARGET, "renode")) as board:
         assert isinstance(board, RenodeBoard) and board.board_id == "renode:stm32f746"

@@ -279,6 +279,30 @@ def test_reader_notices_silence_and_timeout():
         assert reader.read_lines(timeout=0.2).reason == "timeout"
 
 
+def test_reader_stops_a_line_without_end_at_its_bound():
+    """A firmware printing without newlines is stopped at MAX_LINE_BYTES, not read for the whole timeout."""
+    from harness.boards import serial_reader
+
+    flood = b"ok\n" + b"x" * (4 * serial_reader.MAX_LINE_BYTES)
+    server = _ConsoleServer([flood, 5.0])
+    with SerialLineReader(server.url).open() as reader:
+        result = reader.read_lines(timeout=30.0)
+    assert (result.reason, result.lines) == ("flood", ["ok"])
+    assert result.problem == f"a line of more than {serial_reader.MAX_LINE_BYTES} bytes without a newline"
+    assert result.partial == "x" * serial_reader.MAX_LINE_BYTES
+
+
+def test_reader_stops_a_record_without_end_at_its_bound(monkeypatch):
+    from harness.boards import serial_reader
+
+    monkeypatch.setattr(serial_reader, "MAX_READ_BYTES", 20_000)
+    server = _ConsoleServer([b"PB1 LAYER 0 0 conv 12\n" * 2000, 5.0])
+    with SerialLineReader(server.url).open() as reader:
+        result = reader.read_lines(timeout=30.0)
+    assert result.reason == "flood" and "without the end of the record" in result.problem
+    assert 20_000 // 22 <= len(result.lines) <= 20_000 // 22 + 2  # it stopped right at the bound
+
+
 def test_reader_cannot_connect_names_the_url():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

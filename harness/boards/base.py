@@ -154,6 +154,13 @@ class Board(ABC):
         except BaseException:
             self.stop(grace=0)
             raise
+        if result.reason == "flood":
+            self.stop(grace=0)
+            raise BoardError(
+                f"{self.board_id}: {self.elf.name} flooded the console ({result.problem}) and was stopped; "
+                f"the firmware prints garbage: check its UART output\n"
+                + format_log_tail([line[:200] for line in result.all_lines])
+            )
         if result.reason in ("timeout", "silence"):
             self.stop(grace=0)
             what = "did not finish" if result.reason == "timeout" else "went silent"

@@ -6,14 +6,16 @@ a physical board (``BuildOptions(platform="hardware")``). Per run the backend wr
     mach create; machine LoadPlatformDescription @<the target's [renode] platform>
     a DWT (Renode's STM32 platforms leave it out: CYCCNT would read 0) counting at the core clock,
     with the CPU at clock/1e6 MIPS, so one count is one executed instruction
-    emulation CreateServerSocketTerminal <port> "term" false; connector Connect sysbus.usart3 term
+    emulation CreateUartPtyTerminal "term" "<work dir>/console"; connector Connect sysbus.usart3 term
     sysbus LoadELF @<elf>; start
 
 and runs ``renode --disable-xwt --console --plain -e "include @run.resc"`` headless, without a shell,
 in a process group of its own. The UART is read with the same ``SerialLineReader`` as every other
-backend (``socket://127.0.0.1:<port>``; Renode's server socket keeps what the UART sent before the
-host connected). The firmware parks after its record, so ``stop`` asks the monitor to quit and kills
-the group if it does not.
+backend, opened on the pty Renode links into the run's private work directory. Not a TCP server socket:
+Renode's CreateServerSocketTerminal listens on every interface and takes no address, so any host on
+the network could take the console; a pty is reachable only by this user on this machine. The host opens
+it as soon as the link appears, before ``start`` runs the firmware. The firmware parks after its record,
+so ``stop`` asks the monitor to quit and kills the group if it does not.
 
 Counts from Renode are labelled "cycles" by the firmware (it reads the DWT) but are virtual time at
 one instruction per cycle: deterministic, not the real core's cycles.
@@ -28,7 +30,8 @@ from pathlib import Path
 
 from harness.boards.base import Board, BoardError, Resource
 from harness.boards.elf_layout import require_hardware_layout
-from harness.boards.process import open_console_on_free_port, read_log, start_logged, stop_process
+from harness.boards.process import read_log, start_logged, stop_process
+from harness.boards.serial_reader import SerialLineReader
 from harness.firmware.targets import Target
 
 RENODE_BINARY = "renode"
@@ -38,7 +41,7 @@ QUIT_WAIT_S = 2.0
 DWT_ADDRESS = 0xE0001000
 # Lines of Renode's log that mean the script failed (Renode itself keeps running, waiting for commands).
 SCRIPT_ERROR_MARKERS = ("[ERROR]", "There was an error executing command", "Could not find file")
-PORT_IN_USE_MARKERS = ("Address already in use", "address already in use")
+CONSOLE_LINK = "console"  # the pty's link in the run's work directory
 
 
 def renode_available(binary: str = RENODE_BINARY) -> bool:
@@ -54,9 +57,10 @@ def require_renode(binary: str = RENODE_BINARY) -> str:
     return path
 
 
-def renode_script(target: Target, elf: Path, port: int) -> str:
-    """The .resc that runs ``elf`` on ``target``'s Renode platform with its console on TCP ``port``."""
-    for path in (elf, target.renode_platform):
+def renode_script(target: Target, elf: Path, console: Path) -> str:
+    """The .resc that runs ``elf`` on ``target``'s Renode platform with its console on a pty linked at
+    ``console``."""
+    for path in (elf, target.renode_platform, console):
         if any(c.isspace() or c in "\"'" for c in str(path)):
             raise BoardError(f"Renode cannot take the path {str(path)!r} (spaces or quotes) in a script")
     uart = f"sysbus.{target.console_instance.lower()}"
@@ -71,8 +75,8 @@ def renode_script(target: Target, elf: Path, port: int) -> str:
         "# at clock/1e6 MIPS and the clock's frequency it counts one per executed instruction",
         f'machine LoadPlatformDescriptionFromString "{dwt}"',
         f"sysbus.cpu PerformanceInMips {mips}",
-        "# the console: a raw TCP server (false: no telnet negotiation bytes)",
-        f'emulation CreateServerSocketTerminal {port} "term" false',
+        "# the console: a pty linked in the run's private folder (no network socket: nothing to bind)",
+        f'emulation CreateUartPtyTerminal "term" "{console}"',
         f"connector Connect {uart} term",
         f"sysbus LoadELF @{elf}",
         f"sysbus.cpu VectorTableOffset {hardware.flash_origin:#x}",
@@ -126,23 +130,21 @@ class RenodeBoard(Board):
         # A private copy: the script's path has no spaces, and a rebuild cannot change it mid-run.
         elf = self._work_dir / "firmware.elf"
         shutil.copyfile(self.elf, elf)
-        self.reader = open_console_on_free_port(
-            lambda port: self._launch(renode, elf, port), self._start_failed,
-            connect_timeout=self.start_timeout_s, alive=self._running_without_errors, who=self.board_id,
-        )  # fmt: skip
-
-    def _launch(self, renode: str, elf: Path, port: int) -> None:
+        console = self._work_dir / CONSOLE_LINK
         script = self._work_dir / "run.resc"
-        script.write_text(renode_script(self.target, elf, port))
+        script.write_text(renode_script(self.target, elf, console))
         self._command = renode_command(renode, script)
         # stdin stays an open pipe: the console monitor would see end-of-input and quit otherwise.
         self.process = start_logged(self._command, self._work_dir, stdin=subprocess.PIPE)
+        try:
+            self.reader = SerialLineReader(str(console)).open(
+                self.start_timeout_s, alive=self._running_without_errors
+            )
+        except ConnectionError as err:
+            raise self._start_failed(err) from None
 
-    def _start_failed(self, err: ConnectionError, port: int) -> BoardError | None:
+    def _start_failed(self, err: ConnectionError) -> BoardError:
         log = self._log()
-        self._quit(grace=0)
-        if any(marker in log for marker in PORT_IN_USE_MARKERS):
-            return None  # the work directory (script, firmware copy) serves the next port's attempt
         script = (self._work_dir / "run.resc").read_text()
         self.stop(grace=0)
         return BoardError(
@@ -186,7 +188,7 @@ class RenodeBoard(Board):
     def _running_without_errors(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             return False
-        return not any(marker in self._log() for marker in SCRIPT_ERROR_MARKERS + PORT_IN_USE_MARKERS)
+        return not any(marker in self._log() for marker in SCRIPT_ERROR_MARKERS)
 
 
 def _tail(log: str, count: int = 20) -> str:

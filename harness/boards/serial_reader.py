@@ -3,7 +3,9 @@
 ``serial.serial_for_url`` opens device paths (/dev/ttyACM0), ``socket://host:port`` (QEMU's -serial tcp,
 a ser2net port) and ``rfc2217://host:port`` alike. Reading stops at the first of: a line the caller's
 ``stop`` predicate accepts (the protocol's END), the end of the stream (the emulator exited), the overall
-timeout, or a silence longer than ``silence_timeout``.
+timeout, a silence longer than ``silence_timeout``, or a flood: a line longer than ``MAX_LINE_BYTES`` or
+more than ``MAX_READ_BYTES`` in one read (a firmware printing garbage without end must not fill the host's
+memory for the whole timeout). Each chunk is scanned once, so a long line costs linear time.
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ from harness.boards.protocol import is_end_line
 
 # How long one read may block: bounds how late a timeout or silence is noticed.
 POLL_INTERVAL_S = 0.05
+# A PB1 record's longest line is well under 200 bytes (names are cut to 120 in the generated C), and a
+# whole record of the largest zoo model at 10 runs is about 100 kB: generous bounds, far from real use.
+MAX_LINE_BYTES = 4096
+MAX_READ_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
 class ReadResult:
     lines: list[str]
-    reason: str  # "stop" (stop line seen), "eof" (stream closed), "timeout", "silence"
+    reason: str  # "stop" (stop line seen), "eof" (stream closed), "timeout", "silence", "flood"
     elapsed_s: float
-    partial: str = ""  # bytes after the last newline (a line cut off mid-way)
+    partial: str = ""  # bytes after the last newline (a line cut off mid-way; at most MAX_LINE_BYTES)
+    problem: str = ""  # for "flood": which bound the console broke
 
     @property
     def all_lines(self) -> list[str]:
@@ -37,7 +44,7 @@ class SerialLineReader:
     url: str
     baudrate: int = 115200
     _port: serial.SerialBase | None = field(default=None, init=False, repr=False)
-    _pending: bytes = field(default=b"", init=False, repr=False)
+    _pending: bytearray = field(default_factory=bytearray, init=False, repr=False)
 
     def open(self, connect_timeout: float = 5.0, alive: Callable[[], bool] | None = None) -> SerialLineReader:
         """Open the port, retrying refused connections (an emulator still starting) for ``connect_timeout``
@@ -61,7 +68,7 @@ class SerialLineReader:
                 continue
             del port.reset_input_buffer
             self._port = port
-            self._pending = b""
+            self._pending = bytearray()
             return self
 
     def discard_input(self) -> None:
@@ -69,7 +76,7 @@ class SerialLineReader:
         if self._port is None:
             raise ConnectionError(f"console {self.url} is not open")
         self._port.reset_input_buffer()
-        self._pending = b""
+        self._pending = bytearray()
 
     def close(self) -> None:
         if self._port is not None:
@@ -95,6 +102,7 @@ class SerialLineReader:
         start = time.monotonic()
         last_data = start
         lines: list[str] = []
+        received = 0
         while True:
             now = time.monotonic()
             if now - start >= timeout:
@@ -112,14 +120,25 @@ class SerialLineReader:
             if not chunk:
                 continue
             last_data = time.monotonic()
-            self._pending += chunk
-            *complete, self._pending = self._pending.split(b"\n")
+            received += len(chunk)
+            *complete, rest = chunk.split(b"\n")
             for raw in complete:
-                line = raw.decode("utf-8", errors="replace").rstrip("\r")
+                self._pending += raw
+                line = self._pending.decode("utf-8", errors="replace").rstrip("\r")
+                self._pending = bytearray()
                 lines.append(line)
                 if stop is not None and stop(line):
+                    self._pending += rest
                     return self._result(lines, "stop", start)
+            self._pending += rest
+            if len(self._pending) > MAX_LINE_BYTES:
+                del self._pending[MAX_LINE_BYTES:]
+                problem = f"a line of more than {MAX_LINE_BYTES} bytes without a newline"
+                return self._result(lines, "flood", start, problem)
+            if received > MAX_READ_BYTES:
+                problem = f"more than {MAX_READ_BYTES // 2**20} MiB without the end of the record"
+                return self._result(lines, "flood", start, problem)
 
-    def _result(self, lines: list[str], reason: str, start: float) -> ReadResult:
+    def _result(self, lines: list[str], reason: str, start: float, problem: str = "") -> ReadResult:
         partial = self._pending.decode("utf-8", errors="replace")
-        return ReadResult(lines, reason, time.monotonic() - start, partial)
+        return ReadResult(lines, reason, time.monotonic() - start, partial, problem)
