@@ -20,7 +20,7 @@ from harness import reference
 from harness.codegen import kernels
 from harness.ir import quant
 from harness.ir.geometry import activation_inputs, hwc
-from harness.ir.graph import Graph, Op
+from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
 
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
@@ -176,11 +176,30 @@ def _check_binary(graph: Graph, op: Op, in_stage: bool) -> str | None:
 
 
 def _check_mean(graph: Graph, op: Op, in_stage: bool) -> str | None:
-    shape = graph.tensor(op.inputs[0]).shape
-    axes = sorted(int(a) % len(shape) for a in np.asarray(graph.tensor(op.inputs[1]).data).reshape(-1))
-    if len(shape) != 4 or axes != [1, 2]:
-        return f"MEAN over axes {axes} of a {len(shape)}-D tensor: only global pooling (axes 1, 2 of NHWC) has a kernel"
+    if mean_view(graph, op) is None:
+        shape = graph.tensor(op.inputs[0]).shape
+        return f"MEAN over axes {_mean_axes(graph, op)} of {list(shape)}: the reduced axes (of size > 1) must be adjacent"
     return None
+
+
+def _mean_axes(graph: Graph, op: Op) -> list[int]:
+    rank = len(graph.tensor(op.inputs[0]).shape)
+    return sorted({int(a) % rank for a in np.asarray(graph.tensor(op.inputs[1]).data).reshape(-1)})
+
+
+def mean_view(graph: Graph, op: Op) -> tuple[int, int, int] | None:
+    """The MEAN input as [outer, count, inner] with the reduced axes in the middle, or None when the
+    reduced axes of size > 1 are not adjacent."""
+    shape = graph.tensor(op.inputs[0]).shape
+    axes = _mean_axes(graph, op)
+    reduced = [a for a in axes if shape[a] > 1] or axes[:1]
+    if reduced != list(range(reduced[0], reduced[-1] + 1)) and any(
+        shape[a] > 1 for a in range(reduced[0], reduced[-1] + 1) if a not in axes
+    ):
+        return None
+    first, last = reduced[0], reduced[-1]
+    size = lambda dims: int(np.prod(dims, dtype=np.int64))  # noqa: E731
+    return size(shape[:first]), size(shape[first : last + 1]), size(shape[last + 1 :])
 
 
 def _check_quantize(graph: Graph, op: Op, in_stage: bool) -> str | None:
@@ -216,6 +235,12 @@ def _check_softmax(graph: Graph, op: Op, in_stage: bool) -> str | None:
 
 def _check_resize(graph: Graph, op: Op, in_stage: bool) -> str | None:
     if len(graph.tensor(op.inputs[0]).shape) != 4:
+        return "the input must be a 4-D NHWC tensor"
+    return None
+
+
+def _check_transpose_conv(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    if len(graph.tensor(op.inputs[2]).shape) != 4:
         return "the input must be a 4-D NHWC tensor"
     return None
 
@@ -485,11 +510,52 @@ def emit_transpose(ctx: OpContext) -> OpCode:
 def emit_mean(ctx: OpContext) -> OpCode:
     op = ctx.op
     inp, out = ctx.tensor(0), ctx.out
-    h, w, c = hwc(ctx.graph.tensor(op.inputs[0]).shape)
-    multiplier, shift = kernels.mean_params(inp.scale, out.scale, h * w)
-    fields = dict(h=h, w=w, c=c, input_zero_point=inp.zero_point, output_zero_point=out.zero_point,
-                  multiplier=multiplier, shift=shift, input=ctx.input_ptr(0), output=ctx.output_ptr())  # fmt: skip
-    return OpCode(op.name, op.kind, _comment(ctx, "over H, W"), False, "mean", fields=fields)
+    outer, count, inner = mean_view(ctx.graph, op)
+    multiplier, shift = kernels.mean_params(inp.scale, out.scale, count)
+    fields = dict(outer=outer, count=count, inner=inner, input_zero_point=inp.zero_point,
+                  output_zero_point=out.zero_point, multiplier=multiplier, shift=shift, input=ctx.input_ptr(0),
+                  output=ctx.output_ptr())  # fmt: skip
+    detail = f"over axes {_mean_axes(ctx.graph, op)}: [{outer}, {count}, {inner}] -> [{outer}, {inner}]"
+    return OpCode(op.name, op.kind, _comment(ctx, detail), False, "mean", fields=fields)
+
+
+def emit_unary(ctx: OpContext) -> OpCode:
+    """LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU and the ReLUs: a 256-entry table (reference.unary_table)."""
+    op = ctx.op
+    table = CArray(f"{op.name}_table", "int8", reference.unary_table(ctx.graph, op),
+                   f"{op.name}: {op.kind} of every int8 input (index: input + 128), LiteRT's arithmetic")  # fmt: skip
+    channels = hwc(ctx.out.shape)[2]
+    fields = dict(table=table.name, input=ctx.input_ptr(0, per_row=ctx.in_stage),
+                  output=ctx.output_ptr(per_row=ctx.in_stage),
+                  size=ctx.out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx), ctx.in_stage, "lut", constants=[table], fields=fields,
+                  steps=steps)  # fmt: skip
+
+
+def emit_transpose_conv(ctx: OpContext) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    in_h, in_w, in_c = hwc(graph.tensor(op.inputs[2]).shape)
+    out_h, out_w, out_c = hwc(ctx.out.shape)
+    _, kh, kw, _ = ctx.tensor(1).shape
+    sh, sw = op.attrs.get("stride", (1, 1))
+    top, left = reference.transpose_conv_pads(graph, op)
+    q = reference.conv_quant(graph, op, input_position=2)
+    requant_arrays, requant = _requant_struct(ctx, q, out_c)
+    bias_arrays = []
+    bias = "NULL"
+    if len(op.inputs) > 3 and op.inputs[3]:
+        tensor = ctx.tensor(3)
+        bias_arrays = [CArray(f"{op.name}_bias", "int32", tensor.data, f"{op.name}: bias [{tensor.size}]")]
+        bias = bias_arrays[0].name
+    shape = dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, kernel_h=kh,
+                 kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=top, pad_left=left)  # fmt: skip
+    structs = [requant, f"static const pb_transpose_conv_shape {op.name}_shape = {c_struct(shape)};"]
+    fields = dict(input=ctx.input_ptr(2), output=ctx.output_ptr(), filter=f"{op.name}_filter", bias=bias)
+    detail = f"{kh}x{kw} stride {sh}x{sw} {op.attrs.get('padding', 'VALID')}"
+    return OpCode(op.name, op.kind, _comment(ctx, detail), False, "transpose_conv",
+                  constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays], structs=structs,
+                  fields=fields)  # fmt: skip
 
 
 def emit_softmax(ctx: OpContext) -> OpCode:
@@ -581,6 +647,8 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "PAD": emit_pad,
     "CONCATENATION": emit_concatenation,
     "RESIZE_NEAREST_NEIGHBOR": emit_resize,
+    "TRANSPOSE_CONV": emit_transpose_conv,
+    **{kind: emit_unary for kind in UNARY_KINDS},
 }
 
 _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
@@ -600,6 +668,8 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "PAD": _check_pad,
     "CONCATENATION": _check_concat,
     "RESIZE_NEAREST_NEIGHBOR": _check_resize,
+    "TRANSPOSE_CONV": _check_transpose_conv,
+    **{kind: _no_check for kind in UNARY_KINDS},
 }
 
 

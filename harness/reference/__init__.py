@@ -85,5 +85,6 @@ from harness.reference.quantparams import (  # noqa: F401
     quantize_multiplier_smaller_than_one_exp,
     softmax_quant,
 )
-from harness.reference.runner import run_graph, run_op, run_outputs  # noqa: F401
+from harness.reference.runner import run_graph, run_op, run_outputs, transpose_conv_pads  # noqa: F401
 from harness.reference.softmax import exp_on_negative_values, softmax  # noqa: F401
+from harness.reference.unary import unary_table  # noqa: F401

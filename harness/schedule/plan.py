@@ -30,14 +30,14 @@ from harness.ir.geometry import (
     input_window,
     pad_input_window,
 )
-from harness.ir.graph import Graph, Op, op_macs
+from harness.ir.graph import UNARY_KINDS, Graph, Op, op_macs
 
 MAX_PATCHES_PER_SIDE = 8
 
 # Ops that compute each output pixel from a bounded input window, so that a region of the output
 # depends on a region of the input only.
 WINDOW_OPS = WINDOW_KINDS
-ELEMENTWISE_OPS = ("ADD", "MUL", "QUANTIZE", "DEQUANTIZE")
+ELEMENTWISE_OPS = ("ADD", "MUL", "QUANTIZE", "DEQUANTIZE", *UNARY_KINDS)
 PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + ("PAD", "CONCATENATION")
 
 

@@ -255,6 +255,33 @@ void pb_resize_nearest_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t 
 /* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */
 void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8_t *input, int8_t *output);
 
+/* ---- ops of converter-made models (pb_converter_ops.c) ------------------------------------------ */
+
+/* An elementwise int8 activation (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1):
+ * output[i] = table[input[i] + 128], the table harness.reference.unary_table computes. output may
+ * alias input. */
+void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_t *output);
+
+/* MEAN over the middle axis of the tensor viewed as [outer, count, inner] (any contiguous run of
+ * reduced axes), TFLite's QuantizedMeanOrSum: harness.kernels.mean_params(in_scale, out_scale, count). */
+void pb_mean_axes_s8(int32_t outer, int32_t count, int32_t inner, int32_t input_zero_point,
+                     int32_t output_zero_point, int32_t multiplier, int32_t shift, const int8_t *input,
+                     int8_t *output);
+
+/* The shapes of a TRANSPOSE_CONV: input [in_h, in_w, in_c] -> output [out_h, out_w, out_c], filter
+ * [out_c, kernel_h, kernel_w, in_c]; pad_top / pad_left as TFLite computes them from the output size. */
+typedef struct {
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t kernel_h, kernel_w;
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left;
+} pb_transpose_conv_shape;
+
+/* TRANSPOSE_CONV per-channel int8 (reference_integer_ops::TransposeConv); bias may be NULL. */
+void pb_transpose_conv_s8(const pb_transpose_conv_shape *shape, const pb_requant *q, const int8_t *input,
+                          const int8_t *filter, const int32_t *bias, int8_t *output);
+
 #ifdef __cplusplus
 }
 #endif

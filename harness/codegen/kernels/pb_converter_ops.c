@@ -1,0 +1,64 @@
+/*
+ * pb_converter_ops.c: the portable kernels of the ops that converter-made models add (see
+ * harness/frontend/canonicalize.py): elementwise activations as a table, MEAN over any contiguous run
+ * of axes, TRANSPOSE_CONV.
+ */
+#include "pb_kernels.h"
+
+void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_t *output) {
+    for (int32_t i = 0; i < size; ++i) {
+        output[i] = table[(int32_t)input[i] + 128];
+    }
+}
+
+void pb_mean_axes_s8(int32_t outer, int32_t count, int32_t inner, int32_t input_zero_point,
+                     int32_t output_zero_point, int32_t multiplier, int32_t shift, const int8_t *input,
+                     int8_t *output) {
+    for (int32_t o = 0; o < outer; ++o) {
+        const int8_t *base = input + o * count * inner;
+        for (int32_t k = 0; k < inner; ++k) {
+            int32_t sum = 0;
+            for (int32_t i = 0; i < count; ++i) {
+                sum += base[i * inner + k];
+            }
+            /* 1 / count is folded into multiplier and shift (TFLite's QuantizedMeanOrSum). */
+            const int32_t centered = (int32_t)((uint32_t)sum - (uint32_t)input_zero_point * (uint32_t)count);
+            const int64_t scaled = pb_multiply_by_quantized_multiplier(centered, multiplier, shift);
+            output[o * inner + k] = pb_clamp_offset_s8(scaled, output_zero_point, PB_INT8_MIN, PB_INT8_MAX);
+        }
+    }
+}
+
+void pb_transpose_conv_s8(const pb_transpose_conv_shape *g, const pb_requant *q, const int8_t *input,
+                          const int8_t *filter, const int32_t *bias, int8_t *output) {
+    /* Gathered per output pixel instead of TFLite's scatter into an int32 buffer: the same sum of
+     * products (modulo 2^32), so no scratch. Output (oy, ox) takes tap (ky, kx) of input pixel
+     * (iy, ix) where iy * stride_h - pad_top + ky == oy (same for columns). */
+    for (int32_t oy = 0; oy < g->out_h; ++oy) {
+        for (int32_t ox = 0; ox < g->out_w; ++ox) {
+            int8_t *out = output + (oy * g->out_w + ox) * g->out_c;
+            for (int32_t oc = 0; oc < g->out_c; ++oc) {
+                uint32_t acc = bias ? (uint32_t)bias[oc] : 0u;
+                for (int32_t ky = 0; ky < g->kernel_h; ++ky) {
+                    const int32_t ty = oy + g->pad_top - ky;
+                    if (ty < 0 || ty % g->stride_h) continue;
+                    const int32_t iy = ty / g->stride_h;
+                    if (iy >= g->in_h) continue;
+                    for (int32_t kx = 0; kx < g->kernel_w; ++kx) {
+                        const int32_t tx = ox + g->pad_left - kx;
+                        if (tx < 0 || tx % g->stride_w) continue;
+                        const int32_t ix = tx / g->stride_w;
+                        if (ix >= g->in_w) continue;
+                        const int8_t *in = input + (iy * g->in_w + ix) * g->in_c;
+                        const int8_t *w = filter + ((oc * g->kernel_h + ky) * g->kernel_w + kx) * g->in_c;
+                        for (int32_t ic = 0; ic < g->in_c; ++ic) {
+                            acc += (uint32_t)(((int32_t)in[ic] - q->input_zero_point) * (int32_t)w[ic]);
+                        }
+                    }
+                }
+                const int64_t scaled = pb_multiply_by_quantized_multiplier((int32_t)acc, q->multiplier[oc], q->shift[oc]);
+                out[oc] = pb_clamp_offset_s8(scaled, q->output_zero_point, q->act_min, q->act_max);
+            }
+        }
+    }
+}
