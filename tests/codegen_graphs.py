@@ -110,3 +110,63 @@ def float_image(graph):
     real = q.scale * (np.random.default_rng(5).uniform(-140, 140, graph.tensor("image").shape) - q.zero_point)
     real.reshape(-1)[:4] = q.scale * (np.array([0.5, -0.5, 2.5, -127.5]) - q.zero_point)  # exact ties
     return real.astype(np.float32)
+
+
+# --- the patterns of converter-made models (tests/test_converter_patterns.py) ---------------------------
+
+
+def _conv1x1(a: Appender, name: str, x: str, cout: int, scale: float, zero_point: int) -> str:
+    cin = a.graph.tensor(x).shape[-1]
+    w_scales = a.rng.uniform(0.005, 0.02, cout).astype(np.float32)
+    weights = a.const(f"{name}_w", a.rng.integers(-127, 128, (cout, 1, 1, cin)).astype(np.int8),
+                      QParams(w_scales, np.zeros(cout, np.int64), 0))  # fmt: skip
+    bias_scales = (np.float64(a.graph.tensor(x).scale) * w_scales).astype(np.float32)
+    bias = a.const(f"{name}_b", a.rng.integers(-2000, 2000, cout).astype(np.int32),
+                   QParams(bias_scales, np.zeros(cout, np.int64), 0))  # fmt: skip
+    attrs = {"stride": (1, 1), "dilation": (1, 1), "padding": "VALID", "activation": "NONE",
+             "act_min": -128, "act_max": 127}  # fmt: skip
+    return a.op("CONV_2D", name, [x, weights, bias], attrs, scale, zero_point)
+
+
+def converter_patterns_graph():
+    """What PyTorch/ONNX and Keras exports bring, on one small network: a float32 image quantized; an
+    explicit PAD before a stride-2 VALID conv; swish (LOGISTIC, MUL); a squeeze-excite block (MEAN over
+    H, W, 1x1 convs, HARD_SWISH, LOGISTIC, a per-channel MUL); a PyTorch head (TRANSPOSE to NCHW, one
+    MEAN per axis, FULLY_CONNECTED) dequantized to float32; and a second, int8 output (the SE result)."""
+    specs = [LayerSpec("conv", 3, 1, channels=8), LayerSpec("pad", pads=(1, 1, 1, 1)),
+             LayerSpec("conv", 3, 2, "VALID", channels=12)]  # fmt: skip
+    graph = build_stack(specs, input_shape=(1, 18, 16, 3), seed=6, name="converter_patterns", blocks=False)
+    image, quantized = "image", graph.inputs[0]
+    graph.tensors[image] = Tensor(image, graph.tensor(quantized).shape, "float32")
+    graph.ops.insert(0, Op("QUANTIZE", "quantize_image", [image], [quantized], {}))
+    graph.inputs = [image]
+    a = Appender(graph, seed=9)
+    x = a.x
+    sig = a.op("LOGISTIC", "swish_sigmoid", [x], scale=1 / 256, zero_point=-128)
+    x = a.op("MUL", "swish", [x, sig], {"activation": "NONE", "act_min": -128, "act_max": 127}, 0.03, -30)
+    squeezed = a.op("MEAN", "se_mean", [x, a.const("se_axes", np.array([1, 2], np.int32))], {"keep_dims": True},
+                    scale=0.02, zero_point=-10)  # fmt: skip
+    reduced = _conv1x1(a, "se_reduce", squeezed, 4, 0.05, 3)
+    reduced = a.op("HARD_SWISH", "se_hard_swish", [reduced], scale=0.03, zero_point=-90)
+    expanded = _conv1x1(a, "se_expand", reduced, 12, 0.06, -5)
+    gate = a.op("LOGISTIC", "se_gate", [expanded], scale=1 / 256, zero_point=-128)
+    excited = a.op("MUL", "se_scale", [x, gate], {"activation": "NONE", "act_min": -128, "act_max": 127},
+                   0.02, -25)  # fmt: skip
+    nchw = a.op("TRANSPOSE", "to_nchw", [excited, a.const("nchw", np.array([0, 3, 1, 2], np.int32))])
+    rows = a.op("MEAN", "mean_w", [nchw, a.const("axis_w", np.array([3], np.int32))], {"keep_dims": False},
+                scale=0.015, zero_point=-20)  # fmt: skip
+    pooled = a.op("MEAN", "mean_h", [rows, a.const("axis_h", np.array([2], np.int32))], {"keep_dims": False},
+                  scale=0.012, zero_point=-22)  # fmt: skip
+    weights = a.const(
+        "head_w", a.rng.integers(-127, 128, (5, 12)).astype(np.int8), QParams.per_tensor(0.01, 0)
+    )
+    bias = a.const("head_b", a.rng.integers(-3000, 3000, 5).astype(np.int32),
+                   QParams.per_tensor(graph.tensor(pooled).scale * 0.01, 0))  # fmt: skip
+    logits = a.op("FULLY_CONNECTED", "head", [pooled, weights, bias],
+                  {"keep_dims": False, "activation": "NONE", "act_min": -128, "act_max": 127}, 0.05, 2)  # fmt: skip
+    out = "logits_float"
+    graph.tensors[out] = Tensor(out, graph.tensor(logits).shape, "float32")
+    graph.ops.append(Op("DEQUANTIZE", "dequantize_logits", [logits], [out], {}))
+    graph.outputs = [out, excited]
+    validate(graph)
+    return graph

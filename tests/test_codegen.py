@@ -11,14 +11,21 @@ import re
 
 import numpy as np
 import pytest
-from codegen_graphs import STAGE_ENDS, Appender, every_op_graph, float_ends_graph, float_image
+from codegen_graphs import (
+    STAGE_ENDS,
+    Appender,
+    converter_patterns_graph,
+    every_op_graph,
+    float_ends_graph,
+    float_image,
+)
 from machine import needs
 
 from harness import reference
 from harness.codegen import SUPPORTED_OPS, CodegenError, CodegenOptions, generate_model, kernels
 from harness.codegen.hostrun import run_on_host
 from harness.firmware.targets import load_target
-from harness.ir.graph import Tensor
+from harness.ir.graph import UNARY_KINDS, Tensor
 from harness.pipeline.measure import expected_output, make_test_input
 from harness.schedule.plan import make_plan
 from models import get_model
@@ -39,6 +46,8 @@ def _input(graph):
 
 def test_every_op_graph_covers_every_supported_kind(graph):
     kinds = {op.kind for op in graph.ops} | {op.kind for op in float_ends_graph().ops}
+    # The converter-made ops: tests/test_converter_patterns.py and tests/test_unary_ops.py.
+    kinds |= {op.kind for op in converter_patterns_graph().ops} | set(UNARY_KINDS) | {"TRANSPOSE_CONV"}
     assert kinds == set(SUPPORTED_OPS)
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
     stage_kinds = {graph.op(name).kind for name in plan.stage_ops}
@@ -165,7 +174,8 @@ def test_test_input_is_compiled_in_and_copied_by_prepare_input():
 def test_unsupported_ops_are_a_codegen_error_naming_each_op(graph):
     broken = dataclasses.replace(graph, ops=list(graph.ops), tensors=dict(graph.tensors))
     a = Appender(broken)
-    a.op("MEAN", "channel_mean", [a.x, a.const("channel_axis", np.array([1], np.int32))], {"keep_dims": True})
+    x = a.op("RESHAPE", "to_5d", [a.x, a.const("shape_5d", np.array([1, 1, 1, 2, 5], np.int32))])
+    a.op("TRANSPOSE", "swap_5d", [x, a.const("perm_5d", np.array([0, 1, 2, 4, 3], np.int32))])
     wide = broken.tensors[broken.outputs[0]]
     broken.tensors["wide"] = Tensor("wide", wide.shape, "int16", wide.quant)
     broken.ops[-1].outputs = ["wide"]
@@ -174,10 +184,11 @@ def test_unsupported_ops_are_a_codegen_error_naming_each_op(graph):
         generate_model(broken, make_plan(broken, 1, 0), "stm32f746", _input(graph))
     message = str(caught.value)
     index = len(broken.ops) - 1
-    assert f"op {index} 'channel_mean' (MEAN, per layer): tensor 'wide' is int16" in message
+    assert f"op {index} 'swap_5d' (TRANSPOSE, per layer): tensor 'wide' is int16" in message
     broken.tensors["wide"].dtype = "int8"
     with pytest.raises(
-        CodegenError, match=rf"op {index} 'channel_mean' \(MEAN, per layer\): MEAN over axes \[1\]"
+        CodegenError,
+        match=rf"op {index} 'swap_5d' \(TRANSPOSE, per layer\): TRANSPOSE of a tensor of rank > 4",
     ):
         generate_model(broken, make_plan(broken, 1, 0), "stm32f746", _input(graph))
 
