@@ -8,6 +8,7 @@ The memory figures are the analytic profiler's for those models and plans.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -41,6 +42,21 @@ VWW_LAYERS = [
     f"op{i:02d}_{kind}" for i, kind in enumerate(["conv_2d"] + ["depthwise_conv_2d", "conv_2d"] * 13)
 ]
 CFLAGS = "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-sp-d16 -mfloat-abi=hard -O2 -DPB_KERNELS_DSP"
+
+
+@functools.cache
+def stored_analysis(model: str, p: int, n: int):
+    """What the pipeline stores with a point of ``model``: its analysis under make_plan(p, n) (None for
+    a name the zoo does not know)."""
+    from harness.pipeline.analysis import point_analysis
+    from harness.schedule import make_plan
+    from models import get_model
+
+    try:
+        graph = get_model(model)
+    except (ValueError, FileNotFoundError):
+        return None
+    return point_analysis(graph, make_plan(graph, p, n))
 
 
 def ResultRow(**values) -> PointRecord:  # noqa: N802 (reads like the constructor it stands for)
@@ -195,6 +211,8 @@ def add_run(
                   sram_budget=262_144, flash_budget=1_048_576, board_id="qemu:mps2-an386",
                   log_path=str(log_dir / "deleted-since.log")),
     ]  # fmt: skip
+    for row in rows:
+        row.analysis = stored_analysis(row.identity.model, row.identity.p, row.identity.n)
     db.add_many(rows)
     db.finish_run(run_id)
     return run_id
@@ -505,7 +523,7 @@ def test_html_in_names_and_metadata_is_escaped(tmp_path):
     assert tree.find("section", data_model=evil)  # the name is there, as text
     index = (tmp_path / "out" / "index.html").read_text()
     assert "<b>1</b>" not in index and "run-&lt;b&gt;1&lt;/b&gt;" in index
-    # An unknown model cannot be profiled: said so, escaped, the rest of the page intact.
+    # A point stored without an analysis has no profile: said so, escaped, the rest of the page intact.
     assert "Memory profile not drawn: &lt;script&gt;" in text
 
 
@@ -570,3 +588,32 @@ def test_chart_text_cannot_break_out_of_the_svg():
     ):
         assert "<script" not in svg and "-->" not in svg.replace("-->\n", "")
         ET.fromstring(svg)
+
+
+def test_an_old_run_renders_the_same_after_the_zoo_changed(tmp_path, monkeypatch):
+    """The report draws what the run stored: a zoo builder that changes later (here mbv2-w0.35-r144
+    gets wider channels) changes nothing on the page of an old run."""
+    import models
+    import models.registry
+
+    db_path = tmp_path / "r.sqlite"
+    with ResultsDB(db_path) as db:
+        run_id = add_run(db, "20261121-010000-old000", tmp_path / "logs")
+
+    def page() -> str:
+        text = write_report(db_path, run_id, tmp_path / "out").read_text()
+        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", "<time>", text)
+
+    before = page()
+    assert "Memory profile per block" in before and "Memory profile not drawn" not in before
+    wider = models.registry.build_model("mbv2-w0.5-r144")
+    original = models.get_model
+
+    def changed_zoo(name: str):
+        return wider if name == "mbv2-w0.35-r144" else original(name)
+
+    monkeypatch.setattr(models, "get_model", changed_zoo)
+    monkeypatch.setattr(models.registry, "get_model", changed_zoo)
+    assert models.get_model("mbv2-w0.35-r144") is wider  # the zoo did change
+    after = page()
+    assert after == before

@@ -8,6 +8,7 @@ import pytest
 
 import models
 from harness.ir.graph import weight_bytes
+from harness.pipeline.analysis import point_analysis
 from harness.report.plots import memory_profile_svg
 from harness.schedule.plan import ScheduleError, make_plan
 from harness.schedule.search import NoScheduleFits, auto, parse_size, search, valid_depths
@@ -98,12 +99,12 @@ def test_parse_size_rejects(text):
 
 def test_memory_profile_svg(graph):
     plan = make_plan(graph, 4, 5)
-    svg = memory_profile_svg(graph, plan, sram_budget=parse_size("256kB"))
+    svg = memory_profile_svg(point_analysis(graph, plan), sram_budget=parse_size("256kB"))
     assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
     root = ElementTree.fromstring(svg)  # well-formed, inline-able
     assert root.tag.endswith("svg")
     text = "".join(root.itertext())
     assert "SRAM budget 256 kB" in text and "input counted" in text
     assert all(name in text for name in graph.layer_names)
-    per_layer = memory_profile_svg(graph, make_plan(graph, 1, 0), input_mode="streamed")
+    per_layer = memory_profile_svg(point_analysis(graph, make_plan(graph, 1, 0)), input_mode="streamed")
     assert "budget" not in "".join(ElementTree.fromstring(per_layer).itertext())

@@ -73,11 +73,14 @@ def profile_command(args: argparse.Namespace) -> int:
         plan = make_plan(graph, args.patches, depth)
     _print_profile(graph, plan, args.input, RULES[args.rules], INPLACE_POLICIES[args.inplace])
     if args.svg:
+        from harness.pipeline.analysis import point_analysis
         from harness.report.plots import memory_profile_svg
 
         budget = parse_size(args.sram_budget) if args.sram_budget else None
         with open(args.svg, "w") as handle:
-            handle.write(memory_profile_svg(graph, plan, budget, args.input, RULES[args.rules]))
+            handle.write(
+                memory_profile_svg(point_analysis(graph, plan, RULES[args.rules]), budget, args.input)
+            )
         print(f"memory profile chart: {args.svg}")
     return 0 if fits else 1
 

@@ -1,6 +1,7 @@
 """Report charts as inline SVG (matplotlib, Agg): the (p, n) grid, the layer breakdown, trends.
 
-The memory profile (the paper's Figure 1) is harness/plots.py's; this module adds the charts of
+The memory profile (the paper's Figure 1) is harness/report/plots.py's, drawn from the point's stored
+analysis; this module adds the charts of
 measured results, and assembles the report's charts of one model on one board (``grid_charts``,
 ``layer_chart``, ``memory_profile_chart``, ``trend_charts``). Every function returns an SVG string that can sit inside an HTML page: no XML
 prolog, its element ids prefixed so that several charts on one page never share an id, and no date in
@@ -27,6 +28,9 @@ matplotlib.use("Agg")  # no display on CI and board-farm hosts
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from harness.report.plots import memory_profile_svg  # noqa: E402
+from harness.results.record import PointAnalysis  # noqa: E402
 
 KB = 1024
 # Colors of the series, the same in every chart: per-layer grey, measured blue, budgets red.
@@ -285,23 +289,11 @@ def layer_chart(title: str, scope: str, row: dict) -> Chart | None:
     return Chart(f"Per-layer latency of the chosen schedule ({label})", inline(svg, scope + "-layers"))
 
 
-_PROFILES: dict[tuple[str, int, int, int | None], str] = {}
-
-
-def memory_profile_chart(model: str, p: int, n: int, sram_budget: int | None, scope: str, what: str) -> Chart:
-    """harness/plots.py's per-block memory profile (the paper's Figure 1) of ``model`` under (p, n).
-    Raises what loading the model or making the plan raises (an unknown model, say)."""
-    key = (model, p, n, sram_budget)
-    if key not in _PROFILES:
-        from harness.report.plots import memory_profile_svg
-        from harness.schedule import make_plan
-        from models import get_model
-
-        graph = get_model(model)
-        _PROFILES[key] = memory_profile_svg(graph, make_plan(graph, p, n), sram_budget=sram_budget)
+def memory_profile_chart(analysis: PointAnalysis, sram_budget: int | None, scope: str, what: str) -> Chart:
+    """The per-layer memory profile (the paper's Figure 1) of a point, from its stored analysis."""
     return Chart(
         f"Memory profile per block: per-layer vs {what}",
-        inline(_PROFILES[key], scope + "-profile"),
+        inline(memory_profile_svg(analysis, sram_budget=sram_budget), scope + "-profile"),
         "Analytic activation memory of each layer (block) with the input image counted; "
         "the dashed red line is the board's SRAM budget, the dotted line ends the patch stage.",
     )

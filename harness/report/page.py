@@ -35,7 +35,7 @@ from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
 from harness.report import charts
 from harness.report.charts import Chart
 from harness.results.db import STATUSES, ResultsDB, ResultsError
-from harness.results.record import COLUMNS, PointIdentity, identity_of, variant_words
+from harness.results.record import COLUMNS, PointIdentity, decode, identity_of, variant_words
 from harness.results.regression import (
     DELTA_COLUMNS,
     Comparison,
@@ -453,18 +453,18 @@ def _group_charts(group: Group, members: list[dict], chosen: dict | None) -> lis
     if chosen is not None and (layers := charts.layer_chart(title, group.anchor, chosen)):
         found.append(layers)
     point = best_patch_point(members)
-    p, n = (point["p"], point["n"]) if point else (1, 0)
+    shown = point or next((r for r in members if r["p"] == 1), members[0])
     what = "per-layer only (no per-patch point in this run)" if point is None else _schedule_title(point)
-    try:
-        profile = charts.memory_profile_chart(
-            group.model, p, n, _first(members, "sram_budget"), group.anchor, what
-        )
-    except Exception as error:  # an unknown or unloadable model must not cost the rest of the report
+    analysis = decode("analysis", shown["analysis"])
+    if analysis is None:
         group.notes.append(
-            f"Memory profile not drawn: {group.model} p={p} n={n}: {type(error).__name__}: {error}"
+            f"Memory profile not drawn: {group.model} p={shown['p']} n={shown['n']}: no analytic profile "
+            "stored with this point (stored before profiles were, or the point failed before its plan)"
         )
     else:
-        found.insert(0, profile)
+        found.insert(
+            0, charts.memory_profile_chart(analysis, _first(members, "sram_budget"), group.anchor, what)
+        )
     return found
 
 

@@ -1,4 +1,9 @@
-"""SVG charts for reports: the per-layer vs per-patch memory profile (the paper's Figure 1)."""
+"""SVG charts for reports: the per-layer vs per-patch memory profile (the paper's Figure 1).
+
+Drawn from a point's stored analysis (``harness.results.record.PointAnalysis``), never from the zoo
+or the scheduler: a report re-rendered later draws what the run measured. For a Graph and a plan
+at hand (the ``profile --svg`` command), ``harness.pipeline.analysis.point_analysis`` makes one.
+"""
 
 from __future__ import annotations
 
@@ -10,35 +15,34 @@ matplotlib.use("Agg")  # no display on CI and board-farm hosts
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from harness.ir.graph import Graph  # noqa: E402
-from harness.schedule.plan import PatchPlan  # noqa: E402
-from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, profile  # noqa: E402
+from harness.results.record import PointAnalysis  # noqa: E402
+
+KB = 1024
 
 
 def memory_profile_svg(
-    graph: Graph,
-    plan: PatchPlan,
-    sram_budget: int | None = None,
-    input_mode: InputMode = "counted",
-    rules: MemoryRules = PAPER_RULES,
+    analysis: PointAnalysis, sram_budget: int | None = None, input_mode: str = "counted"
 ) -> str:
     """Per-layer (block) memory, per-layer inference beside the plan's, as an inline-able SVG string.
 
     ``sram_budget`` (bytes) draws a horizontal budget line. The legend says whether the input image is
     counted or streamed in the patch stage.
     """
-    result = profile(graph, plan, rules)
-    names = [layer.name for layer in result.layers]
-    per_layer = [layer.per_layer_bytes / KB for layer in result.layers]
-    key = "per_patch_bytes" if input_mode == "streamed" else "per_patch_counted_bytes"
-    scheduled = [getattr(layer, key) / KB for layer in result.layers]
+    if input_mode not in ("counted", "streamed"):
+        raise ValueError(f"input_mode {input_mode!r} unknown; use 'counted' or 'streamed'")
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "patchbench"}):
-        return _draw(graph, plan, result, names, per_layer, scheduled, sram_budget, input_mode, rules)
+        return _draw(analysis, sram_budget, input_mode)
 
 
-def _draw(graph, plan, result, names, per_layer, scheduled, sram_budget, input_mode, rules) -> str:
+def _draw(analysis: PointAnalysis, sram_budget: int | None, input_mode: str) -> str:
     # Text stays text (svg.fonttype none: searchable, small); ids are seeded, no date: the same input
     # gives the same SVG.
+    layers = analysis.layers
+    plan = analysis.plan
+    names = [layer.name for layer in layers]
+    per_layer = [layer.per_layer_bytes / KB for layer in layers]
+    key = "per_patch_bytes" if input_mode == "streamed" else "per_patch_counted_bytes"
+    scheduled = [getattr(layer, key) / KB for layer in layers]
     positions = range(len(names))
     width = 0.4
     fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(names) + 2.0), 3.6))
@@ -63,8 +67,8 @@ def _draw(graph, plan, result, names, per_layer, scheduled, sram_budget, input_m
     ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("activation memory (kB)")
     ax.set_title(
-        f"{graph.name}: peak {result.peak_per_layer / KB:.0f} kB per-layer, "
-        f"{result.peak(input_mode) / KB:.0f} kB scheduled ({rules.name} rules)",
+        f"{analysis.graph_name}: peak {analysis.peak_per_layer / KB:.0f} kB per-layer, "
+        f"{analysis.peak(input_mode) / KB:.0f} kB scheduled ({analysis.rules} rules)",
         fontsize=9,
     )
     ax.legend(fontsize=7, frameon=False)
