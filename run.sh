@@ -33,6 +33,12 @@ setup_python() {
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         "$VENV/bin/pip" install -q --upgrade pip
         "$VENV/bin/pip" install -q -e ".[dev]"
+        # pyserial-labgrid is the one provider of `serial` (pyproject.toml). A plain pyserial left by an
+        # older install shares its files: remove it, then put pyserial-labgrid's files back.
+        if "$VENV/bin/pip" show -q pyserial >/dev/null 2>&1; then
+            "$VENV/bin/pip" uninstall -y -q pyserial
+            "$VENV/bin/pip" install -q --force-reinstall --no-deps pyserial-labgrid
+        fi
         touch "$stamp"
     fi
 }

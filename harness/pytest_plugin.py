@@ -106,9 +106,39 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hil: needs a board or an emulator")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
     config._patchbench_sweep = _session_sweep(config)
+    if _is_controller(config):
+        _check_lab(config)
     if _is_controller(config) and RUN_ID_ENV not in os.environ:
         os.environ[RUN_ID_ENV] = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         config._patchbench_owns_run = True
+
+
+def _check_lab(config: pytest.Config) -> None:
+    """A farm file's labgrid coordinator and places are checked once, up front: a wrong address or tag
+    is one usage error, not a failure per point. (Other farm file errors surface in the ``farm`` fixture.)"""
+    from harness.boards.farm import FarmError, load_farm
+
+    path = config.getoption("--farm")
+    try:
+        lab = load_farm(path).lab if path else None
+    except FarmError:
+        return
+    if lab is None:
+        return
+    try:
+        from harness.boards.lab_session import LabError, LabSession
+    except ImportError as err:
+        raise pytest.UsageError(
+            f"--farm {path} names a labgrid lab, and labgrid is not installed ({err}): "
+            "pip install -e '.[farm]'"
+        ) from None
+    session = LabSession(lab)
+    try:
+        session.check()
+    except LabError as err:
+        raise pytest.UsageError(f"--farm: {err}") from None
+    finally:
+        session.close()
 
 
 def _is_controller(config: pytest.Config) -> bool:

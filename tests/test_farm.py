@@ -246,3 +246,41 @@ def test_a_probe_lock_excludes_another_process_until_it_dies(tmp_path):
 
 def test_probe_ids_become_safe_lock_file_names(tmp_path):
     assert ProbeLock("ab/../c d", tmp_path).path == tmp_path / "ab_.._c_d.lock"
+
+
+def test_exactly_one_serial_module_is_installed_and_it_is_pyserial_labgrid():
+    """labgrid needs pyserial-labgrid, which installs the same `serial` package as pyserial: the
+    environment must hold exactly one of them, the chosen one (README, "Board farm on labgrid")."""
+    from importlib.metadata import distributions, version
+
+    import serial
+
+    providers = sorted(
+        {
+            d.metadata["Name"]
+            for d in distributions()
+            if any(str(f) == "serial/__init__.py" for f in d.files or ())
+        }
+    )
+    assert providers == ["pyserial-labgrid"]
+    assert serial.VERSION == version("pyserial-labgrid")
+
+
+def test_a_labgrid_section_is_read_and_checked(tmp_path):
+    farm = load_farm(REPO_ROOT / "farms" / "labgrid.toml")
+    assert farm.lab.coordinator == "lab-server:20408" and farm.lab.drivers == ("PyOCDDriver",)
+    assert farm.lab.filter_for("stm32f746").filters == {"board": "nucleo-f746zg"}
+    choice = choose_backend("stm32f746", farm, connected=[], renode_installed=False, lock_dir=tmp_path)
+    assert choice.resource.backend == "labgrid"
+    assert (
+        choice.explanation == "a labgrid place matching board=nucleo-f746zg on coordinator lab-server:20408"
+    )
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[labgrid]\ncoordinator = "lab"\n[[labgrid.place]]\ntarget = "stm32f746"\ntags = { Board = "x" }\n'
+    )
+    with pytest.raises(FarmError, match=r"\[\[labgrid.place\]\] entry 1: tag Board='x' is not a labgrid tag"):
+        load_farm(bad)
+    bad.write_text('[labgrid]\n[[labgrid.place]]\ntarget = "stm32f746"\nname = "a"\n')
+    with pytest.raises(FarmError, match="'coordinator' is missing"):
+        load_farm(bad)

@@ -13,8 +13,9 @@ A farm file (TOML, see farms/example.toml) lists physical boards::
     baud = 115200                # optional: the target's console baud rate
     location = "desk, left"      # optional
 
-``choose_backend`` picks, for one target: a connected farm board, else Renode when it is installed,
-else QEMU; ``--backend`` forces one. A physical board is used by one process at a time: the pyocd
+A ``[labgrid]`` section (see lab_spec.py) names a labgrid coordinator and, per target, the tags of
+the places it may run on. ``choose_backend`` picks, for one target: a labgrid place, else a connected
+farm board, else Renode when it is installed, else QEMU; ``--backend`` forces one. A physical board is used by one process at a time: the pyocd
 backend holds a ``ProbeLock`` (an flock on BUILD_DIR/locks/<probe>.lock) while it uses the board, so
 pytest-xdist workers never share one.
 """
@@ -33,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.boards.base import BoardError, Resource
+from harness.boards.lab_spec import LabSpec, LabSpecError, parse_lab
 from harness.boards.renode import RENODE_NOT_FOUND, renode_available
 from harness.firmware.targets import TargetError, load_target
 from harness.paths import BUILD_DIR
@@ -242,6 +244,7 @@ class Farm:
     boards: tuple[FarmBoard, ...] = ()
     on_missing: str = "fallback"  # "fallback" | "fail"
     source: Path | None = None
+    lab: LabSpec | None = None  # the [labgrid] section: a coordinator and the places of each target
 
     def boards_for(self, target: str) -> list[FarmBoard]:
         return [board for board in self.boards if board.target == target]
@@ -258,11 +261,16 @@ def load_farm(path: Path | str) -> Farm:
         raise FarmError(f"cannot read farm file {path}: {err}") from None
     except tomllib.TOMLDecodeError as err:
         raise FarmError(f"farm file {path} is not valid TOML: {err}") from None
-    unknown = sorted(set(data) - {"farm", "board"})
+    unknown = sorted(set(data) - {"farm", "board", "labgrid"})
     if unknown:
         raise FarmError(
-            f"farm file {path}: unknown top-level key(s) {', '.join(unknown)}; expected [farm] and [[board]]"
+            f"farm file {path}: unknown top-level key(s) {', '.join(unknown)}; expected [farm], [[board]] "
+            "and [labgrid]"
         )
+    try:
+        lab = parse_lab(data["labgrid"], path) if "labgrid" in data else None
+    except LabSpecError as err:
+        raise FarmError(str(err)) from None
     settings = data.get("farm", {})
     if not isinstance(settings, dict):
         raise FarmError(f"farm file {path}: 'farm' must be a table ([farm])")
@@ -290,7 +298,7 @@ def load_farm(path: Path | str) -> Farm:
                     f"'{seen[value]}'; each board needs its own"
                 )
             seen[value] = board.name
-    return Farm(boards, on_missing, path)
+    return Farm(boards, on_missing, path, lab)
 
 
 def _board(entry, number: int, path: Path) -> FarmBoard:
@@ -352,7 +360,7 @@ def choose_backend(
     renode_installed: bool | None = None,
     lock_dir: Path | None = None,
 ) -> BackendChoice:
-    """Where ``target`` runs: a connected farm board, else Renode when installed, else QEMU.
+    """Where ``target`` runs: a labgrid place, else a connected farm board, else Renode when installed, else QEMU.
 
     ``forced`` ("qemu", "renode", "pyocd"; None or "auto" to choose) is ``--backend``. ``connected``
     (probe ids, or a function returning them) and ``renode_installed`` default to asking pyocd and PATH.
@@ -371,6 +379,12 @@ def choose_backend(
             raise BoardError(RENODE_NOT_FOUND)
         return BackendChoice(Resource(target, "renode"), "--backend renode")
 
+    lab_places = farm.lab.filter_for(target) if farm is not None and farm.lab is not None else None
+    if lab_places is not None and forced is None:
+        return BackendChoice(
+            Resource(target, "labgrid"),
+            f"a labgrid place matching {lab_places.describe()} on coordinator {farm.lab.coordinator}",
+        )
     boards = farm.boards_for(target) if farm is not None else []
     if forced == "pyocd" and not boards:
         where = f"the farm file {farm.source}" if farm is not None else "no farm file was given (--farm)"

@@ -172,7 +172,10 @@ def measure(
     options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
     result = new_result(model, target, p, n, backend, options=options, board=board)
     try:
-        planned = plan_point(result, model, target, repeat=repeat, warmup=warmup, options=options)
+        platform = board.firmware_platform if board is not None else None
+        planned = plan_point(
+            result, model, target, repeat=repeat, warmup=warmup, options=options, platform=platform
+        )
         built = build_point(planned, build_root=build_root)
     except POINT_ERRORS as err:
         result.status, result.reason = "error", f"{type(err).__name__}: {err}"
@@ -227,10 +230,12 @@ def plan_point(
     repeat: int = 3,
     warmup: int = 1,
     options: CodegenOptions | None = None,
+    platform: str | None = None,
 ) -> PlannedPoint:
     """Schedule, memory plan, analytic figures and C of the point of ``result`` (filled in as it goes),
-    generated with ``options`` (those ``new_result`` was given). Raises one of POINT_ERRORS when the
-    point cannot be planned."""
+    generated with ``options`` (those ``new_result`` was given). ``platform``: the firmware platform of
+    the board it will run on (a labgrid place's driver says which); None: that of the point's backend.
+    Raises one of POINT_ERRORS when the point cannot be planned."""
     identity = result.identity
     graph = _graph(model) if isinstance(model, str) else model
     target = load_target(target) if isinstance(target, str) else target
@@ -238,7 +243,7 @@ def plan_point(
     if options.kernel_set != identity.kernels or options.input_mode != identity.input_mode:
         raise CodegenError(f"options {options} are not those of the point {result.label}")
     build_options = BuildOptions(
-        platform=firmware_platform(identity.backend),
+        platform=platform or firmware_platform(identity.backend),
         runs=repeat,
         warmup=warmup,
         defines=_timer_defines(identity.backend),
