@@ -231,10 +231,12 @@ def test_two_place_sweep_is_bit_exact_with_the_counts_of_local_qemu(two_places, 
 
 def test_a_second_session_waits_for_the_one_place_then_runs(two_places, tmp_path):
     farm = two_places.farm('board = "mps2_f746"', name="place-a")
-    first = _start_session(farm, tmp_path / "first.sqlite", "1", cwd=tmp_path)
+    # three points: the first session holds the place long enough to be stopped while it does
+    first = _start_session(farm, tmp_path / "first.sqlite", "1,2,3", cwd=tmp_path)
     _wait_for_lock(two_places, first, ["place-a"])
     first.send_signal(signal.SIGSTOP)  # the first session keeps its lock until the second is seen waiting
     try:
+        assert two_places.locked_places() == ["place-a"], "the first session ended before it was stopped"
         second = _start_session(farm, tmp_path / "second.sqlite", "1", cwd=tmp_path)
         deadline = time.monotonic() + 60
         while "state: waiting" not in two_places.client("reservations"):
