@@ -7,11 +7,15 @@ kernels under QEMU with the real instructions.
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
 from harness import reference
-from harness.codegen import kernels
+from harness.codegen import cparams, kernels
 from harness.codegen.kernels import KernelError, Region, Requant, Window, host_kernels, scratch_bytes
 from harness.ir import quant
 
@@ -544,6 +548,56 @@ def test_region_c_initializer_names_every_field():
     assert Window(3, 3, 2, 2).c_initializer() == (
         "{.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .dilation_h = 1, .dilation_w = 1}"
     )
+
+
+def _header_structs(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Every ``typedef struct { ... } name;`` of a C header as its (field, C type) list, in order."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    structs = {}
+    for body, name in re.findall(r"typedef struct\s*\{(.*?)\}\s*(\w+)\s*;", text, flags=re.S):
+        fields = []
+        for declaration in filter(None, (" ".join(d.split()) for d in body.split(";"))):
+            base, declarators = re.fullmatch(r"((?:const )?\w+) (.*)", declaration).groups()
+            for declarator in declarators.split(","):
+                stars = declarator.count("*")
+                fields.append(
+                    (declarator.replace("*", "").strip(), base + (" " + "*" * stars if stars else ""))
+                )
+        structs[name] = fields
+    return structs
+
+
+def _struct_mismatches(header_text: str) -> list[str]:
+    """Where the header's parameter structs differ from cparams.STRUCTS (name, C type, order)."""
+    header = _header_structs(header_text)
+    problems = []
+    for struct in cparams.STRUCTS:
+        declared = [(f.name, f.ctype) for f in struct.fields]
+        if header.get(struct.typedef) != declared:
+            problems.append(f"{struct.typedef}: header {header.get(struct.typedef)} != cparams {declared}")
+    return problems
+
+
+def test_pb_kernels_h_declares_the_parameter_structs_of_cparams_field_for_field():
+    header = (kernels.KERNELS_DIR / kernels.PUBLIC_HEADER).read_text()
+    assert _struct_mismatches(header) == []
+    # The check sees a reordered field, a changed type and a missing struct.
+    swapped = header.replace("int32_t input1_offset, input2_offset;", "int32_t input2_offset, input1_offset;")
+    assert _struct_mismatches(swapped) == [_struct_mismatches(swapped)[0]]
+    assert _struct_mismatches(swapped)[0].startswith("pb_add_params:")
+    retyped = header.replace("const int32_t *shift;", "const int8_t *shift;")
+    assert [p.split(":")[0] for p in _struct_mismatches(retyped)] == ["pb_requant"]
+    assert [p.split(":")[0] for p in _struct_mismatches(header.replace("} pb_window;", "} pb_windows;"))] == [
+        "pb_window"
+    ]
+
+
+def test_ctypes_structs_and_c_initializers_come_from_the_one_declaration():
+    assert [name for name, _ in cparams.PB_REGION.ctypes_type._fields_] == list(cparams.PB_REGION.names)
+    assert ctypes.sizeof(cparams.PB_ADD_PARAMS.ctypes_type) == 4 * len(dataclasses.fields(reference.AddQuant))
+    assert cparams.PB_MUL_PARAMS.names == tuple(f.name for f in dataclasses.fields(reference.MulQuant))
+    with pytest.raises(ValueError, match=r"pb_mul_params: values for \['act_max'\] missing"):
+        cparams.PB_MUL_PARAMS.initializer({n: 0 for n in cparams.PB_MUL_PARAMS.names if n != "act_max"})
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

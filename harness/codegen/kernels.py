@@ -8,7 +8,9 @@
   structs, with ``c_initializer()``), ``region_for_op`` (a whole-layer region of a graph op),
   ``mean_params``, and ``scratch_bytes`` / ``op_scratch_bytes`` (the arena planner's scratch per op).
   The other ops' parameters come from ``harness.reference`` (``conv_quant``, ``add_quant``,
-  ``mul_quant``, ``softmax_quant``): the C structs mirror those dataclasses field for field.
+  ``mul_quant``, ``softmax_quant``). Every parameter struct is declared once, in ``cparams.py``: the
+  ctypes structs below and the generated C initializers come from there, and a test checks
+  ``pb_kernels.h`` against it.
   Weights keep TFLite's layout: nothing to pack.
 - Host testing: ``host_kernels()`` compiles every kernel (the DSP ones with a C emulation of the
   DSP instructions) into a shared library with the host's gcc, cached in BUILD_DIR/kernels, and
@@ -24,7 +26,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,17 @@ from harness.ir.geometry import WINDOW_KINDS, hwc, kernel_size, op_pads, reach, 
 from harness.ir.graph import Graph, Op
 from harness.paths import BUILD_DIR
 from harness.schedule.arena import depthwise_inplace_schedule
+
+from .cparams import (
+    PB_ADD_PARAMS,
+    PB_CONCAT_INPUT,
+    PB_MUL_PARAMS,
+    PB_REGION,
+    PB_REQUANT,
+    PB_WINDOW,
+    Region,
+    Window,
+)
 
 KERNELS_DIR = Path(__file__).resolve().parent / "kernels"
 HOST_ONLY_DIR = KERNELS_DIR / "host"  # ctypes exports of the inline helpers; never in a firmware
@@ -67,55 +80,7 @@ def optimized_define(optimized: bool) -> str:
     return f"PB_KERNELS_OPTIMIZED={1 if optimized else 0}"
 
 
-# --- the region structs the code generator emits -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Region:
-    """``pb_region``: the input rows/columns one call holds, its padding, the output it produces."""
-
-    in_h: int
-    in_w: int
-    in_c: int
-    out_h: int
-    out_w: int
-    out_c: int
-    pad_top: int = 0
-    pad_bottom: int = 0
-    pad_left: int = 0
-    pad_right: int = 0
-    in_row_stride: int = 0  # int8 elements between input rows; 0: in_w * in_c
-    out_row_stride: int = 0  # 0: out_w * out_c
-
-    @property
-    def pads(self) -> tuple[int, int, int, int]:
-        return self.pad_top, self.pad_bottom, self.pad_left, self.pad_right
-
-    def c_initializer(self) -> str:
-        return _c_initializer(self, _REGION_C_ORDER)
-
-
-@dataclass(frozen=True)
-class Window:
-    """``pb_window``: kernel, stride and dilation of a conv or pool."""
-
-    kernel_h: int
-    kernel_w: int
-    stride_h: int = 1
-    stride_w: int = 1
-    dilation_h: int = 1
-    dilation_w: int = 1
-
-    def c_initializer(self) -> str:
-        return _c_initializer(self, [f.name for f in fields(self)])
-
-
-_REGION_C_ORDER = ["in_h", "in_w", "in_c", "in_row_stride", "pad_top", "pad_bottom", "pad_left", "pad_right",
-                   "out_h", "out_w", "out_c", "out_row_stride"]  # fmt: skip
-
-
-def _c_initializer(value, names: list[str]) -> str:
-    return "{" + ", ".join(f".{name} = {int(getattr(value, name))}" for name in names) + "}"
+# --- the region of a graph op -------------------------------------------------------------------------
 
 
 def check_region(region: Region, window: Window) -> None:
@@ -226,50 +191,6 @@ def op_scratch_bytes(graph: Graph, op: Op, optimized: bool) -> int:
 
 
 # --- host build and ctypes ------------------------------------------------------------------------
-
-
-class _CRegion(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in _REGION_C_ORDER]
-
-
-class _CWindow(ctypes.Structure):
-    _fields_ = [(f.name, ctypes.c_int32) for f in fields(Window)]
-
-
-class _CRequant(ctypes.Structure):
-    _fields_ = [
-        ("input_zero_point", ctypes.c_int32),
-        ("output_zero_point", ctypes.c_int32),
-        ("act_min", ctypes.c_int32),
-        ("act_max", ctypes.c_int32),
-        ("multiplier", ctypes.POINTER(ctypes.c_int32)),
-        ("shift", ctypes.POINTER(ctypes.c_int32)),
-    ]
-
-
-ADD_FIELDS = ("input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier",
-              "input1_shift", "input2_multiplier", "input2_shift", "output_multiplier", "output_shift",
-              "act_min", "act_max")  # fmt: skip
-MUL_FIELDS = ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift",
-              "act_min", "act_max")  # fmt: skip
-
-
-class _CAdd(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in ADD_FIELDS]
-
-
-class _CMul(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in MUL_FIELDS]
-
-
-class _CConcatInput(ctypes.Structure):
-    _fields_ = [
-        ("data", ctypes.c_void_p),
-        ("inner_size", ctypes.c_int32),
-        ("zero_point", ctypes.c_int32),
-        ("multiplier", ctypes.c_int32),
-        ("shift", ctypes.c_int32),
-    ]
 
 
 def _host_library_path() -> Path:
@@ -389,8 +310,7 @@ class HostKernels:
         return None if value == -1000 else value
 
     def region_check(self, region: Region, window: Window) -> int:
-        return self.lib.pb_region_check(ctypes.byref(_CRegion(**_region_fields(region))),
-                                        ctypes.byref(_CWindow(**vars(window))))  # fmt: skip
+        return self.lib.pb_region_check(ctypes.byref(_c_region(region)), ctypes.byref(_c_window(window)))
 
     # convolutions
     def conv(
@@ -411,14 +331,13 @@ class HostKernels:
         names = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
         function = self._function(names[kind], variant)
         multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
-        c_q = _CRequant(q.input_zero_point, q.output_zero_point, q.act_min, q.act_max,
-                        _ptr(multipliers, ctypes.c_int32), _ptr(shifts, ctypes.c_int32))  # fmt: skip
+        c_q = _c_requant(q, multipliers, shifts)
         bias32 = None if bias is None else _int32(bias)
         if not output.flags.c_contiguous or output.dtype != np.int8:
             raise KernelError("output must be a C-contiguous int8 array")
         function(
-            ctypes.byref(_CRegion(**_region_fields(region))),
-            ctypes.byref(_CWindow(**vars(window))),
+            ctypes.byref(_c_region(region)),
+            ctypes.byref(_c_window(window)),
             ctypes.byref(c_q),
             _ptr(_int8(input, "input")),
             _ptr(_int8(filter, "filter")),
@@ -435,11 +354,10 @@ class HostKernels:
         if not buffer.flags.c_contiguous or buffer.dtype != np.int8:
             raise KernelError("buffer must be a C-contiguous int8 array")
         multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
-        c_q = _CRequant(q.input_zero_point, q.output_zero_point, q.act_min, q.act_max,
-                        _ptr(multipliers, ctypes.c_int32), _ptr(shifts, ctypes.c_int32))  # fmt: skip
+        c_q = _c_requant(q, multipliers, shifts)
         bias32 = None if bias is None else _int32(bias)
         self._function("pb_depthwise_conv2d_s8_inplace", variant)(
-            ctypes.byref(_CRegion(**_region_fields(region))), ctypes.byref(_CWindow(**vars(window))),
+            ctypes.byref(_c_region(region)), ctypes.byref(_c_window(window)),
             ctypes.byref(c_q), _ptr(buffer), _ptr(_int8(filter, "filter")), _ptr(bias32, ctypes.c_int32),
             scratch.ctypes.data_as(ctypes.c_void_p),
         )  # fmt: skip
@@ -448,7 +366,7 @@ class HostKernels:
         """pb_depthwise_inplace_schedule: (ring rows or -1, the schedule bytes)."""
         schedule = np.zeros(max(region.out_h, 1), np.uint8)
         rows = self.lib.pb_depthwise_inplace_schedule(
-            ctypes.byref(_CRegion(**_region_fields(region))), ctypes.byref(_CWindow(**vars(window))),
+            ctypes.byref(_c_region(region)), ctypes.byref(_c_window(window)),
             schedule.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)),
         )  # fmt: skip
         return rows, schedule.tolist()
@@ -459,8 +377,7 @@ class HostKernels:
         batches = input.size // in_features
         output = np.zeros((batches, out_features), np.int8)
         multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
-        c_q = _CRequant(q.input_zero_point, q.output_zero_point, q.act_min, q.act_max,
-                        _ptr(multipliers, ctypes.c_int32), _ptr(shifts, ctypes.c_int32))  # fmt: skip
+        c_q = _c_requant(q, multipliers, shifts)
         bias32 = None if bias is None else _int32(bias)
         self._function("pb_fully_connected_s8", variant)(
             batches, in_features, out_features, ctypes.byref(c_q), _ptr(_int8(input, "input")),
@@ -473,8 +390,7 @@ class HostKernels:
     def pool(self, kind: str, region: Region, window: Window, act_min: int, act_max: int, input: np.ndarray,
              output: np.ndarray) -> None:  # fmt: skip
         function = {"avg": self.lib.pb_avg_pool_s8, "max": self.lib.pb_max_pool_s8}[kind]
-        function(ctypes.byref(_CRegion(**_region_fields(region))), ctypes.byref(_CWindow(**vars(window))),
-                 act_min, act_max, _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+        function(ctypes.byref(_c_region(region)), ctypes.byref(_c_window(window)), act_min, act_max, _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
 
     def mean(self, input: np.ndarray, input_zero_point: int, output_zero_point: int, multiplier: int,
              shift: int) -> np.ndarray:  # fmt: skip
@@ -488,14 +404,14 @@ class HostKernels:
     def add(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """params: reference.AddQuant (or anything with its fields); b repeats over a (b.size divides a.size)."""
         output = np.zeros(a.shape, np.int8)
-        c_params = _CAdd(**{name: int(getattr(params, name)) for name in ADD_FIELDS})
+        c_params = PB_ADD_PARAMS.ctypes_value(PB_ADD_PARAMS.values_of(params))
         self.lib.pb_add_s8(ctypes.byref(c_params), _ptr(_int8(a, "a")), _ptr(_int8(b, "b")), a.size, b.size,
                            _ptr(output))  # fmt: skip
         return output
 
     def mul(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         output = np.zeros(a.shape, np.int8)
-        c_params = _CMul(**{name: int(getattr(params, name)) for name in MUL_FIELDS})
+        c_params = PB_MUL_PARAMS.ctypes_value(PB_MUL_PARAMS.values_of(params))
         self.lib.pb_mul_s8(ctypes.byref(c_params), _ptr(_int8(a, "a")), _ptr(_int8(b, "b")), a.size, b.size,
                            _ptr(output))  # fmt: skip
         return output
@@ -532,8 +448,9 @@ class HostKernels:
         arrays = [_int8(a, f"input {k}") for k, a in enumerate(arrays)]
         axis = axis % arrays[0].ndim
         outer = int(np.prod(arrays[0].shape[:axis], dtype=np.int64))
-        c_inputs = (_CConcatInput * len(arrays))(*[
-            _CConcatInput(a.ctypes.data, a.size // outer, zp, m, s)
+        c_inputs = (PB_CONCAT_INPUT.ctypes_type * len(arrays))(*[
+            PB_CONCAT_INPUT.ctypes_value(dict(data=_ptr(a), inner_size=a.size // outer, zero_point=zp, multiplier=m,
+                                              shift=s))
             for a, (zp, m, s) in zip(arrays, requants, strict=True)
         ])  # fmt: skip
         shape = list(arrays[0].shape)
@@ -551,8 +468,24 @@ class HostKernels:
         return output
 
 
-def _region_fields(region: Region) -> dict[str, int]:
-    return {name: int(getattr(region, name)) for name in _REGION_C_ORDER}
+def _c_region(region: Region):
+    return PB_REGION.ctypes_value(PB_REGION.values_of(region))
+
+
+def _c_window(window: Window):
+    return PB_WINDOW.ctypes_value(PB_WINDOW.values_of(window))
+
+
+def _c_requant(q: Requant, multipliers: np.ndarray, shifts: np.ndarray):
+    values = dict(
+        input_zero_point=q.input_zero_point,
+        output_zero_point=q.output_zero_point,
+        act_min=q.act_min,
+        act_max=q.act_max,
+        multiplier=_ptr(multipliers, ctypes.c_int32),
+        shift=_ptr(shifts, ctypes.c_int32),
+    )
+    return PB_REQUANT.ctypes_value(values)  # fmt: skip
 
 
 @functools.cache

@@ -23,7 +23,8 @@ from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
 
-from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
+from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
+from .cparams import PB_ADD_PARAMS, PB_MUL_PARAMS, PB_REQUANT
 from .layout import StageLayout, StepIO, stage_steps
 from .options import CodegenError
 
@@ -333,7 +334,7 @@ def _requant_struct(ctx: OpContext, q: reference.ConvQuant, channels: int) -> tu
         "multiplier": f"{name}_multiplier",
         "shift": f"{name}_shift",
     }
-    return arrays, f"static const pb_requant {name}_requant = {c_struct(fields)};"
+    return arrays, f"static const pb_requant {name}_requant = {PB_REQUANT.initializer(fields)};"
 
 
 def _weights(ctx: OpContext, position: int, what: str) -> CArray:
@@ -448,22 +449,22 @@ def emit_binary(ctx: OpContext) -> OpCode:
     repeated = b_size != ctx.out.size
     if op.kind == "ADD":
         q = reference.add_quant(graph, op)
-        params = {name: getattr(q, name) for name in kernels.ADD_FIELDS}
+        params = PB_ADD_PARAMS.values_of(q)
         if swapped:  # a + b == b + a with each input's offset, multiplier and shift swapped too
             for first, second in (("input1_offset", "input2_offset"), ("input1_multiplier", "input2_multiplier"),
                                   ("input1_shift", "input2_shift")):  # fmt: skip
                 params[first], params[second] = params[second], params[first]
-        struct = f"static const pb_add_params {op.name}_params = {c_struct(params)};"
+        struct = f"static const pb_add_params {op.name}_params = {PB_ADD_PARAMS.initializer(params)};"
         kernel = "pb_add_s8"
     else:
         q = reference.mul_quant(graph, op)
-        params = {name: getattr(q, name) for name in kernels.MUL_FIELDS}
+        params = PB_MUL_PARAMS.values_of(q)
         if swapped:
             params["input1_offset"], params["input2_offset"] = (
                 params["input2_offset"],
                 params["input1_offset"],
             )
-        struct = f"static const pb_mul_params {op.name}_params = {c_struct(params)};"
+        struct = f"static const pb_mul_params {op.name}_params = {PB_MUL_PARAMS.initializer(params)};"
         kernel = "pb_mul_s8"
     channels = hwc(graph.tensor(op.outputs[0]).shape)[2]
     fields = dict(kernel=kernel, a=_binary_pointer(ctx, a, False), b=_binary_pointer(ctx, b, repeated),

@@ -1,6 +1,7 @@
 """Integer parameters of each op, derived from the graph's scales the way TFLite derives them.
 
-The C kernels take these field for field (harness/codegen/kernels.py declares the C structs).
+The C kernels take these field for field: harness/codegen/cparams.py declares the C structs
+(``pb_add_params`` and ``pb_mul_params`` are AddQuant and MulQuant in their field order).
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@
  * clamp [act_min, act_max]. Weights keep TFLite's layouts (harness/graph.py); the DSP kernels read
  * them as they are, no repacking.
  *
+ * Parameter structs. pb_region, pb_window, pb_requant, pb_add_params, pb_mul_params and
+ * pb_concat_input are declared once in harness/codegen/cparams.py (field names, C types, order);
+ * tests/test_kernels.py checks the typedefs below against it.
+ *
  * Scratch. Kernels that take `void *scratch` need harness.kernels.scratch_bytes(...) bytes there
  * (0 for portable kernels, which then accept NULL); any alignment is fine. Input, output and
  * scratch must not overlap, except where a kernel says otherwise (the in-place depthwise kernel works
