@@ -65,6 +65,9 @@ class Thresholds:
     sram_pct: float = 0.25
     flash_bytes: int = 512
     flash_pct: float = 0.25
+    # Deterministic figures (QEMU's instruction counts, its SRAM, flash and output CRC): any difference,
+    # either way, is a regression; the thresholds above do not apply.
+    any_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,11 @@ def _thresholds(values: dict[str, Any], inherit: Thresholds, where: str) -> Thre
             f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_THRESHOLD_KEYS))}"
         )
     merged = {name: getattr(inherit, name) for name in _THRESHOLD_KEYS} | values
+    if not isinstance(merged["any_change"], bool):
+        raise RegressionError(f"{where}: any_change must be true or false, not {merged['any_change']!r}")
     for name, value in merged.items():
+        if name == "any_change":
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise RegressionError(f"{where}: {name} must be a number >= 0, not {value!r}")
     return Thresholds(**merged)
@@ -380,8 +387,14 @@ def _compare_point(key: PointKey, b: dict, c: dict, config: RegressionConfig) ->
     unit = c.get("latency_unit") or b.get("latency_unit")
     thresholds = config.for_unit(unit)
     changes += _latency_change(key, b, c, thresholds)
-    changes += _memory_change(key, "sram_measured", "SRAM", b, c, thresholds.sram_bytes, thresholds.sram_pct)
-    changes += _memory_change(key, "flash_bytes", "flash", b, c, thresholds.flash_bytes, thresholds.flash_pct)
+    changes += _memory_change(key, "sram_measured", "SRAM", b, c, thresholds, "sram")
+    changes += _memory_change(key, "flash_bytes", "flash", b, c, thresholds, "flash")
+    if thresholds.any_change:
+        before, now = _clean(b.get("output_crc")), _clean(c.get("output_crc"))
+        if before is not None and now is not None and before != now:
+            changes.append(
+                Change(key, "output_crc", "regression", f"output CRC {before} -> {now}", before, now)
+            )
     return changes
 
 
@@ -435,6 +448,14 @@ def _latency_change(key: PointKey, b: dict, c: dict, thresholds: Thresholds) -> 
     pct = _pct(delta, before)
     if pct is None:
         return []
+    if thresholds.any_change:
+        if delta == 0:
+            return []
+        text = (
+            f"latency {before:,.0f} -> {now:,.0f} {c_unit} ({pct:+.2f} %; any change counts: deterministic)"
+        )
+        what = "slower: " if delta > 0 else "faster (still a change): "
+        return [Change(key, "latency", "regression", what + text, before, now, delta, pct)]
     text = (
         f"latency {before:,.0f} -> {now:,.0f} {c_unit} ({pct:+.2f} %, threshold {thresholds.latency_pct} %)"
     )
@@ -446,12 +467,20 @@ def _latency_change(key: PointKey, b: dict, c: dict, thresholds: Thresholds) -> 
 
 
 def _memory_change(
-    key: PointKey, column: str, what: str, b: dict, c: dict, max_bytes: int, max_pct: float
+    key: PointKey, column: str, what: str, b: dict, c: dict, thresholds: Thresholds, prefix: str
 ) -> list[Change]:
-    before, now = b.get(column), c.get(column)
+    max_bytes, max_pct = getattr(thresholds, f"{prefix}_bytes"), getattr(thresholds, f"{prefix}_pct")
+    before, now = _clean(b.get(column)), _clean(c.get(column))
     if before is None or now is None:
         return []
     delta = int(now) - int(before)
+    if thresholds.any_change:
+        if delta == 0:
+            return []
+        text = (
+            f"{what} {int(before):,} -> {int(now):,} bytes ({delta:+,} B; any change counts: deterministic)"
+        )
+        return [Change(key, column, "regression", f"{what} changed: {text}", before, now, delta)]
     pct = _pct(delta, before)
     if pct is None:
         pct = math.inf if delta > 0 else (-math.inf if delta < 0 else 0.0)
