@@ -19,41 +19,12 @@ import pytest
 from harness import reference
 from harness.frontend import graph_from_bytes, graph_to_bytes
 from harness.frontend.importer import import_tflite
-from harness.ir.graph import Graph
 from harness.paths import CONVERTER_MODELS, converter_model
-from harness.reference import FC_DOUBLE, FC_FIXED
-from harness.reference.outside import run_litert, run_tflm
+from harness.reference import FC_FIXED
+from harness.reference.outside import every_tensor_mismatches, run_litert, run_tflm, seeded_inputs
 
 INPUTS_PER_MODEL = 20
 DETECTOR = "keras_tiny_detector_r128x160"
-
-
-def seeded_inputs(graph: Graph, count: int, seed: int) -> list[list[np.ndarray]]:
-    """``count`` input sets: int8 uniform over the range, float32 inputs normal around 0."""
-    rng = np.random.default_rng(seed)
-    sets = []
-    for _ in range(count):
-        arrays = []
-        for name in graph.inputs:
-            tensor = graph.tensor(name)
-            if tensor.dtype == "float32":
-                arrays.append(rng.normal(0.0, 1.5, size=tensor.shape).astype(np.float32))
-            else:
-                arrays.append(rng.integers(-128, 128, size=tensor.shape).astype(tensor.dtype))
-        sets.append(arrays)
-    return sets
-
-
-def every_tensor_mismatches(graph: Graph, inputs, theirs, fc_requant=FC_DOUBLE) -> tuple[int, list[str]]:
-    compared, found = 0, []
-    for i, (arrays, their) in enumerate(zip(inputs, theirs, strict=True)):
-        ours = reference.run_graph(graph, dict(zip(graph.inputs, arrays, strict=True)), fc_requant=fc_requant)
-        for name, value in ours.items():
-            other = their[graph.source_tensor_index[name]]
-            compared += 1
-            if other.shape != value.shape or other.dtype != value.dtype or not np.array_equal(other, value):
-                found.append(f"input {i}, tensor {name!r}: {other.dtype}{list(other.shape)} vs ours")
-    return compared, found
 
 
 @pytest.fixture(scope="module", params=[m for m in CONVERTER_MODELS if m != DETECTOR])

@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 from codegen_graphs import converter_patterns_graph
 from machine import needs
-from test_converter_models import every_tensor_mismatches, seeded_inputs
 
 from harness import reference
 from harness.frontend import graph_from_bytes, graph_to_bytes
 from harness.pipeline.measure import measure
 from harness.reference import FC_FIXED
-from harness.reference.outside import run_litert, run_tflm
+from harness.reference.outside import every_tensor_mismatches, run_litert, run_tflm, seeded_inputs
 from harness.schedule.plan import ScheduleError, make_plan
 
 

@@ -20,6 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.ir.graph import Graph
+from harness.reference.quantparams import FC_DOUBLE, FC_FIXED
+from harness.reference.runner import run_graph, run_outputs
+
 RESOLVERS = ("BUILTIN_REF", "BUILTIN")
 RUNTIMES = ("litert", "tflm")
 TFLM_ARENA_BYTES = 16 << 20
@@ -43,6 +47,57 @@ def run_tflm(
 ) -> list[dict[int, np.ndarray]]:
     """The ``outputs`` outputs (by output position) TFLite Micro computes for each input set."""
     return _run("tflm", model, inputs, str(outputs), timeout)
+
+
+def seeded_inputs(graph: Graph, count: int, seed: int) -> list[list[np.ndarray]]:
+    """``count`` input sets (arrays in graph-input order): int8 uniform over the range, float32 normal
+    around 0 with a spread of 1.5."""
+    rng = np.random.default_rng(seed)
+    sets = []
+    for _ in range(count):
+        arrays = []
+        for name in graph.inputs:
+            tensor = graph.tensor(name)
+            if tensor.dtype == "float32":
+                arrays.append(rng.normal(0.0, 1.5, size=tensor.shape).astype(np.float32))
+            else:
+                arrays.append(rng.integers(-128, 128, size=tensor.shape).astype(tensor.dtype))
+        sets.append(arrays)
+    return sets
+
+
+def every_tensor_mismatches(
+    graph: Graph, inputs, theirs: list[dict[int, np.ndarray]], fc_requant: str = FC_DOUBLE
+) -> tuple[int, list[str]]:
+    """(tensors compared, one line per differing tensor): every activation the reference computes for
+    each input set against the runtime's tensor of the same file index (graph.source_tensor_index)."""
+    compared, found = 0, []
+    for i, (arrays, their) in enumerate(zip(inputs, theirs, strict=True)):
+        ours = run_graph(graph, dict(zip(graph.inputs, arrays, strict=True)), fc_requant=fc_requant)
+        for name, value in ours.items():
+            other = their[graph.source_tensor_index[name]]
+            compared += 1
+            if other.shape != value.shape or other.dtype != value.dtype or not np.array_equal(other, value):
+                producer = graph.producer(name)
+                where = f"{producer.name} ({producer.kind})" if producer else "input"
+                count = int(np.count_nonzero(other != value)) if other.shape == value.shape else other.size
+                found.append(
+                    f"input set {i}: tensor {name!r} of {where}: {count} of {value.size} values differ"
+                )
+    return compared, found
+
+
+def output_mismatches(graph: Graph, inputs, theirs: list[dict[int, np.ndarray]], fc_requant: str = FC_FIXED):
+    """One line per (input set, output) where the runtime's output k differs from the reference's."""
+    found = []
+    for i, (arrays, their) in enumerate(zip(inputs, theirs, strict=True)):
+        ours = run_outputs(graph, dict(zip(graph.inputs, arrays, strict=True)), fc_requant=fc_requant)
+        for k, name in enumerate(graph.outputs):
+            if not np.array_equal(ours[name], their[k]):
+                found.append(
+                    f"input set {i}: output {k} {name!r}: {int(np.count_nonzero(ours[name] != their[k]))} values differ"
+                )
+    return found
 
 
 def _run(runtime: str, model: bytes, inputs, resolver: str, timeout: float) -> list[dict[int, np.ndarray]]:

@@ -1,0 +1,87 @@
+"""``patchbench check``: the report a user reads before anything else, and its exit status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from machine import needs
+from test_tflite_io import _tiny_conv_graph
+
+from harness.cli import main
+from harness.frontend import graph_to_bytes
+from harness.frontend import schema as tflite_schema
+from harness.paths import converter_model
+
+
+def _check(capsys, *args) -> tuple[int, str, str]:
+    code = main(["check", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_check_converter_model_reports_ops_rewrites_agreement_and_memory(capsys):
+    path = converter_model("keras_resnet_like_r64")
+    code, out, _ = _check(capsys, path, "--inputs", "3", "--json", "--target", "stm32f412")
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and not report["problems"]
+    assert [r.split(":")[0] for r in report["rewrites"]] == ["fold constant"] * 3
+    kinds = [row["kind"] for row in report["ops"]]
+    assert kinds[0] == "CONV_2D" and kinds[-1] == "FULLY_CONNECTED" and "SHAPE" not in kinds
+    assert {row["kernel"] for row in report["ops"] if row["kind"] == "CONV_2D"} == {"DSP"}
+    assert report["ops"][-1]["patch_stage"] == "no" and "ends the stage" in report["patch_stage"]
+    assert report["litert"]["tensors_compared"] == 3 * 17 and report["litert"]["mismatches"] == []
+    assert report["tflm"]["file"] == "equal"
+    (fit,) = report["targets"]
+    assert fit["target"] == "stm32f412" and fit["per_layer_fits"] and fit["weights_bytes"] > 50_000
+    assert fit["smallest_patch_arena"] < fit["per_layer_arena"]
+
+
+def test_check_detector_falls_back_to_the_canonicalized_export(capsys):
+    code, out, _ = _check(capsys, converter_model("keras_tiny_detector_r128x160"), "--inputs", "2")
+    assert code == 0, out
+    assert "LiteRT BUILTIN_REF (patchbench's canonicalized export (LiteRT cannot load the file))" in out
+    assert "TILE" in out and "upsampling as RESIZE_NEAREST_NEIGHBOR" in out
+    assert "OK: every check holds" in out
+
+
+def test_truncated_file_is_one_line(capsys, tmp_path):
+    data = converter_model("keras_dscnn_kws").read_bytes()
+    path = tmp_path / "truncated.tflite"
+    path.write_bytes(data[: len(data) // 2])
+    code, out, err = _check(capsys, path)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "malformed or truncated" in err and "re-export" in err
+
+
+def test_float_only_model_is_one_line(capsys, tmp_path):
+    path = tmp_path / "float.tflite"
+    path.write_bytes(graph_to_bytes(_tiny_conv_graph(dtype="float32")))
+    code, out, err = _check(capsys, path)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "float32" in err and "full-integer quantization" in err
+
+
+def test_unsupported_op_is_one_line_naming_it(capsys, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setitem(tflite_schema._CODE_OF_KIND, "SOFTMAX", 66)  # SIN
+        data = graph_to_bytes(_tiny_conv_graph())
+    path = tmp_path / "sin.tflite"
+    path.write_bytes(data)
+    code, out, err = _check(capsys, path)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1
+    assert "op 1 is SIN; patchbench has no kernel for it. Replace it in the source model" in err
+
+
+@pytest.mark.hil
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_check_run_gives_a_bit_exact_per_layer_and_per_patch_point(capsys):
+    path = converter_model("keras_dilated_transposed_r32")
+    code, out, _ = _check(capsys, path, "--inputs", "2", "--run", "--target", "stm32f746", "--json")
+    report = json.loads(out)
+    assert code == 0, report["problems"]
+    assert [(r["p"], r["status"], r["bit_exact"]) for r in report["runs"]] == [
+        (1, "passed", True),
+        (2, "passed", True),
+    ]
