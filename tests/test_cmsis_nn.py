@@ -174,3 +174,21 @@ def test_the_per_op_crcs_name_the_first_op_whose_output_differs():
     difference = diagnose(graph, "stm32f412", "cmsis-nn", x, expected=expected).difference
     assert (difference.index, difference.op) == (index, graph.ops[index].name)
     assert "CMSIS-NN arm_depthwise_conv_wrapper_s8" in difference.describe()
+
+
+@pytest.mark.hil
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_a_point_that_is_not_bit_exact_fails_with_the_per_op_diagnosis(monkeypatch):
+    """The hook in measure(): a mismatch (here a reference output altered after the fact, so that every
+    op still matches per layer) fails the point and its reason carries the per-op CRC verdict; the
+    record names the ops CMSIS-NN left to the portable kernels."""
+    from harness.pipeline import measure as measure_module
+
+    require_cmsis_nn()
+    real = measure_module.expected_output
+    monkeypatch.setattr(measure_module, "expected_output", lambda graph, x: bytes([real(graph, x)[0] ^ 1]) +
+                        real(graph, x)[1:])  # fmt: skip
+    result = measure(every_op_graph(), "stm32f412", 1, 0, kernels="cmsis-nn", repeat=1, warmup=0)
+    assert result.status == "failed" and not result.exact
+    assert "per layer, all" in result.reason and "ops' outputs equal the reference's" in result.reason
+    assert "global_mean: CMSIS-NN has no s8 kernel for MEAN" in result.portable_ops

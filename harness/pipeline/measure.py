@@ -49,6 +49,7 @@ from harness.firmware.targets import Target, TargetError, load_target
 from harness.ir.graph import Graph, GraphError
 from harness.paths import BUILD_DIR
 from harness.pipeline.analysis import point_analysis
+from harness.pipeline.diagnose import diagnose
 from harness.results.record import DEFAULT_ENGINE, PointIdentity, PointRecord, compiler_id
 from harness.schedule.arena import INPLACE_POLICIES
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
@@ -257,6 +258,8 @@ def plan_point(
     x = make_test_input(graph)
     generated = generate_model(graph, plan, target, x, options)
     _add_plan_metrics(result, generated, build_options.stack_bytes)
+    if generated.portable_ops:
+        result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.portable_ops.items())
     result.expected = expected_output(graph, x)
     return PlannedPoint(result, graph, plan, target, generated, build_options)
 
@@ -296,7 +299,20 @@ def run_point(
         _add_record_metrics(result, record, planned.generated)
     except POINT_ERRORS as err:
         result.status, result.reason = "error", f"{type(err).__name__}: {err}"
+    if result.status == "failed":
+        result.reason += "; " + _first_differing_op(planned, board, backend)
     return result
+
+
+def _first_differing_op(planned: PlannedPoint, board: Board | None, backend: str) -> str:
+    """The per-op CRC diagnosis of a point that is not bit-exact (harness.pipeline.diagnose): which op's
+    output differs first. A finding about the kernels (CMSIS-NN's, say), reported, not hidden."""
+    try:
+        found = diagnose(planned.graph, planned.target, planned.result.identity.kernels,
+                         make_test_input(planned.graph), board=board, backend=backend)  # fmt: skip
+    except (*POINT_ERRORS, RuntimeError) as err:
+        return f"the per-op CRC diagnosis did not run: {type(err).__name__}: {err}"
+    return found.describe()
 
 
 def _inplace_name(options: CodegenOptions) -> str:

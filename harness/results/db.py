@@ -130,8 +130,15 @@ def _schema_2(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX results_point ON results ({', '.join(IDENTITY_FIELDS)})")
 
 
+def _schema_3(conn: sqlite3.Connection) -> None:
+    """portable_ops: the ops a kernel library (CMSIS-NN) left to patchbench's portable kernels. (A new
+    database got it from step 2, which builds the table from today's record.)"""
+    if "portable_ops" not in {row[1] for row in conn.execute("PRAGMA table_info(results)")}:
+        conn.execute("ALTER TABLE results ADD COLUMN portable_ops TEXT")
+
+
 # Each step takes the database from its index to the next version; append, never edit, a step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
 
 
 class ResultsError(RuntimeError):

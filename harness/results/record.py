@@ -249,6 +249,9 @@ class PointRecord:
     macs_patch_stage: int | None = field(default=None, metadata=_meta("MACs, patch stage", "macs"))
     mac_overhead: float | None = field(default=None, metadata=_meta("MAC overhead vs per-layer", "percent"))
     exact: bool | None = field(default=None, metadata=_meta("bit-exact with the host reference", "exact"))
+    # Under a kernel library (engine cmsis-nn): the ops it has no kernel for, which ran patchbench's
+    # portable kernel: "name: why; name: why" (None: every op ran the library's kernel, or no library).
+    portable_ops: str | None = field(default=None, metadata=_meta("ops on the portable kernels"))
     output_crc: str | None = field(default=None, metadata=_meta("output CRC-32"))
     firmware_hash: str | None = field(default=None, metadata=_meta("firmware build id"))
     flags: str | None = field(default=None, metadata=_meta("compiler flags"))
