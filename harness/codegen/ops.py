@@ -23,7 +23,7 @@ from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
 
-from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
+from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
 from .cparams import PB_ADD_PARAMS, PB_MUL_PARAMS, PB_REQUANT
 from .layout import StageLayout, StepIO, stage_steps
 from .options import CodegenError
