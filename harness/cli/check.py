@@ -336,13 +336,13 @@ def format_report(report: CheckReport) -> str:
         if "canonicalized_export" in tflm:
             lines.append(f"  patchbench's canonicalized export: {tflm['canonicalized_export']}")
         lines.append("")
-    columns = ("target", "SRAM", "flash", "weights", "per-layer arena", "smallest per-patch", "arena")
+    columns = ("target", "SRAM", "flash", "weights (flash)", "per-layer arena", "smallest per-patch", "arena")
     rows = [
         (
             t.target,
             f"{t.sram_budget / KB:.0f} kB",
             f"{t.flash_budget / KB:.0f} kB",
-            f"{t.weights_bytes / KB:.1f} kB",
+            f"{t.weights_bytes / KB:.1f} kB ({100 * t.weights_bytes / t.flash_budget:.0f} %)",
             f"{t.per_layer_arena / KB:.1f} kB {'fits' if t.per_layer_fits else 'does not fit'}",
             t.smallest_patch or "-",
             f"{t.smallest_patch_arena / KB:.1f} kB {'fits' if t.smallest_patch_fits else 'does not fit'}"
@@ -351,7 +351,12 @@ def format_report(report: CheckReport) -> str:
         )
         for t in report.targets
     ]
-    lines += [format_table(columns, rows), "(flash: weights only; the code comes on top, see --run)", ""]
+    lines += [
+        format_table(columns, rows),
+        "(fits: the arena within SRAM and the weights within flash; the code and the stack come on top: "
+        "--run builds the firmware and measures both)",
+        "",
+    ]
     for run in report.runs:
         lines.append(
             f"{run['target']} p={run['p']} n={run['n']}: {run['status']}"

@@ -181,4 +181,29 @@ PB_CONCAT_INPUT = CStruct(
     "pb_concat_input",
     (CField("data", "const int8_t *"), *_int32("inner_size", "zero_point", "multiplier", "shift")),
 )
-STRUCTS = (PB_REGION, PB_WINDOW, PB_REQUANT, PB_ADD_PARAMS, PB_MUL_PARAMS, PB_CONCAT_INPUT)
+PB_TRANSPOSE_CONV_SHAPE = CStruct(
+    "pb_transpose_conv_shape",
+    _int32(
+        "in_h",
+        "in_w",
+        "in_c",
+        "out_h",
+        "out_w",
+        "out_c",
+        "kernel_h",
+        "kernel_w",
+        "stride_h",
+        "stride_w",
+        "pad_top",
+        "pad_left",
+    ),  # fmt: skip
+)
+STRUCTS = (
+    PB_REGION,
+    PB_WINDOW,
+    PB_REQUANT,
+    PB_ADD_PARAMS,
+    PB_MUL_PARAMS,
+    PB_CONCAT_INPUT,
+    PB_TRANSPOSE_CONV_SHAPE,
+)

@@ -23,8 +23,8 @@ from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
 
-from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
-from .cparams import PB_ADD_PARAMS, PB_MUL_PARAMS, PB_REQUANT
+from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
+from .cparams import PB_ADD_PARAMS, PB_MUL_PARAMS, PB_REQUANT, PB_TRANSPOSE_CONV_SHAPE
 from .layout import StageLayout, StepIO, stage_steps
 from .options import CodegenError
 
@@ -551,7 +551,10 @@ def emit_transpose_conv(ctx: OpContext) -> OpCode:
         bias = bias_arrays[0].name
     shape = dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c, kernel_h=kh,
                  kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=top, pad_left=left)  # fmt: skip
-    structs = [requant, f"static const pb_transpose_conv_shape {op.name}_shape = {c_struct(shape)};"]
+    structs = [
+        requant,
+        f"static const pb_transpose_conv_shape {op.name}_shape = {PB_TRANSPOSE_CONV_SHAPE.initializer(shape)};",
+    ]
     fields = dict(input=ctx.input_ptr(2), output=ctx.output_ptr(), filter=f"{op.name}_filter", bias=bias)
     detail = f"{kh}x{kw} stride {sh}x{sw} {op.attrs.get('padding', 'VALID')}"
     return OpCode(op.name, op.kind, _comment(ctx, detail), False, "transpose_conv",
