@@ -17,9 +17,10 @@ from pyocd.core import exceptions as pyocd_errors
 from pyocd.core.target import Target as PyocdTarget
 
 from harness.boards import BACKENDS, BoardError, BoardTimeout, QemuBoard, Resource, open_board
+from harness.boards.base import BoardLost
 from harness.boards.farm import ProbeInfo, ProbeLock, parse_console_url
 from harness.boards.protocol import parse_record
-from harness.boards.pyocd_board import BoardLost, PyocdApi, PyocdBoard
+from harness.boards.pyocd_board import PyocdApi, PyocdBoard
 from harness.firmware.build import BuildOptions, build_firmware
 
 TARGET = "stm32f746"

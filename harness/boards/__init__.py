@@ -6,7 +6,7 @@ record = run_firmware(board, firmware, timeout=60)     # flash, run, parse and v
 
 from __future__ import annotations
 
-from harness.boards.base import Board, BoardError, BoardTimeout, Resource, RunOutput
+from harness.boards.base import Board, BoardError, BoardLost, BoardTimeout, Resource, RunOutput
 from harness.boards.protocol import ProtocolError, Record, parse_record
 from harness.boards.pyocd_board import PyocdBoard
 from harness.boards.qemu import QemuBoard
@@ -70,6 +70,7 @@ __all__ = [
     "BACKENDS",
     "Board",
     "BoardError",
+    "BoardLost",
     "BoardTimeout",
     "QemuBoard",
     "ReadResult",

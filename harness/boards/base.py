@@ -39,6 +39,15 @@ class BoardTimeout(BoardError):
         super().__init__(f"{message}\n{format_log_tail(lines)}")
 
 
+class BoardLost(BoardError):
+    """The board went away mid-run (console closed, probe or place gone); ``lines`` is what arrived."""
+
+    def __init__(self, message: str, lines: list[str]):
+        self.problem = message
+        self.lines = lines
+        super().__init__(f"{message}\n{format_log_tail(lines)}" if lines else message)
+
+
 @dataclass(frozen=True)
 class Resource:
     """A piece of hardware (or an emulator standing in for it)."""

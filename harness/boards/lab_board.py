@@ -25,26 +25,18 @@ from labgrid.protocol import BootstrapProtocol, ResetProtocol
 from labgrid.resource import NetworkSerialPort, RemotePlace
 from labgrid.resource.remote import RemotePlaceManager
 
-from harness.boards.base import Board, BoardError, Resource
+from harness.boards.base import Board, BoardError, BoardLost, Resource
 from harness.boards.elf_layout import require_hardware_layout
 from harness.boards.lab_pyocd import PyOCDDriver  # importing it registers it with labgrid
 from harness.boards.lab_session import LabError, LabSession, LockedPlace
-from harness.boards.protocol import format_log_tail
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 
 CONSOLE_OPEN_TIMEOUT_S = 10.0
-DRAIN_SILENCE_S = 0.1
-DRAIN_MAX_S = 2.0
 GONE_SETTLE_S = 1.0
 
 
-class PlaceLost(BoardError):
+class PlaceLost(BoardLost):
     """The labgrid place went away mid-run; ``lines`` is what its console printed before."""
-
-    def __init__(self, message: str, lines: list[str]):
-        self.problem = message
-        self.lines = lines
-        super().__init__(f"{message}\n{format_log_tail(lines)}" if lines else message)
 
 
 def environment_yaml(place: str, coordinator: str, drivers: tuple[str, ...]) -> str:
@@ -128,10 +120,8 @@ class LabgridBoard(Board):
         reader = SerialLineReader(self.console_url, self.console.speed)
         try:
             reader.open(CONSOLE_OPEN_TIMEOUT_S)
-            stale = reader.read_lines(DRAIN_MAX_S, DRAIN_SILENCE_S, stop=None)  # an earlier run's output
-            if stale.reason == "eof":
+            if reader.drain().reason == "eof":  # the board is not reset yet: all that arrives is older
                 raise ConnectionError("the console closed as soon as it was opened")
-            reader.discard_input()
         except ConnectionError as err:
             reader.close()
             raise self._failed(

@@ -143,7 +143,11 @@ class LabSession:
                 break
             self._kept_reservations.append(token)  # hold the lost place so that it is not allocated again
         self._protect_from_sigterm()
-        self._call("AcquirePlace", pb2.AcquirePlaceRequest(placename=name))
+        try:
+            self._call("AcquirePlace", pb2.AcquirePlaceRequest(placename=name))
+        except BaseException:
+            self._cancel(token)  # e.g. someone locked it by hand between allocation and lock
+            raise
         self.refresh()
         place = self.places[name]
         exporters = tuple(sorted({path[0] for path in place.acquired_resources}))

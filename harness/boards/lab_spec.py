@@ -70,13 +70,7 @@ class LabSpec:
 
 def parse_lab(table, path: Path) -> LabSpec:
     where = f"farm file {path}: [labgrid]"
-    if not isinstance(table, dict):
-        raise LabSpecError(f"{where} must be a table")
-    unknown = sorted(set(table) - set(LAB_FIELDS))
-    if unknown:
-        raise LabSpecError(
-            f"{where} has unknown field(s) {', '.join(unknown)}; it knows {', '.join(LAB_FIELDS)}"
-        )
+    _check_table(table, where, LAB_FIELDS)
     coordinator = table.get("coordinator")
     if not isinstance(coordinator, str) or not coordinator.strip():
         raise LabSpecError(f"{where}: 'coordinator' is missing: the labgrid-coordinator's host:port")
@@ -106,6 +100,14 @@ def parse_lab(table, path: Path) -> LabSpec:
     return LabSpec(coordinator, places, priority, float(wait_s), drivers, modules, path)
 
 
+def _check_table(table, where: str, known: tuple[str, ...]) -> None:
+    if not isinstance(table, dict):
+        raise LabSpecError(f"{where} must be a table")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise LabSpecError(f"{where}: unknown field(s) {', '.join(unknown)}; it knows {', '.join(known)}")
+
+
 def _names(value, what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise LabSpecError(f"{what} must be a list of names")
@@ -114,13 +116,7 @@ def _names(value, what: str) -> tuple[str, ...]:
 
 def _place(entry, number: int, path: Path) -> PlaceFilter:
     where = f"farm file {path}: [[labgrid.place]] entry {number}"
-    if not isinstance(entry, dict):
-        raise LabSpecError(f"{where} must be a table")
-    unknown = sorted(set(entry) - set(PLACE_FIELDS))
-    if unknown:
-        raise LabSpecError(
-            f"{where}: unknown field(s) {', '.join(unknown)}; it knows {', '.join(PLACE_FIELDS)}"
-        )
+    _check_table(entry, where, PLACE_FIELDS)
     target = entry.get("target")
     if not isinstance(target, str) or not target:
         raise LabSpecError(f"{where}: 'target' is missing (a targets/<name>.toml)")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.boards.base import Board, BoardError, Resource
+from harness.boards.base import Board, BoardError, BoardLost, Resource
 from harness.boards.elf_layout import require_hardware_layout
 from harness.boards.farm import (
     LOCK_WAIT_S,
@@ -32,23 +32,10 @@ from harness.boards.farm import (
     list_connected_probes,
     parse_console_url,
 )
-from harness.boards.protocol import format_log_tail
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.firmware.targets import Target
 
 CONSOLE_OPEN_TIMEOUT_S = 5.0
-# Before the core runs, the console's older output is read away until it has been quiet this long.
-DRAIN_SILENCE_S = 0.1
-DRAIN_MAX_S = 2.0
-
-
-class BoardLost(BoardError):
-    """The board went away mid-run (console closed, probe disconnected); ``lines`` is what arrived."""
-
-    def __init__(self, message: str, lines: list[str]):
-        self.problem = message
-        self.lines = lines
-        super().__init__(f"{message}\n{format_log_tail(lines)}" if lines else message)
 
 
 @dataclass(frozen=True)
@@ -297,14 +284,10 @@ class PyocdBoard(Board):
         reader = SerialLineReader(url, self.baudrate)
         try:
             reader.open(self.console_timeout_s)
-            # The core is halted: all that arrives now is older output (a ser2net buffer, bytes still in
-            # flight from before the halt). Left there, an earlier run's record would be read as this one.
-            reader.discard_input()
-            stale = reader.read_lines(DRAIN_MAX_S, DRAIN_SILENCE_S, stop=None)
+            stale = reader.drain()  # the core is halted: all that arrives now is older output
             if stale.reason == "eof":
                 reader.close()
                 raise self._lost("its console closed as soon as it was opened", stale.all_lines)
-            reader.discard_input()  # also a cut-off last line, which would be glued to this run's first
         except ConnectionError as err:
             reader.close()
             raise BoardError(f"{self.label}: cannot open its console ({err}); {console_hint(url)}") from None

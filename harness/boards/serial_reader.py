@@ -20,6 +20,9 @@ from harness.boards.protocol import is_end_line
 
 # How long one read may block: bounds how late a timeout or silence is noticed.
 POLL_INTERVAL_S = 0.05
+# drain(): older output is read away until the console has been quiet this long (at most DRAIN_MAX_S).
+DRAIN_SILENCE_S = 0.1
+DRAIN_MAX_S = 2.0
 # A PB1 record's longest line is well under 200 bytes (names are cut to 120 in the generated C), and a
 # whole record of the largest zoo model at 10 runs is about 100 kB: generous bounds, far from real use.
 MAX_LINE_BYTES = 4096
@@ -77,6 +80,17 @@ class SerialLineReader:
             raise ConnectionError(f"console {self.url} is not open")
         self._port.reset_input_buffer()
         self._pending = bytearray()
+
+    def drain(self) -> ReadResult:
+        """Read away what the console still delivers from before (a ser2net buffer, bytes in flight from
+        an earlier run) until it has been quiet for DRAIN_SILENCE_S, then drop a cut-off last line too:
+        left there, an earlier run's record would be read as this one's. Returns what was read away
+        (reason "eof": the console closed meanwhile)."""
+        self.discard_input()
+        stale = self.read_lines(DRAIN_MAX_S, DRAIN_SILENCE_S, stop=None)
+        if stale.reason != "eof":
+            self.discard_input()
+        return stale
 
     def close(self) -> None:
         if self._port is not None:
