@@ -20,6 +20,7 @@ import struct
 
 import numpy as np
 import pytest
+from machine import needs
 from test_import_fuzz import MODELS, SITES
 
 from harness import reference
@@ -176,19 +177,18 @@ def test_the_reference_refuses_a_model_bigger_than_host_memory_before_allocating
 def test_a_point_that_clearly_cannot_fit_is_decided_from_the_graph():
     from harness.firmware.targets import load_target
 
-    big = get_model("mbv2-w1.0-r224")
-    f412 = load_target("stm32f412")
-    flash = clearly_too_big(big, make_plan(big, 1, 0), f412)
-    assert flash.region == "FLASH" and flash.needed_bytes > f412.flash_budget_bytes
-    assert (
-        "needs at least" in flash.reason
-        and "kB flash (the weights alone), board has 1,024.0 kB" in flash.reason
-    )
+    big = get_model("mbv2-w1.0-r224")  # 3.4 MB of weights
+    roomy = dataclasses.replace(load_target("stm32f412"), sram_budget_bytes=64 * 2**20)
+    assert clearly_too_big(big, make_plan(big, 1, 0), roomy) is None  # under 4x the 1 MB: the linker says
+    quarter = dataclasses.replace(roomy, flash_budget_bytes=512 * 1024)
+    flash = clearly_too_big(big, make_plan(big, 1, 0), quarter)
+    assert flash.region == "FLASH" and flash.needed_bytes > 4 * quarter.flash_budget_bytes
+    assert "kB flash (the weights alone), board has 512.0 kB (decided before code generation)" in flash.reason
     vww = get_model(VWW)
-    tiny = dataclasses.replace(load_target("stm32f746"), sram_budget_bytes=16 * 1024)
+    tiny = dataclasses.replace(load_target("stm32f746"), sram_budget_bytes=8 * 1024)
     ram = clearly_too_big(vww, make_plan(vww, 1, 0), tiny)
     assert ram.reason.startswith(
-        "needs at least 36.0 kB SRAM (output of op02_conv_2d [1, 48, 48, 16] alone), board has 16.0"
+        "needs at least 36.0 kB SRAM (output of op02_conv_2d [1, 48, 48, 16] alone), board has 8.0"
     )
     # with patches the whole-tensor bound drops under the budget: not clearly too big, the linker decides
     assert clearly_too_big(vww, make_plan(vww, 4, 8), tiny, input_mode="streamed") is None
@@ -221,3 +221,123 @@ def test_a_cli_mistake_is_one_line_and_exit_2(case, capsys):
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and err.startswith(f"patchbench {argv[0]}: error: "), err
     assert re.search(message, err), err
+
+
+# --- board, protocol and results: every outcome of a point is a stored row ------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from models.synthetic import LayerSpec, build_stack
+
+    return build_stack(
+        [LayerSpec("conv", 3, 1, channels=4)], input_shape=(1, 8, 8, 3), blocks=False, name="tiny"
+    )
+
+
+@pytest.fixture
+def stored(tmp_path):
+    """Stores a result as the benchmark test does, and reads every row of the run back."""
+    from harness.results.db import ResultsDB
+
+    db = ResultsDB(tmp_path / "results.sqlite")
+    db.start_run("r1", None, "host", {})
+
+    def store(result):
+        db.add(result.as_record("r1"))
+        return db.results("r1")
+
+    yield store
+    db.close()
+
+
+def _raise(error):
+    def fail(*args, **kwargs):
+        raise error
+
+    return fail
+
+
+POINT_FAULTS = {  # where it fails -> the exception -> what the row's reason says
+    "console refused mid-run": (
+        "_run",
+        ConnectionError("[Errno 111] Connection refused"),
+        r"unexpected ConnectionError: ",
+    ),
+    "disk full in the build": (
+        "build_point",
+        OSError(28, "No space left on device"),
+        r"unexpected OSError: .*No space left",
+    ),
+    "out of memory in the reference": ("make_test_input", MemoryError(), r"unexpected MemoryError"),
+    "a bug in a stage": ("generate_model", KeyError("op7"), r"unexpected KeyError: 'op7' \(please report it"),
+}
+
+
+@needs("arm-none-eabi-gcc")
+@pytest.mark.parametrize("case", POINT_FAULTS)
+def test_a_point_that_fails_in_any_way_is_an_error_row_with_the_exception(
+    tiny, stored, monkeypatch, tmp_path, case
+):
+    from harness.pipeline import measure as pipeline
+
+    where, error, message = POINT_FAULTS[case]
+    monkeypatch.setattr(pipeline, where, _raise(error))
+    result = pipeline.measure(tiny, "stm32f746", 1, 0, repeat=1, build_root=tmp_path)
+    assert result.status == "error" and re.match(message, result.reason), result.reason
+    rows = stored(result)
+    assert list(rows["status"]) == ["error"] and re.match(message, rows["reason"][0])
+
+
+def test_a_board_timeout_row_carries_the_console_tail(tiny, stored, monkeypatch, tmp_path):
+    from harness.boards.base import BoardTimeout
+    from harness.pipeline import measure as pipeline
+
+    lines = ["PB1 BEGIN build=x *0000", "PB1 MODEL tiny *0000"]
+    monkeypatch.setattr(
+        pipeline, "build_point", lambda *a, **k: (_ for _ in ()).throw(BoardTimeout("hung", lines))
+    )
+    result = pipeline.measure(tiny, "stm32f746", 1, 0, repeat=1, build_root=tmp_path)
+    assert result.reason.startswith("BoardTimeout: hung") and "PB1 MODEL tiny" in result.reason
+    assert "PB1 MODEL tiny" in stored(result)["reason"][0]
+
+
+def test_a_point_too_big_is_decided_before_its_c_is_generated(stored, monkeypatch):
+    from harness.firmware.targets import load_target
+    from harness.pipeline import measure as pipeline
+
+    monkeypatch.setattr(
+        pipeline, "generate_model", _raise(AssertionError("generated C for a point that cannot fit"))
+    )
+    small = dataclasses.replace(load_target("stm32f746"), sram_budget_bytes=8 * 1024)
+    result = pipeline.measure(get_model(VWW), small, 1, 0, repeat=1)
+    assert result.status == "does_not_fit" and result.sram_needed == 36_864
+    assert result.reason.startswith("needs at least 36.0 kB SRAM (output of op02_conv_2d")
+    assert list(stored(result)["status"]) == ["does_not_fit"]
+
+
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_a_log_that_cannot_be_written_costs_the_log_not_the_measurement(tiny, stored, monkeypatch, tmp_path):
+    from harness.pipeline import measure as pipeline
+
+    monkeypatch.setattr(pipeline, "_write_log", _raise(OSError(30, "Read-only file system")))
+    result = pipeline.measure(tiny, "stm32f746", 1, 0, repeat=1, build_root=tmp_path)
+    assert result.status == "passed" and result.latency > 0 and result.log_path is None
+    assert result.reason == "the console log was not written (OSError: [Errno 30] Read-only file system)"
+    row = stored(result).iloc[0]
+    assert row["status"] == "passed" and row["latency"] == result.latency
+
+
+def test_the_pipeline_command_refuses_mistakes_in_one_line(capsys):
+    from harness.pipeline.measure import main
+
+    for argv, message in [
+        (["vww", "stm32f746", "1", "0"], "unknown model 'vww'"),
+        (["nowhere.tflite", "stm32f746", "1", "0"], "model file 'nowhere.tflite' not found"),
+        ([VWW, "stm32f999", "1", "0"], "unknown target 'stm32f999'"),
+        ([VWW, "stm32f746", "0", "0"], "p (patches per side) is 0"),
+        ([VWW, "stm32f746", "2", "0"], "n (patch-stage depth) is 0"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err, err

@@ -3,8 +3,11 @@
 ``measure(model, target, p, n)`` is the single path that the pytest benchmark tests, the end-to-end tests
 and the command line all take. It returns a ``PointResult`` whatever happens: ``passed`` (the device's
 output equals the host reference bit for bit), ``failed`` (it ran, the output differs), ``does_not_fit``
-(the firmware exceeds the board's SRAM or flash: the reason carries the numbers) or ``error`` (the
-schedule, code generation, build or board failed; the reason says how). Programming errors still raise.
+(the firmware exceeds the board's SRAM or flash: the reason carries the numbers; a point that clearly
+cannot fit is decided from the graph before any C is generated, see pipeline/fit.py) or ``error`` (the
+schedule, code generation, build or board failed, or anything else went wrong: the reason carries the
+exception and the console's last lines). Every exception of a point becomes its error row, so a sweep
+never loses a point; only KeyboardInterrupt and SystemExit (Ctrl-C, SIGTERM) pass through.
 
 The test input is deterministic and compiled into the firmware: ``make_test_input(graph)`` is uniform int8
 noise over the full range from a fixed seed, the same bytes the host reference (``reference_output``)
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field, fields, replace
@@ -27,7 +31,7 @@ import numpy as np
 from harness import reference
 from harness.boards import Resource, firmware_platform, open_board, run_firmware
 from harness.boards.base import Board, BoardError
-from harness.boards.protocol import ProtocolError, Record
+from harness.boards.protocol import ProtocolError, Record, format_log_tail
 from harness.codegen import (
     KERNEL_SETS,
     CodegenError,
@@ -50,6 +54,7 @@ from harness.ir.graph import Graph, GraphError
 from harness.paths import BUILD_DIR
 from harness.pipeline.analysis import point_analysis
 from harness.pipeline.diagnose import diagnose
+from harness.pipeline.fit import ClearlyTooBig, clearly_too_big
 from harness.results.record import DEFAULT_ENGINE, PointIdentity, PointRecord, compiler_id
 from harness.schedule.arena import INPLACE_POLICIES
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
@@ -178,12 +183,42 @@ def measure(
             result, model, target, repeat=repeat, warmup=warmup, options=options, platform=platform
         )
         built = build_point(planned, build_root=build_root)
-    except POINT_ERRORS as err:
-        result.status, result.reason = "error", f"{type(err).__name__}: {err}"
-        return result
+    except PointDoesNotFit as too_big:
+        return note_too_big(result, too_big.what)
+    except Exception as err:  # every outcome of a point is a row: see the module doc
+        return note_error(result, err)
     if not note_build(result, built):
         return result
     return run_point(planned, built, board=board, backend=backend, timeout=timeout)
+
+
+class PointDoesNotFit(Exception):
+    """plan_point found the point clearly too big for the board before generating its C."""
+
+    def __init__(self, what: ClearlyTooBig):
+        super().__init__(what.reason)
+        self.what = what
+
+
+def note_too_big(result: PointResult, what: ClearlyTooBig) -> PointResult:
+    result.status, result.reason = "does_not_fit", what.reason
+    if what.region == "RAM":
+        result.sram_needed = what.needed_bytes
+    else:
+        result.flash_needed = what.needed_bytes
+    return result
+
+
+def note_error(result: PointResult, err: Exception) -> PointResult:
+    """``result`` as an error row carrying ``err`` (and the console's last lines when it has them)."""
+    text = f"{type(err).__name__}: {err}"
+    if not isinstance(err, POINT_ERRORS):
+        text = f"unexpected {text} (please report it with this row's log)"
+    lines = getattr(err, "lines", None)
+    if lines and "lines of the log" not in text:
+        text += "\n" + format_log_tail(lines)
+    result.status, result.reason = "error", text
+    return result
 
 
 def new_result(
@@ -255,6 +290,9 @@ def plan_point(
     result.identity = identity = replace(identity, compiler=compiler)
     plan = make_plan(graph, identity.p, identity.n)
     _add_schedule_metrics(result, graph, plan)
+    too_big = clearly_too_big(graph, plan, target, options.input_mode)
+    if too_big is not None:
+        raise PointDoesNotFit(too_big)
     x = make_test_input(graph)
     generated = generate_model(graph, plan, target, x, options)
     _add_plan_metrics(result, generated, build_options.stack_bytes)
@@ -297,8 +335,9 @@ def run_point(
     try:
         record = _run(firmware, planned.target, backend, board, timeout, result)
         _add_record_metrics(result, record, planned.generated)
-    except POINT_ERRORS as err:
-        result.status, result.reason = "error", f"{type(err).__name__}: {err}"
+    except Exception as err:  # a ConnectionError, an OSError, MemoryError...: still this point's row
+        return note_error(result, err)
+    _keep_log(result, record)
     if result.status == "failed":
         result.reason += "; " + _first_differing_op(planned, board, backend)
     return result
@@ -310,7 +349,7 @@ def _first_differing_op(planned: PlannedPoint, board: Board | None, backend: str
     try:
         found = diagnose(planned.graph, planned.target, planned.result.identity.kernels,
                          make_test_input(planned.graph), board=board, backend=backend)  # fmt: skip
-    except (*POINT_ERRORS, RuntimeError) as err:
+    except Exception as err:  # a failed diagnosis must not cost the measured point (see the module doc)
         return f"the per-op CRC diagnosis did not run: {type(err).__name__}: {err}"
     return found.describe()
 
@@ -378,7 +417,6 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
     result.bss_bytes = record.bss_bytes
     result.output = record.output
     result.output_crc = f"{record.output_crc32:08x}"
-    result.log_path = str(_write_log(result, record))
     names = [layer.name for layer in record.layers]
     if record.arena_bytes != generated.arena_bytes or tuple(names) != generated.layer_names:
         result.status = "error"
@@ -416,6 +454,16 @@ def _mismatch(output: bytes, expected: bytes) -> str:
     )
 
 
+def _keep_log(result: PointResult, record: Record) -> None:
+    """The console log of a measured point, written last: a disk that is full or read-only costs the log
+    (said in the reason), never the measurement."""
+    try:
+        result.log_path = str(_write_log(result, record))
+    except OSError as err:
+        note = f"the console log was not written ({type(err).__name__}: {err})"
+        result.reason = f"{result.reason}; {note}" if result.reason else note
+
+
 def _write_log(result: PointResult, record: Record) -> Path:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -440,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="print every timed unit")
     args = parser.parse_args(argv)
+    mistake = _usage_mistake(args)
+    if mistake:
+        print(f"{parser.prog}: error: {mistake}", file=sys.stderr)
+        return 2
     result = measure(args.model, args.target, args.p, args.n, args.backend, not args.portable, args.repeat,
                      input_mode="streamed" if args.streamed else "counted", kernels=args.kernels)  # fmt: skip
     print(result.summary())
@@ -447,6 +499,23 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in result.layer_latency:
             print(f"  {name:32s} {value:14,.0f}")
     return 0 if result.status in ("passed", "does_not_fit") else 1
+
+
+def _usage_mistake(args: argparse.Namespace) -> str | None:
+    """What is wrong with the command line, in one line (None: nothing), before any work starts."""
+    from harness.pipeline.sweep import SweepError, check_names
+
+    if args.p < 1:
+        return f"p (patches per side) is {args.p}; use 1 (per-layer) or more"
+    if args.n < 0 or (args.p > 1 and args.n < 1):
+        return f"n (patch-stage depth) is {args.n}; use 0 with p = 1, else 1 or more"
+    if args.repeat < 1:
+        return f"--repeat is {args.repeat}; use 1 or more timed runs"
+    try:
+        check_names([args.target], [args.model], "arguments")
+    except SweepError as err:
+        return str(err)
+    return None
 
 
 if __name__ == "__main__":
