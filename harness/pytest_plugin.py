@@ -5,6 +5,14 @@ Every option is also a session fixture of the same name (``sweep``, ``backend``,
 one by defining a fixture with that name. A test that asks for ``point`` is parametrized over the
 sweep's (target, model, p, n) points with ids like ``stm32f746-vww_96_int8-p4-n5``.
 
+A point goes through one fixture per stage, each storing the point's record when it ends there:
+``plan`` (schedule, memory plan, analytic figures, C; a point that cannot be planned is an ERROR in
+setup), ``firmware`` (built once per point in a session and reused by every test of the point; a
+build failure is an ERROR in setup, a firmware that does not fit the board is a SKIP with the
+linker's numbers, stored as ``does_not_fit``), ``device_run`` (flashed, run ``--repeat`` timed times
+in one boot, checked against the reference: a PointResult whatever happens) and ``record`` (stores a
+PointRecord in the run, and its fields as JUnit XML properties).
+
 With pytest-xdist the controller creates the run (one run id, stored in ``PATCHBENCH_RUN_ID``, which
 the workers inherit) and writes the report at the end; the workers write result rows to the same
 SQLite file, each row committed on its own so an interrupted run keeps every completed point.
@@ -303,3 +311,60 @@ def record(results_db, run_id: str, record_property):
             record_property(key, value)
 
     return store
+
+
+@pytest.fixture
+def plan(point: Point, board, repeat: int, record):
+    """Stage 1: the point's schedule, memory plan, analytic figures and generated C (a PlannedPoint
+    whose ``result`` the later stages fill). A point that cannot be planned is stored as ``error`` and
+    is an error in setup."""
+    from harness.codegen import CodegenOptions
+    from harness.pipeline import measure as stages
+
+    options = CodegenOptions.for_kernel_set(point.kernels)
+    result = stages.new_result(
+        point.model, point.target, point.p, point.n, options=options, board=board.board
+    )
+    try:
+        return stages.plan_point(result, point.model, point.target, repeat=repeat, options=options)
+    except stages.POINT_ERRORS as err:
+        result.status, result.reason = "error", f"{type(err).__name__}: {err}"
+        record(result)
+        raise
+
+
+@pytest.fixture(scope="session")
+def built_firmware() -> dict:
+    """The session's firmware per point identity (with the build's platform): built once, reused by
+    every test of the point (a second test, a rerun, pytest-repeat's --count)."""
+    return {}
+
+
+@pytest.fixture
+def firmware(plan, board, record, built_firmware: dict):
+    """Stage 2: the point's firmware. A build failure is stored as ``error`` and is an error in setup;
+    a firmware that does not fit the board is stored as ``does_not_fit`` and skipped with the numbers."""
+    from harness.pipeline import measure as stages
+
+    key = (plan.result.identity, plan.build_options)
+    if key not in built_firmware:
+        try:
+            built_firmware[key] = stages.build_point(plan)
+        except stages.POINT_ERRORS as err:
+            plan.result.status, plan.result.reason = "error", f"{type(err).__name__}: {err}"
+            record(plan.result)
+            raise
+    built = built_firmware[key]
+    if not stages.note_build(plan.result, built):
+        record(plan.result)
+        pytest.skip(f"does not fit: {plan.result.reason}")
+    return built
+
+
+@pytest.fixture
+def device_run(plan, firmware, board):
+    """Stage 3: the firmware flashed to the point's board, run and checked against the host reference:
+    the point's PointResult (passed, failed, or error with the board's message)."""
+    from harness.pipeline import measure as stages
+
+    return stages.run_point(plan, firmware, board=board.board, backend=board.backend)
