@@ -326,7 +326,10 @@ def plan(point: Point, board, repeat: int, record):
         point.model, point.target, point.p, point.n, options=options, board=board.board
     )
     try:
-        return stages.plan_point(result, point.model, point.target, repeat=repeat, options=options)
+        return stages.plan_point(
+            result, point.model, point.target, repeat=repeat, options=options,
+            platform=board.board.firmware_platform,
+        )  # fmt: skip
     except stages.POINT_ERRORS as err:
         result.status, result.reason = "error", f"{type(err).__name__}: {err}"
         record(result)
