@@ -336,3 +336,24 @@ def test_arena_and_profile_numbers_do_not_depend_on_how_hwc_splits_a_flat_tensor
     monkeypatch.setattr(arena_module, "hwc", _flat_hwc)
     monkeypatch.setattr(profile_module, "hwc", _flat_hwc)
     assert byte_counts() == now
+
+
+def test_residual_add_runs_as_the_projection_convs_epilogue():
+    """MbV2 at 224 with 4x4 patches: after the stage, each projection conv's output is only a chunk of
+    rows and its ADD writes over the residual operand; the plan is the paper's accounting plus scratch,
+    and it runs bit-exactly in the arena simulation."""
+    graph = models.get_model("mbv2-w0.35-r144")
+    plan = make_plan(graph, 2, 5)
+    arena = plan_arena(graph, plan, "streamed", planner="greedy")
+    fused = dict(arena.epilogues)
+    assert fused and all(graph.op(add).kind == "ADD" for add in fused.values())
+    for conv, add in fused.items():
+        chunk = arena.buffer(graph.op(conv).outputs[0])
+        _, height, width, channels = graph.tensor(chunk.name).shape
+        assert chunk.size <= height * width * channels and chunk.first == chunk.last
+        assert arena.buffer(graph.op(add).outputs[0]).first == chunk.first
+    unfused = plan_arena(graph, plan, "streamed", planner="greedy", inplace=dataclasses.replace(
+        DEFAULT_INPLACE, residual_add=False))  # fmt: skip
+    assert not unfused.epilogues and arena.arena_bytes <= unfused.arena_bytes
+    x = random_input(graph)
+    assert_runs_exactly(graph, plan, arena, x, reference.run_graph(graph, x))

@@ -11,7 +11,7 @@ held region, as for the shortcut operand of a residual ADD — exactly as the ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,6 +47,8 @@ def plan_model_arena(
     scratch rule (default: patchbench's kernels, ``kernel_scratch``)."""
     input_mode = options.input_mode if not plan.is_per_layer else "counted"
     scratch = scratch or kernel_scratch(options.optimized)
+    if options.op_crcs:  # the diagnosis reads every op's whole output: no conv output held as a chunk
+        options = replace(options, inplace=replace(options.inplace, residual_add=False))
     arena = plan_arena(graph, plan, input_mode, scratch, options.inplace,
                        options.planner, options.alignment)  # fmt: skip
     if not _inplace_depthwise_is_dense(graph, plan, arena):

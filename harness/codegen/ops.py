@@ -22,6 +22,7 @@ from harness.ir import quant
 from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
+from harness.schedule.fusion import epilogue_chunk_rows
 
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
 from .cparams import PB_ADD_PARAMS, PB_MUL_PARAMS, PB_REQUANT, PB_TRANSPOSE_CONV_SHAPE
@@ -377,11 +378,13 @@ def emit_conv(ctx: OpContext) -> OpCode:
             raise CodegenError(f"internal error: in-place op {op.name!r} reads or writes a strided window")
     fields.update(kernel=kernel, input=ctx.input_ptr(0), output=ctx.output_ptr(), bias=bias,
                   filter=f"{op.name}_filter", scratch=ctx.scratch_ptr, in_place=in_place)  # fmt: skip
-    return OpCode(
+    code = OpCode(
         name=op.name, kind=op.kind, comment=_comment(ctx, _window_detail(ctx)), in_stage=ctx.in_stage,
         macro="conv", constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays],
         structs=[*structs, requant], fields=fields, steps=steps,
     )  # fmt: skip
+    add_name = ctx.arena.epilogue_of(op.name)
+    return _with_epilogue(ctx, code, add_name) if add_name and not ctx.in_stage else code
 
 
 def _never_padded(ctx: OpContext, steps: list[StepIO]) -> bool:
@@ -471,8 +474,42 @@ def emit_binary(ctx: OpContext) -> OpCode:
                   b_size=b_size, output=ctx.output_ptr(per_row=ctx.in_stage),
                   size=ctx.out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
     steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    fused_into = {add: conv for conv, add in ctx.arena.epilogues}.get(op.name)
+    if fused_into is not None:  # its struct and call live in the conv's function
+        comment = f"{_comment(ctx)}: runs as the epilogue of {fused_into}, chunk by chunk"
+        return OpCode(op.name, op.kind, comment, False, "fused", fields={**fields, "struct": struct})
     return OpCode(op.name, op.kind, _comment(ctx), ctx.in_stage, "binary", constants=_constant_operands(ctx),
                   structs=[struct], fields=fields, steps=steps)  # fmt: skip
+
+
+def _with_epilogue(ctx: OpContext, code: OpCode, add_name: str) -> OpCode:
+    """A 1x1 conv whose output only an ADD reads (harness/schedule/fusion.py): chunks of rows into the
+    conv's chunk buffer, each added at once to the other operand's rows into the ADD's output."""
+    graph, op = ctx.graph, ctx.op
+    add = graph.op(add_name)
+    height, width, out_c = hwc(ctx.out.shape)
+    in_c = hwc(ctx.tensor(0).shape)[2]
+    rows = epilogue_chunk_rows(height, width)
+    chunk = f"arena + {buffer_macro(graph, op.outputs[0])}"
+    operands = [
+        chunk if name == op.outputs[0] else f"arena + {buffer_macro(graph, name)} + y * {width * out_c}"
+        for name in add.inputs
+    ]
+    add_code = emit_binary(OpContext(graph, add, ctx.index, ctx.arena, None, ctx.optimized))
+    _, _, swapped = _operands(OpContext(graph, add, ctx.index, ctx.arena, None, ctx.optimized))
+    a, b = reversed(operands) if swapped else operands
+    code.structs.append(add_code.fields["struct"])
+    last = height % rows
+    code.fields.update(
+        macro_rows=rows, height=height, row_in=width * in_c, row_out=width * out_c, add=add_name, a=a, b=b,
+        add_output=f"arena + {buffer_macro(graph, add.outputs[0])} + y * {width * out_c}",
+        region_init=kernels.Region(rows, width, in_c, rows, width, out_c).c_initializer(),
+        last_init=kernels.Region(last, width, in_c, last, width, out_c).c_initializer() if last else "",
+        input=ctx.input_ptr(0), kernel="pb_conv1x1_s8",
+    )  # fmt: skip
+    code.macro = "conv_add"
+    code.comment += f"; fused with {add_name}: {rows} output row(s) at a time, added into {add_name}'s output"
+    return code
 
 
 def emit_quantize(ctx: OpContext) -> OpCode:

@@ -61,6 +61,7 @@ from harness.ir.geometry import (
     reach,
 )
 from harness.ir.graph import Graph, Op
+from harness.schedule.fusion import epilogue_chunk_rows, residual_epilogues
 from harness.schedule.plan import PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
 
@@ -118,10 +119,12 @@ class InplacePolicy:
     depthwise: Literal["off", "rowmajor", "row_buffered"] = "rowmajor"
     # depthwise ops kept out of place (the "best" planner's choice for ops away from the peak)
     depthwise_out_of_place: frozenset[str] = frozenset()
+    # residual ADDs run as the epilogue of the 1x1 conv producing an operand (harness/schedule/fusion.py)
+    residual_add: bool = True
 
 
 ROWMAJOR_INPLACE = InplacePolicy()
-NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off")
+NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off", residual_add=False)
 ROW_BUFFERED_INPLACE = InplacePolicy(elementwise=True, depthwise="row_buffered")
 DEFAULT_INPLACE = ROW_BUFFERED_INPLACE
 INPLACE_POLICIES = {"rowmajor": ROWMAJOR_INPLACE, "row_buffered": ROW_BUFFERED_INPLACE, "off": NO_INPLACE}
@@ -149,6 +152,11 @@ class ArenaPlan:
     steps: tuple[str, ...]  # op name of each step (the patch stage's ops once)
     buffers: tuple[ArenaBuffer, ...]
     arena_bytes: int  # what the firmware allocates
+    # (conv, ADD) pairs run as one step: the conv's output buffer is only a chunk (fusion.py)
+    epilogues: tuple[tuple[str, str], ...] = ()
+
+    def epilogue_of(self, conv: str) -> str | None:
+        return dict(self.epilogues).get(conv)
 
     @property
     def activation_bytes(self) -> int:
@@ -382,6 +390,7 @@ def plan_arena(
         raise ScheduleError(f"alignment {alignment} not supported; use 4 or 16 (or 1, 8, 32)")
     if plan.graph_name != graph.name:
         raise ScheduleError(f"plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
+    epilogues: dict[str, str] = {}
     if planner == "no_reuse":
         groups = _Layout(graph, plan, input_mode, scratch, NO_INPLACE).groups()
         offset = 0
@@ -395,9 +404,7 @@ def plan_arena(
         policies = [inplace] if planner != "best" or inplace == NO_INPLACE else [inplace, NO_INPLACE]
         best: tuple[int, list[_Group], list[int]] | None = None
         for policy in policies:
-            candidate = _best_placement(
-                _Layout(graph, plan, input_mode, scratch, policy).groups(), orders, alignment
-            )
+            candidate = _best_placement(_Layout(graph, plan, input_mode, scratch, policy), orders, alignment)
             if best is None or candidate[0] < best[0]:
                 best = candidate
         if planner == "best" and inplace.depthwise != "off":
@@ -410,7 +417,7 @@ def plan_arena(
             for extra in tries:
                 relaxed = replace(inplace, depthwise_out_of_place=kept_off | extra)
                 candidate = _best_placement(
-                    _Layout(graph, plan, input_mode, scratch, relaxed).groups(),
+                    _Layout(graph, plan, input_mode, scratch, relaxed),
                     orders if extra is spare else [best[3]],
                     alignment,
                 )
@@ -418,7 +425,7 @@ def plan_arena(
                     best, kept_off = candidate, kept_off | extra
                     if extra is spare:
                         break
-        _, groups, offsets, _ = best
+        _, groups, offsets, _, epilogues = best
         for group, offset in zip(groups, offsets, strict=True):
             group.offset = offset
     buffers = tuple(
@@ -437,21 +444,21 @@ def plan_arena(
         steps=tuple(op.name for op in _Layout.step_order(graph, plan)),
         buffers=tuple(sorted(buffers, key=lambda b: (b.first, b.offset))),
         arena_bytes=_align(end, alignment),
+        epilogues=tuple(sorted(epilogues.items())),
     )
     arena.check()
     return arena
 
 
-def _best_placement(
-    groups: list[_Group], orders, alignment: int
-) -> tuple[int, list[_Group], list[int], Callable]:
-    """(arena end, groups, offsets, order) of the order that gives the smallest arena."""
+def _best_placement(layout: _Layout, orders, alignment: int):
+    """(arena end, groups, offsets, order, fused epilogues) of the order that gives the smallest arena."""
+    groups = layout.groups()
     best = None
     for key in orders:
         offsets = _place(sorted(groups, key=key), alignment)
         end = _end(groups, offsets)
         if best is None or end < best[0]:
-            best = (end, groups, offsets, key)
+            best = (end, groups, offsets, key, layout.epilogues)
     return best
 
 
@@ -527,6 +534,8 @@ class _Layout:
         self.step_ops = [op.name for op in self.ops]
         self.step_of = {op.name: i for i, op in enumerate(self.ops)}
         self.stage_steps = len(self.stage_ops)
+        self.epilogues = residual_epilogues(graph, plan) if inplace.residual_add else {}
+        self.chunks = {graph.op(conv).outputs[0] for conv in self.epilogues}  # conv outputs held as chunks
         self.streamed = input_mode == "streamed" and not plan.is_per_layer
         self.patch_steps: dict[str, list] = {}  # op name -> [(patch, step)]
         for patch in plan.patches:
@@ -549,6 +558,9 @@ class _Layout:
 
     def _size(self, name: str, kind: BufferKind) -> int:
         tensor = self.graph.tensor(name)
+        if name in self.chunks:
+            _, height, width, channels = tensor.shape
+            return epilogue_chunk_rows(height, width) * width * channels * np.dtype(tensor.dtype).itemsize
         if kind != "patch":
             return tensor.nbytes
         pixels = tensor.shape[1] * tensor.shape[2]
@@ -567,6 +579,12 @@ class _Layout:
                 last[name] = max(last.get(name, step), step)
         for name in graph.outputs:
             last[name] = last_step
+        for conv, add in self.epilogues.items():  # one step: the ADD reads and writes in the conv's
+            step = self.step_of[conv]
+            for name in graph.op(add).inputs:
+                if last[name] == self.step_of[add]:
+                    last[name] = step
+            first[graph.op(add).outputs[0]] = step
         if not self.plan.is_per_layer:
             # Filled patch by patch, read by every patch: alive across the whole stage.
             first[self.plan.stage_output] = 0
@@ -652,17 +670,21 @@ class _Layout:
         graph, out = self.graph, op.outputs[0]
         if out not in pieces or pieces[out].kind in ("stage_output", "input"):
             return None
-        step = self.step_of[op.name]
+        fused_into = {add: conv for conv, add in self.epilogues.items()}
+        step = self.step_of[fused_into.get(op.name, op.name)]  # a fused ADD runs in its conv's step
 
         def reusable(name: str) -> bool:
             if name not in activation_input_names(graph, op) or name not in pieces:
                 return False
             piece = pieces[name]
+            # after the patch stage the stage output is a plain full tensor
+            kinds = (piece.kind, pieces[out].kind)
             return (
                 piece.last == step
                 and name not in graph.outputs
-                and piece.kind in ("activation", "patch")
-                and piece.kind == pieces[out].kind
+                and name not in self.chunks  # a fused conv's chunk holds a few rows, not the tensor
+                and kinds
+                in (("activation", "activation"), ("patch", "patch"), ("stage_output", "activation"))
                 and graph.tensor(name).dtype == graph.tensor(out).dtype
                 # In a patch the output is laid out by its own region: only a read of the whole held
                 # region has the same layout (a shortcut held larger for another reader does not).

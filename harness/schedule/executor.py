@@ -17,6 +17,7 @@ from harness import reference
 from harness.ir.geometry import activation_input_names, kernel_size, op_pads
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule
+from harness.schedule.fusion import epilogue_chunk_rows
 from harness.schedule.plan import PatchPlan, Region, ScheduleError
 
 
@@ -240,11 +241,16 @@ def run_in_arena(
     if plan.stage_output is not None:
         results[plan.stage_output] = full(plan.stage_output).copy()  # before later buffers reuse its bytes
     stage = set(plan.stage_ops)
+    epilogues = dict(arena.epilogues)
+    fused_adds = set(epilogues.values())
     for op in graph.ops:
-        if op.name in stage:
+        if op.name in stage or op.name in fused_adds:
             continue
         poison_scratch(op)
         out = op.outputs[0]
+        if op.name in epilogues:
+            _conv_with_epilogue(graph, op, graph.op(epilogues[op.name]), full, view)
+            continue
         if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
             src = full(op.inputs[0])
             _depthwise_in_place(graph, op, src, full(out).shape[1:], None, buffers, memory)
@@ -253,6 +259,25 @@ def run_in_arena(
         full(out)[...] = reference.run_op(graph, op, arrays)
     results.update({name: full(name).copy() for name in graph.outputs})
     return results
+
+
+def _conv_with_epilogue(graph: Graph, conv: Op, add: Op, full, view) -> None:
+    """A conv fused with the ADD reading its output (harness/schedule/fusion.py), as the generated code
+    runs it: a chunk of conv output rows into the conv's (chunk-sized) buffer, then the ADD of those rows
+    with the other operand's rows read from the arena, written to the ADD's output (maybe over them)."""
+    conv_out = conv.outputs[0]
+    arrays = {name: full(name).copy() for name in activation_input_names(graph, conv)}
+    result = reference.run_op(graph, conv, arrays)
+    _, height, width, channels = result.shape
+    rows = epilogue_chunk_rows(height, width)
+    for y in range(0, height, rows):
+        count = min(rows, height - y)
+        chunk = view(conv_out, (count, width, channels))
+        chunk[...] = result[:, y : y + count]
+        operands = {
+            name: (chunk if name == conv_out else full(name)[:, y : y + count]).copy() for name in add.inputs
+        }
+        full(add.outputs[0])[:, y : y + count] = reference.run_op(graph, add, operands)
 
 
 def _depthwise_in_place(graph: Graph, op: Op, src: np.ndarray, out_hwc, pads, buffers, memory) -> None:
