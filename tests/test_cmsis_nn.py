@@ -192,3 +192,29 @@ def test_a_point_that_is_not_bit_exact_fails_with_the_per_op_diagnosis(monkeypat
     assert result.status == "failed" and not result.exact
     assert "per layer, all" in result.reason and "ops' outputs equal the reference's" in result.reason
     assert "global_mean: CMSIS-NN has no s8 kernel for MEAN" in result.portable_ops
+
+
+def test_the_report_sets_kernel_sets_side_by_side_with_the_fastest_per_unit():
+    from harness.report.kernel_sets import kernel_set_comparisons
+
+    def record(kernels, latency, units, **extra):
+        engine = "cmsis-nn" if kernels == "cmsis-nn" else "patchbench"
+        base = dict(target="stm32f746", backend="qemu", model="vww_96_int8", p=1, n=0, kernels=kernels,
+                    engine=engine, compiler=kernels, status="passed", exact=True, latency=latency,
+                    latency_unit="instructions", macs=1000, layer_latency=units, sram_measured=50_000,
+                    scratch_bytes=576, flash_bytes=300_000)  # fmt: skip
+        return base | extra
+
+    records = [
+        record("optimized", 1200.0, [("conv0", 1000.0), ("softmax", 200.0)]),
+        record("cmsis-nn", 2100.0, [("conv0", 2000.0), ("softmax", 100.0)], portable_ops="mean: no kernel"),
+        record("optimized", 900.0, [("conv0", 900.0)], target="stm32h743"),  # one set only: no comparison
+    ]
+    (comparison,) = kernel_set_comparisons(records)
+    assert comparison.sets == ["optimized", "cmsis-nn"] and comparison.ratio == pytest.approx(1200 / 2100)
+    assert [(u.name, u.fastest) for u in comparison.units] == [
+        ("conv0", "optimized"),
+        ("softmax", "cmsis-nn"),
+    ]
+    assert [u.name for u in comparison.slower_units] == ["softmax"]
+    assert comparison.totals[1].portable_ops == ["mean: no kernel"] and comparison.totals[0].per_mac == 1.2

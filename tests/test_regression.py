@@ -365,8 +365,10 @@ def test_real_qemu_runs_rerun_is_unchanged_and_portable_kernels_are_not_compared
     ("differs", "words"),
     [({"kernels": "portable"}, "kernels optimized instead of portable"),
      ({"input_mode": "streamed"}, "input_mode counted instead of streamed"),
-     ({"compiler": "0123456789ab"}, "compiler - instead of 0123456789ab")],
-    ids=["dsp-vs-portable", "counted-vs-streamed", "compiler"],
+     ({"compiler": "0123456789ab"}, "compiler - instead of 0123456789ab"),
+     ({"kernels": "cmsis-nn", "engine": "cmsis-nn"},
+      "kernels optimized instead of cmsis-nn, engine patchbench instead of cmsis-nn")],
+    ids=["dsp-vs-portable", "counted-vs-streamed", "compiler", "patchbench-vs-cmsis-nn"],
 )  # fmt: skip
 def test_points_of_another_identity_are_never_compared(differs, words):
     # The run is 3x slower and uses 4x the SRAM: a regression, were the two points comparable.

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
 from harness.report import charts
 from harness.report.charts import Chart
+from harness.report.kernel_sets import kernel_set_comparisons
 from harness.results.db import STATUSES, ResultsDB, ResultsError
 from harness.results.record import COLUMNS, PointIdentity, decode, identity_of, variant_words
 from harness.results.regression import (
@@ -237,6 +238,7 @@ def render_report(
             baseline=_baseline_section(db, run_id, rows, baseline, thresholds),
             groups=groups,
             problems=_problems(records, logs),
+            kernel_comparisons=kernel_set_comparisons(records),
             environment=_environment_lines(run, environment, records),
         )
     )
