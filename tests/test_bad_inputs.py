@@ -341,3 +341,70 @@ def test_the_pipeline_command_refuses_mistakes_in_one_line(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+# --- report: only logs from the build folder go into the uploaded report ------------------------------
+
+
+def test_the_report_copies_no_file_from_outside_the_build_folder(tmp_path):
+    import sqlite3
+
+    from test_report import add_run
+
+    from harness.report.page import write_report
+    from harness.results.db import ResultsDB
+
+    secret = tmp_path / "home" / "secret.log"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    db_path = tmp_path / "results.sqlite"
+    with ResultsDB(db_path) as db:
+        run = add_run(db, "20261121-010000-aaaaaa", tmp_path / "logs")
+    (tmp_path / "logs" / "link.log").symlink_to(secret)
+    with sqlite3.connect(db_path) as con:
+        paths = [row[0] for row in con.execute("SELECT id FROM results WHERE run_id = ? ORDER BY id", (run,))]
+        planted = [str(secret), str(tmp_path / "logs" / "link.log"), "/etc/passwd"]
+        for row_id, path in zip(paths, planted, strict=False):
+            con.execute("UPDATE results SET log_path = ? WHERE id = ?", (path, row_id))
+    page = write_report(db_path, run, tmp_path / "report")
+    copied = [p.read_text() for p in (tmp_path / "report").rglob("*.log")]
+    assert not any("PRIVATE KEY" in text or "root:" in text for text in copied)
+    assert "log not copied" in page.read_text()
+    with ResultsDB(db_path) as db:
+        assert len(db.results(run)) == len(paths)  # the rows themselves are all there
+
+
+# --- results: a SQLite file of another program is not taken over ---------------------------------------
+
+
+def test_a_sqlite_file_of_another_program_is_refused_and_left_as_it_was(tmp_path):
+    import sqlite3
+
+    from harness.results.db import APPLICATION_ID, ResultsDB, ResultsError
+
+    other = tmp_path / "contacts.sqlite"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE contacts (name TEXT)")
+    before = other.read_bytes()
+    with pytest.raises(
+        ResultsError, match=r"another program \(tables contacts\).*pass another --results file"
+    ):
+        ResultsDB(other)
+    assert other.read_bytes() == before and not (tmp_path / "contacts.sqlite-wal").exists()
+
+    stamped = tmp_path / "stamped.sqlite"
+    with sqlite3.connect(stamped) as con:
+        con.execute("PRAGMA application_id = 1234")
+    with pytest.raises(ResultsError, match=r"another program \(application id 0x000004d2\)"):
+        ResultsDB(stamped)
+
+    ours = tmp_path / "results.sqlite"
+    with ResultsDB(ours) as db:
+        db.start_run("r1", None, "host", {})
+    with sqlite3.connect(ours) as con:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        con.execute("PRAGMA application_id = 0")  # a patchbench database from before the id
+    with ResultsDB(ours) as db:
+        assert db.run_ids() == ["r1"]
+    with sqlite3.connect(ours) as con:
+        assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

@@ -608,12 +608,17 @@ def _environment_lines(run: pd.Series, environment: dict, records: list[dict]) -
 
 
 class _LogPublisher:
-    """Copies each point's log beside the page (logs-<run>/<point>.log) and links it relatively."""
+    """Copies each point's log beside the page (logs-<run>/<point>.log) and links it relatively.
+
+    Only a ``.log`` file inside the build folder (or the ``logs`` folder beside the database) is copied,
+    symlinks resolved: the report folder is what CI uploads, and a planted or foreign database must not
+    pull any other readable file (``/etc/passwd``, a key) into it."""
 
     def __init__(self, out_dir: Path, run_id: str, db_path: Path):
         self.folder_name = f"logs-{_slug(run_id)}"
         self.folder = out_dir / self.folder_name
         self.search = [Path.cwd(), db_path.resolve().parent, REPO_ROOT]
+        self.allowed = [BUILD_DIR.resolve(), db_path.resolve().parent / "logs"]
         self._done: dict[str, Cell] = {}
 
     def cell(self, r: dict) -> Cell:
@@ -632,10 +637,15 @@ class _LogPublisher:
         )
         if not found.is_file():
             return Cell("log missing", css="na", note=f"{source} no longer exists")
+        real = found.resolve()
+        if real.suffix != ".log" or not any(real.is_relative_to(root) for root in self.allowed):
+            return Cell(
+                "log not copied", css="na",
+                note=f"{source} is not a .log file inside {BUILD_DIR} (or a logs folder beside the database)",
+            )  # fmt: skip
         self.folder.mkdir(parents=True, exist_ok=True)
-        suffix = found.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", found.suffix) else ".log"
-        shutil.copyfile(found, self.folder / f"{name}{suffix}")
-        return Cell("log", note=str(source), href=f"{self.folder_name}/{name}{suffix}")
+        shutil.copyfile(real, self.folder / f"{name}.log")
+        return Cell("log", note=str(source), href=f"{self.folder_name}/{name}.log")
 
 
 # --- helpers --------------------------------------------------------------------------------------

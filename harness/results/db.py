@@ -32,6 +32,10 @@ from harness.results.record import (
 __all__ = ["STATUSES", "ResultsDB", "ResultsError", "read_export"]
 
 LOCK_WAIT_S = 60.0  # how long a writer waits for another process's transaction
+# SQLite's application id (the file header's "what program is this for"): "PBR1". A file that carries
+# another id, or tables of another program, is refused before anything is written to it.
+APPLICATION_ID = 0x50425231
+PATCHBENCH_TABLES = frozenset({"runs", "results"})
 ROW_COLUMNS = list(COLUMNS)
 _JSON_COLUMNS = [name for name, kind in COLUMNS.items() if kind == "TEXT_JSON"]
 
@@ -154,6 +158,7 @@ class ResultsDB:
         try:
             self._conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, isolation_level=None)
             self._conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
+            self._refuse_foreign_file()
             self._enable_wal()
             self._migrate()
         except sqlite3.DatabaseError as err:
@@ -161,6 +166,27 @@ class ResultsDB:
                 f"{self.path}: not a usable patchbench results database ({err}); "
                 "move it aside or pass another --results file"
             ) from err
+
+    def _refuse_foreign_file(self) -> None:
+        """A SQLite file of another program gets no patchbench tables: it must carry patchbench's
+        application id, or be empty, or be a patchbench database from before the id (its schema)."""
+        app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == APPLICATION_ID:
+            return
+        tables = {
+            row[0]
+            for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not row[0].startswith("sqlite_")
+        }
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        ours_before_the_id = app_id == 0 and version >= 1 and tables == PATCHBENCH_TABLES
+        if (app_id == 0 and not tables) or ours_before_the_id:
+            return
+        what = f"application id {app_id:#010x}" if app_id else f"tables {', '.join(sorted(tables)) or 'none'}"
+        raise ResultsError(
+            f"{self.path}: a SQLite database of another program ({what}), not a patchbench results "
+            "database; patchbench will not add its tables to it: pass another --results file"
+        )
 
     def _enable_wal(self) -> None:
         # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once instead
@@ -188,6 +214,8 @@ class ResultsDB:
             for step in range(version, len(MIGRATIONS)):
                 MIGRATIONS[step](self._conn)
                 self._conn.execute(f"PRAGMA user_version = {step + 1}")
+            if self._conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             stored = {row[1] for row in self._conn.execute("PRAGMA table_info(results)")}
             if missing := [c for c in COLUMNS if c not in stored]:
                 raise ResultsError(
