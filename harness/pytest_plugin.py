@@ -7,7 +7,7 @@ sweep's (target, model, p, n) points with ids like ``stm32f746-vww_96_int8-p4-n5
 
 A point goes through one fixture per stage, each storing the point's record when it ends there:
 ``plan`` (schedule, memory plan, analytic figures, C; a point that cannot be planned is an ERROR in
-setup), ``firmware`` (built once per point in a session and reused by every test of the point; a
+setup, one clearly too big for the board a SKIP), ``firmware`` (built once per point in a session and reused by every test of the point; a
 build failure is an ERROR in setup, a firmware that does not fit the board is a SKIP with the
 linker's numbers, stored as ``does_not_fit``), ``device_run`` (flashed, run ``--repeat`` timed times
 in one boot, checked against the reference: a PointResult whatever happens) and ``record`` (stores a
@@ -330,9 +330,11 @@ def plan(point: Point, board, repeat: int, record):
             result, point.model, point.target, repeat=repeat, options=options,
             platform=board.board.firmware_platform,
         )  # fmt: skip
-    except stages.POINT_ERRORS as err:
-        result.status, result.reason = "error", f"{type(err).__name__}: {err}"
-        record(result)
+    except stages.PointDoesNotFit as too_big:
+        record(stages.note_too_big(result, too_big.what))
+        pytest.skip(f"does not fit: {result.reason}")
+    except Exception as err:  # stored whatever it is, then the setup error it is
+        record(stages.note_error(result, err))
         raise
 
 
@@ -353,9 +355,8 @@ def firmware(plan, board, record, built_firmware: dict):
     if key not in built_firmware:
         try:
             built_firmware[key] = stages.build_point(plan)
-        except stages.POINT_ERRORS as err:
-            plan.result.status, plan.result.reason = "error", f"{type(err).__name__}: {err}"
-            record(plan.result)
+        except Exception as err:  # stored whatever it is, then the setup error it is
+            record(stages.note_error(plan.result, err))
             raise
     built = built_firmware[key]
     if not stages.note_build(plan.result, built):

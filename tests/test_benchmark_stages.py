@@ -62,7 +62,7 @@ def test_two(firmware, plan):
 
 @pytest.fixture
 def session(pytester, monkeypatch, tmp_path):
-    def run(mode: str):
+    def run(mode: str, model: str = "vww_96_int8", target: str = "stm32f746"):
         monkeypatch.delenv("PATCHBENCH_RUN_ID", raising=False)
         monkeypatch.setenv("STAGE_MODE", mode)
         calls = tmp_path / f"{mode}.calls"
@@ -72,7 +72,7 @@ def session(pytester, monkeypatch, tmp_path):
         results = tmp_path / f"{mode}.sqlite"
         outcome = pytester.runpytest_subprocess(
             "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:labgrid", "--rootdir",
-            str(pytester.path), "--backend", "qemu", "--target", "stm32f746", "--models", "vww_96_int8",
+            str(pytester.path), "--backend", "qemu", "--target", target, "--models", model,
             "--patches", "1", "--repeat", "1", "--results", str(results), "-rs",
         )  # fmt: skip
         with ResultsDB(results) as db:
@@ -112,3 +112,12 @@ def test_the_firmware_is_built_once_per_point(session):
     assert built == ["stm32f746/qemu vww_96_int8 per-layer"]
     (stored,) = records
     assert stored.status == "passed" and stored.runs == 1 and stored.exact is True
+
+
+def test_a_point_clearly_too_big_is_a_skip_before_any_build(session):
+    outcome, records, built = session("real", "mbv2-w1.0-r224", "stm32f412")
+    outcome.assert_outcomes(skipped=2)
+    assert "does not fit: " in outcome.stdout.str()
+    (stored,) = records
+    assert stored.status == "does_not_fit" and stored.sram_needed > 4 * stored.sram_budget
+    assert built == []
