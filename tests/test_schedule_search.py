@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
+import numpy as np
 import pytest
 
 import models
@@ -108,3 +109,25 @@ def test_memory_profile_svg(graph):
     assert all(name in text for name in graph.layer_names)
     per_layer = memory_profile_svg(point_analysis(graph, make_plan(graph, 1, 0)), input_mode="streamed")
     assert "budget" not in "".join(ElementTree.fromstring(per_layer).itertext())
+
+
+def test_a_schedule_is_named_one_way_everywhere(graph, generous):
+    """The search, the generated firmware, the stored results and the report name a (p, n) alike."""
+    from harness.codegen.generate import generate_model
+    from harness.ir.schedule_name import schedule_label
+    from harness.report import charts
+    from harness.results.record import PointIdentity
+
+    assert (schedule_label(1, 0), schedule_label(4, 5)) == ("per-layer", "p=4 n=5")
+    for candidate in generous.candidates[:3]:
+        assert candidate.label() == schedule_label(candidate.p, candidate.n)
+        identity = PointIdentity("stm32f746", "qemu", graph.name, candidate.p, candidate.n)
+        assert identity.schedule == candidate.label()
+    assert charts.schedule_label is schedule_label
+    tiny = models.get_model("resnet8-r32")
+    image = np.zeros(tiny.tensor(tiny.inputs[0]).shape, np.int8)
+    assert (
+        generate_model(tiny, make_plan(tiny, 2, 1), "stm32f746", image).schedule
+        == "per-patch p=2 n=1 input=counted"
+    )
+    assert generate_model(tiny, make_plan(tiny, 1, 1), "stm32f746", image).schedule == "per-layer"

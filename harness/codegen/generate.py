@@ -22,6 +22,7 @@ from harness.firmware.build import BuildOptions, BuildResult, build_firmware
 from harness.firmware.targets import Target, load_target
 from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import Graph, GraphError, validate
+from harness.ir.schedule_name import schedule_label
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.plan import PatchPlan, Region
 
@@ -80,9 +81,8 @@ def generate_model(
     )
     _check_identifiers(op_codes, layer_names)
 
-    schedule = (
-        "per-layer" if plan.is_per_layer else f"per-patch p={plan.p} n={plan.n} input={arena.input_mode}"
-    )
+    label = schedule_label(plan.p, plan.n)
+    schedule = label if plan.is_per_layer else f"per-patch {label} input={arena.input_mode}"
     streamed = arena.input_mode == "streamed"
     outputs, output_bytes = _outputs(graph)
     op_crcs = [dict(name=op.name, macro=buffer_macro(graph, op.outputs[0]), size=graph.tensor(op.outputs[0]).nbytes)

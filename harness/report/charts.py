@@ -29,6 +29,7 @@ matplotlib.use("Agg")  # no display on CI and board-farm hosts
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from harness.ir.schedule_name import schedule_label  # noqa: E402
 from harness.report.plots import memory_profile_svg  # noqa: E402
 from harness.results.record import PointAnalysis  # noqa: E402
 
@@ -210,10 +211,6 @@ class Chart:
     title: str
     svg: Markup  # safe to insert into the page as it is
     caption: str = ""
-
-
-def schedule_label(p: int, n: int) -> str:
-    return "per-layer" if p == 1 else f"{p}x{p} n={n}"
 
 
 def inline(svg: str, scope: str) -> Markup:

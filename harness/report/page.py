@@ -31,6 +31,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from harness.ir.schedule_name import schedule_label
 from harness.paths import BUILD_DIR, REPO_ROOT, REPORTS_DIR
 from harness.report import charts
 from harness.report.charts import Chart
@@ -382,7 +383,7 @@ def _point_key(r: dict) -> str:
 
 
 def _schedule_title(r: dict) -> str:
-    return "per-layer (p=1)" if r["p"] == 1 else f"per-patch {r['p']}x{r['p']}, n={r['n']}"
+    return schedule_label(r["p"], r["n"]) if r["p"] == 1 else f"per-patch {schedule_label(r['p'], r['n'])}"
 
 
 def _first(members: list[dict], column: str) -> Any:

@@ -24,6 +24,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from harness.ir.schedule_name import schedule_label
+
 STATUSES = ("passed", "failed", "does_not_fit", "error")
 DEFAULT_ENGINE = "patchbench"  # whose kernels; another kernel library (CMSIS-NN) names itself here
 # The compiler id leaves out the defines that are not "the compiler": the build id (a hash of the
@@ -56,7 +58,7 @@ class PointIdentity:
 
     @property
     def schedule(self) -> str:
-        return "per-layer" if self.p == 1 else f"p={self.p} n={self.n}"
+        return schedule_label(self.p, self.n)
 
     @property
     def group(self) -> PointIdentity:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.ir.graph import Graph, weight_bytes
+from harness.ir.schedule_name import schedule_label
 from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, plan_arena, reference_scratch
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
@@ -44,7 +45,7 @@ class Candidate:
     fits: bool
 
     def label(self) -> str:
-        return "per-layer" if self.p == 1 else f"p={self.p}, n={self.n}"
+        return schedule_label(self.p, self.n)
 
 
 @dataclass(frozen=True)
