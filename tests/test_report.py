@@ -374,7 +374,7 @@ def test_per_layer_beside_per_patch_numbers_from_the_database(rendered):
     rows = rendered["rows"]
     header = [th for th in section.find("th") if "data-point" in th.attrs]
     assert [th.attrs["data-point"] for th in header] == ["p1-n0", "p2-n5", "p4-n5"]
-    assert "per-layer" in header[0].text and "2x2, n=5" in header[1].text
+    assert "per-layer" in header[0].text and "per-patch p=2 n=5" in header[1].text
     for metric in ("sram_measured", "sram_planned", "sram_analytic_counted", "sram_analytic_streamed",
                    "flash_bytes", "macs"):  # fmt: skip
         cells = metric_cells(section, metric)
