@@ -12,8 +12,16 @@ from harness.paths import TARGETS_DIR
 KB = 1024
 
 
-def test_the_three_paper_boards_are_listed():
-    assert list_targets() == ["stm32f412", "stm32f746", "stm32h743"]
+def test_the_three_paper_boards_and_the_virtual_target_are_listed():
+    assert list_targets() == ["stm32f412", "stm32f746", "stm32h743", "virtual-m7-2mb"]
+
+
+def test_the_virtual_target_says_it_is_not_a_real_board():
+    """Large enough for the paper's 224x224 networks; QEMU only, and its description says so."""
+    target = load_target("virtual-m7-2mb")
+    assert target.description.startswith("VIRTUAL (not a real board)")
+    assert (target.core, target.qemu_machine) == ("cortex-m7", "mps2-an500")
+    assert target.sram_budget_bytes == 2 * 1024 * KB and target.clock is None
 
 
 @pytest.mark.parametrize(
