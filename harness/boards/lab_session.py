@@ -135,6 +135,7 @@ class LabSession:
     def acquire(self, place_filter: PlaceFilter, avoid: set[str] | None = None) -> LockedPlace:
         """Reserve a place matching ``place_filter`` (waiting up to the farm's wait_s), then lock it."""
         self.connect()
+        self.keep_alive()
         avoid = avoid or set()
         deadline = time.monotonic() + self.spec.wait_s
         while True:
@@ -205,6 +206,15 @@ class LabSession:
                 self._kept_reservations.append(locked.token)
             else:
                 self._cancel(locked.token)
+
+    def keep_alive(self) -> None:
+        """Poll the reservations that hold lost places: labgrid expires an unpolled one after 60 s, and the
+        dead place would then be allocated again."""
+        for token in self._kept_reservations:
+            try:
+                self._call("PollReservation", pb2.PollReservationRequest(token=token))
+            except LabError:
+                pass  # gone: the coordinator restarted, or it expired between two polls
 
     def _cancel(self, token: str) -> None:
         try:

@@ -42,6 +42,8 @@ class BoardPool:
 
     def get(self, target: str) -> PooledBoard:
         pooled = self._boards.get(target)
+        if self._lab is not None:
+            self._lab.keep_alive()
         if pooled is not None and getattr(pooled.board, "lost", False):
             self._drop_lost(target, pooled)
             pooled = None
@@ -59,7 +61,7 @@ class BoardPool:
 
     def _lab_board(self, choice: BackendChoice) -> Board:
         from harness.boards.lab_board import LabgridBoard
-        from harness.boards.lab_session import LabSession
+        from harness.boards.lab_session import LabError, LabSession
 
         if self._lab is None:
             self._lab = LabSession(self.farm.lab).connect()
@@ -67,6 +69,10 @@ class BoardPool:
         try:
             # The place's name is the point's "place" (part of its identity in the results).
             return LabgridBoard(replace(choice.resource, name=place.name), self._lab, place)
+        except LabError:  # the place cannot be used (no console, its exporter gone): not again this session
+            self._lost_places.add(place.name)
+            self._lab.release(place.name, keep_reserved=True)
+            raise
         except BaseException:
             self._lab.release(place.name)
             raise
