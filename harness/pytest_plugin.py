@@ -111,6 +111,9 @@ def _check_names(sweep: Sweep) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from harness.pipeline.termination import interrupt_on_termination
+
+    interrupt_on_termination()  # SIGTERM/SIGHUP: rows kept, emulators stopped, boards released, as Ctrl-C
     config.addinivalue_line("markers", "hil: needs a board or an emulator")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
     config._patchbench_sweep = _session_sweep(config)

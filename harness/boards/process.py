@@ -5,10 +5,12 @@ emulator never outlives its board."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,9 +55,32 @@ def open_console_on_free_port(
 
 
 def start_logged(command: list[str], log_dir: Path, *, stdin=subprocess.DEVNULL) -> subprocess.Popen:
-    """Start ``command`` (no shell) in a new session, its stdout and stderr going to files in ``log_dir``."""
+    """Start ``command`` (no shell) in a new session, its stdout and stderr going to files in ``log_dir``.
+
+    In its own session a terminal's Ctrl-C does not reach it (the board stops it, cleanly); so that it
+    cannot outlive a process killed outright either (an xdist worker after SIGTERM, SIGKILL), the kernel
+    kills it when the process that started it dies (Linux: PR_SET_PDEATHSIG)."""
     with open(log_dir / "stdout.txt", "wb") as stdout, open(log_dir / "stderr.txt", "wb") as stderr:
-        return subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True)
+        return subprocess.Popen(command, stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True,
+                                preexec_fn=_die_with_parent if _PRCTL is not None else None)  # fmt: skip
+
+
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: only async-signal-safe work (one system call).
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def stop_process(process: subprocess.Popen, grace: float) -> int | None:
