@@ -131,3 +131,22 @@ def test_a_schedule_is_named_one_way_everywhere(graph, generous):
         == "per-patch p=2 n=1 input=counted"
     )
     assert generate_model(tiny, make_plan(tiny, 1, 1), "stm32f746", image).schedule == "per-layer"
+
+
+def test_search_objectives_smallest_under_a_mac_cap_and_the_pareto_set(generous):
+    per_layer = next(c for c in generous.candidates if c.p == 1)
+    assert generous.smallest_within() == generous.smallest
+    # with no MAC overhead allowed only per-layer inference qualifies
+    assert generous.smallest_within(per_layer.macs) == per_layer
+    capped = generous.smallest_within(int(per_layer.macs * 1.10))
+    assert capped.macs <= per_layer.macs * 1.10 and capped.sram_bytes < per_layer.sram_bytes
+    assert all(
+        c.sram_bytes >= capped.sram_bytes for c in generous.candidates if c.macs <= per_layer.macs * 1.10
+    )
+    assert generous.smallest_within(1) is None
+    front = generous.pareto
+    assert front[0] == generous.smallest and front[-1].macs == per_layer.macs
+    for a, b in zip(front, front[1:], strict=False):
+        assert a.sram_bytes <= b.sram_bytes and a.macs > b.macs
+    for c in generous.candidates:  # every schedule is dominated by (or is) a point of the set
+        assert any(f.sram_bytes <= c.sram_bytes and f.macs <= c.macs for f in front)

@@ -77,6 +77,22 @@ class SearchResult:
         """The schedule that needs the least SRAM (ties: fewer MACs)."""
         return min(self.candidates, key=lambda c: (c.sram_bytes, c.macs, c.p))
 
+    def smallest_within(self, max_macs: int | None = None) -> Candidate | None:
+        """The schedule needing the least SRAM among those with at most ``max_macs`` MACs (a MAC cap
+        stands for a latency cap; None: no cap); None if no schedule is that cheap."""
+        capped = [c for c in self.candidates if max_macs is None or c.macs <= max_macs]
+        return min(capped, key=lambda c: (c.sram_bytes, c.macs, c.p)) if capped else None
+
+    @property
+    def pareto(self) -> tuple[Candidate, ...]:
+        """The (SRAM, MACs) Pareto set, by SRAM: no other schedule needs less of one and no more of the
+        other. MACs stand for latency here; measured points give the (SRAM, latency) set."""
+        front: list[Candidate] = []
+        for candidate in sorted(self.candidates, key=lambda c: (c.sram_bytes, c.macs, c.p, c.n)):
+            if not front or candidate.macs < front[-1].macs:
+                front.append(candidate)
+        return tuple(front)
+
     @property
     def shortfall(self) -> int:
         """Bytes of SRAM the smallest schedule lacks (0 if something fits)."""
