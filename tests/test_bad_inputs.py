@@ -1,15 +1,25 @@
 """Bad inputs and faults, layer by layer: each case asserts the message a user sees (what is wrong and
-what to do) and, where points are being measured, that no completed row is lost.
+what to do) and, where points are measured or stored, that no completed row is lost.
 
-Index (layer: cases here, and the ones that live beside their module's other tests):
-- sweep file: the ``SWEEP_CASES`` below (unknown keys, wrong types, repeat 0, a non-table [models],
-  unknown target / model / missing .tflite)
-- import: crafted flatbuffers (``IMPORT_CASES``), oversized shapes, zoo names out of range; fuzzing of
-  real models in tests/test_import_fuzz.py
-- schedule / analytic size: models too big for the host or the board, decided before im2col or codegen
-- build: tests/test_build.py (broken cache entries, two processes repairing one entry), names that carry
-  C (tests/test_codegen.py::test_a_tensor_and_graph_name_carrying_c_are_only_text_and_the_model_runs)
-- command line: newcomer mistakes end in one line and exit 2 (``CLI_CASES``)
+Index (layer: the cases here, then those that live beside their module's other tests):
+- sweep file: ``SWEEP_CASES`` (unknown keys with a did-you-mean, repeat "x" / 0 / true, a non-table
+  [models], unknown target / model, a missing .tflite, a zoo name out of range, not TOML)
+- import: ``IMPORT_CASES`` (crafted well-formed flatbuffers: rank-0 depthwise input, zero or NaN scale,
+  zero point out of range, a 2^64-byte tensor, negative dims, a dangling tensor index, an unknown op),
+  Tensor.size exact, zoo names too big; fuzzing of real models: tests/test_import_fuzz.py
+- schedule / analytic size: the reference refuses a graph bigger than host memory before allocating;
+  points clearly too big for the board are does_not_fit before code generation
+- code generation: names carrying C (tests/test_codegen.py::
+  test_a_tensor_and_graph_name_carrying_c_are_only_text_and_the_model_runs)
+- build: broken firmware-cache entries, two processes repairing one (tests/test_build.py)
+- command line: ``CLI_CASES`` and the pipeline command (one line, exit 2)
+- board / protocol: ``POINT_FAULTS`` (a refused console, a full disk, out of memory, a bug: each an error
+  row with the exception), a board timeout row with the console tail, a log that cannot be written;
+  a flooding console (tests/test_qemu.py::test_reader_stops_*), Renode's console off the network
+  (tests/test_boards_renode.py), corrupted records (tests/test_protocol.py)
+- session: SIGTERM / SIGHUP keep every row and leave no emulator (tests/test_termination.py)
+- results: a SQLite file of another program is refused and left untouched
+- report: only logs from the build folder are copied into the uploaded report
 """
 
 from __future__ import annotations
