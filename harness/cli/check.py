@@ -209,9 +209,16 @@ def _arithmetic(report: CheckReport, graph, data: bytes, count: int) -> None:
         compared, mismatches = every_tensor_mismatches(graph, inputs, run_litert(data, inputs), FC_DOUBLE)
         report.litert = {"checked": "the file", "inputs": count, "tensors_compared": compared}
     except OutsideRuntimeError as error:
-        compared, mismatches = every_tensor_mismatches(
-            exported, inputs, run_litert(exported_bytes, inputs), FC_DOUBLE
-        )
+        try:
+            theirs = run_litert(exported_bytes, inputs)
+        except OutsideRuntimeError as export_error:  # LiteRT missing or broken: a finding, not a crash
+            report.litert = {"checked": "nothing", "file_error": str(error), "inputs": count}
+            report.litert.update(tensors_compared=0, mismatches=[])
+            report.problems.append(
+                f"LiteRT runs neither the file nor the canonicalized export: {export_error}"
+            )
+            return
+        compared, mismatches = every_tensor_mismatches(exported, inputs, theirs, FC_DOUBLE)
         report.litert = {
             "checked": "patchbench's canonicalized export (LiteRT cannot load the file)",
             "file_error": str(error),
