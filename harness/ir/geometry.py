@@ -133,6 +133,17 @@ def input_window(
     return rows, cols, (pad_top, pad_bottom, pad_left, pad_right)
 
 
+def last_covering_output(
+    size: int, out_size: int, pad_before: int, kernel: int, stride: int, dilation: int
+) -> np.ndarray:
+    """Along one axis, for each input index the last output index whose window covers it, -1 where none
+    does. Windows are taken whole: a dilation gap counts as covered (what the in-place proofs need)."""
+    index = np.arange(size)
+    last = np.minimum(out_size - 1, (index + pad_before) // stride)
+    first = np.maximum(-((reach(kernel, dilation) - 1 - index - pad_before) // stride), 0)  # ceil, clipped
+    return np.where(last >= first, last, -1)
+
+
 def _axis_window(out_range, stride: int, span: int, pad_before: int, size: int, op: Op):
     start, stop = (int(v) for v in out_range)
     if not 0 <= start < stop:

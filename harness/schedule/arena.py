@@ -57,8 +57,8 @@ from harness.ir.geometry import (
     activation_inputs,
     hwc,
     kernel_size,
+    last_covering_output,
     op_pads,
-    reach,
 )
 from harness.ir.graph import Graph, Op
 from harness.schedule.fusion import epilogue_chunk_rows, residual_epilogues
@@ -217,17 +217,8 @@ def depthwise_last_readers(
     in_h, in_w = in_hw
     out_h, out_w = out_hw
     top, _, left, _ = pads
-    reach_h = reach(kernel[0], dilation[0]) - 1
-    reach_w = reach(kernel[1], dilation[1]) - 1
-
-    def last_covering(size: int, out_size: int, pad: int, reach: int, step: int) -> np.ndarray:
-        index = np.arange(size)
-        last = np.minimum(out_size - 1, (index + pad) // step)
-        first = -((reach - index - pad) // step)  # ceil((index + pad - reach) / step)
-        return np.where(last >= np.maximum(first, 0), last, -1)
-
-    last_y = last_covering(in_h, out_h, top, reach_h, stride[0])
-    last_x = last_covering(in_w, out_w, left, reach_w, stride[1])
+    last_y = last_covering_output(in_h, out_h, top, kernel[0], stride[0], dilation[0])
+    last_x = last_covering_output(in_w, out_w, left, kernel[1], stride[1], dilation[1])
     pixel = np.arange(in_h * in_w)
     r, c = pixel // in_w, pixel % in_w
     return np.where((last_y[r] >= 0) & (last_x[c] >= 0), last_y[r] * out_w + last_x[c], -1)
@@ -287,14 +278,6 @@ class InplaceSchedule:
         return len(self.direct) + self.ring_rows * out_w * min(channels, 4)
 
 
-def _last_reader_rows(in_h: int, out_h: int, kernel_h: int, stride_h: int, dilation_h: int, pad_top: int):
-    index = np.arange(in_h)
-    reach = (kernel_h - 1) * dilation_h
-    last = np.minimum(out_h - 1, (index + pad_top) // stride_h)
-    first = np.maximum(-((reach - index - pad_top) // stride_h), 0)
-    return np.where(last >= first, last, -1)
-
-
 @functools.lru_cache(maxsize=4096)
 def depthwise_inplace_schedule(
     in_hw: tuple[int, int],
@@ -314,7 +297,7 @@ def depthwise_inplace_schedule(
     (in_h, in_w), (out_h, out_w) = in_hw, out_hw
     if out_h * out_w > in_h * in_w or min(in_h, in_w, out_h, out_w) <= 0:
         return None
-    last_reader = _last_reader_rows(in_h, out_h, kernel[0], stride[0], dilation[0], pads[0])
+    last_reader = last_covering_output(in_h, out_h, pads[0], kernel[0], stride[0], dilation[0])
     free_after = [
         int(last_reader[k * out_w // in_w : ((k + 1) * out_w - 1) // in_w + 1].max()) for k in range(out_h)
     ]
