@@ -4,8 +4,11 @@ arena planner and the (p, n) search.
 - plan.py: ``make_plan(graph, p, n) -> PatchPlan`` (regions and border pads of every patch)
 - executor.py: ``run_patched`` (bit-exact with the reference), ``run_in_arena`` (proves an arena plan)
 - profile.py: ``profile``, ``profile_table``, ``table1`` (the paper's accounting, input counted/streamed)
-- arena.py: ``plan_arena(graph, plan, input_mode, scratch, inplace) -> ArenaPlan``
-- search.py: ``search`` / ``auto`` over (p, n) for an SRAM (and flash) budget
+- arena.py: ``plan_arena(graph, plan, input_mode, scratch, inplace) -> ArenaPlan`` (in-place depthwise
+  with its row schedule, ``depthwise_inplace_schedule``)
+- fusion.py: residual ADDs run as the epilogue of the 1x1 conv producing an operand
+- search.py: ``search`` / ``auto`` over (p, n) for an SRAM (and flash) budget; ``smallest_within`` (a MAC
+  cap) and ``pareto``
 - synthetic.py: small random quantized conv stacks for tests
 """
 
