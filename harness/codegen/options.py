@@ -33,7 +33,8 @@ class CodegenOptions:
 
     ``cmsis_nn``: every op CMSIS-NN has an s8 kernel for calls it (harness/codegen/cmsis_nn.py), the
     others run the portable kernels (so ``optimized`` is False); scratch from CMSIS-NN's
-    ``*_get_buffer_size``; no in-place depthwise (CMSIS-NN's kernels read their input while writing).
+    ``*_get_buffer_size``; no in-place depthwise (CMSIS-NN's kernels read their input while writing) and no
+    residual ADD fused into a conv (CMSIS-NN, like TFLite Micro, runs the ADD on its own).
     """
 
     optimized: bool = True
@@ -51,7 +52,8 @@ class CodegenOptions:
             raise CodegenError(f"input_mode {self.input_mode!r} unknown; use 'counted' or 'streamed'")
         if self.cmsis_nn:
             object.__setattr__(self, "optimized", False)
-            object.__setattr__(self, "inplace", replace(self.inplace, depthwise="off"))
+            # CMSIS-NN's depthwise kernels read their input while writing; its convs have no ADD epilogue
+            object.__setattr__(self, "inplace", replace(self.inplace, depthwise="off", residual_add=False))
 
     @classmethod
     def for_kernel_set(cls, kernel_set: str, **options) -> CodegenOptions:
