@@ -58,6 +58,8 @@ class Host:
         return self.processes[0].pid
 
     def kill(self) -> None:
+        if not self.processes:
+            return
         try:
             os.killpg(self.pgid, signal.SIGKILL)
         except ProcessLookupError:
@@ -87,14 +89,18 @@ class Lab:
         self.coordinator = subprocess.Popen(
             [BIN / "labgrid-coordinator", "-l", self.address], cwd=self.directory, stdout=log, stderr=log
         )
-        _wait_port(port, self.coordinator, "labgrid-coordinator")
-        for place in places:
-            self.hosts[place] = self._start_host(place, (die_on_reset or {}).get(place, 0))
-        self._wait_for_resources()
+        try:
+            _wait_port(port, self.coordinator, "labgrid-coordinator")
+            for place in places:
+                self._start_host(place, (die_on_reset or {}).get(place, 0))
+            self._wait_for_resources()
+        except BaseException:
+            self.stop()  # nothing of a half-started lab outlives the test
+            raise
         return self
 
-    def _start_host(self, place: str, die_on_reset: int) -> Host:
-        host = Host(f"exp-{place}", place)
+    def _start_host(self, place: str, die_on_reset: int) -> None:
+        host = self.hosts[place] = Host(f"exp-{place}", place)
         console, control = free_port(), free_port()
         log = open(self.directory / f"{place}.log", "wb")
         standin = subprocess.Popen(
@@ -114,7 +120,6 @@ class Lab:
              config], stdout=log, stderr=log, process_group=standin.pid,
         )  # fmt: skip
         host.processes.append(exporter)
-        return host
 
     def _wait_for_resources(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
