@@ -56,7 +56,8 @@ class TargetFit:
     weights_bytes: int
     per_layer_arena: int
     per_layer_fits: bool
-    smallest_patch: str | None  # "p=4, n=6"
+    smallest_patch: str | None  # the schedule label, "p=4 n=6"
+    smallest_patch_point: tuple[int, int] | None  # its (p, n)
     smallest_patch_arena: int | None
     smallest_patch_fits: bool | None
 
@@ -271,6 +272,7 @@ def _targets(report: CheckReport, graph, targets: list[str]) -> None:
                 per_layer_arena=per_layer.arena_bytes,
                 per_layer_fits=flash_ok and per_layer.arena_bytes <= target.sram_budget_bytes,
                 smallest_patch=smallest.label() if smallest else None,
+                smallest_patch_point=(smallest.p, smallest.n) if smallest else None,
                 smallest_patch_arena=smallest.arena_bytes if smallest else None,
                 smallest_patch_fits=(flash_ok and smallest.arena_bytes <= target.sram_budget_bytes)
                 if smallest
@@ -284,9 +286,8 @@ def _runs(report: CheckReport, graph, path: Path, target: str) -> None:
 
     fit = next(t for t in report.targets if t.target == target)
     points = [(1, 0)]
-    if fit.smallest_patch:
-        p, n = (int(part.split("=")[1]) for part in fit.smallest_patch.split(", "))
-        points.append((p, n))
+    if fit.smallest_patch_point:
+        points.append(fit.smallest_patch_point)
     for p, n in points:
         result = measure(graph, target, p, n, repeat=1, warmup=0)
         report.runs.append(
