@@ -24,7 +24,8 @@ LAYER_KINDS = ("conv", "depthwise", "pad", "residual", "mbconv", "avg_pool", "ma
 class LayerSpec:
     """One block of a random stack.
 
-    - conv / depthwise: one conv (``kernel``, ``stride``, ``padding``; conv has ``channels`` outputs)
+    - conv / depthwise: one conv (``kernel``, ``stride``, ``padding``; conv has ``channels`` outputs, the
+      depthwise conv ``multiplier`` outputs per input channel)
     - pad: an explicit PAD op with ``pads`` (top, bottom, left, right)
     - residual: conv kxk SAME stride 1 keeping the channels, then ADD with the block input
     - mbconv: 1x1 expand, kxk depthwise (``stride``), 1x1 project; ADD with the input when shapes allow
@@ -39,6 +40,7 @@ class LayerSpec:
     padding: str = "SAME"
     channels: int = 4
     pads: tuple[int, int, int, int] = (1, 1, 1, 1)
+    multiplier: int = 1
 
 
 class StackError(ValueError):
@@ -81,15 +83,23 @@ class _StackBuilder:
 
     # ops
     def conv(
-        self, name: str, x: str, cout: int, kernel: int, stride: int, padding: str, depthwise=False
+        self,
+        name: str,
+        x: str,
+        cout: int,
+        kernel: int,
+        stride: int,
+        padding: str,
+        depthwise=False,
+        multiplier: int = 1,
     ) -> str:
         _, h, w, cin = self.shape(x)
         if padding == "VALID" and (kernel > h or kernel > w):
             raise StackError(f"{name}: a {kernel}x{kernel} VALID conv does not fit a {h}x{w} map")
         out_h = conv_out_size(h, kernel, stride, 1, padding)
         out_w = conv_out_size(w, kernel, stride, 1, padding)
-        cout = cin if depthwise else cout
-        shape = (1, kernel, kernel, cin) if depthwise else (cout, kernel, kernel, cin)
+        cout = cin * multiplier if depthwise else cout
+        shape = (1, kernel, kernel, cout) if depthwise else (cout, kernel, kernel, cin)
         weights = self.rng.integers(-127, 128, size=shape).astype(np.int8)
         w_scales = self.rng.uniform(0.5, 1.0, size=cout).astype(np.float32) / 127.0
         fan_in = kernel * kernel * (1 if depthwise else cin)
@@ -106,7 +116,7 @@ class _StackBuilder:
             "activation": str(self.rng.choice(["NONE", "RELU", "RELU6"])),
         }
         if depthwise:
-            attrs["depth_multiplier"] = 1
+            attrs["depth_multiplier"] = multiplier
         out = self._add_op(
             kind,
             name,
@@ -188,7 +198,7 @@ def build_stack(
         if spec.kind == "conv":
             x = b.conv(f"{prefix}_conv", x, spec.channels, k, s, spec.padding)
         elif spec.kind == "depthwise":
-            x = b.conv(f"{prefix}_dw", x, 0, k, s, spec.padding, depthwise=True)
+            x = b.conv(f"{prefix}_dw", x, 0, k, s, spec.padding, depthwise=True, multiplier=spec.multiplier)
         elif spec.kind == "pad":
             x = b.pad(f"{prefix}_pad", x, spec.pads)
         elif spec.kind == "residual":

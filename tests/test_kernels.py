@@ -69,14 +69,22 @@ def run_region(
     return written.reshape(1, region.out_h, region.out_w, region.out_c)
 
 
-def conv_case(rng, kind: str, kernel: int, stride: int, dilation: int = 1, large_multiplier: bool = False):
+def conv_case(
+    rng,
+    kind: str,
+    kernel: int,
+    stride: int,
+    dilation: int = 1,
+    large_multiplier: bool = False,
+    depth_multiplier: int = 1,
+):
     """A random conv on a random region: a window of a bigger input buffer, explicit uneven pads."""
     cin = (
         int(rng.choice([1, 3, 4, 5, 8, 12, 17]))
         if kind != "depthwise"
         else int(rng.choice([1, 3, 4, 7, 8, 16, 21]))
     )
-    cout = cin if kind == "depthwise" else int(rng.choice([1, 2, 3, 8, 13, 16]))
+    cout = cin * depth_multiplier if kind == "depthwise" else int(rng.choice([1, 2, 3, 8, 13, 16]))
     effective = (kernel - 1) * dilation + 1
     in_h, in_w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
     pads = [int(rng.integers(0, effective)) for _ in range(4)] if kind != "conv1x1" else [0, 0, 0, 0]
@@ -91,7 +99,7 @@ def conv_case(rng, kind: str, kernel: int, stride: int, dilation: int = 1, large
     full = rng.integers(-128, 128, (1, in_h + 2, full_w, cin), dtype=np.int8)
     x = full[:, 1 : 1 + in_h, 2 : 2 + in_w, :]
     if kind == "depthwise":
-        filters = rng.integers(-127, 128, (1, kernel, kernel, cin), dtype=np.int8)
+        filters = rng.integers(-127, 128, (1, kernel, kernel, cout), dtype=np.int8)
     else:
         filters = rng.integers(-127, 128, (cout, kernel, kernel, cin), dtype=np.int8)
     bias = rng.integers(-3000, 3000, cout).astype(np.int32) if rng.random() < 0.8 else None
@@ -105,7 +113,9 @@ def conv_case(rng, kind: str, kernel: int, stride: int, dilation: int = 1, large
 def expected_conv(kind, region, window, q, x, filters, bias):
     stride, dilation = (window.stride_h, window.stride_w), (window.dilation_h, window.dilation_w)
     if kind == "depthwise":
-        return reference.depthwise_conv2d(x, filters, bias, conv_quant(q), stride, dilation, region.pads)
+        multiplier = region.out_c // region.in_c
+        return reference.depthwise_conv2d(x, filters, bias, conv_quant(q), stride, dilation, region.pads,
+                                          multiplier)  # fmt: skip
     return reference.conv2d(x, filters, bias, conv_quant(q), stride, dilation, region.pads)
 
 
@@ -129,6 +139,28 @@ def test_conv_kernels_match_reference_on_random_regions(lib, kind, kernel, strid
         got = run_region(lib, kind, region, window, q, held, filters, bias, variant, scratch_offset=trial % 4)
         want = expected_conv(kind, region, window, q, x, filters, bias)
         np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} {window} trial {trial}")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("multiplier", "kernel", "stride", "dilation"),
+                         [(2, 3, 1, 1), (3, 3, 2, 1), (4, 5, 1, 1), (8, 3, 2, 2), (5, 1, 1, 1)])  # fmt: skip
+def test_depthwise_multiplier_kernels_match_reference(lib, multiplier, kernel, stride, dilation, variant):
+    """Depth multiplier m > 1: output channel c reads input channel c / m (the DSP kernel gathers a group's
+    input bytes), on random regions with pads and strided rows, bit-exact with the reference."""
+    rng = np.random.default_rng([multiplier, kernel, stride, dilation, len(variant)])
+    for trial in range(8):
+        region, window, q, x, held, filters, bias = conv_case(
+            rng,
+            "depthwise",
+            kernel,
+            stride,
+            dilation,
+            large_multiplier=trial == 7,
+            depth_multiplier=multiplier,
+        )
+        got = run_region(lib, "depthwise", region, window, q, held, filters, bias, variant, trial % 4)
+        want = expected_conv("depthwise", region, window, q, x, filters, bias)
+        np.testing.assert_array_equal(got, want, err_msg=f"m={multiplier} {region} {window} trial {trial}")
 
 
 def inplace_case(rng, kernel: int, stride: int, dilation: int, channels: int):

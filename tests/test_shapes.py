@@ -77,8 +77,17 @@ def test_depthwise_conv_2d():
         5,
         16,
     )
-    with pytest.raises(GraphError, match="only depth multiplier 1 is supported"):
+    with pytest.raises(GraphError, match="depth_multiplier 1 disagrees with the filter's 16 channels"):
         _infer("DEPTHWISE_CONV_2D", [(1, 9, 9, 8), _weights(1, 3, 3, 16), _bias(16)], attrs)
+    multiplied = {**attrs, "depth_multiplier": 2}
+    assert _infer("DEPTHWISE_CONV_2D", [(1, 9, 9, 8), _weights(1, 3, 3, 16), _bias(16)], multiplied) == (
+        1,
+        5,
+        5,
+        16,
+    )
+    with pytest.raises(GraphError, match="12 channels, not a multiple of the input's 8"):
+        _infer("DEPTHWISE_CONV_2D", [(1, 9, 9, 8), _weights(1, 3, 3, 12), _bias(12)], attrs)
     with pytest.raises(GraphError, match=r"bias 'in2' has shape \(8,\); it must be \(16,\)"):
         _infer("DEPTHWISE_CONV_2D", [(1, 9, 9, 16), _weights(1, 3, 3, 16), _bias(8)], attrs)
 

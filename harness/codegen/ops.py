@@ -147,8 +147,6 @@ def _check_conv(graph: Graph, op: Op, in_stage: bool) -> str | None:
         and graph.tensor(op.inputs[1]).shape[3] != hwc(graph.tensor(op.inputs[0]).shape)[2]
     ):
         return "grouped convolution (filter depth != input depth) has no C kernel"
-    if op.kind == "DEPTHWISE_CONV_2D" and int(op.attrs.get("depth_multiplier", 1)) != 1:
-        return "depth multiplier != 1 has no C kernel"
     if len(graph.tensor(op.inputs[0]).shape) != 4:
         return "the input must be a 4-D NHWC tensor"
     return None

@@ -6,7 +6,7 @@ Weights keep TFLite's layouts so that import, export, the numpy reference and th
 | op                  | inputs (tensor names)           | weight layout            |
 | ------------------- | ------------------------------- | ------------------------ |
 | CONV_2D             | input, filter, bias             | filter [Cout, KH, KW, Cin], bias int32 [Cout] |
-| DEPTHWISE_CONV_2D   | input, filter, bias             | filter [1, KH, KW, C], bias int32 [C]         |
+| DEPTHWISE_CONV_2D   | input, filter, bias             | filter [1, KH, KW, C*m], bias int32 [C*m]     |
 | FULLY_CONNECTED     | input, weights, bias (or "")    | weights [Cout, Cin]                           |
 | ADD, MUL            | a, b                            |                          |
 | AVERAGE/MAX_POOL_2D | input                           |                          |
@@ -27,7 +27,7 @@ Attributes (``Op.attrs``), by key:
 - ``activation``: fused activation name ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"), kept for export;
   ``act_min`` / ``act_max``: the same activation as an int8 clamp in the output's quantization,
   which is what the kernels apply.
-- ``depth_multiplier``: int  (DEPTHWISE_CONV_2D)
+- ``depth_multiplier``: int m  (DEPTHWISE_CONV_2D; output channel k reads input channel k // m)
 - ``alpha``: float  (LEAKY_RELU)
 - ``axis``: int  (CONCATENATION)
 - ``keep_dims``: bool  (MEAN, FULLY_CONNECTED)

@@ -150,16 +150,20 @@ def _depthwise_conv_2d(ctx: _Context) -> Shape:
     one, kh, kw, filter_c = ctx.shape(1, "filter", rank=4)
     if one != 1:
         raise ctx.error(f"filter {ctx.op.inputs[1]!r} must have shape [1, KH, KW, C]; it has first dim {one}")
-    multiplier = int(ctx.op.attrs.get("depth_multiplier", 1))
-    if multiplier != 1:
-        raise ctx.error(f"depth_multiplier {multiplier} is not supported; only 1 is")
-    if filter_c != c:
+    # Output channel k reads input channel k // multiplier; TFLite takes the multiplier from the shapes.
+    if c < 1 or filter_c % c:
         raise ctx.error(
-            f"filter {ctx.op.inputs[1]!r} has {filter_c} channels but the input has {c} "
-            "(only depth multiplier 1 is supported)"
+            f"filter {ctx.op.inputs[1]!r} has {filter_c} channels, not a multiple of the input's {c} "
+            "(a depthwise filter has input channels x depth multiplier)"
         )
-    _check_bias(ctx, c)
-    return (n, *_spatial(ctx, h, w, kh, kw, ctx.pair("dilation", (1, 1))), c)
+    multiplier = int(ctx.op.attrs.get("depth_multiplier", filter_c // c))
+    if multiplier != filter_c // c:
+        raise ctx.error(
+            f"depth_multiplier {multiplier} disagrees with the filter's {filter_c} channels over the input's "
+            f"{c} (that is {filter_c // c})"
+        )
+    _check_bias(ctx, filter_c)
+    return (n, *_spatial(ctx, h, w, kh, kw, ctx.pair("dilation", (1, 1))), filter_c)
 
 
 def _fully_connected(ctx: _Context) -> Shape:

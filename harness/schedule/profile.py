@@ -165,7 +165,9 @@ def alias_groups(graph: Graph, rules: MemoryRules, exclude: frozenset[str] = fro
             continue
         if rules.inplace_depthwise and op.kind == "DEPTHWISE_CONV_2D":
             x = op.inputs[0]
-            if dies_at(x, op) and graph.tensor(out).nbytes <= graph.tensor(x).nbytes:
+            # a depth multiplier > 1 gives the output other channels than the input: never in place
+            same_channels = graph.tensor(out).shape[-1] == graph.tensor(x).shape[-1]
+            if dies_at(x, op) and same_channels and graph.tensor(out).nbytes <= graph.tensor(x).nbytes:
                 owner[out] = root(x)
         if rules.fused_residual_add and op.kind == "ADD":
             a, b = op.inputs[:2]

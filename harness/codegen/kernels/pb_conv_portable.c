@@ -87,6 +87,7 @@ void pb_depthwise_conv2d_s8_portable(const pb_region *r, const pb_window *w, con
     (void)scratch;
     const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
     const int32_t channels = r->out_c;
+    const int32_t multiplier = r->out_c / r->in_c; /* output channel c reads input channel c / multiplier */
     const int32_t input_offset = -q->input_zero_point;
     for (int32_t oy = 0; oy < r->out_h; ++oy) {
         const int32_t iy0 = oy * w->stride_h - r->pad_top;
@@ -94,6 +95,7 @@ void pb_depthwise_conv2d_s8_portable(const pb_region *r, const pb_window *w, con
             const int32_t ix0 = ox * w->stride_w - r->pad_left;
             int8_t *out = output + oy * out_rs + ox * channels;
             for (int32_t c = 0; c < channels; ++c) {
+                const int32_t ic = c / multiplier;
                 int32_t acc = bias ? bias[c] : 0;
                 for (int32_t ky = 0; ky < w->kernel_h; ++ky) {
                     const int32_t iy = iy0 + ky * w->dilation_h;
@@ -105,7 +107,7 @@ void pb_depthwise_conv2d_s8_portable(const pb_region *r, const pb_window *w, con
                         if (ix < 0 || ix >= r->in_w) {
                             continue;
                         }
-                        const int32_t x = input[iy * in_rs + ix * r->in_c + c] + input_offset;
+                        const int32_t x = input[iy * in_rs + ix * r->in_c + ic] + input_offset;
                         acc += x * filter[(ky * w->kernel_w + kx) * channels + c];
                     }
                 }

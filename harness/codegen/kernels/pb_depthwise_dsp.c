@@ -450,8 +450,94 @@ static void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *req
     }
 }
 
+/* Depth multiplier m > 1 (out_c = m * in_c): output channel c reads input channel c / m, so a group of four
+ * output channels reads one to four input channels. The group's input word is gathered byte by byte
+ * (one byte repeated when m is a multiple of 4), then the same SMLABB/SMLATT taps as above on the group's
+ * widened weights; each channel requantized alone. */
+static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
+                              const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                              void *scratch) {
+    const requant_values values = requant_of(requant_params);
+    const requant_values *q = &values;
+    const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
+    const int32_t channels = r->out_c, in_c = r->in_c, m = r->out_c / r->in_c;
+    const int32_t kh = w->kernel_h, kw = w->kernel_w, dh = w->dilation_h, dw = w->dilation_w;
+    const int32_t input_offset = -requant_params->input_zero_point;
+    const uint32_t offset2 = pack_offset(input_offset);
+    uint32_t *wbuf = align4(scratch);
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        for (int32_t t = 0; t < kh * kw; ++t) {
+            const uint32_t wt = pb_read_u32(filter + t * channels + c);
+            wbuf[2 * t] = pb_sxtb16(wt);
+            wbuf[2 * t + 1] = pb_sxtb16_ror8(wt);
+        }
+        const int32_t ic0 = c / m, ic1 = (c + 1) / m, ic2 = (c + 2) / m, ic3 = (c + 3) / m;
+        const int32_t one_input = ic0 == ic3;
+        for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            const int32_t iy0 = oy * w->stride_h - r->pad_top;
+            int32_t ky0, ky1;
+            valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < r->out_w; ++ox) {
+                const int32_t ix0 = ox * w->stride_w - r->pad_left;
+                int32_t kx0, kx1;
+                valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
+                int32_t acc0 = bias ? bias[c] : 0, acc1 = bias ? bias[c + 1] : 0;
+                int32_t acc2 = bias ? bias[c + 2] : 0, acc3 = bias ? bias[c + 3] : 0;
+                for (int32_t ky = ky0; ky < ky1; ++ky) {
+                    const int8_t *px = input + (iy0 + ky * dh) * in_rs + (ix0 + kx0 * dw) * in_c;
+                    const uint32_t *wt = wbuf + 2 * (ky * kw + kx0);
+                    for (int32_t kx = kx0; kx < kx1; ++kx) {
+                        const uint32_t x = one_input ? (uint8_t)px[ic0] * 0x01010101u
+                                                     : (uint32_t)(uint8_t)px[ic0] | (uint32_t)(uint8_t)px[ic1] << 8 |
+                                                           (uint32_t)(uint8_t)px[ic2] << 16 |
+                                                           (uint32_t)(uint8_t)px[ic3] << 24;
+                        const uint32_t x02 = pb_sxtab16(offset2, x), x13 = pb_sxtab16_ror8(offset2, x);
+                        acc0 = pb_smlabb(x02, wt[0], acc0);
+                        acc2 = pb_smlatt(x02, wt[0], acc2);
+                        acc1 = pb_smlabb(x13, wt[1], acc1);
+                        acc3 = pb_smlatt(x13, wt[1], acc3);
+                        px += dw * in_c;
+                        wt += 2;
+                    }
+                }
+                int8_t *out = output + oy * out_rs + ox * channels + c;
+                out[0] = requant(acc0, q, c);
+                out[1] = requant(acc1, q, c + 1);
+                out[2] = requant(acc2, q, c + 2);
+                out[3] = requant(acc3, q, c + 3);
+            }
+        }
+    }
+    for (; c < channels; ++c) { /* the last channels % 4, one at a time */
+        const int32_t ic = c / m;
+        for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            const int32_t iy0 = oy * w->stride_h - r->pad_top;
+            int32_t ky0, ky1;
+            valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
+            for (int32_t ox = 0; ox < r->out_w; ++ox) {
+                const int32_t ix0 = ox * w->stride_w - r->pad_left;
+                int32_t kx0, kx1;
+                valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
+                int32_t acc = bias ? bias[c] : 0;
+                for (int32_t ky = ky0; ky < ky1; ++ky) {
+                    for (int32_t kx = kx0; kx < kx1; ++kx) {
+                        const int32_t x = input[(iy0 + ky * dh) * in_rs + (ix0 + kx * dw) * in_c + ic] + input_offset;
+                        acc += x * filter[(ky * kw + kx) * channels + c];
+                    }
+                }
+                output[oy * out_rs + ox * channels + c] = requant(acc, q, c);
+            }
+        }
+    }
+}
+
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    if (r->out_c != r->in_c) {
+        dw_dsp_multiplier(r, w, q, input, filter, bias, output, scratch);
+        return;
+    }
     dw_dsp(r, w, q, input, filter, bias, output, scratch, 0);
 }
 

@@ -128,9 +128,9 @@ void pb_conv1x1_s8_dsp(const pb_region *region, const pb_window *window, const p
                        const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
                        void *scratch);
 
-/* DEPTHWISE_CONV_2D with depth multiplier 1 (in_c == out_c). filter [kernel_h, kernel_w, c]
- * (TFLite's [1, KH, KW, C]), bias [c] or NULL. Any kernel size (3x3, 5x5, 7x7, ...), stride,
- * dilation and padding. */
+/* DEPTHWISE_CONV_2D. filter [kernel_h, kernel_w, out_c] (TFLite's [1, KH, KW, C * m]), bias [out_c] or
+ * NULL. The depth multiplier m is out_c / in_c (out_c a multiple of in_c): output channel c reads input
+ * channel c / m. Any kernel size (3x3, 5x5, 7x7, ...), stride, dilation and padding. */
 void pb_depthwise_conv2d_s8(const pb_region *region, const pb_window *window, const pb_requant *q,
                             const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
                             void *scratch);
