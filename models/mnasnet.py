@@ -31,7 +31,8 @@ MNASNET_A1_STAGES = (
 HEAD_CHANNELS = 1280
 
 
-def mnasnet_a1_spec(width: float, resolution: int) -> MBConvNetSpec:
+def mnasnet_a1_spec(width: float, resolution: int, head: int | None = None) -> MBConvNetSpec:
+    """``head``: the last 1x1 conv's channels; None: the reference's 1280."""
     stem = make_divisible(STEM_CHANNELS * width)
     sepconv = MBConvSpec(make_divisible(SEPCONV_CHANNELS * width), 3, 1, None, residual=False)
     blocks = [sepconv]
@@ -42,8 +43,9 @@ def mnasnet_a1_spec(width: float, resolution: int) -> MBConvNetSpec:
             stride = first_stride if repeat == 0 else 1
             blocks.append(MBConvSpec(out_channels, kernel, stride, in_channels * expand))
             in_channels = out_channels
-    return MBConvNetSpec(resolution, stem, tuple(blocks), HEAD_CHANNELS, activation="RELU")
+    head = HEAD_CHANNELS if head is None else head
+    return MBConvNetSpec(resolution, stem, tuple(blocks), head, activation="RELU")
 
 
-def build_mnasnet_a1(name: str, width: float, resolution: int) -> Graph:
-    return build_mbconv_network(name, mnasnet_a1_spec(width, resolution))
+def build_mnasnet_a1(name: str, width: float, resolution: int, head: int | None = None) -> Graph:
+    return build_mbconv_network(name, mnasnet_a1_spec(width, resolution, head))

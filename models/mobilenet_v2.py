@@ -59,7 +59,10 @@ STEM_CHANNELS = 32
 LAST_CHANNELS = 1280
 
 
-def mobilenet_v2_spec(width: float, resolution: int, redistributed: bool = False) -> MBConvNetSpec:
+def mobilenet_v2_spec(
+    width: float, resolution: int, redistributed: bool = False, head: int | None = None
+) -> MBConvNetSpec:
+    """``head``: the last 1x1 conv's channels; None: the reference's (1280, scaled only for w > 1)."""
     stages = MBV2_RD_STAGES if redistributed else MBV2_STAGES
     stem = make_divisible(STEM_CHANNELS * width)
     blocks = []
@@ -72,13 +75,14 @@ def mobilenet_v2_spec(width: float, resolution: int, redistributed: bool = False
             stride = first_stride if repeat == 0 else 1
             blocks.append(MBConvSpec(out_channels, 3, stride, mid, depthwise=not pointwise_only))
             in_channels = out_channels
-    last = make_divisible(LAST_CHANNELS * width) if width > 1.0 else LAST_CHANNELS
-    return MBConvNetSpec(resolution, stem, tuple(blocks), last)
+    if head is None:
+        head = make_divisible(LAST_CHANNELS * width) if width > 1.0 else LAST_CHANNELS
+    return MBConvNetSpec(resolution, stem, tuple(blocks), head)
 
 
-def build_mobilenet_v2(name: str, width: float, resolution: int) -> Graph:
-    return build_mbconv_network(name, mobilenet_v2_spec(width, resolution))
+def build_mobilenet_v2(name: str, width: float, resolution: int, head: int | None = None) -> Graph:
+    return build_mbconv_network(name, mobilenet_v2_spec(width, resolution, head=head))
 
 
-def build_mobilenet_v2_rd(name: str, width: float, resolution: int) -> Graph:
-    return build_mbconv_network(name, mobilenet_v2_spec(width, resolution, redistributed=True))
+def build_mobilenet_v2_rd(name: str, width: float, resolution: int, head: int | None = None) -> Graph:
+    return build_mbconv_network(name, mobilenet_v2_spec(width, resolution, redistributed=True, head=head))

@@ -8,10 +8,15 @@ Names carry their parameters:
 | ``mbv2-rd-w{width}-r{res}``   | MbV2-RD, MCUNetV2's receptive-field-redistributed MobileNetV2   |
 | ``mnasnet-a1-w{width}-r{res}``| MnasNet-A1 (no squeeze-and-excitation)                          |
 | ``mbv1-w{width}-r{res}``      | MobileNetV1                                                     |
-| ``fbnet-a-r{res}``            | FBNet-A                                                         |
+| ``fbnet-a[-w{width}]-r{res}`` | FBNet-A (width 1.0 when no -w is given)                         |
 | ``resnet8-r{res}``            | ResNet-8, CIFAR style (MLPerf Tiny's), 10 classes               |
 | ``mcunet-in0`` .. ``in4``, ``mcunet-mbv2-w0.35-r144``, ``proxyless-w0.3-r176`` | MCUNet JSON configs |
 | an MLPerf Tiny name (``vww_96_int8``, ...) or a path ending in ``.tflite`` | imported by harness.frontend |
+
+MobileNetV2, MbV2-RD, MnasNet-A1 and FBNet-A take ``-head{channels}`` at the end: the width of the last
+1x1 conv (default: the reference's 1280 or 1504, which a width multiplier below 1 leaves alone). MCUNet's
+zoo scales it with the width (its ``mbv2-w0.35-r144`` has 448), which is what makes a scaled-down network
+fit 1 MB of flash: ``mbv2-w0.35-r144-head448``.
 
 Widths are written as floats (``w1.0``; ``w1`` is accepted and means the same model). Built graphs are
 cached and shared: do not modify one (their constant arrays are read-only); ``copy.deepcopy`` it first.
@@ -53,6 +58,7 @@ DEFAULT_ZOO_MODELS = (
 MAX_WIDTH = 2.0
 MIN_RESOLUTION, MAX_RESOLUTION = 32, 512
 MIN_CIFAR_RESOLUTION = 8
+MIN_HEAD, MAX_HEAD = 8, 4096
 
 
 class UnknownModelError(ValueError):
@@ -61,26 +67,46 @@ class UnknownModelError(ValueError):
 
 @dataclass(frozen=True)
 class _Family:
-    form: str  # the name form, as shown to users
-    pattern: re.Pattern
-    build: Callable[..., Graph]  # build(name, **parameters)
+    """One parametrized name form: ``{prefix}-w{width}-r{res}``, the width optional (``width_default``)
+    or absent (``width=False``), then an optional ``-head{channels}``."""
+
+    prefix: str
+    build: Callable[..., Graph]  # build(name, resolution=..., [width=...], [head=...])
+    width: bool = True
+    width_default: float | None = None  # the width of a name without -w (None: -w is required)
+    head: bool = False  # takes -head{channels}: the last 1x1 conv's width (MCUNet's zoo scales it with w)
     min_resolution: int = MIN_RESOLUTION
 
+    @property
+    def form(self) -> str:
+        """The name form as shown to users."""
+        width = "" if not self.width else "[-w{width}]" if self.width_default else "-w{width}"
+        return f"{self.prefix}{width}-r{{res}}" + ("[-head{channels}]" if self.head else "")
 
-_WIDTH = r"w(?P<width>\d+(?:\.\d+)?)"
-_RES = r"r(?P<resolution>\d+)"
+    @property
+    def pattern(self) -> re.Pattern:
+        width = r"-w(?P<width>\d+(?:\.\d+)?)"
+        width = "" if not self.width else f"(?:{width})?" if self.width_default else width
+        head = r"(?:-head(?P<head>\d+))?" if self.head else ""
+        return re.compile(rf"{re.escape(self.prefix)}{width}-r(?P<resolution>\d+){head}")
+
+    def canonical(self, parameters: dict) -> str:
+        text = self.prefix
+        if self.width and parameters["width"] != self.width_default:
+            text += f"-w{parameters['width']!r}"
+        text += f"-r{parameters['resolution']}"
+        if parameters.get("head") is not None:
+            text += f"-head{parameters['head']}"
+        return text
+
 
 _FAMILIES = (
-    _Family("mbv2-w{width}-r{res}", re.compile(rf"mbv2-{_WIDTH}-{_RES}"), mobilenet_v2.build_mobilenet_v2),
-    _Family(
-        "mbv2-rd-w{width}-r{res}", re.compile(rf"mbv2-rd-{_WIDTH}-{_RES}"), mobilenet_v2.build_mobilenet_v2_rd
-    ),
-    _Family(
-        "mnasnet-a1-w{width}-r{res}", re.compile(rf"mnasnet-a1-{_WIDTH}-{_RES}"), mnasnet.build_mnasnet_a1
-    ),
-    _Family("mbv1-w{width}-r{res}", re.compile(rf"mbv1-{_WIDTH}-{_RES}"), mobilenet_v1.build_mobilenet_v1),
-    _Family("fbnet-a-r{res}", re.compile(rf"fbnet-a-{_RES}"), fbnet.build_fbnet_a),
-    _Family("resnet8-r{res}", re.compile(rf"resnet8-{_RES}"), resnet.build_resnet8, MIN_CIFAR_RESOLUTION),
+    _Family("mbv2", mobilenet_v2.build_mobilenet_v2, head=True),
+    _Family("mbv2-rd", mobilenet_v2.build_mobilenet_v2_rd, head=True),
+    _Family("mnasnet-a1", mnasnet.build_mnasnet_a1, head=True),
+    _Family("mbv1", mobilenet_v1.build_mobilenet_v1),
+    _Family("fbnet-a", fbnet.build_fbnet_a, width_default=1.0, head=True),
+    _Family("resnet8", resnet.build_resnet8, width=False, min_resolution=MIN_CIFAR_RESOLUTION),
 )
 
 
@@ -126,10 +152,7 @@ def canonical_name(name: str) -> str:
     if name in proxyless.CONFIG_FILES:
         return name
     family, parameters = _match(name)
-    text = family.form.replace("{res}", str(parameters["resolution"]))
-    if "width" in parameters:
-        text = text.replace("{width}", repr(parameters["width"]))
-    return text
+    return family.canonical(parameters)
 
 
 def _match(name: str) -> tuple[_Family, dict]:
@@ -143,11 +166,17 @@ def _match(name: str) -> tuple[_Family, dict]:
                 f"model {name!r}: resolution {parameters['resolution']} is out of range; "
                 f"use {family.min_resolution}..{MAX_RESOLUTION}"
             )
-        if "width" in family.pattern.groupindex:
-            parameters["width"] = float(match["width"])
+        if family.width:
+            parameters["width"] = family.width_default if match["width"] is None else float(match["width"])
             if not 0.0 < parameters["width"] <= MAX_WIDTH:
                 raise ValueError(
                     f"model {name!r}: width {match['width']} is out of range; use (0, {MAX_WIDTH}]"
+                )
+        if family.head and match["head"] is not None:
+            parameters["head"] = int(match["head"])
+            if not MIN_HEAD <= parameters["head"] <= MAX_HEAD:
+                raise ValueError(
+                    f"model {name!r}: head {match['head']} is out of range; use {MIN_HEAD}..{MAX_HEAD} channels"
                 )
         return family, parameters
     raise UnknownModelError(

@@ -321,6 +321,21 @@ def test_names_are_canonical():
     assert canonical_name("mbv2-rd-w0.350-r144") == "mbv2-rd-w0.35-r144"
     assert get_model("mbv2-w1-r224") is get_model("mbv2-w1.0-r224")
     assert get_model("mbv1-w0.25-r96").name == "mbv1-w0.25-r96"
+    assert canonical_name("fbnet-a-w1-r224") == "fbnet-a-r224"  # w1.0 is FBNet-A itself: one name
+    assert canonical_name("fbnet-a-w0.30-r192-head448") == "fbnet-a-w0.3-r192-head448"
+
+
+def test_head_and_width_scale_the_networks_as_named():
+    """-head{c} sets the last 1x1 conv's channels (MCUNet's zoo scales it with w: its mbv2-w0.35-r144
+    is ours with -head448, layer for layer); FBNet-A's -w scales every other channel count."""
+    ours, mcunet = get_model("mbv2-w0.35-r144-head448"), get_model("mcunet-mbv2-w0.35-r144")
+    assert [t.shape for t in ours.tensors.values()] == [t.shape for t in mcunet.tensors.values()]
+    assert get_model("mnasnet-a1-w0.35-r144-head448").tensor("feature_mix_out").shape[-1] == 448
+    assert get_model("mbv2-rd-w0.35-r144-head448").tensor("feature_mix_out").shape[-1] == 448
+    fbnet = get_model("fbnet-a-w0.3-r96-head448")
+    assert fbnet.tensor("first_conv_out").shape[-1] == 8  # make_divisible(16 * 0.3)
+    assert fbnet.tensor("feature_mix_out").shape[-1] == 448
+    assert g.param_count(fbnet) < g.param_count(get_model("fbnet-a-r96")) / 4
 
 
 def test_unknown_name_lists_the_known_names():
@@ -341,6 +356,8 @@ def test_unknown_name_lists_the_known_names():
         ("mbv2-w4.0-r224", r"width 4.0 is out of range; use \(0, 2.0\]"),
         ("mbv2-w1.0-r16", r"resolution 16 is out of range; use 32\.\.512"),
         ("resnet8-r4", r"resolution 4 is out of range; use 8\.\.512"),
+        ("mbv2-w0.35-r144-head4", r"head 4 is out of range; use 8\.\.4096 channels"),
+        ("fbnet-a-w3.0-r96", r"width 3.0 is out of range"),
     ],
 )
 def test_bad_parameters_are_named(name, pattern):
