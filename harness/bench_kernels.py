@@ -213,8 +213,9 @@ def suite_sources(
     parts.append("void pb_model_prepare_input(void) {}\n")
     parts.append("int8_t *pb_model_input(void) { return pb_output_buffer; }\n")
     parts.append("uint32_t pb_model_input_size(void) { return 0; }\n")
-    parts.append("const int8_t *pb_model_output(void) { return pb_output_buffer; }\n")
-    parts.append(f"uint32_t pb_model_output_size(void) {{ return {reported}; }}\n")
+    parts.append("const int pb_model_output_count = 1;\n")
+    parts.append("const int8_t *pb_model_output(int index) { (void)index; return pb_output_buffer; }\n")
+    parts.append(f"uint32_t pb_model_output_size(int index) {{ (void)index; return {reported}; }}\n")
     sources = {"model.c": "".join(parts)}
     for path in kernel_sources() + kernel_headers():
         sources[path.name] = path.read_text()

@@ -26,11 +26,14 @@ def record_lines(
     output: bytes = OUTPUT,
     build: str = BUILD,
     crc: int | None = None,
+    outputs: tuple[bytes, ...] | None = None,
 ) -> list[str]:
-    """A valid record: `runs` holds (per-layer counts, total) per timed run."""
+    """A valid record: `runs` holds (per-layer counts, total) per timed run; one output (`output`, its
+    CRC `crc` when given) unless `outputs` lists several."""
+    outputs = (output,) if outputs is None else outputs
     body = [
         f"PB1 BEGIN build={build} target=stm32f412 unit=instructions resolution=40 runs={len(runs)} warmup=1 "
-        "layers=2",
+        f"layers=2 outputs={len(outputs)}",
         "PB1 MODEL stub",
         "PB1 SCHEDULE per-patch p=2 n=3 *weird text*",
     ]
@@ -41,8 +44,11 @@ def record_lines(
         ]
         body.append(f"PB1 RUN {r} {total}")
     body.append("PB1 MEM arena=1000 data=8 bss=1100 stack_hw=312 stack_reserved=4096")
-    body += [f"PB1 OUT {offset} {output[offset : offset + 32].hex()}" for offset in range(0, len(output), 32)]
-    body.append(f"PB1 CRC {len(output)} crc32=0x{zlib.crc32(output) if crc is None else crc:08x}")
+    for k, data in enumerate(outputs):
+        body += [
+            f"PB1 OUT {k} {offset} {data[offset : offset + 32].hex()}" for offset in range(0, len(data), 32)
+        ]
+        body.append(f"PB1 CRC {k} {len(data)} crc32=0x{zlib.crc32(data) if crc is None else crc:08x}")
     lines = [format_line(text) for text in body]
     return lines + [format_line(f"PB1 END lines={len(lines)}")]
 
@@ -66,7 +72,8 @@ def test_good_record():
     assert (record.arena_bytes, record.data_bytes, record.bss_bytes) == (1000, 8, 1100)
     assert (record.stack_high_water_bytes, record.stack_reserved_bytes) == (312, 4096)
     assert record.measured_sram_bytes == 8 + 1100 + 312
-    assert record.output == OUTPUT and record.output_crc32 == zlib.crc32(OUTPUT)
+    assert record.outputs == (OUTPUT,) and record.output_crc32s == (zlib.crc32(OUTPUT),)
+    assert record.output == OUTPUT
     assert record.lines[0].startswith("PB1 BEGIN") and is_end_line(record.lines[-1])
 
 
@@ -130,7 +137,7 @@ def test_bad_line_checksum():
 
 
 def test_bad_output_crc():
-    _fails(record_lines(crc=zlib.crc32(OUTPUT) ^ 1), "bad output CRC")
+    _fails(record_lines(crc=zlib.crc32(OUTPUT) ^ 1), "bad CRC of output 0")
 
 
 def test_missing_end():
@@ -140,21 +147,59 @@ def test_missing_end():
 
 def test_cut_off_mid_output():
     lines = record_lines()
-    cut = next(i for i, line in enumerate(lines) if line.startswith("PB1 OUT 32"))
-    _fails(lines[:cut] + ["PB1 OUT 32 0a0b"], "garbled line")  # a half-sent line
+    cut = next(i for i, line in enumerate(lines) if line.startswith("PB1 OUT 0 32"))
+    _fails(lines[:cut] + ["PB1 OUT 0 32 0a0b"], "garbled line")  # a half-sent line
     _fails(lines[:cut], "missing END")
 
 
 def test_truncated_output():
     lines = record_lines()
     crc_line = next(i for i, line in enumerate(lines) if line.startswith("PB1 CRC"))
-    lines[crc_line] = format_line(f"PB1 CRC {len(OUTPUT) + 5} crc32=0x{zlib.crc32(OUTPUT):08x}")
-    _fails(lines, f"truncated output: {len(OUTPUT)} of {len(OUTPUT) + 5} bytes")
+    lines[crc_line] = format_line(f"PB1 CRC 0 {len(OUTPUT) + 5} crc32=0x{zlib.crc32(OUTPUT):08x}")
+    _fails(lines, f"truncated output 0: {len(OUTPUT)} of {len(OUTPUT) + 5} bytes")
 
 
 def test_missing_output_chunk():
-    lines = [line for line in record_lines() if not line.startswith("PB1 OUT 0 ")]
-    _fails(lines, "chunk at offset 32, expected 0")
+    lines = [line for line in record_lines() if not line.startswith("PB1 OUT 0 0 ")]
+    _fails(lines, "chunk of output 0 at offset 32, expected 0")
+
+
+SECOND = bytes(range(200, 256)) + b"\x00\x01"
+THIRD = b"\x00\x00\x80\x3f" * 3  # float32 1.0, three times: a dequantized end's bytes
+
+
+def test_several_outputs_each_with_its_crc():
+    record = parse_record(record_lines(outputs=(OUTPUT, SECOND, THIRD)), BUILD)
+    assert record.outputs == (OUTPUT, SECOND, THIRD)
+    assert record.output_crc32s == tuple(zlib.crc32(data) for data in (OUTPUT, SECOND, THIRD))
+    assert record.output == OUTPUT + SECOND + THIRD
+
+
+def test_a_bad_crc_names_its_output():
+    lines = record_lines(outputs=(OUTPUT, SECOND, THIRD))
+    at = next(i for i, line in enumerate(lines) if line.startswith("PB1 CRC 1 "))
+    lines[at] = format_line(f"PB1 CRC 1 {len(SECOND)} crc32=0x{zlib.crc32(SECOND) ^ 4:08x}")
+    _fails(lines, "bad CRC of output 1: the device computed")
+
+
+def test_a_missing_output_crc_is_noticed():
+    lines = record_lines(outputs=(OUTPUT, SECOND, THIRD))
+    kept = [line for line in lines if not line.startswith(("PB1 OUT 2 ", "PB1 CRC 2 ", "PB1 END"))]
+    kept.append(format_line(f"PB1 END lines={len(kept)}"))
+    _fails(kept, r"END without the CRC line of output 2 \(of 3\)")
+
+
+def test_outputs_out_of_order_are_refused():
+    lines = record_lines(outputs=(OUTPUT, SECOND))
+    first = next(i for i, line in enumerate(lines) if line.startswith("PB1 OUT 0 "))
+    lines[first] = format_line("PB1 OUT 1 0 00")
+    _fails(lines, "a chunk of output 1 where output 0 was being sent")
+
+
+def test_more_outputs_than_announced_are_refused():
+    lines = record_lines(outputs=(OUTPUT, SECOND))
+    lines[0] = format_line(lines[0].rsplit(" *", 1)[0].replace("outputs=2", "outputs=1"))
+    _fails(lines, "after the CRC lines of all 1 output")
 
 
 def test_a_lost_line_is_noticed_by_the_end_count():

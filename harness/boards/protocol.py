@@ -2,14 +2,15 @@
 
 The firmware (harness/firmware/main.c, protocol.c) prints one record per boot, line by line::
 
-    PB1 BEGIN build=<id> target=<name> unit=<instructions|cycles> resolution=<n> runs=<R> warmup=<W> layers=<L>
+    PB1 BEGIN build=<id> target=<name> unit=<instructions|cycles> resolution=<n> runs=<R> warmup=<W> layers=<L> outputs=<K>
     PB1 MODEL <free text>
     PB1 SCHEDULE <free text>
     PB1 LAYER <run> <index> <name> <count>        R x L lines: every layer on every timed run
     PB1 RUN <run> <total count>                   after its run's LAYER lines
     PB1 MEM arena=<B> data=<B> bss=<B> stack_hw=<B> stack_reserved=<B>
-    PB1 OUT <offset> <hex bytes>                  the output, 32 bytes a line, offsets contiguous from 0
-    PB1 CRC <length> crc32=0x<8 hex>              zlib CRC32 of the output, computed on the device
+    PB1 OUT <k> <offset> <hex bytes>              output k, 32 bytes a line, offsets contiguous from 0
+    PB1 CRC <k> <length> crc32=0x<8 hex>          zlib CRC32 of output k, computed on the device
+                                                  (OUT lines and CRC once per output, k = 0 .. K-1 in order)
     PB1 END lines=<number of PB1 lines before END>
 
 and, instead of the rest, ``PB1 FAULT exception=<n> pc=0x.. cfsr=0x.. hfsr=0x.. mmfar=0x.. [cause=stack_overflow]``
@@ -36,7 +37,7 @@ VERSION = "PB1"
 UNITS = ("instructions", "cycles")
 LOG_TAIL_LINES = 15
 _LINE = re.compile(r"^PB1 ([A-Z]+)((?: .*)?) \*([0-9a-f]{4})$")
-_BEGIN_KEYS = ("build", "target", "unit", "resolution", "runs", "warmup", "layers")
+_BEGIN_KEYS = ("build", "target", "unit", "resolution", "runs", "warmup", "layers", "outputs")
 _MEM_KEYS = ("arena", "data", "bss", "stack_hw", "stack_reserved")
 
 
@@ -103,9 +104,14 @@ class Record:
     bss_bytes: int
     stack_high_water_bytes: int
     stack_reserved_bytes: int
-    output: bytes  # verified against the device's CRC32
-    output_crc32: int
+    outputs: tuple[bytes, ...]  # the graph's outputs in order, each verified against its device CRC32
+    output_crc32s: tuple[int, ...]  # one per output
     lines: tuple[str, ...]  # the record's raw lines, BEGIN to END
+
+    @property
+    def output(self) -> bytes:
+        """The outputs' bytes end to end."""
+        return b"".join(self.outputs)
 
     @property
     def total_median(self) -> int:
@@ -153,23 +159,22 @@ class _RecordParser:
     def parse(self) -> Record:
         begin = self._find_begin()
         header = self._begin_fields(begin)
-        runs, layer_count = header["runs"], header["layers"]
+        runs, layer_count, output_count = header["runs"], header["layers"], header["outputs"]
         texts: dict[str, str] = {}
         timings: dict[tuple[int, int], tuple[str, int]] = {}
         totals: dict[int, int] = {}
         memory: dict[str, int] | None = None
-        chunks: list[bytes] = []
-        crc: tuple[int, int] | None = None
+        chunks: list[bytes] = []  # of the output being received
+        outputs: list[bytes] = []  # the outputs whose CRC line arrived
+        crcs: list[int] = []
         record_lines = [self.log[begin]]
         for number in range(begin + 1, len(self.log)):
             line = self.log[number]
             self.seen = self.log[: number + 1]
             kind, body = self._checked(line, number)
             if kind == "END":
-                self._check_complete(runs, layer_count, timings, totals, memory, crc)
+                self._check_complete(runs, timings, totals, memory, output_count, len(crcs), chunks)
                 self._check_line_count(body, len(record_lines))
-                output = b"".join(chunks)
-                self._check_output(output, crc)
                 record_lines.append(line)
                 return Record(
                     build_id=header["build"],
@@ -187,8 +192,8 @@ class _RecordParser:
                     bss_bytes=memory["bss"],
                     stack_high_water_bytes=memory["stack_hw"],
                     stack_reserved_bytes=memory["stack_reserved"],
-                    output=output,
-                    output_crc32=crc[1],
+                    outputs=tuple(outputs),
+                    output_crc32s=tuple(crcs),
                     lines=tuple(record_lines),
                 )
             record_lines.append(line)
@@ -203,9 +208,11 @@ class _RecordParser:
                     raise self.fail(f"line {number + 1}: a second MEM line")
                 memory = self._key_values(body, _MEM_KEYS, "MEM")
             elif kind == "OUT":
-                chunks.append(self._out(body, sum(len(c) for c in chunks), crc))
+                chunks.append(self._out(body, len(crcs), output_count, sum(len(c) for c in chunks)))
             elif kind == "CRC":
-                crc = self._crc(body, crc)
+                crcs.append(self._crc(body, len(crcs), output_count, b"".join(chunks)))
+                outputs.append(b"".join(chunks))
+                chunks = []
             elif kind == "BEGIN":
                 raise self.fail(
                     f"line {number + 1}: a second BEGIN before END (did the board reset mid-record?)"
@@ -255,7 +262,7 @@ class _RecordParser:
     def _begin_fields(self, begin: int) -> dict:
         kind, body = self._checked(self.log[begin], begin)
         fields: dict = self._key_values(body, _BEGIN_KEYS, "BEGIN", numeric=False)
-        for key in ("resolution", "runs", "warmup", "layers"):
+        for key in ("resolution", "runs", "warmup", "layers", "outputs"):
             if not fields[key].isdigit():
                 raise self.fail(f"BEGIN: {key}={fields[key]!r} is not a number")
             fields[key] = int(fields[key])
@@ -263,6 +270,8 @@ class _RecordParser:
             raise self.fail(f"BEGIN: unit {fields['unit']!r} is not one of {', '.join(UNITS)}")
         if fields["runs"] < 1:
             raise self.fail("BEGIN: runs=0, the record would have no timings")
+        if fields["outputs"] < 1:
+            raise self.fail("BEGIN: outputs=0, the record would have nothing to check")
         if self.expected_build_id is not None and fields["build"] != self.expected_build_id:
             raise self.fail(
                 f"record from another build: the device runs build {fields['build']}, expected "
@@ -324,53 +333,63 @@ class _RecordParser:
             raise self.fail(f"RUN {run}: layers {missing[:10]} of this run were never reported (lost lines?)")
         totals[run] = total
 
-    def _out(self, body: str, expected_offset: int, crc) -> bytes:
-        if crc is not None:
-            raise self.fail("OUT after CRC")
+    def _out(self, body: str, index: int, output_count: int, expected_offset: int) -> bytes:
         parts = body.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise self.fail(f"OUT: expected '<offset> <hex bytes>', got {body!r}")
-        if int(parts[0]) != expected_offset:
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            raise self.fail(f"OUT: expected '<output> <offset> <hex bytes>', got {body!r}")
+        if index >= output_count:
+            raise self.fail(f"OUT after the CRC lines of all {output_count} output(s)")
+        if int(parts[0]) != index:
             raise self.fail(
-                f"OUT: chunk at offset {parts[0]}, expected {expected_offset} (a chunk went missing)"
+                f"OUT: a chunk of output {parts[0]} where output {index} was being sent (outputs come in "
+                "order, each closed by its CRC line)"
+            )
+        if int(parts[1]) != expected_offset:
+            raise self.fail(
+                f"OUT: chunk of output {index} at offset {parts[1]}, expected {expected_offset} (a chunk went "
+                "missing)"
             )
         try:
-            return bytes.fromhex(parts[1])
+            return bytes.fromhex(parts[2])
         except ValueError:
-            raise self.fail(f"OUT: {parts[1][:40]!r} is not hex bytes") from None
+            raise self.fail(f"OUT: {parts[2][:40]!r} is not hex bytes") from None
 
-    def _crc(self, body: str, crc) -> tuple[int, int]:
-        if crc is not None:
-            raise self.fail("a second CRC line")
-        match = re.fullmatch(r"(\d+) crc32=0x([0-9a-f]{8})", body)
+    def _crc(self, body: str, index: int, output_count: int, output: bytes) -> int:
+        match = re.fullmatch(r"(\d+) (\d+) crc32=0x([0-9a-f]{8})", body)
         if not match:
-            raise self.fail(f"CRC: expected '<length> crc32=0x<8 hex>', got {body!r}")
-        return int(match.group(1)), int(match.group(2), 16)
+            raise self.fail(f"CRC: expected '<output> <length> crc32=0x<8 hex>', got {body!r}")
+        if index >= output_count:
+            raise self.fail(f"a CRC line after those of all {output_count} output(s)")
+        if int(match.group(1)) != index:
+            raise self.fail(f"CRC: the CRC of output {match.group(1)} where output {index} was expected")
+        length, device_crc = int(match.group(2)), int(match.group(3), 16)
+        if len(output) != length:
+            raise self.fail(f"truncated output {index}: {len(output)} of {length} bytes arrived")
+        if zlib.crc32(output) != device_crc:
+            raise self.fail(
+                f"bad CRC of output {index}: the device computed {device_crc:08x}, the bytes received give "
+                f"{zlib.crc32(output):08x}"
+            )
+        return device_crc
 
-    def _check_complete(self, runs, layer_count, timings, totals, memory, crc) -> None:
+    def _check_complete(self, runs, timings, totals, memory, output_count, crcs_seen, chunks) -> None:
         missing_runs = [r for r in range(runs) if r not in totals]
         if missing_runs:
             raise self.fail(f"END before the RUN lines of runs {missing_runs}")
         if memory is None:
             raise self.fail("END without a MEM line")
-        if crc is None:
-            raise self.fail("END without a CRC line (output incomplete)")
+        if crcs_seen < output_count:
+            raise self.fail(
+                f"END without the CRC line of output {crcs_seen} (of {output_count}): output incomplete"
+            )
+        if chunks:
+            raise self.fail("END after OUT lines that no CRC line closed")
 
     def _check_line_count(self, body: str, counted: int) -> None:
         fields = self._key_values(body, ("lines",), "END")
         if fields["lines"] != counted:
             raise self.fail(
                 f"END says the device printed {fields['lines']} lines, {counted} arrived: lines were lost"
-            )
-
-    def _check_output(self, output: bytes, crc: tuple[int, int]) -> None:
-        length, device_crc = crc
-        if len(output) != length:
-            raise self.fail(f"truncated output: {len(output)} of {length} bytes arrived")
-        if zlib.crc32(output) != device_crc:
-            raise self.fail(
-                f"bad output CRC: the device computed {device_crc:08x}, the bytes received give "
-                f"{zlib.crc32(output):08x}"
             )
 
     @staticmethod

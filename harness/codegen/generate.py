@@ -84,15 +84,16 @@ def generate_model(
     label = schedule_label(plan.p, plan.n)
     schedule = label if plan.is_per_layer else f"per-patch {label} input={arena.input_mode}"
     streamed = arena.input_mode == "streamed"
-    outputs, output_bytes = _outputs(graph)
+    outputs = _outputs(graph)
+    output_sizes = tuple(output["size"] for output in outputs)
     op_crcs = [dict(name=op.name, macro=buffer_macro(graph, op.outputs[0]), size=graph.tensor(op.outputs[0]).nbytes)
                for op in graph.ops] if options.op_crcs else []  # fmt: skip
     if op_crcs:
-        output_bytes = 4 * len(op_crcs)
+        output_sizes = (4 * len(op_crcs),)
     context = dict(
         graph_name=graph.name, schedule=schedule, arena=arena, p=plan.p, op_codes=op_codes, patches=patches,
         stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
-        output_bytes=output_bytes, optimized=int(options.optimized), cmsis_nn=options.cmsis_nn, op_crcs=op_crcs,
+        output_bytes=sum(output_sizes), optimized=int(options.optimized), cmsis_nn=options.cmsis_nn, op_crcs=op_crcs,
         kernels=_kernels_note(options, library, portable_ops),
         input_note=_input_note(streamed), max_inputs=_max_stage_inputs(graph, plan),
         stage_output_macro=buffer_macro(graph, plan.stage_output) if stage else "",
@@ -111,7 +112,7 @@ def generate_model(
     sources.update(extra_sources)
     return GeneratedModel(
         graph_name=graph.name, p=plan.p, n=plan.n, sources=sources, arena=arena, input_in_sram=not streamed,
-        schedule=schedule, layer_names=layer_names, options=options, output_bytes=output_bytes,
+        schedule=schedule, layer_names=layer_names, options=options, output_sizes=output_sizes,
         defines=(kernels.optimized_define(options.optimized),), include_dirs=include_dirs,
         portable_ops=portable_ops, kernel_library=library,
     )  # fmt: skip
@@ -265,13 +266,13 @@ def _test_inputs(graph: Graph, test_input) -> list[_InputSlot]:
     return slots
 
 
-def _outputs(graph: Graph) -> tuple[list[dict], int]:
-    outputs, position = [], 0
-    for name in graph.outputs:
-        size = graph.tensor(name).nbytes
-        outputs.append(dict(macro=buffer_macro(graph, name), size=size, position=position))
-        position += size
-    return outputs, position
+def _outputs(graph: Graph) -> list[dict]:
+    outputs = []
+    for index, name in enumerate(graph.outputs):
+        tensor = graph.tensor(name)
+        what = f"output {index}: {c_comment(name, NAME_TEXT_LIMIT)} {tensor.dtype}{list(tensor.shape)}"
+        outputs.append(dict(macro=buffer_macro(graph, name), size=tensor.nbytes, what=what))
+    return outputs
 
 
 # --- the patch stage -------------------------------------------------------------------------------

@@ -32,9 +32,11 @@ int main(void) {
             pb_model_layers[i].run();
         }
     }
-    const int8_t *output = pb_model_output();
-    for (uint32_t i = 0; i < pb_model_output_size(); i++) {
-        printf("%d\n", output[i]);
+    for (int k = 0; k < pb_model_output_count; k++) {
+        const int8_t *output = pb_model_output(k);
+        for (uint32_t i = 0; i < pb_model_output_size(k); i++) {
+            printf("%d\n", output[i]);
+        }
     }
     return 0;
 }
@@ -43,7 +45,8 @@ SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "
 
 
 def run_on_host(model: GeneratedModel, runs: int = 2, sanitize: bool = True, compiler: str = "gcc") -> bytes:
-    """Compile ``model`` for the host and run it ``runs`` times; the output bytes of the last run."""
+    """Compile ``model`` for the host and run it ``runs`` times; the output bytes of the last run (the
+    outputs end to end)."""
     if shutil.which(compiler) is None:
         raise CodegenError(
             f"host C compiler {compiler!r} not found; install gcc to run generated models on the host"

@@ -80,12 +80,17 @@ class GeneratedModel:
     schedule: str  # the text the firmware prints in its SCHEDULE line
     layer_names: tuple[str, ...]  # the timed units, in order: patch_r<i>_c<j> ..., then one per op
     options: CodegenOptions
-    output_bytes: int  # size of pb_model_output()
+    output_sizes: tuple[int, ...]  # bytes of each pb_model_output(k), in the graph's output order
     defines: tuple[str, ...] = field(default=())  # -D flags the build must pass (kernel selection)
     include_dirs: tuple[Path, ...] = field(default=())  # header folders outside the sources (CMSIS-NN's)
     # ops that run patchbench's portable kernel under the CMSIS-NN kernel set: op name -> why
     portable_ops: dict[str, str] = field(default_factory=dict)
     kernel_library: str = ""  # the CMSIS-NN version line, when it is built in
+
+    @property
+    def output_bytes(self) -> int:
+        """The outputs' bytes end to end."""
+        return sum(self.output_sizes)
 
     @property
     def arena_bytes(self) -> int:

@@ -28,6 +28,7 @@ static void print_header(void) {
     pb_line_kv_u64("runs", PB_RUNS);
     pb_line_kv_u64("warmup", PB_WARMUP);
     pb_line_kv_u64("layers", (uint64_t)pb_model_layer_count);
+    pb_line_kv_u64("outputs", (uint64_t)pb_model_output_count);
     pb_line_end();
     pb_line_begin("MODEL");
     pb_line_text(pb_model_name);
@@ -63,20 +64,25 @@ static uint64_t run_model_total(void) {
     return pb_timer_now() - start;
 }
 
-static void print_output(void) {
-    const uint8_t *output = (const uint8_t *)pb_model_output();
-    uint32_t size = pb_model_output_size();
-    for (uint32_t offset = 0; offset < size; offset += PB_OUT_CHUNK) {
-        uint32_t n = size - offset < PB_OUT_CHUNK ? size - offset : PB_OUT_CHUNK;
-        pb_line_begin("OUT");
-        pb_line_u64(offset);
-        pb_line_hex_bytes(output + offset, n);
+/* Each output apart: its bytes (OUT lines, offsets from 0 within the output), then its CRC32. */
+static void print_outputs(void) {
+    for (int k = 0; k < pb_model_output_count; k++) {
+        const uint8_t *output = (const uint8_t *)pb_model_output(k);
+        uint32_t size = pb_model_output_size(k);
+        for (uint32_t offset = 0; offset < size; offset += PB_OUT_CHUNK) {
+            uint32_t n = size - offset < PB_OUT_CHUNK ? size - offset : PB_OUT_CHUNK;
+            pb_line_begin("OUT");
+            pb_line_u64((uint64_t)k);
+            pb_line_u64(offset);
+            pb_line_hex_bytes(output + offset, n);
+            pb_line_end();
+        }
+        pb_line_begin("CRC");
+        pb_line_u64((uint64_t)k);
+        pb_line_u64(size);
+        pb_line_kv_hex32("crc32", pb_crc32(output, size));
         pb_line_end();
     }
-    pb_line_begin("CRC");
-    pb_line_u64(size);
-    pb_line_kv_hex32("crc32", pb_crc32(output, size));
-    pb_line_end();
 }
 
 int main(void) {
@@ -113,7 +119,7 @@ int main(void) {
     pb_line_kv_u64("stack_hw", pb_stack_high_water_bytes());
     pb_line_kv_u64("stack_reserved", pb_stack_reserved_bytes());
     pb_line_end();
-    print_output();
+    print_outputs();
     uint32_t lines = pb_lines_printed();
     pb_line_begin("END");
     pb_line_kv_u64("lines", lines);

@@ -11,9 +11,10 @@
  *     pb_model_prepare_input();                    // not timed
  *     for (i = 0; i < pb_model_layer_count; i++)   // each layer timed
  *         pb_model_layers[i].run();
- * After the last run the firmware reads pb_model_output_size() bytes at pb_model_output() and sends
- * them with their CRC32. Runs must therefore be repeatable: prepare_input restores all the state a run
- * consumes (patch-based schedules may overwrite the input in the arena).
+ * After the last run the firmware reads each of the pb_model_output_count outputs (pb_model_output_size(k)
+ * bytes at pb_model_output(k)) and sends it with its own CRC32, so the host checks each output apart and
+ * names the one that differs. Runs must therefore be repeatable: prepare_input restores all the state a
+ * run consumes (patch-based schedules may overwrite the input in the arena).
  */
 #ifndef PB_MODEL_API_H
 #define PB_MODEL_API_H
@@ -43,8 +44,11 @@ void pb_model_prepare_input(void);
 int8_t *pb_model_input(void);
 uint32_t pb_model_input_size(void);
 
-/* The network's output after a run (int8, concatenated if the network has several outputs). */
-const int8_t *pb_model_output(void);
-uint32_t pb_model_output_size(void);
+/* The network's outputs after a run, in the graph's output order (int8, or float32 for a float model's
+ * dequantized ends). They live where the model computed them (the arena, so they are planned); nothing is
+ * copied out. index: 0 .. pb_model_output_count - 1. */
+extern const int pb_model_output_count;
+const int8_t *pb_model_output(int index);
+uint32_t pb_model_output_size(int index);
 
 #endif

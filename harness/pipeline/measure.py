@@ -1,8 +1,9 @@
 """One benchmark point, end to end: model -> schedule -> C -> firmware -> board -> checked metrics.
 
 ``measure(model, target, p, n)`` is the single path that the pytest benchmark tests, the end-to-end tests
-and the command line all take. It returns a ``PointResult`` whatever happens: ``passed`` (the device's
-output equals the host reference bit for bit), ``failed`` (it ran, the output differs), ``does_not_fit``
+and the command line all take. It returns a ``PointResult`` whatever happens: ``passed`` (each of the
+device's outputs, sent with its own CRC, equals the host reference's bit for bit), ``failed`` (it ran, an
+output differs: the reason names which), ``does_not_fit``
 (the firmware exceeds the board's SRAM or flash: the reason carries the numbers; a point that clearly
 cannot fit is decided from the graph before any C is generated, see pipeline/fit.py) or ``error`` (the
 schedule, code generation, build or board failed, or anything else went wrong: the reason carries the
@@ -70,10 +71,20 @@ POINT_ERRORS = (ScheduleError, CodegenError, BuildError, BoardError, ProtocolErr
 @dataclass(kw_only=True)
 class PointResult(PointRecord):
     """A measured point: its stored record (PointRecord), plus the device's and the reference's output
-    bytes, kept in memory for the caller's checks (the record stores their CRC and the verdict)."""
+    bytes, kept in memory for the caller's checks (the record stores their CRCs and the verdict)."""
 
-    output: bytes | None = field(default=None, repr=False)  # the device's output
-    expected: bytes | None = field(default=None, repr=False)  # the reference's output
+    outputs: tuple[bytes, ...] | None = field(default=None, repr=False)  # the device's, one per graph output
+    expected_outputs: tuple[bytes, ...] | None = field(default=None, repr=False)  # the reference's
+
+    @property
+    def output(self) -> bytes | None:
+        """The device's outputs end to end."""
+        return None if self.outputs is None else b"".join(self.outputs)
+
+    @property
+    def expected(self) -> bytes | None:
+        """The reference's outputs end to end."""
+        return None if self.expected_outputs is None else b"".join(self.expected_outputs)
 
     @property
     def fits(self) -> bool:
@@ -136,10 +147,16 @@ def make_test_input(graph: Graph) -> np.ndarray:
     return (q.scale * (rng.uniform(-128.0, 127.0, tensor.shape) - q.zero_point)).astype(np.float32)
 
 
-def expected_output(graph: Graph, x: np.ndarray) -> bytes:
-    """The host reference's output bytes (TFLite Micro's fixed-point FC requantization, as the firmware)."""
+def expected_outputs(graph: Graph, x: np.ndarray) -> tuple[bytes, ...]:
+    """The host reference's output bytes, one per graph output in order (TFLite Micro's fixed-point FC
+    requantization, as the firmware)."""
     outputs = reference.run_outputs(graph, x)
-    return b"".join(np.ascontiguousarray(outputs[name]).tobytes() for name in graph.outputs)
+    return tuple(np.ascontiguousarray(outputs[name]).tobytes() for name in graph.outputs)
+
+
+def expected_output(graph: Graph, x: np.ndarray) -> bytes:
+    """The host reference's outputs end to end (what a host run of the generated C prints)."""
+    return b"".join(expected_outputs(graph, x))
 
 
 @functools.cache
@@ -298,7 +315,7 @@ def plan_point(
     _add_plan_metrics(result, generated, build_options.stack_bytes)
     if generated.portable_ops:
         result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.portable_ops.items())
-    result.expected = expected_output(graph, x)
+    result.expected_outputs = expected_outputs(graph, x)
     return PlannedPoint(result, graph, plan, target, generated, build_options)
 
 
@@ -334,7 +351,7 @@ def run_point(
     result = planned.result
     try:
         record = _run(firmware, planned.target, backend, board, timeout, result)
-        _add_record_metrics(result, record, planned.generated)
+        _add_record_metrics(result, record, planned.generated, planned.graph)
     except Exception as err:  # a ConnectionError, an OSError, MemoryError...: still this point's row
         return note_error(result, err)
     _keep_log(result, record)
@@ -404,7 +421,7 @@ def _run(firmware: Firmware, target: Target, backend: str, board: Board | None, 
         return run_firmware(opened, firmware, timeout=timeout)
 
 
-def _add_record_metrics(result: PointResult, record: Record, generated: GeneratedModel) -> None:
+def _add_record_metrics(result: PointResult, record: Record, generated: GeneratedModel, graph: Graph) -> None:
     result.latency = float(record.total_median)
     result.latency_unit = record.unit
     result.layer_latency = [(name, float(value)) for name, value in record.layer_medians]
@@ -415,8 +432,8 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
     result.sram_planned = generated.arena_bytes + record.stack_reserved_bytes
     result.data_bytes = record.data_bytes
     result.bss_bytes = record.bss_bytes
-    result.output = record.output
-    result.output_crc = f"{record.output_crc32:08x}"
+    result.outputs = record.outputs
+    result.output_crc = " ".join(f"{crc:08x}" for crc in record.output_crc32s)
     names = [layer.name for layer in record.layers]
     if record.arena_bytes != generated.arena_bytes or tuple(names) != generated.layer_names:
         result.status = "error"
@@ -425,7 +442,7 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
             f"{generated.arena_bytes} bytes, {len(names)} vs {len(generated.layer_names)} timed units)"
         )
         return
-    result.exact = record.output == result.expected
+    result.exact = record.outputs == result.expected_outputs
     unit_sum = sum(value for _, value in result.layer_latency)
     if abs(unit_sum - result.latency) > TIMING_TOLERANCE * result.latency:
         result.status = "error"
@@ -438,20 +455,37 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
         result.status, result.reason = "passed", None
     else:
         result.status = "failed"
-        result.reason = _mismatch(record.output, result.expected)
+        result.reason = mismatch(graph, record.outputs, result.expected_outputs)
 
 
-def _mismatch(output: bytes, expected: bytes) -> str:
-    if len(output) != len(expected):
-        return f"the device output has {len(output)} bytes, the reference {len(expected)}"
-    device, host = np.frombuffer(output, np.int8), np.frombuffer(expected, np.int8)
-    wrong = np.flatnonzero(device != host)
-    first = int(wrong[0])
-    return (
-        f"the device output differs from the host reference at {wrong.size} of {host.size} bytes "
-        f"(first at {first}: device {device[first]}, reference {host[first]}; crc32 "
-        f"{zlib.crc32(output):08x} vs {zlib.crc32(expected):08x})"
-    )
+def mismatch(graph: Graph, device: tuple[bytes, ...], expected: tuple[bytes, ...]) -> str:
+    """Which of ``graph``'s outputs differ from the reference, each named, with its first differing
+    element (read as the output's type: int8, or float32 for a dequantized end)."""
+    if len(device) != len(expected):
+        return f"the device sent {len(device)} output(s), the graph has {len(expected)}"
+    problems = []
+    for index, (name, got, want) in enumerate(zip(graph.outputs, device, expected, strict=True)):
+        if got == want:
+            continue
+        tensor = graph.tensor(name)
+        what = f"output {index} of {len(graph.outputs)} {name!r} ({tensor.dtype}{list(tensor.shape)})"
+        if len(got) != len(want):
+            problems.append(f"{what} has {len(got)} bytes on the device, {len(want)} in the reference")
+            continue
+        ours, host = np.frombuffer(got, tensor.dtype), np.frombuffer(want, tensor.dtype)
+        bits = np.dtype(f"u{ours.itemsize}")  # compared bit for bit (a float NaN equals itself here)
+        wrong = np.flatnonzero(ours.view(bits) != host.view(bits))
+        first = int(wrong[0])
+        problems.append(
+            f"{what} differs from the host reference at {wrong.size} of {host.size} elements (first at "
+            f"{first}: device {ours[first]}, reference {host[first]}; crc32 {zlib.crc32(got):08x} vs "
+            f"{zlib.crc32(want):08x})"
+        )
+    if len(graph.outputs) > 1:
+        problems.append(
+            f"{len(graph.outputs) - len(problems)} of {len(graph.outputs)} outputs equal the reference"
+        )
+    return "; ".join(problems)
 
 
 def _keep_log(result: PointResult, record: Record) -> None:
