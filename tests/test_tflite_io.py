@@ -117,6 +117,9 @@ def all_ops_graph() -> Graph:
         tensors[name] = Tensor(name, values.shape, dtype, qparams, values)
         return name
 
+    def q(scale, zero_point):
+        return QParams.per_tensor(scale, zero_point)
+
     def weights(name, shape, axis, in_scale):
         q, scales = quant.quantize_weights_per_channel(rng.normal(0, 0.5, shape), axis)
         const(name, q, "int8", QParams(scales, np.zeros(scales.size, np.int64), axis))
@@ -168,7 +171,22 @@ def all_ops_graph() -> Graph:
         Op("MUL", "mul", ["m1", "a1"], [act("mu", (1, 3, 3, 4), 0.02, 5)], {"activation": "NONE"}),
         Op("ADD", "add", ["mu", "a1"], [act("ad", (1, 3, 3, 4))], {"activation": "RELU"}),
         # The elementwise activations in a row, each with its own output quantization (none folds).
-        Op("LOGISTIC", "logistic", ["ad"], [act("lg", (1, 3, 3, 4), 1 / 256, -128)]),
+        Op("SUB", "sub", ["ad", "a1"], [act("su", (1, 3, 3, 4), 0.05, 3)], {"activation": "NONE"}),
+        # MAXIMUM / MINIMUM compare raw values: their operands share one quantization.
+        Op(
+            "MAXIMUM",
+            "maximum",
+            ["su", const("floor", [[[-10, 0, 20, -100]]], "int8", q(0.05, 3))],
+            [act("mx", (1, 3, 3, 4), 0.05, 3)],
+        ),  # fmt: skip
+        Op("MINIMUM", "minimum", ["mx", "mx"], [act("mn", (1, 3, 3, 4), 0.05, 3)]),
+        Op(
+            "PRELU",
+            "prelu",
+            ["mn", const("alpha", [[[40, -30, 90, 10]]], "int8", q(0.01, 0))],
+            [act("pr", (1, 3, 3, 4), 0.03, -5)],
+        ),  # fmt: skip
+        Op("LOGISTIC", "logistic", ["pr"], [act("lg", (1, 3, 3, 4), 1 / 256, -128)]),
         Op("TANH", "tanh", ["lg"], [act("th", (1, 3, 3, 4), 1 / 128, 0)]),
         Op("HARD_SWISH", "hard_swish", ["th"], [act("hs", (1, 3, 3, 4), 0.01, -20)]),
         Op("LEAKY_RELU", "leaky_relu", ["hs"], [act("lr", (1, 3, 3, 4), 0.008, 0)], {"alpha": 0.25}),
@@ -189,9 +207,44 @@ def all_ops_graph() -> Graph:
         ),
         Op("CONCATENATION", "concat", ["tc", "a1"], [act("cc", (1, 3, 3, 8))], {"axis": 3}),
         Op(
+            "PADV2",
+            "pad_v2",
+            [
+                "cc",
+                const("pads_v2", [[0, 0], [1, 0], [0, 1], [0, 0]], "int32"),
+                const("pad_v2_value", 25, "int8", q(0.04, -10)),
+            ],
+            [act("pv", (1, 4, 4, 8))],
+        ),
+        Op(
+            "SLICE",
+            "slice",
+            ["pv", const("slice_begin", [0, 1, 0, 0], "int32"), const("slice_size", [1, 3, 3, -1], "int32")],
+            [act("sl", (1, 3, 3, 8))],
+        ),  # fmt: skip
+        Op(
+            "STRIDED_SLICE",
+            "strided_slice",
+            [
+                "sl",
+                const("ss_begin", [0, 0, 0, 0], "int32"),
+                const("ss_end", [1, 3, 3, 8], "int32"),
+                const("ss_strides", [1, 2, 1, 1], "int32"),
+            ],
+            [act("ss", (1, 2, 3, 8))],
+            {
+                "begin_mask": 0,
+                "end_mask": 0,
+                "shrink_axis_mask": 0,
+                "ellipsis_mask": 0,
+                "new_axis_mask": 0,
+                "offset": False,
+            },
+        ),  # fmt: skip
+        Op(
             "RESIZE_NEAREST_NEIGHBOR",
             "resize",
-            ["cc", const("size", [6, 5], "int32")],
+            ["ss", const("size", [6, 5], "int32")],
             [act("r1", (1, 6, 5, 8))],
             {"align_corners": False, "half_pixel_centers": False},
         ),
@@ -221,8 +274,9 @@ def all_ops_graph() -> Graph:
                 op.attrs["activation"], out.scale, out.zero_point
             )
     graph = Graph("all_ops", tensors, ops, ["x_float"], ["y_float"])
-    # TFLite Micro has no RELU_N1_TO_1; tests/test_unary_ops.py checks it against LiteRT alone.
-    assert {op.kind for op in graph.ops} == set(g.OP_KINDS) - {"RELU_N1_TO_1"}
+    # TFLite Micro has no RELU_N1_TO_1; tests/test_unary_ops.py checks it against LiteRT alone. SPLIT and
+    # SPLIT_V import as SLICEs, so they cannot round-trip op for op: tests/test_data_ops.py checks them.
+    assert {op.kind for op in graph.ops} == set(g.OP_KINDS) - {"RELU_N1_TO_1", *g.MULTI_OUTPUT_KINDS}
     return graph
 
 

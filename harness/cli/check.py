@@ -143,7 +143,8 @@ def _ops(report: CheckReport, graph, rewrites) -> None:
 
     by_op = {}
     for rewrite in rewrites:
-        by_op.setdefault(rewrite.result, []).append(rewrite.rule)
+        for result in rewrite.result.split(", "):  # a SPLIT becomes several SLICEs
+            by_op.setdefault(result, []).append(rewrite.rule)
     depths = valid_depths(graph, 2)
     stage_depth = max(depths, default=0)
     if stage_depth < len(graph.ops):

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.ir import quant, shapes
+from harness.ir import quant, shapes, slicing
 from harness.ir.geometry import conv_out_size, same_pads
-from harness.ir.graph import Graph, GraphError, Op, Tensor
+from harness.ir.graph import MULTI_OUTPUT_KINDS, Graph, GraphError, Op, Tensor
 
 # Op kinds the importer reads only so that a rewrite here can remove them.
 SOURCE_ONLY_KINDS = (
     "SHAPE",
-    "STRIDED_SLICE",
     "PACK",
     "GATHER",
     "EXPAND_DIMS",
@@ -112,8 +111,12 @@ def _fold_value(rw: _Rewriter, op: Op) -> np.ndarray | None:
     values = [rw.const(name) for name in op.inputs if name]
     if any(v is None for v in values) or any(v.dtype != np.int32 for v in values):
         return None  # only int32 shape arithmetic folds; int8 data keeps its ops
-    if op.kind == "STRIDED_SLICE":
-        return _strided_slice(op, *values[:4]) if len(values) >= 3 else None
+    if op.kind in ("STRIDED_SLICE", "SLICE"):
+        try:
+            box = slicing.op_box(graph, op)
+        except GraphError:
+            return None  # left to the importer, which names what it refuses
+        return np.ascontiguousarray(values[0][box.index()]).reshape(box.shape).astype(np.int32)
     if op.kind == "PACK":
         return np.stack(values, axis=int(op.attrs.get("axis", 0))).astype(np.int32)
     if op.kind == "GATHER":
@@ -127,24 +130,8 @@ def _fold_value(rw: _Rewriter, op: Op) -> np.ndarray | None:
     return None
 
 
-def _strided_slice(op: Op, x, begin, end, strides=None) -> np.ndarray | None:
-    attrs = op.attrs
-    if attrs.get("ellipsis_mask", 0) or attrs.get("new_axis_mask", 0) or attrs.get("offset", False):
-        return None
-    strides = np.ones_like(begin) if strides is None else strides
-    index = []
-    for axis in range(len(begin)):
-        if attrs.get("shrink_axis_mask", 0) >> axis & 1:
-            index.append(int(begin[axis]))
-            continue
-        start = None if attrs.get("begin_mask", 0) >> axis & 1 else int(begin[axis])
-        stop = None if attrs.get("end_mask", 0) >> axis & 1 else int(end[axis])
-        index.append(slice(start, stop, int(strides[axis])))
-    return np.asarray(x[tuple(index)], np.int32)
-
-
 def fold_shape_plumbing(rw: _Rewriter) -> None:
-    """SHAPE, STRIDED_SLICE, PACK, GATHER, CONCATENATION, RESHAPE of int32 constants -> constants;
+    """SHAPE, STRIDED_SLICE, SLICE, PACK, GATHER, CONCATENATION, RESHAPE of int32 constants -> constants;
     an op whose shape operand became constant gets its output shape re-inferred from it."""
     folded: list[Op] = []
     for op in list(rw.graph.ops):
@@ -165,6 +152,38 @@ def _reinfer_output(graph: Graph, op: Op) -> None:
         graph.tensor(op.outputs[0]).shape = shapes.infer_op_shape(graph, op)
     except GraphError:
         pass  # an op kind without a shape rule is one the importer refuses, naming it
+
+
+# --- SPLIT / SPLIT_V --------------------------------------------------------------------------------
+
+
+def split_as_slices(rw: _Rewriter) -> None:
+    """SPLIT and SPLIT_V (the IR's only ops with several outputs) are one SLICE per output: the same
+    bytes, and every later step of patchbench handles ops of one output."""
+    graph = rw.graph
+    for op in list(graph.ops):
+        if op.kind not in MULTI_OUTPUT_KINDS:
+            continue
+        source = slicing.split_input(op)
+        shape = tuple(graph.tensor(source).shape)
+        try:
+            axis = slicing.split_axis(graph, op)
+            boxes = slicing.split_boxes(shape, axis, slicing.split_sizes(shape, axis, op, graph))
+        except GraphError:
+            continue  # the importer's shape check names the problem
+        if len(boxes) != len(op.outputs):
+            continue
+        slices = []
+        for k, (name, box) in enumerate(zip(op.outputs, boxes, strict=True)):
+            begin = rw.add_const(f"{name}/begin", np.array(box.start, np.int32))
+            size = rw.add_const(f"{name}/size", np.array(box.count, np.int32))
+            slices.append(Op("SLICE", f"{op.name}_slice{k}", [source, begin, size], [name]))
+        position = graph.ops.index(op)
+        graph.ops[position : position + 1] = slices
+        rw.note(
+            "split as SLICEs", [op], ", ".join(s.name for s in slices),
+            f"{op.kind} of {list(shape)} along axis {axis % len(shape)} into {[b.count[axis % len(shape)] for b in boxes]}",
+        )  # fmt: skip
 
 
 # --- views ----------------------------------------------------------------------------------------
@@ -433,6 +452,7 @@ def canonicalize(graph: Graph) -> list[Rewrite]:
     """
     rw = _Rewriter(graph)
     fold_shape_plumbing(rw)
+    split_as_slices(rw)
     views_as_reshape(rw)
     tile_upsampling_as_resize(rw)
     merge_resizes(rw)

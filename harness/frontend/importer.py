@@ -27,7 +27,17 @@ from harness.frontend.schema import (
     TFLiteImportError,
 )
 from harness.ir import quant, shapes
-from harness.ir.graph import OP_KINDS, Graph, GraphError, Op, QParams, Tensor, check_tensor_size, validate
+from harness.ir.graph import (
+    MULTI_OUTPUT_KINDS,
+    OP_KINDS,
+    Graph,
+    GraphError,
+    Op,
+    QParams,
+    Tensor,
+    check_tensor_size,
+    validate,
+)
 
 
 def load_tflite(path: str | Path, name: str | None = None) -> Graph:
@@ -135,8 +145,8 @@ def _graph_from_raw(raw: _RawModel, name: str) -> tuple[Graph, list[Rewrite]]:
     for op in raw.ops:
         kind = op.kind
         op_where = f"{where}: op {op.index} ({kind})"
-        if len(op.outputs) != 1:
-            raise TFLiteImportError(f"{op_where}: has {len(op.outputs)} outputs; patchbench ops have one")
+        if len(op.outputs) != 1 and not (kind in MULTI_OUTPUT_KINDS and op.outputs):
+            raise TFLiteImportError(f"{op_where}: has {len(op.outputs)} outputs; {kind} has one")
         inputs = [names[i] if i != -1 else "" for i in op.inputs]
         outputs = [names[i] for i in op.outputs]
         if kind in SOURCE_ONLY_KINDS:
@@ -270,7 +280,10 @@ def _check_operands(kind, graph: Graph, graph_op: Op, graph_inputs, graph_output
     )
     for position, role, dtype in _CONST_INPUTS.get(kind, ()):
         if position >= len(inputs) or not inputs[position]:
-            if role == "bias" and kind in ("FULLY_CONNECTED", "TRANSPOSE_CONV") or kind == "RESHAPE":
+            optional = (role == "bias" and kind in ("FULLY_CONNECTED", "TRANSPOSE_CONV")) or (
+                kind == "RESHAPE" or (kind, role) == ("PADV2", "constant value")
+            )
+            if optional:
                 continue
             raise TFLiteImportError(f"{op_where}: has no {role} (input {position}); {kind} needs one")
         tensor = tensors[inputs[position]]
@@ -294,6 +307,13 @@ def _check_operands(kind, graph: Graph, graph_op: Op, graph_inputs, graph_output
                 f"{op_where}: {role} (tensor {index} {tensor.name!r}) has no quantization"
             )
 
+    if kind == "PRELU":
+        alpha = tensors[inputs[1]]
+        if alpha.dtype != "int8" or alpha.quant is None or alpha.quant.per_channel:
+            raise TFLiteImportError(
+                f"{op_where}: alpha (tensor {op.inputs[1]} {alpha.name!r}) must be int8 with one scale and zero "
+                "point (TFLite's int8 PRELU)"
+            )
     activations = [(p, n, op.inputs[p]) for p, n in enumerate(inputs) if n and not tensors[n].is_const]
     activations += [(f"out{p}", n, op.outputs[p]) for p, n in enumerate(outputs)]
     if kind == "QUANTIZE":
@@ -383,6 +403,12 @@ def _op_attrs(kind: str, options: dict[str, Any], output: Tensor, op_where: str)
         attrs["beta"] = float(options["beta"])
     if kind == "LEAKY_RELU":
         attrs["alpha"] = float(options["alpha"])
+    if kind == "STRIDED_SLICE":
+        for key in ("begin_mask", "end_mask", "shrink_axis_mask", "ellipsis_mask", "new_axis_mask"):
+            attrs[key] = int(options.get(key, 0))
+        attrs["offset"] = bool(options.get("offset", False))
+    if kind in ("SPLIT", "SPLIT_V") and "num_splits" in options:
+        attrs["num_splits"] = int(options["num_splits"])
     if kind == "RESIZE_NEAREST_NEIGHBOR":
         attrs["align_corners"] = bool(options["align_corners"])
         attrs["half_pixel_centers"] = bool(options["half_pixel_centers"])

@@ -202,9 +202,13 @@ def _read_options(kind: str, operator) -> dict[str, Any]:
             "keep_dims": bool(o.KeepNumDims()),
             "weights_format": o.WeightsFormat(),
         }
-    if kind in ("ADD", "MUL"):
-        o = _options_table(operator, tflite.AddOptions if kind == "ADD" else tflite.MulOptions)
+    if kind in ("ADD", "SUB", "MUL"):
+        cls = {"ADD": tflite.AddOptions, "SUB": tflite.SubOptions, "MUL": tflite.MulOptions}[kind]
+        o = _options_table(operator, cls)
         return {"activation": 0 if o is None else o.FusedActivationFunction()}
+    if kind in ("SPLIT", "SPLIT_V"):
+        o = _options_table(operator, tflite.SplitOptions if kind == "SPLIT" else tflite.SplitVOptions)
+        return {} if o is None else {"num_splits": o.NumSplits()}
     if kind == "MEAN":
         o = _options_table(operator, tflite.ReducerOptions)
         return {"keep_dims": False if o is None else bool(o.KeepDims())}

@@ -34,7 +34,15 @@ _CODE_OF_KIND = {name: code for code, name in BUILTIN_OPCODE2NAME.items() if nam
 _CUSTOM_CODE = 32
 
 # Ops with a fused activation (TFLite applies it as an int8 clamp in the output's quantization).
-_FUSED_ACTIVATION_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "TRANSPOSE_CONV")
+_FUSED_ACTIVATION_OPS = (
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "ADD",
+    "SUB",
+    "MUL",
+    "TRANSPOSE_CONV",
+)
 _POOL_OPS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
 # (min, max) number of inputs per op kind; None = any number >= min.
 _INPUT_COUNTS: dict[str, tuple[int, int | None]] = {
@@ -42,11 +50,20 @@ _INPUT_COUNTS: dict[str, tuple[int, int | None]] = {
     "DEPTHWISE_CONV_2D": (3, 3),
     "FULLY_CONNECTED": (2, 3),
     "ADD": (2, 2),
+    "SUB": (2, 2),
     "MUL": (2, 2),
+    "MAXIMUM": (2, 2),
+    "MINIMUM": (2, 2),
+    "PRELU": (2, 2),
     "AVERAGE_POOL_2D": (1, 1),
     "MAX_POOL_2D": (1, 1),
     "MEAN": (2, 2),
     "PAD": (2, 2),
+    "PADV2": (2, 3),
+    "SLICE": (3, 3),
+    "STRIDED_SLICE": (4, 4),
+    "SPLIT": (2, 2),
+    "SPLIT_V": (3, 3),
     "RESHAPE": (1, 2),
     "TRANSPOSE": (2, 2),
     "CONCATENATION": (1, None),
@@ -70,6 +87,11 @@ _CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
     "FULLY_CONNECTED": ((1, "weights", "int8"), (2, "bias", "int32")),
     "MEAN": ((1, "axes", "int32"),),
     "PAD": ((1, "paddings", "int32"),),
+    "PADV2": ((1, "paddings", "int32"), (2, "constant value", "int8")),
+    "SLICE": ((1, "begin", "int32"), (2, "size", "int32")),
+    "STRIDED_SLICE": ((1, "begin", "int32"), (2, "end", "int32"), (3, "strides", "int32")),
+    "SPLIT": ((0, "axis", "int32"),),
+    "SPLIT_V": ((1, "size_splits", "int32"), (2, "axis", "int32")),
     "RESHAPE": ((1, "shape", "int32"),),
     "TRANSPOSE": ((1, "perm", "int32"),),
     "RESIZE_NEAREST_NEIGHBOR": ((1, "size", "int32"),),

@@ -31,11 +31,20 @@ _INT8_OP_VERSIONS = {
     "DEPTHWISE_CONV_2D": 3,
     "FULLY_CONNECTED": 4,
     "ADD": 2,
+    "SUB": 2,
     "MUL": 2,
+    "MAXIMUM": 2,
+    "MINIMUM": 2,
+    "PRELU": 1,
     "AVERAGE_POOL_2D": 2,
     "MAX_POOL_2D": 2,
     "MEAN": 2,
     "PAD": 2,
+    "PADV2": 2,
+    "SLICE": 2,
+    "STRIDED_SLICE": 2,
+    "SPLIT": 2,
+    "SPLIT_V": 2,
     "RESHAPE": 1,
     "TRANSPOSE": 2,
     "CONCATENATION": 2,
@@ -313,6 +322,34 @@ def _add_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
     return BuiltinOptions.AddOptions, tflite.AddOptionsEnd(builder)
 
 
+def _sub_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    tflite.SubOptionsStart(builder)
+    tflite.SubOptionsAddFusedActivationFunction(builder, _activation_code(graph, op))
+    return BuiltinOptions.SubOptions, tflite.SubOptionsEnd(builder)
+
+
+def _strided_slice_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    tflite.StridedSliceOptionsStart(builder)
+    tflite.StridedSliceOptionsAddBeginMask(builder, int(op.attrs.get("begin_mask", 0)))
+    tflite.StridedSliceOptionsAddEndMask(builder, int(op.attrs.get("end_mask", 0)))
+    tflite.StridedSliceOptionsAddEllipsisMask(builder, int(op.attrs.get("ellipsis_mask", 0)))
+    tflite.StridedSliceOptionsAddNewAxisMask(builder, int(op.attrs.get("new_axis_mask", 0)))
+    tflite.StridedSliceOptionsAddShrinkAxisMask(builder, int(op.attrs.get("shrink_axis_mask", 0)))
+    tflite.StridedSliceOptionsAddOffset(builder, bool(op.attrs.get("offset", False)))
+    return BuiltinOptions.StridedSliceOptions, tflite.StridedSliceOptionsEnd(builder)
+
+
+def _split_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    parts = int(op.attrs.get("num_splits", len(op.outputs)))
+    if op.kind == "SPLIT":
+        tflite.SplitOptionsStart(builder)
+        tflite.SplitOptionsAddNumSplits(builder, parts)
+        return BuiltinOptions.SplitOptions, tflite.SplitOptionsEnd(builder)
+    tflite.SplitVOptionsStart(builder)
+    tflite.SplitVOptionsAddNumSplits(builder, parts)
+    return BuiltinOptions.SplitVOptions, tflite.SplitVOptionsEnd(builder)
+
+
 def _mul_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
     tflite.MulOptionsStart(builder)
     tflite.MulOptionsAddFusedActivationFunction(builder, _activation_code(graph, op))
@@ -384,7 +421,11 @@ _OPTION_WRITERS: dict[str, Callable[[flatbuffers.Builder, Graph, Op], tuple[int,
     "MAX_POOL_2D": _pool_options,
     "FULLY_CONNECTED": _fully_connected_options,
     "ADD": _add_options,
+    "SUB": _sub_options,
     "MUL": _mul_options,
+    "STRIDED_SLICE": _strided_slice_options,
+    "SPLIT": _split_options,
+    "SPLIT_V": _split_options,
     "MEAN": _mean_options,
     "RESHAPE": _reshape_options,
     "CONCATENATION": _concatenation_options,

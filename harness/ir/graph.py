@@ -8,10 +8,15 @@ Weights keep TFLite's layouts so that import, export, the numpy reference and th
 | CONV_2D             | input, filter, bias             | filter [Cout, KH, KW, Cin], bias int32 [Cout] |
 | DEPTHWISE_CONV_2D   | input, filter, bias             | filter [1, KH, KW, C*m], bias int32 [C*m]     |
 | FULLY_CONNECTED     | input, weights, bias (or "")    | weights [Cout, Cin]                           |
-| ADD, MUL            | a, b                            |                          |
+| ADD, SUB, MUL, MAXIMUM, MINIMUM | a, b (numpy broadcasting, rank <= 4 in C) |     |
+| PRELU               | input, alpha (broadcast to the input) | alpha int8, per-tensor quantized |
 | AVERAGE/MAX_POOL_2D | input                           |                          |
 | MEAN                | input, axes (int32 const)       |                          |
-| PAD                 | input, paddings (int32 const [4, 2]) |                     |
+| PAD                 | input, paddings (int32 const [rank, 2]) |                  |
+| PADV2               | input, paddings, constant value (int8 const scalar; absent: zero point) | |
+| SLICE               | input, begin, size (int32 consts) |                        |
+| STRIDED_SLICE       | input, begin, end, strides (int32 consts) | masks in attrs  |
+| SPLIT / SPLIT_V     | axis, input / input, size_splits, axis | several outputs; import makes SLICEs |
 | RESHAPE             | input (, shape const)           |                          |
 | TRANSPOSE           | input, perm (int32 const)       |                          |
 | CONCATENATION       | input 0 .. input k-1            |                          |
@@ -33,6 +38,12 @@ Attributes (``Op.attrs``), by key:
 - ``keep_dims``: bool  (MEAN, FULLY_CONNECTED)
 - ``beta``: float  (SOFTMAX)
 - ``align_corners`` / ``half_pixel_centers``: bool  (RESIZE_NEAREST_NEIGHBOR)
+- ``begin_mask``, ``end_mask``, ``shrink_axis_mask`` (and, refused, ``ellipsis_mask``,
+  ``new_axis_mask``, ``offset``): STRIDED_SLICE, TFLite's meaning (see ``harness.ir.slicing``)
+- ``num_splits``: int  (SPLIT)
+
+SPLIT and SPLIT_V are the only ops with several outputs; the importer rewrites each into one SLICE per
+output (frontend/canonicalize.py), so the schedule and the code generator never meet them.
 
 A *block* groups consecutive ops (a MobileNetV2 inverted-residual block, say). Zoo builders set
 blocks; imported models have none, and then every op is its own layer (see ``Graph.layers``).
@@ -51,11 +62,20 @@ OP_KINDS = (
     "DEPTHWISE_CONV_2D",
     "FULLY_CONNECTED",
     "ADD",
+    "SUB",
     "MUL",
+    "MAXIMUM",
+    "MINIMUM",
+    "PRELU",
     "AVERAGE_POOL_2D",
     "MAX_POOL_2D",
     "MEAN",
     "PAD",
+    "PADV2",
+    "SLICE",
+    "STRIDED_SLICE",
+    "SPLIT",
+    "SPLIT_V",
     "RESHAPE",
     "TRANSPOSE",
     "CONCATENATION",
@@ -76,6 +96,10 @@ OP_KINDS = (
 # Elementwise ops of one int8 input: every output value is a function of the input value alone, so
 # the reference and the kernels compute them as a 256-entry table (reference.unary_table).
 UNARY_KINDS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "RELU_N1_TO_1")
+# Ops of two operands that numpy-broadcast against each other (the output has the broadcast shape).
+BROADCAST_KINDS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU")
+# Ops with several outputs (every other op has one).
+MULTI_OUTPUT_KINDS = ("SPLIT", "SPLIT_V")
 
 DTYPES = ("int8", "int16", "int32", "float32")
 # The largest tensor patchbench takes: the C code addresses the arena and weights with 32-bit offsets,
@@ -245,7 +269,7 @@ def _weight_tensor_names(graph: Graph) -> set[str]:
             names.update(n for n in op.inputs[1:3] if n)
         elif op.kind == "TRANSPOSE_CONV":
             names.update(n for n in (op.inputs[1], *op.inputs[3:4]) if n)
-        elif op.kind in ("ADD", "MUL", "CONCATENATION"):
+        elif op.kind in (*BROADCAST_KINDS, "CONCATENATION"):
             names.update(n for n in op.inputs if n and graph.tensor(n).is_const)
     return names
 

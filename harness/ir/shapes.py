@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from harness.ir import slicing
 from harness.ir.geometry import conv_out_size
-from harness.ir.graph import Graph, GraphError, Op
+from harness.ir.graph import MULTI_OUTPUT_KINDS, Graph, GraphError, Op
 
 Shape = tuple[int, ...]
 ShapeOf = Callable[[str], Shape]
@@ -24,16 +25,24 @@ def infer_op_shape(graph: Graph, op: Op, shape_of: ShapeOf | None = None) -> Sha
     ``shape_of`` gives the shape of an input tensor by name; by default the shape stored in the graph.
     Raises GraphError, naming the op and the disagreeing tensors, when the inputs do not fit together.
     """
+    return infer_op_shapes(graph, op, shape_of)[0]
+
+
+def infer_op_shapes(graph: Graph, op: Op, shape_of: ShapeOf | None = None) -> list[Shape]:
+    """The shapes of every output of ``op`` (one for all ops but SPLIT / SPLIT_V)."""
     index = next((i for i, other in enumerate(graph.ops) if other is op), -1)
     return _infer(graph, index, op, shape_of)
 
 
-def _infer(graph: Graph, index: int, op: Op, shape_of: ShapeOf | None = None) -> Shape:
+def _infer(graph: Graph, index: int, op: Op, shape_of: ShapeOf | None = None) -> list[Shape]:
     shape_of = shape_of or (lambda name: tuple(graph.tensor(name).shape))
+    ctx = _Context(graph, index, op, shape_of)
+    if op.kind in MULTI_OUTPUT_KINDS:
+        return _split(ctx)
     rule = _RULES.get(op.kind)
     if rule is None:
         raise GraphError(f"{_where(graph, index, op)}: no shape rule for op kind {op.kind!r}")
-    return rule(_Context(graph, index, op, shape_of))
+    return [rule(ctx)]
 
 
 def infer_shapes(graph: Graph) -> dict[str, Shape]:
@@ -47,22 +56,25 @@ def infer_shapes(graph: Graph) -> dict[str, Shape]:
         return tuple(graph.tensor(name).shape)
 
     for index, op in enumerate(graph.ops):
-        shapes[op.outputs[0]] = _infer(graph, index, op, shape_of)
+        for name, shape in zip(op.outputs, _infer(graph, index, op, shape_of), strict=False):
+            shapes[name] = shape
     return shapes
 
 
 def check_shapes(graph: Graph) -> None:
     """Raise GraphError at the first op whose stored output shape differs from the inferred one."""
     for index, op in enumerate(graph.ops):
-        if len(op.outputs) != 1:
-            raise GraphError(f"{_where(graph, index, op)}: has {len(op.outputs)} outputs; every op has one")
-        inferred = _infer(graph, index, op)
-        stored = tuple(graph.tensor(op.outputs[0]).shape)
-        if inferred != stored:
-            raise GraphError(
-                f"{_where(graph, index, op)}: output tensor {op.outputs[0]!r} has shape {stored}, but the "
-                f"op's inputs and attrs give {inferred}"
-            )
+        inferred_shapes = _infer(graph, index, op)
+        if len(op.outputs) != len(inferred_shapes):
+            wanted = f"{len(inferred_shapes)}" if op.kind in MULTI_OUTPUT_KINDS else "one"
+            raise GraphError(f"{_where(graph, index, op)}: has {len(op.outputs)} outputs; it needs {wanted}")
+        for name, inferred in zip(op.outputs, inferred_shapes, strict=True):
+            stored = tuple(graph.tensor(name).shape)
+            if inferred != stored:
+                raise GraphError(
+                    f"{_where(graph, index, op)}: output tensor {name!r} has shape {stored}, but the "
+                    f"op's inputs and attrs give {inferred}"
+                )
 
 
 def _where(graph: Graph, index: int, op: Op) -> str:
@@ -206,6 +218,8 @@ def _mean(ctx: _Context) -> Shape:
 def _pad(ctx: _Context) -> Shape:
     shape = ctx.shape(0, "input")
     paddings = ctx.const(1, "paddings")
+    if ctx.op.kind == "PADV2" and ctx.has_input(2) and ctx.const(2, "constant value").size != 1:
+        raise ctx.error("the constant value must be one value")
     if paddings.shape != (len(shape), 2):
         raise ctx.error(
             f"paddings have shape {paddings.shape}; a rank-{len(shape)} input needs ({len(shape)}, 2)"
@@ -289,6 +303,27 @@ def _transpose_conv(ctx: _Context) -> Shape:
     return out
 
 
+def _slice(ctx: _Context) -> Shape:
+    try:
+        return slicing.op_box(ctx.graph, ctx.op, ctx.shape(0, "input")).shape
+    except GraphError as err:
+        raise ctx.error(str(err)) from None
+
+
+def _split(ctx: _Context) -> list[Shape]:
+    position = 1 if ctx.op.kind == "SPLIT" else 0
+    shape = ctx.shape(position, "input")
+    try:
+        axis = slicing.split_axis(ctx.graph, ctx.op)
+        sizes = slicing.split_sizes(shape, axis, ctx.op, ctx.graph)
+        boxes = slicing.split_boxes(shape, axis, sizes)
+    except GraphError as err:
+        raise ctx.error(str(err)) from None
+    if len(boxes) != len(ctx.op.outputs):
+        raise ctx.error(f"splits into {len(boxes)} parts but has {len(ctx.op.outputs)} outputs")
+    return [box.shape for box in boxes]
+
+
 def _same_shape(ctx: _Context) -> Shape:
     return ctx.shape(0, "input")
 
@@ -298,11 +333,18 @@ _RULES: dict[str, Callable[[_Context], Shape]] = {
     "DEPTHWISE_CONV_2D": _depthwise_conv_2d,
     "FULLY_CONNECTED": _fully_connected,
     "ADD": _elementwise,
+    "SUB": _elementwise,
     "MUL": _elementwise,
+    "MAXIMUM": _elementwise,
+    "MINIMUM": _elementwise,
+    "PRELU": _elementwise,
     "AVERAGE_POOL_2D": _pool_2d,
     "MAX_POOL_2D": _pool_2d,
     "MEAN": _mean,
     "PAD": _pad,
+    "PADV2": _pad,
+    "SLICE": _slice,
+    "STRIDED_SLICE": _slice,
     "RESHAPE": _reshape,
     "TRANSPOSE": _transpose,
     "CONCATENATION": _concatenation,

@@ -52,6 +52,7 @@ Arithmetic notes
 """
 
 from harness.ir.geometry import input_window, op_pads  # noqa: F401
+from harness.reference.binary import maximum, minimum, prelu, sub  # noqa: F401
 from harness.reference.ops import (  # noqa: F401
     add,
     average_pool2d,
@@ -74,17 +75,21 @@ from harness.reference.quantparams import (  # noqa: F401
     FC_DOUBLE,
     FC_FIXED,
     FC_REQUANT_MODES,
+    PRELU_DOUBLE,
+    PRELU_FLOAT32,
     AddQuant,
     ConvQuant,
     MulQuant,
+    PreluQuant,
     ReferenceError,
     SoftmaxQuant,
     add_quant,
     conv_quant,
     mul_quant,
+    prelu_quant,
     quantize_multiplier_smaller_than_one_exp,
     softmax_quant,
 )
-from harness.reference.runner import run_graph, run_op, run_outputs, transpose_conv_pads  # noqa: F401
+from harness.reference.runner import pad_value, run_graph, run_op, run_outputs, transpose_conv_pads  # noqa: F401
 from harness.reference.softmax import exp_on_negative_values, softmax  # noqa: F401
 from harness.reference.unary import unary_table  # noqa: F401

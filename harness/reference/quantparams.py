@@ -64,6 +64,28 @@ class MulQuant:
 
 
 @dataclass(frozen=True)
+class PreluQuant:
+    """TFLite's int8 PRELU: one multiplier where the input is >= its zero point, one (times alpha) below."""
+
+    input_offset: int
+    alpha_offset: int
+    output_offset: int
+    output_multiplier_1: int  # input_scale / output_scale
+    output_shift_1: int
+    output_multiplier_2: int  # input_scale * alpha_scale / output_scale
+    output_shift_2: int
+
+
+# PRELU's multipliers. The runtimes compute the real multipliers differently, which now and then moves
+# a multiplier by one step:
+# - PRELU_FLOAT32: LiteRT (activations.cc PreluPrepare) divides and multiplies the float scales in
+#   float32, then widens to double. patchbench's reference and firmware follow it (the default).
+# - PRELU_DOUBLE: TFLite Micro (prelu_common.cc) casts each scale to double first.
+PRELU_FLOAT32 = "float32"
+PRELU_DOUBLE = "double"
+
+
+@dataclass(frozen=True)
 class SoftmaxQuant:
     """gemmlowp fixed-point softmax parameters (TFLite's PreprocessSoftmaxScaling, 5 integer bits)."""
 
@@ -156,6 +178,29 @@ def mul_quant(graph: Graph, op: Op) -> MulQuant:
     multiplier, shift = quant.quantize_multiplier(float(real))
     act_min, act_max = _act_range(op)
     return MulQuant(-a.zero_point, -b.zero_point, out.zero_point, multiplier, shift, act_min, act_max)
+
+
+def prelu_quant(graph: Graph, op: Op, arithmetic: str = PRELU_FLOAT32) -> PreluQuant:
+    inp = _quantized(graph, op.inputs[0], op)
+    alpha = _quantized(graph, op.inputs[1], op)
+    out = _quantized(graph, op.outputs[0], op)
+    if alpha.quant.per_channel:
+        raise ReferenceError(
+            f"op {op.name!r} (PRELU): alpha {alpha.name!r} is quantized per channel; TFLite's int8 PRELU "
+            "takes one scale and zero point for alpha"
+        )
+    scales = [inp.quant.scale[0], alpha.quant.scale[0], out.quant.scale[0]]
+    if arithmetic == PRELU_FLOAT32:
+        in_s, alpha_s, out_s = (np.float32(s) for s in scales)
+    elif arithmetic == PRELU_DOUBLE:
+        in_s, alpha_s, out_s = (np.float64(s) for s in scales)
+    else:
+        raise ReferenceError(
+            f"PRELU arithmetic must be {PRELU_FLOAT32!r} or {PRELU_DOUBLE!r}, got {arithmetic!r}"
+        )
+    m1, s1 = quant.quantize_multiplier(float(in_s / out_s))
+    m2, s2 = quant.quantize_multiplier(float(in_s * alpha_s / out_s))
+    return PreluQuant(-inp.zero_point, -alpha.zero_point, out.zero_point, m1, s1, m2, s2)
 
 
 def softmax_quant(input_scale: float, beta: float) -> SoftmaxQuant:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from harness.ir import slicing
 from harness.ir.geometry import (
     WINDOW_KINDS,
     Pads,
@@ -14,7 +15,8 @@ from harness.ir.geometry import (
     op_pads,
     same_pads,
 )
-from harness.ir.graph import UNARY_KINDS, Graph, GraphError, Op
+from harness.ir.graph import MULTI_OUTPUT_KINDS, UNARY_KINDS, Graph, GraphError, Op
+from harness.reference.binary import maximum, minimum, prelu, sub
 from harness.reference.budget import check_host_memory
 from harness.reference.ops import (
     _check_4d,
@@ -44,6 +46,7 @@ from harness.reference.quantparams import (
     add_quant,
     conv_quant,
     mul_quant,
+    prelu_quant,
     softmax_quant,
 )
 from harness.reference.softmax import softmax
@@ -76,8 +79,10 @@ def run_op(
     input_arrays: Sequence[np.ndarray] | Mapping[str, np.ndarray],
     pads: Sequence[int] | None = None,
     fc_requant: str = FC_FIXED,
-) -> np.ndarray:
+) -> np.ndarray | list[np.ndarray]:
     """Run one op on the given activation inputs; ``pads`` overrides a conv's or pool's padding.
+
+    Returns the output array; for SPLIT / SPLIT_V (graph.MULTI_OUTPUT_KINDS) the list of output arrays.
 
     ``fc_requant`` picks FULLY_CONNECTED's requantization (FC_FIXED or FC_DOUBLE, see the module doc).
     """
@@ -169,6 +174,42 @@ def _run_mul(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     return mul(x, _operand(graph, op, op.inputs[1], arrays), mul_quant(graph, op))
 
 
+def _run_sub(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    return sub(x, _operand(graph, op, op.inputs[1], arrays), add_quant(graph, op))
+
+
+def _run_maximum_minimum(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    function = maximum if op.kind == "MAXIMUM" else minimum
+    return function(x, _operand(graph, op, op.inputs[1], arrays))
+
+
+def _run_prelu(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    return prelu(x, _operand(graph, op, op.inputs[1], arrays), prelu_quant(graph, op))
+
+
+def pad_value(graph: Graph, op: Op) -> int:
+    """What PAD / PADV2 writes into the padding: PADV2's constant (raw int8, as both runtimes take it),
+    else the output zero point (TFLite's PAD)."""
+    if op.kind == "PADV2" and len(op.inputs) > 2 and op.inputs[2]:
+        return int(np.asarray(_const(graph, op, 2)).reshape(-1)[0])
+    out = graph.tensor(op.outputs[0])
+    return out.zero_point if out.quant is not None else 0
+
+
+def _run_slice(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    box = slicing.op_box(graph, op, tuple(x.shape))
+    return np.ascontiguousarray(x[box.index()]).reshape(box.shape)
+
+
+def _run_split(graph: Graph, op: Op, x: np.ndarray, arrays) -> list[np.ndarray]:
+    source = _operand(graph, op, slicing.split_input(op), arrays)
+    axis = slicing.split_axis(graph, op)
+    sizes = slicing.split_sizes(tuple(source.shape), axis, op, graph)
+    return [
+        np.ascontiguousarray(source[box.index()]) for box in slicing.split_boxes(source.shape, axis, sizes)
+    ]
+
+
 def _run_mean(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     inp = _quantized(graph, op.inputs[0], op)
     out = _quantized(graph, op.outputs[0], op)
@@ -178,9 +219,7 @@ def _run_mean(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
 
 
 def _run_pad(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
-    out = graph.tensor(op.outputs[0])
-    pad_value = out.zero_point if out.quant is not None else 0
-    return pad(x, _const(graph, op, 1), pad_value)
+    return pad(x, _const(graph, op, 1), pad_value(graph, op))
 
 
 def _run_reshape(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
@@ -239,11 +278,20 @@ _KERNELS = {
     "DEPTHWISE_CONV_2D": _run_conv,
     "FULLY_CONNECTED": None,  # run_op calls _run_fully_connected with fc_requant
     "ADD": _run_add,
+    "SUB": _run_sub,
     "MUL": _run_mul,
+    "MAXIMUM": _run_maximum_minimum,
+    "MINIMUM": _run_maximum_minimum,
+    "PRELU": _run_prelu,
     "AVERAGE_POOL_2D": _run_pool,
     "MAX_POOL_2D": _run_pool,
     "MEAN": _run_mean,
     "PAD": _run_pad,
+    "PADV2": _run_pad,
+    "SLICE": _run_slice,
+    "STRIDED_SLICE": _run_slice,
+    "SPLIT": _run_split,
+    "SPLIT_V": _run_split,
     "RESHAPE": _run_reshape,
     "TRANSPOSE": _run_transpose,
     "CONCATENATION": _run_concatenation,
@@ -299,13 +347,16 @@ def run_graph(
         if absent:
             raise GraphError(f"graph {graph.name!r}, op {op.name!r}: input(s) {absent} are not computed yet")
         result = run_op(graph, op, {name: values[name] for name in names}, fc_requant=fc_requant)
-        expected = graph.tensor(op.outputs[0])
-        if tuple(result.shape) != tuple(expected.shape) or result.dtype != np.dtype(expected.dtype):
-            raise GraphError(
-                f"graph {graph.name!r}, op {op.name!r} ({op.kind}): computed {result.dtype}{list(result.shape)} "
-                f"but tensor {expected.name!r} is {expected.dtype}{list(expected.shape)}; the graph is inconsistent"
-            )
-        values[op.outputs[0]] = result
+        results = result if op.kind in MULTI_OUTPUT_KINDS else [result]
+        for name, value in zip(op.outputs, results, strict=True):
+            expected = graph.tensor(name)
+            if tuple(value.shape) != tuple(expected.shape) or value.dtype != np.dtype(expected.dtype):
+                raise GraphError(
+                    f"graph {graph.name!r}, op {op.name!r} ({op.kind}): computed {value.dtype}{list(value.shape)} "
+                    f"but tensor {expected.name!r} is {expected.dtype}{list(expected.shape)}; the graph is "
+                    "inconsistent"
+                )
+            values[name] = value
     return values
 
 
