@@ -73,6 +73,7 @@ def _session_sweep(config: pytest.Config) -> Sweep:
             sweep.models = [m for m in config.getoption("--models").split(",") if m]
         if config.getoption("--patches"):
             sweep.patches = parse_int_list(config.getoption("--patches"), "--patches")
+            sweep.model_patches = {}
         if config.getoption("--depths"):
             sweep.depths = parse_int_list(config.getoption("--depths"), "--depths")
             sweep.model_depths = {}

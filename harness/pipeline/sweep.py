@@ -48,6 +48,7 @@ class Sweep:
     depths: list[int]
     repeat: int = 3
     model_depths: dict[str, list[int]] = field(default_factory=dict)
+    model_patches: dict[str, list[int]] = field(default_factory=dict)  # a model's own patches (p)
     kernels: list[str] = field(default_factory=lambda: [DEFAULT_KERNELS])
 
     def points(self) -> list[Point]:
@@ -56,14 +57,14 @@ class Sweep:
         points = []
         for target in self.targets:
             for model in self.models:
-                for p in self.patches:
+                for p in self.model_patches.get(model, self.patches):
                     depths = [0] if p == 1 else self.model_depths.get(model, self.depths)
                     points.extend(Point(target, model, p, n, k) for n in depths for k in self.kernels)
         return points
 
 
 SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels")
-MODEL_FIELDS = ("depths",)
+MODEL_FIELDS = ("depths", "patches")
 
 
 def load_sweep(path: str | Path | None = None) -> Sweep:
@@ -105,13 +106,18 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
     for model, extra in extras.items():
         where = f"sweep file {path}: [models.{model}]"
         if not isinstance(extra, dict):
-            raise SweepError(f"{where} must be a table with depths = [...]")
+            raise SweepError(f"{where} must be a table with depths = [...] and/or patches = [...]")
         _known_keys(extra, MODEL_FIELDS, where, "field")
         if model not in sweep.models:
             raise SweepError(f"{where}: {model!r} is not in [sweep] models {sweep.models}")
-        sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
-    if any(p > 1 for p in sweep.patches) and not sweep.depths and set(sweep.models) - set(sweep.model_depths):
-        raise SweepError(f"sweep file {path}: patches > 1 need depths (in [sweep] or per model)")
+        if "depths" in extra:
+            sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
+        if "patches" in extra:
+            sweep.model_patches[model] = _int_list(extra, "patches", path, minimum=1)
+    for model in sweep.models:
+        patched = any(p > 1 for p in sweep.model_patches.get(model, sweep.patches))
+        if patched and not sweep.model_depths.get(model, sweep.depths):
+            raise SweepError(f"sweep file {path}: patches > 1 need depths (in [sweep] or per model: {model})")
     check_names(sweep.targets, sweep.models, f"sweep file {path}")
     return sweep
 

@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from harness.paths import BUILD_DIR, REPORTS_DIR
 from harness.report.cells import STATUS_TEXT, plain_record, slug, text_or_dash, when
+from harness.report.figure6 import figure6_section
 from harness.report.groups import grouped, history, make_group, trend_charts_of
 from harness.report.kernel_sets import kernel_set_comparisons
 from harness.report.logs import LogPublisher
@@ -142,6 +143,7 @@ def render_report(
             groups=groups,
             problems=problems(records, logs),
             kernel_comparisons=kernel_set_comparisons(records),
+            figure6=figure6_section(records),
             environment=environment_lines(run, environment, records),
         )
     )

@@ -167,6 +167,19 @@ class ArenaPlan:
     def scratch_bytes(self) -> int:
         return max((b.size for b in self.buffers if b.kind == "scratch"), default=0)
 
+    def high_water(self) -> tuple[int, tuple[ArenaBuffer, ...]]:
+        """The first step at which the buffers alive reach highest in the arena, and those buffers (the
+        ones a smaller arena would have to shrink or move)."""
+        if not self.buffers:
+            return 0, ()
+        tops = [
+            max((b.offset + b.size for b in self.buffers if b.first <= step <= b.last), default=0)
+            for step in range(len(self.steps))
+        ]
+        step = tops.index(max(tops))
+        alive = tuple(b for b in self.buffers if b.first <= step <= b.last)
+        return step, tuple(sorted(alive, key=lambda b: b.offset))
+
     def buffer(self, name: str) -> ArenaBuffer:
         for buffer in self.buffers:
             if buffer.name == name:
