@@ -2,7 +2,9 @@
 
 Each point generates the firmware (fixture ``plan``), builds it (``firmware``: once per point), runs it
 on the session's board for the target (``device_run``: a farm board, Renode or QEMU), checks the
-device's output against the host reference bit for bit and stores the result (``record``). A point
+device's outputs against the host reference bit for bit and stores the result (``record``). Every byte
+is planned: a passed point's measured peak SRAM is at most its plan (arena + reserved stack), and the
+plan at most 10 % above it (DESIGN.md, "Every byte the firmware uses is planned"). A point
 that does not fit the board is skipped with the linker's numbers, and stored; a point that cannot be
 planned or built is an error in setup, and stored.
 Select points with -k, e.g. ``-k "stm32f746 and vww_96_int8 and p4"``; options: see ``pytest --help``.
@@ -20,3 +22,8 @@ def test_inference(point, board, device_run, record):
         f"{point.test_id} on {board.choice.explanation}: {device_run.reason}"
     )
     assert device_run.exact and device_run.output == device_run.expected
+    measured, planned = device_run.sram_measured, device_run.sram_planned
+    assert measured <= planned <= 1.10 * measured, (
+        f"{point.test_id}: measured {measured} B, planned {planned} B (arena {device_run.arena_bytes} + "
+        f"stack {device_run.stack_reserved}): {'an unplanned buffer' if measured > planned else 'a loose plan'}"
+    )

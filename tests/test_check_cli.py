@@ -20,6 +20,7 @@ def _check(capsys, *args) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@needs("arm-none-eabi-gcc")
 def test_check_converter_model_reports_ops_rewrites_agreement_and_memory(capsys):
     path = converter_model("keras_resnet_like_r64")
     code, out, _ = _check(capsys, path, "--inputs", "3", "--json", "--target", "stm32f412")
@@ -35,8 +36,39 @@ def test_check_converter_model_reports_ops_rewrites_agreement_and_memory(capsys)
     (fit,) = report["targets"]
     assert fit["target"] == "stm32f412" and fit["per_layer_fits"] and fit["weights_bytes"] > 50_000
     assert fit["smallest_patch_arena"] < fit["per_layer_arena"]
+    # the verdict comes from the built firmware: its flash is code + weights + test input, its SRAM at
+    # least the arena and the reserved stack
+    assert fit["per_layer_flash"] == fit["code_bytes"] + fit["weights_bytes"] + fit["test_input_bytes"]
+    assert fit["code_bytes"] > 10_000 and fit["test_input_bytes"] == 64 * 64 * 3
+    assert fit["per_layer_sram"] >= fit["per_layer_arena"] + 4096
+    assert fit["smallest_patch_sram"] >= fit["smallest_patch_arena"] + 4096
 
 
+@needs("arm-none-eabi-gcc")
+def test_check_counts_code_flash_in_the_fit(capsys, monkeypatch):
+    """A board whose flash holds the weights and the test input but not the code: does not fit."""
+    from dataclasses import replace
+
+    from harness.firmware import targets
+
+    path = converter_model("keras_dscnn_kws")
+    code, out, _ = _check(capsys, path, "--inputs", "0", "--json", "--target", "stm32f412")
+    (roomy,) = json.loads(out)["targets"]
+    assert code == 0 and roomy["per_layer_fits"]
+    no_room_for_code = roomy["weights_bytes"] + roomy["test_input_bytes"] + 1024
+    real = targets.load_target
+    monkeypatch.setattr(
+        targets, "load_target", lambda name: replace(real(name), flash_budget_bytes=no_room_for_code)
+    )
+    code, out, _ = _check(capsys, path, "--inputs", "0", "--json", "--target", "stm32f412")
+    report = json.loads(out)
+    (tight,) = report["targets"]
+    assert code == 1 and "fits none of the targets stm32f412" in report["problems"]
+    assert tight["weights_bytes"] < tight["flash_budget"] < tight["per_layer_flash"]
+    assert not tight["per_layer_fits"] and not tight["smallest_patch_fits"]
+
+
+@needs("arm-none-eabi-gcc")
 def test_check_detector_falls_back_to_the_canonicalized_export(capsys):
     code, out, _ = _check(capsys, converter_model("keras_tiny_detector_r128x160"), "--inputs", "2")
     assert code == 0, out

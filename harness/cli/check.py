@@ -12,8 +12,10 @@ What it checks, in order, each result in the table it prints (``--json``: the sa
 3. Arithmetic: the reference against LiteRT's BUILTIN_REF interpreter on every tensor, and against
    TFLite Micro on the outputs, for N seeded inputs. A file LiteRT or TFLite Micro cannot load is
    checked as patchbench's canonicalized export (said so).
-4. Memory per target: the arena of per-layer inference and of the smallest per-patch schedule, and
-   the weights in flash, against the target's budgets.
+4. Memory per target: the arena of per-layer inference and of the smallest per-patch schedule; then
+   each of the two firmwares built for sizing (pipeline/sizing.py: linked, never run), and its flash
+   (code, weights and the compiled-in test input) and SRAM (.data + .bss with the arena, and the
+   reserved stack) against the target's budgets: the fit verdict.
 5. ``--run``: one per-layer and one per-patch point on the emulator for the first target, bit-exact.
 
 Exit status 0 only when every op runs, the arithmetic agrees, the model fits at least one target and
@@ -55,11 +57,18 @@ class TargetFit:
     flash_budget: int
     weights_bytes: int
     per_layer_arena: int
-    per_layer_fits: bool
+    per_layer_fits: bool  # the built firmware's flash and SRAM within the budgets
     smallest_patch: str | None  # the schedule label, "p=4 n=6"
     smallest_patch_point: tuple[int, int] | None  # its (p, n)
     smallest_patch_arena: int | None
     smallest_patch_fits: bool | None
+    # The sizing builds (None: not built, a problem says why): flash = code + weights + test input.
+    per_layer_flash: int | None = None
+    per_layer_sram: int | None = None  # .data + .bss (arena included) + reserved stack
+    smallest_patch_flash: int | None = None
+    smallest_patch_sram: int | None = None
+    code_bytes: int | None = None  # the per-layer firmware's flash beside the weights and the test input
+    test_input_bytes: int | None = None  # the compiled-in test input (flash)
 
 
 @dataclass
@@ -263,23 +272,44 @@ def _targets(report: CheckReport, graph, targets: list[str]) -> None:
         per_layer = next(c for c in result.candidates if c.p == 1)
         patched = [c for c in result.candidates if c.p > 1]
         smallest = min(patched, key=lambda c: (c.arena_bytes, c.macs, c.p)) if patched else None
-        flash_ok = result.flash_fits
-        report.targets.append(
-            TargetFit(
-                target=name,
-                sram_budget=target.sram_budget_bytes,
-                flash_budget=target.flash_budget_bytes,
-                weights_bytes=result.flash_bytes,
-                per_layer_arena=per_layer.arena_bytes,
-                per_layer_fits=flash_ok and per_layer.arena_bytes <= target.sram_budget_bytes,
-                smallest_patch=smallest.label() if smallest else None,
-                smallest_patch_point=(smallest.p, smallest.n) if smallest else None,
-                smallest_patch_arena=smallest.arena_bytes if smallest else None,
-                smallest_patch_fits=(flash_ok and smallest.arena_bytes <= target.sram_budget_bytes)
-                if smallest
-                else None,
-            )
+        fit = TargetFit(
+            target=name,
+            sram_budget=target.sram_budget_bytes,
+            flash_budget=target.flash_budget_bytes,
+            weights_bytes=result.flash_bytes,
+            per_layer_arena=per_layer.arena_bytes,
+            per_layer_fits=False,
+            smallest_patch=smallest.label() if smallest else None,
+            smallest_patch_point=(smallest.p, smallest.n) if smallest else None,
+            smallest_patch_arena=smallest.arena_bytes if smallest else None,
+            smallest_patch_fits=False if smallest else None,
         )
+        _size(report, fit, graph, target)
+        report.targets.append(fit)
+
+
+def _size(report: CheckReport, fit: TargetFit, graph, target) -> None:
+    """The fit verdicts from the sizing builds of the per-layer and the smallest per-patch firmware."""
+    from harness.pipeline.measure import POINT_ERRORS
+    from harness.pipeline.sizing import firmware_size
+
+    points = [(1, 0)] + ([fit.smallest_patch_point] if fit.smallest_patch_point else [])
+    for p, n in points:
+        try:
+            size = firmware_size(graph, target, p, n)
+        except POINT_ERRORS as error:
+            report.problems.append(
+                f"{target.name} p={p} n={n}: the firmware could not be built to measure its flash and SRAM, "
+                f"so the fit is not known: {type(error).__name__}: {str(error).splitlines()[0]}"
+            )
+            continue
+        if p == 1:
+            fit.per_layer_flash, fit.per_layer_sram = size.flash_bytes, size.sram_bytes
+            fit.code_bytes, fit.test_input_bytes = size.code_bytes, size.test_input_bytes
+            fit.per_layer_fits = size.fits(target)
+        else:
+            fit.smallest_patch_flash, fit.smallest_patch_sram = size.flash_bytes, size.sram_bytes
+            fit.smallest_patch_fits = size.fits(target)
 
 
 def _runs(report: CheckReport, graph, path: Path, target: str) -> None:
@@ -345,16 +375,28 @@ def format_report(report: CheckReport) -> str:
         if "canonicalized_export" in tflm:
             lines.append(f"  patchbench's canonicalized export: {tflm['canonicalized_export']}")
         lines.append("")
-    columns = ("target", "SRAM", "flash", "weights (flash)", "per-layer arena", "smallest per-patch", "arena")
+    columns = (
+        "target",
+        "SRAM",
+        "flash",
+        "weights",
+        "test input",
+        "code",
+        "per-layer",
+        "smallest per-patch",
+        "",
+    )
     rows = [
         (
             t.target,
             f"{t.sram_budget / KB:.0f} kB",
             f"{t.flash_budget / KB:.0f} kB",
-            f"{t.weights_bytes / KB:.1f} kB ({100 * t.weights_bytes / t.flash_budget:.0f} %)",
-            f"{t.per_layer_arena / KB:.1f} kB {'fits' if t.per_layer_fits else 'does not fit'}",
+            f"{t.weights_bytes / KB:.1f} kB",
+            f"{t.test_input_bytes / KB:.1f} kB" if t.test_input_bytes is not None else "not built",
+            f"{t.code_bytes / KB:.1f} kB" if t.code_bytes is not None else "not built",
+            _fit(t.per_layer_arena, t.per_layer_sram, t.per_layer_flash, t.per_layer_fits),
             t.smallest_patch or "-",
-            f"{t.smallest_patch_arena / KB:.1f} kB {'fits' if t.smallest_patch_fits else 'does not fit'}"
+            _fit(t.smallest_patch_arena, t.smallest_patch_sram, t.smallest_patch_flash, t.smallest_patch_fits)
             if t.smallest_patch
             else "-",
         )
@@ -362,8 +404,9 @@ def format_report(report: CheckReport) -> str:
     ]
     lines += [
         format_table(columns, rows),
-        "(fits: the arena within SRAM and the weights within flash; the code and the stack come on top: "
-        "--run builds the firmware and measures both)",
+        "(per schedule: the arena; the built firmware's SRAM (.data + .bss with the arena, and the reserved "
+        "stack) and flash (code, weights and the compiled-in test input); fits: both within the budgets. "
+        "code: the per-layer firmware's flash beside the weights and the test input)",
         "",
     ]
     for run in report.runs:
@@ -379,6 +422,13 @@ def format_report(report: CheckReport) -> str:
         lines.append(f"problem: {problem}")
     lines.append("OK: every check holds" if report.ok else "NOT OK")
     return "\n".join(lines)
+
+
+def _fit(arena: int, sram: int | None, flash: int | None, fits: bool) -> str:
+    if sram is None or flash is None:
+        return f"arena {arena / KB:.1f} kB, not built"
+    verdict = "fits" if fits else "does not fit"
+    return f"arena {arena / KB:.1f} kB, SRAM {sram / KB:.1f} kB, flash {flash / KB:.1f} kB: {verdict}"
 
 
 def _short(text: str, width: int = 40) -> str:
