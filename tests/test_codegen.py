@@ -34,6 +34,7 @@ from harness.codegen.hostrun import run_on_host
 from harness.firmware.targets import load_target
 from harness.ir.graph import UNARY_KINDS, Tensor
 from harness.pipeline.measure import expected_output, make_test_input
+from harness.schedule.fusion import fold_pads
 from harness.schedule.plan import make_plan
 from models import get_model
 from models.synthetic import LayerSpec, build_stack
@@ -72,7 +73,12 @@ def test_one_function_per_op_named_after_it_with_shapes(graph):
     functions = FUNCTION.findall(code)
     names = [name for name, _ in functions]
     patches = [f"patch_r{i}_c{j}" for i in range(2) for j in range(2)]
-    assert sorted(names) == sorted([op.name for op in graph.ops] + patches)  # nothing dropped, nothing extra
+    # The PAD before the VALID depthwise conv is folded into it (harness/schedule/fusion.py), and said so.
+    folded = fold_pads(graph, plan)
+    assert [fold.pad for fold in folded.folds] == ["b1_pad_pad"]
+    assert model.folds == ("b1_pad_pad folded into b2_depthwise_dw (pads t1 b0 l0 r2)",)
+    graph, plan = folded.graph, folded.plan
+    assert sorted(names) == sorted([op.name for op in graph.ops] + patches)  # nothing else dropped or extra
     stage = set(plan.stage_ops)
     for name, argument in functions:
         if name in stage:
@@ -80,7 +86,10 @@ def test_one_function_per_op_named_after_it_with_shapes(graph):
         else:
             assert argument == "void"
     # The shapes comment right above each function.
-    assert "/* b2_depthwise_dw: DEPTHWISE_CONV_2D 3x3 s2 VALID, 23x20x8 -> 11x9x8; patch stage" in code
+    assert (
+        "/* b2_depthwise_dw: DEPTHWISE_CONV_2D 3x3 s2 pads t1 b0 l0 r2 (b1_pad_pad folded in), 22x18x8 -> 11x9x8; "
+        "patch stage" in code
+    )
     assert "/* upsample: RESIZE_NEAREST_NEIGHBOR, 6x5x8 -> 12x10x8 */\nstatic void upsample(void) {" in code
     assert "/* classifier: FULLY_CONNECTED 9 -> 10 (x1) */" in code
     # Timed units: one per patch, then one per op after the stage.

@@ -78,6 +78,7 @@ class CheckReport:
     ok: bool = False
     error: str | None = None
     rewrites: list[str] = field(default_factory=list)
+    fusions: list[str] = field(default_factory=list)  # per layer: PAD ops folded into their readers
     ops: list[OpRow] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     patch_stage: str = ""
@@ -147,9 +148,13 @@ def check(path: Path, targets: list[str], inputs: int = 20, run: bool = False) -
 
 def _ops(report: CheckReport, graph, rewrites) -> None:
     from harness.codegen import unsupported_reason
+    from harness.schedule.fusion import fold_pads
     from harness.schedule.plan import ScheduleError, make_plan
     from harness.schedule.search import valid_depths
 
+    folds = fold_pads(graph, make_plan(graph, 1, 0)).folds
+    report.fusions = [fold.describe() for fold in folds]
+    folded_into = {fold.pad: fold.into for fold in folds}
     by_op = {}
     for rewrite in rewrites:
         for result in rewrite.result.split(", "):  # a SPLIT becomes several SLICEs
@@ -195,7 +200,11 @@ def _ops(report: CheckReport, graph, rewrites) -> None:
                 rewrite=", ".join(by_op.get(op.name, [])),
                 per_layer="yes" if reason is None else reason,
                 patch_stage=in_stage,
-                kernel="-" if reason is not None else ("DSP" if op.kind in DSP_KINDS else "portable"),
+                kernel="-"
+                if reason is not None
+                else f"folded into {folded_into[op.name]}"
+                if op.name in folded_into
+                else ("DSP" if op.kind in DSP_KINDS else "portable"),
             )
         )
     report.problems.extend(report.unsupported)
@@ -346,6 +355,8 @@ def format_report(report: CheckReport) -> str:
     lines = [f"{report.model} ({report.path})", ""]
     lines.append("rewrites:" if report.rewrites else "rewrites: none")
     lines += [f"  {line}" for line in report.rewrites]
+    lines.append("fused (per layer):" if report.fusions else "fused (per layer): none")
+    lines += [f"  {line}" for line in report.fusions]
     lines.append("")
     columns = ("#", "op", "kind", "shapes", "rewrite", "per layer", "patch stage", "kernel")
     rows = [

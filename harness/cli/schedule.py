@@ -7,6 +7,7 @@ import sys
 
 from harness.cli.registry import CommandError, arg, command
 from harness.schedule.arena import INPLACE_POLICIES, InplacePolicy, plan_arena
+from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, make_plan
 from harness.schedule.profile import (
     INPUT_MODES,
@@ -94,7 +95,10 @@ def _print_profile(graph, plan: PatchPlan, input_mode: str, rules, inplace: Inpl
     print(f"schedule: {plan.describe()}; input image {input_mode}; {rules.name} memory rules")
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     result = profile(graph, plan, rules)
-    arena = plan_arena(graph, plan, input_mode, inplace=inplace)
+    runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
+    arena = plan_arena(runs.graph, runs.plan, input_mode, inplace=inplace)
+    for fold in runs.folds:
+        print(f"fused: {fold.describe()}")
     print(
         f"peak: per-layer {result.peak_per_layer / KB:.1f} kB, scheduled {result.peak(input_mode) / KB:.1f} kB "
         f"(input {input_mode}; analytic), arena {arena.arena_bytes / KB:.1f} kB (planned, reference kernels, in-place {inplace.depthwise})"

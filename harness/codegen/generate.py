@@ -24,6 +24,7 @@ from harness.ir.geometry import activation_inputs, hwc
 from harness.ir.graph import Graph, GraphError, validate
 from harness.ir.schedule_name import schedule_label
 from harness.schedule.arena import ArenaPlan
+from harness.schedule.fusion import fold_pads
 from harness.schedule.plan import PatchPlan, Region
 
 from .carrays import NAME_TEXT_LIMIT, CArray, c_comment, c_ints, c_string
@@ -62,6 +63,12 @@ def generate_model(
     target = load_target(target) if isinstance(target, str) else target
     _check_inputs(graph, plan, target, options)
     inputs = _test_inputs(graph, test_input)
+    # the diagnosis build reports one CRC per op of the graph it was given: nothing folded away there
+    if options.inplace.fold_pads and not options.op_crcs:
+        folded = fold_pads(graph, plan)
+        graph, plan, folds = folded.graph, folded.plan, folded.folds
+    else:
+        folds = ()
     extra_sources, include_dirs, library = (
         cmsis_nn.firmware_sources(graph) if options.cmsis_nn else ({}, (), "")
     )
@@ -114,7 +121,7 @@ def generate_model(
         graph_name=graph.name, p=plan.p, n=plan.n, sources=sources, arena=arena, input_in_sram=not streamed,
         schedule=schedule, layer_names=layer_names, options=options, output_sizes=output_sizes,
         defines=(kernels.optimized_define(options.optimized),), include_dirs=include_dirs,
-        portable_ops=portable_ops, kernel_library=library,
+        portable_ops=portable_ops, kernel_library=library, folds=tuple(fold.describe() for fold in folds),
     )  # fmt: skip
 
 

@@ -286,7 +286,11 @@ def _window_detail(ctx: OpContext) -> str:
         text += f"x{window.stride_w}"
     if (window.dilation_h, window.dilation_w) != (1, 1):
         text += f" d{window.dilation_h}x{window.dilation_w}"
-    return f"{text} {ctx.op.attrs.get('padding', 'VALID')}"
+    padding = ctx.op.attrs.get("padding", "VALID")
+    if padding == "EXPLICIT":  # a folded PAD: its amounts are this op's pads, the padded copy never exists
+        top, bottom, left, right = ctx.op.attrs["pads"]
+        return f"{text} pads t{top} b{bottom} l{left} r{right} ({ctx.op.attrs['folded_pad']} folded in)"
+    return f"{text} {padding}"
 
 
 def _window_fields(ctx: OpContext) -> tuple[dict[str, object], list[str], list[StepIO]]:

@@ -52,8 +52,11 @@ class CodegenOptions:
             raise CodegenError(f"input_mode {self.input_mode!r} unknown; use 'counted' or 'streamed'")
         if self.cmsis_nn:
             object.__setattr__(self, "optimized", False)
-            # CMSIS-NN's depthwise kernels read their input while writing; its convs have no ADD epilogue
-            object.__setattr__(self, "inplace", replace(self.inplace, depthwise="off", residual_add=False))
+            # CMSIS-NN's depthwise kernels read their input while writing; its convs have no ADD epilogue;
+            # a folded PAD's pads are not checked against what its calls take (TFLite Micro keeps PAD too)
+            object.__setattr__(
+                self, "inplace", replace(self.inplace, depthwise="off", residual_add=False, fold_pads=False)
+            )
 
     @classmethod
     def for_kernel_set(cls, kernel_set: str, **options) -> CodegenOptions:
@@ -86,6 +89,7 @@ class GeneratedModel:
     # ops that run patchbench's portable kernel under the CMSIS-NN kernel set: op name -> why
     portable_ops: dict[str, str] = field(default_factory=dict)
     kernel_library: str = ""  # the CMSIS-NN version line, when it is built in
+    folds: tuple[str, ...] = ()  # PAD ops folded into their readers (harness/schedule/fusion.py)
 
     @property
     def output_bytes(self) -> int:

@@ -246,6 +246,11 @@ def _attr(graph: Graph, op: Op, key: str, default: Any = None) -> Any:
 
 def _padding_code(graph: Graph, op: Op) -> int:
     padding = _attr(graph, op, "padding")
+    if padding == "EXPLICIT":
+        raise GraphError(
+            f"graph {graph.name!r}, op {op.name!r} ({op.kind}): EXPLICIT padding (a PAD folded in by the "
+            "scheduler) has no .tflite form; export the graph as it was before folding"
+        )
     if padding not in _CODE_OF_PADDING:
         raise GraphError(
             f"graph {graph.name!r}, op {op.name!r} ({op.kind}): padding {padding!r} is not SAME or VALID"

@@ -93,12 +93,14 @@ def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
 
 
 def op_pads(graph: Graph, op: Op, in_h: int | None = None, in_w: int | None = None) -> Pads:
-    """The op's own padding (SAME or VALID) as explicit (top, bottom, left, right).
+    """The op's own padding (SAME, VALID or EXPLICIT) as explicit (top, bottom, left, right).
 
     ``in_h``/``in_w`` default to the op's input tensor size in the graph.
     """
     if op.kind not in WINDOW_KINDS:
         raise GraphError(f"op {op.name!r} ({op.kind}) has no spatial padding")
+    if op.attrs.get("padding") == "EXPLICIT":
+        return explicit_pads(op)
     shape = graph.tensor(op.inputs[0]).shape
     in_h = shape[1] if in_h is None else in_h
     in_w = shape[2] if in_w is None else in_w
@@ -108,6 +110,17 @@ def op_pads(graph: Graph, op: Op, in_h: int | None = None, in_w: int | None = No
     (sh, sw), (dh, dw) = stride_dilation(op)
     top, bottom = same_pads(in_h, kh, sh, dh)
     left, right = same_pads(in_w, kw, sw, dw)
+    return top, bottom, left, right
+
+
+def explicit_pads(op: Op) -> Pads:
+    """The ``pads`` of an op with EXPLICIT padding (a folded PAD), checked."""
+    pads = op.attrs.get("pads")
+    if pads is None or len(pads) != 4 or any(int(v) < 0 for v in pads):
+        raise GraphError(
+            f"op {op.name!r}: EXPLICIT padding needs pads (top, bottom, left, right) >= 0, got {pads!r}"
+        )
+    top, bottom, left, right = (int(v) for v in pads)
     return top, bottom, left, right
 
 

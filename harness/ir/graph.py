@@ -27,7 +27,9 @@ Weights keep TFLite's layouts so that import, export, the numpy reference and th
 
 Attributes (``Op.attrs``), by key:
 
-- ``stride``: (sh, sw); ``dilation``: (dh, dw); ``padding``: "SAME" | "VALID"  (convs, pools)
+- ``stride``: (sh, sw); ``dilation``: (dh, dw); ``padding``: "SAME" | "VALID"  (convs, pools), or
+  "EXPLICIT" with ``pads``: (top, bottom, left, right): a PAD op folded into the window op by the
+  scheduler (harness/schedule/fusion.py); such a graph is for running, not for export to .tflite
 - ``filter``: (fh, fw)  (pools)
 - ``activation``: fused activation name ("NONE", "RELU", "RELU6", "RELU_N1_TO_1"), kept for export;
   ``act_min`` / ``act_max``: the same activation as an int8 clamp in the output's quantization,

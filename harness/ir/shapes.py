@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from harness.ir import slicing
-from harness.ir.geometry import conv_out_size
+from harness.ir.geometry import conv_out_size, explicit_pads, window_count
 from harness.ir.graph import MULTI_OUTPUT_KINDS, Graph, GraphError, Op
 
 Shape = tuple[int, ...]
@@ -127,10 +127,18 @@ class _Context:
 def _spatial(ctx: _Context, in_h: int, in_w: int, kh: int, kw: int, dilation: tuple[int, int]) -> Shape:
     sh, sw = ctx.pair("stride", (1, 1))
     padding = ctx.op.attrs.get("padding", "VALID")
-    if padding not in ("SAME", "VALID"):
+    if padding == "EXPLICIT":  # a folded PAD (harness/schedule/fusion.py)
+        try:
+            top, bottom, left, right = explicit_pads(ctx.op)
+        except GraphError as err:
+            raise ctx.error(str(err)) from None
+        out_h = window_count(in_h + top + bottom, kh, sh, dilation[0])
+        out_w = window_count(in_w + left + right, kw, sw, dilation[1])
+    elif padding not in ("SAME", "VALID"):
         raise ctx.error(f"padding {padding!r} is not supported; use SAME or VALID")
-    out_h = conv_out_size(in_h, kh, sh, dilation[0], padding)
-    out_w = conv_out_size(in_w, kw, sw, dilation[1], padding)
+    else:
+        out_h = conv_out_size(in_h, kh, sh, dilation[0], padding)
+        out_w = conv_out_size(in_w, kw, sw, dilation[1], padding)
     if out_h < 1 or out_w < 1:
         raise ctx.error(
             f"a {kh}x{kw} window (dilation {dilation}) does not fit a {in_h}x{in_w} input with "

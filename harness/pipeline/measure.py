@@ -377,9 +377,13 @@ def _inplace_name(options: CodegenOptions) -> str:
     names = [name for name, policy in INPLACE_POLICIES.items() if policy == options.inplace]
     if names:
         return names[0]
-    return (
-        f"elementwise={'on' if options.inplace.elementwise else 'off'},depthwise={options.inplace.depthwise}"
-    )
+    policy = options.inplace
+    name = f"elementwise={'on' if policy.elementwise else 'off'},depthwise={policy.depthwise}"
+    if not options.cmsis_nn:  # CMSIS-NN's kernel set turns the fusions off by itself
+        name += "".join(
+            f",{fusion}=off" for fusion in ("residual_add", "fold_pads") if not getattr(policy, fusion)
+        )
+    return name
 
 
 def _graph(model: str) -> Graph:

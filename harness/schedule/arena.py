@@ -121,10 +121,14 @@ class InplacePolicy:
     depthwise_out_of_place: frozenset[str] = frozenset()
     # residual ADDs run as the epilogue of the 1x1 conv producing an operand (harness/schedule/fusion.py)
     residual_add: bool = True
+    # PAD ops folded into the conv / max pool reading them (fusion.fold_pads): a rewrite of the graph and
+    # plan that the caller applies before planning (the code generator, the search, the CLI); plan_arena
+    # plans whatever graph it is given
+    fold_pads: bool = True
 
 
 ROWMAJOR_INPLACE = InplacePolicy()
-NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off", residual_add=False)
+NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off", residual_add=False, fold_pads=False)
 ROW_BUFFERED_INPLACE = InplacePolicy(elementwise=True, depthwise="row_buffered")
 DEFAULT_INPLACE = ROW_BUFFERED_INPLACE
 INPLACE_POLICIES = {"rowmajor": ROWMAJOR_INPLACE, "row_buffered": ROW_BUFFERED_INPLACE, "off": NO_INPLACE}

@@ -9,13 +9,27 @@ reads the same int8 conv outputs as it would from a full buffer.
 
 Only where it is plainly safe: per layer (not in the patch stage), a 1x1 stride-1 unpadded CONV_2D whose
 only reader is the ADD right after it, both ADD operands int8 activations of the output's shape.
+
+PAD ops folded into the window op that reads them (``fold_pads``): a converted model's explicit PAD
+before a strided conv materializes a padded copy of its input; folded, the conv reads the unpadded
+input with the PAD's amounts as its own explicit (top, bottom, left, right) pads, and the padded copy
+never exists. Exact only when the kernel's implicit padding equals the PAD's constant: a conv's padding
+contributes nothing to the sum, as a pixel equal to the input zero point does (what PAD writes); a max
+pool ignores padding, as a pixel of -128 (the int8 minimum, which never wins a max) does, so a PAD into a
+MAX_POOL_2D folds only when its zero point is -128. Average pools divide by the count of real pixels:
+never folded. The fold is a rewrite of the graph the schedule runs (``padding="EXPLICIT"``, ``pads``,
+``folded_pad`` on the reader) and of its plan (``plan.restage``), so every later step (patch regions,
+the arena, the code, the host executor) sees one op with its pads, from the one geometry.
 """
 
 from __future__ import annotations
 
-from harness.ir.geometry import kernel_size
-from harness.ir.graph import Graph
-from harness.schedule.plan import PatchPlan
+from dataclasses import dataclass, replace
+
+from harness.ir.geometry import CONV_KINDS, Pads, kernel_size, op_pads, reach, stride_dilation, window_count
+from harness.ir.graph import Block, Graph, Op
+from harness.ir.quant import INT8_MIN
+from harness.schedule.plan import PatchPlan, restage
 
 EPILOGUE_MIN_PIXELS = 24  # a chunk holds at least this many pixels: the DSP 1x1 kernel works in blocks of 6
 
@@ -55,3 +69,111 @@ def residual_epilogues(graph: Graph, plan: PatchPlan) -> dict[str, str]:
             continue
         fused[conv.name] = add.name
     return fused
+
+
+# --- PAD folded into its reader ----------------------------------------------------------------------
+
+PAD_FOLD_KINDS = (*CONV_KINDS, "MAX_POOL_2D")
+
+
+@dataclass(frozen=True)
+class PadFold:
+    """One PAD folded into the window op that reads it."""
+
+    pad: str  # the PAD op, gone from the graph that runs
+    into: str  # the conv or max pool that now reads the PAD's input
+    pads: Pads  # that op's explicit (top, bottom, left, right): its own padding plus the PAD's
+
+    def describe(self) -> str:
+        top, bottom, left, right = self.pads
+        return f"{self.pad} folded into {self.into} (pads t{top} b{bottom} l{left} r{right})"
+
+
+@dataclass(frozen=True)
+class FoldedSchedule:
+    graph: Graph  # the graph that runs: folded PADs gone, their readers with EXPLICIT pads
+    plan: PatchPlan  # the schedule for it (same p, n and stage)
+    folds: tuple[PadFold, ...]
+
+
+def fold_pads(graph: Graph, plan: PatchPlan) -> FoldedSchedule:
+    """``graph`` and ``plan`` with every PAD that folds exactly into its reader folded (module doc)."""
+    folds = [fold for pad in graph.ops if pad.kind == "PAD" and (fold := _pad_fold(graph, plan, pad))]
+    if not folds:
+        return FoldedSchedule(graph, plan, ())
+    by_pad = {fold.pad: fold for fold in folds}
+    by_reader = {fold.into: fold for fold in folds}
+    gone_tensors = set()
+    ops: list[Op] = []
+    for op in graph.ops:
+        if op.name in by_pad:
+            gone_tensors.add(op.outputs[0])
+            continue
+        fold = by_reader.get(op.name)
+        if fold is not None:
+            pad = graph.op(fold.pad)
+            attrs = {**op.attrs, "padding": "EXPLICIT", "pads": fold.pads, "folded_pad": fold.pad}
+            op = Op(op.kind, op.name, [pad.inputs[0], *op.inputs[1:]], list(op.outputs), attrs)
+        ops.append(op)
+    still_read = {name for op in ops for name in op.inputs}
+    for fold in folds:  # the paddings constant goes with its PAD unless something else reads it
+        paddings = graph.op(fold.pad).inputs[1]
+        if paddings not in still_read:
+            gone_tensors.add(paddings)
+    blocks = None
+    if graph.blocks is not None:
+        blocks = [Block(b.name, [n for n in b.ops if n not in by_pad]) for b in graph.blocks]
+        blocks = [b for b in blocks if b.ops]
+    folded = replace(
+        graph,
+        tensors={name: t for name, t in graph.tensors.items() if name not in gone_tensors},
+        ops=ops,
+        blocks=blocks,
+    )
+    return FoldedSchedule(folded, restage(folded, plan), tuple(folds))
+
+
+def _pad_fold(graph: Graph, plan: PatchPlan, pad: Op) -> PadFold | None:
+    """The fold of ``pad`` into its only reader, or None where that would not be exact or possible."""
+    source, padded = pad.inputs[0], pad.outputs[0]
+    readers = graph.consumers(padded)
+    if len(readers) != 1 or padded in graph.outputs or padded == plan.stage_output:
+        return None
+    reader = readers[0]
+    if reader.kind not in PAD_FOLD_KINDS or reader.inputs[0] != padded or reader.inputs.count(padded) != 1:
+        return None
+    stage = set(plan.stage_ops)
+    if (pad.name in stage) != (reader.name in stage):
+        return None
+    before, after = graph.tensor(source), graph.tensor(padded)
+    if before.dtype != "int8" or before.quant is None or after.quant is None or len(before.shape) != 4:
+        return None
+    if (before.scale, before.zero_point) != (after.scale, after.zero_point):
+        return None  # the reader's arithmetic uses the padded tensor's quantization
+    paddings = graph.tensor(pad.inputs[1]).data
+    if paddings is None or paddings.shape != (4, 2) or paddings[0].any() or paddings[3].any():
+        return None  # only height and width padding is a window op's padding
+    # PAD writes the zero point (harness/reference/runner.py); what the reader's padding stands for:
+    if reader.kind == "MAX_POOL_2D" and after.zero_point != INT8_MIN:
+        return None
+    own = op_pads(graph, reader)
+    pads = (
+        own[0] + int(paddings[1][0]),
+        own[1] + int(paddings[1][1]),
+        own[2] + int(paddings[2][0]),
+        own[3] + int(paddings[2][1]),
+    )
+    (sh, sw), (dh, dw) = stride_dilation(reader)
+    kh, kw = kernel_size(graph, reader)
+    _, in_h, in_w, _ = before.shape
+    _, out_h, out_w, _ = graph.tensor(reader.outputs[0]).shape
+    for size, (first, last), kernel, stride, dilation, out in (
+        (in_h, pads[:2], kh, sh, dh, out_h),
+        (in_w, pads[2:], kw, sw, dw, out_w),
+    ):
+        if window_count(first + size + last, kernel, stride, dilation) != out:
+            return None
+        # every window reads a real pixel: a patch never gets a tile made only of padding
+        if first >= reach(kernel, dilation) or (out - 1) * stride - first >= size:
+            return None
+    return PadFold(pad.name, reader.name, pads)

@@ -19,7 +19,7 @@ readers need, so both operands of an ADD are computed over the same, aligned reg
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from harness.ir.geometry import (
@@ -266,6 +266,25 @@ def make_plan(graph: Graph, p: int, n: int) -> PatchPlan:
         )
 
     stage = stage_ops_of(graph, n)
+    return _patch_plan(graph, p, n, stage, tuple(graph.layer_names[:n]), op_layer)
+
+
+def restage(graph: Graph, plan: PatchPlan) -> PatchPlan:
+    """``plan``'s schedule (p, n, the same stage ops where ``graph`` still has them) made again for
+    ``graph``: a rewrite of the graph the plan was made for (harness/schedule/fusion.py folds PAD ops
+    into their readers). Regions and pads come from the one geometry again, so they are exact for the
+    rewritten ops; ``n`` and the layer names stay those of the original schedule."""
+    if plan.is_per_layer:
+        return replace(plan, macs_per_layer=sum(op_macs(graph, op) for op in graph.ops))
+    stage_names = set(plan.stage_ops)
+    stage = [op for op in graph.ops if op.name in stage_names]
+    return _patch_plan(graph, plan.p, plan.n, stage, plan.stage_layers, dict(plan.op_layer))
+
+
+def _patch_plan(
+    graph: Graph, p: int, n: int, stage: list[Op], stage_layers: tuple[str, ...], op_layer: dict[str, str]
+) -> PatchPlan:
+    macs_per_layer = sum(op_macs(graph, op) for op in graph.ops)
     _check_patchable(graph, stage)
     stage_output = stage[-1].outputs[0]
     stage_inputs = _check_boundary(graph, stage, stage_output)
@@ -295,7 +314,7 @@ def make_plan(graph: Graph, p: int, n: int) -> PatchPlan:
         graph_name=graph.name,
         p=p,
         n=n,
-        stage_layers=tuple(graph.layer_names[:n]),
+        stage_layers=stage_layers,
         stage_ops=tuple(op.name for op in stage),
         stage_output=stage_output,
         stage_inputs=tuple(stage_inputs),

@@ -18,6 +18,7 @@ from typing import Literal
 from harness.ir.graph import Graph, weight_bytes
 from harness.ir.schedule_name import schedule_label
 from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, plan_arena, reference_scratch
+from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
 
@@ -173,7 +174,10 @@ def search(
             except ScheduleError as error:
                 rejected.append((p, n, str(error)))
                 continue
-            arena = plan_arena(graph, plan, input_mode, scratch=scratch, inplace=inplace).arena_bytes
+            runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
+            arena = plan_arena(
+                runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace
+            ).arena_bytes
             analytic = profile(graph, plan, rules).peak(input_mode)
             need = arena if memory == "arena" else analytic
             candidates.append(
