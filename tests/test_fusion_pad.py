@@ -18,7 +18,7 @@ from harness import reference
 from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
 from harness.frontend import graph_to_bytes
-from harness.ir.graph import GraphError
+from harness.ir.graph import GraphError, Tensor, validate
 from harness.pipeline.measure import expected_output, make_test_input
 from harness.schedule.arena import plan_arena
 from harness.schedule.executor import run_in_arena
@@ -80,6 +80,32 @@ def test_a_pad_folds_into_its_reader_and_every_tensor_stays_exact(case):
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
     with pytest.raises(GraphError, match="EXPLICIT padding .* has no .tflite form"):
         graph_to_bytes(folded.graph)
+
+
+def _as_padv2(graph, value: int):
+    """The stack's PAD as a PADV2 writing ``value``."""
+    pad = graph.op("b1_pad_pad")
+    source = graph.tensor(pad.inputs[0])
+    graph.tensors["pad_value"] = Tensor("pad_value", (1,), "int8", source.quant, np.array([value], np.int8))
+    pad.kind, pad.inputs = "PADV2", [*pad.inputs, "pad_value"]
+    validate(graph)
+    return graph
+
+
+def test_a_padv2_folds_where_its_constant_is_the_readers_implicit_padding():
+    max_pool = LayerSpec("max_pool", 3, 2, "VALID")
+    graph = _as_padv2(_stack(max_pool), -128)  # zero point not -128: a PADV2 of -128 still never wins a max
+    folded = fold_pads(graph, make_plan(graph, 1, 0))
+    assert [f.into for f in folded.folds] == ["b2_max_pool_pool"] and "pad_value" not in folded.graph.tensors
+    x = make_test_input(graph)
+    want, got = reference.run_graph(graph, x), reference.run_graph(folded.graph, x)
+    for name in got:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    conv = LayerSpec("conv", 3, 2, "VALID", channels=5)
+    zero_point = _stack(conv).tensor("b0_conv_conv_out").zero_point
+    for value, folds in ((zero_point, 1), (zero_point + 1, 0)):  # another constant would add to the sum
+        graph = _as_padv2(_stack(conv), value)
+        assert len(fold_pads(graph, make_plan(graph, 1, 0)).folds) == folds, value
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ never exists. Exact only when the kernel's implicit padding equals the PAD's con
 contributes nothing to the sum, as a pixel equal to the input zero point does (what PAD writes); a max
 pool ignores padding, as a pixel of -128 (the int8 minimum, which never wins a max) does, so a PAD into a
 MAX_POOL_2D folds only when its zero point is -128. Average pools divide by the count of real pixels:
-never folded. The fold is a rewrite of the graph the schedule runs (``padding="EXPLICIT"``, ``pads``,
+never folded. PADV2 folds the same way when its constant is that value. The fold is a rewrite of the graph the schedule runs (``padding="EXPLICIT"``, ``pads``,
 ``folded_pad`` on the reader) and of its plan (``plan.restage``), so every later step (patch regions,
 the arena, the code, the host executor) sees one op with its pads, from the one geometry.
 """
@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from harness.ir.geometry import CONV_KINDS, Pads, kernel_size, op_pads, reach, stride_dilation, window_count
 from harness.ir.graph import Block, Graph, Op
 from harness.ir.quant import INT8_MIN
+from harness.reference import pad_value
 from harness.schedule.plan import PatchPlan, restage
 
 EPILOGUE_MIN_PIXELS = 24  # a chunk holds at least this many pixels: the DSP 1x1 kernel works in blocks of 6
@@ -73,6 +74,7 @@ def residual_epilogues(graph: Graph, plan: PatchPlan) -> dict[str, str]:
 
 # --- PAD folded into its reader ----------------------------------------------------------------------
 
+PAD_KINDS = ("PAD", "PADV2")  # PADV2: its constant (or the zero point) is the padding
 PAD_FOLD_KINDS = (*CONV_KINDS, "MAX_POOL_2D")
 
 
@@ -80,7 +82,7 @@ PAD_FOLD_KINDS = (*CONV_KINDS, "MAX_POOL_2D")
 class PadFold:
     """One PAD folded into the window op that reads it."""
 
-    pad: str  # the PAD op, gone from the graph that runs
+    pad: str  # the PAD (or PADV2) op, gone from the graph that runs
     into: str  # the conv or max pool that now reads the PAD's input
     pads: Pads  # that op's explicit (top, bottom, left, right): its own padding plus the PAD's
 
@@ -98,7 +100,7 @@ class FoldedSchedule:
 
 def fold_pads(graph: Graph, plan: PatchPlan) -> FoldedSchedule:
     """``graph`` and ``plan`` with every PAD that folds exactly into its reader folded (module doc)."""
-    folds = [fold for pad in graph.ops if pad.kind == "PAD" and (fold := _pad_fold(graph, plan, pad))]
+    folds = [fold for pad in graph.ops if pad.kind in PAD_KINDS and (fold := _pad_fold(graph, plan, pad))]
     if not folds:
         return FoldedSchedule(graph, plan, ())
     by_pad = {fold.pad: fold for fold in folds}
@@ -116,10 +118,8 @@ def fold_pads(graph: Graph, plan: PatchPlan) -> FoldedSchedule:
             op = Op(op.kind, op.name, [pad.inputs[0], *op.inputs[1:]], list(op.outputs), attrs)
         ops.append(op)
     still_read = {name for op in ops for name in op.inputs}
-    for fold in folds:  # the paddings constant goes with its PAD unless something else reads it
-        paddings = graph.op(fold.pad).inputs[1]
-        if paddings not in still_read:
-            gone_tensors.add(paddings)
+    for fold in folds:  # the paddings (and PADV2's value) go with their PAD unless something else reads them
+        gone_tensors.update(name for name in graph.op(fold.pad).inputs[1:] if name and name not in still_read)
     blocks = None
     if graph.blocks is not None:
         blocks = [Block(b.name, [n for n in b.ops if n not in by_pad]) for b in graph.blocks]
@@ -153,8 +153,9 @@ def _pad_fold(graph: Graph, plan: PatchPlan, pad: Op) -> PadFold | None:
     paddings = graph.tensor(pad.inputs[1]).data
     if paddings is None or paddings.shape != (4, 2) or paddings[0].any() or paddings[3].any():
         return None  # only height and width padding is a window op's padding
-    # PAD writes the zero point (harness/reference/runner.py); what the reader's padding stands for:
-    if reader.kind == "MAX_POOL_2D" and after.zero_point != INT8_MIN:
+    # what the reader's implicit padding stands for: the input zero point (convs), the int8 minimum (max pool)
+    implicit = INT8_MIN if reader.kind == "MAX_POOL_2D" else after.zero_point
+    if pad_value(graph, pad) != implicit:
         return None
     own = op_pads(graph, reader)
     pads = (
