@@ -56,6 +56,8 @@ def test_every_op_graph_covers_every_supported_kind(graph):
     kinds = {op.kind for op in graph.ops} | {op.kind for op in float_ends_graph().ops}
     # The converter-made ops: tests/test_converter_patterns.py and tests/test_unary_ops.py.
     kinds |= {op.kind for op in converter_patterns_graph().ops} | set(UNARY_KINDS) | {"TRANSPOSE_CONV"}
+    # Depth multiplier, the bilinear resize, depth/space: tests/test_spatial_ops.py (on the emulator too).
+    kinds |= {"RESIZE_BILINEAR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
     assert kinds == set(SUPPORTED_OPS)
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
     stage_kinds = {graph.op(name).kind for name in plan.stage_ops}
@@ -90,7 +92,10 @@ def test_one_function_per_op_named_after_it_with_shapes(graph):
         "/* b2_depthwise_dw: DEPTHWISE_CONV_2D 3x3 s2 pads t1 b0 l0 r2 (b1_pad_pad folded in), 22x18x8 -> 11x9x8; "
         "patch stage" in code
     )
-    assert "/* upsample: RESIZE_NEAREST_NEIGHBOR, 6x5x8 -> 12x10x8 */\nstatic void upsample(void) {" in code
+    assert (
+        "/* upsample: RESIZE_NEAREST_NEIGHBOR align_corners=0 half_pixel_centers=0, 6x5x8 -> 12x10x8 */\n"
+        "static void upsample(void) {"
+    ) in code
     assert "/* classifier: FULLY_CONNECTED 9 -> 10 (x1) */" in code
     # Timed units: one per patch, then one per op after the stage.
     assert model.layer_names == tuple(patches + [op.name for op in graph.ops if op.name not in stage])

@@ -497,7 +497,7 @@ def test_requantize_pad_concat_resize_match_reference(lib):
     for out_h, out_w in [(8, 10), (3, 7), (1, 1), (9, 4)]:
         for align_corners, half_pixel in [(False, False), (True, False), (False, True)]:
             np.testing.assert_array_equal(
-                lib.resize_nearest(x, out_h, out_w, align_corners, half_pixel),
+                lib.resize("nearest", x, x.shape[1:3], (out_h, out_w), align_corners, half_pixel),
                 reference.resize_nearest_neighbor(x, (out_h, out_w), align_corners, half_pixel),
             )
 
@@ -652,3 +652,59 @@ def test_large_biases_take_the_exact_path_bit_exactly(lib, kind, kernel, variant
         got = run_region(lib, kind, region, window, q, held, filters, bias, variant)
         want = expected_conv(kind, region, window, q, x, filters, bias)
         np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} trial {trial}")
+
+
+@pytest.mark.parametrize("kind", ["bilinear", "nearest", "depth_to_space", "space_to_depth"])
+def test_tile_kernels_match_reference_on_every_tile(lib, kind):
+    """pb_tiles.c on random tiles of random maps, each fed only the input window that
+    geometry.tile_input_window names: equal to the whole-map reference cut to the tile (and the whole map
+    is one tile)."""
+    from harness.ir.geometry import TileOrigin, resize_bilinear_taps, resize_nearest_source
+
+    rng = np.random.default_rng(len(kind))
+    for trial in range(30):
+        in_h, in_w, c = (int(v) for v in rng.integers(1, 9, 3))
+        align, half = [(False, False), (True, False), (False, True)][trial % 3]
+        if kind in ("bilinear", "nearest"):
+            out_h, out_w = (int(v) for v in rng.integers(1, 19, 2))
+            taps = resize_bilinear_taps if kind == "bilinear" else resize_nearest_source
+            axes = []
+            for in_size, out_size in ((in_h, out_h), (in_w, out_w)):
+                found = taps(in_size, out_size, align, half)
+                lower, upper = (found[0], found[1]) if kind == "bilinear" else (found, found)
+                axes.append((lower, upper))
+        else:
+            block = int(rng.integers(2, 4))
+            if kind == "space_to_depth":
+                in_h, in_w = in_h * block, in_w * block
+            else:
+                c *= block * block
+        x = rng.integers(-128, 128, (1, in_h, in_w, c), dtype=np.int8)
+        if kind == "bilinear":
+            whole = reference.resize_bilinear(x, (in_h, in_w), (out_h, out_w), align, half)
+        elif kind == "nearest":
+            whole = reference.resize_nearest_neighbor(x, (out_h, out_w), align, half)
+        elif kind == "depth_to_space":
+            whole = reference.depth_to_space(x, block)
+        else:
+            whole = reference.space_to_depth(x, block)
+        out_h, out_w = whole.shape[1:3]
+        r0, c0 = int(rng.integers(0, out_h)), int(rng.integers(0, out_w))
+        r1, c1 = int(rng.integers(r0 + 1, out_h + 1)), int(rng.integers(c0 + 1, out_w + 1))
+        if kind in ("bilinear", "nearest"):
+            (y_lo, y_hi), (x_lo, x_hi) = axes
+            y0, y1 = int(y_lo[r0:r1].min()), int(y_hi[r0:r1].max()) + 1
+            x0, x1 = int(x_lo[c0:c1].min()), int(x_hi[c0:c1].max()) + 1
+        elif kind == "depth_to_space":
+            y0, y1, x0, x1 = r0 // block, (r1 - 1) // block + 1, c0 // block, (c1 - 1) // block + 1
+        else:
+            y0, y1, x0, x1 = r0 * block, r1 * block, c0 * block, c1 * block
+        window = np.ascontiguousarray(x[:, y0:y1, x0:x1])
+        tile = TileOrigin((r0, r1), (c0, c1), y0, x0)
+        if kind in ("bilinear", "nearest"):
+            got = lib.resize(kind, window, (in_h, in_w), (out_h, out_w), align, half, tile)
+        elif kind == "depth_to_space":
+            got = lib.depth_to_space(window, block, tile)
+        else:
+            got = lib.space_to_depth(window, block, tile)
+        np.testing.assert_array_equal(got, whole[:, r0:r1, c0:c1], err_msg=f"{kind} trial {trial}")

@@ -195,14 +195,22 @@ def _with_tail(kind: str):
     return graph
 
 
-@pytest.mark.parametrize(
-    "kind", ["MEAN", "RESHAPE", "TRANSPOSE", "SOFTMAX", "RESIZE_NEAREST_NEIGHBOR", "FULLY_CONNECTED"]
-)
+@pytest.mark.parametrize("kind", ["MEAN", "RESHAPE", "TRANSPOSE", "SOFTMAX", "FULLY_CONNECTED"])
 def test_unpatchable_ops_are_rejected_naming_the_op(kind):
     graph = _with_tail(kind)
     with pytest.raises(ScheduleError, match=f"op 'tail_op' \\({kind}\\) cannot run patch by patch"):
         make_plan(graph, 2, 2)
     make_plan(graph, 2, 1)  # the stage before it is fine
+
+
+def test_resize_runs_in_the_patch_stage_reading_its_source_rows():
+    """RESIZE_NEAREST_NEIGHBOR 8x8 -> 16x16 in the stage: a patch of output rows [0, 8) reads input rows
+    [0, 4) (geometry.tile_input_window); the executor's result is per-layer inference's."""
+    graph = _with_tail("RESIZE_NEAREST_NEIGHBOR")
+    plan = make_plan(graph, 2, 2)
+    first = plan.patches[0]
+    step = next(step for step in first.steps if step.op == "tail_op")
+    assert step.output == Region(0, 8, 0, 8) and step.inputs[0] == Region(0, 4, 0, 4)
 
 
 def test_global_pool_is_rejected(mlperf):

@@ -1,6 +1,7 @@
 """Spatially local ops of converter-made models, built with the project's graph builders
 (models.synthetic.build_stack, tests/codegen_graphs.Appender): depthwise convolutions with a depth
-multiplier > 1.
+multiplier > 1; RESIZE_BILINEAR with each align_corners / half_pixel_centers setting; DEPTH_TO_SPACE and
+SPACE_TO_DEPTH.
 
 Each graph is checked on every tensor against LiteRT BUILTIN_REF over seeded inputs, then on the
 emulator per layer and with a patch stage (p = 2), with the portable and the optimized (DSP) kernels,
@@ -9,12 +10,15 @@ bit-exact through measure().
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from codegen_graphs import Appender
 from machine import needs
 
 from harness.codegen.layout import plan_model_arena
 from harness.codegen.options import CodegenOptions
 from harness.frontend import graph_from_bytes, graph_to_bytes
+from harness.ir.graph import QParams, validate
 from harness.pipeline.measure import measure
 from harness.reference.outside import every_tensor_mismatches, run_litert, seeded_inputs
 from harness.schedule.plan import make_plan
@@ -22,7 +26,10 @@ from harness.schedule.profile import PAPER_RULES, alias_groups
 from models.synthetic import LayerSpec, build_stack
 
 M7 = "stm32f746"  # Cortex-M7: the optimized set runs the DSP kernels
-KERNEL_SETS = ("portable", "optimized")
+
+
+def SLOW(*values):  # noqa: N802 (reads as a marker in the parameter lists)
+    return pytest.param(*values, marks=pytest.mark.slow)
 
 
 def _litert_every_tensor(graph, count: int = 6, seed: int = 11) -> None:
@@ -78,7 +85,107 @@ def test_depth_multiplier_is_never_planned_in_place():
 
 @pytest.mark.hil
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
-@pytest.mark.parametrize("kernels", KERNEL_SETS)
-@pytest.mark.parametrize("p, n", [(1, 0), (2, 4)])
+@pytest.mark.parametrize(
+    "p, n, kernels",
+    [(1, 0, "portable"), (2, 4, "optimized"), SLOW(1, 0, "optimized"), SLOW(2, 4, "portable")],
+)
 def test_depth_multiplier_bit_exact_on_the_emulator(p, n, kernels):
     _bit_exact_on_the_emulator(depth_multiplier_graph(), p, n, kernels)
+
+
+# --- RESIZE_BILINEAR ------------------------------------------------------------------------------------
+
+RESIZE_SETTINGS = [(False, False), (True, False), (False, True)]  # (align_corners, half_pixel_centers)
+
+
+def _conv(a: Appender, name: str, x: str, kernel: int, cout: int = 4) -> str:
+    """A SAME kxk conv appended with the project's Appender (per-channel weights, int32 bias)."""
+    cin = a.graph.tensor(x).shape[-1]
+    w_scales = a.rng.uniform(0.005, 0.02, cout).astype(np.float32)
+    weights = a.const(f"{name}_w", a.rng.integers(-127, 128, (cout, kernel, kernel, cin)).astype(np.int8),
+                      QParams(w_scales, np.zeros(cout, np.int64), 0))  # fmt: skip
+    bias_scales = (np.float64(a.graph.tensor(x).scale) * w_scales).astype(np.float32)
+    bias = a.const(f"{name}_b", a.rng.integers(-2000, 2000, cout).astype(np.int32),
+                   QParams(bias_scales, np.zeros(cout, np.int64), 0))  # fmt: skip
+    attrs = {"stride": (1, 1), "dilation": (1, 1), "padding": "SAME", "activation": "NONE",
+             "act_min": -128, "act_max": 127}  # fmt: skip
+    scale = float(a.graph.tensor(x).scale) * 0.02 * kernel * np.sqrt(cin) * 3
+    return a.op("CONV_2D", name, [x, weights, bias], attrs, scale, int(a.rng.integers(-20, 20)))
+
+
+def resize_bilinear_graph(align_corners: bool, half_pixel_centers: bool):
+    """conv 3x3 -> RESIZE_BILINEAR up (11x10 -> 17x23) -> conv 3x3 -> RESIZE_BILINEAR down (-> 9x7) ->
+    conv 1x1; every op spatially local, so all five can form a patch stage."""
+    specs = [LayerSpec("conv", 3, 1, channels=5)]
+    graph = build_stack(specs, input_shape=(1, 11, 10, 3), seed=31, name="resize_bilinear", blocks=False)
+    a = Appender(graph, seed=32)
+    attrs = {"align_corners": align_corners, "half_pixel_centers": half_pixel_centers}
+    x = a.op("RESIZE_BILINEAR", "resize_up", [a.x, a.const("size_up", np.array([17, 23], np.int32))], attrs)
+    x = _conv(a, "after_up", x, 3)
+    x = a.op("RESIZE_BILINEAR", "resize_down", [x, a.const("size_down", np.array([9, 7], np.int32))], attrs)
+    _conv(a, "head", x, 1)
+    validate(graph)
+    return graph
+
+
+@pytest.mark.parametrize("align_corners, half_pixel_centers", RESIZE_SETTINGS)
+def test_resize_bilinear_every_tensor_matches_litert(align_corners, half_pixel_centers):
+    _litert_every_tensor(resize_bilinear_graph(align_corners, half_pixel_centers))
+
+
+# --- DEPTH_TO_SPACE and SPACE_TO_DEPTH -------------------------------------------------------------------
+
+
+def depth_space_graph(block: int = 2):
+    """conv 3x3 (12 channels) -> DEPTH_TO_SPACE b -> conv 3x3 -> SPACE_TO_DEPTH b -> conv 1x1: the
+    rearrangements between convs whose windows overlap tile borders, all in one patch stage."""
+    specs = [LayerSpec("conv", 3, 1, channels=3 * block * block)]
+    graph = build_stack(specs, input_shape=(1, 7, 9, 3), seed=41, name=f"depth_space_b{block}", blocks=False)
+    a = Appender(graph, seed=42)
+    x = a.op("DEPTH_TO_SPACE", "to_space", [a.x], {"block_size": block})
+    x = _conv(a, "between", x, 3)
+    x = a.op("SPACE_TO_DEPTH", "to_depth", [x], {"block_size": block})
+    _conv(a, "head", x, 1)
+    validate(graph)
+    return graph
+
+
+@pytest.mark.parametrize("block", [2, 3])
+def test_depth_space_every_tensor_matches_litert(block):
+    graph = depth_space_graph(block)
+    assert graph.tensor(graph.ops[1].outputs[0]).shape == (1, 7 * block, 9 * block, 3)
+    _litert_every_tensor(graph)
+
+
+# --- on the emulator: resizes and depth/space rearrangements in the patch stage -------------------------
+
+# (graph, its two parameters, p, kernels): p = 2 runs every op of the graph in the patch stage. The tile
+# kernels are the same C in both kernel sets (the convs around them differ); the pairs under -m slow.
+STAGE_POINTS = [
+    ("bilinear", False, False, 1, "optimized"),
+    ("bilinear", False, False, 2, "portable"),
+    ("bilinear", True, False, 2, "optimized"),
+    ("bilinear", False, True, 2, "optimized"),
+    SLOW("bilinear", False, False, 1, "portable"),
+    SLOW("bilinear", False, False, 2, "optimized"),
+    ("depth_space", 2, None, 1, "portable"),
+    ("depth_space", 2, None, 2, "optimized"),
+    ("depth_space", 3, None, 2, "portable"),
+    SLOW("depth_space", 2, None, 1, "optimized"),
+    SLOW("depth_space", 2, None, 2, "portable"),
+]
+
+
+@pytest.mark.hil
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+@pytest.mark.parametrize("kind, first, second, p, kernels", STAGE_POINTS)
+def test_tile_ops_bit_exact_on_the_emulator(kind, first, second, p, kernels):
+    graph = resize_bilinear_graph(first, second) if kind == "bilinear" else depth_space_graph(first)
+    n = 0 if p == 1 else len(graph.ops)
+    if p == 2:
+        plan = make_plan(graph, p, n)
+        tile_ops = [
+            op.name for op in graph.ops if op.kind in ("RESIZE_BILINEAR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+        ]
+        assert set(tile_ops) <= set(plan.stage_ops) and len(tile_ops) == 2
+    _bit_exact_on_the_emulator(graph, p, n, kernels)

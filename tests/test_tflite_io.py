@@ -248,7 +248,16 @@ def all_ops_graph() -> Graph:
             [act("r1", (1, 6, 5, 8))],
             {"align_corners": False, "half_pixel_centers": False},
         ),
-        Op("TRANSPOSE", "transpose", ["r1", const("perm", [0, 2, 1, 3], "int32")], [act("t1", (1, 5, 6, 8))]),
+        Op(
+            "RESIZE_BILINEAR",
+            "resize_bilinear",
+            ["r1", const("size_bilinear", [6, 4], "int32")],
+            [act("rb", (1, 6, 4, 8))],
+            {"align_corners": False, "half_pixel_centers": True},
+        ),
+        Op("SPACE_TO_DEPTH", "space_to_depth", ["rb"], [act("sd", (1, 3, 2, 32))], {"block_size": 2}),
+        Op("DEPTH_TO_SPACE", "depth_to_space", ["sd"], [act("ds", (1, 6, 4, 8))], {"block_size": 2}),
+        Op("TRANSPOSE", "transpose", ["ds", const("perm", [0, 2, 1, 3], "int32")], [act("t1", (1, 4, 6, 8))]),
         Op(
             "MEAN",
             "mean",

@@ -198,6 +198,14 @@ PB_TRANSPOSE_CONV_SHAPE = CStruct(
         "pad_left",
     ),  # fmt: skip
 )
+PB_TILE = CStruct(
+    "pb_tile",
+    _int32("out_y0", "out_x0", "out_h", "out_w", "in_y0", "in_x0", "in_row_stride", "out_row_stride"),
+)
+PB_RESIZE_SHAPE = CStruct(
+    "pb_resize_shape",
+    _int32("in_h", "in_w", "out_h", "out_w", "channels", "align_corners", "half_pixel_centers"),
+)
 STRUCTS = (
     PB_REGION,
     PB_WINDOW,
@@ -206,4 +214,6 @@ STRUCTS = (
     PB_MUL_PARAMS,
     PB_CONCAT_INPUT,
     PB_TRANSPOSE_CONV_SHAPE,
+    PB_TILE,
+    PB_RESIZE_SHAPE,
 )

@@ -20,7 +20,7 @@ import numpy as np
 from harness.codegen import cmsis_nn, kernels
 from harness.firmware.build import BuildOptions, BuildResult, build_firmware
 from harness.firmware.targets import Target, load_target
-from harness.ir.geometry import activation_inputs, hwc
+from harness.ir.geometry import TILE_KINDS, activation_inputs, hwc
 from harness.ir.graph import Graph, GraphError, validate
 from harness.ir.schedule_name import schedule_label
 from harness.schedule.arena import ArenaPlan
@@ -44,7 +44,7 @@ _C_KEYWORDS = frozenset(
 )
 # Names model.c defines itself; an op may not take them.
 _RESERVED = frozenset({"arena", "stage_step", "load_tile", "model_outputs", "region", "inputs", "dims", "pads",
-                       "perm", "row", "in_y", "main", "memcpy", "memset"})  # fmt: skip
+                       "perm", "row", "in_y", "main", "memcpy", "memset", "tile"})  # fmt: skip
 
 
 def generate_model(
@@ -108,7 +108,11 @@ def generate_model(
         arrays=[a for code in op_codes for a in code.constants] + [i.array_data for i in inputs],
     )  # fmt: skip
     environment = _environment()
-    environment.globals["step_initializer"] = lambda step: _step_initializer(step, context["max_inputs"])
+    # the steps carry their tile's origin when an op of the stage needs it (TILE_KINDS: resizes, ...)
+    context["step_origin"] = any(op.kind in TILE_KINDS for op in graph.ops if op.name in stage_ops)
+    environment.globals["step_initializer"] = lambda step: _step_initializer(
+        step, context["max_inputs"], context["step_origin"]
+    )
     sources = {
         "model.c": environment.get_template("model.c.j2").render(context),
         "model.h": environment.get_template("model.h.j2").render(context),
@@ -335,11 +339,12 @@ def _max_stage_inputs(graph: Graph, plan: PatchPlan) -> int:
     return max((len(activation_inputs(graph, op)) for op in ops), default=1)
 
 
-def _step_initializer(step: StepIO, max_inputs: int) -> str:
+def _step_initializer(step: StepIO, max_inputs: int, origin: bool) -> str:
     pad = max_inputs - len(step.inputs)
     return (
         "{" + f".region = {step.region.c_initializer()}, .input = {c_ints(list(step.inputs) + [0] * pad)}, "
         f".input_row_stride = {c_ints(list(step.input_row_strides) + [0] * pad)}, .output = {step.output}"
+        + (f", .origin = {c_ints(list(step.origin))}" if origin else "")
         + "}"
     )
 

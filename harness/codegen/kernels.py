@@ -32,7 +32,16 @@ from pathlib import Path
 import numpy as np
 
 from harness.ir import quant
-from harness.ir.geometry import WINDOW_KINDS, hwc, kernel_size, op_pads, reach, stride_dilation, window_count
+from harness.ir.geometry import (
+    WINDOW_KINDS,
+    TileOrigin,
+    hwc,
+    kernel_size,
+    op_pads,
+    reach,
+    stride_dilation,
+    window_count,
+)
 from harness.ir.graph import Graph, Op
 from harness.paths import BUILD_DIR
 from harness.schedule.arena import depthwise_inplace_schedule
@@ -43,6 +52,8 @@ from .cparams import (
     PB_MUL_PARAMS,
     PB_REGION,
     PB_REQUANT,
+    PB_RESIZE_SHAPE,
+    PB_TILE,
     PB_WINDOW,
     Region,
     Window,
@@ -459,12 +470,38 @@ class HostKernels:
         self.lib.pb_concat_s8(len(arrays), c_inputs, outer, output_zero_point, _ptr(output))
         return output
 
-    def resize_nearest(self, input: np.ndarray, out_h: int, out_w: int, align_corners: bool,
-                       half_pixel_centers: bool) -> np.ndarray:  # fmt: skip
-        in_h, in_w, c = input.shape[-3:]
-        output = np.zeros((1, out_h, out_w, c), np.int8)
-        self.lib.pb_resize_nearest_s8(in_h, in_w, c, out_h, out_w, int(align_corners), int(half_pixel_centers),
-                                      _ptr(_int8(input, "input")), _ptr(output))  # fmt: skip
+    # tiles (pb_tiles.c): ``window`` holds the input from tile.in_y0 / tile.in_x0; None: the whole map
+    def resize(self, kind: str, window: np.ndarray, in_hw: tuple[int, int], out_hw: tuple[int, int],
+               align_corners: bool, half_pixel_centers: bool, tile: TileOrigin | None = None) -> np.ndarray:  # fmt: skip
+        """pb_resize_nearest_s8 (kind "nearest") or pb_resize_bilinear_s8 ("bilinear") on one tile."""
+        function = {"nearest": self.lib.pb_resize_nearest_s8, "bilinear": self.lib.pb_resize_bilinear_s8}[
+            kind
+        ]
+        channels = window.shape[-1]
+        shape = PB_RESIZE_SHAPE.ctypes_value(dict(in_h=in_hw[0], in_w=in_hw[1], out_h=out_hw[0], out_w=out_hw[1],
+                                                  channels=channels, align_corners=int(align_corners),
+                                                  half_pixel_centers=int(half_pixel_centers)))  # fmt: skip
+        tile = tile or TileOrigin((0, out_hw[0]), (0, out_hw[1]), 0, 0)
+        return self._tile_call(lambda t, i, o: function(ctypes.byref(shape), t, i, o), window, tile, channels)
+
+    def depth_to_space(self, window: np.ndarray, block: int, tile: TileOrigin) -> np.ndarray:
+        channels = window.shape[-1] // (block * block)
+        return self._tile_call(lambda t, i, o: self.lib.pb_depth_to_space_s8(block, channels, t, i, o), window,
+                               tile, channels)  # fmt: skip
+
+    def space_to_depth(self, window: np.ndarray, block: int, tile: TileOrigin) -> np.ndarray:
+        channels = window.shape[-1]
+        return self._tile_call(lambda t, i, o: self.lib.pb_space_to_depth_s8(block, channels, t, i, o), window,
+                               tile, channels * block * block)  # fmt: skip
+
+    def _tile_call(self, call, window: np.ndarray, tile: TileOrigin, out_c: int) -> np.ndarray:
+        window = _int8(window, "input")
+        (r0, r1), (c0, c1) = tile.out_rows, tile.out_cols
+        output = np.zeros((1, r1 - r0, c1 - c0, out_c), np.int8)
+        c_tile = PB_TILE.ctypes_value(dict(out_y0=r0, out_x0=c0, out_h=r1 - r0, out_w=c1 - c0, in_y0=tile.in_y0,
+                                           in_x0=tile.in_x0, in_row_stride=window.shape[2] * window.shape[3],
+                                           out_row_stride=(c1 - c0) * out_c))  # fmt: skip
+        call(ctypes.byref(c_tile), _ptr(window), _ptr(output))
         return output
 
 

@@ -140,6 +140,9 @@ class StepIO:
     output: int  # arena offset of the first element written
     reads: tuple[Region, ...]  # the windows read (for the comment)
     writes: Region
+    # (first output row, column, first input row, column) in the full maps: where a TILE_KINDS op's tile
+    # and its input window lie (its arithmetic depends on the position, geometry.tile_input_window)
+    origin: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def comment(self) -> str:
         reads = ", ".join(str(r) for r in self.reads)
@@ -197,6 +200,11 @@ def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
                     out_view.at(step.output),
                     tuple(reads),
                     step.output,
+                    (
+                        step.output.y0,
+                        step.output.x0,
+                        *((first.y0, first.x0) if first is not None else (0, 0)),
+                    ),
                 )  # fmt: skip
             )
     return steps

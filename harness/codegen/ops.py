@@ -19,13 +19,20 @@ import numpy as np
 from harness import reference
 from harness.codegen import kernels
 from harness.ir import quant
-from harness.ir.geometry import activation_inputs, hwc
+from harness.ir.geometry import activation_inputs, block_size, hwc
 from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.fusion import epilogue_chunk_rows
 
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
-from .cparams import PB_ADD_PARAMS, PB_MUL_PARAMS, PB_REQUANT, PB_TRANSPOSE_CONV_SHAPE
+from .cparams import (
+    PB_ADD_PARAMS,
+    PB_MUL_PARAMS,
+    PB_REQUANT,
+    PB_RESIZE_SHAPE,
+    PB_TILE,
+    PB_TRANSPOSE_CONV_SHAPE,
+)
 from .layout import StageLayout, StepIO, stage_steps
 from .options import CodegenError
 
@@ -233,7 +240,7 @@ def _check_softmax(graph: Graph, op: Op, in_stage: bool) -> str | None:
     return None
 
 
-def _check_resize(graph: Graph, op: Op, in_stage: bool) -> str | None:
+def _check_nhwc_input(graph: Graph, op: Op, in_stage: bool) -> str | None:
     if len(graph.tensor(op.inputs[0]).shape) != 4:
         return "the input must be a 4-D NHWC tensor"
     return None
@@ -662,15 +669,39 @@ def emit_concatenation(ctx: OpContext) -> OpCode:
                   constants=constants, fields=fields, steps=steps)  # fmt: skip
 
 
-def emit_resize(ctx: OpContext) -> OpCode:
+def emit_tile(ctx: OpContext) -> OpCode:
+    """RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, DEPTH_TO_SPACE, SPACE_TO_DEPTH (pb_tiles.c): the whole map per
+    layer; in the patch stage the patch's tile, placed by the step's origin."""
     op = ctx.op
-    in_h, in_w, c = hwc(ctx.graph.tensor(op.inputs[0]).shape)
-    out_h, out_w, _ = hwc(ctx.graph.tensor(op.outputs[0]).shape)
-    fields = dict(in_h=in_h, in_w=in_w, c=c, out_h=out_h, out_w=out_w,
-                  align_corners=int(bool(op.attrs.get("align_corners", False))),
-                  half_pixel_centers=int(bool(op.attrs.get("half_pixel_centers", False))),
-                  input=ctx.input_ptr(0), output=ctx.output_ptr())  # fmt: skip
-    return OpCode(op.name, op.kind, _comment(ctx), False, "resize", fields=fields)
+    in_h, in_w, in_c = hwc(ctx.tensor(0).shape)
+    out_h, out_w, out_c = hwc(ctx.out.shape)
+    structs, detail = [], ""
+    if op.kind in ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"):
+        align, half = (
+            int(bool(op.attrs.get("align_corners", False))),
+            int(bool(op.attrs.get("half_pixel_centers", False))),
+        )
+        shape = dict(in_h=in_h, in_w=in_w, out_h=out_h, out_w=out_w, channels=in_c, align_corners=align,
+                     half_pixel_centers=half)  # fmt: skip
+        structs.append(
+            f"static const pb_resize_shape {op.name}_shape = {PB_RESIZE_SHAPE.initializer(shape)};"
+        )
+        kernel = "pb_resize_nearest_s8" if op.kind == "RESIZE_NEAREST_NEIGHBOR" else "pb_resize_bilinear_s8"
+        call = f"{kernel}(&{op.name}_shape, &tile, {ctx.input_ptr(0)}, {ctx.output_ptr()});"
+        detail = f"align_corners={align} half_pixel_centers={half}"
+    else:
+        block = block_size(op)
+        kernel, channels = (
+            ("pb_depth_to_space_s8", out_c) if op.kind == "DEPTH_TO_SPACE" else ("pb_space_to_depth_s8", in_c)
+        )
+        call = f"{kernel}({block}, {channels}, &tile, {ctx.input_ptr(0)}, {ctx.output_ptr()});"
+        detail = f"block {block}"
+    whole = dict(out_y0=0, out_x0=0, out_h=out_h, out_w=out_w, in_y0=0, in_x0=0, in_row_stride=in_w * in_c,
+                 out_row_stride=out_w * out_c)  # fmt: skip
+    fields = dict(call=call, tile_init=PB_TILE.initializer(whole))
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "tile", structs=structs, fields=fields,
+                  steps=steps)  # fmt: skip
 
 
 EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
@@ -689,7 +720,10 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "RESHAPE": emit_reshape,
     "PAD": emit_pad,
     "CONCATENATION": emit_concatenation,
-    "RESIZE_NEAREST_NEIGHBOR": emit_resize,
+    "RESIZE_NEAREST_NEIGHBOR": emit_tile,
+    "RESIZE_BILINEAR": emit_tile,
+    "DEPTH_TO_SPACE": emit_tile,
+    "SPACE_TO_DEPTH": emit_tile,
     "TRANSPOSE_CONV": emit_transpose_conv,
     **{kind: emit_unary for kind in UNARY_KINDS},
 }
@@ -710,7 +744,10 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "RESHAPE": _no_check,
     "PAD": _check_pad,
     "CONCATENATION": _check_concat,
-    "RESIZE_NEAREST_NEIGHBOR": _check_resize,
+    "RESIZE_NEAREST_NEIGHBOR": _check_nhwc_input,
+    "RESIZE_BILINEAR": _check_nhwc_input,
+    "DEPTH_TO_SPACE": _check_nhwc_input,
+    "SPACE_TO_DEPTH": _check_nhwc_input,
     "TRANSPOSE_CONV": _check_transpose_conv,
     **{kind: _no_check for kind in UNARY_KINDS},
 }

@@ -409,9 +409,13 @@ def _op_attrs(kind: str, options: dict[str, Any], output: Tensor, op_where: str)
         attrs["offset"] = bool(options.get("offset", False))
     if kind in ("SPLIT", "SPLIT_V") and "num_splits" in options:
         attrs["num_splits"] = int(options["num_splits"])
-    if kind == "RESIZE_NEAREST_NEIGHBOR":
+    if kind in ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"):
         attrs["align_corners"] = bool(options["align_corners"])
         attrs["half_pixel_centers"] = bool(options["half_pixel_centers"])
+    if kind in ("DEPTH_TO_SPACE", "SPACE_TO_DEPTH"):
+        attrs["block_size"] = int(options["block_size"])
+        if attrs["block_size"] < 1:
+            raise TFLiteImportError(f"{op_where}: block_size {attrs['block_size']} must be positive")
     if kind in _FUSED_ACTIVATION_OPS or kind in _POOL_OPS:
         activation = _activation(options["activation"], op_where)
         attrs["activation"] = activation

@@ -225,6 +225,17 @@ def _read_options(kind: str, operator) -> dict[str, Any]:
         if o is None:
             return {"align_corners": False, "half_pixel_centers": False}
         return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
+    if kind == "RESIZE_BILINEAR":
+        o = _options_table(operator, tflite.ResizeBilinearOptions)
+        if o is None:
+            return {"align_corners": False, "half_pixel_centers": False}
+        return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
+    if kind in ("DEPTH_TO_SPACE", "SPACE_TO_DEPTH"):
+        cls = tflite.DepthToSpaceOptions if kind == "DEPTH_TO_SPACE" else tflite.SpaceToDepthOptions
+        o = _options_table(operator, cls)
+        if o is None:
+            return {"missing": True}
+        return {"block_size": o.BlockSize()}
     if kind == "STRIDED_SLICE":
         o = _options_table(operator, tflite.StridedSliceOptions)
         if o is None:

@@ -79,6 +79,9 @@ _INPUT_COUNTS: dict[str, tuple[int, int | None]] = {
     "RELU6": (1, 1),
     "RELU_N1_TO_1": (1, 1),
     "TRANSPOSE_CONV": (3, 4),
+    "RESIZE_BILINEAR": (2, 2),
+    "DEPTH_TO_SPACE": (1, 1),
+    "SPACE_TO_DEPTH": (1, 1),
 }
 # Inputs that must be constants, by position: (position, role, dtype).
 _CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
@@ -95,5 +98,6 @@ _CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
     "RESHAPE": ((1, "shape", "int32"),),
     "TRANSPOSE": ((1, "perm", "int32"),),
     "RESIZE_NEAREST_NEIGHBOR": ((1, "size", "int32"),),
+    "RESIZE_BILINEAR": ((1, "size", "int32"),),
     "TRANSPOSE_CONV": ((0, "output shape", "int32"), (1, "filter", "int8"), (3, "bias", "int32")),
 }

@@ -60,6 +60,11 @@ _INT8_OP_VERSIONS = {
     "RELU6": 2,
     "RELU_N1_TO_1": 1,
     "TRANSPOSE_CONV": 3,
+    "RESIZE_BILINEAR": 2,
+    # The converter writes 2 for int8; LiteRT's BUILTIN_REF registers only version 1, whose kernel takes
+    # int8 as well, so patchbench's exports say 1 and both resolvers load them.
+    "DEPTH_TO_SPACE": 1,
+    "SPACE_TO_DEPTH": 2,
 }
 # deprecated_builtin_code is an int8: codes above 127 are written as this placeholder.
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127
@@ -200,7 +205,7 @@ def _tensor_table(builder: flatbuffers.Builder, tensor: Tensor, buffer_index: in
 
 def _op_version(graph: Graph, kind: str) -> int:
     version = _INT8_OP_VERSIONS[kind]
-    if kind == "RESIZE_NEAREST_NEIGHBOR" and any(
+    if kind in ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR") and any(
         op.attrs.get("half_pixel_centers") for op in graph.ops if op.kind == kind
     ):
         version = 3
@@ -403,6 +408,24 @@ def _resize_nearest_neighbor_options(builder, graph: Graph, op: Op) -> tuple[int
     return BuiltinOptions.ResizeNearestNeighborOptions, tflite.ResizeNearestNeighborOptionsEnd(builder)
 
 
+def _resize_bilinear_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    tflite.ResizeBilinearOptionsStart(builder)
+    tflite.ResizeBilinearOptionsAddAlignCorners(builder, bool(op.attrs.get("align_corners", False)))
+    tflite.ResizeBilinearOptionsAddHalfPixelCenters(builder, bool(op.attrs.get("half_pixel_centers", False)))
+    return BuiltinOptions.ResizeBilinearOptions, tflite.ResizeBilinearOptionsEnd(builder)
+
+
+def _block_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    block = int(_attr(graph, op, "block_size"))
+    if op.kind == "DEPTH_TO_SPACE":
+        tflite.DepthToSpaceOptionsStart(builder)
+        tflite.DepthToSpaceOptionsAddBlockSize(builder, block)
+        return BuiltinOptions.DepthToSpaceOptions, tflite.DepthToSpaceOptionsEnd(builder)
+    tflite.SpaceToDepthOptionsStart(builder)
+    tflite.SpaceToDepthOptionsAddBlockSize(builder, block)
+    return BuiltinOptions.SpaceToDepthOptions, tflite.SpaceToDepthOptionsEnd(builder)
+
+
 def _transpose_conv_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
     stride_h, stride_w = _attr(graph, op, "stride", (1, 1))
     tflite.TransposeConvOptionsStart(builder)
@@ -438,4 +461,7 @@ _OPTION_WRITERS: dict[str, Callable[[flatbuffers.Builder, Graph, Op], tuple[int,
     "RESIZE_NEAREST_NEIGHBOR": _resize_nearest_neighbor_options,
     "TRANSPOSE_CONV": _transpose_conv_options,
     "LEAKY_RELU": _leaky_relu_options,
+    "RESIZE_BILINEAR": _resize_bilinear_options,
+    "DEPTH_TO_SPACE": _block_options,
+    "SPACE_TO_DEPTH": _block_options,
 }

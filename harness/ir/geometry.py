@@ -7,9 +7,12 @@ right) pads, the input rows and columns a tile of the output reads, and the (H, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from harness.ir.graph import Graph, GraphError, Op
+from harness.ir.quant import round_half_away
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
@@ -29,6 +32,7 @@ SINGLE_ACTIVATION_KINDS = (
     "TRANSPOSE",
     "RESHAPE",
     "RESIZE_NEAREST_NEIGHBOR",
+    "RESIZE_BILINEAR",
 )
 
 
@@ -197,6 +201,116 @@ def _shifted(out_range, size: int, pad_before: int):
     before = min(max(-start, 0), o1 - o0)
     after = (o1 - o0) - before - (clipped_end - clipped_start)
     return (clipped_start, clipped_end), (before, after)
+
+
+# --- ops that map an output tile to an input window by their own index rule ---------------------------
+
+# Resizes and block rearrangements: output pixel (y, x) reads input pixels that follow from (y, x) and the
+# full map sizes alone, so a tile of the output reads one window of the input (``tile_input_window``),
+# and a kernel computing the tile needs where the tile and the window lie in the full maps.
+TILE_KINDS = ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+RESIZE_FRACTION_BITS = 10  # TFLite's int8 bilinear resize works in 1/1024 of an input pixel
+
+
+@dataclass(frozen=True)
+class TileOrigin:
+    """Where a TILE_KINDS op's tile lies: output rows ``[r0, r1)`` and columns ``[c0, c1)`` of the full
+    output, computed from an input window whose first row and column are ``in_y0`` / ``in_x0``."""
+
+    out_rows: tuple[int, int]
+    out_cols: tuple[int, int]
+    in_y0: int
+    in_x0: int
+
+
+def resize_bilinear_taps(
+    in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Along one axis of an int8 RESIZE_BILINEAR, per output index: (lower, upper, position), TFLite's
+    integer rule (reference_ops::ResizeBilinear for int8).
+
+    ``position`` is the source coordinate in 1/1024 pixel; output index i interpolates input ``lower[i]``
+    and ``upper[i]`` with weights ``1024 - (position - 1024 * lower)`` and ``position - 1024 * lower``.
+    The scale is rounded to 1/1024 and the divisions truncate toward zero, as in C.
+    """
+    one = 1 << RESIZE_FRACTION_BITS
+    if align_corners and out_size > 1:
+        scale = (one * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
+    else:
+        scale = (one * in_size + out_size // 2) // out_size
+    index = np.arange(out_size, dtype=np.int64)
+    position = index * scale + (scale // 2 - one // 2 if half_pixel_centers else 0)
+    lower = np.maximum(_c_div(position, one), 0)
+    upper = np.minimum(_c_div(position + one - 1, one), in_size - 1)
+    return lower, upper, position
+
+
+def _c_div(a: np.ndarray, b: int) -> np.ndarray:
+    """C's integer division (truncates toward zero) of int64 values by a positive int."""
+    return np.where(a >= 0, a // b, -((-a) // b))
+
+
+def resize_nearest_source(
+    in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool
+) -> np.ndarray:
+    """Along one axis of RESIZE_NEAREST_NEIGHBOR, the input index of each output index (TFLite's
+    reference rule, in float32 arithmetic like its kernel)."""
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+    offset = np.float32(0.5) if half_pixel_centers else np.float32(0.0)
+    positions = (np.arange(out_size, dtype=np.float32) + offset) * scale
+    if align_corners:
+        index = round_half_away(positions.astype(np.float64))
+    else:
+        index = np.floor(positions)
+    index = np.minimum(index.astype(np.int64), in_size - 1)
+    if half_pixel_centers:
+        index = np.maximum(index, 0)
+    return index
+
+
+def block_size(op: Op) -> int:
+    """The block size b of DEPTH_TO_SPACE / SPACE_TO_DEPTH."""
+    value = int(op.attrs.get("block_size", 0))
+    if value < 1:
+        raise GraphError(f"op {op.name!r} ({op.kind}): block_size {value} must be a positive int")
+    return value
+
+
+def tile_input_window(
+    graph: Graph, op: Op, out_rows: tuple[int, int], out_cols: tuple[int, int]
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The input rows ``[y0, y1)`` and columns ``[x0, x1)`` that output rows ``[r0, r1)`` and columns
+    ``[c0, c1)`` of a TILE_KINDS op read: every source pixel of every output pixel of the tile."""
+    if op.kind not in TILE_KINDS:
+        raise GraphError(f"op {op.name!r} ({op.kind}) is not one of {', '.join(TILE_KINDS)}")
+    _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
+    windows = []
+    for (start, stop), in_size, out_size in ((out_rows, in_h, out_h), (out_cols, in_w, out_w)):
+        start, stop = int(start), int(stop)
+        if not 0 <= start < stop <= out_size:
+            raise GraphError(
+                f"op {op.name!r}: output range {(start, stop)} is empty or outside 0..{out_size}"
+            )
+        windows.append(_tile_axis_window(op, start, stop, in_size, out_size))
+    return windows[0], windows[1]
+
+
+def _tile_axis_window(op: Op, start: int, stop: int, in_size: int, out_size: int) -> tuple[int, int]:
+    align, half = bool(op.attrs.get("align_corners", False)), bool(op.attrs.get("half_pixel_centers", False))
+    if op.kind == "RESIZE_BILINEAR":
+        lower, upper, _ = resize_bilinear_taps(in_size, out_size, align, half)
+        return int(lower[start:stop].min()), int(upper[start:stop].max()) + 1
+    if op.kind == "RESIZE_NEAREST_NEIGHBOR":
+        source = resize_nearest_source(in_size, out_size, align, half)[start:stop]
+        return int(source.min()), int(source.max()) + 1
+    b = block_size(op)
+    if op.kind == "DEPTH_TO_SPACE":  # output pixel y comes from input pixel y // b
+        return start // b, (stop - 1) // b + 1
+    return start * b, stop * b  # SPACE_TO_DEPTH: output pixel y gathers input pixels y * b .. y * b + b - 1
 
 
 def activation_inputs(graph: Graph, op: Op) -> list[int]:

@@ -20,7 +20,8 @@ Weights keep TFLite's layouts so that import, export, the numpy reference and th
 | RESHAPE             | input (, shape const)           |                          |
 | TRANSPOSE           | input, perm (int32 const)       |                          |
 | CONCATENATION       | input 0 .. input k-1            |                          |
-| RESIZE_NEAREST_NEIGHBOR | input, size (int32 const [2]) |                        |
+| RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR | input, size (int32 const [2]) |       |
+| DEPTH_TO_SPACE, SPACE_TO_DEPTH | input                 |                          |
 | SOFTMAX, QUANTIZE, DEQUANTIZE | input                 |                          |
 | LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1 | input |          |
 | TRANSPOSE_CONV      | output shape (int32 const), filter, input, bias (or "") | filter [Cout, KH, KW, Cin] |
@@ -39,7 +40,8 @@ Attributes (``Op.attrs``), by key:
 - ``axis``: int  (CONCATENATION)
 - ``keep_dims``: bool  (MEAN, FULLY_CONNECTED)
 - ``beta``: float  (SOFTMAX)
-- ``align_corners`` / ``half_pixel_centers``: bool  (RESIZE_NEAREST_NEIGHBOR)
+- ``align_corners`` / ``half_pixel_centers``: bool  (RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR)
+- ``block_size``: int  (DEPTH_TO_SPACE, SPACE_TO_DEPTH)
 - ``begin_mask``, ``end_mask``, ``shrink_axis_mask`` (and, refused, ``ellipsis_mask``,
   ``new_axis_mask``, ``offset``): STRIDED_SLICE, TFLite's meaning (see ``harness.ir.slicing``)
 - ``num_splits``: int  (SPLIT)
@@ -93,6 +95,9 @@ OP_KINDS = (
     "RELU6",
     "RELU_N1_TO_1",
     "TRANSPOSE_CONV",
+    "RESIZE_BILINEAR",
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH",
 )
 
 # Elementwise ops of one int8 input: every output value is a function of the input value alone, so

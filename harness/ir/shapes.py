@@ -284,12 +284,37 @@ def _concatenation(ctx: _Context) -> Shape:
     return tuple(out)
 
 
-def _resize_nearest_neighbor(ctx: _Context) -> Shape:
+def _resize(ctx: _Context) -> Shape:
     n, _, _, c = ctx.shape(0, "input", rank=4)
     size = ctx.const(1, "size").reshape(-1)
     if size.shape != (2,) or (size < 1).any():
         raise ctx.error(f"size {size.tolist()} must be two positive ints (new height, new width)")
+    if ctx.op.attrs.get("align_corners") and ctx.op.attrs.get("half_pixel_centers"):
+        raise ctx.error("align_corners and half_pixel_centers cannot both be set (TFLite refuses it too)")
     return n, int(size[0]), int(size[1]), c
+
+
+def _block(ctx: _Context) -> int:
+    block = int(ctx.op.attrs.get("block_size", 0))
+    if block < 1:
+        raise ctx.error(f"block_size {block} must be a positive int")
+    return block
+
+
+def _depth_to_space(ctx: _Context) -> Shape:
+    n, h, w, c = ctx.shape(0, "input", rank=4)
+    b = _block(ctx)
+    if c % (b * b):
+        raise ctx.error(f"the input's {c} channels are not a multiple of block_size^2 = {b * b}")
+    return n, h * b, w * b, c // (b * b)
+
+
+def _space_to_depth(ctx: _Context) -> Shape:
+    n, h, w, c = ctx.shape(0, "input", rank=4)
+    b = _block(ctx)
+    if h % b or w % b:
+        raise ctx.error(f"the input's {h}x{w} pixels are not a whole number of {b}x{b} blocks")
+    return n, h // b, w // b, c * b * b
 
 
 def _transpose_conv(ctx: _Context) -> Shape:
@@ -356,7 +381,10 @@ _RULES: dict[str, Callable[[_Context], Shape]] = {
     "RESHAPE": _reshape,
     "TRANSPOSE": _transpose,
     "CONCATENATION": _concatenation,
-    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest_neighbor,
+    "RESIZE_NEAREST_NEIGHBOR": _resize,
+    "RESIZE_BILINEAR": _resize,
+    "DEPTH_TO_SPACE": _depth_to_space,
+    "SPACE_TO_DEPTH": _space_to_depth,
     "SOFTMAX": _same_shape,
     "QUANTIZE": _same_shape,
     "DEQUANTIZE": _same_shape,

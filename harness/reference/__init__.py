@@ -58,6 +58,7 @@ from harness.reference.ops import (  # noqa: F401
     average_pool2d,
     concatenation,
     conv2d,
+    depth_to_space,
     depthwise_conv2d,
     dequantize,
     fully_connected,
@@ -68,7 +69,9 @@ from harness.reference.ops import (  # noqa: F401
     quantize_float,
     requantize_acc,
     requantize_int8,
+    resize_bilinear,
     resize_nearest_neighbor,
+    space_to_depth,
     wrap_int32,
 )
 from harness.reference.quantparams import (  # noqa: F401
@@ -90,6 +93,13 @@ from harness.reference.quantparams import (  # noqa: F401
     quantize_multiplier_smaller_than_one_exp,
     softmax_quant,
 )
-from harness.reference.runner import pad_value, run_graph, run_op, run_outputs, transpose_conv_pads  # noqa: F401
+from harness.reference.runner import (  # noqa: F401
+    pad_value,
+    run_graph,
+    run_op,
+    run_outputs,
+    run_tile,
+    transpose_conv_pads,
+)
 from harness.reference.softmax import exp_on_negative_values, softmax  # noqa: F401
 from harness.reference.unary import unary_table  # noqa: F401

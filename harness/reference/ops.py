@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.ir import quant
-from harness.ir.geometry import Pads, reach, window_count
+from harness.ir.geometry import (
+    RESIZE_FRACTION_BITS,
+    Pads,
+    TileOrigin,
+    reach,
+    resize_bilinear_taps,
+    resize_nearest_source,
+    window_count,
+)
 from harness.reference.quantparams import (
     FC_DOUBLE,
     FC_FIXED,
@@ -394,25 +402,74 @@ def resize_nearest_neighbor(
     """RESIZE_NEAREST_NEIGHBOR (TFLite reference: float32 source-index arithmetic)."""
     _check_4d(x, "RESIZE_NEAREST_NEIGHBOR")
     _, h, w, _ = x.shape
-    rows = _nearest_indices(h, int(size[0]), align_corners, half_pixel_centers)
-    cols = _nearest_indices(w, int(size[1]), align_corners, half_pixel_centers)
+    rows = resize_nearest_source(h, int(size[0]), align_corners, half_pixel_centers)
+    cols = resize_nearest_source(w, int(size[1]), align_corners, half_pixel_centers)
     return x[:, rows][:, :, cols]
 
 
-def _nearest_indices(
-    in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool
+def resize_bilinear(
+    window: np.ndarray,
+    in_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    align_corners: bool,
+    half_pixel_centers: bool,
+    tile: TileOrigin | None = None,
 ) -> np.ndarray:
-    if align_corners and out_size > 1:
-        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
-    else:
-        scale = np.float32(in_size) / np.float32(out_size)
-    offset = np.float32(0.5) if half_pixel_centers else np.float32(0.0)
-    positions = (np.arange(out_size, dtype=np.float32) + offset) * scale
-    if align_corners:
-        index = quant.round_half_away(positions.astype(np.float64))
-    else:
-        index = np.floor(positions)
-    index = np.minimum(index.astype(np.int64), in_size - 1)
-    if half_pixel_centers:
-        index = np.maximum(index, 0)
-    return index
+    """RESIZE_BILINEAR int8 (TFLite's integer kernel: positions in 1/1024 pixel, the four products summed
+    in 1/2^20 and rounded half away from zero; the output keeps the input's quantization).
+
+    ``window`` holds input rows/columns from ``tile.in_y0``/``tile.in_x0`` of an ``in_hw`` map; the result
+    is output rows ``tile.out_rows`` and columns ``tile.out_cols`` of the ``out_hw`` output (the whole
+    output when ``tile`` is None)."""
+    _check_4d(window, "RESIZE_BILINEAR")
+    tile = tile or TileOrigin((0, out_hw[0]), (0, out_hw[1]), 0, 0)
+    rows = resize_bilinear_taps(in_hw[0], out_hw[0], align_corners, half_pixel_centers)
+    cols = resize_bilinear_taps(in_hw[1], out_hw[1], align_corners, half_pixel_centers)
+    one = 1 << RESIZE_FRACTION_BITS
+    (y_lo, y_hi, y_pos), (x_lo, x_hi, x_pos) = (
+        [a[slice(*span)] for a in taps] for taps, span in ((rows, tile.out_rows), (cols, tile.out_cols))
+    )
+    dy, dx = y_pos - one * y_lo, x_pos - one * x_lo
+    y_lo, y_hi, x_lo, x_hi = y_lo - tile.in_y0, y_hi - tile.in_y0, x_lo - tile.in_x0, x_hi - tile.in_x0
+    v = window.astype(np.int64)
+    top, bottom = v[:, y_lo], v[:, y_hi]
+    wy_top, wy_bottom = (one - dy)[None, :, None, None], dy[None, :, None, None]
+    wx_left, wx_right = (one - dx)[None, None, :, None], dx[None, None, :, None]
+    total = (
+        top[:, :, x_lo] * wy_top * wx_left
+        + bottom[:, :, x_lo] * wy_bottom * wx_left
+        + top[:, :, x_hi] * wy_top * wx_right
+        + bottom[:, :, x_hi] * wy_bottom * wx_right
+    )
+    half = 1 << (2 * RESIZE_FRACTION_BITS - 1)
+    rounded = np.where(total > 0, total + half, total - half)
+    return _c_div_pow2(rounded, 2 * RESIZE_FRACTION_BITS).astype(np.int8)
+
+
+def _c_div_pow2(a: np.ndarray, bits: int) -> np.ndarray:
+    """C's ``a / 2^bits`` on int64 (truncating toward zero)."""
+    return np.where(a >= 0, a >> bits, -((-a) >> bits))
+
+
+def depth_to_space(window: np.ndarray, block: int, tile: TileOrigin | None = None) -> np.ndarray:
+    """DEPTH_TO_SPACE: output pixel (y, x) channel c is input pixel (y // b, x // b) channel
+    ((y % b) * b + x % b) * C + c. ``window``/``tile`` as for resize_bilinear."""
+    _check_4d(window, "DEPTH_TO_SPACE")
+    n, h, w, depth = window.shape
+    channels = depth // (block * block)
+    full = window.reshape(n, h, w, block, block, channels).transpose(0, 1, 3, 2, 4, 5)
+    full = full.reshape(n, h * block, w * block, channels)
+    if tile is None:
+        return full
+    (r0, r1), (c0, c1) = tile.out_rows, tile.out_cols
+    y0, x0 = tile.in_y0 * block, tile.in_x0 * block
+    return full[:, r0 - y0 : r1 - y0, c0 - x0 : c1 - x0]
+
+
+def space_to_depth(window: np.ndarray, block: int) -> np.ndarray:
+    """SPACE_TO_DEPTH: output pixel (y, x) channel ((dy * b) + dx) * C + c is input pixel
+    (y * b + dy, x * b + dx) channel c. A tile's window starts at a block boundary, so it needs no origin."""
+    _check_4d(window, "SPACE_TO_DEPTH")
+    n, h, w, channels = window.shape
+    blocks = window.reshape(n, h // block, block, w // block, block, channels).transpose(0, 1, 3, 2, 4, 5)
+    return blocks.reshape(n, h // block, w // block, block * block * channels)

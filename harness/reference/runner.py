@@ -8,11 +8,15 @@ import numpy as np
 
 from harness.ir import slicing
 from harness.ir.geometry import (
+    TILE_KINDS,
     WINDOW_KINDS,
     Pads,
+    TileOrigin,
     activation_input_names,
+    block_size,
     kernel_size,
     op_pads,
+    resize_nearest_source,
     same_pads,
 )
 from harness.ir.graph import MULTI_OUTPUT_KINDS, UNARY_KINDS, Graph, GraphError, Op
@@ -26,6 +30,7 @@ from harness.reference.ops import (
     average_pool2d,
     concatenation,
     conv2d,
+    depth_to_space,
     depthwise_conv2d,
     dequantize,
     fully_connected,
@@ -35,7 +40,9 @@ from harness.reference.ops import (
     pad,
     quantize_float,
     requantize_int8,
+    resize_bilinear,
     resize_nearest_neighbor,
+    space_to_depth,
     transpose_conv2d,
 )
 from harness.reference.quantparams import (
@@ -249,6 +256,50 @@ def _run_resize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     )
 
 
+def _run_resize_bilinear(
+    graph: Graph, op: Op, x: np.ndarray, arrays, tile: TileOrigin | None = None
+) -> np.ndarray:
+    _check_4d(x, f"op {op.name!r} (RESIZE_BILINEAR)")
+    _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
+    align, half = bool(op.attrs.get("align_corners", False)), bool(op.attrs.get("half_pixel_centers", False))
+    return resize_bilinear(x, (in_h, in_w), (out_h, out_w), align, half, tile)
+
+
+def _run_depth_to_space(
+    graph: Graph, op: Op, x: np.ndarray, arrays, tile: TileOrigin | None = None
+) -> np.ndarray:
+    _check_4d(x, f"op {op.name!r} (DEPTH_TO_SPACE)")
+    return depth_to_space(x, block_size(op), tile)
+
+
+def _run_space_to_depth(
+    graph: Graph, op: Op, x: np.ndarray, arrays, tile: TileOrigin | None = None
+) -> np.ndarray:
+    _check_4d(x, f"op {op.name!r} (SPACE_TO_DEPTH)")
+    return space_to_depth(x, block_size(op))
+
+
+def run_tile(graph: Graph, op: Op, window: np.ndarray, tile: TileOrigin) -> np.ndarray:
+    """One tile of a TILE_KINDS op (resize, depth/space rearrangement) from the input ``window`` it reads
+    (geometry.tile_input_window): the patch executor's call for these ops."""
+    if op.kind == "RESIZE_NEAREST_NEIGHBOR":
+        _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+        _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
+        align, half = (
+            bool(op.attrs.get("align_corners", False)),
+            bool(op.attrs.get("half_pixel_centers", False)),
+        )
+        rows = resize_nearest_source(in_h, out_h, align, half)[slice(*tile.out_rows)] - tile.in_y0
+        cols = resize_nearest_source(in_w, out_w, align, half)[slice(*tile.out_cols)] - tile.in_x0
+        return window[:, rows][:, :, cols]
+    runs = {"RESIZE_BILINEAR": _run_resize_bilinear, "DEPTH_TO_SPACE": _run_depth_to_space,
+            "SPACE_TO_DEPTH": _run_space_to_depth}  # fmt: skip
+    if op.kind not in runs:
+        raise ReferenceError(f"op {op.name!r} ({op.kind}) has no tile kernel; only {', '.join(TILE_KINDS)}")
+    return runs[op.kind](graph, op, window, {}, tile)
+
+
 def _run_softmax(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     inp = _quantized(graph, op.inputs[0], op)
     out = _quantized(graph, op.outputs[0], op)
@@ -296,6 +347,9 @@ _KERNELS = {
     "TRANSPOSE": _run_transpose,
     "CONCATENATION": _run_concatenation,
     "RESIZE_NEAREST_NEIGHBOR": _run_resize,
+    "RESIZE_BILINEAR": _run_resize_bilinear,
+    "DEPTH_TO_SPACE": _run_depth_to_space,
+    "SPACE_TO_DEPTH": _run_space_to_depth,
     "SOFTMAX": _run_softmax,
     "QUANTIZE": _run_quantize,
     "DEQUANTIZE": _run_dequantize,

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness import reference
-from harness.ir.geometry import activation_input_names, kernel_size, op_pads
+from harness.ir.geometry import TILE_KINDS, TileOrigin, activation_input_names, kernel_size, op_pads
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule
 from harness.schedule.fusion import epilogue_chunk_rows
-from harness.schedule.plan import PatchPlan, Region, ScheduleError
+from harness.schedule.plan import OpStep, PatchPlan, Region, ScheduleError
 
 
 def run_patched(
@@ -90,7 +90,7 @@ def _run_stage(
                 if need is None:
                     continue
                 arrays[name] = _crop(local, name, need, graph, op)
-            result = _run_step(graph, op, arrays, step.pads)
+            result = _run_step(graph, op, arrays, step)
             expected = (1, step.output.height, step.output.width)
             if tuple(result.shape[:3]) != expected:
                 raise ScheduleError(
@@ -134,7 +134,14 @@ def _crop(local, name: str, need: Region, graph: Graph, op: Op) -> np.ndarray:
     return array[:, rows, cols, :]
 
 
-def _run_step(graph: Graph, op: Op, arrays: dict[str, np.ndarray], pads) -> np.ndarray:
+def _run_step(graph: Graph, op: Op, arrays: dict[str, np.ndarray], step: OpStep) -> np.ndarray:
+    pads = step.pads
+    if op.kind in TILE_KINDS:  # the tile's own place in the full maps decides what it computes
+        window = step.inputs[0]
+        origin = TileOrigin(
+            (step.output.y0, step.output.y1), (step.output.x0, step.output.x1), window.y0, window.x0
+        )
+        return reference.run_tile(graph, op, arrays[op.inputs[0]], origin)
     if op.kind == "PAD":
         # The plan's pads replace the op's: only the rows/columns of padding that fall in this patch.
         top, bottom, left, right = pads
@@ -229,7 +236,7 @@ def run_in_arena(
                         for name, need in zip(op.inputs, step.inputs, strict=True)
                         if need
                     }
-                    result = _run_step(graph, op, arrays, step.pads)
+                    result = _run_step(graph, op, arrays, step)
                     if out == plan.stage_output:
                         full(out)[:, step.output.y0 : step.output.y1, step.output.x0 : step.output.x1, :] = (
                             result

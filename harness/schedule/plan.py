@@ -23,12 +23,14 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from harness.ir.geometry import (
+    TILE_KINDS,
     WINDOW_KINDS,
     Pads,
     activation_input_names,
     activation_inputs,
     input_window,
     pad_input_window,
+    tile_input_window,
 )
 from harness.ir.graph import UNARY_KINDS, Graph, Op, op_macs
 
@@ -38,7 +40,10 @@ MAX_PATCHES_PER_SIDE = 8
 # depends on a region of the input only.
 WINDOW_OPS = WINDOW_KINDS
 ELEMENTWISE_OPS = ("ADD", "MUL", "QUANTIZE", "DEQUANTIZE", *UNARY_KINDS)
-PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + ("PAD", "CONCATENATION")
+# Resizes and block rearrangements: a tile of the output reads one window of the input, by the op's own
+# index rule (geometry.tile_input_window).
+TILE_OPS = TILE_KINDS
+PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + TILE_OPS + ("PAD", "CONCATENATION")
 
 
 class ScheduleError(ValueError):
@@ -432,6 +437,9 @@ def _input_needs(graph: Graph, op: Op, out: Region) -> tuple[list[Region | None]
         (y0, y1), (x0, x1), pads = window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
         needs: list[Region | None] = [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1)
         return needs, pads
+    if op.kind in TILE_OPS:
+        (y0, y1), (x0, x1) = tile_input_window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
+        return [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1), None
     # Elementwise ops and channel concatenation read the same pixels they write; 1x1 operands whole.
     needs = [None] * len(op.inputs)
     for index in activation_inputs(graph, op):

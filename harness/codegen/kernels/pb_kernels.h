@@ -251,9 +251,39 @@ typedef struct {
 void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t outer_size, int32_t output_zero_point,
                   int8_t *output);
 
-/* RESIZE_NEAREST_NEIGHBOR of [in_h, in_w, c] to [out_h, out_w, c], TFLite's index rule. */
-void pb_resize_nearest_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h, int32_t out_w,
-                          int32_t align_corners, int32_t half_pixel_centers, const int8_t *input,
+/* ---- tiles: ops whose output pixel reads input pixels that follow from its position (pb_tiles.c) ---- */
+
+/* Tiles. These kernels compute a tile of the output, rows [out_y0, out_y0 + out_h) and columns
+ * [out_x0, out_x0 + out_w) of the full output, from an input window held from row in_y0 and column
+ * in_x0 of the full input (harness.ir.geometry.tile_input_window says which window a tile reads). Per
+ * layer the tile is the whole map. Row strides count int8 elements and are never 0 here. */
+typedef struct {
+    int32_t out_y0, out_x0, out_h, out_w;
+    int32_t in_y0, in_x0;
+    int32_t in_row_stride, out_row_stride;
+} pb_tile;
+
+/* The full maps of a resize: [in_h, in_w, channels] -> [out_h, out_w, channels]. */
+typedef struct {
+    int32_t in_h, in_w, out_h, out_w, channels;
+    int32_t align_corners, half_pixel_centers;
+} pb_resize_shape;
+
+/* RESIZE_NEAREST_NEIGHBOR, TFLite's index rule (float32). */
+void pb_resize_nearest_s8(const pb_resize_shape *shape, const pb_tile *tile, const int8_t *input, int8_t *output);
+
+/* RESIZE_BILINEAR int8, TFLite's integer kernel: source positions in 1/1024 pixel, the four weighted
+ * neighbours summed in 1/2^20 and rounded half away from zero; the output keeps the input's quantization. */
+void pb_resize_bilinear_s8(const pb_resize_shape *shape, const pb_tile *tile, const int8_t *input, int8_t *output);
+
+/* DEPTH_TO_SPACE of block b: output [.., channels] pixel (y, x) is input pixel (y / b, x / b), channels
+ * ((y % b) * b + x % b) * channels onwards (the input has channels * b * b). */
+void pb_depth_to_space_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
+                          int8_t *output);
+
+/* SPACE_TO_DEPTH of block b: input [.., channels] pixel (y * b + dy, x * b + dx) goes to output pixel
+ * (y, x), channels (dy * b + dx) * channels onwards. */
+void pb_space_to_depth_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
                           int8_t *output);
 
 /* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */

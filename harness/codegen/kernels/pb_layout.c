@@ -1,4 +1,4 @@
-/* Data movement: PAD, CONCATENATION, RESIZE_NEAREST_NEIGHBOR. */
+/* Data movement: PAD, CONCATENATION, TRANSPOSE (the resizes are in pb_tiles.c). */
 #include <string.h>
 
 #include "pb_kernels.h"
@@ -44,41 +44,6 @@ void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t oute
                 }
             }
             output += in->inner_size;
-        }
-    }
-}
-
-/* TFLite's GetNearestNeighbor, in float as TFLite computes it. */
-static int32_t nearest_index(int32_t out_index, int32_t in_size, int32_t out_size, int32_t align_corners,
-                             int32_t half_pixel_centers) {
-    const float scale = (align_corners && out_size > 1) ? (float)(in_size - 1) / (float)(out_size - 1)
-                                                        : (float)in_size / (float)out_size;
-    const float offset = half_pixel_centers ? 0.5f : 0.0f;
-    const float position = ((float)out_index + offset) * scale;
-    /* position >= 0, so truncation is floor, and rounding half away from zero (TfLiteRound) is
-     * truncation plus one when the fraction (exact in float for these small values) is >= 1/2. Plain
-     * casts rather than roundf/floorf: cores without VRINT (Cortex-M4) would need libm for those. */
-    int32_t index = (int32_t)position;
-    if (align_corners && position - (float)index >= 0.5f) {
-        index += 1;
-    }
-    if (index > in_size - 1) {
-        index = in_size - 1;
-    }
-    if (half_pixel_centers && index < 0) {
-        index = 0;
-    }
-    return index;
-}
-
-void pb_resize_nearest_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t out_h, int32_t out_w,
-                          int32_t align_corners, int32_t half_pixel_centers, const int8_t *input,
-                          int8_t *output) {
-    for (int32_t y = 0; y < out_h; ++y) {
-        const int32_t iy = nearest_index(y, in_h, out_h, align_corners, half_pixel_centers);
-        for (int32_t x = 0; x < out_w; ++x) {
-            const int32_t ix = nearest_index(x, in_w, out_w, align_corners, half_pixel_centers);
-            memcpy(output + (y * out_w + x) * channels, input + (iy * in_w + ix) * channels, (size_t)channels);
         }
     }
 }
