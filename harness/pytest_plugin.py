@@ -29,7 +29,15 @@ from pathlib import Path
 import pytest
 
 from harness.paths import BUILD_DIR, SHARED_DIR
-from harness.pipeline.sweep import Point, Sweep, SweepError, load_sweep, parse_int_list, parse_kernel_sets
+from harness.pipeline.sweep import (
+    Point,
+    Sweep,
+    SweepError,
+    load_sweep,
+    parse_input_modes,
+    parse_int_list,
+    parse_kernel_sets,
+)
 
 RUN_ID_ENV = "PATCHBENCH_RUN_ID"
 DEFAULT_RESULTS = BUILD_DIR / "results.sqlite"
@@ -61,6 +69,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="kernel set(s), comma-separated, each point measured with each: optimized (patchbench DSP), "
         "portable, cmsis-nn (default: the sweep's, else optimized)",
     )
+    group.addoption(
+        "--input-modes",
+        default=None,
+        help="input mode(s) of per-patch points, comma-separated, each point measured each way: counted "
+        "(the image in SRAM), streamed (read tile by tile) (default: the sweep's, else counted)",
+    )
 
 
 def _session_sweep(config: pytest.Config) -> Sweep:
@@ -81,6 +95,8 @@ def _session_sweep(config: pytest.Config) -> Sweep:
             sweep.repeat = config.getoption("--repeat")
         if config.getoption("--kernels"):
             sweep.kernels = parse_kernel_sets(config.getoption("--kernels"), "--kernels")
+        if config.getoption("--input-modes"):
+            sweep.input_modes = parse_input_modes(config.getoption("--input-modes"), "--input-modes")
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
     _check_names(sweep)
@@ -325,7 +341,7 @@ def plan(point: Point, board, repeat: int, record):
     from harness.codegen import CodegenOptions
     from harness.pipeline import measure as stages
 
-    options = CodegenOptions.for_kernel_set(point.kernels)
+    options = CodegenOptions.for_kernel_set(point.kernels, input_mode=point.input_mode)
     result = stages.new_result(
         point.model, point.target, point.p, point.n, options=options, board=board.board
     )

@@ -82,6 +82,10 @@ SWEEP_CASES = {
         r"resolution 4096 is out of range; use 32..512",
     ),
     "not TOML": ("[sweep\n", r"is not valid TOML"),
+    "unknown input mode": (
+        GOOD_SWEEP + 'input_modes = ["counted", "stream"]\n',
+        r"input_modes: input mode\(s\) \['stream'\] unknown; use counted, streamed",
+    ),
 }
 
 

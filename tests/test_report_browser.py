@@ -20,7 +20,7 @@ from harness.report.page import write_index, write_report
 from harness.results.db import ResultsDB
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-WINDOW = (1400, 3000)
+WINDOW = (1400, 4000)
 # A name that would log to the console if the page ever let it run.
 EVIL_MODEL = '<script>console.error("PATCHBENCH-XSS")</script>'
 
@@ -68,7 +68,11 @@ def test_report_renders_in_headless_chromium(tmp_path):
         run_id = add_run(db, "20261122-010000-browse", tmp_path / "logs", slowdown=1.01)
         db.add(passed_row(run_id, F746, EVIL_MODEL, 1, 0, latency=1_000_000, sram_analytic_counted=40_000,
                           flash_bytes=300_000))  # fmt: skip
+        # The same point with its input streamed: drawn beside the counted one and in the Pareto chart.
+        db.add(passed_row(run_id, F746, "vww_96_int8", 2, 5, latency=14_900_000, sram_analytic_counted=61_080,
+                          arena_bytes=36_864, flash_bytes=419_084, input_mode="streamed"))  # fmt: skip
     page = write_report(db_path, run_id, tmp_path / "out", baseline="previous")
+    assert "Pareto set: peak SRAM measured vs latency (instructions)" in page.read_text()
 
     screenshot, log = open_in_browser(browser, page, tmp_path)
 

@@ -80,6 +80,11 @@ def zoo(args: argparse.Namespace) -> int:
     arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
     arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
     arg("--kernels", default=None, help="kernel set(s), e.g. optimized,cmsis-nn (each point with each)"),
+    arg(
+        "--input-modes",
+        default=None,
+        help="input mode(s) of per-patch points, e.g. counted,streamed (each point both ways)",
+    ),
     arg("--backend", default="qemu", choices=("auto", "qemu", "renode", "pyocd")),
     arg("--farm", default=None, help="a TOML inventory of physical boards (with --backend auto|pyocd)"),
     arg("--results", default=None, help="the results database (default: build/results.sqlite)"),
@@ -102,10 +107,10 @@ def bench(args: argparse.Namespace) -> int:
         "--backend", args.backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip
-    for option in ("sweep", "models", "patches", "depths", "kernels", "farm", "baseline"):
+    for option in ("sweep", "models", "patches", "depths", "kernels", "input_modes", "farm", "baseline"):
         value = getattr(args, option)
         if value:
-            pytest_args += [f"--{option}", value]
+            pytest_args += [f"--{option.replace('_', '-')}", value]
     for target in args.target:
         pytest_args += ["--target", target]
     code = pytest.main(pytest_args)
@@ -121,9 +126,11 @@ def bench(args: argparse.Namespace) -> int:
 def _check_bench_options(args: argparse.Namespace) -> None:
     """The sweep file and the options that override it, checked before pytest starts: a mistake is one
     line naming it (exit 2), not a session of failing points."""
-    from harness.pipeline.sweep import check_names, load_sweep, parse_int_list
+    from harness.pipeline.sweep import check_names, load_sweep, parse_input_modes, parse_int_list
 
     sweep = load_sweep(args.sweep)
+    if args.input_modes:
+        parse_input_modes(args.input_modes, "--input-modes")
     if args.patches:
         parse_int_list(args.patches, "--patches")
     if args.depths:

@@ -82,6 +82,7 @@ def _bench_args(args: argparse.Namespace) -> argparse.Namespace:
         patches=None,
         depths=None,
         kernels=None,
+        input_modes=None,
         backend="qemu",
         farm=None,
         results=args.results,

@@ -1,6 +1,8 @@
-"""Sweep definitions: which (target, model, p, n, kernel set) points a run measures, from a TOML file or
-options. A sweep that names several kernel sets (``kernels = ["optimized", "cmsis-nn"]``) measures every
-point with each."""
+"""Sweep definitions: which (target, model, p, n, kernel set, input mode) points a run measures, from a
+TOML file or options. A sweep that names several kernel sets (``kernels = ["optimized", "cmsis-nn"]``)
+measures every point with each; one that names both input modes (``input_modes = ["counted",
+"streamed"]``) measures every per-patch point both ways (per-layer inference reads the whole image, so its
+input is always counted)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from pathlib import Path
 
 from harness.codegen import KERNEL_SETS
 from harness.paths import MLPERF_MODELS, REPO_ROOT
+from harness.schedule.profile import INPUT_MODES
 
 DEFAULT_SWEEP = REPO_ROOT / "sweeps" / "default.toml"
 DEFAULT_KERNELS = "optimized"
+DEFAULT_INPUT_MODE = "counted"
 
 
 class SweepError(ValueError):
@@ -27,12 +31,14 @@ class Point:
     p: int
     n: int
     kernels: str = DEFAULT_KERNELS  # one of KERNEL_SETS
+    input_mode: str = DEFAULT_INPUT_MODE  # one of INPUT_MODES; per-layer points are always "counted"
 
     @property
     def test_id(self) -> str:
-        """E.g. stm32f746-vww_96_int8-p4-n8; another kernel set than patchbench's DSP one is named:
-        stm32f746-vww_96_int8-p4-n8-cmsis-nn."""
+        """E.g. stm32f746-vww_96_int8-p4-n8; another kernel set than patchbench's DSP one and a streamed
+        input are named: stm32f746-vww_96_int8-p4-n8-cmsis-nn-streamed."""
         suffix = "" if self.kernels == DEFAULT_KERNELS else f"-{self.kernels}"
+        suffix += "" if self.input_mode == DEFAULT_INPUT_MODE else f"-{self.input_mode}"
         return f"{self.target}-{self.model}-p{self.p}-n{self.n}{suffix}"
 
     @property
@@ -50,20 +56,28 @@ class Sweep:
     model_depths: dict[str, list[int]] = field(default_factory=dict)
     model_patches: dict[str, list[int]] = field(default_factory=dict)  # a model's own patches (p)
     kernels: list[str] = field(default_factory=lambda: [DEFAULT_KERNELS])
+    input_modes: list[str] = field(default_factory=lambda: [DEFAULT_INPUT_MODE])
 
     def points(self) -> list[Point]:
-        """Every point, per-layer (p=1, n=0) once per (target, model), each with every kernel set, in a
-        stable order (the kernel sets of one schedule point next to each other)."""
+        """Every point, per-layer (p=1, n=0) once per (target, model) with its input counted, each
+        per-patch point in every input mode, each with every kernel set, in a stable order (the input
+        modes, then the kernel sets of one schedule point next to each other)."""
         points = []
         for target in self.targets:
             for model in self.models:
                 for p in self.model_patches.get(model, self.patches):
                     depths = [0] if p == 1 else self.model_depths.get(model, self.depths)
-                    points.extend(Point(target, model, p, n, k) for n in depths for k in self.kernels)
+                    modes = [DEFAULT_INPUT_MODE] if p == 1 else self.input_modes
+                    points.extend(
+                        Point(target, model, p, n, k, mode)
+                        for n in depths
+                        for mode in modes
+                        for k in self.kernels
+                    )
         return points
 
 
-SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels")
+SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes")
 MODEL_FIELDS = ("depths", "patches")
 
 
@@ -99,6 +113,10 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
     if "kernels" in body:
         sweep.kernels = parse_kernel_sets(
             _str_list(body, "kernels", path), f"sweep file {path}: [sweep] kernels"
+        )
+    if "input_modes" in body:
+        sweep.input_modes = parse_input_modes(
+            _str_list(body, "input_modes", path), f"sweep file {path}: [sweep] input_modes"
         )
     extras = data.get("models", {})
     if not isinstance(extras, dict):
@@ -185,6 +203,20 @@ def parse_kernel_sets(values: str | list[str], where: str) -> list[str]:
     unknown = [name for name in names if name not in KERNEL_SETS]
     if unknown or not names:
         raise SweepError(f"{where}: kernel set(s) {unknown or names} unknown; use {', '.join(KERNEL_SETS)}")
+    return names
+
+
+def parse_input_modes(values: str | list[str], where: str) -> list[str]:
+    """'counted,streamed' (or a list) -> the input modes of per-patch points, each one of INPUT_MODES,
+    in order, once."""
+    names = [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
+    names = list(dict.fromkeys(name for name in names if name))
+    unknown = [name for name in names if name not in INPUT_MODES]
+    if unknown or not names:
+        raise SweepError(
+            f"{where}: input mode(s) {unknown or names} unknown; use {', '.join(INPUT_MODES)} "
+            "(counted: the input image in SRAM; streamed: read tile by tile, p > 1 only)"
+        )
     return names
 
 

@@ -88,7 +88,24 @@ def exact_cell(r: dict) -> Cell:
 
 
 def schedule_title(r: dict) -> str:
-    return schedule_label(r["p"], r["n"]) if r["p"] == 1 else f"per-patch {schedule_label(r['p'], r['n'])}"
+    """'per-layer', 'per-patch p=2 n=5', 'per-patch p=2 n=5, input streamed' (a table's column title)."""
+    if r["p"] == 1:
+        return schedule_label(r["p"], r["n"])
+    return f"per-patch {schedule_label(r['p'], r['n'])}" + (", input streamed" if _streamed(r) else "")
+
+
+def point_name(r: dict) -> str:
+    """A point of one table, short (a chart's tick label): 'per-layer', 'p=2 n=5', 'p=2 n=5 streamed'."""
+    return schedule_label(r["p"], r["n"]) + (" streamed" if _streamed(r) else "")
+
+
+def point_key(r: dict) -> str:
+    """A point's key within its table (the column's data-point): 'p1-n0', 'p2-n5', 'p2-n5-streamed'."""
+    return f"p{r['p']}-n{r['n']}" + ("-streamed" if _streamed(r) else "")
+
+
+def _streamed(r: dict) -> bool:
+    return r.get("input_mode") == "streamed"
 
 
 _ROW_INTS = tuple(name for name, kind in COLUMNS.items() if kind == "INTEGER" and name != "exact")

@@ -29,7 +29,7 @@ matplotlib.use("Agg")  # no display on CI and board-farm hosts
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from harness.ir.schedule_name import schedule_label  # noqa: E402
+from harness.report.cells import point_name  # noqa: E402
 from harness.report.plots import memory_profile_svg  # noqa: E402
 from harness.results.record import PointAnalysis  # noqa: E402
 
@@ -43,7 +43,7 @@ BUDGET = "#d62728"
 NEUTRAL = "#7f7f7f"
 
 # Whole numbers with separators: an instruction count reads 14,382,115, not 1.44 x 1e7.
-_thousands = FuncFormatter(lambda value, _: f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}")
+thousands = FuncFormatter(lambda value, _: f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}")
 _ID = re.compile(r'\bid="([^"]+)"')
 _ID_OR_REFERENCE = re.compile(r'(\bid="|href="#|url\(#)([^"\)]+)')
 
@@ -141,14 +141,20 @@ def grouped_bars_svg(
     if budget is not None:
         ax.axhline(budget.value, color=BUDGET, linestyle="--", linewidth=1.2, label=plain(budget.label))
     ax.set_xticks(list(range(len(labels))))
-    ax.set_xticklabels([plain(label) for label in labels], fontsize=8, rotation=30 if len(labels) > 6 else 0)
+    tilted = len(labels) > 6 or sum(map(len, labels)) > 9 * len(labels)  # "p=2 n=5 streamed" would overlap
+    ax.set_xticklabels(
+        [plain(label) for label in labels],
+        fontsize=8,
+        rotation=30 if tilted else 0,
+        ha="right" if tilted else "center",
+    )
     ax.set_ylabel(plain(ylabel))
     ax.set_ylim(0, top * 1.12)
     ax.set_title(plain(title), fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         # Outside the axes: inside, it would hide the budget line or the tallest bars.
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.yaxis.set_major_formatter(_thousands)
+    ax.yaxis.set_major_formatter(thousands)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return figure_svg(fig)
@@ -168,7 +174,7 @@ def layer_latency_svg(title: str, layers: Sequence[tuple[str, float]], unit: str
     ax.set_yticklabels(names, fontsize=6)
     ax.invert_yaxis()  # first layer on top, as it runs
     ax.set_xlabel(plain(f"latency ({unit})"))
-    ax.xaxis.set_major_formatter(_thousands)
+    ax.xaxis.set_major_formatter(thousands)
     ax.set_xlim(0, max(values + [1.0]) * 1.15)
     ax.set_title(plain(title), fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
@@ -192,7 +198,7 @@ def trend_svg(title: str, runs: Sequence[str], lines: dict[str, Sequence[float |
     ax.set_xticks(xs)
     ax.set_xticklabels([plain(run) for run in runs], rotation=30, ha="right", fontsize=6)
     ax.set_ylabel(plain(ylabel))
-    ax.yaxis.set_major_formatter(_thousands)
+    ax.yaxis.set_major_formatter(thousands)
     ax.set_title(plain(title), fontsize=9)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -224,8 +230,10 @@ def grid_charts(title: str, scope: str, rows: Sequence[dict], missing: Sequence[
     latency (one chart per unit: instructions and cycles never share an axis), over the points.
 
     ``missing``: per point, why it has no measurement ("does not fit"), written where its bar would be.
+    A point that does not fit draws what it needs instead: its planned SRAM, and the SRAM or flash the
+    linker said it needed (or the lower bound that decided it before the build), hatched.
     """
-    labels = [schedule_label(r["p"], r["n"]) for r in rows]
+    labels = [point_name(r) for r in rows]
     sram_budget = next((r["sram_budget"] for r in rows if r["sram_budget"]), None)
     flash_budget = next((r["flash_budget"] for r in rows if r["flash_budget"]), None)
 
@@ -240,6 +248,7 @@ def grid_charts(title: str, scope: str, rows: Sequence[dict], missing: Sequence[
         Series("planned", kb("sram_planned"), PLANNED),
         Series("analytic, input counted", kb("sram_analytic_counted"), ANALYTIC_COUNTED),
         Series("analytic, input streamed", kb("sram_analytic_streamed"), ANALYTIC_STREAMED),
+        Series("needed, does not fit (linker)", kb("sram_needed"), BUDGET, "//"),
     ]
     found = [
         Chart(
@@ -250,7 +259,8 @@ def grid_charts(title: str, scope: str, rows: Sequence[dict], missing: Sequence[
                 ),
                 scope + "-sram",
             ),
-            "Bars above the dashed line do not fit the board's SRAM.",
+            "Bars above the dashed line do not fit the board's SRAM; hatched: what a point that does not "
+            "fit needs (the linker's figure, or the lower bound that decided it before the build).",
         ),
         Chart(
             "Flash over the (p, n) grid",
@@ -258,7 +268,10 @@ def grid_charts(title: str, scope: str, rows: Sequence[dict], missing: Sequence[
                 grouped_bars_svg(
                     f"{title}: flash",
                     labels,
-                    [Series("flash (.text + .rodata + .data)", kb("flash_bytes"), MEASURED)],
+                    [
+                        Series("flash (.text + .rodata + .data)", kb("flash_bytes"), MEASURED),
+                        Series("needed, does not fit (linker)", kb("flash_needed"), BUDGET, "//"),
+                    ],
                     "flash (kB)",
                     budget("flash", flash_budget),
                     missing,
@@ -280,7 +293,7 @@ def layer_chart(title: str, scope: str, row: dict) -> Chart | None:
     """The latency of each timed layer of one point (from its layer_latency), in its own unit."""
     if not row["layer_latency"]:
         return None
-    label = schedule_label(row["p"], row["n"])
+    label = point_name(row)
     layers = [(str(name), float(value)) for name, value in row["layer_latency"]]
     svg = layer_latency_svg(f"{title}, {label}: latency per layer", layers, row["latency_unit"] or "")
     return Chart(f"Per-layer latency of the chosen schedule ({label})", inline(svg, scope + "-layers"))
@@ -302,13 +315,14 @@ def trend_charts(title: str, scope: str, history: pd.DataFrame) -> list[Chart]:
     runs = list(dict.fromkeys(history.sort_values("run_order")["run_id"]))
     if len(runs) < 2:
         return []
-    points = sorted(set(zip(history["p"], history["n"], strict=True)))
+    modes = history["input_mode"].fillna("counted").replace("", "counted")
+    points = sorted(set(zip(history["p"], history["n"], modes, strict=True)))
     found = []
     series = [("latency", unit) for unit in dict.fromkeys(history["latency_unit"].dropna())]
     for column, unit in [*series, ("sram_measured", None)]:
         lines: dict[str, list[float | None]] = {}
-        for p, n in points:
-            rows = history[(history["p"] == p) & (history["n"] == n)]
+        for p, n, mode in points:
+            rows = history[(history["p"] == p) & (history["n"] == n) & (modes == mode)]
             if unit is not None:
                 rows = rows[rows["latency_unit"] == unit]
             by_run = dict(zip(rows["run_id"], rows[column], strict=True))
@@ -316,7 +330,7 @@ def trend_charts(title: str, scope: str, history: pd.DataFrame) -> list[Chart]:
             if unit is None:
                 values = [None if v is None else v / KB for v in values]
             if any(v is not None for v in values):
-                lines[schedule_label(int(p), int(n))] = values
+                lines[point_name({"p": int(p), "n": int(n), "input_mode": mode})] = values
         if not lines:
             continue
         what = "latency" if unit else "peak SRAM measured"

@@ -1,16 +1,16 @@
-"""The report's groups: one model on one board with one kernel set and input mode (every identity
-field but p and n), its points side by side (per-layer beside per-patch), the schedule a deployment
-would choose, and its charts and trends."""
+"""The report's groups: one model on one board with one kernel set (every identity field but p, n and the
+input mode), its points side by side (per-layer beside per-patch, input counted beside streamed), the
+schedule a deployment would choose beside the smallest one, and its charts and trends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
-from harness.report import charts
+from harness.report import charts, pareto
 from harness.report.cells import (
     KB,
     STATUS_TEXT,
@@ -22,6 +22,7 @@ from harness.report.cells import (
     latency_overhead_cell,
     macs_cell,
     percent_cell,
+    point_key,
     reduction_cell,
     schedule_title,
     slug,
@@ -67,20 +68,27 @@ class Group:
     flash_budget: Cell
     columns: list[Column]
     lines: list[Line]
-    chosen: str
+    chosen: str  # the fastest point that fits
+    smallest: str  # the point that fits with the least SRAM
     charts: list[Chart] = field(default_factory=list)
     trends: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
+def table_identity(identity: PointIdentity) -> PointIdentity:
+    """The identity of a point's table: all but p, n and the input mode (a per-patch point with its input
+    counted sits beside the same point streamed, and both beside per-layer, whose input is counted)."""
+    return replace(identity.group, input_mode="counted")
+
+
 def grouped(records: list[dict]) -> dict[PointIdentity, list[dict]]:
-    """The points of one model on one board with one kernel set, input mode, ... (all identity but
-    p and n): the points a table sets side by side."""
+    """The points of one model on one board with one kernel set, ... (all identity but p, n and the
+    input mode): the points a table sets side by side, the input counted before streamed."""
     groups: dict[PointIdentity, list[dict]] = {}
     for record in records:
-        groups.setdefault(identity_of(record).group, []).append(record)
+        groups.setdefault(table_identity(identity_of(record)), []).append(record)
     for members in groups.values():
-        members.sort(key=lambda r: (r["p"], r["n"]))
+        members.sort(key=lambda r: (r["p"], r["n"], r["input_mode"] == "streamed"))
     return groups
 
 
@@ -97,7 +105,7 @@ def make_group(key: PointIdentity, members: list[dict], logs: LogPublisher) -> G
     reference = next((r for r in members if r["p"] == 1), None)
     chosen = choose_schedule(members)
     columns = [
-        Column(_point_key(r), schedule_title(r), r["p"] == 1, r["status"], r is chosen) for r in members
+        Column(point_key(r), schedule_title(r), r["p"] == 1, r["status"], r is chosen) for r in members
     ]
     units = {r["latency_unit"] for r in members if r["latency_unit"]}
     latency_label = f"latency ({units.pop()})" if len(units) == 1 else "latency (unit per point)"
@@ -146,6 +154,7 @@ def make_group(key: PointIdentity, members: list[dict], logs: LogPublisher) -> G
         columns=columns,
         lines=lines,
         chosen=_chosen_text(chosen, reference),
+        smallest=_smallest_text(pareto.smallest(members), chosen),
     )
     group.charts = _group_charts(group, members, chosen)
     return group
@@ -154,22 +163,7 @@ def make_group(key: PointIdentity, members: list[dict], logs: LogPublisher) -> G
 def choose_schedule(members: Iterable[dict]) -> dict | None:
     """The point a deployment would pick: passed, bit-exact, within both budgets, then the fastest
     (ties: less SRAM). None when no point qualifies."""
-    candidates = [
-        r
-        for r in members
-        if r["status"] == "passed"
-        and r["exact"] is not False
-        and r["latency"] is not None
-        and _within(r["sram_measured"], r["sram_budget"])
-        and _within(r["flash_bytes"], r["flash_budget"])
-    ]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda r: (r["latency"], r["sram_measured"] or 0, r["p"], r["n"]))
-
-
-def _within(value: int | None, budget: int | None) -> bool:
-    return value is None or budget is None or value <= budget
+    return pareto.fastest(members)
 
 
 def _chosen_text(chosen: dict | None, reference: dict | None) -> str:
@@ -188,8 +182,16 @@ def _chosen_text(chosen: dict | None, reference: dict | None) -> str:
     return text
 
 
-def _point_key(r: dict) -> str:
-    return f"p{r['p']}-n{r['n']}"
+def _smallest_text(smallest: dict | None, fastest: dict | None) -> str:
+    if smallest is None:
+        return "no point passed bit-exact within the board's budgets"
+    text = f"{schedule_title(smallest)}: {smallest['sram_measured'] / KB:,.1f} kB SRAM measured, "
+    text += f"{smallest['latency']:,.0f} {smallest['latency_unit']}"
+    if smallest is fastest:
+        return text + " (also the fastest)"
+    if fastest is not None and fastest["latency_unit"] == smallest["latency_unit"] and fastest["latency"]:
+        text += f" ({smallest['latency'] / fastest['latency'] - 1:+.1%} latency vs the fastest)"
+    return text
 
 
 def first_value(members: list[dict], column: str) -> Any:
@@ -200,6 +202,7 @@ def _group_charts(group: Group, members: list[dict], chosen: dict | None) -> lis
     title = f"{group.model} on {group.target} ({group.backend})"
     missing = [None if r["status"] == "passed" else STATUS_TEXT[r["status"]] for r in members]
     found = charts.grid_charts(title, group.anchor, members, missing)
+    found[1:1] = pareto.pareto_charts(title, group.anchor, members)
     if chosen is not None and (layers := charts.layer_chart(title, group.anchor, chosen)):
         found.append(layers)
     point = best_patch_point(members)

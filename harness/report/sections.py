@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report.cells import STATUS_TEXT, Cell, text_or_dash
-from harness.report.groups import Group, group_anchor
+from harness.report.groups import Group, group_anchor, table_identity
 from harness.report.logs import LogPublisher
 from harness.results.db import STATUSES, ResultsDB, ResultsError
 from harness.results.record import identity_of
@@ -76,6 +76,7 @@ def summary(records: list[dict], groups: list[Group]) -> dict:
                 "target": g.target,
                 "backend": g.backend,
                 "chosen": g.chosen,
+                "smallest": g.smallest,
             }
             for g in groups
         ],
@@ -91,7 +92,7 @@ def problems(records: list[dict], logs: LogPublisher) -> list[Problem]:
         found.append(
             Problem(
                 point=point_label(identity_of(r)),
-                anchor=group_anchor(identity_of(r).group),
+                anchor=group_anchor(table_identity(identity_of(r))),
                 status=STATUS_TEXT[r["status"]],
                 reason=reason,
                 log=logs.cell(r),

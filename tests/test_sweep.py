@@ -1,0 +1,41 @@
+"""Sweep points: the input mode is a point dimension (per-patch points each way, per-layer counted)."""
+
+import pytest
+
+from harness.pipeline.sweep import SweepError, load_sweep, parse_input_modes
+
+SWEEP = '[sweep]\ntargets = ["stm32f746"]\nmodels = ["vww_96_int8"]\npatches = [1, 2, 4]\ndepths = [8]\n'
+
+
+def test_a_sweep_naming_both_input_modes_measures_every_per_patch_point_both_ways(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP + 'input_modes = ["counted", "streamed"]\n')
+    points = load_sweep(path).points()
+    assert [(p.p, p.input_mode) for p in points] == [
+        (1, "counted"),  # per-layer inference reads the whole image: never streamed
+        (2, "counted"),
+        (2, "streamed"),
+        (4, "counted"),
+        (4, "streamed"),
+    ]
+    assert points[2].test_id == "stm32f746-vww_96_int8-p2-n8-streamed"
+    assert points[1].test_id == "stm32f746-vww_96_int8-p2-n8"
+    path.write_text(SWEEP)
+    assert {p.input_mode for p in load_sweep(path).points()} == {"counted"}  # the default
+
+
+def test_the_default_sweep_measures_per_patch_points_both_ways():
+    points = load_sweep().points()
+    per_patch = {(p.target, p.model, p.p, p.n) for p in points if p.p > 1}
+    streamed = {(p.target, p.model, p.p, p.n) for p in points if p.input_mode == "streamed"}
+    counted = {(p.target, p.model, p.p, p.n) for p in points if p.p > 1 and p.input_mode == "counted"}
+    assert streamed and streamed == counted == per_patch
+    assert {p.model for p in points if p.input_mode == "streamed"} == set(load_sweep().models)
+
+
+def test_an_unknown_input_mode_option_names_the_modes():
+    assert parse_input_modes("streamed, counted,streamed", "--input-modes") == ["streamed", "counted"]
+    with pytest.raises(
+        SweepError, match=r"--input-modes: input mode\(s\) \['image'\] unknown; use counted, streamed"
+    ):
+        parse_input_modes("image", "--input-modes")
