@@ -135,3 +135,73 @@ def test_the_arena_high_water_names_the_buffers_alive_at_its_top():
     plan = ArenaPlan("g", 1, 0, "counted", "best", 16, ("x", "y", "z", "w"), buffers, 192)
     step, alive = plan.high_water()
     assert (step, [b.name for b in alive]) == (2, ["c", "b", "scratch:y"])
+
+
+def test_the_figure6_sweep_measures_the_search_choice_on_networks_scaled_to_fit():
+    """sweeps/figure6.toml: each model's patch point is the search's smallest arena over p in {2, 3}
+    (input streamed); per-layer inference fits the F746 (planned arena + stack) and, for the zoo's
+    scaled networks, the next resolution up (r + 16) does not: r is the largest that fits."""
+    import models
+    from harness.cli.figure6 import figure6_sweep
+    from harness.firmware.build import BuildOptions
+    from harness.firmware.targets import load_target
+    from harness.pipeline.sweep import load_sweep
+    from harness.schedule.arena import plan_arena
+    from harness.schedule.plan import make_plan
+    from harness.schedule.search import search
+
+    sweep = load_sweep(figure6_sweep())
+    target = load_target("stm32f746")
+    stack = BuildOptions().stack_bytes
+
+    def per_layer_planned(name: str) -> int:
+        graph = models.get_model(name)
+        return plan_arena(graph, make_plan(graph, 1, 0), "counted").arena_bytes + stack
+
+    assert sweep.targets == ["stm32f746"] and sweep.input_modes == ["streamed"]
+    points = sweep.points()
+    for name in sweep.models:
+        graph = models.get_model(name)
+        chosen = search(graph, target.sram_budget_bytes, patches=(2, 3), input_mode="streamed").smallest
+        mine = [(p.p, p.n, p.input_mode) for p in points if p.model == name]
+        assert mine == [(1, 0, "counted"), (chosen.p, chosen.n, "streamed")], name
+        assert per_layer_planned(name) <= target.sram_budget_bytes, name
+        if not name.startswith("mcunet-"):
+            resolution = int(re.search(r"-r(\d+)", name)[1])
+            bigger = name.replace(f"-r{resolution}", f"-r{resolution + 16}")
+            assert per_layer_planned(bigger) > target.sram_budget_bytes, bigger
+
+
+@pytest.mark.hil
+def test_figure6_command_end_to_end(tmp_path):
+    """The command on one small network: the sweep runs on QEMU, the rows land in the database, the
+    printed table is the database's, and the run's report draws it."""
+    import os
+    import subprocess
+    import sys
+
+    from harness.paths import REPO_ROOT
+    from harness.report.figure6 import stored_rows
+
+    sweep = tmp_path / "figure6-small.toml"
+    sweep.write_text(
+        '[sweep]\ntargets = ["stm32f746"]\nmodels = ["mbv2-w0.35-r48-head64"]\npatches = [1, 3]\n'
+        'depths = [3]\ninput_modes = ["streamed"]\nrepeat = 1\n'
+    )
+    results, report = tmp_path / "results.sqlite", tmp_path / "report"
+    env = {k: v for k, v in os.environ.items() if k != "PATCHBENCH_RUN_ID"}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "figure6", "--sweep", str(sweep), "--results", str(results),
+         "--report", str(report), "-j", "0"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = done.stdout.splitlines()
+    with ResultsDB(results) as db:
+        (run_id,) = db.run_ids()
+        rows = stored_rows(db, run_id)
+    assert [r.per_patch["p"] for r in rows] == [3] and rows[0].exact
+    assert printed_rows(printed) == [list(r.cells()[:-1]) for r in rows]
+    assert any(line.startswith("mbv2-w0.35-r48-head64 p=3 n=3: arena ") for line in printed)
+    page = (report / f"run-{run_id}.html").read_text()
+    assert '<section id="figure6">' in page and rows[0].cells()[4] in page
