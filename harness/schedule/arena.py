@@ -17,8 +17,10 @@ In-place execution (``InplacePolicy``), only where it is provably safe for a ker
 contract below, and only when the overwritten input dies at that op (not a graph output, not the stage
 output, not a counted image that later patches still read):
 
-- elementwise ops (ADD, MUL, int8 QUANTIZE) may write over an operand of the output's exact shape and
-  element size. Contract: element i is written after everything that element i depends on was read,
+- elementwise ops (ADD, MUL, int8 QUANTIZE, and the activations of UNARY_KINDS: a table lookup per
+  element) may write over an operand of the output's exact shape and element size. An activation after a
+  conv so runs as the conv's epilogue as far as memory goes: the conv's output buffer becomes the
+  activation's, and the two never hold separate copies. Contract: element i is written after everything that element i depends on was read,
   and nothing reads position i afterwards (true of every elementwise loop, TFLite's reference included).
 - DEPTHWISE_CONV_2D may write over its input (Cin == Cout; output pixel q lands where input pixel q was).
   The in-place kernels (pb_depthwise_conv2d_s8_inplace) follow ``depthwise_inplace_schedule``: per group
@@ -60,11 +62,12 @@ from harness.ir.geometry import (
     last_covering_output,
     op_pads,
 )
-from harness.ir.graph import Graph, Op
+from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.fusion import epilogue_chunk_rows, residual_epilogues
 from harness.schedule.plan import PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
 
+INPLACE_ELEMENTWISE_KINDS = ("ADD", "MUL", "QUANTIZE", *UNARY_KINDS)
 BufferKind = Literal["activation", "patch", "stage_output", "input", "scratch"]
 PLANNERS = ("best", "greedy", "linear", "no_reuse")
 
@@ -691,7 +694,7 @@ class _Layout:
                 and self._reads_whole_buffer(op, name)
             )
 
-        if self.inplace.elementwise and op.kind in ("ADD", "MUL", "QUANTIZE"):
+        if self.inplace.elementwise and op.kind in INPLACE_ELEMENTWISE_KINDS:
             for name in op.inputs:
                 if reusable(name) and graph.tensor(name).shape == graph.tensor(out).shape:
                     return name, 0
