@@ -97,6 +97,7 @@ def _session_sweep(config: pytest.Config) -> Sweep:
             sweep.kernels = parse_kernel_sets(config.getoption("--kernels"), "--kernels")
         if config.getoption("--input-modes"):
             sweep.input_modes = parse_input_modes(config.getoption("--input-modes"), "--input-modes")
+            sweep.model_input_modes = {}
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
     _check_names(sweep)

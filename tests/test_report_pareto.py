@@ -37,6 +37,9 @@ def page(tmp_path_factory):
         db.add(ResultRow(run_id=RUN, target="stm32f746", backend="qemu", model=MODEL, p=4, n=5, status="does_not_fit",
                          reason="stm32f746: needs 401.0 kB SRAM, board has 320.0 kB", sram_planned=400_000,
                          sram_needed=410_624, sram_budget=F746["sram_budget"], flash_budget=F746["flash_budget"]))  # fmt: skip
+        db.add(ResultRow(run_id=RUN, target="stm32f746", backend="qemu", model=MODEL, p=3, n=5, status="does_not_fit",
+                         reason="stm32f746: needs 1,855.5 kB flash, board has 1,024.0 kB", sram_planned=60_000,
+                         flash_needed=1_900_000, sram_budget=F746["sram_budget"], flash_budget=F746["flash_budget"]))  # fmt: skip
         db.finish_run(RUN)
         rows = db.results(RUN).to_dict("records")
     text = write_report(db_path, RUN, root / "out").read_text()
@@ -54,7 +57,15 @@ def figures(page: dict) -> dict[str, str]:
 def test_input_counted_and_streamed_side_by_side_in_one_table(page):
     section = group(page["tree"], "stm32f746", MODEL)  # one section for both modes
     header = {th.attrs["data-point"]: th.text for th in section.find("th") if "data-point" in th.attrs}
-    assert list(header) == ["p1-n0", "p2-n5", "p2-n5-streamed", "p3-n5-streamed", "p4-n5", "p4-n5-streamed"]
+    assert list(header) == [
+        "p1-n0",
+        "p2-n5",
+        "p2-n5-streamed",
+        "p3-n5",
+        "p3-n5-streamed",
+        "p4-n5",
+        "p4-n5-streamed",
+    ]
     assert "input streamed" in header["p2-n5-streamed"] and "streamed" not in header["p2-n5"]
     measured = {r["p"] * 10 + (r["input_mode"] == "streamed"): r["sram_measured"] for r in page["rows"]}
     reduction = metric_cells(section, "sram_reduction")  # streamed points against the per-layer one too
@@ -96,6 +107,9 @@ def test_a_point_that_does_not_fit_draws_what_it_needs(page):
     assert "<!-- needed, does not fit (linker) -->" in sram  # its legend entry: the bar was drawn
     assert "<pattern" in sram  # hatched
     assert "<!-- p=4 n=5 -->" in sram and "<!-- p=4 n=5 streamed -->" in sram
+    flash = figures(page)["Flash over the (p, n) grid"]  # the point over the flash budget draws its need
+    assert "<!-- needed, does not fit (linker) -->" in flash and "<pattern" in flash
+    assert "<!-- flash budget 1,024 kB -->" in flash
 
 
 def test_without_a_point_that_does_not_fit_nothing_is_hatched(tmp_path):

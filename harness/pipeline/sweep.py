@@ -57,6 +57,7 @@ class Sweep:
     model_patches: dict[str, list[int]] = field(default_factory=dict)  # a model's own patches (p)
     kernels: list[str] = field(default_factory=lambda: [DEFAULT_KERNELS])
     input_modes: list[str] = field(default_factory=lambda: [DEFAULT_INPUT_MODE])
+    model_input_modes: dict[str, list[str]] = field(default_factory=dict)  # a model's own input modes
 
     def points(self) -> list[Point]:
         """Every point, per-layer (p=1, n=0) once per (target, model) with its input counted, each
@@ -67,7 +68,11 @@ class Sweep:
             for model in self.models:
                 for p in self.model_patches.get(model, self.patches):
                     depths = [0] if p == 1 else self.model_depths.get(model, self.depths)
-                    modes = [DEFAULT_INPUT_MODE] if p == 1 else self.input_modes
+                    modes = (
+                        [DEFAULT_INPUT_MODE]
+                        if p == 1
+                        else self.model_input_modes.get(model, self.input_modes)
+                    )
                     points.extend(
                         Point(target, model, p, n, k, mode)
                         for n in depths
@@ -78,7 +83,7 @@ class Sweep:
 
 
 SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes")
-MODEL_FIELDS = ("depths", "patches")
+MODEL_FIELDS = ("depths", "patches", "input_modes")
 
 
 def load_sweep(path: str | Path | None = None) -> Sweep:
@@ -132,6 +137,11 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
             sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
         if "patches" in extra:
             sweep.model_patches[model] = _int_list(extra, "patches", path, minimum=1)
+        if "input_modes" in extra:
+            modes = extra["input_modes"]
+            if not isinstance(modes, list) or not all(isinstance(mode, str) for mode in modes):
+                raise SweepError(f"{where}: input_modes must be a list of strings (got {modes!r})")
+            sweep.model_input_modes[model] = parse_input_modes(modes, f"{where} input_modes")
     for model in sweep.models:
         patched = any(p > 1 for p in sweep.model_patches.get(model, sweep.patches))
         if patched and not sweep.model_depths.get(model, sweep.depths):
