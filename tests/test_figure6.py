@@ -89,9 +89,11 @@ def test_the_report_and_the_command_show_the_stored_table(tmp_path, capsys):
     page = write_report(db_path, "r1", tmp_path / "report").read_text()
     section = page[page.index('<section id="figure6">') :]
     section = section[: section.index("</section>")]
-    cells = [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", section)]
+    table = section[section.index("<table") :]
+    cells = [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td>(.*?)</td>", table)]
     assert cells == list(figure6_rows(records)[0].cells())
     assert "reduction &gt;= 4x (bit-exact) on 1 of 1" in section
+    assert section.count("<svg") == 1  # the bar chart of the one board
     assert cli.main(["figure6", "--results", str(db_path), "--run", "r1", "--no-why"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed_rows(printed) == [list(figure6_rows(records)[0].cells()[:-1])]

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from markupsafe import Markup
+
 from harness.report.cells import plain_record
+from harness.report.charts import MEASURED, NEUTRAL, Budget, Series, grouped_bars_svg, inline
 from harness.results.db import ResultsDB
 from harness.results.record import PointAnalysis, decode, identity_of, where_label
 
@@ -149,13 +152,40 @@ class Figure6Section:
     summary: str
     columns: tuple[str, ...]
     rows: list[Figure6Row]
+    charts: list[Markup]  # one bar chart per board: the paper's figure
 
 
 def figure6_section(records: list[dict]) -> Figure6Section | None:
     """The report's section for a run's rows; None when the run has no per-layer and 2x2 / 3x3 streamed
     pair to set side by side."""
     rows = figure6_rows(records)
-    return Figure6Section(summary_line(rows), COLUMNS, rows) if rows else None
+    if not rows:
+        return None
+    boards = {row.where: [r for r in rows if r.where == row.where] for row in rows}
+    charts = [inline(bars_svg(where, members), f"figure6-{where}") for where, members in boards.items()]
+    return Figure6Section(summary_line(rows), COLUMNS, rows, charts)
+
+
+def bars_svg(where: str, rows: list[Figure6Row]) -> str:
+    """Measured peak SRAM per model, per-layer beside the best patch point, with the board's budget."""
+
+    def kb(record: dict | None) -> float | None:
+        return record["sram_measured"] / KB if record and record.get("sram_measured") else None
+
+    labels = [
+        f"{row.model}\n{row.reduction:.2f}x" if row.reduction is not None else row.model for row in rows
+    ]
+    budget = next((row.per_layer.get("sram_budget") for row in rows if row.per_layer), None)
+    return grouped_bars_svg(
+        f"Peak SRAM measured, {where}",
+        labels,
+        [
+            Series("per-layer (input in SRAM)", [kb(row.per_layer) for row in rows], NEUTRAL),
+            Series("per-patch (input streamed)", [kb(row.per_patch) for row in rows], MEASURED),
+        ],
+        "kB",
+        Budget("SRAM budget", budget / KB) if budget else None,
+    )
 
 
 def _analysis(record: dict | None) -> PointAnalysis | None:
