@@ -15,12 +15,14 @@ import pytest
 from codegen_graphs import Appender
 from machine import needs
 
+from harness import reference
 from harness.codegen.layout import plan_model_arena
 from harness.codegen.options import CodegenOptions
 from harness.frontend import graph_from_bytes, graph_to_bytes
 from harness.ir.graph import QParams, validate
 from harness.pipeline.measure import measure
 from harness.reference.outside import every_tensor_mismatches, run_litert, seeded_inputs
+from harness.schedule.executor import run_patched
 from harness.schedule.plan import make_plan
 from harness.schedule.profile import PAPER_RULES, alias_groups
 from models.synthetic import LayerSpec, build_stack
@@ -189,3 +191,73 @@ def test_tile_ops_bit_exact_on_the_emulator(kind, first, second, p, kernels):
         ]
         assert set(tile_ops) <= set(plan.stage_ops) and len(tile_ops) == 2
     _bit_exact_on_the_emulator(graph, p, n, kernels)
+
+
+# --- TRANSPOSE_CONV in the patch stage -------------------------------------------------------------------
+
+
+def _transpose_conv(
+    a: Appender, name: str, x: str, kernel: int, stride: int, padding: str, cout: int = 4
+) -> str:
+    n, h, w, cin = a.graph.tensor(x).shape
+    if padding == "SAME":
+        out_h, out_w = h * stride, w * stride
+    else:
+        out_h, out_w = (h - 1) * stride + kernel, (w - 1) * stride + kernel
+    w_scales = a.rng.uniform(0.005, 0.02, cout).astype(np.float32)
+    weights = a.const(f"{name}_w", a.rng.integers(-127, 128, (cout, kernel, kernel, cin)).astype(np.int8),
+                      QParams(w_scales, np.zeros(cout, np.int64), 0))  # fmt: skip
+    bias = a.const(f"{name}_b", a.rng.integers(-2000, 2000, cout).astype(np.int32),
+                   QParams((np.float64(a.graph.tensor(x).scale) * w_scales).astype(np.float32),
+                           np.zeros(cout, np.int64), 0))  # fmt: skip
+    shape = a.const(f"{name}_shape", np.array([n, out_h, out_w, cout], np.int32))
+    attrs = {
+        "stride": (stride, stride),
+        "padding": padding,
+        "activation": "NONE",
+        "act_min": -128,
+        "act_max": 127,
+    }
+    scale = float(a.graph.tensor(x).scale) * 0.02 * kernel * np.sqrt(cin)
+    return a.op("TRANSPOSE_CONV", name, [shape, weights, x, bias], attrs, scale, int(a.rng.integers(-20, 20)))
+
+
+def transpose_conv_graph():
+    """conv 3x3 -> TRANSPOSE_CONV 3x3 stride 2 SAME -> conv 3x3 -> TRANSPOSE_CONV 2x2 stride 3 VALID (the
+    kernel shorter than the stride: some output rows take no input row, so some tiles read nothing) ->
+    conv 1x1."""
+    specs = [LayerSpec("conv", 3, 1, channels=5)]
+    graph = build_stack(specs, input_shape=(1, 5, 6, 3), seed=51, name="transpose_conv_stage", blocks=False)
+    a = Appender(graph, seed=52)
+    x = _transpose_conv(a, "up2", a.x, 3, 2, "SAME")
+    x = _conv(a, "between", x, 3)
+    x = _transpose_conv(a, "up3", x, 2, 3, "VALID")
+    _conv(a, "head", x, 1)
+    validate(graph)
+    return graph
+
+
+def test_transpose_conv_every_tensor_matches_litert():
+    _litert_every_tensor(transpose_conv_graph())
+
+
+def test_transpose_conv_tiles_of_every_plan_equal_per_layer():
+    """The host patch executor (each tile of each TRANSPOSE_CONV from the input window the plan names) equals
+    per-layer inference at every depth for p = 2, 3, 4."""
+    graph = transpose_conv_graph()
+    x = np.random.default_rng(3).integers(-128, 128, graph.tensor(graph.inputs[0]).shape).astype(np.int8)
+    want = reference.run_graph(graph, x)[graph.outputs[0]]
+    for p in (2, 3, 4):
+        for n in range(1, len(graph.ops) + 1):
+            got = run_patched(graph, make_plan(graph, p, n), x)[graph.outputs[0]]
+            np.testing.assert_array_equal(got, want, err_msg=f"p={p} n={n}")
+
+
+@pytest.mark.hil
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+@pytest.mark.parametrize(
+    "p, kernels", [(1, "portable"), (2, "optimized"), SLOW(1, "optimized"), SLOW(2, "portable")]
+)
+def test_transpose_conv_bit_exact_on_the_emulator(p, kernels):
+    graph = transpose_conv_graph()
+    _bit_exact_on_the_emulator(graph, p, 0 if p == 1 else len(graph.ops), kernels)

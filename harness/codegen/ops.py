@@ -601,11 +601,20 @@ def emit_transpose_conv(ctx: OpContext) -> OpCode:
         requant,
         f"static const pb_transpose_conv_shape {op.name}_shape = {PB_TRANSPOSE_CONV_SHAPE.initializer(shape)};",
     ]
-    fields = dict(input=ctx.input_ptr(2), output=ctx.output_ptr(), filter=f"{op.name}_filter", bias=bias)
+    call = (f"pb_transpose_conv_s8(&{op.name}_shape, &{op.name}_requant, &tile, {ctx.input_ptr(2)}, "
+            f"{op.name}_filter, {bias}, {ctx.output_ptr()});")  # fmt: skip
+    fields = dict(call=call, tile_init=PB_TILE.initializer(_whole_tile(in_w * in_c, out_h, out_w, out_c)))
     detail = f"{kh}x{kw} stride {sh}x{sw} {op.attrs.get('padding', 'VALID')}"
-    return OpCode(op.name, op.kind, _comment(ctx, detail), False, "transpose_conv",
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "tile",
                   constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays], structs=structs,
-                  fields=fields)  # fmt: skip
+                  fields=fields, steps=steps)  # fmt: skip
+
+
+def _whole_tile(in_row_stride: int, out_h: int, out_w: int, out_c: int) -> dict[str, int]:
+    """The pb_tile of a whole map (per layer)."""
+    return dict(out_y0=0, out_x0=0, out_h=out_h, out_w=out_w, in_y0=0, in_x0=0, in_row_stride=in_row_stride,
+                out_row_stride=out_w * out_c)  # fmt: skip
 
 
 def emit_softmax(ctx: OpContext) -> OpCode:
@@ -696,9 +705,7 @@ def emit_tile(ctx: OpContext) -> OpCode:
         )
         call = f"{kernel}({block}, {channels}, &tile, {ctx.input_ptr(0)}, {ctx.output_ptr()});"
         detail = f"block {block}"
-    whole = dict(out_y0=0, out_x0=0, out_h=out_h, out_w=out_w, in_y0=0, in_x0=0, in_row_stride=in_w * in_c,
-                 out_row_stride=out_w * out_c)  # fmt: skip
-    fields = dict(call=call, tile_init=PB_TILE.initializer(whole))
+    fields = dict(call=call, tile_init=PB_TILE.initializer(_whole_tile(in_w * in_c, out_h, out_w, out_c)))
     steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
     return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "tile", structs=structs, fields=fields,
                   steps=steps)  # fmt: skip

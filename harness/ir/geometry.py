@@ -208,7 +208,13 @@ def _shifted(out_range, size: int, pad_before: int):
 # Resizes and block rearrangements: output pixel (y, x) reads input pixels that follow from (y, x) and the
 # full map sizes alone, so a tile of the output reads one window of the input (``tile_input_window``),
 # and a kernel computing the tile needs where the tile and the window lie in the full maps.
-TILE_KINDS = ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
+TILE_KINDS = (
+    "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "DEPTH_TO_SPACE",
+    "SPACE_TO_DEPTH",
+    "TRANSPOSE_CONV",
+)
 RESIZE_FRACTION_BITS = 10  # TFLite's int8 bilinear resize works in 1/1024 of an input pixel
 
 
@@ -286,6 +292,8 @@ def tile_input_window(
     ``[c0, c1)`` of a TILE_KINDS op read: every source pixel of every output pixel of the tile."""
     if op.kind not in TILE_KINDS:
         raise GraphError(f"op {op.name!r} ({op.kind}) is not one of {', '.join(TILE_KINDS)}")
+    if op.kind == "TRANSPOSE_CONV":
+        return _transpose_conv_window(graph, op, out_rows, out_cols)
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
     windows = []
@@ -296,6 +304,40 @@ def tile_input_window(
                 f"op {op.name!r}: output range {(start, stop)} is empty or outside 0..{out_size}"
             )
         windows.append(_tile_axis_window(op, start, stop, in_size, out_size))
+    return windows[0], windows[1]
+
+
+def transpose_conv_pads(graph: Graph, op: Op) -> tuple[int, int]:
+    """(top, left) padding of a TRANSPOSE_CONV: TFLite pads as the forward conv from its output would."""
+    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
+    _, kh, kw, _ = graph.tensor(op.inputs[1]).shape
+    sh, sw = op.attrs.get("stride", (1, 1))
+    if op.attrs.get("padding", "VALID") == "VALID":
+        return 0, 0
+    return same_pads(out_h, kh, sh, 1)[0], same_pads(out_w, kw, sw, 1)[0]
+
+
+def _transpose_conv_window(
+    graph: Graph, op: Op, out_rows, out_cols
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Output row oy of a TRANSPOSE_CONV takes input rows iy with 0 <= oy + pad_top - iy * stride < kernel_h;
+    a tile's window is their union, clipped to the input (empty where no input row reaches the tile)."""
+    _, in_h, in_w, _ = graph.tensor(op.inputs[2]).shape
+    _, kh, kw, _ = graph.tensor(op.inputs[1]).shape
+    windows = []
+    for (start, stop), size, kernel, stride, pad in zip(
+        (out_rows, out_cols),
+        (in_h, in_w),
+        (kh, kw),
+        op.attrs.get("stride", (1, 1)),
+        transpose_conv_pads(graph, op),
+        strict=True,
+    ):
+        first = max(
+            -((kernel - 1 - start - pad) // int(stride)), 0
+        )  # ceil((start + pad - kernel + 1) / stride)
+        last = min((int(stop) - 1 + pad) // int(stride), size - 1)
+        windows.append((first, max(last + 1, first)) if first < size else (size, size))
     return windows[0], windows[1]
 
 

@@ -99,7 +99,7 @@ from harness.reference.runner import (  # noqa: F401
     run_op,
     run_outputs,
     run_tile,
-    transpose_conv_pads,
+    transpose_conv_pads,  # harness.ir.geometry's, where the tile geometry needs it too
 )
 from harness.reference.softmax import exp_on_negative_values, softmax  # noqa: F401
 from harness.reference.unary import unary_table  # noqa: F401

@@ -17,7 +17,7 @@ from harness.ir.geometry import (
     kernel_size,
     op_pads,
     resize_nearest_source,
-    same_pads,
+    transpose_conv_pads,
 )
 from harness.ir.graph import MULTI_OUTPUT_KINDS, UNARY_KINDS, Graph, GraphError, Op
 from harness.reference.binary import maximum, minimum, prelu, sub
@@ -39,11 +39,13 @@ from harness.reference.ops import (
     mul,
     pad,
     quantize_float,
+    requantize_acc,
     requantize_int8,
     resize_bilinear,
     resize_nearest_neighbor,
     space_to_depth,
     transpose_conv2d,
+    wrap_int32,
 )
 from harness.reference.quantparams import (
     FC_FIXED,
@@ -146,16 +148,6 @@ def _run_fully_connected(graph: Graph, op: Op, x: np.ndarray, fc_requant: str) -
     q = conv_quant(graph, op)
     out = fully_connected(x, _const(graph, op, 1), _const(graph, op, 2), q, requant=fc_requant)
     return out.reshape(graph.tensor(op.outputs[0]).shape)
-
-
-def transpose_conv_pads(graph: Graph, op: Op) -> tuple[int, int]:
-    """(top, left) padding of a TRANSPOSE_CONV: TFLite pads as the forward conv from its output would."""
-    _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
-    _, kh, kw, _ = graph.tensor(op.inputs[1]).shape
-    sh, sw = op.attrs.get("stride", (1, 1))
-    if op.attrs.get("padding", "VALID") == "VALID":
-        return 0, 0
-    return same_pads(out_h, kh, sh, 1)[0], same_pads(out_w, kw, sw, 1)[0]
 
 
 def _run_transpose_conv(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
@@ -293,11 +285,42 @@ def run_tile(graph: Graph, op: Op, window: np.ndarray, tile: TileOrigin) -> np.n
         rows = resize_nearest_source(in_h, out_h, align, half)[slice(*tile.out_rows)] - tile.in_y0
         cols = resize_nearest_source(in_w, out_w, align, half)[slice(*tile.out_cols)] - tile.in_x0
         return window[:, rows][:, :, cols]
+    if op.kind == "TRANSPOSE_CONV":
+        return _transpose_conv_tile(graph, op, window, tile)
     runs = {"RESIZE_BILINEAR": _run_resize_bilinear, "DEPTH_TO_SPACE": _run_depth_to_space,
             "SPACE_TO_DEPTH": _run_space_to_depth}  # fmt: skip
     if op.kind not in runs:
         raise ReferenceError(f"op {op.name!r} ({op.kind}) has no tile kernel; only {', '.join(TILE_KINDS)}")
     return runs[op.kind](graph, op, window, {}, tile)
+
+
+def _transpose_conv_tile(graph: Graph, op: Op, window: np.ndarray, tile: TileOrigin) -> np.ndarray:
+    """A tile of a TRANSPOSE_CONV gathered per output pixel: output (oy, ox) takes tap (ky, kx) of input
+    (iy, ix) where iy * stride - pad_top + ky == oy (same for columns); the sum of TFLite's scatter."""
+    filters = _const(graph, op, 1).astype(np.int64)
+    q = conv_quant(graph, op, input_position=2)
+    (sh, sw), (top, left) = tuple(op.attrs.get("stride", (1, 1))), transpose_conv_pads(graph, op)
+    _, in_h, in_w, _ = graph.tensor(op.inputs[2]).shape
+    cout, kh, kw, _ = filters.shape
+    rows, cols = np.arange(*tile.out_rows), np.arange(*tile.out_cols)
+    x = window.astype(np.int64) - q.input_zero_point
+    acc = np.zeros((1, rows.size, cols.size, cout), np.int64)
+    for ky in range(kh):
+        ty = rows + top - ky
+        row_ok = (ty >= 0) & (ty % sh == 0) & (ty // sh < in_h)
+        for kx in range(kw):
+            tx = cols + left - kx
+            col_ok = (tx >= 0) & (tx % sw == 0) & (tx // sw < in_w)
+            if not row_ok.any() or not col_ok.any():
+                continue
+            iy, ix = ty[row_ok] // sh - tile.in_y0, tx[col_ok] // sw - tile.in_x0
+            taps = x[:, iy][:, :, ix] @ filters[:, ky, kx, :].T
+            acc[:, np.flatnonzero(row_ok)[:, None], np.flatnonzero(col_ok)[None, :], :] += taps
+    acc = wrap_int32(acc)
+    bias = _const(graph, op, 3)
+    if bias is not None:
+        acc = acc + np.asarray(bias, np.int64)
+    return requantize_acc(acc, q)
 
 
 def _run_softmax(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:

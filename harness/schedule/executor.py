@@ -14,7 +14,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness import reference
-from harness.ir.geometry import TILE_KINDS, TileOrigin, activation_input_names, kernel_size, op_pads
+from harness.ir.geometry import (
+    TILE_KINDS,
+    TileOrigin,
+    activation_input_names,
+    activation_inputs,
+    kernel_size,
+    op_pads,
+)
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule
 from harness.schedule.fusion import epilogue_chunk_rows
@@ -137,11 +144,12 @@ def _crop(local, name: str, need: Region, graph: Graph, op: Op) -> np.ndarray:
 def _run_step(graph: Graph, op: Op, arrays: dict[str, np.ndarray], step: OpStep) -> np.ndarray:
     pads = step.pads
     if op.kind in TILE_KINDS:  # the tile's own place in the full maps decides what it computes
-        window = step.inputs[0]
+        position = activation_inputs(graph, op)[0]
+        window = step.inputs[position]
         origin = TileOrigin(
             (step.output.y0, step.output.y1), (step.output.x0, step.output.x1), window.y0, window.x0
         )
-        return reference.run_tile(graph, op, arrays[op.inputs[0]], origin)
+        return reference.run_tile(graph, op, arrays[op.inputs[position]], origin)
     if op.kind == "PAD":
         # The plan's pads replace the op's: only the rows/columns of padding that fall in this patch.
         top, bottom, left, right = pads

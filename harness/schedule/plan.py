@@ -439,7 +439,9 @@ def _input_needs(graph: Graph, op: Op, out: Region) -> tuple[list[Region | None]
         return needs, pads
     if op.kind in TILE_OPS:
         (y0, y1), (x0, x1) = tile_input_window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
-        return [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1), None
+        tile_needs: list[Region | None] = [None] * len(op.inputs)
+        tile_needs[activation_inputs(graph, op)[0]] = Region(y0, y1, x0, x1)
+        return tile_needs, None
     # Elementwise ops and channel concatenation read the same pixels they write; 1x1 operands whole.
     needs = [None] * len(op.inputs)
     for index in activation_inputs(graph, op):

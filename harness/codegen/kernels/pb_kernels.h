@@ -253,7 +253,7 @@ void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t oute
 
 /* ---- tiles: ops whose output pixel reads input pixels that follow from its position (pb_tiles.c) ---- */
 
-/* Tiles. These kernels compute a tile of the output, rows [out_y0, out_y0 + out_h) and columns
+/* Tiles. Some kernels compute a tile of the output, rows [out_y0, out_y0 + out_h) and columns
  * [out_x0, out_x0 + out_w) of the full output, from an input window held from row in_y0 and column
  * in_x0 of the full input (harness.ir.geometry.tile_input_window says which window a tile reads). Per
  * layer the tile is the whole map. Row strides count int8 elements and are never 0 here. */
@@ -312,9 +312,10 @@ typedef struct {
     int32_t pad_top, pad_left;
 } pb_transpose_conv_shape;
 
-/* TRANSPOSE_CONV per-channel int8 (reference_integer_ops::TransposeConv); bias may be NULL. */
-void pb_transpose_conv_s8(const pb_transpose_conv_shape *shape, const pb_requant *q, const int8_t *input,
-                          const int8_t *filter, const int32_t *bias, int8_t *output);
+/* TRANSPOSE_CONV per-channel int8 (reference_integer_ops::TransposeConv) on a tile of the output (see
+ * "Tiles" above: shape holds the full maps); bias may be NULL. */
+void pb_transpose_conv_s8(const pb_transpose_conv_shape *shape, const pb_requant *q, const pb_tile *tile,
+                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
 #ifdef __cplusplus
 }
