@@ -170,3 +170,37 @@ def converter_patterns_graph():
     graph.outputs = [out, excited]
     validate(graph)
     return graph
+
+
+# --- float ends and several outputs (tests/test_outputs_e2e.py) ------------------------------------------
+
+
+def float_ended(graph, outputs: list[str]):
+    """``graph`` as a float model sees it: its int8 input read from a float32 image through a QUANTIZE,
+    and each tensor of ``outputs`` (graph outputs or inner tensors) a graph output dequantized to float32,
+    in that order. Changes ``graph`` in place and returns it."""
+    (quantized,) = graph.inputs
+    image = "image_float"
+    graph.tensors[image] = Tensor(image, graph.tensor(quantized).shape, "float32")
+    graph.ops.insert(0, Op("QUANTIZE", "quantize_image", [image], [quantized], {}))
+    graph.inputs = [image]
+    graph.outputs = []
+    for index, name in enumerate(outputs):
+        out = f"{name}_float"
+        graph.tensors[out] = Tensor(out, graph.tensor(name).shape, "float32")
+        graph.ops.append(Op("DEQUANTIZE", f"dequantize_output{index}", [name], [out], {}))
+        graph.outputs.append(out)
+    validate(graph)
+    return graph
+
+
+def three_head_detector_graph():
+    """A small detector: a backbone, then three 1x1 heads on maps of three scales, every output float32
+    (a float32 image in)."""
+    specs = [LayerSpec("conv", 3, 1, channels=8), LayerSpec("depthwise", 3, 2), LayerSpec("conv", 1, 1, channels=12),
+             LayerSpec("depthwise", 3, 2), LayerSpec("conv", 1, 1, channels=16)]  # fmt: skip
+    graph = build_stack(specs, input_shape=(1, 24, 20, 3), seed=11, name="three_heads", blocks=False)
+    a = Appender(graph, seed=12)
+    maps = [op.outputs[0] for op in graph.ops if op.kind == "CONV_2D"]  # 24x20x8, 12x10x12, 6x5x16
+    heads = [_conv1x1(a, f"head{k}", name, 6, 0.04 + 0.01 * k, k - 1) for k, name in enumerate(maps)]
+    return float_ended(graph, heads)

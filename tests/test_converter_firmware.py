@@ -1,6 +1,7 @@
 """The converter corpus on the emulator: per-layer firmware (DSP and portable kernels) and a per-patch
 point (p = 2) where the model's first layers allow a patch stage, each bit-exact against the host
-reference (which tests/test_converter_models.py checks against LiteRT), through measure().
+reference (which tests/test_converter_models.py checks against LiteRT), through measure(), and each
+within its memory plan: measured peak SRAM <= planned (arena + planned stack) <= 1.10 x measured.
 
 The three small models run in the default suite; the others, and the DSP/portable pairs of the big
 ones, under ``-m slow``. keras_mbv3small_a075_r96_floatio (float32 in and out) needs 1.2 MB of flash:
@@ -61,6 +62,7 @@ def _check(point) -> None:
     result = measure(str(converter_model(model)), target, p, n, kernels=kernels, repeat=1, warmup=0)
     assert result.status == "passed", f"{_id(point)}: {result.status}: {result.reason}"
     assert result.exact and result.output == result.expected
+    assert result.sram_measured <= result.sram_planned <= 1.10 * result.sram_measured, result.summary()
 
 
 @pytest.mark.parametrize("case", SMALL, ids=_id)

@@ -140,7 +140,8 @@ def build_model(
     build_options = build_options or BuildOptions()
     defines = tuple(d for d in build_options.defines if not d.startswith("PB_KERNELS_OPTIMIZED"))
     include_dirs = tuple(build_options.include_dirs) + tuple(model.include_dirs)
-    build_options = replace(build_options, defines=defines + model.defines, include_dirs=include_dirs)
+    build_options = replace(build_options, defines=defines + model.defines, include_dirs=include_dirs,
+                            timed_units=len(model.layer_names))  # fmt: skip
     return build_firmware(model.sources, target, build_options, build_root=build_root)
 
 

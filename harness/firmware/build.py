@@ -15,6 +15,10 @@ support files the platform compiles (every header, the linker script template, t
 editing STM32-only code leaves QEMU build ids alone), every flag and the compiler version; the hash is
 also the build id that the firmware prints, so a record can be matched to the build that produced it.
 
+The reserved stack is either fixed (``BuildOptions.stack_bytes``) or, with ``stack_bytes=None``, planned
+from the compiler's call graph (harness/firmware/stack.py: every unit is compiled with
+``-fcallgraph-info=su``; the plan and its deepest path go to build.log).
+
 Hardware builds also get the target's clock tree (``[clock]``, harness/clocks.py) as ``PB_CLOCK_*``
 defines and compile clock_stm32.c; QEMU builds get neither.
 """
@@ -40,6 +44,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from harness.firmware.clocks import hardware_defines
+from harness.firmware.stack import StackPlanError, plan_stack
 from harness.firmware.targets import Platform, Target, load_target
 from harness.paths import BUILD_DIR
 
@@ -58,6 +63,11 @@ STM32_CLOCK_SOURCE = "clock_stm32.c"  # hardware builds of the STM32 families
 BUILD_ID_LENGTH = 16
 RESULT_FILE = "build.json"
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|h)$")
+FIXED_STACK_BYTES = 4096  # the reserve when the stack is not planned (or the plan fails)
+# Every unit writes its call graph with frame sizes (a .ci file beside the object) for the stack plan. It
+# changes no code, so it is not part of the compiler identity (compiler_flags).
+CALL_GRAPH_FLAG = "-fcallgraph-info=su"
+STACK_PLAN_VERSION = "1"  # in the build hash: a change to the plan's rules rebuilds planned firmware
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 _REGION_KIND = {"RAM": "SRAM", "FLASH": "flash"}
 
@@ -72,7 +82,10 @@ class BuildOptions:
     optimization: str = "-O2"
     runs: int = 3  # timed runs; the record's latency is their median
     warmup: int = 1  # untimed runs before them
-    stack_bytes: int = 4096  # reserved at the bottom of RAM and counted against the SRAM budget
+    # Reserved at the bottom of RAM and counted against the SRAM budget. None: planned, the worst case of
+    # the call graph (harness/firmware/stack.py), FIXED_STACK_BYTES when the call graph cannot bound it.
+    stack_bytes: int | None = FIXED_STACK_BYTES
+    timed_units: int = 0  # the model's timed units: main keeps one 8-byte count per unit on the stack
     defines: tuple[str, ...] = ()  # "NAME" or "NAME=VALUE", e.g. kernel selection
     include_dirs: tuple[Path, ...] = ()  # extra header folders (their files are part of the hash)
     extra_cflags: tuple[str, ...] = ()
@@ -84,9 +97,10 @@ class BuildOptions:
             raise BuildError(
                 f"BuildOptions: runs must be >= 1 and warmup >= 0 (got {self.runs}, {self.warmup})"
             )
-        if self.stack_bytes < 512 or self.stack_bytes % 8:
+        if self.stack_bytes is not None and (self.stack_bytes < 512 or self.stack_bytes % 8):
             raise BuildError(
-                f"BuildOptions: stack_bytes must be a multiple of 8, >= 512 (got {self.stack_bytes})"
+                f"BuildOptions: stack_bytes must be a multiple of 8, >= 512, or None to plan it (got "
+                f"{self.stack_bytes})"
             )
 
 
@@ -204,7 +218,7 @@ def build_firmware(
     _check_sources(sources)
     gcc_version = toolchain_version(options.gcc)
     board_files = _board_support_files(platform)
-    linker_script = _render_linker_script(target, platform, options)
+    linker_script = _render_linker_script(target, platform, options.stack_bytes)
 
     base_cflags = _cflags(target, platform, options)
     ldflags = tuple(
@@ -312,7 +326,8 @@ def _platform_sources(platform: Platform) -> list[str]:
             PLATFORM_SOURCES[platform.family], *clock]  # fmt: skip
 
 
-def _render_linker_script(target: Target, platform: Platform, options: BuildOptions) -> str:
+def _render_linker_script(target: Target, platform: Platform, stack_bytes: int | None) -> str:
+    """The linker script; with ``stack_bytes`` None, a stand-in (for the build hash) until the plan."""
     template = jinja2.Template(
         (BOARD_SUPPORT_DIR / LINKER_TEMPLATE).read_text(), undefined=jinja2.StrictUndefined
     )
@@ -323,7 +338,7 @@ def _render_linker_script(target: Target, platform: Platform, options: BuildOpti
         sram_origin=platform.sram_origin,
         flash_budget=target.flash_budget_bytes,
         sram_budget=target.sram_budget_bytes,
-        stack_bytes=options.stack_bytes,
+        stack_bytes="planned" if stack_bytes is None else stack_bytes,
     )
 
 
@@ -390,6 +405,8 @@ def _build_hash(sources, board_files, linker_script, cflags, ldflags, gcc_versio
         gcc_version,
         "platform",
         options.platform,
+        "stack",
+        f"{options.stack_bytes} {options.timed_units} {STACK_PLAN_VERSION}",
     )
     return digest.hexdigest()[:BUILD_ID_LENGTH]
 
@@ -410,9 +427,14 @@ def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, 
     objects, messages = [], []
     for unit in compile_units:
         obj = f"obj/{Path(unit).parent.name}_{Path(unit).stem}.o"
-        output = _run_gcc([options.gcc, *cflags, "-c", unit, "-o", obj], work_dir, f"compiling {unit}")
-        messages.append(output)
+        command = [options.gcc, *cflags, CALL_GRAPH_FLAG, "-c", unit, "-o", obj]
+        messages.append(_run_gcc(command, work_dir, f"compiling {unit}"))
         objects.append(obj)
+    stack_bytes = options.stack_bytes
+    if stack_bytes is None:
+        stack_bytes, note = _planned_stack(work_dir, options, target)
+        messages.append(note)
+        (work_dir / "link.ld").write_text(_render_linker_script(target, platform, stack_bytes))
 
     link = subprocess.run(
         [options.gcc, *ldflags, *objects, "-o", "firmware.elf"], cwd=work_dir, capture_output=True, text=True
@@ -430,7 +452,7 @@ def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, 
             target=target.name,
             platform=platform.name,
             overflows=overflows,
-            stack_reserved=options.stack_bytes,
+            stack_reserved=stack_bytes,
             cflags=tuple(cflags),
             ldflags=tuple(ldflags),
             gcc_version=gcc_version,
@@ -450,6 +472,16 @@ def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, 
         build_dir=final_dir,
         compiler_output="\n".join(m for m in messages if m.strip()),
     )
+
+
+def _planned_stack(work_dir: Path, options: BuildOptions, target: Target) -> tuple[int, str]:
+    """The stack plan's reserve and a line for the build log (the fixed reserve when it fails)."""
+    try:
+        plan = plan_stack(sorted((work_dir / "obj").glob("*.ci")), timed_units=options.timed_units,
+                          fpu=target.float_abi != "soft")  # fmt: skip
+    except StackPlanError as error:
+        return FIXED_STACK_BYTES, f"stack plan failed ({error}): the fixed {FIXED_STACK_BYTES} B reserve"
+    return plan.reserve_bytes, plan.describe()
 
 
 def _run_gcc(command: list[str], cwd: Path, what: str) -> str:

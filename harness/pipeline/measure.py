@@ -300,9 +300,9 @@ def plan_point(
         runs=repeat,
         warmup=warmup,
         defines=_timer_defines(identity.backend),
+        stack_bytes=None,  # planned from the call graph, like the arena (harness/firmware/stack.py)
     )
     result.runs = repeat
-    result.stack_reserved = build_options.stack_bytes
     compiler = compiler_id(toolchain_version(), compiler_flags(target, build_options))
     result.identity = identity = replace(identity, compiler=compiler)
     plan = make_plan(graph, identity.p, identity.n)
@@ -312,7 +312,7 @@ def plan_point(
         raise PointDoesNotFit(too_big)
     x = make_test_input(graph)
     generated = generate_model(graph, plan, target, x, options)
-    _add_plan_metrics(result, generated, build_options.stack_bytes)
+    _add_plan_metrics(result, generated)
     if generated.portable_ops:
         result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.portable_ops.items())
     result.expected_outputs = expected_outputs(graph, x)
@@ -329,6 +329,11 @@ def note_build(result: PointResult, built: BuildResult) -> bool:
     """Record the build in ``result``; False when the firmware does not fit (status does_not_fit)."""
     result.firmware_hash = built.build_id
     result.flags = " ".join(built.cflags)
+    result.stack_reserved = (
+        built.stack_reserved if isinstance(built, DoesNotFit) else built.sizes.stack_reserved
+    )
+    if result.arena_bytes is not None:
+        result.sram_planned = result.arena_bytes + result.stack_reserved
     if isinstance(built, DoesNotFit):
         result.status, result.reason = "does_not_fit", built.reason
         ram, flash = built.overflow("RAM"), built.overflow("FLASH")
@@ -408,11 +413,10 @@ def _add_schedule_metrics(result: PointResult, graph: Graph, plan: PatchPlan) ->
     result.analysis = point_analysis(graph, plan, memory=memory)
 
 
-def _add_plan_metrics(result: PointResult, generated: GeneratedModel, stack_reserved: int) -> None:
+def _add_plan_metrics(result: PointResult, generated: GeneratedModel) -> None:
+    """The arena's figures; the planned SRAM follows once the build has planned the stack (note_build)."""
     result.arena_bytes = generated.arena_bytes
     result.scratch_bytes = generated.scratch_bytes
-    result.stack_reserved = stack_reserved
-    result.sram_planned = generated.arena_bytes + stack_reserved
 
 
 def _run(firmware: Firmware, target: Target, backend: str, board: Board | None, timeout: float,
