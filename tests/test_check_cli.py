@@ -37,11 +37,13 @@ def test_check_converter_model_reports_ops_rewrites_agreement_and_memory(capsys)
     assert fit["target"] == "stm32f412" and fit["per_layer_fits"] and fit["weights_bytes"] > 50_000
     assert fit["smallest_patch_arena"] < fit["per_layer_arena"]
     # the verdict comes from the built firmware: its flash is code + weights + test input, its SRAM at
-    # least the arena and the reserved stack
+    # least the arena and the planned stack (never below 512 B: main, the kernels, one interrupt)
     assert fit["per_layer_flash"] == fit["code_bytes"] + fit["weights_bytes"] + fit["test_input_bytes"]
     assert fit["code_bytes"] > 10_000 and fit["test_input_bytes"] == 64 * 64 * 3
-    assert fit["per_layer_sram"] >= fit["per_layer_arena"] + 4096
-    assert fit["smallest_patch_sram"] >= fit["smallest_patch_arena"] + 4096
+    assert fit["per_layer_arena"] + 512 <= fit["per_layer_sram"] <= fit["per_layer_arena"] + 4096
+    assert (
+        fit["smallest_patch_arena"] + 512 <= fit["smallest_patch_sram"] <= fit["smallest_patch_arena"] + 4096
+    )
 
 
 @needs("arm-none-eabi-gcc")
