@@ -3,6 +3,8 @@ Shared by tests/test_codegen.py (host runs) and tests/test_e2e_qemu.py (the emul
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from harness.ir.graph import Op, QParams, Tensor, validate
@@ -176,9 +178,10 @@ def converter_patterns_graph():
 
 
 def float_ended(graph, outputs: list[str]):
-    """``graph`` as a float model sees it: its int8 input read from a float32 image through a QUANTIZE,
-    and each tensor of ``outputs`` (graph outputs or inner tensors) a graph output dequantized to float32,
-    in that order. Changes ``graph`` in place and returns it."""
+    """A copy of ``graph`` as a float model sees it: its int8 input read from a float32 image through a
+    QUANTIZE, and each tensor of ``outputs`` (graph outputs or inner tensors) a graph output dequantized to
+    float32, in that order. (A copy: model registries hand out shared graphs.)"""
+    graph = copy.deepcopy(graph)
     (quantized,) = graph.inputs
     image = "image_float"
     graph.tensors[image] = Tensor(image, graph.tensor(quantized).shape, "float32")
