@@ -68,7 +68,7 @@ def float_detector():
 @pytest.mark.slow
 @pytest.mark.parametrize(("p", "n", "input_mode"), [(1, 0, "counted"), (2, 4, "counted"), (2, 4, "streamed")])
 def test_float_ended_corpus_detector_is_exact_and_within_its_plan(p, n, input_mode):
-    """The float32 image is planned in the arena when counted (245.8 kB of the 300 kB per layer); streamed,
+    """The float32 image is planned in the arena when counted (240 kB of the 300 kB per layer); streamed,
     each patch quantizes its own tile and the point needs about 107 kB."""
     graph = float_detector()
     assert [graph.tensor(name).dtype for name in graph.outputs] == ["float32"] * 3
