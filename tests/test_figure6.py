@@ -204,6 +204,7 @@ def test_figure6_command_end_to_end(tmp_path):
         rows = stored_rows(db, run_id)
     assert [r.per_patch["p"] for r in rows] == [3] and rows[0].exact
     assert printed_rows(printed) == [list(r.cells()[:-1]) for r in rows]
-    assert any(line.startswith("mbv2-w0.35-r48-head64 p=3 n=3: arena ") for line in printed)
+    assert any(line.startswith("  mbv2-w0.35-r48-head64 p=3 n=3: arena ") for line in printed)
+    assert any(line.startswith("  mbv2-w0.35-r48-head64 per-layer: arena ") for line in printed)
     page = (report / f"run-{run_id}.html").read_text()
     assert '<section id="figure6">' in page and rows[0].cells()[4] in page

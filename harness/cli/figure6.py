@@ -68,7 +68,11 @@ def figure6(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row.model}: per-patch peak at {row.peak_at or '—'}")
     if not args.no_why:
+        print(
+            "where each arena reaches its top (the plan the firmware was built with) and what is alive there:"
+        )
         for row in rows:
+            print(_why(row.model, 1, 0))
             if row.per_patch is not None:
                 print(_why(row.model, row.per_patch["p"], row.per_patch["n"]))
     return 0 if all(row.exact for row in rows) else 1
@@ -108,8 +112,8 @@ def _run_ids(results: Path) -> list[str]:
 
 
 def _why(model: str, p: int, n: int) -> str:
-    """Where the firmware's arena of (model, p, n, input streamed) reaches its top, and what is alive
-    there (the plan the code generator gives the firmware, with its kernels' scratch)."""
+    """Where the firmware's arena of (model, p, n) reaches its top, and what is alive there (the plan the
+    code generator gives the firmware, with its kernels' scratch; input streamed for a patch point)."""
     import models
     from harness.codegen import CodegenOptions
     from harness.codegen.layout import plan_model_arena
@@ -117,9 +121,17 @@ def _why(model: str, p: int, n: int) -> str:
 
     graph = models.get_model(model)
     plan = make_plan(graph, p, n)
-    arena = plan_model_arena(graph, plan, CodegenOptions(input_mode="streamed"))
+    input_mode = "counted" if plan.is_per_layer else "streamed"
+    arena = plan_model_arena(graph, plan, CodegenOptions(input_mode=input_mode))
     step, alive = arena.high_water()
     op = arena.steps[step]
-    where = "in the patch stage" if op in plan.stage_ops else "after the patch stage"
+    where = (
+        ""
+        if plan.is_per_layer
+        else " in the patch stage"
+        if op in plan.stage_ops
+        else " after the patch stage"
+    )
     buffers = ", ".join(f"{b.name} ({b.kind}, {b.size / KB:.1f} kB)" for b in alive)
-    return f"{model} p={p} n={n}: arena {arena.arena_bytes / KB:.1f} kB peaks at {op} ({where}): {buffers}"
+    label = "per-layer" if plan.is_per_layer else f"p={p} n={n}"
+    return f"  {model} {label}: arena {arena.arena_bytes / KB:.1f} kB, top at {op}{where}: {buffers}"
