@@ -2,9 +2,9 @@
 
 It runs ``sweeps/figure6.toml`` through the benchmark tests (``bench``: the rows land in the results
 database and the run gets its report, whose Figure 6 section draws the same table), then prints the
-table from the database rows of that run (harness/report/figure6.py), and, for each row, where the patch
-point's planned arena reaches its top and which buffers are alive there: what keeps the reduction where
-it is. ``--run ID`` prints a stored run's table without measuring.
+table from the database rows of that run (harness/report/figure6.py), and, for each row, where the
+per-layer and the patch point's planned arenas reach their top and which buffers are alive there (today's
+planner, not a stored figure): what keeps the reduction where it is. ``--run ID`` prints a stored run's table without measuring.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def figure6(args: argparse.Namespace) -> int:
         print(f"{row.model}: per-patch peak at {row.peak_at or '—'}")
     if not args.no_why:
         print(
-            "where each arena reaches its top (the plan the firmware was built with) and what is alive there:"
+            "where each arena reaches its top and what is alive there (the planner as it is now, kernel scratch included):"
         )
         for row in rows:
             print(_why(row.model, 1, 0))
