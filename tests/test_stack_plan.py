@@ -81,6 +81,19 @@ def test_a_dynamic_frame_outside_main_is_refused(tmp_path):
         plan_stack(_firmware(tmp_path, extra_model=alloca), timed_units=1, fpu=True)
 
 
+def test_an_indirect_call_from_a_helper_of_the_loop_is_resolved(tmp_path):
+    """GCC may keep main.c's run_model_total apart from main; its indirect calls reach the model too."""
+    helper = tmp_path / "loop.ci"
+    helper.write_text(
+        'graph: { title: "board/main.c"\n'
+        + "\n".join([_node("board/main.c:run_model_total", "board/main.c", 24),
+                     _edge("board/main.c:run_model_total", "__indirect_call"), _edge("main", "board/main.c:run_model_total")])
+        + "\n}\n"
+    )  # fmt: skip
+    plan = plan_stack([*_firmware(tmp_path), helper], timed_units=0, fpu=True)
+    assert plan.main_path[:4] == ("pb_reset_c", "main", "board/main.c:run_model_total", "src/model.c:conv_0")
+
+
 def test_an_indirect_call_outside_main_is_refused(tmp_path):
     pointer = [_edge("pb_conv", "__indirect_call")]
     with pytest.raises(StackPlanError, match="pb_conv calls through a function pointer"):

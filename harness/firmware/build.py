@@ -67,7 +67,7 @@ FIXED_STACK_BYTES = 4096  # the reserve when the stack is not planned (or the pl
 # Every unit writes its call graph with frame sizes (a .ci file beside the object) for the stack plan. It
 # changes no code, so it is not part of the compiler identity (compiler_flags).
 CALL_GRAPH_FLAG = "-fcallgraph-info=su"
-STACK_PLAN_VERSION = "1"  # in the build hash: a change to the plan's rules rebuilds planned firmware
+STACK_PLAN_VERSION = "2"  # in the build hash: a change to the plan's rules rebuilds planned firmware
 _OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 _REGION_KIND = {"RAM": "SRAM", "FLASH": "flash"}
 
