@@ -8,7 +8,7 @@ import copy
 import numpy as np
 
 from harness.ir.graph import Op, QParams, Tensor, validate
-from harness.ir.shapes import infer_op_shape
+from harness.ir.shapes import infer_op_shape, infer_op_shapes
 from models.synthetic import LayerSpec, build_stack
 
 # --- a graph with every op kind the kernels run ---------------------------------------------------------
@@ -41,6 +41,19 @@ class Appender:
         self.graph.tensors[out].shape = tuple(infer_op_shape(self.graph, op))
         self.graph.outputs = [out]
         return out
+
+    def split(self, kind: str, name: str, inputs: list[str], parts: int) -> list[str]:
+        """SPLIT / SPLIT_V into ``parts`` outputs, each with the split input's quantization."""
+        source = self.graph.tensor(inputs[1] if kind == "SPLIT" else inputs[0])
+        outs = [f"{name}_out{k}" for k in range(parts)]
+        for out in outs:
+            self.graph.tensors[out] = Tensor(out, (), "int8", source.quant)
+        op = Op(kind, name, inputs, outs, {"num_splits": parts})
+        self.graph.ops.append(op)
+        for out, shape in zip(outs, infer_op_shapes(self.graph, op), strict=True):
+            self.graph.tensors[out].shape = shape
+        self.graph.outputs = outs
+        return outs
 
 
 def every_op_graph():
@@ -207,3 +220,60 @@ def three_head_detector_graph():
     maps = [op.outputs[0] for op in graph.ops if op.kind == "CONV_2D"]  # 24x20x8, 12x10x12, 6x5x16
     heads = [_conv1x1(a, f"head{k}", name, 6, 0.04 + 0.01 * k, k - 1) for k, name in enumerate(maps)]
     return float_ended(graph, heads)
+
+
+# --- the data ops of issue 10 (tests/test_data_ops.py, tests/test_data_ops_firmware.py) -----------------
+
+NO_ACTIVATION = {"activation": "NONE", "act_min": -128, "act_max": 127}
+
+
+def data_ops_graph():
+    """PRELU, SUB, MAXIMUM, MINIMUM with broadcast constants, PADV2 with a constant that is not the zero
+    point, channel SLICE / STRIDED_SLICE, ADD, and a MUL by a one-channel activation: all spatially local,
+    the first ``DATA_OPS_STAGE_END`` ops. Then, per layer: SPLIT, SPLIT_V, MAXIMUM of two split parts, a
+    strided spatial slice (which ends any patch stage), an ADD broadcasting one row over the rows, and two
+    graph outputs. SPLIT and SPLIT_V stay in this graph (the IR's multi-output ops); importing its export
+    turns them into SLICEs, which is what the code generator runs."""
+    graph = build_stack([LayerSpec("conv", 3, 1, channels=8)], input_shape=(1, 14, 12, 3), seed=21,
+                        name="data_ops", blocks=False)  # fmt: skip
+    a = Appender(graph, seed=21)
+    x = a.x
+    alpha = a.const(
+        "alpha", a.rng.integers(-128, 128, (1, 1, 8)).astype(np.int8), QParams.per_tensor(0.01, -3)
+    )
+    x = a.op("PRELU", "prelu", [x, alpha], scale=0.03, zero_point=-40)
+    x = a.op("SUB", "sub_channels", [x, a.int8_const("channel_offsets", (8,))], NO_ACTIVATION, 0.04, -10)
+    floor = a.const("floor", np.array(-60, np.int8), graph.tensor(x).quant)
+    x = a.op("MAXIMUM", "maximum_scalar", [floor, x])
+    ceiling = a.const("ceiling", a.rng.integers(0, 100, (1, 1, 1, 8)).astype(np.int8), graph.tensor(x).quant)
+    x = a.op("MINIMUM", "minimum_channels", [x, ceiling])
+    pads = a.const("pads", np.array([[0, 0], [1, 2], [2, 0], [0, 0]], np.int32))
+    value = a.const("pad_value", np.array(graph.tensor(x).zero_point + 50, np.int8), graph.tensor(x).quant)
+    x = a.op("PADV2", "pad_v2", [x, pads, value])  # 17 x 14 x 8
+    left = a.op("SLICE", "slice_channels", [x, a.const("b0", np.array([0, 0, 0, 2], np.int32)),
+                                              a.const("s0", np.array([1, -1, -1, 4], np.int32))])  # fmt: skip
+    right = a.op("STRIDED_SLICE", "every_other_channel", [x, a.const("b1", np.array([0, 0, 0, 1], np.int32)),
+                 a.const("e1", np.array([1, 17, 14, 8], np.int32)), a.const("st1", np.array([1, 1, 1, 2], np.int32))],
+                 {"begin_mask": 0b0111, "end_mask": 0b0111, "shrink_axis_mask": 0})  # fmt: skip
+    x = a.op("ADD", "add_slices", [left, right], NO_ACTIVATION, 0.05, 3)
+    gate = a.op("SLICE", "one_channel", [x, a.const("b2", np.array([0, 0, 0, 3], np.int32)),
+                                          a.const("s2", np.array([-1, -1, -1, 1], np.int32))])  # fmt: skip
+    x = a.op("MUL", "mul_by_channel", [x, gate], NO_ACTIVATION, 0.06, -2)
+    # per layer from here
+    halves = a.split("SPLIT", "split_channels", [a.const("split_axis", np.array(3, np.int32)), x], 2)
+    x = a.op("MAXIMUM", "maximum_halves", halves)
+    rows = a.split("SPLIT_V", "split_rows", [x, a.const("row_sizes", np.array([5, -1, 4], np.int32)),
+                                             a.const("row_axis", np.array([1], np.int32))], 3)  # fmt: skip
+    strided = a.op("STRIDED_SLICE", "strided_rows", [rows[1], a.const("b3", np.array([0, 1, -13, 0], np.int32)),
+                   a.const("e3", np.array([1, 8, 100, 2], np.int32)), a.const("st3", np.array([1, 2, 3, 1], np.int32))],
+                   {"begin_mask": 0, "end_mask": 0, "shrink_axis_mask": 0})  # fmt: skip
+    first_row = a.op("STRIDED_SLICE", "first_row", [rows[0], a.const("b4", np.array([0, 0, 1, 0], np.int32)),
+                     a.const("e4", np.array([1, 1, 14, 2], np.int32)), a.const("st4", np.array([1, 1, 3, 1], np.int32))],
+                     {"begin_mask": 0, "end_mask": 0, "shrink_axis_mask": 0})  # fmt: skip
+    out = a.op("ADD", "add_row", [strided, first_row], NO_ACTIVATION, 0.07, 5)
+    graph.outputs = [out, rows[2]]
+    validate(graph)
+    return graph
+
+
+DATA_OPS_STAGE_END = 11  # the conv and the ten spatially local ops after it

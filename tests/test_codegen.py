@@ -15,6 +15,7 @@ from codegen_graphs import (
     STAGE_ENDS,
     Appender,
     converter_patterns_graph,
+    data_ops_graph,
     every_op_graph,
     float_ends_graph,
     float_image,
@@ -32,7 +33,7 @@ from harness.codegen import (
 )
 from harness.codegen.hostrun import run_on_host
 from harness.firmware.targets import load_target
-from harness.ir.graph import UNARY_KINDS, Tensor
+from harness.ir.graph import MULTI_OUTPUT_KINDS, UNARY_KINDS, Tensor
 from harness.pipeline.measure import expected_output, make_test_input
 from harness.schedule.fusion import fold_pads
 from harness.schedule.plan import make_plan
@@ -58,6 +59,8 @@ def test_every_op_graph_covers_every_supported_kind(graph):
     kinds |= {op.kind for op in converter_patterns_graph().ops} | set(UNARY_KINDS) | {"TRANSPOSE_CONV"}
     # Depth multiplier, the bilinear resize, depth/space: tests/test_spatial_ops.py (on the emulator too).
     kinds |= {"RESIZE_BILINEAR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
+    # The data ops: tests/test_data_ops_firmware.py (SPLIT / SPLIT_V import as SLICEs, which it runs).
+    kinds |= {op.kind for op in data_ops_graph().ops} - set(MULTI_OUTPUT_KINDS)
     assert kinds == set(SUPPORTED_OPS)
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
     stage_kinds = {graph.op(name).kind for name in plan.stage_ops}

@@ -20,6 +20,7 @@ from codegen_graphs import Appender
 
 from harness import reference
 from harness.frontend import graph_from_bytes, graph_to_bytes
+from harness.ir import quant
 from harness.ir.graph import Graph, Op, QParams, Tensor, validate
 from harness.ir.shapes import infer_op_shapes
 from harness.reference.outside import every_tensor_mismatches, run_litert, run_tflm, seeded_inputs
@@ -253,3 +254,48 @@ def test_imported_splits_are_slices_and_match_litert():
     compared, mismatches = every_tensor_mismatches(imported.graph, inputs, run_litert(data, inputs))
     assert not mismatches, mismatches
     assert compared == 8 * len(imported.graph.activations())
+
+
+# --- the C kernels on the host against the reference ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lib():
+    from harness.codegen.kernels import host_kernels
+
+    return host_kernels()
+
+
+def test_broadcast_kernels_equal_the_reference_for_any_shapes(lib):
+    rng = np.random.default_rng(12)
+    shapes = [((1, 5, 4, 6), (1, 5, 4, 6)), ((1, 5, 4, 6), (6,)), ((1, 5, 4, 6), ()), ((1, 5, 1, 1), (1, 1, 4, 6)),
+              ((1, 5, 4, 1), (1, 5, 4, 6)), ((4, 1), (1, 5, 1, 1)), ((2, 3, 1, 5, 1), (3, 4, 1, 1))]  # fmt: skip
+    for a_shape, b_shape in shapes:
+        a = rng.integers(-128, 128, a_shape, dtype=np.int8)
+        b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+        graph = _two_input_graph("ADD", (0.05, -3), (0.02, 10), (0.06, -5), NO_ACTIVATION)
+        add_q = reference.add_quant(graph, graph.ops[0])
+        mul_q = reference.mul_quant(graph, graph.ops[0])
+        prelu_q = reference.PreluQuant(3, -5, -20, *quant.quantize_multiplier(0.7),
+                                       *quant.quantize_multiplier(0.004))  # fmt: skip
+        expected = {
+            "ADD": (add_q, reference.add(a, b, add_q)),
+            "SUB": (add_q, reference.sub(a, b, add_q)),
+            "MUL": (mul_q, reference.mul(a, b, mul_q)),
+            "MAXIMUM": (None, reference.maximum(a, b)),
+            "MINIMUM": (None, reference.minimum(a, b)),
+            "PRELU": (prelu_q, reference.prelu(a, b, prelu_q)),
+        }
+        for kind, (params, want) in expected.items():
+            np.testing.assert_array_equal(
+                lib.binary(kind, params, a, b), want, err_msg=f"{kind} {a_shape} {b_shape}"
+            )
+
+
+def test_slice_kernel_equals_the_reference(lib):
+    rng = np.random.default_rng(13)
+    x = rng.integers(-128, 128, (1, 9, 10, 7), dtype=np.int8)
+    for begin, step, out_dims in [((0, 1, 2, 3), (1, 1, 1, 1), (1, 8, 8, 4)), ((0, 0, 1, 0), (1, 3, 2, 3), (1, 3, 5, 3)),
+                                  ((0, 4, 0, 6), (1, 1, 1, 1), (1, 1, 10, 1))]:  # fmt: skip
+        index = tuple(slice(b, b + (n - 1) * k + 1, k) for b, k, n in zip(begin, step, out_dims, strict=True))
+        np.testing.assert_array_equal(lib.slice(x, begin, step, out_dims), x[index])

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from harness.reference.quantparams import AddQuant, MulQuant
+from harness.reference.quantparams import AddQuant, MulQuant, PreluQuant
 
 # The C types a parameter struct may use, and how ctypes holds each.
 C_FIELD_TYPES = {
@@ -177,6 +177,7 @@ PB_REQUANT = CStruct(
 )
 PB_ADD_PARAMS = CStruct.of_dataclass("pb_add_params", AddQuant)
 PB_MUL_PARAMS = CStruct.of_dataclass("pb_mul_params", MulQuant)
+PB_PRELU_PARAMS = CStruct.of_dataclass("pb_prelu_params", PreluQuant)
 PB_CONCAT_INPUT = CStruct(
     "pb_concat_input",
     (CField("data", "const int8_t *"), *_int32("inner_size", "zero_point", "multiplier", "shift")),
@@ -212,6 +213,7 @@ STRUCTS = (
     PB_REQUANT,
     PB_ADD_PARAMS,
     PB_MUL_PARAMS,
+    PB_PRELU_PARAMS,
     PB_CONCAT_INPUT,
     PB_TRANSPOSE_CONV_SHAPE,
     PB_TILE,

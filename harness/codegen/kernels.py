@@ -46,10 +46,12 @@ from harness.ir.graph import Graph, Op
 from harness.paths import BUILD_DIR
 from harness.schedule.arena import depthwise_inplace_schedule
 
+from .broadcast import broadcast_walk
 from .cparams import (
     PB_ADD_PARAMS,
     PB_CONCAT_INPUT,
     PB_MUL_PARAMS,
+    PB_PRELU_PARAMS,
     PB_REGION,
     PB_REQUANT,
     PB_RESIZE_SHAPE,
@@ -413,18 +415,49 @@ class HostKernels:
 
     # elementwise
     def add(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """params: reference.AddQuant (or anything with its fields); b repeats over a (b.size divides a.size)."""
-        output = np.zeros(a.shape, np.int8)
-        c_params = PB_ADD_PARAMS.ctypes_value(PB_ADD_PARAMS.values_of(params))
-        self.lib.pb_add_s8(ctypes.byref(c_params), _ptr(_int8(a, "a")), _ptr(_int8(b, "b")), a.size, b.size,
-                           _ptr(output))  # fmt: skip
-        return output
+        """params: reference.AddQuant (or anything with its fields); a and b numpy-broadcast."""
+        return self.binary("ADD", params, a, b)
 
     def mul(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        output = np.zeros(a.shape, np.int8)
-        c_params = PB_MUL_PARAMS.ctypes_value(PB_MUL_PARAMS.values_of(params))
-        self.lib.pb_mul_s8(ctypes.byref(c_params), _ptr(_int8(a, "a")), _ptr(_int8(b, "b")), a.size, b.size,
-                           _ptr(output))  # fmt: skip
+        return self.binary("MUL", params, a, b)
+
+    def binary(self, kind: str, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """A two-operand op (graph.BROADCAST_KINDS) of a and b, broadcast as numpy does; params: its
+        reference parameters (AddQuant for ADD and SUB, MulQuant, PreluQuant; None for MAXIMUM / MINIMUM)."""
+        out_shape = np.broadcast_shapes(a.shape, b.shape)
+        walk = broadcast_walk(out_shape, a.shape, b.shape)
+        if walk is None:
+            raise KernelError(f"{kind} of {a.shape} and {b.shape}: more than four dims after merging")
+        output = np.zeros(out_shape, np.int8)
+        arrays = [(ctypes.c_int32 * 4)(*values) for values in (walk.dims, walk.a_strides, walk.b_strides)]
+        operands = [
+            *arrays,
+            _ptr(_int8(np.ascontiguousarray(a), "a")),
+            _ptr(_int8(np.ascontiguousarray(b), "b")),
+            _ptr(output),
+        ]
+        struct = {
+            "ADD": PB_ADD_PARAMS,
+            "SUB": PB_ADD_PARAMS,
+            "MUL": PB_MUL_PARAMS,
+            "PRELU": PB_PRELU_PARAMS,
+        }.get(kind)
+        function = getattr(self.lib, f"pb_{kind.lower()}_s8")
+        if struct is None:
+            function(*operands)
+        else:
+            function(ctypes.byref(struct.ctypes_value(struct.values_of(params))), *operands)
+        return output
+
+    def slice(self, input: np.ndarray, begin, step, out_dims) -> np.ndarray:
+        """pb_slice_s8 of a 4-D input: the box begin[d] + i * step[d], i < out_dims[d]."""
+        output = np.zeros(tuple(out_dims), np.int8)
+        arrays = [
+            (ctypes.c_int32 * 4)(*(int(v) for v in values)) for values in (input.shape, begin, step, out_dims)
+        ]
+        self.lib.pb_slice_s8(
+            *arrays[:3], arrays[3], _ptr(_int8(np.ascontiguousarray(input), "input")), _ptr(output)
+        )
         return output
 
     def requantize_tensor(self, input: np.ndarray, input_zero_point: int, output_zero_point: int,

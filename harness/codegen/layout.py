@@ -171,8 +171,8 @@ def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
                     continue
                 view = layout.view(patch, name)
                 offsets.append(view.at(need))
-                # A 1x1 operand (per-channel broadcast) is read whole for every row.
-                strides.append(0 if hwc(graph.tensor(name).shape)[:2] == (1, 1) else view.row_stride)
+                # An operand of one row (a per-channel or per-column broadcast) is read whole for every row.
+                strides.append(0 if hwc(graph.tensor(name).shape)[0] == 1 else view.row_stride)
                 reads.append(need)
             first = step.inputs[activation_inputs(graph, op)[0]]
             in_c = hwc(graph.tensor(op.inputs[0]).shape)[2]

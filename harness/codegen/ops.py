@@ -18,16 +18,18 @@ import numpy as np
 
 from harness import reference
 from harness.codegen import kernels
-from harness.ir import quant
+from harness.ir import quant, slicing
 from harness.ir.geometry import activation_inputs, block_size, hwc
-from harness.ir.graph import UNARY_KINDS, Graph, Op
+from harness.ir.graph import BROADCAST_KINDS, UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.fusion import epilogue_chunk_rows
 
+from .broadcast import broadcast_walk, row_strides
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
 from .cparams import (
     PB_ADD_PARAMS,
     PB_MUL_PARAMS,
+    PB_PRELU_PARAMS,
     PB_REQUANT,
     PB_RESIZE_SHAPE,
     PB_TILE,
@@ -168,17 +170,20 @@ def _check_fully_connected(graph: Graph, op: Op, in_stage: bool) -> str | None:
 
 def _check_binary(graph: Graph, op: Op, in_stage: bool) -> str | None:
     out_shape = graph.tensor(op.outputs[0]).shape
-    sizes = [_broadcast_size(graph.tensor(name).shape, out_shape) for name in op.inputs]
-    if None in sizes:
-        shapes = [graph.tensor(name).shape for name in op.inputs]
-        return f"operand shapes {shapes} broadcast in a way the kernel cannot (only trailing dims: per-channel/scalar)"
-    full = int(np.prod(out_shape, dtype=np.int64))
-    if full not in sizes:
-        return "neither operand has the output's shape"
-    if in_stage and any(
-        graph.tensor(n).is_const and s == full for n, s in zip(op.inputs, sizes, strict=True)
-    ):
-        return "a full-size constant operand cannot run patch by patch; end the patch stage before it"
+    shapes = [tuple(graph.tensor(name).shape) for name in op.inputs]
+    if broadcast_walk(out_shape, *shapes) is None:
+        return (
+            f"operand shapes {shapes} broadcast to {list(out_shape)} over more than four dims (after merging "
+            "the dims both operands read alike); the C kernels walk at most four"
+        )
+    if in_stage:
+        for name, shape in zip(op.inputs, shapes, strict=True):
+            padded = (1,) * (4 - len(shape)) + shape
+            if graph.tensor(name).is_const and (len(shape) > 4 or padded[1] > 1 or padded[2] > 1):
+                return (
+                    f"the constant operand {name!r} {list(shape)} varies over rows or columns, so a patch "
+                    "would need its own part of it; end the patch stage before it"
+                )
     return None
 
 
@@ -227,6 +232,15 @@ def _check_pad(graph: Graph, op: Op, in_stage: bool) -> str | None:
     return None
 
 
+def _check_slice(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    box = slicing.op_box(graph, op)
+    if len(box.count) > 4:
+        return f"{op.kind} of a tensor of rank {len(box.count)} > 4"
+    if in_stage and not slicing.is_channel_slice(graph, op):
+        return "a slice of rows or columns cannot run patch by patch; end the patch stage before it"
+    return None
+
+
 def _check_concat(graph: Graph, op: Op, in_stage: bool) -> str | None:
     if in_stage and any(graph.tensor(n).is_const for n in op.inputs):
         return "a constant input cannot be concatenated patch by patch; end the patch stage before it"
@@ -254,20 +268,6 @@ def _check_transpose_conv(graph: Graph, op: Op, in_stage: bool) -> str | None:
 
 def _no_check(graph: Graph, op: Op, in_stage: bool) -> str | None:
     return None
-
-
-def _broadcast_size(shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int | None:
-    """Elements of an operand that the kernels' ``b[i % b_size]`` rule repeats over the output, or None
-    when the operand broadcasts otherwise (only leading 1s, then the output's trailing dims, work)."""
-    padded = (1,) * (len(out_shape) - len(shape)) + tuple(shape)
-    if len(padded) != len(out_shape):
-        return None
-    k = len(padded)
-    while k > 0 and padded[k - 1] == out_shape[k - 1]:
-        k -= 1
-    if any(d != 1 for d in padded[:k]):
-        return None
-    return int(np.prod(padded[k:], dtype=np.int64))
 
 
 # --- the emitters ----------------------------------------------------------------------------------
@@ -431,14 +431,6 @@ def emit_fully_connected(ctx: OpContext) -> OpCode:
                   fields=fields)  # fmt: skip
 
 
-def _operands(ctx: OpContext) -> tuple[int, int, bool]:
-    """(position of the full-size operand a, position of the repeated operand b, swapped)."""
-    out_shape = ctx.out.shape
-    full = ctx.out.size
-    first = _broadcast_size(ctx.tensor(0).shape, out_shape)
-    return (0, 1, False) if first == full else (1, 0, True)
-
-
 def _constant_operands(ctx: OpContext) -> list[CArray]:
     return [
         CArray(
@@ -449,46 +441,65 @@ def _constant_operands(ctx: OpContext) -> list[CArray]:
     ]
 
 
-def _binary_pointer(ctx: OpContext, position: int, repeated: bool) -> str:
-    # A repeated (broadcast) operand is read from its start on every row.
-    return ctx.input_ptr(position, per_row=ctx.in_stage and not repeated)
+_BINARY_KERNELS = {
+    "ADD": "pb_add_s8",
+    "SUB": "pb_sub_s8",
+    "MUL": "pb_mul_s8",
+    "MAXIMUM": "pb_maximum_s8",
+    "MINIMUM": "pb_minimum_s8",
+    "PRELU": "pb_prelu_s8",
+}
+
+
+def _binary_params(ctx: OpContext) -> tuple[str | None, str]:
+    """(the parameter struct's definition, the kernel's leading parameter argument) of a two-operand op."""
+    op, graph = ctx.op, ctx.graph
+    if op.kind in ("ADD", "SUB"):
+        struct, values = PB_ADD_PARAMS, PB_ADD_PARAMS.values_of(reference.add_quant(graph, op))
+    elif op.kind == "MUL":
+        struct, values = PB_MUL_PARAMS, PB_MUL_PARAMS.values_of(reference.mul_quant(graph, op))
+    elif op.kind == "PRELU":
+        struct, values = PB_PRELU_PARAMS, PB_PRELU_PARAMS.values_of(reference.prelu_quant(graph, op))
+    else:
+        return None, ""  # MAXIMUM / MINIMUM compare raw values
+    return (
+        f"static const {struct.typedef} {op.name}_params = {struct.initializer(values)};",
+        f"&{op.name}_params, ",
+    )
 
 
 def emit_binary(ctx: OpContext) -> OpCode:
-    op, graph = ctx.op, ctx.graph
-    a, b, swapped = _operands(ctx)
-    b_size = _broadcast_size(ctx.tensor(b).shape, ctx.out.shape)
-    repeated = b_size != ctx.out.size
-    if op.kind == "ADD":
-        q = reference.add_quant(graph, op)
-        params = PB_ADD_PARAMS.values_of(q)
-        if swapped:  # a + b == b + a with each input's offset, multiplier and shift swapped too
-            for first, second in (("input1_offset", "input2_offset"), ("input1_multiplier", "input2_multiplier"),
-                                  ("input1_shift", "input2_shift")):  # fmt: skip
-                params[first], params[second] = params[second], params[first]
-        struct = f"static const pb_add_params {op.name}_params = {PB_ADD_PARAMS.initializer(params)};"
-        kernel = "pb_add_s8"
+    """ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU with numpy broadcasting (harness.codegen.broadcast)."""
+    op = ctx.op
+    a, b, out = ctx.tensor(0), ctx.tensor(1), ctx.out
+    struct, params = _binary_params(ctx)
+    channels = hwc(out.shape)[2]
+    if ctx.in_stage:  # one output row of the patch at a time; an operand of height 1 is read from its start
+        (a_w, a_c), (b_w, b_c) = (row_strides(t.shape, channels) for t in (a, b))
+        dims, a_strides, b_strides = (
+            f"{{1, 1, s->region.out_w, {channels}}}",
+            f"{{0, 0, {a_w}, {a_c}}}",
+            f"{{0, 0, {b_w}, {b_c}}}",
+        )
+        pointers = [ctx.input_ptr(i, per_row=not ctx.tensor(i).is_const) for i in (0, 1)]
     else:
-        q = reference.mul_quant(graph, op)
-        params = PB_MUL_PARAMS.values_of(q)
-        if swapped:
-            params["input1_offset"], params["input2_offset"] = (
-                params["input2_offset"],
-                params["input1_offset"],
-            )
-        struct = f"static const pb_mul_params {op.name}_params = {PB_MUL_PARAMS.initializer(params)};"
-        kernel = "pb_mul_s8"
-    channels = hwc(graph.tensor(op.outputs[0]).shape)[2]
-    fields = dict(kernel=kernel, a=_binary_pointer(ctx, a, False), b=_binary_pointer(ctx, b, repeated),
-                  b_size=b_size, output=ctx.output_ptr(per_row=ctx.in_stage),
-                  size=ctx.out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
+        walk = broadcast_walk(out.shape, a.shape, b.shape)
+        if walk is None:
+            raise CodegenError(f"internal error: op {op.name!r}: operands that unsupported_reason refuses")
+        dims, a_strides, b_strides = walk.c_arrays()
+        pointers = [ctx.input_ptr(i) for i in (0, 1)]
+    fields = dict(kernel=_BINARY_KERNELS[op.kind], params=params, dims=dims, a_strides=a_strides,
+                  b_strides=b_strides, a=pointers[0], b=pointers[1], output=ctx.output_ptr(per_row=ctx.in_stage),
+                  size=out.size if not ctx.in_stage else f"s->region.out_w * {channels}")  # fmt: skip
     steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
     fused_into = {add: conv for conv, add in ctx.arena.epilogues}.get(op.name)
     if fused_into is not None:  # its struct and call live in the conv's function
         comment = f"{_comment(ctx)}: runs as the epilogue of {fused_into}, chunk by chunk"
         return OpCode(op.name, op.kind, comment, False, "fused", fields={**fields, "struct": struct})
-    return OpCode(op.name, op.kind, _comment(ctx), ctx.in_stage, "binary", constants=_constant_operands(ctx),
-                  structs=[struct], fields=fields, steps=steps)  # fmt: skip
+    detail = "" if a.shape == b.shape else f"broadcast {list(a.shape)} with {list(b.shape)}"
+    return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "binary",
+                  constants=_constant_operands(ctx), structs=[struct] if struct else [], fields=fields,
+                  steps=steps)  # fmt: skip
 
 
 def _with_epilogue(ctx: OpContext, code: OpCode, add_name: str) -> OpCode:
@@ -505,8 +516,7 @@ def _with_epilogue(ctx: OpContext, code: OpCode, add_name: str) -> OpCode:
         for name in add.inputs
     ]
     add_code = emit_binary(OpContext(graph, add, ctx.index, ctx.arena, None, ctx.optimized))
-    _, _, swapped = _operands(OpContext(graph, add, ctx.index, ctx.arena, None, ctx.optimized))
-    a, b = reversed(operands) if swapped else operands
+    a, b = operands  # both of the ADD's output shape (fusion.residual_epilogues): one contiguous run
     code.structs.append(add_code.fields["struct"])
     last = height % rows
     code.fields.update(
@@ -644,13 +654,42 @@ def emit_pad(ctx: OpContext) -> OpCode:
     rank = paddings.shape[0]
     dims = [1] * (4 - rank) + list(ctx.tensor(0).shape)
     pads = [0, 0] * (4 - rank) + paddings.reshape(-1).tolist()
-    pad_value = ctx.out.zero_point if ctx.out.quant is not None else 0
+    pad_value = reference.pad_value(ctx.graph, op)
     fields = dict(input=ctx.input_ptr(0, per_row=False), output=ctx.output_ptr(), pad_value=pad_value,
                   dims=c_ints(dims), pads=c_ints(pads), out_c=hwc(ctx.graph.tensor(op.outputs[0]).shape)[2],
                   in_c=hwc(ctx.graph.tensor(op.inputs[0]).shape)[2], channel_pads=f"{pads[6]}, {pads[7]}")  # fmt: skip
     steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
     detail = "pads " + " ".join(f"{int(a)}/{int(b)}" for a, b in paddings.tolist())
     return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "pad", fields=fields, steps=steps)
+
+
+def emit_slice(ctx: OpContext) -> OpCode:
+    """SLICE / STRIDED_SLICE: per layer the whole box (pb_slice_s8); in the patch stage (a channel slice,
+    ``slicing.is_channel_slice``) each output row's pixels from the input row's."""
+    op = ctx.op
+    box = slicing.op_box(ctx.graph, op)
+    lead = 4 - len(box.count)
+    in_dims = [1] * lead + list(ctx.tensor(0).shape)
+    begin, step, out_dims = (
+        [0] * lead + list(box.start),
+        [1] * lead + list(box.step),
+        [1] * lead + list(box.count),
+    )
+    if ctx.in_stage:
+        in_c, out_c = in_dims[3], out_dims[3]
+        fields = dict(in_dims=f"{{1, 1, s->region.out_w, {in_c}}}", begin=c_ints([0, 0, 0, begin[3]]),
+                      step=c_ints([1, 1, 1, step[3]]), out_dims=f"{{1, 1, s->region.out_w, {out_c}}}")  # fmt: skip
+    else:
+        fields = dict(
+            in_dims=c_ints(in_dims), begin=c_ints(begin), step=c_ints(step), out_dims=c_ints(out_dims)
+        )
+    fields.update(input=ctx.input_ptr(0, per_row=ctx.in_stage), output=ctx.output_ptr(per_row=ctx.in_stage))
+    detail = "from " + " ".join(
+        f"{b}:{b + (c - 1) * k + 1 if c else b}:{k}"
+        for b, c, k in zip(box.start, box.count, box.step, strict=True)
+    )
+    steps = stage_steps(ctx.stage, op) if ctx.in_stage else []
+    return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "slice", fields=fields, steps=steps)
 
 
 def emit_concatenation(ctx: OpContext) -> OpCode:
@@ -717,8 +756,7 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "FULLY_CONNECTED": emit_fully_connected,
     "AVERAGE_POOL_2D": emit_pool,
     "MAX_POOL_2D": emit_pool,
-    "ADD": emit_binary,
-    "MUL": emit_binary,
+    **{kind: emit_binary for kind in BROADCAST_KINDS},
     "QUANTIZE": emit_quantize,
     "DEQUANTIZE": emit_quantize,
     "TRANSPOSE": emit_transpose,
@@ -726,6 +764,9 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "SOFTMAX": emit_softmax,
     "RESHAPE": emit_reshape,
     "PAD": emit_pad,
+    "PADV2": emit_pad,
+    "SLICE": emit_slice,
+    "STRIDED_SLICE": emit_slice,
     "CONCATENATION": emit_concatenation,
     "RESIZE_NEAREST_NEIGHBOR": emit_tile,
     "RESIZE_BILINEAR": emit_tile,
@@ -741,8 +782,7 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "FULLY_CONNECTED": _check_fully_connected,
     "AVERAGE_POOL_2D": _no_check,
     "MAX_POOL_2D": _no_check,
-    "ADD": _check_binary,
-    "MUL": _check_binary,
+    **{kind: _check_binary for kind in BROADCAST_KINDS},
     "QUANTIZE": _check_quantize,
     "DEQUANTIZE": _check_quantize,
     "TRANSPOSE": _check_transpose,
@@ -750,6 +790,9 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "SOFTMAX": _check_softmax,
     "RESHAPE": _no_check,
     "PAD": _check_pad,
+    "PADV2": _check_pad,
+    "SLICE": _check_slice,
+    "STRIDED_SLICE": _check_slice,
     "CONCATENATION": _check_concat,
     "RESIZE_NEAREST_NEIGHBOR": _check_nhwc_input,
     "RESIZE_BILINEAR": _check_nhwc_input,

@@ -183,8 +183,8 @@ def pad_input_window(
     Returns ``((y0, y1), (x0, x1), pads)`` like ``input_window``; ``pads`` are the tile's rows and
     columns that are padding. A tile made only of padding reads an empty range.
     """
-    if op.kind != "PAD":
-        raise GraphError(f"op {op.name!r} ({op.kind}) is not a PAD")
+    if op.kind not in ("PAD", "PADV2"):
+        raise GraphError(f"op {op.name!r} ({op.kind}) is not a PAD or PADV2")
     _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
     paddings = graph.tensor(op.inputs[1]).data
     rows, (top, bottom) = _shifted(out_rows, in_h, int(paddings[1][0]))

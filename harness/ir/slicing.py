@@ -189,3 +189,14 @@ def op_box(graph: Graph, op: Op, shape: Shape | None = None) -> Box:
     if op.kind == "STRIDED_SLICE":
         return strided_slice_box(shape, const(1), const(2), const(3), op.attrs)
     raise SliceError(f"op {op.name!r} ({op.kind}) is not a slice")
+
+
+def is_channel_slice(graph: Graph, op: Op) -> bool:
+    """A SLICE / STRIDED_SLICE of a 4-D tensor that keeps every row and column (and all four dims): each
+    output pixel is some of one input pixel's channels, so it runs patch by patch."""
+    shape = tuple(graph.tensor(op.inputs[0]).shape)
+    try:
+        box = op_box(graph, op)
+    except GraphError:
+        return False
+    return len(shape) == 4 and all(box.kept) and box.count[:3] == shape[:3] and box.step[:3] == (1, 1, 1)

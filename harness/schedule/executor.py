@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from harness import reference
+from harness.ir import slicing
 from harness.ir.geometry import (
     TILE_KINDS,
     TileOrigin,
@@ -150,15 +151,17 @@ def _run_step(graph: Graph, op: Op, arrays: dict[str, np.ndarray], step: OpStep)
             (step.output.y0, step.output.y1), (step.output.x0, step.output.x1), window.y0, window.x0
         )
         return reference.run_tile(graph, op, arrays[op.inputs[position]], origin)
-    if op.kind == "PAD":
+    if op.kind in ("PAD", "PADV2"):
         # The plan's pads replace the op's: only the rows/columns of padding that fall in this patch.
         top, bottom, left, right = pads
         paddings = np.array(graph.tensor(op.inputs[1]).data, np.int64).reshape(4, 2).copy()
         paddings[1] = (top, bottom)
         paddings[2] = (left, right)
-        out = graph.tensor(op.outputs[0])
-        pad_value = out.zero_point if out.quant is not None else 0
-        return reference.pad(arrays[op.inputs[0]], paddings, pad_value)
+        return reference.pad(arrays[op.inputs[0]], paddings, reference.pad_value(graph, op))
+    if op.kind in ("SLICE", "STRIDED_SLICE"):
+        # A channel slice (plan.py): the patch's pixels, the op's channels.
+        channels = slicing.op_box(graph, op).index()[3]
+        return np.ascontiguousarray(arrays[op.inputs[0]][..., channels])
     return reference.run_op(graph, op, arrays, pads=pads)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from harness.ir import slicing
 from harness.ir.geometry import (
     TILE_KINDS,
     WINDOW_KINDS,
@@ -32,18 +33,20 @@ from harness.ir.geometry import (
     pad_input_window,
     tile_input_window,
 )
-from harness.ir.graph import UNARY_KINDS, Graph, Op, op_macs
+from harness.ir.graph import BROADCAST_KINDS, UNARY_KINDS, Graph, Op, op_macs
 
 MAX_PATCHES_PER_SIDE = 8
 
 # Ops that compute each output pixel from a bounded input window, so that a region of the output
 # depends on a region of the input only.
 WINDOW_OPS = WINDOW_KINDS
-ELEMENTWISE_OPS = ("ADD", "MUL", "QUANTIZE", "DEQUANTIZE", *UNARY_KINDS)
+ELEMENTWISE_OPS = (*BROADCAST_KINDS, "QUANTIZE", "DEQUANTIZE", *UNARY_KINDS)
 # Resizes and block rearrangements: a tile of the output reads one window of the input, by the op's own
 # index rule (geometry.tile_input_window).
 TILE_OPS = TILE_KINDS
-PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + TILE_OPS + ("PAD", "CONCATENATION")
+PAD_OPS = ("PAD", "PADV2")
+SLICE_OPS = ("SLICE", "STRIDED_SLICE")  # channel slices only (slicing.is_channel_slice)
+PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + TILE_OPS + PAD_OPS + SLICE_OPS + ("CONCATENATION",)
 
 
 class ScheduleError(ValueError):
@@ -365,18 +368,23 @@ def _check_patchable(graph: Graph, stage: list[Op]) -> None:
                 f"{where}: concatenation along axis {op.attrs.get('axis')} is not along channels; only channel "
                 "concatenation can run patch by patch"
             )
-        if op.kind == "PAD":
+        if op.kind in PAD_OPS:
             paddings = graph.tensor(op.inputs[1]).data
             if paddings[0].any():
                 raise ScheduleError(f"{where}: padding along the batch axis cannot run patch by patch")
+        if op.kind in SLICE_OPS and not slicing.is_channel_slice(graph, op):
+            raise ScheduleError(
+                f"{where} cuts rows or columns (or drops an axis); only a slice of channels runs patch by patch: "
+                "end the patch stage before it"
+            )
         if op.kind in ELEMENTWISE_OPS:
             _, out_h, out_w, _ = graph.tensor(op.outputs[0]).shape
             for name in activation_input_names(graph, op):
                 _, h, w, _ = graph.tensor(name).shape
-                if (h, w) not in ((out_h, out_w), (1, 1)):
+                if h not in (out_h, 1) or w not in (out_w, 1):
                     raise ScheduleError(
-                        f"{where}: operand {name!r} is {h}x{w} but the output is {out_h}x{out_w}; only "
-                        "same-size or 1x1 (per-channel) operands can run patch by patch"
+                        f"{where}: operand {name!r} is {h}x{w} but the output is {out_h}x{out_w}; only operands "
+                        "of the output's size or of size 1 along rows or columns (broadcast) run patch by patch"
                     )
 
 
@@ -432,7 +440,7 @@ def _back_propagate(
 
 def _input_needs(graph: Graph, op: Op, out: Region) -> tuple[list[Region | None], Pads | None]:
     """The region of each input that ``op`` reads to compute ``out``, and the border pads in its window."""
-    if op.kind in WINDOW_OPS or op.kind == "PAD":
+    if op.kind in WINDOW_OPS or op.kind in PAD_OPS:
         window = input_window if op.kind in WINDOW_OPS else pad_input_window
         (y0, y1), (x0, x1), pads = window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
         needs: list[Region | None] = [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1)
@@ -442,10 +450,14 @@ def _input_needs(graph: Graph, op: Op, out: Region) -> tuple[list[Region | None]
         tile_needs: list[Region | None] = [None] * len(op.inputs)
         tile_needs[activation_inputs(graph, op)[0]] = Region(y0, y1, x0, x1)
         return tile_needs, None
-    # Elementwise ops and channel concatenation read the same pixels they write; 1x1 operands whole.
+    # Elementwise ops, channel slices and channel concatenation read the same pixels they write; an
+    # operand of one row (column) is read at row (column) 0 for every output row (column).
     needs = [None] * len(op.inputs)
     for index in activation_inputs(graph, op):
-        needs[index] = Region(0, 1, 0, 1) if graph.tensor(op.inputs[index]).shape[1:3] == (1, 1) else out
+        _, h, w, _ = graph.tensor(op.inputs[index]).shape
+        rows = (0, 1) if h == 1 else (out.y0, out.y1)
+        cols = (0, 1) if w == 1 else (out.x0, out.x1)
+        needs[index] = Region(*rows, *cols)
     return needs, None
 
 

@@ -1,32 +1,97 @@
-/* Elementwise ops: TFLite's int8 reference arithmetic. Portable only (memory-bound, small share). */
+/* Elementwise and broadcasting two-operand ops: TFLite's int8 reference arithmetic. Portable only
+ * (memory-bound, a small share of the time). */
 #include "pb_kernels.h"
 
-void pb_add_s8(const pb_add_params *p, const int8_t *a, const int8_t *b, int32_t size, int32_t b_size,
-               int8_t *output) {
-    int32_t j = 0;
-    for (int32_t i = 0; i < size; ++i) {
-        const int32_t a_shifted = (a[i] + p->input1_offset) * (1 << p->left_shift);
-        const int32_t b_shifted = (b[j] + p->input2_offset) * (1 << p->left_shift);
-        const int32_t sum = pb_multiply_by_quantized_multiplier_smaller_than_one_exp(a_shifted, p->input1_multiplier,
-                                                                                      p->input1_shift) +
-                            pb_multiply_by_quantized_multiplier_smaller_than_one_exp(b_shifted, p->input2_multiplier,
-                                                                                      p->input2_shift);
-        const int32_t scaled =
-            pb_multiply_by_quantized_multiplier_smaller_than_one_exp(sum, p->output_multiplier, p->output_shift);
-        output[i] = pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
-        j = j + 1 == b_size ? 0 : j + 1;
+/* Walks a broadcast output (pb_kernels.h, "Broadcasting"): x and y are the operands' values of the output
+ * element written, ELEMENT its value. A contiguous innermost run (both strides 1, the elementwise case)
+ * gets its own loop, which the compiler keeps free of stride multiplies. */
+#define PB_BROADCAST_WALK(ELEMENT)                                                                          \
+    for (int32_t i0 = 0; i0 < dims[0]; ++i0) {                                                               \
+        for (int32_t i1 = 0; i1 < dims[1]; ++i1) {                                                           \
+            for (int32_t i2 = 0; i2 < dims[2]; ++i2) {                                                       \
+                const int8_t *ra = a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2];            \
+                const int8_t *rb = b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2];            \
+                const int32_t sa = a_strides[3], sb = b_strides[3];                                          \
+                if (sa == 1 && sb == 1) {                                                                    \
+                    for (int32_t i3 = 0; i3 < dims[3]; ++i3) {                                               \
+                        const int32_t x = ra[i3], y = rb[i3];                                                \
+                        *output++ = (ELEMENT);                                                               \
+                    }                                                                                        \
+                } else {                                                                                     \
+                    for (int32_t i3 = 0; i3 < dims[3]; ++i3) {                                               \
+                        const int32_t x = ra[i3 * sa], y = rb[i3 * sb];                                      \
+                        *output++ = (ELEMENT);                                                               \
+                    }                                                                                        \
+                }                                                                                            \
+            }                                                                                                \
+        }                                                                                                    \
     }
+
+static inline int32_t add_rescaled(const pb_add_params *p, int32_t x, int32_t offset, int32_t multiplier,
+                                   int32_t shift) {
+    return pb_multiply_by_quantized_multiplier_smaller_than_one_exp((x + offset) * (1 << p->left_shift), multiplier,
+                                                                     shift);
 }
 
-void pb_mul_s8(const pb_mul_params *p, const int8_t *a, const int8_t *b, int32_t size, int32_t b_size,
-               int8_t *output) {
-    int32_t j = 0;
-    for (int32_t i = 0; i < size; ++i) {
-        const int32_t product = (a[i] + p->input1_offset) * (b[j] + p->input2_offset);
-        const int64_t scaled = pb_multiply_by_quantized_multiplier(product, p->output_multiplier, p->output_shift);
-        output[i] = pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
-        j = j + 1 == b_size ? 0 : j + 1;
-    }
+static inline int8_t add_element(const pb_add_params *p, int32_t x, int32_t y) {
+    const int32_t sum = add_rescaled(p, x, p->input1_offset, p->input1_multiplier, p->input1_shift) +
+                        add_rescaled(p, y, p->input2_offset, p->input2_multiplier, p->input2_shift);
+    const int32_t scaled =
+        pb_multiply_by_quantized_multiplier_smaller_than_one_exp(sum, p->output_multiplier, p->output_shift);
+    return pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
+}
+
+static inline int8_t sub_element(const pb_add_params *p, int32_t x, int32_t y) {
+    const int32_t difference = add_rescaled(p, x, p->input1_offset, p->input1_multiplier, p->input1_shift) -
+                               add_rescaled(p, y, p->input2_offset, p->input2_multiplier, p->input2_shift);
+    const int32_t scaled =
+        pb_multiply_by_quantized_multiplier_smaller_than_one_exp(difference, p->output_multiplier, p->output_shift);
+    return pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
+}
+
+static inline int8_t mul_element(const pb_mul_params *p, int32_t x, int32_t y) {
+    const int32_t product = (x + p->input1_offset) * (y + p->input2_offset);
+    const int64_t scaled = pb_multiply_by_quantized_multiplier(product, p->output_multiplier, p->output_shift);
+    return pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
+}
+
+static inline int8_t prelu_element(const pb_prelu_params *p, int32_t x, int32_t alpha) {
+    const int32_t value = x + p->input_offset;
+    const int64_t scaled =
+        value >= 0 ? pb_multiply_by_quantized_multiplier(value, p->output_multiplier_1, p->output_shift_1)
+                   : pb_multiply_by_quantized_multiplier(value * (alpha + p->alpha_offset), p->output_multiplier_2,
+                                                         p->output_shift_2);
+    return pb_clamp_offset_s8(scaled, p->output_offset, PB_INT8_MIN, PB_INT8_MAX);
+}
+
+void pb_add_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
+               const int8_t *a, const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK(add_element(p, x, y))
+}
+
+void pb_sub_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
+               const int8_t *a, const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK(sub_element(p, x, y))
+}
+
+void pb_mul_s8(const pb_mul_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
+               const int8_t *a, const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK(mul_element(p, x, y))
+}
+
+void pb_maximum_s8(const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4], const int8_t *a,
+                   const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK((int8_t)(x > y ? x : y))
+}
+
+void pb_minimum_s8(const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4], const int8_t *a,
+                   const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK((int8_t)(x < y ? x : y))
+}
+
+void pb_prelu_s8(const pb_prelu_params *p, const int32_t dims[4], const int32_t a_strides[4],
+                 const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK(prelu_element(p, x, y))
 }
 
 void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t output_zero_point,

@@ -20,7 +20,7 @@
  * clamp [act_min, act_max]. Weights keep TFLite's layouts (harness/graph.py); the DSP kernels read
  * them as they are, no repacking.
  *
- * Parameter structs. pb_region, pb_window, pb_requant, pb_add_params, pb_mul_params and
+ * Parameter structs. pb_region, pb_window, pb_requant, pb_add_params, pb_mul_params, pb_prelu_params and
  * pb_concat_input are declared once in harness/codegen/cparams.py (field names, C types, order);
  * tests/test_kernels.py checks the typedefs below against it.
  *
@@ -204,14 +204,42 @@ void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero
 
 /* ---- elementwise ------------------------------------------------------------------------------- */
 
-/* ADD: output[i] = a[i] + b[i % b_size]. b_size == size is elementwise, b_size == channels broadcasts
- * a per-channel vector, 1 a scalar (b_size must divide size). output may alias a or b. */
-void pb_add_s8(const pb_add_params *p, const int8_t *a, const int8_t *b, int32_t size, int32_t b_size,
-               int8_t *output);
+/* Broadcasting. A two-operand op (ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU) walks its output as four
+ * nested dims dims[0..3], row-major and contiguous, and reads each operand with its own element strides
+ * per dim (a_strides, b_strides), 0 along a dim where the operand repeats: numpy's broadcasting of any
+ * shapes, merged into at most four dims by harness.codegen.broadcast.broadcast_walk. Equal shapes are
+ * one run {1, 1, 1, size} with strides {0, 0, 0, 1}; a per-channel operand is {1, 1, pixels, c} with
+ * strides {0, 0, 0, 1}. output may alias an operand of the output's shape. */
 
-/* MUL: output[i] = a[i] * b[i % b_size], same broadcasting rule as pb_add_s8. */
-void pb_mul_s8(const pb_mul_params *p, const int8_t *a, const int8_t *b, int32_t size, int32_t b_size,
-               int8_t *output);
+/* ADD, TFLite's int8 arithmetic (reference_ops::AddElementwise / BroadcastAdd4DSlow). */
+void pb_add_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
+               const int8_t *a, const int8_t *b, int8_t *output);
+
+/* SUB: ADD's parameters (reference.add_quant), the rescaled operands subtracted (BroadcastQuantSubSlow). */
+void pb_sub_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
+               const int8_t *a, const int8_t *b, int8_t *output);
+
+/* MUL (reference_ops::MulElementwise / BroadcastMul4DSlow). */
+void pb_mul_s8(const pb_mul_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
+               const int8_t *a, const int8_t *b, int8_t *output);
+
+/* MAXIMUM / MINIMUM: the raw int8 values compared (both operands and the output share a quantization). */
+void pb_maximum_s8(const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4], const int8_t *a,
+                   const int8_t *b, int8_t *output);
+void pb_minimum_s8(const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4], const int8_t *a,
+                   const int8_t *b, int8_t *output);
+
+/* PRELU. Field for field harness.reference.PreluQuant (reference.prelu_quant, LiteRT's float32 scale
+ * arithmetic). */
+typedef struct {
+    int32_t input_offset, alpha_offset, output_offset;
+    int32_t output_multiplier_1, output_shift_1; /* input >= its zero point */
+    int32_t output_multiplier_2, output_shift_2; /* below it: times (alpha - alpha zero point) */
+} pb_prelu_params;
+
+/* PRELU (reference_ops::BroadcastPrelu4DSlow): a is the input, b the alpha. */
+void pb_prelu_s8(const pb_prelu_params *p, const int32_t dims[4], const int32_t a_strides[4],
+                 const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
 
 /* QUANTIZE int8 -> int8 (a change of scale / zero point). */
 void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t output_zero_point,
@@ -285,6 +313,11 @@ void pb_depth_to_space_s8(int32_t block, int32_t channels, const pb_tile *tile, 
  * (y, x), channels (dy * b + dx) * channels onwards. */
 void pb_space_to_depth_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
                           int8_t *output);
+
+/* SLICE / STRIDED_SLICE of a 4-D tensor in_dims[4]: output element (i0, i1, i2, i3) of out_dims[4] is input
+ * element (begin[d] + i_d * step[d]) (harness.ir.slicing's box; shrunk axes are dims of 1). */
+void pb_slice_s8(const int32_t in_dims[4], const int32_t begin[4], const int32_t step[4], const int32_t out_dims[4],
+                 const int8_t *input, int8_t *output);
 
 /* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */
 void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8_t *input, int8_t *output);

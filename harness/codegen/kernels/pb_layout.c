@@ -1,4 +1,4 @@
-/* Data movement: PAD, CONCATENATION, TRANSPOSE (the resizes are in pb_tiles.c). */
+/* Data movement: PAD, SLICE, CONCATENATION, TRANSPOSE (the resizes are in pb_tiles.c). */
 #include <string.h>
 
 #include "pb_kernels.h"
@@ -23,6 +23,28 @@ void pb_pad_s8(const int32_t in_dims[4], const int32_t pads[8], int8_t pad_value
                 memset(out, pad_value, (size_t)pads[6]);
                 memcpy(out + pads[6], input + ((in_n * in_dims[1] + in_h) * in_dims[2] + in_w) * inner, (size_t)inner);
                 memset(out + pads[6] + inner, pad_value, (size_t)pads[7]);
+            }
+        }
+    }
+}
+
+void pb_slice_s8(const int32_t in_dims[4], const int32_t begin[4], const int32_t step[4], const int32_t out_dims[4],
+                 const int8_t *input, int8_t *output) {
+    for (int32_t i0 = 0; i0 < out_dims[0]; ++i0) {
+        for (int32_t i1 = 0; i1 < out_dims[1]; ++i1) {
+            for (int32_t i2 = 0; i2 < out_dims[2]; ++i2) {
+                const int32_t pixel =
+                    ((begin[0] + i0 * step[0]) * in_dims[1] + begin[1] + i1 * step[1]) * in_dims[2] + begin[2] +
+                    i2 * step[2];
+                const int8_t *src = input + pixel * in_dims[3] + begin[3];
+                if (step[3] == 1) {
+                    memcpy(output, src, (size_t)out_dims[3]);
+                } else {
+                    for (int32_t i3 = 0; i3 < out_dims[3]; ++i3) {
+                        output[i3] = src[i3 * step[3]];
+                    }
+                }
+                output += out_dims[3];
             }
         }
     }
