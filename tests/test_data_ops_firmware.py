@@ -3,7 +3,8 @@
 SLICE / STRIDED_SLICE, ADD, a MUL by a one-channel activation, then SPLIT, SPLIT_V, spatial strided slices,
 a row-broadcast ADD and two outputs), exported and imported (SPLIT / SPLIT_V become SLICEs), then run as
 generated C: on the host (quick) and on the emulated board, per layer and with a p=2 patch stage over the
-spatially local ops, with the portable and the DSP kernel sets, bit-exact with the reference.
+spatially local ops, with the portable and the DSP kernel sets (and CMSIS-NN's, which runs these ops with
+patchbench's portable kernels), bit-exact with the reference.
 
 The reference itself equals LiteRT on every tensor of this graph (the first test), so the firmware
 follows LiteRT; PRELU is where TFLite Micro's multipliers differ (tests/test_data_ops.py).
@@ -65,7 +66,9 @@ def test_data_ops_bit_exact_on_the_host(imported, p, optimized):
 
 @pytest.mark.hil
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
-@pytest.mark.parametrize("p, kernels", [(1, "portable"), (1, "optimized"), (2, "portable"), (2, "optimized")])
+@pytest.mark.parametrize(
+    "p, kernels", [(1, "portable"), (1, "optimized"), (2, "portable"), (2, "optimized"), (2, "cmsis-nn")]
+)
 def test_data_ops_bit_exact_on_the_emulator(imported, p, kernels):
     _, graph = imported
     n = 0 if p == 1 else DATA_OPS_STAGE_END
