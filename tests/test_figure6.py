@@ -54,6 +54,13 @@ def test_per_layer_beside_the_streamed_2x2_or_3x3_point_with_least_measured_sram
     assert summary_line([figure]) == "reduction >= 4x (bit-exact) on 1 of 1: mbv2-w0.35-r144-head448"
 
 
+def test_each_kernel_set_is_its_own_row_named_beside_the_board():
+    records = [row(1, 0, "counted", sram_measured=300 * KB), row(3, 5, sram_measured=60 * KB)]
+    figures = figure6_rows(records + [{**r, "kernels": "portable"} for r in records])
+    assert [f.where for f in figures] == ["stm32f746/qemu", "stm32f746/qemu portable"]
+    assert [f.per_patch["kernels"] for f in figures] == ["optimized", "portable"]
+
+
 def test_a_point_that_is_not_bit_exact_is_shown_and_not_counted():
     records = [
         row(1, 0, "counted", sram_measured=300 * KB),

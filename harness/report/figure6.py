@@ -22,7 +22,7 @@ from markupsafe import Markup
 from harness.report.cells import plain_record
 from harness.report.charts import MEASURED, NEUTRAL, Budget, Series, grouped_bars_svg, inline
 from harness.results.db import ResultsDB
-from harness.results.record import PointAnalysis, decode, identity_of, where_label
+from harness.results.record import PointAnalysis, decode, identity_of, variant_words, where_label
 
 KB = 1024
 PATCH_GRIDS = (2, 3)  # the paper's Figure 6: 2x2 and 3x3 patches
@@ -44,7 +44,7 @@ COLUMNS = (
 @dataclass(frozen=True)
 class Figure6Row:
     model: str
-    where: str  # target/backend[@place]
+    where: str  # target/backend[@place], and the kernel set etc. when not the default
     per_layer: dict | None  # the per-layer row (input counted)
     per_patch: dict | None  # the best measured 2x2 / 3x3 row with the input streamed
     tried: tuple[dict, ...]  # every 2x2 / 3x3 streamed row of this model and board
@@ -126,9 +126,9 @@ def figure6_rows(records: list[dict]) -> list[Figure6Row]:
             continue
         measured = [r for r in members["patch"] if r.get("sram_measured")]
         best = min(measured, key=lambda r: (r["sram_measured"], r.get("macs") or 0)) if measured else None
-        rows.append(
-            Figure6Row(key.model, where_label(key), members["per_layer"][-1], best, tuple(members["patch"]))
-        )
+        # Another kernel set or planner than the default is named beside the board (input modes are fixed).
+        where = " ".join([where_label(key), *variant_words(replace(key, input_mode="counted"))])
+        rows.append(Figure6Row(key.model, where, members["per_layer"][-1], best, tuple(members["patch"])))
     return rows
 
 
