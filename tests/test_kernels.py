@@ -708,3 +708,36 @@ def test_tile_kernels_match_reference_on_every_tile(lib, kind):
         else:
             got = lib.space_to_depth(window, block, tile)
         np.testing.assert_array_equal(got, whole[:, r0:r1, c0:c1], err_msg=f"{kind} trial {trial}")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_transpose_conv_kernels_match_reference(lib, variant):
+    """pb_transpose_conv_s8 (portable; DSP: SMLAD over the input channels) on random shapes, strides and
+    paddings equals reference.transpose_conv2d, on the whole map and on a random tile of it."""
+    from harness.ir.geometry import TileOrigin, same_pads
+    from harness.reference.ops import transpose_conv2d
+
+    rng = np.random.default_rng(len(variant))
+    for trial in range(12):
+        in_h, in_w = (int(v) for v in rng.integers(1, 6, 2))
+        cin, cout = int(rng.choice([1, 3, 4, 8, 13])), int(rng.integers(1, 6))
+        kh, kw, sh, sw = (int(v) for v in rng.integers(1, 5, 4))
+        padding = "SAME" if trial % 2 else "VALID"
+        out_h = in_h * sh if padding == "SAME" else (in_h - 1) * sh + kh
+        out_w = in_w * sw if padding == "SAME" else (in_w - 1) * sw + kw
+        top = same_pads(out_h, kh, sh, 1)[0] if padding == "SAME" else 0
+        left = same_pads(out_w, kw, sw, 1)[0] if padding == "SAME" else 0
+        q = random_requant(rng, cout, kh * kw * cin, large_multiplier=trial == 11)
+        x = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
+        filters = rng.integers(-127, 128, (cout, kh, kw, cin), dtype=np.int8)
+        bias = rng.integers(-3000, 3000, cout).astype(np.int32) if trial % 3 else None
+        want = transpose_conv2d(x, filters, bias, conv_quant(q), (out_h, out_w), (sh, sw), (top, left))
+        shape = dict(in_h=in_h, in_w=in_w, in_c=cin, out_h=out_h, out_w=out_w, out_c=cout, kernel_h=kh,
+                     kernel_w=kw, stride_h=sh, stride_w=sw, pad_top=top, pad_left=left)  # fmt: skip
+        whole = TileOrigin((0, out_h), (0, out_w), 0, 0)
+        np.testing.assert_array_equal(lib.transpose_conv(shape, q, x, filters, bias, whole, variant), want)
+        r0, c0 = int(rng.integers(0, out_h)), int(rng.integers(0, out_w))
+        r1, c1 = int(rng.integers(r0 + 1, out_h + 1)), int(rng.integers(c0 + 1, out_w + 1))
+        tile = TileOrigin((r0, r1), (c0, c1), 0, 0)
+        got = lib.transpose_conv(shape, q, x, filters, bias, tile, variant)
+        np.testing.assert_array_equal(got, want[:, r0:r1, c0:c1], err_msg=f"trial {trial}")

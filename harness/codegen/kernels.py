@@ -56,6 +56,7 @@ from .cparams import (
     PB_REQUANT,
     PB_RESIZE_SHAPE,
     PB_TILE,
+    PB_TRANSPOSE_CONV_SHAPE,
     PB_WINDOW,
     Region,
     Window,
@@ -526,6 +527,21 @@ class HostKernels:
         channels = window.shape[-1]
         return self._tile_call(lambda t, i, o: self.lib.pb_space_to_depth_s8(block, channels, t, i, o), window,
                                tile, channels * block * block)  # fmt: skip
+
+    def transpose_conv(self, shape: dict[str, int], q: Requant, window: np.ndarray, filter: np.ndarray,
+                       bias: np.ndarray | None, tile: TileOrigin, variant: str = "default") -> np.ndarray:  # fmt: skip
+        """pb_transpose_conv_s8 on one tile; ``shape``: pb_transpose_conv_shape's fields (the full maps)."""
+        multipliers, shifts = _int32(q.multipliers), _int32(q.shifts)
+        c_q = _c_requant(q, multipliers, shifts)
+        c_shape = PB_TRANSPOSE_CONV_SHAPE.ctypes_value(shape)
+        bias32 = None if bias is None else _int32(bias)
+        function = self._function("pb_transpose_conv_s8", variant)
+        filter = _int8(filter, "filter")
+        return self._tile_call(
+            lambda t, i, o: function(ctypes.byref(c_shape), ctypes.byref(c_q), t, i, _ptr(filter),
+                                     _ptr(bias32, ctypes.c_int32), o),
+            window, tile, shape["out_c"],
+        )  # fmt: skip
 
     def _tile_call(self, call, window: np.ndarray, tile: TileOrigin, out_c: int) -> np.ndarray:
         window = _int8(window, "input")

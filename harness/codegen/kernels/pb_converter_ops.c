@@ -1,7 +1,7 @@
 /*
  * pb_converter_ops.c: the portable kernels of the ops that converter-made models add (see
  * harness/frontend/canonicalize.py): elementwise activations as a table, MEAN over any contiguous run
- * of axes, TRANSPOSE_CONV.
+ * of axes, TRANSPOSE_CONV (its DSP kernel: pb_transpose_conv_dsp.c).
  */
 #include "pb_kernels.h"
 
@@ -29,8 +29,8 @@ void pb_mean_axes_s8(int32_t outer, int32_t count, int32_t inner, int32_t input_
     }
 }
 
-void pb_transpose_conv_s8(const pb_transpose_conv_shape *g, const pb_requant *q, const pb_tile *tile,
-                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+void pb_transpose_conv_s8_portable(const pb_transpose_conv_shape *g, const pb_requant *q, const pb_tile *tile,
+                                   const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
     /* Gathered per output pixel instead of TFLite's scatter into an int32 buffer: the same sum of
      * products (modulo 2^32), so no scratch, and any tile of the output can be computed alone. Output
      * (oy, ox) takes tap (ky, kx) of input pixel (iy, ix) where iy * stride_h - pad_top + ky == oy (same
@@ -64,4 +64,13 @@ void pb_transpose_conv_s8(const pb_transpose_conv_shape *g, const pb_requant *q,
             }
         }
     }
+}
+
+void pb_transpose_conv_s8(const pb_transpose_conv_shape *g, const pb_requant *q, const pb_tile *tile,
+                          const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
+#if PB_KERNELS_OPTIMIZED
+    pb_transpose_conv_s8_dsp(g, q, tile, input, filter, bias, output);
+#else
+    pb_transpose_conv_s8_portable(g, q, tile, input, filter, bias, output);
+#endif
 }

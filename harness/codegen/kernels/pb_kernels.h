@@ -2,7 +2,7 @@
  * pb_kernels.h: patchbench's int8 kernels (TFLite int8 arithmetic, NHWC, batch 1).
  *
  * Every op has a portable reference kernel (plain C99, `*_portable`); the hot ones (1x1 conv, general
- * conv, depthwise conv, fully connected) also have a Cortex-M DSP kernel (`*_dsp`) with identical
+ * conv, depthwise conv, fully connected, transposed conv) also have a Cortex-M DSP kernel (`*_dsp`) with identical
  * results. The plain name (pb_conv2d_s8, ...) is the one generated code calls; it resolves at build
  * time to the DSP kernel when PB_KERNELS_OPTIMIZED is 1, which is the default where the compiler
  * defines __ARM_FEATURE_DSP (build with -DPB_KERNELS_OPTIMIZED=0 to force the portable kernels).
@@ -349,6 +349,10 @@ typedef struct {
  * "Tiles" above: shape holds the full maps); bias may be NULL. */
 void pb_transpose_conv_s8(const pb_transpose_conv_shape *shape, const pb_requant *q, const pb_tile *tile,
                           const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+void pb_transpose_conv_s8_portable(const pb_transpose_conv_shape *shape, const pb_requant *q, const pb_tile *tile,
+                                   const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
+void pb_transpose_conv_s8_dsp(const pb_transpose_conv_shape *shape, const pb_requant *q, const pb_tile *tile,
+                              const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output);
 
 #ifdef __cplusplus
 }
