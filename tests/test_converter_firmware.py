@@ -60,6 +60,7 @@ def _id(point) -> str:
 def _check(point) -> None:
     model, target, p, n, kernels = point
     result = measure(str(converter_model(model)), target, p, n, kernels=kernels, repeat=1, warmup=0)
+    print(result.summary())
     assert result.status == "passed", f"{_id(point)}: {result.status}: {result.reason}"
     assert result.exact and result.output == result.expected
     assert result.sram_measured <= result.sram_planned <= 1.10 * result.sram_measured, result.summary()
