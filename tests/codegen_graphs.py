@@ -229,11 +229,12 @@ NO_ACTIVATION = {"activation": "NONE", "act_min": -128, "act_max": 127}
 
 def data_ops_graph():
     """PRELU, SUB, MAXIMUM, MINIMUM with broadcast constants, PADV2 with a constant that is not the zero
-    point, channel SLICE / STRIDED_SLICE, ADD, and a MUL by a one-channel activation: all spatially local,
-    the first ``DATA_OPS_STAGE_END`` ops. Then, per layer: SPLIT, SPLIT_V, MAXIMUM of two split parts, a
-    strided spatial slice (which ends any patch stage), an ADD broadcasting one row over the rows, and two
-    graph outputs. SPLIT and SPLIT_V stay in this graph (the IR's multi-output ops); importing its export
-    turns them into SLICEs, which is what the code generator runs."""
+    point, STRIDED_SLICEs that crop and stride rows, columns and channels, their ADD, and a MUL by one column
+    of it (a SLICE): all spatially local, the first ``DATA_OPS_STAGE_END`` ops. Then, per layer: SPLIT,
+    SPLIT_V, MAXIMUM of two split parts, strided slices, an ADD broadcasting one row over the rows, and a
+    slice that drops the batch axis (which ends any patch stage); two graph outputs. SPLIT and SPLIT_V stay
+    in this graph (the IR's multi-output ops); importing its export turns them into SLICEs, which is what
+    the code generator runs."""
     graph = build_stack([LayerSpec("conv", 3, 1, channels=8)], input_shape=(1, 14, 12, 3), seed=21,
                         name="data_ops", blocks=False)  # fmt: skip
     a = Appender(graph, seed=21)
@@ -250,27 +251,30 @@ def data_ops_graph():
     pads = a.const("pads", np.array([[0, 0], [1, 2], [2, 0], [0, 0]], np.int32))
     value = a.const("pad_value", np.array(graph.tensor(x).zero_point + 50, np.int8), graph.tensor(x).quant)
     x = a.op("PADV2", "pad_v2", [x, pads, value])  # 17 x 14 x 8
-    left = a.op("SLICE", "slice_channels", [x, a.const("b0", np.array([0, 0, 0, 2], np.int32)),
-                                              a.const("s0", np.array([1, -1, -1, 4], np.int32))])  # fmt: skip
-    right = a.op("STRIDED_SLICE", "every_other_channel", [x, a.const("b1", np.array([0, 0, 0, 1], np.int32)),
-                 a.const("e1", np.array([1, 17, 14, 8], np.int32)), a.const("st1", np.array([1, 1, 1, 2], np.int32))],
-                 {"begin_mask": 0b0111, "end_mask": 0b0111, "shrink_axis_mask": 0})  # fmt: skip
+
+    def strided(name, source, begin, end, strides, masks=(0, 0, 0)):
+        consts = [
+            a.const(f"{name}_{k}", np.array(v, np.int32))
+            for k, v in (("begin", begin), ("end", end), ("strides", strides))
+        ]
+        attrs = dict(zip(("begin_mask", "end_mask", "shrink_axis_mask"), masks, strict=True))
+        return a.op("STRIDED_SLICE", name, [source, *consts], attrs)
+
+    left = strided("crop_rows_by_two", x, [0, 1, 2, 2], [1, 17, 14, 6], [1, 2, 1, 1])  # 8 x 12 x 4
+    right = strided("every_other", x, [0, 0, 0, 1], [1, 16, 12, 8], [1, 2, 1, 2], (0b0001, 0b0001, 0))
     x = a.op("ADD", "add_slices", [left, right], NO_ACTIVATION, 0.05, 3)
-    gate = a.op("SLICE", "one_channel", [x, a.const("b2", np.array([0, 0, 0, 3], np.int32)),
-                                          a.const("s2", np.array([-1, -1, -1, 1], np.int32))])  # fmt: skip
-    x = a.op("MUL", "mul_by_channel", [x, gate], NO_ACTIVATION, 0.06, -2)
+    column = a.op("SLICE", "one_column", [x, a.const("col_begin", np.array([0, 0, 5, 3], np.int32)),
+                                          a.const("col_size", np.array([1, -1, 1, 1], np.int32))])  # fmt: skip
+    x = a.op("MUL", "mul_by_column", [x, column], NO_ACTIVATION, 0.06, -2)  # 8 x 12 x 4
     # per layer from here
     halves = a.split("SPLIT", "split_channels", [a.const("split_axis", np.array(3, np.int32)), x], 2)
     x = a.op("MAXIMUM", "maximum_halves", halves)
-    rows = a.split("SPLIT_V", "split_rows", [x, a.const("row_sizes", np.array([5, -1, 4], np.int32)),
+    rows = a.split("SPLIT_V", "split_rows", [x, a.const("row_sizes", np.array([3, -1, 2], np.int32)),
                                              a.const("row_axis", np.array([1], np.int32))], 3)  # fmt: skip
-    strided = a.op("STRIDED_SLICE", "strided_rows", [rows[1], a.const("b3", np.array([0, 1, -13, 0], np.int32)),
-                   a.const("e3", np.array([1, 8, 100, 2], np.int32)), a.const("st3", np.array([1, 2, 3, 1], np.int32))],
-                   {"begin_mask": 0, "end_mask": 0, "shrink_axis_mask": 0})  # fmt: skip
-    first_row = a.op("STRIDED_SLICE", "first_row", [rows[0], a.const("b4", np.array([0, 0, 1, 0], np.int32)),
-                     a.const("e4", np.array([1, 1, 14, 2], np.int32)), a.const("st4", np.array([1, 1, 3, 1], np.int32))],
-                     {"begin_mask": 0, "end_mask": 0, "shrink_axis_mask": 0})  # fmt: skip
-    out = a.op("ADD", "add_row", [strided, first_row], NO_ACTIVATION, 0.07, 5)
+    skipped = strided("strided_rows", rows[1], [0, 0, -13, 0], [1, 8, 100, 2], [1, 2, 3, 1])  # 2 x 4 x 2
+    first_row = strided("first_row", rows[0], [0, 0, 1, 0], [1, 1, 14, 2], [1, 1, 3, 1])  # 1 x 4 x 2
+    x = a.op("ADD", "add_row", [skipped, first_row], NO_ACTIVATION, 0.07, 5)
+    out = strided("drop_batch", x, [0, 0, 0, 0], [1, 2, 4, 2], [1, 1, 1, 1], (0, 0, 0b0001))  # 2 x 4 x 2
     graph.outputs = [out, rows[2]]
     validate(graph)
     return graph

@@ -1,7 +1,7 @@
 """The data ops of issue 10 in generated firmware: one graph built with the project's builders
-(codegen_graphs.data_ops_graph: PRELU, SUB, MAXIMUM, MINIMUM with broadcast constants, PADV2, channel
-SLICE / STRIDED_SLICE, ADD, a MUL by a one-channel activation, then SPLIT, SPLIT_V, spatial strided slices,
-a row-broadcast ADD and two outputs), exported and imported (SPLIT / SPLIT_V become SLICEs), then run as
+(codegen_graphs.data_ops_graph: PRELU, SUB, MAXIMUM, MINIMUM with broadcast constants, PADV2, strided
+slices of rows, columns and channels, ADD, a MUL by one column, then SPLIT, SPLIT_V, strided slices, a
+row-broadcast ADD, a slice that drops the batch axis and two outputs), exported and imported (SPLIT / SPLIT_V become SLICEs), then run as
 generated C: on the host (quick) and on the emulated board, per layer and with a p=2 patch stage over the
 spatially local ops, with the portable and the DSP kernel sets (and CMSIS-NN's, which runs these ops with
 patchbench's portable kernels), bit-exact with the reference.
@@ -42,14 +42,18 @@ def test_data_ops_graph_equals_litert_on_every_tensor(imported):
     assert len(graph.outputs) == 2
 
 
-def test_the_first_spatial_slice_ends_the_patch_stage_and_is_named(imported):
+def test_a_slice_that_drops_an_axis_ends_the_patch_stage_and_is_named(imported):
     _, graph = imported
-    stop = next(i for i, op in enumerate(graph.ops) if op.name.startswith("op13_split_v"))
-    assert max(valid_depths(graph, 2)) == stop  # the channel split and its MAXIMUM still run patch by patch
-    with pytest.raises(ScheduleError, match=rf"{graph.ops[stop].name}' \(SLICE\) cuts rows or columns"):
+    stop = next(
+        i
+        for i, op in enumerate(graph.ops)
+        if op.kind == "STRIDED_SLICE" and len(graph.tensor(op.outputs[0]).shape) == 3
+    )
+    with pytest.raises(ScheduleError, match=rf"{graph.ops[stop].name}' \(STRIDED_SLICE\).*needs 4-D NHWC"):
         make_plan(graph, 2, stop + 1)
     stage = {graph.op(name).kind for name in make_plan(graph, 2, DATA_OPS_STAGE_END).stage_ops}
     assert {"PRELU", "SUB", "MAXIMUM", "MINIMUM", "PADV2", "SLICE", "STRIDED_SLICE", "ADD", "MUL"} <= stage
+    assert DATA_OPS_STAGE_END in valid_depths(graph, 2)
 
 
 @needs("gcc")

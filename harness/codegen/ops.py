@@ -236,8 +236,8 @@ def _check_slice(graph: Graph, op: Op, in_stage: bool) -> str | None:
     box = slicing.op_box(graph, op)
     if len(box.count) > 4:
         return f"{op.kind} of a tensor of rank {len(box.count)} > 4"
-    if in_stage and not slicing.is_channel_slice(graph, op):
-        return "a slice of rows or columns cannot run patch by patch; end the patch stage before it"
+    if in_stage and not slicing.is_local_slice(graph, op):
+        return "a slice that drops an axis or cuts the batch cannot run patch by patch; end the patch stage before it"
     return None
 
 
@@ -664,8 +664,9 @@ def emit_pad(ctx: OpContext) -> OpCode:
 
 
 def emit_slice(ctx: OpContext) -> OpCode:
-    """SLICE / STRIDED_SLICE: per layer the whole box (pb_slice_s8); in the patch stage (a channel slice,
-    ``slicing.is_channel_slice``) each output row's pixels from the input row's."""
+    """SLICE / STRIDED_SLICE: per layer the whole box (pb_slice_s8); in the patch stage (a local slice,
+    ``slicing.is_local_slice``) one output row at a time, from every ``step``-th input row and column of the
+    window the step points at (its first element is the box's first for this patch)."""
     op = ctx.op
     box = slicing.op_box(ctx.graph, op)
     lead = 4 - len(box.count)
@@ -677,13 +678,19 @@ def emit_slice(ctx: OpContext) -> OpCode:
     )
     if ctx.in_stage:
         in_c, out_c = in_dims[3], out_dims[3]
-        fields = dict(in_dims=f"{{1, 1, s->region.out_w, {in_c}}}", begin=c_ints([0, 0, 0, begin[3]]),
-                      step=c_ints([1, 1, 1, step[3]]), out_dims=f"{{1, 1, s->region.out_w, {out_c}}}")  # fmt: skip
+        fields = dict(in_dims=f"{{1, 1, s->region.in_w, {in_c}}}", begin=c_ints([0, 0, 0, begin[3]]),
+                      step=c_ints([1, 1, step[2], step[3]]), out_dims=f"{{1, 1, s->region.out_w, {out_c}}}")  # fmt: skip
+        row = (
+            f" + {ROW} * {step[1]} * s->input_row_stride[0]"
+            if step[1] != 1
+            else f" + {ROW} * s->input_row_stride[0]"
+        )
+        fields.update(input=ctx.input_ptr(0) + row, output=ctx.output_ptr(per_row=True))
     else:
         fields = dict(
             in_dims=c_ints(in_dims), begin=c_ints(begin), step=c_ints(step), out_dims=c_ints(out_dims)
         )
-    fields.update(input=ctx.input_ptr(0, per_row=ctx.in_stage), output=ctx.output_ptr(per_row=ctx.in_stage))
+        fields.update(input=ctx.input_ptr(0), output=ctx.output_ptr())
     detail = "from " + " ".join(
         f"{b}:{b + (c - 1) * k + 1 if c else b}:{k}"
         for b, c, k in zip(box.start, box.count, box.step, strict=True)

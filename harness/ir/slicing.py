@@ -191,12 +191,21 @@ def op_box(graph: Graph, op: Op, shape: Shape | None = None) -> Box:
     raise SliceError(f"op {op.name!r} ({op.kind}) is not a slice")
 
 
-def is_channel_slice(graph: Graph, op: Op) -> bool:
-    """A SLICE / STRIDED_SLICE of a 4-D tensor that keeps every row and column (and all four dims): each
-    output pixel is some of one input pixel's channels, so it runs patch by patch."""
+def is_local_slice(graph: Graph, op: Op) -> bool:
+    """A SLICE / STRIDED_SLICE of a 4-D tensor that keeps all four dims and the batch: each output pixel is
+    (some of the channels of) one input pixel, at a fixed offset and stride, so it runs patch by patch."""
     shape = tuple(graph.tensor(op.inputs[0]).shape)
     try:
         box = op_box(graph, op)
     except GraphError:
         return False
-    return len(shape) == 4 and all(box.kept) and box.count[:3] == shape[:3] and box.step[:3] == (1, 1, 1)
+    return len(shape) == 4 and all(box.kept) and box.count[0] == shape[0] and box.step[0] == 1
+
+
+def slice_input_window(box: Box, out_rows: tuple[int, int], out_cols: tuple[int, int]):
+    """The input rows [y0, y1) and columns [x0, x1) that output rows ``out_rows`` and columns ``out_cols``
+    of a local slice read (the first and the last read, every ``step`` in between)."""
+    (r0, r1), (c0, c1) = out_rows, out_cols
+    rows = (box.start[1] + r0 * box.step[1], box.start[1] + (r1 - 1) * box.step[1] + 1)
+    cols = (box.start[2] + c0 * box.step[2], box.start[2] + (c1 - 1) * box.step[2] + 1)
+    return rows, cols

@@ -159,9 +159,11 @@ def _run_step(graph: Graph, op: Op, arrays: dict[str, np.ndarray], step: OpStep)
         paddings[2] = (left, right)
         return reference.pad(arrays[op.inputs[0]], paddings, reference.pad_value(graph, op))
     if op.kind in ("SLICE", "STRIDED_SLICE"):
-        # A channel slice (plan.py): the patch's pixels, the op's channels.
-        channels = slicing.op_box(graph, op).index()[3]
-        return np.ascontiguousarray(arrays[op.inputs[0]][..., channels])
+        # A local slice (plan.py): the patch read exactly the rows and columns from the first to the last it
+        # takes; every step-th of them, and the op's channels.
+        box = slicing.op_box(graph, op)
+        channels = box.index()[3]
+        return np.ascontiguousarray(arrays[op.inputs[0]][:, :: box.step[1], :: box.step[2], channels])
     return reference.run_op(graph, op, arrays, pads=pads)
 
 

@@ -45,7 +45,7 @@ ELEMENTWISE_OPS = (*BROADCAST_KINDS, "QUANTIZE", "DEQUANTIZE", *UNARY_KINDS)
 # index rule (geometry.tile_input_window).
 TILE_OPS = TILE_KINDS
 PAD_OPS = ("PAD", "PADV2")
-SLICE_OPS = ("SLICE", "STRIDED_SLICE")  # channel slices only (slicing.is_channel_slice)
+SLICE_OPS = ("SLICE", "STRIDED_SLICE")  # 4-D slices that keep every axis (slicing.is_local_slice)
 PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + TILE_OPS + PAD_OPS + SLICE_OPS + ("CONCATENATION",)
 
 
@@ -372,9 +372,9 @@ def _check_patchable(graph: Graph, stage: list[Op]) -> None:
             paddings = graph.tensor(op.inputs[1]).data
             if paddings[0].any():
                 raise ScheduleError(f"{where}: padding along the batch axis cannot run patch by patch")
-        if op.kind in SLICE_OPS and not slicing.is_channel_slice(graph, op):
+        if op.kind in SLICE_OPS and not slicing.is_local_slice(graph, op):
             raise ScheduleError(
-                f"{where} cuts rows or columns (or drops an axis); only a slice of channels runs patch by patch: "
+                f"{where} drops an axis or cuts the batch, so its output is not a map of its input's pixels; "
                 "end the patch stage before it"
             )
         if op.kind in ELEMENTWISE_OPS:
@@ -445,12 +445,17 @@ def _input_needs(graph: Graph, op: Op, out: Region) -> tuple[list[Region | None]
         (y0, y1), (x0, x1), pads = window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
         needs: list[Region | None] = [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1)
         return needs, pads
+    if op.kind in SLICE_OPS:  # rows and columns at an offset and a stride
+        (y0, y1), (x0, x1) = slicing.slice_input_window(
+            slicing.op_box(graph, op), (out.y0, out.y1), (out.x0, out.x1)
+        )
+        return [Region(y0, y1, x0, x1)] + [None] * (len(op.inputs) - 1), None
     if op.kind in TILE_OPS:
         (y0, y1), (x0, x1) = tile_input_window(graph, op, (out.y0, out.y1), (out.x0, out.x1))
         tile_needs: list[Region | None] = [None] * len(op.inputs)
         tile_needs[activation_inputs(graph, op)[0]] = Region(y0, y1, x0, x1)
         return tile_needs, None
-    # Elementwise ops, channel slices and channel concatenation read the same pixels they write; an
+    # Elementwise ops and channel concatenation read the same pixels they write; an
     # operand of one row (column) is read at row (column) 0 for every output row (column).
     needs = [None] * len(op.inputs)
     for index in activation_inputs(graph, op):
