@@ -33,7 +33,12 @@ from pathlib import Path
 from harness.cli.registry import arg, command
 from harness.results.table import format_table
 
-DSP_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")  # pb_kernels.h: the *_dsp kernels
+DSP_KINDS = (
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "FULLY_CONNECTED",
+    "TRANSPOSE_CONV",
+)  # pb_kernels.h: the *_dsp kernels
 DEFAULT_TARGETS = ("stm32f412", "stm32f746", "stm32h743")
 KB = 1024
 

@@ -310,6 +310,8 @@ def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: 
     for patch in plan.patches:
         calls = []
         for step in patch.steps:
+            if step.op not in step_counter:
+                continue  # a residual ADD that runs inside its conv's function (the conv's step has its windows)
             index = step_counter[step.op]
             step_counter[step.op] += 1
             calls.append(f"{step.op}(&{step.op}_steps[{index}]);")

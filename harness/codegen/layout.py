@@ -24,6 +24,7 @@ from harness.schedule.arena import (
     KernelShapes,
     ScratchFn,
     plan_arena,
+    stage_layout_source,
 )
 from harness.schedule.plan import WINDOW_OPS, Patch, PatchPlan, Region
 
@@ -117,6 +118,9 @@ class StageLayout:
         return View(self.arena.offset(name), Region(0, h, 0, w), w * c, c, _itemsize(self.graph, name))
 
     def view(self, patch: Patch, name: str) -> View:
+        # an elementwise op's in-place output is held in its source's layout (a fused residual ADD writes
+        # into a window of the shortcut's buffer: harness.schedule.arena.stage_layout_source)
+        name = stage_layout_source(self.arena, self.graph, name)
         is_image = name in self.graph.inputs
         if name == self.plan.stage_output or (is_image and not self.streamed):
             return self.full_view(name)

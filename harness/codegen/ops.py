@@ -12,7 +12,7 @@ run: generation refuses such a graph up front, naming each op (index, name, kind
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from harness.ir import quant, slicing
 from harness.ir.geometry import activation_inputs, block_size, hwc
 from harness.ir.graph import BROADCAST_KINDS, UNARY_KINDS, Graph, Op
 from harness.schedule.arena import ArenaPlan
-from harness.schedule.fusion import epilogue_chunk_rows
+from harness.schedule.fusion import epilogue_chunk_rows, epilogue_rows
 
 from .broadcast import broadcast_walk, row_strides
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
@@ -393,7 +393,9 @@ def emit_conv(ctx: OpContext) -> OpCode:
         structs=[*structs, requant], fields=fields, steps=steps,
     )  # fmt: skip
     add_name = ctx.arena.epilogue_of(op.name)
-    return _with_epilogue(ctx, code, add_name) if add_name and not ctx.in_stage else code
+    if add_name is None:
+        return code
+    return _with_stage_epilogue(ctx, code, add_name) if ctx.in_stage else _with_epilogue(ctx, code, add_name)
 
 
 def _never_padded(ctx: OpContext, steps: list[StepIO]) -> bool:
@@ -495,7 +497,9 @@ def emit_binary(ctx: OpContext) -> OpCode:
     fused_into = {add: conv for conv, add in ctx.arena.epilogues}.get(op.name)
     if fused_into is not None:  # its struct and call live in the conv's function
         comment = f"{_comment(ctx)}: runs as the epilogue of {fused_into}, chunk by chunk"
-        return OpCode(op.name, op.kind, comment, False, "fused", fields={**fields, "struct": struct})
+        # in the patch stage no patch calls it: no function at all (per layer it stays a timed unit)
+        macro = "omitted" if ctx.in_stage else "fused"
+        return OpCode(op.name, op.kind, comment, False, macro, fields={**fields, "struct": struct})
     detail = "" if a.shape == b.shape else f"broadcast {list(a.shape)} with {list(b.shape)}"
     return OpCode(op.name, op.kind, _comment(ctx, detail), ctx.in_stage, "binary",
                   constants=_constant_operands(ctx), structs=[struct] if struct else [], fields=fields,
@@ -527,6 +531,49 @@ def _with_epilogue(ctx: OpContext, code: OpCode, add_name: str) -> OpCode:
         input=ctx.input_ptr(0), kernel="pb_conv1x1_s8",
     )  # fmt: skip
     code.macro = "conv_add"
+    code.comment += f"; fused with {add_name}: {rows} output row(s) at a time, added into {add_name}'s output"
+    return code
+
+
+def _with_stage_epilogue(ctx: OpContext, code: OpCode, add_name: str) -> OpCode:
+    """The same inside the patch stage: per patch, ``epilogue_rows`` rows of the patch's region at a time
+    into the chunk buffer, each added to the other operand's rows (its window, with its row stride) into
+    the ADD's output (a window of the shortcut's buffer, its own buffer or the stage output). One step
+    table: the conv's input and the ADD's other operand as inputs 0 and 1, the ADD's output as output."""
+    graph, op = ctx.graph, ctx.op
+    add = graph.op(add_name)
+    add_ctx = OpContext(graph, add, ctx.index, ctx.arena, ctx.stage, ctx.optimized)
+    conv_out = op.outputs[0]
+    other = next(i for i, name in enumerate(add.inputs) if name != conv_out)
+    other_slot = activation_inputs(graph, add).index(other)
+    add_steps = stage_steps(ctx.stage, add)
+    if [s.patch for s in add_steps] != [s.patch for s in code.steps]:
+        raise CodegenError(
+            f"internal error: {op.name!r} and its epilogue {add_name!r} run in different patches"
+        )
+    code.steps = [
+        replace(
+            conv,
+            inputs=(conv.inputs[0], fused.inputs[other_slot]),
+            input_row_strides=(conv.input_row_strides[0], fused.input_row_strides[other_slot]),
+            output=fused.output,
+            region=replace(conv.region, out_row_stride=fused.region.out_row_stride),
+            reads=(conv.reads[0], fused.reads[other_slot]),
+        )
+        for conv, fused in zip(code.steps, add_steps, strict=True)
+    ]
+    out_c = hwc(ctx.out.shape)[2]
+    rows = epilogue_rows(graph, ctx.stage.plan, op.name)
+    chunk = f"arena + {buffer_macro(graph, conv_out)} + r * s->region.out_w * {out_c}"
+    operands = [chunk if name == conv_out else "arena + s->input[1] + (y + r) * s->input_row_stride[1]"
+                for name in add.inputs]  # fmt: skip
+    a, b = operands  # both of the ADD's output shape (fusion.residual_epilogues): whole rows
+    code.structs.append(emit_binary(add_ctx).fields["struct"])
+    code.fields.update(
+        macro_rows=rows, add=add_name, a=a, b=b, out_c=out_c, kernel="pb_conv1x1_s8",
+        chunk=f"arena + {buffer_macro(graph, conv_out)}",
+    )  # fmt: skip
+    code.macro = "stage_conv_add"
     code.comment += f"; fused with {add_name}: {rows} output row(s) at a time, added into {add_name}'s output"
     return code
 

@@ -55,7 +55,15 @@ class CodegenOptions:
             # CMSIS-NN's depthwise kernels read their input while writing; its convs have no ADD epilogue;
             # a folded PAD's pads are not checked against what its calls take (TFLite Micro keeps PAD too)
             object.__setattr__(
-                self, "inplace", replace(self.inplace, depthwise="off", residual_add=False, fold_pads=False)
+                self,
+                "inplace",
+                replace(
+                    self.inplace,
+                    depthwise="off",
+                    residual_add=False,
+                    residual_add_in_stage=False,
+                    fold_pads=False,
+                ),
             )
 
     @classmethod

@@ -386,7 +386,9 @@ def _inplace_name(options: CodegenOptions) -> str:
     name = f"elementwise={'on' if policy.elementwise else 'off'},depthwise={policy.depthwise}"
     if not options.cmsis_nn:  # CMSIS-NN's kernel set turns the fusions off by itself
         name += "".join(
-            f",{fusion}=off" for fusion in ("residual_add", "fold_pads") if not getattr(policy, fusion)
+            f",{fusion}=off"
+            for fusion in ("residual_add", "residual_add_in_stage", "fold_pads")
+            if not getattr(policy, fusion)
         )
     return name
 

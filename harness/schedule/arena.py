@@ -63,7 +63,7 @@ from harness.ir.geometry import (
     op_pads,
 )
 from harness.ir.graph import UNARY_KINDS, Graph, Op
-from harness.schedule.fusion import epilogue_chunk_rows, residual_epilogues
+from harness.schedule.fusion import epilogue_chunk_shape, residual_epilogues
 from harness.schedule.plan import PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
 
@@ -124,6 +124,8 @@ class InplacePolicy:
     depthwise_out_of_place: frozenset[str] = frozenset()
     # residual ADDs run as the epilogue of the 1x1 conv producing an operand (harness/schedule/fusion.py)
     residual_add: bool = True
+    # ... and inside the patch stage too (the ADD written into the shortcut's window: stage_layout_source)
+    residual_add_in_stage: bool = True
     # PAD ops folded into the conv / max pool reading them (fusion.fold_pads): a rewrite of the graph and
     # plan that the caller applies before planning (the code generator, the search, the CLI); plan_arena
     # plans whatever graph it is given
@@ -131,7 +133,9 @@ class InplacePolicy:
 
 
 ROWMAJOR_INPLACE = InplacePolicy()
-NO_INPLACE = InplacePolicy(elementwise=False, depthwise="off", residual_add=False, fold_pads=False)
+NO_INPLACE = InplacePolicy(
+    elementwise=False, depthwise="off", residual_add=False, residual_add_in_stage=False, fold_pads=False
+)
 ROW_BUFFERED_INPLACE = InplacePolicy(elementwise=True, depthwise="row_buffered")
 DEFAULT_INPLACE = ROW_BUFFERED_INPLACE
 INPLACE_POLICIES = {"rowmajor": ROWMAJOR_INPLACE, "row_buffered": ROW_BUFFERED_INPLACE, "off": NO_INPLACE}
@@ -537,8 +541,14 @@ class _Layout:
         self.step_ops = [op.name for op in self.ops]
         self.step_of = {op.name: i for i, op in enumerate(self.ops)}
         self.stage_steps = len(self.stage_ops)
-        self.epilogues = residual_epilogues(graph, plan) if inplace.residual_add else {}
+        self.epilogues = (
+            residual_epilogues(graph, plan, in_stage=inplace.residual_add_in_stage)
+            if inplace.residual_add
+            else {}
+        )
         self.chunks = {graph.op(conv).outputs[0] for conv in self.epilogues}  # conv outputs held as chunks
+        # patch-stage tensors written in place into a window of a larger held region (stage_layout_source)
+        self.windowed: set[str] = set()
         self.streamed = input_mode == "streamed" and not plan.is_per_layer
         self.patch_steps: dict[str, list] = {}  # op name -> [(patch, step)]
         for patch in plan.patches:
@@ -562,8 +572,10 @@ class _Layout:
     def _size(self, name: str, kind: BufferKind) -> int:
         tensor = self.graph.tensor(name)
         if name in self.chunks:
-            _, height, width, channels = tensor.shape
-            return epilogue_chunk_rows(height, width) * width * channels * np.dtype(tensor.dtype).itemsize
+            rows, width, channels = epilogue_chunk_shape(
+                self.graph, self.plan, self.graph.producer(name).name
+            )
+            return rows * width * channels * np.dtype(tensor.dtype).itemsize
         if kind != "patch":
             return tensor.nbytes
         pixels = tensor.shape[1] * tensor.shape[2]
@@ -689,20 +701,35 @@ class _Layout:
                 and kinds
                 in (("activation", "activation"), ("patch", "patch"), ("stage_output", "activation"))
                 and graph.tensor(name).dtype == graph.tensor(out).dtype
-                # In a patch the output is laid out by its own region: only a read of the whole held
-                # region has the same layout (a shortcut held larger for another reader does not).
-                and self._reads_whole_buffer(op, name)
             )
+
+        def same_layout(name: str) -> bool:
+            # In a patch an output is laid out by its own region: only a read of the whole held region
+            # has the same layout (a shortcut held larger for another reader does not) ...
+            return self._reads_whole_buffer(op, name)
 
         if self.inplace.elementwise and op.kind in INPLACE_ELEMENTWISE_KINDS:
             for name in op.inputs:
-                if reusable(name) and graph.tensor(name).shape == graph.tensor(out).shape:
+                if not reusable(name) or graph.tensor(name).shape != graph.tensor(out).shape:
+                    continue
+                if same_layout(name) and name not in self.windowed:
+                    return name, 0
+                # ... except a residual ADD fused into its conv in the patch stage: it writes its rows
+                # into the shortcut's buffer at the shortcut's window, and its output keeps that layout
+                # (stage_layout_source) for every reader after it
+                if op.name in fused_into and op.name in self.plan.stage_ops:
+                    self.windowed.add(out)
+                    return name, 0
+                if name in self.windowed and same_layout(name):
+                    self.windowed.add(out)  # in place over a windowed tensor: in its layout too
                     return name, 0
         if (
             self.inplace.depthwise != "off"
             and op.kind == "DEPTHWISE_CONV_2D"
             and op.name not in self.inplace.depthwise_out_of_place
             and reusable(op.inputs[0])
+            and same_layout(op.inputs[0])
+            and op.inputs[0] not in self.windowed  # its in-place proof is for a dense buffer
         ):
             kh, kw = kernel_size(graph, op)
             stride = tuple(op.attrs.get("stride", (1, 1)))
@@ -718,6 +745,19 @@ class _Layout:
             if rows_needed == 0 or self.inplace.depthwise == "row_buffered":
                 return op.inputs[0], ring
         return None
+
+
+def stage_layout_source(arena: ArenaPlan, graph: Graph, name: str) -> str:
+    """The tensor whose patch-stage layout (held region, row stride) ``name`` is stored in: itself, or
+    for an elementwise op's in-place output the source it writes over (followed down the chain). Equal
+    to its own layout unless a fused residual ADD wrote into a window of a larger shortcut buffer."""
+    buffers = {b.name: b for b in arena.buffers}
+    while True:
+        buffer = buffers.get(name)
+        producer = graph.producer(name) if buffer is not None and buffer.writes_over else None
+        if producer is None or producer.kind not in INPLACE_ELEMENTWISE_KINDS:
+            return name
+        name = buffer.writes_over
 
 
 def _full_pads(graph: Graph, op: Op) -> Pads:

@@ -24,8 +24,8 @@ from harness.ir.geometry import (
     op_pads,
 )
 from harness.ir.graph import Graph, Op
-from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule
-from harness.schedule.fusion import epilogue_chunk_rows
+from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule, stage_layout_source
+from harness.schedule.fusion import epilogue_chunk_rows, epilogue_rows
 from harness.schedule.plan import OpStep, PatchPlan, Region, ScheduleError
 
 
@@ -211,16 +211,32 @@ def run_in_arena(
                 0, 256, scratch.size, dtype=np.uint8
             )
 
+    def holding(patch, name: str):
+        """What one patch holds of ``name``, in the layout the generated code keeps it in."""
+        source = stage_layout_source(arena, graph, name)
+        have = patch.tensors[source]
+        return view(source, (have.height, have.width, graph.tensor(source).shape[3])), have
+
     def read(patch, name: str, need: Region) -> np.ndarray:
         channels = graph.tensor(name).shape[3]
         if need.is_empty:
             return np.zeros((1, max(need.height, 0), max(need.width, 0), channels), graph.tensor(name).dtype)
         if buffers[name].kind == "input":
             return full(name)[:, need.y0 : need.y1, need.x0 : need.x1, :].copy()
-        have = patch.tensors[name]
+        array, have = holding(patch, name)
         rows, cols = need.relative_to(have)
-        return view(name, (have.height, have.width, channels))[:, rows, cols, :].copy()
+        return array[:, rows, cols, :].copy()
 
+    def write(patch, name: str, region: Region, values: np.ndarray) -> None:
+        if name == plan.stage_output:
+            full(name)[:, region.y0 : region.y1, region.x0 : region.x1, :] = values
+            return
+        array, have = holding(patch, name)
+        rows, cols = region.relative_to(have)
+        array[:, rows, cols, :] = values
+
+    epilogues = dict(arena.epilogues)
+    fused_adds = set(epilogues.values())
     if buffers[input_name].kind == "input":
         full(input_name)[...] = x
     if not plan.is_per_layer:
@@ -233,11 +249,19 @@ def run_in_arena(
                 ]
             for step in patch.steps:
                 op = ops[step.op]
+                if op.name in fused_adds:
+                    continue  # ran in its conv's step
                 poison_scratch(op)
 
                 out = op.outputs[0]
                 out_channels = graph.tensor(out).shape[3]
                 shape = (step.output.height, step.output.width, out_channels)
+                if op.name in epilogues:
+                    _stage_conv_with_epilogue(
+                        graph, plan, op, ops[epilogues[op.name]], patch, step, read, write, view
+                    )
+                    held[out] = step.output
+                    continue
                 if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
                     source = op.inputs[0]
                     have = patch.tensors[source]
@@ -250,19 +274,12 @@ def run_in_arena(
                         if need
                     }
                     result = _run_step(graph, op, arrays, step)
-                    if out == plan.stage_output:
-                        full(out)[:, step.output.y0 : step.output.y1, step.output.x0 : step.output.x1, :] = (
-                            result
-                        )
-                    else:
-                        view(out, shape)[...] = result
+                    write(patch, out, step.output, result)
                 held[out] = step.output
     results = {}
     if plan.stage_output is not None:
         results[plan.stage_output] = full(plan.stage_output).copy()  # before later buffers reuse its bytes
     stage = set(plan.stage_ops)
-    epilogues = dict(arena.epilogues)
-    fused_adds = set(epilogues.values())
     for op in graph.ops:
         if op.name in stage or op.name in fused_adds:
             continue
@@ -289,7 +306,7 @@ def _conv_with_epilogue(graph: Graph, conv: Op, add: Op, full, view) -> None:
     arrays = {name: full(name).copy() for name in activation_input_names(graph, conv)}
     result = reference.run_op(graph, conv, arrays)
     _, height, width, channels = result.shape
-    rows = epilogue_chunk_rows(height, width)
+    rows = epilogue_chunk_rows(height, width)  # epilogue_rows of a per-layer conv
     for y in range(0, height, rows):
         count = min(rows, height - y)
         chunk = view(conv_out, (count, width, channels))
@@ -298,6 +315,28 @@ def _conv_with_epilogue(graph: Graph, conv: Op, add: Op, full, view) -> None:
             name: (chunk if name == conv_out else full(name)[:, y : y + count]).copy() for name in add.inputs
         }
         full(add.outputs[0])[:, y : y + count] = reference.run_op(graph, add, operands)
+
+
+def _stage_conv_with_epilogue(
+    graph: Graph, plan: PatchPlan, conv: Op, add: Op, patch, step, read, write, view
+):
+    """The same in one patch: the conv's rows of this patch's region in chunks of ``epilogue_rows``, each
+    added to the other operand's rows (read from its patch buffer, or the whole image) into the ADD's
+    output (over the shortcut's window, its own patch buffer, or the full stage output)."""
+    conv_out, add_out = conv.outputs[0], add.outputs[0]
+    result = _run_step(graph, conv, {conv.inputs[0]: read(patch, conv.inputs[0], step.inputs[0])}, step)
+    region = step.output
+    channels = graph.tensor(add_out).shape[3]
+    rows = epilogue_rows(graph, plan, conv.name)
+    for y in range(0, region.height, rows):
+        count = min(rows, region.height - y)
+        chunk = view(conv_out, (count, region.width, channels))
+        chunk[...] = result[:, y : y + count]
+        band = Region(region.y0 + y, region.y0 + y + count, region.x0, region.x1)
+        operands = {
+            name: chunk.copy() if name == conv_out else read(patch, name, band) for name in add.inputs
+        }
+        write(patch, add_out, band, reference.run_op(graph, add, operands))
 
 
 def _depthwise_in_place(graph: Graph, op: Op, src: np.ndarray, out_hwc, pads, buffers, memory) -> None:

@@ -7,8 +7,10 @@ arena planner puts over that operand where it dies there. The conv's full output
 step needs the conv's input, the residual operand, the chunk and the conv's scratch. Exact: the ADD
 reads the same int8 conv outputs as it would from a full buffer.
 
-Only where it is plainly safe: per layer (not in the patch stage), a 1x1 stride-1 unpadded CONV_2D whose
-only reader is the ADD right after it, both ADD operands int8 activations of the output's shape.
+Only where it is plainly safe: a 1x1 stride-1 unpadded CONV_2D whose only reader is the ADD right after
+it, both ADD operands int8 activations of the output's shape, both ops per layer or both in the patch
+stage (there the chunk buffer holds rows of the largest patch region; the stage output itself is never
+a chunk).
 
 PAD ops folded into the window op that reads them (``fold_pads``): a converted model's explicit PAD
 before a strided conv materializes a padded copy of its input; folded, the conv reads the unpadded
@@ -40,36 +42,60 @@ def epilogue_chunk_rows(height: int, width: int) -> int:
     return max(1, min(height, -(-EPILOGUE_MIN_PIXELS // width)))
 
 
-def residual_epilogues(graph: Graph, plan: PatchPlan) -> dict[str, str]:
-    """conv op name -> the ADD op fused into it as its epilogue."""
+def residual_epilogues(graph: Graph, plan: PatchPlan, in_stage: bool = True) -> dict[str, str]:
+    """conv op name -> the ADD op fused into it as its epilogue: per layer, and (``in_stage``) inside the
+    patch stage (there each patch runs the pair on its region, chunk by chunk, the ADD's other operand
+    read from its patch buffer or the whole image with its row stride)."""
     stage = set(plan.stage_ops)
-    ops = [op for op in graph.ops if op.name not in stage]
     fused = {}
-    for conv, add in zip(ops, ops[1:], strict=False):
-        if conv.kind != "CONV_2D" or add.kind != "ADD" or len(add.inputs) != 2:
-            continue
-        out = conv.outputs[0]
-        if out not in add.inputs or out in graph.outputs or len(graph.consumers(out)) != 1:
-            continue
-        shape = graph.tensor(add.outputs[0]).shape
-        if any(
-            graph.tensor(name).is_const
-            or graph.tensor(name).shape != shape
-            or graph.tensor(name).dtype != "int8"
-            for name in add.inputs
-        ):
-            continue
-        if len(shape) != 4 or add.inputs[0] == add.inputs[1]:
-            continue
-        stride = tuple(conv.attrs.get("stride", (1, 1)))
-        if (
-            kernel_size(graph, conv) != (1, 1)
-            or stride != (1, 1)
-            or graph.tensor(conv.inputs[0]).shape[1:3] != shape[1:3]
-        ):
-            continue
-        fused[conv.name] = add.name
+    parts = [[op for op in graph.ops if op.name not in stage]]
+    if in_stage:
+        parts.append([op for op in graph.ops if op.name in stage])
+    for part in parts:
+        for conv, add in zip(part, part[1:], strict=False):
+            if _fusable(graph, plan, conv, add):
+                fused[conv.name] = add.name
     return fused
+
+
+def epilogue_rows(graph: Graph, plan: PatchPlan, conv: str) -> int:
+    """Output rows a fused conv computes per chunk: from its whole output per layer, from the largest
+    region a patch computes in the patch stage (its chunk buffer holds that many rows of that width)."""
+    out = graph.op(conv).outputs[0]
+    height, width = plan.max_region(out) if conv in plan.stage_ops else graph.tensor(out).shape[1:3]
+    return epilogue_chunk_rows(height, width)
+
+
+def epilogue_chunk_shape(graph: Graph, plan: PatchPlan, conv: str) -> tuple[int, int, int]:
+    """(rows, width, channels) of a fused conv's chunk buffer."""
+    out = graph.op(conv).outputs[0]
+    width = plan.max_region(out)[1] if conv in plan.stage_ops else graph.tensor(out).shape[2]
+    return epilogue_rows(graph, plan, conv), width, graph.tensor(out).shape[3]
+
+
+def _fusable(graph: Graph, plan: PatchPlan, conv: Op, add: Op) -> bool:
+    if conv.kind != "CONV_2D" or add.kind != "ADD" or len(add.inputs) != 2:
+        return False
+    out = conv.outputs[0]
+    if out not in add.inputs or out in graph.outputs or out == plan.stage_output:
+        return False
+    if len(graph.consumers(out)) != 1:
+        return False
+    shape = graph.tensor(add.outputs[0]).shape
+    if any(
+        graph.tensor(name).is_const or graph.tensor(name).shape != shape or graph.tensor(name).dtype != "int8"
+        for name in add.inputs
+    ):
+        return False
+    if len(shape) != 4 or add.inputs[0] == add.inputs[1]:
+        return False
+    stride = tuple(conv.attrs.get("stride", (1, 1)))
+    return (
+        kernel_size(graph, conv) == (1, 1)
+        and stride == (1, 1)
+        and op_pads(graph, conv) == (0, 0, 0, 0)
+        and graph.tensor(conv.inputs[0]).shape[1:3] == shape[1:3]
+    )
 
 
 # --- PAD folded into its reader ----------------------------------------------------------------------
