@@ -307,3 +307,41 @@ def test_slice_kernel_equals_the_reference(lib):
                                   ((0, 4, 0, 6), (1, 1, 1, 1), (1, 1, 10, 1))]:  # fmt: skip
         index = tuple(slice(b, b + (n - 1) * k + 1, k) for b, k, n in zip(begin, step, out_dims, strict=True))
         np.testing.assert_array_equal(lib.slice(x, begin, step, out_dims), x[index])
+
+
+# --- import fuzzing of a file with the new ops (tests/test_import_fuzz.py's machinery) --------------------
+
+
+def test_mutated_data_ops_files_import_or_fail_with_an_import_error():
+    """The data-ops export (PRELU, SUB, MAXIMUM, MINIMUM, PADV2, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V)
+    mutated field by field: a clean Graph or a TFLiteImportError, nothing else (the SPLIT rewrite included)."""
+    import struct
+
+    from codegen_graphs import data_ops_graph
+    from hypothesis import given
+    from hypothesis import strategies as st
+    from test_import_fuzz import DEFAULT_CASES, Mutated, _import_is_clean, _sites, _value, fuzz
+
+    data = graph_to_bytes(data_ops_graph())
+    sites = _sites(data)
+    kinds = sorted({site.kind for site in sites})
+
+    @st.composite
+    def mutated(draw) -> Mutated:
+        mutable = bytearray(data)
+        changes = []
+        for _ in range(draw(st.integers(1, 3))):
+            kind = draw(st.sampled_from(kinds))
+            where = [site for site in sites if site.kind == kind]
+            site = where[draw(st.integers(0, len(where) - 1))]
+            value = draw(_value(site.fmt))
+            struct.pack_into("<" + site.fmt, mutable, site.position, value)
+            changes.append(f"{site.what} = {value!r}")
+        return Mutated("data_ops", bytes(mutable), tuple(changes))
+
+    @fuzz(DEFAULT_CASES)
+    @given(mutated())
+    def check(case):
+        _import_is_clean(case)
+
+    check()
