@@ -304,13 +304,14 @@ class _PatchFunction:
 def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: list[OpCode],
                      inputs: list[_InputSlot]) -> list[_PatchFunction]:  # fmt: skip
     step_counter = {code.name: 0 for code in op_codes if code.in_stage}
+    fused_adds = {add for _, add in arena.epilogues}
     streamed = arena.input_mode == "streamed"
     slots = {slot.name: slot for slot in inputs}
     functions = []
     for patch in plan.patches:
         calls = []
         for step in patch.steps:
-            if step.op not in step_counter:
+            if step.op in fused_adds:
                 continue  # a residual ADD that runs inside its conv's function (the conv's step has its windows)
             index = step_counter[step.op]
             step_counter[step.op] += 1
