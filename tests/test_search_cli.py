@@ -68,7 +68,10 @@ def test_a_mac_cap_trades_sram_for_fewer_macs(capsys, result):
     assert f"smallest SRAM (at most {per_layer.macs * 1.05 / 1e6:,.2f}M MACs): {capped.label()} needs" in out
     assert capped.macs <= per_layer.macs * 1.05 < smallest.macs and capped.sram_bytes >= smallest.sram_bytes
     assert main(["search", MODEL, "--objective", "smallest-sram", "--max-macs", "1k"]) == 1  # a result
-    assert "no schedule is that cheap; the cheapest needs" in capsys.readouterr().out
+    assert (
+        "smallest SRAM (at most 1,000 MACs): no schedule is that cheap; the cheapest needs"
+        in capsys.readouterr().out
+    )
 
 
 def test_a_budget_nothing_fits_is_a_result_with_the_shortfall(capsys):

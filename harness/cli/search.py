@@ -104,12 +104,11 @@ def search_command(args: argparse.Namespace) -> int:
             code = 1
     if args.objective in ("all", "smallest-sram"):
         chosen = result.smallest_within(cap)
-        limit = "no MAC cap" if cap is None else f"at most {cap / 1e6:,.2f}M MACs"
+        limit = "no MAC cap" if cap is None else f"at most {_macs(cap)} MACs"
         if chosen is None:
             cheapest = min(c.macs for c in result.candidates)
             print(
-                f"\nsmallest SRAM ({limit}): no schedule is that cheap; the cheapest needs "
-                f"{cheapest / 1e6:,.2f}M MACs"
+                f"\nsmallest SRAM ({limit}): no schedule is that cheap; the cheapest needs {_macs(cheapest)} MACs"
             )
             code = 1
         else:
@@ -127,6 +126,10 @@ def search_command(args: argparse.Namespace) -> int:
         )
         _print_table(result, front, per_layer, budgeted)
     return code
+
+
+def _macs(count: int) -> str:
+    return f"{count / 1e6:,.2f}M" if count >= 100_000 else f"{count:,}"
 
 
 def _budgets(args: argparse.Namespace) -> tuple[int | None, int | None]:
