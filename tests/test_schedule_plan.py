@@ -263,13 +263,19 @@ LAYERS = st.one_of(
 
 
 def _legitimate_rejection(graph, p, n) -> bool:
-    """Whether (p, n) breaks a rule independently of the planner: range, grid size, a branch crossing."""
+    """Whether (p, n) breaks a rule independently of the planner: range, grid size, a global pool, a branch
+    crossing."""
     if not 1 <= p <= 8 or not 1 <= n <= len(graph.layers):
         return True
     stage = stage_ops_of(graph, n)
     out = stage[-1].outputs[0]
     if p > min(graph.tensor(out).shape[1:3]):
         return True
+    for op in stage:
+        if op.kind in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+            _, in_h, in_w, _ = graph.tensor(op.inputs[0]).shape
+            if op.attrs["filter"][0] >= in_h and op.attrs["filter"][1] >= in_w:
+                return True  # a global pool: its outputs depend on the whole map
     names = {op.name for op in stage}
     inside = {t for op in stage for t in [*op.inputs, *op.outputs]} - {out}
     after = [t for op in graph.ops if op.name not in names for t in op.inputs]

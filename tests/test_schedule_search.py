@@ -115,7 +115,7 @@ def test_a_schedule_is_named_one_way_everywhere(graph, generous):
     """The search, the generated firmware, the stored results and the report name a (p, n) alike."""
     from harness.codegen.generate import generate_model
     from harness.ir.schedule_name import schedule_label
-    from harness.report import charts
+    from harness.report import cells
     from harness.results.record import PointIdentity
 
     assert (schedule_label(1, 0), schedule_label(4, 5)) == ("per-layer", "p=4 n=5")
@@ -123,7 +123,9 @@ def test_a_schedule_is_named_one_way_everywhere(graph, generous):
         assert candidate.label() == schedule_label(candidate.p, candidate.n)
         identity = PointIdentity("stm32f746", "qemu", graph.name, candidate.p, candidate.n)
         assert identity.schedule == candidate.label()
-    assert charts.schedule_label is schedule_label
+    row = {"p": 4, "n": 5, "input_mode": "streamed"}
+    assert cells.point_name(row) == "p=4 n=5 streamed"
+    assert cells.schedule_title({**row, "p": 1, "n": 0}) == "per-layer"
     tiny = models.get_model("resnet8-r32")
     image = np.zeros(tiny.tensor(tiny.inputs[0]).shape, np.int8)
     assert (
