@@ -25,7 +25,10 @@ def test_bench_runs_the_sweep_and_says_where_the_results_are(tmp_path):
     with ResultsDB(results) as db:
         frame = db.results()
         run_id = db.latest_run_id()
-    assert sorted(zip(frame["p"], frame["status"], strict=True)) == [(1, "passed"), (4, "passed")]
+    # the default sweep measures a per-patch point with the input counted and streamed, per-layer counted only
+    assert sorted(zip(frame["p"], frame["input_mode"], frame["status"], strict=True)) == [
+        (1, "counted", "passed"), (4, "counted", "passed"), (4, "streamed", "passed"),
+    ]  # fmt: skip
     assert frame["exact"].all()
     page = report / f"run-{run_id}.html"
     assert page.is_file() and (report / "index.html").is_file()
