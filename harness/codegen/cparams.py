@@ -207,6 +207,7 @@ PB_RESIZE_SHAPE = CStruct(
     "pb_resize_shape",
     _int32("in_h", "in_w", "out_h", "out_w", "channels", "align_corners", "half_pixel_centers"),
 )
+PB_MEAN_VIEW = CStruct("pb_mean_view", _int32("outer", "count", "middle", "count2", "inner"))
 STRUCTS = (
     PB_REGION,
     PB_WINDOW,
@@ -218,4 +219,5 @@ STRUCTS = (
     PB_TRANSPOSE_CONV_SHAPE,
     PB_TILE,
     PB_RESIZE_SHAPE,
+    PB_MEAN_VIEW,
 )

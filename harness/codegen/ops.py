@@ -28,6 +28,7 @@ from .broadcast import broadcast_walk, row_strides
 from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
 from .cparams import (
     PB_ADD_PARAMS,
+    PB_MEAN_VIEW,
     PB_MUL_PARAMS,
     PB_PRELU_PARAMS,
     PB_REQUANT,
@@ -190,7 +191,10 @@ def _check_binary(graph: Graph, op: Op, in_stage: bool) -> str | None:
 def _check_mean(graph: Graph, op: Op, in_stage: bool) -> str | None:
     if mean_view(graph, op) is None:
         shape = graph.tensor(op.inputs[0]).shape
-        return f"MEAN over axes {_mean_axes(graph, op)} of {list(shape)}: the reduced axes (of size > 1) must be adjacent"
+        return (
+            f"MEAN over axes {_mean_axes(graph, op)} of {list(shape)}: the reduced axes (of size > 1) form more "
+            "than two separate runs"
+        )
     return None
 
 
@@ -199,19 +203,45 @@ def _mean_axes(graph: Graph, op: Op) -> list[int]:
     return sorted({int(a) % rank for a in np.asarray(graph.tensor(op.inputs[1]).data).reshape(-1)})
 
 
-def mean_view(graph: Graph, op: Op) -> tuple[int, int, int] | None:
-    """The MEAN input as [outer, count, inner] with the reduced axes in the middle, or None when the
-    reduced axes of size > 1 are not adjacent."""
+MeanView = tuple[int, int, int, int, int]
+
+
+def mean_view(graph: Graph, op: Op) -> MeanView | None:
+    """The MEAN input as [outer, count, middle, count2, inner]: the reduced axes (those of size > 1) are
+    at most two runs of adjacent axes, ``count`` and ``count2`` elements, with the kept axes between them
+    ``middle`` (any set of axes of a 4-D tensor is such). None when the reduced axes form three runs."""
     shape = graph.tensor(op.inputs[0]).shape
-    axes = _mean_axes(graph, op)
-    reduced = [a for a in axes if shape[a] > 1] or axes[:1]
-    if reduced != list(range(reduced[0], reduced[-1] + 1)) and any(
-        shape[a] > 1 for a in range(reduced[0], reduced[-1] + 1) if a not in axes
-    ):
+    axes = set(_mean_axes(graph, op))
+    runs: list[list[int]] = []  # runs of reduced axes; kept axes of size 1 join any run
+    for axis, size in enumerate(shape):
+        if size == 1:
+            continue
+        if axis in axes:
+            if runs and runs[-1][-1] == _previous_sized(shape, axis) and runs[-1][-1] in axes:
+                runs[-1].append(axis)
+            else:
+                runs.append([axis])
+    if len(runs) > 2:
         return None
-    first, last = reduced[0], reduced[-1]
-    size = lambda dims: int(np.prod(dims, dtype=np.int64))  # noqa: E731
-    return size(shape[:first]), size(shape[first : last + 1]), size(shape[last + 1 :])
+    size = lambda axes_: int(np.prod([shape[a] for a in axes_], dtype=np.int64))  # noqa: E731
+    if not runs:
+        return size(range(len(shape))), 1, 1, 1, 1
+    first = runs[0]
+    second = runs[1] if len(runs) == 2 else []
+    end_first = first[-1] + 1
+    end_second = second[-1] + 1 if second else end_first
+    return (
+        size(range(first[0])),
+        size(first),
+        size(range(end_first, second[0])) if second else 1,
+        size(second) if second else 1,
+        size(range(end_second, len(shape))),
+    )
+
+
+def _previous_sized(shape: tuple[int, ...], axis: int) -> int:
+    """The nearest axis before ``axis`` of size > 1 (-1 when none)."""
+    return next((a for a in range(axis - 1, -1, -1) if shape[a] > 1), -1)
 
 
 def _check_quantize(graph: Graph, op: Op, in_stage: bool) -> str | None:
@@ -614,12 +644,16 @@ def emit_transpose(ctx: OpContext) -> OpCode:
 def emit_mean(ctx: OpContext) -> OpCode:
     op = ctx.op
     inp, out = ctx.tensor(0), ctx.out
-    outer, count, inner = mean_view(ctx.graph, op)
-    multiplier, shift = kernels.mean_params(inp.scale, out.scale, count)
-    fields = dict(outer=outer, count=count, inner=inner, input_zero_point=inp.zero_point,
+    outer, count, middle, count2, inner = mean_view(ctx.graph, op)
+    multiplier, shift = kernels.mean_params(inp.scale, out.scale, count * count2)
+    view = dict(outer=outer, count=count, middle=middle, count2=count2, inner=inner)
+    fields = dict(view=PB_MEAN_VIEW.initializer(view), input_zero_point=inp.zero_point,
                   output_zero_point=out.zero_point, multiplier=multiplier, shift=shift, input=ctx.input_ptr(0),
                   output=ctx.output_ptr())  # fmt: skip
-    detail = f"over axes {_mean_axes(ctx.graph, op)}: [{outer}, {count}, {inner}] -> [{outer}, {inner}]"
+    shown = f"[{outer}, {count}, {inner}] -> [{outer}, {inner}]"
+    if count2 > 1 or middle > 1:
+        shown = f"[{outer}, {count}, {middle}, {count2}, {inner}] -> [{outer}, {middle}, {inner}]"
+    detail = f"over axes {_mean_axes(ctx.graph, op)}: {shown}"
     return OpCode(op.name, op.kind, _comment(ctx, detail), False, "mean", fields=fields)
 
 

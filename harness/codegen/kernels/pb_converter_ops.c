@@ -11,20 +11,26 @@ void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_
     }
 }
 
-void pb_mean_axes_s8(int32_t outer, int32_t count, int32_t inner, int32_t input_zero_point,
-                     int32_t output_zero_point, int32_t multiplier, int32_t shift, const int8_t *input,
-                     int8_t *output) {
-    for (int32_t o = 0; o < outer; ++o) {
-        const int8_t *base = input + o * count * inner;
-        for (int32_t k = 0; k < inner; ++k) {
-            int32_t sum = 0;
-            for (int32_t i = 0; i < count; ++i) {
-                sum += base[i * inner + k];
+void pb_mean_axes_s8(const pb_mean_view *v, int32_t input_zero_point, int32_t output_zero_point, int32_t multiplier,
+                     int32_t shift, const int8_t *input, int8_t *output) {
+    const int32_t count = v->count * v->count2;
+    for (int32_t o = 0; o < v->outer; ++o) {
+        for (int32_t m = 0; m < v->middle; ++m) {
+            const int8_t *base = input + (o * v->count * v->middle + m) * v->count2 * v->inner;
+            for (int32_t k = 0; k < v->inner; ++k) {
+                int32_t sum = 0;
+                for (int32_t i = 0; i < v->count; ++i) {
+                    const int8_t *run = base + i * v->middle * v->count2 * v->inner + k;
+                    for (int32_t j = 0; j < v->count2; ++j) {
+                        sum += run[j * v->inner];
+                    }
+                }
+                /* 1 / count is folded into multiplier and shift (TFLite's QuantizedMeanOrSum). */
+                const int32_t centered = (int32_t)((uint32_t)sum - (uint32_t)input_zero_point * (uint32_t)count);
+                const int64_t scaled = pb_multiply_by_quantized_multiplier(centered, multiplier, shift);
+                output[(o * v->middle + m) * v->inner + k] =
+                    pb_clamp_offset_s8(scaled, output_zero_point, PB_INT8_MIN, PB_INT8_MAX);
             }
-            /* 1 / count is folded into multiplier and shift (TFLite's QuantizedMeanOrSum). */
-            const int32_t centered = (int32_t)((uint32_t)sum - (uint32_t)input_zero_point * (uint32_t)count);
-            const int64_t scaled = pb_multiply_by_quantized_multiplier(centered, multiplier, shift);
-            output[o * inner + k] = pb_clamp_offset_s8(scaled, output_zero_point, PB_INT8_MIN, PB_INT8_MAX);
         }
     }
 }

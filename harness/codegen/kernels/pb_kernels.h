@@ -329,11 +329,16 @@ void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8
  * alias input. */
 void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_t *output);
 
-/* MEAN over the middle axis of the tensor viewed as [outer, count, inner] (any contiguous run of
- * reduced axes), TFLite's QuantizedMeanOrSum: harness.kernels.mean_params(in_scale, out_scale, count). */
-void pb_mean_axes_s8(int32_t outer, int32_t count, int32_t inner, int32_t input_zero_point,
-                     int32_t output_zero_point, int32_t multiplier, int32_t shift, const int8_t *input,
-                     int8_t *output);
+/* MEAN with the input viewed as [outer, count, middle, count2, inner]: the reduced axes are the two runs
+ * `count` and `count2` (count2 = 1 when they are one run of adjacent axes), the output is
+ * [outer, middle, inner]. TFLite's QuantizedMeanOrSum: harness.kernels.mean_params(in_scale, out_scale,
+ * count * count2). */
+typedef struct {
+    int32_t outer, count, middle, count2, inner;
+} pb_mean_view;
+
+void pb_mean_axes_s8(const pb_mean_view *v, int32_t input_zero_point, int32_t output_zero_point, int32_t multiplier,
+                     int32_t shift, const int8_t *input, int8_t *output);
 
 /* The shapes of a TRANSPOSE_CONV: input [in_h, in_w, in_c] -> output [out_h, out_w, out_c], filter
  * [out_c, kernel_h, kernel_w, in_c]; pad_top / pad_left as TFLite computes them from the output size. */

@@ -1,0 +1,89 @@
+"""MEAN over any set of axes: reduced axes that are not adjacent (e.g. H and C of NHWC, keeping W) run as
+one pass over the input viewed as [outer, count, middle, count2, inner] (harness/codegen/ops.mean_view).
+
+Checked: the view for each kind of axis set, the reference against LiteRT BUILTIN_REF on every tensor,
+the generated C on the host (DSP and portable builds), and one point on the emulator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from codegen_graphs import Appender
+from machine import needs
+
+from harness import reference
+from harness.codegen import CodegenOptions, generate_model
+from harness.codegen.hostrun import run_on_host
+from harness.codegen.ops import mean_view
+from harness.frontend import graph_from_bytes, graph_to_bytes
+from harness.ir.graph import validate
+from harness.pipeline.measure import expected_output, measure
+from harness.reference.outside import every_tensor_mismatches, run_litert, run_tflm, seeded_inputs
+from harness.schedule.plan import make_plan
+from models.synthetic import LayerSpec, build_stack
+
+CASES = {  # name: (axes, keep_dims)
+    "h_and_c_kept": ([1, 3], True),
+    "h_and_c": ([1, 3], False),
+    "c_and_h_negative": ([-1, 1], True),
+    "n_w_unsorted": ([2, 0], False),
+}
+
+
+def mean_graph(axes: list[int], keep_dims: bool):
+    graph = build_stack([LayerSpec("conv", 3, 1, channels=6)], input_shape=(1, 7, 5, 3), seed=4, blocks=False)
+    a = Appender(graph, seed=2)
+    a.op("MEAN", "mean", [a.x, a.const("axes", np.array(axes, np.int32))], {"keep_dims": keep_dims},
+         scale=0.017, zero_point=-7)  # fmt: skip
+    validate(graph)
+    return graph
+
+
+def test_the_view_of_each_axis_set():
+    graph = mean_graph([1, 3], True)
+    assert mean_view(graph, graph.ops[-1]) == (1, 7, 5, 6, 1)  # H, then W kept, then C
+    assert mean_view(*_last(mean_graph([1, 2], True))) == (1, 35, 1, 1, 6)  # adjacent: one run
+    assert mean_view(*_last(mean_graph([3], False))) == (35, 6, 1, 1, 1)
+    assert mean_view(*_last(mean_graph([0, 2], False))) == (7, 5, 1, 1, 6)  # the batch of 1 is no run
+
+
+def _last(graph):
+    return graph, graph.ops[-1]
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def exported(request):
+    graph = mean_graph(*CASES[request.param])
+    data = graph_to_bytes(graph)
+    return data, graph_from_bytes(data, f"mean_{request.param}")
+
+
+def test_every_tensor_matches_litert_and_the_outputs_tflite_micro(exported):
+    data, graph = exported
+    inputs = seeded_inputs(graph, 6, seed=5)
+    compared, mismatches = every_tensor_mismatches(graph, inputs, run_litert(data, inputs))
+    assert not mismatches, mismatches[:5]
+    assert compared == 6 * len(graph.activations())
+    micro = run_tflm(data, inputs, 1)
+    for x, theirs in zip(inputs, micro, strict=True):
+        ours = reference.run_outputs(graph, x[0])[graph.outputs[0]]
+        np.testing.assert_array_equal(ours, theirs[0].reshape(ours.shape))
+
+
+@needs("gcc")
+@pytest.mark.parametrize("optimized", [True, False])
+def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
+    _, graph = exported
+    x = seeded_inputs(graph, 1, seed=8)[0][0]
+    model = generate_model(graph, make_plan(graph, 1, 0), "stm32f746", x, CodegenOptions(optimized))
+    assert run_on_host(model) == expected_output(graph, x)
+
+
+@pytest.mark.hil
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_non_adjacent_mean_bit_exact_on_the_emulator():
+    graph = mean_graph([1, 3], False)
+    result = measure(graph, "stm32f746", 1, 0, repeat=1, warmup=0)
+    assert result.status == "passed", result.reason
+    assert result.exact and result.output == result.expected
