@@ -178,8 +178,9 @@ def test_check_and_simulation_catch_overlapping_buffers():
 def test_patch_buffers_hold_the_largest_region_and_the_stage_output_whole():
     graph = models.get_model("mbv2-w0.35-r96")
     plan = make_plan(graph, 3, paper_patch_depth(graph))
-    counted = plan_arena(graph, plan, "counted")
-    streamed = plan_arena(graph, plan, "streamed")
+    in_stage = dataclasses.replace(DEFAULT_INPLACE, residual_add_in_stage=True)
+    counted = plan_arena(graph, plan, "counted", inplace=in_stage)
+    streamed = plan_arena(graph, plan, "streamed", inplace=in_stage)
     # a projection conv with a fused residual ADD holds a chunk of rows, not its region (fusion.py)
     chunks = {graph.op(conv).outputs[0]: conv for conv, _ in counted.epilogues}
     assert set(chunks.values()) & set(plan.stage_ops)

@@ -57,7 +57,7 @@ from harness.pipeline.analysis import point_analysis
 from harness.pipeline.diagnose import diagnose
 from harness.pipeline.fit import ClearlyTooBig, clearly_too_big
 from harness.results.record import DEFAULT_ENGINE, PointIdentity, PointRecord, compiler_id
-from harness.schedule.arena import INPLACE_POLICIES
+from harness.schedule.arena import INPLACE_POLICIES, InplacePolicy
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import profile
 
@@ -386,9 +386,9 @@ def _inplace_name(options: CodegenOptions) -> str:
     name = f"elementwise={'on' if policy.elementwise else 'off'},depthwise={policy.depthwise}"
     if not options.cmsis_nn:  # CMSIS-NN's kernel set turns the fusions off by itself
         name += "".join(
-            f",{fusion}=off"
+            f",{fusion}={'on' if getattr(policy, fusion) else 'off'}"
             for fusion in ("residual_add", "residual_add_in_stage", "fold_pads")
-            if not getattr(policy, fusion)
+            if getattr(policy, fusion) != getattr(InplacePolicy(), fusion)
         )
     return name
 
