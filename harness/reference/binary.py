@@ -9,23 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from harness.ir import quant
+from harness.reference.ops import requantize_sum, rescaled_operands
 from harness.reference.quantparams import AddQuant, PreluQuant
 
 
 def sub(a: np.ndarray, b: np.ndarray, q: AddQuant) -> np.ndarray:
     """SUB int8 (TFLite's quantized SUB: ADD's parameters, the rescaled inputs subtracted)."""
-    shifted1 = (a.astype(np.int64) + q.input1_offset) * (1 << q.left_shift)
-    shifted2 = (b.astype(np.int64) + q.input2_offset) * (1 << q.left_shift)
-    scaled1 = quant.multiply_by_quantized_multiplier_smaller_than_one_exp(
-        shifted1, q.input1_multiplier, q.input1_shift
-    )
-    scaled2 = quant.multiply_by_quantized_multiplier_smaller_than_one_exp(
-        shifted2, q.input2_multiplier, q.input2_shift
-    )
-    raw = quant.multiply_by_quantized_multiplier_smaller_than_one_exp(
-        scaled1 - scaled2, q.output_multiplier, q.output_shift
-    )
-    return np.clip(raw + q.output_offset, q.act_min, q.act_max).astype(np.int8)
+    scaled1, scaled2 = rescaled_operands(a, b, q)
+    return requantize_sum(scaled1 - scaled2, q)
 
 
 def maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

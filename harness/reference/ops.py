@@ -302,6 +302,12 @@ def max_pool2d(
 
 def add(a: np.ndarray, b: np.ndarray, q: AddQuant) -> np.ndarray:
     """ADD int8 (TFLite AddFunc), numpy broadcasting for broadcast shapes."""
+    scaled1, scaled2 = rescaled_operands(a, b, q)
+    return requantize_sum(scaled1 + scaled2, q)
+
+
+def rescaled_operands(a: np.ndarray, b: np.ndarray, q: AddQuant) -> tuple[np.ndarray, np.ndarray]:
+    """ADD's (and SUB's) operands offset, shifted left and rescaled to the common scale."""
     shifted1 = (a.astype(np.int64) + q.input1_offset) * (1 << q.left_shift)
     shifted2 = (b.astype(np.int64) + q.input2_offset) * (1 << q.left_shift)
     scaled1 = quant.multiply_by_quantized_multiplier_smaller_than_one_exp(
@@ -310,8 +316,13 @@ def add(a: np.ndarray, b: np.ndarray, q: AddQuant) -> np.ndarray:
     scaled2 = quant.multiply_by_quantized_multiplier_smaller_than_one_exp(
         shifted2, q.input2_multiplier, q.input2_shift
     )
+    return scaled1, scaled2
+
+
+def requantize_sum(total: np.ndarray, q: AddQuant) -> np.ndarray:
+    """The combined rescaled operands to the output's int8, clamped by the fused activation."""
     raw = quant.multiply_by_quantized_multiplier_smaller_than_one_exp(
-        scaled1 + scaled2, q.output_multiplier, q.output_shift
+        total, q.output_multiplier, q.output_shift
     )
     return _to_int8(raw + q.output_offset, q.act_min, q.act_max)
 
