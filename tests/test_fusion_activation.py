@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from codegen_graphs import Appender, _conv1x1
+from device_point import run_on_f746
 from machine import needs
 
 from harness import reference
@@ -18,13 +19,8 @@ from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
 from harness.ir.graph import validate
 from harness.pipeline.measure import (
-    build_point,
     expected_output,
     make_test_input,
-    new_result,
-    note_build,
-    plan_point,
-    run_point,
 )
 from harness.schedule.arena import DEFAULT_INPLACE, plan_arena
 from harness.schedule.executor import run_in_arena
@@ -83,12 +79,7 @@ def test_the_in_place_activation_c_is_bit_exact_on_the_host(p, n, optimized):
 
 def _run(p: int, n: int, kernels: str, input_mode: str, inplace):
     options = replace(CodegenOptions.for_kernel_set(kernels, input_mode=input_mode), inplace=inplace)
-    graph = activation_peak_graph()
-    result = new_result(graph, "stm32f746", p, n, options=options)
-    planned = plan_point(result, graph, "stm32f746", repeat=1, warmup=0, options=options)
-    built = build_point(planned)
-    assert note_build(result, built), result.summary()
-    return run_point(planned, built)
+    return run_on_f746(activation_peak_graph(), p, n, options)[1]
 
 
 @pytest.mark.hil

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from device_point import run_on_f746
 from machine import needs
 from test_fusion_pad import pad_peak_graph
 
 from harness.codegen import CodegenOptions
-from harness.pipeline.measure import build_point, new_result, note_build, plan_point, run_point
 
 pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
@@ -19,13 +19,9 @@ pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 def _run(p: int, n: int, kernels: str, input_mode: str, fold: bool):
     options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
     options = replace(options, inplace=replace(options.inplace, fold_pads=fold))
-    graph = pad_peak_graph()
-    result = new_result(graph, "stm32f746", p, n, options=options)
-    planned = plan_point(result, graph, "stm32f746", repeat=1, warmup=0, options=options)
+    planned, result = run_on_f746(pad_peak_graph(), p, n, options)
     assert bool(planned.generated.folds) == fold
-    built = build_point(planned)
-    assert note_build(result, built), result.summary()
-    return run_point(planned, built)
+    return result
 
 
 @pytest.mark.parametrize(

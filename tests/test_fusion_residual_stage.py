@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from device_point import run_on_f746
 from machine import needs
 
 from harness import reference
@@ -17,13 +18,8 @@ from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
 from harness.codegen.layout import plan_model_arena
 from harness.pipeline.measure import (
-    build_point,
     expected_output,
     make_test_input,
-    new_result,
-    note_build,
-    plan_point,
-    run_point,
 )
 from harness.schedule.executor import run_in_arena
 from harness.schedule.plan import make_plan
@@ -97,12 +93,7 @@ def test_the_stage_epilogue_c_is_bit_exact_on_the_host(p, n, input_mode, optimiz
 def _run(p: int, n: int, kernels: str, input_mode: str, in_stage: bool):
     options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
     options = replace(options, inplace=replace(options.inplace, residual_add_in_stage=in_stage))
-    graph = mbconv_stack()
-    result = new_result(graph, "stm32f746", p, n, options=options)
-    planned = plan_point(result, graph, "stm32f746", repeat=1, warmup=0, options=options)
-    built = build_point(planned)
-    assert note_build(result, built), result.summary()
-    return run_point(planned, built)
+    return run_on_f746(mbconv_stack(), p, n, options)[1]
 
 
 @pytest.mark.hil
