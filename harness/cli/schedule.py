@@ -1,4 +1,4 @@
-"""The scheduling commands of ``patchbench`` (registered in harness/cli.py): ``profile`` and ``table1``."""
+"""The scheduling commands of ``patchbench`` (registered in harness/cli/registry.py): ``profile`` and ``table1``."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ The reserved stack is either fixed (``BuildOptions.stack_bytes``) or, with ``sta
 from the compiler's call graph (harness/firmware/stack.py: every unit is compiled with
 ``-fcallgraph-info=su``; the plan and its deepest path go to build.log).
 
-Hardware builds also get the target's clock tree (``[clock]``, harness/clocks.py) as ``PB_CLOCK_*``
+Hardware builds also get the target's clock tree (``[clock]``, harness/firmware/clocks.py) as ``PB_CLOCK_*``
 defines and compile clock_stm32.c; QEMU builds get neither.
 """
 

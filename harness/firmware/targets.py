@@ -82,7 +82,7 @@ class Target:
     pyocd_target: str
     pyocd_pack_part: str | None  # argument to `pyocd pack install` when the target is not built in
     source: Path
-    # The clock tree the hardware firmware sets up ([clock], checked by harness/clocks.py); None for a
+    # The clock tree the hardware firmware sets up ([clock], checked by harness/firmware/clocks.py); None for a
     # target whose hardware platform is not an STM32. QEMU builds never use it.
     clock: ClockConfig | None = None
 
@@ -180,7 +180,7 @@ def _clock(data: dict, target: Target) -> ClockConfig | None:
     if not isinstance(table, dict):
         raise TargetError(
             f"{where}: missing table [clock]: the hardware firmware needs the PLL, bus dividers, flash wait "
-            "states and voltage scale that reach core.clock_hz (see harness/clocks.py)"
+            "states and voltage scale that reach core.clock_hz (see harness/firmware/clocks.py)"
         )
     try:
         return clock_config_from_table(
@@ -217,7 +217,7 @@ def _check_budgets(target: Target) -> None:
         if platform.console.startswith("stm32_usart") and target.console_instance != "USART3":
             raise TargetError(
                 f"{where}: console.instance {target.console_instance!r}: the STM32 console driver "
-                "(harness/firmware/console_stm32.c) drives USART3 on PD8 (the NUCLEO-144 ST-LINK port) only"
+                "(harness/firmware/console_stm32_usart.c) drives USART3 on PD8 (the NUCLEO-144 ST-LINK port) only"
             )
 
 

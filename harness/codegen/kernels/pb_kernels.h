@@ -15,16 +15,16 @@
  * rows or columns outside [0, in_h) x [0, in_w) are padding. Row strides let a patch read a window
  * of a bigger buffer (the full input image) and write into a bigger one (the stage output).
  *
- * Quantization parameters are those of harness/quant.py: per output channel int32 multiplier and
+ * Quantization parameters are those of harness/ir/quant.py: per output channel int32 multiplier and
  * shift (real = multiplier * 2^(shift - 31)), zero points, and the fused activation as the int8
- * clamp [act_min, act_max]. Weights keep TFLite's layouts (harness/graph.py); the DSP kernels read
+ * clamp [act_min, act_max]. Weights keep TFLite's layouts (harness/ir/graph.py); the DSP kernels read
  * them as they are, no repacking.
  *
  * Parameter structs. pb_region, pb_window, pb_requant, pb_add_params, pb_mul_params, pb_prelu_params and
  * pb_concat_input are declared once in harness/codegen/cparams.py (field names, C types, order);
  * tests/test_kernels.py checks the typedefs below against it.
  *
- * Scratch. Kernels that take `void *scratch` need harness.kernels.scratch_bytes(...) bytes there
+ * Scratch. Kernels that take `void *scratch` need harness.codegen.kernels.scratch_bytes(...) bytes there
  * (0 for portable kernels, which then accept NULL); any alignment is fine. Input, output and
  * scratch must not overlap, except where a kernel says otherwise (the in-place depthwise kernel works
  * in one buffer).
