@@ -11,7 +11,7 @@ import pytest
 from harness.results.db import ResultsDB, ResultsError, read_export
 from harness.results.record import PointRecord
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _row(run_id="r1", model="m", p=1, n=0, **kw) -> PointRecord:
@@ -181,7 +181,8 @@ def _every_field_set() -> PointRecord:
         flash_bytes=400_010, sram_budget=327_680, flash_budget=1_048_576, sram_needed=331_011,
         flash_needed=1_100_012, latency=9_812_013.5, latency_unit="cycles", runs=5,
         layer_latency=[("conv0", 10.5), ("dw1", 20.0)], macs=7_753_184, macs_patch_stage=1_599_840,
-        mac_overhead=0.03518, exact=False, portable_ops="mean0: no CMSIS-NN kernel", output_crc="5a17c3e2",
+        mac_overhead=0.03518, exact=False, oracle_exact=True, oracle="LiteRT BUILTIN_REF: equal on 1 output",
+        portable_ops="mean0: no CMSIS-NN kernel", output_crc="5a17c3e2",
         firmware_hash="feedfacecafe",
         flags="-mcpu=cortex-m7 -O2", board_id="0669FF555052836687031520", log_path="logs/p4.log",
         analysis=analysis, created_at=1_790_000_000.25,

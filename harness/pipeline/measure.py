@@ -2,8 +2,10 @@
 
 ``measure(model, target, p, n)`` is the single path that the pytest benchmark tests, the end-to-end tests
 and the command line all take. It returns a ``PointResult`` whatever happens: ``passed`` (each of the
-device's outputs, sent with its own CRC, equals the host reference's bit for bit), ``failed`` (it ran, an
-output differs: the reason names which), ``does_not_fit``
+device's outputs, sent with its own CRC, equals the host reference's bit for bit, and the reference
+equals TFLite's own interpreter on the model, or no TFLite interpreter can load the file: the stored
+``oracle`` line says which), ``failed`` (it ran, an output differs from the reference, or the reference
+from TFLite: the reason names which), ``does_not_fit``
 (the firmware exceeds the board's SRAM or flash: the reason carries the numbers; a point that clearly
 cannot fit is decided from the graph before any C is generated, see pipeline/fit.py) or ``error`` (the
 schedule, code generation, build or board failed, or anything else went wrong: the reason carries the
@@ -51,11 +53,13 @@ from harness.firmware.build import (
     toolchain_version,
 )
 from harness.firmware.targets import Target, TargetError, load_target
+from harness.frontend import graph_to_bytes
 from harness.ir.graph import Graph, GraphError
-from harness.paths import BUILD_DIR
+from harness.paths import BUILD_DIR, MLPERF_MODELS, mlperf_model
 from harness.pipeline.analysis import point_analysis
 from harness.pipeline.diagnose import diagnose
 from harness.pipeline.fit import ClearlyTooBig, clearly_too_big
+from harness.reference.oracle import OracleVerdict, oracle_verdict
 from harness.results.record import DEFAULT_ENGINE, PointIdentity, PointRecord, compiler_id
 from harness.schedule.arena import INPLACE_POLICIES, InplacePolicy
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
@@ -316,7 +320,27 @@ def plan_point(
     if generated.portable_ops:
         result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.portable_ops.items())
     result.expected_outputs = expected_outputs(graph, x)
+    verdict = point_oracle(model, graph)
+    result.oracle_exact, result.oracle = verdict.agrees, verdict.text
     return PlannedPoint(result, graph, plan, target, generated, build_options)
+
+
+def point_oracle(model: str | Graph, graph: Graph | None = None) -> OracleVerdict:
+    """The TFLite oracle's verdict on a point's model (harness.reference.oracle): its host reference
+    against LiteRT BUILTIN_REF (else TFLite Micro) on the compiled-in test input; checked once per
+    model content. Every engine's points of the model share it."""
+    graph = graph if graph is not None else _graph(model)
+    return oracle_verdict(graph, model_bytes(model, graph), [make_test_input(graph)])
+
+
+def model_bytes(model: str | Graph, graph: Graph) -> bytes:
+    """The .tflite file of a model: the file a path or an MLPerf Tiny name names, else the graph written
+    as one (a zoo build, a Graph given directly)."""
+    if isinstance(model, str) and model.endswith(".tflite"):
+        return Path(model).expanduser().read_bytes()
+    if isinstance(model, str) and model in MLPERF_MODELS:
+        return mlperf_model(model).read_bytes()
+    return graph_to_bytes(graph)
 
 
 def build_point(planned: PlannedPoint, *, build_root: Path | None = None) -> BuildResult:
@@ -360,7 +384,7 @@ def run_point(
     except Exception as err:  # a ConnectionError, an OSError, MemoryError...: still this point's row
         return note_error(result, err)
     _keep_log(result, record)
-    if result.status == "failed":
+    if result.status == "failed" and not result.exact:
         result.reason += "; " + _first_differing_op(planned, board, backend)
     return result
 
@@ -453,6 +477,10 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
         )
         return
     result.exact = record.outputs == result.expected_outputs
+    if result.exact and result.oracle_exact is False:
+        result.status = "failed"
+        result.reason = f"the device equals the host reference, but the reference is not TFLite's: {result.oracle}"
+        return
     unit_sum = sum(value for _, value in result.layer_latency)
     if abs(unit_sum - result.latency) > TIMING_TOLERANCE * result.latency:
         result.status = "error"

@@ -87,6 +87,17 @@ def exact_cell(r: dict) -> Cell:
     return Cell("NO", "0", r["output_crc"] and f"output CRC {r['output_crc']}", "exact-no")
 
 
+def oracle_cell(r: dict) -> Cell:
+    """The host reference against TFLite's interpreter (its stored line in the tooltip)."""
+    agrees, line = r.get("oracle_exact"), r.get("oracle")
+    if agrees is None:
+        return Cell("no oracle" if line else "not checked", note=line, css="na")
+    runtime = line.split(":", 1)[0] if line else "oracle"
+    if agrees:
+        return Cell(f"yes ({runtime})", "1", line, "exact-yes")
+    return Cell(f"NO ({runtime})", "0", line, "exact-no")
+
+
 def schedule_title(r: dict) -> str:
     """'per-layer', 'per-patch p=2 n=5', 'per-patch p=2 n=5, input streamed' (a table's column title)."""
     if r["p"] == 1:

@@ -21,6 +21,7 @@ from harness.report.cells import (
     latency_cell,
     latency_overhead_cell,
     macs_cell,
+    oracle_cell,
     percent_cell,
     point_key,
     reduction_cell,
@@ -120,6 +121,7 @@ def make_group(key: PointIdentity, members: list[dict], logs: LogPublisher) -> G
         "count": lambda name, r: count_cell(r[name]),
         "latency": lambda _, r: latency_cell(r, per_cell_unit),
         "exact": lambda _, r: exact_cell(r),
+        "oracle": lambda _, r: oracle_cell(r),
         "log": lambda _, r: logs.cell(r),
     }
     against_per_layer = {

@@ -141,8 +141,22 @@ def _schema_3(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE results ADD COLUMN portable_ops TEXT")
 
 
+def _add_columns(conn: sqlite3.Connection, names: tuple[str, ...]) -> None:
+    """Add the record's columns ``names`` that the table lacks (old rows read them as NULL: unknown)."""
+    stored = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
+    for name in names:
+        if name not in stored:
+            kind = COLUMNS[name]
+            conn.execute(f"ALTER TABLE results ADD COLUMN {name} {'TEXT' if kind == 'TEXT_JSON' else kind}")
+
+
+def _schema_4(conn: sqlite3.Connection) -> None:
+    """The TFLite oracle's verdict on the point's model (oracle_exact, oracle); old rows: not checked."""
+    _add_columns(conn, ("oracle_exact", "oracle"))
+
+
 # Each step takes the database from its index to the next version; append, never edit, a step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
 
 
 class ResultsError(RuntimeError):

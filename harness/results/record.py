@@ -251,6 +251,12 @@ class PointRecord:
     macs_patch_stage: int | None = field(default=None, metadata=_meta("MACs, patch stage", "macs"))
     mac_overhead: float | None = field(default=None, metadata=_meta("MAC overhead vs per-layer", "percent"))
     exact: bool | None = field(default=None, metadata=_meta("bit-exact with the host reference", "exact"))
+    # The host reference against TFLite's interpreter on the same input (harness.reference.oracle):
+    # True equal, False it differs (the point fails), None no interpreter could load the file.
+    oracle_exact: bool | None = field(
+        default=None, metadata=_meta("host reference equals the TFLite oracle", "oracle")
+    )
+    oracle: str | None = field(default=None, metadata=_meta("TFLite oracle"))  # the verdict's line
     # Under a kernel library (engine cmsis-nn): the ops it has no kernel for, which ran patchbench's
     # portable kernel: "name: why; name: why" (None: every op ran the library's kernel, or no library).
     portable_ops: str | None = field(default=None, metadata=_meta("ops on the portable kernels"))
