@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium)
+APT_PACKAGES=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm llvm chromium)
 VENV=.venv
 
 setup_system() {
@@ -43,16 +43,21 @@ setup_python() {
     fi
 }
 
+# The QEMU timing plugin (harness/boards/qemu-timing-plugin), built with the host compiler into build/.
+setup_plugin() {
+    "$VENV/bin/python" -c "from harness.boards.execution_profile import plugin_path; plugin_path()"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
     setup)
-        setup_system; setup_python ;;
+        setup_system; setup_python; setup_plugin ;;
     bench)
-        setup_system; setup_python
+        setup_system; setup_python; setup_plugin
         exec "$VENV/bin/python" -m harness bench "$@" ;;
     test)
-        setup_system; setup_python
+        setup_system; setup_python; setup_plugin
         exec "$VENV/bin/python" -m pytest -n 2 "$@" ;;
     *)
         echo "usage: ./run.sh bench|test|setup [args]" >&2; exit 2 ;;

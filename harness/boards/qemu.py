@@ -7,6 +7,10 @@ semihosting (the firmware ends QEMU with an exit code) and its UART on a TCP por
 
 QEMU runs in its own process group without a shell; ``stop`` kills the group, so a hung firmware never
 leaves an emulator behind.
+
+Every run loads patchbench's timing plugin (``harness.boards.execution_profile``): per-block execution
+counts and branch outcomes per timed unit, what the cycle model (``harness.boards.timing_model``) turns into
+estimated cycles. It leaves the instruction count unchanged. ``timing=False`` runs QEMU without it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ import tempfile
 from pathlib import Path
 
 from harness.boards.base import Board, BoardError, Resource
+from harness.boards.execution_profile import (
+    ExecutionProfile,
+    PluginError,
+    parse_profile,
+    plugin_argument,
+)
 from harness.boards.process import open_console_on_free_port, read_log, start_logged, stop_process
 from harness.firmware.targets import Target
 
@@ -35,10 +45,16 @@ class QemuBoard(Board):
         *,
         qemu_binary: str = QEMU_BINARY,
         extra_args: tuple[str, ...] = (),
+        timing: bool = True,
     ):
         super().__init__(resource, target)
         self.qemu_binary = qemu_binary
         self.extra_args = extra_args
+        self.timing = timing
+        # The last run's block counts (None: timing off, or the plugin's output was unreadable, then
+        # profile_error says why).
+        self.execution_profile: ExecutionProfile | None = None
+        self.profile_error: str | None = None
         self.process: subprocess.Popen | None = None
         self._log_dir: Path | None = None
         self._last_stderr = ""
@@ -59,8 +75,17 @@ class QemuBoard(Board):
             "-semihosting-config", "enable=on,target=native",
             "-kernel", str(self.elf),
             "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on",
+            *self._plugin_args(),
             *self.extra_args,
         ]  # fmt: skip
+
+    def _plugin_args(self) -> list[str]:
+        if not self.timing or self._log_dir is None:
+            return []
+        try:
+            return ["-plugin", plugin_argument(self.elf, self._log_dir / "timing.txt")]
+        except PluginError as err:
+            raise BoardError(f"{self.board_id}: {err}") from None
 
     def flash(self, elf: Path) -> None:
         elf = Path(elf)
@@ -75,6 +100,7 @@ class QemuBoard(Board):
     def start(self) -> None:
         self.stop(grace=0)
         self._last_stderr = ""
+        self.execution_profile, self.profile_error = None, None
         if shutil.which(self.qemu_binary) is None:
             raise BoardError(f"{self.qemu_binary} not found: install qemu-system-arm (./run.sh setup)")
         self.reader = open_console_on_free_port(
@@ -110,9 +136,18 @@ class QemuBoard(Board):
             self._last_stderr = "\n".join(
                 line for line in stderr.splitlines() if "QEMU waiting for connection" not in line
             )
+            self._read_profile(self._log_dir / "timing.txt")
             shutil.rmtree(self._log_dir, ignore_errors=True)
             self._log_dir = None
         return exit_code
+
+    def _read_profile(self, path: Path) -> None:
+        if not self.timing or not path.is_file():
+            return
+        try:
+            self.execution_profile = parse_profile(path)
+        except PluginError as err:
+            self.profile_error = str(err)
 
     def diagnostics(self) -> str:
         """What QEMU itself printed on stderr (not the firmware's UART) in the last run."""

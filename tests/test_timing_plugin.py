@@ -1,0 +1,72 @@
+"""The QEMU timing plugin (harness/boards/qemu-timing-plugin): it changes no instruction count, and its
+block counts add up, per timed unit, to the instructions the firmware's timer measured."""
+
+from __future__ import annotations
+
+import pytest
+from machine import needs
+
+from harness.boards import QemuBoard, Resource, run_firmware
+from harness.boards.execution_profile import PluginError, parse_profile, plugin_path
+from harness.pipeline.measure import build_point, new_result, note_build, plan_point
+
+pytestmark = [pytest.mark.hil, needs("gcc", "arm-none-eabi-gcc", "qemu-system-arm")]
+
+
+@pytest.fixture(scope="module")
+def kws_point(tmp_path_factory):
+    """kws_ref_model per layer on the emulated F412, built once (about 3 M instructions a run)."""
+    result = new_result("kws_ref_model", "stm32f412", 1, 0)
+    planned = plan_point(result, "kws_ref_model", "stm32f412", repeat=2, warmup=1)
+    built = build_point(planned, build_root=tmp_path_factory.mktemp("builds"))
+    assert note_build(result, built), result.summary()
+    return planned, built
+
+
+def _run(firmware, timing: bool):
+    board = QemuBoard(Resource("stm32f412", "qemu"), timing=timing)
+    try:
+        return run_firmware(board, firmware, timeout=60), board
+    finally:
+        board.close()
+
+
+def test_plugin_changes_no_instruction_count_and_its_counts_add_up(kws_point):
+    planned, firmware = kws_point
+    with_plugin, board = _run(firmware, timing=True)
+    without, _ = _run(firmware, timing=False)
+    # the emulator's measured latency (QEMU -icount) is the same with and without the plugin
+    assert with_plugin.run_totals == without.run_totals
+    assert [layer.per_run for layer in with_plugin.layers] == [layer.per_run for layer in without.layers]
+    assert with_plugin.output_crc32s == without.output_crc32s
+
+    profile = board.execution_profile
+    assert profile is not None and board.profile_error is None and profile.complete
+    totals, units = profile.unit_segments(with_plugin.warmup, with_plugin.runs, len(with_plugin.layers))
+    tick = with_plugin.resolution  # the timer counts whole SysTick ticks of 40 instructions
+    for run, segment in enumerate(totals):
+        assert abs(profile.instructions(profile.segments[segment]) - with_plugin.run_totals[run]) <= tick
+        for layer, unit in zip(with_plugin.layers, units[run], strict=True):
+            assert abs(profile.instructions(profile.segments[unit]) - layer.per_run[run]) <= tick, layer.name
+    # every block's branch outcomes are counted once per execution (the last block of a segment may
+    # still wait for its successor)
+    for segment in profile.segments[1:-1]:
+        for count in segment.counts.values():
+            assert count.taken + count.not_taken in (count.executions, count.executions - 1)
+
+
+def test_unreadable_plugin_output_is_a_clear_error(tmp_path):
+    broken = tmp_path / "timing.txt"
+    broken.write_text("B 0 0x100 2 4\nI 0x100 2 0000 movs r0, #0\nS 0\n")
+    with pytest.raises(PluginError, match="lists 1 instructions, not 2"):
+        parse_profile(broken)
+    broken.write_text("S 0\nX what\n")
+    with pytest.raises(PluginError, match="unreadable timing plugin line"):
+        parse_profile(broken)
+
+
+@needs("gcc")
+def test_plugin_builds_from_its_source(tmp_path):
+    built = plugin_path(tmp_path)
+    assert built.is_file() and built.read_bytes()[:4] == b"\x7fELF"
+    assert plugin_path(tmp_path) == built  # up to date: not rebuilt
