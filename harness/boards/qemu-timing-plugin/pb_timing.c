@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* patchbench's QEMU TCG plugin: what the cycle-approximate timing model (harness/boards/timing.py)
- * needs of a run, counted without changing it.
+/* patchbench's QEMU TCG plugin: what the cycle-approximate timing model needs of a run, counted without
+ * changing it (harness/boards/execution_profile.py reads its output).
  *
  * Per translated block (keyed by start address and instruction count): how often it ran, and how often
  * the block that ran next was not its fall-through (a taken branch) or was (not taken). The blocks'
