@@ -193,7 +193,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     with ResultsDB(results_path) as db:
         if run_id not in db.run_ids():
             return  # no benchmark point ran: a unit-test session leaves no run behind
-        db.finish_run(run_id)
+        if exitstatus != pytest.ExitCode.INTERRUPTED:  # Ctrl-C, SIGTERM: the run stays unfinished
+            db.finish_run(run_id)
     config._patchbench_ran = True
     report_dir = config.getoption("--report")
     if report_dir:

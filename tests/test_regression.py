@@ -45,6 +45,7 @@ def rerun(db_path: Path, run_id: str, changes: dict[tuple[str, int, int], dict] 
             record.update(values)
         db.start_run(run_id, "abc", "host", {})
         db.add_frame(pd.DataFrame(records))
+        db.finish_run(run_id)
     return run_id
 
 
@@ -225,23 +226,65 @@ def test_baseline_from_an_export_of_another_database(db_path, tmp_path):
     assert compare_run(other, "tonight-again", str(csv_export)).ok  # exact stays bool through CSV
 
 
-def test_missing_and_new_points_are_notes_unless_configured(db_path):
+def test_missing_points_fail_unless_allowed_and_new_points_are_notes(db_path, capsys):
     with ResultsDB(db_path) as db:
         rows = db.results(BASE)
         db.start_run("partial", "abc", "host", {})
         db.add_frame(rows[rows["p"] != 2].assign(run_id="partial"))
+        db.finish_run("partial")
     comparison = compare_run(db_path, "partial", BASE)
-    assert comparison.ok
-    assert sorted(c.message for c in comparison.notes if c.metric == "point") == [
+    assert not comparison.ok
+    assert sorted(c.message for c in comparison.regressions if c.metric == "point") == [
         "not measured in this run (was passed)",
         "not measured in this run (was passed)",
     ]
-    strict = RegressionConfig(Thresholds(), {}, fail_on_missing=True)
-    assert len(compare_run(db_path, "partial", BASE, strict).regressions) == 2
+    allowed = compare_run(db_path, "partial", BASE, allow_partial=True)
+    assert allowed.ok and len([c for c in allowed.notes if c.metric == "point"]) == 2
+    lenient = RegressionConfig(Thresholds(), {}, fail_on_missing=False)
+    assert compare_run(db_path, "partial", BASE, lenient).ok
     reverse = compare_run(db_path, BASE, "partial")
     assert [c.message for c in reverse.notes if c.metric == "point"] == [
         "new point (passed); not in the baseline"
     ] * 2
+    assert main(["compare", "--results", str(db_path), "--run", "partial", "--baseline", BASE]) == 1
+    assert main(["compare", "--results", str(db_path), "--run", "partial", "--baseline", BASE,
+                 "--allow-partial"]) == 0  # fmt: skip
+
+
+def test_an_interrupted_run_with_no_rows_fails_compare_instead_of_passing_0_points(db_path, capsys):
+    """Issue 22 finding 4: a killed run (started, no row stored, never finished) printed "OK: 0 points
+    compared" and exited 0."""
+    with ResultsDB(db_path) as db:
+        db.start_run("killed", "abc", "host", {})
+    argv = ["compare", "--results", str(db_path), "--run", "killed", "--baseline", BASE]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "\nOK:" not in out and "problems:" in out
+    assert "run killed did not finish (killed, interrupted or still running)" in out
+    assert out.count("not measured in this run (was ") == 6  # every baseline point is missing
+    comparison = compare_run(db_path, "killed", BASE)
+    assert comparison.compared == 0 and not comparison.run_finished and len(comparison.problems) == 2
+    assert main([*argv, "--allow-partial"]) == 0
+    assert "allowed (--allow-partial):" in capsys.readouterr().out
+    with ResultsDB(db_path) as db:  # finished, but sharing no point with the baseline
+        db.start_run("elsewhere", "abc", "host", {})
+        rows = db.results(BASE).assign(run_id="elsewhere", target="stm32h743")
+        db.add_frame(rows)
+        db.finish_run("elsewhere")
+    assert main(["compare", "--results", str(db_path), "--run", "elsewhere", "--baseline", BASE]) == 1
+    assert "NOT OK: 0 points compared: run elsewhere and run " in capsys.readouterr().out
+
+
+def test_previous_skips_a_run_that_did_not_finish(db_path):
+    rerun(db_path, "good")
+    time.sleep(0.002)
+    with ResultsDB(db_path) as db:
+        db.start_run("half", "abc", "host", {})
+        db.add_frame(db.results(BASE).iloc[:1].assign(run_id="half"))
+    time.sleep(0.002)
+    rerun(db_path, "tonight")
+    comparison = compare_run(db_path, "tonight", PREVIOUS)
+    assert comparison.ok and "good" in comparison.baseline and "half" not in comparison.baseline
 
 
 def test_thresholds_file(tmp_path):
@@ -347,8 +390,10 @@ def test_real_qemu_runs_rerun_is_unchanged_and_portable_kernels_are_not_compared
     assert unchanged.ok and unchanged.compared == 1 and not unchanged.improvements
 
     not_compared = compare_run(db_path, "portable", "optimized")
-    assert not_compared.ok and not_compared.compared == 0, format_comparison(not_compared)
-    assert main(["compare", "--results", str(db_path), "--run", "portable", "--baseline", "optimized"]) == 0
+    assert not not_compared.regressions and not_compared.compared == 0, format_comparison(not_compared)
+    assert not not_compared.ok  # nothing compared: compare says so and fails, unless --allow-partial
+    argv = ["compare", "--results", str(db_path), "--run", "portable", "--baseline", "optimized"]
+    assert main(argv) == 1 and main([*argv, "--allow-partial"]) == 0
     assert "kernels optimized instead of portable" in capsys.readouterr().out
 
     from harness.report.page import write_report
@@ -375,7 +420,7 @@ def test_points_of_another_identity_are_never_compared(differs, words):
     baseline = _frame(latency=1_000_000)
     current = _frame(latency=3_000_000, sram_measured=240_000, **differs)
     comparison = compare_frames(current, baseline, RegressionConfig(Thresholds(), {}, fail_on_missing=True))
-    assert comparison.ok and comparison.compared == 0
+    assert comparison.compared == 0 and comparison.problems[0].startswith("0 points compared")
     assert not comparison.regressions and not comparison.improvements
     assert {c.metric for c in comparison.changes} == {"point"}
     messages = sorted(c.message for c in comparison.notes)
@@ -390,9 +435,10 @@ def test_compare_of_stored_runs_with_other_kernels_says_no_match(db_path, capsys
         records = db.results(BASE).assign(run_id="portable", kernels="portable", latency=99_000_000.0)
         db.start_run("portable", "abc", "host", {})
         db.add_frame(records)
+        db.finish_run("portable")
     comparison = compare_run(db_path, "portable", BASE)
-    assert comparison.ok and comparison.compared == 0 and not comparison.improvements
-    assert main(["compare", "--results", str(db_path), "--run", "portable", "--baseline", BASE]) == 0
+    assert not comparison.regressions and comparison.compared == 0 and not comparison.improvements
+    assert main(["compare", "--results", str(db_path), "--run", "portable", "--baseline", BASE]) == 1
     out = capsys.readouterr().out
     assert "stm32f746/qemu vww_96_int8 per-layer portable: no match in the baseline" in out
-    assert "OK: 0 points compared" in out
+    assert "NOT OK: 0 points compared" in out

@@ -187,11 +187,18 @@ def report(args: argparse.Namespace) -> int:
     arg("--run", default=None, help="run id (default: the latest run)"),
     _RESULTS_ARG,
     arg("--thresholds", default=None, help="regression thresholds TOML (default: regression.toml)"),
+    arg(
+        "--allow-partial",
+        action="store_true",
+        help="pass although the run did not finish, lacks baseline points or shares none with it",
+    ),
 )
 def compare(args: argparse.Namespace) -> int:
     from harness.results.regression import compare_run, format_comparison
 
-    comparison = compare_run(_results_path(args), args.run, args.baseline, args.thresholds)
+    comparison = compare_run(
+        _results_path(args), args.run, args.baseline, args.thresholds, allow_partial=args.allow_partial
+    )
     print(format_comparison(comparison))
     return 0 if comparison.ok else 1
 

@@ -263,7 +263,13 @@ class ResultsDB:
         )
 
     def finish_run(self, run_id: str) -> None:
+        """The run's session ended (an interrupted or killed one never says so: ``run_finished``)."""
         self._conn.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def run_finished(self, run_id: str) -> bool:
+        """Whether the run's session ended (``finish_run``): not killed, interrupted or still running."""
+        row = self._conn.execute("SELECT finished_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return row is not None and row[0] is not None
 
     def runs(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM runs ORDER BY started_at", self._conn)

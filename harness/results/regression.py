@@ -74,7 +74,7 @@ class Thresholds:
 class RegressionConfig:
     defaults: Thresholds = field(default_factory=Thresholds)
     by_unit: dict[str, Thresholds] = field(default_factory=dict)
-    fail_on_missing: bool = False
+    fail_on_missing: bool = True
     source: Path | None = None
 
     def for_unit(self, unit: str | None) -> Thresholds:
@@ -102,7 +102,7 @@ def load_thresholds(path: str | Path | None = None) -> RegressionConfig:
             f"{path}: unknown table(s) {', '.join(sorted(unknown))}; use [defaults] and [latency_unit.<unit>]"
         )
     base = dict(data.get("defaults", {}))
-    fail_on_missing = base.pop("fail_on_missing", False)
+    fail_on_missing = base.pop("fail_on_missing", True)
     if not isinstance(fail_on_missing, bool):
         raise RegressionError(f"{path}: [defaults] fail_on_missing must be true or false")
     defaults = _thresholds(base, Thresholds(), f"{path} [defaults]")
@@ -165,7 +165,9 @@ def previous_baseline(db: ResultsDB, run_id: str) -> Baseline:
     if run_id not in set(runs["run_id"]):
         raise RegressionError(f"no run {run_id!r} in {db.path}")
     started = runs.set_index("run_id")["started_at"]
-    earlier = [r for r in runs["run_id"] if started[r] < started[run_id]]
+    finished = runs.set_index("run_id")["finished_at"].notna()
+    # A run that did not finish is no baseline: the points it did not reach would all be "missing".
+    earlier = [r for r in runs["run_id"] if started[r] < started[run_id] and finished[r]]
     all_rows = db.results()
     current = all_rows[all_rows["run_id"] == run_id]
     pairs = sorted(set(zip(current["target"], current["backend"], strict=True)))
@@ -244,6 +246,25 @@ class Comparison:
     baseline: str
     config: RegressionConfig
     points: tuple[PointComparison, ...]
+    run_finished: bool = True  # the run's session ended (not killed, interrupted, or still running)
+    allow_partial: bool = False  # an unfinished run, missing points and nothing compared are notes
+
+    @property
+    def problems(self) -> list[str]:
+        """What makes the comparison itself unsound, whatever the figures say: each fails ``compare``
+        unless ``allow_partial``."""
+        found = []
+        if not self.run_finished:
+            found.append(
+                f"run {self.run_id} did not finish (killed, interrupted or still running): a point it "
+                "did not reach is not compared; compare a finished run, or pass --allow-partial"
+            )
+        if self.compared == 0:
+            found.append(
+                f"0 points compared: run {self.run_id} and {self.baseline} have no point in common; "
+                "check --run and --baseline, or pass --allow-partial"
+            )
+        return found
 
     @property
     def changes(self) -> list[Change]:
@@ -263,7 +284,7 @@ class Comparison:
 
     @property
     def ok(self) -> bool:
-        return not self.regressions
+        return not self.regressions and (self.allow_partial or not self.problems)
 
     @property
     def compared(self) -> int:
@@ -276,13 +297,18 @@ def compare_frames(
     config: RegressionConfig | None = None,
     run_id: str = "",
     baseline_label: str = "baseline",
+    *,
+    run_finished: bool = True,
+    allow_partial: bool = False,
 ) -> Comparison:
-    """Every point of ``current`` against the point of ``baseline`` with the same identity."""
+    """Every point of ``current`` against the point of ``baseline`` with the same identity. A baseline
+    point the run lacks is a regression (``fail_on_missing``, the default) unless ``allow_partial``."""
     config = config or load_thresholds()
     now = _by_key(current)
     before = _by_key(baseline)
-    # Points of the baseline on boards/backends the run did not use are out of scope, not missing.
-    used = {(k.target, k.backend) for k in now}
+    # Points of the baseline on boards/backends the run did not use are out of scope, not missing
+    # (a run with no point at all used none: then every baseline point is missing).
+    used = {(k.target, k.backend) for k in now} or {(k.target, k.backend) for k in before}
     keys = sorted(set(now) | {k for k in before if (k.target, k.backend) in used})
     unmatched_now = _by_counterpart(k for k in now if k not in before)
     unmatched_before = _by_counterpart(k for k in before if k not in now)
@@ -295,7 +321,7 @@ def compare_frames(
                 or Change(key, "point", "note", f"new point ({c['status']}); not in the baseline")
             ]
         elif c is None:
-            verdict: Verdict = "regression" if config.fail_on_missing else "note"
+            verdict: Verdict = "regression" if config.fail_on_missing and not allow_partial else "note"
             changes = [
                 _no_match(key, unmatched_now, "this run")
                 or Change(key, "point", verdict, f"not measured in this run (was {b['status']})")
@@ -303,7 +329,7 @@ def compare_frames(
         else:
             changes = _compare_point(key, b, c, config)
         points.append(PointComparison(key, b, c, tuple(changes)))
-    return Comparison(run_id, baseline_label, config, tuple(points))
+    return Comparison(run_id, baseline_label, config, tuple(points), run_finished, allow_partial)
 
 
 def _by_counterpart(keys: Iterable[PointIdentity]) -> dict[tuple, list[PointIdentity]]:
@@ -328,8 +354,11 @@ def compare_run(
     run_id: str | None = None,
     baseline: str = PREVIOUS,
     thresholds: str | Path | RegressionConfig | None = None,
+    *,
+    allow_partial: bool = False,
 ) -> Comparison:
-    """Compare a stored run (default: the latest) with ``baseline``."""
+    """Compare a stored run (default: the latest) with ``baseline``; an unfinished run, a baseline
+    point the run lacks, or no point compared fail it unless ``allow_partial``."""
     config = thresholds if isinstance(thresholds, RegressionConfig) else load_thresholds(thresholds)
     db_path = Path(db_path)
     if not db_path.is_file():
@@ -344,7 +373,9 @@ def compare_run(
             raise RegressionError(f"no run {run_id!r} in {db_path}; known: {', '.join(db.run_ids()[-5:])}")
         base = resolve_baseline(db, run_id, baseline)
         current = db.results(run_id)
-    return compare_frames(current, base.rows, config, run_id, base.label)
+        finished = db.run_finished(run_id)
+    return compare_frames(current, base.rows, config, run_id, base.label, run_finished=finished,
+                          allow_partial=allow_partial)  # fmt: skip
 
 
 def _by_key(frame: pd.DataFrame) -> dict[PointKey, dict[str, Any]]:
@@ -582,9 +613,14 @@ def format_comparison(comparison: Comparison) -> str:
         if changes:
             lines += ["", f"{title}:"]
             lines += [f"  {point_label(c.key)}: {c.message}" for c in changes]
+    if comparison.problems:
+        lines += ["", "allowed (--allow-partial):" if comparison.allow_partial else "problems:"]
+        lines += [f"  {problem}" for problem in comparison.problems]
     lines.append("")
     where = f"thresholds: {comparison.config.source or 'built-in defaults'}"
-    if comparison.ok:
+    if not comparison.regressions and not comparison.ok:
+        lines.append(f"NOT OK: {comparison.problems[0]}")
+    elif comparison.ok:
         lines.append(
             f"OK: {comparison.compared} points compared, no regression, "
             f"{len(comparison.improvements)} improvement(s) ({where})"
