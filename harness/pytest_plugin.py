@@ -309,9 +309,23 @@ def boards(backend: str, farm):
 
 
 @pytest.fixture
-def board(boards, point: Point):
-    """The board this point runs on (kept open across the session)."""
-    return boards.get(point.target)
+def board(boards, point: Point, record):
+    """The board this point runs on (kept open across the session). A board that cannot be had (a farm
+    board missing under ``on_missing = "fail"``, a forced backend that is not there) is the point's
+    stored error row, then the setup error it is."""
+    from harness.boards.base import BoardError
+
+    try:
+        return boards.get(point.target)
+    except BoardError as err:
+        from harness.codegen import CodegenOptions
+        from harness.pipeline import measure as stages
+
+        options = CodegenOptions.for_kernel_set(point.kernels, input_mode=point.input_mode)
+        result = stages.new_result(point.model, point.target, point.p, point.n, boards.wanted_backend(point.target),
+                                   options=options)  # fmt: skip
+        record(stages.note_error(result, err))
+        raise
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ Index (layer: the cases here, then those that live beside their module's other t
   test_a_tensor_and_graph_name_carrying_c_are_only_text_and_the_model_runs)
 - build: broken firmware-cache entries, two processes repairing one (tests/test_build.py)
 - command line: ``CLI_CASES`` and the pipeline command (one line, exit 2)
+- farm: a missing board under on_missing = "fail" is a stored error row, not a QEMU fallback
+  (tests/test_farm.py::test_bench_keeps_a_farm_files_on_missing_fail_*)
 - board / protocol: ``POINT_FAULTS`` (a refused console, a full disk, out of memory, a bug: each an error
   row with the exception), a board timeout row with the console tail, a log that cannot be written;
   a flooding console (tests/test_qemu.py::test_reader_stops_*), Renode's console off the network

@@ -284,3 +284,37 @@ def test_a_labgrid_section_is_read_and_checked(tmp_path):
     bad.write_text('[labgrid]\n[[labgrid.place]]\ntarget = "stm32f746"\nname = "a"\n')
     with pytest.raises(FarmError, match="'coordinator' is missing"):
         load_farm(bad)
+
+
+def test_bench_keeps_a_farm_files_on_missing_fail_and_stores_the_missing_board_as_an_error_row(tmp_path):
+    """Issue 22 finding 5: `bench --farm` with on_missing = "fail" and the board absent fell back to QEMU
+    under bench's default backend and exited 0. The farm's setting holds under the default backend; the
+    point is a stored error row naming the board."""
+    from harness.results.db import ResultsDB
+
+    farm = write_farm(tmp_path, f"""
+        [farm]
+        on_missing = "fail"
+        [[board]]
+        name = "desk-f746"
+        target = "stm32f746"
+        probe = "{F746_PROBE}"
+        serial = "socket://127.0.0.1:9"
+    """)  # fmt: skip
+    results = tmp_path / "results.sqlite"
+    env = {k: v for k, v in os.environ.items() if k != "PATCHBENCH_RUN_ID"} | {"PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "bench", "--farm", str(farm), "--target", "stm32f746",
+         "--models", "vww_96_int8", "--patches", "1", "-j", "0", "--results", str(results),
+         "--report", str(tmp_path / "report")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    with ResultsDB(results) as db:
+        rows = db.results()
+    assert list(zip(rows["backend"], rows["status"], strict=True)) == [("pyocd", "error")]
+    reason = rows["reason"][0]
+    assert reason.startswith(
+        "BoardError: farm board 'desk-f746' (probe 0669FF555052836687031520) is not connected"
+    )
+    assert 'says on_missing = "fail"' in reason

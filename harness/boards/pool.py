@@ -59,6 +59,21 @@ class BoardPool:
             self._boards[target] = PooledBoard(board, choice)
         return self._boards[target]
 
+    def wanted_backend(self, target: str) -> str:
+        """The backend a target was meant to run on when no board could be had (for its error row): the
+        forced one, else a farm's physical board or labgrid place, else the emulator's."""
+        if self.forced_backend not in (None, "auto"):
+            return self.forced_backend
+        if (
+            self.farm is not None
+            and self.farm.lab is not None
+            and self.farm.lab.filter_for(target) is not None
+        ):
+            return "labgrid"
+        if self.farm is not None and self.farm.boards_for(target):
+            return "pyocd"
+        return "qemu"
+
     def _lab_board(self, choice: BackendChoice) -> Board:
         from harness.boards.lab_board import LabgridBoard
         from harness.boards.lab_session import LabError, LabSession

@@ -85,7 +85,12 @@ def zoo(args: argparse.Namespace) -> int:
         default=None,
         help="input mode(s) of per-patch points, e.g. counted,streamed (each point both ways)",
     ),
-    arg("--backend", default="qemu", choices=("auto", "qemu", "renode", "pyocd")),
+    arg(
+        "--backend",
+        default=None,
+        choices=("auto", "qemu", "renode", "pyocd"),
+        help="default: auto with --farm (its boards, and its on_missing), else qemu",
+    ),
     arg("--farm", default=None, help="a TOML inventory of physical boards (with --backend auto|pyocd)"),
     arg("--results", default=None, help="the results database (default: build/results.sqlite)"),
     arg("--report", default=None, help="the report folder (default: build/report)"),
@@ -99,12 +104,15 @@ def bench(args: argparse.Namespace) -> int:
     from harness.paths import BUILD_DIR, REPO_ROOT
 
     _check_bench_options(args)
+    # A farm file's settings (its boards, on_missing) hold under the default: only an explicit
+    # --backend overrides them.
+    backend = args.backend or ("auto" if args.farm else "qemu")
     results = _results_path(args)
     report = args.report or str(BUILD_DIR / "report")
     pytest_args = [
         str(REPO_ROOT / "tests" / "test_benchmark.py"),
         "-m", "hil", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT),
-        "--backend", args.backend, "--results", str(results), "--report", report,
+        "--backend", backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip
     for option in ("sweep", "models", "patches", "depths", "kernels", "input_modes", "farm", "baseline"):
