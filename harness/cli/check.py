@@ -33,12 +33,6 @@ from pathlib import Path
 from harness.cli.registry import arg, command
 from harness.results.table import format_table
 
-DSP_KINDS = (
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "TRANSPOSE_CONV",
-)  # pb_kernels.h: the *_dsp kernels
 DEFAULT_TARGETS = ("stm32f412", "stm32f746", "stm32h743")
 KB = 1024
 
@@ -153,6 +147,7 @@ def check(path: Path, targets: list[str], inputs: int = 20, run: bool = False) -
 
 def _ops(report: CheckReport, graph, rewrites) -> None:
     from harness.codegen import unsupported_reason
+    from harness.codegen.kernels import dsp_kinds
     from harness.schedule.fusion import fold_pads
     from harness.schedule.plan import ScheduleError, make_plan
     from harness.schedule.search import valid_depths
@@ -181,6 +176,7 @@ def _ops(report: CheckReport, graph, rewrites) -> None:
         )
     else:
         report.patch_stage = "every op can run patch by patch"
+    dsp = dsp_kinds()  # read from the C: the kinds with a *_dsp kernel
     for index, op in enumerate(graph.ops):
         reason = unsupported_reason(graph, op, in_stage=False)
         if reason is not None:
@@ -209,7 +205,7 @@ def _ops(report: CheckReport, graph, rewrites) -> None:
                 if reason is not None
                 else f"folded into {folded_into[op.name]}"
                 if op.name in folded_into
-                else ("DSP" if op.kind in DSP_KINDS else "portable"),
+                else ("DSP" if op.kind in dsp else "portable"),
             )
         )
     report.problems.extend(report.unsupported)

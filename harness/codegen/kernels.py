@@ -23,6 +23,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -43,6 +44,7 @@ from harness.ir.geometry import (
     window_count,
 )
 from harness.ir.graph import Graph, Op
+from harness.ir.opdefs import OP_DEFS
 from harness.paths import BUILD_DIR
 from harness.schedule.arena import depthwise_inplace_schedule
 
@@ -87,6 +89,19 @@ def kernel_sources() -> list[Path]:
 
 def kernel_headers() -> list[Path]:
     return sorted(KERNELS_DIR.glob("*.h"))
+
+
+def defined_functions() -> frozenset[str]:
+    """The ``pb_*`` functions the kernels' C files define (not only declare)."""
+    definition = re.compile(r"^[a-z][\w \t*]*?\b(pb_\w+)\s*\([^;{]*\)\s*\{", re.M)
+    return frozenset(name for path in kernel_sources() for name in definition.findall(path.read_text()))
+
+
+def dsp_kinds() -> tuple[str, ...]:
+    """The op kinds with a DSP kernel: one of their C functions (``OpDef.kernels``) has a ``<name>_dsp``
+    variant defined in the C (read from the C, so it cannot drift from it)."""
+    defined = defined_functions()
+    return tuple(kind for kind, d in OP_DEFS.items() if any(f"{k}_dsp" in defined for k in d.kernels))
 
 
 def optimized_define(optimized: bool) -> str:

@@ -38,6 +38,7 @@ from harness.ir.graph import (
     check_tensor_size,
     validate,
 )
+from harness.ir.opdefs import OP_DEFS
 
 
 def load_tflite(path: str | Path, name: str | None = None) -> Graph:
@@ -399,21 +400,15 @@ def _op_attrs(kind: str, options: dict[str, Any], output: Tensor, op_where: str)
         if options["activation"] != 0:
             # TFLite's int8 concatenation ignores a fused activation; refuse rather than guess.
             raise TFLiteImportError(f"{op_where}: a fused activation on CONCATENATION is not supported")
-    if kind == "SOFTMAX":
-        attrs["beta"] = float(options["beta"])
-    if kind == "LEAKY_RELU":
-        attrs["alpha"] = float(options["alpha"])
+    for field in OP_DEFS[kind].fields if kind in OP_DEFS else ():  # its definition's (harness/ir/opdefs.py)
+        attrs[field.attr] = field.type(options[field.attr])
     if kind == "STRIDED_SLICE":
         for key in ("begin_mask", "end_mask", "shrink_axis_mask", "ellipsis_mask", "new_axis_mask"):
             attrs[key] = int(options.get(key, 0))
         attrs["offset"] = bool(options.get("offset", False))
     if kind in ("SPLIT", "SPLIT_V") and "num_splits" in options:
         attrs["num_splits"] = int(options["num_splits"])
-    if kind in ("RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR"):
-        attrs["align_corners"] = bool(options["align_corners"])
-        attrs["half_pixel_centers"] = bool(options["half_pixel_centers"])
-    if kind in ("DEPTH_TO_SPACE", "SPACE_TO_DEPTH"):
-        attrs["block_size"] = int(options["block_size"])
+    if "block_size" in attrs:
         if attrs["block_size"] < 1:
             raise TFLiteImportError(f"{op_where}: block_size {attrs['block_size']} must be positive")
     if kind in _FUSED_ACTIVATION_OPS or kind in _POOL_OPS:

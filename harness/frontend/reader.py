@@ -12,6 +12,7 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 from harness.frontend.canonicalize import SOURCE_ONLY_KINDS
 from harness.frontend.schema import _CUSTOM_CODE, _POOL_OPS, TFLiteImportError
 from harness.ir.graph import OP_KINDS
+from harness.ir.opdefs import OP_DEFS
 
 # --- the raw flatbuffer, read into plain records --------------------------------------------------
 
@@ -217,25 +218,6 @@ def _read_options(kind: str, operator) -> dict[str, Any]:
         if o is None:
             return {"missing": True}
         return {"axis": o.Axis(), "activation": o.FusedActivationFunction()}
-    if kind == "SOFTMAX":
-        o = _options_table(operator, tflite.SoftmaxOptions)
-        return {"beta": 1.0 if o is None else float(o.Beta())}
-    if kind == "RESIZE_NEAREST_NEIGHBOR":
-        o = _options_table(operator, tflite.ResizeNearestNeighborOptions)
-        if o is None:
-            return {"align_corners": False, "half_pixel_centers": False}
-        return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
-    if kind == "RESIZE_BILINEAR":
-        o = _options_table(operator, tflite.ResizeBilinearOptions)
-        if o is None:
-            return {"align_corners": False, "half_pixel_centers": False}
-        return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
-    if kind in ("DEPTH_TO_SPACE", "SPACE_TO_DEPTH"):
-        cls = tflite.DepthToSpaceOptions if kind == "DEPTH_TO_SPACE" else tflite.SpaceToDepthOptions
-        o = _options_table(operator, cls)
-        if o is None:
-            return {"missing": True}
-        return {"block_size": o.BlockSize()}
     if kind == "STRIDED_SLICE":
         o = _options_table(operator, tflite.StridedSliceOptions)
         if o is None:
@@ -268,12 +250,23 @@ def _read_options(kind: str, operator) -> dict[str, Any]:
             "stride": (o.StrideH(), o.StrideW()),
             "activation": o.FusedActivationFunction(),
         }
-    if kind == "LEAKY_RELU":
-        o = _options_table(operator, tflite.LeakyReluOptions)
-        return {"alpha": 0.0 if o is None else float(o.Alpha())}
     if kind == "RESHAPE":
         o = _options_table(operator, tflite.ReshapeOptions)
         if o is None or o.NewShapeIsNone():
             return {}
         return {"new_shape": tuple(int(d) for d in o.NewShapeAsNumpy())}
+    if kind in OP_DEFS and OP_DEFS[kind].fields:
+        return _defined_options(kind, operator)
     return {}
+
+
+def _defined_options(kind: str, operator) -> dict[str, Any]:
+    """The options of an op whose definition lists its fields (harness/ir/opdefs.py), by attribute name;
+    an absent table gives the defaults, or ``missing`` when a field has none."""
+    definition = OP_DEFS[kind]
+    o = _options_table(operator, getattr(tflite, definition.options))
+    if o is None:
+        if any(field.default is None for field in definition.fields):
+            return {"missing": True}
+        return {field.attr: field.default for field in definition.fields}
+    return {field.attr: field.type(getattr(o, field.name)()) for field in definition.fields}

@@ -6,6 +6,7 @@ from tflite.TensorType import TensorType
 from tflite.utils import BUILTIN_OPCODE2NAME
 
 from harness.ir.graph import OP_KINDS
+from harness.ir.opdefs import OP_DEFS
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
@@ -44,60 +45,7 @@ _FUSED_ACTIVATION_OPS = (
     "TRANSPOSE_CONV",
 )
 _POOL_OPS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
-# (min, max) number of inputs per op kind; None = any number >= min.
-_INPUT_COUNTS: dict[str, tuple[int, int | None]] = {
-    "CONV_2D": (3, 3),
-    "DEPTHWISE_CONV_2D": (3, 3),
-    "FULLY_CONNECTED": (2, 3),
-    "ADD": (2, 2),
-    "SUB": (2, 2),
-    "MUL": (2, 2),
-    "MAXIMUM": (2, 2),
-    "MINIMUM": (2, 2),
-    "PRELU": (2, 2),
-    "AVERAGE_POOL_2D": (1, 1),
-    "MAX_POOL_2D": (1, 1),
-    "MEAN": (2, 2),
-    "PAD": (2, 2),
-    "PADV2": (2, 3),
-    "SLICE": (3, 3),
-    "STRIDED_SLICE": (4, 4),
-    "SPLIT": (2, 2),
-    "SPLIT_V": (3, 3),
-    "RESHAPE": (1, 2),
-    "TRANSPOSE": (2, 2),
-    "CONCATENATION": (1, None),
-    "RESIZE_NEAREST_NEIGHBOR": (2, 2),
-    "SOFTMAX": (1, 1),
-    "QUANTIZE": (1, 1),
-    "DEQUANTIZE": (1, 1),
-    "LOGISTIC": (1, 1),
-    "TANH": (1, 1),
-    "HARD_SWISH": (1, 1),
-    "LEAKY_RELU": (1, 1),
-    "RELU": (1, 1),
-    "RELU6": (1, 1),
-    "RELU_N1_TO_1": (1, 1),
-    "TRANSPOSE_CONV": (3, 4),
-    "RESIZE_BILINEAR": (2, 2),
-    "DEPTH_TO_SPACE": (1, 1),
-    "SPACE_TO_DEPTH": (1, 1),
-}
+# (min, max) number of inputs per op kind; None = any number >= min (harness/ir/opdefs.py).
+_INPUT_COUNTS: dict[str, tuple[int, int | None]] = {kind: d.inputs for kind, d in OP_DEFS.items()}
 # Inputs that must be constants, by position: (position, role, dtype).
-_CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
-    "CONV_2D": ((1, "filter", "int8"), (2, "bias", "int32")),
-    "DEPTHWISE_CONV_2D": ((1, "filter", "int8"), (2, "bias", "int32")),
-    "FULLY_CONNECTED": ((1, "weights", "int8"), (2, "bias", "int32")),
-    "MEAN": ((1, "axes", "int32"),),
-    "PAD": ((1, "paddings", "int32"),),
-    "PADV2": ((1, "paddings", "int32"), (2, "constant value", "int8")),
-    "SLICE": ((1, "begin", "int32"), (2, "size", "int32")),
-    "STRIDED_SLICE": ((1, "begin", "int32"), (2, "end", "int32"), (3, "strides", "int32")),
-    "SPLIT": ((0, "axis", "int32"),),
-    "SPLIT_V": ((1, "size_splits", "int32"), (2, "axis", "int32")),
-    "RESHAPE": ((1, "shape", "int32"),),
-    "TRANSPOSE": ((1, "perm", "int32"),),
-    "RESIZE_NEAREST_NEIGHBOR": ((1, "size", "int32"),),
-    "RESIZE_BILINEAR": ((1, "size", "int32"),),
-    "TRANSPOSE_CONV": ((0, "output shape", "int32"), (1, "filter", "int8"), (3, "bias", "int32")),
-}
+_CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {kind: d.consts for kind, d in OP_DEFS.items() if d.consts}

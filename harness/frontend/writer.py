@@ -21,51 +21,13 @@ from harness.frontend.schema import (
 )
 from harness.ir import shapes
 from harness.ir.graph import Graph, GraphError, Op, Tensor, validate
+from harness.ir.opdefs import OP_DEFS
 
 # --- Graph -> flatbuffer ----------------------------------------------------------------------------
 
 # The operator version the TFLite converter writes for int8 ops (op_version.cc); the runtimes pick the
-# kernel registration by it.
-_INT8_OP_VERSIONS = {
-    "CONV_2D": 3,
-    "DEPTHWISE_CONV_2D": 3,
-    "FULLY_CONNECTED": 4,
-    "ADD": 2,
-    "SUB": 2,
-    "MUL": 2,
-    "MAXIMUM": 2,
-    "MINIMUM": 2,
-    "PRELU": 1,
-    "AVERAGE_POOL_2D": 2,
-    "MAX_POOL_2D": 2,
-    "MEAN": 2,
-    "PAD": 2,
-    "PADV2": 2,
-    "SLICE": 2,
-    "STRIDED_SLICE": 2,
-    "SPLIT": 2,
-    "SPLIT_V": 2,
-    "RESHAPE": 1,
-    "TRANSPOSE": 2,
-    "CONCATENATION": 2,
-    "RESIZE_NEAREST_NEIGHBOR": 2,
-    "SOFTMAX": 2,
-    "QUANTIZE": 1,
-    "DEQUANTIZE": 2,
-    "LOGISTIC": 2,
-    "TANH": 2,
-    "HARD_SWISH": 1,
-    "LEAKY_RELU": 2,
-    "RELU": 2,
-    "RELU6": 2,
-    "RELU_N1_TO_1": 1,
-    "TRANSPOSE_CONV": 3,
-    "RESIZE_BILINEAR": 2,
-    # The converter writes 2 for int8; LiteRT's BUILTIN_REF registers only version 1, whose kernel takes
-    # int8 as well, so patchbench's exports say 1 and both resolvers load them.
-    "DEPTH_TO_SPACE": 1,
-    "SPACE_TO_DEPTH": 2,
-}
+# kernel registration by it (harness/ir/opdefs.py: OpDef.version).
+_INT8_OP_VERSIONS = {kind: d.version for kind, d in OP_DEFS.items()}
 # deprecated_builtin_code is an int8: codes above 127 are written as this placeholder.
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 # Constant buffers aligned like the TFLite converter aligns them, so runtimes may read them in place.
@@ -276,9 +238,25 @@ def _activation_code(graph: Graph, op: Op) -> int:
 def _options(builder: flatbuffers.Builder, graph: Graph, op: Op) -> tuple[int, int | None]:
     """(builtin_options_type, offset of the options table) of one op; (NONE, None) for option-less ops."""
     writer = _OPTION_WRITERS.get(op.kind)
-    if writer is None:
-        return BuiltinOptions.NONE, None
-    return writer(builder, graph, op)
+    if writer is not None:
+        return writer(builder, graph, op)
+    if OP_DEFS[op.kind].fields:
+        return _defined_options(builder, graph, op)
+    return BuiltinOptions.NONE, None
+
+
+def _defined_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
+    """The options table of an op whose definition lists its fields (harness/ir/opdefs.py)."""
+    definition = OP_DEFS[op.kind]
+    table = definition.options
+    getattr(tflite, f"{table}Start")(builder)
+    for field in definition.fields:
+        if field.default is None:
+            value = _attr(graph, op, field.attr)
+        else:
+            value = op.attrs.get(field.attr, field.default)
+        getattr(tflite, f"{table}Add{field.name}")(builder, field.type(value))
+    return getattr(BuiltinOptions, table), getattr(tflite, f"{table}End")(builder)
 
 
 def _conv_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
@@ -393,39 +371,6 @@ def _concatenation_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
     return BuiltinOptions.ConcatenationOptions, tflite.ConcatenationOptionsEnd(builder)
 
 
-def _softmax_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
-    tflite.SoftmaxOptionsStart(builder)
-    tflite.SoftmaxOptionsAddBeta(builder, float(op.attrs.get("beta", 1.0)))
-    return BuiltinOptions.SoftmaxOptions, tflite.SoftmaxOptionsEnd(builder)
-
-
-def _resize_nearest_neighbor_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
-    tflite.ResizeNearestNeighborOptionsStart(builder)
-    tflite.ResizeNearestNeighborOptionsAddAlignCorners(builder, bool(op.attrs.get("align_corners", False)))
-    tflite.ResizeNearestNeighborOptionsAddHalfPixelCenters(
-        builder, bool(op.attrs.get("half_pixel_centers", False))
-    )
-    return BuiltinOptions.ResizeNearestNeighborOptions, tflite.ResizeNearestNeighborOptionsEnd(builder)
-
-
-def _resize_bilinear_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
-    tflite.ResizeBilinearOptionsStart(builder)
-    tflite.ResizeBilinearOptionsAddAlignCorners(builder, bool(op.attrs.get("align_corners", False)))
-    tflite.ResizeBilinearOptionsAddHalfPixelCenters(builder, bool(op.attrs.get("half_pixel_centers", False)))
-    return BuiltinOptions.ResizeBilinearOptions, tflite.ResizeBilinearOptionsEnd(builder)
-
-
-def _block_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
-    block = int(_attr(graph, op, "block_size"))
-    if op.kind == "DEPTH_TO_SPACE":
-        tflite.DepthToSpaceOptionsStart(builder)
-        tflite.DepthToSpaceOptionsAddBlockSize(builder, block)
-        return BuiltinOptions.DepthToSpaceOptions, tflite.DepthToSpaceOptionsEnd(builder)
-    tflite.SpaceToDepthOptionsStart(builder)
-    tflite.SpaceToDepthOptionsAddBlockSize(builder, block)
-    return BuiltinOptions.SpaceToDepthOptions, tflite.SpaceToDepthOptionsEnd(builder)
-
-
 def _transpose_conv_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
     stride_h, stride_w = _attr(graph, op, "stride", (1, 1))
     tflite.TransposeConvOptionsStart(builder)
@@ -434,12 +379,6 @@ def _transpose_conv_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
     tflite.TransposeConvOptionsAddStrideH(builder, int(stride_h))
     tflite.TransposeConvOptionsAddFusedActivationFunction(builder, _activation_code(graph, op))
     return BuiltinOptions.TransposeConvOptions, tflite.TransposeConvOptionsEnd(builder)
-
-
-def _leaky_relu_options(builder, graph: Graph, op: Op) -> tuple[int, int]:
-    tflite.LeakyReluOptionsStart(builder)
-    tflite.LeakyReluOptionsAddAlpha(builder, float(_attr(graph, op, "alpha")))
-    return BuiltinOptions.LeakyReluOptions, tflite.LeakyReluOptionsEnd(builder)
 
 
 _OPTION_WRITERS: dict[str, Callable[[flatbuffers.Builder, Graph, Op], tuple[int, int | None]]] = {
@@ -457,11 +396,5 @@ _OPTION_WRITERS: dict[str, Callable[[flatbuffers.Builder, Graph, Op], tuple[int,
     "MEAN": _mean_options,
     "RESHAPE": _reshape_options,
     "CONCATENATION": _concatenation_options,
-    "SOFTMAX": _softmax_options,
-    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest_neighbor_options,
     "TRANSPOSE_CONV": _transpose_conv_options,
-    "LEAKY_RELU": _leaky_relu_options,
-    "RESIZE_BILINEAR": _resize_bilinear_options,
-    "DEPTH_TO_SPACE": _block_options,
-    "SPACE_TO_DEPTH": _block_options,
 }

@@ -12,28 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.ir.graph import Graph, GraphError, Op
+from harness.ir.opdefs import PATCH_TILE, kinds
 from harness.ir.quant import round_half_away
 
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
-CONV_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D")
-POOL_KINDS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
+CONV_KINDS = kinds(family="conv")
+POOL_KINDS = kinds(family="pool")
 # The ops that slide a window over the image and so take explicit pads.
 WINDOW_KINDS = (*CONV_KINDS, *POOL_KINDS)
 # Ops whose inputs after the first are constants (weights, bias, axes, paddings, perm, shape, size).
-SINGLE_ACTIVATION_KINDS = (
-    *CONV_KINDS,
-    "FULLY_CONNECTED",
-    "MEAN",
-    "PAD",
-    "PADV2",
-    "SLICE",
-    "STRIDED_SLICE",
-    "TRANSPOSE",
-    "RESHAPE",
-    "RESIZE_NEAREST_NEIGHBOR",
-    "RESIZE_BILINEAR",
-)
+SINGLE_ACTIVATION_KINDS = kinds(single_activation=True)
 
 
 def reach(kernel: int, dilation: int) -> int:
@@ -208,13 +197,7 @@ def _shifted(out_range, size: int, pad_before: int):
 # Resizes and block rearrangements: output pixel (y, x) reads input pixels that follow from (y, x) and the
 # full map sizes alone, so a tile of the output reads one window of the input (``tile_input_window``),
 # and a kernel computing the tile needs where the tile and the window lie in the full maps.
-TILE_KINDS = (
-    "RESIZE_BILINEAR",
-    "RESIZE_NEAREST_NEIGHBOR",
-    "DEPTH_TO_SPACE",
-    "SPACE_TO_DEPTH",
-    "TRANSPOSE_CONV",
-)
+TILE_KINDS = kinds(patch=PATCH_TILE)
 RESIZE_FRACTION_BITS = 10  # TFLite's int8 bilinear resize works in 1/1024 of an input pixel
 
 

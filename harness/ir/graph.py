@@ -61,52 +61,18 @@ from typing import Any
 
 import numpy as np
 
-OP_KINDS = (
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "ADD",
-    "SUB",
-    "MUL",
-    "MAXIMUM",
-    "MINIMUM",
-    "PRELU",
-    "AVERAGE_POOL_2D",
-    "MAX_POOL_2D",
-    "MEAN",
-    "PAD",
-    "PADV2",
-    "SLICE",
-    "STRIDED_SLICE",
-    "SPLIT",
-    "SPLIT_V",
-    "RESHAPE",
-    "TRANSPOSE",
-    "CONCATENATION",
-    "RESIZE_NEAREST_NEIGHBOR",
-    "SOFTMAX",
-    "QUANTIZE",
-    "DEQUANTIZE",
-    "LOGISTIC",
-    "TANH",
-    "HARD_SWISH",
-    "LEAKY_RELU",
-    "RELU",
-    "RELU6",
-    "RELU_N1_TO_1",
-    "TRANSPOSE_CONV",
-    "RESIZE_BILINEAR",
-    "DEPTH_TO_SPACE",
-    "SPACE_TO_DEPTH",
-)
+from harness.ir.opdefs import OP_DEFS, kinds
+
+# Every kind patchbench takes, in the order of their definitions (harness/ir/opdefs.py).
+OP_KINDS = tuple(OP_DEFS)
 
 # Elementwise ops of one int8 input: every output value is a function of the input value alone, so
 # the reference and the kernels compute them as a 256-entry table (reference.unary_table).
-UNARY_KINDS = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU", "RELU", "RELU6", "RELU_N1_TO_1")
+UNARY_KINDS = kinds(family="unary")
 # Ops of two operands that numpy-broadcast against each other (the output has the broadcast shape).
-BROADCAST_KINDS = ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU")
+BROADCAST_KINDS = kinds(family="broadcast")
 # Ops with several outputs (every other op has one).
-MULTI_OUTPUT_KINDS = ("SPLIT", "SPLIT_V")
+MULTI_OUTPUT_KINDS = kinds(several_outputs=True)
 
 DTYPES = ("int8", "int16", "int32", "float32")
 # The largest tensor patchbench takes: the C code addresses the arena and weights with 32-bit offsets,

@@ -14,6 +14,7 @@ import numpy as np
 from harness.ir import slicing
 from harness.ir.geometry import conv_out_size, explicit_pads, window_count
 from harness.ir.graph import MULTI_OUTPUT_KINDS, Graph, GraphError, Op
+from harness.ir.opdefs import OP_DEFS
 
 Shape = tuple[int, ...]
 ShapeOf = Callable[[str], Shape]
@@ -39,7 +40,7 @@ def _infer(graph: Graph, index: int, op: Op, shape_of: ShapeOf | None = None) ->
     ctx = _Context(graph, index, op, shape_of)
     if op.kind in MULTI_OUTPUT_KINDS:
         return _split(ctx)
-    rule = _RULES.get(op.kind)
+    rule = _RULES.get(op.kind) or (OP_DEFS[op.kind].shape if op.kind in OP_DEFS else None)
     if rule is None:
         raise GraphError(f"{_where(graph, index, op)}: no shape rule for op kind {op.kind!r}")
     return [rule(ctx)]

@@ -22,10 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from harness.ir import slicing
+from harness.ir import opdefs, slicing
 from harness.ir.geometry import (
-    TILE_KINDS,
-    WINDOW_KINDS,
     Pads,
     activation_input_names,
     activation_inputs,
@@ -33,20 +31,22 @@ from harness.ir.geometry import (
     pad_input_window,
     tile_input_window,
 )
-from harness.ir.graph import BROADCAST_KINDS, UNARY_KINDS, Graph, Op, op_macs
+from harness.ir.graph import Graph, Op, op_macs
+from harness.ir.opdefs import kinds
 
 MAX_PATCHES_PER_SIDE = 8
 
-# Ops that compute each output pixel from a bounded input window, so that a region of the output
-# depends on a region of the input only.
-WINDOW_OPS = WINDOW_KINDS
-ELEMENTWISE_OPS = (*BROADCAST_KINDS, "QUANTIZE", "DEQUANTIZE", *UNARY_KINDS)
-# Resizes and block rearrangements: a tile of the output reads one window of the input, by the op's own
-# index rule (geometry.tile_input_window).
-TILE_OPS = TILE_KINDS
-PAD_OPS = ("PAD", "PADV2")
-SLICE_OPS = ("SLICE", "STRIDED_SLICE")  # 4-D slices that keep every axis (slicing.is_local_slice)
-PATCHABLE_OPS = WINDOW_OPS + ELEMENTWISE_OPS + TILE_OPS + PAD_OPS + SLICE_OPS + ("CONCATENATION",)
+# What may be in the patch stage, by each op's definition (harness/ir/opdefs.py, OpDef.patch):
+# ops that compute each output pixel from a bounded input window, so that a region of the output
+# depends on a region of the input only;
+WINDOW_OPS = kinds(patch=opdefs.PATCH_WINDOW)
+ELEMENTWISE_OPS = kinds(patch=opdefs.PATCH_ELEMENTWISE)
+# resizes and block rearrangements: a tile of the output reads one window of the input, by the op's own
+# index rule (geometry.tile_input_window);
+TILE_OPS = kinds(patch=opdefs.PATCH_TILE)
+PAD_OPS = kinds(patch=opdefs.PATCH_PAD)
+SLICE_OPS = kinds(patch=opdefs.PATCH_SLICE)  # 4-D slices that keep every axis (slicing.is_local_slice)
+PATCHABLE_OPS = tuple(kind for kind, d in opdefs.OP_DEFS.items() if d.patch is not None)
 
 
 class ScheduleError(ValueError):
