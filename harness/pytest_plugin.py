@@ -13,8 +13,10 @@ linker's numbers, stored as ``does_not_fit``), ``device_run`` (flashed, run ``--
 in one boot, checked against the reference: a PointResult whatever happens) and ``record`` (stores a
 PointRecord in the run, and its fields as JUnit XML properties).
 
-With pytest-xdist the controller creates the run (one run id, stored in ``PATCHBENCH_RUN_ID``, which
-the workers inherit) and writes the report at the end; the workers write result rows to the same
+Without ``--results`` the points go to a temporary database (``PATCHBENCH_RESULTS``; its path is printed
+at the end): a test session never writes into the user's build/results.sqlite; ``patchbench bench``
+passes ``--results`` (default build/results.sqlite). With pytest-xdist the controller creates the run
+(one run id, stored in ``PATCHBENCH_RUN_ID``, which the workers inherit with the database's path) and writes the report at the end; the workers write result rows to the same
 SQLite file, each row committed on its own so an interrupted run keeps every completed point.
 """
 
@@ -22,13 +24,14 @@ from __future__ import annotations
 
 import os
 import platform
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from harness.paths import BUILD_DIR, SHARED_DIR
+from harness.paths import SHARED_DIR
 from harness.pipeline.sweep import (
     Point,
     Sweep,
@@ -40,7 +43,10 @@ from harness.pipeline.sweep import (
 )
 
 RUN_ID_ENV = "PATCHBENCH_RUN_ID"
-DEFAULT_RESULTS = BUILD_DIR / "results.sqlite"
+# Without --results a session stores its points in a temporary database (its path in this variable,
+# which xdist workers inherit with the run id): a test session never writes into the user's
+# build/results.sqlite. `patchbench bench` passes --results (default: build/results.sqlite).
+RESULTS_ENV = "PATCHBENCH_RESULTS"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,7 +65,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--depths", default=None, help="patch-stage depths n, e.g. 4,6")
     group.addoption("--sweep", default=None, help="a TOML sweep file (default: sweeps/default.toml)")
     group.addoption("--farm", default=None, help="a TOML inventory of physical boards")
-    group.addoption("--results", default=str(DEFAULT_RESULTS), help="the results database (SQLite file)")
+    group.addoption(
+        "--results",
+        default=None,
+        help="the results database (SQLite file; default: a temporary one, its path printed at the end; "
+        "`patchbench bench` uses build/results.sqlite)",
+    )
     group.addoption("--report", default=None, help="write the HTML report of this run into this folder")
     group.addoption("--baseline", default=None, help="a run id, an exported .csv/.json, or 'previous'")
     group.addoption("--repeat", type=int, default=None, help="timed runs per point (median reported)")
@@ -140,6 +151,17 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_controller(config) and RUN_ID_ENV not in os.environ:
         os.environ[RUN_ID_ENV] = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         config._patchbench_owns_run = True
+        if not config.getoption("--results"):
+            folder = Path(tempfile.gettempdir()) / f"patchbench-{os.environ[RUN_ID_ENV]}"
+            os.environ[RESULTS_ENV] = str(folder / "results.sqlite")  # created when a point is stored
+
+
+def results_path(config: pytest.Config) -> Path:
+    """The session's results database: --results, else the session's temporary one."""
+    value = config.getoption("--results") or os.environ.get(RESULTS_ENV)
+    if not value:
+        raise pytest.UsageError(f"no results database: pass --results FILE (or set {RESULTS_ENV})")
+    return Path(value)
 
 
 def _check_lab(config: pytest.Config) -> None:
@@ -186,11 +208,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from harness.results.db import ResultsDB
 
-    results_path = Path(config.getoption("--results"))
-    if not results_path.exists():
+    path = results_path(config)
+    if not path.exists():
         return
     run_id = os.environ[RUN_ID_ENV]
-    with ResultsDB(results_path) as db:
+    with ResultsDB(path) as db:
         if run_id not in db.run_ids():
             return  # no benchmark point ran: a unit-test session leaves no run behind
         if exitstatus != pytest.ExitCode.INTERRUPTED:  # Ctrl-C, SIGTERM: the run stays unfinished
@@ -200,14 +222,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if report_dir:
         from harness.report.page import write_report
 
-        path = write_report(results_path, run_id, Path(report_dir), baseline=config.getoption("--baseline"))
-        config._patchbench_report = path
+        page = write_report(path, run_id, Path(report_dir), baseline=config.getoption("--baseline"))
+        config._patchbench_report = page
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     if getattr(config, "_patchbench_ran", False):
-        results = config.getoption("--results")
-        terminalreporter.write_line(f"patchbench run {os.environ[RUN_ID_ENV]}: results in {results}")
+        where = str(results_path(config))
+        if not config.getoption("--results"):
+            where += " (a temporary database: pass --results FILE to keep the results)"
+        terminalreporter.write_line(f"patchbench run {os.environ[RUN_ID_ENV]}: results in {where}")
         report = getattr(config, "_patchbench_report", None)
         if report:
             terminalreporter.write_line(f"patchbench report: {report}")
@@ -241,7 +265,7 @@ def farm(pytestconfig: pytest.Config):
 def results_db(pytestconfig: pytest.Config):
     from harness.results.db import ResultsDB
 
-    db = ResultsDB(pytestconfig.getoption("--results"))
+    db = ResultsDB(results_path(pytestconfig))
     yield db
     db.close()
 

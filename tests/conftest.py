@@ -1,10 +1,35 @@
-"""Test-suite hooks: the ``needs_tool`` marker of tests/machine.py, checked before each test runs."""
+"""Test-suite hooks: the ``needs_tool`` marker of tests/machine.py, checked before each test runs; and
+the user's results (build/results.sqlite, build/report) unchanged by the whole session, or it fails."""
 
 from __future__ import annotations
 
+import pytest
 from machine import require_tools
+from user_paths import USER_REPORT, USER_RESULTS, snapshot
 
 
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("needs_tool"):
         require_tools(*mark.args)
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller sees the whole session
+        session.config._user_paths = snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_user_paths", None)
+    if before is None:
+        return
+    after = snapshot()
+    changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (
+            f"the test session changed the user's results ({USER_RESULTS}, {USER_REPORT}/): "
+            f"{', '.join(changed[:5])}; a test must use its own temporary paths"
+        )
+        if reporter is not None:
+            reporter.write_line(f"ERROR: {message}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
