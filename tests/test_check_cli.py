@@ -35,15 +35,17 @@ def test_check_converter_model_reports_ops_rewrites_agreement_and_memory(capsys)
     assert report["tflm"]["file"] == "equal"
     (fit,) = report["targets"]
     assert fit["target"] == "stm32f412" and fit["per_layer_fits"] and fit["weights_bytes"] > 50_000
-    assert fit["smallest_patch_arena"] < fit["per_layer_arena"]
+    streamed, counted = fit["smallest_patch"]  # streamed first: the paper's figure
+    assert (streamed["input_mode"], counted["input_mode"]) == ("streamed", "counted")
+    assert streamed["arena"] < counted["arena"] < fit["per_layer_arena"]
+    assert streamed["fits"] and counted["fits"]
     # the verdict comes from the built firmware: its flash is code + weights + test input, its SRAM at
     # least the arena and the planned stack (never below 512 B: main, the kernels, one interrupt)
     assert fit["per_layer_flash"] == fit["code_bytes"] + fit["weights_bytes"] + fit["test_input_bytes"]
     assert fit["code_bytes"] > 10_000 and fit["test_input_bytes"] == 64 * 64 * 3
     assert fit["per_layer_arena"] + 512 <= fit["per_layer_sram"] <= fit["per_layer_arena"] + 4096
-    assert (
-        fit["smallest_patch_arena"] + 512 <= fit["smallest_patch_sram"] <= fit["smallest_patch_arena"] + 4096
-    )
+    for patch in (streamed, counted):
+        assert patch["arena"] + 512 <= patch["sram"] <= patch["arena"] + 4096
 
 
 @needs("arm-none-eabi-gcc")
@@ -67,7 +69,7 @@ def test_check_counts_code_flash_in_the_fit(capsys, monkeypatch):
     (tight,) = report["targets"]
     assert code == 1 and "fits none of the targets stm32f412" in report["problems"]
     assert tight["weights_bytes"] < tight["flash_budget"] < tight["per_layer_flash"]
-    assert not tight["per_layer_fits"] and not tight["smallest_patch_fits"]
+    assert not tight["per_layer_fits"] and not any(patch["fits"] for patch in tight["smallest_patch"])
 
 
 @needs("arm-none-eabi-gcc")

@@ -12,11 +12,13 @@ What it checks, in order, each result in the table it prints (``--json``: the sa
 3. Arithmetic: the reference against LiteRT's BUILTIN_REF interpreter on every tensor, and against
    TFLite Micro on the outputs, for N seeded inputs. A file LiteRT or TFLite Micro cannot load is
    checked as patchbench's canonicalized export (said so).
-4. Memory per target: the arena of per-layer inference and of the smallest per-patch schedule; then
-   each of the two firmwares built for sizing (pipeline/sizing.py: linked, never run), and its flash
+4. Memory per target: the arena of per-layer inference and of the smallest per-patch schedule with the
+   input image streamed (read tile by tile, as the paper measures) and with it counted in SRAM, streamed
+   first; then each firmware built for sizing (pipeline/sizing.py: linked, never run), and its flash
    (code, weights and the compiled-in test input) and SRAM (.data + .bss with the arena, and the
    reserved stack) against the target's budgets: the fit verdict.
-5. ``--run``: one per-layer and one per-patch point on the emulator for the first target, bit-exact.
+5. ``--run``: the per-layer point and the smallest streamed per-patch point on the emulator for the first
+   target, bit-exact.
 
 Exit status 0 only when every op runs, the arithmetic agrees, the model fits at least one target and
 every ``--run`` point is bit-exact.
@@ -34,6 +36,9 @@ from harness.cli.registry import arg, command
 from harness.results.table import format_table
 
 DEFAULT_TARGETS = ("stm32f412", "stm32f746", "stm32h743")
+# the smallest per-patch point is shown for both, streamed first: the paper's figure leaves the image out,
+# and a counted float-input image can hide the whole gain of patches
+PATCH_INPUT_MODES = ("streamed", "counted")
 KB = 1024
 
 
@@ -50,6 +55,19 @@ class OpRow:
 
 
 @dataclass
+class PatchFit:
+    """The smallest per-patch schedule for one input mode, and its sizing build's verdict."""
+
+    input_mode: str  # "streamed" (the image read tile by tile: the paper's figure) or "counted" (in SRAM)
+    schedule: str  # the schedule label, "p=4 n=6"
+    point: tuple[int, int]  # its (p, n)
+    arena: int
+    fits: bool = False
+    flash: int | None = None  # None: not built (a problem says why)
+    sram: int | None = None  # .data + .bss (arena included) + reserved stack
+
+
+@dataclass
 class TargetFit:
     target: str
     sram_budget: int
@@ -57,17 +75,17 @@ class TargetFit:
     weights_bytes: int
     per_layer_arena: int
     per_layer_fits: bool  # the built firmware's flash and SRAM within the budgets
-    smallest_patch: str | None  # the schedule label, "p=4 n=6"
-    smallest_patch_point: tuple[int, int] | None  # its (p, n)
-    smallest_patch_arena: int | None
-    smallest_patch_fits: bool | None
+    # the smallest per-patch schedule with the input streamed, then with it counted (none: no p > 1 point)
+    smallest_patch: list[PatchFit] = field(default_factory=list)
     # The sizing builds (None: not built, a problem says why): flash = code + weights + test input.
     per_layer_flash: int | None = None
     per_layer_sram: int | None = None  # .data + .bss (arena included) + reserved stack
-    smallest_patch_flash: int | None = None
-    smallest_patch_sram: int | None = None
     code_bytes: int | None = None  # the per-layer firmware's flash beside the weights and the test input
     test_input_bytes: int | None = None  # the compiled-in test input (flash)
+
+    @property
+    def fits(self) -> bool:
+        return self.per_layer_fits or any(patch.fits for patch in self.smallest_patch)
 
 
 @dataclass
@@ -136,7 +154,7 @@ def check(path: Path, targets: list[str], inputs: int = 20, run: bool = False) -
     _targets(report, graph, targets)
     if run and not report.unsupported:
         _runs(report, graph, path, targets[0])
-    if not any(t.per_layer_fits or t.smallest_patch_fits for t in report.targets):
+    if not any(t.fits for t in report.targets):
         report.problems.append(f"fits none of the targets {', '.join(targets)}")
     report.ok = not report.problems
     return report
@@ -276,66 +294,73 @@ def _targets(report: CheckReport, graph, targets: list[str]) -> None:
 
     for name in targets:
         target = load_target(name)
-        result = search(
-            graph, target.sram_budget_bytes, target.flash_budget_bytes, scratch=kernel_scratch(True)
-        )
-        per_layer = next(c for c in result.candidates if c.p == 1)
-        patched = [c for c in result.candidates if c.p > 1]
-        smallest = min(patched, key=lambda c: (c.arena_bytes, c.macs, c.p)) if patched else None
+        searched = {
+            mode: search(
+                graph,
+                target.sram_budget_bytes,
+                target.flash_budget_bytes,
+                input_mode=mode,
+                scratch=kernel_scratch(True),
+            )
+            for mode in PATCH_INPUT_MODES
+        }
+        per_layer = next(c for c in searched["counted"].candidates if c.p == 1)
         fit = TargetFit(
             target=name,
             sram_budget=target.sram_budget_bytes,
             flash_budget=target.flash_budget_bytes,
-            weights_bytes=result.flash_bytes,
+            weights_bytes=searched["counted"].flash_bytes,
             per_layer_arena=per_layer.arena_bytes,
             per_layer_fits=False,
-            smallest_patch=smallest.label() if smallest else None,
-            smallest_patch_point=(smallest.p, smallest.n) if smallest else None,
-            smallest_patch_arena=smallest.arena_bytes if smallest else None,
-            smallest_patch_fits=False if smallest else None,
         )
+        for mode, result in searched.items():
+            patched = [c for c in result.candidates if c.p > 1]
+            if patched:
+                smallest = min(patched, key=lambda c: (c.arena_bytes, c.macs, c.p))
+                fit.smallest_patch.append(
+                    PatchFit(mode, smallest.label(), (smallest.p, smallest.n), smallest.arena_bytes)
+                )
         _size(report, fit, graph, target)
         report.targets.append(fit)
 
 
 def _size(report: CheckReport, fit: TargetFit, graph, target) -> None:
-    """The fit verdicts from the sizing builds of the per-layer and the smallest per-patch firmware."""
+    """The fit verdicts from the sizing builds of the per-layer and the smallest per-patch firmwares."""
+    from harness.codegen import CodegenOptions
     from harness.pipeline.measure import POINT_ERRORS
     from harness.pipeline.sizing import firmware_size
 
-    points = [(1, 0)] + ([fit.smallest_patch_point] if fit.smallest_patch_point else [])
-    for p, n in points:
+    builds = [(None, "counted", 1, 0)] + [(patch, patch.input_mode, *patch.point) for patch in fit.smallest_patch]
+    for patch, mode, p, n in builds:
         try:
-            size = firmware_size(graph, target, p, n)
+            size = firmware_size(graph, target, p, n, CodegenOptions(input_mode=mode))
         except POINT_ERRORS as error:
             report.problems.append(
-                f"{target.name} p={p} n={n}: the firmware could not be built to measure its flash and SRAM, "
-                f"so the fit is not known: {type(error).__name__}: {str(error).splitlines()[0]}"
+                f"{target.name} p={p} n={n} ({mode} input): the firmware could not be built to measure its "
+                f"flash and SRAM, so the fit is not known: {type(error).__name__}: {str(error).splitlines()[0]}"
             )
             continue
-        if p == 1:
+        if patch is None:
             fit.per_layer_flash, fit.per_layer_sram = size.flash_bytes, size.sram_bytes
             fit.code_bytes, fit.test_input_bytes = size.code_bytes, size.test_input_bytes
             fit.per_layer_fits = size.fits(target)
         else:
-            fit.smallest_patch_flash, fit.smallest_patch_sram = size.flash_bytes, size.sram_bytes
-            fit.smallest_patch_fits = size.fits(target)
+            patch.flash, patch.sram, patch.fits = size.flash_bytes, size.sram_bytes, size.fits(target)
 
 
 def _runs(report: CheckReport, graph, path: Path, target: str) -> None:
     from harness.pipeline.measure import measure
 
     fit = next(t for t in report.targets if t.target == target)
-    points = [(1, 0)]
-    if fit.smallest_patch_point:
-        points.append(fit.smallest_patch_point)
-    for p, n in points:
-        result = measure(graph, target, p, n, repeat=1, warmup=0)
+    points = [("counted", 1, 0)] + [(patch.input_mode, *patch.point) for patch in fit.smallest_patch[:1]]
+    for mode, p, n in points:
+        result = measure(graph, target, p, n, repeat=1, warmup=0, input_mode=mode)
         report.runs.append(
             {
                 "target": target,
                 "p": p,
                 "n": n,
+                "input_mode": mode,
                 "status": result.status,
                 "bit_exact": bool(result.exact),
                 "reason": result.reason,
@@ -395,25 +420,28 @@ def format_report(report: CheckReport) -> str:
         "test input",
         "code",
         "per-layer",
-        "smallest per-patch",
-        "",
+        *(f"smallest per-patch, input {mode}" for mode in PATCH_INPUT_MODES),
     )
-    rows = [
-        (
-            t.target,
-            f"{t.sram_budget / KB:.0f} kB",
-            f"{t.flash_budget / KB:.0f} kB",
-            f"{t.weights_bytes / KB:.1f} kB",
-            f"{t.test_input_bytes / KB:.1f} kB" if t.test_input_bytes is not None else "not built",
-            f"{t.code_bytes / KB:.1f} kB" if t.code_bytes is not None else "not built",
-            _fit(t.per_layer_arena, t.per_layer_sram, t.per_layer_flash, t.per_layer_fits),
-            t.smallest_patch or "-",
-            _fit(t.smallest_patch_arena, t.smallest_patch_sram, t.smallest_patch_flash, t.smallest_patch_fits)
-            if t.smallest_patch
-            else "-",
+    rows = []
+    for t in report.targets:
+        by_mode = {patch.input_mode: patch for patch in t.smallest_patch}
+        rows.append(
+            (
+                t.target,
+                f"{t.sram_budget / KB:.0f} kB",
+                f"{t.flash_budget / KB:.0f} kB",
+                f"{t.weights_bytes / KB:.1f} kB",
+                f"{t.test_input_bytes / KB:.1f} kB" if t.test_input_bytes is not None else "not built",
+                f"{t.code_bytes / KB:.1f} kB" if t.code_bytes is not None else "not built",
+                _fit(t.per_layer_arena, t.per_layer_sram, t.per_layer_flash, t.per_layer_fits),
+                *(
+                    f"{patch.schedule}: {_fit(patch.arena, patch.sram, patch.flash, patch.fits)}"
+                    if (patch := by_mode.get(mode))
+                    else "-"
+                    for mode in PATCH_INPUT_MODES
+                ),
+            )
         )
-        for t in report.targets
-    ]
     lines += [
         format_table(columns, rows),
         "(per schedule: the arena; the built firmware's SRAM (.data + .bss with the arena, and the reserved "
@@ -423,7 +451,7 @@ def format_report(report: CheckReport) -> str:
     ]
     for run in report.runs:
         lines.append(
-            f"{run['target']} p={run['p']} n={run['n']}: {run['status']}"
+            f"{run['target']} p={run['p']} n={run['n']} ({run['input_mode']} input): {run['status']}"
             + (
                 f", bit-exact, {run['latency']:,.0f} {run['latency_unit']}, flash {run['flash_bytes']} B, SRAM measured {run['sram_measured']} B"
                 if run["bit_exact"]
