@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.boards.registry import BACKEND_CHOICES, backend_help
 from harness.paths import SHARED_DIR
 from harness.pipeline.sweep import (
     Point,
@@ -47,6 +48,14 @@ RUN_ID_ENV = "PATCHBENCH_RUN_ID"
 # which xdist workers inherit with the run id): a test session never writes into the user's
 # build/results.sqlite. `patchbench bench` passes --results (default: build/results.sqlite).
 RESULTS_ENV = "PATCHBENCH_RESULTS"
+# ``-m emulator`` / ``-m board`` select them; ``-m hil`` (the one marker before) still selects both.
+MARKERS = {
+    "emulator": "runs firmware on an emulator this host starts (QEMU; needs arm-none-eabi-gcc, qemu-system-arm)",
+    "board": "a benchmark point: runs on the session's board for its target (a farm board, a labgrid place, "
+    "else Renode or QEMU; --backend, --farm)",
+    "hil": "either of the two above (the old name): `-m hil` selects every emulator and board test",
+    "slow": "takes more than a few seconds",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,8 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--backend",
         default="auto",
-        choices=("auto", "qemu", "renode", "pyocd"),
-        help="auto: a farm board when connected, else Renode when installed, else QEMU",
+        choices=BACKEND_CHOICES,
+        help=backend_help(),
     )
     group.addoption(
         "--models", default=None, help="comma-separated model names (see `python -m harness zoo`)"
@@ -143,8 +152,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from harness.pipeline.termination import interrupt_on_termination
 
     interrupt_on_termination()  # SIGTERM/SIGHUP: rows kept, emulators stopped, boards released, as Ctrl-C
-    config.addinivalue_line("markers", "hil: needs a board or an emulator")
-    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    for name, meaning in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {meaning}")
     config._patchbench_sweep = _session_sweep(config)
     if _is_controller(config):
         _check_lab(config)
@@ -194,6 +203,17 @@ def _check_lab(config: pytest.Config) -> None:
 
 def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects: the markers it reads are complete
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``hil`` is the union of ``emulator`` and ``board``; a test still marked only ``hil`` needs the
+    emulator (every such test did when the marker was split)."""
+    for item in items:
+        if item.get_closest_marker("emulator") or item.get_closest_marker("board"):
+            item.add_marker("hil")
+        elif item.get_closest_marker("hil"):
+            item.add_marker("emulator")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,7 +12,7 @@ Select points with -k, e.g. ``-k "stm32f746 and vww_96_int8 and p4"``; options: 
 
 import pytest
 
-pytestmark = pytest.mark.hil
+pytestmark = pytest.mark.board
 
 
 def test_inference(point, board, device_run, record):

@@ -9,7 +9,7 @@ import pytest
 from harness.paths import REPO_ROOT
 from harness.results.db import ResultsDB
 
-pytestmark = pytest.mark.hil
+pytestmark = pytest.mark.emulator
 
 # Injected into the inner session: build_point replaced (and counted) before any fixture calls it.
 CONFTEST = """
@@ -47,7 +47,7 @@ def _fake_build(monkeypatch):
 TESTS = """
 import pytest
 
-pytestmark = pytest.mark.hil
+pytestmark = pytest.mark.emulator
 
 
 def test_one(firmware, record, device_run):

@@ -182,7 +182,7 @@ def test_flash_reset_and_read_a_record(captured, tmp_path):
     probes = FakeProbes()
     console = ReplayConsole(["resume", uart_bytes(captured.lines), "hold"], resumed=probes.resumed)
     board = open_board(console_resource(console.url), probe_api=probes.api, lock_dir=tmp_path / "locks")
-    assert isinstance(board, PyocdBoard) and BACKENDS["pyocd"] is PyocdBoard
+    assert isinstance(board, PyocdBoard) and BACKENDS["pyocd"].load() is PyocdBoard
     assert board.board_id == UID and board.baudrate == 115200
     board.flash(captured.hardware_elf)
     assert not ProbeLock(UID, tmp_path / "locks").is_free()  # held while the board is in use

@@ -110,7 +110,7 @@ def test_unsupported_op_is_one_line_naming_it(capsys, tmp_path, monkeypatch):
     assert "op 1 is SIN; patchbench has no kernel for it. Replace it in the source model" in err
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_check_run_gives_a_bit_exact_per_layer_and_per_patch_point(capsys):
     path = converter_model("keras_dilated_transposed_r32")

@@ -9,7 +9,7 @@ import pytest
 from harness.paths import REPO_ROOT
 from harness.results.db import ResultsDB
 
-pytestmark = pytest.mark.hil
+pytestmark = pytest.mark.emulator
 
 
 def test_bench_runs_the_sweep_and_says_where_the_results_are(tmp_path):

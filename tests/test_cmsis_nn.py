@@ -97,7 +97,7 @@ def _expected(call: KernelCall) -> np.ndarray:
     return run(call.input, call.filter, call.bias, cq, (call.window.stride_h,) * 2, (1, 1), call.region.pads)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("target", ["stm32f412", "stm32f746"])
 def test_cmsis_nn_calls_equal_the_reference_on_tiles_with_their_own_pads(target):
@@ -125,7 +125,7 @@ def test_cmsis_nn_calls_equal_the_reference_on_tiles_with_their_own_pads(target)
         assert np.array_equal(device[:, : expected.shape[1]], expected), call.name
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("target, p", [("stm32f412", 1), ("stm32h743", 3)])
 def test_every_op_kind_bit_exact_with_cmsis_nn(target, p):
@@ -157,7 +157,7 @@ def test_a_sweep_naming_several_kernel_sets_measures_every_point_with_each(tmp_p
         load_sweep(path)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_the_per_op_crcs_name_the_first_op_whose_output_differs():
     """The diagnosis build's per-op CRCs equal the reference's on a bit-exact model, and name the op when
@@ -176,7 +176,7 @@ def test_the_per_op_crcs_name_the_first_op_whose_output_differs():
     assert "CMSIS-NN arm_depthwise_conv_wrapper_s8" in difference.describe()
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_a_point_that_is_not_bit_exact_fails_with_the_per_op_diagnosis(monkeypatch):
     """The hook in measure(): a mismatch (here a reference output altered after the fact, so that every

@@ -16,7 +16,7 @@ from machine import needs
 from harness.paths import converter_model
 from harness.pipeline.measure import measure
 
-pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 M7 = "stm32f746"
 H7 = "stm32h743"

@@ -57,7 +57,7 @@ def test_squeeze_excite_mean_ends_the_patch_stage_and_is_named(patterns):
         make_plan(graph, 2, first_global + 1)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("p, kernels", [(1, "optimized"), (1, "portable"), (2, "optimized")])
 def test_patterns_run_bit_exact_on_the_emulator(patterns, p, kernels):

@@ -68,7 +68,7 @@ def test_data_ops_bit_exact_on_the_host(imported, p, optimized):
     assert run_on_host(model) == expected_output(graph, x)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize(
     "p, kernels", [(1, "portable"), (1, "optimized"), (2, "portable"), (2, "optimized"), (2, "cmsis-nn")]

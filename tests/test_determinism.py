@@ -12,7 +12,7 @@ from harness.paths import REPO_ROOT
 from harness.pipeline.measure import measure
 from harness.pipeline.sweep import load_sweep
 
-pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 FIGURES = ("latency", "latency_unit", "layer_latency", "sram_measured", "flash_bytes", "output_crc",
            "stack_bytes", "firmware_hash")  # fmt: skip

@@ -20,7 +20,7 @@ from harness.pipeline.measure import PointResult, make_test_input, measure
 from models import get_model
 
 pytestmark = [
-    pytest.mark.hil,
+    pytest.mark.emulator,
     needs("arm-none-eabi-gcc", "qemu-system-arm"),
 ]
 

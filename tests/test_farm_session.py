@@ -8,7 +8,7 @@ import pytest
 
 from harness.paths import REPO_ROOT
 
-pytestmark = pytest.mark.hil
+pytestmark = pytest.mark.emulator
 
 FARM = """
 [farm]

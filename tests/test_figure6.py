@@ -181,7 +181,7 @@ def test_the_figure6_sweep_measures_the_search_choice_on_networks_scaled_to_fit(
             assert per_layer_planned(bigger) > target.sram_budget_bytes, bigger
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 def test_figure6_command_end_to_end(tmp_path):
     """The command on one small network: the sweep runs on QEMU, the rows land in the database, the
     printed table is the database's, and the run's report draws it."""

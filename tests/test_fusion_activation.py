@@ -82,7 +82,7 @@ def _run(p: int, n: int, kernels: str, input_mode: str, inplace):
     return run_on_f746(activation_peak_graph(), p, n, options)[1]
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize(
     "p, n, input_mode, kernels", [(1, 0, "counted", "portable"), (1, 0, "counted", "optimized"), (2, 3, "streamed", "optimized")]

@@ -13,7 +13,7 @@ from test_fusion_pad import pad_peak_graph
 
 from harness.codegen import CodegenOptions
 
-pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 
 def _run(p: int, n: int, kernels: str, input_mode: str, fold: bool):

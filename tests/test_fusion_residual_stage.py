@@ -97,7 +97,7 @@ def _run(p: int, n: int, kernels: str, input_mode: str, in_stage: bool):
     return run_on_f746(mbconv_stack(), p, n, options)[1]
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize(
     "p, n, input_mode, kernels",

@@ -13,7 +13,7 @@ import pytest
 from harness.paths import REPO_ROOT
 from harness.results.db import ResultsDB
 
-pytestmark = [pytest.mark.hil, pytest.mark.slow]
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
 def _rows(path) -> int:

@@ -18,7 +18,7 @@ from harness.codegen.kernels import Region, Requant, Window
 from harness.ir import quant
 
 pytestmark = [
-    pytest.mark.hil,
+    pytest.mark.emulator,
     needs("arm-none-eabi-gcc", "qemu-system-arm"),
 ]
 

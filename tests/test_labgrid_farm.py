@@ -24,7 +24,7 @@ from harness.paths import REPO_ROOT
 
 import_or_skip("labgrid", "labgrid")  # pip install -e '.[farm]' (in the dev set: CI has it)
 
-pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 BIN = Path(sys.executable).parent
 TARGET = "stm32f746"

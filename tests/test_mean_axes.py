@@ -80,7 +80,7 @@ def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
     assert run_on_host(model) == expected_output(graph, x)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_non_adjacent_mean_bit_exact_on_the_emulator():
     graph = mean_graph([1, 3], False)

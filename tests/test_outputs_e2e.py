@@ -18,7 +18,7 @@ from harness.paths import converter_model
 from harness.pipeline import measure as measure_module
 from harness.pipeline.measure import measure
 
-pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 
 def _within_plan(result) -> None:

@@ -28,7 +28,7 @@ from harness.firmware.build import BuildOptions, build_firmware, section_sizes
 from harness.firmware.targets import load_target
 
 pytestmark = [
-    pytest.mark.hil,
+    pytest.mark.emulator,
 ]
 
 STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}

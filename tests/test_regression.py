@@ -363,7 +363,7 @@ def _store(db_path: Path, run_id: str, results) -> None:
     time.sleep(0.002)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @pytest.mark.slow
 def test_real_qemu_runs_rerun_is_unchanged_and_portable_kernels_are_not_compared(tmp_path, capsys):
     """VWW per-layer on the STM32F746 under QEMU: instruction counts are deterministic, so a rerun is

@@ -85,7 +85,7 @@ def test_depth_multiplier_is_never_planned_in_place():
     assert all(groups[op.outputs[0]] == op.outputs[0] for op in graph.ops[1:3])  # each its own buffer
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize(
     "p, n, kernels",
@@ -178,7 +178,7 @@ STAGE_POINTS = [
 ]
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("kind, first, second, p, kernels", STAGE_POINTS)
 def test_tile_ops_bit_exact_on_the_emulator(kind, first, second, p, kernels):
@@ -253,7 +253,7 @@ def test_transpose_conv_tiles_of_every_plan_equal_per_layer():
             np.testing.assert_array_equal(got, want, err_msg=f"p={p} n={n}")
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize(
     "p, kernels", [(1, "portable"), (2, "optimized"), SLOW(1, "optimized"), SLOW(2, "portable")]

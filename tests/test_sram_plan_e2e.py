@@ -12,7 +12,7 @@ from machine import needs
 
 from harness.pipeline.measure import measure
 
-pytestmark = [pytest.mark.hil, needs("arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def test_an_indirect_call_outside_main_is_refused(tmp_path):
         plan_stack(_firmware(tmp_path, extra_model=pointer), timed_units=1, fpu=True)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_a_planned_build_reserves_what_its_log_says_and_covers_the_high_water_mark():
     from codegen_graphs import three_head_detector_graph

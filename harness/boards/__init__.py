@@ -1,4 +1,5 @@
-"""Board backends, by name. Adding one: write its module (a ``Board`` subclass) and register it here.
+"""Board backends, by name (the registry: harness/boards/registry.py). Adding one: write its module (a
+``Board`` subclass) and add one line to the registry.
 
 board = open_board(Resource("stm32f746", "qemu"))
 record = run_firmware(board, firmware, timeout=60)     # flash, run, parse and validate the record
@@ -8,17 +9,11 @@ from __future__ import annotations
 
 from harness.boards.base import Board, BoardError, BoardLost, BoardTimeout, Resource, RunOutput
 from harness.boards.protocol import ProtocolError, Record, parse_record
-from harness.boards.pyocd_board import PyocdBoard
 from harness.boards.qemu import QemuBoard
-from harness.boards.renode import RenodeBoard
+from harness.boards.registry import BACKEND_CHOICES, BACKEND_NAMES, BACKENDS, Backend, UnknownBackend
+from harness.boards.registry import backend as backend_spec
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.firmware.build import Firmware
-
-BACKENDS: dict[str, type[Board]] = {
-    QemuBoard.backend: QemuBoard,
-    RenodeBoard.backend: RenodeBoard,
-    PyocdBoard.backend: PyocdBoard,
-}
 
 
 def firmware_platform(backend: str) -> str:
@@ -26,16 +21,25 @@ def firmware_platform(backend: str) -> str:
     return _backend(backend).firmware_platform
 
 
-def _backend(name: str) -> type[Board]:
+def _backend(name: str) -> Backend:
     try:
-        return BACKENDS[name]
-    except KeyError:
-        known = ", ".join(sorted(BACKENDS))
-        raise BoardError(f"unknown board backend {name!r}; known backends: {known}") from None
+        return backend_spec(name)
+    except UnknownBackend as err:
+        raise BoardError(str(err)) from None
+
+
+def board_class(backend: str) -> type[Board]:
+    """The ``Board`` subclass of a registered backend (imported on first use)."""
+    try:
+        return _backend(backend).load()
+    except UnknownBackend as err:
+        raise BoardError(str(err)) from None
 
 
 def open_board(resource: Resource, **backend_options) -> Board:
-    return _backend(resource.backend)(resource, **backend_options)
+    """The board for ``resource`` on its backend; ``backend_options`` go to the backend's class (a labgrid
+    place: ``lab=`` its session, ``place=`` the locked place)."""
+    return board_class(resource.backend)(resource, **backend_options)
 
 
 def run_firmware(board: Board, firmware: Firmware, timeout: float = 60.0) -> Record:
@@ -68,6 +72,9 @@ def run_firmware(board: Board, firmware: Firmware, timeout: float = 60.0) -> Rec
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_CHOICES",
+    "BACKEND_NAMES",
+    "Backend",
     "Board",
     "BoardError",
     "BoardLost",
@@ -77,6 +84,7 @@ __all__ = [
     "Resource",
     "RunOutput",
     "SerialLineReader",
+    "board_class",
     "firmware_platform",
     "open_board",
     "run_firmware",

@@ -20,9 +20,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from harness.boards.protocol import format_log_tail, is_end_line
+from harness.boards.registry import backend as backend_spec
 from harness.boards.serial_reader import ReadResult, SerialLineReader
 from harness.firmware.targets import Target, load_target
 
@@ -53,7 +53,7 @@ class Resource:
     """A piece of hardware (or an emulator standing in for it)."""
 
     target: str  # a targets/<name>.toml
-    backend: str  # a key of harness.boards.BACKENDS: "qemu", ...
+    backend: str  # a name of harness/boards/registry.py: "qemu", "renode", "pyocd", "labgrid"
     serial_url: str | None = (
         None  # console of a physical board: /dev/ttyACM0, rfc2217://host:port, socket://...
     )
@@ -77,16 +77,18 @@ class RunOutput:
 
 
 class Board(ABC):
-    backend: ClassVar[str]
-    # The BuildOptions(platform=...) of the firmware this backend runs: "qemu" (the MPS2 machine's layout)
-    # or "hardware" (the STM32's own: a physical board, and Renode, which emulates the chip).
-    firmware_platform: ClassVar[str]
-
     def __init__(self, resource: Resource, target: Target | None = None):
         self.resource = resource
         self.target = target or load_target(resource.target)
+        # The BuildOptions(platform=...) of the firmware this board runs: its backend's, from the registry.
+        self.firmware_platform: str = backend_spec(resource.backend).firmware_platform
         self.elf: Path | None = None
         self.reader: SerialLineReader | None = None  # the running program's console, opened by start()
+
+    @property
+    def backend(self) -> str:
+        """The registered backend this board runs on (harness/boards/registry.py)."""
+        return self.resource.backend
 
     @property
     def board_id(self) -> str:

@@ -35,11 +35,11 @@ from urllib.parse import urlsplit
 
 from harness.boards.base import BoardError, Resource
 from harness.boards.lab_spec import LabSpec, LabSpecError, parse_lab
+from harness.boards.registry import AUTO, BACKEND_CHOICES, BACKEND_NAMES
 from harness.boards.renode import RENODE_NOT_FOUND, renode_available
 from harness.firmware.targets import TargetError, load_target
 from harness.paths import BUILD_DIR
 
-BACKEND_NAMES = ("pyocd", "renode", "qemu")
 ON_MISSING = ("fallback", "fail")
 BOARD_FIELDS = ("name", "target", "probe", "serial", "baud", "location")
 LOCK_DIR = BUILD_DIR / "locks"
@@ -362,14 +362,14 @@ def choose_backend(
 ) -> BackendChoice:
     """Where ``target`` runs: a labgrid place, else a connected farm board, else Renode when installed, else QEMU.
 
-    ``forced`` ("qemu", "renode", "pyocd"; None or "auto" to choose) is ``--backend``. ``connected``
+    ``forced`` (a name of harness/boards/registry.py; None or "auto" to choose) is ``--backend``. ``connected``
     (probe ids, or a function returning them) and ``renode_installed`` default to asking pyocd and PATH.
     Raises BoardError when the forced backend is unavailable, or when a farm board for ``target`` is
     missing and the farm says ``on_missing = "fail"``."""
     load_target(target)  # an unknown target fails here, with the list of known ones
-    forced = None if forced in (None, "auto") else forced
+    forced = None if forced in (None, AUTO) else forced
     if forced is not None and forced not in BACKEND_NAMES:
-        raise BoardError(f"unknown backend {forced!r}; choose one of auto, {', '.join(BACKEND_NAMES)}")
+        raise BoardError(f"unknown backend {forced!r}; choose one of {', '.join(BACKEND_CHOICES)}")
     if renode_installed is None:
         renode_installed = renode_available()
     if forced == "qemu":
@@ -380,7 +380,12 @@ def choose_backend(
         return BackendChoice(Resource(target, "renode"), "--backend renode")
 
     lab_places = farm.lab.filter_for(target) if farm is not None and farm.lab is not None else None
-    if lab_places is not None and forced is None:
+    if forced == "labgrid" and lab_places is None:
+        where = f"the farm file {farm.source}" if farm is not None else "no farm file was given (--farm)"
+        raise BoardError(
+            f"--backend labgrid: no labgrid place for {target}: {where} has no [labgrid] place for it"
+        )
+    if lab_places is not None and forced in (None, "labgrid"):
         return BackendChoice(
             Resource(target, "labgrid"),
             f"a labgrid place matching {lab_places.describe()} on coordinator {farm.lab.coordinator}",

@@ -47,9 +47,6 @@ def environment_yaml(place: str, coordinator: str, drivers: tuple[str, ...]) -> 
 
 
 class LabgridBoard(Board):
-    backend = "labgrid"
-    firmware_platform = "hardware"  # the usual; the loading driver of a place may say otherwise
-
     def __init__(self, resource: Resource, lab: LabSession, place: LockedPlace):
         super().__init__(resource)
         self.lab = lab
@@ -73,7 +70,8 @@ class LabgridBoard(Board):
                 f"NetworkSerialPort and resources that the farm file's drivers ({', '.join(lab.spec.drivers)}) "
                 "bind to; `labgrid-client -p PLACE show` lists what it has"
             ) from None
-        self.firmware_platform = getattr(self.loader, "firmware_platform", LabgridBoard.firmware_platform)
+        # The registry's "hardware" is the usual; the loading driver of a place may say otherwise.
+        self.firmware_platform = getattr(self.loader, "firmware_platform", self.firmware_platform)
         if isinstance(self.loader, PyOCDDriver):
             self.loader.target_type = self.loader.target_type or self.target.pyocd_target
             place_tags = self.lg_target.get_resource(RemotePlace).tags

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from harness.boards import Board, open_board
 from harness.boards.farm import BackendChoice, Farm, choose_backend
+from harness.boards.registry import backend as backend_spec
 
 
 class FarmFallback(UserWarning):
@@ -49,10 +50,11 @@ class BoardPool:
             pooled = None
         if pooled is None:
             choice = choose_backend(target, self.farm, self.forced_backend)
-            if self.farm is not None and self.farm.boards_for(target) and choice.resource.backend != "pyocd":
+            spec = backend_spec(choice.resource.backend)
+            if self.farm is not None and self.farm.boards_for(target) and spec.is_emulator:
                 # The user asked for a physical board and gets an emulator: say so in the test summary.
                 warnings.warn(FarmFallback(f"{target}: {choice.explanation}"), stacklevel=2)
-            if choice.resource.backend == "labgrid":
+            if spec.name == "labgrid":  # a place is locked through the session's labgrid lab
                 board = self._lab_board(choice)
             else:
                 board = open_board(choice.resource)
@@ -75,7 +77,6 @@ class BoardPool:
         return "qemu"
 
     def _lab_board(self, choice: BackendChoice) -> Board:
-        from harness.boards.lab_board import LabgridBoard
         from harness.boards.lab_session import LabError, LabSession
 
         if self._lab is None:
@@ -83,7 +84,7 @@ class BoardPool:
         place = self._lab.acquire(self.farm.lab.filter_for(choice.resource.target), avoid=self._lost_places)
         try:
             # The place's name is the point's "place" (part of its identity in the results).
-            return LabgridBoard(replace(choice.resource, name=place.name), self._lab, place)
+            return open_board(replace(choice.resource, name=place.name), lab=self._lab, place=place)
         except LabError:  # the place cannot be used (no console, its exporter gone): not again this session
             self._lost_places.add(place.name)
             self._lab.release(place.name, keep_reserved=True)

@@ -73,9 +73,6 @@ def describe_resource(resource: Resource) -> str:
 
 
 class PyocdBoard(Board):
-    backend = "pyocd"
-    firmware_platform = "hardware"
-
     def __init__(
         self,
         resource: Resource,

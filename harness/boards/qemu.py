@@ -35,9 +35,6 @@ CONNECT_TIMEOUT_S = 10.0
 
 
 class QemuBoard(Board):
-    backend = "qemu"
-    firmware_platform = "qemu"
-
     def __init__(
         self,
         resource: Resource,

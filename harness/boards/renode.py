@@ -91,9 +91,6 @@ def renode_command(renode_binary: str, script: Path) -> list[str]:
 
 
 class RenodeBoard(Board):
-    backend = "renode"
-    firmware_platform = "hardware"
-
     def __init__(
         self,
         resource: Resource,

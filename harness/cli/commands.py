@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from harness.boards.registry import BACKEND_CHOICES, backend_help
 from harness.cli.registry import CommandError, arg, command
 from harness.results.table import format_table
 
@@ -88,10 +89,10 @@ def zoo(args: argparse.Namespace) -> int:
     arg(
         "--backend",
         default=None,
-        choices=("auto", "qemu", "renode", "pyocd"),
-        help="default: auto with --farm (its boards, and its on_missing), else qemu",
+        choices=BACKEND_CHOICES,
+        help=backend_help() + " (default: auto with --farm (its boards, and its on_missing), else qemu)",
     ),
-    arg("--farm", default=None, help="a TOML inventory of physical boards (with --backend auto|pyocd)"),
+    arg("--farm", default=None, help="a TOML inventory of boards (with --backend auto|pyocd|labgrid)"),
     arg("--results", default=None, help="the results database (default: build/results.sqlite)"),
     arg("--report", default=None, help="the report folder (default: build/report)"),
     arg("--baseline", default=None, help="compare with a run id, an export, or 'previous'"),
@@ -111,7 +112,7 @@ def bench(args: argparse.Namespace) -> int:
     report = args.report or str(BUILD_DIR / "report")
     pytest_args = [
         str(REPO_ROOT / "tests" / "test_benchmark.py"),
-        "-m", "hil", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT),
+        "-m", "board", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT),
         "--backend", backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip

@@ -29,7 +29,7 @@ from harness.report.figure6 import figure6_section
 from harness.report.groups import grouped, history, make_group, trend_charts_of
 from harness.report.kernel_sets import kernel_set_comparisons
 from harness.report.logs import LogPublisher
-from harness.report.sections import baseline_section, environment_lines, problems, summary
+from harness.report.sections import baseline_section, describe_backend, environment_lines, problems, summary
 from harness.results.db import STATUSES, ResultsDB
 
 TEMPLATES_DIR = REPORTS_DIR / "templates"
@@ -87,7 +87,7 @@ def write_index(db_path: str | Path, out_dir: str | Path = DEFAULT_REPORT_DIR) -
                 "git_commit": text_or_dash(run["git_commit"]),
                 "host": text_or_dash(run["host"]),
                 "targets": ", ".join(dict.fromkeys(rows["target"])),
-                "backends": ", ".join(dict.fromkeys(rows["backend"])),
+                "backends": ", ".join(describe_backend(b) for b in dict.fromkeys(rows["backend"])),
                 "models": len(set(rows["model"])),
                 "counts": {s: int(counts.get(s, 0)) for s in STATUSES},
                 "points": len(rows),

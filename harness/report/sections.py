@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.boards.registry import BACKENDS
 from harness.report.cells import STATUS_TEXT, Cell, text_or_dash
 from harness.report.groups import Group, group_anchor, table_identity
 from harness.report.logs import LogPublisher
@@ -24,6 +25,13 @@ from harness.results.regression import (
     point_label,
     resolve_baseline,
 )
+
+
+def describe_backend(name: str) -> str:
+    """E.g. "qemu (emulator)", "pyocd (board)": what kind of device a run's points came from, by the
+    backend registry; a name it does not know (an older database's) as it is."""
+    spec = BACKENDS.get(name)
+    return f"{name} ({spec.kind})" if spec is not None else name
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ def summary(records: list[dict], groups: list[Group]) -> dict:
             ids.append(r["board_id"])
     return {
         "boards": [{"target": t, "board_ids": ", ".join(ids) or "—"} for t, ids in boards.items()],
-        "backends": list(dict.fromkeys(r["backend"] for r in records)),
+        "backends": [describe_backend(name) for name in dict.fromkeys(r["backend"] for r in records)],
         "models": list(dict.fromkeys(r["model"] for r in records)),
         "counts": {s: sum(r["status"] == s for r in records) for s in STATUSES},
         "total": len(records),
