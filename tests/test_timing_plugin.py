@@ -10,7 +10,7 @@ from harness.boards import QemuBoard, Resource, run_firmware
 from harness.boards.execution_profile import PluginError, parse_profile, plugin_path
 from harness.pipeline.measure import build_point, new_result, note_build, plan_point
 
-pytestmark = [pytest.mark.hil, needs("gcc", "arm-none-eabi-gcc", "qemu-system-arm")]
+pytestmark = [pytest.mark.emulator, needs("gcc", "arm-none-eabi-gcc", "qemu-system-arm")]
 
 
 @pytest.fixture(scope="module")
