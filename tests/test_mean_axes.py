@@ -11,16 +11,12 @@ import numpy as np
 import pytest
 from codegen_graphs import Appender
 from machine import needs
+from op_checks import assert_host_c_matches_the_reference, assert_litert_every_tensor_and_tflm_output
 
-from harness import reference
-from harness.codegen import CodegenOptions, generate_model
-from harness.codegen.hostrun import run_on_host
 from harness.codegen.ops import mean_view
 from harness.frontend import graph_from_bytes, graph_to_bytes
 from harness.ir.graph import validate
-from harness.pipeline.measure import expected_output, measure
-from harness.reference.outside import every_tensor_mismatches, run_litert, run_tflm, seeded_inputs
-from harness.schedule.plan import make_plan
+from harness.pipeline.measure import measure
 from models.synthetic import LayerSpec, build_stack
 
 CASES = {  # name: (axes, keep_dims)
@@ -59,25 +55,14 @@ def exported(request):
     return data, graph_from_bytes(data, f"mean_{request.param}")
 
 
-def test_every_tensor_matches_litert_and_the_outputs_tflite_micro(exported):
-    data, graph = exported
-    inputs = seeded_inputs(graph, 6, seed=5)
-    compared, mismatches = every_tensor_mismatches(graph, inputs, run_litert(data, inputs))
-    assert not mismatches, mismatches[:5]
-    assert compared == 6 * len(graph.activations())
-    micro = run_tflm(data, inputs, 1)
-    for x, theirs in zip(inputs, micro, strict=True):
-        ours = reference.run_outputs(graph, x[0])[graph.outputs[0]]
-        np.testing.assert_array_equal(ours, theirs[0].reshape(ours.shape))
+def test_every_tensor_matches_litert_and_the_output_tflite_micro(exported):
+    assert_litert_every_tensor_and_tflm_output(*exported)
 
 
 @needs("gcc")
 @pytest.mark.parametrize("optimized", [True, False])
 def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
-    _, graph = exported
-    x = seeded_inputs(graph, 1, seed=8)[0][0]
-    model = generate_model(graph, make_plan(graph, 1, 0), "stm32f746", x, CodegenOptions(optimized))
-    assert run_on_host(model) == expected_output(graph, x)
+    assert_host_c_matches_the_reference(exported[1], optimized)
 
 
 @pytest.mark.emulator

@@ -11,6 +11,7 @@ run: generation refuses such a graph up front, naming each op (index, name, kind
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +22,7 @@ from harness.codegen import kernels
 from harness.ir import quant, slicing
 from harness.ir.geometry import activation_inputs, block_size, hwc
 from harness.ir.graph import BROADCAST_KINDS, UNARY_KINDS, Graph, Op
+from harness.ir.opdefs import OP_DEFS
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.fusion import epilogue_chunk_rows, epilogue_rows
 
@@ -140,7 +142,13 @@ def unsupported_reason(graph: Graph, op: Op, in_stage: bool) -> str | None:
         tensor = graph.tensor(name)
         # The float ends of a float model: QUANTIZE's input and DEQUANTIZE's output.
         float_end = (op.kind, position) in (("QUANTIZE", 0), ("DEQUANTIZE", -1))
-        if not tensor.is_const and tensor.dtype != "int8" and not (float_end and tensor.dtype == "float32"):
+        plain_out = position == -1 and tensor.dtype == OP_DEFS[op.kind].output_dtype  # ARG_MAX's indices
+        if (
+            not tensor.is_const
+            and tensor.dtype != "int8"
+            and not (float_end and tensor.dtype == "float32")
+            and not plain_out
+        ):
             return (
                 f"tensor {name!r} is {tensor.dtype}; the C kernels run int8 activations (float32 only into a "
                 "QUANTIZE or out of a DEQUANTIZE)"
@@ -838,6 +846,16 @@ def emit_tile(ctx: OpContext) -> OpCode:
                   steps=steps)  # fmt: skip
 
 
+def emit_arg_max(ctx: OpContext) -> OpCode:
+    """ARG_MAX (pb_arg_max.c): the input viewed as [outer, count, inner] around the axis."""
+    shape = [int(d) for d in ctx.tensor(0).shape]
+    axis = int(np.asarray(ctx.tensor(1).data).reshape(-1)[0]) % len(shape)
+    outer, count, inner = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    call = f"pb_arg_max_s8({outer}, {count}, {inner}, {ctx.input_ptr(0)}, {ctx.output_ptr()});"
+    detail = f"along axis {axis}: [{outer}, {count}, {inner}] -> [{outer}, {inner}] int32 indices"
+    return OpCode(ctx.op.name, ctx.op.kind, _comment(ctx, detail), False, "call", fields=dict(call=call))
+
+
 EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "CONV_2D": emit_conv,
     "DEPTHWISE_CONV_2D": emit_conv,
@@ -862,6 +880,7 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "SPACE_TO_DEPTH": emit_tile,
     "TRANSPOSE_CONV": emit_transpose_conv,
     **{kind: emit_unary for kind in UNARY_KINDS},
+    "ARG_MAX": emit_arg_max,
 }
 
 _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
@@ -888,6 +907,7 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "SPACE_TO_DEPTH": _check_nhwc_input,
     "TRANSPOSE_CONV": _check_transpose_conv,
     **{kind: _no_check for kind in UNARY_KINDS},
+    "ARG_MAX": _no_check,
 }
 
 

@@ -333,6 +333,15 @@ def _check_operands(kind, graph: Graph, graph_op: Op, graph_inputs, graph_output
                 f"(here {source.dtype} -> {target.dtype})"
             )
         activations = activations[:-1]
+    plain = OP_DEFS[kind].output_dtype if kind in OP_DEFS else None
+    if plain is not None:  # plain values out (ARG_MAX's int32 indices), not a quantized activation
+        for index, name in zip(op.outputs, outputs, strict=True):
+            if tensors[name].dtype != plain:
+                raise TFLiteImportError(
+                    f"{op_where}: output (tensor {index} {name!r}) is {tensors[name].dtype}; {kind} writes {plain} "
+                    "here (TFLite Micro's kernel takes no other)"
+                )
+        activations = [a for a in activations if not str(a[0]).startswith("out")]
     for _, name, index in activations:
         tensor = tensors[name]
         if tensor.dtype == "float32":

@@ -73,6 +73,9 @@ class OpDef:
     single_activation: bool = False  # inputs after the first are constants (weights, axes, sizes, ...)
     several_outputs: bool = False  # SPLIT, SPLIT_V: the importer rewrites them into SLICEs
     kernels: tuple[str, ...] = ()  # the C functions that run it (pb_kernels.h); a `<name>_dsp` = DSP variant
+    # None: it writes an int8 activation (quantized per tensor); else the dtype of the plain values it
+    # writes (ARG_MAX: int32 indices), which no op after it reads as an activation
+    output_dtype: str | None = None
     shape: Callable[[Any], Any] | None = None  # its shape rule (harness/ir/shapes.py's context -> shape)
 
     def __post_init__(self) -> None:
@@ -82,6 +85,22 @@ class OpDef:
             raise ValueError(f"{self.kind}: family {self.family!r} is not one of {FAMILIES}")
         if self.fields and self.options is None:
             raise ValueError(f"{self.kind}: fields without an options table")
+
+
+TENSOR_TYPE_INT32 = 2  # the TFLite schema's TensorType.INT32
+
+
+def _arg_max_shape(ctx):
+    """ARG_MAX: the input's shape without the axis it reduces (one int32 axis, negative from the end).
+    ``output_type`` is the schema's TensorType of the indices: INT32, the one TFLite Micro writes."""
+    shape = ctx.shape(0, "input")
+    axis = ctx.const(1, "axis").reshape(-1)
+    if axis.size != 1 or not -len(shape) <= int(axis[0]) < len(shape):
+        raise ctx.error(f"axis {axis.tolist()} must be one axis of the rank-{len(shape)} input")
+    if int(ctx.op.attrs.get("output_type", TENSOR_TYPE_INT32)) != TENSOR_TYPE_INT32:
+        raise ctx.error(f"output_type {ctx.op.attrs['output_type']} is not INT32 ({TENSOR_TYPE_INT32})")
+    drop = int(axis[0]) % len(shape)
+    return shape[:drop] + shape[drop + 1 :]
 
 
 _CONV_CONSTS = ((1, "filter", "int8"), (2, "bias", "int32"))
@@ -147,6 +166,9 @@ _DEFS = (
           fields=(Field("block_size", "BlockSize", int),), patch=PATCH_TILE, kernels=("pb_depth_to_space_s8",)),
     OpDef("SPACE_TO_DEPTH", (1, 1), version=2, options="SpaceToDepthOptions",
           fields=(Field("block_size", "BlockSize"),), patch=PATCH_TILE, kernels=("pb_space_to_depth_s8",)),
+    OpDef("ARG_MAX", (2, 2), ((1, "axis", "int32"),), 2, "ArgMaxOptions",
+          (Field("output_type", "OutputType", int, TENSOR_TYPE_INT32),), single_activation=True,
+          kernels=("pb_arg_max_s8",), output_dtype="int32", shape=_arg_max_shape),
 )  # fmt: skip
 
 OP_DEFS: dict[str, OpDef] = {d.kind: d for d in _DEFS}

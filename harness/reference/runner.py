@@ -347,6 +347,13 @@ def _run_dequantize(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     return dequantize(x, inp.scale, inp.zero_point)
 
 
+def _run_arg_max(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    """The index of the first largest value along the axis (TFLite's ArgMinMax: a later value wins only
+    when strictly greater; numpy's argmax keeps the first too), as int32."""
+    axis = int(np.asarray(graph.tensor(op.inputs[1]).data).reshape(-1)[0]) % x.ndim
+    return np.argmax(x, axis=axis).astype(np.int32)
+
+
 _KERNELS = {
     "CONV_2D": _run_conv,
     "DEPTHWISE_CONV_2D": _run_conv,
@@ -378,6 +385,7 @@ _KERNELS = {
     "DEQUANTIZE": _run_dequantize,
     "TRANSPOSE_CONV": _run_transpose_conv,
     **{kind: _run_unary for kind in UNARY_KINDS},
+    "ARG_MAX": _run_arg_max,
 }
 
 

@@ -279,6 +279,10 @@ typedef struct {
 void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t outer_size, int32_t output_zero_point,
                   int8_t *output);
 
+/* ARG_MAX (pb_arg_max.c): the input viewed as [outer, count, inner]; output[o * inner + i] is the index
+ * k < count of the first largest input[(o * count + k) * inner + i] (TFLite's ArgMinMax). */
+void pb_arg_max_s8(int32_t outer, int32_t count, int32_t inner, const int8_t *input, int32_t *output);
+
 /* ---- tiles: ops whose output pixel reads input pixels that follow from its position (pb_tiles.c) ---- */
 
 /* Tiles. Some kernels compute a tile of the output, rows [out_y0, out_y0 + out_h) and columns
