@@ -11,7 +11,7 @@ import pytest
 from harness.results.db import ResultsDB, ResultsError, read_export
 from harness.results.record import PointRecord
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _row(run_id="r1", model="m", p=1, n=0, **kw) -> PointRecord:
@@ -172,7 +172,7 @@ def _every_field_set() -> PointRecord:
     identity = PointIdentity(
         target="stm32f746", backend="pyocd", model="vww_96_int8", p=4, n=8, place="desk-f746",
         kernels="portable", engine="cmsis-nn", input_mode="streamed", planner="greedy", inplace="rowmajor",
-        compiler="0123456789ab",
+        compiler="0123456789ab", model_hash="00112233deadbeef",
     )  # fmt: skip
     return PointRecord(
         identity=identity, run_id="r1", status="failed", reason="output differs", sram_measured=60_001,

@@ -55,6 +55,7 @@ blocks; imported models have none, and then every op is its own layer (see ``Gra
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -233,6 +234,39 @@ def param_count(graph: Graph) -> int:
 def weight_bytes(graph: Graph) -> int:
     """Bytes of weights and biases as stored in flash (int8 weights, int32 biases)."""
     return sum(graph.tensor(name).nbytes for name in _weight_tensor_names(graph))
+
+
+def content_digest(graph: Graph) -> str:
+    """A hash (hex) of everything in the graph that its firmware is made from: every tensor (name, shape,
+    type, quantization, data), every op (kind, name, operands, attributes), the inputs, outputs and
+    blocks. Two graphs with equal digests generate the same C; a point's identity carries it, so two
+    models of the same name are never one point (harness.results.record.PointIdentity.model_hash)."""
+    digest = hashlib.sha256()
+
+    def put(value: Any) -> None:
+        if isinstance(value, np.ndarray):
+            digest.update(f"array {value.dtype.str} {value.shape}:".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        elif isinstance(value, dict):
+            digest.update(f"dict {len(value)}:".encode())
+            for key in sorted(value, key=str):
+                put(str(key))
+                put(value[key])
+        elif isinstance(value, list | tuple):
+            digest.update(f"seq {len(value)}:".encode())
+            for item in value:
+                put(item)
+        else:
+            digest.update(f"{type(value).__name__} {value!r};".encode())
+
+    for tensor in graph.tensors.values():
+        quant = tensor.quant
+        put([tensor.name, tuple(tensor.shape), tensor.dtype, tensor.data])
+        put(None if quant is None else [quant.scale, quant.zero_point, quant.axis])
+    for op in graph.ops:
+        put([op.kind, op.name, op.inputs, op.outputs, op.attrs])
+    put([graph.inputs, graph.outputs, [(b.name, b.ops) for b in graph.blocks or ()]])
+    return digest.hexdigest()
 
 
 def _weight_tensor_names(graph: Graph) -> set[str]:

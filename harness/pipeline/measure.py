@@ -54,7 +54,7 @@ from harness.firmware.build import (
 )
 from harness.firmware.targets import Target, TargetError, load_target
 from harness.frontend import graph_to_bytes
-from harness.ir.graph import Graph, GraphError
+from harness.ir.graph import Graph, GraphError, content_digest
 from harness.paths import BUILD_DIR, MLPERF_MODELS, mlperf_model
 from harness.pipeline.analysis import point_analysis
 from harness.pipeline.diagnose import diagnose
@@ -66,6 +66,7 @@ from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import profile
 
 TEST_INPUT_SEED = 0
+MODEL_HASH_DIGITS = 16  # of the graph's content digest, in a point's identity
 RUN_TIMEOUT_S = 300.0
 LOG_DIR = BUILD_DIR / "logs"
 # What a point's failure can be, short of a bug: these become status "error" with the message.
@@ -256,13 +257,14 @@ def new_result(
     budgets, status "error" until a stage says otherwise. ``options``: the kernel set, input mode,
     planner and in-place policy (default: CodegenOptions())."""
     options = options or CodegenOptions()
-    name = _graph(model).name if isinstance(model, str) else model.name
+    graph = _graph(model) if isinstance(model, str) else model
     target = load_target(target) if isinstance(target, str) else target
     identity = PointIdentity(
         target=target.name,
         backend=board.backend if board is not None else backend,
         place=board.resource.name if board is not None else "",
-        model=name,
+        model=graph.name,
+        model_hash=content_digest(graph)[:MODEL_HASH_DIGITS],
         p=p,
         n=n,
         kernels=options.kernel_set,

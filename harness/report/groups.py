@@ -63,7 +63,7 @@ class Group:
     anchor: str
     target: str
     backend: str
-    model: str
+    model: str  # for people: the name, with its content's hash where the run has two models of the name
     board_ids: str
     sram_budget: Cell
     flash_budget: Cell
@@ -74,6 +74,7 @@ class Group:
     charts: list[Chart] = field(default_factory=list)
     trends: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    key: PointIdentity | None = None  # the group's identity (model by name and by content)
 
 
 def table_identity(identity: PointIdentity) -> PointIdentity:
@@ -94,15 +95,34 @@ def grouped(records: list[dict]) -> dict[PointIdentity, list[dict]]:
 
 
 def group_anchor(group: PointIdentity) -> str:
-    """The page anchor of a group: board, backend and model, plus what is not the default."""
-    words = [group.place, *variant_words(group)]
+    """The page anchor of a group: board, backend and model (and its content's hash), plus what is not
+    the default."""
+    words = [group.model_hash[:8], group.place, *variant_words(group)]
     return slug("-".join([group.target, group.backend, group.model, *filter(None, words)]))
 
 
-def make_group(key: PointIdentity, members: list[dict], logs: LogPublisher) -> Group:
+def models_of_several_contents(keys: Iterable[PointIdentity]) -> set[str]:
+    """Model names that stand for two contents or more among ``keys`` (two files named net.tflite)."""
+    contents: dict[str, set[str]] = {}
+    for key in keys:
+        contents.setdefault(key.model, set()).add(key.model_hash)
+    return {name for name, found in contents.items() if len(found) > 1}
+
+
+def model_title(key: PointIdentity, ambiguous: set[str]) -> str:
+    """The model's name, and its content's hash when the name alone is ambiguous."""
+    if key.model in ambiguous:
+        return f"{key.model} (content {key.model_hash[:8] or 'not recorded'})"
+    return key.model
+
+
+def make_group(
+    key: PointIdentity, members: list[dict], logs: LogPublisher, ambiguous: set[str] = frozenset()
+) -> Group:
     """The table of one group: a line per record field the report shows (its ``show`` metadata, in
-    the record's order), with the lines that set a point against the per-layer one after their field."""
-    target, backend, model = key.target, key.backend, key.model
+    the record's order), with the lines that set a point against the per-layer one after their field.
+    ``ambiguous``: the model names of the run that stand for several contents (models_of_several_contents)."""
+    target, backend, model = key.target, key.backend, model_title(key, ambiguous)
     reference = next((r for r in members if r["p"] == 1), None)
     chosen = choose_schedule(members)
     columns = [
@@ -157,6 +177,7 @@ def make_group(key: PointIdentity, members: list[dict], logs: LogPublisher) -> G
         lines=lines,
         chosen=_chosen_text(chosen, reference),
         smallest=_smallest_text(pareto.smallest(members), chosen),
+        key=key,
     )
     group.charts = _group_charts(group, members, chosen)
     return group
@@ -247,9 +268,12 @@ def history(db: ResultsDB, runs: pd.DataFrame, until: float) -> pd.DataFrame:
 
 
 def trend_charts_of(group: Group, history: pd.DataFrame) -> list[Chart]:
+    name = group.key.model if group.key is not None else group.model
     mine = history[
         (history["target"] == group.target)
         & (history["backend"] == group.backend)
-        & (history["model"] == group.model)
+        & (history["model"] == name)
     ]
+    if group.key is not None and group.key.model_hash:  # the same content (or one not recorded then)
+        mine = mine[mine["model_hash"].isin(["", group.key.model_hash])]
     return charts.trend_charts(f"{group.model} on {group.target}", group.anchor, mine)

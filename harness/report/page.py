@@ -26,7 +26,7 @@ from markupsafe import Markup
 from harness.paths import BUILD_DIR, REPORTS_DIR
 from harness.report.cells import STATUS_TEXT, plain_record, slug, text_or_dash, when
 from harness.report.figure6 import figure6_section
-from harness.report.groups import grouped, history, make_group, trend_charts_of
+from harness.report.groups import grouped, history, make_group, models_of_several_contents, trend_charts_of
 from harness.report.kernel_sets import kernel_set_comparisons
 from harness.report.logs import LogPublisher
 from harness.report.sections import baseline_section, describe_backend, environment_lines, problems, summary
@@ -118,7 +118,9 @@ def render_report(
     records = [plain_record(r) for r in rows.to_dict("records")]
     environment = db.run_environment(run_id)
     logs = LogPublisher(out_dir, run_id, db.path)
-    groups = [make_group(key, members, logs) for key, members in grouped(records).items()]
+    by_key = grouped(records)
+    ambiguous = models_of_several_contents(by_key)
+    groups = [make_group(key, members, logs, ambiguous) for key, members in by_key.items()]
     earlier = history(db, runs, run["started_at"])
     for group in groups:
         group.trends = trend_charts_of(group, earlier)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ from harness.results.record import (
     IDENTITY_FIELDS,
     LEGACY_IDENTITY,
     STATUSES,
+    PointIdentity,
     PointRecord,
     compiler_id,
     decode,
@@ -155,8 +157,28 @@ def _schema_4(conn: sqlite3.Connection) -> None:
     _add_columns(conn, ("oracle_exact", "oracle"))
 
 
+def _schema_5(conn: sqlite3.Connection) -> None:
+    """The model's content in the identity (model_hash): the table is rebuilt so that the unique key
+    holds it (two models of one name in one run are two rows). Old rows keep every value; their
+    model_hash is "" (not known), which regression.compare_frames matches with any content."""
+    conn.execute(results_table_sql("results_new"))
+    old = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
+    defaults = {f.name: f.default for f in fields(PointIdentity)}
+    names = ["id", *(name for name in COLUMNS if name in old or name in IDENTITY_FIELDS)]
+    values = [name if name in old else "?" for name in names]
+    conn.execute(
+        f"INSERT INTO results_new ({', '.join(names)}) SELECT {', '.join(values)} FROM results",
+        [defaults[name] for name in names if name not in old],
+    )
+    conn.execute("DROP TABLE results")
+    conn.execute("ALTER TABLE results_new RENAME TO results")
+    conn.execute(f"CREATE INDEX results_point ON results ({', '.join(IDENTITY_FIELDS)})")
+
+
 # Each step takes the database from its index to the next version; append, never edit, a step.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5,
+]  # fmt: skip
 
 
 class ResultsError(RuntimeError):

@@ -6,8 +6,9 @@ properties of a pytest point (``properties``), the columns of an export and the 
 (each field's ``label`` and ``show`` metadata). Adding a field here adds it everywhere.
 
 A point's *identity* is everything that changes the firmware or the measurement (DESIGN.md): target,
-backend and board (farm board or labgrid place), model, p, n, kernel set and engine, input mode, the
-arena planner and in-place policy, and the compiler (a hash of its version and flags). Two results are
+backend and board (farm board or labgrid place), model by name and by content (a hash of the graph the
+firmware is made from), p, n, kernel set and engine, input mode, the arena planner and in-place policy,
+and the compiler (a hash of its version and flags). Two results are
 compared only when their identities are equal; ``point_label`` names an identity for people.
 
 The record also stores what the report draws (``PointAnalysis``: the analytic per-layer memory profile,
@@ -55,6 +56,9 @@ class PointIdentity:
     # harness.schedule.arena's DEFAULT_INPLACE by its INPLACE_POLICIES name (a test keeps them equal)
     inplace: str = field(default="row_buffered", metadata=_meta("in-place policy"))
     compiler: str = field(default="", metadata=_meta("compiler id"))  # compiler_id(); "": unknown
+    # The model by content (harness.ir.graph.content_digest of the graph that runs, 16 hex digits): two
+    # files of one name, or a zoo builder that changed, are other points. "": stored before it was kept.
+    model_hash: str = field(default="", metadata=_meta("model content"))
 
     @property
     def schedule(self) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -306,6 +306,7 @@ def compare_frames(
     config = config or load_thresholds()
     now = _by_key(current)
     before = _by_key(baseline)
+    before, now = _adopt_content(before, now), _adopt_content(now, before)
     # Points of the baseline on boards/backends the run did not use are out of scope, not missing
     # (a run with no point at all used none: then every baseline point is missing).
     used = {(k.target, k.backend) for k in now} or {(k.target, k.backend) for k in before}
@@ -330,6 +331,19 @@ def compare_frames(
             changes = _compare_point(key, b, c, config)
         points.append(PointComparison(key, b, c, tuple(changes)))
     return Comparison(run_id, baseline_label, config, tuple(points), run_finished, allow_partial)
+
+
+def _adopt_content(rows: dict[PointKey, dict], others: dict[PointKey, dict]) -> dict[PointKey, dict]:
+    """Rows stored before the model's content was recorded (model_hash "") take the content of the one
+    point of ``others`` they equal otherwise: an old baseline stays comparable, two contents never are."""
+    contents: dict[PointKey, list[PointKey]] = {}
+    for key in others:
+        contents.setdefault(replace(key, model_hash=""), []).append(key)
+    adopted = {}
+    for key, row in rows.items():
+        found = contents.get(key, []) if not key.model_hash else []
+        adopted[found[0] if len(found) == 1 else key] = row
+    return adopted
 
 
 def _by_counterpart(keys: Iterable[PointIdentity]) -> dict[tuple, list[PointIdentity]]:
