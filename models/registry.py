@@ -12,6 +12,7 @@ Names carry their parameters:
 | ``resnet8-r{res}``            | ResNet-8, CIFAR style (MLPerf Tiny's), 10 classes               |
 | ``mcunet-in0`` .. ``in4``, ``mcunet-mbv2-w0.35-r144``, ``proxyless-w0.3-r176`` | MCUNet JSON configs |
 | an MLPerf Tiny name (``vww_96_int8``, ...) or a path ending in ``.tflite`` | imported by harness.frontend |
+| any of the above + ``-explicit-pad``  | the same network with a PAD before every strided conv, as MCUNet's released files (models/explicit_pad.py) |
 
 MobileNetV2, MbV2-RD, MnasNet-A1 and FBNet-A take ``-head{channels}`` at the end: the width of the last
 1x1 conv (default: the reference's 1280 or 1504, which a width multiplier below 1 leaves alone). MCUNet's
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from harness.ir.graph import Graph
 from harness.paths import MLPERF_MODELS, mlperf_model
-from models import fbnet, mnasnet, mobilenet_v1, mobilenet_v2, proxyless, resnet
+from models import explicit_pad, fbnet, mnasnet, mobilenet_v1, mobilenet_v2, proxyless, resnet
 
 # The paper's settings: Figure 5's networks at 224x224, Table 2's MCU-sized baselines, MCUNet's zoo,
 # MLPerf Tiny's ResNet-8 shape; then the MLPerf Tiny reference models themselves.
@@ -122,11 +123,14 @@ def name_forms() -> list[str]:
         *proxyless.CONFIG_FILES,
         "<MLPerf Tiny name>",
         "<path>.tflite",
+        f"<any of these>{explicit_pad.SUFFIX}",
     ]
 
 
 def get_model(name: str) -> Graph:
     """The int8 Graph of a zoo name, an MLPerf Tiny name or a ``.tflite`` path (cached; do not modify)."""
+    if name.endswith(explicit_pad.SUFFIX):
+        return _explicit_pad_cached(name)
     if name.endswith(".tflite"):
         path = Path(name).expanduser().resolve()
         if not path.is_file():
@@ -140,6 +144,9 @@ def get_model(name: str) -> Graph:
 
 def build_model(name: str) -> Graph:
     """A fresh, uncached build of a zoo name (tests use it to check determinism)."""
+    if name.endswith(explicit_pad.SUFFIX):
+        base = build_model(name[: -len(explicit_pad.SUFFIX)])
+        return explicit_pad.with_explicit_pads(base, f"{base.name}{explicit_pad.SUFFIX}")
     canonical = canonical_name(name)
     if canonical in proxyless.CONFIG_FILES:
         return proxyless.build_from_config(canonical)
@@ -149,6 +156,8 @@ def build_model(name: str) -> Graph:
 
 def canonical_name(name: str) -> str:
     """The zoo name with its parameters in canonical form (``mbv2-w1-r224`` -> ``mbv2-w1.0-r224``)."""
+    if name.endswith(explicit_pad.SUFFIX):
+        return canonical_name(name[: -len(explicit_pad.SUFFIX)]) + explicit_pad.SUFFIX
     if name in proxyless.CONFIG_FILES:
         return name
     family, parameters = _match(name)
@@ -183,6 +192,12 @@ def _match(name: str) -> tuple[_Family, dict]:
         f"unknown model {name!r}. Known models: {', '.join(list_models())}. "
         f"Name forms: {', '.join(name_forms())}"
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _explicit_pad_cached(name: str) -> Graph:
+    base = get_model(name[: -len(explicit_pad.SUFFIX)])
+    return _read_only(explicit_pad.with_explicit_pads(base, f"{base.name}{explicit_pad.SUFFIX}"))
 
 
 @functools.lru_cache(maxsize=32)
