@@ -21,6 +21,7 @@ TOOLS = {
     "gcc": "the host C compiler (apt-get install gcc)",
     "arm-none-eabi-gcc": "the Arm cross compiler (apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)",
     "qemu-system-arm": "the QEMU Arm emulator (apt-get install qemu-system-arm)",
+    "llvm-mca": "LLVM's machine code analyzer, the Cortex-M7 timing model (apt-get install llvm)",
 }
 
 

@@ -404,7 +404,23 @@ def test_latency_is_labelled_with_its_unit(rendered):
     (line,) = section.find("tr", data_metric="latency")
     assert line.find("th")[0].text == "latency (instructions)"
     assert "cycles" not in section.text
+    # no estimate stored: no milliseconds either (an emulator's ms are only ever the model's, labelled)
     assert re.search(r"\bms\b|millisecond", rendered["html"]) is None
+
+
+def test_estimated_ms_are_shown_beside_instructions_labelled(tmp_path):
+    db_path = tmp_path / "r.sqlite"
+    with ResultsDB(db_path) as db:
+        db.start_run("run", "abc", "host", {})
+        db.add(passed_row("run", F746, "vww_96_int8", 1, 0, latency=12_000_000, sram_analytic_counted=55_296,
+                          latency_estimated_ms=61.25,
+                          latency_estimated_cycles=13_230_000.0, timing_model="timing-model 1 (llvm-mca cortex-m7)"))  # fmt: skip
+    tree = parse(write_report(db_path, "run", tmp_path / "out").read_text())
+    (line,) = tree.find("tr", data_metric="latency_estimated_ms")
+    assert line.find("th")[0].text == "latency, estimated ms (timing model)"
+    assert line.find("td")[0].text == "61.25 ms (est.)"
+    (latency,) = tree.find("tr", data_metric="latency")
+    assert latency.find("th")[0].text == "latency (instructions)"
 
 
 def test_cycles_rows_say_cycles(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from harness.results.db import ResultsDB, ResultsError, read_export
 from harness.results.record import PointRecord
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _row(run_id="r1", model="m", p=1, n=0, **kw) -> PointRecord:
@@ -180,7 +180,9 @@ def _every_field_set() -> PointRecord:
         scratch_bytes=2_306, stack_reserved=4_096, stack_bytes=1_807, data_bytes=308, bss_bytes=53_009,
         flash_bytes=400_010, sram_budget=327_680, flash_budget=1_048_576, sram_needed=331_011,
         flash_needed=1_100_012, latency=9_812_013.5, latency_unit="cycles", runs=5,
-        layer_latency=[("conv0", 10.5), ("dw1", 20.0)], macs=7_753_184, macs_patch_stage=1_599_840,
+        layer_latency=[("conv0", 10.5), ("dw1", 20.0)], latency_estimated_cycles=11_774_416.0,
+        latency_estimated_ms=54.51, layer_latency_estimated_ms=[("conv0", 0.25), ("dw1", 0.5)],
+        timing_model="timing-model 1 (llvm-mca cortex-m7)", macs=7_753_184, macs_patch_stage=1_599_840,
         mac_overhead=0.03518, exact=False, oracle_exact=True, oracle="LiteRT BUILTIN_REF: equal on 1 output",
         portable_ops="mean0: no CMSIS-NN kernel", output_crc="5a17c3e2",
         firmware_hash="feedfacecafe",

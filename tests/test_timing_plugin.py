@@ -70,3 +70,23 @@ def test_plugin_builds_from_its_source(tmp_path):
     built = plugin_path(tmp_path)
     assert built.is_file() and built.read_bytes()[:4] == b"\x7fELF"
     assert plugin_path(tmp_path) == built  # up to date: not rebuilt
+
+
+def test_the_point_record_carries_the_estimate_labelled(kws_point):
+    from harness.pipeline.measure import run_point
+
+    planned, firmware = kws_point
+    result = run_point(planned, firmware)
+    assert result.status == "passed", result.summary()
+    assert result.latency_unit == "instructions"  # the measured latency stays the emulator's count
+    assert result.timing_model.startswith("timing-model") and "TRM" in result.timing_model
+    assert result.latency_estimated_cycles > 0
+    assert result.latency_estimated_ms == pytest.approx(
+        result.latency_estimated_cycles / 100e6 * 1000, rel=1e-6
+    )
+    names = [name for name, _ in result.layer_latency]
+    assert [name for name, _ in result.layer_latency_estimated_ms] == names
+    # the units' estimates add up to the run's (the timer reads between units are a few cycles each)
+    unit_sum = sum(ms for _, ms in result.layer_latency_estimated_ms)
+    assert unit_sum == pytest.approx(result.latency_estimated_ms, rel=0.01)
+    assert "ms estimated" in result.summary()

@@ -70,9 +70,10 @@ def mark_address(elf: Path) -> int:
     return found[0]["st_value"] & ~1
 
 
-def plugin_argument(elf: Path, out: Path, build_dir: Path | None = None) -> str:
-    """The ``-plugin`` argument of a run of ``elf`` writing its counts to ``out``."""
-    return f"{plugin_path(build_dir)},out={out},mark={mark_address(elf):#x}"
+def plugin_argument(elf: Path, out: Path, memory: Sequence[str] = (), build_dir: Path | None = None) -> str:
+    """The ``-plugin`` argument of a run of ``elf`` writing its counts to ``out``; ``memory``: the cache
+    model's arguments (``harness.boards.timing_model.plugin_memory_arguments``)."""
+    return ",".join([f"{plugin_path(build_dir)}", f"out={out}", f"mark={mark_address(elf):#x}", *memory])
 
 
 # --- the plugin's output ----------------------------------------------------------------------------
@@ -114,11 +115,20 @@ class Segment:
     memory: dict[str, int] = field(default_factory=dict)  # the plugin's memory counters, if it ran them
 
 
+@dataclass(frozen=True)
+class MemorySample:
+    """A block's memory counters while the plugin sampled memory (the warm-up runs)."""
+
+    executions: int
+    counters: dict[str, int]
+
+
 @dataclass
 class ExecutionProfile:
     blocks: dict[int, Block]
     segments: list[Segment]
     complete: bool  # the plugin saw QEMU exit normally
+    samples: dict[int, MemorySample] = field(default_factory=dict)  # block id -> its sampled memory counters
 
     def instructions(self, segment: Segment) -> int:
         return sum(len(self.blocks[b].instructions) * c.executions for b, c in segment.counts.items())
@@ -146,6 +156,7 @@ def parse_profile(path: Path) -> ExecutionProfile:
     blocks: dict[int, Block] = {}
     segments: list[Segment] = []
     complete = False
+    samples: dict[int, MemorySample] = {}
     current: list[Instruction] | None = None
     pending: tuple[int, int, int] | None = None
 
@@ -181,6 +192,10 @@ def parse_profile(path: Path) -> ExecutionProfile:
             elif kind == "M":
                 _, name, value = line.split()
                 segments[-1].memory[name] = int(value)
+            elif kind == "K":
+                _, block_id, executions, *pairs = line.split()
+                counters = {name: int(value) for name, value in (pair.split("=") for pair in pairs)}
+                samples[int(block_id)] = MemorySample(int(executions), counters)
             elif kind == "E":
                 complete = True
             elif line:
@@ -190,7 +205,7 @@ def parse_profile(path: Path) -> ExecutionProfile:
                 f"{path}:{number}: unreadable timing plugin line {line[:80]!r} ({err})"
             ) from None
     close_block()
-    return ExecutionProfile(blocks, segments, complete)
+    return ExecutionProfile(blocks, segments, complete, samples)
 
 
 def total_instructions(profile: ExecutionProfile, segments: Sequence[int]) -> int:

@@ -28,6 +28,7 @@ from harness.boards.execution_profile import (
     plugin_argument,
 )
 from harness.boards.process import open_console_on_free_port, read_log, start_logged, stop_process
+from harness.boards.timing_model import plugin_memory_arguments
 from harness.firmware.targets import Target
 
 QEMU_BINARY = "qemu-system-arm"
@@ -80,7 +81,8 @@ class QemuBoard(Board):
         if not self.timing or self._log_dir is None:
             return []
         try:
-            return ["-plugin", plugin_argument(self.elf, self._log_dir / "timing.txt")]
+            memory = plugin_memory_arguments(self.target)
+            return ["-plugin", plugin_argument(self.elf, self._log_dir / "timing.txt", memory)]
         except PluginError as err:
             raise BoardError(f"{self.board_id}: {err}") from None
 

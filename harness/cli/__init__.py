@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from harness.cli import check, commands, farm, figure6, schedule, search  # noqa: F401  (each registers its commands on import)
+from harness.cli import check, commands, farm, figure6, schedule, search, timing  # noqa: F401  (each registers its commands on import)
 from harness.cli.registry import COMMANDS, CommandError, arg, build_parser, command
 
 __all__ = ["COMMANDS", "CommandError", "arg", "command", "main"]

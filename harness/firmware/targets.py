@@ -59,6 +59,30 @@ class Platform:
 
 
 @dataclass(frozen=True)
+class Cache:
+    size: int  # bytes
+    ways: int
+    line: int  # bytes
+
+    @property
+    def plugin_value(self) -> str:
+        return f"{self.size}:{self.ways}:{self.line}"
+
+
+@dataclass(frozen=True)
+class MemorySystem:
+    """What the cycle model (harness/boards/timing_model.py) needs of a board's memory ([timing]): the
+    caches in front of the flash (and of the SRAM where ``dcache_sram``), and the SRAM regions the core
+    reaches as tightly coupled memory (no cache, no wait state). The flash wait states and the bus clock
+    come from [clock] (``flash_latency``, ``ahb_divider``)."""
+
+    icache: Cache | None
+    dcache: Cache | None
+    dcache_sram: bool  # the data cache also holds SRAM lines (Cortex-M7 L1); False: SRAM is uncached
+    tcm: tuple[str, ...]  # names of [[memory.sram]] regions
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     description: str
@@ -85,6 +109,8 @@ class Target:
     # The clock tree the hardware firmware sets up ([clock], checked by harness/firmware/clocks.py); None for a
     # target whose hardware platform is not an STM32. QEMU builds never use it.
     clock: ClockConfig | None = None
+    # The memory system the cycle model needs ([timing]); None: no estimate for this target.
+    memory_system: MemorySystem | None = None
 
     def platform(self, name: str) -> Platform:
         try:
@@ -166,7 +192,7 @@ def load_target_file(path: Path) -> Target:
     if target.name != path.stem:
         raise TargetError(f"target file {path}: name {target.name!r} must match the file name {path.stem!r}")
     _check_budgets(target)
-    return dataclasses.replace(target, clock=_clock(data, target))
+    return dataclasses.replace(target, clock=_clock(data, target), memory_system=fields.memory_system(target))
 
 
 def _clock(data: dict, target: Target) -> ClockConfig | None:
@@ -269,6 +295,41 @@ class _Fields:
             )
             for e in entries
         )
+
+    def memory_system(self, target: Target) -> MemorySystem | None:
+        table = self.data.get("timing")
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            raise TargetError(f"target file {self.path}: [timing] must be a table")
+        caches = {}
+        for key in ("icache", "dcache"):
+            entry = table.get(key)
+            if entry is None:
+                caches[key] = None
+                continue
+            if not isinstance(entry, dict):
+                raise self._fail(key, "timing", "a table {size, ways, line}")
+            cache = Cache(*(self.integer(entry, k, f"timing.{key}") for k in ("size", "ways", "line")))
+            if cache.line & (cache.line - 1) or cache.size % (cache.ways * cache.line):
+                raise self._fail(
+                    key, "timing", "a power-of-two line and a size that is a multiple of ways * line"
+                )
+            caches[key] = cache
+        tcm = table.get("tcm", [])
+        names = {region.name for region in target.sram_regions}
+        if not isinstance(tcm, list) or any(name not in names for name in tcm):
+            raise self._fail(
+                "tcm", "timing", f"a list of [[memory.sram]] region names ({', '.join(sorted(names))})"
+            )
+        dcache_sram = table.get("dcache_sram", False)
+        if not isinstance(dcache_sram, bool):
+            raise self._fail("dcache_sram", "timing", "true or false")
+        if target.clock is None and self.data.get("clock") is None:
+            raise TargetError(
+                f"target file {self.path}: [timing] needs [clock] (flash wait states, bus clock)"
+            )
+        return MemorySystem(caches["icache"], caches["dcache"], dcache_sram, tuple(tcm))
 
     def platform(self, name: str) -> Platform:
         platforms = self.data.get("platforms", {})

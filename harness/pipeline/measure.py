@@ -34,7 +34,10 @@ import numpy as np
 from harness import reference
 from harness.boards import Resource, firmware_platform, open_board, run_firmware
 from harness.boards.base import Board, BoardError
+from harness.boards.execution_profile import PluginError
 from harness.boards.protocol import ProtocolError, Record, format_log_tail
+from harness.boards.timing_model import TimingModelError
+from harness.boards.timing_model import estimate as estimate_timing
 from harness.codegen import (
     KERNEL_SETS,
     CodegenError,
@@ -107,9 +110,15 @@ class PointResult(PointRecord):
         if self.latency is None:
             return head
         kb = 1024
+        estimated = (
+            f"; {self.latency_estimated_ms:,.2f} ms estimated ({self.timing_model})"
+            if self.latency_estimated_ms is not None
+            else ""
+        )
         return (
             f"{head}\n  latency {self.latency:,.0f} {self.latency_unit} (sum of units "
-            f"{sum(v for _, v in self.layer_latency):,.0f}); MACs {self.macs:,} (+{self.mac_overhead:.1%})\n"
+            f"{sum(v for _, v in self.layer_latency):,.0f}){estimated}; MACs {self.macs:,} "
+            f"(+{self.mac_overhead:.1%})\n"
             f"  SRAM measured {self.sram_measured / kb:.1f} kB, planned {self.sram_planned / kb:.1f} kB "
             f"(arena {self.arena_bytes / kb:.1f} + stack {self.stack_reserved / kb:.1f}), analytic "
             f"{self.sram_analytic_counted / kb:.1f} kB counted / {self.sram_analytic_streamed / kb:.1f} kB streamed; "
@@ -381,8 +390,9 @@ def run_point(
     """Run the firmware of a planned point and check its record: the point's result, whatever happens."""
     result = planned.result
     try:
-        record = _run(firmware, planned.target, backend, board, timeout, result)
+        record, profiled = _run(firmware, planned.target, backend, board, timeout, result)
         _add_record_metrics(result, record, planned.generated, planned.graph)
+        _add_estimate(result, record, planned.target, profiled)
     except Exception as err:  # a ConnectionError, an OSError, MemoryError...: still this point's row
         return note_error(result, err)
     _keep_log(result, record)
@@ -448,13 +458,35 @@ def _add_plan_metrics(result: PointResult, generated: GeneratedModel) -> None:
 
 
 def _run(firmware: Firmware, target: Target, backend: str, board: Board | None, timeout: float,
-         result: PointResult) -> Record:  # fmt: skip
+         result: PointResult) -> tuple[Record, Board]:  # fmt: skip
+    """The record, and the board it ran on (an emulator's holds the timing plugin's counts)."""
     if board is not None:
         result.board_id = board.board_id
-        return run_firmware(board, firmware, timeout=timeout)
+        return run_firmware(board, firmware, timeout=timeout), board
     with open_board(Resource(target.name, backend)) as opened:
         result.board_id = opened.board_id
-        return run_firmware(opened, firmware, timeout=timeout)
+        return run_firmware(opened, firmware, timeout=timeout), opened
+
+
+def _add_estimate(result: PointResult, record: Record, target: Target, board: Board) -> None:
+    """The cycle model's estimate of an emulator run (estimated cycles and ms, per unit); a board's DWT
+    cycles need none. An estimate that cannot be made says why in ``timing_model`` and costs nothing else."""
+    profile = getattr(board, "execution_profile", None)
+    if record.unit != "instructions":
+        return
+    if profile is None:
+        error = getattr(board, "profile_error", None)
+        result.timing_model = f"no estimate: {error}" if error else None
+        return
+    try:
+        found = estimate_timing(profile, target, record.warmup, record.runs, [u.name for u in record.layers])
+    except (TimingModelError, PluginError) as err:
+        result.timing_model = f"no estimate: {err}"
+        return
+    result.latency_estimated_cycles = round(found.total.cycles)
+    result.latency_estimated_ms = found.total_ms
+    result.layer_latency_estimated_ms = [(name, found.ms(unit)) for name, unit in found.units]
+    result.timing_model = found.model
 
 
 def _add_record_metrics(result: PointResult, record: Record, generated: GeneratedModel, graph: Graph) -> None:
@@ -481,7 +513,9 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Generate
     result.exact = record.outputs == result.expected_outputs
     if result.exact and result.oracle_exact is False:
         result.status = "failed"
-        result.reason = f"the device equals the host reference, but the reference is not TFLite's: {result.oracle}"
+        result.reason = (
+            f"the device equals the host reference, but the reference is not TFLite's: {result.oracle}"
+        )
         return
     unit_sum = sum(value for _, value in result.layer_latency)
     if abs(unit_sum - result.latency) > TIMING_TOLERANCE * result.latency:
@@ -570,8 +604,10 @@ def main(argv: list[str] | None = None) -> int:
                      input_mode="streamed" if args.streamed else "counted", kernels=args.kernels)  # fmt: skip
     print(result.summary())
     if args.layers:
+        estimated = dict(result.layer_latency_estimated_ms)
         for name, value in result.layer_latency:
-            print(f"  {name:32s} {value:14,.0f}")
+            ms = f"  {estimated[name]:10,.3f} ms (estimated)" if name in estimated else ""
+            print(f"  {name:32s} {value:14,.0f}{ms}")
     return 0 if result.status in ("passed", "does_not_fit") else 1
 
 

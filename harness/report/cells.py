@@ -59,6 +59,13 @@ def latency_cell(r: dict, with_unit: bool) -> Cell:
     return Cell(text, repr(r["latency"]), f"{r['latency']:,.0f} {r['latency_unit']} (median)")
 
 
+def estimated_ms_cell(value: float | None) -> Cell:
+    """Milliseconds the cycle model estimates (harness.boards.timing_model): labelled estimated."""
+    if value is None:
+        return NA
+    return Cell(f"{value:,.2f} ms (est.)", repr(value), f"{value:,.3f} ms, estimated by the timing model")
+
+
 def latency_overhead_cell(reference: dict | None, r: dict) -> Cell:
     if reference is None or r is reference:
         return Cell("reference", css="na") if r is reference else NA

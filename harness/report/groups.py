@@ -17,6 +17,7 @@ from harness.report.cells import (
     Cell,
     bytes_cell,
     count_cell,
+    estimated_ms_cell,
     exact_cell,
     latency_cell,
     latency_overhead_cell,
@@ -139,6 +140,7 @@ def make_group(
         "macs": lambda name, r: macs_cell(r[name]),
         "percent": lambda name, r: percent_cell(r[name], r[name]),
         "count": lambda name, r: count_cell(r[name]),
+        "ms": lambda name, r: estimated_ms_cell(r[name]),
         "latency": lambda _, r: latency_cell(r, per_cell_unit),
         "exact": lambda _, r: exact_cell(r),
         "oracle": lambda _, r: oracle_cell(r),
@@ -158,8 +160,8 @@ def make_group(
     lines = []
     for name, meta in FIELD_META.items():
         show = meta.get("show")
-        if show is None:
-            continue
+        if show is None or (show == "ms" and all(r[name] is None for r in members)):
+            continue  # no line; estimated ms only where the timing model made an estimate
         label = latency_label if show == "latency" else meta["label"]
         make = cell_of[show]
         lines.append(Line("log" if show == "log" else name, label, tuple(make(name, r) for r in members)))

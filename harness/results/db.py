@@ -23,6 +23,7 @@ from harness.results.record import (
     IDENTITY_FIELDS,
     LEGACY_IDENTITY,
     STATUSES,
+    UNIT_LIST_FIELDS,
     PointIdentity,
     PointRecord,
     compiler_id,
@@ -175,9 +176,18 @@ def _schema_5(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX results_point ON results ({', '.join(IDENTITY_FIELDS)})")
 
 
+def _schema_6(conn: sqlite3.Connection) -> None:
+    """The cycle model's estimate of an emulator run (latency_estimated_cycles, latency_estimated_ms,
+    layer_latency_estimated_ms, timing_model); old rows: none."""
+    _add_columns(
+        conn,
+        ("latency_estimated_cycles", "latency_estimated_ms", "layer_latency_estimated_ms", "timing_model"),
+    )
+
+
 # Each step takes the database from its index to the next version; append, never edit, a step.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5,
+    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
 ]  # fmt: skip
 
 
@@ -346,7 +356,8 @@ class ResultsDB:
             query += " WHERE run_id = ?"
             params = (run_id,)
         frame = pd.read_sql_query(query + " ORDER BY id", self._conn, params=params)
-        frame["layer_latency"] = frame["layer_latency"].map(lambda s: json.loads(s) if s else [])
+        for name in UNIT_LIST_FIELDS:
+            frame[name] = frame[name].map(lambda s: json.loads(s) if s else [])
         frame["exact"] = frame["exact"].map(lambda v: None if pd.isna(v) else bool(v))
         return frame
 
@@ -361,7 +372,9 @@ class ResultsDB:
         path = Path(path)
         frame = self.results(run_id)
         if path.suffix == ".csv":
-            frame.assign(layer_latency=frame["layer_latency"].map(json.dumps)).to_csv(path, index=False)
+            frame.assign(**{name: frame[name].map(json.dumps) for name in UNIT_LIST_FIELDS}).to_csv(
+                path, index=False
+            )
         elif path.suffix == ".json":
             frame.to_json(path, orient="records", indent=1)
         else:
@@ -376,9 +389,9 @@ def read_export(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if path.suffix == ".csv":
         frame = pd.read_csv(path)
-        frame["layer_latency"] = frame["layer_latency"].map(
-            lambda s: json.loads(s) if isinstance(s, str) else []
-        )
+        for name in UNIT_LIST_FIELDS:
+            if name in frame.columns:  # an export from before the estimate lacks it
+                frame[name] = frame[name].map(lambda s: json.loads(s) if isinstance(s, str) else [])
     elif path.suffix == ".json":
         frame = pd.DataFrame(json.loads(path.read_text()))
     else:

@@ -251,6 +251,18 @@ class PointRecord:
     latency_unit: str | None = field(default=None, metadata=_meta("latency unit"))  # instructions|cycles
     runs: int | None = field(default=None, metadata=_meta("timed runs", "count"))
     layer_latency: list[tuple[str, float]] = field(default_factory=list, metadata=_meta("latency per unit"))
+    # An emulator run's cycles and milliseconds as the cycle model estimates them on the real board
+    # (harness.boards.timing_model): estimated, never measured; ``latency`` stays the measured figure.
+    latency_estimated_cycles: float | None = field(
+        default=None, metadata=_meta("latency, estimated cycles (timing model)")
+    )
+    latency_estimated_ms: float | None = field(
+        default=None, metadata=_meta("latency, estimated ms (timing model)", "ms")
+    )
+    layer_latency_estimated_ms: list[tuple[str, float]] = field(
+        default_factory=list, metadata=_meta("estimated ms per unit (timing model)")
+    )
+    timing_model: str | None = field(default=None, metadata=_meta("timing model"))
     macs: int | None = field(default=None, metadata=_meta("MACs", "macs"))
     macs_patch_stage: int | None = field(default=None, metadata=_meta("MACs, patch stage", "macs"))
     mac_overhead: float | None = field(default=None, metadata=_meta("MAC overhead vs per-layer", "percent"))
@@ -340,11 +352,15 @@ def encode(name: str, value: Any) -> Any:
     return value
 
 
+# The (unit name, value) lists of a record: per timed unit, in order.
+UNIT_LIST_FIELDS = ("layer_latency", "layer_latency_estimated_ms")
+
+
 def decode(name: str, value: Any) -> Any:
     """A stored value back as the field's Python type (the inverse of ``encode``)."""
     if value is None or (isinstance(value, float) and value != value):
-        return [] if name == "layer_latency" else None
-    if name == "layer_latency":
+        return [] if name in UNIT_LIST_FIELDS else None
+    if name in UNIT_LIST_FIELDS:
         items = json.loads(value) if isinstance(value, str) else value
         return [(str(unit), float(latency)) for unit, latency in items]
     if name == "analysis":

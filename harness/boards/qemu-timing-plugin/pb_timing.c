@@ -9,19 +9,24 @@
  * Optionally, a cache model of the board's memory: the instruction fetches from flash through one
  * cache (`icache=SIZE:WAYS:LINE`) and the data accesses through another (`dcache=...`), per memory
  * region (`flash=LO:HI`, `sram=LO:HI` cached by the data cache, `tcm=LO:HI` never cached). Accesses and
- * misses per region are counted.
+ * misses per region are counted, per segment and per block. A memory callback on every access costs
+ * about 3x the emulator's time, so `sample=N` models memory only until the N-th mark (the end of the
+ * firmware's warm-up runs): then the plugin resets itself (QEMU retranslates every block without the
+ * memory callbacks) and writes each block's sampled counters; the host scales them by the blocks'
+ * executions in the timed runs.
  *
  * Segments: each time the block at `mark=ADDR` (the firmware's timer read, pb_timer_now) starts, the
  * counts since the previous mark are written and reset, so the host can attribute them to the timed
  * unit between two timer reads.
  *
- * Arguments: out=PATH (required), mark=ADDR, icache=, dcache=, flash=, sram=, tcm=.
+ * Arguments: out=PATH (required), mark=ADDR, icache=, dcache=, flash=, sram=, tcm=, sample=N.
  * Output lines (text):
  *   B id pc n_insns size          a block, first translated
  *   I addr size hexbytes disas    its instructions, in order
  *   S seq                         the counts of segment seq follow (segment 0: before the first mark)
  *   C id exec taken not_taken     a block's counts in the segment (blocks that ran only)
  *   M name value                  a memory counter of the segment (non-zero ones only)
+ *   K id exec name=value...       a block's memory counters over its exec executions while sampling
  *   E                             the run ended (QEMU exited normally)
  *
  * It includes QEMU 7.2's plugin API header (GPL-2.0-or-later) from ../shared/third_party, never a copy.
@@ -36,6 +41,8 @@
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
+#define N_MEMORY_COUNTERS 9
+
 typedef struct Block {
     uint64_t pc;
     uint64_t fallthrough; /* pc + size: where execution goes when the block's branch is not taken */
@@ -45,6 +52,8 @@ typedef struct Block {
     bool touched; /* ran in the current segment */
     bool is_mark;
     uint64_t exec, taken, not_taken;
+    uint64_t sample_exec;
+    uint64_t mem[N_MEMORY_COUNTERS]; /* while sampling */
     struct Block *next_in_bucket;
 } Block;
 
@@ -53,10 +62,14 @@ static Block *buckets[BUCKETS];
 static Block **touched;
 static size_t n_touched, cap_touched;
 static uint32_t n_blocks;
-static Block *last_block;
 static FILE *out;
 static uint64_t mark_pc = UINT64_MAX;
 static uint64_t segment;
+static qemu_plugin_id_t plugin_id;
+static bool memory_model;         /* any cache or region argument given */
+static bool sampling;             /* the memory model is on (until sample_marks marks) */
+static uint64_t sample_marks;     /* 0: the whole run */
+static uint64_t marks_seen;
 
 /* --- cache model: set-associative, LRU, one tag per way ------------------------------------------ */
 typedef struct Cache {
@@ -79,7 +92,17 @@ static const char *const counter_names[N_COUNTERS] = {
     "ifetch_lines", "icache_misses", "flash_reads", "flash_writes", "flash_data_misses",
     "sram_accesses", "sram_misses", "tcm_accesses", "other_accesses",
 };
+_Static_assert(N_COUNTERS == N_MEMORY_COUNTERS, "one memory counter per name");
 static uint64_t counters[N_COUNTERS];
+static Block *last_block;
+
+/* A memory event: in the segment's counters and in the block running (the last one started). */
+static void count(int k) {
+    counters[k]++;
+    if (last_block != NULL) {
+        last_block->mem[k]++;
+    }
+}
 
 /* Whether the line holding addr is in the cache (then it becomes the most recent); on a miss it is
  * brought in, replacing the least recently used way. */
@@ -123,6 +146,32 @@ static void write_segment(void) {
     segment++;
 }
 
+static void write_samples(void) {
+    for (uint32_t h = 0; h < BUCKETS; h++) {
+        for (Block *b = buckets[h]; b != NULL; b = b->next_in_bucket) {
+            if (b->sample_exec == 0) {
+                continue;
+            }
+            fprintf(out, "K %u %" PRIu64, b->id, b->sample_exec);
+            for (int k = 0; k < N_COUNTERS; k++) {
+                if (b->mem[k]) {
+                    fprintf(out, " %s=%" PRIu64, counter_names[k], b->mem[k]);
+                }
+            }
+            fputc('\n', out);
+        }
+    }
+}
+
+static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
+static void on_qemu_exit(qemu_plugin_id_t id, void *data);
+
+/* After the reset: the same counting, without the memory model. */
+static void on_reset(qemu_plugin_id_t id) {
+    qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+    qemu_plugin_register_atexit_cb(id, on_qemu_exit, NULL);
+}
+
 /* --- callbacks ----------------------------------------------------------------------------------- */
 static void on_block(unsigned int vcpu, void *data) {
     Block *b = data;
@@ -136,6 +185,12 @@ static void on_block(unsigned int vcpu, void *data) {
     }
     if (b->is_mark) {
         write_segment();
+        marks_seen++;
+        if (sampling && sample_marks > 0 && marks_seen == sample_marks) {
+            sampling = false;
+            write_samples();
+            qemu_plugin_reset(plugin_id, on_reset);
+        }
     }
     if (!b->touched) {
         if (n_touched == cap_touched) {
@@ -150,12 +205,16 @@ static void on_block(unsigned int vcpu, void *data) {
     }
     b->exec++;
     last_block = b;
+    if (!sampling) {
+        return;
+    }
+    b->sample_exec++;
     if (icache.on && in_range(&flash, b->pc)) {
         uint64_t first = b->pc >> icache.line_shift, last = (b->fallthrough - 1) >> icache.line_shift;
         for (uint64_t line = first; line <= last; line++) {
-            counters[IFETCH]++;
+            count(IFETCH);
             if (!cache_access(&icache, line << icache.line_shift)) {
-                counters[IMISS]++;
+                count(IMISS);
             }
         }
     }
@@ -164,21 +223,23 @@ static void on_block(unsigned int vcpu, void *data) {
 static void on_memory(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *data) {
     (void)vcpu;
     (void)data;
+    if (!sampling) {
+        return; /* the reset is asynchronous: callbacks may still arrive */
+    }
     if (in_range(&tcm, vaddr)) {
-        counters[TCM_ACC]++;
+        count(TCM_ACC);
     } else if (in_range(&flash, vaddr)) {
-        bool store = qemu_plugin_mem_is_store(info);
-        counters[store ? FLASH_W : FLASH_R]++;
+        count(qemu_plugin_mem_is_store(info) ? FLASH_W : FLASH_R);
         if (dcache.on && !cache_access(&dcache, vaddr)) {
-            counters[FLASH_MISS]++;
+            count(FLASH_MISS);
         }
     } else if (in_range(&sram, vaddr)) {
-        counters[SRAM_ACC]++;
+        count(SRAM_ACC);
         if (dcache.on && !cache_access(&dcache, vaddr)) {
-            counters[SRAM_MISS]++;
+            count(SRAM_MISS);
         }
     } else {
-        counters[OTHER_ACC]++;
+        count(OTHER_ACC);
     }
 }
 
@@ -233,7 +294,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
             fprintf(out, "I 0x%" PRIx64 " %zu %s %s\n", qemu_plugin_insn_vaddr(insn), len, hex, text ? text : "?");
             free(text);
         }
-        if (dcache.on || flash.on || sram.on || tcm.on) {
+        if (sampling) {
             qemu_plugin_register_vcpu_mem_cb(insn, on_memory, QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_MEM_RW, NULL);
         }
     }
@@ -244,6 +305,9 @@ static void on_qemu_exit(qemu_plugin_id_t id, void *data) {
     (void)id;
     (void)data;
     write_segment();
+    if (sampling) {
+        write_samples();
+    }
     fprintf(out, "E\n");
     fclose(out);
     out = NULL;
@@ -301,8 +365,12 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             ok = parse_range(value, &sram);
         } else if (strcmp(name, "tcm") == 0) {
             ok = parse_range(value, &tcm);
+        } else if (strcmp(name, "sample") == 0) {
+            char *end;
+            sample_marks = strtoull(value, &end, 0);
+            ok = *end == '\0';
         } else {
-            fprintf(stderr, "pb_timing: unknown argument %s (known: out, mark, icache, dcache, flash, sram, tcm)\n", name);
+            fprintf(stderr, "pb_timing: unknown argument %s (known: out, mark, icache, dcache, flash, sram, tcm, sample)\n", name);
             return -1;
         }
         if (!ok) {
@@ -319,6 +387,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
         fprintf(stderr, "pb_timing: cannot write %s\n", path);
         return -1;
     }
+    plugin_id = id;
+    memory_model = icache.on || dcache.on || flash.on || sram.on || tcm.on;
+    sampling = memory_model;
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
     qemu_plugin_register_atexit_cb(id, on_qemu_exit, NULL);
     return 0;
