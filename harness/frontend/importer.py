@@ -240,11 +240,23 @@ def _tensor(raw: _RawTensor, name: str, where: str) -> Tensor:
         raise TFLiteImportError(str(err)) from None
     qparams = None
     if raw.scale is not None:
-        if raw.zero_point.shape != raw.scale.shape:
+        zero_point = raw.zero_point
+        if zero_point.size == 1 and raw.scale.size > 1:
+            # One zero point for every channel: TFLite Micro reads it so (micro_allocator.cc,
+            # InitializeTfLiteTensorFromFlatbuffer: "zero point arrays for weights can be reduced to a
+            # single value").
+            zero_point = np.full(raw.scale.shape, zero_point[0], zero_point.dtype)
+        if zero_point.shape != raw.scale.shape:
             raise TFLiteImportError(
                 f"{tensor_where}: quantization has {raw.scale.size} scales but {raw.zero_point.size} zero points"
             )
         axis = raw.quantized_dimension
+        if raw.scale.size > 1 and len(shape) == 1 and shape[0] == raw.scale.size and axis != 0:
+            # A 1-D tensor (a bias) has one axis: older converters wrote the filter's quantized_dimension
+            # onto it. TFLite Micro runs such files (micro_allocator.cc copies quantized_dimension
+            # unchecked; its kernels read a bias per output channel); LiteRT's interpreter refuses them,
+            # so the oracle of such a file is TFLite Micro (harness.reference.oracle).
+            axis = 0
         if raw.scale.size > 1 and (not 0 <= axis < len(shape) or shape[axis] != raw.scale.size):
             raise TFLiteImportError(
                 f"{tensor_where}: {raw.scale.size} per-channel scales along quantized_dimension {axis} do "
@@ -254,11 +266,11 @@ def _tensor(raw: _RawTensor, name: str, where: str) -> Tensor:
             raise TFLiteImportError(
                 f"{tensor_where}: quantization scale {raw.scale.tolist()[:8]} must be positive and finite"
             )
-        if dtype == "int8" and (raw.zero_point.min() < -128 or raw.zero_point.max() > 127):
+        if dtype == "int8" and (zero_point.min() < -128 or zero_point.max() > 127):
             raise TFLiteImportError(
-                f"{tensor_where}: int8 zero point {raw.zero_point.tolist()[:8]} is outside -128..127"
+                f"{tensor_where}: int8 zero point {zero_point.tolist()[:8]} is outside -128..127"
             )
-        qparams = QParams(raw.scale.copy(), raw.zero_point.copy(), axis if raw.scale.size > 1 else 0)
+        qparams = QParams(raw.scale.copy(), zero_point.copy(), axis if raw.scale.size > 1 else 0)
     values = None
     if raw.data is not None:
         itemsize = np.dtype(dtype).itemsize
@@ -307,6 +319,8 @@ def _check_operands(kind, graph: Graph, graph_op: Op, graph_inputs, graph_output
             raise TFLiteImportError(
                 f"{op_where}: {role} (tensor {index} {tensor.name!r}) has no quantization"
             )
+        if role in QUANTIZED_CONSTANT_RULES:
+            _check_constant_quantization(kind, role, tensor, index, graph, inputs, op_where)
 
     if kind == "PRELU":
         alpha = tensors[inputs[1]]
@@ -358,6 +372,54 @@ def _check_operands(kind, graph: Graph, graph_op: Op, graph_inputs, graph_output
                 f"{op_where}: activation tensor {index} {name!r} needs per-tensor quantization (one scale "
                 "and zero point)"
             )
+
+
+# The TFLite int8 quantization rules of an op's constant operands that change what the op computes,
+# each checked where TFLite checks it (https://ai.google.dev/edge/litert/models/quantization_spec; the
+# TFLite Micro kernel's Prepare named). A file that breaks one is refused naming the tensor: what
+# would run is not what the file declares.
+#
+# - filter / weights zero point 0 (spec: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED
+#   weights "restriction: zero_point = 0"; fully_connected_common.cc FullyConnectedPrepare's
+#   CalculateOpDataFullyConnected: TFLITE_DCHECK(filter->params.zero_point == 0); the per-channel conv
+#   kernels of TFLite Micro ignore a filter zero point, so a non-zero one silently computes another
+#   function; LiteRT refuses the file)
+# - bias zero point 0 (spec: every bias "restriction: zero_point = 0"; TFLite Micro's kernels add the
+#   int32 bias as it is)
+# - per-channel filter scales: one per output channel, along the output-channel axis (conv_common.cc
+#   ConvPrepare and transpose_conv.cc TransposeConvPrepare: scale size 1 or filter dim 0;
+#   depthwise_conv_common.cc DepthwiseConvPrepare: dim 3; fully_connected_common.cc
+#   CalculateOpDataFullyConnected: filter dim quantized_dimension, which the spec puts at 0)
+QUANTIZED_CONSTANT_RULES = ("filter", "weights", "bias")
+_OUTPUT_CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "TRANSPOSE_CONV": 0, "FULLY_CONNECTED": 0}
+
+
+def _check_constant_quantization(kind, role, tensor, index, graph, inputs, op_where) -> None:
+    quant = tensor.quant
+    named = f"{role} (tensor {index} {tensor.name!r})"
+    if np.any(quant.zero_point != 0):
+        if role == "bias":
+            raise TFLiteImportError(
+                f"{op_where}: {named} has zero point {quant.zero_point.tolist()[:8]}; TFLite's int32 bias is "
+                "symmetric (quantization spec: zero_point = 0) and its kernels add it as it is: re-convert the "
+                "model with the TFLite converter's int8 quantization"
+            )
+        raise TFLiteImportError(
+            f"{op_where}: {named} has zero point {quant.zero_point.tolist()[:8]}; TFLite's int8 {kind} weights "
+            "are symmetric (quantization spec: zero_point = 0): TFLite Micro would ignore it and compute another "
+            "function, LiteRT refuses the file. Re-quantize the weights symmetrically (the TFLite converter's "
+            "int8 quantization does)"
+        )
+    axis = _OUTPUT_CHANNEL_AXIS.get(kind)
+    if role == "bias" or axis is None or not quant.per_channel:
+        return
+    channels = tensor.shape[axis] if axis < len(tensor.shape) else None
+    if quant.scale.size != channels or quant.axis != axis:
+        raise TFLiteImportError(
+            f"{op_where}: {named} of shape {list(tensor.shape)} has {quant.scale.size} per-channel scales along "
+            f"dimension {quant.axis}; {kind} takes one scale, or one per output channel along dimension {axis} "
+            f"({channels} here), as TFLite Micro's Prepare checks"
+        )
 
 
 @dataclass
