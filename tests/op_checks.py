@@ -1,6 +1,6 @@
 """The checks every new op kind's test makes (tests/test_arg_max.py, test_batch_matmul.py,
 test_mean_axes.py): the reference against LiteRT on every tensor and TFLite Micro on the output, and the
-generated C on the host against the reference."""
+generated C on the host against the reference, one point on the emulator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from harness import reference
 from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
-from harness.pipeline.measure import expected_output
+from harness.pipeline.measure import expected_output, measure
 from harness.reference.outside import every_tensor_mismatches, run_litert, run_tflm, seeded_inputs
 from harness.schedule.plan import make_plan
 
@@ -29,3 +29,10 @@ def assert_host_c_matches_the_reference(graph, optimized: bool) -> None:
     x = seeded_inputs(graph, 1, seed=8)[0][0]
     model = generate_model(graph, make_plan(graph, 1, 0), "stm32f746", x, CodegenOptions(optimized))
     assert run_on_host(model) == expected_output(graph, x)
+
+
+def assert_exact_on_the_emulator(graph, kernels: str) -> None:
+    """Per layer on the F746's emulator with one kernel set: the device's output equals the reference's."""
+    result = measure(graph, "stm32f746", 1, 0, repeat=1, warmup=0, kernels=kernels)
+    assert result.status == "passed", result.reason
+    assert result.exact and result.output == result.expected

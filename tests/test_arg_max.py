@@ -14,14 +14,17 @@ import numpy as np
 import pytest
 from codegen_graphs import Appender
 from machine import needs
-from op_checks import assert_host_c_matches_the_reference, assert_litert_every_tensor_and_tflm_output
+from op_checks import (
+    assert_exact_on_the_emulator,
+    assert_host_c_matches_the_reference,
+    assert_litert_every_tensor_and_tflm_output,
+)
 
 from harness import reference
 from harness.codegen.options import KERNEL_SETS
 from harness.frontend import TFLiteImportError, graph_from_bytes, graph_to_bytes
 from harness.ir.graph import GraphError, Op, QParams, Tensor, validate
 from harness.ir.shapes import infer_op_shape
-from harness.pipeline.measure import measure
 from harness.reference.outside import seeded_inputs
 from models.synthetic import LayerSpec, build_stack
 
@@ -95,6 +98,4 @@ def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("kernels", KERNEL_SETS)
 def test_arg_max_bit_exact_on_the_emulator(kernels):
-    result = measure(arg_max_graph("head"), "stm32f746", 1, 0, repeat=1, warmup=0, kernels=kernels)
-    assert result.status == "passed", result.reason
-    assert result.exact and result.output == result.expected
+    assert_exact_on_the_emulator(arg_max_graph("head"), kernels)

@@ -61,8 +61,8 @@ def test_every_op_graph_covers_every_supported_kind(graph):
     kinds |= {"RESIZE_BILINEAR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
     # The data ops: tests/test_data_ops_firmware.py (SPLIT / SPLIT_V import as SLICEs, which it runs).
     kinds |= {op.kind for op in data_ops_graph().ops} - set(MULTI_OUTPUT_KINDS)
-    # ARG_MAX: tests/test_arg_max.py (host, and the emulator with every kernel set).
-    kinds |= {"ARG_MAX"}
+    # ARG_MAX, BATCH_MATMUL: tests/test_arg_max.py, test_batch_matmul.py (host, the emulator per kernel set).
+    kinds |= {"ARG_MAX", "BATCH_MATMUL"}
     assert kinds == set(SUPPORTED_OPS)
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
     stage_kinds = {graph.op(name).kind for name in plan.stage_ops}

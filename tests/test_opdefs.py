@@ -106,3 +106,8 @@ def test_the_dsp_kinds_come_from_the_c():
     # pb_conv_dsp.c, pb_depthwise_dsp.c, pb_transpose_conv_dsp.c define the *_dsp variants
     assert kernels.dsp_kinds() == ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
+
+
+def test_the_cmsis_nn_calls_are_those_of_the_definitions():
+    # an op whose CMSIS-NN function the kernel set does not call yet says so (it runs the portable kernel)
+    assert {kind: OP_DEFS[kind].cmsis_nn for kind in cmsis_nn.CALLS} == cmsis_nn.CALLS

@@ -28,6 +28,7 @@ from harness import reference
 from harness.codegen import kernels
 from harness.firmware import cmsis
 from harness.ir.graph import Graph, Op
+from harness.ir.opdefs import OP_DEFS
 from harness.schedule.arena import KernelShapes, ScratchFn
 
 from .carrays import c_struct
@@ -53,7 +54,10 @@ def fallback_reason(graph: Graph, op: Op) -> str | None:
     if op.kind in NO_ARITHMETIC:
         return None
     if op.kind not in CALLS:
-        return f"CMSIS-NN has no s8 kernel for {op.kind} (TFLite Micro runs its reference kernel)"
+        function = OP_DEFS[op.kind].cmsis_nn
+        if function is None:
+            return f"CMSIS-NN has no s8 kernel for {op.kind} (TFLite Micro runs its reference kernel)"
+        return f"patchbench does not call CMSIS-NN's {function} yet (TFLite Micro's CMSIS-NN build does)"
     if op.kind == "DEPTHWISE_CONV_2D" and int(op.attrs.get("depth_multiplier", 1)) != 1:
         return "depth multiplier != 1"
     if op.kind in ("ADD", "MUL"):

@@ -22,7 +22,8 @@ from harness.codegen import kernels
 from harness.ir import quant, slicing
 from harness.ir.geometry import activation_inputs, block_size, hwc
 from harness.ir.graph import BROADCAST_KINDS, UNARY_KINDS, Graph, Op
-from harness.ir.opdefs import OP_DEFS
+from harness.ir.opdefs import OP_DEFS, batch_matmul_dims
+from harness.reference.runner import batch_matmul_quant
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.fusion import epilogue_chunk_rows, epilogue_rows
 
@@ -856,6 +857,47 @@ def emit_arg_max(ctx: OpContext) -> OpCode:
     return OpCode(ctx.op.name, ctx.op.kind, _comment(ctx, detail), False, "call", fields=dict(call=call))
 
 
+def _batch_matmul_view(graph: Graph, op: Op) -> tuple[list[int], list[int]]:
+    """BATCH_MATMUL as pb_batch_matmul_s8 sees it: [batches, M, K, N], and each operand's element strides
+    (lhs: batch, row, depth; rhs: batch, depth, column); a batch stride of 0 reuses the one matrix of an
+    operand whose batch axes are all broadcast; adj_x / adj_y swap an operand's two strides."""
+    lhs, rhs = (tuple(graph.tensor(name).shape) for name in op.inputs)
+    adj_x, adj_y = bool(op.attrs.get("adj_x")), bool(op.attrs.get("adj_y"))
+    out_shape, m, k, n = batch_matmul_dims(lhs, rhs, adj_x, adj_y)
+    batches = math.prod(out_shape[:-2])
+    lhs_batch = m * k if math.prod(lhs[:-2]) == batches else 0
+    rhs_batch = k * n if math.prod(rhs[:-2]) == batches else 0
+    strides = [lhs_batch, *((1, m) if adj_x else (k, 1)), rhs_batch, *((1, k) if adj_y else (n, 1))]
+    return [batches, m, k, n], strides
+
+
+def _check_batch_matmul(graph: Graph, op: Op, in_stage: bool) -> str | None:
+    (batches, *_), _ = _batch_matmul_view(graph, op)
+    for name in op.inputs:
+        shape = graph.tensor(name).shape
+        if math.prod(shape[:-2]) not in (1, batches):
+            return (f"operand {name!r} {list(shape)} broadcasts along some batch axes only; the C kernel takes "
+                    "an operand with all of the output's batch axes or none")  # fmt: skip
+    return None
+
+
+def emit_batch_matmul(ctx: OpContext) -> OpCode:
+    """BATCH_MATMUL (pb_batch_matmul.c), TFLite's int8 arithmetic (reference.batch_matmul_quant)."""
+    op = ctx.op
+    dims, strides = _batch_matmul_view(ctx.graph, op)
+    multiplier, shift, lhs_zero, rhs_zero, out_zero = batch_matmul_quant(ctx.graph, op)
+    views = [CArray(f"{op.name}_dims", "int32", np.array(dims, np.int32), f"{op.name}: batches, M, K, N"),
+             CArray(f"{op.name}_strides", "int32", np.array(strides, np.int32),
+                    f"{op.name}: element strides, lhs batch, row, depth; rhs batch, depth, column")]  # fmt: skip
+    call = (f"pb_batch_matmul_s8({op.name}_dims, {op.name}_strides, {lhs_zero}, {rhs_zero}, {out_zero}, {multiplier}, "
+            f"{shift}, {ctx.input_ptr(0)}, {ctx.input_ptr(1)}, {ctx.output_ptr()});")  # fmt: skip
+    batches, m, k, n = dims
+    adj = "".join(f" {flag}" for flag in ("adj_x", "adj_y") if op.attrs.get(flag))
+    detail = f"[{batches}, {m}, {k}] x [{k}, {n}]{adj}"
+    return OpCode(op.name, op.kind, _comment(ctx, detail), False, "call",
+                  constants=[*views, *_constant_operands(ctx)], fields=dict(call=call))  # fmt: skip
+
+
 EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "CONV_2D": emit_conv,
     "DEPTHWISE_CONV_2D": emit_conv,
@@ -881,6 +923,7 @@ EMITTERS: dict[str, Callable[[OpContext], OpCode]] = {
     "TRANSPOSE_CONV": emit_transpose_conv,
     **{kind: emit_unary for kind in UNARY_KINDS},
     "ARG_MAX": emit_arg_max,
+    "BATCH_MATMUL": emit_batch_matmul,
 }
 
 _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
@@ -908,6 +951,7 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
     "TRANSPOSE_CONV": _check_transpose_conv,
     **{kind: _no_check for kind in UNARY_KINDS},
     "ARG_MAX": _no_check,
+    "BATCH_MATMUL": _check_batch_matmul,
 }
 
 

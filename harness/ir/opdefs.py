@@ -73,6 +73,9 @@ class OpDef:
     single_activation: bool = False  # inputs after the first are constants (weights, axes, sizes, ...)
     several_outputs: bool = False  # SPLIT, SPLIT_V: the importer rewrites them into SLICEs
     kernels: tuple[str, ...] = ()  # the C functions that run it (pb_kernels.h); a `<name>_dsp` = DSP variant
+    # the CMSIS-NN function TensorFlow Lite Micro's CMSIS-NN build runs it with (kernels/cmsis_nn/*.cc);
+    # patchbench's CMSIS-NN kernel set calls it where harness/codegen/cmsis_nn.py has its call (CALLS)
+    cmsis_nn: str | None = None
     # None: it writes an int8 activation (quantized per tensor); else the dtype of the plain values it
     # writes (ARG_MAX: int32 indices), which no op after it reads as an activation
     output_dtype: str | None = None
@@ -103,6 +106,35 @@ def _arg_max_shape(ctx):
     return shape[:drop] + shape[drop + 1 :]
 
 
+def batch_matmul_dims(lhs, rhs, adj_x: bool, adj_y: bool) -> tuple[tuple[int, ...], int, int, int]:
+    """BATCH_MATMUL of lhs [..., M, K] and rhs [..., K, N] (``adj_x`` / ``adj_y``: that operand is stored
+    with its last two axes swapped): (output shape [batch..., M, N], M, K, N); the batch axes broadcast.
+    Raises ValueError naming what does not fit."""
+    lhs, rhs = tuple(int(d) for d in lhs), tuple(int(d) for d in rhs)
+    if len(lhs) < 2 or len(rhs) < 2:
+        raise ValueError(f"lhs {lhs} and rhs {rhs} must both have rank 2 or more")
+    m, k = (lhs[-1], lhs[-2]) if adj_x else (lhs[-2], lhs[-1])
+    k_rhs, n = (rhs[-1], rhs[-2]) if adj_y else (rhs[-2], rhs[-1])
+    if k != k_rhs:
+        raise ValueError(
+            f"lhs {lhs} and rhs {rhs} do not share the summed axis ({k} != {k_rhs}; adj_x {adj_x}, adj_y {adj_y})"
+        )
+    rank = max(len(lhs), len(rhs)) - 2
+    a, b = (1,) * (rank + 2 - len(lhs)) + lhs[:-2], (1,) * (rank + 2 - len(rhs)) + rhs[:-2]
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b, strict=True)):
+        raise ValueError(f"the batch axes of lhs {lhs} and rhs {rhs} do not broadcast")
+    return tuple(max(x, y) for x, y in zip(a, b, strict=True)) + (m, n), m, k, n
+
+
+def _batch_matmul_shape(ctx):
+    attrs = ctx.op.attrs
+    lhs, rhs = ctx.shape(0, "lhs"), ctx.shape(1, "rhs")
+    try:
+        return batch_matmul_dims(lhs, rhs, bool(attrs.get("adj_x")), bool(attrs.get("adj_y")))[0]
+    except ValueError as error:
+        raise ctx.error(str(error)) from None
+
+
 _CONV_CONSTS = ((1, "filter", "int8"), (2, "bias", "int32"))
 _RESIZE_FIELDS = (
     Field("align_corners", "AlignCorners", bool, False),
@@ -113,25 +145,28 @@ _BINARY = dict(inputs=(2, 2), family="broadcast", patch=PATCH_ELEMENTWISE)
 
 _DEFS = (
     OpDef("CONV_2D", (3, 3), _CONV_CONSTS, 3, family="conv", patch=PATCH_WINDOW, single_activation=True,
-          kernels=("pb_conv2d_s8", "pb_conv1x1_s8")),
+          cmsis_nn="arm_convolve_wrapper_s8", kernels=("pb_conv2d_s8", "pb_conv1x1_s8")),
     OpDef("DEPTHWISE_CONV_2D", (3, 3), _CONV_CONSTS, 3, family="conv", patch=PATCH_WINDOW,
-          single_activation=True, kernels=("pb_depthwise_conv2d_s8", "pb_depthwise_conv2d_s8_inplace")),
+          single_activation=True, cmsis_nn="arm_depthwise_conv_wrapper_s8",
+          kernels=("pb_depthwise_conv2d_s8", "pb_depthwise_conv2d_s8_inplace")),
     OpDef("FULLY_CONNECTED", (2, 3), ((1, "weights", "int8"), (2, "bias", "int32")), 4,
-          single_activation=True, kernels=("pb_fully_connected_s8",)),
-    OpDef("ADD", version=2, kernels=("pb_add_s8",), **_BINARY),
+          single_activation=True, cmsis_nn="arm_fully_connected_wrapper_s8", kernels=("pb_fully_connected_s8",)),
+    OpDef("ADD", version=2, cmsis_nn="arm_elementwise_add_s8", kernels=("pb_add_s8",), **_BINARY),
     OpDef("SUB", version=2, kernels=("pb_sub_s8",), **_BINARY),
-    OpDef("MUL", version=2, kernels=("pb_mul_s8",), **_BINARY),
-    OpDef("MAXIMUM", version=2, kernels=("pb_maximum_s8",), **_BINARY),
-    OpDef("MINIMUM", version=2, kernels=("pb_minimum_s8",), **_BINARY),
+    OpDef("MUL", version=2, cmsis_nn="arm_elementwise_mul_s8", kernels=("pb_mul_s8",), **_BINARY),
+    OpDef("MAXIMUM", version=2, cmsis_nn="arm_maximum_s8", kernels=("pb_maximum_s8",), **_BINARY),
+    OpDef("MINIMUM", version=2, cmsis_nn="arm_minimum_s8", kernels=("pb_minimum_s8",), **_BINARY),
     OpDef("PRELU", version=1, kernels=("pb_prelu_s8",), **_BINARY),
-    OpDef("AVERAGE_POOL_2D", (1, 1), version=2, family="pool", patch=PATCH_WINDOW, kernels=("pb_avg_pool_s8",)),
-    OpDef("MAX_POOL_2D", (1, 1), version=2, family="pool", patch=PATCH_WINDOW, kernels=("pb_max_pool_s8",)),
+    OpDef("AVERAGE_POOL_2D", (1, 1), version=2, family="pool", patch=PATCH_WINDOW, cmsis_nn="arm_avgpool_s8",
+          kernels=("pb_avg_pool_s8",)),
+    OpDef("MAX_POOL_2D", (1, 1), version=2, family="pool", patch=PATCH_WINDOW, cmsis_nn="arm_max_pool_s8",
+          kernels=("pb_max_pool_s8",)),
     OpDef("MEAN", (2, 2), ((1, "axes", "int32"),), 2, single_activation=True,
           kernels=("pb_mean_axes_s8", "pb_mean_s8")),
     OpDef("PAD", (2, 2), ((1, "paddings", "int32"),), 2, patch=PATCH_PAD, single_activation=True,
-          kernels=("pb_pad_s8",)),
+          cmsis_nn="arm_pad_s8", kernels=("pb_pad_s8",)),
     OpDef("PADV2", (2, 3), ((1, "paddings", "int32"), (2, "constant value", "int8")), 2, patch=PATCH_PAD,
-          single_activation=True, kernels=("pb_pad_s8",)),
+          single_activation=True, cmsis_nn="arm_pad_s8", kernels=("pb_pad_s8",)),
     OpDef("SLICE", (3, 3), ((1, "begin", "int32"), (2, "size", "int32")), 2, patch=PATCH_SLICE,
           single_activation=True, kernels=("pb_slice_s8",)),
     OpDef("STRIDED_SLICE", (4, 4), ((1, "begin", "int32"), (2, "end", "int32"), (3, "strides", "int32")), 2,
@@ -139,12 +174,13 @@ _DEFS = (
     OpDef("SPLIT", (2, 2), ((0, "axis", "int32"),), 2, several_outputs=True),
     OpDef("SPLIT_V", (3, 3), ((1, "size_splits", "int32"), (2, "axis", "int32")), 2, several_outputs=True),
     OpDef("RESHAPE", (1, 2), ((1, "shape", "int32"),), 1, single_activation=True),
-    OpDef("TRANSPOSE", (2, 2), ((1, "perm", "int32"),), 2, single_activation=True, kernels=("pb_transpose_s8",)),
+    OpDef("TRANSPOSE", (2, 2), ((1, "perm", "int32"),), 2, single_activation=True, cmsis_nn="arm_transpose_s8",
+          kernels=("pb_transpose_s8",)),
     OpDef("CONCATENATION", (1, None), version=2, patch=PATCH_CONCAT, kernels=("pb_concat_s8",)),
     OpDef("RESIZE_NEAREST_NEIGHBOR", (2, 2), ((1, "size", "int32"),), 2, "ResizeNearestNeighborOptions",
           _RESIZE_FIELDS, patch=PATCH_TILE, single_activation=True, kernels=("pb_resize_nearest_s8",)),
     OpDef("SOFTMAX", (1, 1), version=2, options="SoftmaxOptions", fields=(Field("beta", "Beta", float, 1.0),),
-          kernels=("pb_softmax_s8",)),
+          cmsis_nn="arm_softmax_s8", kernels=("pb_softmax_s8",)),
     OpDef("QUANTIZE", (1, 1), version=1, patch=PATCH_ELEMENTWISE,
           kernels=("pb_quantize_f32_s8", "pb_requantize_tensor_s8")),
     OpDef("DEQUANTIZE", (1, 1), version=2, patch=PATCH_ELEMENTWISE, kernels=("pb_dequantize_s8_f32",)),
@@ -157,18 +193,21 @@ _DEFS = (
     OpDef("RELU6", version=2, **_UNARY),
     OpDef("RELU_N1_TO_1", version=1, **_UNARY),
     OpDef("TRANSPOSE_CONV", (3, 4), ((0, "output shape", "int32"), (1, "filter", "int8"), (3, "bias", "int32")),
-          3, patch=PATCH_TILE, kernels=("pb_transpose_conv_s8",)),
+          3, patch=PATCH_TILE, cmsis_nn="arm_transpose_conv_wrapper_s8", kernels=("pb_transpose_conv_s8",)),
     OpDef("RESIZE_BILINEAR", (2, 2), ((1, "size", "int32"),), 2, "ResizeBilinearOptions", _RESIZE_FIELDS,
           patch=PATCH_TILE, single_activation=True, kernels=("pb_resize_bilinear_s8",)),
     # The converter writes 2 for int8; LiteRT's BUILTIN_REF registers only version 1, whose kernel takes
     # int8 as well, so patchbench's exports say 1 and both resolvers load them.
     OpDef("DEPTH_TO_SPACE", (1, 1), version=1, options="DepthToSpaceOptions",
-          fields=(Field("block_size", "BlockSize", int),), patch=PATCH_TILE, kernels=("pb_depth_to_space_s8",)),
+          fields=(Field("block_size", "BlockSize"),), patch=PATCH_TILE, kernels=("pb_depth_to_space_s8",)),
     OpDef("SPACE_TO_DEPTH", (1, 1), version=2, options="SpaceToDepthOptions",
           fields=(Field("block_size", "BlockSize"),), patch=PATCH_TILE, kernels=("pb_space_to_depth_s8",)),
     OpDef("ARG_MAX", (2, 2), ((1, "axis", "int32"),), 2, "ArgMaxOptions",
           (Field("output_type", "OutputType", int, TENSOR_TYPE_INT32),), single_activation=True,
           kernels=("pb_arg_max_s8",), output_dtype="int32", shape=_arg_max_shape),
+    OpDef("BATCH_MATMUL", (2, 2), version=2, options="BatchMatMulOptions",
+          fields=(Field("adj_x", "AdjX", bool, False), Field("adj_y", "AdjY", bool, False)),
+          cmsis_nn="arm_batch_matmul_s8", kernels=("pb_batch_matmul_s8",), shape=_batch_matmul_shape),
 )  # fmt: skip
 
 OP_DEFS: dict[str, OpDef] = {d.kind: d for d in _DEFS}

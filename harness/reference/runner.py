@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from harness.ir import slicing
+from harness.ir import quant, slicing
 from harness.ir.geometry import (
     TILE_KINDS,
     WINDOW_KINDS,
@@ -354,6 +354,26 @@ def _run_arg_max(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
     return np.argmax(x, axis=axis).astype(np.int32)
 
 
+def batch_matmul_quant(graph: Graph, op: Op) -> tuple[int, int, int, int, int]:
+    """BATCH_MATMUL's integers, TFLite's: (multiplier, shift of lhs_scale * rhs_scale / output_scale in
+    double, lhs, rhs and output zero points); no fused activation (the int8 range)."""
+    lhs, rhs, out = (graph.tensor(name) for name in (*op.inputs, op.outputs[0]))
+    multipliers, shifts = quant.conv_multipliers(lhs.scale, np.array([rhs.scale]), out.scale)
+    return int(multipliers[0]), int(shifts[0]), lhs.zero_point, rhs.zero_point, out.zero_point
+
+
+def _run_batch_matmul(graph: Graph, op: Op, x: np.ndarray, arrays) -> np.ndarray:
+    multiplier, shift, lhs_zero, rhs_zero, out_zero = batch_matmul_quant(graph, op)
+    lhs = x.astype(np.int64) - lhs_zero
+    rhs = np.asarray(_operand(graph, op, op.inputs[1], arrays), np.int64) - rhs_zero
+    if op.attrs.get("adj_x"):
+        lhs = np.swapaxes(lhs, -1, -2)
+    if op.attrs.get("adj_y"):
+        rhs = np.swapaxes(rhs, -1, -2)
+    acc = np.matmul(lhs, rhs)  # exact in int64; TFLite's int32 sum cannot overflow for K < 33025
+    return quant.requantize(acc, multiplier, shift, out_zero, -128, 127)
+
+
 _KERNELS = {
     "CONV_2D": _run_conv,
     "DEPTHWISE_CONV_2D": _run_conv,
@@ -386,6 +406,7 @@ _KERNELS = {
     "TRANSPOSE_CONV": _run_transpose_conv,
     **{kind: _run_unary for kind in UNARY_KINDS},
     "ARG_MAX": _run_arg_max,
+    "BATCH_MATMUL": _run_batch_matmul,
 }
 
 

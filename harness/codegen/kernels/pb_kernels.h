@@ -283,6 +283,15 @@ void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t oute
  * k < count of the first largest input[(o * count + k) * inner + i] (TFLite's ArgMinMax). */
 void pb_arg_max_s8(int32_t outer, int32_t count, int32_t inner, const int8_t *input, int32_t *output);
 
+/* BATCH_MATMUL (pb_batch_matmul.c): for each of dims[0] batches, the [M, N] = [dims[1], dims[3]] int8
+ * product of lhs [M, K] and rhs [K, N] (K = dims[2]), output rows contiguous. Operands are read through
+ * element strides: strides[0..2] lhs batch, row, depth; strides[3..5] rhs batch, depth, column. Each sum
+ * of (lhs - lhs_zero_point) * (rhs - rhs_zero_point) is requantized with multiplier, shift (TFLite's
+ * MultiplyByQuantizedMultiplier), plus output_zero_point, clamped to int8. */
+void pb_batch_matmul_s8(const int32_t dims[4], const int32_t strides[6], int32_t lhs_zero_point,
+                        int32_t rhs_zero_point, int32_t output_zero_point, int32_t multiplier, int32_t shift,
+                        const int8_t *lhs, const int8_t *rhs, int8_t *output);
+
 /* ---- tiles: ops whose output pixel reads input pixels that follow from its position (pb_tiles.c) ---- */
 
 /* Tiles. Some kernels compute a tile of the output, rows [out_y0, out_y0 + out_h) and columns
