@@ -94,7 +94,7 @@ def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
     assert_host_c_matches_the_reference(exported[1], optimized)
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("kernels", KERNEL_SETS)
 def test_arg_max_bit_exact_on_the_emulator(kernels):

@@ -90,7 +90,7 @@ def test_an_operand_broadcast_along_some_batch_axes_only_is_refused_by_name():
         generate_model(graph, make_plan(graph, 1, 0), "stm32f746", x, CodegenOptions())
 
 
-@pytest.mark.hil
+@pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("kernels", KERNEL_SETS)
 def test_batch_matmul_bit_exact_on_the_emulator(kernels):
