@@ -1,10 +1,11 @@
-"""Kernel suites on the emulator: instructions per MAC of each kernel set (patchbench portable, patchbench
-DSP, CMSIS-NN) on the same shapes, on M4 and M7.
+"""Kernel suites on the emulator: instructions per MAC of each of patchbench's kernel sets (harness/engines/
+patchbench.py: its DSP kernels, its portable C, CMSIS-NN) on the same shapes, on M4 and M7.
 
 ``python -m harness.bench_kernels`` builds one firmware per target whose "model" (the
 harness/firmware/model_api.h contract) is a list of kernel calls, runs it under QEMU ``-icount`` and
-prints instructions per multiply-accumulate and the ratio patchbench DSP / CMSIS-NN. The CMSIS-NN
-variant ("cmsis") calls the wrapper TFLite Micro calls (arm_convolve_wrapper_s8,
+prints instructions per multiply-accumulate and the ratio of the default kernel set to each other. A
+kernel set runs as its ``suite_variant``: patchbench's own kernels by their C function suffix ("dsp",
+"portable"; "default" is the plain pb_<op>_s8 name), CMSIS-NN ("cmsis") calls the wrapper TFLite Micro calls (arm_convolve_wrapper_s8,
 arm_depthwise_conv_wrapper_s8, arm_fully_connected_wrapper_s8) through harness/codegen/cmsis/pb_cmsis.c
 with the same data, requantization and scratch from its *_get_buffer_size; its output is checked equal
 to the portable kernel's. The counts are *instructions* (QEMU's icount, one SysTick
@@ -34,6 +35,7 @@ from harness.codegen.kernels import (
     kernel_sources,
     scratch_bytes,
 )
+from harness.engines import EngineError, get_engine
 from harness.firmware import cmsis
 from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
@@ -41,7 +43,7 @@ from harness.ir import quant
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
 RUN_TIMEOUT_S = 300.0
-VARIANTS = ("portable", "dsp", "cmsis")  # patchbench portable C, patchbench DSP, CMSIS-NN
+ENGINE = get_engine("patchbench")  # the kernel sets measured here are this engine's
 
 
 @dataclass(frozen=True)
@@ -347,21 +349,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument(
-        "--no-cmsis", action="store_true", help="leave CMSIS-NN out (its sources are missing)"
-    )
+        "--kernels", nargs="+", default=list(ENGINE.kernel_set_names), choices=ENGINE.kernel_set_names,
+        help="the kernel sets to measure (default: all; the first is the reference of the ratios)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    variants = ("portable", "dsp") if args.no_cmsis else VARIANTS
+    sets = [ENGINE.kernel_set(name) for name in args.kernels]
+    for kernel_set in sets:
+        try:
+            ENGINE.check_available(kernel_set.name)
+        except EngineError as err:
+            parser.error(f"{err} (or leave {kernel_set.name} out with --kernels)")
+    variants = tuple(k.suite_variant for k in sets)
     calls = benchmark_calls()
     results = {core: run_suite(calls, TARGETS[core], variants, keep_outputs=False) for core in args.cores}
+    reference = sets[0]
     header = f"{'kernel':<26}{'MACs':>10}"
     for core in args.cores:
-        header += f"{core + ' portable':>13}{core + ' pb-dsp':>10}"
-        header += "" if args.no_cmsis else f"{core + ' cmsis-nn':>12}{'pb/cmsis':>9}"
+        header += "".join(f"{core + ' ' + k.name:>{len(core) + len(k.name) + 3}}" for k in sets)
+        header += "".join(f"{reference.name + '/' + k.name:>{len(reference.name) + len(k.name) + 3}}" for k in sets[1:])
     print("instructions per MAC (QEMU -icount instruction counts, not cycles; requantization included)")
-    print(
-        "pb-dsp: patchbench's DSP kernels; cmsis-nn: CMSIS-NN's wrappers, "
-        + (cmsis.locate().version if not args.no_cmsis else "left out")
-    )
+    print("; ".join(f"{k.name}: {k.description}" for k in sets))
     print(
         "*_inplace: pb_depthwise_conv2d_s8_inplace, output over its input (ring of delayed rows in scratch)"
     )
@@ -370,15 +377,17 @@ def main(argv: list[str] | None = None) -> int:
         line = f"{call.name:<26}{call.macs:>10}"
         for core in args.cores:
             per_mac = {
-                v: results[core].instructions[(call.name, v)] / call.macs
-                for v in variants
-                if (call.name, v) in results[core].instructions
+                k.name: results[core].instructions[(call.name, k.suite_variant)] / call.macs
+                for k in sets
+                if (call.name, k.suite_variant) in results[core].instructions
             }
-            line += f"{per_mac['portable']:>13.2f}{per_mac['dsp']:>10.2f}"
-            if not args.no_cmsis and "cmsis" in per_mac:
-                line += f"{per_mac['cmsis']:>12.2f}{per_mac['dsp'] / per_mac['cmsis']:>8.2f}x"
-            elif not args.no_cmsis:
-                line += f"{'-':>12}{'':>9}"
+            for k in sets:
+                width = len(core) + len(k.name) + 3
+                line += f"{per_mac[k.name]:>{width}.2f}" if k.name in per_mac else f"{'-':>{width}}"
+            for k in sets[1:]:
+                width = len(reference.name) + len(k.name) + 3
+                both = reference.name in per_mac and k.name in per_mac
+                line += f"{per_mac[reference.name] / per_mac[k.name]:>{width - 1}.2f}x" if both else f"{'-':>{width}}"
         print(line)
     return 0
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from harness.boards.registry import BACKEND_CHOICES, backend_help
+from harness.engines import EngineError, get_engine, kernel_set_help
 from harness.paths import SHARED_DIR
 from harness.pipeline.sweep import (
     Point,
@@ -86,8 +87,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--kernels",
         default=None,
-        help="kernel set(s), comma-separated, each point measured with each: optimized (patchbench DSP), "
-        "portable, cmsis-nn (default: the sweep's, else optimized)",
+        help="kernel set(s), comma-separated, each point measured with each: " + kernel_set_help()
+        + " (default: the sweep's, else the engine's first)",
     )
     group.addoption(
         "--input-modes",
@@ -121,12 +122,11 @@ def _session_sweep(config: pytest.Config) -> Sweep:
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
     _check_names(sweep)
-    if "cmsis-nn" in sweep.kernels:
-        from harness.firmware.cmsis import CmsisNotFound, locate
-
+    engine = get_engine()
+    for kernels in sweep.kernels:
         try:
-            locate()
-        except CmsisNotFound as err:  # stop the session: every CMSIS-NN point would fail the same way
+            engine.check_available(kernels)
+        except EngineError as err:  # stop the session: every such point would fail the same way
             raise pytest.UsageError(str(err)) from None
     return sweep
 
@@ -362,10 +362,9 @@ def board(boards, point: Point, record):
     try:
         return boards.get(point.target)
     except BoardError as err:
-        from harness.codegen import CodegenOptions
         from harness.pipeline import measure as stages
 
-        options = CodegenOptions.for_kernel_set(point.kernels, input_mode=point.input_mode)
+        options = get_engine().options(point.kernels, input_mode=point.input_mode)
         result = stages.new_result(point.model, point.target, point.p, point.n, boards.wanted_backend(point.target),
                                    options=options)  # fmt: skip
         record(stages.note_error(result, err))
@@ -398,10 +397,9 @@ def plan(point: Point, board, repeat: int, record):
     """Stage 1: the point's schedule, memory plan, analytic figures and generated C (a PlannedPoint
     whose ``result`` the later stages fill). A point that cannot be planned is stored as ``error`` and
     is an error in setup."""
-    from harness.codegen import CodegenOptions
     from harness.pipeline import measure as stages
 
-    options = CodegenOptions.for_kernel_set(point.kernels, input_mode=point.input_mode)
+    options = get_engine().options(point.kernels, input_mode=point.input_mode)
     result = stages.new_result(
         point.model, point.target, point.p, point.n, options=options, board=board.board
     )

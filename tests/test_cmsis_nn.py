@@ -11,8 +11,9 @@ from machine import needs, require_cmsis_nn
 
 from harness import reference
 from harness.bench_kernels import KernelCall, run_suite
-from harness.codegen import CodegenOptions, generate_model
+from harness.codegen import generate_model
 from harness.codegen.kernels import Region, Requant, Window
+from harness.engines import get_engine
 from harness.firmware import cmsis
 from harness.ir import quant
 from harness.pipeline.measure import make_test_input, measure
@@ -47,12 +48,12 @@ def test_generated_model_calls_cmsis_nn_with_its_scratch_and_names_the_portable_
     require_cmsis_nn()
     graph = every_op_graph()
     model = generate_model(graph, make_plan(graph, 1, 0), "stm32f412", make_test_input(graph),
-                           CodegenOptions.for_kernel_set("cmsis-nn"))  # fmt: skip
+                           get_engine().options("cmsis-nn"))  # fmt: skip
     source = model.sources["model.c"]
     for call in ("arm_fully_connected_wrapper_s8", "arm_softmax_s8", "arm_elementwise_add_s8",
                  "arm_elementwise_mul_s8", "pb_cmsis_conv_s8", "pb_cmsis_pool_s8"):  # fmt: skip
         assert call in source
-    assert model.kernels == "cmsis-nn" and "arm_convolve_s8.c" in model.sources
+    assert model.options.cmsis_nn and "arm_convolve_s8.c" in model.sources
     # MEAN, the broadcast ADD/MUL and the data movers run the portable kernels, each named with why
     assert {"global_mean", "add_bias", "scale_channels", "upsample", "swap_rows_columns"} <= set(
         model.portable_ops

@@ -50,11 +50,11 @@ def vww_results():
     """measure() of vww on the M7 per p, run once per module."""
     cache: dict[tuple, PointResult] = {}
 
-    def get(p: int, optimized: bool = True, input_mode: str = "counted") -> PointResult:
-        key = (p, optimized, input_mode)
+    def get(p: int, kernels: str = "optimized", input_mode: str = "counted") -> PointResult:
+        key = (p, kernels, input_mode)
         if key not in cache:
             cache[key] = measure(
-                VWW, M7, p, 0 if p == 1 else VWW_N, optimized=optimized, input_mode=input_mode
+                VWW, M7, p, 0 if p == 1 else VWW_N, kernels=kernels, input_mode=input_mode
             )
         return cache[key]
 
@@ -106,7 +106,7 @@ def test_vww_patches_trade_sram_for_recomputation(vww_results):
 
 
 def test_portable_and_optimized_kernels_give_identical_outputs(vww_results):
-    optimized, portable = vww_results(2, optimized=True), vww_results(2, optimized=False)
+    optimized, portable = vww_results(2, "optimized"), vww_results(2, "portable")
     print(_figures(optimized))
     print(_figures(portable))
     assert optimized.status == portable.status == "passed"
@@ -139,13 +139,13 @@ def test_a_model_too_big_for_the_board_is_does_not_fit_with_the_numbers():
 
 
 @pytest.mark.parametrize(
-    "target, p, optimized", [("stm32f412", 1, True), ("stm32f412", 3, False), ("stm32f746", 3, True)]
+    "target, p, kernels", [("stm32f412", 1, "optimized"), ("stm32f412", 3, "portable"), ("stm32f746", 3, "optimized")]
 )
-def test_every_op_kind_bit_exact_on_the_m4_and_m7(target, p, optimized):
+def test_every_op_kind_bit_exact_on_the_m4_and_m7(target, p, kernels):
     """Every op kind the kernels run, per layer and in a 3x3 patch stage (the host runs of the same C are
     in test_codegen.py; this catches what only the device shows: toolchain, libm, alignment)."""
     result = measure(
-        every_op_graph(), target, p, 0 if p == 1 else STAGE_ENDS["constants"], optimized=optimized
+        every_op_graph(), target, p, 0 if p == 1 else STAGE_ENDS["constants"], kernels=kernels
     )
     assert result.status == "passed", result.summary()
     # A 7 kB arena: the 4 kB reserved stack dominates the plan, so only bound the measurement by it.
@@ -153,7 +153,7 @@ def test_every_op_kind_bit_exact_on_the_m4_and_m7(target, p, optimized):
 
 
 def test_float_model_ends_bit_exact_on_the_m4():
-    result = measure(float_ends_graph(), "stm32f412", 2, 4, optimized=False)
+    result = measure(float_ends_graph(), "stm32f412", 2, 4, kernels="portable")
     assert result.status == "passed", result.summary()
     graph = float_ends_graph()
     assert len(result.output) == graph.tensor(graph.outputs[0]).nbytes  # float32 bytes

@@ -17,6 +17,7 @@ from machine import needs
 from harness import reference
 from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
+from harness.engines import get_engine
 from harness.ir.graph import validate
 from harness.pipeline.measure import (
     expected_output,
@@ -78,7 +79,7 @@ def test_the_in_place_activation_c_is_bit_exact_on_the_host(p, n, optimized):
 
 
 def _run(p: int, n: int, kernels: str, input_mode: str, inplace):
-    options = replace(CodegenOptions.for_kernel_set(kernels, input_mode=input_mode), inplace=inplace)
+    options = replace(get_engine().options(kernels, input_mode=input_mode), inplace=inplace)
     return run_on_f746(activation_peak_graph(), p, n, options)[1]
 
 

@@ -11,16 +11,16 @@ from device_point import run_on_f746
 from machine import needs
 from test_fusion_pad import pad_peak_graph
 
-from harness.codegen import CodegenOptions
+from harness.engines import get_engine
 
 pytestmark = [pytest.mark.emulator, needs("arm-none-eabi-gcc", "qemu-system-arm")]
 
 
 def _run(p: int, n: int, kernels: str, input_mode: str, fold: bool):
-    options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
+    options = get_engine().options(kernels, input_mode=input_mode)
     options = replace(options, inplace=replace(options.inplace, fold_pads=fold))
     planned, result = run_on_f746(pad_peak_graph(), p, n, options)
-    assert bool(planned.generated.folds) == fold
+    assert bool(planned.generated.codegen.folds) == fold
     return result
 
 

@@ -17,6 +17,7 @@ from harness import reference
 from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
 from harness.codegen.layout import plan_model_arena
+from harness.engines import get_engine
 from harness.pipeline.measure import (
     expected_output,
     make_test_input,
@@ -92,7 +93,7 @@ def test_the_stage_epilogue_c_is_bit_exact_on_the_host(p, n, input_mode, optimiz
 
 
 def _run(p: int, n: int, kernels: str, input_mode: str, in_stage: bool):
-    options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
+    options = get_engine().options(kernels, input_mode=input_mode)
     options = replace(options, inplace=replace(options.inplace, residual_add_in_stage=in_stage))
     return run_on_f746(mbconv_stack(), p, n, options)[1]
 

@@ -371,13 +371,13 @@ def test_real_qemu_runs_rerun_is_unchanged_and_portable_kernels_are_not_compared
     _need_emulator()
     from harness.pipeline.measure import measure
 
-    def point(optimized: bool):
-        result = measure("vww_96_int8", "stm32f746", 1, 0, backend="qemu", optimized=optimized, repeat=1)
+    def point(kernels: str):
+        result = measure("vww_96_int8", "stm32f746", 1, 0, backend="qemu", kernels=kernels, repeat=1)
         assert result.status == "passed", result.summary()
         return result
 
     db_path = tmp_path / "results.sqlite"
-    first, again, portable = point(True), point(True), point(False)
+    first, again, portable = point("optimized"), point("optimized"), point("portable")
     _store(db_path, "optimized", [first])
     _store(db_path, "optimized-again", [again])
     _store(db_path, "portable", [portable])

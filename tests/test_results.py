@@ -327,15 +327,13 @@ def test_a_database_of_the_old_schema_keeps_its_rows(tmp_path):
 
 
 def test_the_identity_defaults_are_what_measure_uses():
-    from harness.codegen import CodegenOptions
+    from harness.engines import DEFAULT_ENGINE, get_engine
     from harness.results.record import PointIdentity
     from harness.schedule.arena import INPLACE_POLICIES
 
     defaults = PointIdentity("t", "b", "m", 1, 0)
-    options = CodegenOptions()
+    engine = get_engine()
+    options = engine.options()
     assert INPLACE_POLICIES[defaults.inplace] == options.inplace
-    assert (defaults.kernels, defaults.input_mode, defaults.planner) == (
-        options.kernel_set,
-        options.input_mode,
-        options.planner,
-    )
+    assert (defaults.engine, defaults.kernels) == (DEFAULT_ENGINE, engine.default_kernels)
+    assert {name: getattr(defaults, name) for name in engine.identity(options)} == engine.identity(options)

@@ -51,7 +51,7 @@ class OpRow:
     rewrite: str
     per_layer: str  # "yes" or why not
     patch_stage: str  # "yes", "no" (after the stage ends), or why not
-    kernel: str  # "DSP", "portable" or "-"
+    kernel: str  # the default engine's kernel for it (its op_kernel: "DSP", "portable"), or "-"
 
 
 @dataclass
@@ -165,7 +165,7 @@ def check(path: Path, targets: list[str], inputs: int = 20, run: bool = False) -
 
 def _ops(report: CheckReport, graph, rewrites) -> None:
     from harness.codegen import unsupported_reason
-    from harness.codegen.kernels import dsp_kinds
+    from harness.engines import get_engine
     from harness.schedule.fusion import fold_pads
     from harness.schedule.plan import ScheduleError, make_plan
     from harness.schedule.search import valid_depths
@@ -194,7 +194,7 @@ def _ops(report: CheckReport, graph, rewrites) -> None:
         )
     else:
         report.patch_stage = "every op can run patch by patch"
-    dsp = dsp_kinds()  # read from the C: the kinds with a *_dsp kernel
+    engine = get_engine()
     for index, op in enumerate(graph.ops):
         reason = unsupported_reason(graph, op, in_stage=False)
         if reason is not None:
@@ -223,7 +223,7 @@ def _ops(report: CheckReport, graph, rewrites) -> None:
                 if reason is not None
                 else f"folded into {folded_into[op.name]}"
                 if op.name in folded_into
-                else ("DSP" if op.kind in dsp else "portable"),
+                else engine.op_kernel(graph, op, engine.default_kernels),
             )
         )
     report.problems.extend(report.unsupported)
@@ -288,10 +288,11 @@ def _arithmetic(report: CheckReport, graph, data: bytes, count: int) -> None:
 
 
 def _targets(report: CheckReport, graph, targets: list[str]) -> None:
-    from harness.codegen.layout import kernel_scratch
+    from harness.engines import get_engine
     from harness.firmware.targets import load_target
     from harness.schedule.search import search
 
+    engine = get_engine()
     for name in targets:
         target = load_target(name)
         searched = {
@@ -300,7 +301,7 @@ def _targets(report: CheckReport, graph, targets: list[str]) -> None:
                 target.sram_budget_bytes,
                 target.flash_budget_bytes,
                 input_mode=mode,
-                scratch=kernel_scratch(True),
+                scratch=engine.scratch(engine.default_kernels),
             )
             for mode in PATCH_INPUT_MODES
         }
@@ -326,14 +327,14 @@ def _targets(report: CheckReport, graph, targets: list[str]) -> None:
 
 def _size(report: CheckReport, fit: TargetFit, graph, target) -> None:
     """The fit verdicts from the sizing builds of the per-layer and the smallest per-patch firmwares."""
-    from harness.codegen import CodegenOptions
+    from harness.engines import get_engine
     from harness.pipeline.measure import POINT_ERRORS
     from harness.pipeline.sizing import firmware_size
 
     builds = [(None, "counted", 1, 0)] + [(patch, patch.input_mode, *patch.point) for patch in fit.smallest_patch]
     for patch, mode, p, n in builds:
         try:
-            size = firmware_size(graph, target, p, n, CodegenOptions(input_mode=mode))
+            size = firmware_size(graph, target, p, n, get_engine().options(input_mode=mode))
         except POINT_ERRORS as error:
             report.problems.append(
                 f"{target.name} p={p} n={n} ({mode} input): the firmware could not be built to measure its "

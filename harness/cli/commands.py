@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from harness.boards.registry import BACKEND_CHOICES, backend_help
 from harness.cli.registry import CommandError, arg, command
+from harness.engines import kernel_set_help
 from harness.results.table import format_table
 
 # --- zoo ----------------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def zoo(args: argparse.Namespace) -> int:
     arg("--models", default=None, help="comma-separated models, overriding the sweep's"),
     arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
     arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
-    arg("--kernels", default=None, help="kernel set(s), e.g. optimized,cmsis-nn (each point with each)"),
+    arg("--kernels", default=None, help="kernel set(s), comma-separated, each point with each: " + kernel_set_help()),
     arg(
         "--input-modes",
         default=None,

@@ -17,12 +17,11 @@ CodegenError at generation time naming the op, its index and kind.
 
 from harness.codegen.generate import build_model, generate_model
 from harness.codegen.ops import EMITTERS, unsupported_reason
-from harness.codegen.options import KERNEL_SETS, CodegenError, CodegenOptions, GeneratedModel
+from harness.codegen.options import CodegenError, CodegenOptions, GeneratedModel
 
 SUPPORTED_OPS = tuple(sorted(EMITTERS))
 
 __all__ = [
-    "KERNEL_SETS",
     "SUPPORTED_OPS",
     "CodegenError",
     "CodegenOptions",

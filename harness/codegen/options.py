@@ -8,8 +8,6 @@ from pathlib import Path
 from harness.schedule.arena import DEFAULT_INPLACE, ArenaPlan, InplacePolicy
 from harness.schedule.profile import InputMode
 
-KERNEL_SETS = ("optimized", "portable", "cmsis-nn")  # patchbench DSP, patchbench portable C, Arm's CMSIS-NN
-
 
 class CodegenError(ValueError):
     """A graph or schedule the code generator cannot turn into C; the message names the op (index, name,
@@ -66,17 +64,6 @@ class CodegenOptions:
                 ),
             )
 
-    @classmethod
-    def for_kernel_set(cls, kernel_set: str, **options) -> CodegenOptions:
-        """The options of one of KERNEL_SETS ("optimized", "portable", "cmsis-nn")."""
-        if kernel_set not in KERNEL_SETS:
-            raise CodegenError(f"kernel set {kernel_set!r} unknown; use one of {', '.join(KERNEL_SETS)}")
-        return cls(optimized=kernel_set == "optimized", cmsis_nn=kernel_set == "cmsis-nn", **options)
-
-    @property
-    def kernel_set(self) -> str:
-        return "cmsis-nn" if self.cmsis_nn else "optimized" if self.optimized else "portable"
-
 
 @dataclass(frozen=True)
 class GeneratedModel:
@@ -112,7 +99,3 @@ class GeneratedModel:
     def scratch_bytes(self) -> int:
         """The largest kernel scratch buffer (part of the arena)."""
         return self.arena.scratch_bytes
-
-    @property
-    def kernels(self) -> str:
-        return self.options.kernel_set

@@ -1,6 +1,7 @@
 """Which op's output differs first: the per-op CRC diagnosis of a point that is not bit-exact.
 
-A diagnosis build of the same graph and kernel set (per layer, ``CodegenOptions.op_crcs``) reports the
+A diagnosis build of the same graph, engine and kernel set (per layer, the engine's ``generate(...,
+op_crcs=True)``; only engines with ``per_op_outputs`` have one) reports the
 CRC32 of every op's whole output tensor, as it leaves the op, instead of the model's output. The host
 compares them, op by op, with the reference's tensors: the first op whose CRC differs is where the
 device's arithmetic leaves the reference's (a CMSIS-NN kernel that is not bit-exact with TFLite's
@@ -18,7 +19,7 @@ import numpy as np
 from harness import reference
 from harness.boards import Resource, firmware_platform, open_board, run_firmware
 from harness.boards.base import Board
-from harness.codegen import CodegenOptions, build_model, cmsis_nn, generate_model
+from harness.engines import Engine, get_engine
 from harness.firmware.build import BuildOptions, DoesNotFit
 from harness.firmware.targets import Target, load_target
 from harness.ir.graph import Graph
@@ -34,7 +35,7 @@ class OpDifference:
     index: int
     op: str
     kind: str
-    kernel: str  # "CMSIS-NN arm_convolve_wrapper_s8", "portable", "optimized"
+    kernel: str  # the engine's op_kernel: "CMSIS-NN arm_convolve_wrapper_s8", "DSP", "portable"
     device_crc: int
     reference_crc: int
 
@@ -71,18 +72,19 @@ def diagnose(
     kernels: str,
     x: np.ndarray,
     *,
+    engine: Engine | None = None,
     board: Board | None = None,
     backend: str = "qemu",
     expected: list[int] | None = None,
     timeout: float = DIAGNOSIS_TIMEOUT_S,
 ) -> Diagnosis:
-    """Build and run the per-op CRC firmware of ``graph`` with ``kernels`` on ``x``; compare with
-    ``expected`` (default: the reference's per-op CRCs)."""
+    """Build and run the per-op CRC firmware of ``graph`` with ``engine`` (None: the default) and its
+    ``kernels`` on ``x``; compare with ``expected`` (default: the reference's per-op CRCs)."""
     target = load_target(target) if isinstance(target, str) else target
-    options = CodegenOptions.for_kernel_set(kernels, op_crcs=True)
-    generated = generate_model(graph, make_plan(graph, 1, 0), target, x, options)
+    engine = engine or get_engine()
+    generated = engine.generate(graph, make_plan(graph, 1, 0), target, x, engine.options(kernels), op_crcs=True)
     platform = board.firmware_platform if board is not None else firmware_platform(backend)
-    firmware = build_model(generated, target, BuildOptions(platform=platform, runs=1, warmup=0))
+    firmware = engine.build(generated, target, BuildOptions(platform=platform, runs=1, warmup=0))
     if isinstance(firmware, DoesNotFit):
         raise RuntimeError(f"the per-op CRC build does not fit: {firmware.reason}")
     if board is not None:
@@ -94,12 +96,7 @@ def diagnose(
     expected = expected if expected is not None else reference_crcs(graph, x)
     for index, (op, got, want) in enumerate(zip(graph.ops, device, expected, strict=True)):
         if got != want:
-            kernel = _kernel(graph, op, kernels)
+            kernel = engine.op_kernel(graph, op, kernels)
             return Diagnosis(OpDifference(index, op.name, op.kind, kernel, got, want), len(graph.ops))
     return Diagnosis(None, len(graph.ops))
 
-
-def _kernel(graph: Graph, op, kernels: str) -> str:
-    if kernels == "cmsis-nn" and cmsis_nn.runs_cmsis(graph, op):
-        return f"CMSIS-NN {cmsis_nn.CALLS[op.kind]}"
-    return "portable" if kernels in ("portable", "cmsis-nn") else kernels

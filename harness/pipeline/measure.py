@@ -16,7 +16,7 @@ The test input is deterministic and compiled into the firmware: ``make_test_inpu
 noise over the full range from a fixed seed, the same bytes the host reference (``reference_output``)
 and LiteRT are fed.
 
-    python -m harness.pipeline.measure vww_96_int8 stm32f746 4 8 [--portable] [--streamed] [--repeat 3]
+    python -m harness.pipeline.measure vww_96_int8 stm32f746 4 8 [--kernels portable] [--streamed] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ from harness.boards.execution_profile import PluginError
 from harness.boards.protocol import ProtocolError, Record, format_log_tail
 from harness.boards.timing_model import TimingModelError
 from harness.boards.timing_model import estimate as estimate_timing
-from harness.codegen import (
-    KERNEL_SETS,
-    CodegenError,
-    CodegenOptions,
-    GeneratedModel,
-    build_model,
-    generate_model,
+from harness.codegen import CodegenError
+from harness.engines import (
+    Engine,
+    EngineError,
+    EngineUnsupported,
+    FirmwareSources,
+    get_engine,
+    kernel_set_names,
 )
 from harness.firmware.build import (
     BuildError,
@@ -63,8 +64,7 @@ from harness.pipeline.analysis import point_analysis
 from harness.pipeline.diagnose import diagnose
 from harness.pipeline.fit import ClearlyTooBig, clearly_too_big
 from harness.reference.oracle import OracleVerdict, oracle_verdict
-from harness.results.record import DEFAULT_ENGINE, PointIdentity, PointRecord, compiler_id
-from harness.schedule.arena import INPLACE_POLICIES, InplacePolicy
+from harness.results.record import PointIdentity, PointRecord, compiler_id
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import profile
 
@@ -73,7 +73,8 @@ MODEL_HASH_DIGITS = 16  # of the graph's content digest, in a point's identity
 RUN_TIMEOUT_S = 300.0
 LOG_DIR = BUILD_DIR / "logs"
 # What a point's failure can be, short of a bug: these become status "error" with the message.
-POINT_ERRORS = (ScheduleError, CodegenError, BuildError, BoardError, ProtocolError, GraphError, TargetError)
+POINT_ERRORS = (ScheduleError, CodegenError, EngineError, BuildError, BoardError, ProtocolError, GraphError,
+                TargetError)
 
 
 @dataclass(kw_only=True)
@@ -134,8 +135,9 @@ class PlannedPoint:
     graph: Graph
     plan: PatchPlan
     target: Target
-    generated: GeneratedModel
+    generated: FirmwareSources  # what the point's engine generated
     build_options: BuildOptions
+    engine: Engine
 
 
 # The per-unit times (one instrumented run) must add up to the total (an uninstrumented run) within this.
@@ -186,7 +188,6 @@ def measure(
     p: int,
     n: int,
     backend: str = "qemu",
-    optimized: bool = True,
     repeat: int = 3,
     *,
     warmup: int = 1,
@@ -195,19 +196,22 @@ def measure(
     build_root: Path | None = None,
     timeout: float = RUN_TIMEOUT_S,
     kernels: str | None = None,
+    engine: str | None = None,
 ) -> PointResult:
     """Generate, build, run and check one point; every outcome is a PointResult (see the module doc).
 
     ``board``: an open board to run on (a fixture's, kept across points); else one is opened for
-    ``backend`` and closed again. ``repeat`` timed runs after ``warmup`` untimed ones. ``kernels``: one
-    of KERNEL_SETS ("optimized", "portable", "cmsis-nn"); None: ``optimized`` says which of the first two.
+    ``backend`` and closed again. ``repeat`` timed runs after ``warmup`` untimed ones. ``engine``: one of
+    harness.engines.ENGINES (None: the default); ``kernels``: one of its kernel sets (None: its default).
     The stages
     (``new_result``, ``plan_point``, ``build_point`` + ``note_build``, ``run_point``) are what the pytest
     plugin's fixtures call one by one.
     """
-    kernels = kernels or ("optimized" if optimized else "portable")
-    options = CodegenOptions.for_kernel_set(kernels, input_mode=input_mode)
-    result = new_result(model, target, p, n, backend, options=options, board=board)
+    try:
+        options = get_engine(engine).options(kernels, input_mode=input_mode)
+    except Exception as err:  # an unknown engine or kernel set: still this point's row
+        return note_error(new_result(model, target, p, n, backend, engine=engine, board=board), err)
+    result = new_result(model, target, p, n, backend, options=options, engine=engine, board=board)
     try:
         platform = board.firmware_platform if board is not None else None
         planned = plan_point(
@@ -259,13 +263,16 @@ def new_result(
     n: int,
     backend: str = "qemu",
     *,
-    options: CodegenOptions | None = None,
+    options=None,
+    engine: str | None = None,
     board: Board | None = None,
 ) -> PointResult:
     """A point's result before anything ran: its identity (the compiler's is added by ``plan_point``),
-    budgets, status "error" until a stage says otherwise. ``options``: the kernel set, input mode,
-    planner and in-place policy (default: CodegenOptions())."""
-    options = options or CodegenOptions()
+    budgets, status "error" until a stage says otherwise. ``engine``: its name (None: the default);
+    ``options``: that engine's options for the point (its ``options()``: kernel set, input mode, ...;
+    None: the engine's defaults)."""
+    chosen = get_engine(engine)
+    options = options if options is not None else chosen.options()
     graph = _graph(model) if isinstance(model, str) else model
     target = load_target(target) if isinstance(target, str) else target
     identity = PointIdentity(
@@ -276,11 +283,8 @@ def new_result(
         model_hash=content_digest(graph)[:MODEL_HASH_DIGITS],
         p=p,
         n=n,
-        kernels=options.kernel_set,
-        engine="cmsis-nn" if options.cmsis_nn else DEFAULT_ENGINE,
-        input_mode=options.input_mode,
-        planner=options.planner,
-        inplace=_inplace_name(options),
+        engine=chosen.name,
+        **chosen.identity(options),
     )
     return PointResult(
         identity=identity,
@@ -297,19 +301,21 @@ def plan_point(
     *,
     repeat: int = 3,
     warmup: int = 1,
-    options: CodegenOptions | None = None,
+    options=None,
     platform: str | None = None,
 ) -> PlannedPoint:
-    """Schedule, memory plan, analytic figures and C of the point of ``result`` (filled in as it goes),
-    generated with ``options`` (those ``new_result`` was given). ``platform``: the firmware platform of
+    """Schedule, memory plan, analytic figures and firmware sources of the point of ``result`` (filled in
+    as it goes), generated by the point's engine with ``options`` (those ``new_result`` was given). ``platform``: the firmware platform of
     the board it will run on (a labgrid place's driver says which); None: that of the point's backend.
     Raises one of POINT_ERRORS when the point cannot be planned."""
     identity = result.identity
     graph = _graph(model) if isinstance(model, str) else model
     target = load_target(target) if isinstance(target, str) else target
-    options = options or CodegenOptions()
-    if options.kernel_set != identity.kernels or options.input_mode != identity.input_mode:
-        raise CodegenError(f"options {options} are not those of the point {result.label}")
+    engine = get_engine(identity.engine)
+    options = options if options is not None else engine.options()
+    given = engine.identity(options)
+    if any(getattr(identity, name) != value for name, value in given.items()):
+        raise EngineError(f"options {options} are not those of the point {result.label}")
     build_options = BuildOptions(
         platform=platform or firmware_platform(identity.backend),
         runs=repeat,
@@ -325,15 +331,18 @@ def plan_point(
     too_big = clearly_too_big(graph, plan, target, options.input_mode)
     if too_big is not None:
         raise PointDoesNotFit(too_big)
+    why_not = engine.unsupported(graph, plan, options)
+    if why_not is not None:
+        raise EngineUnsupported(f"not supported by engine {engine.name}: {why_not}")
     x = make_test_input(graph)
-    generated = generate_model(graph, plan, target, x, options)
+    generated = engine.generate(graph, plan, target, x, options)
     _add_plan_metrics(result, generated)
-    if generated.portable_ops:
-        result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.portable_ops.items())
+    if generated.fallbacks:
+        result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.fallbacks.items())
     result.expected_outputs = expected_outputs(graph, x)
     verdict = point_oracle(model, graph)
     result.oracle_exact, result.oracle = verdict.agrees, verdict.text
-    return PlannedPoint(result, graph, plan, target, generated, build_options)
+    return PlannedPoint(result, graph, plan, target, generated, build_options, engine)
 
 
 def point_oracle(model: str | Graph, graph: Graph | None = None) -> OracleVerdict:
@@ -357,7 +366,7 @@ def model_bytes(model: str | Graph, graph: Graph) -> bytes:
 def build_point(planned: PlannedPoint, *, build_root: Path | None = None) -> BuildResult:
     """The firmware of a planned point (Firmware, or DoesNotFit with the linker's numbers); BuildError
     when it does not compile."""
-    return build_model(planned.generated, planned.target, planned.build_options, build_root=build_root)
+    return planned.engine.build(planned.generated, planned.target, planned.build_options, build_root=build_root)
 
 
 def note_build(result: PointResult, built: BuildResult) -> bool:
@@ -403,30 +412,16 @@ def run_point(
 
 def _first_differing_op(planned: PlannedPoint, board: Board | None, backend: str) -> str:
     """The per-op CRC diagnosis of a point that is not bit-exact (harness.pipeline.diagnose): which op's
-    output differs first. A finding about the kernels (CMSIS-NN's, say), reported, not hidden."""
+    output differs first. A finding about the kernels, reported, not hidden."""
+    if not planned.engine.per_op_outputs:
+        return f"engine {planned.engine.name} exposes no per-op outputs (no first differing op)"
     try:
         found = diagnose(planned.graph, planned.target, planned.result.identity.kernels,
-                         make_test_input(planned.graph), board=board, backend=backend)  # fmt: skip
+                         make_test_input(planned.graph), engine=planned.engine, board=board,
+                         backend=backend)  # fmt: skip
     except Exception as err:  # a failed diagnosis must not cost the measured point (see the module doc)
         return f"the per-op CRC diagnosis did not run: {type(err).__name__}: {err}"
     return found.describe()
-
-
-def _inplace_name(options: CodegenOptions) -> str:
-    """The in-place policy's name in INPLACE_POLICIES, else its settings (CMSIS-NN turns off only the
-    depthwise part)."""
-    names = [name for name, policy in INPLACE_POLICIES.items() if policy == options.inplace]
-    if names:
-        return names[0]
-    policy = options.inplace
-    name = f"elementwise={'on' if policy.elementwise else 'off'},depthwise={policy.depthwise}"
-    if not options.cmsis_nn:  # CMSIS-NN's kernel set turns the fusions off by itself
-        name += "".join(
-            f",{fusion}={'on' if getattr(policy, fusion) else 'off'}"
-            for fusion in ("residual_add", "residual_add_in_stage", "fold_pads")
-            if getattr(policy, fusion) != getattr(InplacePolicy(), fusion)
-        )
-    return name
 
 
 def _graph(model: str) -> Graph:
@@ -451,7 +446,7 @@ def _add_schedule_metrics(result: PointResult, graph: Graph, plan: PatchPlan) ->
     result.analysis = point_analysis(graph, plan, memory=memory)
 
 
-def _add_plan_metrics(result: PointResult, generated: GeneratedModel) -> None:
+def _add_plan_metrics(result: PointResult, generated: FirmwareSources) -> None:
     """The arena's figures; the planned SRAM follows once the build has planned the stack (note_build)."""
     result.arena_bytes = generated.arena_bytes
     result.scratch_bytes = generated.scratch_bytes
@@ -489,7 +484,7 @@ def _add_estimate(result: PointResult, record: Record, target: Target, board: Bo
     result.timing_model = found.model
 
 
-def _add_record_metrics(result: PointResult, record: Record, generated: GeneratedModel, graph: Graph) -> None:
+def _add_record_metrics(result: PointResult, record: Record, generated: FirmwareSources, graph: Graph) -> None:
     result.latency = float(record.total_median)
     result.latency_unit = record.unit
     result.layer_latency = [(name, float(value)) for name, value in record.layer_medians]
@@ -590,8 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("p", type=int)
     parser.add_argument("n", type=int)
     parser.add_argument("--backend", default="qemu")
-    parser.add_argument("--portable", action="store_true", help="the portable C kernels (default: DSP)")
-    parser.add_argument("--kernels", choices=KERNEL_SETS, help="the kernel set (overrides --portable)")
+    parser.add_argument("--engine", default=None, help="the engine, one of harness.engines.ENGINES (default: the first)")
+    parser.add_argument("--kernels", choices=kernel_set_names(), help="the engine's kernel set (default: its first)")
     parser.add_argument("--streamed", action="store_true", help="stream the input tile by tile from flash")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="print every timed unit")
@@ -600,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     if mistake:
         print(f"{parser.prog}: error: {mistake}", file=sys.stderr)
         return 2
-    result = measure(args.model, args.target, args.p, args.n, args.backend, not args.portable, args.repeat,
+    result = measure(args.model, args.target, args.p, args.n, args.backend, args.repeat, engine=args.engine,
                      input_mode="streamed" if args.streamed else "counted", kernels=args.kernels)  # fmt: skip
     print(result.summary())
     if args.layers:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from harness.codegen import CodegenOptions, build_model, generate_model
+from harness.engines import Engine, get_engine
 from harness.firmware.build import BuildOptions, DoesNotFit
 from harness.firmware.targets import Target
 from harness.ir.graph import Graph, weight_bytes
@@ -43,14 +43,16 @@ class FirmwareSize:
 
 
 def firmware_size(
-    graph: Graph, target: Target, p: int, n: int, options: CodegenOptions | None = None
+    graph: Graph, target: Target, p: int, n: int, options=None, *, engine: Engine | None = None
 ) -> FirmwareSize:
-    """The flash and SRAM of the (``p``, ``n``) point's firmware on ``target`` (a sizing build, cached
-    like any build; raises CodegenError or BuildError when it cannot be generated or compiled)."""
-    options = options or CodegenOptions()
-    generated = generate_model(graph, make_plan(graph, p, n), target, make_test_input(graph), options)
+    """The flash and SRAM of the (``p``, ``n``) point's firmware on ``target`` built by ``engine`` (None:
+    the default) with its ``options`` (None: its defaults) (a sizing build, cached like any build; raises
+    CodegenError, EngineError or BuildError when it cannot be generated or compiled)."""
+    engine = engine or get_engine()
+    options = options if options is not None else engine.options()
+    generated = engine.generate(graph, make_plan(graph, p, n), target, make_test_input(graph), options)
     roomy = replace(target, sram_budget_bytes=SIZING_BUDGET_BYTES, flash_budget_bytes=SIZING_BUDGET_BYTES)
-    built = build_model(generated, roomy, BuildOptions(runs=1, warmup=0, stack_bytes=None))  # stack planned
+    built = engine.build(generated, roomy, BuildOptions(runs=1, warmup=0, stack_bytes=None))  # stack planned
     if isinstance(built, DoesNotFit):  # cannot happen below SIZING_BUDGET_BYTES; said plainly if it does
         raise RuntimeError(
             f"the sizing build of {graph.name} overflowed {SIZING_BUDGET_BYTES} bytes: {built.reason}"

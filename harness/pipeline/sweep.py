@@ -1,6 +1,6 @@
 """Sweep definitions: which (target, model, p, n, kernel set, input mode) points a run measures, from a
-TOML file or options. A sweep that names several kernel sets (``kernels = ["optimized", "cmsis-nn"]``)
-measures every point with each; one that names both input modes (``input_modes = ["counted",
+TOML file or options. A sweep that names several kernel sets (``kernels = [...]``, each one of an
+engine's, harness.engines) measures every point with each; one that names both input modes (``input_modes = ["counted",
 "streamed"]``) measures every per-patch point both ways (per-layer inference reads the whole image, so its
 input is always counted)."""
 
@@ -11,12 +11,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.codegen import KERNEL_SETS
+from harness.engines import get_engine, kernel_set_names
 from harness.paths import MLPERF_MODELS, REPO_ROOT
 from harness.schedule.profile import INPUT_MODES
 
 DEFAULT_SWEEP = REPO_ROOT / "sweeps" / "default.toml"
-DEFAULT_KERNELS = "optimized"
+DEFAULT_KERNELS = get_engine().default_kernels
 DEFAULT_INPUT_MODE = "counted"
 
 
@@ -30,13 +30,13 @@ class Point:
     model: str
     p: int
     n: int
-    kernels: str = DEFAULT_KERNELS  # one of KERNEL_SETS
+    kernels: str = DEFAULT_KERNELS  # one of the engine's kernel sets
     input_mode: str = DEFAULT_INPUT_MODE  # one of INPUT_MODES; per-layer points are always "counted"
 
     @property
     def test_id(self) -> str:
-        """E.g. stm32f746-vww_96_int8-p4-n8; another kernel set than patchbench's DSP one and a streamed
-        input are named: stm32f746-vww_96_int8-p4-n8-cmsis-nn-streamed."""
+        """E.g. stm32f746-vww_96_int8-p4-n8; another kernel set than the default engine's default and a
+        streamed input are named: stm32f746-vww_96_int8-p4-n8-cmsis-nn-streamed."""
         suffix = "" if self.kernels == DEFAULT_KERNELS else f"-{self.kernels}"
         suffix += "" if self.input_mode == DEFAULT_INPUT_MODE else f"-{self.input_mode}"
         return f"{self.target}-{self.model}-p{self.p}-n{self.n}{suffix}"
@@ -207,12 +207,13 @@ def parse_int_list(text: str, option: str, minimum: int = 1) -> list[int]:
 
 
 def parse_kernel_sets(values: str | list[str], where: str) -> list[str]:
-    """'optimized,cmsis-nn' (or a list) -> the kernel sets, each one of KERNEL_SETS, in order, once."""
+    """'a,b' (or a list) -> the kernel sets, each one of an engine's (harness.engines), in order, once."""
     names = [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
     names = list(dict.fromkeys(name for name in names if name))
-    unknown = [name for name in names if name not in KERNEL_SETS]
+    known = kernel_set_names()
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
-        raise SweepError(f"{where}: kernel set(s) {unknown or names} unknown; use {', '.join(KERNEL_SETS)}")
+        raise SweepError(f"{where}: kernel set(s) {unknown or names} unknown; use {', '.join(known)}")
     return names
 
 

@@ -1,21 +1,19 @@
 """Kernel sets side by side: for every model, board and schedule a run measured with more than one kernel
-set (patchbench's DSP kernels, its portable ones, CMSIS-NN), the totals (instructions or cycles,
-per MAC, SRAM with the scratch in it, flash), each timed unit per set with the fastest named, and the
-ops a kernel library left to the portable kernels.
+set, the totals (instructions or cycles, per MAC, SRAM with the scratch in it, flash), each timed unit
+per set with the fastest named, and the ops a kernel set left to its fallback kernels.
 
 The points compared differ only in their kernel set and what follows from it (the engine, the compiler
-flags that name the library's headers, and the in-place policy: CMSIS-NN's depthwise kernels cannot
-write over their input); everything else of their identity is equal.
+flags that name a library's headers, and the in-place policy a set allows); everything else of their
+identity is equal. The first column and the reference of every ratio is the default kernel set (a
+point's identity default) when it was measured, else the first set the run measured; the others follow
+in the order the run measured them. Nothing here knows a kernel set by its name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from harness.results.record import identity_of, where_label
-
-ORDER = ("optimized", "cmsis-nn", "portable")  # columns: patchbench DSP, CMSIS-NN, portable
-REFERENCE_SET, PEER_SET = "optimized", "cmsis-nn"  # the ratio shown: patchbench / CMSIS-NN
+from harness.results.record import IDENTITY_DEFAULTS, identity_of, where_label
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,12 @@ class UnitRow:
     name: str
     latency: dict[str, float | None]  # kernel set -> latency of this unit
     fastest: str | None
-    ratio: float | None  # patchbench DSP / CMSIS-NN for this unit
+    ratios: dict[str, float]  # other kernel set -> the reference set's latency / its latency, for this unit
+
+    @property
+    def ratio(self) -> float | None:
+        """The reference set / the first other set, for this unit."""
+        return next(iter(self.ratios.values()), None)
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,21 @@ class KernelComparison:
     sets: list[str]
     totals: list[SetTotals]
     units: list[UnitRow]
-    ratio: float | None  # whole model: patchbench DSP / CMSIS-NN
+    ratios: dict[str, float]  # whole model: other kernel set -> the reference set's latency / its latency
+
+    @property
+    def reference(self) -> str:
+        return self.sets[0]
+
+    @property
+    def ratio(self) -> float | None:
+        """The reference set / the first other set, whole model."""
+        return next(iter(self.ratios.values()), None)
 
     @property
     def slower_units(self) -> list[UnitRow]:
-        """The units where patchbench's DSP kernels take more than CMSIS-NN's."""
-        return [u for u in self.units if u.ratio is not None and u.ratio > 1.0]
+        """The units where the reference set takes more than another set."""
+        return [u for u in self.units if any(r > 1.0 for r in u.ratios.values())]
 
 
 def kernel_set_comparisons(records: list[dict]) -> list[KernelComparison]:
@@ -67,14 +79,15 @@ def kernel_set_comparisons(records: list[dict]) -> list[KernelComparison]:
     for key, by_set in sorted(points.items(), key=lambda item: str(item[0])):
         if len(by_set) < 2:
             continue
-        sets = sorted(by_set, key=lambda k: ORDER.index(k) if k in ORDER else len(ORDER))
+        sets = sorted(by_set, key=lambda k: k != IDENTITY_DEFAULTS["kernels"])  # stable: run order kept
         totals = [_totals(k, by_set[k]) for k in sets]
         units = _units(sets, by_set)
         title = f"{key.model} on {where_label(key)}, {key.schedule}"
         anchor = "kernels-" + "-".join(
             str(part) for part in (key.target, key.backend, key.model, key.p, key.n)
         )
-        comparisons.append(KernelComparison(title, anchor, sets, totals, units, _ratio(by_set, "latency")))
+        latency = {k: by_set[k].get("latency") for k in sets}
+        comparisons.append(KernelComparison(title, anchor, sets, totals, units, _ratios(sets, latency)))
     return comparisons
 
 
@@ -99,11 +112,11 @@ def _units(sets: list[str], by_set: dict[str, dict]) -> list[UnitRow]:
         values = {k: per_set[k].get(name) for k in sets}
         measured = {k: v for k, v in values.items() if v is not None}
         fastest = min(measured, key=measured.get) if len(measured) > 1 else None
-        ours, peer = values.get(REFERENCE_SET), values.get(PEER_SET)
-        rows.append(UnitRow(name, values, fastest, ours / peer if ours and peer else None))
+        rows.append(UnitRow(name, values, fastest, _ratios(sets, values)))
     return rows
 
 
-def _ratio(by_set: dict[str, dict], column: str) -> float | None:
-    ours, peer = (by_set.get(k, {}).get(column) for k in (REFERENCE_SET, PEER_SET))
-    return ours / peer if ours and peer else None
+def _ratios(sets: list[str], values: dict[str, float | None]) -> dict[str, float]:
+    """Other set -> the reference (first) set's value / its value, where both were measured."""
+    ours = values.get(sets[0])
+    return {k: ours / values[k] for k in sets[1:] if ours and values.get(k)}

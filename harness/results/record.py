@@ -28,7 +28,10 @@ from typing import Any
 from harness.ir.schedule_name import schedule_label
 
 STATUSES = ("passed", "failed", "does_not_fit", "error")
-DEFAULT_ENGINE = "patchbench"  # whose kernels; another kernel library (CMSIS-NN) names itself here
+# The default engine and its default kernel set (harness.engines: its first engine and that engine's
+# first kernel set; a test keeps them equal). Also what results stored before these fields ran with.
+DEFAULT_ENGINE = "patchbench"
+DEFAULT_KERNELS = "optimized"
 # The compiler id leaves out the defines that are not "the compiler": the build id (a hash of the
 # sources) and the kernel selection (its own identity field).
 _NOT_COMPILER_FLAGS = ("-DPB_BUILD_ID=", "-DPB_KERNELS_OPTIMIZED=")
@@ -49,7 +52,7 @@ class PointIdentity:
     p: int = field(metadata=_meta("patches per side"))
     n: int = field(metadata=_meta("patch-stage depth"))
     place: str = field(default="", metadata=_meta("farm board / place"))  # "": an emulator
-    kernels: str = field(default="optimized", metadata=_meta("kernel set"))
+    kernels: str = field(default=DEFAULT_KERNELS, metadata=_meta("kernel set"))
     engine: str = field(default=DEFAULT_ENGINE, metadata=_meta("kernel engine"))
     input_mode: str = field(default="counted", metadata=_meta("input image"))
     planner: str = field(default="best", metadata=_meta("arena planner"))
@@ -81,6 +84,7 @@ class PointIdentity:
 IDENTITY_FIELDS = tuple(f.name for f in fields(PointIdentity))
 # The identity's defaults: what a point not saying otherwise ran with (and what old results ran with).
 _DEFAULTS = {f.name: f.default for f in fields(PointIdentity) if f.default is not MISSING}
+IDENTITY_DEFAULTS = _DEFAULTS
 
 
 def identity_of(row: Mapping[str, Any]) -> PointIdentity:
@@ -97,7 +101,7 @@ def identity_of(row: Mapping[str, Any]) -> PointIdentity:
 
 def point_label(identity: PointIdentity) -> str:
     """``stm32f746/qemu vww_96_int8 p=4 n=5``, with whatever is not the default added
-    (``@desk-f746``, ``portable``, ``streamed``, ``engine cmsis-nn``, ``planner ...``, ``inplace ...``).
+    (``@desk-f746``, ``portable``, ``streamed``, ``engine tflm``, ``planner ...``, ``inplace ...``).
     The compiler id is not in the label: ``PointIdentity.differences`` names it where it matters."""
     return " ".join([where_label(identity), identity.model, identity.schedule, *variant_words(identity)])
 
@@ -107,7 +111,7 @@ def where_label(identity: PointIdentity) -> str:
 
 
 def variant_words(identity: PointIdentity) -> list[str]:
-    """What in the identity is not the default, as words ("portable", "streamed", "engine cmsis-nn")."""
+    """What in the identity is not the default, as words ("portable", "streamed", "engine tflm")."""
     words = []
     if identity.kernels != _DEFAULTS["kernels"]:
         words.append(identity.kernels)
@@ -273,9 +277,9 @@ class PointRecord:
         default=None, metadata=_meta("host reference equals the TFLite oracle", "oracle")
     )
     oracle: str | None = field(default=None, metadata=_meta("TFLite oracle"))  # the verdict's line
-    # Under a kernel library (engine cmsis-nn): the ops it has no kernel for, which ran patchbench's
-    # portable kernel: "name: why; name: why" (None: every op ran the library's kernel, or no library).
-    portable_ops: str | None = field(default=None, metadata=_meta("ops on the portable kernels"))
+    # The ops the kernel set has no kernel for, which ran the engine's fallback kernel (the engine's
+    # FirmwareSources.fallbacks): "name: why; name: why" (None: every op ran the set's own kernel).
+    portable_ops: str | None = field(default=None, metadata=_meta("ops on fallback kernels"))
     output_crc: str | None = field(default=None, metadata=_meta("output CRC-32"))
     firmware_hash: str | None = field(default=None, metadata=_meta("firmware build id"))
     flags: str | None = field(default=None, metadata=_meta("compiler flags"))
