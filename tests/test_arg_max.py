@@ -21,7 +21,7 @@ from op_checks import (
 )
 
 from harness import reference
-from harness.codegen.options import KERNEL_SETS
+from harness.engines import get_engine
 from harness.frontend import TFLiteImportError, graph_from_bytes, graph_to_bytes
 from harness.ir.graph import GraphError, Op, QParams, Tensor, validate
 from harness.ir.shapes import infer_op_shape
@@ -96,6 +96,6 @@ def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
 
 @pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
-@pytest.mark.parametrize("kernels", KERNEL_SETS)
+@pytest.mark.parametrize("kernels", get_engine().kernel_set_names)
 def test_arg_max_bit_exact_on_the_emulator(kernels):
     assert_exact_on_the_emulator(arg_max_graph("head"), kernels)

@@ -19,7 +19,7 @@ from op_checks import (
 )
 
 from harness.codegen import CodegenError, CodegenOptions, generate_model
-from harness.codegen.options import KERNEL_SETS
+from harness.engines import get_engine
 from harness.frontend import graph_from_bytes, graph_to_bytes
 from harness.ir.graph import GraphError, QParams, validate
 from harness.ir.shapes import infer_op_shape
@@ -92,6 +92,6 @@ def test_an_operand_broadcast_along_some_batch_axes_only_is_refused_by_name():
 
 @pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
-@pytest.mark.parametrize("kernels", KERNEL_SETS)
+@pytest.mark.parametrize("kernels", get_engine().kernel_set_names)
 def test_batch_matmul_bit_exact_on_the_emulator(kernels):
     assert_exact_on_the_emulator(batch_matmul_graph("scores"), kernels)

@@ -89,10 +89,10 @@ def measure_counts(model: str, target_name: str, kernels: str, use_cache: bool =
     board = QemuBoard(Resource(target_name, "qemu"), target)
     try:
         # The firmware's build id decides whether the cached counts still hold: the build is cached too.
-        from harness.codegen import CodegenOptions
+        from harness.engines import get_engine
         from harness.pipeline.measure import build_point, new_result, plan_point
 
-        options = CodegenOptions.for_kernel_set(kernels)
+        options = get_engine().options(kernels)
         result = new_result(model, target, 1, 0, options=options)
         built = build_point(plan_point(result, model, target, repeat=1, warmup=1, options=options))
         firmware = built.build_id
@@ -133,14 +133,16 @@ def fit_issue_factor(points: list[tuple[PointCounts, float]]) -> float:
     arg("--models", default=None, help="comma-separated models of the published table (default: all)"),
     arg("--layers", default=None, metavar="MODEL",
         help="instead: MODEL's estimated ms per layer on the F412, F746 and H743, with the instruction mix"),
-    arg("--kernels", default=None, help="kernel set for --layers (default: optimized)"),
+    arg("--kernels", default=None, help="kernel set for --layers (default: the default engine's first)"),
     arg("--no-cache", action="store_true", help="measure again even when build/timing/ has the counts"),
 )  # fmt: skip
 def timing(args: argparse.Namespace) -> int:
     from harness.boards.timing_model import M7_ISSUE_FACTOR, MODEL_VERSION
 
     if args.layers:
-        return _layers(args.layers, args.kernels or "optimized", not args.no_cache)
+        from harness.engines import get_engine
+
+        return _layers(args.layers, args.kernels or get_engine().default_kernels, not args.no_cache)
     models = args.models.split(",") if args.models else list(TINYENGINE_CMSIS_NN_MS)
     unknown = [m for m in models if m not in TINYENGINE_CMSIS_NN_MS]
     if unknown:
