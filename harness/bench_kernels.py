@@ -26,9 +26,9 @@ import numpy as np
 
 from harness.boards import Resource, open_board, run_firmware
 from harness.codegen import cmsis_nn
+from harness.codegen.host_kernels import Requant
 from harness.codegen.kernels import (
     Region,
-    Requant,
     Window,
     depthwise_inplace_scratch_bytes,
     kernel_headers,

@@ -12,7 +12,8 @@ from machine import needs, require_cmsis_nn
 from harness import reference
 from harness.bench_kernels import KernelCall, run_suite
 from harness.codegen import generate_model
-from harness.codegen.kernels import Region, Requant, Window
+from harness.codegen.host_kernels import Requant
+from harness.codegen.kernels import Region, Window
 from harness.engines import get_engine
 from harness.firmware import cmsis
 from harness.ir import quant

@@ -269,7 +269,7 @@ def test_imported_splits_are_slices_and_match_litert():
 
 @pytest.fixture(scope="module")
 def lib():
-    from harness.codegen.kernels import host_kernels
+    from harness.codegen.host_kernels import host_kernels
 
     return host_kernels()
 

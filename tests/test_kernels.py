@@ -16,7 +16,8 @@ import pytest
 
 from harness import reference
 from harness.codegen import cparams, kernels
-from harness.codegen.kernels import KernelError, Region, Requant, Window, host_kernels, scratch_bytes
+from harness.codegen.host_kernels import Requant, host_kernels
+from harness.codegen.kernels import KernelError, Region, Window, scratch_bytes
 from harness.ir import quant
 
 VARIANTS = ("portable", "dsp")

@@ -14,7 +14,8 @@ from machine import needs
 
 from harness import reference
 from harness.bench_kernels import TARGETS, KernelCall, run_suite
-from harness.codegen.kernels import Region, Requant, Window
+from harness.codegen.host_kernels import Requant
+from harness.codegen.kernels import Region, Window
 from harness.ir import quant
 
 pytestmark = [
