@@ -1,9 +1,18 @@
 """patchbench's pytest plugin: options, fixtures and the parametrization of the benchmark tests.
 
+Installed (``pip install patchbench``) it loads in every pytest session through its ``pytest11`` entry
+point, named like the module (``-p no:harness.pytest_plugin`` turns it off), so a project of one's own
+needs no conftest.py; this repository's conftest.py names it too, for a checkout that is not installed.
+
 Every option is also a session fixture of the same name (``sweep``, ``backend``, ``farm``,
 ``results_db``, ``report_dir``, ``baseline``, ``repeat``, ``kernels``), so a test module can override
 one by defining a fixture with that name. A test that asks for ``point`` is parametrized over the
 sweep's (target, model, p, n) points with ids like ``stm32f746-vww_96_int8-p4-n5``.
+
+Names other plugins also use are namespaced with ``pb``: the option ``--pb-target`` (pytest-embedded
+has a ``--target``) and the fixture ``pb_target`` (labgrid's and pytest-embedded's plugins have a
+``target`` fixture). The other options keep their names: no plugin we know of uses them (checked against
+labgrid 26, pytest-embedded, pytest-xdist, hypothesis, pytest-html, pytest-repeat, pytest-benchmark).
 
 A point goes through one fixture per stage, each storing the point's record when it ends there:
 ``plan`` (schedule, memory plan, analytic figures, C; a point that cannot be planned is an ERROR in
@@ -61,7 +70,12 @@ MARKERS = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("patchbench", "patchbench benchmarking")
-    group.addoption("--target", action="append", default=[], help="board(s) to run on: stm32f412,stm32f746")
+    group.addoption(
+        "--pb-target",
+        action="append",
+        default=[],
+        help="board(s) to run on, e.g. stm32f412,stm32f746 (targets/*.toml; `patchbench bench --target`)",
+    )
     group.addoption(
         "--backend",
         default="auto",
@@ -101,7 +115,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _session_sweep(config: pytest.Config) -> Sweep:
     try:
         sweep = load_sweep(config.getoption("--sweep"))
-        targets = [t for value in config.getoption("--target") for t in value.split(",") if t]
+        targets = [t for value in config.getoption("--pb-target") for t in value.split(",") if t]
         if targets:
             sweep.targets = targets
         if config.getoption("--models"):
@@ -140,7 +154,7 @@ def _check_names(sweep: Sweep) -> None:
         try:
             load_target(name)
         except TargetError as err:
-            raise pytest.UsageError(f"--target / sweep: {err}") from None
+            raise pytest.UsageError(f"--pb-target / sweep: {err}") from None
     for name in sweep.models:
         try:
             get_model(name)
@@ -335,7 +349,7 @@ def shared_models() -> Path:
 
 
 @pytest.fixture
-def target(point: Point):
+def pb_target(point: Point):
     """The board description (targets/<name>.toml) of this point."""
     from harness.firmware.targets import load_target
 

@@ -72,7 +72,7 @@ def session(pytester, monkeypatch, tmp_path):
         results = tmp_path / f"{mode}.sqlite"
         outcome = pytester.runpytest_subprocess(
             "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-p", "no:labgrid", "--rootdir",
-            str(pytester.path), "--backend", "qemu", "--target", target, "--models", model,
+            str(pytester.path), "--backend", "qemu", "--pb-target", target, "--models", model,
             "--patches", "1", "--repeat", "1", "--results", str(results), "-rs",
         )  # fmt: skip
         with ResultsDB(results) as db:

@@ -31,7 +31,7 @@ def test_interrupted_run_keeps_completed_rows(tmp_path, how):
     command = [
         sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "test_benchmark.py"), "-q",
         "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--backend", "qemu",
-        "--results", str(results), "--target", "stm32f746", "--models", "vww_96_int8",
+        "--results", str(results), "--pb-target", "stm32f746", "--models", "vww_96_int8",
         "--patches", "1,2,3,4", "--depths", "8", "--repeat", "1",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PATCHBENCH_RUN_ID"}

@@ -169,7 +169,7 @@ def two_places(tmp_path_factory):
 
 def _session_command(farm: Path, results: Path, patches: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "test_benchmark.py"), "-q",
-            "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--target", TARGET, "--models", MODEL,
+            "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--pb-target", TARGET, "--models", MODEL,
             "--patches", patches, "--depths", "4", "--input-modes", "counted", "--repeat", "1",
             "--results", str(results),
             "--farm", str(farm), *extra]  # fmt: skip

@@ -103,7 +103,7 @@ def bench(args: argparse.Namespace) -> int:
     """The sweep runs as the pytest benchmark tests, so CLI and pytest measure through one path."""
     import pytest
 
-    from harness.paths import BUILD_DIR, REPO_ROOT
+    from harness.paths import BENCHMARK_TESTS, BUILD_DIR
 
     _check_bench_options(args)
     # A farm file's settings (its boards, on_missing) hold under the default: only an explicit
@@ -112,8 +112,11 @@ def bench(args: argparse.Namespace) -> int:
     results = _results_path(args)
     report = args.report or str(BUILD_DIR / "report")
     pytest_args = [
-        str(REPO_ROOT / "tests" / "test_benchmark.py"),
-        "-m", "board", "-q", "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT),
+        str(BENCHMARK_TESTS),
+        "-m", "board", "-q", "-p", "no:cacheprovider", "--rootdir", str(BENCHMARK_TESTS.parent.parent),
+        # patchbench is imported already, so pytest cannot rewrite its asserts (an installed plugin's
+        # package is marked for it): nothing to warn about
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "--backend", backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip
@@ -122,7 +125,7 @@ def bench(args: argparse.Namespace) -> int:
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
     for target in args.target:
-        pytest_args += ["--target", target]
+        pytest_args += ["--pb-target", target]
     code = pytest.main(pytest_args)
     if code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         print(f"patchbench bench: results database {results}")

@@ -18,9 +18,9 @@ KB = 1024
 
 
 def figure6_sweep() -> Path:
-    from harness.paths import REPO_ROOT
+    from harness.paths import SWEEPS_DIR
 
-    return REPO_ROOT / "sweeps" / "figure6.toml"
+    return SWEEPS_DIR / "figure6.toml"
 
 
 @command(

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.engines import get_engine, kernel_set_names
-from harness.paths import MLPERF_MODELS, REPO_ROOT
+from harness.paths import MLPERF_MODELS, SWEEPS_DIR
 from harness.schedule.profile import INPUT_MODES
 
-DEFAULT_SWEEP = REPO_ROOT / "sweeps" / "default.toml"
+DEFAULT_SWEEP = SWEEPS_DIR / "default.toml"
 DEFAULT_KERNELS = get_engine().default_kernels
 DEFAULT_INPUT_MODE = "counted"
 
@@ -86,14 +86,33 @@ SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "
 MODEL_FIELDS = ("depths", "patches", "input_modes")
 
 
+def list_sweeps() -> list[str]:
+    """The sweeps that come with patchbench (sweeps/*.toml), by name."""
+    return sorted(p.stem for p in SWEEPS_DIR.glob("*.toml"))
+
+
+def _sweep_path(path: str | Path | None) -> Path:
+    """A sweep file's path; a name or path that is no file but names a sweep that comes with patchbench
+    (``smoke``, ``sweeps/smoke.toml``) is that one, so the names work from any folder and installed."""
+    if not path:
+        return DEFAULT_SWEEP
+    path = Path(path)
+    bundled = SWEEPS_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+    if not path.is_file() and path.parent in (Path("."), Path("sweeps")) and bundled.is_file():
+        return bundled
+    return path
+
+
 def load_sweep(path: str | Path | None = None) -> Sweep:
     """A sweep file, checked the way farm files are: unknown keys, wrong types and names that resolve to
     no target or model are a SweepError naming the file, the field and what it takes."""
-    path = Path(path) if path else DEFAULT_SWEEP
+    path = _sweep_path(path)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise SweepError(f"sweep file {path} not found") from None
+        raise SweepError(
+            f"sweep file {path} not found (the sweeps that come with patchbench: {', '.join(list_sweeps())})"
+        ) from None
     except (OSError, UnicodeDecodeError) as err:
         raise SweepError(f"cannot read sweep file {path}: {err}") from None
     except tomllib.TOMLDecodeError as err:

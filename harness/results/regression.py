@@ -33,13 +33,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from harness.paths import REPO_ROOT
+from harness.paths import REGRESSION_FILE
 from harness.results.db import ResultsDB, read_export
 from harness.results.record import PointIdentity, identity_of, point_label
 
 __all__ = ["point_label"]  # re-exported: the report labels points with it too
 
-DEFAULT_THRESHOLDS_FILE = REPO_ROOT / "regression.toml"
+DEFAULT_THRESHOLDS_FILE = REGRESSION_FILE
 PREVIOUS = "previous"
 FAILING = ("failed", "error")
 # What must match for two points to be "the same point measured differently" (a no-match note).
