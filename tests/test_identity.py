@@ -125,7 +125,7 @@ def test_a_database_from_before_the_content_keeps_its_rows_and_stays_comparable(
 
 
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
-@pytest.mark.hil
+@pytest.mark.emulator
 def test_a_sweep_of_two_files_of_one_name_builds_runs_and_stores_each(pytester, monkeypatch, tmp_path):
     """Issue 22 finding 1: the second of a/net.tflite, b/net.tflite reused the first's firmware, stored
     its CRC and replaced its row."""
@@ -136,7 +136,7 @@ def test_a_sweep_of_two_files_of_one_name_builds_runs_and_stores_each(pytester, 
     results = tmp_path / "results.sqlite"
     outcome = pytester.runpytest_subprocess(
         str(REPO_ROOT / "tests" / "test_benchmark.py"), "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
-        "-p", "no:labgrid", "--rootdir", str(REPO_ROOT), "--backend", "qemu", "--target", "stm32f746",
+        "-p", "no:labgrid", "--rootdir", str(REPO_ROOT), "--backend", "qemu", "--pb-target", "stm32f746",
         "--models", f"{first},{second}", "--patches", "1", "--repeat", "1", "--results", str(results),
     )  # fmt: skip
     # (test_inference may still fail the points on their loose stack plan: a model this small has
