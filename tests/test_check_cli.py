@@ -122,3 +122,7 @@ def test_check_run_gives_a_bit_exact_per_layer_and_per_patch_point(capsys):
         (False, "passed", True),
         (True, "passed", True),
     ]
+    # the emulator's instructions, and the cycle model's estimate beside them, labelled
+    for run in report["runs"]:
+        assert run["latency_unit"] == "instructions" and run["latency_estimated_ms"] > 0
+        assert run["timing_model"].startswith("timing-model")

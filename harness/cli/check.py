@@ -367,6 +367,9 @@ def _runs(report: CheckReport, graph, path: Path, target: str) -> None:
                 "reason": result.reason,
                 "latency": result.latency,
                 "latency_unit": result.latency_unit,
+                # the cycle model's estimate (harness.boards.timing_model), labelled so; None on a board
+                "latency_estimated_ms": result.latency_estimated_ms,
+                "timing_model": result.timing_model,
                 "sram_measured": result.sram_measured,
                 "flash_bytes": result.flash_bytes,
             }
@@ -454,7 +457,9 @@ def format_report(report: CheckReport) -> str:
         lines.append(
             f"{run['target']} p={run['p']} n={run['n']} ({run['input_mode']} input): {run['status']}"
             + (
-                f", bit-exact, {run['latency']:,.0f} {run['latency_unit']}, flash {run['flash_bytes']} B, SRAM measured {run['sram_measured']} B"
+                f", bit-exact, {run['latency']:,.0f} {run['latency_unit']}"
+                + (f" ({run['latency_estimated_ms']:,.2f} ms estimated)" if run.get("latency_estimated_ms") else "")
+                + f", flash {run['flash_bytes']} B, SRAM measured {run['sram_measured']} B"
                 if run["bit_exact"]
                 else f": {run['reason']}"
             )

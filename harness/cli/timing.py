@@ -20,26 +20,43 @@ from dataclasses import asdict, dataclass
 
 from harness.cli.registry import CommandError, arg, command
 
-# TinyEngine's README (mit-han-lab/tinyengine), as ../shared/models/README.md quotes it: latency in ms on an
-# STM32H743 at its clock, per-layer inference; "CMSIS-NN" is TensorFlow Lite Micro with CMSIS-NN kernels.
-# mcunet-vww0..2 have no config in ../shared/models; mcunet-in4 and mbv2-w0.35 are out of memory there.
-TINYENGINE_CMSIS_NN_MS = {
-    "mcunet-in0": 51.0,
-    "mcunet-in1": 103.0,
-    "mcunet-in2": 642.0,
-    "mcunet-in3": 770.0,
-    "proxyless-w0.3-r176": 380.0,
-}
+
+# TinyEngine's table (harness.results.published), CMSIS-NN column: TensorFlow Lite Micro with CMSIS-NN kernels,
+# per-layer inference on an STM32H743. Reproduced here: the models of the zoo with a figure in that column.
+def reproducible() -> dict[str, float]:
+    from harness.results.published import TINYENGINE_TABLE
+    from models import list_models
+
+    zoo = set(list_models())
+    return {
+        f.model: f.latency_ms
+        for f in TINYENGINE_TABLE
+        if f.engine == "cmsis-nn" and f.latency_ms is not None and f.model in zoo
+    }
+
+
 FIT_ON = ("mcunet-in1", "mcunet-in2")  # the only figures the free constant may be fitted on (issue 21)
-# Published figures not reproducible here, and why (printed, so nobody wonders where they went).
-NOT_REPRODUCED = (
-    ("MLPerf Tiny v1.0 vww_96_int8, NUCLEO-L4R5ZI (Cortex-M4)", 230.5,
-     "ST's X-CUBE-AI engine on an L4R5 (no target file; clock not stated): not this project's kernels or board"),
-    ("MLPerf Tiny v1.0 vww_96_int8, NUCLEO-H7A3ZI-Q (Cortex-M7)", 50.7,
-     "ST's X-CUBE-AI engine on an H7A3 (no target file; clock not stated): not this project's kernels or board"),
-    ("TinyEngine table, TFLM / X-CUBE-AI / TinyEngine columns", None,
-     "those engines do not run here yet (issue 18); only the CMSIS-NN column is reproduced"),
-)  # fmt: skip
+
+
+def not_reproduced(shown: set[str]) -> list[str]:
+    """The published latencies not compared here, each with why (printed, so nobody wonders)."""
+    from harness.results.published import MLPERF_TINY_VWW, TINYENGINE_TABLE
+
+    lines = [
+        f"{f.model} on {f.board} ({f.core}), {f.latency_ms} ms, {f.source}: another engine (X-CUBE-AI) on a "
+        "board with no target file here, clock not stated"
+        for f in MLPERF_TINY_VWW
+    ]
+    missing = sorted({f.model for f in TINYENGINE_TABLE if f.engine == "cmsis-nn" and f.model not in shown})
+    if missing:
+        lines.append(f"TinyEngine table, CMSIS-NN column: {', '.join(missing)}: no zoo model, out of memory "
+                     "there, or not asked for")  # fmt: skip
+    lines.append(
+        "TinyEngine table, TFLM / X-CUBE-AI / TinyEngine columns: those engines do not run here (issue 18)"
+    )
+    return lines
+
+
 PUBLISHED_TARGET = "stm32h743"
 PUBLISHED_KERNELS = "cmsis-nn"
 LAYER_TARGETS = ("stm32f412", "stm32f746", "stm32h743")
@@ -143,11 +160,12 @@ def timing(args: argparse.Namespace) -> int:
         from harness.engines import get_engine
 
         return _layers(args.layers, args.kernels or get_engine().default_kernels, not args.no_cache)
-    models = args.models.split(",") if args.models else list(TINYENGINE_CMSIS_NN_MS)
-    unknown = [m for m in models if m not in TINYENGINE_CMSIS_NN_MS]
+    figures = reproducible()
+    models = args.models.split(",") if args.models else list(figures)
+    unknown = [m for m in models if m not in figures]
     if unknown:
         raise CommandError(
-            f"no published figure for {', '.join(unknown)}; known: {', '.join(TINYENGINE_CMSIS_NN_MS)}"
+            f"no reproducible published figure for {', '.join(unknown)}; known: {', '.join(figures)}"
         )
     points = {m: measure_counts(m, PUBLISHED_TARGET, PUBLISHED_KERNELS, not args.no_cache) for m in models}
     factor = M7_ISSUE_FACTOR
@@ -155,28 +173,29 @@ def timing(args: argparse.Namespace) -> int:
         missing = [m for m in FIT_ON if m not in points]
         if missing:
             raise CommandError(f"--fit needs {', '.join(missing)} among --models")
-        factor = fit_issue_factor([(points[m], TINYENGINE_CMSIS_NN_MS[m]) for m in FIT_ON])
+        factor = fit_issue_factor([(points[m], figures[m]) for m in FIT_ON])
         print(
             f"fitted on {', '.join(FIT_ON)}: M7_ISSUE_FACTOR = {factor:.4f} (in the model: {M7_ISSUE_FACTOR:.4f})"
         )
     print(f"{MODEL_VERSION}, Cortex-M7 issue factor {factor:.4f}; published: TinyEngine's table, CMSIS-NN column "
           f"(TFLite Micro + CMSIS-NN on an STM32H743); here: CMSIS-NN kernels, per layer, emulated {PUBLISHED_TARGET}")  # fmt: skip
-    print(
-        f"{'model':22s} {'role':5s} {'instructions':>14s} {'published ms':>12s} {'estimated ms':>13s} {'error':>8s}"
-    )
+    # "1 cycle per instruction": the naive reading of the emulator's count, printed so that what the model
+    # adds over it is plain to see.
+    print(f"{'model':22s} {'role':5s} {'instructions':>14s} {'published ms':>12s} {'estimated ms':>13s} {'error':>8s}"
+          f"  {'1 cycle/instr. ms':>17s} {'error':>8s}")  # fmt: skip
     worst = 0.0
     for model, point in points.items():
-        published = TINYENGINE_CMSIS_NN_MS[model]
+        published = figures[model]
         ms = point.ms(factor)
         error = ms / published - 1
         role = "fit" if model in FIT_ON else "check"
         if role == "check":
             worst = max(worst, abs(error))
-        print(
-            f"{model:22s} {role:5s} {point.instructions:14,.0f} {published:12,.1f} {ms:13,.1f} {error:+8.1%}"
-        )
-    for what, ms, why in NOT_REPRODUCED:
-        print(f"not reproduced: {what}" + (f" ({ms} ms)" if ms else "") + f": {why}")
+        naive = point.instructions / point.clock_hz * 1000
+        print(f"{model:22s} {role:5s} {point.instructions:14,.0f} {published:12,.1f} {ms:13,.1f} {error:+8.1%}"
+              f"  {naive:17,.1f} {naive / published - 1:+8.1%}")  # fmt: skip
+    for line in not_reproduced(set(points)):
+        print(f"not compared: {line}")
     checked = [m for m in points if m not in FIT_ON]
     if checked:
         verdict = "within" if worst <= GOAL else "outside"

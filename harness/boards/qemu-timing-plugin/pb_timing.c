@@ -110,6 +110,9 @@ static bool cache_access(Cache *c, uint64_t addr) {
     uint64_t line = addr >> c->line_shift;
     uint64_t *set = c->tags + (line % c->sets) * c->ways;
     uint64_t tag = line + 1;
+    if (set[0] == tag) {
+        return true; /* the most recent line again: most accesses, nothing to reorder */
+    }
     uint32_t way;
     for (way = 0; way < c->ways; way++) {
         if (set[way] == tag) {
