@@ -133,3 +133,43 @@ def test_a_timing_table_naming_an_unknown_tcm_is_refused(tmp_path):
     with pytest.raises(TargetError, match=r"\[timing\] tcm"):
         load_target_file(path)
     assert dataclasses.is_dataclass(load_target("stm32f746").memory_system)
+
+
+def test_the_fit_is_least_squares_on_the_relative_error():
+    from harness.cli.timing import PointCounts, fit_issue_factor
+
+    def point(issue, other):
+        return PointCounts("m", "stm32h743", "cmsis-nn", "f", 1.0, issue, other, 100_000_000, [])
+
+    # both figures met exactly by a factor 1.5: the fit finds it
+    a, b = point(1_000_000, 500_000), point(4_000_000, 1_000_000)
+    factor = fit_issue_factor([(a, 20.0), (b, 70.0)])
+    assert factor == pytest.approx(1.5)
+    assert a.ms(factor) == pytest.approx(20.0) and b.ms(factor) == pytest.approx(70.0)
+
+
+def test_a_board_run_is_set_beside_the_emulator_run_of_the_same_point(tmp_path, capsys):
+    from harness.cli import main
+    from harness.results.db import ResultsDB
+    from harness.results.record import PointIdentity, PointRecord
+
+    emulated = PointIdentity("stm32f746", "qemu", "vww_96_int8", 1, 0, compiler="aaaa")
+    board = dataclasses.replace(emulated, backend="pyocd", place="desk-f746", compiler="bbbb")
+    other = dataclasses.replace(board, model="kws_ref_model")  # no emulator twin: not listed
+    with ResultsDB(tmp_path / "r.sqlite") as db:
+        db.start_run("r1", None, "h", {})
+        db.add(PointRecord(identity=emulated, run_id="r1", status="passed", latency=12_000_000,
+                           latency_unit="instructions", latency_estimated_cycles=16_500_000.0))  # fmt: skip
+        db.add(
+            PointRecord(
+                identity=board, run_id="r1", status="passed", latency=15_000_000, latency_unit="cycles"
+            )
+        )
+        db.add(
+            PointRecord(
+                identity=other, run_id="r1", status="passed", latency=3_000_000, latency_unit="cycles"
+            )
+        )
+    assert main(["timing", "--boards", "--results", str(tmp_path / "r.sqlite")]) == 0
+    out = capsys.readouterr().out
+    assert "vww_96_int8" in out and "+10.0%" in out and "kws_ref_model" not in out

@@ -152,10 +152,16 @@ def fit_issue_factor(points: list[tuple[PointCounts, float]]) -> float:
         help="instead: MODEL's estimated ms per layer on the F412, F746 and H743, with the instruction mix"),
     arg("--kernels", default=None, help="kernel set for --layers (default: the default engine's first)"),
     arg("--no-cache", action="store_true", help="measure again even when build/timing/ has the counts"),
+    arg("--boards", action="store_true",
+        help="instead: every board run (DWT cycles) in the results database beside the emulator run of the "
+             "same point, with the model's error"),
+    arg("--results", default=None, help="the results database for --boards (default: build/results.sqlite)"),
 )  # fmt: skip
 def timing(args: argparse.Namespace) -> int:
     from harness.boards.timing_model import M7_ISSUE_FACTOR, MODEL_VERSION
 
+    if args.boards:
+        return _boards(args.results)
     if args.layers:
         from harness.engines import get_engine
 
@@ -256,3 +262,59 @@ def _breakdown(point: PointCounts, core: str) -> str:
     total = issue + branches + memory
     return (f"{point.target}: issue {issue / total:.0%}, branches {branches / total:.0%}, "
             f"memory {memory / total:.0%}")  # fmt: skip
+
+
+def _same_point(record) -> tuple:
+    """What makes a board run and an emulator run the same point: the identity without where it ran (backend,
+    place) and the compiler (the two platforms' builds differ in their board-support defines)."""
+    i = record.identity
+    return (
+        i.target,
+        i.model,
+        i.p,
+        i.n,
+        i.kernels,
+        i.engine,
+        i.input_mode,
+        i.planner,
+        i.inplace,
+        i.model_hash,
+    )
+
+
+def boards_beside_emulator(records) -> list[tuple]:
+    """(board record, emulator record, model error) for each board run (latency in DWT cycles) whose point
+    also ran on the emulator with an estimate; the latest emulator run of each point."""
+    emulated = {
+        _same_point(r): r for r in records if r.latency_unit == "instructions" and r.latency_estimated_cycles
+    }
+    pairs = []
+    for record in records:
+        if record.latency_unit != "cycles" or not record.latency:
+            continue
+        twin = emulated.get(_same_point(record))
+        if twin is not None:
+            pairs.append((record, twin, twin.latency_estimated_cycles / record.latency - 1))
+    return pairs
+
+
+def _boards(results: str | None) -> int:
+    from pathlib import Path
+
+    from harness.paths import BUILD_DIR
+    from harness.results.db import ResultsDB
+    from harness.results.record import point_label
+
+    path = Path(results) if results else BUILD_DIR / "results.sqlite"
+    if not path.is_file():
+        raise CommandError(f"results database {path} not found")
+    with ResultsDB(path) as db:
+        pairs = boards_beside_emulator(db.records())
+    if not pairs:
+        print(f"no board run in {path} has an emulator run of the same point with an estimate")
+        return 0
+    print(f"{'board run':58s} {'DWT cycles':>14s} {'estimated cycles':>17s} {'error':>8s}")
+    for board, emulator, error in pairs:
+        print(f"{point_label(board.identity):58s} {board.latency:14,.0f} {emulator.latency_estimated_cycles:17,.0f} "
+              f"{error:+8.1%}")  # fmt: skip
+    return 0
