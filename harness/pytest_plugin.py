@@ -387,7 +387,7 @@ def board(boards, point: Point, record):
 
 @pytest.fixture
 def reference(point: Point):
-    """The host reference's output for this point's model on the compiled-in test input."""
+    """The host reference's output for this point's model on the generated test input."""
     from harness.pipeline.measure import reference_output
 
     return reference_output(point.model)

@@ -63,7 +63,7 @@ def vww_results():
 
 @pytest.fixture(scope="module")
 def litert_output() -> bytes:
-    """LiteRT's reference interpreter (BUILTIN_REF) on the compiled-in test input."""
+    """LiteRT's reference interpreter (BUILTIN_REF) on the generated test input."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     interpreter = Interpreter(

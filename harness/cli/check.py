@@ -15,7 +15,7 @@ What it checks, in order, each result in the table it prints (``--json``: the sa
 4. Memory per target: the arena of per-layer inference and of the smallest per-patch schedule with the
    input image streamed (read tile by tile, as the paper measures) and with it counted in SRAM, streamed
    first; then each firmware built for sizing (pipeline/sizing.py: linked, never run), and its flash
-   (code, weights and the compiled-in test input) and SRAM (.data + .bss with the arena, and the
+   (code and weights; the test input is generated on the device) and SRAM (.data + .bss with the arena, and the
    reserved stack) against the target's budgets: the fit verdict.
 5. ``--run``: the per-layer point and the smallest streamed per-patch point on the emulator for the first
    target, bit-exact.
@@ -77,11 +77,11 @@ class TargetFit:
     per_layer_fits: bool  # the built firmware's flash and SRAM within the budgets
     # the smallest per-patch schedule with the input streamed, then with it counted (none: no p > 1 point)
     smallest_patch: list[PatchFit] = field(default_factory=list)
-    # The sizing builds (None: not built, a problem says why): flash = code + weights + test input.
+    # The sizing builds (None: not built, a problem says why): flash = code + weights (the test input is
+    # generated on the device: no image in flash).
     per_layer_flash: int | None = None
     per_layer_sram: int | None = None  # .data + .bss (arena included) + reserved stack
-    code_bytes: int | None = None  # the per-layer firmware's flash beside the weights and the test input
-    test_input_bytes: int | None = None  # the compiled-in test input (flash)
+    code_bytes: int | None = None  # the per-layer firmware's flash beside the weights
 
     @property
     def fits(self) -> bool:
@@ -343,7 +343,7 @@ def _size(report: CheckReport, fit: TargetFit, graph, target) -> None:
             continue
         if patch is None:
             fit.per_layer_flash, fit.per_layer_sram = size.flash_bytes, size.sram_bytes
-            fit.code_bytes, fit.test_input_bytes = size.code_bytes, size.test_input_bytes
+            fit.code_bytes = size.code_bytes
             fit.per_layer_fits = size.fits(target)
         else:
             patch.flash, patch.sram, patch.fits = size.flash_bytes, size.sram_bytes, size.fits(target)
@@ -421,7 +421,6 @@ def format_report(report: CheckReport) -> str:
         "SRAM",
         "flash",
         "weights",
-        "test input",
         "code",
         "per-layer",
         *(f"smallest per-patch, input {mode}" for mode in PATCH_INPUT_MODES),
@@ -435,7 +434,6 @@ def format_report(report: CheckReport) -> str:
                 f"{t.sram_budget / KB:.0f} kB",
                 f"{t.flash_budget / KB:.0f} kB",
                 f"{t.weights_bytes / KB:.1f} kB",
-                f"{t.test_input_bytes / KB:.1f} kB" if t.test_input_bytes is not None else "not built",
                 f"{t.code_bytes / KB:.1f} kB" if t.code_bytes is not None else "not built",
                 _fit(t.per_layer_arena, t.per_layer_sram, t.per_layer_flash, t.per_layer_fits),
                 *(
@@ -449,8 +447,8 @@ def format_report(report: CheckReport) -> str:
     lines += [
         format_table(columns, rows),
         "(per schedule: the arena; the built firmware's SRAM (.data + .bss with the arena, and the reserved "
-        "stack) and flash (code, weights and the compiled-in test input); fits: both within the budgets. "
-        "code: the per-layer firmware's flash beside the weights and the test input)",
+        "stack) and flash (code and weights; the test input is generated on the device); fits: both within the budgets. "
+        "code: the per-layer firmware's flash beside the weights)",
         "",
     ]
     for run in report.runs:

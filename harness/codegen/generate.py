@@ -20,6 +20,7 @@ import numpy as np
 from harness.codegen import cmsis_nn, kernels
 from harness.firmware.build import BuildOptions, BuildResult, build_firmware
 from harness.firmware.targets import Target, load_target
+from harness.firmware.test_input import InputSpec, SeededInput, TestInputError
 from harness.ir.geometry import TILE_KINDS, activation_inputs, hwc
 from harness.ir.graph import Graph, GraphError, validate
 from harness.ir.schedule_name import schedule_label
@@ -51,10 +52,12 @@ def generate_model(
     graph: Graph,
     plan: PatchPlan,
     target: Target | str,
-    test_input: np.ndarray | Mapping[str, np.ndarray],
+    test_input: SeededInput | np.ndarray | Mapping[str, np.ndarray],
     options: CodegenOptions | None = None,
 ) -> GeneratedModel:
-    """The firmware C of ``graph`` run under ``plan`` on ``target``, with ``test_input`` compiled in.
+    """The firmware C of ``graph`` run under ``plan`` on ``target`` with ``test_input``: a SeededInput (the
+    benchmark's: generated on the device from its seed, harness/firmware/pb_test_input.h; no image in
+    flash) or arrays (compiled into flash as they are: a given image).
 
     Raises CodegenError for anything it cannot emit (an op the kernels cannot run, a name that is not a
     C identifier, a test input of the wrong shape), naming the op or input and what to do.
@@ -101,11 +104,11 @@ def generate_model(
         graph_name=graph.name, schedule=schedule, arena=arena, p=plan.p, op_codes=op_codes, patches=patches,
         stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
         output_bytes=sum(output_sizes), optimized=int(options.optimized), cmsis_nn=options.cmsis_nn, op_crcs=op_crcs,
-        kernels=_kernels_note(options, library, portable_ops),
-        input_note=_input_note(streamed), max_inputs=_max_stage_inputs(graph, plan),
+        kernels=_kernels_note(options, library, portable_ops), generated_input=inputs[0].spec is not None,
+        input_note=_input_note(streamed, inputs[0].spec is not None), max_inputs=_max_stage_inputs(graph, plan),
         stage_output_macro=buffer_macro(graph, plan.stage_output) if stage else "",
         stage_steps=len(plan.stage_ops), buffers=_buffer_rows(graph, arena),
-        arrays=[a for code in op_codes for a in code.constants] + [i.array_data for i in inputs],
+        arrays=[a for code in op_codes for a in code.constants] + [i.array_data for i in inputs if i.spec is None],
     )  # fmt: skip
     environment = _environment()
     # the steps carry their tile's origin when an op of the stage needs it (TILE_KINDS: resizes, ...)
@@ -240,7 +243,17 @@ class _InputSlot:
     array: str  # the flash array holding the test input
     size: int  # bytes
     shape: tuple[int, ...]
-    data: np.ndarray
+    data: np.ndarray | None  # a given image (compiled into flash); None: generated (spec)
+    spec: InputSpec | None = None  # the generator's, for a SeededInput
+
+    @property
+    def itemsize(self) -> int:
+        return np.dtype(self.spec.dtype if self.spec else self.data.dtype).itemsize
+
+    @property
+    def scale_literal(self) -> str:
+        """The float32 scale as an exact C literal (hexadecimal)."""
+        return float(np.float32(self.spec.scale)).hex() + "f"
 
     @property
     def array_data(self) -> CArray:
@@ -253,6 +266,15 @@ class _InputSlot:
 
 
 def _test_inputs(graph: Graph, test_input) -> list[_InputSlot]:
+    if isinstance(test_input, SeededInput):
+        try:
+            specs = test_input.specs(graph)
+        except TestInputError as err:
+            raise CodegenError(str(err)) from None
+        suffix = lambda index: "" if len(graph.inputs) == 1 else str(index)  # noqa: E731
+        return [_InputSlot(spec.name, buffer_macro(graph, spec.name), f"model_test_input{suffix(index)}",
+                           graph.tensor(spec.name).nbytes, spec.shape, None, spec)
+                for index, spec in enumerate(specs)]  # fmt: skip
     if not isinstance(test_input, Mapping):
         if len(graph.inputs) != 1:
             raise CodegenError(
@@ -324,10 +346,15 @@ def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: 
             notes.append(f"input {region}")
             if streamed:
                 _, width, channels = hwc(graph.tensor(name).shape)
-                size = slots[name].data.itemsize  # bytes per element: the copy is in bytes
-                source = (region.y0 * width + region.x0) * channels * size
-                loads.append(f"arena + {slots[name].macro}, (const int8_t *){slots[name].array} + {source}, "
-                             f"{region.height}, {region.width * channels * size}, {width * channels * size}")  # fmt: skip
+                slot = slots[name]
+                first = (region.y0 * width + region.x0) * channels  # in elements
+                if slot.spec is not None:  # generated: by element index
+                    loads.append(f"load_tile{inputs.index(slot)}(arena + {slot.macro}, {first}u, {region.height}, "
+                                 f"{region.width * channels}, {width * channels})")  # fmt: skip
+                    continue
+                size = slot.itemsize  # bytes per element: the copy is in bytes
+                loads.append(f"load_tile(arena + {slot.macro}, (const int8_t *){slot.array} + {first * size}, "
+                             f"{region.height}, {region.width * channels * size}, {width * channels * size})")  # fmt: skip
         note = f"; reads {', '.join(notes)}" if notes else ""
         functions.append(_PatchFunction(f"patch_r{patch.row}_c{patch.col}", patch.row, patch.col, patch.output,
                                         tuple(calls), tuple(loads), note))  # fmt: skip
@@ -356,7 +383,18 @@ def _step_initializer(step: StepIO, max_inputs: int, origin: bool) -> str:
 # --- rendering -------------------------------------------------------------------------------------
 
 
-def _input_note(streamed: bool) -> str:
+def _input_note(streamed: bool, generated: bool) -> str:
+    if generated and streamed:
+        return (
+            "generated from its seed (pb_test_input.h, no image in flash): each patch generates its own input "
+            "tile into the tile buffer BUF_INPUT at its start, with the timer stopped (a camera would deliver "
+            "it), so the whole image never sits in SRAM."
+        )
+    if generated:
+        return (
+            "generated from its seed (pb_test_input.h, no image in flash) into the arena's input buffer "
+            "BUF_INPUT by pb_model_prepare_input before every run (not timed); the whole image counts in SRAM."
+        )
     if streamed:
         return (
             "model_test_input stays in flash; each patch copies its own input tile into the tile buffer "

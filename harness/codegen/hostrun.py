@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from harness.firmware import test_input
 from harness.firmware.build import BOARD_SUPPORT_DIR
 from harness.paths import BUILD_DIR
 
@@ -24,6 +25,10 @@ from .options import CodegenError, GeneratedModel
 HOST_MAIN = r"""
 #include <stdio.h>
 #include "model_api.h"
+
+/* the firmware stops its timer while it generates a streamed input tile; the host has no timer */
+void pb_timer_pause(void) {}
+void pb_timer_resume(void) {}
 
 int main(void) {
     for (int run = 0; run < RUNS; run++) {
@@ -59,9 +64,12 @@ def run_on_host(model: GeneratedModel, runs: int = 2, sanitize: bool = True, com
         work = Path(folder)
         for name, text in model.sources.items():
             (work / name).write_text(text)
-        (work / "model_api.h").write_text((BOARD_SUPPORT_DIR / "model_api.h").read_text())
+        for name in ("model_api.h", "pb_board.h"):
+            (work / name).write_text((BOARD_SUPPORT_DIR / name).read_text())
+        for name, text in test_input.sources().items():  # the generator the firmware links from there
+            (work / name).write_text(text)
         (work / "host_main.c").write_text(HOST_MAIN)
-        units = [str(work / "model.c"), str(work / "host_main.c")]
+        units = [str(work / "model.c"), str(work / "host_main.c"), str(work / test_input.C_SOURCE)]
         command = [
             *flags,
             f"-DRUNS={runs}",

@@ -21,11 +21,11 @@ class CodegenOptions:
     ``optimized``: build against the DSP kernels (``PB_KERNELS_OPTIMIZED=1``) and size their scratch;
     False: the portable C kernels (no scratch). Recorded in the generated C and in the build flags.
 
-    ``input_mode``: "counted" keeps the whole input image in the arena (pb_model_prepare_input copies
-    the compiled-in test input there before every run); "streamed" (p > 1 only) never holds the whole
-    image in SRAM: each patch copies its own input tile from the flash copy of the test input into a
-    patch buffer at the start of the patch, as a camera or decoder delivering tiles would. The tile copy
-    is part of the patch's timing.
+    ``input_mode``: "counted" keeps the whole input image in the arena (pb_model_prepare_input generates
+    the test input there before every run, or copies a given image from flash); "streamed" (p > 1 only)
+    never holds the whole image in SRAM: each patch fills its own input tile in a patch buffer at the
+    start of the patch, as a camera or decoder delivering tiles would: generated from the seed with the
+    timer stopped, or (a given image) copied from its flash copy as part of the patch's timing.
 
     ``op_crcs``: see the field; timings of such a build include the CRCs and mean nothing.
 

@@ -15,7 +15,9 @@ An engine (``base.Engine``) has:
 - ``unsupported(graph, plan, options)``: why it does not run a model under a schedule (an op, a patch
   schedule of a per-layer-only engine), or None; such a point is stored with that reason, never faked;
 - ``generate(graph, plan, target, test_input, options, op_crcs=False)`` -> ``FirmwareSources``: the
-  firmware's sources (C and C++), -D flags, include folders, extra compiler flags, the timed units in
+  firmware's sources, which fill the input from the test input's seed (``SeededInput``: the generator
+  of harness/firmware/pb_test_input.h, linked into every firmware; the host reproduces it, so every
+  engine gets the same input and no image in flash) (C and C++), -D flags, include folders, extra compiler flags, the timed units in
   order, the planned arena, the output sizes and the ops that ran a fallback kernel (``fallbacks``);
   ``per_op_outputs``: whether ``op_crcs=True`` gives the per-op CRC firmware the diagnosis needs;
 - ``build(generated, target, build_options)``: compile with the board support (an engine with a cached

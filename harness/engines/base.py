@@ -12,6 +12,7 @@ import numpy as np
 
 from harness.firmware.build import BuildOptions, BuildResult, build_firmware
 from harness.firmware.targets import Target
+from harness.firmware.test_input import SeededInput
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ScratchFn
 from harness.schedule.plan import PatchPlan
@@ -105,10 +106,13 @@ class Engine(ABC):
         return None
 
     @abstractmethod
-    def generate(self, graph: Graph, plan: PatchPlan, target: Target, test_input: np.ndarray,
+    def generate(self, graph: Graph, plan: PatchPlan, target: Target, test_input: SeededInput | np.ndarray,
                  options: Any, *, op_crcs: bool = False) -> FirmwareSources:  # fmt: skip
-        """The firmware sources of one point. ``op_crcs`` (engines with ``per_op_outputs``): the firmware
-        sends the CRC32 of every op's output instead of the outputs (the diagnosis build)."""
+        """The firmware sources of one point. ``test_input``: a point's is a SeededInput, which the
+        firmware generates before each run (or per tile) with pb_test_input.h, linked into every
+        firmware, so no image is in flash; arrays (a given image) may be refused. ``op_crcs`` (engines
+        with ``per_op_outputs``): the firmware sends the CRC32 of every op's output instead of the
+        outputs (the diagnosis build)."""
 
     def build(self, generated: FirmwareSources, target: Target, build_options: BuildOptions, *,
               build_root: Path | None = None) -> BuildResult:  # fmt: skip

@@ -26,6 +26,7 @@ from harness.codegen.kernels import dsp_kinds
 from harness.codegen.layout import kernel_scratch
 from harness.firmware.build import BuildOptions, BuildResult
 from harness.firmware.targets import Target
+from harness.firmware.test_input import SeededInput
 from harness.ir.graph import Graph, Op
 from harness.schedule.arena import INPLACE_POLICIES, InplacePolicy, ScratchFn
 from harness.schedule.plan import PatchPlan
@@ -84,7 +85,7 @@ class PatchbenchEngine(Engine):
         return dict(kernels=self.kernels_of(options), input_mode=options.input_mode, planner=options.planner,
                     inplace=_inplace_name(options))  # fmt: skip
 
-    def generate(self, graph: Graph, plan: PatchPlan, target: Target, test_input: np.ndarray,
+    def generate(self, graph: Graph, plan: PatchPlan, target: Target, test_input: SeededInput | np.ndarray,
                  options: CodegenOptions, *, op_crcs: bool = False) -> FirmwareSources:  # fmt: skip
         if op_crcs and not options.op_crcs:
             options = CodegenOptions(optimized=options.optimized, cmsis_nn=options.cmsis_nn, op_crcs=True)

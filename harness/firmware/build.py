@@ -50,7 +50,7 @@ from harness.paths import BUILD_DIR
 
 BOARD_SUPPORT_DIR = Path(__file__).resolve().parent  # the board support C sits beside this module
 LINKER_TEMPLATE = "linker.ld.j2"
-COMMON_SOURCES = ("main.c", "startup.c", "protocol.c")
+COMMON_SOURCES = ("main.c", "startup.c", "protocol.c", "pb_test_input.c")  # the generator: any engine calls it
 CONSOLE_SOURCES = {
     "cmsdk_uart": "console_cmsdk_uart.c",
     "stm32_usart_v1": "console_stm32_usart.c",

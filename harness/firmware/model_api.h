@@ -37,7 +37,8 @@ extern const char pb_model_schedule[]; /* e.g. "per-patch p=2 n=5" or "per-layer
 /* Size of the model's static activation arena (the planned SRAM), reported in the PB1 MEM line. */
 extern const uint32_t pb_model_arena_bytes;
 
-/* Copy the compiled-in test input into the arena's input slot. Called before every run, not timed. */
+/* Fill the arena's input slot with the test input (generated from its seed: pb_test_input.h). Called
+ * before every run, not timed. */
 void pb_model_prepare_input(void);
 
 /* Where the network's input lives (in the arena) and its size in bytes. */

@@ -15,6 +15,11 @@ void pb_timer_init(void);
 uint64_t pb_timer_now(void);
 /* Wait for the timer's next tick, so every run starts at the same phase of a coarse tick (QEMU). */
 void pb_timer_sync(void);
+/* Stop and restart the count (no read: the units' boundaries stay where main.c reads the timer). What
+ * runs in between is not the model's work: the generated test input of a streamed tile, which a camera
+ * would have delivered into the buffer (pb_test_input.h). */
+void pb_timer_pause(void);
+void pb_timer_resume(void);
 extern const char pb_timer_unit[];        /* "instructions" (QEMU icount) or "cycles" (DWT) */
 extern const uint32_t pb_timer_resolution; /* units per timer tick: 40 on QEMU MPS2, 1 with DWT */
 

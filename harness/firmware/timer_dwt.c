@@ -31,6 +31,10 @@ void pb_timer_init(void) {
 
 void pb_timer_sync(void) {} /* one-cycle resolution: nothing to align */
 
+void pb_timer_pause(void) { DWT_CTRL &= ~1u; }
+
+void pb_timer_resume(void) { DWT_CTRL |= 1u; }
+
 uint64_t pb_timer_now(void) {
     uint32_t low = DWT_CYCCNT;
     if (low < last_low) {

@@ -39,6 +39,11 @@ void pb_timer_sync(void) {
     }
 }
 
+/* SysTick stops counting while disabled and goes on from its value when enabled again. */
+void pb_timer_pause(void) { SYST_CSR = 6u; }
+
+void pb_timer_resume(void) { SYST_CSR = 7u; }
+
 uint64_t pb_timer_now(void) {
     uint32_t wraps_before, value, pending, wraps_after;
     do {

@@ -22,6 +22,7 @@ from harness.boards.base import Board
 from harness.engines import Engine, get_engine
 from harness.firmware.build import BuildOptions, DoesNotFit
 from harness.firmware.targets import Target, load_target
+from harness.firmware.test_input import SeededInput
 from harness.ir.graph import Graph
 from harness.schedule.plan import make_plan
 
@@ -70,7 +71,7 @@ def diagnose(
     graph: Graph,
     target: Target | str,
     kernels: str,
-    x: np.ndarray,
+    x: SeededInput | np.ndarray,
     *,
     engine: Engine | None = None,
     board: Board | None = None,
@@ -79,10 +80,15 @@ def diagnose(
     timeout: float = DIAGNOSIS_TIMEOUT_S,
 ) -> Diagnosis:
     """Build and run the per-op CRC firmware of ``graph`` with ``engine`` (None: the default) and its
-    ``kernels`` on ``x``; compare with ``expected`` (default: the reference's per-op CRCs)."""
+    ``kernels`` on ``x`` (a SeededInput: generated on the device; arrays: compiled in); compare with
+    ``expected`` (default: the reference's per-op CRCs)."""
     target = load_target(target) if isinstance(target, str) else target
+    given = x
+    if isinstance(x, SeededInput):
+        x = x.arrays(graph)
+        x = x[graph.inputs[0]] if len(graph.inputs) == 1 else x
     engine = engine or get_engine()
-    generated = engine.generate(graph, make_plan(graph, 1, 0), target, x, engine.options(kernels), op_crcs=True)
+    generated = engine.generate(graph, make_plan(graph, 1, 0), target, given, engine.options(kernels), op_crcs=True)
     platform = board.firmware_platform if board is not None else firmware_platform(backend)
     firmware = engine.build(generated, target, BuildOptions(platform=platform, runs=1, warmup=0))
     if isinstance(firmware, DoesNotFit):

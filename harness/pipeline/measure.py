@@ -12,9 +12,10 @@ schedule, code generation, build or board failed, or anything else went wrong: t
 exception and the console's last lines). Every exception of a point becomes its error row, so a sweep
 never loses a point; only KeyboardInterrupt and SystemExit (Ctrl-C, SIGTERM) pass through.
 
-The test input is deterministic and compiled into the firmware: ``make_test_input(graph)`` is uniform int8
-noise over the full range from a fixed seed, the same bytes the host reference (``reference_output``)
-and LiteRT are fed.
+The test input is generated on the device from a seed (harness/firmware/test_input.py, the C in
+pb_test_input.c: any element from its index, so no image is compiled into flash and a streamed input
+needs none either); ``make_test_input(graph)`` is its host twin, the values the host reference
+(``reference_output``) and the TFLite oracle are fed.
 
     python -m harness.pipeline.measure vww_96_int8 stm32f746 4 8 [--kernels portable] [--streamed] [--repeat 3]
 """
@@ -57,6 +58,7 @@ from harness.firmware.build import (
     toolchain_version,
 )
 from harness.firmware.targets import Target, TargetError, load_target
+from harness.firmware.test_input import SeededInput, TestInputError
 from harness.frontend import graph_to_bytes
 from harness.ir.graph import Graph, GraphError, content_digest
 from harness.paths import BUILD_DIR, MLPERF_MODELS, mlperf_model
@@ -68,7 +70,6 @@ from harness.results.record import PointIdentity, PointRecord, compiler_id
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import profile
 
-TEST_INPUT_SEED = 0
 MODEL_HASH_DIGITS = 16  # of the graph's content digest, in a point's identity
 RUN_TIMEOUT_S = 300.0
 LOG_DIR = BUILD_DIR / "logs"
@@ -140,27 +141,21 @@ class PlannedPoint:
     engine: Engine
 
 
+TEST_INPUT = SeededInput()  # every point's test input: generated on the device from its seed
 # The per-unit times (one instrumented run) must add up to the total (an uninstrumented run) within this.
 TIMING_TOLERANCE = 0.01
 
 
 def make_test_input(graph: Graph) -> np.ndarray:
-    """The compiled-in test input of a single-input graph: seeded uniform noise over the int8 range (for a
-    float32 input, over the real range of the QUANTIZE op that reads it)."""
+    """The test input of a single-input graph as the device generates it from TEST_INPUT's seed: int8
+    over the full range (a float32 input: over the real range of the QUANTIZE op that reads it, with a
+    fraction of a step)."""
     if len(graph.inputs) != 1:
         raise CodegenError(f"graph {graph.name!r} has {len(graph.inputs)} inputs; measure() supports one")
-    tensor = graph.tensor(graph.inputs[0])
-    rng = np.random.default_rng(TEST_INPUT_SEED)
-    if tensor.dtype == "int8":
-        return rng.integers(-128, 128, tensor.shape).astype(np.int8)
-    quantize = next((op for op in graph.consumers(tensor.name) if op.kind == "QUANTIZE"), None)
-    if tensor.dtype != "float32" or quantize is None:
-        raise CodegenError(
-            f"graph {graph.name!r}: input {tensor.name!r} is {tensor.dtype}; measure() feeds int8 inputs, or "
-            "float32 inputs that a QUANTIZE op reads"
-        )
-    q = graph.tensor(quantize.outputs[0])
-    return (q.scale * (rng.uniform(-128.0, 127.0, tensor.shape) - q.zero_point)).astype(np.float32)
+    try:
+        return TEST_INPUT.arrays(graph)[graph.inputs[0]]
+    except TestInputError as err:
+        raise CodegenError(f"measure(): {err}") from None
 
 
 def expected_outputs(graph: Graph, x: np.ndarray) -> tuple[bytes, ...]:
@@ -177,7 +172,7 @@ def expected_output(graph: Graph, x: np.ndarray) -> bytes:
 
 @functools.cache
 def reference_output(model: str) -> bytes:
-    """The host reference's output for a model name on its compiled-in test input."""
+    """The host reference's output for a model name on its generated test input."""
     graph = _graph(model)
     return expected_output(graph, make_test_input(graph))
 
@@ -335,7 +330,7 @@ def plan_point(
     if why_not is not None:
         raise EngineUnsupported(f"not supported by engine {engine.name}: {why_not}")
     x = make_test_input(graph)
-    generated = engine.generate(graph, plan, target, x, options)
+    generated = engine.generate(graph, plan, target, TEST_INPUT, options)
     _add_plan_metrics(result, generated)
     if generated.fallbacks:
         result.portable_ops = "; ".join(f"{op}: {why}" for op, why in generated.fallbacks.items())
@@ -347,7 +342,7 @@ def plan_point(
 
 def point_oracle(model: str | Graph, graph: Graph | None = None) -> OracleVerdict:
     """The TFLite oracle's verdict on a point's model (harness.reference.oracle): its host reference
-    against LiteRT BUILTIN_REF (else TFLite Micro) on the compiled-in test input; checked once per
+    against LiteRT BUILTIN_REF (else TFLite Micro) on the generated test input; checked once per
     model content. Every engine's points of the model share it."""
     graph = graph if graph is not None else _graph(model)
     return oracle_verdict(graph, model_bytes(model, graph), [make_test_input(graph)])
@@ -417,7 +412,7 @@ def _first_differing_op(planned: PlannedPoint, board: Board | None, backend: str
         return f"engine {planned.engine.name} exposes no per-op outputs (no first differing op)"
     try:
         found = diagnose(planned.graph, planned.target, planned.result.identity.kernels,
-                         make_test_input(planned.graph), engine=planned.engine, board=board,
+                         TEST_INPUT, engine=planned.engine, board=board,
                          backend=backend)  # fmt: skip
     except Exception as err:  # a failed diagnosis must not cost the measured point (see the module doc)
         return f"the per-op CRC diagnosis did not run: {type(err).__name__}: {err}"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from harness.engines import Engine, get_engine
 from harness.firmware.build import BuildOptions, DoesNotFit
 from harness.firmware.targets import Target
+from harness.firmware.test_input import SeededInput
 from harness.ir.graph import Graph, weight_bytes
-from harness.pipeline.measure import make_test_input
 from harness.schedule.plan import make_plan
 
 # The sizing build's budgets: no board is this big, so the link never overflows.
@@ -27,16 +27,15 @@ SIZING_BUDGET_BYTES = 64 * 1024 * 1024
 class FirmwareSize:
     """The sections of a built firmware, as the board would hold them."""
 
-    flash_bytes: int  # .text + .rodata + .data: code, weights and the compiled-in test input
+    flash_bytes: int  # .text + .rodata + .data: code and weights (the test input is generated, not stored)
     weights_bytes: int  # weights and biases (harness.ir.graph.weight_bytes; part of flash_bytes)
-    test_input_bytes: int  # the benchmark's compiled-in input (part of flash_bytes; not in a deployment)
     sram_bytes: int  # .data + .bss (the arena included) + the planned stack: what the linker places in SRAM
 
     @property
     def code_bytes(self) -> int:
-        """Flash beside the weights and the test input: code, patch tables, other constants (shape
-        operands, lookup tables), the benchmark loop."""
-        return self.flash_bytes - self.weights_bytes - self.test_input_bytes
+        """Flash beside the weights: code, patch tables, other constants (shape operands, lookup tables),
+        the benchmark loop and the test input's generator."""
+        return self.flash_bytes - self.weights_bytes
 
     def fits(self, target: Target) -> bool:
         return self.flash_bytes <= target.flash_budget_bytes and self.sram_bytes <= target.sram_budget_bytes
@@ -50,7 +49,7 @@ def firmware_size(
     CodegenError, EngineError or BuildError when it cannot be generated or compiled)."""
     engine = engine or get_engine()
     options = options if options is not None else engine.options()
-    generated = engine.generate(graph, make_plan(graph, p, n), target, make_test_input(graph), options)
+    generated = engine.generate(graph, make_plan(graph, p, n), target, SeededInput(), options)
     roomy = replace(target, sram_budget_bytes=SIZING_BUDGET_BYTES, flash_budget_bytes=SIZING_BUDGET_BYTES)
     built = engine.build(generated, roomy, BuildOptions(runs=1, warmup=0, stack_bytes=None))  # stack planned
     if isinstance(built, DoesNotFit):  # cannot happen below SIZING_BUDGET_BYTES; said plainly if it does
@@ -61,6 +60,5 @@ def firmware_size(
     return FirmwareSize(
         flash_bytes=sizes.flash_bytes,
         weights_bytes=weight_bytes(graph),
-        test_input_bytes=sum(graph.tensor(name).nbytes for name in graph.inputs),
         sram_bytes=sizes.static_ram_bytes + sizes.stack_reserved,
     )
