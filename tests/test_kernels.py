@@ -657,7 +657,7 @@ def test_large_biases_take_the_exact_path_bit_exactly(lib, kind, kernel, variant
 
 @pytest.mark.parametrize("kind", ["bilinear", "nearest", "depth_to_space", "space_to_depth"])
 def test_tile_kernels_match_reference_on_every_tile(lib, kind):
-    """pb_tiles.c on random tiles of random maps, each fed only the input window that
+    """The tile kernels (resizes, depth/space) on random tiles of random maps, each fed only the input window that
     geometry.tile_input_window names: equal to the whole-map reference cut to the tile (and the whole map
     is one tile)."""
     from harness.ir.geometry import TileOrigin, resize_bilinear_taps, resize_nearest_source

@@ -111,7 +111,7 @@ def _block_cases(rng):
 
 
 def _depthwise_run_cases(rng):
-    """Depthwise calls wide enough for the DSP kernel's interior runs (pb_depthwise_dsp.c): kernels 3/5/7,
+    """Depthwise calls wide enough for the DSP kernel's interior runs (pb_depthwise_conv_dsp.c): kernels 3/5/7,
     strides 1/2, uneven pads, an input row stride, channel counts not a multiple of 4 (the 4-channel groups
     plus single channels), both activation clamps."""
     calls, inputs = [], {}

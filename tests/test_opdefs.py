@@ -103,7 +103,7 @@ def test_no_layer_knows_a_kind_without_a_definition():
 
 
 def test_the_dsp_kinds_come_from_the_c():
-    # pb_conv_dsp.c, pb_depthwise_dsp.c, pb_transpose_conv_dsp.c define the *_dsp variants
+    # pb_conv_dsp.c, pb_depthwise_conv_dsp.c, pb_transpose_conv_dsp.c define the *_dsp variants
     assert kernels.dsp_kinds() == ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
@@ -111,3 +111,21 @@ def test_the_dsp_kinds_come_from_the_c():
 def test_the_cmsis_nn_calls_are_those_of_the_definitions():
     # an op whose CMSIS-NN function the kernel set does not call yet says so (it runs the portable kernel)
     assert {kind: OP_DEFS[kind].cmsis_nn for kind in cmsis_nn.CALLS} == cmsis_nn.CALLS
+
+
+def test_kernels_are_one_op_per_file_with_one_selection_rule():
+    """TFLite Micro's layout: the DSP kernels are in files ending in _dsp beside the op's portable file, each
+    has a portable twin, and only pb_kernels.h's PB_VARIANT picks between them (no #if of a kernel's own).
+    (pb_conv_dsp.c also holds FULLY_CONNECTED's and pb_depthwise_conv_dsp.c the in-place depthwise DSP
+    kernel: they share those files' inner loops.)"""
+    defined = kernels.defined_functions()
+    definition = re.compile(r"^[a-z][\w \t*]*?\b(pb_\w+)\s*\([^;{]*\)\s*\{", re.M)
+    for path in kernels.kernel_sources():
+        text = path.read_text()
+        assert "PB_KERNELS_OPTIMIZED" not in text, f"{path.name} selects a variant itself; use PB_VARIANT"
+        if path.stem.endswith("_dsp"):
+            assert path.with_name(path.name.replace("_dsp.c", ".c")).exists(), f"{path.name} has no portable file"
+        for name in definition.findall(text):
+            if name.endswith("_dsp"):
+                assert path.stem.endswith("_dsp"), f"{name} (a DSP kernel) is in {path.name}, not in a *_dsp.c"
+                assert name.replace("_dsp", "_portable") in defined, f"{name} has no portable twin"

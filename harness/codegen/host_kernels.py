@@ -343,7 +343,7 @@ class HostKernels:
         self.lib.pb_concat_s8(len(arrays), c_inputs, outer, output_zero_point, _ptr(output))
         return output
 
-    # tiles (pb_tiles.c): ``window`` holds the input from tile.in_y0 / tile.in_x0; None: the whole map
+    # tiles (pb_resize_*.c, pb_depth_to_space.c, pb_space_to_depth.c): ``window`` holds the input from tile.in_y0 / tile.in_x0; None: the whole map
     def resize(self, kind: str, window: np.ndarray, in_hw: tuple[int, int], out_hw: tuple[int, int],
                align_corners: bool, half_pixel_centers: bool, tile: TileOrigin | None = None) -> np.ndarray:  # fmt: skip
         """pb_resize_nearest_s8 (kind "nearest") or pb_resize_bilinear_s8 ("bilinear") on one tile."""

@@ -815,7 +815,7 @@ def emit_concatenation(ctx: OpContext) -> OpCode:
 
 
 def emit_tile(ctx: OpContext) -> OpCode:
-    """RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, DEPTH_TO_SPACE, SPACE_TO_DEPTH (pb_tiles.c): the whole map per
+    """RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, DEPTH_TO_SPACE, SPACE_TO_DEPTH (one kernel file each): the whole map per
     layer; in the patch stage the patch's tile, placed by the step's origin."""
     op = ctx.op
     in_h, in_w, in_c = hwc(ctx.tensor(0).shape)

@@ -291,7 +291,7 @@ def depthwise_rows_to_buffer(
 
 @dataclass(frozen=True)
 class InplaceSchedule:
-    """How the in-place depthwise kernels (pb_depthwise_inplace.c) run one region: per output row, whether
+    """How the in-place depthwise kernels (pb_depthwise_conv_inplace.c) run one region: per output row, whether
     it goes straight to its place (``direct``) or into the ring of delayed rows, and how many delayed rows
     (oldest first) are copied to their place once it is computed (``flushes``); ``ring_rows`` is the most
     delayed rows alive at once. The C function pb_depthwise_inplace_schedule computes the same."""

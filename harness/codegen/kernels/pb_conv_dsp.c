@@ -10,7 +10,7 @@
  * and bytes 1,3, so a column stores each group of four values in the same order,
  * [x0 x2][x1 x3], and no repacking is needed.
  *
- * The depthwise DSP kernel is in pb_depthwise_dsp.c.
+ * The depthwise DSP kernel is in pb_depthwise_conv_dsp.c.
  */
 #include <stdint.h>
 #include <string.h>

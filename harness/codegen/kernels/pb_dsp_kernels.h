@@ -1,4 +1,4 @@
-/* Helpers shared by the Cortex-M DSP kernel files (pb_conv_dsp.c, pb_depthwise_dsp.c): static, so
+/* Helpers shared by the Cortex-M DSP kernel files (pb_conv_dsp.c, pb_depthwise_conv_dsp.c): static, so
  * each file gets its own inlined copy. */
 #ifndef PB_DSP_KERNELS_H
 #define PB_DSP_KERNELS_H

@@ -48,6 +48,17 @@ extern "C" {
 #endif
 #endif
 
+/* The one selection rule. Kernels are laid out one op per file as TensorFlow Lite Micro lays them out:
+ * the op's file (pb_conv.c) holds its portable kernel (pb_conv2d_s8_portable) and the kernel the generated
+ * code calls (pb_conv2d_s8); an op with a Cortex-M DSP kernel has it beside, in the file of the same name
+ * ending in _dsp (pb_conv_dsp.c: pb_conv2d_s8_dsp), with identical results. pb_<op>_s8 runs
+ * PB_VARIANT(pb_<op>_s8): the DSP kernel in an optimized build, else the portable one. */
+#if PB_KERNELS_OPTIMIZED
+#define PB_VARIANT(name) name##_dsp
+#else
+#define PB_VARIANT(name) name##_portable
+#endif
+
 /* Which part of a feature map one call reads and writes (see "Regions" above). */
 typedef struct {
     int32_t in_h, in_w, in_c;  /* input rows, columns and channels held in the buffer */
@@ -292,7 +303,8 @@ void pb_batch_matmul_s8(const int32_t dims[4], const int32_t strides[6], int32_t
                         int32_t rhs_zero_point, int32_t output_zero_point, int32_t multiplier, int32_t shift,
                         const int8_t *lhs, const int8_t *rhs, int8_t *output);
 
-/* ---- tiles: ops whose output pixel reads input pixels that follow from its position (pb_tiles.c) ---- */
+/* ---- tiles: ops whose output pixel reads input pixels that follow from its position ---------------
+ * (pb_resize_bilinear.c, pb_resize_nearest_neighbor.c, pb_depth_to_space.c, pb_space_to_depth.c) */
 
 /* Tiles. Some kernels compute a tile of the output, rows [out_y0, out_y0 + out_h) and columns
  * [out_x0, out_x0 + out_w) of the full output, from an input window held from row in_y0 and column
@@ -335,7 +347,7 @@ void pb_slice_s8(const int32_t in_dims[4], const int32_t begin[4], const int32_t
 /* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */
 void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8_t *input, int8_t *output);
 
-/* ---- ops of converter-made models (pb_converter_ops.c) ------------------------------------------ */
+/* ---- ops of converter-made models (pb_lut.c, pb_mean.c, pb_transpose_conv.c) --------------------- */
 
 /* An elementwise int8 activation (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1):
  * output[i] = table[input[i] + 128], the table harness.reference.unary_table computes. output may

@@ -1,4 +1,4 @@
-/* Cortex-M DSP kernel of TRANSPOSE_CONV: the portable kernel's gather (pb_converter_ops.c), each tap's
+/* Cortex-M DSP kernel of TRANSPOSE_CONV: the portable kernel's gather (pb_transpose_conv.c), each tap's
  * dot product over the input channels as SMLAD, two MACs an instruction (four channels a word: the input
  * widened with its offset by SXTAB16, the weights by SXTB16, both in the order [c0 c2] [c1 c3]; no
  * scratch). The same int32 sums modulo 2^32, then the same requantization: bit-exact with the portable

@@ -1,5 +1,5 @@
-/* Portable reference kernels of the convolutions and the fully connected op: TFLite's reference
- * loops, written for regions (pb_kernels.h). */
+/* CONV_2D: TFLite's reference loops, written for regions (pb_kernels.h), and pb_conv2d_s8 / pb_conv1x1_s8
+ * picking the variant by the one rule (PB_VARIANT); the DSP kernels are in pb_conv_dsp.c. */
 #include "pb_kernels.h"
 
 int32_t pb_region_check(const pb_region *r, const pb_window *w) {
@@ -81,92 +81,17 @@ void pb_conv1x1_s8_portable(const pb_region *r, const pb_window *w, const pb_req
     }
 }
 
-void pb_depthwise_conv2d_s8_portable(const pb_region *r, const pb_window *w, const pb_requant *q,
-                                     const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                     int8_t *output, void *scratch) {
-    (void)scratch;
-    const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
-    const int32_t channels = r->out_c;
-    const int32_t multiplier = r->out_c / r->in_c; /* output channel c reads input channel c / multiplier */
-    const int32_t input_offset = -q->input_zero_point;
-    for (int32_t oy = 0; oy < r->out_h; ++oy) {
-        const int32_t iy0 = oy * w->stride_h - r->pad_top;
-        for (int32_t ox = 0; ox < r->out_w; ++ox) {
-            const int32_t ix0 = ox * w->stride_w - r->pad_left;
-            int8_t *out = output + oy * out_rs + ox * channels;
-            for (int32_t c = 0; c < channels; ++c) {
-                const int32_t ic = c / multiplier;
-                int32_t acc = bias ? bias[c] : 0;
-                for (int32_t ky = 0; ky < w->kernel_h; ++ky) {
-                    const int32_t iy = iy0 + ky * w->dilation_h;
-                    if (iy < 0 || iy >= r->in_h) {
-                        continue;
-                    }
-                    for (int32_t kx = 0; kx < w->kernel_w; ++kx) {
-                        const int32_t ix = ix0 + kx * w->dilation_w;
-                        if (ix < 0 || ix >= r->in_w) {
-                            continue;
-                        }
-                        const int32_t x = input[iy * in_rs + ix * r->in_c + ic] + input_offset;
-                        acc += x * filter[(ky * w->kernel_w + kx) * channels + c];
-                    }
-                }
-                out[c] = pb_requantize_s8(acc, q->multiplier[c], q->shift[c], q->output_zero_point, q->act_min,
-                                          q->act_max);
-            }
-        }
-    }
-}
-
-void pb_fully_connected_s8_portable(int32_t batches, int32_t in_features, int32_t out_features,
-                                    const pb_requant *q, const int8_t *input, const int8_t *weights,
-                                    const int32_t *bias, int8_t *output, void *scratch) {
-    (void)scratch;
-    const int32_t input_offset = -q->input_zero_point;
-    for (int32_t b = 0; b < batches; ++b) {
-        const int8_t *in = input + b * in_features;
-        for (int32_t o = 0; o < out_features; ++o) {
-            const int8_t *wt = weights + o * in_features;
-            int32_t acc = bias ? bias[o] : 0;
-            for (int32_t i = 0; i < in_features; ++i) {
-                acc += (in[i] + input_offset) * wt[i];
-            }
-            output[b * out_features + o] = pb_requantize_s8(acc, q->multiplier[o], q->shift[o],
-                                                            q->output_zero_point, q->act_min, q->act_max);
-        }
-    }
-}
-
-/* ---- build-time selection ---------------------------------------------------------------------- */
-
-#if PB_KERNELS_OPTIMIZED
-#define PB_SELECT(name) name##_dsp
-#else
-#define PB_SELECT(name) name##_portable
-#endif
-
 void pb_conv2d_s8(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     if (w->kernel_h == 1 && w->kernel_w == 1 && r->pad_top == 0 && r->pad_bottom == 0 && r->pad_left == 0 &&
         r->pad_right == 0) {
-        PB_SELECT(pb_conv1x1_s8)(r, w, q, input, filter, bias, output, scratch);
+        PB_VARIANT(pb_conv1x1_s8)(r, w, q, input, filter, bias, output, scratch);
     } else {
-        PB_SELECT(pb_conv2d_s8)(r, w, q, input, filter, bias, output, scratch);
+        PB_VARIANT(pb_conv2d_s8)(r, w, q, input, filter, bias, output, scratch);
     }
 }
 
 void pb_conv1x1_s8(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                    const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    PB_SELECT(pb_conv1x1_s8)(r, w, q, input, filter, bias, output, scratch);
-}
-
-void pb_depthwise_conv2d_s8(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
-                            const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    PB_SELECT(pb_depthwise_conv2d_s8)(r, w, q, input, filter, bias, output, scratch);
-}
-
-void pb_fully_connected_s8(int32_t batches, int32_t in_features, int32_t out_features, const pb_requant *q,
-                           const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
-                           void *scratch) {
-    PB_SELECT(pb_fully_connected_s8)(batches, in_features, out_features, q, input, weights, bias, output, scratch);
+    PB_VARIANT(pb_conv1x1_s8)(r, w, q, input, filter, bias, output, scratch);
 }

@@ -1,39 +1,6 @@
-/*
- * pb_converter_ops.c: the portable kernels of the ops that converter-made models add (see
- * harness/frontend/canonicalize.py): elementwise activations as a table, MEAN over any contiguous run
- * of axes, TRANSPOSE_CONV (its DSP kernel: pb_transpose_conv_dsp.c).
- */
+/* TRANSPOSE_CONV: the portable kernel (a gather per output pixel) and pb_transpose_conv_s8 picking the
+ * variant (PB_VARIANT); the DSP kernel is in pb_transpose_conv_dsp.c. */
 #include "pb_kernels.h"
-
-void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_t *output) {
-    for (int32_t i = 0; i < size; ++i) {
-        output[i] = table[(int32_t)input[i] + 128];
-    }
-}
-
-void pb_mean_axes_s8(const pb_mean_view *v, int32_t input_zero_point, int32_t output_zero_point, int32_t multiplier,
-                     int32_t shift, const int8_t *input, int8_t *output) {
-    const int32_t count = v->count * v->count2;
-    for (int32_t o = 0; o < v->outer; ++o) {
-        for (int32_t m = 0; m < v->middle; ++m) {
-            const int8_t *base = input + (o * v->count * v->middle + m) * v->count2 * v->inner;
-            for (int32_t k = 0; k < v->inner; ++k) {
-                int32_t sum = 0;
-                for (int32_t i = 0; i < v->count; ++i) {
-                    const int8_t *run = base + i * v->middle * v->count2 * v->inner + k;
-                    for (int32_t j = 0; j < v->count2; ++j) {
-                        sum += run[j * v->inner];
-                    }
-                }
-                /* 1 / count is folded into multiplier and shift (TFLite's QuantizedMeanOrSum). */
-                const int32_t centered = (int32_t)((uint32_t)sum - (uint32_t)input_zero_point * (uint32_t)count);
-                const int64_t scaled = pb_multiply_by_quantized_multiplier(centered, multiplier, shift);
-                output[(o * v->middle + m) * v->inner + k] =
-                    pb_clamp_offset_s8(scaled, output_zero_point, PB_INT8_MIN, PB_INT8_MAX);
-            }
-        }
-    }
-}
 
 void pb_transpose_conv_s8_portable(const pb_transpose_conv_shape *g, const pb_requant *q, const pb_tile *tile,
                                    const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
@@ -74,9 +41,5 @@ void pb_transpose_conv_s8_portable(const pb_transpose_conv_shape *g, const pb_re
 
 void pb_transpose_conv_s8(const pb_transpose_conv_shape *g, const pb_requant *q, const pb_tile *tile,
                           const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output) {
-#if PB_KERNELS_OPTIMIZED
-    pb_transpose_conv_s8_dsp(g, q, tile, input, filter, bias, output);
-#else
-    pb_transpose_conv_s8_portable(g, q, tile, input, filter, bias, output);
-#endif
+    PB_VARIANT(pb_transpose_conv_s8)(g, q, tile, input, filter, bias, output);
 }

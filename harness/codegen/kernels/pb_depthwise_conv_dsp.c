@@ -262,7 +262,7 @@ static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_
 static inline uint32_t double_lanes(uint32_t v) { return (v << 1) & 0xFFFEFFFEu; }
 
 /* Where output row oy of a group goes: its place (in_place 0, or a direct row of the in-place schedule) or
- * its slot in the ring of delayed rows (see pb_depthwise_inplace.c); *step: bytes from pixel to pixel. */
+ * its slot in the ring of delayed rows (see pb_depthwise_conv_inplace.c); *step: bytes from pixel to pixel. */
 typedef struct {
     const uint8_t *schedule; /* NULL: out of place */
     int8_t *ring;

@@ -1,5 +1,5 @@
-/* Pooling and MEAN: TFLite's int8 reference loops, written for regions. Portable only: pools are a
- * small share of a CNN's work. */
+/* AVERAGE_POOL_2D and MAX_POOL_2D over regions (pb_kernels.h): TFLite's reference loops (TFLite Micro keeps
+ * both in pooling.cc too: they share the window's clipping). */
 #include "pb_kernels.h"
 
 /* The window rows [*start, *end) of output position `out` that fall on held input. */
@@ -68,20 +68,5 @@ void pb_max_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int
                 output[oy * out_rs + ox * channels + c] = (int8_t)max;
             }
         }
-    }
-}
-
-void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero_point, int32_t output_zero_point,
-                int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output) {
-    const int32_t count = in_h * in_w;
-    for (int32_t c = 0; c < channels; ++c) {
-        int32_t sum = 0;
-        for (int32_t i = 0; i < count; ++i) {
-            sum += input[i * channels + c];
-        }
-        /* 1 / count is folded into multiplier and shift (TFLite's QuantizedMeanOrSum). */
-        const int32_t centered = (int32_t)((uint32_t)sum - (uint32_t)input_zero_point * (uint32_t)count);
-        const int64_t scaled = pb_multiply_by_quantized_multiplier(centered, multiplier, shift);
-        output[c] = pb_clamp_offset_s8(scaled, output_zero_point, PB_INT8_MIN, PB_INT8_MAX);
     }
 }

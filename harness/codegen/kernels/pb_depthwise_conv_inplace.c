@@ -1,5 +1,5 @@
 /* In-place depthwise convolution: the row schedule both variants follow, the delayed rows' copy, and the
- * portable kernel (the DSP one is in pb_depthwise_dsp.c).
+ * portable kernel (the DSP one is in pb_depthwise_conv_dsp.c).
  *
  * Why a ring of delayed *output* rows: output pixel q overwrites input pixel q, and with stride 1 the
  * output row k lands on input row k, which output rows up to k + kh - 1 - pad_top still read. Holding
@@ -136,13 +136,7 @@ void pb_depthwise_conv2d_s8_inplace_portable(const pb_region *r, const pb_window
     }
 }
 
-#if PB_KERNELS_OPTIMIZED
-#define PB_SELECT_INPLACE pb_depthwise_conv2d_s8_inplace_dsp
-#else
-#define PB_SELECT_INPLACE pb_depthwise_conv2d_s8_inplace_portable
-#endif
-
 void pb_depthwise_conv2d_s8_inplace(const pb_region *r, const pb_window *w, const pb_requant *q, int8_t *buffer,
                                     const int8_t *filter, const int32_t *bias, void *scratch) {
-    PB_SELECT_INPLACE(r, w, q, buffer, filter, bias, scratch);
+    PB_VARIANT(pb_depthwise_conv2d_s8_inplace)(r, w, q, buffer, filter, bias, scratch);
 }

@@ -1,0 +1,8 @@
+/* DEQUANTIZE: int8 -> float32 (a float model's output). */
+#include "pb_kernels.h"
+
+void pb_dequantize_s8_f32(int32_t size, double scale, int32_t zero_point, const int8_t *input, float *output) {
+    for (int32_t i = 0; i < size; ++i) {
+        output[i] = (float)((double)(input[i] - zero_point) * scale);
+    }
+}
