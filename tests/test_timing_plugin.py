@@ -31,10 +31,17 @@ def _run(firmware, timing: bool):
         board.close()
 
 
+def profile_samples(board) -> dict:
+    return board.execution_profile.samples
+
+
 def test_plugin_changes_no_instruction_count_and_its_counts_add_up(kws_point):
     planned, firmware = kws_point
     with_plugin, board = _run(firmware, timing=True)
     without, _ = _run(firmware, timing=False)
+    counts_only, counted = _run(firmware, timing="blocks")
+    assert counts_only.run_totals == without.run_totals and counted.execution_profile.samples == {}
+    assert profile_samples(board) and not counted.profile_error
     # the emulator's measured latency (QEMU -icount) is the same with and without the plugin
     assert with_plugin.run_totals == without.run_totals
     assert [layer.per_run for layer in with_plugin.layers] == [layer.per_run for layer in without.layers]

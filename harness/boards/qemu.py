@@ -10,11 +10,14 @@ leaves an emulator behind.
 
 Every run loads patchbench's timing plugin (``harness.boards.execution_profile``): per-block execution
 counts and branch outcomes per timed unit, what the cycle model (``harness.boards.timing_model``) turns into
-estimated cycles. It leaves the instruction count unchanged. ``timing=False`` runs QEMU without it.
+estimated cycles. It leaves the instruction count unchanged. ``timing``: "memory" (the default: counts,
+plus the caches sampled over the first whole run), "blocks" (counts only: the estimate has no memory
+term), "off" (no plugin); the environment variable PATCHBENCH_QEMU_TIMING sets the default.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +38,23 @@ QEMU_BINARY = "qemu-system-arm"
 CONNECT_TIMEOUT_S = 10.0
 
 
+TIMING_ENV = "PATCHBENCH_QEMU_TIMING"
+TIMING_MODES = ("memory", "blocks", "off")
+
+
+def _timing_mode(timing: bool | str | None) -> str:
+    """The plugin's mode: True / None (the environment's, else "memory"), False ("off"), or a mode."""
+    if timing is None:
+        timing = os.environ.get(TIMING_ENV, "").strip().lower() or "memory"
+    if timing is True or timing is False:
+        return "memory" if timing else "off"
+    if timing not in TIMING_MODES:
+        raise BoardError(
+            f"QEMU timing mode {timing!r} ({TIMING_ENV}?) is not one of {', '.join(TIMING_MODES)}"
+        )
+    return timing
+
+
 class QemuBoard(Board):
     def __init__(
         self,
@@ -43,12 +63,12 @@ class QemuBoard(Board):
         *,
         qemu_binary: str = QEMU_BINARY,
         extra_args: tuple[str, ...] = (),
-        timing: bool = True,
+        timing: bool | str | None = None,
     ):
         super().__init__(resource, target)
         self.qemu_binary = qemu_binary
         self.extra_args = extra_args
-        self.timing = timing
+        self.timing = _timing_mode(timing)
         # The last run's block counts (None: timing off, or the plugin's output was unreadable, then
         # profile_error says why).
         self.execution_profile: ExecutionProfile | None = None
@@ -78,10 +98,10 @@ class QemuBoard(Board):
         ]  # fmt: skip
 
     def _plugin_args(self) -> list[str]:
-        if not self.timing or self._log_dir is None:
+        if self.timing == "off" or self._log_dir is None:
             return []
         try:
-            memory = plugin_memory_arguments(self.target)
+            memory = plugin_memory_arguments(self.target) if self.timing == "memory" else []
             return ["-plugin", plugin_argument(self.elf, self._log_dir / "timing.txt", memory)]
         except PluginError as err:
             raise BoardError(f"{self.board_id}: {err}") from None
@@ -141,7 +161,7 @@ class QemuBoard(Board):
         return exit_code
 
     def _read_profile(self, path: Path) -> None:
-        if not self.timing or not path.is_file():
+        if self.timing == "off" or not path.is_file():
             return
         try:
             self.execution_profile = parse_profile(path)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -232,7 +233,10 @@ def m7_issue_cycles(blocks: Iterable[Block], cache_path: Path | None = None) -> 
     if missing:
         known.update(_run_mca(missing))
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        cache_path.write_text(json.dumps(known))
+        # parallel runs (pytest-xdist workers) share the file: each replaces it whole, never half-written
+        partial = cache_path.with_name(f"{cache_path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(known))
+        partial.replace(cache_path)
     return {block_id: known.get(keys[block_id], 0.0) if texts[block_id] else 0.0 for block_id in texts}
 
 
