@@ -25,6 +25,8 @@ Weights keep TFLite's layouts so that import, export, the numpy reference and th
 | SOFTMAX, QUANTIZE, DEQUANTIZE | input                 |                          |
 | LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1 | input |          |
 | TRANSPOSE_CONV      | output shape (int32 const), filter, input, bias (or "") | filter [Cout, KH, KW, Cin] |
+| ARG_MAX             | input, axis (int32 const [1])   | output: int32 indices    |
+| BATCH_MATMUL        | lhs [..., M, K], rhs [..., K, N] (activation or int8 const) | |
 
 Attributes (``Op.attrs``), by key:
 
@@ -45,6 +47,10 @@ Attributes (``Op.attrs``), by key:
 - ``begin_mask``, ``end_mask``, ``shrink_axis_mask`` (and, refused, ``ellipsis_mask``,
   ``new_axis_mask``, ``offset``): STRIDED_SLICE, TFLite's meaning (see ``harness.ir.slicing``)
 - ``num_splits``: int  (SPLIT)
+- ``output_type``: the schema's TensorType of the indices, 2 (INT32)  (ARG_MAX)
+- ``adj_x`` / ``adj_y``: bool, that operand is stored with its last two axes swapped  (BATCH_MATMUL)
+
+Every kind's definition (inputs, options, patch-stage capability, kernels) is in ``harness.ir.opdefs``.
 
 SPLIT and SPLIT_V are the only ops with several outputs; the importer rewrites each into one SLICE per
 output (frontend/canonicalize.py), so the schedule and the code generator never meet them.
