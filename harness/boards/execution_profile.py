@@ -12,6 +12,7 @@ emulator's instruction count (tests/test_timing_plugin.py).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ def plugin_path(build_dir: Path | None = None) -> Path:
             "no host C compiler (cc or gcc) to build the QEMU timing plugin: apt-get install gcc"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_suffix(".so.partial")
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")  # parallel workers may build it at once
     command = [compiler, "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
                f"-I{PLUGIN_HEADER_DIR}", "-o", str(partial), str(PLUGIN_SOURCE)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)
