@@ -31,8 +31,10 @@ def assert_host_c_matches_the_reference(graph, optimized: bool) -> None:
     assert run_on_host(model) == expected_output(graph, x)
 
 
-def assert_exact_on_the_emulator(graph, kernels: str) -> None:
-    """Per layer on the F746's emulator with one kernel set: the device's output equals the reference's."""
+def assert_exact_on_the_emulator(graph, kernels: str):
+    """Per layer on the F746's emulator with one kernel set: the device's output equals the reference's.
+    Returns the point's result (``portable_ops``: what the CMSIS-NN kernel set ran on portable kernels)."""
     result = measure(graph, "stm32f746", 1, 0, repeat=1, warmup=0, kernels=kernels)
     assert result.status == "passed", result.reason
     assert result.exact and result.output == result.expected
+    return result

@@ -18,7 +18,7 @@ from op_checks import (
     assert_litert_every_tensor_and_tflm_output,
 )
 
-from harness.codegen import CodegenError, CodegenOptions, generate_model
+from harness.codegen import CodegenError, CodegenOptions, cmsis_nn, generate_model
 from harness.engines import get_engine
 from harness.frontend import graph_from_bytes, graph_to_bytes
 from harness.ir.graph import GraphError, QParams, validate
@@ -94,4 +94,20 @@ def test_an_operand_broadcast_along_some_batch_axes_only_is_refused_by_name():
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("kernels", get_engine().kernel_set_names)
 def test_batch_matmul_bit_exact_on_the_emulator(kernels):
-    assert_exact_on_the_emulator(batch_matmul_graph("scores"), kernels)
+    result = assert_exact_on_the_emulator(batch_matmul_graph("scores"), kernels)
+    assert "scores" not in (result.portable_ops or "")  # CMSIS-NN's arm_batch_matmul_s8 ran it
+
+
+@pytest.mark.emulator
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_cmsis_nn_batch_matmul_of_a_constant_matrix_on_the_emulator():
+    """The constant rhs goes to arm_batch_matmul_s8 transposed (rows of K) at generation time."""
+    result = assert_exact_on_the_emulator(batch_matmul_graph("weights"), "cmsis-nn")
+    assert "project" not in (result.portable_ops or "")
+
+
+def test_cmsis_nn_says_why_it_leaves_a_batch_matmul_to_the_portable_kernel():
+    assert cmsis_nn.fallbacks(batch_matmul_graph("adjoint_batches")) == {
+        "project": "adj_x (TFLite Micro transposes the lhs into a scratch tensor at run time)"
+    }
+    assert cmsis_nn.fallbacks(batch_matmul_graph("scores")) == {}

@@ -29,9 +29,10 @@ from harness.codegen import kernels
 from harness.firmware import cmsis
 from harness.ir.graph import Graph, Op
 from harness.ir.opdefs import OP_DEFS
+from harness.reference.runner import batch_matmul_quant
 from harness.schedule.arena import KernelShapes, ScratchFn
 
-from .carrays import c_struct
+from .carrays import CArray, c_struct
 from .ops import OpCode, OpContext, emit_op
 
 KERNEL_SET = "cmsis-nn"
@@ -45,6 +46,7 @@ CALLS = {
     "AVERAGE_POOL_2D": "arm_avgpool_s8",
     "MAX_POOL_2D": "arm_max_pool_s8",
     "SOFTMAX": "arm_softmax_s8",
+    "BATCH_MATMUL": "arm_batch_matmul_s8",
 }
 NO_ARITHMETIC = ("RESHAPE",)  # moves no values: no kernel to compare
 
@@ -58,6 +60,14 @@ def fallback_reason(graph: Graph, op: Op) -> str | None:
         if function is None:
             return f"CMSIS-NN has no s8 kernel for {op.kind} (TFLite Micro runs its reference kernel)"
         return f"patchbench does not call CMSIS-NN's {function} yet (TFLite Micro's CMSIS-NN build does)"
+    if op.kind == "BATCH_MATMUL":
+        rhs = graph.tensor(op.inputs[1])
+        if op.attrs.get("adj_x"):
+            return "adj_x (TFLite Micro transposes the lhs into a scratch tensor at run time)"
+        if not op.attrs.get("adj_y") and not rhs.is_const:
+            return "an rhs computed at run time and not stored transposed (adj_y; TFLite Micro transposes it first)"
+        if max(len(graph.tensor(name).shape) for name in (*op.inputs, *op.outputs)) > 4:
+            return "an operand of rank > 4"
     if op.kind == "DEPTHWISE_CONV_2D" and int(op.attrs.get("depth_multiplier", 1)) != 1:
         return "depth multiplier != 1"
     if op.kind in ("ADD", "MUL"):
@@ -214,6 +224,39 @@ def _softmax(ctx: OpContext, code: OpCode) -> OpCode:
     return _body(code, [line], "arm_softmax_s8")
 
 
+def _batch_matmul(ctx: OpContext, code: OpCode) -> OpCode:
+    """arm_batch_matmul_s8 takes the rhs as rows of K (stored transposed): an adj_y rhs as it is, a constant
+    one transposed here, once (TFLite Micro transposes it once at run time)."""
+    op, graph = ctx.op, ctx.graph
+    multiplier, shift, lhs_zero, rhs_zero, out_zero = batch_matmul_quant(graph, op)
+    rhs = graph.tensor(op.inputs[1])
+    rhs_rows = ctx.input_ptr(1)
+    code.constants = [c for c in code.constants if c.name not in (f"{op.name}_dims", f"{op.name}_strides")]
+    rows_shape = tuple(rhs.shape)
+    if not op.attrs.get("adj_y"):
+        rows_shape = (*rhs.shape[:-2], rhs.shape[-1], rhs.shape[-2])
+        transposed = np.ascontiguousarray(np.swapaxes(np.asarray(rhs.data), -1, -2))
+        code.constants = [c for c in code.constants if c.name != f"{op.name}_operand1"]
+        code.constants.append(CArray(f"{op.name}_rhs_rows", "int8", transposed, f"{op.name}: rhs as rows of K"))
+        rhs_rows = f"{op.name}_rhs_rows"
+
+    def dims(shape) -> str:
+        return "{" + ", ".join(str(int(d)) for d in (1,) * (4 - len(shape)) + tuple(shape)) + "}"
+
+    lines = [
+        "const cmsis_nn_context ctx = {NULL, 0};",
+        f"static const cmsis_nn_bmm_params params = {{0, 1, {{.input_offset = {-lhs_zero}, .filter_offset = "
+        f"{-rhs_zero}, .output_offset = {out_zero}, .activation = {{-128, 127}}}}}};",
+        f"static const cmsis_nn_per_tensor_quant_params quant = {{{multiplier}, {shift}}};",
+        f"static const cmsis_nn_dims lhs_dims = {dims(graph.tensor(op.inputs[0]).shape)};",
+        f"static const cmsis_nn_dims rhs_dims = {dims(rows_shape)};",
+        f"static const cmsis_nn_dims output_dims = {dims(ctx.out.shape)};",
+        f'pb_cmsis_check("{op.name}", arm_batch_matmul_s8(&ctx, &params, &quant, &lhs_dims, {ctx.input_ptr(0)}, '
+        f"&rhs_dims, {rhs_rows},\n        &output_dims, {ctx.output_ptr()}));",
+    ]  # fmt: skip
+    return _body(code, lines, "arm_batch_matmul_s8")
+
+
 def _body(code: OpCode, lines: list[str], function: str) -> OpCode:
     code.fields["body"] = "\n".join("    " + line.replace("\n", "\n    ") for line in lines)
     code.macro = "cmsis_body"
@@ -230,6 +273,7 @@ _EMITTERS = {
     "ADD": _binary,
     "MUL": _binary,
     "SOFTMAX": _softmax,
+    "BATCH_MATMUL": _batch_matmul,
 }
 
 
