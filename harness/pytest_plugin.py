@@ -31,11 +31,13 @@ SQLite file, each row committed on its own so an interrupted run keeps every com
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -47,11 +49,14 @@ from harness.pipeline.sweep import (
     Point,
     Sweep,
     SweepError,
+    check_depths,
+    check_ranges,
     load_sweep,
     parse_input_modes,
     parse_int_list,
     parse_kernel_sets,
 )
+from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 
 RUN_ID_ENV = "PATCHBENCH_RUN_ID"
 # Without --results a session stores its points in a temporary database (its path in this variable,
@@ -121,7 +126,7 @@ def _session_sweep(config: pytest.Config) -> Sweep:
         if config.getoption("--models"):
             sweep.models = [m for m in config.getoption("--models").split(",") if m]
         if config.getoption("--patches"):
-            sweep.patches = parse_int_list(config.getoption("--patches"), "--patches")
+            sweep.patches = parse_int_list(config.getoption("--patches"), "--patches", 1, MAX_PATCHES_PER_SIDE)
             sweep.model_patches = {}
         if config.getoption("--depths"):
             sweep.depths = parse_int_list(config.getoption("--depths"), "--depths")
@@ -133,9 +138,14 @@ def _session_sweep(config: pytest.Config) -> Sweep:
         if config.getoption("--input-modes"):
             sweep.input_modes = parse_input_modes(config.getoption("--input-modes"), "--input-modes")
             sweep.model_input_modes = {}
+        check_ranges(sweep, "--repeat / --patches / sweep")
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
     _check_names(sweep)
+    try:
+        check_depths(sweep, "--depths / sweep")
+    except SweepError as err:
+        raise pytest.UsageError(str(err)) from None
     engine = get_engine()
     for kernels in sweep.kernels:
         try:
@@ -177,6 +187,19 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.getoption("--results"):
             folder = Path(tempfile.gettempdir()) / f"patchbench-{os.environ[RUN_ID_ENV]}"
             os.environ[RESULTS_ENV] = str(folder / "results.sqlite")  # created when a point is stored
+        else:
+            _check_results(Path(config.getoption("--results")))
+
+
+def _check_results(path: Path) -> None:
+    """An explicit --results file that cannot take the points (a folder, a dangling link, a read-only
+    file system, another program's database) stops the session before anything is measured."""
+    from harness.results.db import ResultsDB, ResultsError
+
+    try:
+        ResultsDB(path).close()
+    except ResultsError as err:
+        raise pytest.UsageError(f"--results: {err} (nothing was measured)") from None
 
 
 def results_path(config: pytest.Config) -> Path:
@@ -240,27 +263,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if not getattr(config, "_patchbench_owns_run", False):
         return
-    from harness.results.db import ResultsDB
+    from harness.results.db import ResultsDB, ResultsError
 
     path = results_path(config)
     if not path.exists():
         return
     run_id = os.environ[RUN_ID_ENV]
-    with ResultsDB(path) as db:
-        if run_id not in db.run_ids():
-            return  # no benchmark point ran: a unit-test session leaves no run behind
-        if exitstatus != pytest.ExitCode.INTERRUPTED:  # Ctrl-C, SIGTERM: the run stays unfinished
-            db.finish_run(run_id)
+    try:
+        with ResultsDB(path) as db:
+            if run_id not in db.run_ids():
+                return  # no benchmark point ran: a unit-test session leaves no run behind
+            if exitstatus != pytest.ExitCode.INTERRUPTED:  # Ctrl-C, SIGTERM: the run stays unfinished
+                db.finish_run(run_id)
+    except ResultsError as err:
+        config._patchbench_problems = [f"patchbench run {run_id}: {err}"]
+        return
     config._patchbench_ran = True
     report_dir = config.getoption("--report")
     if report_dir:
-        from harness.report.page import write_report
+        from harness.report.page import ReportError, write_report
 
-        page = write_report(path, run_id, Path(report_dir), baseline=config.getoption("--baseline"))
+        try:
+            page = write_report(path, run_id, Path(report_dir), baseline=config.getoption("--baseline"))
+        except (ReportError, ResultsError, OSError) as err:
+            config._patchbench_problems = [
+                f"patchbench report: not written ({err}); the results are in {path}: "
+                f"`patchbench report --results {path} --run {run_id} --out FOLDER` writes it elsewhere"
+            ]
+            return
         config._patchbench_report = page
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for problem in getattr(config, "_patchbench_problems", ()):
+        terminalreporter.write_line(problem, red=True)
     if getattr(config, "_patchbench_ran", False):
         where = str(results_path(config))
         if not config.getoption("--results"):
@@ -329,10 +365,14 @@ def kernels(sweep: Sweep) -> list[str]:
 @pytest.fixture(scope="session")
 def run_id(results_db) -> str:
     """This session's run, created in the database by the first worker that stores a point."""
+    from harness.results.db import ResultsError
     from harness.results.environment import describe_environment
 
     env = describe_environment()
-    results_db.start_run(os.environ[RUN_ID_ENV], env.get("git_commit"), platform.node(), env)
+    try:
+        results_db.start_run(os.environ[RUN_ID_ENV], env.get("git_commit"), platform.node(), env)
+    except ResultsError as err:  # the points are still measured, and kept by ``record``
+        warnings.warn(UnstoredPoint(str(err)), stacklevel=2)
     return os.environ[RUN_ID_ENV]
 
 
@@ -398,12 +438,41 @@ def record(results_db, run_id: str, record_property):
     """Stores a point's PointRecord in this run (and every set field as a JUnit XML property)."""
 
     def store(point_record) -> None:
+        from harness.results.db import ResultsError
+
         point_record.run_id = run_id
-        results_db.add(point_record)
+        try:
+            results_db.add(point_record)
+        except ResultsError as err:  # a full disk, a file made read-only mid-run: the point is kept elsewhere
+            warnings.warn(UnstoredPoint(f"{err}; kept in {keep_unstored(point_record)}"), stacklevel=2)
         for key, value in point_record.properties():
             record_property(key, value)
 
     return store
+
+
+class UnstoredPoint(UserWarning):
+    """A measured point the results database did not take; the warning says where it is kept."""
+
+
+def keep_unstored(point_record) -> str:
+    """Where a point the database did not take is kept: appended to a results export (JSON, one per
+    worker process) in the temporary folder, which ``compare --baseline`` reads and
+    ``ResultsDB.add_frame(read_export(...))`` stores; else, when that cannot be written either, the
+    point's values in this line of the session's output."""
+    from harness.results.record import COLUMNS, encode
+
+    values = {name: encode(name, value) for name, value in point_record.to_flat().items()}
+    for name, kind in COLUMNS.items():
+        if kind == "TEXT_JSON" and isinstance(values.get(name), str):
+            values[name] = json.loads(values[name])
+    path = Path(tempfile.gettempdir()) / f"patchbench-unstored-{point_record.run_id}-{os.getpid()}.json"
+    try:
+        kept = json.loads(path.read_text()) if path.exists() else []
+        path.write_text(json.dumps([*kept, values], indent=1))
+    except (OSError, ValueError) as err:
+        return f"this line only (the export {path} could not be written either: {err}): {json.dumps(values)}"
+    return f"{path} (a results export: compare --baseline reads it)"
 
 
 @pytest.fixture

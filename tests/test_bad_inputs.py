@@ -54,9 +54,9 @@ SWEEP_CASES = {
         GOOD_SWEEP + "repeats = 10\n",
         r"unknown field\(s\) 'repeats' \(did you mean 'repeat'\?\)",
     ),
-    "repeat not a number": (GOOD_SWEEP + 'repeat = "x"\n', r"repeat must be an integer >= 1 \(got 'x'\)"),
-    "repeat 0": (GOOD_SWEEP + "repeat = 0\n", r"repeat must be an integer >= 1 \(got 0\)"),
-    "repeat true": (GOOD_SWEEP + "repeat = true\n", r"repeat must be an integer >= 1 \(got True\)"),
+    "repeat not a number": (GOOD_SWEEP + 'repeat = "x"\n', r"repeat must be an integer in 1..1000 \(got 'x'\)"),
+    "repeat 0": (GOOD_SWEEP + "repeat = 0\n", r"repeat must be an integer in 1..1000 \(got 0\)"),
+    "repeat true": (GOOD_SWEEP + "repeat = true\n", r"repeat must be an integer in 1..1000 \(got True\)"),
     "models not a table": (
         'models = "vww"\n' + GOOD_SWEEP,
         r"'models' must be a table of \[models.<name>\] tables",

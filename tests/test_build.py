@@ -177,7 +177,15 @@ BREAKAGES = {
     "build.json of another kind": lambda entry: (entry / "build.json").write_text('{"kind": "Firmware"}'),
     "ELF missing": lambda entry: (entry / "firmware.elf").unlink(),
     "ELF truncated": lambda entry: (entry / "firmware.elf").write_bytes(b""),
+    "ELF corrupt past its first bytes": lambda entry: _flip_byte(entry / "firmware.elf", -100),
 }
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    """One byte of ``path`` changed, far from its header (which still says ELF)."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES)

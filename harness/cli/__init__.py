@@ -9,8 +9,9 @@ Adding a command takes one function and one decorator line::
         return 0
 
 ``arg`` takes exactly ``argparse.ArgumentParser.add_argument``'s parameters. A command returns the
-process exit code; for bad input it raises ``CommandError`` (or a ValueError/FileNotFoundError with a
-clear message), which ``main`` prints as ``patchbench <command>: error: ...`` with exit code 2.
+process exit code; for bad input it raises ``CommandError`` (or a ValueError/FileNotFoundError/
+ResultsError with a clear message), which ``main`` prints as ``patchbench <command>: error: ...`` with
+exit code 2; an OSError (a read-only folder, a full disk) is printed the same way with its file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 
 from harness.cli import check, commands, farm, figure6, schedule, search, timing  # noqa: F401  (each registers its commands on import)
 from harness.cli.registry import COMMANDS, CommandError, arg, build_parser, command
+from harness.results.db import ResultsError
 
 __all__ = ["COMMANDS", "CommandError", "arg", "command", "main"]
 
@@ -29,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
-    except (CommandError, ValueError, FileNotFoundError) as error:
+    except (CommandError, ValueError, FileNotFoundError, ResultsError) as error:
         print(f"patchbench {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a folder that is read-only, a disk that is full: what and where, not a traceback
+        where = f": {error.filename}" if error.filename else ""
+        print(f"patchbench {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
         return 2

@@ -139,18 +139,23 @@ def bench(args: argparse.Namespace) -> int:
 def _check_bench_options(args: argparse.Namespace) -> None:
     """The sweep file and the options that override it, checked before pytest starts: a mistake is one
     line naming it (exit 2), not a session of failing points."""
+    from pathlib import Path
+
     from harness.pipeline.sweep import check_names, load_sweep, parse_input_modes, parse_int_list
+    from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 
     sweep = load_sweep(args.sweep)
     if args.input_modes:
         parse_input_modes(args.input_modes, "--input-modes")
     if args.patches:
-        parse_int_list(args.patches, "--patches")
+        parse_int_list(args.patches, "--patches", 1, MAX_PATCHES_PER_SIDE)
     if args.depths:
         parse_int_list(args.depths, "--depths")
     models = [m for m in args.models.split(",") if m] if args.models else sweep.models
     targets = [t for value in args.target for t in value.split(",") if t] or sweep.targets
     check_names(targets, models, "--target / --models / sweep")
+    if args.report and Path(args.report).exists() and not Path(args.report).is_dir():
+        raise CommandError(f"--report {args.report} is a file, not a folder; pass a folder for the HTML report")
     if args.jobs != "auto" and not (args.jobs.isdigit()):
         raise CommandError(f"--jobs takes a number of parallel emulators or 'auto'; got {args.jobs!r}")
 
@@ -228,7 +233,10 @@ def export(args: argparse.Namespace) -> int:
 
     path = _results_path(args)
     if not path.is_file():
-        raise CommandError(f"results database {path} not found; run the benchmark first or pass --results")
+        from harness.results.db import path_problem
+
+        problem = path_problem(path) or "not found; run the benchmark first or pass --results"
+        raise CommandError(f"results database {path}: {problem}")
     with ResultsDB(path) as db:
         run_id = None if args.run == "all" else args.run or db.latest_run_id()
         if run_id is not None and run_id not in db.run_ids():

@@ -76,6 +76,10 @@ class BuildError(RuntimeError):
     """The firmware could not be built for a reason other than not fitting; carries the compiler output."""
 
 
+# Timed runs in one boot: the firmware's counts are C ints, and a thousand runs of a large model already
+# take hours on the emulator.
+MAX_RUNS = 1000
+
 @dataclass(frozen=True)
 class BuildOptions:
     platform: str = "qemu"  # "qemu" (MPS2 emulator) or "hardware" (the real STM32)
@@ -93,9 +97,10 @@ class BuildOptions:
     gcc: str = "arm-none-eabi-gcc"
 
     def __post_init__(self) -> None:
-        if self.runs < 1 or self.warmup < 0:
+        if not 1 <= self.runs <= MAX_RUNS or not 0 <= self.warmup <= MAX_RUNS:
             raise BuildError(
-                f"BuildOptions: runs must be >= 1 and warmup >= 0 (got {self.runs}, {self.warmup})"
+                f"BuildOptions: runs must be in 1..{MAX_RUNS} and warmup in 0..{MAX_RUNS} (got {self.runs}, "
+                f"{self.warmup})"
             )
         if self.stack_bytes is not None and (self.stack_bytes < 512 or self.stack_bytes % 8):
             raise BuildError(
@@ -251,7 +256,10 @@ def build_firmware(
         try:
             result = _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags,
                                options, target, platform, build_id, gcc_version)  # fmt: skip
-            (work_dir / RESULT_FILE).write_text(json.dumps(_to_json(result), indent=1))
+            payload = _to_json(result)
+            if isinstance(result, Firmware):  # checked on every reuse: a corrupt ELF is rebuilt, not run
+                payload[ELF_HASH_KEY] = _file_sha256(work_dir / "firmware.elf")
+            (work_dir / RESULT_FILE).write_text(json.dumps(payload, indent=1))
             work_dir.rename(final_dir)
         except BaseException:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -531,12 +539,25 @@ def _to_json(result: BuildResult) -> dict:
     return json.loads(json.dumps(data, default=str))
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+ELF_HASH_KEY = "elf_sha256"  # build.json: the ELF's hash when it was built
+
+
 def _load_cached(final_dir: Path) -> BuildResult | None:
     """The cached result in ``final_dir``, or None when there is none or it is broken (unreadable or
-    foreign build.json, fields missing, the ELF gone): a broken entry is rebuilt, not trusted."""
+    foreign build.json, fields missing, the ELF gone, or not the bytes that were built: its hash is
+    checked, so a file corrupt past its first bytes is caught): a broken entry is rebuilt, not trusted."""
     try:
         data = json.loads((final_dir / RESULT_FILE).read_text())
         kind = data.pop("kind")
+        built_hash = data.pop(ELF_HASH_KEY, None)
         data.update(
             build_dir=final_dir, cached=True, cflags=tuple(data["cflags"]), ldflags=tuple(data["ldflags"])
         )
@@ -544,9 +565,8 @@ def _load_cached(final_dir: Path) -> BuildResult | None:
             return None
         if kind == "Firmware":
             elf = final_dir / "firmware.elf"
-            with open(elf, "rb") as handle:
-                if handle.read(4) != b"\x7fELF":
-                    return None
+            if built_hash is None or _file_sha256(elf) != built_hash:
+                return None
             data.update(elf=elf, sizes=SectionSizes(**data["sizes"]))
             return Firmware(**data)
         if kind != "DoesNotFit":

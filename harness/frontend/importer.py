@@ -54,10 +54,30 @@ def import_tflite(path: str | Path, name: str | None = None) -> ImportResult:
             f"{path}: no such .tflite file (check the path; MLPerf models: paths.MLPERF_DIR)"
         )
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:  # the identifier first: a huge file of another kind is not read whole
+            head = file.read(8)
+            size = path.stat().st_size
+            if len(head) < 8 or head[4:8] != FILE_IDENTIFIER:
+                raise TFLiteImportError(_not_tflite(f"model {name or path.stem!r} ({path})", head, size))
+            if size > MAX_FLATBUFFER_BYTES:
+                raise TFLiteImportError(
+                    f"{path}: {size:,} bytes; a TFLite flatbuffer is at most {MAX_FLATBUFFER_BYTES:,} bytes "
+                    "(flatbuffers' 2 GiB limit): this file is not one model"
+                )
+            data = head + file.read()
     except OSError as err:
         raise TFLiteImportError(f"{path}: cannot read the .tflite file ({err})") from err
     return import_bytes(data, name or path.stem)
+
+
+MAX_FLATBUFFER_BYTES = 2**31 - 1
+
+
+def _not_tflite(where: str, head: bytes, size: int) -> str:
+    return (
+        f"{where}: not a TFLite flatbuffer (no {FILE_IDENTIFIER.decode()!r} identifier at bytes 4..8; "
+        f"{size} bytes); pass a .tflite model file"
+    )
 
 
 def graph_from_bytes(data: bytes, name: str) -> Graph:
@@ -76,10 +96,7 @@ def import_bytes(data: bytes, name: str) -> ImportResult:
     data = bytes(data)
     where = f"model {name!r}"
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
-        raise TFLiteImportError(
-            f"{where}: not a TFLite flatbuffer (no {FILE_IDENTIFIER.decode()!r} identifier at bytes 4..8; "
-            f"{len(data)} bytes); pass a .tflite model file"
-        )
+        raise TFLiteImportError(_not_tflite(where, data[:8], len(data)))
     try:
         raw = _read_model(data, where)
     except TFLiteImportError:

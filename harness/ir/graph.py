@@ -303,7 +303,20 @@ def check_tensor_size(label: str, shape: tuple[int, ...], dtype: str, where: str
 
 
 def validate(graph: Graph) -> None:
-    """Check the IR's invariants: known ops, tensors defined before use, unique op names."""
+    """Check the IR's invariants: at least one op, inputs that are fed (not constants), known ops,
+    tensors defined before use, unique op names."""
+    if not graph.ops:
+        raise GraphError(
+            f"graph {graph.name!r} has no operators (inputs {graph.inputs}, outputs {graph.outputs}): there is "
+            "nothing to run or measure; export the network itself"
+        )
+    for name in graph.inputs:
+        if name in graph.tensors and graph.tensors[name].is_const:
+            raise GraphError(
+                f"graph {graph.name!r}: input {name!r} holds constant data ({graph.tensors[name].nbytes} bytes in "
+                "its buffer); a graph input is what the firmware is fed at run time: re-export the model with "
+                "an empty input tensor (or make the data a constant operand of the op that reads it)"
+            )
     defined = set(graph.inputs) | {n for n, t in graph.tensors.items() if t.is_const}
     seen_names = set()
     for index, op in enumerate(graph.ops):

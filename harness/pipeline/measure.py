@@ -49,6 +49,7 @@ from harness.engines import (
     kernel_set_names,
 )
 from harness.firmware.build import (
+    MAX_RUNS,
     BuildError,
     BuildOptions,
     BuildResult,
@@ -609,8 +610,8 @@ def _usage_mistake(args: argparse.Namespace) -> str | None:
         return f"p (patches per side) is {args.p}; use 1 (per-layer) or more"
     if args.n < 0 or (args.p > 1 and args.n < 1):
         return f"n (patch-stage depth) is {args.n}; use 0 with p = 1, else 1 or more"
-    if args.repeat < 1:
-        return f"--repeat is {args.repeat}; use 1 or more timed runs"
+    if not 1 <= args.repeat <= MAX_RUNS:
+        return f"--repeat is {args.repeat}; use 1..{MAX_RUNS} timed runs"
     try:
         check_names([args.target], [args.model], "arguments")
     except SweepError as err:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.engines import get_engine, kernel_set_names
+from harness.firmware.build import MAX_RUNS
 from harness.paths import MLPERF_MODELS, SWEEPS_DIR
+from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 from harness.schedule.profile import INPUT_MODES
 
 DEFAULT_SWEEP = SWEEPS_DIR / "default.toml"
@@ -125,12 +127,12 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         raise SweepError(f"sweep file {path}: 'sweep' must be a table ([sweep])")
     _known_keys(body, SWEEP_FIELDS, f"sweep file {path}: [sweep]", "field")
     repeat = body.get("repeat", 3)
-    if not _is_int(repeat) or repeat < 1:
-        raise SweepError(f"sweep file {path}: [sweep] repeat must be an integer >= 1 (got {repeat!r})")
+    if not _is_int(repeat) or not 1 <= repeat <= MAX_RUNS:
+        raise SweepError(f"sweep file {path}: [sweep] repeat must be an integer in 1..{MAX_RUNS} (got {repeat!r})")
     sweep = Sweep(
         targets=_str_list(body, "targets", path),
         models=_str_list(body, "models", path),
-        patches=_int_list(body, "patches", path, minimum=1),
+        patches=_int_list(body, "patches", path, minimum=1, maximum=MAX_PATCHES_PER_SIDE),
         depths=_int_list(body, "depths", path, minimum=1) if "depths" in body else [],
         repeat=repeat,
     )
@@ -155,7 +157,7 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         if "depths" in extra:
             sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
         if "patches" in extra:
-            sweep.model_patches[model] = _int_list(extra, "patches", path, minimum=1)
+            sweep.model_patches[model] = _int_list(extra, "patches", path, minimum=1, maximum=MAX_PATCHES_PER_SIDE)
         if "input_modes" in extra:
             modes = extra["input_modes"]
             if not isinstance(modes, list) or not all(isinstance(mode, str) for mode in modes):
@@ -209,8 +211,9 @@ def _known_keys(table: dict, known: tuple[str, ...], where: str, what: str) -> N
         raise SweepError(f"{where}: unknown {what}(s) {', '.join(hints)}; it takes {', '.join(known)}")
 
 
-def parse_int_list(text: str, option: str, minimum: int = 1) -> list[int]:
-    """'1,2,4' -> [1, 2, 4], for command-line options (patch counts and depths: each >= ``minimum``)."""
+def parse_int_list(text: str, option: str, minimum: int = 1, maximum: int | None = None) -> list[int]:
+    """'1,2,4' -> [1, 2, 4], for command-line options (patch counts and depths: each >= ``minimum``,
+    and <= ``maximum`` when given)."""
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -221,6 +224,11 @@ def parse_int_list(text: str, option: str, minimum: int = 1) -> list[int]:
     if small:
         raise SweepError(
             f"{option} takes integers >= {minimum}; got {', '.join(map(str, small))} in {text!r}"
+        )
+    large = [value for value in values if maximum is not None and value > maximum]
+    if large:
+        raise SweepError(
+            f"{option} takes integers in {minimum}..{maximum}; got {', '.join(map(str, large))} in {text!r}"
         )
     return values
 
@@ -259,10 +267,37 @@ def _str_list(body: dict, key: str, path: Path) -> list[str]:
     return value
 
 
-def _int_list(body: dict, key: str, path: Path, minimum: int) -> list[int]:
+def _int_list(body: dict, key: str, path: Path, minimum: int, maximum: int | None = None) -> list[int]:
     value = body.get(key)
-    if not isinstance(value, list) or not value or not all(_is_int(v) and v >= minimum for v in value):
-        raise SweepError(
-            f"sweep file {path}: {key} must be a non-empty list of integers >= {minimum} (got {value!r})"
-        )
+    top = maximum if maximum is not None else float("inf")
+    if not isinstance(value, list) or not value or not all(_is_int(v) and minimum <= v <= top for v in value):
+        takes = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise SweepError(f"sweep file {path}: {key} must be a non-empty list of integers {takes} (got {value!r})")
     return value
+
+
+def check_ranges(sweep: Sweep, where: str) -> None:
+    """The sweep's numbers after the options that override it (--repeat, --patches): each in its range."""
+    if not _is_int(sweep.repeat) or not 1 <= sweep.repeat <= MAX_RUNS:
+        raise SweepError(f"{where}: repeat must be an integer in 1..{MAX_RUNS} (got {sweep.repeat!r})")
+    for model in sweep.models:
+        for p in sweep.model_patches.get(model, sweep.patches):
+            if not 1 <= p <= MAX_PATCHES_PER_SIDE:
+                raise SweepError(f"{where}: patches per side p={p} of {model}; use 1..{MAX_PATCHES_PER_SIDE}")
+
+
+def check_depths(sweep: Sweep, where: str) -> None:
+    """Every per-patch depth n within its model's layers (each model is loaded): a depth too deep is one
+    line before anything runs, not an error row per point."""
+    from models import get_model
+
+    for model in sweep.models:
+        if not any(p > 1 for p in sweep.model_patches.get(model, sweep.patches)):
+            continue
+        layers = len(get_model(model).layers)
+        deep = [n for n in sweep.model_depths.get(model, sweep.depths) if n > layers]
+        if deep:
+            raise SweepError(
+                f"{where}: patch-stage depth(s) {', '.join(map(str, deep))} of {model}: it has {layers} layers; "
+                f"use 1..{layers}"
+            )

@@ -17,6 +17,7 @@ CSS file are inserted as markup.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from harness.report.groups import grouped, history, make_group, models_of_severa
 from harness.report.kernel_sets import kernel_set_comparisons
 from harness.report.logs import LogPublisher
 from harness.report.sections import baseline_section, describe_backend, environment_lines, problems, summary
-from harness.results.db import STATUSES, ResultsDB
+from harness.results.db import STATUSES, ResultsDB, path_problem
 
 TEMPLATES_DIR = REPORTS_DIR / "templates"
 STATIC_DIR = REPORTS_DIR / "static"
@@ -57,7 +58,7 @@ def write_report(
     out_dir = Path(out_dir)
     with _open_db(db_path) as db:
         run_id = _resolve_run(db, run_id)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        _make_out_dir(out_dir)
         html = render_report(db, run_id, out_dir, baseline, thresholds)
     path = out_dir / report_filename(run_id)
     path.write_text(html, encoding="utf-8")
@@ -68,7 +69,7 @@ def write_report(
 def write_index(db_path: str | Path, out_dir: str | Path = DEFAULT_REPORT_DIR) -> Path:
     """Write ``out_dir/index.html``: every stored run, linked to its page when that page exists."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out_dir)
     with _open_db(Path(db_path)) as db:
         runs = db.runs()
         results = db.results()
@@ -168,8 +169,26 @@ def _jinja() -> jinja2.Environment:
 
 def _open_db(db_path: Path) -> ResultsDB:
     if not db_path.is_file():
-        raise ReportError(f"results database {db_path} not found; run the benchmark first or pass --results")
+        problem = path_problem(db_path) or "not found; run the benchmark first or pass --results"
+        raise ReportError(f"results database {db_path}: {problem}")
     return ResultsDB(db_path)
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    """The report folder, made if it is not there; a file in its place or a folder that takes no write
+    is a ReportError (the results stay in the database: write the report elsewhere)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"report folder {out_dir} is a file, not a folder; pass another folder (--out / --report)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".pb-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ReportError(
+            f"report folder {out_dir} cannot be written ({err.strerror}); pass a writable folder (--out / "
+            "--report): the results are untouched in the database"
+        ) from None
 
 
 def _resolve_run(db: ResultsDB, run_id: str | None) -> str:

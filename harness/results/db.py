@@ -195,12 +195,33 @@ class ResultsError(RuntimeError):
     """The results database cannot be opened or written; the message says which file and why."""
 
 
+def path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a results database file, in words (None: it can, or will be created)."""
+    if path.is_dir():
+        return f"a folder, not a results database file: pass a file such as {path / 'results.sqlite'}"
+    if path.is_symlink() and not path.exists():
+        target = path.readlink()
+        if not (path.parent / target).parent.is_dir():
+            return f"a symlink to {target}, whose folder does not exist: fix the link or pass another --results file"
+    if path.exists() and not path.is_file():
+        return "not a regular file: pass a results database file (--results)"
+    return None
+
+
 class ResultsDB:
     """A results database file. Open it with ``ResultsDB(path)``; it is created and migrated."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        problem = path_problem(self.path)
+        if problem:
+            raise ResultsError(f"{self.path}: {problem}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ResultsError(
+                f"{self.path}: cannot create its folder ({err.strerror}); pass a writable --results file"
+            ) from None
         try:
             self._conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, isolation_level=None)
             self._conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
@@ -265,8 +286,9 @@ class ResultsDB:
             stored = {row[1] for row in self._conn.execute("PRAGMA table_info(results)")}
             if missing := [c for c in COLUMNS if c not in stored]:
                 raise ResultsError(
-                    f"{self.path}: the results table lacks column(s) {', '.join(missing)} of PointRecord; "
-                    "a field was added to the record without a step in harness/results/db.py MIGRATIONS"
+                    f"{self.path}: the results table lacks column(s) {', '.join(missing)} that schema version "
+                    f"{len(MIGRATIONS)} has: another program (or a damaged copy) changed the file. Nothing was "
+                    "written to it; pass another --results file (the file's rows stay readable with sqlite3)"
                 )
             self._conn.execute("COMMIT")
         except BaseException:
@@ -289,14 +311,20 @@ class ResultsDB:
     # --- runs ---------------------------------------------------------------------------------
 
     def start_run(self, run_id: str, git_commit: str | None, host: str, environment: dict) -> None:
-        self._conn.execute(
-            "INSERT OR IGNORE INTO runs (run_id, started_at, git_commit, host, environment) VALUES (?,?,?,?,?)",
-            (run_id, time.time(), git_commit, host, json.dumps(environment, sort_keys=True)),
-        )
+        try:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, started_at, git_commit, host, environment) VALUES (?,?,?,?,?)",
+                (run_id, time.time(), git_commit, host, json.dumps(environment, sort_keys=True)),
+            )
+        except sqlite3.Error as err:
+            raise ResultsError(f"{self.path}: cannot store the run {run_id} ({err})") from err
 
     def finish_run(self, run_id: str) -> None:
         """The run's session ended (an interrupted or killed one never says so: ``run_finished``)."""
-        self._conn.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id))
+        try:
+            self._conn.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (time.time(), run_id))
+        except sqlite3.Error as err:
+            raise ResultsError(f"{self.path}: cannot mark the run {run_id} finished ({err})") from err
 
     def run_finished(self, run_id: str) -> bool:
         """Whether the run's session ended (``finish_run``): not killed, interrupted or still running."""
@@ -322,13 +350,17 @@ class ResultsDB:
     # --- results ------------------------------------------------------------------------------
 
     def add(self, record: PointRecord) -> None:
-        """Store one point; a rerun of the same point (same identity) in the same run replaces it."""
+        """Store one point; a rerun of the same point (same identity) in the same run replaces it.
+        ResultsError when the file takes no write (read-only, disk full): the caller keeps the point."""
         values = record.to_flat()
         marks = ", ".join("?" for _ in ROW_COLUMNS)
-        self._conn.execute(
-            f"INSERT OR REPLACE INTO results ({', '.join(ROW_COLUMNS)}) VALUES ({marks})",
-            [encode(name, values[name]) for name in ROW_COLUMNS],
-        )
+        try:
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO results ({', '.join(ROW_COLUMNS)}) VALUES ({marks})",
+                [encode(name, values[name]) for name in ROW_COLUMNS],
+            )
+        except sqlite3.Error as err:
+            raise ResultsError(f"{self.path}: cannot store the point {record.label} ({err})") from err
 
     def add_many(self, records: Iterable[PointRecord]) -> None:
         for record in records:
@@ -387,21 +419,45 @@ def read_export(path: str | Path) -> pd.DataFrame:
     written before the identity was stored gets it as the migration gives old rows (the compiler id
     without the gcc version, which the export does not hold)."""
     path = Path(path)
-    if path.suffix == ".csv":
-        frame = pd.read_csv(path)
-        for name in UNIT_LIST_FIELDS:
-            if name in frame.columns:  # an export from before the estimate lacks it
-                frame[name] = frame[name].map(lambda s: json.loads(s) if isinstance(s, str) else [])
-    elif path.suffix == ".json":
-        frame = pd.DataFrame(json.loads(path.read_text()))
-    else:
+    if path.suffix not in (".csv", ".json"):
         raise ValueError(f"cannot read {path.name!r}: use a .csv or .json export")
+    try:
+        if path.suffix == ".csv":
+            frame = pd.read_csv(path)
+            for name in UNIT_LIST_FIELDS:
+                if name in frame.columns:  # an export from before the estimate lacks it
+                    frame[name] = frame[name].map(lambda s: json.loads(s) if isinstance(s, str) else [])
+        else:
+            frame = pd.DataFrame(json.loads(path.read_text()))
+    except (ValueError, TypeError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise ValueError(
+            f"export {path} is not a patchbench export ({type(err).__name__}: {err}); write one with "
+            "`patchbench export FILE`"
+        ) from None
+    _check_numbers(frame, path)
     if "kernels" not in frame.columns and "flags" in frame.columns:
         for name, value in LEGACY_IDENTITY.items():
             frame[name] = value
         frame["kernels"] = frame["flags"].map(lambda f: legacy_kernels(f if isinstance(f, str) else None))
         frame["compiler"] = frame["flags"].map(lambda f: compiler_id(None, f if isinstance(f, str) else None))
     return frame
+
+
+def _check_numbers(frame: pd.DataFrame, path: Path) -> None:
+    """Every number column of an export holds numbers (or nothing): text where a figure goes is named
+    (file, column, record, value), never a TypeError in a comparison later."""
+    for name in frame.columns:
+        if COLUMNS.get(name) not in ("INTEGER", "REAL") or name == "exact":
+            continue
+        numbers = pd.to_numeric(frame[name], errors="coerce")
+        wrong = frame[name].notna() & numbers.isna()
+        if wrong.any():
+            row = int(wrong.to_numpy().nonzero()[0][0])
+            raise ValueError(
+                f"export {path}: column {name!r} holds {frame[name].iloc[row]!r} in record {row + 1}, where a "
+                "number goes; fix the file or write it again with `patchbench export FILE`"
+            )
+        frame[name] = numbers
 
 
 def _plain(value):

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from harness.paths import REGRESSION_FILE
-from harness.results.db import ResultsDB, read_export
+from harness.results.db import ResultsDB, path_problem, read_export
 from harness.results.record import PointIdentity, identity_of, point_label
 
 __all__ = ["point_label"]  # re-exported: the report labels points with it too
@@ -376,9 +376,8 @@ def compare_run(
     config = thresholds if isinstance(thresholds, RegressionConfig) else load_thresholds(thresholds)
     db_path = Path(db_path)
     if not db_path.is_file():
-        raise RegressionError(
-            f"results database {db_path} not found; run the benchmark first or pass --results"
-        )
+        problem = path_problem(db_path) or "not found; run the benchmark first or pass --results"
+        raise RegressionError(f"results database {db_path}: {problem}")
     with ResultsDB(db_path) as db:
         run_id = run_id or db.latest_run_id()
         if run_id is None:
