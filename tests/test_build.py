@@ -114,8 +114,11 @@ def test_too_big_constants_overflow_flash(build_root):
 
 
 def test_all_targets_build_for_real_hardware(build_root):
-    # STM32 USART console, DWT timer and M7 cache code compile and link at the STM32 addresses.
-    for name in ("stm32f412", "stm32f746", "stm32h743"):
+    # STM32 USART / LPUART console, DWT timer and M7 cache code compile and link at the STM32 addresses,
+    # each family with its own clock file (the L4R5's: clock_stm32l4.c, LPUART1 on PG7).
+    clock_files = {"stm32f412": "clock_stm32.c", "stm32f746": "clock_stm32.c", "stm32h743": "clock_stm32.c",
+                   "stm32l4r5": "clock_stm32l4.c"}  # fmt: skip
+    for name, clock_file in clock_files.items():
         firmware = build_firmware(STUB, name, BuildOptions(platform="hardware"), build_root=build_root)
         assert firmware.fits and firmware.latency_unit == "cycles"
         script = (firmware.build_dir / "link.ld").read_text()
@@ -125,10 +128,14 @@ def test_all_targets_build_for_real_hardware(build_root):
         # The clock tree from the target's [clock] table, compiled in.
         clock_hz = load_target(name).clock_hz
         assert f"-DPB_CLOCK_SYSCLK_HZ={clock_hz}u" in firmware.cflags
-        assert (firmware.build_dir / "board" / "clock_stm32.c").is_file()
+        assert (firmware.build_dir / "board" / clock_file).is_file()
+        assert (firmware.build_dir / "board" / "console_stm32.c").is_file()
         symbols = subprocess.run(["arm-none-eabi-nm", str(firmware.elf)], capture_output=True, text=True,
                                  check=True).stdout  # fmt: skip
-        assert " T pb_clock_init" in symbols
+        assert " T pb_stm32_raise_clock" in symbols and " T pb_stm32_console_power" in symbols
+    l4r5 = build_firmware(STUB, "stm32l4r5", BuildOptions(platform="hardware"), build_root=build_root)
+    assert {"-DPB_CONSOLE_LPUART=1", "-DPB_CONSOLE_PIN=7u", "-DPB_CONSOLE_AF=8u", "-DPB_CLOCK_BOOST=1",
+            "-DPB_CONSOLE_GPIO_BASE=0x48001800u", "-DPB_CONSOLE_ENABLE_REG=0x4002105cu"} <= set(l4r5.cflags)  # fmt: skip
 
 
 def test_qemu_builds_get_no_clock_setup_and_ignore_stm32_only_files(build_root):
@@ -136,7 +143,13 @@ def test_qemu_builds_get_no_clock_setup_and_ignore_stm32_only_files(build_root):
     assert not any(flag.startswith("-DPB_CLOCK_") for flag in firmware.cflags)
     board = {path.name for path in (firmware.build_dir / "board").iterdir()}
     # STM32-only C is not part of a QEMU build (nor of its build id): editing it leaves QEMU ids alone.
-    assert not board & {"clock_stm32.c", "console_stm32_usart.c", "platform_stm32.c", "timer_dwt.c"}
+    assert not board & {
+        "clock_stm32.c",
+        "clock_stm32l4.c",
+        "console_stm32.c",
+        "platform_stm32.c",
+        "timer_dwt.c",
+    }
     assert {"platform_mps2.c", "console_cmsdk_uart.c", "main.c", "pb_board.h"} <= board
 
 

@@ -35,17 +35,30 @@ def test_shipped_targets_reach_their_rated_clock(name, sysclk, vco, apb, latency
     assert Fraction(clock.limits.hsi_hz, clock.hsi_fallback_m) == clock.vco_input_hz
 
 
+def test_the_l4r5_reaches_120_mhz_from_hsi16_through_the_pll_r_output_in_boost_mode():
+    target = load_target("stm32l4r5")
+    clock = target.clock
+    assert (clock.family, clock.source, clock.limits.sysclk_output) == ("stm32l4", "hsi", "r")
+    assert clock.vco_input_hz == 4 * MHZ and clock.vco_output_hz == 240 * MHZ
+    assert clock.sysclk_hz == target.clock_hz == 120 * MHZ and clock.apb_hz == (120 * MHZ, 120 * MHZ)
+    assert clock.flash_latency == 5 and clock.voltage_scale == "range1_boost"
+    defines = hardware_defines(clock, console_apb=0)
+    assert {"PB_CLOCK_BOOST=1", "PB_CLOCK_PLL_R=2u", "PB_CLOCK_CONSOLE_HZ=120000000u"} <= set(defines)
+    assert not any(d.startswith("PB_CLOCK_HSE") for d in defines)
+
+
 def test_defines_carry_register_encodings():
-    f746 = hardware_defines(load_target("stm32f746").clock)
+    f746 = hardware_defines(load_target("stm32f746").clock, console_apb=0)
     assert "PB_CLOCK_PPRE_APB1=5u" in f746  # /4
     assert "PB_CLOCK_PPRE_APB2=4u" in f746  # /2
-    assert "PB_CLOCK_OVERDRIVE=1" in f746 and "PB_CLOCK_USART3_HZ=54000000u" in f746
-    h743 = hardware_defines(load_target("stm32h743").clock)
+    assert "PB_CLOCK_OVERDRIVE=1" in f746 and "PB_CLOCK_CONSOLE_HZ=54000000u" in f746
+    h743 = hardware_defines(load_target("stm32h743").clock, console_apb=1)
     assert "PB_CLOCK_HPRE=8u" in h743  # /2
     assert "PB_CLOCK_PLL_RGE=1u" in h743  # 2.67 MHz: the 2-4 MHz band
     assert "PB_CLOCK_VOS0=1" in h743 and "PB_CLOCK_FLASH_WRHIGHFREQ=2u" in h743
     assert "PB_CLOCK_PLL_M_HSI=24u" in h743
-    f412 = hardware_defines(load_target("stm32f412").clock)
+    assert "PB_CLOCK_CONSOLE_HZ=120000000u" in h743  # USART3 on APB1 (the second bus of the H7's list)
+    f412 = hardware_defines(load_target("stm32f412").clock, console_apb=0)
     assert not any("OVERDRIVE" in d or "VOS0" in d for d in f412)
 
 
@@ -87,6 +100,12 @@ def _check(name: str, clock: dict):
         ("stm32f746", {"pll": {"r": 2}}, r"has no PLL R output"),
         ("stm32f746", {"source": "hse"}, r"source must be one of"),
         ("stm32f746", {"source": "hsi"}, r"hse_hz is set but source is 'hsi'"),
+        ("stm32l4r5", {"flash_latency": 4}, r"HCLK 120 MHz at range1_boost needs 5 wait states"),
+        ("stm32l4r5", {"voltage_scale": "range1"}, r"SYSCLK 120 MHz exceeds 80 MHz at voltage scale range1"),
+        ("stm32l4r5", {"pll": {"r": 3}}, r"pll.r = 3 is not one of stm32l4's R dividers 2, 4, 6, 8"),
+        ("stm32l4r5", {"pll": {"r": 4}}, r"SYSCLK = 60 MHz \(VCO / r=4\) is not the target's rated clock"),
+        ("stm32l4r5", {"pll": {"m": 8, "n": 120}}, r"VCO input 2 MHz .* outside 4 MHz..16 MHz"),
+        ("stm32l4r5", {"pll": {"r": None}}, r"pll.r is required for stm32l4"),
     ],
 )
 def test_wrong_clock_configs_are_refused(name, change, message):
@@ -111,7 +130,7 @@ def test_hsi_source_config_is_accepted():
     clock["pll"]["m"] = 8
     config = _check("stm32f746", clock)
     assert config.sysclk_hz == 216 * MHZ and config.hsi_fallback_m == 8
-    assert not any(d.startswith("PB_CLOCK_HSE") for d in hardware_defines(config))
+    assert not any(d.startswith("PB_CLOCK_HSE") for d in hardware_defines(config, console_apb=0))
 
 
 def test_a_target_file_without_clock_is_a_target_error(tmp_path):

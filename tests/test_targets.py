@@ -12,8 +12,8 @@ from harness.paths import TARGETS_DIR
 KB = 1024
 
 
-def test_the_three_paper_boards_and_the_virtual_target_are_listed():
-    assert list_targets() == ["stm32f412", "stm32f746", "stm32h743", "virtual-m7-2mb"]
+def test_the_three_paper_boards_the_l4r5_and_the_virtual_target_are_listed():
+    assert list_targets() == ["stm32f412", "stm32f746", "stm32h743", "stm32l4r5", "virtual-m7-2mb"]
 
 
 def test_the_virtual_target_says_it_is_not_a_real_board():
@@ -114,3 +114,42 @@ def test_invalid_toml(tmp_path):
     path.write_text("name = \n")
     with pytest.raises(TargetError, match="not valid TOML"):
         load_target_file(path)
+
+
+def test_the_l4r5_is_an_m4_with_640_kb_in_one_block_and_an_lpuart_console():
+    target = load_target("stm32l4r5")
+    assert (target.core, target.fpu, target.clock_hz, target.qemu_machine) == (
+        "cortex-m4",
+        "fpv4-sp-d16",
+        120_000_000,
+        "mps2-an386",
+    )  # the F412's emulated machine, with the L4R5's budgets
+    assert (target.sram_budget_bytes, target.flash_budget_bytes) == (640 * KB, 2048 * KB)
+    assert [(s.origin, s.size) for s in target.contiguous_sram_spans()] == [(0x20000000, 640 * KB)]
+    hardware = target.platform("hardware")
+    assert (hardware.family, hardware.console, hardware.console_base) == (
+        "stm32l4",
+        "stm32_lpuart",
+        0x40008000,
+    )
+    assert (target.console_instance, target.console_tx_pin, target.console_af) == ("LPUART1", "PG7", 8)
+    f746 = load_target("stm32f746")
+    assert (f746.console_instance, f746.console_tx_pin, f746.console_af) == ("USART3", "PD8", 7)
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ('instance = "LPUART1"', 'instance = "USART3"', r"stm32l4 has no console driver data for 'USART3'; it knows LPUART1"),
+        ('tx_pin = "PG7"', 'tx_pin = "G7"', r"pin 'G7' is not a GPIO pin like PD8"),
+        ('tx_pin = "PG7"', 'tx_pin = "PG16"', r"pin 'PG16' is not a GPIO pin"),
+        ("af = 8 ", "# no af ", r"\[console\] af \(the TX pin's alternate function, 0-15\) is missing"),
+        ("af = 8 ", "af = 16 ", r"\[console\] af must be an integer 0..15"),
+        ("console_base = 0x40008000", "console_base = 0x40004800", r"LPUART1 of stm32l4 is 'stm32_lpuart' at 0x40008000"),
+        ('console = "stm32_lpuart"', 'console = "stm32_usart_v2"', r"LPUART1 of stm32l4 is 'stm32_lpuart'"),
+        ('console = "cmsdk_uart"', 'console = "stm32_lpuart"', r"platforms.qemu: console 'stm32_lpuart' is not one of family 'mps2'"),
+    ],
+)  # fmt: skip
+def test_a_console_the_family_cannot_drive_is_named(tmp_path, old, new, message):
+    with pytest.raises(TargetError, match=message):
+        load_target_file(_edited_copy(tmp_path, "stm32l4r5", old, new))

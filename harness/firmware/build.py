@@ -20,7 +20,9 @@ from the compiler's call graph (harness/firmware/stack.py: every unit is compile
 ``-fcallgraph-info=su``; the plan and its deepest path go to build.log).
 
 Hardware builds also get the target's clock tree (``[clock]``, harness/firmware/clocks.py) as ``PB_CLOCK_*``
-defines and compile clock_stm32.c; QEMU builds get neither.
+defines and its console (``[console]``: peripheral, TX pin, alternate function; harness/firmware/stm32.py) as
+``PB_CONSOLE_*`` defines, and compile their family's clock C file (clock_stm32.c, clock_stm32l4.c) and
+console_stm32.c; QEMU builds get none of it.
 """
 
 from __future__ import annotations
@@ -45,21 +47,19 @@ from elftools.elf.elffile import ELFFile
 
 from harness.firmware.clocks import hardware_defines
 from harness.firmware.stack import StackPlanError, plan_stack
+from harness.firmware.stm32 import FAMILIES as STM32_FAMILIES
+from harness.firmware.stm32 import family_defines
 from harness.firmware.targets import Platform, Target, load_target
 from harness.paths import BUILD_DIR
 
 BOARD_SUPPORT_DIR = Path(__file__).resolve().parent  # the board support C sits beside this module
 LINKER_TEMPLATE = "linker.ld.j2"
 COMMON_SOURCES = ("main.c", "startup.c", "protocol.c", "pb_test_input.c")  # the generator: any engine calls it
-CONSOLE_SOURCES = {
-    "cmsdk_uart": "console_cmsdk_uart.c",
-    "stm32_usart_v1": "console_stm32_usart.c",
-    "stm32_usart_v2": "console_stm32_usart.c",
-}
+CONSOLE_SOURCES = {"cmsdk_uart": "console_cmsdk_uart.c", "stm32_usart_v1": "console_stm32.c",
+                   "stm32_usart_v2": "console_stm32.c", "stm32_lpuart": "console_stm32.c"}  # fmt: skip
 TIMER_SOURCES = {"systick_icount": "timer_systick_icount.c", "dwt": "timer_dwt.c"}
-PLATFORM_SOURCES = {"mps2": "platform_mps2.c", "stm32f4": "platform_stm32.c", "stm32f7": "platform_stm32.c",
-                    "stm32h7": "platform_stm32.c"}  # fmt: skip
-STM32_CLOCK_SOURCE = "clock_stm32.c"  # hardware builds of the STM32 families
+# Every STM32 family: platform_stm32.c, and its own clock C file (harness/firmware/stm32.py FAMILIES).
+PLATFORM_SOURCES = {"mps2": "platform_mps2.c", **{family: "platform_stm32.c" for family in STM32_FAMILIES}}
 BUILD_ID_LENGTH = 16
 RESULT_FILE = "build.json"
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|h)$")
@@ -329,7 +329,8 @@ def _board_support_files(platform: Platform) -> dict[str, str]:
 
 
 def _platform_sources(platform: Platform) -> list[str]:
-    clock = [STM32_CLOCK_SOURCE] if platform.family.startswith("stm32") else []
+    family = STM32_FAMILIES.get(platform.family)
+    clock = [family.clock_source] if family is not None else []
     return [*COMMON_SOURCES, CONSOLE_SOURCES[platform.console], TIMER_SOURCES[platform.timer],
             PLATFORM_SOURCES[platform.family], *clock]  # fmt: skip
 
@@ -368,12 +369,13 @@ def _cflags(target: Target, platform: Platform, options: BuildOptions) -> tuple[
     ]
     if platform.timer == "systick_icount":
         defines.append(f"-DPB_TICK_SCALE={target.qemu_instructions_per_tick}u")
-    if platform.console.startswith("stm32_usart_"):
-        defines.append(f"-DPB_USART_{platform.console.rsplit('_', 1)[1].upper()}=1")
-    if platform.family.startswith("stm32"):
+    if platform.family in STM32_FAMILIES:
         if target.clock is None:
             raise BuildError(f"target {target.name} has no [clock] table: its hardware build needs one")
-        defines += [f"-D{define}" for define in hardware_defines(target.clock)]
+        console = STM32_FAMILIES[platform.family].console(target.console_instance)
+        defines += [f"-D{define}" for define in hardware_defines(target.clock, console.apb)]
+        defines += [f"-D{define}" for define in family_defines(platform.family, target.console_instance,
+                                                                 target.console_tx_pin, target.console_af)]  # fmt: skip
     defines += [f"-D{define}" for define in options.defines]
     includes = ["-Isrc", "-Iboard"] + [f"-I{Path(d).resolve()}" for d in options.include_dirs]
     return tuple(

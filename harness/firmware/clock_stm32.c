@@ -1,45 +1,23 @@
-/* Clock setup for real STM32 boards: PLL to the target's rated SYSCLK, flash wait states, ART/prefetch
- * (F4/F7), regulator voltage scaling (F7 over-drive, H7 VOS0), bus prescalers.
+/* Clock setup for the STM32F4, F7 and H7 families (real boards): PLL to the target's rated SYSCLK, flash
+ * wait states, ART/prefetch (F4/F7), regulator voltage scaling (F7 over-drive, H7 VOS0), bus prescalers.
  *
  * Every value comes from the target file's [clock] table, checked by harness/firmware/clocks.py and passed as
  * PB_CLOCK_* defines (hardware builds only). Register addresses and bits: RM0402 (F412), RM0385 (F746),
  * RM0433 (H743). Not run on a board here.
  *
- * Every wait on a ready flag is bounded (PB_CLOCK_WAIT_POLLS register reads: >= 0.1 s at the reset
- * clock). HSE that does not start -> the same PLL from HSI (same SYSCLK, same cycle counts). Anything
- * else that does not become ready -> back to the reset clock and pb_clock_init() returns the step's
+ * pb_clock_init() (platform_stm32.c) runs pb_stm32_raise_clock() below; every wait on a ready flag is
+ * bounded (pb_stm32_wait_for). HSE that does not start -> the same PLL from HSI (same SYSCLK, same cycle
+ * counts). Anything else that does not become ready -> pb_stm32_back_to_reset_clock() and the step's
  * name, which pb_platform_init() reports as "PB1 FAULT cause=<step>". */
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "pb_stm32_clock.h"
 
-#if !defined(PB_CLOCK_SYSCLK_HZ) || !defined(PB_CLOCK_USART3_HZ) || !defined(PB_CLOCK_PLL_M)
+#if !defined(PB_CLOCK_SYSCLK_HZ) || !defined(PB_CLOCK_CONSOLE_HZ) || !defined(PB_CLOCK_PLL_M)
 #error "PB_CLOCK_* come from the target file's [clock] table (harness/firmware/build.py, hardware builds)"
 #endif
 
 #define REG(address) (*(volatile uint32_t *)(address))
-#define PB_CLOCK_WAIT_POLLS 2000000u
-
-#if defined(PB_FAMILY_STM32H7)
-#define RESET_CLOCK_HZ 64000000u /* HSI */
-#else
-#define RESET_CLOCK_HZ 16000000u /* HSI */
-#endif
-
-uint32_t pb_clock_sysclk_hz = RESET_CLOCK_HZ;
-uint32_t pb_clock_usart3_hz = RESET_CLOCK_HZ;
-const char *pb_clock_source = "hsi";
-
-/* True once (reg & mask) == value; false after PB_CLOCK_WAIT_POLLS reads. */
-static bool wait_for(volatile uint32_t *reg, uint32_t mask, uint32_t value) {
-    for (uint32_t poll = 0; poll < PB_CLOCK_WAIT_POLLS; poll++) {
-        if ((*reg & mask) == value) {
-            return true;
-        }
-    }
-    return false;
-}
 
 #if defined(PB_FAMILY_STM32F4) || defined(PB_FAMILY_STM32F7)
 /* ---- STM32F412 / STM32F746: RCC at 0x40023800, PWR at 0x40007000, FLASH at 0x40023C00 ---- */
@@ -51,9 +29,6 @@ static bool wait_for(volatile uint32_t *reg, uint32_t mask, uint32_t value) {
 #define PWR_CSR REG(0x40007000u + 0x04u) /* PWR_CSR1 on F7 */
 #define FLASH_ACR REG(0x40023C00u + 0x00u)
 
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLLON (1u << 24)
 #define RCC_CR_PLLRDY (1u << 25)
 #define RCC_PLLCFGR_SRC_HSE (1u << 22)
@@ -77,26 +52,21 @@ static bool wait_for(volatile uint32_t *reg, uint32_t mask, uint32_t value) {
 #define PWR_CSR1_ODSWRDY (1u << 17)
 #endif
 
-static void back_to_reset_clock(void) {
+void pb_stm32_back_to_reset_clock(void) {
     RCC_CFGR = 0; /* SYSCLK = HSI (on since reset), all prescalers /1 */
-    wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, 0);
+    pb_stm32_wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, 0);
 }
 
-static const char *raise_clock(void) {
+const char *pb_stm32_raise_clock(void) {
     RCC_APB1ENR |= RCC_APB1ENR_PWREN;
     (void)RCC_APB1ENR; /* the PWR clock must run before PWR is written */
     PWR_CR = (PWR_CR & ~(3u << 14)) | PWR_CR_VOS_SCALE1;
 
     uint32_t pll_source = 0, pll_m = PB_CLOCK_PLL_M_HSI;
 #if defined(PB_CLOCK_HSE_HZ)
-    RCC_CR |= PB_CLOCK_HSE_BYPASS ? RCC_CR_HSEBYP : 0u; /* HSEBYP may only change while HSE is off */
-    RCC_CR |= RCC_CR_HSEON;
-    if (wait_for(&RCC_CR, RCC_CR_HSERDY, RCC_CR_HSERDY)) {
+    if (pb_stm32_start_hse(&RCC_CR)) { /* else the same PLL output from HSI */
         pll_source = RCC_PLLCFGR_SRC_HSE;
         pll_m = PB_CLOCK_PLL_M;
-        pb_clock_source = PB_CLOCK_HSE_BYPASS ? "hse_bypass" : "hse_crystal";
-    } else {
-        RCC_CR &= ~RCC_CR_HSEON; /* no HSE: the same PLL output from HSI */
     }
 #endif
     RCC_PLLCFGR = (RCC_PLLCFGR & ~RCC_PLLCFGR_FIELDS) | pll_m | (PB_CLOCK_PLL_N << 6) |
@@ -106,18 +76,18 @@ static const char *raise_clock(void) {
 #if defined(PB_CLOCK_OVERDRIVE)
     /* RM0385 over-drive entry: with the PLL on and SYSCLK still on HSI/HSE, ODEN then ODSWEN. */
     PWR_CR |= PWR_CR1_ODEN;
-    if (!wait_for(&PWR_CSR, PWR_CSR1_ODRDY, PWR_CSR1_ODRDY)) {
+    if (!pb_stm32_wait_for(&PWR_CSR, PWR_CSR1_ODRDY, PWR_CSR1_ODRDY)) {
         return "clock_overdrive";
     }
     PWR_CR |= PWR_CR1_ODSWEN;
-    if (!wait_for(&PWR_CSR, PWR_CSR1_ODSWRDY, PWR_CSR1_ODSWRDY)) {
+    if (!pb_stm32_wait_for(&PWR_CSR, PWR_CSR1_ODSWRDY, PWR_CSR1_ODSWRDY)) {
         return "clock_overdrive_switch";
     }
 #endif
-    if (!wait_for(&RCC_CR, RCC_CR_PLLRDY, RCC_CR_PLLRDY)) {
+    if (!pb_stm32_wait_for(&RCC_CR, RCC_CR_PLLRDY, RCC_CR_PLLRDY)) {
         return "clock_pll_lock";
     }
-    if (!wait_for(&PWR_CSR, PWR_CSR_VOSRDY, PWR_CSR_VOSRDY)) { /* valid once the PLL is on */
+    if (!pb_stm32_wait_for(&PWR_CSR, PWR_CSR_VOSRDY, PWR_CSR_VOSRDY)) { /* valid once the PLL is on */
         return "clock_voltage_scale";
     }
 
@@ -131,7 +101,7 @@ static const char *raise_clock(void) {
     /* HPRE[7:4], PPRE1[12:10], PPRE2[15:13] first, then SW = PLL. */
     RCC_CFGR = (PB_CLOCK_HPRE << 4) | (PB_CLOCK_PPRE_APB1 << 10) | (PB_CLOCK_PPRE_APB2 << 13);
     RCC_CFGR |= RCC_CFGR_SW_PLL;
-    if (!wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL)) {
+    if (!pb_stm32_wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL)) {
         return "clock_switch";
     }
     return 0;
@@ -154,9 +124,6 @@ static const char *raise_clock(void) {
 #define SYSCFG_PWRCR REG(0x58000400u + 0x2Cu)
 #define FLASH_ACR REG(0x52002000u + 0x00u)
 
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLL1ON (1u << 24)
 #define RCC_CR_PLL1RDY (1u << 25)
 #define RCC_CFGR_SW_MASK 7u
@@ -178,23 +145,23 @@ static const char *raise_clock(void) {
 #define SYSCFG_PWRCR_ODEN 1u
 #define FLASH_ACR_FIELDS 0x3Fu /* LATENCY[3:0], WRHIGHFREQ[5:4] */
 
-static void back_to_reset_clock(void) {
+void pb_stm32_back_to_reset_clock(void) {
     RCC_CFGR &= ~RCC_CFGR_SW_MASK; /* SYSCLK = HSI (on since reset) */
-    wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, 0);
+    pb_stm32_wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, 0);
     RCC_D1CFGR = 0; /* all prescalers /1 */
     RCC_D2CFGR = 0;
     RCC_D3CFGR = 0;
 }
 
-static const char *raise_clock(void) {
+const char *pb_stm32_raise_clock(void) {
     /* Supply: the LDO (the Nucleo's configuration). PWR_CR3 takes one write per power-on; after it the
      * regulator must report the active VOS ready before VOS may change. */
     PWR_CR3 = (PWR_CR3 & ~PWR_CR3_SUPPLY_FIELDS) | PWR_CR3_LDOEN;
-    if (!wait_for(&PWR_CSR1, PWR_CSR1_ACTVOSRDY, PWR_CSR1_ACTVOSRDY)) {
+    if (!pb_stm32_wait_for(&PWR_CSR1, PWR_CSR1_ACTVOSRDY, PWR_CSR1_ACTVOSRDY)) {
         return "clock_supply";
     }
     PWR_D3CR = (PWR_D3CR & ~PWR_D3CR_VOS_MASK) | PWR_D3CR_VOS_SCALE1;
-    if (!wait_for(&PWR_D3CR, PWR_D3CR_VOSRDY, PWR_D3CR_VOSRDY)) {
+    if (!pb_stm32_wait_for(&PWR_D3CR, PWR_D3CR_VOSRDY, PWR_D3CR_VOSRDY)) {
         return "clock_voltage_scale";
     }
 #if defined(PB_CLOCK_VOS0)
@@ -202,21 +169,16 @@ static const char *raise_clock(void) {
     RCC_APB4ENR |= RCC_APB4ENR_SYSCFGEN;
     (void)RCC_APB4ENR;
     SYSCFG_PWRCR |= SYSCFG_PWRCR_ODEN;
-    if (!wait_for(&PWR_D3CR, PWR_D3CR_VOSRDY, PWR_D3CR_VOSRDY)) {
+    if (!pb_stm32_wait_for(&PWR_D3CR, PWR_D3CR_VOSRDY, PWR_D3CR_VOSRDY)) {
         return "clock_voltage_scale_vos0";
     }
 #endif
 
     uint32_t pll_source = 0, pll_m = PB_CLOCK_PLL_M_HSI;
 #if defined(PB_CLOCK_HSE_HZ)
-    RCC_CR |= PB_CLOCK_HSE_BYPASS ? RCC_CR_HSEBYP : 0u; /* HSEBYP may only change while HSE is off */
-    RCC_CR |= RCC_CR_HSEON;
-    if (wait_for(&RCC_CR, RCC_CR_HSERDY, RCC_CR_HSERDY)) {
+    if (pb_stm32_start_hse(&RCC_CR)) { /* else the same PLL output from HSI */
         pll_source = RCC_PLLCKSELR_SRC_HSE;
         pll_m = PB_CLOCK_PLL_M;
-        pb_clock_source = PB_CLOCK_HSE_BYPASS ? "hse_bypass" : "hse_crystal";
-    } else {
-        RCC_CR &= ~RCC_CR_HSEON; /* no HSE: the same PLL output from HSI */
     }
 #endif
     RCC_PLLCKSELR = (RCC_PLLCKSELR & ~RCC_PLLCKSELR_PLL1_FIELDS) | (pll_m << 4) | pll_source;
@@ -225,7 +187,7 @@ static const char *raise_clock(void) {
     RCC_PLL1DIVR = (PB_CLOCK_PLL_N - 1u) | ((PB_CLOCK_PLL_P - 1u) << 9) | ((PB_CLOCK_PLL_Q - 1u) << 16) |
                    ((PB_CLOCK_PLL_R - 1u) << 24);
     RCC_CR |= RCC_CR_PLL1ON;
-    if (!wait_for(&RCC_CR, RCC_CR_PLL1RDY, RCC_CR_PLL1RDY)) {
+    if (!pb_stm32_wait_for(&RCC_CR, RCC_CR_PLL1RDY, RCC_CR_PLL1RDY)) {
         return "clock_pll_lock";
     }
 
@@ -243,7 +205,7 @@ static const char *raise_clock(void) {
     RCC_D2CFGR = (PB_CLOCK_PPRE_APB1 << 4) | (PB_CLOCK_PPRE_APB2 << 8);
     RCC_D3CFGR = PB_CLOCK_PPRE_APB4 << 4;
     RCC_CFGR = (RCC_CFGR & ~RCC_CFGR_SW_MASK) | RCC_CFGR_SW_PLL1;
-    if (!wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL1)) {
+    if (!pb_stm32_wait_for(&RCC_CFGR, RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL1)) {
         return "clock_switch";
     }
     return 0;
@@ -253,19 +215,5 @@ static const char *raise_clock(void) {
 #error "clock_stm32.c needs PB_FAMILY_STM32F4, PB_FAMILY_STM32F7 or PB_FAMILY_STM32H7"
 #endif
 
-const char *pb_clock_init(void) {
-#ifdef PB_CLOCK_KEEP_RESET
-    /* Emulators (Renode) count instructions whatever the clock, and their RCC models may never set
-     * the ready flags this sequence waits for: stay on the reset clock. */
-    return 0;
-#endif
-    const char *failed_step = raise_clock();
-    if (failed_step) {
-        back_to_reset_clock();
-        pb_clock_source = "hsi";
-        return failed_step;
-    }
-    pb_clock_sysclk_hz = PB_CLOCK_SYSCLK_HZ;
-    pb_clock_usart3_hz = PB_CLOCK_USART3_HZ;
-    return 0;
-}
+/* USART3 on PD8 needs no supply switched on in these families. */
+void pb_stm32_console_power(void) {}

@@ -9,7 +9,9 @@ configuration into the ``-D`` defines that ``harness/firmware/clock_stm32.c`` us
 get them, so QEMU builds are unaffected.
 
 Limits per family (``FAMILY_LIMITS``), from RM0402 (STM32F412), RM0385 (STM32F746), RM0433 and DS12110
-(STM32H743, revision V) as quoted in public code; they have not been checked on a board here.
+(STM32H743, revision V), RM0432 (STM32L4+, L4R5) as quoted in public code and ST's device headers; they have
+not been checked on a board here. The family's other data (its clock C file, GPIO, console peripherals) is
+in harness/firmware/stm32.py.
 """
 
 from __future__ import annotations
@@ -52,18 +54,18 @@ class FamilyLimits:
     hsi_hz: int
     hse_range_hz: tuple[int, int]
     apb_names: tuple[str, ...]  # the APB buses, in the order of [clock] apb_dividers
-    usart3_apb: int  # index of the APB bus whose clock USART3 uses (its reset kernel clock)
     m_range: tuple[int, int]
     n_range: tuple[int, int]
     p_values: tuple[int, ...]
-    q_range: tuple[int, int]
-    r_range: tuple[int, int] | None  # H7 only
+    q_values: tuple[int, ...]
+    r_values: tuple[int, ...] | None  # H7, L4 (F4/F7: no R output the firmware sets)
     vco_in_range_hz: tuple[int, int]
     vco_min_hz: int
     q_max_hz: int | None  # F4/F7: the 48 MHz domain (USB, SDIO, RNG) must not exceed 48 MHz
     ahb_dividers: tuple[int, ...]
     apb_dividers: tuple[int, ...]
     scales: dict[str, VoltageScale]
+    sysclk_output: str = "p"  # the PLL output SYSCLK runs from: P (F4, F7, H7) or R (L4)
 
 
 def _f4_f7_flash(*limits_mhz: int) -> tuple[FlashStep, ...]:
@@ -82,12 +84,11 @@ FAMILY_LIMITS: dict[str, FamilyLimits] = {
         hsi_hz=16 * MHZ,
         hse_range_hz=(4 * MHZ, 26 * MHZ),
         apb_names=("APB1", "APB2"),
-        usart3_apb=0,
         m_range=(2, 63),
         n_range=(50, 432),
         p_values=(2, 4, 6, 8),
-        q_range=(2, 15),
-        r_range=None,
+        q_values=tuple(range(2, 16)),
+        r_values=None,
         vco_in_range_hz=(1 * MHZ, 2 * MHZ),
         vco_min_hz=100 * MHZ,
         q_max_hz=48 * MHZ,
@@ -110,12 +111,11 @@ FAMILY_LIMITS: dict[str, FamilyLimits] = {
         hsi_hz=16 * MHZ,
         hse_range_hz=(4 * MHZ, 26 * MHZ),
         apb_names=("APB1", "APB2"),
-        usart3_apb=0,
         m_range=(2, 63),
         n_range=(50, 432),
         p_values=(2, 4, 6, 8),
-        q_range=(2, 15),
-        r_range=None,
+        q_values=tuple(range(2, 16)),
+        r_values=None,
         vco_in_range_hz=(1 * MHZ, 2 * MHZ),
         vco_min_hz=100 * MHZ,
         q_max_hz=48 * MHZ,
@@ -147,12 +147,11 @@ FAMILY_LIMITS: dict[str, FamilyLimits] = {
         hsi_hz=64 * MHZ,
         hse_range_hz=(4 * MHZ, 50 * MHZ),
         apb_names=("APB3", "APB1", "APB2", "APB4"),
-        usart3_apb=1,
         m_range=(1, 63),
         n_range=(4, 512),
         p_values=tuple(range(2, 129, 2)),
-        q_range=(1, 128),
-        r_range=(1, 128),
+        q_values=tuple(range(1, 129)),
+        r_values=tuple(range(1, 129)),
         vco_in_range_hz=(2 * MHZ, 16 * MHZ),
         vco_min_hz=192 * MHZ,
         q_max_hz=None,
@@ -169,6 +168,40 @@ FAMILY_LIMITS: dict[str, FamilyLimits] = {
                 960 * MHZ,
             ),
         },
+    ),  # fmt: skip
+    # STM32L4+ (RM0432): SYSCLK from the main PLL's R output. PLLM 1-16, PLLN 8-127, PLLR and PLLQ 2/4/6/8,
+    # PLLP (PLLPDIV) 2-31; VCO 64-344 MHz; the VCO input is held to 4-16 MHz (the L4 range, inside
+    # RM0432's). Range 1 boost mode (PWR_CR5.R1MODE = 0) for SYSCLK above 80 MHz, up to 120 MHz; flash
+    # wait states in 20 MHz steps of HCLK in Range 1 (5 WS up to 120 MHz).
+    "stm32l4": FamilyLimits(
+        family="stm32l4",
+        hsi_hz=16 * MHZ,
+        hse_range_hz=(4 * MHZ, 48 * MHZ),
+        apb_names=("APB1", "APB2"),
+        m_range=(1, 16),
+        n_range=(8, 127),
+        p_values=tuple(range(2, 32)),
+        q_values=(2, 4, 6, 8),
+        r_values=(2, 4, 6, 8),
+        vco_in_range_hz=(4 * MHZ, 16 * MHZ),
+        vco_min_hz=64 * MHZ,
+        q_max_hz=48 * MHZ,
+        ahb_dividers=_F4_F7_AHB,
+        apb_dividers=_F4_F7_APB,
+        scales={
+            "range1": VoltageScale(
+                "range1", 80 * MHZ, 80 * MHZ, (80 * MHZ, 80 * MHZ), _f4_f7_flash(20, 40, 60, 80), 344 * MHZ
+            ),
+            "range1_boost": VoltageScale(
+                "range1_boost",
+                120 * MHZ,
+                120 * MHZ,
+                (120 * MHZ, 120 * MHZ),
+                _f4_f7_flash(20, 40, 60, 80, 100, 120),
+                344 * MHZ,
+            ),
+        },
+        sysclk_output="r",
     ),  # fmt: skip
 }
 
@@ -225,8 +258,12 @@ class ClockConfig:
         return self.vco_input_hz * self.pll.n
 
     @property
+    def sysclk_divider(self) -> int:
+        return self.pll.r if self.limits.sysclk_output == "r" else self.pll.p
+
+    @property
     def sysclk_hz(self) -> Fraction:
-        return self.vco_output_hz / self.pll.p
+        return self.vco_output_hz / self.sysclk_divider
 
     @property
     def pll_q_hz(self) -> Fraction:
@@ -240,9 +277,9 @@ class ClockConfig:
     def apb_hz(self) -> tuple[Fraction, ...]:
         return tuple(self.hclk_hz / divider for divider in self.apb_dividers)
 
-    @property
-    def usart3_hz(self) -> Fraction:
-        return self.apb_hz[self.limits.usart3_apb]
+    def apb_bus_hz(self, index: int) -> Fraction:
+        """The clock of APB bus ``index`` (FamilyLimits.apb_names order): a console peripheral's kernel clock."""
+        return self.apb_hz[index]
 
     @property
     def hsi_fallback_m(self) -> int:
@@ -280,14 +317,15 @@ class ClockConfig:
         check_range("pll.n", pll.n, limits.n_range)
         if pll.p not in limits.p_values:
             raise fail(f"pll.p = {pll.p} is not one of {self.family}'s P dividers {_brief(limits.p_values)}")
-        check_range("pll.q", pll.q, limits.q_range)
-        if limits.r_range is None:
+        if pll.q not in limits.q_values:
+            raise fail(f"pll.q = {pll.q} is not one of {self.family}'s Q dividers {_brief(limits.q_values)}")
+        if limits.r_values is None:
             if pll.r is not None:
                 raise fail(f"pll.r: {self.family} has no PLL R output the firmware sets; remove it")
         elif pll.r is None:
             raise fail(f"pll.r is required for {self.family}")
-        else:
-            check_range("pll.r", pll.r, limits.r_range)
+        elif pll.r not in limits.r_values:
+            raise fail(f"pll.r = {pll.r} is not one of {self.family}'s R dividers {_brief(limits.r_values)}")
 
         vco_in_low, vco_in_high = limits.vco_in_range_hz
         if not vco_in_low <= self.vco_input_hz <= vco_in_high:
@@ -302,7 +340,8 @@ class ClockConfig:
             )
         if self.sysclk_hz != rated_hz:
             raise fail(
-                f"SYSCLK = {_mhz(self.sysclk_hz)} (VCO / p={pll.p}) is not the target's rated clock "
+                f"SYSCLK = {_mhz(self.sysclk_hz)} (VCO / {limits.sysclk_output}={self.sysclk_divider}) is not "
+                "the target's rated clock "
                 f"core.clock_hz = {_mhz(rated_hz)}"
             )
         if self.sysclk_hz > self.scale.sysclk_max_hz:
@@ -336,8 +375,9 @@ class ClockConfig:
                 f"flash_latency = {self.flash_latency}, but HCLK {_mhz(self.hclk_hz)} at {self.voltage_scale} "
                 f"needs {needed} wait states (fewer read wrong instructions, more slow every benchmark)"
             )
-        if self.usart3_hz.denominator != 1:
-            raise fail(f"the USART3 clock {_mhz(self.usart3_hz)} is not a whole number of Hz")
+        for name, hz in zip(limits.apb_names, self.apb_hz, strict=True):
+            if hz.denominator != 1:  # the console's baud divisor is computed from it in whole Hz
+                raise fail(f"the {name} clock {_mhz(hz)} is not a whole number of Hz")
 
 
 def clock_config_from_table(
@@ -367,7 +407,7 @@ def clock_config_from_table(
         )
     pll = table.get("pll")
     if not isinstance(pll, dict):
-        raise ClockError(f"{where}: [clock.pll] (m, n, p, q{', r' if limits.r_range else ''}) is missing")
+        raise ClockError(f"{where}: [clock.pll] (m, n, p, q{', r' if limits.r_values else ''}) is missing")
     apb = table.get("apb_dividers")
     if not isinstance(apb, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in apb):
         raise ClockError(
@@ -399,12 +439,13 @@ def clock_config_from_table(
     return config
 
 
-def hardware_defines(config: ClockConfig) -> list[str]:
-    """The -D defines (without "-D") that clock_stm32.c and console_stm32_usart.c read."""
+def hardware_defines(config: ClockConfig, console_apb: int) -> list[str]:
+    """The -D defines (without "-D") that the family's clock C file and console_stm32.c read;
+    ``console_apb`` is the APB bus (FamilyLimits.apb_names index) of the console peripheral."""
     pll = config.pll
     defines = [
         f"PB_CLOCK_SYSCLK_HZ={int(config.sysclk_hz)}u",
-        f"PB_CLOCK_USART3_HZ={int(config.usart3_hz)}u",
+        f"PB_CLOCK_CONSOLE_HZ={int(config.apb_bus_hz(console_apb))}u",
         f"PB_CLOCK_PLL_M={pll.m}u",
         f"PB_CLOCK_PLL_M_HSI={config.hsi_fallback_m}u",
         f"PB_CLOCK_PLL_N={pll.n}u",
@@ -422,9 +463,12 @@ def hardware_defines(config: ClockConfig) -> list[str]:
         defines.append(f"PB_CLOCK_HSE_BYPASS={1 if config.source == 'hse_bypass' else 0}")
     if config.voltage_scale == "scale1_overdrive":
         defines.append("PB_CLOCK_OVERDRIVE=1")
+    if pll.r is not None:
+        defines.append(f"PB_CLOCK_PLL_R={pll.r}u")
+    if config.voltage_scale == "range1_boost":
+        defines.append("PB_CLOCK_BOOST=1")
     if config.family == "stm32h7":
         defines += [
-            f"PB_CLOCK_PLL_R={pll.r}u",
             f"PB_CLOCK_PLL_RGE={_h7_input_band(config.vco_input_hz)}u",
             f"PB_CLOCK_FLASH_WRHIGHFREQ={config.flash_step.wrhighfreq}u",
         ]

@@ -6,7 +6,9 @@ emulates the core, the Renode platform, the pyocd target name, the UART console.
 
 Firmware is laid out per *platform*: ``"qemu"`` (the MPS2 machine: code at 0x00000000, SRAM at
 0x20000000, CMSDK UART, SysTick under ``-icount``) or ``"hardware"`` (the STM32 itself: flash at
-0x08000000, its SRAM, USART3, the DWT cycle counter). The budgets are the board's on both.
+0x08000000, its SRAM, the console the ``[console]`` table names, the DWT cycle counter). The budgets are
+the board's on both. ``platforms.hardware.family`` is the STM32 family: its clock tree (``[clock]``,
+harness/firmware/clocks.py), its clock C file and its peripherals (harness/firmware/stm32.py).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.firmware.clocks import ClockConfig, ClockError, clock_config_from_table
+from harness.firmware.stm32 import FAMILIES as STM32_FAMILIES
+from harness.firmware.stm32 import Stm32Error, parse_pin
 from harness.paths import TARGETS_DIR
 
 PLATFORMS = ("qemu", "hardware")
-CONSOLES = ("cmsdk_uart", "stm32_usart_v1", "stm32_usart_v2")
+CONSOLES = ("cmsdk_uart", "stm32_usart_v1", "stm32_usart_v2", "stm32_lpuart")
 TIMERS = ("systick_icount", "dwt")
-FAMILIES = ("mps2", "stm32f4", "stm32f7", "stm32h7")
+FAMILIES = ("mps2", *STM32_FAMILIES)
 FLOAT_ABIS = ("soft", "softfp", "hard")
 
 
@@ -46,10 +50,10 @@ class Platform:
     """Where firmware lives and which peripherals it uses on one platform (qemu or hardware)."""
 
     name: str  # "qemu" | "hardware"
-    family: str  # "mps2" | "stm32f4" | "stm32f7" | "stm32h7": selects register layouts in the C
+    family: str  # "mps2" | an STM32 family of harness/firmware/stm32.py: its clock tree and register layouts
     flash_origin: int
     sram_origin: int
-    console: str  # "cmsdk_uart" | "stm32_usart_v1" | "stm32_usart_v2"
+    console: str  # the register layout: "cmsdk_uart" | "stm32_usart_v1" | "stm32_usart_v2" | "stm32_lpuart"
     console_base: int
     timer: str  # "systick_icount" (counts instructions) | "dwt" (counts core cycles)
 
@@ -97,8 +101,9 @@ class Target:
     flash_regions: tuple[MemoryRegion, ...]
     platforms: dict[str, Platform]
     console_baudrate: int
-    console_instance: str  # "USART3" on the real board
-    console_tx_pin: str  # "PD8"
+    console_instance: str  # the peripheral on the real board: "USART3", "LPUART1"
+    console_tx_pin: str  # its TX pin: "PD8", "PG7"
+    console_af: int | None  # the pin's alternate function for that TX (7, 8); None off STM32 hardware
     qemu_machine: str
     qemu_systick_hz: int
     qemu_icount_shift: int
@@ -181,6 +186,7 @@ def load_target_file(path: Path) -> Target:
         console_baudrate=fields.integer(console, "baudrate", "console"),
         console_instance=fields.text(console, "instance", "console"),
         console_tx_pin=fields.text(console, "tx_pin", "console"),
+        console_af=fields.optional_integer(console, "af", "console", maximum=15),
         qemu_machine=fields.text(qemu, "machine", "qemu"),
         qemu_systick_hz=fields.integer(qemu, "systick_hz", "qemu"),
         qemu_icount_shift=fields.integer(qemu, "icount_shift", "qemu", minimum=0),
@@ -239,12 +245,30 @@ def _check_budgets(target: Target) -> None:
         raise TargetError(f"{where}: flash_budget_bytes exceeds the [[memory.flash]] regions ({flash_total})")
     if 1_000_000_000 % (target.qemu_systick_hz << target.qemu_icount_shift):
         raise TargetError(f"{where}: qemu.systick_hz must divide 1 GHz / 2**icount_shift exactly")
+    _check_console(target, where)
+
+
+def _check_console(target: Target, where: str) -> None:
+    """An STM32 console is one its family knows, at its address, in its register layout, on a real pin."""
+    hardware = target.platforms["hardware"]
     for platform in target.platforms.values():
-        if platform.console.startswith("stm32_usart") and target.console_instance != "USART3":
-            raise TargetError(
-                f"{where}: console.instance {target.console_instance!r}: the STM32 console driver "
-                "(harness/firmware/console_stm32_usart.c) drives USART3 on PD8 (the NUCLEO-144 ST-LINK port) only"
-            )
+        if platform.console.startswith("stm32_") != platform.family.startswith("stm32"):
+            raise TargetError(f"{where}: platforms.{platform.name}: console {platform.console!r} is not one "
+                              f"of family {platform.family!r}")  # fmt: skip
+    if hardware.family not in STM32_FAMILIES:
+        return
+    try:
+        peripheral = STM32_FAMILIES[hardware.family].console(target.console_instance)
+        parse_pin(target.console_tx_pin)
+    except Stm32Error as err:
+        raise TargetError(f"{where}: [console] {err}") from None
+    if hardware.console != peripheral.layout or hardware.console_base != peripheral.base:
+        raise TargetError(
+            f"{where}: platforms.hardware console {hardware.console!r} at {hardware.console_base:#x}: "
+            f"{target.console_instance} of {hardware.family} is {peripheral.layout!r} at {peripheral.base:#x}"
+        )
+    if target.console_af is None:
+        raise TargetError(f"{where}: [console] af (the TX pin's alternate function, 0-15) is missing")
 
 
 class _Fields:
@@ -268,6 +292,16 @@ class _Fields:
         value = table.get(key)
         if not isinstance(value, str) or not value:
             raise self._fail(key, name, "a non-empty string")
+        return value
+
+    def optional_integer(
+        self, table: dict, key: str, name: str | None = None, maximum: int = 2**31
+    ) -> int | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
+            raise self._fail(key, name, f"an integer 0..{maximum}")
         return value
 
     def integer(self, table: dict, key: str, name: str | None = None, minimum: int = 1) -> int:
