@@ -43,15 +43,17 @@ from pathlib import Path
 import pytest
 
 from harness.boards.registry import BACKEND_CHOICES, backend_help
-from harness.engines import EngineError, get_engine, kernel_set_help
+from harness.engines import DEFAULT_ENGINE, ENGINES, EngineUnsupported, get_engine, kernel_set_help
 from harness.paths import SHARED_DIR
 from harness.pipeline.sweep import (
     Point,
     Sweep,
     SweepError,
     check_depths,
+    check_engine_kernels,
     check_ranges,
     load_sweep,
+    parse_engines,
     parse_input_modes,
     parse_int_list,
     parse_kernel_sets,
@@ -106,8 +108,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--kernels",
         default=None,
-        help="kernel set(s), comma-separated, each point measured with each: " + kernel_set_help()
-        + " (default: the sweep's, else the engine's first)",
+        help="kernel set(s), comma-separated, each point measured with each; a name applies to every engine "
+        "that has it, engine:name to one: " + kernel_set_help() + " (default: the sweep's, else each engine's "
+        "first)",
+    )
+    group.addoption(
+        "--engines",
+        default=None,
+        help="engine(s), comma-separated, each point measured with each (harness/engines): "
+        + ", ".join(ENGINES) + " (default: the sweep's, else " + DEFAULT_ENGINE + ")",
     )
     group.addoption(
         "--input-modes",
@@ -133,12 +142,17 @@ def _session_sweep(config: pytest.Config) -> Sweep:
             sweep.model_depths = {}
         if config.getoption("--repeat") is not None:
             sweep.repeat = config.getoption("--repeat")
+        if config.getoption("--engines"):
+            sweep.engines = parse_engines(config.getoption("--engines"), "--engines")
         if config.getoption("--kernels"):
             sweep.kernels = parse_kernel_sets(config.getoption("--kernels"), "--kernels")
         if config.getoption("--input-modes"):
             sweep.input_modes = parse_input_modes(config.getoption("--input-modes"), "--input-modes")
             sweep.model_input_modes = {}
         check_ranges(sweep, "--repeat / --patches / sweep")
+        # stop the session on a kernel set no engine has, or one that cannot be built here: every such
+        # point would fail the same way
+        check_engine_kernels(sweep, "--engines / --kernels / sweep")
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
     _check_names(sweep)
@@ -146,12 +160,6 @@ def _session_sweep(config: pytest.Config) -> Sweep:
         check_depths(sweep, "--depths / sweep")
     except SweepError as err:
         raise pytest.UsageError(str(err)) from None
-    engine = get_engine()
-    for kernels in sweep.kernels:
-        try:
-            engine.check_available(kernels)
-        except EngineError as err:  # stop the session: every such point would fail the same way
-            raise pytest.UsageError(str(err)) from None
     return sweep
 
 
@@ -363,6 +371,12 @@ def kernels(sweep: Sweep) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def engines(sweep: Sweep) -> list[str]:
+    """The engines of this session (each point carries its own: ``point.engine``)."""
+    return sweep.engines
+
+
+@pytest.fixture(scope="session")
 def run_id(results_db) -> str:
     """This session's run, created in the database by the first worker that stores a point."""
     from harness.results.db import ResultsError
@@ -418,9 +432,9 @@ def board(boards, point: Point, record):
     except BoardError as err:
         from harness.pipeline import measure as stages
 
-        options = get_engine().options(point.kernels, input_mode=point.input_mode)
+        options = get_engine(point.engine).options(point.kernels, input_mode=point.input_mode)
         result = stages.new_result(point.model, point.target, point.p, point.n, boards.wanted_backend(point.target),
-                                   options=options)  # fmt: skip
+                                   options=options, engine=point.engine)  # fmt: skip
         record(stages.note_error(result, err))
         raise
 
@@ -479,12 +493,13 @@ def keep_unstored(point_record) -> str:
 def plan(point: Point, board, repeat: int, record):
     """Stage 1: the point's schedule, memory plan, analytic figures and generated C (a PlannedPoint
     whose ``result`` the later stages fill). A point that cannot be planned is stored as ``error`` and
-    is an error in setup."""
+    is an error in setup; one its engine does not run (a patch schedule of a per-layer engine) is stored
+    as ``unsupported`` and skipped with the engine's reason."""
     from harness.pipeline import measure as stages
 
-    options = get_engine().options(point.kernels, input_mode=point.input_mode)
+    options = get_engine(point.engine).options(point.kernels, input_mode=point.input_mode)
     result = stages.new_result(
-        point.model, point.target, point.p, point.n, options=options, board=board.board
+        point.model, point.target, point.p, point.n, options=options, engine=point.engine, board=board.board
     )
     try:
         return stages.plan_point(
@@ -494,6 +509,9 @@ def plan(point: Point, board, repeat: int, record):
     except stages.PointDoesNotFit as too_big:
         record(stages.note_too_big(result, too_big.what))
         pytest.skip(f"does not fit: {result.reason}")
+    except EngineUnsupported as err:
+        record(stages.note_unsupported(result, err))
+        pytest.skip(str(err))
     except Exception as err:  # stored whatever it is, then the setup error it is
         record(stages.note_error(result, err))
         raise

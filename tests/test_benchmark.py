@@ -18,6 +18,8 @@ pytestmark = pytest.mark.board
 def test_inference(point, board, device_run, record):
     """The plugin's stage fixtures did the work (plan, firmware, device_run); this stores and judges."""
     record(device_run)
+    if device_run.status == "inexact":  # a peer engine's output differs: a finding about it, stored, reported
+        pytest.xfail(f"{point.test_id}: engine {point.engine} is not bit-exact: {device_run.reason}")
     assert device_run.status == "passed", (
         f"{point.test_id} on {board.choice.explanation}: {device_run.reason}"
     )

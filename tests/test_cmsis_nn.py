@@ -137,7 +137,7 @@ def test_every_op_kind_bit_exact_with_cmsis_nn(target, p):
     result = measure(every_op_graph(), target, p, 0 if p == 1 else STAGE_ENDS["constants"], kernels="cmsis-nn",
                      repeat=1, warmup=0)  # fmt: skip
     assert result.status == "passed", result.summary()
-    assert result.identity.kernels == "cmsis-nn" and result.identity.engine == "cmsis-nn"
+    assert result.identity.kernels == "cmsis-nn" and result.identity.engine == "patchbench"
 
 
 def test_a_sweep_naming_several_kernel_sets_measures_every_point_with_each(tmp_path):

@@ -79,8 +79,12 @@ def test_every_engine_has_kernel_sets_with_unique_names():
 
 def test_the_sweep_and_the_options_take_the_registry_kernel_sets():
     assert parse_kernel_sets(",".join(kernel_set_names()), "--kernels") == list(kernel_set_names())
-    with pytest.raises(SweepError, match="unknown; use " + ", ".join(kernel_set_names())):
+    for engine in ENGINES.values():
+        assert parse_kernel_sets([f"{engine.name}:{engine.default_kernels}"], "--kernels")
+    with pytest.raises(SweepError, match=r"'fastest'\] unknown; use a kernel set of an engine \(.*" + ", ".join(kernel_set_names())):
         parse_kernel_sets("fastest", "--kernels")
+    with pytest.raises(SweepError, match="unknown"):
+        parse_kernel_sets("nope:" + kernel_set_names()[0], "--kernels")
 
 
 def test_an_unknown_engine_or_kernel_set_is_a_clear_error():

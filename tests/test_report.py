@@ -352,9 +352,10 @@ def test_summary_counts_and_exactness(rendered):
     }
     rows = rendered["rows"]
     assert counts == {
-        s: int((rows["status"] == s).sum()) for s in ("passed", "failed", "does_not_fit", "error")
+        s: int((rows["status"] == s).sum())
+        for s in ("passed", "failed", "inexact", "does_not_fit", "unsupported", "error")
     }
-    assert counts == {"passed": 3, "failed": 1, "does_not_fit": 1, "error": 1}
+    assert counts == {"passed": 3, "failed": 1, "inexact": 0, "does_not_fit": 1, "unsupported": 0, "error": 1}
     exactness = summary.find("td", id="exactness")[0].text
     assert "NOT all bit-exact: 1 of 4 checked points differ" in exactness
     text = summary.text

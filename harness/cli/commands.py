@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from harness.boards.registry import BACKEND_CHOICES, backend_help
 from harness.cli.registry import CommandError, arg, command
-from harness.engines import kernel_set_help
+from harness.engines import ENGINES, kernel_set_help
 from harness.results.table import format_table
 
 # --- zoo ----------------------------------------------------------------------------------------
@@ -81,7 +81,9 @@ def zoo(args: argparse.Namespace) -> int:
     arg("--models", default=None, help="comma-separated models, overriding the sweep's"),
     arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
     arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
-    arg("--kernels", default=None, help="kernel set(s), comma-separated, each point with each: " + kernel_set_help()),
+    arg("--engines", default=None, help="engine(s), comma-separated, each point with each: " + ", ".join(ENGINES)),
+    arg("--kernels", default=None, help="kernel set(s), comma-separated, each point with each; engine:name for one "
+        "engine's: " + kernel_set_help()),
     arg(
         "--input-modes",
         default=None,
@@ -120,7 +122,7 @@ def bench(args: argparse.Namespace) -> int:
         "--backend", backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip
-    for option in ("sweep", "models", "patches", "depths", "kernels", "input_modes", "farm", "baseline"):
+    for option in ("sweep", "models", "patches", "depths", "engines", "kernels", "input_modes", "farm", "baseline"):
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
@@ -141,10 +143,23 @@ def _check_bench_options(args: argparse.Namespace) -> None:
     line naming it (exit 2), not a session of failing points."""
     from pathlib import Path
 
-    from harness.pipeline.sweep import check_names, load_sweep, parse_input_modes, parse_int_list
+    from harness.pipeline.sweep import (
+        check_engine_kernels,
+        check_names,
+        load_sweep,
+        parse_engines,
+        parse_input_modes,
+        parse_int_list,
+        parse_kernel_sets,
+    )
     from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 
     sweep = load_sweep(args.sweep)
+    if args.engines:
+        sweep.engines = parse_engines(args.engines, "--engines")
+    if args.kernels:
+        sweep.kernels = parse_kernel_sets(args.kernels, "--kernels")
+    check_engine_kernels(sweep, "--engines / --kernels / sweep", available=False)
     if args.input_modes:
         parse_input_modes(args.input_modes, "--input-modes")
     if args.patches:

@@ -23,6 +23,8 @@ An engine (``base.Engine``) has:
 - ``build(generated, target, build_options)``: compile with the board support (an engine with a cached
   library step overrides it to build the library once and link it);
 - ``timed_units``, ``sram_accounting``, ``flash_accounting``: how its record's figures are accounted;
+- ``peer``: an engine measured beside patchbench's own: output that differs from the reference is stored
+  as ``inexact`` (with the first differing op when it has ``per_op_outputs``) and reported, not failed;
 - ``op_kernel(graph, op, kernels)``: which kernel runs an op (``check``, the diagnosis);
   ``scratch(kernels)``: the kernels' scratch rule for the schedule search.
 

@@ -69,6 +69,9 @@ class Engine(ABC):
     sram_accounting: str = ".data + .bss (the arena in it) + stack high-water"
     flash_accounting: str = "text + rodata + data of the ELF"
     per_op_outputs: bool = False  # True: ``generate(..., op_crcs=True)`` builds the per-op CRC firmware
+    # True: an engine measured beside patchbench's own; its output differing from the reference is a
+    # finding about it, stored as "inexact" (reported, not a failed test); patchbench's own fails
+    peer: bool = False
 
     @property
     def default_kernels(self) -> str:
@@ -94,7 +97,8 @@ class Engine(ABC):
     @abstractmethod
     def options(self, kernels: str | None = None, **settings) -> Any:
         """The engine's options for one point: ``kernels`` (None: the default kernel set) and the
-        settings it takes (``input_mode``, and whatever else the engine plans by)."""
+        settings it takes (``input_mode``, and whatever else the engine plans by). The object has an
+        ``input_mode`` attribute ("counted" or "streamed"); the rest is the engine's."""
 
     @abstractmethod
     def identity(self, options: Any) -> dict[str, str]:
@@ -102,7 +106,8 @@ class Engine(ABC):
 
     def unsupported(self, graph: Graph, plan: PatchPlan, options: Any) -> str | None:
         """Why this engine does not run ``graph`` under ``plan`` with ``options`` (ops, a per-layer-only
-        engine's patch schedule), or None when it does. Checked before ``generate``."""
+        engine's patch schedule), or None when it does. Checked before ``generate``; such a point is
+        stored with status "unsupported" and this reason."""
         return None
 
     @abstractmethod

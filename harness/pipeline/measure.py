@@ -216,6 +216,8 @@ def measure(
         built = build_point(planned, build_root=build_root)
     except PointDoesNotFit as too_big:
         return note_too_big(result, too_big.what)
+    except EngineUnsupported as err:
+        return note_unsupported(result, err)
     except Exception as err:  # every outcome of a point is a row: see the module doc
         return note_error(result, err)
     if not note_build(result, built):
@@ -237,6 +239,12 @@ def note_too_big(result: PointResult, what: ClearlyTooBig) -> PointResult:
         result.sram_needed = what.needed_bytes
     else:
         result.flash_needed = what.needed_bytes
+    return result
+
+
+def note_unsupported(result: PointResult, err: EngineUnsupported) -> PointResult:
+    """``result`` as a point its engine does not run (a finding about the engine, with its reason)."""
+    result.status, result.reason = "unsupported", str(err)
     return result
 
 
@@ -402,6 +410,8 @@ def run_point(
         return note_error(result, err)
     _keep_log(result, record)
     if result.status == "failed" and not result.exact:
+        if planned.engine.peer:  # a finding about that engine, reported; only patchbench's own fails
+            result.status = "inexact"
         result.reason += "; " + _first_differing_op(planned, board, backend)
     return result
 

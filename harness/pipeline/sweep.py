@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.engines import get_engine, kernel_set_names
+from harness.engines import DEFAULT_ENGINE, ENGINES, EngineError, get_engine
 from harness.firmware.build import MAX_RUNS
 from harness.paths import MLPERF_MODELS, SWEEPS_DIR
 from harness.schedule.plan import MAX_PATCHES_PER_SIDE
@@ -20,6 +20,7 @@ from harness.schedule.profile import INPUT_MODES
 DEFAULT_SWEEP = SWEEPS_DIR / "default.toml"
 DEFAULT_KERNELS = get_engine().default_kernels
 DEFAULT_INPUT_MODE = "counted"
+ALL = "all"  # engines = ["all"]: every registered engine; kernels = ["all"]: every kernel set of each
 
 
 class SweepError(ValueError):
@@ -34,12 +35,15 @@ class Point:
     n: int
     kernels: str = DEFAULT_KERNELS  # one of the engine's kernel sets
     input_mode: str = DEFAULT_INPUT_MODE  # one of INPUT_MODES; per-layer points are always "counted"
+    engine: str = DEFAULT_ENGINE  # one of harness.engines.ENGINES
 
     @property
     def test_id(self) -> str:
-        """E.g. stm32f746-vww_96_int8-p4-n8; another kernel set than the default engine's default and a
-        streamed input are named: stm32f746-vww_96_int8-p4-n8-cmsis-nn-streamed."""
-        suffix = "" if self.kernels == DEFAULT_KERNELS else f"-{self.kernels}"
+        """E.g. stm32f746-vww_96_int8-p4-n8; another engine than the default, another kernel set than the
+        engine's default and a streamed input are named: stm32f746-vww_96_int8-p4-n8-cmsis-nn-streamed,
+        stm32f746-vww_96_int8-p1-n0-tflm-cmsis-nn."""
+        suffix = "" if self.engine == DEFAULT_ENGINE else f"-{self.engine}"
+        suffix += "" if self.kernels == get_engine(self.engine).default_kernels else f"-{self.kernels}"
         suffix += "" if self.input_mode == DEFAULT_INPUT_MODE else f"-{self.input_mode}"
         return f"{self.target}-{self.model}-p{self.p}-n{self.n}{suffix}"
 
@@ -57,14 +61,33 @@ class Sweep:
     repeat: int = 3
     model_depths: dict[str, list[int]] = field(default_factory=dict)
     model_patches: dict[str, list[int]] = field(default_factory=dict)  # a model's own patches (p)
-    kernels: list[str] = field(default_factory=lambda: [DEFAULT_KERNELS])
+    # kernel sets: "name" (every engine of the sweep that has it) or "engine:name"; an engine none of
+    # them names runs its default kernel set (none named, the default: every engine's default)
+    kernels: list[str] = field(default_factory=list)
     input_modes: list[str] = field(default_factory=lambda: [DEFAULT_INPUT_MODE])
+    engines: list[str] = field(default_factory=lambda: [DEFAULT_ENGINE])
     model_input_modes: dict[str, list[str]] = field(default_factory=dict)  # a model's own input modes
+
+    def engine_kernels(self) -> list[tuple[str, str]]:
+        """(engine, kernel set) of every engine of the sweep with each of its kernel sets ``kernels`` names
+        (an engine none of them names: its default; ALL: every one), in the order of ``engines``, then
+        ``kernels``. ``engines`` ALL: every registered engine."""
+        pairs = []
+        for name in list(ENGINES) if ALL in self.engines else self.engines:
+            engine = get_engine(name)
+            chosen = [k.split(":", 1)[-1] for k in self.kernels
+                      if (k.split(":", 1)[0] == name if ":" in k else k in engine.kernel_set_names)]  # fmt: skip
+            if ALL in self.kernels:
+                chosen = list(engine.kernel_set_names)
+            pairs += [(name, k) for k in dict.fromkeys(chosen or [engine.default_kernels])]
+        return pairs
 
     def points(self) -> list[Point]:
         """Every point, per-layer (p=1, n=0) once per (target, model) with its input counted, each
-        per-patch point in every input mode, each with every kernel set, in a stable order (the input
-        modes, then the kernel sets of one schedule point next to each other)."""
+        per-patch point in every input mode, each with every engine and kernel set, in a stable order (the
+        input modes, then the engines and kernel sets of one schedule point next to each other). A point an
+        engine does not run (a patch schedule of a per-layer engine) is one too: stored as unsupported."""
+        pairs = self.engine_kernels()
         points = []
         for target in self.targets:
             for model in self.models:
@@ -76,15 +99,15 @@ class Sweep:
                         else self.model_input_modes.get(model, self.input_modes)
                     )
                     points.extend(
-                        Point(target, model, p, n, k, mode)
+                        Point(target, model, p, n, k, mode, engine)
                         for n in depths
                         for mode in modes
-                        for k in self.kernels
+                        for engine, k in pairs
                     )
         return points
 
 
-SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes")
+SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes", "engines")
 MODEL_FIELDS = ("depths", "patches", "input_modes")
 
 
@@ -144,6 +167,8 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         sweep.input_modes = parse_input_modes(
             _str_list(body, "input_modes", path), f"sweep file {path}: [sweep] input_modes"
         )
+    if "engines" in body:
+        sweep.engines = parse_engines(_str_list(body, "engines", path), f"sweep file {path}: [sweep] engines")
     extras = data.get("models", {})
     if not isinstance(extras, dict):
         raise SweepError(f"sweep file {path}: 'models' must be a table of [models.<name>] tables")
@@ -168,6 +193,7 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         if patched and not sweep.model_depths.get(model, sweep.depths):
             raise SweepError(f"sweep file {path}: patches > 1 need depths (in [sweep] or per model: {model})")
     check_names(sweep.targets, sweep.models, f"sweep file {path}")
+    check_engine_kernels(sweep, f"sweep file {path}: [sweep] engines / kernels", available=False)
     return sweep
 
 
@@ -234,14 +260,49 @@ def parse_int_list(text: str, option: str, minimum: int = 1, maximum: int | None
 
 
 def parse_kernel_sets(values: str | list[str], where: str) -> list[str]:
-    """'a,b' (or a list) -> the kernel sets, each one of an engine's (harness.engines), in order, once."""
+    """'a,engine:b' (or a list) -> the kernel sets, each one of an engine's (harness.engines; ``engine:``
+    names one engine's), in order, once."""
     names = [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
     names = list(dict.fromkeys(name for name in names if name))
-    known = kernel_set_names()
-    unknown = [name for name in names if name not in known]
+    if names == [ALL]:
+        return names
+    known = [f"{e.name}:{k}" for e in ENGINES.values() for k in e.kernel_set_names]
+    bare = {entry.split(":", 1)[1] for entry in known}
+    unknown = [name for name in names if name not in (known if ":" in name else bare)]
     if unknown or not names:
-        raise SweepError(f"{where}: kernel set(s) {unknown or names} unknown; use {', '.join(known)}")
+        choices = ", ".join(f"{e.name}: {', '.join(e.kernel_set_names)}" for e in ENGINES.values())
+        raise SweepError(f"{where}: kernel set(s) {unknown or names} unknown; use a kernel set of an engine "
+                         f"({choices}), or engine:kernel set for one engine's")  # fmt: skip
     return names
+
+
+def parse_engines(values: str | list[str], where: str) -> list[str]:
+    """'patchbench,tflm' (or a list) -> the engines, each one of harness.engines.ENGINES, in order, once."""
+    names = [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
+    names = list(dict.fromkeys(name for name in names if name))
+    if names == [ALL]:
+        return names
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown or not names:
+        raise SweepError(f"{where}: engine(s) {unknown or names} unknown; use {', '.join(ENGINES)}")
+    return names
+
+
+def check_engine_kernels(sweep: Sweep, where: str, *, available: bool = True) -> None:
+    """Every kernel set a sweep names belongs to one of its engines, and (``available``) each can be built
+    here (its sources found): a SweepError naming the first that does not, before any point runs."""
+    engines = list(ENGINES) if ALL in sweep.engines else sweep.engines
+    for entry in [] if ALL in sweep.kernels else sweep.kernels:
+        engine_name, _, name = entry.rpartition(":")
+        owners = [e for e in engines
+                  if (e == engine_name if engine_name else name in get_engine(e).kernel_set_names)]  # fmt: skip
+        if not owners:
+            raise SweepError(f"{where}: kernel set {entry!r} belongs to none of the engines {sweep.engines}")
+    for engine, kernels in sweep.engine_kernels() if available else ():
+        try:
+            get_engine(engine).check_available(kernels)
+        except EngineError as err:
+            raise SweepError(f"{where}: engine {engine}, kernel set {kernels}: {err}") from None
 
 
 def parse_input_modes(values: str | list[str], where: str) -> list[str]:

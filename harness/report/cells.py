@@ -13,7 +13,8 @@ from harness.ir.schedule_name import schedule_label
 from harness.results.record import COLUMNS
 
 KB = 1024
-STATUS_TEXT = {"passed": "passed", "failed": "failed", "does_not_fit": "does not fit", "error": "error"}
+STATUS_TEXT = {"passed": "passed", "failed": "failed", "inexact": "inexact (peer engine)", "does_not_fit": "does not fit",
+               "unsupported": "not supported by its engine", "error": "error"}  # fmt: skip
 
 
 @dataclass(frozen=True)

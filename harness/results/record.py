@@ -27,7 +27,10 @@ from typing import Any
 
 from harness.ir.schedule_name import schedule_label
 
-STATUSES = ("passed", "failed", "does_not_fit", "error")
+# inexact: a peer engine ran and its output differs from the reference (a finding about that engine,
+# reported; patchbench's own engine is "failed" then); unsupported: the engine does not run the point
+# (a patch schedule of a per-layer engine), with its reason
+STATUSES = ("passed", "failed", "inexact", "does_not_fit", "unsupported", "error")
 # The default engine and its default kernel set (harness.engines: its first engine and that engine's
 # first kernel set; a test keeps them equal). Also what results stored before these fields ran with.
 DEFAULT_ENGINE = "patchbench"
