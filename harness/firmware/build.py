@@ -27,12 +27,9 @@ console_stm32.c; QEMU builds get none of it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -45,6 +42,7 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
+from harness.firmware.cache import discard, entry_lock
 from harness.firmware.clocks import hardware_defines
 from harness.firmware.stack import StackPlanError, plan_stack
 from harness.firmware.stm32 import FAMILIES as STM32_FAMILIES
@@ -62,7 +60,11 @@ TIMER_SOURCES = {"systick_icount": "timer_systick_icount.c", "dwt": "timer_dwt.c
 PLATFORM_SOURCES = {"mps2": "platform_mps2.c", **{family: "platform_stm32.c" for family in STM32_FAMILIES}}
 BUILD_ID_LENGTH = 16
 RESULT_FILE = "build.json"
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|h)$")
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|cc|cpp|h)$")
+CXX_SUFFIXES = (".cc", ".cpp")
+# C++ units (an engine's adapter) compile with these instead of -std=c11: no RTTI, exceptions or
+# thread-safe statics, which a bare-metal firmware has no runtime for.
+CXX_LANGUAGE_FLAGS = ("-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics")
 FIXED_STACK_BYTES = 4096  # the reserve when the stack is not planned (or the plan fails)
 # Every unit writes its call graph with frame sizes (a .ci file beside the object) for the stack plan. It
 # changes no code, so it is not part of the compiler identity (compiler_flags).
@@ -93,6 +95,8 @@ class BuildOptions:
     defines: tuple[str, ...] = ()  # "NAME" or "NAME=VALUE", e.g. kernel selection
     include_dirs: tuple[Path, ...] = ()  # extra header folders (their files are part of the hash)
     extra_cflags: tuple[str, ...] = ()
+    cxx_flags: tuple[str, ...] = ()  # C++ units only (after CXX_LANGUAGE_FLAGS), e.g. -isystem of a library
+    libraries: tuple[Path, ...] = ()  # static archives linked after the objects (their bytes are hashed)
     warnings_as_errors: bool = True
     gcc: str = "arm-none-eabi-gcc"
 
@@ -215,7 +219,8 @@ def build_firmware(
     """Build (or fetch from the cache) the firmware for ``sources`` on ``target``.
 
     ``sources`` maps file names ("model.c", "kernels.c", "model.h") to their text; every .c is compiled,
-    .h files sit beside them (they include "model_api.h" and "pb_board.h" from harness/firmware).
+    every .cc / .cpp with g++ (``CXX_LANGUAGE_FLAGS`` + ``options.cxx_flags``; the firmware is then linked
+    by g++), .h files sit beside them (they include "model_api.h" and "pb_board.h" from harness/firmware).
     """
     target = load_target(target) if isinstance(target, str) else target
     options = options or BuildOptions()
@@ -246,12 +251,12 @@ def build_firmware(
         return cached
     root.mkdir(parents=True, exist_ok=True)
     # One process at a time builds or repairs an entry; the others wait and then find it in the cache.
-    with _entry_lock(root / f".{build_id}.lock"):
+    with entry_lock(root / f".{build_id}.lock"):
         cached = _load_cached(final_dir)
         if cached is not None:
             return cached
         if final_dir.exists():
-            _discard(final_dir)  # a broken entry (bad build.json, ELF gone): rebuilt below, never reused
+            discard(final_dir)  # a broken entry (bad build.json, ELF gone): rebuilt below, never reused
         work_dir = Path(tempfile.mkdtemp(prefix=f".{build_id}-", dir=root))
         try:
             result = _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags,
@@ -265,26 +270,6 @@ def build_firmware(
             shutil.rmtree(work_dir, ignore_errors=True)
             raise
     return result
-
-
-@contextlib.contextmanager
-def _entry_lock(path: Path):
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _discard(entry: Path) -> None:
-    """Move a broken cache entry out of the way at once (a rename), then delete it."""
-    aside = entry.with_name(f".broken-{entry.name}-{os.getpid()}")
-    try:
-        entry.rename(aside)
-    except FileNotFoundError:
-        return
-    shutil.rmtree(aside, ignore_errors=True)
 
 
 @functools.cache
@@ -301,15 +286,15 @@ def toolchain_version(gcc: str = "arm-none-eabi-gcc") -> str:
 
 
 def _check_sources(sources: Mapping[str, str]) -> None:
-    if not any(name.endswith(".c") for name in sources):
+    if not any(name.endswith((".c", *CXX_SUFFIXES)) for name in sources):
         raise BuildError(
-            "build_firmware: sources has no .c file (expected the generated model.c and kernels)"
+            "build_firmware: sources has no .c (or C++) file (expected the generated model.c and kernels)"
         )
     board_names = {path.name for path in BOARD_SUPPORT_DIR.iterdir()}
     for name in sources:
         if not _SOURCE_NAME.match(name):
             raise BuildError(
-                f"build_firmware: source name {name!r} must be a plain file name ending in .c or .h"
+                f"build_firmware: source name {name!r} must be a plain file name ending in .c, .cc, .cpp or .h"
             )
         if name in board_names:
             raise BuildError(
@@ -404,6 +389,10 @@ def _build_hash(sources, board_files, linker_script, cflags, ldflags, gcc_versio
         for path in sorted(Path(folder).rglob("*")):
             if path.is_file():
                 add("include", str(path), path.read_text(errors="replace"))
+    for library in options.libraries:
+        add("library", Path(library).name, hashlib.sha256(Path(library).read_bytes()).hexdigest())
+    if options.cxx_flags:  # only then: a C-only build's id stays what it was before C++ units existed
+        add("cxxflags", *options.cxx_flags)
     add(
         "ld",
         linker_script,
@@ -432,22 +421,30 @@ def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, 
         (work_dir / "board" / name).write_text(text)
     (work_dir / "link.ld").write_text(linker_script)
 
-    compile_units = [f"src/{n}" for n in sorted(sources) if n.endswith(".c")]
+    compile_units = [f"src/{n}" for n in sorted(sources) if n.endswith((".c", *CXX_SUFFIXES))]
     compile_units += [f"board/{n}" for n in _platform_sources(platform)]
+    cxx = any(unit.endswith(CXX_SUFFIXES) for unit in compile_units)
     objects, messages = [], []
     for unit in compile_units:
         obj = f"obj/{Path(unit).parent.name}_{Path(unit).stem}.o"
-        command = [options.gcc, *cflags, CALL_GRAPH_FLAG, "-c", unit, "-o", obj]
+        if unit.endswith(CXX_SUFFIXES):
+            flags = [f for f in cflags if f != "-std=c11"] + [*CXX_LANGUAGE_FLAGS, *options.cxx_flags]
+            command = [cxx_compiler(options.gcc), *flags, CALL_GRAPH_FLAG, "-c", unit, "-o", obj]
+        else:
+            command = [options.gcc, *cflags, CALL_GRAPH_FLAG, "-c", unit, "-o", obj]
         messages.append(_run_gcc(command, work_dir, f"compiling {unit}"))
         objects.append(obj)
+    libraries = [str(Path(library).resolve()) for library in options.libraries]
     stack_bytes = options.stack_bytes
     if stack_bytes is None:
         stack_bytes, note = _planned_stack(work_dir, options, target)
         messages.append(note)
         (work_dir / "link.ld").write_text(_render_linker_script(target, platform, stack_bytes))
 
+    linker = cxx_compiler(options.gcc) if cxx else options.gcc
     link = subprocess.run(
-        [options.gcc, *ldflags, *objects, "-o", "firmware.elf"], cwd=work_dir, capture_output=True, text=True
+        [linker, *ldflags, *objects, *libraries, "-o", "firmware.elf"], cwd=work_dir, capture_output=True,
+        text=True,
     )
     log = "\n".join(m for m in messages + [link.stdout, link.stderr] if m.strip())
     (work_dir / "build.log").write_text(log)
@@ -492,6 +489,11 @@ def _planned_stack(work_dir: Path, options: BuildOptions, target: Target) -> tup
     except StackPlanError as error:
         return FIXED_STACK_BYTES, f"stack plan failed ({error}): the fixed {FIXED_STACK_BYTES} B reserve"
     return plan.reserve_bytes, plan.describe()
+
+
+def cxx_compiler(gcc: str) -> str:
+    """The C++ driver beside a C one: arm-none-eabi-gcc -> arm-none-eabi-g++."""
+    return gcc[: -len("gcc")] + "g++" if gcc.endswith("gcc") else gcc
 
 
 def _run_gcc(command: list[str], cwd: Path, what: str) -> str:
@@ -589,6 +591,7 @@ __all__ = [
     "RegionOverflow",
     "SectionSizes",
     "build_firmware",
+    "cxx_compiler",
     "section_sizes",
     "toolchain_version",
 ]
