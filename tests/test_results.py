@@ -11,7 +11,7 @@ import pytest
 from harness.results.db import ResultsDB, ResultsError, read_export
 from harness.results.record import PointRecord
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _row(run_id="r1", model="m", p=1, n=0, **kw) -> PointRecord:
@@ -176,7 +176,7 @@ def _every_field_set() -> PointRecord:
     )  # fmt: skip
     return PointRecord(
         identity=identity, run_id="r1", status="failed", reason="output differs", sram_measured=60_001,
-        sram_planned=61_002, sram_analytic_counted=50_003, sram_analytic_streamed=40_004, arena_bytes=52_005,
+        sram_planned=61_002, sram_analytic_counted=50_003, sram_analytic_streamed=40_004, sram_measured_streamed=55_010, arena_bytes=52_005,
         scratch_bytes=2_306, stack_reserved=4_096, stack_bytes=1_807, data_bytes=308, bss_bytes=53_009,
         flash_bytes=400_010, sram_budget=327_680, flash_budget=1_048_576, sram_needed=331_011,
         flash_needed=1_100_012, latency=9_812_013.5, latency_unit="cycles", runs=5,

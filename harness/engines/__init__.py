@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from harness.engines.base import Engine, EngineError, EngineUnsupported, FirmwareSources, KernelSet
 from harness.engines.patchbench import PatchbenchEngine
+from harness.engines.tinyengine.engine import TinyEngineEngine
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (PatchbenchEngine(),)}
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (PatchbenchEngine(), TinyEngineEngine())}
 DEFAULT_ENGINE = next(iter(ENGINES))  # the first registered; results.record.PointIdentity's default (a test keeps them equal)
 
 

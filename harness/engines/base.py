@@ -50,6 +50,13 @@ class FirmwareSources:
     include_dirs: tuple[Path, ...] = ()  # header folders outside the sources (a library's)
     extra_cflags: tuple[str, ...] = ()
     fallbacks: dict[str, str] = field(default_factory=dict)  # op name -> why it ran a fallback kernel
+    # The diagnosis build's CRCs are of these ops' outputs, in this order (None: every op's, in op order);
+    # an engine that folds some ops into others (TinyEngine: PADs, RESHAPEs) names the ops it runs
+    crc_ops: tuple[str, ...] | None = None
+    # Bytes of the planned memory that hold the whole input image where a streamed deployment would hold
+    # none (TinyEngine's patch mode keeps it outside its arena): the record's measured figure less these is
+    # the streamed one (sram_measured_streamed)
+    counted_input_bytes: int = 0
     codegen: Any = None  # the engine's own record of what it generated (patchbench: its GeneratedModel)
 
     @property

@@ -118,11 +118,16 @@ class PointResult(PointRecord):
             if self.latency_estimated_ms is not None
             else ""
         )
+        streamed = (
+            f" ({self.sram_measured_streamed / kb:.1f} kB without the input image)"
+            if self.sram_measured_streamed is not None
+            else ""
+        )
         return (
             f"{head}\n  latency {self.latency:,.0f} {self.latency_unit} (sum of units "
             f"{sum(v for _, v in self.layer_latency):,.0f}){estimated}; MACs {self.macs:,} "
             f"(+{self.mac_overhead:.1%})\n"
-            f"  SRAM measured {self.sram_measured / kb:.1f} kB, planned {self.sram_planned / kb:.1f} kB "
+            f"  SRAM measured {self.sram_measured / kb:.1f} kB{streamed}, planned {self.sram_planned / kb:.1f} kB "
             f"(arena {self.arena_bytes / kb:.1f} + stack {self.stack_reserved / kb:.1f}), analytic "
             f"{self.sram_analytic_counted / kb:.1f} kB counted / {self.sram_analytic_streamed / kb:.1f} kB streamed; "
             f"stack high-water {self.stack_bytes} B; flash {self.flash_bytes / kb:.1f} kB"
@@ -496,6 +501,8 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Firmware
     result.layer_latency = [(name, float(value)) for name, value in record.layer_medians]
     result.runs = record.runs
     result.sram_measured = record.measured_sram_bytes
+    if generated.counted_input_bytes:
+        result.sram_measured_streamed = record.measured_sram_bytes - generated.counted_input_bytes
     result.stack_bytes = record.stack_high_water_bytes
     result.stack_reserved = record.stack_reserved_bytes
     result.sram_planned = generated.arena_bytes + record.stack_reserved_bytes

@@ -185,9 +185,15 @@ def _schema_6(conn: sqlite3.Connection) -> None:
     )
 
 
+def _schema_7(conn: sqlite3.Connection) -> None:
+    """sram_measured_streamed: a counted point's measured SRAM less the input image an engine keeps
+    outside its arena (TinyEngine's patch mode); old rows: none."""
+    _add_columns(conn, ("sram_measured_streamed",))
+
+
 # Each step takes the database from its index to the next version; append, never edit, a step.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
+    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6, _schema_7,
 ]  # fmt: skip
 
 

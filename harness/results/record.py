@@ -241,6 +241,11 @@ class PointRecord:
     sram_analytic_streamed: int | None = field(
         default=None, metadata=_meta("peak SRAM, analytic, input streamed", "bytes")
     )
+    # Where the firmware holds the whole input image outside what a streamed run needs (an engine's
+    # FirmwareSources.counted_input_bytes: TinyEngine's patch mode): the measured figure without it
+    sram_measured_streamed: int | None = field(
+        default=None, metadata=_meta("peak SRAM, measured, less the counted input image", "bytes")
+    )
     arena_bytes: int | None = field(default=None, metadata=_meta("arena", "bytes"))
     scratch_bytes: int | None = field(
         default=None, metadata=_meta("largest kernel scratch (in the arena)", "bytes")
