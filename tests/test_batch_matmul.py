@@ -56,7 +56,9 @@ def test_shapes_broadcast_the_batch_and_a_mismatch_is_named():
     graph = batch_matmul_graph("adjoint_batches")
     assert graph.tensor(graph.outputs[0]).shape == (2, 6, 3)
     graph.ops[-1].attrs["adj_x"] = False
-    with pytest.raises(GraphError, match=r"do not share the summed axis \(6 != 10; adj_x False, adj_y False\)"):
+    with pytest.raises(
+        GraphError, match=r"do not share the summed axis \(6 != 10; adj_x False, adj_y False\)"
+    ):
         infer_op_shape(graph, graph.ops[-1])
 
 
@@ -86,7 +88,9 @@ def test_an_operand_broadcast_along_some_batch_axes_only_is_refused_by_name():
     a.op("BATCH_MATMUL", "project", [x, w], {}, scale=0.2, zero_point=4)  # batches [2, 1] x [1, 3] -> [2, 3]
     assert graph.tensor(graph.outputs[0]).shape == (2, 3, 10, 5)
     x = seeded_inputs(graph, 1, seed=1)[0][0]
-    with pytest.raises(CodegenError, match=r"operand 'rows_out' \[2, 1, 10, 6\] broadcasts along some batch axes"):
+    with pytest.raises(
+        CodegenError, match=r"operand 'rows_out' \[2, 1, 10, 6\] broadcasts along some batch axes"
+    ):
         generate_model(graph, make_plan(graph, 1, 0), "stm32f746", x, CodegenOptions())
 
 

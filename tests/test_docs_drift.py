@@ -18,7 +18,18 @@ from harness.paths import REPO_ROOT
 DOC = REPO_ROOT / "docs" / "architecture.md"
 PACKAGES = ("harness", "models")
 # Top folders of the repository: a string naming a path below one of these names a file that must exist.
-TOP_FOLDERS = ("harness", "models", "tests", "targets", "docs", "sweeps", "reports", "farms", "tools", "baselines")
+TOP_FOLDERS = (
+    "harness",
+    "models",
+    "tests",
+    "targets",
+    "docs",
+    "sweeps",
+    "reports",
+    "farms",
+    "tools",
+    "baselines",
+)
 PATH = re.compile(r"(?<![\w./<-])((?:[\w.-]+/)*[\w.-]+\.(?:py|c|h|toml|md|j2|ld|sh|ini))\b")
 # headers of the toolchain (ACLE) and of the pinned CMSIS-NN (../shared/third_party), not of this repository
 EXTERNAL = ("arm_acle.h", "arm_nnfunctions.h")
@@ -64,7 +75,9 @@ def test_every_module_appears_in_the_architecture_doc():
     doc = DOC.read_text()
     blocks = _package_blocks(doc)
     missing = [m.as_posix() for m in _modules() if not _named(m, doc, blocks)]
-    assert not missing, f"docs/architecture.md does not name these modules (add a line saying what each holds): {missing}"
+    assert not missing, (
+        f"docs/architecture.md does not name these modules (add a line saying what each holds): {missing}"
+    )
 
 
 def _exists(name: str, beside: Path) -> bool:
@@ -72,7 +85,9 @@ def _exists(name: str, beside: Path) -> bool:
         return True
     if "/" in name:
         return (REPO_ROOT / name).exists() or (beside / name).exists()
-    return (beside / name).exists() or any(REPO_ROOT.glob(f"harness/**/{name}")) or (REPO_ROOT / name).exists()
+    return (
+        (beside / name).exists() or any(REPO_ROOT.glob(f"harness/**/{name}")) or (REPO_ROOT / name).exists()
+    )
 
 
 def _c_files() -> list[Path]:
@@ -105,6 +120,10 @@ def test_every_repository_path_a_python_string_names_exists():
         for path in sorted((REPO_ROOT / package).rglob("*.py")):
             for string in _python_strings(path):
                 for name in PATH.findall(string):
-                    if name.split("/", 1)[0] in TOP_FOLDERS and "/" in name and not _exists(name, path.parent):
+                    if (
+                        name.split("/", 1)[0] in TOP_FOLDERS
+                        and "/" in name
+                        and not _exists(name, path.parent)
+                    ):
                         broken.append(f"{path.relative_to(REPO_ROOT)}: {name}")
     assert not broken, f"messages and docstrings name paths that do not exist: {broken}"

@@ -85,7 +85,10 @@ def test_removing_a_c_kernel_or_an_options_field_names_it(monkeypatch):
     monkeypatch.setitem(OP_DEFS, "RESIZE_BILINEAR", renamed)
     missing = missing_parts("RESIZE_BILINEAR")
     assert "RESIZE_BILINEAR: C kernel pb_resize_bilinear_s8_gone declared in pb_kernels.h" in missing
-    assert "RESIZE_BILINEAR: C kernel pb_resize_bilinear_s8_gone defined in harness/codegen/kernels/*.c" in missing
+    assert (
+        "RESIZE_BILINEAR: C kernel pb_resize_bilinear_s8_gone defined in harness/codegen/kernels/*.c"
+        in missing
+    )
     assert "RESIZE_BILINEAR: options field ResizeBilinearOptions.NoSuchField" in missing
 
 
@@ -107,7 +110,6 @@ def test_the_dsp_kinds_come_from_the_c():
     assert kernels.dsp_kinds() == ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
 
 
-
 def test_the_cmsis_nn_calls_are_those_of_the_definitions():
     # an op whose CMSIS-NN function the kernel set does not call yet says so (it runs the portable kernel)
     assert {kind: OP_DEFS[kind].cmsis_nn for kind in cmsis_nn.CALLS} == cmsis_nn.CALLS
@@ -124,8 +126,12 @@ def test_kernels_are_one_op_per_file_with_one_selection_rule():
         text = path.read_text()
         assert "PB_KERNELS_OPTIMIZED" not in text, f"{path.name} selects a variant itself; use PB_VARIANT"
         if path.stem.endswith("_dsp"):
-            assert path.with_name(path.name.replace("_dsp.c", ".c")).exists(), f"{path.name} has no portable file"
+            assert path.with_name(path.name.replace("_dsp.c", ".c")).exists(), (
+                f"{path.name} has no portable file"
+            )
         for name in definition.findall(text):
             if name.endswith("_dsp"):
-                assert path.stem.endswith("_dsp"), f"{name} (a DSP kernel) is in {path.name}, not in a *_dsp.c"
+                assert path.stem.endswith("_dsp"), (
+                    f"{name} (a DSP kernel) is in {path.name}, not in a *_dsp.c"
+                )
                 assert name.replace("_dsp", "_portable") in defined, f"{name} has no portable twin"

@@ -49,8 +49,10 @@ def main(argv: list[str]) -> int:
         print(f"{kind:26s} {sum(found[kind].values()):5d} {len(found[kind]):5d}")
     lines = sum(sum(f.values()) for f in found.values())
     files = [len(f) for f in found.values()]
-    print(f"{len(kinds)} kinds: {lines} lines name a kind; files per kind: "
-          f"mean {sum(files) / len(files):.1f}, max {max(files)}")
+    print(
+        f"{len(kinds)} kinds: {lines} lines name a kind; files per kind: "
+        f"mean {sum(files) / len(files):.1f}, max {max(files)}"
+    )
     return 0
 
 

@@ -237,7 +237,9 @@ def _batch_matmul(ctx: OpContext, code: OpCode) -> OpCode:
         rows_shape = (*rhs.shape[:-2], rhs.shape[-1], rhs.shape[-2])
         transposed = np.ascontiguousarray(np.swapaxes(np.asarray(rhs.data), -1, -2))
         code.constants = [c for c in code.constants if c.name != f"{op.name}_operand1"]
-        code.constants.append(CArray(f"{op.name}_rhs_rows", "int8", transposed, f"{op.name}: rhs as rows of K"))
+        code.constants.append(
+            CArray(f"{op.name}_rhs_rows", "int8", transposed, f"{op.name}: rhs as rows of K")
+        )
         rhs_rows = f"{op.name}_rhs_rows"
 
     def dims(shape) -> str:

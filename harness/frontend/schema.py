@@ -6,7 +6,7 @@ from tflite.TensorType import TensorType
 from tflite.utils import BUILTIN_OPCODE2NAME
 
 from harness.ir.graph import OP_KINDS
-from harness.ir.opdefs import OP_DEFS
+from harness.ir.opdefs import OP_DEFS, kinds
 
 FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
@@ -35,17 +35,11 @@ _CODE_OF_KIND = {name: code for code, name in BUILTIN_OPCODE2NAME.items() if nam
 _CUSTOM_CODE = 32
 
 # Ops with a fused activation (TFLite applies it as an int8 clamp in the output's quantization).
-_FUSED_ACTIVATION_OPS = (
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "FULLY_CONNECTED",
-    "ADD",
-    "SUB",
-    "MUL",
-    "TRANSPOSE_CONV",
-)
-_POOL_OPS = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
+_FUSED_ACTIVATION_OPS = kinds(fused_activation=True)
+_POOL_OPS = kinds(family="pool")
 # (min, max) number of inputs per op kind; None = any number >= min (harness/ir/opdefs.py).
 _INPUT_COUNTS: dict[str, tuple[int, int | None]] = {kind: d.inputs for kind, d in OP_DEFS.items()}
 # Inputs that must be constants, by position: (position, role, dtype).
-_CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {kind: d.consts for kind, d in OP_DEFS.items() if d.consts}
+_CONST_INPUTS: dict[str, tuple[tuple[int, str, str], ...]] = {
+    kind: d.consts for kind, d in OP_DEFS.items() if d.consts
+}

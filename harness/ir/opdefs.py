@@ -69,6 +69,7 @@ class OpDef:
     options: str | None = None
     fields: tuple[Field, ...] = ()
     family: str = ""
+    fused_activation: bool = False  # its options carry a fused activation (an int8 clamp of the output)
     patch: str | None = None  # one of PATCH_CAPABILITIES, or None: never in the patch stage
     single_activation: bool = False  # inputs after the first are constants (weights, axes, sizes, ...)
     several_outputs: bool = False  # SPLIT, SPLIT_V: the importer rewrites them into SLICEs
@@ -83,7 +84,9 @@ class OpDef:
 
     def __post_init__(self) -> None:
         if self.patch is not None and self.patch not in PATCH_CAPABILITIES:
-            raise ValueError(f"{self.kind}: patch capability {self.patch!r} is not one of {PATCH_CAPABILITIES}")
+            raise ValueError(
+                f"{self.kind}: patch capability {self.patch!r} is not one of {PATCH_CAPABILITIES}"
+            )
         if self.family not in FAMILIES:
             raise ValueError(f"{self.kind}: family {self.family!r} is not one of {FAMILIES}")
         if self.fields and self.options is None:
@@ -145,15 +148,18 @@ _BINARY = dict(inputs=(2, 2), family="broadcast", patch=PATCH_ELEMENTWISE)
 
 _DEFS = (
     OpDef("CONV_2D", (3, 3), _CONV_CONSTS, 3, family="conv", patch=PATCH_WINDOW, single_activation=True,
-          cmsis_nn="arm_convolve_wrapper_s8", kernels=("pb_conv2d_s8", "pb_conv1x1_s8")),
+          cmsis_nn="arm_convolve_wrapper_s8", fused_activation=True, kernels=("pb_conv2d_s8", "pb_conv1x1_s8")),
     OpDef("DEPTHWISE_CONV_2D", (3, 3), _CONV_CONSTS, 3, family="conv", patch=PATCH_WINDOW,
           single_activation=True, cmsis_nn="arm_depthwise_conv_wrapper_s8",
-          kernels=("pb_depthwise_conv2d_s8", "pb_depthwise_conv2d_s8_inplace")),
+          fused_activation=True, kernels=("pb_depthwise_conv2d_s8", "pb_depthwise_conv2d_s8_inplace")),
     OpDef("FULLY_CONNECTED", (2, 3), ((1, "weights", "int8"), (2, "bias", "int32")), 4,
-          single_activation=True, cmsis_nn="arm_fully_connected_wrapper_s8", kernels=("pb_fully_connected_s8",)),
-    OpDef("ADD", version=2, cmsis_nn="arm_elementwise_add_s8", kernels=("pb_add_s8",), **_BINARY),
-    OpDef("SUB", version=2, kernels=("pb_sub_s8",), **_BINARY),
-    OpDef("MUL", version=2, cmsis_nn="arm_elementwise_mul_s8", kernels=("pb_mul_s8",), **_BINARY),
+          single_activation=True, cmsis_nn="arm_fully_connected_wrapper_s8", fused_activation=True,
+          kernels=("pb_fully_connected_s8",)),
+    OpDef("ADD", version=2, cmsis_nn="arm_elementwise_add_s8", fused_activation=True,
+          kernels=("pb_add_s8",), **_BINARY),
+    OpDef("SUB", version=2, fused_activation=True, kernels=("pb_sub_s8",), **_BINARY),
+    OpDef("MUL", version=2, cmsis_nn="arm_elementwise_mul_s8", fused_activation=True,
+          kernels=("pb_mul_s8",), **_BINARY),
     OpDef("MAXIMUM", version=2, cmsis_nn="arm_maximum_s8", kernels=("pb_maximum_s8",), **_BINARY),
     OpDef("MINIMUM", version=2, cmsis_nn="arm_minimum_s8", kernels=("pb_minimum_s8",), **_BINARY),
     OpDef("PRELU", version=1, kernels=("pb_prelu_s8",), **_BINARY),
@@ -193,7 +199,8 @@ _DEFS = (
     OpDef("RELU6", version=2, **_UNARY),
     OpDef("RELU_N1_TO_1", version=1, **_UNARY),
     OpDef("TRANSPOSE_CONV", (3, 4), ((0, "output shape", "int32"), (1, "filter", "int8"), (3, "bias", "int32")),
-          3, patch=PATCH_TILE, cmsis_nn="arm_transpose_conv_wrapper_s8", kernels=("pb_transpose_conv_s8",)),
+          3, patch=PATCH_TILE, cmsis_nn="arm_transpose_conv_wrapper_s8", fused_activation=True,
+          kernels=("pb_transpose_conv_s8",)),
     OpDef("RESIZE_BILINEAR", (2, 2), ((1, "size", "int32"),), 2, "ResizeBilinearOptions", _RESIZE_FIELDS,
           patch=PATCH_TILE, single_activation=True, kernels=("pb_resize_bilinear_s8",)),
     # The converter writes 2 for int8; LiteRT's BUILTIN_REF registers only version 1, whose kernel takes

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 
 from harness.ir.geometry import CONV_KINDS, Pads, kernel_size, op_pads, reach, stride_dilation, window_count
 from harness.ir.graph import Block, Graph, Op
+from harness.ir.opdefs import PATCH_PAD, kinds
 from harness.ir.quant import INT8_MIN
 from harness.reference import pad_value
 from harness.schedule.plan import PatchPlan, restage
@@ -100,7 +101,7 @@ def _fusable(graph: Graph, plan: PatchPlan, conv: Op, add: Op) -> bool:
 
 # --- PAD folded into its reader ----------------------------------------------------------------------
 
-PAD_KINDS = ("PAD", "PADV2")  # PADV2: its constant (or the zero point) is the padding
+PAD_KINDS = kinds(patch=PATCH_PAD)  # PAD, PADV2: its constant (or the zero point) is the padding
 PAD_FOLD_KINDS = (*CONV_KINDS, "MAX_POOL_2D")
 
 
