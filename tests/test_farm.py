@@ -61,9 +61,7 @@ serial = "/dev/ttyACM0"
 """
 
 
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
+FARM_FILE_CASES = [  # (farm file text, the message's regex): the bad-input matrix's farm layer
         ('[[board]]\ntarget = "stm32f746"\nprobe = "P1"\nserial = "/dev/ttyACM0"\n',
          r"\[\[board\]\] entry 1: field 'name' is missing"),
         (BOARD.replace('probe = "P1"\n', ""), r"entry 1 \('a'\): field 'probe' is missing \(the debug probe's unique id"),
@@ -82,8 +80,10 @@ serial = "/dev/ttyACM0"
         ('[farm]\nonmissing = "fail"\n', r"\[farm\] has unknown field\(s\) onmissing"),
         ('[boards]\nname = "a"\n', r"unknown top-level key\(s\) boards"),
         ("[[board]\n", r"is not valid TOML"),
-    ],
-)  # fmt: skip
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "problem"), FARM_FILE_CASES)
 def test_a_bad_farm_file_names_the_entry_and_field(tmp_path, text, problem):
     path = write_farm(tmp_path, text)
     with pytest.raises(

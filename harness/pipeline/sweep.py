@@ -210,7 +210,10 @@ def check_names(targets: list[str], models: list[str], where: str) -> None:
             raise SweepError(f"{where}: {err}") from None
     for model in models:
         if model.endswith(".tflite"):
-            if not Path(model).expanduser().is_file():
+            path = Path(model).expanduser()
+            if path.is_dir():
+                raise SweepError(f"{where}: model file {model!r} is a folder; name the .tflite file in it")
+            if not path.is_file():
                 raise SweepError(f"{where}: model file {model!r} not found")
             continue
         if model in MLPERF_MODELS:

@@ -232,6 +232,7 @@ class ResultsDB:
             self._conn = sqlite3.connect(self.path, timeout=LOCK_WAIT_S, isolation_level=None)
             self._conn.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_S * 1000)}")
             self._refuse_foreign_file()
+            self._refuse_unknown_schema()
             self._enable_wal()
             self._migrate()
         except sqlite3.DatabaseError as err:
@@ -261,6 +262,27 @@ class ResultsDB:
             "database; patchbench will not add its tables to it: pass another --results file"
         )
 
+    def _refuse_unknown_schema(self) -> None:
+        """A schema newer than this patchbench, or today's schema missing a column, is refused before
+        anything (not even the journal mode) is written to the file."""
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise ResultsError(
+                f"{self.path}: schema version {version} is newer than this patchbench knows "
+                f"({len(MIGRATIONS)}); upgrade patchbench"
+            )
+        if version == len(MIGRATIONS):
+            self._refuse_missing_columns()
+
+    def _refuse_missing_columns(self) -> None:
+        stored = {row[1] for row in self._conn.execute("PRAGMA table_info(results)")}
+        if missing := [c for c in COLUMNS if c not in stored]:
+            raise ResultsError(
+                f"{self.path}: the results table lacks column(s) {', '.join(missing)} that schema version "
+                f"{len(MIGRATIONS)} has: another program (or a damaged copy) changed the file. Nothing was "
+                "written to it; pass another --results file (the file's rows stay readable with sqlite3)"
+            )
+
     def _enable_wal(self) -> None:
         # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once instead
         # of waiting when another process (an xdist worker) opens the same new file: wait here.
@@ -289,13 +311,7 @@ class ResultsDB:
                 self._conn.execute(f"PRAGMA user_version = {step + 1}")
             if self._conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            stored = {row[1] for row in self._conn.execute("PRAGMA table_info(results)")}
-            if missing := [c for c in COLUMNS if c not in stored]:
-                raise ResultsError(
-                    f"{self.path}: the results table lacks column(s) {', '.join(missing)} that schema version "
-                    f"{len(MIGRATIONS)} has: another program (or a damaged copy) changed the file. Nothing was "
-                    "written to it; pass another --results file (the file's rows stay readable with sqlite3)"
-                )
+            self._refuse_missing_columns()
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
