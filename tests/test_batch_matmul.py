@@ -3,7 +3,8 @@
 arithmetic, sum of (lhs - zero point) * (rhs - zero point) requantized like a convolution's.
 
 Checked: the reference against LiteRT BUILTIN_REF on every tensor and TFLite Micro on the output, the
-generated C on the host with both patchbench kernel sets, and one point on the emulator per kernel set.
+generated C on the host with both patchbench kernel sets, and one point on the emulator per kernel set (the
+scores followed by ARG_MAX, so that the point serves both new ops; CMSIS-NN calls arm_batch_matmul_s8).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from op_checks import (
     assert_host_c_matches_the_reference,
     assert_litert_every_tensor_and_tflm_output,
 )
+from test_arg_max import append_arg_max
 
 from harness.codegen import CodegenError, CodegenOptions, cmsis_nn, generate_model
 from harness.engines import get_engine
@@ -97,8 +99,9 @@ def test_an_operand_broadcast_along_some_batch_axes_only_is_refused_by_name():
 @pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("kernels", get_engine().kernel_set_names)
-def test_batch_matmul_bit_exact_on_the_emulator(kernels):
-    result = assert_exact_on_the_emulator(batch_matmul_graph("scores"), kernels)
+def test_batch_matmul_and_arg_max_bit_exact_on_the_emulator(kernels):
+    """Attention-like scores, then the index of each row's largest: both new ops in one point per kernel set."""
+    result = assert_exact_on_the_emulator(append_arg_max(batch_matmul_graph("scores"), -1), kernels)
     assert "scores" not in (result.portable_ops or "")  # CMSIS-NN's arm_batch_matmul_s8 ran it
 
 
