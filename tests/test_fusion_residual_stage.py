@@ -123,11 +123,12 @@ def test_two_fused_residual_blocks_ending_the_stage_are_exact():
     in3 at p=4 n=7). The first fused ADD's output is stored in its shortcut's larger patch buffer
     (stage_layout_source) and lives until the second ADD: the planner must reserve that whole buffer for
     it, not just its own region's bytes, or the next block's expand output lands over its last rows (the
-    bug that kept this fusion off by default)."""
+    bug that kept this fusion off by default). On by default now."""
     specs = [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("mbconv", 3, 1),
              LayerSpec("mbconv", 5, 2), LayerSpec("mbconv", 3, 1), LayerSpec("mbconv", 3, 1),
              LayerSpec("conv", 3, 2, channels=12)]  # fmt: skip
     graph = build_stack(specs, input_shape=(1, 48, 48, 3), seed=11, name="two_residuals")
+    assert DEFAULT_INPLACE.residual_add_in_stage
     x = make_test_input(graph)
     expected = reference.run_graph(graph, x)
     plan = make_plan(graph, 2, 3)

@@ -7,7 +7,7 @@ arena planner and the (p, n) search.
 - arena.py: ``plan_arena(graph, plan, input_mode, scratch, inplace) -> ArenaPlan`` (in-place depthwise
   with its row schedule, ``depthwise_inplace_schedule``)
 - fusion.py: residual ADDs run as the epilogue of the 1x1 conv producing an operand (per layer, and in
-  the patch stage when ``InplacePolicy.residual_add_in_stage`` asks: off by default); ``fold_pads`` folds PAD / PADV2 into the conv or max pool reading it where exact
+  the patch stage unless ``InplacePolicy.residual_add_in_stage`` is off); ``fold_pads`` folds PAD / PADV2 into the conv or max pool reading it where exact
 - search.py: ``search`` / ``auto`` over (p, n) for an SRAM (and flash) budget; ``smallest_within`` (a MAC
   cap) and ``pareto``
 - synthetic.py: small random quantized conv stacks for tests

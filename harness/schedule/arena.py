@@ -125,10 +125,9 @@ class InplacePolicy:
     # residual ADDs run as the epilogue of the 1x1 conv producing an operand (harness/schedule/fusion.py)
     residual_add: bool = True
     # ... and inside the patch stage too (the ADD written into the shortcut's window: stage_layout_source).
-    # Off by default until the default sweep's figures are re-baselined with it on; exact since a fused
-    # ADD's windowed output is planned at its shortcut buffer's full size (two fused residual blocks in a
-    # row ending the stage: tests/test_fusion_residual_stage.py)
-    residual_add_in_stage: bool = False
+    # A fused ADD's windowed output is planned at its shortcut buffer's full size while it lives (two fused
+    # residual blocks in a row ending the stage: tests/test_fusion_residual_stage.py)
+    residual_add_in_stage: bool = True
     # PAD ops folded into the conv / max pool reading them (fusion.fold_pads): a rewrite of the graph and
     # plan that the caller applies before planning (the code generator, the search, the CLI); plan_arena
     # plans whatever graph it is given
