@@ -135,3 +135,10 @@ def test_kernels_are_one_op_per_file_with_one_selection_rule():
                     f"{name} (a DSP kernel) is in {path.name}, not in a *_dsp.c"
                 )
                 assert name.replace("_dsp", "_portable") in defined, f"{name} has no portable twin"
+
+
+def test_the_kinds_whose_kernels_take_scratch_have_a_scratch_rule():
+    header = (kernels.KERNELS_DIR / kernels.PUBLIC_HEADER).read_text()
+    takes_scratch = set(re.findall(r"\b(pb_\w+)\s*\([^;]*\bvoid \*scratch\b[^;]*\);", header))
+    kinds = {kind for kind, d in OP_DEFS.items() if takes_scratch & set(d.kernels)}
+    assert kinds == set(kernels.SCRATCH_KINDS)

@@ -132,6 +132,10 @@ def mean_params(input_scale: float, output_scale: float, count: int) -> tuple[in
 
 # --- scratch ------------------------------------------------------------------------------------------
 
+# The kinds whose kernels take scratch (a ``void *scratch`` in pb_kernels.h: tests/test_opdefs.py checks
+# the two against each other), each with its rule below.
+SCRATCH_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
 
 def scratch_bytes(
     op_kind: str,
@@ -146,7 +150,7 @@ def scratch_bytes(
     FULLY_CONNECTED); filter_shape in the graph's layout. The portable kernels need none; every op
     other than the three below needs none either.
     """
-    if not optimized or op_kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+    if not optimized or op_kind not in SCRATCH_KINDS:
         return 0
     if filter_shape is None:
         raise KernelError(f"scratch_bytes({op_kind!r}): the filter shape is needed")
@@ -181,7 +185,7 @@ def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape
 
 def op_scratch_bytes(graph: Graph, op: Op, optimized: bool) -> int:
     """scratch_bytes for one op of a graph."""
-    if op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+    if op.kind not in SCRATCH_KINDS:
         return 0
     return scratch_bytes(
         op.kind, graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape, optimized=optimized
