@@ -10,8 +10,9 @@ tensors it reads and writes (index and name), where its output lives in the aren
 output shape and type, whether it is in the patch stage; the arena (``PEAK_MEM``) and its parts; the
 patch parameters.
 
-Exit status 0 and the JSON, or exit status 3 with one line on stderr: the generator's exception as
-``ExceptionType: message`` (the caller names the model).
+Exit status 0 and the JSON, or exit status 3 with the traceback on stderr and, last, one line: the
+generator's exception as ``ExceptionType: message (at file:line, parsing op <i> <OP>)`` (the caller
+names the model).
 """
 
 from __future__ import annotations
@@ -106,15 +107,38 @@ def generate(path: str, mode: str, patches: int, patch_layers: int) -> dict:
     }
 
 
+def _op_being_parsed(error: BaseException) -> str | None:
+    """ "op 63 FULLY_CONNECTED" when the error came while the convertor parsed an op (its frame's locals)."""
+    index, kind = None, None
+    tb = error.__traceback__
+    while tb is not None:
+        names = tb.tb_frame.f_locals
+        if tb.tb_frame.f_code.co_name == "parseOperatorInfo" and "i" in names:
+            index = names["i"]
+        if tb.tb_frame.f_code.co_name == "_handleOperator" and "op_code_str" in names:
+            kind = names["op_code_str"]
+        tb = tb.tb_next
+    if index is None:
+        return None
+    return f"op {index}" + (f" {kind}" if kind else "")
+
+
 def main(argv: list[str]) -> int:
     copy, path, mode, patches, patch_layers, out = argv
     sys.path.insert(0, copy)
     try:
         result = generate(path, mode, int(patches), int(patch_layers))
     except Exception as error:  # the generator's own failure, reported in one line
+        traceback.print_exc()  # the whole story for generator.log; the caller reads the last line
         message = " ".join(str(error).split()) or "(no message)"
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}"
+        ours = [f for f in frames if "/code_generator/" in f.filename]  # TinyEngine's deepest own frame
+        if ours and ours[-1] is not frames[-1]:
+            where += f", from its {ours[-1].filename.rsplit('/', 1)[-1]}:{ours[-1].lineno} {ours[-1].name}"
+        parsing = _op_being_parsed(error)
+        if parsing:
+            where += f", parsing {parsing}"
         kind = type(error).__qualname__
         if type(error).__module__ != "builtins":
             kind = f"{type(error).__module__}.{kind}"  # struct.error, not a bare "error"

@@ -54,6 +54,7 @@ class TinyEngineEngine(Engine):
         ".data + .bss (its buffer[PEAK_MEM] in it) + stack high-water; in patch mode its image (outside its "
         "arena) is a static array in SRAM, counted"
     )
+    peer = True  # measured beside patchbench: output that differs is a finding about TinyEngine (inexact)
     per_op_outputs = True  # the diagnosis build sends each TinyEngine layer's output CRC (crc_ops: its ops)
 
     def check_available(self, kernels: str) -> None:

@@ -38,6 +38,7 @@ MODES = ("int", "fp")  # integer requantization (fp_requantize=False), TinyEngin
 GENERATOR_TIMEOUT_S = 600
 KEY_LENGTH = 16
 RESULT_FILE = "generated.json"
+FAILURE_FILE = "failed.txt"  # a failed generation's one line (its generator.log beside it)
 
 
 class GeneratorFailed(RuntimeError):
@@ -210,6 +211,9 @@ def run_generator(tflite: bytes, model: str, mode: str = "int", *, patches: int 
             if done.returncode != 0:
                 lines = [line for line in done.stderr.splitlines() if line.strip()]
                 reason = lines[-1].strip() if lines else f"exit status {done.returncode}"
+                # cached too (a sweep asks again for every kernel set and board), with the generator's log
+                (work / FAILURE_FILE).write_text(reason)
+                work.rename(entry)
                 raise GeneratorFailed(f"TinyEngine's generator failed on {model}: {reason}")
             result = json.loads((work / "layers.json").read_text()) | {"mode": mode}
             stage_layers = sum(1 for layer in result["layers"] if not layer["is_patch"])
@@ -221,7 +225,7 @@ def run_generator(tflite: bytes, model: str, mode: str = "int", *, patches: int 
             (work / "layers.json").unlink()
             work.rename(entry)
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)  # gone already when a failure was cached (renamed)
             raise
     found = _load(entry, model)
     assert found is not None, entry
@@ -275,6 +279,11 @@ def output_getter(layers: list[dict]) -> str:
 
 
 def _load(entry: Path, model: str) -> Generated | None:
+    """The cached generation in ``entry``; GeneratorFailed when the generator failed on it (its log is in
+    the entry); None when there is none."""
+    failure = entry / FAILURE_FILE
+    if failure.is_file():
+        raise GeneratorFailed(f"TinyEngine's generator failed on {model}: {failure.read_text().strip()}")
     try:
         data = json.loads((entry / RESULT_FILE).read_text())
         layers = tuple(
