@@ -77,6 +77,14 @@ def test_every_engine_has_kernel_sets_with_unique_names():
             assert engine.identity(options)["kernels"] == kernel_set.name
 
 
+def test_an_engines_published_counterparts_are_columns_of_the_published_table():
+    from harness.results.published import ENGINE_COLUMNS
+
+    for engine in ENGINES.values():
+        assert set(engine.published_as) <= set(engine.kernel_set_names)
+        assert set(engine.published_as.values()) <= set(ENGINE_COLUMNS)
+
+
 def test_the_sweep_and_the_options_take_the_registry_kernel_sets():
     assert parse_kernel_sets(",".join(kernel_set_names()), "--kernels") == list(kernel_set_names())
     for engine in ENGINES.values():

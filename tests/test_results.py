@@ -184,7 +184,7 @@ def _every_field_set() -> PointRecord:
         latency_estimated_ms=54.51, layer_latency_estimated_ms=[("conv0", 0.25), ("dw1", 0.5)],
         timing_model="timing-model 1 (llvm-mca cortex-m7)", macs=7_753_184, macs_patch_stage=1_599_840,
         mac_overhead=0.03518, exact=False, oracle_exact=True, oracle="LiteRT BUILTIN_REF: equal on 1 output",
-        portable_ops="mean0: no CMSIS-NN kernel", output_crc="5a17c3e2",
+        portable_ops="mean0: no CMSIS-NN kernel", published_as="tinyengine", output_crc="5a17c3e2",
         firmware_hash="feedfacecafe",
         flags="-mcpu=cortex-m7 -O2", board_id="0669FF555052836687031520", log_path="logs/p4.log",
         analysis=analysis, created_at=1_790_000_000.25,

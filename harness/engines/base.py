@@ -79,6 +79,9 @@ class Engine(ABC):
     # True: an engine measured beside patchbench's own; its output differing from the reference is a
     # finding about it, stored as "inexact" (reported, not a failed test); patchbench's own fails
     peer: bool = False
+    # kernel set -> the engine column of TinyEngine's README table (harness.results.published
+    # ENGINE_COLUMNS) its figures stand beside in the report; a kernel set not here has none
+    published_as: dict[str, str] = {}
 
     @property
     def default_kernels(self) -> str:

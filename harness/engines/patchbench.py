@@ -60,6 +60,8 @@ class PatchbenchEngine(Engine):
     timed_units = "one unit per patch of the patch stage, then one per op after it"
     sram_accounting = ".data + .bss (the planned arena in it) + stack high-water; planned: arena + planned stack"
     per_op_outputs = True
+    # the published engine of the same kind: patch-based, in-place, its own DSP kernels (MCUNetV2)
+    published_as = {"optimized": "tinyengine"}
 
     def check_available(self, kernels: str) -> None:
         if self.kernel_set(kernels).cmsis_nn:

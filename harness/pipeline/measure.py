@@ -297,6 +297,7 @@ def new_result(
     )
     return PointResult(
         identity=identity,
+        published_as=chosen.published_as.get(identity.kernels),
         status="error",
         sram_budget=target.sram_budget_bytes,
         flash_budget=target.flash_budget_bytes,

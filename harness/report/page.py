@@ -26,6 +26,7 @@ from markupsafe import Markup
 
 from harness.paths import BUILD_DIR, REPORTS_DIR
 from harness.report.cells import STATUS_TEXT, plain_record, slug, text_or_dash, when
+from harness.report.engines import RATIO_GAP, TINYENGINE_SOURCE, engine_comparisons
 from harness.report.figure6 import figure6_section
 from harness.report.groups import grouped, history, make_group, models_of_several_contents, trend_charts_of
 from harness.report.kernel_sets import kernel_set_comparisons
@@ -146,6 +147,9 @@ def render_report(
             groups=groups,
             problems=problems(records, logs),
             kernel_comparisons=kernel_set_comparisons(records),
+            engine_comparisons=engine_comparisons(records),
+            published_source=TINYENGINE_SOURCE,
+            ratio_gap=RATIO_GAP,
             figure6=figure6_section(records),
             environment=environment_lines(run, environment, records),
         )

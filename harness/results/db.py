@@ -192,6 +192,14 @@ def _schema_7(conn: sqlite3.Connection) -> None:
 
 
 # Each step takes the database from its index to the next version; append, never edit, a step.
+def _schema_7(conn: sqlite3.Connection) -> None:
+    """Engines with kernel sets (harness/engines): the published column a point's engine and kernel set
+    stand beside (published_as; old rows: none), and rows stored when the CMSIS-NN kernel set named
+    itself the engine get the engine that ran them, patchbench's (kernels cmsis-nn)."""
+    _add_columns(conn, ("published_as",))
+    conn.execute("UPDATE results SET engine = 'patchbench' WHERE engine = 'cmsis-nn' AND kernels = 'cmsis-nn'")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6, _schema_7,
 ]  # fmt: skip

@@ -288,6 +288,9 @@ class PointRecord:
     # The ops the kernel set has no kernel for, which ran the engine's fallback kernel (the engine's
     # FirmwareSources.fallbacks): "name: why; name: why" (None: every op ran the set's own kernel).
     portable_ops: str | None = field(default=None, metadata=_meta("ops on fallback kernels"))
+    # The engine column of TinyEngine's README table (harness.results.published) that this engine and
+    # kernel set stand beside (the engine says which: Engine.published_as); None: none
+    published_as: str | None = field(default=None, metadata=_meta("published counterpart"))
     output_crc: str | None = field(default=None, metadata=_meta("output CRC-32"))
     firmware_hash: str | None = field(default=None, metadata=_meta("firmware build id"))
     flags: str | None = field(default=None, metadata=_meta("compiler flags"))
