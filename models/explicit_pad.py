@@ -20,8 +20,9 @@ import copy
 import numpy as np
 
 from harness.ir.graph import Block, Graph, Op, Tensor, validate
+from harness.ir.model_name import EXPLICIT_PAD_SUFFIX
 
-SUFFIX = "-explicit-pad"
+SUFFIX = EXPLICIT_PAD_SUFFIX
 PADDED_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 

@@ -67,3 +67,10 @@ def test_an_even_kernel_is_refused():
     filt.data = np.zeros(filt.shape, np.int8)
     with pytest.raises(ValueError, match="even kernel"):
         with_explicit_pads(odd)
+
+
+def test_an_export_takes_its_networks_published_figures():
+    from harness.results.published import published
+
+    assert published(f"mcunet-in2{SUFFIX}", "tinyengine") == published("mcunet-in2", "tinyengine")
+    assert published(f"mcunet-in2{SUFFIX}", "tinyengine").sram_kb == 215

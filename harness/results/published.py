@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.ir.model_name import network_name
+
 TINYENGINE_SOURCE = "TinyEngine README (mit-han-lab/tinyengine), STM32H743, per layer"
 TINYENGINE_BOARD = "stm32h743"
 ENGINE_COLUMNS = ("tflm", "cmsis-nn", "x-cube-ai", "tinyengine")
@@ -76,7 +78,9 @@ TINYENGINE_TABLE: tuple[PublishedFigure, ...] = tuple(
 
 
 def published(model: str, engine: str) -> PublishedFigure | None:
-    """TinyEngine's README figures for ``model`` under ``engine`` (one of ENGINE_COLUMNS), if it has any."""
+    """TinyEngine's README figures for ``model`` under ``engine`` (one of ENGINE_COLUMNS), if it has any; a
+    model's explicit-PAD export (the form MCUNet's released files have) takes its network's figures."""
+    model = network_name(model)
     return next((f for f in TINYENGINE_TABLE if f.model == model and f.engine == engine), None)
 
 
