@@ -1,5 +1,6 @@
 """Docs that cannot drift: docs/architecture.md names every module, and every path that a C file or a
-Python string (a message, a docstring) names exists.
+Python string (a message, a docstring) names exists, as does every dotted name of a
+harness module or function they name (``harness.ir.quant.quantize_multiplier``).
 
 A module is named when the doc holds its path below the package root (``codegen/ops.py``) or, in the
 data-flow picture, its file name on a line of its package (``harness/codegen/ ... ops.py``, the lines
@@ -8,6 +9,7 @@ that follow a package's first line up to the next package belong to it).
 
 from __future__ import annotations
 
+import importlib
 import io
 import re
 import tokenize
@@ -127,3 +129,37 @@ def test_every_repository_path_a_python_string_names_exists():
                     ):
                         broken.append(f"{path.relative_to(REPO_ROOT)}: {name}")
     assert not broken, f"messages and docstrings name paths that do not exist: {broken}"
+
+
+DOTTED = re.compile(r"(?<![\w.])(harness(?:\.\w+)+)")
+
+
+def _resolves(dotted: str) -> bool:
+    """``harness.codegen.kernels.mean_params``: the longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:end]))
+        except ImportError:
+            continue
+        for attribute in parts[end:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+def test_every_harness_name_a_c_file_or_a_python_string_names_exists():
+    texts = [(p, p.read_text()) for p in _c_files()]
+    for package in (*PACKAGES, "tests"):
+        texts += [(p, s) for p in sorted((REPO_ROOT / package).rglob("*.py")) for s in _python_strings(p)]
+    broken = sorted(
+        {
+            f"{p.relative_to(REPO_ROOT)}: {name}"
+            for p, text in texts
+            for name in DOTTED.findall(text)
+            if not _resolves(name)
+        }
+    )
+    assert not broken, f"names of modules or functions that do not exist: {broken}"

@@ -209,7 +209,7 @@ void pb_max_pool_s8(const pb_region *region, const pb_window *window, int32_t ac
 
 /* MEAN over height and width (axes 1, 2: global average pooling) of an [h, w, c] tensor -> [c],
  * TFLite's QuantizedMeanOrSum: multiplier and shift have 1 / (h * w) folded in; get them from
- * harness.kernels.mean_params(input_scale, output_scale, h * w). */
+ * harness.codegen.kernels.mean_params(input_scale, output_scale, h * w). */
 void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero_point, int32_t output_zero_point,
                 int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output);
 
@@ -260,12 +260,13 @@ void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t out
  * zero, plus the zero point, clamped. At a float model's input. */
 void pb_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
 
-/* DEQUANTIZE int8 -> float32: (float)((q - zero_point) * scale), the product in double (harness.quant). */
+/* DEQUANTIZE int8 -> float32: (float)((q - zero_point) * scale), the product in double
+ * (harness.ir.quant.dequantize). */
 void pb_dequantize_s8_f32(int32_t size, double scale, int32_t zero_point, const int8_t *input, float *output);
 
 /* SOFTMAX over the last axis of [rows, depth], TFLite's int8 fixed-point (gemmlowp exp) kernel.
  * The output is TFLite's int8 softmax output: scale 1/256, zero point -128.
- * input_multiplier, input_left_shift, diff_min: harness.kernels.softmax_params(beta, input_scale). */
+ * input_multiplier, input_left_shift, diff_min: harness.reference.softmax_quant(input_scale, beta). */
 void pb_softmax_s8(int32_t rows, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
                    int32_t diff_min, const int8_t *input, int8_t *output);
 
@@ -356,7 +357,7 @@ void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_
 
 /* MEAN with the input viewed as [outer, count, middle, count2, inner]: the reduced axes are the two runs
  * `count` and `count2` (count2 = 1 when they are one run of adjacent axes), the output is
- * [outer, middle, inner]. TFLite's QuantizedMeanOrSum: harness.kernels.mean_params(in_scale, out_scale,
+ * [outer, middle, inner]. TFLite's QuantizedMeanOrSum: harness.codegen.kernels.mean_params(in_scale, out_scale,
  * count * count2). */
 typedef struct {
     int32_t outer, count, middle, count2, inner;
