@@ -316,7 +316,7 @@ POINT_FAULTS = {  # where it fails -> the exception -> what the row's reason say
         r"unexpected OSError: .*No space left",
     ),
     "out of memory in the reference": ("make_test_input", MemoryError(), r"unexpected MemoryError"),
-    "a bug in a stage": ("generate_model", KeyError("op7"), r"unexpected KeyError: 'op7' \(please report it"),
+    "a bug in a stage": ("_add_plan_metrics", KeyError("op7"), r"unexpected KeyError: 'op7' \(please report it"),
 }
 
 
@@ -349,11 +349,12 @@ def test_a_board_timeout_row_carries_the_console_tail(tiny, stored, monkeypatch,
 
 
 def test_a_point_too_big_is_decided_before_its_c_is_generated(stored, monkeypatch):
+    from harness.engines.patchbench import PatchbenchEngine
     from harness.firmware.targets import load_target
     from harness.pipeline import measure as pipeline
 
     monkeypatch.setattr(
-        pipeline, "generate_model", _raise(AssertionError("generated C for a point that cannot fit"))
+        PatchbenchEngine, "generate", _raise(AssertionError("generated C for a point that cannot fit"))
     )
     small = dataclasses.replace(load_target("stm32f746"), sram_budget_bytes=8 * 1024)
     result = pipeline.measure(get_model(VWW), small, 1, 0, repeat=1)
