@@ -14,7 +14,7 @@ from harness.frontend import save_tflite
 from harness.ir.graph import content_digest
 from harness.paths import REPO_ROOT
 from harness.pipeline.measure import new_result
-from harness.results.db import ResultsDB
+from harness.results.db import MIGRATIONS, ResultsDB
 from harness.results.record import PointIdentity, PointRecord
 from models.synthetic import LayerSpec, build_stack
 
@@ -110,7 +110,7 @@ def test_a_database_from_before_the_content_keeps_its_rows_and_stays_comparable(
         con.execute("DROP TABLE old_results")
         con.execute("PRAGMA user_version = 4")
     with ResultsDB(path) as db:
-        assert db.schema_version == 5
+        assert db.schema_version == len(MIGRATIONS)
         (old,) = db.records("old")
         assert old.identity == identity and old.identity.model_hash == "" and old.output_crc == "12345678"
         now = dataclasses.replace(identity, model_hash="e9add30df8e6070d")
