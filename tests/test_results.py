@@ -326,6 +326,21 @@ def test_a_database_of_the_old_schema_keeps_its_rows(tmp_path):
         assert len(db.records()) == 4
 
 
+def test_rows_whose_engine_was_the_cmsis_nn_kernel_set_get_patchbench(tmp_path):
+    """Schema 7: before engines had kernel sets, a CMSIS-NN point named the library its engine."""
+    path = tmp_path / "v6.sqlite"
+    with ResultsDB(path) as db:
+        db.start_run("r", None, "h", {})
+        db.add(_row(run_id="r", latency=1.0, kernels="cmsis-nn", engine="cmsis-nn"))
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    with ResultsDB(path) as db:
+        (record,) = db.records("r")
+    assert (record.identity.engine, record.identity.kernels) == ("patchbench", "cmsis-nn")
+
+
 def test_the_identity_defaults_are_what_measure_uses():
     from harness.engines import DEFAULT_ENGINE, get_engine
     from harness.results.record import PointIdentity
