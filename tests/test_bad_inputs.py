@@ -542,10 +542,11 @@ def test_a_bad_model_file_is_refused_naming_what_it_is(tmp_path, case):
 
     make, message = MODEL_FILE_CASES[case]
     path = tmp_path / "net.tflite"
-    path.write_bytes(make())
+    data = make()
+    path.write_bytes(data)
     with pytest.raises(TFLiteImportError, match=message):
         import_tflite(path)
-    assert path.stat().st_size == len(make())  # the file as it was
+    assert path.stat().st_size == len(data)  # the file as it was
 
 
 def test_a_folder_named_like_a_model_is_said_to_be_a_folder(tmp_path):
