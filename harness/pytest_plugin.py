@@ -126,6 +126,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The options that say what to measure: given any, the sweep is loaded and checked when the session starts.
+SWEEP_OPTIONS = ("--sweep", "--pb-target", "--models", "--patches", "--depths", "--repeat", "--kernels",
+                 "--engines", "--input-modes")  # fmt: skip
+
+
+def session_sweep(config: pytest.Config) -> Sweep:
+    """The session's sweep (the sweep file with the options over it), loaded on first use. An installed
+    plugin is in every pytest session of its environment: one that measures nothing never loads it (the
+    default sweep's models need ../shared)."""
+    sweep = getattr(config, "_patchbench_sweep", None)
+    if sweep is None:
+        sweep = config._patchbench_sweep = _session_sweep(config)
+    return sweep
+
+
 def _session_sweep(config: pytest.Config) -> Sweep:
     try:
         sweep = load_sweep(config.getoption("--sweep"))
@@ -186,7 +201,8 @@ def pytest_configure(config: pytest.Config) -> None:
     interrupt_on_termination()  # SIGTERM/SIGHUP: rows kept, emulators stopped, boards released, as Ctrl-C
     for name, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
-    config._patchbench_sweep = _session_sweep(config)
+    if any(config.getoption(option) not in (None, []) for option in SWEEP_OPTIONS):
+        session_sweep(config)  # what was asked for is checked up front: a mistake is one usage error
     if _is_controller(config):
         _check_lab(config)
     if _is_controller(config) and RUN_ID_ENV not in os.environ:
@@ -263,7 +279,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "point" in metafunc.fixturenames:
-        points: list[Point] = metafunc.config._patchbench_sweep.points()
+        points: list[Point] = session_sweep(metafunc.config).points()
         metafunc.parametrize("point", points, ids=[p.test_id for p in points])
 
 
@@ -320,7 +336,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 @pytest.fixture(scope="session")
 def sweep(pytestconfig: pytest.Config) -> Sweep:
-    return pytestconfig._patchbench_sweep
+    return session_sweep(pytestconfig)
 
 
 @pytest.fixture(scope="session")
