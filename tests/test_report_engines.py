@@ -44,6 +44,7 @@ def test_the_engines_are_set_beside_the_reference_with_the_published_ratios():
     # measured 3.0x against the published 103 / 56 = 1.84x: more than 25 % apart, marked
     assert toy.latency.flagged and (toy, "latency", toy.latency) in comparison.flagged
     assert patched.schedule == "p=4 n=5 streamed" and patched.latency.ratio == pytest.approx(1.3)
+    assert patched.latency.published is None and not patched.latency.flagged  # the table is per layer
     assert unsupported.status == "unsupported" and unsupported.latency.value is None
     assert comparison.units and toy.layer_latency and not patched.layer_latency
 

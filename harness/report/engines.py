@@ -1,8 +1,9 @@
 """Engines side by side: for every model and board a run measured with more than one engine, each engine
 and kernel set's per-layer point (and the reference engine's patch points) with its peak SRAM, flash,
 latency (total, per MAC, per timed unit), exactness and each figure's ratio to the reference row; beside
-it the figure TinyEngine's README published for the engine column the point stands beside (the record's
-``published_as``, which the engine declares), and the published ratio to the reference row's column.
+it the figure TinyEngine's README published (per layer) for the engine column a per-layer point stands
+beside (the record's ``published_as``, which the engine declares), and the published ratio to the
+reference row's column.
 Where a measured ratio and the published one differ by more than ``RATIO_GAP`` the cell says so.
 
 The reference row is the default engine's default kernel set, per layer (a point's identity defaults:
@@ -133,7 +134,9 @@ def _comparison(key, records: list[dict]) -> EngineComparison:
 
 
 def _published(record: dict | None) -> PublishedFigure | None:
-    if record is None or not record.get("published_as"):
+    """The published figures a point stands beside: its engine column's, for a per-layer point (the
+    table was measured per layer)."""
+    if record is None or not record.get("published_as") or identity_of(record).p != 1:
         return None
     return published(record["model"], record["published_as"])
 
