@@ -177,8 +177,10 @@ def test_bad_source_names_are_rejected(build_root, name):
 
 
 def test_bad_options_are_rejected():
-    with pytest.raises(BuildError, match="runs must be >= 1"):
+    with pytest.raises(BuildError, match=r"runs must be in 1..1000 and warmup in 0..1000 \(got 0, 1\)"):
         BuildOptions(runs=0)
+    with pytest.raises(BuildError, match=r"runs must be in 1..1000 .*\(got 1000000, 1\)"):
+        BuildOptions(runs=10**6)  # a count the firmware would run for hours, or past its C int
     with pytest.raises(BuildError, match="stack_bytes"):
         BuildOptions(stack_bytes=100)
 
