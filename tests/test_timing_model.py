@@ -91,6 +91,9 @@ def test_m4_estimate_adds_the_refill_of_taken_branches_and_flash_wait_states():
     assert name == "conv" and conv.instructions == 302
     assert conv.issue == 100 * (2 + 1 + 1) + (1 + 1)
     assert conv.branches == M4_BRANCH_REFILL * (99 + 1)
+    # the issue cycles by instruction class add up to the issue cycles: loads 2, the rest 1
+    assert conv.class_issue == {"load": 200, "alu": 101, "branch": 100, "call": 1}
+    assert sum(conv.class_issue.values()) == conv.issue
     wait_states = f412.clock.flash_latency
     assert memory_costs(f412).flash_fill == wait_states
     assert conv.memory == pytest.approx(26 * wait_states)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from harness.cli.registry import CommandError, arg, command
 
@@ -76,6 +76,9 @@ class PointCounts:
     other: float  # branch + memory cycles
     clock_hz: int
     units: list[dict]  # name, instructions (measured), issue_raw, branches, memory, mix
+    # the whole run: instruction class -> executed instructions, and its issue cycles (issue_factor 1)
+    mix: dict = field(default_factory=dict)
+    class_issue_raw: dict = field(default_factory=dict)
 
     def cycles(self, issue_factor: float) -> float:
         return issue_factor * self.issue_raw + self.other
@@ -128,7 +131,8 @@ def measure_counts(model: str, target_name: str, kernels: str, use_cache: bool =
         for name, u in found.units
     ]  # fmt: skip
     counts = PointCounts(model, target_name, kernels, point.firmware_hash or firmware, point.latency,
-                         found.total.issue, found.total.branches + found.total.memory, target.clock_hz, units)  # fmt: skip
+                         found.total.issue, found.total.branches + found.total.memory, target.clock_hz, units,
+                         dict(found.total.mix), dict(found.total.class_issue))  # fmt: skip
     stored[key] = asdict(counts)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(stored, indent=1))
@@ -244,7 +248,33 @@ def _layers(model: str, kernels: str, use_cache: bool) -> int:
         "where the cycles go (whole run): "
         + "; ".join(_breakdown(points[t], cores[t]) for t in LAYER_TARGETS)
     )
+    _class_table(points, cores)
     return 0
+
+
+def _class_table(points: dict[str, PointCounts], cores: dict[str, str]) -> None:
+    """The whole run's mix: each class's share of the instructions and its issue cycles per instruction on
+    each board (Cortex-M7: llvm-mca's block cycles spread evenly over the block: an explanation, not a
+    figure of the model)."""
+    from harness.boards.timing_model import M7_ISSUE_FACTOR
+
+    if any(not p.class_issue_raw for p in points.values()):
+        print("(the per-class table needs counts measured by this version: rerun with --no-cache)")
+        return
+    first = points[LAYER_TARGETS[0]]
+    total = sum(first.mix.values()) or 1
+    print(
+        f"{'class':16s} {'of instructions':>15s}" + "".join(f" {t + ' c/instr':>18s}" for t in LAYER_TARGETS)
+    )
+    for kind, count in sorted(first.mix.items(), key=lambda kv: -kv[1]):
+        if count / total < 0.005:
+            continue
+        cells = ""
+        for t in LAYER_TARGETS:
+            n = points[t].mix.get(kind, 0)
+            cycles = _factor(cores[t], M7_ISSUE_FACTOR) * points[t].class_issue_raw.get(kind, 0.0)
+            cells += f" {cycles / n if n else 0.0:18.2f}"
+        print(f"{kind:16s} {count / total:15.1%}{cells}")
 
 
 def _mix_text(mix: dict) -> str:
