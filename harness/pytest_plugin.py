@@ -382,14 +382,15 @@ def repeat(sweep: Sweep) -> int:
 
 @pytest.fixture(scope="session")
 def kernels(sweep: Sweep) -> list[str]:
-    """The kernel sets of this session (each point carries its own: ``point.kernels``)."""
-    return sweep.kernels
+    """The kernel sets of this session, each once, as the engines resolve them (each point carries its
+    own: ``point.kernels``)."""
+    return list(dict.fromkeys(kernels for _, kernels in sweep.engine_kernels()))
 
 
 @pytest.fixture(scope="session")
 def engines(sweep: Sweep) -> list[str]:
     """The engines of this session (each point carries its own: ``point.engine``)."""
-    return sweep.engines
+    return list(dict.fromkeys(engine for engine, _ in sweep.engine_kernels()))
 
 
 @pytest.fixture(scope="session")
