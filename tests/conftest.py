@@ -1,5 +1,6 @@
 """Test-suite hooks: the ``needs_tool`` marker of tests/machine.py, checked before each test runs; and
-the user's results (build/results.sqlite, build/report) unchanged by the whole session, or it fails."""
+the user's results (build/results.sqlite, build/report) unchanged by the whole session, or it fails
+(unless the session was given --results or --report: then it writes where it was told, as bench does)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ def pytest_runtest_setup(item):
 
 
 def pytest_sessionstart(session):
-    if not hasattr(session.config, "workerinput"):  # the controller sees the whole session
-        session.config._user_paths = snapshot()
+    config = session.config
+    if config.getoption("--results") or config.getoption("--report"):
+        return  # told where to write (`patchbench bench` passes build/results.sqlite and build/report)
+    if not hasattr(config, "workerinput"):  # the controller sees the whole session
+        config._user_paths = snapshot()
 
 
 def pytest_sessionfinish(session, exitstatus):
