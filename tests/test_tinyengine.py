@@ -135,3 +135,17 @@ def test_where_tinyengine_differs_the_first_differing_layer_is_named():
         "first op whose output differs: op 12 'classifier' (FULLY_CONNECTED, TinyEngine (int requantization))"
         in result.reason
     )
+
+
+@pytest.mark.emulator
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_patch_based_one_unit_per_patch_and_the_image_counted_outside_its_arena():
+    graph = tiny_network()
+    result = measure(graph, "stm32h743", 2, 2, engine="tinyengine", repeat=1, warmup=0)
+    assert result.status in ("passed", "inexact"), result.reason  # its patch stage's exactness is a finding
+    units = [name for name, _ in result.layer_latency]
+    after_stage = [op.name for op in graph.ops if op.kind != "PAD"][5:]  # the stage: first_conv, b0 (4 ops)
+    assert units == ["patch_r0_c0", "patch_r0_c1", "patch_r1_c0", "patch_r1_c1", *after_stage]
+    image = graph.tensor(graph.inputs[0]).nbytes  # 16 x 16 x 3, a static array beside its buffer[PEAK_MEM]
+    assert result.sram_measured_streamed == result.sram_measured - image
+    assert result.sram_measured <= result.sram_planned and result.arena_bytes > image
