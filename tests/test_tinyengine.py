@@ -142,7 +142,11 @@ def test_where_tinyengine_differs_the_first_differing_layer_is_named():
 def test_patch_based_one_unit_per_patch_and_the_image_counted_outside_its_arena():
     graph = tiny_network()
     result = measure(graph, "stm32h743", 2, 2, engine="tinyengine", repeat=1, warmup=0)
-    assert result.status in ("passed", "inexact"), result.reason  # its patch stage's exactness is a finding
+    # a finding about TinyEngine: with a residual ADD in its patch stage its output differs, though every
+    # layer is exact per layer (its patch stage misaligns the ADD's shortcut)
+    assert result.status == "inexact", result.reason
+    assert "per layer, all 8 ops' outputs equal the reference's" in result.reason
+    assert "this patch schedule's output differs from the same engine's per-layer output" in result.reason
     units = [name for name, _ in result.layer_latency]
     after_stage = [op.name for op in graph.ops if op.kind != "PAD"][5:]  # the stage: first_conv, b0 (4 ops)
     assert units == ["patch_r0_c0", "patch_r0_c1", "patch_r1_c0", "patch_r1_c1", *after_stage]

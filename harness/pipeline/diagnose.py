@@ -51,6 +51,9 @@ class OpDifference:
 class Diagnosis:
     difference: OpDifference | None  # None: every op's output equals the reference's per layer
     ops: int
+    # the CRC32 of the network's (first) output in the per-layer build, when its last CRC is of that output:
+    # a patch point's output compares with it (its patch stage, or the per-layer arithmetic?)
+    per_layer_output_crc: int | None = None
 
     def describe(self) -> str:
         if self.difference is not None:
@@ -88,7 +91,9 @@ def diagnose(
         x = x.arrays(graph)
         x = x[graph.inputs[0]] if len(graph.inputs) == 1 else x
     engine = engine or get_engine()
-    generated = engine.generate(graph, make_plan(graph, 1, 0), target, given, engine.options(kernels), op_crcs=True)
+    generated = engine.generate(
+        graph, make_plan(graph, 1, 0), target, given, engine.options(kernels), op_crcs=True
+    )
     platform = board.firmware_platform if board is not None else firmware_platform(backend)
     firmware = engine.build(generated, target, BuildOptions(platform=platform, runs=1, warmup=0))
     if isinstance(firmware, DoesNotFit):
@@ -102,8 +107,10 @@ def diagnose(
     # an engine that folds ops into others (TinyEngine: PADs, RESHAPEs) sends the CRCs of the ops it runs
     ops = graph.ops if generated.crc_ops is None else [graph.op(name) for name in generated.crc_ops]
     expected = expected if expected is not None else reference_crcs(graph, x, ops)
+    output_crc = device[-1] if ops and ops[-1].outputs[0] == graph.outputs[0] else None
     for op, got, want in zip(ops, device, expected, strict=True):
         if got != want:
             kernel = engine.op_kernel(graph, op, kernels)
-            return Diagnosis(OpDifference(graph.ops.index(op), op.name, op.kind, kernel, got, want), len(ops))
-    return Diagnosis(None, len(ops))
+            difference = OpDifference(graph.ops.index(op), op.name, op.kind, kernel, got, want)
+            return Diagnosis(difference, len(ops), output_crc)
+    return Diagnosis(None, len(ops), output_crc)

@@ -433,7 +433,16 @@ def _first_differing_op(planned: PlannedPoint, board: Board | None, backend: str
                          backend=backend)  # fmt: skip
     except Exception as err:  # a failed diagnosis must not cost the measured point (see the module doc)
         return f"the per-op CRC diagnosis did not run: {type(err).__name__}: {err}"
-    return found.describe()
+    text = found.describe()
+    crcs = (planned.result.output_crc or "").split()
+    if not planned.plan.is_per_layer and found.per_layer_output_crc is not None and crcs:
+        same = int(crcs[0], 16) == found.per_layer_output_crc
+        text += (
+            f"; this patch schedule's output {'equals' if same else 'differs from'} the same engine's "
+            f"per-layer output (CRC32 {crcs[0]} vs {found.per_layer_output_crc:08x})"
+            + ("" if same else ": its patch stage computes something else too")
+        )
+    return text
 
 
 def _graph(model: str) -> Graph:
