@@ -140,10 +140,16 @@ def generator_copy(build_root: Path | None = None) -> Path:
                 shutil.copyfile(path, target)
             log = [f"TinyEngine generator copied from {SNAPSHOT_DIR / 'code_generator'} ({_version()})"]
             for patch in patch_files():
-                done = subprocess.run(
-                    ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", str(patch)],
-                    cwd=work, capture_output=True, text=True,
-                )  # fmt: skip
+                try:
+                    done = subprocess.run(
+                        ["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch", "-i", str(patch)],
+                        cwd=work, capture_output=True, text=True,
+                    )  # fmt: skip
+                except FileNotFoundError:
+                    raise GeneratorFailed(
+                        "the 'patch' program applies TinyEngine's fixes to its generator: install it "
+                        "(apt-get install patch, or ./run.sh setup)"
+                    ) from None
                 if done.returncode != 0:
                     raise GeneratorFailed(
                         f"patch {patch.name} does not apply to {SNAPSHOT_DIR}: "
