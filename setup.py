@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The wheel carries patchbench's data files (harness/paths.py DATA_FILES: board files, sweeps, report
 templates, regression thresholds, the benchmark test) as ``harness/_data/``, so an installed patchbench
 finds them without the repository. Everything else is in pyproject.toml."""

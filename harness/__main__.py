@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 from harness.cli import main
 
 raise SystemExit(main())

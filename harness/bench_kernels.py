@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Kernel suites on the emulator: instructions per MAC of each of patchbench's kernel sets (harness/engines/
 patchbench.py: its DSP kernels, its portable C, CMSIS-NN) on the same shapes, on M4 and M7.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where things are: the repository, the shared models beside it, the build output, the data files.
 
 patchbench runs from a checkout (``pip install -e .``, or the repository on ``PYTHONPATH``) or from an

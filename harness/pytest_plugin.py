@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """patchbench's pytest plugin: options, fixtures and the parametrization of the benchmark tests.
 
 Installed (``pip install patchbench``) it loads in every pytest session through its ``pytest11`` entry

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """patchbench's model zoo: synthetic-weight int8 builds of the networks the MCUNetV2 paper studies,
 plus the MLPerf Tiny .tflite models, all as ``harness.ir.graph.Graph`` (see models/registry.py)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shared pieces of the zoo: a small float network spec, calibrated and quantized into a ``Graph``.
 
 A builder script calls ``NetworkBuilder`` methods (conv, depthwise, add, pool, FC) inside named blocks.

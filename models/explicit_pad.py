@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A zoo network exported the way MCUNet's released .tflite files are made: explicit PAD ops before strided
 convolutions.
 

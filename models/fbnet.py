@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """FBNet-A (Wu et al. 2019), the searched block list of facebookresearch's reference model definition.
 
 Stem 3x3 s2 16 (its following "skip" block is the identity), then inverted-residual blocks ``ir_k{k}``

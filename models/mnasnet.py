@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """MnasNet-A1 (Tan et al. 2019), without its squeeze-and-excitation.
 
 Block list of the reference (TensorFlow TPU models' ``mnasnet_a1``): stem 3x3 s2 32; a SepConv (depthwise

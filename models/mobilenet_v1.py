@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """MobileNetV1 (Howard et al. 2017): a 3x3 s2 stem and 13 depthwise-separable blocks, ReLU6.
 
 Each block ``b{i}`` is a depthwise 3x3 (``b{i}_dw``) and a pointwise 1x1 (``b{i}_pw``), both ReLU6; then

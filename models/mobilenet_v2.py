@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """MobileNetV2 (Sandler et al. 2018) and MbV2-RD, its receptive-field-redistributed form (MCUNetV2).
 
 MobileNetV2, as the reference implementation builds it: a 3x3 stride-2 stem of 32 channels, 17

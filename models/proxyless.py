@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """MCUNet and ProxylessNAS networks from their released JSON configs (ProxylessNAS format).
 
 The configs (mit-han-lab/mcunet's model zoo, in ../shared/models/mcunet-configs) give the architecture

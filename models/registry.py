@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The zoo's names: ``get_model(name) -> Graph`` and ``list_models()``.
 
 Names carry their parameters:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ResNet-8 for CIFAR-10, the MLPerf Tiny image-classification network, with residual ADDs.
 
 Stem 3x3 16 ReLU; three residual stacks of 16, 32, 64 channels (the last two start with stride 2):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Small random int8 conv stacks for the scheduler's property tests (and anyone else's).
 
 ``build_stack`` turns a list of ``LayerSpec`` into a valid, fully quantized ``Graph``: random int8

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Graphs that exercise the code generator: every op kind the kernels run, and a float model's ends.
 Shared by tests/test_codegen.py (host runs) and tests/test_e2e_qemu.py (the emulator)."""
 

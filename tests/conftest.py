@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Test-suite hooks: the ``needs_tool`` marker of tests/machine.py, checked before each test runs; and
 the user's results (build/results.sqlite, build/report) unchanged by the whole session, or it fails
 (unless the session was given --results or --report: then it writes where it was told, as bench does)."""

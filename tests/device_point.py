@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One point through the pipeline's stages on the emulated STM32F746, as the fusion tests run it."""
 
 from __future__ import annotations

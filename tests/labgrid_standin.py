@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The one stand-in of the labgrid tests: an emulated board behind a labgrid exporter.
 
 A physical probe cannot exist here, so the exporter host's "board" is QEMU, and its "probe" is this

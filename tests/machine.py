@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a test needs of the machine, in one place: the tools (``needs("gcc")``, a marker that
 tests/conftest.py checks before the test runs) and the optional packages (``import_or_skip``).
 

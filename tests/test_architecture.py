@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The package layering of docs/architecture.md holds: import-linter's contracts (pyproject.toml) pass.
 
 A module that imports from a layer above its own, or two modules of a package that import each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ARG_MAX (a classification head's last op), added through its definition (harness/ir/opdefs.py) with
 its reference, emitter and C kernel (pb_arg_max.c): int32 indices of the first largest value along one
 axis, as TFLite's ArgMinMax.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The backend registry (harness/boards/registry.py) is the one list of backend names: the classes it
 names load, what reads backend names reads it (pytest's and the CLI's --backend, the farm's choice, the
 report), labgrid is a backend like the others; and the emulator / board / hil markers select as documented."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bad inputs and faults, layer by layer: each case asserts the message a user sees (what is wrong and
 what to do) and, where points are measured or stored, that nothing stored is lost.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """BATCH_MATMUL (attention scores, a matrix of constant weights), added through its definition
 (harness/ir/opdefs.py) with its reference, emitter and C kernel (pb_batch_matmul.c): TFLite's int8
 arithmetic, sum of (lhs - zero point) * (rhs - zero point) requantized like a convolution's.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The benchmark tests: one test per (target, model, p, n, kernel set) point of the sweep.
 
 Each point generates the firmware (fixture ``plan``), builds it (``firmware``: once per point), runs it

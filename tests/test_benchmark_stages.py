@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The plugin's stage fixtures, through a whole pytest session each: a build failure is an error in
 setup, a firmware that does not fit is a skip with the numbers, each stored; a point's firmware is
 built once however many tests use it."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The pyocd backend without a board: only the probe boundary (harness.boards.pyocd_board.PyocdApi) is a
 fake; the console is real. A thread serves ``socket://127.0.0.1:<port>`` like ser2net and replays a
 record that the stub firmware really printed on QEMU, so the bytes go through the same

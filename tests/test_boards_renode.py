@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Renode backend without Renode (it is in no registry these machines reach): the .resc it writes and
 the command line it runs, the clear error when Renode is missing, and its process handling, driven by a
 stand-in ``renode`` on PATH that reads the generated script, opens the console pty it names and plays a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Firmware builds: sizes from the ELF, exact flags, the cache, and DoesNotFit from linker overflows."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``patchbench check``: the report a user reads before anything else, and its exit status."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The main job, `python -m harness bench`: a sweep through the benchmark tests, then the report."""
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Clock trees of the STM32 targets: the shipped [clock] tables are valid, and wrong ones are refused."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The CMSIS-NN kernel set: where its sources come from, what a firmware compiles of them, and that its
 calls (per kernel, per layer and on patch tiles) give the reference's output bit for bit on the emulated
 M4 and M7. A missing CMSIS-NN checkout skips these tests on a developer's machine and fails them in CI."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The code generator without an emulator: the C it writes (one function per op, named after the op, with
 its shapes; patch functions; the arena sized by the planner), the ops it refuses (CodegenError naming
 them, never a silent drop), and the generated C run on the host under AddressSanitizer/UBSan, bit-exact

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The converter corpus (../shared/models/converter): what the current TFLite converter writes for
 ordinary Keras models imports, canonicalizes, and computes exactly what LiteRT computes.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The op patterns of converter-made models (PyTorch via ONNX, Keras), built with the project's graph
 builders (tests/codegen_graphs.converter_patterns_graph): float32 image in, PAD before a stride-2 VALID
 conv, swish, squeeze-excite (MEAN + 1x1 convs + HARD_SWISH + LOGISTIC + per-channel MUL), TRANSPOSE to

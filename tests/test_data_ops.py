@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Broadcasting binary ops (ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU), PAD / PADV2 with any constant,
 SLICE / STRIDED_SLICE on data and SPLIT / SPLIT_V against the outside runtimes.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The data ops of issue 10 in generated firmware: one graph built with the project's builders
 (codegen_graphs.data_ops_graph: PRELU, SUB, MAXIMUM, MINIMUM with broadcast constants, PADV2, strided
 slices of rows, columns and channels, ADD, a MUL by one column, then SPLIT, SPLIT_V, strided slices, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Two identical sweeps on the emulator give identical figures: instructions (total and per timed unit),
 measured SRAM, flash and the output CRC. Each sweep builds its firmware from scratch (its own build
 folder), so the build is checked as well as the run. This is what lets the nightly compare treat any

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Docs that cannot drift: docs/architecture.md names every module, and every path that a C file or a
 Python string (a message, a docstring) names exists, as does every dotted name of a
 harness module or function they name (``harness.ir.quant.quantize_multiplier``).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End to end on the emulator: generated firmware for real models, built, run under QEMU (-icount), its
 output checked bit for bit and its timings and memory figures checked — all through harness.pipeline.measure.measure(),
 the path the benchmark tests and the CLI take.

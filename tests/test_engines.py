@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The engine registry (harness/engines): one definition of engines and kernel sets, and no other part of
 the harness that knows an engine or a kernel set by its name."""
 

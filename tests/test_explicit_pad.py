@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The zoo's explicit-PAD export (models/explicit_pad.py): a PAD of kernel // 2 on every side before every
 strided conv, as MCUNet's released files have; shapes unchanged; the file it writes is one LiteRT runs
 as the host reference does."""

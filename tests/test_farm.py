@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The farm inventory: loading and validating farm files, choosing a backend per target, the probe locks."""
 
 from __future__ import annotations

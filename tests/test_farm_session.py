@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A farm file naming a probe that is not connected, through a whole pytest session."""
 
 import os

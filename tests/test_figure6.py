@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The paper's Figure 6: the table from stored rows (harness/report/figure6.py), its report section, the
 ``figure6`` command, and sweeps/figure6.toml against the schedule search.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """An activation after a conv (the table ops: LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, the ReLUs) runs over
 the conv's output in place (harness/schedule/arena.py, INPLACE_ELEMENTWISE_KINDS): memory-wise the conv's
 epilogue, its output buffer becomes the activation's. Exact (element i of the table lookup reads only

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PAD ops folded into the conv / depthwise / max pool that reads them (harness/schedule/fusion.py).
 
 The fold is exact only where the reader's implicit padding stands for the PAD's constant: here each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A PAD folded into the depthwise conv after it, on the emulator: bit-exact with the reference with
 patchbench's portable and optimized kernels, and the measured peak SRAM goes down where the padded
 copy was the peak (per layer) and in the patch stage. Same graph as test_fusion_pad.pad_peak_graph."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Residual ADDs fused into the 1x1 projection conv inside the patch stage (harness/schedule/fusion.py,
 ``InplacePolicy.residual_add_in_stage``): per patch the conv's rows go through a chunk buffer and the ADD
 writes into the shortcut's window of its (larger) patch buffer (arena.stage_layout_source). Exact on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A point is identified by what it ran: the model by content (harness.ir.graph.content_digest in
 PointIdentity.model_hash), so two model files of one name are two points, two firmwares, two rows."""
 

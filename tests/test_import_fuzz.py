@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Structure-aware fuzzing of the TFLite importer: hypothesis rewrites fields of the real MLPerf Tiny
 models in place (tensor shapes, types, buffer indices, buffer offsets and lengths, quantization scales,
 zero points and axes, op codes, operator inputs and outputs, every field of every option table) and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The importer follows the TFLite int8 quantization rules of an op's constants: it refuses what would
 run as another function than the file declares, and accepts what TFLite Micro runs unambiguously.
 One test per rule (harness/frontend/importer.py, QUANTIZED_CONSTANT_RULES and _tensor), each citing the

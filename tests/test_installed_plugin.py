@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """patchbench installs as a package and a pytest plugin.
 
 A wheel is built from this tree (offline: ``pip wheel --no-build-isolation``) and installed into a fresh

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Interrupting a benchmark run keeps every completed point, and the database opens cleanly after."""
 
 import os

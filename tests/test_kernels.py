@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The C kernels on the host, against harness.reference, bit for bit.
 
 Every conv-like kernel runs in both variants: the portable C and the DSP kernels' C (their DSP

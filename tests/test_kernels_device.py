@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The kernels on the emulated Cortex-M4 and M7, with the real DSP instructions.
 
 One firmware per core runs random conv, 1x1, depthwise (3x3, 5x5, 7x7; out of place and in place) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The labgrid farm, with real labgrid on 127.0.0.1: a ``labgrid-coordinator``, one ``labgrid-exporter``
 per emulated host, places, reservations, locks and NetworkSerialPort consoles. Each host's "board" is
 QEMU behind tests/labgrid_standin.py (the only stand-in: flashing restarts that QEMU with the ELF).

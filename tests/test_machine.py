@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """tests/machine.py: in CI a missing tool or package fails the test that needs it; elsewhere it skips,
 and only the tests that need the tool (never a whole module by a module-wide skip)."""
 

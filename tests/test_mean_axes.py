@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """MEAN over any set of axes: reduced axes that are not adjacent (e.g. H and C of NHWC, keeping W) run as
 one pass over the input viewed as [outer, count, middle, count2, inner] (harness/codegen/ops.mean_view).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Every op kind is one definition (harness/ir/opdefs.py) with all its parts: the test names the part a
 kind lacks, so adding an op half-way fails here rather than on a device."""
 

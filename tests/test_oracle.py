@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The TFLite oracle in a point's verdict (harness.reference.oracle): device == reference == LiteRT
 BUILTIN_REF (else TFLite Micro), checked once per model content, stored with every point."""
 

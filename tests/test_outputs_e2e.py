@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Several outputs and float ends on the emulator: the firmware sends each graph output from where it
 sits in the arena with its own CRC, measure() checks each against the host reference apart (a point
 whose output differs names which one), and every byte of the float ends is in the plan: measured peak

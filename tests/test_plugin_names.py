@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The plugin's names do not clash with other plugins': labgrid's pytest plugin (options ``--lg-*``,
 fixtures ``env``, ``target``, ``strategy``) loads beside it, its ``target`` fixture stays labgrid's and
 patchbench's is ``pb_target`` (``--pb-target``: pytest-embedded has a ``--target``)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The PB1 record parser on hand-written logs: a good record, and every way a log can be wrong."""
 
 from __future__ import annotations

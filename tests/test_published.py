@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The published figures (harness/results/published.py) are those of ../shared/models/README.md's tables."""
 
 from __future__ import annotations

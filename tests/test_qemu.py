@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The whole path on the emulator: build the stub model, run it on QEMU, parse and check its record;
 and the ways a run goes wrong (hang, garbage, truncation, fault, stale build), plus the serial reader."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """harness.reference against the real runtimes, bit for bit.
 
 - Every tensor of the four MLPerf Tiny models equals LiteRT's BUILTIN_REF interpreter, and the outputs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Regression verdicts: a run against a baseline, through the API and through `python -m harness compare`."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTML report: built from a results database written the way the pipeline writes it, then parsed.
 
 ``add_run`` (also used by test_regression.py and test_report_browser.py) stores one run of realistic

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report in a real browser: headless Chromium opens the page offline, draws it, logs nothing.
 
 Chromium comes from Debian (`./run.sh setup` installs it). Without it the test is skipped on a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report's "Engines side by side": per model and board, every engine and kernel set beside the
 reference row (the default engine's default kernel set, per layer), each figure's ratio to it, and the
 figure TinyEngine's README published for the column the point stands beside, with the published ratio;

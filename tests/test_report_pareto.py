@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report sets input counted beside streamed, draws the measured Pareto set of (SRAM, latency) per
 model and board, names the fastest and the smallest point that fit side by side, and draws what a point
 that does not fit needs."""

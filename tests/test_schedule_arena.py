@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The arena planner: offsets, lifetimes, in-place proofs, scratch, and TFLite Micro's arena sizes.
 
 ``run_in_arena`` is the proof of a plan: the model runs with every tensor at its planned offset in

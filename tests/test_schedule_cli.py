@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ``profile`` and ``table1`` commands."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The host patch executor is bit-exact with per-layer inference for every valid (p, n), p in 1..4.
 
 Quick runs: the zoo's architectures at small resolutions (every valid point), mcunet-in0 and the MLPerf

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Patch plans: regions, border pads, coverage, MACs, and every rejection with a clear reason.
 
 Bit-exactness of the plans on real models is in test_schedule_exec.py; here the hypothesis property

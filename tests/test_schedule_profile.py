@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Analytic memory profile and the reproduction of the paper's Table 1."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Schedule search: fitting schedules ranked by MACs, the shortfall when nothing fits; and the SVG plot."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ``search`` command: fewest MACs within a budget, smallest SRAM under a MAC cap, the Pareto set."""
 
 from __future__ import annotations

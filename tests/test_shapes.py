@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shape inference: TFLite's output-shape rules per op kind, and clear errors on inputs that do not fit."""
 
 from __future__ import annotations

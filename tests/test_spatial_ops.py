@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Spatially local ops of converter-made models, built with the project's graph builders
 (models.synthetic.build_stack, tests/codegen_graphs.Appender): depthwise convolutions with a depth
 multiplier > 1; RESIZE_BILINEAR with each align_corners / half_pixel_centers setting; DEPTH_TO_SPACE and

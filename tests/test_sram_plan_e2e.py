@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SRAM on the emulator with the memory-saving kernels: in-place depthwise convolution (its ring of
 delayed rows in scratch) and residual ADDs fused into the projection conv, on real models, bit-exact.
 

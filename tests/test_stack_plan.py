@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The stack plan (harness/firmware/stack.py) on hand-written call graphs in GCC's -fcallgraph-info format,
 and on a real build: its reserve covers the painted high-water mark the firmware measures."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Sweep points: the input mode is a point dimension (per-patch points each way, per-layer counted)."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Target files: the three boards load with their real figures; bad files and names fail clearly."""
 
 from __future__ import annotations

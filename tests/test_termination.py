@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SIGTERM (what CI runners and ``timeout`` send) and SIGHUP end a session like Ctrl-C: every row
 completed before the signal is stored, and no emulator outlives the session."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The test input generator: the C (harness/firmware/pb_test_input.c, what every firmware links) and its
 Python twin (harness/firmware/test_input.py, what the reference is fed) give the same elements, and a
 generated model whose input comes from the seed (per layer, and streamed tile by tile) computes the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TFLite import/export: the MLPerf Tiny models import with the right ops, round-trip bit-exactly
 through LiteRT and TFLite Micro, and bad files fail with a TFLiteImportError that names the problem."""
 

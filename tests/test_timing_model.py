@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The cycle model (harness/boards/timing_model.py) on hand-made blocks: instruction classes, the Cortex-M4
 table with its pipelining and branch refill, llvm-mca for the Cortex-M7, the memory term, the per-unit
 segments, and the target's [timing] table."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The QEMU timing plugin (harness/boards/qemu-timing-plugin): it changes no instruction count, and its
 block counts add up, per timed unit, to the instructions the firmware's timer measured."""
 

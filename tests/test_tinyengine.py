@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TinyEngine as an engine: its generator from a patched build copy (never ../shared), a failure in one line,
 its invoke split into one timed unit per layer; on QEMU (M7) per layer bit-exact where TinyEngine is, and
 stored inexact with its first differing layer where it is not."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The elementwise activations (graph.UNARY_KINDS) and TRANSPOSE_CONV against the outside runtimes.
 
 A unary op's output depends on one int8 value, so one input holding all 256 values checks the whole

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Tests never write into the user's results: a pytest session without --results stores its points in a
 temporary database, and (tests/conftest.py) the whole suite fails when build/results.sqlite or
 build/report changed while it ran."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The model zoo: published sizes, MCUNetV2's Table 1 for MbV2 / MbV2-RD, structure (blocks, names),
 determinism, int8 activations that use their range, bit-exact agreement with LiteRT, registry errors
 and the ``zoo`` command."""

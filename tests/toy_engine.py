@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A toy engine, the whole of it: what adding an engine takes (one module with an Engine subclass, and its
 registration in harness.engines.ENGINES; tests/test_toy_engine.py registers it for a test).
 

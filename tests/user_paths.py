@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The user's results paths (the main job's database and report folder) as a comparable snapshot."""
 
 from __future__ import annotations

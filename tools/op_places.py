@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """How many places name each op kind: the measure of issue 23's "one op definition".
 
 A place is one line of the Python package (harness/, models/ left out: builders use ops, they do not

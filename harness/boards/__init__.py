@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Board backends, by name (the registry: harness/boards/registry.py). Adding one: write its module (a
 ``Board`` subclass) and add one line to the registry.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What every board backend offers, and the resource that describes a piece of hardware.
 
 Layered like labgrid: a ``Resource`` says what and where the hardware is (a target, a backend, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Which platform an ELF was linked for: the STM32 itself (flash at 0x08000000) or the QEMU machine
 (code at 0x00000000). A physical board or Renode (which emulates the STM32's own peripherals) must
 get firmware built with ``BuildOptions(platform="hardware")``; a QEMU build there would not boot and

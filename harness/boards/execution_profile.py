@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the QEMU timing plugin counted in one run: blocks, their instructions and execution counts.
 
 The plugin (``harness/boards/qemu-timing-plugin/pb_timing.c``, GPL-2.0-or-later, built here with the host

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The board farm: which physical boards exist, and which backend a target runs on.
 
 A farm file (TOML, see farms/example.toml) lists physical boards::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A board on a locked labgrid place: flashed and reset through labgrid drivers, read over its console.
 
 The place's resources come from labgrid itself: an Environment whose target holds a ``RemotePlace``

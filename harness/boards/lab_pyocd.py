@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``PyOCDDriver``: flash and reset a labgrid place's debug probe with pyocd, on the exporter host.
 
 labgrid 26 ships an OpenOCD driver for ``USBDebugger`` / ``NetworkUSBDebugger`` but none for pyocd;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A session with a labgrid coordinator: reserve places, lock them, and release them reliably.
 
 labgrid does the scheduling (patchbench has none of its own): a reservation names the tags a place

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ``[labgrid]`` part of a farm file: which labgrid coordinator, and which of its places a target
 may run on. Parsing only (no labgrid import): a farm file is checked even where labgrid is not
 installed, and the message says to install it (``pip install -e .[farm]``) only when it is used::

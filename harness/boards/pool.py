@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The boards of one session, one per target: opened on first use, kept open, closed at the end.
 
 Which backend a target runs on is ``harness.boards.farm.choose_backend``'s decision (a labgrid place,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Emulator processes, shared by the QEMU and Renode backends: start one on a free TCP port with its
 console open (retrying when the port was taken meanwhile), without a shell in a process group of its
 own with stdout/stderr in log files, and stop it (wait, then kill the whole group) so that a hung

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The UART protocol between benchmark firmware and host (version PB1), and its validating parser.
 
 The firmware (harness/firmware/main.c, protocol.c) prints one record per boot, line by line::

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Physical boards: flash and reset through a debug probe with pyocd, read the console with pyserial.
 
 A board is addressed by its probe's unique id (never "the first probe found": with several boards on

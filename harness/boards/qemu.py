@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """QEMU backend: runs firmware on the MPS2 machine that emulates the target's core.
 
 The emulator runs with ``-icount shift=N`` (deterministic instruction counts, see EMULATION.md),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The board backends patchbench knows: the one place each backend's name is defined.
 
 Everything that names a backend reads this table: ``--backend`` of the pytest plugin and of

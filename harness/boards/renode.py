@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Renode backend: runs the hardware build of the firmware on Renode's model of the target's STM32.
 
 Renode emulates the chip's own peripherals (USART3, flash at 0x08000000), so it takes the same ELF as

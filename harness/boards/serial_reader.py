@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Read a device's console line by line over pyserial: the one reader every backend uses.
 
 ``serial.serial_for_url`` opens device paths (/dev/ttyACM0), ``socket://host:port`` (QEMU's -serial tcp,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The cycle-approximate timing model: estimated core cycles and milliseconds of an emulator run.
 
 QEMU counts instructions, not cycles. This model turns what the timing plugin counted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """patchbench's command line: ``python -m harness <command> [options]`` (or the ``patchbench`` script).
 
 Adding a command takes one function and one decorator line::

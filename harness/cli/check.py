@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``patchbench check MODEL.tflite``: will a user's own model run, and how, before anything else.
 
 What it checks, in order, each result in the table it prints (``--json``: the same as one object):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The results commands of ``patchbench``: ``zoo``, ``bench``, ``report``, ``compare``, ``export``."""
 
 from __future__ import annotations

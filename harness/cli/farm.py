@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``patchbench farm release``: unlock the labgrid places this user on this host left locked.
 
 labgrid's locks never expire. A patchbench session releases its places at its end, on a failure, on

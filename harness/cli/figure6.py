@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``patchbench figure6``: the paper's Figure 6 on the emulator, measured and printed.
 
 It runs ``sweeps/figure6.toml`` through the benchmark tests (``bench``: the rows land in the results

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The command registry of ``patchbench``: ``@command`` and ``arg`` (see harness/cli/__init__.py)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The scheduling commands of ``patchbench`` (registered in harness/cli/registry.py): ``profile`` and ``table1``."""
 
 from __future__ import annotations

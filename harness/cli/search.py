@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ``search`` command: the schedule search's objectives over every (p, n) of a model.
 
 - ``fewest-macs``: the schedule with the fewest MACs that fits the SRAM (and flash) budget (the paper's

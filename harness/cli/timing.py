@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``patchbench timing``: the cycle model's estimate beside every published board figure it can reproduce.
 
 Each published latency is measured here on the emulator (the same model, kernel library and board), the

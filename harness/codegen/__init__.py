@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Code generation: a Graph under a PatchPlan -> readable C firmware sources (model.c, model.h,
 model_weights.h) implementing harness/firmware/model_api.h with the int8 kernels in ``kernels/``.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """How the C kernels of two-operand ops walk a broadcast output (pb_kernels.h, "Broadcasting").
 
 The output is walked as four nested dims, row-major and contiguous; each operand is read with its own

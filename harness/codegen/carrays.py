@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Constant data as C: numpy arrays -> ``static const`` array definitions, structs -> initializers."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The CMSIS-NN kernel set: per op, the CMSIS-NN s8 function TensorFlow Lite Micro calls on an Arm core,
 with the parameters in CMSIS-NN's conventions; every other op runs patchbench's portable kernel and is
 named (``fallback_reason``).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The C kernels' parameter structs, declared once: every field's name, C type and place.
 
 ``pb_kernels.h`` declares the same structs for the C side; tests/test_kernels.py parses its typedefs and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """generate_model: a Graph + PatchPlan + test input -> readable C (model.c, model.h, model_weights.h) that
 implements harness/firmware/model_api.h with patchbench's int8 kernels; build_model: that C -> firmware.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The C kernels on the host, for tests and experiments: ``host_kernels()`` compiles every kernel (the DSP
 ones with a C emulation of the DSP instructions, ``kernels/host/``) into a shared library with the host's
 gcc, cached in BUILD_DIR/kernels, and calls it through ctypes on numpy arrays. The ctypes structs come

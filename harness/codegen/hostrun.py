@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Run generated C on the host: the firmware's model.c and kernels compiled with the host's gcc, under
 AddressSanitizer and UndefinedBehaviorSanitizer, driven by a small main that does what
 harness/firmware/main.c does (prepare the input, run every timed unit, several times).

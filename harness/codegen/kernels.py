@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The int8 C kernels (harness/codegen/kernels) seen from Python.
 
 - Where the C lives: ``KERNELS_DIR``, ``kernel_sources()`` (what a firmware compiles) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where every tensor lives: the arena plan with the kernels' real scratch, and per patch the exact window
 of each buffer that every op of the patch stage reads and writes.
 

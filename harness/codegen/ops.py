@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One emitter per op kind: the C function of one graph op, its flash constants and, in the patch stage,
 its per-patch step table.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the code generator takes (CodegenOptions), what it gives (GeneratedModel), how it refuses (CodegenError)."""
 
 from __future__ import annotations

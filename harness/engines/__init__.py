@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Engines: what turns a model and a schedule into firmware that speaks PB1. One module per engine, each
 registered in ``ENGINES`` below (the one place); the pipeline, the pytest plugin, the sweep, ``check``
 and the diagnosis reach an engine only through this interface and never test an engine's or a kernel

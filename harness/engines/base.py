@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Engine interface (see the package docstring): what every engine module implements, and the records
 it gives the pipeline (KernelSet, FirmwareSources)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """patchbench's own engine: its planner (harness.schedule) and code generator (harness.codegen) with one of
 three kernel sets.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Build firmware: generated C sources + board support (harness/firmware) -> an ELF for one target.
 
 ``build_firmware(sources, target, options)`` compiles with arm-none-eabi-gcc (newlib-nano, -O2, the

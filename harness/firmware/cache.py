@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The build folder's cache entries (firmware, libraries): one process at a time builds or repairs an
 entry, the others wait for its lock and then find it; a broken entry is moved aside at once and deleted.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Clock setup for the STM32F4, F7 and H7 families (real boards): PLL to the target's rated SYSCLK, flash
  * wait states, ART/prefetch (F4/F7), regulator voltage scaling (F7 over-drive, H7 VOS0), bus prescalers.
  *

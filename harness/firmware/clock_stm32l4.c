@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Clock setup for the STM32L4+ family (STM32L4R5 on a NUCLEO-L4R5ZI; reference manual RM0432): the main
  * PLL's R output to the rated SYSCLK, Range 1 boost mode above 80 MHz, flash wait states, ART (prefetch,
  * instruction and data caches), bus prescalers. And the console's I/O supply: port G (PG7, LPUART1 TX on

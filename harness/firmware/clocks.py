@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Clock trees of the STM32 targets: the ``[clock]`` table of a target file, checked against the chip's limits.
 
 A target file states the clock a board user would set up (PLL source and dividers, bus prescalers, flash

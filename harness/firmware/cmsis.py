@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CMSIS-NN, the third kernel set: where its sources are, which of its files a firmware compiles, and its
 ``*_get_buffer_size`` functions run on the host (the arena planner sizes the kernels' scratch with them).
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Console on the MPS2's CMSDK APB UART (QEMU). PB_CONSOLE_BASE is UART0 at 0x40004000. */
 #include <stdint.h>
 

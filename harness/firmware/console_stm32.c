@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Console on an STM32 serial peripheral: the one the target file's [console] table names (instance, TX pin,
  * alternate function), e.g. USART3 on PD8 (NUCLEO-144 F4/F7/H7 boards) or LPUART1 on PG7 (NUCLEO-L4R5ZI).
  * Every address comes from the build as a PB_CONSOLE_* define (harness/firmware/stm32.py: the family's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A static library compiled once and cached in the build folder, like firmware (an engine's runtime:
 TensorFlow Lite Micro's interpreter and kernels).
 

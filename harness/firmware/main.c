@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The benchmark loop: warm-up runs, then PB_RUNS timed runs (each: one run timed as a whole, one with
  * every layer timed), then the record.
  *

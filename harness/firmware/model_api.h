@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The contract between the benchmark firmware (harness/firmware/main.c) and a generated model.
  *
  * The code generator emits one C file (model.c, plus kernels) that defines every symbol below. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Board support that main.c (and test fixtures) use: console, timer, stack measurement, exit.
  * One implementation per platform is linked in (see harness/firmware/build.py: console_*.c, timer_*.c, exit_*.c). */
 #ifndef PB_BOARD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PB1 line printer: every line is "PB1 <TYPE> <fields> *<crc16>" (see harness/boards/protocol.py). */
 #ifndef PB_PROTOCOL_H
 #define PB_PROTOCOL_H

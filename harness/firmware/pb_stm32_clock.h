@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The STM32 clock: pb_clock_init() and what it runs on (platform_stm32.c), and what each family's clock file
  * (clock_stm32.c: F4, F7, H7; clock_stm32l4.c: L4+) provides. Shared with console_stm32.c. */
 #ifndef PB_STM32_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The test input generator: see pb_test_input.h. */
 #include "pb_test_input.h"
 

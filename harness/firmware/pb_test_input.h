@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The benchmark's test input, generated on the device from a seed: element i of an input is a function
  * of (seed, i) alone (a counter-based generator), so any engine's firmware fills a whole input or any tile
  * of it without an image in flash, and the host reproduces it for the reference

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Platform glue for the QEMU MPS2 machines: nothing to bring up; exit through semihosting. */
 #include <stdint.h>
 

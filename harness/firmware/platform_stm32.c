@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Platform glue for real STM32 boards, run by startup.c before main: the clock (pb_clock_init below, over
  * the family's clock file: clock_stm32.c, clock_stm32l4.c), then the I- and D-caches on Cortex-M7. At the end the core parks (no semihosting without a debugger: a BKPT
  * would fault).

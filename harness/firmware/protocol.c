@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PB1 line printer. Each line carries a CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of the text
  * before " *", so the host can tell a garbled line from a good one; the output bytes also get a CRC32. */
 #include "pb_protocol.h"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The stack plan: the firmware's worst-case stack depth from the compiler's own call graph, so that the
 reserved stack is planned like the arena (DESIGN.md: every byte the firmware uses is planned).
 

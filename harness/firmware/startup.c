@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Startup: vector table, reset handler (FPU on, .data/.bss, stack painting), fault reporting.
  *
  * The linker script (linker.ld.j2) puts the stack at the bottom of RAM, below .data and .bss, so a

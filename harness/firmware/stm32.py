@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the firmware needs to know of each STM32 family besides its clock limits (harness/firmware/clocks.py):
 which C file sets its clock up, where its GPIO ports are and how their clocks are enabled, and the serial
 peripherals a target file may name as its console.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Board descriptions: one TOML file per board in targets/, loaded into a typed ``Target``.
 
 A target says what the firmware may use (the board's SRAM and flash budgets, which the generated linker

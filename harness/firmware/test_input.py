@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The benchmark's test input, the Python twin of pb_test_input.c: element ``i`` of an input is a function of
 (seed, i) alone, so the device generates it (a whole input before a run, or one tile at a time when the
 input is streamed) and the host reproduces it for the reference. No image is compiled into flash: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Timer for real boards: the DWT cycle counter (core cycles), extended to 64 bits in software.
  * The extension needs a reading at least every 2**32 cycles (43 s at 100 MHz, 8.9 s at 480 MHz): the
  * per-layer run reads it after every layer; a whole-run total longer than that would wrap, which the

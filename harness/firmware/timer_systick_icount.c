@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Timer for QEMU: SysTick, extended to 64 bits by counting wraps in its interrupt.
  *
  * Under `-icount shift=N` QEMU advances virtual time by 2**N ns per instruction, and the MPS2 SysTick

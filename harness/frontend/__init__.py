@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TFLite flatbuffers <-> the int8 Graph IR.
 
 Import reads a ``.tflite`` file with the generated reader classes of the ``tflite`` package. That

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Import canonicalization: the TFLite converter's op patterns rewritten into the IR's own ops.
 
 The converter writes a Keras model's static shapes as run-time plumbing (SHAPE, STRIDED_SLICE, PACK

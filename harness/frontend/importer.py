@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TFLite flatbuffer -> the int8 Graph IR: ``load_tflite`` and ``graph_from_bytes`` (see harness/frontend)."""
 
 from __future__ import annotations

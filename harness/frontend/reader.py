@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reads a .tflite flatbuffer into plain records; a corrupt file fails here, as "malformed"."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The TFLite schema's codes as patchbench names them (types, activations, paddings, op kinds)."""
 
 from __future__ import annotations

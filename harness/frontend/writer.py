@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The int8 Graph IR -> a TFLite flatbuffer (schema 3, one subgraph) that LiteRT and TFLite Micro run."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Window and padding geometry, the one home of TFLite's arithmetic for convolution and pool windows.
 
 Every layer that needs to know what a window reads (the reference, the patch planner, the arena

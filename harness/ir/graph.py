@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The int8 graph IR that every step of patchbench shares.
 
 A Graph is a list of ops in execution (topological) order over named tensors. Activations are NHWC.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The names of a model's exports: ``<zoo name>-explicit-pad`` is the zoo network with a PAD before every
 strided conv (models/explicit_pad.py), the form MCUNet's released files have. Here, in the IR, so that the
 results and the report (which may not import the zoo) read the same suffix: a published figure for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One definition per op kind: everything about an op that is data, and the parts of it that other layers
 register by kind.
 

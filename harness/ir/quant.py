@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TFLite int8 quantization arithmetic, written once and used by every op.
 
 The fixed-point requantization follows TFLite's reference kernels (the default, double-rounding

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The name of a (p, n) schedule, the one way every layer writes it.
 
 It lives in the IR, below the scheduler, because the results and the report name schedules too and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Shape inference for the int8 IR: every op's output shape from its inputs and attrs.
 
 The TFLite importer rejects a file whose stored shapes disagree with this inference, and the zoo

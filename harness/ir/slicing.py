@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SLICE, STRIDED_SLICE and SPLIT / SPLIT_V as one thing: a box of the input, start/count/step per axis.
 
 TFLite's rules, in one place for shape inference, the reference, the code generator and the importer's

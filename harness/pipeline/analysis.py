@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The analytic side of a point, computed when it is measured and stored with its result
 (``harness.results.record.PointAnalysis``): the per-layer memory profile under the plan, the plan's
 summary, the model's MACs and shapes. The report draws from the stored copy, never from today's zoo."""

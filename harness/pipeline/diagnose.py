@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Which op's output differs first: the per-op CRC diagnosis of a point that is not bit-exact.
 
 A diagnosis build of the same graph, engine and kernel set (per layer, the engine's ``generate(...,

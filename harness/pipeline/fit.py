@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Points that clearly cannot fit a board, decided from the graph before any C is generated.
 
 Generating and linking a model only to hear that it overflows the board costs seconds for a small model

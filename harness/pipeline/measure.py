@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One benchmark point, end to end: model -> schedule -> C -> firmware -> board -> checked metrics.
 
 ``measure(model, target, p, n)`` is the single path that the pytest benchmark tests, the end-to-end tests

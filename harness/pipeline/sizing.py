@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a point's firmware needs in flash and SRAM, from a sizing build: the real firmware, compiled and
 linked, never run.
 

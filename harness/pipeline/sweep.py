@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Sweep definitions: which (target, model, p, n, kernel set, input mode) points a run measures, from a
 TOML file or options. A sweep that names several kernel sets (``kernels = [...]``, each one of an
 engine's, harness.engines) measures every point with each; one that names both input modes (``input_modes = ["counted",

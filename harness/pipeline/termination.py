@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SIGTERM and SIGHUP end a benchmark session the way Ctrl-C does.
 
 CI runners and ``timeout`` stop a job with SIGTERM, a closed terminal sends SIGHUP; by default either

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The bit-exact numpy host reference: runs a Graph the way TFLite's *reference* kernels do.
 
 Every op kind of the IR has one function here that implements the integer arithmetic of LiteRT's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """``python -m harness.reference MODEL [--inputs N]``: time the reference on a model."""
 
 from __future__ import annotations

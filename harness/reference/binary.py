@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The reference's two-operand ops beyond ADD and MUL (reference/ops.py): SUB, MAXIMUM, MINIMUM, PRELU.
 
 Every one numpy-broadcasts its operands, as TFLite's ``BroadcastBinaryFunction4DSlow`` / ``*4DSlow``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """How much host memory the reference needs for a graph, checked before it allocates anything.
 
 ``run_graph`` keeps every activation, and a convolution builds an int32 im2col matrix of

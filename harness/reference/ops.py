@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The reference's op kernels on numpy arrays: TFLite's integer arithmetic, one function per op."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The oracle of a model: does patchbench's host reference compute what TFLite's own interpreters compute?
 
 A point is bit-exact when the device's outputs equal the host reference's. That proves the firmware

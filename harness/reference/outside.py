@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The outside references, LiteRT and TFLite Micro, run in a child process.
 
 An interpreter that cannot load a model may abort the process (LiteRT's ``allocate_tensors`` does,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Integer parameters of each op, derived from the graph's scales the way TFLite derives them.
 
 The C kernels take these field for field: harness/codegen/cparams.py declares the C structs

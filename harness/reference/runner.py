@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Runs one op or a whole graph through the reference kernels, returning every tensor."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TFLite's int8 softmax in gemmlowp fixed point (exp on negative values, 1 / (1 + x))."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Elementwise int8 activations (ir.graph.UNARY_KINDS) as 256-entry tables.
 
 Every output of these ops is a function of one int8 input value, so the reference computes the whole

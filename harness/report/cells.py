@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report's table cells and text formatting: a figure as text for people, with the exact value
 behind it (``data-value``) and a tooltip; slugs, times and plain-Python rows for the templates."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Report charts as inline SVG (matplotlib, Agg): the (p, n) grid, the layer breakdown, trends.
 
 The memory profile (the paper's Figure 1) is harness/report/plots.py's, drawn from the point's stored

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Engines side by side: for every model and board a run measured with more than one engine, each engine
 and kernel set's per-layer point (and the reference engine's patch points) with its peak SRAM, flash,
 latency (total, per MAC, per timed unit), exactness and each figure's ratio to the reference row; beside

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The paper's Figure 6 from a run's stored rows: per model and board, per-layer peak SRAM beside the
 best 2x2 or 3x3 patch point with the input streamed, the reduction, the MAC and latency overheads, and
 whether both are bit-exact.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report's groups: one model on one board with one kernel set (every identity field but p, n and the
 input mode), its points side by side (per-layer beside per-patch, input counted beside streamed), the
 schedule a deployment would choose beside the smallest one, and its charts and trends."""

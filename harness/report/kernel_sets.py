@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Kernel sets side by side: for every model, board and schedule a run measured with more than one kernel
 set, the totals (instructions or cycles, per MAC, SRAM with the scratch in it, flash), each timed unit
 per set with the fastest named, and the ops a kernel set left to its fallback kernels.

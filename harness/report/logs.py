@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report's logs: each point's console log copied beside the page and linked relatively."""
 
 from __future__ import annotations

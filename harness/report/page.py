@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The HTML benchmark report: one self-contained page per run, and an index of the runs.
 
 ``write_report(db_path, run_id, out_dir, baseline=None)`` reads one run from the results database and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The measured trade-off of one model on one board: which points fit, the fastest and the smallest of
 them, the Pareto set of (peak SRAM measured, latency), and its chart.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SVG charts for reports: the per-layer vs per-patch memory profile (the paper's Figure 1).
 
 Drawn from a point's stored analysis (``harness.results.record.PointAnalysis``), never from the zoo

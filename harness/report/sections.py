@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The report's other sections: the summary, the points that did not pass, the changes since a
 baseline and the environment a run ran in."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The results database: one SQLite file, one row per point identity per run.
 
 The results table's columns, types and unique key are derived from ``harness.results.record``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What a run ran on: the facts stored with every run so results can be compared and reproduced."""
 
 from __future__ import annotations

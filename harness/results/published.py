@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Figures other people published, to set beside what patchbench measures: the one home for them.
 
 Every figure names where it comes from. They were measured by others, on their boards, with their

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The one record of a benchmark point: ``PointRecord``, with its ``PointIdentity``.
 
 Everything else is derived from these dataclasses: the SQL columns and types of the results table

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Regression verdicts: one run compared with a baseline, point by point.
 
 A point is keyed by its identity (``harness.results.record.PointIdentity``: target, backend and board,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Plain-text tables for the terminal (the CLI and the regression verdict print them)."""
 
 from __future__ import annotations

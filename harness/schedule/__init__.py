@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Patch-based scheduling (MCUNetV2): patch plans, the host patch executor, the analytic profiler, the
 arena planner and the (p, n) search.
 

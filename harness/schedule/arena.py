@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The arena planner: one SRAM arena for every activation buffer of a schedule, with exact offsets.
 
 Buffers and lifetimes. The schedule is a list of *steps*: per-layer, one step per op; with a patch

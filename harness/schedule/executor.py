@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The host patch executor: runs a PatchPlan in numpy, patch by patch, with the reference kernels.
 
 It is the executable statement of the plan: every op of the patch stage runs on the cropped region the

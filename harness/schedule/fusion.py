@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Residual ADDs fused into the convolution that produces one of their operands (the paper's accounting:
 the projection conv writes into the residual buffer).
 

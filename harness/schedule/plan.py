@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Patch plans: which ops run patch by patch, and the exact region every patch computes.
 
 A patch plan splits a graph into a *patch stage* (its first ``n`` layers, run once per patch of a

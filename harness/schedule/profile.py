@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Analytic memory profile: what each layer needs in SRAM, per-layer and per-patch (the paper's method).
 
 Accounting (DESIGN.md "Analytic memory"): weights stream from flash, so an op needs the activations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Schedule search: every (p, n), keep what fits the SRAM (and flash) budget, rank by MACs.
 
 The paper's procedure (METHOD.md): enumerate p in {1, 2, 3, 4} and every valid patch-stage depth n,

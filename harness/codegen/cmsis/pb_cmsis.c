@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pb_cmsis.c: CMSIS-NN's window kernels on pb_regions (see pb_cmsis.h). */
 #include "pb_cmsis.h"
 

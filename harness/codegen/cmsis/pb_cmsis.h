@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pb_cmsis.h: CMSIS-NN's s8 window kernels (arm_convolve_wrapper_s8, arm_depthwise_conv_wrapper_s8,
  * arm_avgpool_s8, arm_max_pool_s8) on a pb_region, so that one call serves a whole layer and a patch tile.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pb_cmsis_pool.c: CMSIS-NN's pools on pb_regions (see pb_cmsis.h); compiled when a pool runs on CMSIS-NN. */
 #include "pb_cmsis.h"
 

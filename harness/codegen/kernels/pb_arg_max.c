@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ARG_MAX of int8 values (pb_kernels.h). One kernel for every build: a compare per value leaves nothing
  * for the DSP instructions to gain. */
 #include "pb_kernels.h"

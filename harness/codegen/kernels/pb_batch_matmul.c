@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* BATCH_MATMUL of int8 operands (pb_kernels.h), TFLite's reference arithmetic. One kernel for every
  * patchbench build; the CMSIS-NN kernel set calls arm_batch_matmul_s8 where it applies. */
 #include "pb_kernels.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the two-operand kernels (pb_add.c, pb_sub.c, pb_mul.c, pb_maximum_minimum.c, pb_prelu.c) share:
  * the walk of a broadcast output, and ADD's and SUB's operand rescaling. */
 #ifndef PB_BROADCAST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CONCATENATION: inputs side by side along one axis, each requantized to the output's scale when it differs. */
 #include <string.h>
 

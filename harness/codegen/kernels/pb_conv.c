@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CONV_2D: TFLite's reference loops, written for regions (pb_kernels.h), and pb_conv2d_s8 / pb_conv1x1_s8
  * picking the variant by the one rule (PB_VARIANT); the DSP kernels are in pb_conv_dsp.c. */
 #include "pb_kernels.h"

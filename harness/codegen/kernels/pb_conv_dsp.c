@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cortex-M DSP kernels of the convolutions and the fully connected op. Same results as the portable
  * kernels bit for bit: the same int32 sums in another order (integer addition is associative, and
  * TFLite's int32 accumulators do not overflow for int8 data), then the same requantization.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DEPTH_TO_SPACE on a tile (pb_kernels.h, "Tiles"). */
 #include <string.h>
 

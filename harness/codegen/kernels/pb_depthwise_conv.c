@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DEPTHWISE_CONV_2D: TFLite's reference loop for regions; the DSP kernel is in pb_depthwise_conv_dsp.c,
  * the in-place kernels in pb_depthwise_conv_inplace.c. */
 #include "pb_kernels.h"

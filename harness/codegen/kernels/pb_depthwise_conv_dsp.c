@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cortex-M DSP kernel of the depthwise convolution. Same results as the portable kernel bit for bit:
  * the same int32 sums in another order (integer addition is associative, and TFLite's int32
  * accumulators do not overflow for int8 data), then the same requantization.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* In-place depthwise convolution: the row schedule both variants follow, the delayed rows' copy, and the
  * portable kernel (the DSP one is in pb_depthwise_conv_dsp.c).
  *

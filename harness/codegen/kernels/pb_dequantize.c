@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DEQUANTIZE: int8 -> float32 (a float model's output). */
 #include "pb_kernels.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pb_dsp.h: the few Cortex-M DSP-extension (SIMD32) operations the optimized kernels use.
  *

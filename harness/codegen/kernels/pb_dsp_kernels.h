@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the Cortex-M DSP kernel files (pb_conv_dsp.c, pb_depthwise_conv_dsp.c): static, so
  * each file gets its own inlined copy. */
 #ifndef PB_DSP_KERNELS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pb_fixedpoint.h: TFLite's int8 fixed-point arithmetic, the C twin of harness/ir/quant.py.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FULLY_CONNECTED: TFLite's reference loop; the DSP kernel shares the convolutions' matrix core in
  * pb_conv_dsp.c. */
 #include "pb_kernels.h"

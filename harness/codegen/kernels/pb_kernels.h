@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pb_kernels.h: patchbench's int8 kernels (TFLite int8 arithmetic, NHWC, batch 1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The elementwise ops of one int8 input (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, the ReLUs) as a 256-entry
  * table the code generator computes (harness.reference.unary_table). */
 #include "pb_kernels.h"

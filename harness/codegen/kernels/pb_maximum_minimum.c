@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MAXIMUM and MINIMUM of two int8 operands, broadcast (pb_broadcast.h); one scale, so no arithmetic. */
 #include "pb_broadcast.h"
 

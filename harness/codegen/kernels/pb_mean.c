@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MEAN: over the input viewed as [outer, count, middle, count2, inner] (pb_mean_axes_s8), and over H and W
  * of an HWC map (pb_mean_s8); one sum per output, as TFLite's QuantizedMeanOrSum. */
 #include "pb_kernels.h"

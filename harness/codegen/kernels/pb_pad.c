@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PAD and PADV2 of a rank-4 view. */
 #include <string.h>
 

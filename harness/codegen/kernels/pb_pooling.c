@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AVERAGE_POOL_2D and MAX_POOL_2D over regions (pb_kernels.h): TFLite's reference loops (TFLite Micro keeps
  * both in pooling.cc too: they share the window's clipping). */
 #include "pb_kernels.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PRELU: the input times alpha (broadcast, pb_broadcast.h) where it is negative, TFLite's int8 arithmetic. */
 #include "pb_broadcast.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* QUANTIZE: float32 -> int8 (a float model's input), and int8 -> int8 with another scale or zero point. */
 #include "pb_kernels.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RESIZE_BILINEAR on a tile (pb_kernels.h, "Tiles"): TFLite's int8 arithmetic (reference_ops::ResizeBilinear
  * for int8); one kernel serves the whole map per layer and a patch's tile in the patch stage. */
 #include "pb_kernels.h"

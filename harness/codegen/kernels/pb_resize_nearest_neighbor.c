@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RESIZE_NEAREST_NEIGHBOR on a tile (pb_kernels.h, "Tiles"), TFLite's index rule. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SLICE and STRIDED_SLICE: a box of a rank-4 view, every step-th element. */
 #include <string.h>
 

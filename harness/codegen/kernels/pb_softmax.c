@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SOFTMAX int8 -> int8: TFLite's reference kernel (reference_ops::Softmax), which computes exp() with
  * gemmlowp's fixed-point arithmetic. A raw int32 below is a gemmlowp FixedPoint<int32_t, I>: the
  * value raw / 2^(31 - I); the comments name I. */

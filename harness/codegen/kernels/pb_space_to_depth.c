@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SPACE_TO_DEPTH on a tile (pb_kernels.h, "Tiles"). */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SUB of two int8 operands, broadcast (pb_broadcast.h): TFLite's int8 reference arithmetic. */
 #include "pb_broadcast.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TRANSPOSE of a rank-4 view. */
 #include "pb_kernels.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* TRANSPOSE_CONV: the portable kernel (a gather per output pixel) and pb_transpose_conv_s8 picking the
  * variant (PB_VARIANT); the DSP kernel is in pb_transpose_conv_dsp.c. */
 #include "pb_kernels.h"

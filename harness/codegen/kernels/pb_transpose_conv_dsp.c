@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cortex-M DSP kernel of TRANSPOSE_CONV: the portable kernel's gather (pb_transpose_conv.c), each tap's
  * dot product over the input channels as SMLAD, two MACs an instruction (four channels a word: the input
  * widened with its offset by SXTAB16, the weights by SXTB16, both in the order [c0 c2] [c1 c3]; no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TinyEngine (MIT HAN Lab, the engine of the MCUNet / MCUNetV2 papers) as an engine, measured in the same run.
 
 Its own generator writes the C (generator.py: a patched build copy of ``../shared/third_party/tinyengine``,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The C adapter between TinyEngine's generated code and patchbench's firmware (harness/firmware/model_api.h).
 
 One file, ``tinyengine_adapter.c``, compiled with patchbench's strict flags; TinyEngine's own C is in the

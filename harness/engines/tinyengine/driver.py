@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Runs TinyEngine's code generator on one .tflite file, in a child process (never imported by patchbench).
 
     python driver.py <generator copy> <model.tflite> <mode: int|fp> <patches> <patch layers> <out.json>

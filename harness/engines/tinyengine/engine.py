@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The tinyengine Engine (see the package docstring): modes, what it refuses, generate, build, units."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TinyEngine's code generator, run from a patched build copy of the shared snapshot.
 
 ``generator_copy()`` copies ``../shared/third_party/tinyengine/code_generator`` into

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TinyEngine's C as two cached static libraries, compiled with their own flags (patchbench's C stays strict).
 
 - ``tinyengine-kernels``: TinyEngine's kernels (``TinyEngine/src/kernels/int_forward_op`` and

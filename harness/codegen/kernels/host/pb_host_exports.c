@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host-only exports of pb_fixedpoint.h's inline functions, so the tests can call them through ctypes.
  * Not part of any firmware. */
 #include "pb_dsp.h"
