@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm llvm chromium patch)
+# libstdc++-arm-none-eabi-newlib: the C++ headers TensorFlow Lite Micro (the tflm engine) compiles with
+APT_PACKAGES=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm llvm
+              chromium patch)
 VENV=.venv
 
 setup_system() {

@@ -171,7 +171,7 @@ def test_missing_model_symbols_are_a_link_error_not_a_does_not_fit(build_root):
         build_firmware({"empty.c": "int unrelated;\n"}, "stm32f412", build_root=build_root)
 
 
-@pytest.mark.parametrize("name", ["../model.c", "model.cpp", "main.c", "sub/model.c"])
+@pytest.mark.parametrize("name", ["../model.c", "model.cxx", "main.c", "sub/model.c"])
 def test_bad_source_names_are_rejected(build_root, name):
     with pytest.raises(BuildError, match="source"):
         build_firmware({name: "int x;\n"}, "stm32f412", build_root=build_root)

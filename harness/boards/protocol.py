@@ -8,7 +8,7 @@ The firmware (harness/firmware/main.c, protocol.c) prints one record per boot, l
     PB1 SCHEDULE <free text>
     PB1 LAYER <run> <index> <name> <count>        R x L lines: every layer on every timed run
     PB1 RUN <run> <total count>                   after its run's LAYER lines
-    PB1 MEM arena=<B> data=<B> bss=<B> stack_hw=<B> stack_reserved=<B>
+    PB1 MEM arena=<B> data=<B> bss=<B> stack_hw=<B> stack_reserved=<B> [arena_used=<B>]
     PB1 OUT <k> <offset> <hex bytes>              output k, 32 bytes a line, offsets contiguous from 0
     PB1 CRC <k> <length> crc32=0x<8 hex>          zlib CRC32 of output k, computed on the device
                                                   (OUT lines and CRC once per output, k = 0 .. K-1 in order)
@@ -108,6 +108,7 @@ class Record:
     outputs: tuple[bytes, ...]  # the graph's outputs in order, each verified against its device CRC32
     output_crc32s: tuple[int, ...]  # one per output
     lines: tuple[str, ...]  # the record's raw lines, BEGIN to END
+    arena_used_bytes: int | None = None  # what of its arena an engine with an allocator used (TFLM)
 
     @property
     def output(self) -> bytes:
@@ -196,6 +197,7 @@ class _RecordParser:
                     outputs=tuple(outputs),
                     output_crc32s=tuple(crcs),
                     lines=tuple(record_lines),
+                    arena_used_bytes=memory.get("arena_used"),
                 )
             record_lines.append(line)
             if kind in ("MODEL", "SCHEDULE"):

@@ -36,9 +36,12 @@ from __future__ import annotations
 
 from harness.engines.base import Engine, EngineError, EngineUnsupported, FirmwareSources, KernelSet
 from harness.engines.patchbench import PatchbenchEngine
+from harness.engines.tflm import TflmEngine
 from harness.engines.tinyengine.engine import TinyEngineEngine
 
-ENGINES: dict[str, Engine] = {engine.name: engine for engine in (PatchbenchEngine(), TinyEngineEngine())}
+ENGINES: dict[str, Engine] = {
+    engine.name: engine for engine in (PatchbenchEngine(), TinyEngineEngine(), TflmEngine())
+}
 DEFAULT_ENGINE = next(iter(ENGINES))  # the first registered; results.record.PointIdentity's default (a test keeps them equal)
 
 

@@ -58,6 +58,9 @@ class FirmwareSources:
     # none (TinyEngine's patch mode keeps it outside its arena): the record's measured figure less these is
     # the streamed one (sram_measured_streamed)
     counted_input_bytes: int = 0
+    # Static memory the engine's runtime keeps outside the arena, planned too (TFLM: the interpreter, its
+    # resolver and profiler, measured by the sizing build); planned SRAM = arena + this + reserved stack
+    runtime_bytes: int = 0
     codegen: Any = None  # the engine's own record of what it generated (patchbench: its GeneratedModel)
 
     @property

@@ -53,4 +53,17 @@ extern const int pb_model_output_count;
 const int8_t *pb_model_output(int index);
 uint32_t pb_model_output_size(int index);
 
+/* An engine that runs all its units in one call (an interpreter: TensorFlow Lite Micro) builds main.c
+ * with PB_MODEL_RUNS_ITS_UNITS and defines these too; pb_model_layers then only names its units (run is
+ * NULL). pb_model_init: once, before the record (it may print, and stops with a PB1 FAULT line when the
+ * model cannot run); pb_model_run: one run; pb_model_run_timed: one run with each unit's time written
+ * to unit_times[i] (the units together covering the whole run); pb_model_arena_used_bytes: what of the
+ * arena the engine used (MEM arena_used=). */
+#ifdef PB_MODEL_RUNS_ITS_UNITS
+void pb_model_init(void);
+void pb_model_run(void);
+void pb_model_run_timed(uint64_t *unit_times);
+uint32_t pb_model_arena_used_bytes(void);
+#endif
+
 #endif

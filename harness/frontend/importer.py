@@ -122,6 +122,7 @@ def import_bytes(data: bytes, name: str) -> ImportResult:
             f"{where}: inconsistent model ({type(err).__name__}: {err}); the file's shapes, options or "
             "quantization do not fit together: re-export it from the converter"
         ) from err
+    graph.source_bytes = data
     return ImportResult(graph, rewrites)
 
 

@@ -170,6 +170,8 @@ class Graph:
     # Tensor name -> tensor index in the .tflite file the graph was imported from (empty for graphs the
     # zoo builds), so a test can read any intermediate tensor from LiteRT by its index.
     source_tensor_index: dict[str, int] = field(default_factory=dict)
+    # The .tflite file itself (None for zoo graphs): what an engine that runs the file (TFLite Micro) loads.
+    source_bytes: bytes | None = field(default=None, repr=False, compare=False)
 
     def tensor(self, name: str) -> Tensor:
         try:

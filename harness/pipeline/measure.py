@@ -516,7 +516,7 @@ def _add_record_metrics(result: PointResult, record: Record, generated: Firmware
         result.sram_measured_streamed = record.measured_sram_bytes - generated.counted_input_bytes
     result.stack_bytes = record.stack_high_water_bytes
     result.stack_reserved = record.stack_reserved_bytes
-    result.sram_planned = generated.arena_bytes + record.stack_reserved_bytes
+    result.sram_planned = generated.arena_bytes + generated.runtime_bytes + record.stack_reserved_bytes
     result.data_bytes = record.data_bytes
     result.bss_bytes = record.bss_bytes
     result.outputs = record.outputs
