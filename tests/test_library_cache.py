@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The cached static library step (harness/firmware/library.py): built once per key, a broken entry
 rebuilt, two processes building the same entry at once leave one good entry."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TensorFlow Lite Micro as an engine (harness/engines/tflm): its source list, the generated model file,
 and its firmware on QEMU, whose output must equal the ``tflite-micro`` Python interpreter's (an outside
 reference, harness/reference/outside.py) on every MLPerf Tiny model and every converter-corpus model that

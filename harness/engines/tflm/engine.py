@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TensorFlow Lite Micro as an engine: its interpreter runs the model file, per layer, with its reference
 kernels or its CMSIS-NN ones.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A TFLite Micro firmware: the cached library (sources.py), the adapter and the generated model file
 (model.py), patchbench's board support and benchmark loop; its arena and stack sized in two passes.
 

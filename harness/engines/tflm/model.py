@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The generated half of a TFLite Micro firmware: ``tflm_model.cc`` (the model's flatbuffer as a const
 array, a ``MicroMutableOpResolver`` with exactly the model's ops, the timed units' names, the static
 arena) beside the hand-written ``adapter.cc``.

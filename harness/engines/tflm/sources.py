@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """TensorFlow Lite Micro's sources: where they are, which of them patchbench compiles, and how.
 
 The sources are the pinned snapshots in ``../shared/third_party`` (``tflite-micro``, its header-only
