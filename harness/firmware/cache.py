@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -33,3 +34,18 @@ def discard(entry: Path) -> None:
     except FileNotFoundError:
         return
     shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def new_entry(entry: Path):
+    """A temporary folder beside ``entry`` to build it in (a broken ``entry`` is discarded first): renamed
+    into ``entry`` when the ``with`` block ends, deleted when it raises. Use it under the entry's lock."""
+    if entry.exists():
+        discard(entry)
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    work.rename(entry)

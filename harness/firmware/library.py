@@ -23,14 +23,13 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.firmware.build import BuildError, cxx_compiler, toolchain_version
-from harness.firmware.cache import discard, entry_lock
+from harness.firmware.cache import entry_lock, new_entry
 from harness.firmware.targets import Target
 from harness.paths import BUILD_DIR
 
@@ -89,15 +88,8 @@ def build_library(spec: LibrarySpec, target: Target, *, gcc: str = "arm-none-eab
         found = _load(entry, spec.name, key)
         if found is not None:
             return found
-        if entry.exists():
-            discard(entry)  # broken (archive gone or changed): rebuilt below
-        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=root))
-        try:
+        with new_entry(entry) as work:  # a broken one (archive gone or changed) is rebuilt
             _compile(spec, cpu_flags, gcc, work, entry)
-            work.rename(entry)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
     return Library(spec.name, key, entry / f"lib{spec.name}.a", entry, cached=False)
 
 

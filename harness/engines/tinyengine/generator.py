@@ -25,11 +25,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.firmware.cache import discard, entry_lock
+from harness.firmware.cache import entry_lock, new_entry
 from harness.paths import BUILD_DIR, SHARED_DIR
 
 SNAPSHOT_DIR = SHARED_DIR / "third_party" / "tinyengine"
@@ -131,10 +130,7 @@ def generator_copy(build_root: Path | None = None) -> Path:
     with entry_lock(root / f".{entry.name}.lock"):
         if (entry / "build.log").is_file():
             return entry
-        if entry.exists():
-            discard(entry)
-        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=root))
-        try:
+        with new_entry(entry) as work:
             for path in files:
                 target = work / path.relative_to(SNAPSHOT_DIR)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -158,10 +154,6 @@ def generator_copy(build_root: Path | None = None) -> Path:
                     )
                 log.append(f"applied patch {patch.name}: {patch.read_text().splitlines()[0]}")
             (work / "build.log").write_text("\n".join(log) + "\n")
-            work.rename(entry)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
     return entry
 
 
@@ -197,10 +189,7 @@ def run_generator(tflite: bytes, model: str, mode: str = "int", *, patches: int 
         found = _load(entry, model)
         if found is not None:
             return found
-        if entry.exists():
-            discard(entry)
-        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=root))
-        try:
+        with new_entry(entry) as work:
             (work / "model.tflite").write_bytes(tflite)
             command = [sys.executable, str(DRIVER), str(copy), "model.tflite", mode, str(patches),
                        str(patch_layers), "layers.json"]  # fmt: skip
@@ -220,7 +209,7 @@ def run_generator(tflite: bytes, model: str, mode: str = "int", *, patches: int 
                 reason = lines[-1].strip() if lines else f"exit status {done.returncode}"
                 # cached too (a sweep asks again for every kernel set and board), with the generator's log
                 (work / FAILURE_FILE).write_text(reason)
-                work.rename(entry)
+                work.rename(entry)  # kept although the block raises: new_entry then finds nothing to delete
                 raise GeneratorFailed(f"TinyEngine's generator failed on {model}: {reason}")
             result = json.loads((work / "layers.json").read_text()) | {"mode": mode}
             stage_layers = sum(1 for layer in result["layers"] if not layer["is_patch"])
@@ -230,10 +219,6 @@ def run_generator(tflite: bytes, model: str, mode: str = "int", *, patches: int 
             )
             (work / RESULT_FILE).write_text(json.dumps(result, indent=1))
             (work / "layers.json").unlink()
-            work.rename(entry)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)  # gone already when a failure was cached (renamed)
-            raise
     found = _load(entry, model)
     assert found is not None, entry
     return found
