@@ -6,24 +6,36 @@ from __future__ import annotations
 import re
 
 import pytest
+from machine import needs
 
 import models
 from harness.cli import main
+from harness.engines import get_engine
 from harness.firmware.targets import load_target
+from harness.results.db import ResultsDB
 from harness.schedule.search import search
 
 MODEL = "mcunet-in0"
 ROW = re.compile(
-    r"^  (per-layer|p=\d n=\d+)\s+([\d.]+)\s+[\d.]+\s+[\d.]+\s+([\d.]+)\s+[+-][\d.]+%(?:\s+(yes|no))?$"
+    r"^  (per-layer|p=\d n=\d+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+\s+([\d.]+)\s+[+-][\d.]+%(?:\s+(yes|no))?$"
 )
+
+
+def searched(input_mode: str):
+    """The search the command runs: the target's budgets, the default engine's kernel scratch."""
+    target, engine = load_target("stm32f412"), get_engine()
+    return search(
+        models.get_model(MODEL),
+        target.sram_budget_bytes,
+        target.flash_budget_bytes,
+        input_mode=input_mode,
+        scratch=engine.scratch(engine.default_kernels),
+    )
 
 
 @pytest.fixture(scope="module")
 def result():
-    target = load_target("stm32f412")
-    return search(
-        models.get_model(MODEL), target.sram_budget_bytes, target.flash_budget_bytes, input_mode="streamed"
-    )
+    return searched("streamed")
 
 
 def sections(out: str) -> dict[str, list[tuple[str, float, float, str | None]]]:
@@ -35,7 +47,7 @@ def sections(out: str) -> dict[str, list[tuple[str, float, float, str | None]]]:
             current = line.split(":")[0]
             found[current] = []
         elif match := ROW.match(line):
-            found[current].append((match[1], float(match[2]), float(match[3]), match[4]))
+            found[current].append((match[1], float(match[2]), float(match[4]), match[5]))
     return found
 
 
@@ -93,3 +105,72 @@ def test_a_budget_nothing_fits_is_a_result_with_the_shortfall(capsys):
 def test_bad_search_options_are_one_clear_line(capsys, argv, message):
     assert main(["search", MODEL, *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_input_mode_is_stated_streamed_first_and_counted_beside(capsys, result):
+    counted = {c.label(): c for c in searched("counted").candidates}
+    assert main(["search", MODEL, "--target", "stm32f412", "--objective", "pareto"]) == 0
+    out = capsys.readouterr().out
+    head, _, table = out.partition("\n\n")
+    assert "input streamed (read tile by tile, as the paper measures" in head and "counted beside" in head
+    assert table.splitlines()[1].split()[1:3] == ["streamed", "kB"]
+    rows = [ROW.match(line) for line in table.splitlines()[2:]]
+    assert len(rows) == len(result.pareto) >= 2
+    for row, candidate in zip(rows, result.pareto, strict=True):
+        assert row[1] == candidate.label()
+        assert float(row[2]) == round(candidate.sram_bytes / 1024, 1)  # ranked: streamed
+        assert float(row[3]) == round(counted[candidate.label()].sram_bytes / 1024, 1)  # beside: counted
+    # a patch point streams the image: it needs less than with the image counted; per-layer reads it whole
+    patched = [row for row in rows if row[1] != "per-layer"]
+    assert patched and all(float(row[2]) < float(row[3]) for row in patched)
+    assert (
+        main(["search", MODEL, "--target", "stm32f412", "--objective", "pareto", "--input", "counted"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "input counted (the whole image in SRAM), streamed beside" in out
+
+
+def test_max_sram_is_the_sram_cap_of_the_fewest_macs_objective(capsys, result):
+    cap = result.pareto[1].sram_bytes  # the second smallest of the Pareto set: it fits exactly
+    assert main(["search", MODEL, "--objective", "fewest-macs", "--max-sram", str(cap)]) == 0
+    out = sections(capsys.readouterr().out)["fewest MACs within the budget"]
+    assert out == [
+        (result.pareto[1].label(), round(cap / 1024, 1), round(result.pareto[1].macs / 1e6, 2), "yes")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--run"], "--run measures on a board: give --target"),
+        (["--run", "--target", "stm32f412", "--objective", "pareto"], "--run measures the chosen point"),
+    ],
+)
+def test_run_without_a_board_or_a_chosen_point_is_one_clear_line(capsys, argv, message):
+    assert main(["search", MODEL, *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.emulator
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_run_measures_the_chosen_point_and_stores_it(capsys, tmp_path):
+    """The least SRAM within +10 % MACs, measured on QEMU: its line as harness.pipeline prints it, bit-exact,
+    stored as a run of its own in the database given."""
+    model, target, db_path = "vww_96_int8", "stm32f746", tmp_path / "results.sqlite"
+    argv = ["search", model, "--target", target, "--max-overhead", "10%", "--objective", "smallest-sram"]
+    assert main([*argv, "--run", "--results", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    chosen = re.search(r"smallest SRAM \(at most [\d.,]+M MACs\): (p=\d n=\d+) needs ([\d.]+) kB", out)
+    assert chosen, out
+    assert f"{target}/qemu {model} {chosen[1]} streamed: passed" in out
+    measured = re.search(r"SRAM measured ([\d.]+) kB, planned ([\d.]+) kB \(arena ([\d.]+)", out)
+    assert measured and re.search(r"latency [\d,]+ instructions", out)
+    assert float(measured[3]) == float(chosen[2])  # the arena searched is the arena the firmware got
+    assert float(measured[1]) <= float(measured[2])
+    assert "bit-exact with the host reference: yes" in out
+    with ResultsDB(db_path) as db:
+        (run_id,) = db.run_ids()
+        assert db.run_finished(run_id) and f"stored as run {run_id}" in out
+        (record,) = db.records(run_id)
+    assert record.identity.schedule == chosen[1] and record.identity.input_mode == "streamed"
+    assert record.status == "passed" and record.exact and record.mac_overhead <= 0.10

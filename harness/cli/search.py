@@ -9,6 +9,16 @@
 
 The search is analytic: it plans every schedule, it runs none, so MACs stand for latency (a MAC cap is
 the latency cap it can apply). Measured latency's Pareto set is the HTML report's (per model and board).
+
+Input mode: the search ranks schedules with the input image as ``--input`` says (streamed by default: read
+tile by tile, as the paper measures; per-layer inference reads it whole, so a per-layer point counts it
+either way) and prints the other mode's need beside, streamed first, as ``check`` does: a counted image can
+hide the whole gain of patches on a float-input model.
+
+``--run`` measures the chosen point on the board's emulator (the least SRAM under the MAC cap when one is
+given, else the fewest MACs within the SRAM budget) through ``harness.pipeline.measure`` and prints its
+line as ``python -m harness.pipeline.measure`` does (SRAM measured, instructions, the bit-exact verdict),
+storing it as a run of its own in the results database (``--results``; default build/results.sqlite).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from harness.boards.registry import BACKEND_NAMES
 from harness.cli.registry import CommandError, arg, command
 from harness.schedule.arena import INPLACE_POLICIES
 from harness.schedule.profile import INPUT_MODES, KB
@@ -49,13 +60,19 @@ def parse_percent(text: str) -> float:
 @command(
     "search",
     "search every (p, n) of a model: fewest MACs within an SRAM budget, smallest SRAM under a MAC cap, "
-    "the (SRAM, MACs) Pareto set",
+    "the (SRAM, MACs) Pareto set; --run measures the chosen point on the emulator",
     arg("model", help="a zoo name, an MLPerf Tiny name or a .tflite path"),
     arg("--objective", choices=OBJECTIVES, default="all", help="what to print (default: all three)"),
     arg(
         "--target", default=None, help="take the SRAM and flash budgets from this board (targets/<name>.toml)"
     ),
-    arg("--sram-budget", default=None, help="SRAM budget, e.g. 256kB (overrides --target's)"),
+    arg(
+        "--sram-budget",
+        "--max-sram",
+        dest="sram_budget",
+        default=None,
+        help="SRAM cap, e.g. 256kB (overrides --target's budget): fewest MACs within it",
+    ),
     arg("--flash-budget", default=None, help="flash budget, e.g. 1MB (overrides --target's)"),
     arg("--max-macs", default=None, help="smallest-sram: MAC cap, e.g. 30M (stands for a latency cap)"),
     arg(
@@ -63,50 +80,65 @@ def parse_percent(text: str) -> float:
         default=None,
         help="smallest-sram: MAC cap as MACs above per-layer inference's, e.g. 20%%",
     ),
-    arg("--input", choices=INPUT_MODES, default="streamed", help="input image counted in SRAM or streamed"),
+    arg(
+        "--input",
+        choices=INPUT_MODES,
+        default="streamed",
+        help="the input mode schedules are ranked by (default streamed; the other is printed beside)",
+    ),
     arg("--memory", choices=("arena", "analytic"), default="arena", help="the SRAM need compared"),
     arg("--inplace", choices=sorted(INPLACE_POLICIES), default="row_buffered", help="in-place kernels"),
+    arg(
+        "--run", action="store_true", help="measure the chosen point on --target's emulator (bit-exact check)"
+    ),
+    arg("--backend", choices=BACKEND_NAMES, default="qemu", help="where --run measures (default qemu)"),
+    arg("--repeat", type=int, default=1, help="--run: timed runs (default 1)"),
+    arg("--results", default=None, help="--run: the results database (default: build/results.sqlite)"),
 )
 def search_command(args: argparse.Namespace) -> int:
     import models
 
     if args.max_macs is not None and args.max_overhead is not None:
         raise CommandError("give --max-macs or --max-overhead, not both")
+    if args.run and args.target is None:
+        raise CommandError("--run measures on a board: give --target (e.g. --target stm32h743)")
     sram_budget, flash_budget = _budgets(args)
     if args.objective == "fewest-macs" and sram_budget is None:
         raise CommandError("fewest-macs needs a budget: give --sram-budget or --target")
     graph = models.get_model(args.model)
-    result = search(
-        graph,
-        sram_budget or _NO_BUDGET,
-        flash_budget,
-        input_mode=args.input,
-        memory=args.memory,
-        inplace=INPLACE_POLICIES[args.inplace],
-    )
+    options = {"flash_budget": flash_budget, "memory": args.memory, "inplace": INPLACE_POLICIES[args.inplace],
+               "scratch": _scratch()}  # fmt: skip
+    result = search(graph, sram_budget or _NO_BUDGET, input_mode=args.input, **options)
+    other_mode = next(mode for mode in INPUT_MODES if mode != args.input)
+    other = search(graph, sram_budget or _NO_BUDGET, input_mode=other_mode, **options)
+    beside = {c.label(): c for c in other.candidates}
     per_layer = next(c for c in result.candidates if c.p == 1)
     cap = parse_count(args.max_macs) if args.max_macs is not None else None
     if args.max_overhead is not None:
         cap = int(per_layer.macs * (1 + parse_percent(args.max_overhead)))
     budgeted = sram_budget is not None
-    what = f"{result.memory} SRAM, input {result.input_mode}"
     print(
-        f"{graph.name}: {len(result.candidates)} schedules searched ({what}; "
+        f"{graph.name}: {len(result.candidates)} schedules searched ({result.memory} SRAM; "
+        f"{_mode_words(result.input_mode)}, {other_mode} beside; "
         + (f"budget {sram_budget / KB:,.1f} kB SRAM" if budgeted else "no SRAM budget")
         + (f", {flash_budget / KB:,.1f} kB flash" if flash_budget is not None else "")
         + f"); per-layer {per_layer.macs / 1e6:,.2f}M MACs"
     )
+    table = _Table(result, beside, other_mode, per_layer, budgeted)
+    what = f"{result.memory} SRAM, input {result.input_mode}"
     code = 0
+    chosen = None
     if args.objective in ("all", "fewest-macs") and budgeted:
         print(f"\nfewest MACs within the budget: {result.summary()}")
         if result.best is not None:
-            _print_table(result, [result.best], per_layer, budgeted)
+            table.print([result.best])
+            chosen = result.best
         else:
             code = 1
     if args.objective in ("all", "smallest-sram"):
-        chosen = result.smallest_within(cap)
+        smallest = result.smallest_within(cap)
         limit = "no MAC cap" if cap is None else f"at most {_macs(cap)} MACs"
-        if chosen is None:
+        if smallest is None:
             cheapest = min(c.macs for c in result.candidates)
             print(
                 f"\nsmallest SRAM ({limit}): no schedule is that cheap; the cheapest needs {_macs(cheapest)} MACs"
@@ -114,19 +146,85 @@ def search_command(args: argparse.Namespace) -> int:
             code = 1
         else:
             print(
-                f"\nsmallest SRAM ({limit}): {chosen.label()} needs {chosen.sram_bytes / KB:,.1f} kB ({what})"
+                f"\nsmallest SRAM ({limit}): {smallest.label()} needs {smallest.sram_bytes / KB:,.1f} kB ({what}; "
+                f"{beside[smallest.label()].sram_bytes / KB:,.1f} kB input {other_mode})"
             )
-            _print_table(result, [chosen], per_layer, budgeted)
-            if budgeted and not chosen.fits:
+            table.print([smallest])
+            if budgeted and not smallest.fits:
                 code = 1
+            if cap is not None or chosen is None:
+                chosen = smallest
     if args.objective in ("all", "pareto"):
         front = result.pareto
         print(
             f"\nPareto set of (SRAM, MACs): {len(front)} of {len(result.candidates)} schedules "
             "(no other needs less SRAM without more MACs; by SRAM)"
         )
-        _print_table(result, front, per_layer, budgeted)
+        table.print(front)
+    if args.run:
+        if chosen is None:
+            raise CommandError(
+                "--run measures the chosen point: give a MAC cap (--max-overhead / --max-macs) or an SRAM "
+                "budget (--target / --max-sram) with an objective that chooses one (all, fewest-macs, smallest-sram)"
+            )
+        return max(code, _run(args, chosen))
     return code
+
+
+def _mode_words(mode: str) -> str:
+    if mode == "streamed":
+        return "input streamed (read tile by tile, as the paper measures; per-layer reads the image whole)"
+    return "input counted (the whole image in SRAM)"
+
+
+def _scratch():
+    """The default engine's kernel scratch: the arena its firmware would get (what --run measures)."""
+    from harness.engines import get_engine
+
+    engine = get_engine()
+    return engine.scratch(engine.default_kernels)
+
+
+def _run(args: argparse.Namespace, chosen: Candidate) -> int:
+    """Measure ``chosen`` on the emulator, print its line as harness.pipeline does, store it as a run."""
+    import platform
+    import time
+    import uuid
+
+    from harness.paths import BUILD_DIR
+    from harness.pipeline.measure import measure
+    from harness.results.db import ResultsDB, ResultsError
+    from harness.results.environment import describe_environment
+
+    # A per-layer point reads the whole image: its input is counted whatever the search's mode.
+    input_mode = "counted" if chosen.p == 1 else args.input
+    if not 1 <= args.repeat <= 1000:
+        raise CommandError(f"--repeat is {args.repeat}; use 1..1000 timed runs")
+    print(
+        f"\nmeasuring {chosen.label()} on {args.target}/{args.backend} (input {input_mode}) ...", flush=True
+    )
+    result = measure(args.model, args.target, chosen.p, chosen.n, args.backend, args.repeat, warmup=0,
+                     input_mode=input_mode)  # fmt: skip
+    print(result.summary())
+    if result.exact is not None:
+        verdict = "yes" if result.exact else "NO"
+        print(
+            f"  bit-exact with the host reference: {verdict}"
+            + (f"; oracle: {result.oracle}" if result.oracle else "")
+        )
+    path = args.results or str(BUILD_DIR / "results.sqlite")
+    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    env = describe_environment()
+    try:
+        with ResultsDB(path) as db:
+            db.start_run(run_id, env.get("git_commit"), platform.node(), env)
+            db.add(result.as_record(run_id))
+            db.finish_run(run_id)
+    except ResultsError as err:
+        print(f"patchbench search: the point was measured but not stored: {err}")
+        return 1
+    print(f"stored as run {run_id} in {path}")
+    return 0 if result.status == "passed" else 1
 
 
 def _macs(count: int) -> str:
@@ -147,14 +245,25 @@ def _budgets(args: argparse.Namespace) -> tuple[int | None, int | None]:
     return sram, flash
 
 
-def _print_table(result: SearchResult, rows: list[Candidate] | tuple[Candidate, ...], per_layer: Candidate,
-                 budgeted: bool) -> None:  # fmt: skip
-    header = f"  {'schedule':<10} {'SRAM kB':>9} {'arena kB':>9} {'analytic kB':>11} {'MACs M':>9} {'vs per-layer':>12}"
-    print(header + ("  fits" if budgeted else ""))
-    for c in rows:
-        overhead = c.macs / per_layer.macs - 1
-        line = (
-            f"  {c.label():<10} {c.sram_bytes / KB:>9.1f} {c.arena_bytes / KB:>9.1f} {c.analytic_bytes / KB:>11.1f}"
-            f" {c.macs / 1e6:>9.2f} {overhead:>+12.1%}"
+class _Table:
+    """The rows the command prints: the ranked input mode's need first, the other mode's beside."""
+
+    def __init__(self, result: SearchResult, beside: dict[str, Candidate], other_mode: str, per_layer: Candidate,
+                 budgeted: bool):  # fmt: skip
+        self.result, self.beside, self.other_mode = result, beside, other_mode
+        self.per_layer, self.budgeted = per_layer, budgeted
+
+    def print(self, rows: list[Candidate] | tuple[Candidate, ...]) -> None:
+        mode, other = self.result.input_mode, self.other_mode
+        header = (
+            f"  {'schedule':<10} {mode + ' kB':>12} {other + ' kB':>12} {'analytic kB':>11} {'MACs M':>9} "
+            f"{'vs per-layer':>12}"
         )
-        print(line + (f"  {'yes' if c.fits else 'no'}" if budgeted else ""))
+        print(header + ("  fits" if self.budgeted else ""))
+        for c in rows:
+            overhead = c.macs / self.per_layer.macs - 1
+            line = (
+                f"  {c.label():<10} {c.sram_bytes / KB:>12.1f} {self.beside[c.label()].sram_bytes / KB:>12.1f} "
+                f"{c.analytic_bytes / KB:>11.1f} {c.macs / 1e6:>9.2f} {overhead:>+12.1%}"
+            )
+            print(line + (f"  {'yes' if c.fits else 'no'}" if self.budgeted else ""))
