@@ -30,6 +30,7 @@ def searched(input_mode: str):
         target.flash_budget_bytes,
         input_mode=input_mode,
         scratch=engine.scratch(engine.default_kernels),
+        method="segments",
     )
 
 

@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The ``search`` command: the schedule search's objectives over every (p, n) of a model.
+"""The ``search`` command: the schedule search's objectives over the schedules of a model.
+
+By default the schedules are those on the Pareto set of msf-CNN's boundary graph (``--method segments``,
+harness/schedule/segment_search.py: layers' boundaries as nodes, segments as edges with analytic memory
+and MAC costs), each then planned and ranked by its arena; ``--method every`` plans every (p, n).
 
 - ``fewest-macs``: the schedule with the fewest MACs that fits the SRAM (and flash) budget (the paper's
   choice; ``SearchResult.best``);
@@ -30,7 +34,7 @@ from harness.boards.registry import BACKEND_NAMES
 from harness.cli.registry import CommandError, arg, command
 from harness.schedule.arena import INPLACE_POLICIES
 from harness.schedule.profile import INPUT_MODES, KB
-from harness.schedule.search import Candidate, SearchResult, parse_size, search
+from harness.schedule.search import METHODS, Candidate, SearchResult, parse_size, search
 
 OBJECTIVES = ("all", "fewest-macs", "smallest-sram", "pareto")
 _COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
@@ -87,6 +91,12 @@ def parse_percent(text: str) -> float:
         help="the input mode schedules are ranked by (default streamed; the other is printed beside)",
     ),
     arg("--memory", choices=("arena", "analytic"), default="arena", help="the SRAM need compared"),
+    arg(
+        "--method",
+        choices=METHODS,
+        default="segments",
+        help="segments: msf-CNN's boundary graph, the schedules on its Pareto set (default); every: each (p, n)",
+    ),
     arg("--inplace", choices=sorted(INPLACE_POLICIES), default="row_buffered", help="in-place kernels"),
     arg(
         "--run", action="store_true", help="measure the chosen point on --target's emulator (bit-exact check)"
@@ -107,10 +117,11 @@ def search_command(args: argparse.Namespace) -> int:
         raise CommandError("fewest-macs needs a budget: give --sram-budget or --target")
     graph = models.get_model(args.model)
     options = {"flash_budget": flash_budget, "memory": args.memory, "inplace": INPLACE_POLICIES[args.inplace],
-               "scratch": _scratch()}  # fmt: skip
+               "scratch": _scratch(), "method": args.method}  # fmt: skip
     result = search(graph, sram_budget or _NO_BUDGET, input_mode=args.input, **options)
     other_mode = next(mode for mode in INPUT_MODES if mode != args.input)
-    other = search(graph, sram_budget or _NO_BUDGET, input_mode=other_mode, **options)
+    points = [(c.p, c.n) for c in result.candidates]
+    other = search(graph, sram_budget or _NO_BUDGET, input_mode=other_mode, points=points, **options)
     beside = {c.label(): c for c in other.candidates}
     per_layer = next(c for c in result.candidates if c.p == 1)
     cap = parse_count(args.max_macs) if args.max_macs is not None else None
@@ -118,7 +129,7 @@ def search_command(args: argparse.Namespace) -> int:
         cap = int(per_layer.macs * (1 + parse_percent(args.max_overhead)))
     budgeted = sram_budget is not None
     print(
-        f"{graph.name}: {len(result.candidates)} schedules searched ({result.memory} SRAM; "
+        f"{graph.name}: {len(result.candidates)} schedules {_METHOD_WORDS[args.method]} ({result.memory} SRAM; "
         f"{_mode_words(result.input_mode)}, {other_mode} beside; "
         + (f"budget {sram_budget / KB:,.1f} kB SRAM" if budgeted else "no SRAM budget")
         + (f", {flash_budget / KB:,.1f} kB flash" if flash_budget is not None else "")
@@ -169,6 +180,12 @@ def search_command(args: argparse.Namespace) -> int:
             )
         return max(code, _run(args, chosen))
     return code
+
+
+_METHOD_WORDS = {
+    "segments": "on the Pareto set of msf-CNN's boundary graph (segments as edges, analytic costs) planned",
+    "every": "planned (every (p, n))",
+}
 
 
 def _mode_words(mode: str) -> str:

@@ -11,6 +11,8 @@ arena planner and the (p, n) search.
   the patch stage unless ``InplacePolicy.residual_add_in_stage`` is off); ``fold_pads`` folds PAD / PADV2 into the conv or max pool reading it where exact
 - search.py: ``search`` / ``auto`` over (p, n) for an SRAM (and flash) budget; ``smallest_within`` (a MAC
   cap) and ``pareto``
+- segment_search.py: msf-CNN's formulation (segments as edges of the layer-boundary graph): ``pareto_paths``,
+  ``least_memory``, ``fewest_macs``; ``search(..., method="segments")`` plans its Pareto paths
 - synthetic.py: small random quantized conv stacks for tests
 """
 

@@ -7,12 +7,19 @@ the planned arena by default (``memory="arena"``: every buffer, scratch and alig
 the firmware allocates) or the paper's analytic peak (``memory="analytic"``). A budget nothing fits
 is a result, not an error: ``SearchResult.shortfall`` says what the smallest schedule needs and by how
 much it misses.
+
+``method``: ``"every"`` plans every (p, n) (MCUNetV2's enumeration); ``"segments"`` plans only the
+schedules on the Pareto set of msf-CNN's boundary graph (schedule/segment_search.py: segments as edges,
+analytic costs, near-ties kept), then ranks them by the same measure. Over today's one-stage (p, n)
+schedules the two find the same optima; the boundary graph is what stays tractable when segments may
+start anywhere and come in several kinds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,8 +29,11 @@ from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, pl
 from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
+from harness.schedule.segment_search import search_points
 
 MemoryMeasure = Literal["arena", "analytic"]
+SearchMethod = Literal["every", "segments"]
+METHODS = ("every", "segments")
 DEFAULT_PATCHES = (1, 2, 3, 4)
 
 
@@ -153,37 +163,49 @@ def search(
     patches: tuple[int, ...] = DEFAULT_PATCHES,
     input_mode: InputMode = "counted",
     memory: MemoryMeasure = "arena",
+    method: SearchMethod = "every",
+    points: Iterable[tuple[int, int]] | None = None,
     code_bytes: int = 0,
     scratch: ScratchFn = reference_scratch,
     inplace: InplacePolicy = DEFAULT_INPLACE,
     rules: MemoryRules = PAPER_RULES,
 ) -> SearchResult:
-    """Every schedule of ``graph`` with its SRAM need and MACs, ranked (see the module docstring)."""
+    """Every schedule of ``graph`` with its SRAM need and MACs, ranked (see the module docstring);
+    ``points``: these (p, n) only (another search's candidates, in another input mode, say)."""
     _check_mode(input_mode)
     if memory not in ("arena", "analytic"):
         raise ScheduleError(f"memory measure {memory!r} unknown; use 'arena' or 'analytic'")
     if sram_budget <= 0:
         raise ScheduleError(f"SRAM budget must be positive, got {sram_budget}")
+    if method not in METHODS:
+        raise ScheduleError(f"search method {method!r} unknown; use one of {', '.join(METHODS)}")
     flash_bytes = weight_bytes(graph) + code_bytes
     flash_ok = flash_budget is None or flash_bytes <= flash_budget
     candidates, rejected = [], []
-    for p in patches:
-        depths = [0] if p == 1 else range(1, len(graph.layers) + 1)
-        for n in depths:
-            try:
-                plan = make_plan(graph, p, n)
-            except ScheduleError as error:
-                rejected.append((p, n, str(error)))
-                continue
-            runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
-            arena = plan_arena(
-                runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace
-            ).arena_bytes
-            analytic = profile(graph, plan, rules).peak(input_mode)
-            need = arena if memory == "arena" else analytic
-            candidates.append(
-                Candidate(p, n, plan, need, arena, analytic, plan.macs, flash_ok and need <= sram_budget)
-            )
+    if points is not None:
+        points = list(points)
+    elif method == "segments":
+        paths, rejected = search_points(
+            graph, input_mode, patches=tuple(p for p in patches if p > 1), rules=rules
+        )
+        points = sorted(
+            {path.point for path in paths if path.point[0] in patches} | ({(1, 0)} if 1 in patches else set())
+        )
+    else:
+        points = [(p, n) for p in patches for n in ([0] if p == 1 else range(1, len(graph.layers) + 1))]
+    for p, n in points:
+        try:
+            plan = make_plan(graph, p, n)
+        except ScheduleError as error:
+            rejected.append((p, n, str(error)))
+            continue
+        runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
+        arena = plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace).arena_bytes
+        analytic = profile(graph, plan, rules).peak(input_mode)
+        need = arena if memory == "arena" else analytic
+        candidates.append(
+            Candidate(p, n, plan, need, arena, analytic, plan.macs, flash_ok and need <= sram_budget)
+        )
     if not candidates:
         raise ScheduleError(f"graph {graph.name!r}: no schedule at all for p in {patches}")
     return SearchResult(
