@@ -13,6 +13,13 @@ to the portable kernel's. The counts are *instructions* (QEMU's icount, one SysT
 count = 40 instructions), not cycles: an M7 retires two instructions per cycle where an M4 retires
 one, which an instruction count cannot show.
 
+``python -m harness.bench_kernels --profile [MODEL ...]`` prints instead the per-op profile of whole models
+(harness.results.op_profile): each model's per-layer point measured on the emulated boards (``--targets``,
+default the H743) with the default kernel set (or ``--kernels``), its instructions and the cycle
+model's estimated cycles per op, per MAC and per output pixel, grouped by kernel class and kernel shape.
+Without a model name it profiles the default sweep's models. ``--results DB`` reads the latest stored
+per-layer points there instead of measuring.
+
 The same machinery runs the device tests (tests/test_kernels_device.py): ``KernelCall`` describes one
 kernel call with its data, ``suite_sources`` turns calls into the firmware's C, ``run_suite`` builds,
 runs and returns each call's output bytes and instruction count.
@@ -40,6 +47,10 @@ from harness.engines import EngineError, get_engine
 from harness.firmware import cmsis
 from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
+from harness.pipeline.measure import measure
+from harness.pipeline.sweep import DEFAULT_SWEEP, load_sweep
+from harness.results.db import ResultsDB
+from harness.results.op_profile import format_profile, op_profile
 
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
@@ -346,14 +357,56 @@ def benchmark_calls(seed: int = 0) -> list[KernelCall]:
     ]
 
 
+def profile_models(models: list[str], targets: list[str], kernels: str | None, results: str | None) -> int:
+    """Print the per-op profile of each model's per-layer point on each target (measured now, or the latest
+    stored in ``results``); returns 1 when a point has no profile (it failed, or was never measured)."""
+    stored = ResultsDB(results).results() if results else None
+    status = 0
+    for model in models:
+        for target in targets:
+            title = f"{model} on {target}/qemu, per-layer, kernels {kernels or ENGINE.default_kernels}"
+            if stored is not None:
+                rows = stored[(stored["model"] == model) & (stored["target"] == target) & (stored["p"] == 1)
+                              & (stored["kernels"] == (kernels or ENGINE.default_kernels))
+                              & (stored["engine"] == ENGINE.name) & (stored["status"] == "passed")]  # fmt: skip
+                record = rows.iloc[-1].to_dict() if len(rows) else None
+            else:
+                record = measure(model, target, 1, 0, repeat=1, kernels=kernels)
+                if record.status != "passed":
+                    print(f"{title}: {record.status} ({record.reason})\n")
+                    status = 1
+                    continue
+            found = op_profile(record) if record is not None else None
+            if found is None:
+                print(f"{title}: no per-op profile (no passed point with per-op shapes in {results})\n")
+                status = 1
+                continue
+            print(format_profile(found, title) + "\n")
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument(
-        "--kernels", nargs="+", default=list(ENGINE.kernel_set_names), choices=ENGINE.kernel_set_names,
-        help="the kernel sets to measure (default: all; the first is the reference of the ratios)",
+        "--kernels", nargs="+", default=None, choices=ENGINE.kernel_set_names,
+        help="the kernel sets to measure (default: all; the first is the reference of the ratios); with "
+             "--profile one set (default: the engine's default)",
     )  # fmt: skip
+    parser.add_argument(
+        "--profile", nargs="*", metavar="MODEL", default=None,
+        help="print the per-op profile of these models' per-layer points instead (none named: the default "
+             "sweep's models)",
+    )  # fmt: skip
+    parser.add_argument("--targets", nargs="+", default=["stm32h743"], help="--profile: the boards (emulated)")
+    parser.add_argument("--results", help="--profile: read the latest stored points from this database")
     args = parser.parse_args(argv)
+    if args.profile is not None:
+        if args.kernels and len(args.kernels) > 1:
+            parser.error("--profile takes one kernel set")
+        models = args.profile or list(load_sweep(DEFAULT_SWEEP).models)
+        return profile_models(models, args.targets, args.kernels[0] if args.kernels else None, args.results)
+    args.kernels = args.kernels or list(ENGINE.kernel_set_names)
     sets = [ENGINE.kernel_set(name) for name in args.kernels]
     for kernel_set in sets:
         try:

@@ -130,6 +130,7 @@ def generate_model(
         schedule=schedule, layer_names=layer_names, options=options, output_sizes=output_sizes,
         defines=(kernels.optimized_define(options.optimized),), include_dirs=include_dirs,
         portable_ops=portable_ops, kernel_library=library, folds=tuple(fold.describe() for fold in folds),
+        runs_in={**{fold.pad: fold.into for fold in folds}, **{add: conv for conv, add in arena.epilogues}},
     )  # fmt: skip
 
 

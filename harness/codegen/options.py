@@ -86,6 +86,8 @@ class GeneratedModel:
     portable_ops: dict[str, str] = field(default_factory=dict)
     kernel_library: str = ""  # the CMSIS-NN version line, when it is built in
     folds: tuple[str, ...] = ()  # PAD ops folded into their readers (harness/schedule/fusion.py)
+    # op -> the op whose function runs it: a residual ADD fused as a conv's epilogue, a folded PAD
+    runs_in: dict[str, str] = field(default_factory=dict)
 
     @property
     def output_bytes(self) -> int:

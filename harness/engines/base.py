@@ -61,6 +61,8 @@ class FirmwareSources:
     # Static memory the engine's runtime keeps outside the arena, planned too (TFLM: the interpreter, its
     # resolver and profiler, measured by the sizing build); planned SRAM = arena + this + reserved stack
     runtime_bytes: int = 0
+    # op -> the op whose timed unit runs it (fused into it, folded into it): the per-op profile's note
+    runs_in: dict[str, str] = field(default_factory=dict)
     codegen: Any = None  # the engine's own record of what it generated (patchbench: its GeneratedModel)
 
     @property

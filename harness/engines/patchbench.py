@@ -96,7 +96,7 @@ class PatchbenchEngine(Engine):
         return FirmwareSources(
             sources=model.sources, layer_names=model.layer_names, arena_bytes=model.arena_bytes,
             scratch_bytes=model.scratch_bytes, output_sizes=model.output_sizes, defines=model.defines,
-            include_dirs=model.include_dirs, fallbacks=dict(model.portable_ops), codegen=model,
+            include_dirs=model.include_dirs, fallbacks=dict(model.portable_ops), runs_in=dict(model.runs_in), codegen=model,
         )  # fmt: skip
 
     def build(self, generated: FirmwareSources, target: Target, build_options: BuildOptions, *,

@@ -5,8 +5,9 @@ summary, the model's MACs and shapes. The report draws from the stored copy, nev
 
 from __future__ import annotations
 
-from harness.ir.graph import Graph
-from harness.results.record import LayerProfile, PlanSummary, PointAnalysis
+from harness.ir.geometry import WINDOW_KINDS, activation_input_names, hwc, kernel_size, stride_dilation
+from harness.ir.graph import Graph, Op, op_macs
+from harness.results.record import LayerProfile, OpShape, PlanSummary, PointAnalysis
 from harness.schedule.plan import PatchPlan
 from harness.schedule.profile import PAPER_RULES, MemoryProfile, MemoryRules, profile
 
@@ -49,4 +50,18 @@ def point_analysis(
         output_shapes=tuple(tuple(graph.tensor(name).shape) for name in graph.outputs),
         plan=summary,
         layers=layers,
+        ops=tuple(op_shape(graph, op) for op in graph.ops),
     )
+
+
+def op_shape(graph: Graph, op: Op) -> OpShape:
+    """What the per-op profile groups ``op`` by: kind, window, channels and map sizes, MACs."""
+    inputs = activation_input_names(graph, op)
+    in_h, in_w, in_c = hwc(graph.tensor(inputs[0]).shape) if inputs else (1, 1, 0)
+    out_h, out_w, out_c = hwc(graph.tensor(op.outputs[0]).shape)
+    window = op.kind in WINDOW_KINDS
+    return OpShape(
+        name=op.name, kind=op.kind, kernel=kernel_size(graph, op) if window else (1, 1),
+        stride=stride_dilation(op)[0] if window else (1, 1), in_c=in_c, out_c=out_c, in_hw=(in_h, in_w),
+        out_hw=(out_h, out_w), macs=op_macs(graph, op),
+    )  # fmt: skip

@@ -469,9 +469,13 @@ def _add_schedule_metrics(result: PointResult, graph: Graph, plan: PatchPlan) ->
 
 
 def _add_plan_metrics(result: PointResult, generated: FirmwareSources) -> None:
-    """The arena's figures; the planned SRAM follows once the build has planned the stack (note_build)."""
+    """The arena's figures; the planned SRAM follows once the build has planned the stack (note_build).
+    The analysis' ops learn which of them run inside another op's timed unit (the engine's runs_in)."""
     result.arena_bytes = generated.arena_bytes
     result.scratch_bytes = generated.scratch_bytes
+    if result.analysis is not None and generated.runs_in:
+        ops = tuple(replace(op, runs_in=generated.runs_in.get(op.name)) for op in result.analysis.ops)
+        result.analysis = replace(result.analysis, ops=ops)
 
 
 def _run(firmware: Firmware, target: Target, backend: str, board: Board | None, timeout: float,

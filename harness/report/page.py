@@ -32,6 +32,7 @@ from harness.report.figure6 import figure6_section
 from harness.report.groups import grouped, history, make_group, models_of_several_contents, trend_charts_of
 from harness.report.kernel_sets import kernel_set_comparisons
 from harness.report.logs import LogPublisher
+from harness.report.op_profiles import op_profiles
 from harness.report.sections import baseline_section, describe_backend, environment_lines, problems, summary
 from harness.results.db import STATUSES, ResultsDB, path_problem
 
@@ -152,6 +153,7 @@ def render_report(
             published_source=TINYENGINE_SOURCE,
             ratio_gap=RATIO_GAP,
             figure6=figure6_section(records),
+            op_profiles=op_profiles(records),
             environment=environment_lines(run, environment, records),
         )
     )

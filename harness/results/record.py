@@ -165,6 +165,30 @@ class LayerProfile:
 
 
 @dataclass(frozen=True)
+class OpShape:
+    """One op of the graph a point ran, with what its kernel's cost depends on (the per-op profile:
+    harness.results.op_profile). Window ops give their kernel and stride; the others (1, 1)."""
+
+    name: str
+    kind: str
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    in_c: int
+    out_c: int
+    in_hw: tuple[int, int]  # (height, width) of its first activation input (1, 1 for a vector)
+    out_hw: tuple[int, int]
+    macs: int  # per-layer (graph.op_macs)
+    # The op whose timed unit runs this one (a residual ADD fused as a conv's epilogue, a PAD folded
+    # into the window op that reads it); None: its own unit
+    runs_in: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OpShape:
+        pairs = ("kernel", "stride", "in_hw", "out_hw")
+        return cls(**{k: tuple(v) if k in pairs else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     p: int
     n: int
@@ -192,6 +216,7 @@ class PointAnalysis:
     output_shapes: tuple[tuple[int, ...], ...]
     plan: PlanSummary
     layers: tuple[LayerProfile, ...]
+    ops: tuple[OpShape, ...] = ()  # every op in execution order (results stored before it: none)
 
     @property
     def peak_per_layer(self) -> int:
@@ -218,6 +243,7 @@ class PointAnalysis:
             output_shapes=tuple(tuple(s) for s in data["output_shapes"]),
             plan=PlanSummary(**plan),
             layers=layers,
+            ops=tuple(OpShape.from_json(op) for op in data.get("ops", ())),
         )
 
 
