@@ -123,3 +123,45 @@ def test_without_a_point_that_does_not_fit_nothing_is_hatched(tmp_path):
     text = write_report(db_path, "fits", tmp_path / "out").read_text()
     sram = figures({"html": text})["Peak SRAM over the (p, n) grid"]
     assert "needed, does not fit" not in sram and "<pattern" not in sram
+
+
+def mac_chart_of(tmp_path, model: str) -> tuple[str, str]:
+    """The SVG and caption of the SRAM-against-MACs chart of four points of ``model``."""
+    db_path = tmp_path / f"{model}.sqlite"
+    points = {  # (p, n, input mode) -> (arena bytes, MAC overhead)
+        (1, 0, "counted"): (240_000, 0.0),
+        (2, 3, "streamed"): (100_000, 0.012),
+        (4, 5, "streamed"): (60_000, 0.26),
+        (3, 5, "streamed"): (90_000, 0.30),  # beaten by p=4 on both
+    }
+    with ResultsDB(db_path) as db:
+        db.start_run("macs", "abc", "ci", {})
+        for (p, n, mode), (arena, overhead) in points.items():
+            db.add(passed_row("macs", F746 | {"sram_budget": 512 * KB}, model, p, n, latency=1_000_000 + p,
+                              sram_analytic_counted=arena, arena_bytes=arena, flash_bytes=1, input_mode=mode,
+                              mac_overhead=overhead))  # fmt: skip
+    html = write_report(db_path, "macs", tmp_path / f"out-{model}").read_text()
+    svg = figures({"html": html})["Pareto set: peak SRAM measured vs MACs"]
+    caption = html.split("Pareto set: peak SRAM measured vs MACs</figcaption>", 1)[1].split("</figure>")[0]
+    return svg, caption
+
+
+def test_a_chart_of_measured_sram_against_macs_with_the_published_marks(tmp_path):
+    """mbv2-w0.35-r144 has msf-CNN's published points: they stand beside the measured ones as stars,
+    labelled published with their accounting; the measured (SRAM, MACs) Pareto set is joined."""
+    svg, caption = mac_chart_of(tmp_path, "mbv2-w0.35-r144")
+    assert "the Pareto set (3 of 4:" in caption
+    assert (
+        "msf-CNN (Huang &amp; Baccelli, NeurIPS 2025)&#39;s published points for mbv2-w0.35-r144" in caption
+    )
+    assert "leave out the network&#39;s input and final output" in caption
+    assert "<!-- MACs above per-layer (%) -->" in svg and "<!-- p=3 n=5 streamed -->" in svg
+    for mark in ("published 83.1 kB, +1.9%", "published 25.8 kB, +25.0%", "published 8.6 kB, +68.0%"):
+        assert f"<!-- {mark} -->" in svg
+    assert "without input and final output" in svg
+    assert "<!-- per layer -->" in svg and "<!-- MCUNetV2 (p, n) patches, input streamed -->" in svg
+
+
+def test_a_model_without_published_marks_has_none(tmp_path):
+    svg, caption = mac_chart_of(tmp_path, "mcunet-in1")
+    assert "published" not in svg and "published" not in caption and "<!-- p=4 n=5 streamed -->" in svg

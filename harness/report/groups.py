@@ -228,7 +228,8 @@ def _group_charts(group: Group, members: list[dict], chosen: dict | None) -> lis
     title = f"{group.model} on {group.target} ({group.backend})"
     missing = [None if r["status"] == "passed" else STATUS_TEXT[r["status"]] for r in members]
     found = charts.grid_charts(title, group.anchor, members, missing)
-    found[1:1] = pareto.pareto_charts(title, group.anchor, members)
+    macs = pareto.mac_chart(title, group.anchor, members)
+    found[1:1] = pareto.pareto_charts(title, group.anchor, members) + ([macs] if macs else [])
     if chosen is not None and (layers := charts.layer_chart(title, group.anchor, chosen)):
         found.append(layers)
     point = best_patch_point(members)
