@@ -11,7 +11,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 # The same list as harness.paths.DATA_FILES (setup.py cannot import the package it builds).
-DATA_FILES = ("targets", "sweeps", "reports", "regression.toml", "tests/test_benchmark.py")
+DATA_FILES = ("targets", "sweeps", "reports", "regression.toml", "tests/pipeline/test_benchmark.py")
 
 
 class BuildWithData(build_py):

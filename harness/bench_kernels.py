@@ -20,7 +20,7 @@ model's estimated cycles per op, per MAC and per output pixel, grouped by kernel
 Without a model name it profiles the default sweep's models. ``--results DB`` reads the latest stored
 per-layer points there instead of measuring.
 
-The same machinery runs the device tests (tests/test_kernels_device.py): ``KernelCall`` describes one
+The same machinery runs the device tests (tests/codegen/test_kernels_device.py): ``KernelCall`` describes one
 kernel call with its data, ``suite_sources`` turns calls into the firmware's C, ``run_suite`` builds,
 runs and returns each call's output bytes and instruction count.
 """

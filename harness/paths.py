@@ -3,7 +3,7 @@
 
 patchbench runs from a checkout (``pip install -e .``, or the repository on ``PYTHONPATH``) or from an
 installed wheel. The data files it reads (board files ``targets/``, ``sweeps/``, the report's
-``reports/``, ``regression.toml``, the benchmark test ``tests/test_benchmark.py`` that ``patchbench
+``reports/``, ``regression.toml``, the benchmark test ``tests/pipeline/test_benchmark.py`` that ``patchbench
 bench`` runs) are the repository's in a checkout; a wheel carries copies of them in the package
 (``harness/_data/``, written by the build step in setup.py), which are used when they are there.
 """
@@ -19,7 +19,7 @@ INSTALLED_DATA_DIR = PACKAGE_DIR / "_data"  # only in an installed wheel
 INSTALLED = INSTALLED_DATA_DIR.is_dir()
 DATA_DIR = INSTALLED_DATA_DIR if INSTALLED else REPO_ROOT
 # The folders and files that DATA_DIR holds, and the build step copies into a wheel.
-DATA_FILES = ("targets", "sweeps", "reports", "regression.toml", "tests/test_benchmark.py")
+DATA_FILES = ("targets", "sweeps", "reports", "regression.toml", "tests/pipeline/test_benchmark.py")
 # ../shared beside the repository; PATCHBENCH_SHARED points elsewhere (a board-farm host, say).
 SHARED_DIR = Path(os.environ.get("PATCHBENCH_SHARED", REPO_ROOT.parent / "shared")).resolve()
 MLPERF_DIR = SHARED_DIR / "models" / "mlperf-tiny"
@@ -35,7 +35,7 @@ TARGETS_DIR = DATA_DIR / "targets"
 REPORTS_DIR = DATA_DIR / "reports"
 SWEEPS_DIR = DATA_DIR / "sweeps"
 REGRESSION_FILE = DATA_DIR / "regression.toml"
-BENCHMARK_TESTS = DATA_DIR / "tests" / "test_benchmark.py"
+BENCHMARK_TESTS = DATA_DIR / "tests" / "pipeline" / "test_benchmark.py"
 
 MLPERF_MODELS = ("vww_96_int8", "pretrainedResnet_quant", "kws_ref_model", "ad01_int8")
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Graphs that exercise the code generator: every op kind the kernels run, and a float model's ends.
-Shared by tests/test_codegen.py (host runs) and tests/test_e2e_qemu.py (the emulator)."""
+Shared by tests/codegen/test_codegen.py (host runs) and tests/pipeline/test_e2e_qemu.py (the emulator)."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def float_image(graph):
     return real.astype(np.float32)
 
 
-# --- the patterns of converter-made models (tests/test_converter_patterns.py) ---------------------------
+# --- the patterns of converter-made models (tests/codegen/test_converter_patterns.py) ---------------------------
 
 
 def _conv1x1(a: Appender, name: str, x: str, cout: int, scale: float, zero_point: int) -> str:
@@ -188,7 +188,7 @@ def converter_patterns_graph():
     return graph
 
 
-# --- float ends and several outputs (tests/test_outputs_e2e.py) ------------------------------------------
+# --- float ends and several outputs (tests/pipeline/test_outputs_e2e.py) ------------------------------------------
 
 
 def float_ended(graph, outputs: list[str]):
@@ -223,7 +223,7 @@ def three_head_detector_graph():
     return float_ended(graph, heads)
 
 
-# --- the data ops of issue 10 (tests/test_data_ops.py, tests/test_data_ops_firmware.py) -----------------
+# --- the data ops of issue 10 (tests/reference/test_data_ops.py, tests/codegen/test_data_ops_firmware.py) -----------------
 
 NO_ACTIVATION = {"activation": "NONE", "act_min": -128, "act_max": 127}
 

@@ -1,13 +1,24 @@
 # SPDX-License-Identifier: Apache-2.0
 """Test-suite hooks: the ``needs_tool`` marker of tests/machine.py, checked before each test runs; and
 the user's results (build/results.sqlite, build/report) unchanged by the whole session, or it fails
-(unless the session was given --results or --report: then it writes where it was told, as bench does)."""
+(unless the session was given --results or --report: then it writes where it was told, as bench does).
+
+The tests mirror the packages (tests/<package>/, tests/project/test_layout.py); every folder of them is on
+sys.path, so a test module imports the shared helpers here (``from machine import needs``) and another
+test module's helpers (``from test_report import add_run``) by name wherever each sits."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 from machine import require_tools
 from user_paths import USER_REPORT, USER_RESULTS, snapshot
+
+for _folder in sorted(p for p in Path(__file__).resolve().parent.rglob("*") if p.is_dir()):
+    if _folder.name not in ("fixtures", "__pycache__") and str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 
 def pytest_runtest_setup(item):

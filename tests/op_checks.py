@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The checks every new op kind's test makes (tests/test_arg_max.py, test_batch_matmul.py,
+"""The checks every new op kind's test makes (tests/ir/test_arg_max.py, test_batch_matmul.py,
 test_mean_axes.py): the reference against LiteRT on every tensor and TFLite Micro on the output, and the
 generated C on the host against the reference, one point on the emulator."""
 

@@ -6,7 +6,7 @@ C compiler against QEMU 7.2's plugin header in ``../shared/third_party``) is loa
 (``QemuBoard``). It counts, per translated block, how often it ran and how often its branch was taken or
 not, and splits the counts into *segments* at each call of the firmware's timer read (``pb_timer_now``),
 so the host can attribute them to the timed unit between two timer reads. It does not change the
-emulator's instruction count (tests/test_timing_plugin.py).
+emulator's instruction count (tests/boards/test_timing_plugin.py).
 
 ``ExecutionProfile`` is the parsed output; ``harness.boards.timing_model`` turns it into estimated cycles.
 """

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The C kernels' parameter structs, declared once: every field's name, C type and place.
 
-``pb_kernels.h`` declares the same structs for the C side; tests/test_kernels.py parses its typedefs and
+``pb_kernels.h`` declares the same structs for the C side; tests/codegen/test_kernels.py parses its typedefs and
 checks them field for field against ``STRUCTS`` (name, type, order), so the two cannot drift apart.
 From these declarations come the ctypes structs the host tests call the kernels with
 (``CStruct.ctypes_value``) and the C initializers the code generator emits (``CStruct.initializer``).

@@ -133,7 +133,7 @@ def mean_params(input_scale: float, output_scale: float, count: int) -> tuple[in
 
 # --- scratch ------------------------------------------------------------------------------------------
 
-# The kinds whose kernels take scratch (a ``void *scratch`` in pb_kernels.h: tests/test_opdefs.py checks
+# The kinds whose kernels take scratch (a ``void *scratch`` in pb_kernels.h: tests/ir/test_opdefs.py checks
 # the two against each other), each with its rule below.
 SCRATCH_KINDS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 

@@ -2,7 +2,7 @@
 /* The benchmark's test input, generated on the device from a seed: element i of an input is a function
  * of (seed, i) alone (a counter-based generator), so any engine's firmware fills a whole input or any tile
  * of it without an image in flash, and the host reproduces it for the reference
- * (harness/firmware/test_input.py, the Python twin; tests/test_test_input.py checks that they agree).
+ * (harness/firmware/test_input.py, the Python twin; tests/firmware/test_test_input.py checks that they agree).
  *
  * bits(seed, i) = lowbias32(i + seed * 0x9E3779B9) (a 32-bit integer hash: xorshift-multiply rounds with
  * the constants C. Wellons published for "lowbias32"). An int8 element is its top byte; a float32

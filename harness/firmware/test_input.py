@@ -8,7 +8,7 @@ flash a point reports is what a deployment would flash.
 ``i + seed * 0x9E3779B9``. An int8 element is the hash's top byte; a float32 element of an input that a
 QUANTIZE(scale, zero_point) reads is ``(top byte as int8 - zero_point + next byte / 256) * scale`` in
 float32 (the int8 range and a fraction of a step; the sum is exact, the product rounds once, on the
-device as here). tests/test_test_input.py checks the two agree on the device.
+device as here). tests/firmware/test_test_input.py checks the two agree on the device.
 """
 
 from __future__ import annotations

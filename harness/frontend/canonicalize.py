@@ -5,7 +5,7 @@ The converter writes a Keras model's static shapes as run-time plumbing (SHAPE, 
 for a Flatten), nearest-neighbour upsampling as EXPAND_DIMS + TILE + RESHAPE, a dilated convolution
 as SPACE_TO_BATCH_ND + conv + BATCH_TO_SPACE_ND, and a ReLU after such a block as its own op. Each
 rewrite here is one small function that changes the graph only when the result computes exactly the
-same int8 values (tests/test_converter_models.py checks every tensor against LiteRT), and each
+same int8 values (tests/frontend/test_converter_models.py checks every tensor against LiteRT), and each
 application is recorded as a ``Rewrite`` that ``patchbench check`` prints.
 
 The batch is fixed at 1: SHAPE folds to the tensor's stored shape, whose batch the converter writes

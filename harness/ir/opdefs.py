@@ -12,7 +12,7 @@ counts, constant inputs, op versions and option fields; the schedule's patch-sta
 with a DSP kernel (read from the C, ``harness.codegen.kernels.dsp_kinds``).
 
 The parts that are code live in the layer that owns their imports, registered under the kind; a test
-(``tests/test_opdefs.py``) names each part an op kind lacks:
+(``tests/ir/test_opdefs.py``) names each part an op kind lacks:
 
 | part | where, keyed by kind |
 | --- | --- |

@@ -8,7 +8,7 @@ the same table, which codegen writes to flash. Each table follows LiteRT's BUILT
 - LOGISTIC, TANH: LiteRT's int8 kernels outside the fixed-point-optimized build fill a table with
   float32 arithmetic (``LUTPopulate``: dequantize, std::exp / std::tanh in float, scale by 1/output
   scale, std::round, add the zero point, clamp). TFLite Micro agreed on every quantization tested
-  (tests/test_unary_ops.py).
+  (tests/reference/test_unary_ops.py).
 - HARD_SWISH: reference_ops::HardSwish, int16 fixed point (its parameters from HardSwishPrepare).
 - LEAKY_RELU: QuantizeLeakyRelu, MultiplyByQuantizedMultiplier with one multiplier per sign.
 - RELU, RELU6, RELU_N1_TO_1: QuantizedReluX, the input rescaled to the output's quantization and

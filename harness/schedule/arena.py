@@ -127,7 +127,7 @@ class InplacePolicy:
     residual_add: bool = True
     # ... and inside the patch stage too (the ADD written into the shortcut's window: stage_layout_source).
     # A fused ADD's windowed output is planned at its shortcut buffer's full size while it lives (two fused
-    # residual blocks in a row ending the stage: tests/test_fusion_residual_stage.py)
+    # residual blocks in a row ending the stage: tests/schedule/test_fusion_residual_stage.py)
     residual_add_in_stage: bool = True
     # PAD ops folded into the conv / max pool reading them (fusion.fold_pads): a rewrite of the graph and
     # plan that the caller applies before planning (the code generator, the search, the CLI); plan_arena

@@ -4,7 +4,7 @@
 It is the executable statement of the plan: every op of the patch stage runs on the cropped region the
 plan names, with the plan's border pads, and each patch's result is written into the full-size stage
 output buffer; then the rest of the graph runs per layer. Its result must equal
-``reference.run_graph`` bit for bit (tests/test_schedule_exec.py), which is how the plan's regions,
+``reference.run_graph`` bit for bit (tests/schedule/test_schedule_exec.py), which is how the plan's regions,
 pads and residual alignment are proven right.
 """
 

@@ -23,7 +23,7 @@
  *
  * Parameter structs. pb_region, pb_window, pb_requant, pb_add_params, pb_mul_params, pb_prelu_params and
  * pb_concat_input are declared once in harness/codegen/cparams.py (field names, C types, order);
- * tests/test_kernels.py checks the typedefs below against it.
+ * tests/codegen/test_kernels.py checks the typedefs below against it.
  *
  * Scratch. Kernels that take `void *scratch` need harness.codegen.kernels.scratch_bytes(...) bytes there
  * (0 for portable kernels, which then accept NULL); any alignment is fine. Input, output and

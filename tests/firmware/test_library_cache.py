@@ -73,15 +73,16 @@ def test_a_unit_that_does_not_compile_names_itself(tmp_path):
 def test_two_processes_building_at_once_leave_one_good_entry(tmp_path):
     _spec(tmp_path)
     script = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "import sys; from pathlib import Path; sys.path[:0] = sys.argv[2:];"
         "from test_library_cache import _spec;"
         "from harness.firmware.library import build_library; from harness.firmware.targets import load_target;"
         "lib = build_library(_spec(Path(sys.argv[1])), load_target('stm32f746'), build_root=Path(sys.argv[1]) / 'build');"
         "print(lib.cached, lib.archive)"
     )
-    tests = str(Path(__file__).resolve().parent)
-    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), tests], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    here = Path(__file__).resolve()
+    tests = [str(here.parent), str(here.parents[1])]  # test_library_cache, machine
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), *tests], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
             for _ in range(2)]  # fmt: skip
     outputs = [run.communicate(timeout=120) for run in runs]
     assert all(run.returncode == 0 for run in runs), outputs

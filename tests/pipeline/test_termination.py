@@ -64,7 +64,7 @@ def _our_emulators(build: str) -> list[psutil.Process]:
 def test_sigterm_to_a_running_parallel_session_keeps_every_row_and_leaves_no_emulator(tmp_path):
     sweep, db, build = tmp_path / "sweep.toml", tmp_path / "results.sqlite", tmp_path / "build"
     sweep.write_text(SWEEP)
-    command = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "test_benchmark.py"), "-m", "board",
+    command = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "pipeline" / "test_benchmark.py"), "-m", "board",
                "-n", "2", "-v", "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--sweep", str(sweep),
                "--results", str(db), "--backend", "qemu"]  # fmt: skip
     env = {**os.environ, "PATCHBENCH_BUILD": str(build)}

@@ -32,7 +32,7 @@ pytestmark = [
     pytest.mark.emulator,
 ]
 
-STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
+STUB = {"stub_model.c": (Path(__file__).parents[1] / "fixtures" / "stub_model.c").read_text()}
 STUB_N = 4096
 RUN_TIMEOUT = 20.0
 

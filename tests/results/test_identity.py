@@ -136,7 +136,7 @@ def test_a_sweep_of_two_files_of_one_name_builds_runs_and_stores_each(pytester, 
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     results = tmp_path / "results.sqlite"
     outcome = pytester.runpytest_subprocess(
-        str(REPO_ROOT / "tests" / "test_benchmark.py"), "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+        str(REPO_ROOT / "tests" / "pipeline" / "test_benchmark.py"), "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
         "-p", "no:labgrid", "--rootdir", str(REPO_ROOT), "--backend", "qemu", "--pb-target", "stm32f746",
         "--models", f"{first},{second}", "--patches", "1", "--repeat", "1", "--results", str(results),
     )  # fmt: skip

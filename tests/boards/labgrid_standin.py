@@ -18,7 +18,7 @@ else (coordinator, exporter, places, reservations, locks, the console) is labgri
 ``--die-on-reset K --die-after-bytes N``: on the K-th reset, after N console bytes, the whole host
 (this service, QEMU and the exporter) is killed with SIGKILL: an exporter gone mid-point.
 
-    python tests/labgrid_standin.py --target stm32f746 --console-port P --control-port Q
+    python tests/boards/labgrid_standin.py --target stm32f746 --console-port P --control-port Q
 """
 
 from __future__ import annotations
@@ -199,5 +199,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.exit(main())

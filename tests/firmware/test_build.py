@@ -20,7 +20,7 @@ from harness.firmware.build import (
 )
 from harness.firmware.targets import load_target
 
-STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
+STUB = {"stub_model.c": (Path(__file__).parents[1] / "fixtures" / "stub_model.c").read_text()}
 KB = 1024
 
 
@@ -229,7 +229,7 @@ def test_two_processes_repair_the_same_broken_entry(tmp_path):
     require_tools("arm-none-eabi-gcc")
     first = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path)
     (first.build_dir / "build.json").write_text("{not json")
-    stub = Path(__file__).parent / "fixtures" / "stub_model.c"
+    stub = Path(__file__).parents[1] / "fixtures" / "stub_model.c"
     command = [sys.executable, "-c", _BUILD_IN_A_PROCESS, str(stub), str(tmp_path)]
     workers = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)

@@ -284,10 +284,10 @@ def all_ops_graph() -> Graph:
                 op.attrs["activation"], out.scale, out.zero_point
             )
     graph = Graph("all_ops", tensors, ops, ["x_float"], ["y_float"])
-    # TFLite Micro has no RELU_N1_TO_1; tests/test_unary_ops.py checks it against LiteRT alone. SPLIT and
-    # SPLIT_V import as SLICEs, so they cannot round-trip op for op: tests/test_data_ops.py checks them.
+    # TFLite Micro has no RELU_N1_TO_1; tests/reference/test_unary_ops.py checks it against LiteRT alone. SPLIT and
+    # SPLIT_V import as SLICEs, so they cannot round-trip op for op: tests/reference/test_data_ops.py checks them.
     # ARG_MAX ends a graph with int32 indices (no float end), BATCH_MATMUL takes rank-3 operands: their
-    # own tests (tests/test_arg_max.py, test_batch_matmul.py) round-trip them through both runtimes.
+    # own tests (tests/ir/test_arg_max.py, test_batch_matmul.py) round-trip them through both runtimes.
     own_tests = {"RELU_N1_TO_1", "ARG_MAX", "BATCH_MATMUL", *g.MULTI_OUTPUT_KINDS}
     assert {op.kind for op in graph.ops} == set(g.OP_KINDS) - own_tests
     return graph

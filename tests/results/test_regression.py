@@ -83,7 +83,7 @@ def test_slower_beyond_the_instruction_threshold_is_caught(db_path, capsys):
 
 
 def test_on_the_emulator_any_difference_is_a_regression(db_path):
-    """QEMU's figures are deterministic (tests/test_determinism.py): one instruction more or less, a byte
+    """QEMU's figures are deterministic (tests/pipeline/test_determinism.py): one instruction more or less, a byte
     of SRAM or flash, another output CRC: each fails the nightly compare, faster ones included."""
     rerun(db_path, "wiggle", {("stm32f746", 1, 0): {"latency": 14_382_115 + 1},
                               ("stm32f746", 2, 5): {"latency": 14_702_390 * 0.97},

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The labgrid farm, with real labgrid on 127.0.0.1: a ``labgrid-coordinator``, one ``labgrid-exporter``
 per emulated host, places, reservations, locks and NetworkSerialPort consoles. Each host's "board" is
-QEMU behind tests/labgrid_standin.py (the only stand-in: flashing restarts that QEMU with the ELF).
+QEMU behind tests/boards/labgrid_standin.py (the only stand-in: flashing restarts that QEMU with the ELF).
 
-The patchbench sessions under test are real pytest sessions of tests/test_benchmark.py with --farm.
+The patchbench sessions under test are real pytest sessions of tests/pipeline/test_benchmark.py with --farm.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def two_places(tmp_path_factory):
 
 
 def _session_command(farm: Path, results: Path, patches: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "test_benchmark.py"), "-q",
+    return [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "pipeline" / "test_benchmark.py"), "-q",
             "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--pb-target", TARGET, "--models", MODEL,
             "--patches", patches, "--depths", "4", "--input-modes", "counted", "--repeat", "1",
             "--results", str(results),
@@ -178,7 +178,7 @@ def _session_command(farm: Path, results: Path, patches: str, *extra: str) -> li
 
 def _session_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PATCHBENCH_RUN_ID", "PYTEST_XDIST_WORKER")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests"), str(REPO_ROOT)])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests" / "boards"), str(REPO_ROOT)])
     return env
 
 

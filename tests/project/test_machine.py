@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from machine import import_or_skip, needs, require_tools
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).parents[1]
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_the_marker_fails_a_test_in_ci(pytester, monkeypatch, tmp_path):
 def test_no_test_module_skips_on_a_missing_tool_by_itself():
     """Every such skip goes through tests/machine.py (a bare skipif/importorskip would skip in CI too)."""
     offenders = []
-    for path in sorted(TESTS.glob("test_*.py")):
+    for path in sorted(TESTS.rglob("test_*.py")):
         text = path.read_text()
         for pattern in (r"importorskip\(", r"skipif\([^)]*which\(", r"which\([^)]*\)\s+is None"):
             if re.search(pattern, text, flags=re.S) and path.name != "test_machine.py":

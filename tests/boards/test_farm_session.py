@@ -28,7 +28,7 @@ def _session(tmp_path, on_missing: str) -> subprocess.CompletedProcess:
     farm.write_text(FARM.format(on_missing=on_missing))
     env = {k: v for k, v in os.environ.items() if k != "PATCHBENCH_RUN_ID"}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "test_benchmark.py"), "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "pipeline" / "test_benchmark.py"), "-q", "-p", "no:cacheprovider",
          "--rootdir", str(REPO_ROOT), "--farm", str(farm), "--pb-target", "stm32f746", "--models", "vww_96_int8",
          "--patches", "1", "--repeat", "1", "--results", str(tmp_path / "r.sqlite")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,

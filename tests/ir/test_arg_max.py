@@ -5,7 +5,7 @@ axis, as TFLite's ArgMinMax.
 
 Checked: the reference against LiteRT BUILTIN_REF on every tensor and TFLite Micro on the output (ties
 included: int8 values repeat), the generated C on the host with both patchbench kernel sets, and one
-point on the emulator per kernel set (tests/test_batch_matmul.py: a graph ending in BATCH_MATMUL and ARG_MAX;
+point on the emulator per kernel set (tests/ir/test_batch_matmul.py: a graph ending in BATCH_MATMUL and ARG_MAX;
 with CMSIS-NN, ARG_MAX runs the portable kernel, as TFLite Micro runs its reference kernel).
 """
 
@@ -98,5 +98,5 @@ def test_generated_c_matches_the_reference_on_the_host(exported, optimized):
     assert_host_c_matches_the_reference(exported[1], optimized)
 
 
-# On the emulator with each kernel set: tests/test_batch_matmul.py runs a graph ending in BATCH_MATMUL and
+# On the emulator with each kernel set: tests/ir/test_batch_matmul.py runs a graph ending in BATCH_MATMUL and
 # ARG_MAX (one point per kernel set serves both ops).

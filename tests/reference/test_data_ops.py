@@ -310,7 +310,7 @@ def test_slice_kernel_equals_the_reference(lib):
         np.testing.assert_array_equal(lib.slice(x, begin, step, out_dims), x[index])
 
 
-# --- import fuzzing of a file with the new ops (tests/test_import_fuzz.py's machinery) --------------------
+# --- import fuzzing of a file with the new ops (tests/frontend/test_import_fuzz.py's machinery) --------------------
 
 
 def test_mutated_data_ops_files_import_or_fail_with_an_import_error():

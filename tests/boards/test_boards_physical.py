@@ -26,7 +26,7 @@ from harness.firmware.build import BuildOptions, build_firmware
 
 TARGET = "stm32f746"
 UID = "0669FF555052836687031520"
-STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
+STUB = {"stub_model.c": (Path(__file__).parents[1] / "fixtures" / "stub_model.c").read_text()}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ models in place (tensor shapes, types, buffer indices, buffer offsets and length
 zero points and axes, op codes, operator inputs and outputs, every field of every option table) and the
 importer must answer each file with a clean Graph or a TFLiteImportError; nothing else may escape.
 
-300 cases in the default suite; ``pytest -m slow tests/test_import_fuzz.py`` runs 5,000 (the same test).
+300 cases in the default suite; ``pytest -m slow tests/frontend/test_import_fuzz.py`` runs 5,000 (the same test).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def _rows(path) -> int:
 def test_interrupted_run_keeps_completed_rows(tmp_path, how):
     results = tmp_path / "results.sqlite"
     command = [
-        sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "test_benchmark.py"), "-q",
+        sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "pipeline" / "test_benchmark.py"), "-q",
         "-p", "no:cacheprovider", "--rootdir", str(REPO_ROOT), "--backend", "qemu",
         "--results", str(results), "--pb-target", "stm32f746", "--models", "vww_96_int8",
         "--patches", "1,2,3,4", "--depths", "8", "--repeat", "1",

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The converter corpus on the emulator: per-layer firmware (DSP and portable kernels) and a per-patch
 point (p = 2) where the model's first layers allow a patch stage, each bit-exact against the host
-reference (which tests/test_converter_models.py checks against LiteRT), through measure(), and each
+reference (which tests/frontend/test_converter_models.py checks against LiteRT), through measure(), and each
 within its memory plan: measured peak SRAM <= planned (arena + planned stack) <= 1.10 x measured.
 
 The three small models run in the default suite; the others, and the DSP/portable pairs of the big

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The import fuzzing of tests/test_import_fuzz.py on converter-made models, whose files the
+"""The import fuzzing of tests/frontend/test_import_fuzz.py on converter-made models, whose files the
 canonicalization rewrites (shape plumbing, TILE upsampling, SPACE_TO_BATCH_ND around a conv): a mutated
 file still gives a clean Graph or a TFLiteImportError, nothing else (the TFLiteImportError contract)."""
 

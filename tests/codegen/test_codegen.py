@@ -3,7 +3,7 @@
 its shapes; patch functions; the arena sized by the planner), the ops it refuses (CodegenError naming
 them, never a silent drop), and the generated C run on the host under AddressSanitizer/UBSan, bit-exact
 with harness.reference for every op kind, per layer and in the patch stage (the QEMU runs are in
-tests/test_e2e_qemu.py)."""
+tests/pipeline/test_e2e_qemu.py)."""
 
 from __future__ import annotations
 
@@ -56,13 +56,13 @@ def _input(graph):
 
 def test_every_op_graph_covers_every_supported_kind(graph):
     kinds = {op.kind for op in graph.ops} | {op.kind for op in float_ends_graph().ops}
-    # The converter-made ops: tests/test_converter_patterns.py and tests/test_unary_ops.py.
+    # The converter-made ops: tests/codegen/test_converter_patterns.py and tests/reference/test_unary_ops.py.
     kinds |= {op.kind for op in converter_patterns_graph().ops} | set(UNARY_KINDS) | {"TRANSPOSE_CONV"}
-    # Depth multiplier, the bilinear resize, depth/space: tests/test_spatial_ops.py (on the emulator too).
+    # Depth multiplier, the bilinear resize, depth/space: tests/reference/test_spatial_ops.py (on the emulator too).
     kinds |= {"RESIZE_BILINEAR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"}
-    # The data ops: tests/test_data_ops_firmware.py (SPLIT / SPLIT_V import as SLICEs, which it runs).
+    # The data ops: tests/codegen/test_data_ops_firmware.py (SPLIT / SPLIT_V import as SLICEs, which it runs).
     kinds |= {op.kind for op in data_ops_graph().ops} - set(MULTI_OUTPUT_KINDS)
-    # ARG_MAX, BATCH_MATMUL: tests/test_arg_max.py, test_batch_matmul.py (host, the emulator per kernel set).
+    # ARG_MAX, BATCH_MATMUL: tests/ir/test_arg_max.py, test_batch_matmul.py (host, the emulator per kernel set).
     kinds |= {"ARG_MAX", "BATCH_MATMUL"}
     assert kinds == set(SUPPORTED_OPS)
     plan = make_plan(graph, 3, STAGE_ENDS["constants"])
@@ -221,7 +221,7 @@ def test_unsupported_ops_are_a_codegen_error_naming_each_op(graph):
 
 
 def test_depth_multiplier_runs_in_the_patch_stage():
-    """A depthwise conv with multiplier 2 in the patch stage: generated (tests/test_spatial_ops.py runs it)."""
+    """A depthwise conv with multiplier 2 in the patch stage: generated (tests/reference/test_spatial_ops.py runs it)."""
     g = build_stack(
         [LayerSpec("conv", 3, 1, channels=4), LayerSpec("depthwise", 3, 1, multiplier=2)],
         input_shape=(1, 8, 8, 3),

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """A toy engine, the whole of it: what adding an engine takes (one module with an Engine subclass, and its
-registration in harness.engines.ENGINES; tests/test_toy_engine.py registers it for a test).
+registration in harness.engines.ENGINES; tests/engines/test_toy_engine.py registers it for a test).
 
 It builds its firmware with patchbench's code generator and portable C kernels, runs per layer only (a
 patch schedule is "not supported by this engine") and is a peer: output that differs from the reference

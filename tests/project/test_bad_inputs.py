@@ -9,26 +9,26 @@ the parametrized case tables by layer; ``test_the_matrix_covers_every_layer`` co
   ``MODEL_FILE_CASES`` (a huge file of another kind refused from its first 8 bytes, an empty or text
   file, no operators, a graph input holding constant data, weights or bias with a zero point, per-channel
   scales on the wrong axis), a folder named like a model, Tensor.size exact, zoo names too big; the
-  import rules one by one: tests/test_import_rules.py; fuzzing of real models: tests/test_import_fuzz.py
+  import rules one by one: tests/frontend/test_import_rules.py; fuzzing of real models: tests/frontend/test_import_fuzz.py
 - sweep: ``SWEEP_CASES`` (unknown keys with a did-you-mean, repeat "x" / 0 / true, a non-table
   [models], unknown target / model, a missing .tflite, a zoo name out of range, not TOML),
   ``SWEEP_RANGE_CASES`` (repeat, patches, depths, targets in their ranges when the sweep is read), a depth
   beyond a model's layers; the command line: ``CLI_CASES`` and the pipeline command (one line, exit 2)
-- farm: tests/test_farm.py ``FARM_FILE_CASES`` (every field of a farm file), a missing board under
+- farm: tests/boards/test_farm.py ``FARM_FILE_CASES`` (every field of a farm file), a missing board under
   on_missing = "fail" (here; and the bench run storing it as an error row: test_farm.py
-  ::test_bench_keeps_a_farm_files_on_missing_fail_*), labgrid places (tests/test_labgrid_farm.py)
+  ::test_bench_keeps_a_farm_files_on_missing_fail_*), labgrid places (tests/boards/test_labgrid_farm.py)
 - path: ``RESULTS_PATH_CASES`` (a folder, a dangling link into no folder, a file where the folder goes),
   a symlink to a database (used through it), a session whose --results cannot be used stops before
   measuring; the report's folder (a file, no write: see report); the user's own paths are never written
-  by a test session (tests/test_user_paths.py)
+  by a test session (tests/pytest_plugin/test_user_paths.py)
 - process fault: ``POINT_FAULTS`` (a refused console, a full disk, out of memory, a bug: each an error
   row with the exception), a board timeout row with the console tail, a log that cannot be written, a
   point the database does not take (kept in a results export, the line says where); a flooding console
-  (tests/test_qemu.py::test_reader_stops_*), Renode's console off the network
-  (tests/test_boards_renode.py), corrupted records (tests/test_protocol.py), a firmware-cache entry
-  corrupt past its first bytes (tests/test_build.py BREAKAGES), SIGTERM / SIGHUP keep every row and
-  leave no emulator (tests/test_termination.py), an interrupted run fails compare
-  (tests/test_regression.py)
+  (tests/boards/test_qemu.py::test_reader_stops_*), Renode's console off the network
+  (tests/boards/test_boards_renode.py), corrupted records (tests/boards/test_protocol.py), a firmware-cache entry
+  corrupt past its first bytes (tests/firmware/test_build.py BREAKAGES), SIGTERM / SIGHUP keep every row and
+  leave no emulator (tests/pipeline/test_termination.py), an interrupted run fails compare
+  (tests/results/test_regression.py)
 - report: a report folder that is a file or takes no write (one line, results untouched), only logs
   from the build folder are copied into it, check's report when no interpreter loads the file
 - results: ``RESULTS_CASES`` (a database of a future schema or missing a column, left as it was; CSV /
@@ -36,9 +36,9 @@ the parametrized case tables by layer; ``test_the_matrix_covers_every_layer`` co
   program is refused and left untouched
 - schedule / analytic size: the reference refuses a graph bigger than host memory before allocating;
   points clearly too big for the board are does_not_fit before code generation
-- code generation / build: names carrying C (tests/test_codegen.py::
+- code generation / build: names carrying C (tests/codegen/test_codegen.py::
   test_a_tensor_and_graph_name_carrying_c_are_only_text_and_the_model_runs); broken firmware-cache
-  entries, two processes repairing one (tests/test_build.py)
+  entries, two processes repairing one (tests/firmware/test_build.py)
 """
 
 from __future__ import annotations

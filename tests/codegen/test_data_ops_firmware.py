@@ -8,7 +8,7 @@ spatially local ops, with the portable and the DSP kernel sets (and CMSIS-NN's, 
 patchbench's portable kernels), bit-exact with the reference.
 
 The reference itself equals LiteRT on every tensor of this graph (the first test), so the firmware
-follows LiteRT; PRELU is where TFLite Micro's multipliers differ (tests/test_data_ops.py).
+follows LiteRT; PRELU is where TFLite Micro's multipliers differ (tests/reference/test_data_ops.py).
 """
 
 from __future__ import annotations

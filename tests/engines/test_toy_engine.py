@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Adding an engine: the toy engine of tests/toy_engine.py (one module) registered in harness.engines.ENGINES
+"""Adding an engine: the toy engine of tests/engines/toy_engine.py (one module) registered in harness.engines.ENGINES
 is measured by a sweep that names it beside patchbench's own: its per-layer point passes with its own
 identity, its patch point is stored as not supported by it, and a differing output is a finding about it
 (inexact), where patchbench's own fails."""

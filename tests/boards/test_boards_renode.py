@@ -25,7 +25,7 @@ from harness.firmware.build import BuildOptions, build_firmware
 from harness.firmware.targets import load_target
 
 TARGET = "stm32f746"
-STUB = {"stub_model.c": (Path(__file__).parent / "fixtures" / "stub_model.c").read_text()}
+STUB = {"stub_model.c": (Path(__file__).parents[1] / "fixtures" / "stub_model.c").read_text()}
 needs_toolchain = needs("arm-none-eabi-gcc", "qemu-system-arm")
 
 
