@@ -255,16 +255,17 @@ class HostKernels:
         return output
 
     # elementwise
-    def add(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def add(self, params, a: np.ndarray, b: np.ndarray, variant: str = "default") -> np.ndarray:
         """params: reference.AddQuant (or anything with its fields); a and b numpy-broadcast."""
-        return self.binary("ADD", params, a, b)
+        return self.binary("ADD", params, a, b, variant)
 
     def mul(self, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.binary("MUL", params, a, b)
 
-    def binary(self, kind: str, params, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def binary(self, kind: str, params, a: np.ndarray, b: np.ndarray, variant: str = "default") -> np.ndarray:
         """A two-operand op (graph.BROADCAST_KINDS) of a and b, broadcast as numpy does; params: its
-        reference parameters (AddQuant for ADD and SUB, MulQuant, PreluQuant; None for MAXIMUM / MINIMUM)."""
+        reference parameters (AddQuant for ADD and SUB, MulQuant, PreluQuant; None for MAXIMUM / MINIMUM).
+        ``variant``: of a kind with a DSP kernel (ADD), "portable" or "dsp" picks one."""
         out_shape = np.broadcast_shapes(a.shape, b.shape)
         walk = broadcast_walk(out_shape, a.shape, b.shape)
         if walk is None:
@@ -283,7 +284,7 @@ class HostKernels:
             "MUL": PB_MUL_PARAMS,
             "PRELU": PB_PRELU_PARAMS,
         }.get(kind)
-        function = getattr(self.lib, f"pb_{kind.lower()}_s8")
+        function = self._function(f"pb_{kind.lower()}_s8", variant)
         if struct is None:
             function(*operands)
         else:

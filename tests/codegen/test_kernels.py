@@ -465,6 +465,27 @@ def test_add_and_mul_match_reference_with_broadcasting(lib):
             np.testing.assert_array_equal(lib.mul(mq, a, b), reference.mul(a, b, mq))
 
 
+def test_add_dsp_kernel_equals_the_portable_one(lib):
+    """pb_add_s8_dsp (one SMMLAR per operand, the conv epilogue's requantization) against the portable
+    kernel and the reference: random scales (equal ones too: both operands then have shift 0), zero points,
+    activations and broadcasts; and output scales outside the prepared range (the portable fallback)."""
+    rng = np.random.default_rng(24)
+    a = rng.integers(-128, 128, (1, 7, 5, 9), dtype=np.int8)
+    extremes = np.array([-128, 127, 0, -1, 1], np.int8)
+    a.reshape(-1)[: extremes.size] = extremes
+    for trial in range(60):
+        q = _add_quant(rng)
+        if trial % 5 == 0:  # equal input scales: both multipliers 2^30 with shift 0
+            q = dataclasses.replace(q, input2_multiplier=q.input1_multiplier, input2_shift=q.input1_shift)
+        if trial % 7 == 0:  # an output multiplier whose shift the prepared form does not take
+            q = dataclasses.replace(q, output_shift=int(rng.choice([0, -1, -25])))
+        for b_shape in [(1, 7, 5, 9), (1, 1, 1, 9), (1, 7, 1, 1)]:
+            b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+            expected = lib.add(q, a, b, variant="portable")
+            np.testing.assert_array_equal(lib.add(q, a, b, variant="dsp"), expected)
+            np.testing.assert_array_equal(expected, reference.add(a, b, q))
+
+
 def test_softmax_matches_reference(lib):
     rng = np.random.default_rng(10)
     for depth in (1, 2, 10, 37, 100):

@@ -108,7 +108,7 @@ def test_no_layer_knows_a_kind_without_a_definition():
 
 def test_the_dsp_kinds_come_from_the_c():
     # pb_conv_dsp.c, pb_depthwise_conv_dsp.c, pb_transpose_conv_dsp.c define the *_dsp variants
-    assert kernels.dsp_kinds() == ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+    assert kernels.dsp_kinds() == ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "TRANSPOSE_CONV")
 
 
 def test_the_cmsis_nn_calls_are_those_of_the_definitions():

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ADD of two int8 operands, broadcast (pb_broadcast.h): TFLite's int8 reference arithmetic. */
+/* ADD of two int8 operands, broadcast (pb_broadcast.h): TFLite's int8 reference arithmetic. The DSP kernel,
+ * with the same results, is in pb_add_dsp.c. */
 #include "pb_broadcast.h"
 
 static inline int8_t add_element(const pb_add_params *p, int32_t x, int32_t y) {
@@ -10,7 +11,12 @@ static inline int8_t add_element(const pb_add_params *p, int32_t x, int32_t y) {
     return pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
 }
 
+void pb_add_s8_portable(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
+                        const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output) {
+    PB_BROADCAST_WALK(add_element(p, x, y))
+}
+
 void pb_add_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
                const int8_t *a, const int8_t *b, int8_t *output) {
-    PB_BROADCAST_WALK(add_element(p, x, y))
+    PB_VARIANT(pb_add_s8)(p, dims, a_strides, b_strides, a, b, output);
 }

@@ -83,6 +83,13 @@ static inline uint32_t pb_pkhtb(uint32_t a, uint32_t b) {
 /* x saturated to int8 */
 static inline int32_t pb_ssat8(int32_t x) { return __ssat(x, 8); }
 
+/* floor((acc * 2^32 + a * b + 2^31) / 2^32): SMMLAR, the rounded high word of a * b plus acc */
+static inline int32_t pb_smmlar(int32_t a, int32_t b, int32_t acc) {
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
 /* The high word of acc * m + (acc < 0 ? -2^30 : 2^30): one SMLAL on a 64-bit addend made of acc's sign. */
 static inline int32_t pb_mul_high_rounded(int32_t acc, int32_t m) {
     int32_t hi = acc >> 31;
@@ -121,6 +128,9 @@ static inline int32_t pb_smlatt(uint32_t a, uint32_t b, int32_t acc) {
 static inline uint32_t pb_pkhbt(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
 static inline uint32_t pb_pkhtb(uint32_t a, uint32_t b) { return (a & 0xFFFF0000u) | ((b >> 16) & 0xFFFFu); }
 static inline int32_t pb_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
+static inline int32_t pb_smmlar(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)(((int64_t)acc * ((int64_t)1 << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+}
 static inline int32_t pb_mul_high_rounded(int32_t acc, int32_t m) {
     return (int32_t)(((int64_t)acc * m + (acc < 0 ? -((int64_t)1 << 30) : ((int64_t)1 << 30))) >> 32);
 }

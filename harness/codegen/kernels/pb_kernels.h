@@ -3,8 +3,8 @@
  * pb_kernels.h: patchbench's int8 kernels (TFLite int8 arithmetic, NHWC, batch 1).
  *
  * Every op has a portable reference kernel (plain C99, `*_portable`); the hot ones (1x1 conv, general
- * conv, depthwise conv, fully connected, transposed conv) also have a Cortex-M DSP kernel (`*_dsp`) with identical
- * results. The plain name (pb_conv2d_s8, ...) is the one generated code calls; it resolves at build
+ * conv, depthwise conv, fully connected, transposed conv, ADD) also have a Cortex-M DSP kernel (`*_dsp`)
+ * with identical results. The plain name (pb_conv2d_s8, ...) is the one generated code calls; it resolves at build
  * time to the DSP kernel when PB_KERNELS_OPTIMIZED is 1, which is the default where the compiler
  * defines __ARM_FEATURE_DSP (build with -DPB_KERNELS_OPTIMIZED=0 to force the portable kernels).
  *
@@ -226,6 +226,10 @@ void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero
 /* ADD, TFLite's int8 arithmetic (reference_ops::AddElementwise / BroadcastAdd4DSlow). */
 void pb_add_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
                const int8_t *a, const int8_t *b, int8_t *output);
+void pb_add_s8_portable(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
+                        const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
+void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
+                   const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
 
 /* SUB: ADD's parameters (reference.add_quant), the rescaled operands subtracted (BroadcastQuantSubSlow). */
 void pb_sub_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
