@@ -1,13 +1,131 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The name of a (p, n) schedule, the one way every layer writes it.
+"""The name of a schedule, the one way every layer writes and reads it.
 
 It lives in the IR, below the scheduler, because the results and the report name schedules too and
 the report may not import ``harness.schedule`` (it draws what a run stored, never today's plans).
+
+A schedule is a list of segments over the graph's layers (``Graph.layers``), in order; whatever the
+segments leave after them runs per layer. A segment is
+
+- ``p=4 n=5``: a p x p patch stage over n layers (MCUNetV2's, with recomputation; first segment only);
+- ``rows n=12``: n layers row-streamed (full-width rows, rings of rows, nothing recomputed);
+- ``per-layer n=2``: n layers run one after the other on whole tensors (between two other segments).
+
+The label joins the segments with `` + ``: ``p=2 n=3 + rows n=6``, ``rows n=3 + per-layer n=1 + rows n=2``.
+Today's one-stage labels stay exactly as they were: ``per-layer`` (no segment) and ``p=4 n=5``.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+SegmentKind = Literal["patches", "rows", "per-layer"]
+SEPARATOR = " + "
+_PATCHES = re.compile(r"^p=(\d+) n=(\d+)$")
+_ROWS = re.compile(r"^rows n=(\d+)$")
+_LAYERS = re.compile(r"^per-layer n=(\d+)$")
+
+
+class ScheduleNameError(ValueError):
+    """A schedule label that names no schedule; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a schedule: ``n`` consecutive layers run one way."""
+
+    kind: SegmentKind
+    n: int
+    p: int = 1  # patches per side (kind "patches")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "patches":
+            return f"p={self.p} n={self.n}"
+        return f"{self.kind} n={self.n}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The segments of a schedule, in layer order; the layers after the last run per layer."""
+
+    segments: tuple[Segment, ...] = ()
+
+    def __post_init__(self):
+        # the layers after the last segment run per layer anyway: one schedule, one label
+        segments = tuple(self.segments)
+        while segments and segments[-1].kind == "per-layer":
+            segments = segments[:-1]
+        object.__setattr__(self, "segments", segments)
+
+    @property
+    def label(self) -> str:
+        return SEPARATOR.join(segment.label for segment in self.segments) or "per-layer"
+
+    @property
+    def layers(self) -> int:
+        """Layers the segments cover (from the first)."""
+        return sum(segment.n for segment in self.segments)
+
+    @property
+    def is_patch_stage(self) -> bool:
+        """Today's (p, n) schedules: per layer, or one patch stage then per layer."""
+        return not self.segments or (len(self.segments) == 1 and self.segments[0].kind == "patches")
+
+    @property
+    def pn(self) -> tuple[int, int]:
+        """(p, n) of a one-stage schedule (``per-layer``: (1, 0))."""
+        if not self.is_patch_stage:
+            raise ScheduleNameError(f"schedule {self.label!r} is not one patch stage: it has no (p, n)")
+        return (self.segments[0].p, self.segments[0].n) if self.segments else (1, 0)
+
+    @classmethod
+    def from_pn(cls, p: int, n: int) -> Schedule:
+        return cls(() if p == 1 else (Segment("patches", n, p),))
 
 
 def schedule_label(p: int, n: int) -> str:
     """``per-layer`` for p = 1, else ``p=4 n=5`` (p patches per side over the first n layers)."""
     return "per-layer" if p == 1 else f"p={p} n={n}"
+
+
+def rows_label(n: int) -> str:
+    """``rows n=12``: n layers row-streamed (full-width rows, nothing recomputed)."""
+    return f"rows n={n}"
+
+
+def parse_schedule(label: str) -> Schedule:
+    """The schedule a label names (``per-layer``, ``p=4 n=5``, ``rows n=12``, ``p=2 n=3 + rows n=6``, ...).
+
+    Raises ScheduleNameError naming the part it cannot read. Trailing ``per-layer n=..`` segments are
+    dropped (the rest of the graph runs per layer anyway), so one schedule has one label.
+    """
+    text = " ".join(label.split())
+    if text == "per-layer":
+        return Schedule()
+    segments = []
+    for part in text.split("+"):
+        part = part.strip()
+        if m := _PATCHES.match(part):
+            segment = Segment("patches", int(m.group(2)), int(m.group(1)))
+            if segment.p == 1:
+                raise ScheduleNameError(f"schedule {label!r}: {part!r} has p=1; write 'per-layer n=..'")
+            if segments:
+                raise ScheduleNameError(
+                    f"schedule {label!r}: a patch stage ({part!r}) can only be the first segment"
+                )
+        elif m := _ROWS.match(part):
+            segment = Segment("rows", int(m.group(1)))
+        elif m := _LAYERS.match(part):
+            segment = Segment("per-layer", int(m.group(1)))
+        else:
+            raise ScheduleNameError(
+                f"schedule {label!r}: cannot read {part!r}; segments are 'p=P n=N' (patches), 'rows n=N' "
+                "(row-streamed) or 'per-layer n=N', joined by ' + '; or the whole label 'per-layer'"
+            )
+        if segment.n < 1:
+            raise ScheduleNameError(f"schedule {label!r}: segment {part!r} covers no layer (n must be >= 1)")
+        segments.append(segment)
+    return Schedule(tuple(segments))

@@ -12,7 +12,15 @@ last (graph outputs: to the end). Kinds:
 - ``input``: the network input. *counted*: the whole image, alive through the whole patch stage (every
   patch reads it). *streamed* (p > 1 only): a ``patch`` buffer holding the patch's input region, which
   the application fills per patch; per-layer inference reads the whole image, so there it is counted;
-- ``scratch``: what a kernel needs besides its input and output, alive for its one step.
+- ``scratch``: what a kernel needs besides its input and output, alive for its one step;
+- ``rows``: a ring of rows of a row-streamed segment (harness/schedule/rows.py): its planned capacity of
+  full-width rows, alive through the whole segment (it carries rows from one row step to the next). A
+  streamed network input read by a row-streamed segment is such a ring too. The segment's output is an
+  ``activation`` alive from the segment's first step (it fills row by row); what the segment reads from
+  outside stays alive to its last step. Nothing in a row-streamed segment runs in place.
+
+Plans of several segments (segments.StagedPlan) and row-streamed plans have one step per op in graph
+order (a segment's ops once, as the patch stage's); they support row-streamed and per-layer segments.
 
 In-place execution (``InplacePolicy``), only where it is provably safe for a kernel that honours the
 contract below, and only when the overwritten input dies at that op (not a graph output, not the stage
@@ -67,9 +75,11 @@ from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.fusion import epilogue_chunk_shape, residual_epilogues
 from harness.schedule.plan import PatchPlan, ScheduleError
 from harness.schedule.profile import InputMode, _check_mode
+from harness.schedule.rows import RowPlan
+from harness.schedule.segments import StagedPlan
 
 INPLACE_ELEMENTWISE_KINDS = ("ADD", "MUL", "QUANTIZE", *UNARY_KINDS)
-BufferKind = Literal["activation", "patch", "stage_output", "input", "scratch"]
+BufferKind = Literal["activation", "patch", "stage_output", "input", "scratch", "rows"]
 PLANNERS = ("best", "greedy", "linear", "no_reuse")
 
 
@@ -158,7 +168,7 @@ class ArenaBuffer:
 @dataclass(frozen=True)
 class ArenaPlan:
     graph_name: str
-    p: int
+    p: int  # a (p, n) schedule's; 0 for plans of other segments (their label: ``schedule``)
     n: int
     input_mode: InputMode
     planner: str
@@ -168,6 +178,7 @@ class ArenaPlan:
     arena_bytes: int  # what the firmware allocates
     # (conv, ADD) pairs run as one step: the conv's output buffer is only a chunk (fusion.py)
     epilogues: tuple[tuple[str, str], ...] = ()
+    schedule: str = ""  # the plan's label (harness/ir/schedule_name.py)
 
     def epilogue_of(self, conv: str) -> str | None:
         return dict(self.epilogues).get(conv)
@@ -385,7 +396,7 @@ class _Group:
 
 def plan_arena(
     graph: Graph,
-    plan: PatchPlan,
+    plan: PatchPlan | RowPlan | StagedPlan,
     input_mode: InputMode = "counted",
     scratch: ScratchFn = reference_scratch,
     inplace: InplacePolicy = DEFAULT_INPLACE,
@@ -401,8 +412,9 @@ def plan_arena(
     if plan.graph_name != graph.name:
         raise ScheduleError(f"plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
     epilogues: dict[str, str] = {}
+    layout_of = _Layout if isinstance(plan, PatchPlan) else _RowLayout
     if planner == "no_reuse":
-        groups = _Layout(graph, plan, input_mode, scratch, NO_INPLACE).groups()
+        groups = layout_of(graph, plan, input_mode, scratch, NO_INPLACE).groups()
         offset = 0
         for group in groups:
             group.offset = offset
@@ -414,7 +426,7 @@ def plan_arena(
         policies = [inplace] if planner != "best" or inplace == NO_INPLACE else [inplace, NO_INPLACE]
         best: tuple[int, list[_Group], list[int]] | None = None
         for policy in policies:
-            candidate = _best_placement(_Layout(graph, plan, input_mode, scratch, policy), orders, alignment)
+            candidate = _best_placement(layout_of(graph, plan, input_mode, scratch, policy), orders, alignment)
             if best is None or candidate[0] < best[0]:
                 best = candidate
         if planner == "best" and inplace.depthwise != "off":
@@ -427,7 +439,7 @@ def plan_arena(
             for extra in tries:
                 relaxed = replace(inplace, depthwise_out_of_place=kept_off | extra)
                 candidate = _best_placement(
-                    _Layout(graph, plan, input_mode, scratch, relaxed),
+                    layout_of(graph, plan, input_mode, scratch, relaxed),
                     orders if extra is spare else [best[3]],
                     alignment,
                 )
@@ -444,17 +456,19 @@ def plan_arena(
         for p in group.pieces
     )
     end = max((b.offset + b.size for b in buffers), default=0)
+    patch_plan = isinstance(plan, PatchPlan)
     arena = ArenaPlan(
         graph_name=graph.name,
-        p=plan.p,
-        n=plan.n,
+        p=plan.p if patch_plan else 0,
+        n=plan.n if patch_plan else 0,
         input_mode=input_mode,
         planner=planner,
         alignment=alignment,
-        steps=tuple(op.name for op in _Layout.step_order(graph, plan)),
+        steps=tuple(op.name for op in layout_of.step_order(graph, plan)),
         buffers=tuple(sorted(buffers, key=lambda b: (b.first, b.offset))),
         arena_bytes=_align(end, alignment),
         epilogues=tuple(sorted(epilogues.items())),
+        schedule=plan.label,
     )
     arena.check()
     return arena
@@ -752,6 +766,91 @@ class _Layout:
             if rows_needed == 0 or self.inplace.depthwise == "row_buffered":
                 return op.inputs[0], ring
         return None
+
+
+class _RowLayout(_Layout):
+    """Buffers and lifetimes of a plan with row-streamed segments (``rows`` rings; the module docstring)."""
+
+    def __init__(
+        self, graph: Graph, plan: RowPlan | StagedPlan, input_mode: str, scratch: ScratchFn, inplace: InplacePolicy
+    ):
+        parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+        patched = [part.label for part in parts if not isinstance(part, RowPlan)]
+        if patched:
+            raise ScheduleError(
+                f"schedule {plan.label!r}: the arena planner takes row-streamed and per-layer segments; a patch "
+                f"stage ({patched[0]}) before other segments is not supported yet"
+            )
+        self.graph, self.plan, self.scratch, self.inplace = graph, plan, scratch, inplace
+        self.parts: tuple[RowPlan, ...] = parts
+        self.ops = self.step_order(graph, plan)
+        self.step_ops = [op.name for op in self.ops]
+        self.step_of = {op.name: i for i, op in enumerate(self.ops)}
+        self.stage_steps = 0  # no patch stage
+        self.epilogues = residual_epilogues(graph, plan, in_stage=False) if inplace.residual_add else {}
+        self.chunks = {graph.op(conv).outputs[0] for conv in self.epilogues}
+        self.windowed: set[str] = set()
+        self.streamed = input_mode == "streamed"
+        self.patch_steps = {}
+        self.part_of = {name: part for part in parts for name in part.stage_ops}
+
+    @staticmethod
+    def step_order(graph: Graph, plan) -> list[Op]:
+        return list(graph.ops)
+
+    def _ring(self, name: str) -> RowPlan | None:
+        """The segment holding ``name`` as a ring of rows (a streamed input's ring too), or None."""
+        for part in self.parts:
+            if name in part.capacity and (name not in self.graph.inputs or self.streamed):
+                return part
+        return None
+
+    def _kind(self, name: str) -> BufferKind:
+        if self._ring(name) is not None:
+            return "rows"
+        return "input" if name in self.graph.inputs else "activation"
+
+    def _size(self, name: str, kind: BufferKind) -> int:
+        if kind != "rows":
+            return super()._size(name, kind)
+        tensor = self.graph.tensor(name)
+        return self._ring(name).capacity[name] * tensor.nbytes // tensor.shape[1]
+
+    def pieces(self) -> dict[str, _Piece]:
+        pieces = super().pieces()
+        for part in self.parts:
+            first, last = self.step_of[part.stage_ops[0]], self.step_of[part.stage_ops[-1]]
+            produced = {self.graph.op(name).outputs[0] for name in part.stage_ops}
+            for name in produced - set(part.capacity) - {part.stage_output}:
+                pieces.pop(name, None)  # no row of it is ever needed: never computed
+            for name in part.capacity:
+                if pieces[name].kind == "rows":
+                    pieces[name].first, pieces[name].last = first, last
+            for name in part.stage_inputs:  # read through the whole segment
+                pieces[name].last = max(pieces[name].last, last)
+            pieces[part.stage_output].first = first  # filled row by row
+        return pieces
+
+    def _runs(self, op: Op, in_place: bool = False) -> list[KernelShapes]:
+        part = self.part_of.get(op.name)
+        if part is None:
+            return super()._runs(op, in_place)
+        graph = self.graph
+        index = next(iter(activation_inputs(graph, op)), 0)
+        in_c = graph.tensor(op.inputs[index]).shape[-1]
+        out_c = graph.tensor(op.outputs[0]).shape[-1]
+        width = part.widths[op.outputs[0]]
+        runs = []
+        for step in part.op_steps(op.name):
+            window = step.inputs[index]
+            in_hw = (window.height, window.width) if window is not None else (1, width)
+            runs.append(KernelShapes((*in_hw, in_c), (1, width, out_c), step.pads or (0, 0, 0, 0), in_place))
+        return runs
+
+    def _inplace_target(self, op: Op, pieces: dict[str, _Piece]) -> tuple[str, int] | None:
+        if op.name in self.part_of:
+            return None  # row steps read and write rings and whole buffers as they are
+        return super()._inplace_target(op, pieces)
 
 
 def stage_layout_source(arena: ArenaPlan, graph: Graph, name: str) -> str:

@@ -21,6 +21,7 @@ from harness.ir.geometry import (
     TileOrigin,
     activation_input_names,
     activation_inputs,
+    hwc,
     kernel_size,
     op_pads,
 )
@@ -28,6 +29,8 @@ from harness.ir.graph import Graph, Op
 from harness.schedule.arena import ArenaPlan, depthwise_inplace_schedule, stage_layout_source
 from harness.schedule.fusion import epilogue_chunk_rows, epilogue_rows
 from harness.schedule.plan import OpStep, PatchPlan, Region, ScheduleError
+from harness.schedule.rows import RowPlan
+from harness.schedule.segments import StagedPlan
 
 
 def run_patched(
@@ -183,7 +186,7 @@ def run_in_arena(
     live buffers overlapped, or an in-place op read a pixel after overwriting it, the outputs would
     differ from ``reference.run_graph``. Returns the graph outputs and the stage output.
     """
-    if (arena.graph_name, arena.p, arena.n) != (graph.name, plan.p, plan.n):
+    if (arena.graph_name, arena.schedule) != (graph.name, plan.label):
         raise ScheduleError("the arena plan was made for another graph or schedule")
     rng = np.random.default_rng(seed)
     memory = rng.integers(0, 256, arena.arena_bytes, dtype=np.uint8)
@@ -240,6 +243,9 @@ def run_in_arena(
     fused_adds = set(epilogues.values())
     if buffers[input_name].kind == "input":
         full(input_name)[...] = x
+    if not isinstance(plan, PatchPlan):
+        parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+        return _run_staged_in_arena(graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory)
     if not plan.is_per_layer:
         for patch in plan.patches:
             held: dict[str, Region] = {}
@@ -283,6 +289,42 @@ def run_in_arena(
     stage = set(plan.stage_ops)
     for op in graph.ops:
         if op.name in stage or op.name in fused_adds:
+            continue
+        poison_scratch(op)
+        out = op.outputs[0]
+        if op.name in epilogues:
+            _conv_with_epilogue(graph, op, graph.op(epilogues[op.name]), full, view)
+            continue
+        if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
+            src = full(op.inputs[0])
+            _depthwise_in_place(graph, op, src, full(out).shape[1:], None, buffers, memory)
+            continue
+        arrays = {name: full(name).copy() for name in activation_input_names(graph, op)}
+        full(out)[...] = reference.run_op(graph, op, arrays)
+    results.update({name: full(name).copy() for name in graph.outputs})
+    return results
+
+
+def _run_staged_in_arena(graph: Graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory):
+    """run_in_arena's loop for plans with row-streamed segments: each segment's rings at their planned
+    offsets, every other op per layer as the patch plans' rest runs."""
+    ops = {op.name: op for op in graph.ops}
+    first_op = {part.stage_ops[0]: part for part in parts}
+    in_part = {name for part in parts for name in part.stage_ops}
+    fused_adds = set(epilogues.values())
+    results = {}
+    for op in graph.ops:
+        part = first_op.get(op.name)
+        if part is not None:
+            reads = {name: (x if name in graph.inputs else full(name)) for name in part.stage_inputs}
+            _run_row_segment(
+                graph, part, reads, ops, False,
+                ring_memory=lambda name, shape: view(name, shape, batched=False),
+                output=full(part.stage_output), before_step=poison_scratch,
+                whole=frozenset(name for name in part.capacity if buffers[name].kind != "rows"),
+            )  # fmt: skip
+            results[part.stage_output] = full(part.stage_output).copy()
+        if op.name in in_part or op.name in fused_adds:
             continue
         poison_scratch(op)
         out = op.outputs[0]
@@ -399,3 +441,166 @@ def _depthwise_in_place(graph: Graph, op: Op, src: np.ndarray, out_hwc, pads, bu
             oldest += 1
     if ring:
         raise ScheduleError(f"in-place depthwise {op.name!r}: rows {ring} were never written to their place")
+
+
+# --- row-streamed segments ------------------------------------------------------------------------------
+
+
+def run_rows(
+    graph: Graph, plan: RowPlan, x: np.ndarray | Mapping[str, np.ndarray], keep_stage_tensors: bool = False
+) -> dict[str, np.ndarray]:
+    """Run ``graph`` under a row-streamed ``plan``; the activations by tensor name, like ``run_patched``.
+
+    Every ring is a real buffer of its planned rows, starting as random bytes: each step shifts and writes
+    exactly as the plan says, and a read of a row the ring no longer holds (dropped too early, shifted
+    away, overwritten) raises ScheduleError. The result equal to ``reference.run_graph`` proves the plan's
+    windows, pads, ring sizes and shifts.
+    """
+    return run_schedule(graph, plan, x, keep_stage_tensors)
+
+
+def run_schedule(
+    graph: Graph,
+    plan: PatchPlan | RowPlan | StagedPlan,
+    x: np.ndarray | Mapping[str, np.ndarray],
+    keep_stage_tensors: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run ``graph`` under any plan (segments.make_schedule_plan's): each segment as it runs (patch by
+    patch, row by row), every other op per layer. The activations by tensor name, as ``run_patched``."""
+    if plan.graph_name != graph.name:
+        raise ScheduleError(f"plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
+    if isinstance(plan, PatchPlan):
+        return run_patched(graph, plan, x, keep_stage_tensors)
+    parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+    values = _graph_inputs(graph, x)
+    ops = {op.name: op for op in graph.ops}
+    first_op = {part.stage_ops[0]: part for part in parts}
+    in_part = {name for part in parts for name in part.stage_ops}
+    for op in graph.ops:
+        part = first_op.get(op.name)
+        if part is not None:
+            missing = [name for name in part.stage_inputs if name not in values]
+            if missing:
+                raise ScheduleError(f"internal error: segment {part.label!r} reads {missing}, not computed yet")
+            if isinstance(part, PatchPlan):
+                values.update(_run_stage(graph, part, values, ops, keep_stage_tensors))
+            else:
+                values.update(_run_row_segment(graph, part, values, ops, keep_stage_tensors))
+        if op.name in in_part:
+            continue
+        inputs = activation_input_names(graph, op)
+        missing = [name for name in inputs if name not in values]
+        if missing:
+            raise ScheduleError(f"op {op.name!r} reads {missing}, which no step computed")
+        values[op.outputs[0]] = reference.run_op(graph, op, {name: values[name] for name in inputs})
+    return values
+
+
+def _run_row_segment(
+    graph: Graph,
+    plan: RowPlan,
+    values: Mapping[str, np.ndarray],
+    ops: dict[str, Op],
+    keep: bool,
+    ring_memory=None,
+    output: np.ndarray | None = None,
+    before_step=None,
+    whole: frozenset[str] = frozenset(),
+) -> dict[str, np.ndarray]:
+    """One row-streamed segment, step by step. ``values``: the whole tensors it reads from outside (and the
+    graph inputs whose rows it loads). Rings are random arrays, or ``ring_memory(name, shape)`` (the arena's
+    bytes); the output fills ``output`` (default: a new array); ``before_step(op)`` runs before each op's
+    row (the arena run poisons its scratch); ``whole``: graph inputs held whole (input counted), no ring."""
+    rng = np.random.default_rng(0)
+    rings = {}
+    for name, rows in plan.capacity.items():
+        if name in whole:
+            continue
+        shape = (rows, *hwc(graph.tensor(name).shape)[1:])
+        data = ring_memory(name, shape) if ring_memory else None
+        rings[name] = _Ring(name, shape, graph.tensor(name).dtype, rng, data)
+    out_tensor = graph.tensor(plan.stage_output)
+    stage_output = output if output is not None else np.zeros(out_tensor.shape, np.dtype(out_tensor.dtype))
+    written = np.zeros(out_tensor.shape[1], np.int32)
+    assembled: dict[str, np.ndarray] = {}
+
+    def read(name: str, need: Region, op: str) -> np.ndarray:
+        if name in rings:
+            return rings[name].read(need, op)
+        return values[name][:, need.y0 : need.y1, need.x0 : need.x1]  # held whole before the segment
+
+    for step in plan.steps:
+        ring = rings.get(step.tensor)
+        if ring is not None and step.shift is not None:
+            ring.shift(*step.shift, origin=step.origins[step.tensor])
+        for name, origin in step.origins.items():
+            if name in rings and rings[name].origin != origin:
+                raise ScheduleError(f"internal error: ring {name!r} starts at row {rings[name].origin}, "
+                                    f"the plan says {origin}")  # fmt: skip
+        if step.op is None and step.tensor in whole:
+            continue
+        if step.op is None:
+            result = values[step.tensor][:, step.row : step.row + 1]
+        else:
+            op = ops[step.op]
+            if before_step is not None:
+                before_step(op)
+            arrays = {
+                name: read(name, need, op.name)
+                for name, need in zip(op.inputs, step.inputs, strict=True)
+                if need is not None
+            }
+            region = plan.region(step.tensor, (step.row, step.row + 1))
+            result = _run_step(graph, op, arrays, OpStep(op.name, region, step.inputs, step.pads))
+        if step.tensor == plan.stage_output:
+            stage_output[:, step.row] = result[:, 0]
+            written[step.row] += 1
+        else:
+            ring.write(step.row, result[0, 0])
+        if keep and step.op is not None:
+            full = assembled.setdefault(step.tensor, np.zeros(graph.tensor(step.tensor).shape, result.dtype))
+            full[:, step.row] = result[:, 0]
+    if not (written == 1).all():
+        raise ScheduleError(f"internal error: the rows do not write every row of {plan.stage_output!r} once")
+    assembled[plan.stage_output] = stage_output
+    return assembled
+
+
+class _Ring:
+    """A ring of rows as the plan keeps it: ``rows`` rows, row r at position r - origin; which row each
+    position holds is tracked so that a read of anything else fails."""
+
+    def __init__(self, name: str, shape: tuple[int, int, int], dtype: str, rng, data: np.ndarray | None = None):
+        self.name, self.origin = name, 0
+        if data is None:
+            info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
+            low, high = (info.min, info.max) if info else (-1, 1)
+            data = rng.integers(low, high, shape, endpoint=True).astype(dtype)
+        self.data = data
+        self.held = np.full(shape[0], -1, np.int64)
+
+    def shift(self, first: int, rows: int, origin: int) -> None:
+        self.data[:rows] = self.data[first : first + rows].copy()
+        self.held[:rows] = self.held[first : first + rows]
+        self.held[rows:] = -1  # what stays there is stale: never read again
+        self.origin = origin
+
+    def write(self, row: int, values: np.ndarray) -> None:
+        position = row - self.origin
+        if not 0 <= position < len(self.held):
+            raise ScheduleError(f"internal error: row {row} of {self.name!r} falls outside its ring of "
+                                f"{len(self.held)} rows from row {self.origin}")  # fmt: skip
+        self.data[position] = values
+        self.held[position] = row
+
+    def read(self, need: Region, op: str) -> np.ndarray:
+        if need.is_empty:
+            shape = (1, max(need.height, 0), max(need.width, 0), self.data.shape[2])
+            return np.zeros(shape, self.data.dtype)
+        first = need.y0 - self.origin
+        if first < 0 or need.y1 - self.origin > len(self.held) or not np.array_equal(
+            self.held[first : first + need.height], np.arange(need.y0, need.y1)
+        ):
+            raise ScheduleError(f"internal error: op {op!r} reads rows [{need.y0}, {need.y1}) of {self.name!r}, "
+                                f"but its ring holds rows {self.held.tolist()}")  # fmt: skip
+        return self.data[None, first : first + need.height, need.x0 : need.x1].copy()

@@ -34,6 +34,7 @@ from harness.ir.geometry import (
 )
 from harness.ir.graph import Graph, Op, op_macs
 from harness.ir.opdefs import kinds
+from harness.ir.schedule_name import schedule_label
 
 MAX_PATCHES_PER_SIDE = 8
 
@@ -150,6 +151,11 @@ class PatchPlan:
     @property
     def is_per_layer(self) -> bool:
         return self.p == 1
+
+    @property
+    def label(self) -> str:
+        """``per-layer`` or ``p=4 n=5`` (harness/ir/schedule_name.py)."""
+        return schedule_label(self.p, self.n)
 
     @property
     def macs(self) -> int:

@@ -36,6 +36,8 @@ import pandas as pd
 from harness.ir.geometry import activation_input_names, hwc
 from harness.ir.graph import Graph, Op, op_macs
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
+from harness.schedule.rows import RowPlan
+from harness.schedule.segments import StagedPlan
 
 KB = 1024
 InputMode = Literal["counted", "streamed"]
@@ -72,7 +74,7 @@ class LayerMemory:
 @dataclass(frozen=True)
 class MemoryProfile:
     graph_name: str
-    plan: PatchPlan
+    plan: PatchPlan | RowPlan | StagedPlan
     rules: MemoryRules
     layers: tuple[LayerMemory, ...]
 
@@ -238,6 +240,31 @@ def patch_stage_op_bytes(
     return result
 
 
+def row_stage_bytes(graph: Graph, plan: RowPlan, input_mode: InputMode = "streamed") -> int:
+    """Bytes a row-streamed segment holds (rows.py): every ring (all alive through the whole segment),
+    the whole segment output, what it reads from outside (a graph input: its ring when streamed, the
+    whole image counted; an earlier op's output: whole), and every other tensor alive across it."""
+    _check_mode(input_mode)
+    total = graph.tensor(plan.stage_output).nbytes
+    for name, rows in plan.capacity.items():
+        tensor = graph.tensor(name)
+        if name in graph.inputs and input_mode == "counted":
+            total += tensor.nbytes
+        else:
+            total += rows * tensor.nbytes // tensor.shape[1]
+    total += sum(graph.tensor(name).nbytes for name in plan.stage_inputs if name not in plan.capacity)
+    index_of = {op.name: i for i, op in enumerate(graph.ops)}
+    first = index_of[plan.stage_ops[0]]
+    live = lifetimes(graph)
+    inside = {*plan.stage_inputs, *(graph.op(name).outputs[0] for name in plan.stage_ops)}
+    total += sum(
+        graph.tensor(name).nbytes
+        for name in live.first
+        if name not in inside and live.first[name] < first < live.last[name]
+    )
+    return total
+
+
 def _pixels(graph: Graph, name: str) -> int:
     shape = graph.tensor(name).shape
     return shape[1] * shape[2] if len(shape) == 4 else 1
@@ -246,8 +273,12 @@ def _pixels(graph: Graph, name: str) -> int:
 # --- the profile ----------------------------------------------------------------------------------------
 
 
-def profile(graph: Graph, plan: PatchPlan, rules: MemoryRules = PAPER_RULES) -> MemoryProfile:
-    """Per-layer memory and MACs of ``graph``, per-layer and under ``plan``."""
+def profile(
+    graph: Graph, plan: PatchPlan | RowPlan | StagedPlan, rules: MemoryRules = PAPER_RULES
+) -> MemoryProfile:
+    """Per-layer memory and MACs of ``graph``, per-layer and under ``plan``: a patch plan, a row-streamed
+    one (each layer of a row-streamed segment needs the segment's bytes, ``row_stage_bytes``) or one of
+    several segments (segments.make_schedule_plan)."""
     if plan.graph_name != graph.name:
         raise ScheduleError(f"plan was made for graph {plan.graph_name!r}, not {graph.name!r}")
     per_layer = per_layer_op_bytes(graph, rules)
@@ -255,16 +286,24 @@ def profile(graph: Graph, plan: PatchPlan, rules: MemoryRules = PAPER_RULES) -> 
     stage_streamed: dict[str, int] = {}
     stage_counted: dict[str, int] = {}
     stage_macs: dict[str, int] = {}
-    if not plan.is_per_layer:
-        streamed = patch_stage_op_bytes(graph, plan, rules, "streamed")
-        counted = patch_stage_op_bytes(graph, plan, rules, "counted")
-        for name, s, c in zip(plan.stage_ops, streamed, counted, strict=True):
-            stage_streamed[name], stage_counted[name] = s, c
-        for patch in plan.patches:
-            for step in patch.steps:
-                stage_macs[step.op] = stage_macs.get(step.op, 0) + step.output.area * _macs_per_pixel(
-                    graph, step.op
-                )
+    parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+    for part in parts:
+        if isinstance(part, RowPlan):
+            streamed = row_stage_bytes(graph, part, "streamed")
+            counted = row_stage_bytes(graph, part, "counted")
+            for name in part.stage_ops:
+                stage_streamed[name], stage_counted[name] = streamed, counted
+                stage_macs[name] = op_macs(graph, graph.op(name))
+        elif not part.is_per_layer:
+            streamed = patch_stage_op_bytes(graph, part, rules, "streamed")
+            counted = patch_stage_op_bytes(graph, part, rules, "counted")
+            for name, s, c in zip(part.stage_ops, streamed, counted, strict=True):
+                stage_streamed[name], stage_counted[name] = s, c
+            for patch in part.patches:
+                for step in patch.steps:
+                    stage_macs[step.op] = stage_macs.get(step.op, 0) + step.output.area * _macs_per_pixel(
+                        graph, step.op
+                    )
     layers = []
     for name, ops in zip(graph.layer_names, graph.layers, strict=True):
         in_stage = ops[0].name in stage_streamed

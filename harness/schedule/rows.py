@@ -1,0 +1,294 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Row-streamed plans: the first ``n`` layers run row by row over full-width stripes, nothing recomputed.
+
+A row-streamed segment computes every tensor inside it one full-width row at a time, each row exactly
+once. Each tensor the segment reads back (a conv's, depthwise conv's or pool's input, a residual
+shortcut, the network input when it is streamed) is held as a *ring* of the rows its readers still need:
+rows below the lowest row any reader will read again are dropped, so a 3x3 stride-1 window keeps 3 rows,
+a 3x3 stride-2 window 3, a dilated 3x3 (dilation 2) 5; an inverted bottleneck's expanded tensor is never
+held whole, only the rows its depthwise window spans. The segment output is held whole (the per-layer
+rest of the graph reads it), as the patch stage's is.
+
+The order of the rows is demand-driven ("pull"): for each row of the segment output in turn, every op
+computes the rows of its output that the rows asked of it need, recursively, each as late as possible.
+So a ring holds the window of its readers plus what a stride makes one step of them consume, never more.
+``make_row_plan`` simulates that order once and records it as ``RowStep`` s: which op writes which row
+(or which row of a streamed graph input is loaded), the input windows it reads with their border pads
+(exactly the pads per-layer inference applies there: ``plan._input_needs``, the patch stage's geometry),
+and where each ring's rows sit in its buffer at that step.
+
+Rings are contiguous windows, so that every kernel reads its window as a dense region (no ring
+addressing): a ring of ``capacity`` rows holds its live rows at positions ``row - origin``. Writing a row
+that would fall past the end first *shifts* the live rows to the start of the buffer (a memmove of
+``RowStep.shift`` rows; the origin becomes the lowest live row). ``capacity`` is the most rows alive at
+once, so the buffer is as small as the schedule allows and a shift happens about once a row.
+
+Accounting: every ring is alive through the whole segment (it carries rows from one step to the next),
+so the segment needs the sum of its rings, the whole segment output, and the network input (its ring
+when streamed, the whole image when counted), besides the kernels' scratch; ``profile.profile`` and
+``arena.plan_arena`` count that. ``executor.run_rows`` runs the plan with real rings (a read of a row that
+was dropped or shifted away fails) and is bit-exact with per-layer inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+from harness.ir.geometry import Pads, activation_input_names, activation_inputs, hwc
+from harness.ir.graph import Graph, Op, op_macs
+from harness.ir.schedule_name import rows_label
+from harness.schedule.plan import (
+    Region,
+    ScheduleError,
+    _check_boundary,
+    _check_patchable,
+    _input_needs,
+)
+
+
+@dataclass(frozen=True)
+class RowStep:
+    """One step of a row-streamed segment: one row of one tensor written (computed, or loaded)."""
+
+    op: str | None  # the op computing the row; None: a row of a graph input loaded into its ring
+    tensor: str  # the tensor the row belongs to
+    row: int
+    inputs: tuple[Region | None, ...]  # per op input: the window read (full width); None: constants
+    pads: Pads | None  # window ops and PAD: the border padding inside this row's window
+    # before the write: the ring's live rows moved to the start of its buffer, (from position, rows); the
+    # ring's origin becomes the first moved row (rows == 0: nothing to move, the origin just jumps)
+    shift: tuple[int, int] | None
+    # ring origins (the row held at position 0) of the rings this step reads and writes, after its shift
+    origins: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """A row-streamed schedule of one graph: its first ``n`` layers as one row-streamed segment, the rest
+    per layer."""
+
+    graph_name: str
+    n: int
+    stage_layers: tuple[str, ...]
+    stage_ops: tuple[str, ...]
+    stage_output: str
+    stage_inputs: tuple[str, ...]  # what the segment reads from outside: graph inputs, an earlier output
+    steps: tuple[RowStep, ...]
+    capacity: Mapping[str, int]  # rows of each ring (segment tensors but its output, and its inputs)
+    widths: Mapping[str, int]  # columns of each segment tensor
+    macs_per_layer: int
+    stage_macs_per_layer: int
+    op_layer: Mapping[str, str] = field(repr=False)
+
+    kind = "rows"
+    is_per_layer = False
+
+    @property
+    def label(self) -> str:
+        return rows_label(self.n)
+
+    @property
+    def macs(self) -> int:
+        """Nothing is recomputed: the per-layer MACs."""
+        return self.macs_per_layer
+
+    @property
+    def stage_macs_patched(self) -> int:
+        return self.stage_macs_per_layer
+
+    mac_overhead = 0.0
+    stage_mac_overhead = 0.0
+
+    def region(self, tensor: str, rows: tuple[int, int]) -> Region:
+        return Region(rows[0], rows[1], 0, self.widths[tensor])
+
+    def ring_rows(self, tensor: str) -> int:
+        return self.capacity[tensor]
+
+    def max_region(self, tensor: str) -> tuple[int, int]:
+        """(rows, width) of the ring of ``tensor`` (what its buffer holds)."""
+        if tensor not in self.capacity:
+            raise ScheduleError(f"tensor {tensor!r} is not held as a ring of rows in this plan")
+        return self.capacity[tensor], self.widths[tensor]
+
+    def op_steps(self, op: str) -> list[RowStep]:
+        return [step for step in self.steps if step.op == op]
+
+    def describe(self) -> str:
+        return (
+            f"{self.graph_name}: the first {self.n} layers row-streamed (segment output "
+            f"{self.stage_output!r}, rings of {sum(self.capacity.values())} rows in all)"
+        )
+
+
+def make_row_plan(graph: Graph, n: int, start: int = 0) -> RowPlan:
+    """The plan that streams layers ``start .. start + n`` of ``graph`` row by row (module docstring).
+
+    Raises ScheduleError (naming the op or tensor) where the segment cannot run row by row: the same ops
+    and boundary as a patch stage (plan.py), since both compute a region of each output from a window of
+    its input.
+    """
+    layers = graph.layers
+    if not 0 <= start < len(layers) or not 1 <= n <= len(layers) - start:
+        unit = "blocks" if graph.blocks is not None else "ops"
+        raise ScheduleError(
+            f"graph {graph.name!r}: a row-streamed segment of n={n} layers from layer {start} does not fit "
+            f"its {len(layers)} {unit}; n must be in 1..{len(layers) - start}"
+        )
+    stage = [op for layer in layers[start : start + n] for op in layer]
+    op_layer = {
+        op.name: name for name, layer in zip(graph.layer_names, graph.layers, strict=True) for op in layer
+    }
+    return _row_plan(graph, n, stage, tuple(graph.layer_names[start : start + n]), op_layer)
+
+
+def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
+    """``plan`` made again for a rewrite of its graph (PAD ops folded: fusion.fold_pads); the same stage
+    ops where ``graph`` still has them, ``n`` and the layer names of the original schedule."""
+    names = set(plan.stage_ops)
+    stage = [op for op in graph.ops if op.name in names]
+    return _row_plan(graph, plan.n, stage, plan.stage_layers, dict(plan.op_layer))
+
+
+def _row_plan(
+    graph: Graph, n: int, stage: list[Op], stage_layers: tuple[str, ...], op_layer: dict[str, str]
+) -> RowPlan:
+    _check_patchable(graph, stage)
+    stage_output = stage[-1].outputs[0]
+    _check_boundary(graph, stage, stage_output)
+    produced = {op.outputs[0] for op in stage}
+    stage_inputs = tuple(
+        dict.fromkeys(n for op in stage for n in activation_input_names(graph, op) if n not in produced)
+    )
+    width = {
+        name: hwc(graph.tensor(name).shape)[1]
+        for op in stage
+        for name in [*activation_input_names(graph, op), *op.outputs]
+    }
+    order = _pull_order(graph, stage, stage_output, width)
+    steps, capacity = _place_rows(graph, stage, stage_output, order)
+    return RowPlan(
+        graph_name=graph.name,
+        n=n,
+        stage_layers=stage_layers,
+        stage_ops=tuple(op.name for op in stage),
+        stage_output=stage_output,
+        stage_inputs=stage_inputs,
+        steps=tuple(steps),
+        capacity=MappingProxyType(capacity),
+        widths=MappingProxyType(width),
+        macs_per_layer=sum(op_macs(graph, op) for op in graph.ops),
+        stage_macs_per_layer=sum(op_macs(graph, op) for op in stage),
+        op_layer=MappingProxyType(op_layer),
+    )
+
+
+@dataclass(frozen=True)
+class _Write:
+    op: Op | None
+    tensor: str
+    row: int
+    inputs: tuple[Region | None, ...]
+    pads: Pads | None
+    live_from: int  # the lowest row of ``tensor`` still needed when this row is written
+
+
+def _pull_order(graph: Graph, stage: list[Op], stage_output: str, width: dict[str, int]) -> list[_Write]:
+    """Every row of every needed tensor, in the demand-driven order, with the live rows of its ring."""
+    producer = {op.outputs[0]: op for op in stage}
+    height = {name: hwc(graph.tensor(name).shape)[0] for name in width}
+    # windows[op][y]: the input windows (and pads) of output row y, full width
+    windows: dict[str, list[tuple[list[Region | None], Pads | None]]] = {}
+    for op in stage:
+        out = op.outputs[0]
+        windows[op.name] = [
+            _input_needs(graph, op, Region(y, y + 1, 0, width[out])) for y in range(height[out])
+        ]
+    # readers[t]: (op, input position) of every stage op reading activation t
+    readers: dict[str, list[tuple[Op, int]]] = {}
+    for op in stage:
+        for index in activation_inputs(graph, op):
+            readers.setdefault(op.inputs[index], []).append((op, index))
+    # lowest[op][index][y]: the lowest row of that input any of rows y.. of op reads (inf: none)
+    never = np.iinfo(np.int64).max
+    lowest: dict[tuple[str, int], np.ndarray] = {}
+    for op in stage:
+        rows = windows[op.name]
+        for index in activation_inputs(graph, op):
+            first = np.array(
+                [never if (need := needs[index]) is None or need.is_empty else need.y0 for needs, _ in rows]
+                + [never],
+                np.int64,
+            )
+            lowest[(op.name, index)] = np.minimum.accumulate(first[::-1])[::-1]
+    done = dict.fromkeys(width, 0)  # rows computed (or loaded) of each tensor
+
+    def live_from(tensor: str) -> int:
+        return int(
+            min(
+                (lowest[(op.name, index)][done[op.outputs[0]]] for op, index in readers.get(tensor, [])),
+                default=never,
+            )
+        )
+
+    order: list[_Write] = []
+
+    def ensure(tensor: str, rows: int) -> None:
+        while done[tensor] < rows:
+            y = done[tensor]
+            op = producer.get(tensor)
+            if op is None and tensor not in graph.inputs:
+                return  # an earlier op's output, held whole before the segment starts
+            if op is None:  # a graph input: its next row is loaded
+                order.append(_Write(None, tensor, y, (), None, min(live_from(tensor), y)))
+                done[tensor] += 1
+                continue
+            needs, pads = windows[op.name][y]
+            for index in activation_inputs(graph, op):
+                need = needs[index]
+                if need is not None and not need.is_empty:
+                    ensure(op.inputs[index], need.y1)
+            order.append(_Write(op, tensor, y, tuple(needs), pads, min(live_from(tensor), y)))
+            done[tensor] += 1
+
+    for y in range(height[stage_output]):
+        ensure(stage_output, y + 1)
+    return order
+
+
+def _place_rows(
+    graph: Graph, stage: list[Op], stage_output: str, order: list[_Write]
+) -> tuple[list[RowStep], dict[str, int]]:
+    """Ring capacities (the most rows alive at once) and, per step, the shift and the ring origins."""
+    capacity: dict[str, int] = {}
+    for write in order:
+        if write.tensor != stage_output:
+            capacity[write.tensor] = max(capacity.get(write.tensor, 1), write.row + 1 - write.live_from)
+    origin = dict.fromkeys(capacity, 0)
+    steps = []
+    for write in order:
+        shift = None
+        if write.tensor in capacity and write.row - origin[write.tensor] >= capacity[write.tensor]:
+            shift = (write.live_from - origin[write.tensor], write.row - write.live_from)
+            origin[write.tensor] = write.live_from
+        touched = [write.tensor] + [
+            name
+            for name, need in zip(write.op.inputs if write.op else (), write.inputs, strict=False)
+            if need
+        ]
+        steps.append(
+            RowStep(
+                op=write.op.name if write.op else None,
+                tensor=write.tensor,
+                row=write.row,
+                inputs=write.inputs,
+                pads=write.pads,
+                shift=shift,
+                origins=MappingProxyType({name: origin[name] for name in touched if name in origin}),
+            )
+        )
+    return steps, capacity
