@@ -677,6 +677,34 @@ def test_large_biases_take_the_exact_path_bit_exactly(lib, kind, kernel, variant
         np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} trial {trial}")
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("kind", "kernel"), [("conv1x1", 1), ("conv2d", 3)])
+def test_every_channel_shift_requantizes_bit_exactly(lib, kind, kernel, variant):
+    """The conv kernels' channel table on shifts of every form: -1 and zero multipliers (the SMMLAR form's
+    edge), -24..-31 (its two-shift form, requant_x2_big: a dead channel's tiny multiplier), 0 with a
+    nonzero multiplier (the exact path), next to ordinary ones, with small biases (sums far from 2**30);
+    per-tensor full-range activation and a clamped one."""
+    rng = np.random.default_rng([kernel, len(kind), len(variant), 31])
+    for trial in range(8):
+        region, window, q, x, held, filters, bias = conv_case(rng, kind, kernel, 1)
+        cout = region.out_c
+        shifts = rng.choice([-1, -5, -8, -24, -27, -31, 0], cout).astype(np.int64)
+        if trial % 2 == 0:
+            shifts[shifts == 0] = -7  # no exact-path channel: the whole call takes the table's forms
+        multipliers = rng.integers(2**30, 2**31 - 1, cout).astype(np.int64)
+        multipliers[rng.random(cout) < 0.2] = 0
+        # the big shifts with multipliers that reach past zero: |acc * m| about 2^(30 + e)
+        big = shifts <= -24
+        multipliers[big] = rng.integers(2**30, 2**31 - 1, int(big.sum()))
+        act = (-128, 127) if trial % 4 < 2 else (-100, 90)
+        q = Requant(q.input_zero_point, int(rng.integers(-128, 128)), multipliers, shifts, *act)
+        if kind == "conv2d" and trial % 3 == 0:
+            bias = (rng.choice([-1, 1], cout) * rng.integers(2**28, 2**29, cout)).astype(np.int32)
+        got = run_region(lib, kind, region, window, q, held, filters, bias, variant)
+        want = expected_conv(kind, region, window, q, x, filters, bias)
+        np.testing.assert_array_equal(got, want, err_msg=f"{kind} {region} trial {trial}")
+
+
 @pytest.mark.parametrize("kind", ["bilinear", "nearest", "depth_to_space", "space_to_depth"])
 def test_tile_kernels_match_reference_on_every_tile(lib, kind):
     """The tile kernels (resizes, depth/space) on random tiles of random maps, each fed only the input window that

@@ -82,12 +82,14 @@ def _expected(call: KernelCall, x: np.ndarray | None) -> np.ndarray:
 
 def _block_cases(rng):
     """Shapes that exercise the DSP kernels' blocks: 6-pixel blocks that break across rows, 2- and 1-pixel
-    remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps."""
+    remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps; channel shifts
+    of every form of the conv kernels' table (``special``: -1, zero multipliers, -24..-31)."""
     calls, inputs = [], {}
-    for index, (kind, kernel, hw, cin, cout, full_range) in enumerate(
-        [("conv1x1", 1, (5, 7), 20, 9, True), ("conv1x1", 1, (4, 4), 34, 6, False),
-         ("conv2d", 3, (4, 5), 16, 5, True), ("depthwise", 3, (6, 9), 20, 20, True),
-         ("depthwise", 3, (5, 6), 12, 12, False), ("depthwise", 5, (7, 8), 8, 8, True)]
+    for index, (kind, kernel, hw, cin, cout, full_range, special) in enumerate(
+        [("conv1x1", 1, (5, 7), 20, 9, True, False), ("conv1x1", 1, (4, 4), 34, 6, False, False),
+         ("conv2d", 3, (4, 5), 16, 5, True, False), ("depthwise", 3, (6, 9), 20, 20, True, False),
+         ("depthwise", 3, (5, 6), 12, 12, False, False), ("depthwise", 5, (7, 8), 8, 8, True, False),
+         ("conv1x1", 1, (6, 6), 16, 10, True, True), ("conv2d", 3, (6, 8), 3, 8, True, True)]
     ):  # fmt: skip
         pad = kernel // 2
         in_h, in_w = hw
@@ -96,13 +98,20 @@ def _block_cases(rng):
         q = _requant(rng, cout, kernel * kernel * cin, large=False)
         if full_range:
             q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
+        bias = rng.integers(-3000, 3000, cout).astype(np.int32)
+        if special:
+            shifts = np.resize(np.array([-1, -24, -27, -31, -6], np.int64), cout)
+            multipliers = rng.integers(2**30, 2**31 - 1, cout).astype(np.int64)
+            multipliers[::4] = 0
+            bias = (rng.choice([-1, 1], cout) * rng.integers(2**27, 2**28, cout)).astype(np.int32)
+            q = Requant(q.input_zero_point, q.output_zero_point, multipliers, shifts, q.act_min, q.act_max)
         call = KernelCall(
             f"b{index}_{kind}{kernel}_{in_h}x{in_w}x{cin}",
             kind,
             q,
             full.reshape(-1),
             rng.integers(-127, 128, shape, dtype=np.int8),
-            rng.integers(-3000, 3000, cout).astype(np.int32),
+            bias,
             Region(in_h, in_w, cin, in_h, in_w, cout, pad, pad, pad, pad),
             Window(kernel, kernel, 1, 1),
         )

@@ -285,18 +285,52 @@ typedef struct {
     int32_t next_bias;
 } channel_entry;
 
-/* The table of the conv call: every channel's pb_channel_requant_x2 (one SMMLAR), or shift 0 where the
- * channel takes pb_requantize_s8_fast (shift outside -23..-2, or a bias big enough that |acc| could reach
- * 2^30: |x - zp| <= 255, |w| <= 128). *all_x2: whether every channel has the SMMLAR form. */
+/* A channel entry's shift with this bit set takes requant_big (below). */
+#define PB_BIG_SHIFT 0x100
+
+/* Channels the doubled-sum SMMLAR cannot take because their shift is too big (e = -shift in 24..31:
+ * zero_point * 2^e does not fit its addend) or their sums can reach 2^30 (a bias near 2^30: a channel the
+ * converter saturated), for e in 9..31: pb_requantize_s8_fast's 64-bit form, high = the high word of
+ * acc * m + (acc < 0 ? -2^30 : 2^30) (one SMLAL, any int32 acc), value = (high + 2^(e-2)) >> (e-1), with the
+ * zero point added between two flooring shifts: ((high + 2^(e-2)) >> (e-9) + zp * 2^8) >> 8 is
+ * floor((high + 2^(e-2) + zp * 2^(e-1)) / 2^(e-1)). The entry: multiplier m, add2 = 2^(e-2),
+ * shift = (e - 9) | PB_BIG_SHIFT (ASR by a register reads its low byte). */
+static PB_ALWAYS_INLINE int32_t requant_big(int32_t acc, const pb_channel_requant_x2 *cr, int32_t zp256) {
+    return (((pb_mul_high_rounded(acc, cr->multiplier) + cr->add2) >> (cr->shift & 0xFF)) + zp256) >> 8;
+}
+
+/* The table of the conv call: every channel's pb_channel_requant_x2 (one SMMLAR), with shift -1 and a zero
+ * multiplier (always the zero point) in that form too, and requant_big's where that form cannot go
+ * (shifts -24..-31, or sums that can reach 2^30, |x - zp| <= 255 and |w| <= 128, with a shift -9..-31);
+ * shift 0 where the channel takes pb_requantize_s8_fast (a shift 0 with a nonzero multiplier, a negative
+ * multiplier, a big sum with a shift -2..-8). *all_x2: whether no channel has shift 0. */
 static channel_entry *prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
                                        void *scratch, int32_t *all_x2) {
     channel_entry *table = (channel_entry *)align4(scratch);
+    const int32_t zp = q->output_zero_point;
     int32_t all = 1;
     for (int32_t oc = 0; oc < out_c; ++oc) {
         const int64_t b = bias ? bias[oc] : 0;
         const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * k;
-        all &= pb_channel_requant_x2_prepare(q->multiplier[oc], q->shift[oc], q->output_zero_point, acc_bound,
-                                             &table[oc].requant);
+        const int32_t m = q->multiplier[oc], e = -q->shift[oc];
+        pb_channel_requant_x2 *cr = &table[oc].requant;
+        cr->shift = 0;
+        if (m == 0) { /* SMMLAR(2 acc, 0, 1 + 2 zp - [acc < 0]) >> 1 = zp, whatever 2 acc wraps to */
+            cr->multiplier = 0;
+            cr->add2 = (int32_t)(1u + 2u * (uint32_t)zp);
+            cr->shift = 1;
+        } else if (m > 0 && e >= 9 && e <= 31 && (e >= 24 || acc_bound >= PB_X2_ACC_LIMIT)) {
+            cr->multiplier = m;
+            cr->add2 = (int32_t)(1u << (e - 2));
+            cr->shift = (e - 9) | PB_BIG_SHIFT;
+        } else if (m > 0 && e == 1 && acc_bound < PB_X2_ACC_LIMIT) {
+            cr->multiplier = m;
+            cr->add2 = (int32_t)(1u + 2u * (uint32_t)zp);
+            cr->shift = 1;
+        } else {
+            pb_channel_requant_x2_prepare(m, -e, zp, acc_bound, cr);
+        }
+        all &= cr->shift != 0;
         table[oc].next_bias = bias && oc + 1 < out_c ? bias[oc + 1] : 0;
     }
     *all_x2 = all;
@@ -314,6 +348,7 @@ typedef struct {
     int32_t out_c;      /* >= 1 */
     int32_t groups;     /* >= 1: k / 4, no tail */
     int32_t first_bias; /* channel 0's bias */
+    int32_t zp256;      /* the output zero point * 2^8 (requant_big) */
 } matmul_6cols_job;
 
 /* Bytes of one PB_MAC_1X6_GROUP (18 instructions, all 32-bit), for the computed entry into the loop. */
@@ -340,6 +375,8 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "ldr     r4, [r0, #16]\n"
         "ldr     r5, [r0, #20]\n"
         "ldr     r6, [r0, #24]\n"
+        "ldr     r9, [r0, #32]\n"
+        "str     r9, [sp, #28]\n"
         "ldr     r9, [r0, #28]\n"
         "ldr     r0, [r0, #0]\n"
         "str     r2, [sp, #0]\n"
@@ -397,25 +434,31 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "4:\n" PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
             PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
         /* requantization: r2 table entry, r3 output of pixel 0, r10 step, r11 multiplier, r12 add2,
-         * lr shift, r1 the SMMLAR addend; pixel j's output at r3 + j * step */
+         * lr shift, r1 the SMMLAR addend; pixel j's output at r3 + j * step. A shift with PB_BIG_SHIFT
+         * takes requant_big's instructions (7: r10 holds zp * 2^8 from [sp, #28], r2 is free meanwhile). */
         "3:\n"
         "ldmia   sp, {r2, r3, r10}\n"
         "ldmia   r2!, {r11, r12, lr}\n"
+        "tst     lr, #256\n"
+        "bne.w   7f\n"
 #define PB_REQUANT_X2_SSAT(acc)                                                                              \
     "add     r1, r12, " acc ", asr #31\n"                                                                    \
     "lsl     " acc ", " acc ", #1\n"                                                                         \
     "smmlar  " acc ", " acc ", r11, r1\n"                                                                    \
     "asr     " acc ", " acc ", lr\n"                                                                         \
     "ssat    " acc ", #8, " acc "\n"
-        PB_REQUANT_X2_SSAT("r4") "strb    r4, [r3]\n"
-        PB_REQUANT_X2_SSAT("r5") "strb    r5, [r3, r10]\n"
-        PB_REQUANT_X2_SSAT("r6") "strb    r6, [r3, r10, lsl #1]\n"
-        "add     r4, r3, r10, lsl #1\n"
-        PB_REQUANT_X2_SSAT("r7") "strb    r7, [r4, r10]\n"
-        PB_REQUANT_X2_SSAT("r8") "strb    r8, [r4, r10, lsl #1]\n"
-        "add     r4, r4, r10, lsl #1\n"
-        PB_REQUANT_X2_SSAT("r9") "strb    r9, [r4, r10]\n"
+        PB_REQUANT_X2_SSAT("r4") PB_REQUANT_X2_SSAT("r5") PB_REQUANT_X2_SSAT("r6")
+        PB_REQUANT_X2_SSAT("r7") PB_REQUANT_X2_SSAT("r8") PB_REQUANT_X2_SSAT("r9")
 #undef PB_REQUANT_X2_SSAT
+        "9:\n"
+        "strb    r4, [r3]\n"
+        "strb    r5, [r3, r10]\n"
+        "strb    r6, [r3, r10, lsl #1]\n"
+        "add     r4, r3, r10, lsl #1\n"
+        "strb    r7, [r4, r10]\n"
+        "strb    r8, [r4, r10, lsl #1]\n"
+        "add     r4, r4, r10, lsl #1\n"
+        "strb    r9, [r4, r10]\n"
         "ldr     r9, [r2], #4\n" /* the next channel's bias */
         "add     r3, r3, #1\n"
         "stmia   sp, {r2, r3}\n"
@@ -423,7 +466,26 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "cmp     r2, r4\n"
         "bne.w   0b\n"
         "add     sp, sp, #32\n"
-        "pop     {r4-r11, pc}\n");
+        "pop     {r4-r11, pc}\n"
+        "7:\n"
+        "ldr     r10, [sp, #28]\n"
+#define PB_REQUANT_BIG_SSAT(acc)                                                                             \
+    "asr     r2, " acc ", #31\n"                                                                             \
+    "mov     r1, #0x40000000\n"                                                                              \
+    "add     r1, r1, r2, lsl #31\n"                                                                          \
+    "smlal   r1, r2, " acc ", r11\n"                                                                         \
+    "add     " acc ", r2, r12\n"                                                                             \
+    "asr     " acc ", " acc ", lr\n"                                                                         \
+    "add     " acc ", " acc ", r10\n"                                                                        \
+    "asr     " acc ", " acc ", #8\n"                                                                         \
+    "ssat    " acc ", #8, " acc "\n"
+        PB_REQUANT_BIG_SSAT("r4") PB_REQUANT_BIG_SSAT("r5") PB_REQUANT_BIG_SSAT("r6")
+        PB_REQUANT_BIG_SSAT("r7") PB_REQUANT_BIG_SSAT("r8") PB_REQUANT_BIG_SSAT("r9")
+#undef PB_REQUANT_BIG_SSAT
+        "ldr     r2, [sp]\n"
+        "add     r2, r2, #12\n" /* the table entry's next_bias, as after the ldmia above */
+        "ldr     r10, [sp, #8]\n"
+        "b.w     9b\n");
 }
 #endif
 
@@ -437,13 +499,14 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
     const int32_t groups = k >> 2, tail = k & 3;
     const int16_t *tails = (const int16_t *)(cols + 2 * PB_BLOCK_COLS * groups);
     const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
-    const int32_t act_min = q->act_min, act_max = q->act_max;
+    const int32_t act_min = q->act_min, act_max = q->act_max, zp256 = q->zero_point * 256;
 #if PB_DSP_NATIVE
     const int32_t step = (int32_t)(out[1] - out[0]);
     const int32_t equally_spaced = out[2] - out[1] == step && out[3] - out[2] == step && out[4] - out[3] == step &&
                                    out[5] - out[4] == step;
     if (all_x2 && full_range && tail == 0 && groups > 0 && out_c > 0 && equally_spaced) {
-        const matmul_6cols_job job = {weights, cols, requants, out[0], step, out_c, groups, bias ? bias[0] : 0};
+        const matmul_6cols_job job = {weights, cols,  requants,           out[0],
+                                     step,    out_c, groups, bias ? bias[0] : 0, q->zero_point * 256};
         matmul_6cols_asm(&job);
         return;
     }
@@ -469,7 +532,17 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
         }
         w += tail;
         const pb_channel_requant_x2 cr = requants[oc].requant;
-        if (cr.shift != 0) {
+        if (cr.shift & PB_BIG_SHIFT) {
+            if (full_range) {
+#define PB_BIG_SAT(acc) pb_ssat8(requant_big((acc), &cr, zp256))
+                PB_STORE_6(PB_BIG_SAT);
+#undef PB_BIG_SAT
+            } else {
+#define PB_BIG_CLAMP(acc) clamp_act(requant_big((acc), &cr, zp256), act_min, act_max)
+                PB_STORE_6(PB_BIG_CLAMP);
+#undef PB_BIG_CLAMP
+            }
+        } else if (cr.shift != 0) {
             if (full_range) {
 #define PB_FOLDED_SAT(acc) pb_ssat8(pb_requant_x2((acc), &cr))
                 PB_STORE_6(PB_FOLDED_SAT);
