@@ -114,7 +114,10 @@ class KernelCall:
         if self.kind == "fc":
             batches, in_features, _ = self.fc_shape
             return scratch_bytes("FULLY_CONNECTED", (batches, in_features), self.filter.shape, optimized=True)
-        return scratch_bytes(op_kind[self.kind], self.input.shape, self.filter.shape, optimized=True)
+        r = self.region  # the input may be a held window of a bigger buffer: the region's shape
+        return scratch_bytes(
+            op_kind[self.kind], (1, r.in_h, r.in_w, r.in_c), self.filter.shape, optimized=True
+        )
 
 
 @dataclass(frozen=True)

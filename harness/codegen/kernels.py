@@ -144,6 +144,7 @@ def scratch_bytes(
     filter_shape: tuple[int, ...] | None = None,
     *,
     optimized: bool,
+    in_place: bool = False,
 ) -> int:
     """Bytes of scratch the op's kernel needs (the ``void *scratch`` argument), any alignment.
 
@@ -164,10 +165,29 @@ def scratch_bytes(
         return 16 * cout + (2 * DSP_BLOCK_COLS + 1) * kh * kw * cin + ALIGNMENT_SLACK
     if op_kind == "DEPTHWISE_CONV_2D":
         _, kh, kw, _ = filter_shape
-        return 8 * kh * kw + ALIGNMENT_SLACK  # one channel group's weights as int16
+        if len(input_shape) != 4:
+            raise KernelError(
+                f"scratch_bytes('DEPTHWISE_CONV_2D'): the input shape {input_shape} is not NHWC"
+            )
+        # one channel group's weights as int16, or the plane kernel's weights and ring of rows; in place the
+        # plane kernel runs only where its rows fit the group's weights plus the ring of delayed rows
+        # (depthwise_inplace_scratch_bytes), so the part before that ring stays the group's weights
+        group = 8 * kh * kw
+        plane = 0 if in_place else depthwise_plane_bytes(input_shape[-2], kh, kw)
+        return max(group, plane) + ALIGNMENT_SLACK
     _, in_features = filter_shape
     batches = int(np.prod(input_shape, dtype=np.int64)) // in_features
     return (4 if batches > 1 else 2) * in_features + ALIGNMENT_SLACK
+
+
+def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
+    """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, 7x7 windows) takes
+    on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words) and kh plane rows of
+    in_w + kw + 7 bytes (its pads < kw), rounded up to 4; 0 for other windows."""
+    if kh != kw or kw != 7:
+        return 0
+    row = (in_w + kw + 7 + 3) // 4 * 4
+    return 4 * kh * ((kw + 1) // 2) + kh * row
 
 
 def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape, *, optimized: bool) -> int:
@@ -180,14 +200,16 @@ def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape
     if schedule is None or region.in_c != region.out_c:
         raise KernelError(f"{region}: a depthwise conv cannot run in place on it (more output than input)")
     base = scratch_bytes("DEPTHWISE_CONV_2D", (1, region.in_h, region.in_w, region.in_c), filter_shape,
-                         optimized=optimized)  # fmt: skip
+                         optimized=optimized, in_place=True)  # fmt: skip
     return base + schedule.scratch_bytes(region.out_w, region.out_c)
 
 
-def op_scratch_bytes(graph: Graph, op: Op, optimized: bool) -> int:
-    """scratch_bytes for one op of a graph."""
+def op_scratch_bytes(graph: Graph, op: Op, optimized: bool, in_place: bool = False) -> int:
+    """scratch_bytes for one op of a graph (in_place: a depthwise conv planned over its input, before the
+    ring of delayed rows the planner adds)."""
     if op.kind not in SCRATCH_KINDS:
         return 0
     return scratch_bytes(
-        op.kind, graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape, optimized=optimized
-    )
+        op.kind, graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape, optimized=optimized,
+        in_place=in_place,
+    )  # fmt: skip

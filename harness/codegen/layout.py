@@ -36,7 +36,7 @@ def kernel_scratch(optimized: bool) -> ScratchFn:
     """The arena planner's scratch rule: what harness.codegen.kernels says each kernel variant needs."""
 
     def scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
-        return kernels.op_scratch_bytes(graph, op, optimized)
+        return kernels.op_scratch_bytes(graph, op, optimized, shapes.in_place)
 
     return scratch
 

@@ -58,7 +58,9 @@ def run_region(
     out_buffer = np.full(GUARD + out_rows * out_row_stride + GUARD, SENTINEL, np.int8)
     filter_shape = filters.shape if kind != "depthwise" else filters.shape
     op_kind = "DEPTHWISE_CONV_2D" if kind == "depthwise" else "CONV_2D"
-    need = scratch_bytes(op_kind, x_full.shape, filter_shape, optimized=variant == "dsp")
+    need = scratch_bytes(
+        op_kind, (1, region.in_h, region.in_w, region.in_c), filter_shape, optimized=variant == "dsp"
+    )
     scratch = np.full(scratch_offset + need + GUARD, SENTINEL, np.int8)
     view = out_buffer[GUARD:]
     lib.conv(kind, region, window, q, x_full, filters, bias, view, variant, scratch[scratch_offset:])
@@ -79,8 +81,10 @@ def conv_case(
     dilation: int = 1,
     large_multiplier: bool = False,
     depth_multiplier: int = 1,
+    sizes: tuple[int, int] = (1, 9),
 ):
-    """A random conv on a random region: a window of a bigger input buffer, explicit uneven pads."""
+    """A random conv on a random region (sizes: the least and most rows and columns before it grows to
+    hold a window): a window of a bigger input buffer, explicit uneven pads."""
     cin = (
         int(rng.choice([1, 3, 4, 5, 8, 12, 17]))
         if kind != "depthwise"
@@ -88,7 +92,7 @@ def conv_case(
     )
     cout = cin * depth_multiplier if kind == "depthwise" else int(rng.choice([1, 2, 3, 8, 13, 16]))
     effective = (kernel - 1) * dilation + 1
-    in_h, in_w = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+    in_h, in_w = int(rng.integers(sizes[0], sizes[1] + 1)), int(rng.integers(sizes[0], sizes[1] + 1))
     pads = [int(rng.integers(0, effective)) for _ in range(4)] if kind != "conv1x1" else [0, 0, 0, 0]
     # grow the input until the padded input holds at least one window
     in_h = max(in_h, effective - pads[0] - pads[1])
@@ -144,6 +148,21 @@ def test_conv_kernels_match_reference_on_random_regions(lib, kind, kernel, strid
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize(("kernel", "stride"), [(k, s) for k in (3, 5, 7) for s in (1, 2)])
+def test_depthwise_kernels_match_reference_on_wide_regions(lib, kernel, stride, variant):
+    """Maps 16 to 30 wide: the DSP kernel's interior runs and channel planes (odd and even output rows,
+    windows reaching past the held columns) over many output pairs."""
+    rng = np.random.default_rng(kernel * 10 + stride)
+    for trial in range(6):
+        region, window, q, x, held, filters, bias = conv_case(
+            rng, "depthwise", kernel, stride, sizes=(16, 30)
+        )
+        got = run_region(lib, "depthwise", region, window, q, held, filters, bias, variant, trial % 4)
+        want = expected_conv("depthwise", region, window, q, x, filters, bias)
+        np.testing.assert_array_equal(got, want, err_msg=f"{region} {window}")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize(("multiplier", "kernel", "stride", "dilation"),
                          [(2, 3, 1, 1), (3, 3, 2, 1), (4, 5, 1, 1), (8, 3, 2, 2), (5, 1, 1, 1)])  # fmt: skip
 def test_depthwise_multiplier_kernels_match_reference(lib, multiplier, kernel, stride, dilation, variant):
@@ -165,11 +184,13 @@ def test_depthwise_multiplier_kernels_match_reference(lib, multiplier, kernel, s
         np.testing.assert_array_equal(got, want, err_msg=f"m={multiplier} {region} {window} trial {trial}")
 
 
-def inplace_case(rng, kernel: int, stride: int, dilation: int, channels: int):
+def inplace_case(
+    rng, kernel: int, stride: int, dilation: int, channels: int, sizes: tuple[int, int] = (1, 11)
+):
     """A dense depthwise region that fits in place (no more output than input pixels)."""
     effective = (kernel - 1) * dilation + 1
     while True:
-        in_h, in_w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        in_h, in_w = int(rng.integers(sizes[0], sizes[1] + 1)), int(rng.integers(sizes[0], sizes[1] + 1))
         pads = [int(rng.integers(0, effective)) for _ in range(4)]
         span_h, span_w = in_h + pads[0] + pads[1] - effective, in_w + pads[2] + pads[3] - effective
         if span_h < 0 or span_w < 0:
@@ -223,7 +244,10 @@ def test_inplace_depthwise_matches_reference(lib, kernel, stride, dilation, vari
     rng = np.random.default_rng([kernel, stride, dilation, len(variant)])
     for trial in range(16):
         channels = int(rng.choice([1, 2, 3, 4, 5, 8, 9, 16, 21]))
-        region, window = inplace_case(rng, kernel, stride, dilation, channels)
+        # every fourth trial on a wider map (the DSP kernel's channel planes over many rows and pairs)
+        region, window = inplace_case(
+            rng, kernel, stride, dilation, channels, (1, 11) if trial % 4 else (16, 28)
+        )
         q = random_requant(rng, channels, kernel * kernel, large_multiplier=trial == 15)
         x = rng.integers(-128, 128, (1, region.in_h, region.in_w, channels), dtype=np.int8)
         filters = rng.integers(-127, 128, (1, kernel, kernel, channels), dtype=np.int8)
@@ -558,7 +582,7 @@ def test_scratch_bytes_is_what_the_dsp_kernels_touch(lib, kind, kernel, cin, cou
     neighbouring buffer), and no more than that plus the alignment slack (1x1: the patch it skips)."""
     rng = np.random.default_rng(kernel * 100 + cin)
     cout = cin if kind == "depthwise" else cout
-    pad, size = kernel // 2, 8
+    pad, size = kernel // 2, 16 if (kind, kernel) == ("depthwise", 7) else 8  # 7x7 at 16: the plane path
     x = rng.integers(-128, 128, (1, size, size, cin), dtype=np.int8)
     filters = rng.integers(
         -127, 128, (1 if kind == "depthwise" else cout, kernel, kernel, cin), dtype=np.int8
@@ -577,7 +601,10 @@ def test_scratch_bytes_is_what_the_dsp_kernels_touch(lib, kind, kernel, cin, cou
         need,
     )
     skipped_patch = kernel * kernel * cin if kind == "conv1x1" else 0
-    assert used == need - kernels.ALIGNMENT_SLACK - skipped_patch
+    if kind == "depthwise" and kernel == 7:  # the plane path uses its part of the larger rule
+        assert used == kernels.depthwise_plane_bytes(size, kernel, kernel) <= need - kernels.ALIGNMENT_SLACK
+    else:
+        assert used == need - kernels.ALIGNMENT_SLACK - skipped_patch
     assert scratch_bytes(op_kind, x.shape, filters.shape, optimized=False) == 0
     with pytest.raises(KernelError, match="filter shape"):
         scratch_bytes(op_kind, x.shape, optimized=True)

@@ -533,10 +533,266 @@ static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_r
     }
 }
 
+/* ---- channel planes: two taps of one channel per SMLAD ----------------------------------------------
+ *
+ * SMLAD adds two products into one accumulator, so both must belong to one channel: two taps of a window
+ * row. In NHWC the taps of a channel lie `channels` bytes apart; so for windows 3x3, 5x5 and 7x7 with
+ * strides 1 and 2 (dilation 1) the kernel takes one channel at a time and copies the input rows its
+ * windows read into a ring of kh *plane rows* in scratch (one byte per column, padding columns and rows
+ * holding the input zero point), each input row once per channel. A word of a plane row is then four
+ * neighbouring taps of the channel: SXTB16 makes [x0 x2] and [x1 x3], which meet weights packed
+ * [w0 w2] [w1 w3] ... (per window row, (kw + 1) / 2 words, prepared per channel) in SMLADs. Two
+ * neighbouring outputs share their words: per window row, stride 1, 7 taps: 2 loads, 4 extensions and 9
+ * multiply-accumulates for 14 MACs.
+ *
+ * The plane holds raw input values (padding = the zero point) and the input offset is folded into the
+ * bias: sum((x + offset) * w) = sum(x * w) + offset * sum(w), exact in int32; a padded tap adds
+ * (zp + offset) * w = 0 as TFLite's. The channel's requantization values stay in registers for its whole
+ * map; the weights and bias are doubled when the channel takes the SMMLAR form (pb_requant_x2).
+ *
+ * In place (pb_kernels.h's contract) the same loop works: output row oy of channel c overwrites only
+ * channel c of input rows up to ((oy + 1) * out_w - 1) / in_w, which the ring already holds once the
+ * row's windows are loaded (dw_planes_fit_in_place checks it row by row). */
+
+/* The bytes past a pair's first window that the pair routines below read (stride 2, 7 taps: 8). */
+#define PB_DW_PLANE_READ 9
+
+/* Bytes of one plane row, a multiple of 4: at least the columns of every pair of outputs' windows (the last
+ * output of an odd row computed as a pair with a discarded partner), ((out_w - 1) & ~1) * stride +
+ * PB_DW_PLANE_READ, which the padded input's width bounds (out_w - 1) * stride + kw <= pad_left + in_w +
+ * pad_right with pads < kw; from in_w alone, as the planner's rule (depthwise_plane_bytes) knows it. */
+static inline int32_t dw_plane_row_bytes(const pb_region *r, const pb_window *w) {
+    return (r->in_w + w->kernel_w - 2 + PB_DW_PLANE_READ + 3) & ~3;
+}
+
+/* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows
+ * (harness.codegen.kernels.depthwise_plane_bytes is the bound the planner reserves). */
+static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
+    return 4 * w->kernel_h * ((w->kernel_w + 1) / 2) + w->kernel_h * dw_plane_row_bytes(r, w);
+}
+
+static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
+    const int32_t k = w->kernel_w;
+    /* 7x7, stride 1 only for now: with 3x3 and 5x5 windows and stride 2 the channel-group kernel above takes
+     * fewer instructions (3 or 5 taps leave SMLAD lanes empty or a pair's words unshared, stride 2 fills a
+     * plane row per two outputs) */
+    /* on maps under two windows wide or high, most taps are padding, which the group kernel skips and a
+     * plane computes */
+    return r->in_c == r->out_c && w->kernel_h == k && k == 7 && w->stride_w == 1 && w->stride_h == 1 &&
+           r->out_w >= 2 * k && r->out_h >= 2 * k &&
+           w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k && r->pad_top < k;
+}
+
+/* In place: every output row writes only input rows the ring holds by then (see above). */
+static int32_t dw_planes_fit_in_place(const pb_region *r, const pb_window *w) {
+    for (int32_t oy = 0; oy < r->out_h; ++oy) {
+        const int32_t written = ((oy + 1) * r->out_w - 1) / r->in_w;
+        const int32_t loaded = oy * w->stride_h - r->pad_top + w->kernel_h - 1;
+        if (written > loaded && written < r->in_h) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One window row of a pair of outputs (windows at p and p + stride) of kw taps: a0 and a1 += their taps.
+ * wt: the row's packed weights, word i = [w(4 * (i / 2) + i % 2), w(4 * (i / 2) + i % 2 + 2)]. */
+static PB_ALWAYS_INLINE void dw_plane_pair(const int8_t *p, const uint32_t *wt, int32_t kw, int32_t stride,
+                                           int32_t *a0, int32_t *a1) {
+    const uint32_t xa = pb_read_u32(p);
+    const uint32_t ea = pb_sxtb16(xa), oa = pb_sxtb16_ror8(xa); /* [x0 x2], [x1 x3] */
+    int32_t s0 = *a0, s1 = *a1;
+    if (kw == 3) {
+        s0 = pb_smlad(ea, wt[0], s0);
+        s0 = pb_smlabb(oa, wt[1], s0);
+        if (stride == 1) { /* x1..x3 */
+            s1 = pb_smlad(oa, wt[0], s1);
+            s1 = pb_smlatb(ea, wt[1], s1);
+        } else { /* x2..x4 */
+            s1 = pb_smlatb(ea, wt[0], s1);
+            s1 = pb_smlatb(oa, wt[1], s1);
+            s1 = pb_smlabt((uint32_t)(int32_t)p[4], wt[0], s1);
+        }
+    } else {
+        const uint32_t xb = pb_read_u32(p + 4);
+        const uint32_t eb = pb_sxtb16(xb), ob = pb_sxtb16_ror8(xb); /* [x4 x6], [x5 x7] */
+        s0 = pb_smlad(ea, wt[0], s0);
+        s0 = pb_smlad(oa, wt[1], s0);
+        if (kw == 5) {
+            s0 = pb_smlabb(eb, wt[2], s0);
+        } else {
+            s0 = pb_smlad(eb, wt[2], s0);
+            s0 = pb_smlabb(ob, wt[3], s0);
+        }
+        if (stride == 1) { /* x1..x5 or x1..x7 */
+            s1 = pb_smlad(oa, wt[0], s1);
+            s1 = pb_smlatb(ea, wt[1], s1);
+            s1 = pb_smlabt(eb, wt[1], s1);
+            if (kw == 5) {
+                s1 = pb_smlabb(ob, wt[2], s1);
+            } else {
+                s1 = pb_smlad(ob, wt[2], s1);
+                s1 = pb_smlatb(eb, wt[3], s1);
+            }
+        } else { /* x2..x6 or x2..x8 */
+            s1 = pb_smlatb(ea, wt[0], s1);
+            s1 = pb_smlabt(eb, wt[0], s1);
+            s1 = pb_smlatb(oa, wt[1], s1);
+            s1 = pb_smlabt(ob, wt[1], s1);
+            s1 = pb_smlatb(eb, wt[2], s1);
+            if (kw == 7) {
+                s1 = pb_smlabt((uint32_t)(int32_t)p[8], wt[2], s1);
+                s1 = pb_smlatb(ob, wt[3], s1);
+            }
+        }
+    }
+    *a0 = s0;
+    *a1 = s1;
+}
+
+/* One channel's requantization, its values read once per channel. */
+typedef struct {
+    int32_t doubled;                /* the sums are doubled: pb_requant_x2's SMMLAR form */
+    int32_t multiplier, add2, shift; /* doubled: pb_channel_requant_x2's; else the channel's own */
+    int32_t zero_point, act_min, act_max;
+} dw_plane_requant;
+
+static PB_ALWAYS_INLINE int8_t dw_plane_out(int32_t acc, const dw_plane_requant *cq, int32_t doubled) {
+    int32_t v;
+    if (doubled) {
+#if PB_DSP_NATIVE
+        __asm__("smmlar %0, %1, %2, %3" : "=r"(v) : "r"(acc), "r"(cq->multiplier), "r"(cq->add2 + (acc >> 31)));
+        v = pb_ssat8(v >> cq->shift);
+#else
+        const pb_channel_requant_x2 cr = {cq->multiplier, cq->add2, cq->shift};
+        v = pb_ssat8(pb_requant_x2(acc >> 1, &cr)); /* the doubled sum is even: halving is exact */
+#endif
+        return (int8_t)clamp_act(v, cq->act_min, cq->act_max);
+    }
+    return pb_requantize_s8_fast(acc, cq->multiplier, cq->shift, cq->zero_point, cq->act_min, cq->act_max);
+}
+
+/* One output row of one channel: pairs of outputs, windows 2 * stride bytes apart in the plane rows; out:
+ * the row's first output of the channel, `channels` bytes between outputs. cq is a copy: the int8 stores
+ * cannot change it, so its values stay in registers. */
+static PB_ALWAYS_INLINE void dw_plane_row(const int8_t *const *rows, const uint32_t *weights, int32_t k,
+                                          int32_t stride, int32_t out_w, int32_t bias, dw_plane_requant cq,
+                                          int32_t doubled, int8_t *out, int32_t channels) {
+    const int32_t words = (k + 1) / 2;
+    for (int32_t ox = 0; ox < out_w; ox += 2) {
+        int32_t a0 = bias, a1 = bias;
+        const int32_t at = ox * stride;
+#pragma GCC unroll 7
+        for (int32_t ky = 0; ky < k; ++ky) {
+            dw_plane_pair(rows[ky] + at, weights + ky * words, k, stride, &a0, &a1);
+        }
+        const int8_t y0 = dw_plane_out(a0, &cq, doubled), y1 = dw_plane_out(a1, &cq, doubled);
+        out[0] = y0;
+        if (ox + 1 < out_w) {
+            out[channels] = y1;
+        }
+        out += 2 * channels;
+    }
+}
+
+#define PB_DW_PLANE_ROW_INSTANCE(k, s)                                                                      \
+    static PB_NOINLINE void dw_plane_row_k##k##_s##s(const int8_t *const *rows, const uint32_t *weights,     \
+                                                     int32_t out_w, int32_t bias, const dw_plane_requant *cq, \
+                                                     int8_t *out, int32_t channels) {                        \
+        const dw_plane_requant values = *cq;                                                                 \
+        if (values.doubled) {                                                                                \
+            dw_plane_row(rows, weights, k, s, out_w, bias, values, 1, out, channels);                        \
+        } else {                                                                                             \
+            dw_plane_row(rows, weights, k, s, out_w, bias, values, 0, out, channels);                        \
+        }                                                                                                    \
+    }
+PB_DW_PLANE_ROW_INSTANCE(7, 1)
+
+/* Plane row `row` of the ring: input row iy of channel c (its columns from -pad_left on), or the zero point
+ * where the row or column is padding. */
+static void dw_plane_fill(int8_t *row, int32_t width, const pb_region *r, const int8_t *input, int32_t in_rs,
+                          int32_t iy, int32_t c, int8_t zero_point) {
+    int32_t j = 0;
+    if (iy >= 0 && iy < r->in_h) {
+        const int32_t in_end = r->pad_left + r->in_w < width ? r->pad_left + r->in_w : width;
+        for (; j < r->pad_left; ++j) {
+            row[j] = zero_point;
+        }
+        const int8_t *src = input + iy * in_rs + c;
+        const int32_t step = r->in_c;
+        for (; j + 4 <= in_end; j += 4, src += 4 * step) {
+            row[j] = src[0];
+            row[j + 1] = src[step];
+            row[j + 2] = src[2 * step];
+            row[j + 3] = src[3 * step];
+        }
+        for (; j < in_end; ++j, src += step) {
+            row[j] = *src;
+        }
+    }
+    for (; j < width; ++j) {
+        row[j] = zero_point;
+    }
+}
+
+static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *rq, const int8_t *input,
+                      const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    const int32_t channels = r->in_c, in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
+    const int32_t k = w->kernel_w, sh = w->stride_h, words = (k + 1) / 2;
+    const int32_t width = dw_plane_row_bytes(r, w);
+    const int32_t input_offset = -rq->input_zero_point;
+    uint32_t *weights = align4(scratch);
+    int8_t *ring = (int8_t *)(weights + k * words);
+    for (int32_t c = 0; c < channels; ++c) {
+        dw_plane_requant cq = {0, rq->multiplier[c], 0, rq->shift[c], rq->output_zero_point, rq->act_min,
+                               rq->act_max};
+        const int32_t b = bias ? bias[c] : 0;
+        const int64_t acc_bound = (b < 0 ? -(int64_t)b : b) + (int64_t)255 * 128 * k * k;
+        pb_channel_requant_x2 cr;
+        cq.doubled = pb_channel_requant_x2_prepare(rq->multiplier[c], rq->shift[c], rq->output_zero_point,
+                                                   acc_bound, &cr);
+        if (cq.doubled) {
+            cq.multiplier = cr.multiplier;
+            cq.add2 = cr.add2;
+            cq.shift = cr.shift;
+        }
+        const int32_t scale = cq.doubled ? 2 : 1;
+        int32_t weight_sum = 0;
+        for (int32_t ky = 0; ky < k; ++ky) {
+            const int8_t *f = filter + ky * k * channels + c;
+            for (int32_t i = 0; i < words; ++i) {
+                const int32_t tap = 4 * (i / 2) + i % 2;
+                const int32_t lo = tap < k ? f[tap * channels] : 0, hi = tap + 2 < k ? f[(tap + 2) * channels] : 0;
+                weight_sum += lo + hi;
+                weights[ky * words + i] = ((uint32_t)(scale * lo) & 0xFFFFu) | (uint32_t)(scale * hi) << 16;
+            }
+        }
+        const int32_t channel_bias = scale * (b + input_offset * weight_sum);
+        int32_t loaded = 0; /* padded rows 0 .. loaded - 1 are in the ring (row n in slot n % k) */
+        for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            const int32_t first = oy * sh; /* the window's first padded row */
+            for (; loaded < first + k; ++loaded) {
+                dw_plane_fill(ring + (loaded % k) * width, width, r, input, in_rs, loaded - r->pad_top, c,
+                              (int8_t)rq->input_zero_point);
+            }
+            const int8_t *rows[7];
+            for (int32_t ky = 0, slot = first % k; ky < k; ++ky, slot = slot + 1 == k ? 0 : slot + 1) {
+                rows[ky] = ring + slot * width;
+            }
+            int8_t *out = output + oy * out_rs + c;
+            dw_plane_row_k7_s1(rows, weights, r->out_w, channel_bias, &cq, out, channels);
+        }
+    }
+}
+
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     if (r->out_c != r->in_c) {
         dw_dsp_multiplier(r, w, q, input, filter, bias, output, scratch);
+        return;
+    }
+    if (dw_planes_apply(r, w)) {
+        dw_planes(r, w, q, input, filter, bias, output, scratch);
         return;
     }
     dw_dsp(r, w, q, input, filter, bias, output, scratch, 0);
@@ -546,5 +802,12 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
  * schedule decides per group and row whether the row goes to its place or to the ring. */
 void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, int8_t *buffer,
                                         const int8_t *filter, const int32_t *bias, void *scratch) {
+    /* the plane path where its rows fit the scratch the in-place kernel has: the group's weights, the row
+     * schedule and the ring of delayed rows */
+    if (dw_planes_apply(r, w) && dw_planes_fit_in_place(r, w) &&
+        dw_plane_bytes(r, w) <= 8 * w->kernel_h * w->kernel_w + pb_depthwise_inplace_bytes(r, w)) {
+        dw_planes(r, w, q, buffer, filter, bias, buffer, scratch);
+        return;
+    }
     dw_dsp(r, w, q, buffer, filter, bias, buffer, scratch, 1);
 }

@@ -66,6 +66,14 @@ static inline int32_t pb_smlatt(uint32_t a, uint32_t b, int32_t acc) {
     return __smlatt((int32_t)a, (int32_t)b, acc);
 }
 
+static inline int32_t pb_smlabt(uint32_t a, uint32_t b, int32_t acc) {
+    return __smlabt((int32_t)a, (int32_t)b, acc);
+}
+
+static inline int32_t pb_smlatb(uint32_t a, uint32_t b, int32_t acc) {
+    return __smlatb((int32_t)a, (int32_t)b, acc);
+}
+
 /* bottom half of a, top half of b<<16: PKHBT */
 static inline uint32_t pb_pkhbt(uint32_t a, uint32_t b) {
     uint32_t r;
@@ -124,6 +132,12 @@ static inline int32_t pb_smlabb(uint32_t a, uint32_t b, int32_t acc) {
 }
 static inline int32_t pb_smlatt(uint32_t a, uint32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(pb_hi16(a) * pb_hi16(b)));
+}
+static inline int32_t pb_smlabt(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pb_lo16(a) * pb_hi16(b)));
+}
+static inline int32_t pb_smlatb(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pb_hi16(a) * pb_lo16(b)));
 }
 static inline uint32_t pb_pkhbt(uint32_t a, uint32_t b) { return (a & 0xFFFFu) | (b << 16); }
 static inline uint32_t pb_pkhtb(uint32_t a, uint32_t b) { return (a & 0xFFFF0000u) | ((b >> 16) & 0xFFFFu); }
