@@ -39,8 +39,7 @@ from harness.codegen.kernels import (
     Region,
     Window,
     depthwise_inplace_scratch_bytes,
-    kernel_headers,
-    kernel_sources,
+    kernel_files,
     scratch_bytes,
 )
 from harness.engines import EngineError, get_engine
@@ -163,7 +162,7 @@ def suite_sources(
     include = '#include "pb_cmsis.h"\n' if "cmsis" in variants else ""
     work = max((call.input.size for call in calls if call.in_place), default=0)
     parts = [
-        f'#include <stdint.h>\n#include <string.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n{include}\n',
+        f'#include <stdint.h>\n#include <string.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n#include "pb_ops.h"\n{include}\n',
         f"static int8_t pb_output_buffer[{buffer_bytes}] __attribute__((aligned(4)));\n",
         f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4)));\n",
         f"static int8_t pb_work[{work}]; /* in-place calls: the input is copied here first */\n\n"
@@ -234,8 +233,7 @@ def suite_sources(
     parts.append("const int8_t *pb_model_output(int index) { (void)index; return pb_output_buffer; }\n")
     parts.append(f"uint32_t pb_model_output_size(int index) {{ (void)index; return {reported}; }}\n")
     sources = {"model.c": "".join(parts)}
-    for path in kernel_sources() + kernel_headers():
-        sources[path.name] = path.read_text()
+    sources.update(kernel_files())
     if "cmsis" in variants:
         sources.update(_cmsis_sources())
     return sources, layout

@@ -122,8 +122,7 @@ def generate_model(
         "model.h": environment.get_template("model.h.j2").render(context),
         "model_weights.h": environment.get_template("model_weights.h.j2").render(context),
     }
-    for path in kernels.kernel_sources() + kernels.kernel_headers():
-        sources[path.name] = path.read_text()
+    sources.update(kernels.kernel_files())
     sources.update(extra_sources)
     return GeneratedModel(
         graph_name=graph.name, p=plan.p, n=plan.n, sources=sources, arena=arena, input_in_sram=not streamed,

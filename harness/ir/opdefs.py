@@ -20,7 +20,7 @@ The parts that are code live in the layer that owns their imports, registered un
 | reference | ``harness/reference/runner.py``'s ``_KERNELS`` |
 | options read / write | generic from ``options`` + ``fields`` here, or ``harness/frontend/reader.py`` / ``writer.py`` |
 | emitter and its check | ``harness/codegen/ops.py``'s ``EMITTERS`` and ``_CHECKS`` |
-| C kernels | ``kernels`` here: each declared in ``pb_kernels.h`` and defined in ``codegen/kernels/*.c`` |
+| C kernels | ``kernels`` here: each defined in ``codegen/kernels/pb_<op>.c``, its declaration derived from there |
 | CMSIS-NN call (optional) | ``harness/codegen/cmsis_nn.py``'s ``CALLS`` |
 
 Adding an op: a record below, its reference, its emitter, its C kernel, and its tests.
@@ -74,7 +74,7 @@ class OpDef:
     patch: str | None = None  # one of PATCH_CAPABILITIES, or None: never in the patch stage
     single_activation: bool = False  # inputs after the first are constants (weights, axes, sizes, ...)
     several_outputs: bool = False  # SPLIT, SPLIT_V: the importer rewrites them into SLICEs
-    kernels: tuple[str, ...] = ()  # the C functions that run it (pb_kernels.h); a `<name>_dsp` = DSP variant
+    kernels: tuple[str, ...] = ()  # the C functions that run it (kernels/*.c); a `<name>_dsp` = DSP variant
     # the CMSIS-NN function TensorFlow Lite Micro's CMSIS-NN build runs it with (kernels/cmsis_nn/*.cc);
     # patchbench's CMSIS-NN kernel set calls it where harness/codegen/cmsis_nn.py has its call (CALLS)
     cmsis_nn: str | None = None

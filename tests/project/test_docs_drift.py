@@ -37,7 +37,7 @@ PATH = re.compile(r"(?<![\w./<-])((?:[\w.-]+/)*[\w.-]+\.(?:py|c|h|toml|md|j2|ld|
 # headers of the toolchain (ACLE) and of the pinned CMSIS-NN (../shared/third_party), not of this repository
 EXTERNAL = ("arm_acle.h", "arm_nnfunctions.h")
 # names in a message that stand for a generated file or a placeholder, not a file of the repository
-GENERATED = re.compile(r"(^|/)(model\.[ch]|model_weights\.h|[\w.-]*\*[\w.-]*|x\.\w+)$")
+GENERATED = re.compile(r"(^|/)(model\.[ch]|model_weights\.h|pb_ops\.h|[\w.-]*\*[\w.-]*|x\.\w+)$")
 
 
 def _modules() -> list[Path]:

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ARG_MAX of int8 values (pb_kernels.h). One kernel for every build: a compare per value leaves nothing
+/* ARG_MAX of int8 values. One kernel for every build: a compare per value leaves nothing
  * for the DSP instructions to gain. */
 #include "pb_kernels.h"
 
+/* ARG_MAX: the input viewed as [outer, count, inner]; output[o * inner + i] is the index
+ * k < count of the first largest input[(o * count + k) * inner + i] (TFLite's ArgMinMax). */
 void pb_arg_max_s8(int32_t outer, int32_t count, int32_t inner, const int8_t *input, int32_t *output) {
     for (int32_t o = 0; o < outer; o++) {
         const int8_t *block = input + o * count * inner;

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* BATCH_MATMUL of int8 operands (pb_kernels.h), TFLite's reference arithmetic. One kernel for every
+/* BATCH_MATMUL of int8 operands, TFLite's reference arithmetic. One kernel for every
  * patchbench build; the CMSIS-NN kernel set calls arm_batch_matmul_s8 where it applies. */
 #include "pb_kernels.h"
 
+/* BATCH_MATMUL: for each of dims[0] batches, the [M, N] = [dims[1], dims[3]] int8
+ * product of lhs [M, K] and rhs [K, N] (K = dims[2]), output rows contiguous. Operands are read through
+ * element strides: strides[0..2] lhs batch, row, depth; strides[3..5] rhs batch, depth, column. Each sum
+ * of (lhs - lhs_zero_point) * (rhs - rhs_zero_point) is requantized with multiplier, shift (TFLite's
+ * MultiplyByQuantizedMultiplier), plus output_zero_point, clamped to int8. */
 void pb_batch_matmul_s8(const int32_t dims[4], const int32_t strides[6], int32_t lhs_zero_point,
                         int32_t rhs_zero_point, int32_t output_zero_point, int32_t multiplier, int32_t shift,
                         const int8_t *lhs, const int8_t *rhs, int8_t *output) {

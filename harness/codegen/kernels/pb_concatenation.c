@@ -4,6 +4,7 @@
 
 #include "pb_kernels.h"
 
+/* CONCATENATION: the tensors viewed as [outer_size, inner_size] and joined along the inner axis. */
 void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t outer_size, int32_t output_zero_point,
                   int8_t *output) {
     for (int32_t o = 0; o < outer_size; ++o) {

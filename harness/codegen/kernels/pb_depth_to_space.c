@@ -4,6 +4,8 @@
 
 #include "pb_kernels.h"
 
+/* DEPTH_TO_SPACE of block b: output [.., channels] pixel (y, x) is input pixel (y / b, x / b), channels
+ * ((y % b) * b + x % b) * channels onwards (the input has channels * b * b). */
 void pb_depth_to_space_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
                           int8_t *output) {
     const int32_t in_c = channels * block * block;

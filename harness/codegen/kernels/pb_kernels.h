@@ -25,6 +25,13 @@
  * pb_concat_input are declared once in harness/codegen/cparams.py (field names, C types, order);
  * tests/codegen/test_kernels.py checks the typedefs below against it.
  *
+ * Declarations. An op's kernel file is its only C place: the file's definition of each kernel is its
+ * declaration, and pb_ops.h, which every firmware gets beside this header, holds those definitions'
+ * prototypes (derived from the C files by harness.codegen.kernels.ops_header; generated code includes
+ * it after this file). What is declared here is what several files share: the parameter structs, the
+ * region helpers, and the kernels with a DSP variant (the op's file selects the variant in its _dsp file
+ * with PB_VARIANT, so the prototypes of the three are shared), with ADD's and the pools'.
+ *
  * Scratch. Kernels that take `void *scratch` need harness.codegen.kernels.scratch_bytes(...) bytes there
  * (0 for portable kernels, which then accept NULL); any alignment is fine. Input, output and
  * scratch must not overlap, except where a kernel says otherwise (the in-place depthwise kernel works
@@ -197,7 +204,7 @@ void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out
                                const int8_t *input, const int8_t *weights, const int32_t *bias, int8_t *output,
                                void *scratch);
 
-/* ---- pooling and reduction --------------------------------------------------------------------- */
+/* ---- pooling ----------------------------------------------------------------------------------- */
 
 /* AVERAGE_POOL_2D: rounded mean over the window's held (non-padding) positions, clamped.
  * Input and output share scale and zero point (TFLite's rule). in_c == out_c. */
@@ -207,12 +214,6 @@ void pb_avg_pool_s8(const pb_region *region, const pb_window *window, int32_t ac
 /* MAX_POOL_2D: max over the window's held positions, clamped. */
 void pb_max_pool_s8(const pb_region *region, const pb_window *window, int32_t act_min, int32_t act_max,
                     const int8_t *input, int8_t *output);
-
-/* MEAN over height and width (axes 1, 2: global average pooling) of an [h, w, c] tensor -> [c],
- * TFLite's QuantizedMeanOrSum: multiplier and shift have 1 / (h * w) folded in; get them from
- * harness.codegen.kernels.mean_params(input_scale, output_scale, h * w). */
-void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero_point, int32_t output_zero_point,
-                int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output);
 
 /* ---- elementwise ------------------------------------------------------------------------------- */
 
@@ -231,20 +232,6 @@ void pb_add_s8_portable(const pb_add_params *p, const int32_t dims[4], const int
 void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
                    const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
 
-/* SUB: ADD's parameters (reference.add_quant), the rescaled operands subtracted (BroadcastQuantSubSlow). */
-void pb_sub_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
-               const int8_t *a, const int8_t *b, int8_t *output);
-
-/* MUL (reference_ops::MulElementwise / BroadcastMul4DSlow). */
-void pb_mul_s8(const pb_mul_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
-               const int8_t *a, const int8_t *b, int8_t *output);
-
-/* MAXIMUM / MINIMUM: the raw int8 values compared (both operands and the output share a quantization). */
-void pb_maximum_s8(const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4], const int8_t *a,
-                   const int8_t *b, int8_t *output);
-void pb_minimum_s8(const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4], const int8_t *a,
-                   const int8_t *b, int8_t *output);
-
 /* PRELU. Field for field harness.reference.PreluQuant (reference.prelu_quant, LiteRT's float32 scale
  * arithmetic). */
 typedef struct {
@@ -253,34 +240,7 @@ typedef struct {
     int32_t output_multiplier_2, output_shift_2; /* below it: times (alpha - alpha zero point) */
 } pb_prelu_params;
 
-/* PRELU (reference_ops::BroadcastPrelu4DSlow): a is the input, b the alpha. */
-void pb_prelu_s8(const pb_prelu_params *p, const int32_t dims[4], const int32_t a_strides[4],
-                 const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
-
-/* QUANTIZE int8 -> int8 (a change of scale / zero point). */
-void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t output_zero_point,
-                             int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output);
-
-/* QUANTIZE float32 -> int8, TFLite's AffineQuantize: the division in float32, rounded half away from
- * zero, plus the zero point, clamped. At a float model's input. */
-void pb_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output);
-
-/* DEQUANTIZE int8 -> float32: (float)((q - zero_point) * scale), the product in double
- * (harness.ir.quant.dequantize). */
-void pb_dequantize_s8_f32(int32_t size, double scale, int32_t zero_point, const int8_t *input, float *output);
-
-/* SOFTMAX over the last axis of [rows, depth], TFLite's int8 fixed-point (gemmlowp exp) kernel.
- * The output is TFLite's int8 softmax output: scale 1/256, zero point -128.
- * input_multiplier, input_left_shift, diff_min: harness.reference.softmax_quant(input_scale, beta). */
-void pb_softmax_s8(int32_t rows, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
-                   int32_t diff_min, const int8_t *input, int8_t *output);
-
 /* ---- data movement ----------------------------------------------------------------------------- */
-
-/* PAD of a 4-D tensor in_dims[4]; pads[2*d] before and pads[2*d + 1] after dimension d;
- * padded elements get pad_value (the output zero point for TFLite's PAD). */
-void pb_pad_s8(const int32_t in_dims[4], const int32_t pads[8], int8_t pad_value, const int8_t *input,
-               int8_t *output);
 
 /* One input of CONCATENATION. multiplier == 0: same scale and zero point as the output, copied.
  * Otherwise requantized as TFLite's int8 -> int8 QUANTIZE does: multiplier/shift =
@@ -291,23 +251,6 @@ typedef struct {
     int32_t zero_point;
     int32_t multiplier, shift;
 } pb_concat_input;
-
-/* CONCATENATION: the tensors viewed as [outer_size, inner_size] and joined along the inner axis. */
-void pb_concat_s8(int32_t n_inputs, const pb_concat_input inputs[], int32_t outer_size, int32_t output_zero_point,
-                  int8_t *output);
-
-/* ARG_MAX (pb_arg_max.c): the input viewed as [outer, count, inner]; output[o * inner + i] is the index
- * k < count of the first largest input[(o * count + k) * inner + i] (TFLite's ArgMinMax). */
-void pb_arg_max_s8(int32_t outer, int32_t count, int32_t inner, const int8_t *input, int32_t *output);
-
-/* BATCH_MATMUL (pb_batch_matmul.c): for each of dims[0] batches, the [M, N] = [dims[1], dims[3]] int8
- * product of lhs [M, K] and rhs [K, N] (K = dims[2]), output rows contiguous. Operands are read through
- * element strides: strides[0..2] lhs batch, row, depth; strides[3..5] rhs batch, depth, column. Each sum
- * of (lhs - lhs_zero_point) * (rhs - rhs_zero_point) is requantized with multiplier, shift (TFLite's
- * MultiplyByQuantizedMultiplier), plus output_zero_point, clamped to int8. */
-void pb_batch_matmul_s8(const int32_t dims[4], const int32_t strides[6], int32_t lhs_zero_point,
-                        int32_t rhs_zero_point, int32_t output_zero_point, int32_t multiplier, int32_t shift,
-                        const int8_t *lhs, const int8_t *rhs, int8_t *output);
 
 /* ---- tiles: ops whose output pixel reads input pixels that follow from its position ---------------
  * (pb_resize_bilinear.c, pb_resize_nearest_neighbor.c, pb_depth_to_space.c, pb_space_to_depth.c) */
@@ -328,48 +271,15 @@ typedef struct {
     int32_t align_corners, half_pixel_centers;
 } pb_resize_shape;
 
-/* RESIZE_NEAREST_NEIGHBOR, TFLite's index rule (float32). */
-void pb_resize_nearest_s8(const pb_resize_shape *shape, const pb_tile *tile, const int8_t *input, int8_t *output);
+/* ---- ops of converter-made models (pb_mean.c, pb_transpose_conv.c) -------------------------------- */
 
-/* RESIZE_BILINEAR int8, TFLite's integer kernel: source positions in 1/1024 pixel, the four weighted
- * neighbours summed in 1/2^20 and rounded half away from zero; the output keeps the input's quantization. */
-void pb_resize_bilinear_s8(const pb_resize_shape *shape, const pb_tile *tile, const int8_t *input, int8_t *output);
-
-/* DEPTH_TO_SPACE of block b: output [.., channels] pixel (y, x) is input pixel (y / b, x / b), channels
- * ((y % b) * b + x % b) * channels onwards (the input has channels * b * b). */
-void pb_depth_to_space_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
-                          int8_t *output);
-
-/* SPACE_TO_DEPTH of block b: input [.., channels] pixel (y * b + dy, x * b + dx) goes to output pixel
- * (y, x), channels (dy * b + dx) * channels onwards. */
-void pb_space_to_depth_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
-                          int8_t *output);
-
-/* SLICE / STRIDED_SLICE of a 4-D tensor in_dims[4]: output element (i0, i1, i2, i3) of out_dims[4] is input
- * element (begin[d] + i_d * step[d]) (harness.ir.slicing's box; shrunk axes are dims of 1). */
-void pb_slice_s8(const int32_t in_dims[4], const int32_t begin[4], const int32_t step[4], const int32_t out_dims[4],
-                 const int8_t *input, int8_t *output);
-
-/* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */
-void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8_t *input, int8_t *output);
-
-/* ---- ops of converter-made models (pb_lut.c, pb_mean.c, pb_transpose_conv.c) --------------------- */
-
-/* An elementwise int8 activation (LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RELU, RELU6, RELU_N1_TO_1):
- * output[i] = table[input[i] + 128], the table harness.reference.unary_table computes. output may
- * alias input. */
-void pb_lut_s8(int32_t size, const int8_t table[256], const int8_t *input, int8_t *output);
-
-/* MEAN with the input viewed as [outer, count, middle, count2, inner]: the reduced axes are the two runs
+/* MEAN (pb_mean.c, pb_mean_axes_s8) with the input viewed as [outer, count, middle, count2, inner]: the reduced axes are the two runs
  * `count` and `count2` (count2 = 1 when they are one run of adjacent axes), the output is
  * [outer, middle, inner]. TFLite's QuantizedMeanOrSum: harness.codegen.kernels.mean_params(in_scale, out_scale,
  * count * count2). */
 typedef struct {
     int32_t outer, count, middle, count2, inner;
 } pb_mean_view;
-
-void pb_mean_axes_s8(const pb_mean_view *v, int32_t input_zero_point, int32_t output_zero_point, int32_t multiplier,
-                     int32_t shift, const int8_t *input, int8_t *output);
 
 /* The shapes of a TRANSPOSE_CONV: input [in_h, in_w, in_c] -> output [out_h, out_w, out_c], filter
  * [out_c, kernel_h, kernel_w, in_c]; pad_top / pad_left as TFLite computes them from the output size. */

@@ -3,6 +3,7 @@
  * of an HWC map (pb_mean_s8); one sum per output, as TFLite's QuantizedMeanOrSum. */
 #include "pb_kernels.h"
 
+/* MEAN over the reduced runs of the view (pb_kernels.h, pb_mean_view): one sum per output. */
 void pb_mean_axes_s8(const pb_mean_view *v, int32_t input_zero_point, int32_t output_zero_point, int32_t multiplier,
                      int32_t shift, const int8_t *input, int8_t *output) {
     const int32_t count = v->count * v->count2;
@@ -27,6 +28,9 @@ void pb_mean_axes_s8(const pb_mean_view *v, int32_t input_zero_point, int32_t ou
     }
 }
 
+/* MEAN over height and width (axes 1, 2: global average pooling) of an [h, w, c] tensor -> [c],
+ * TFLite's QuantizedMeanOrSum: multiplier and shift have 1 / (h * w) folded in; get them from
+ * harness.codegen.kernels.mean_params(input_scale, output_scale, h * w). */
 void pb_mean_s8(int32_t in_h, int32_t in_w, int32_t channels, int32_t input_zero_point, int32_t output_zero_point,
                 int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output) {
     const int32_t count = in_h * in_w;

@@ -8,6 +8,7 @@ static inline int8_t mul_element(const pb_mul_params *p, int32_t x, int32_t y) {
     return pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
 }
 
+/* MUL (reference_ops::MulElementwise / BroadcastMul4DSlow). */
 void pb_mul_s8(const pb_mul_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
                const int8_t *a, const int8_t *b, int8_t *output) {
     PB_BROADCAST_WALK(mul_element(p, x, y))

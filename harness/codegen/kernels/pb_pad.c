@@ -4,6 +4,8 @@
 
 #include "pb_kernels.h"
 
+/* PAD of a 4-D tensor in_dims[4]; pads[2*d] before and pads[2*d + 1] after dimension d;
+ * padded elements get pad_value (the output zero point for TFLite's PAD). */
 void pb_pad_s8(const int32_t in_dims[4], const int32_t pads[8], int8_t pad_value, const int8_t *input,
                int8_t *output) {
     int32_t out_dims[4];

@@ -11,6 +11,7 @@ static inline int8_t prelu_element(const pb_prelu_params *p, int32_t x, int32_t 
     return pb_clamp_offset_s8(scaled, p->output_offset, PB_INT8_MIN, PB_INT8_MAX);
 }
 
+/* PRELU (reference_ops::BroadcastPrelu4DSlow): a is the input, b the alpha. */
 void pb_prelu_s8(const pb_prelu_params *p, const int32_t dims[4], const int32_t a_strides[4],
                  const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output) {
     PB_BROADCAST_WALK(prelu_element(p, x, y))

@@ -2,6 +2,7 @@
 /* QUANTIZE: float32 -> int8 (a float model's input), and int8 -> int8 with another scale or zero point. */
 #include "pb_kernels.h"
 
+/* QUANTIZE int8 -> int8 (a change of scale / zero point). */
 void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t output_zero_point,
                              int32_t multiplier, int32_t shift, const int8_t *input, int8_t *output) {
     for (int32_t i = 0; i < size; ++i) {
@@ -10,6 +11,8 @@ void pb_requantize_tensor_s8(int32_t size, int32_t input_zero_point, int32_t out
     }
 }
 
+/* QUANTIZE float32 -> int8, TFLite's AffineQuantize: the division in float32, rounded half away from
+ * zero, plus the zero point, clamped. At a float model's input. */
 void pb_quantize_f32_s8(int32_t size, float scale, int32_t zero_point, const float *input, int8_t *output) {
     for (int32_t i = 0; i < size; ++i) {
         const float scaled = input[i] / scale; /* float32, as TFLite divides */

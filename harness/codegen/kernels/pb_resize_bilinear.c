@@ -23,6 +23,8 @@ static void bilinear_taps(int32_t index, int32_t scale, int32_t half_pixel_cente
     *position = p;
 }
 
+/* RESIZE_BILINEAR int8, TFLite's integer kernel: source positions in 1/1024 pixel, the four weighted
+ * neighbours summed in 1/2^20 and rounded half away from zero; the output keeps the input's quantization. */
 void pb_resize_bilinear_s8(const pb_resize_shape *shape, const pb_tile *tile, const int8_t *input, int8_t *output) {
     const int32_t channels = shape->channels;
     const int32_t scale_y = bilinear_scale(shape->in_h, shape->out_h, shape->align_corners);

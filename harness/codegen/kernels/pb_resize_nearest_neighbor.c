@@ -25,6 +25,7 @@ static int32_t nearest_index(int32_t out_index, int32_t in_size, int32_t out_siz
     return index;
 }
 
+/* RESIZE_NEAREST_NEIGHBOR, TFLite's index rule (float32). */
 void pb_resize_nearest_s8(const pb_resize_shape *shape, const pb_tile *tile, const int8_t *input, int8_t *output) {
     const int32_t channels = shape->channels;
     for (int32_t y = 0; y < tile->out_h; ++y) {

@@ -4,6 +4,8 @@
 
 #include "pb_kernels.h"
 
+/* SLICE / STRIDED_SLICE of a 4-D tensor in_dims[4]: output element (i0, i1, i2, i3) of out_dims[4] is input
+ * element (begin[d] + i_d * step[d]) (harness.ir.slicing's box; shrunk axes are dims of 1). */
 void pb_slice_s8(const int32_t in_dims[4], const int32_t begin[4], const int32_t step[4], const int32_t out_dims[4],
                  const int8_t *input, int8_t *output) {
     for (int32_t i0 = 0; i0 < out_dims[0]; ++i0) {

@@ -75,6 +75,9 @@ static int32_t count_leading_zeros(uint32_t x) {
     return n;
 }
 
+/* SOFTMAX over the last axis of [rows, depth], TFLite's int8 fixed-point (gemmlowp exp) kernel.
+ * The output is TFLite's int8 softmax output: scale 1/256, zero point -128.
+ * input_multiplier, input_left_shift, diff_min: harness.reference.softmax_quant(input_scale, beta). */
 void pb_softmax_s8(int32_t rows, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
                    int32_t diff_min, const int8_t *input, int8_t *output) {
     for (int32_t row = 0; row < rows; ++row) {

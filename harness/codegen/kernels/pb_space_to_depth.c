@@ -4,6 +4,8 @@
 
 #include "pb_kernels.h"
 
+/* SPACE_TO_DEPTH of block b: input [.., channels] pixel (y * b + dy, x * b + dx) goes to output pixel
+ * (y, x), channels (dy * b + dx) * channels onwards. */
 void pb_space_to_depth_s8(int32_t block, int32_t channels, const pb_tile *tile, const int8_t *input,
                           int8_t *output) {
     const int32_t out_c = channels * block * block;

@@ -10,6 +10,7 @@ static inline int8_t sub_element(const pb_add_params *p, int32_t x, int32_t y) {
     return pb_clamp_offset_s8(scaled, p->output_offset, p->act_min, p->act_max);
 }
 
+/* SUB: ADD's parameters (reference.add_quant), the rescaled operands subtracted (BroadcastQuantSubSlow). */
 void pb_sub_s8(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4], const int32_t b_strides[4],
                const int8_t *a, const int8_t *b, int8_t *output) {
     PB_BROADCAST_WALK(sub_element(p, x, y))

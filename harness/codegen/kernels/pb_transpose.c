@@ -2,6 +2,7 @@
 /* TRANSPOSE of a rank-4 view. */
 #include "pb_kernels.h"
 
+/* TRANSPOSE of a 4-D tensor in_dims[4]: output dimension d is input dimension perm[d]. */
 void pb_transpose_s8(const int32_t in_dims[4], const int32_t perm[4], const int8_t *input, int8_t *output) {
     int32_t in_strides[4];
     in_strides[3] = 1;
