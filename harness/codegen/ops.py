@@ -29,7 +29,7 @@ from harness.schedule.arena import ArenaPlan
 from harness.schedule.fusion import epilogue_chunk_rows, epilogue_rows
 
 from .broadcast import broadcast_walk, row_strides
-from .carrays import C_TYPES, CArray, c_double, c_float, c_ints
+from .carrays import C_TYPES, CArray, c_double, c_float, c_ints, c_struct
 from .cparams import (
     PB_ADD_PARAMS,
     PB_MEAN_VIEW,
@@ -958,3 +958,195 @@ _CHECKS: dict[str, Callable[[Graph, Op, bool], str | None]] = {
 
 def emit_op(ctx: OpContext) -> OpCode:
     return EMITTERS[ctx.op.kind](ctx)
+
+
+# --- the CMSIS-NN kernel set's calls ----------------------------------------------------------------------
+# An op kind whose definition names a CMSIS-NN function (OpDef.cmsis_nn) has its call here, beside its
+# portable emitter: harness/codegen/cmsis_nn.py runs it for the cmsis-nn kernel set. Each call takes the
+# op's portable OpCode (its constants and structs serve both) and turns it into the CMSIS-NN call.
+
+
+def _always_supported(graph: Graph, op: Op) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class CmsisCall:
+    """How the CMSIS-NN kernel set runs an op kind with the function its definition names: ``emit`` makes
+    the call of the op's portable OpCode; ``unsupported`` says why one op of the kind cannot take it (it
+    then runs patchbench's portable kernel, named with the reason), None when it can."""
+
+    emit: Callable[[OpContext, OpCode], OpCode]
+    unsupported: Callable[[Graph, Op], str | None] = _always_supported
+
+
+def _cmsis_scratch(ctx: OpContext) -> tuple[str, int]:
+    name = f"scratch:{ctx.op.name}"
+    buffer = next((b for b in ctx.arena.buffers if b.name == name), None)
+    return (f"arena + SCRATCH_{ctx.op.name}", buffer.size) if buffer else ("NULL", 0)
+
+
+def _cmsis_window(ctx: OpContext, code: OpCode) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    scratch, scratch_size = _cmsis_scratch(ctx)
+    region = code.fields["region_ref"]
+    if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        q = reference.conv_quant(graph, op)
+        params = dict(input_offset=-q.input_zero_point, output_offset=q.output_zero_point, act_min=q.act_min,
+                      act_max=q.act_max, quant=f"{{(int32_t *){op.name}_multiplier, (int32_t *){op.name}_shift}}")  # fmt: skip
+        code.structs.append(f"static const pb_cmsis_conv_quant {op.name}_cmsis = {c_struct(params)};")
+        depthwise = int(op.kind == "DEPTHWISE_CONV_2D")
+        f = code.fields
+        call = (f'pb_cmsis_conv_s8("{op.name}", {depthwise}, {region}, &{op.name}_window, &{op.name}_cmsis, '
+                f"{f['input']},\n        {f['filter']}, {f['bias']}, {f['output']}, {scratch}, {scratch_size})")  # fmt: skip
+        portable = (f"{f['kernel']}({region}, &{op.name}_window, &{op.name}_requant, {f['input']}, {f['filter']}, "
+                    f"{f['bias']}, {f['output']}, NULL)")  # fmt: skip
+    else:
+        f = code.fields
+        average = int(op.kind == "AVERAGE_POOL_2D")
+        call = (f'pb_cmsis_pool_s8("{op.name}", {average}, {region}, &{op.name}_window, {f["act_min"]}, '
+                f"{f['act_max']}, {f['input']},\n        {f['output']}, {scratch}, {scratch_size})")  # fmt: skip
+        portable = (f"{f['kernel']}({region}, &{op.name}_window, {f['act_min']}, {f['act_max']}, {f['input']}, "
+                    f"{f['output']})")  # fmt: skip
+    if not ctx.in_stage:  # a whole layer is always dense: no portable fall-back to keep parameters for
+        code.structs = [line for line in code.structs if not line.startswith("static const pb_requant ")]
+    code.fields.update(cmsis_call=call, portable_call=portable)
+    code.macro = "cmsis_window"
+    code.comment += f" [CMSIS-NN {OP_DEFS[op.kind].cmsis_nn}]"
+    return code
+
+
+def _cmsis_fully_connected(ctx: OpContext, code: OpCode) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    q = reference.conv_quant(graph, op)
+    f = code.fields
+    per_channel = int(np.size(q.multipliers) > 1 and graph.tensor(op.inputs[1]).quant.per_channel)
+    batches, in_features, out_features = f["batches"], f["in_features"], f["out_features"]
+    lines = [
+        f"static const cmsis_nn_fc_params params = {{.input_offset = {-q.input_zero_point}, .filter_offset = 0, "
+        f".output_offset = {q.output_zero_point}, .activation = {{{q.act_min}, {q.act_max}}}}};",
+        f"static const cmsis_nn_quant_params quant = {{(int32_t *){op.name}_multiplier, (int32_t *){op.name}_shift, "
+        f"{per_channel}}};",
+        f"static const cmsis_nn_dims input_dims = {{{batches}, 1, 1, {in_features}}};",
+        f"static const cmsis_nn_dims filter_dims = {{{in_features}, 1, 1, {out_features}}};",
+        f"static const cmsis_nn_dims bias_dims = {{1, 1, 1, {out_features}}};",
+        f"static const cmsis_nn_dims output_dims = {{{batches}, 1, 1, {out_features}}};",
+        "const cmsis_nn_context ctx = {NULL, 0};",
+        f'pb_cmsis_check("{op.name}", arm_fully_connected_wrapper_s8(&ctx, &params, &quant, &input_dims, '
+        f"{f['input']}, &filter_dims,\n        {f['weights']}, &bias_dims, {f['bias']}, &output_dims, {f['output']}));",
+    ]  # fmt: skip
+    code.structs = []  # the portable kernel's pb_requant is not used
+    return _cmsis_body(code, lines, "arm_fully_connected_wrapper_s8")
+
+
+def _cmsis_binary(ctx: OpContext, code: OpCode) -> OpCode:
+    op, graph = ctx.op, ctx.graph
+    f = code.fields
+    a, b, size = f["a"], f["b"], f["size"]
+    if op.kind == "ADD":
+        q = reference.add_quant(graph, op)
+        call = (f"arm_elementwise_add_s8({a}, {b}, {q.input1_offset}, {q.input1_multiplier}, {q.input1_shift}, "
+                f"{q.input2_offset}, {q.input2_multiplier}, {q.input2_shift},\n        {q.left_shift}, {f['output']}, "
+                f"{q.output_offset}, {q.output_multiplier}, {q.output_shift}, {q.act_min}, {q.act_max}, {size})")  # fmt: skip
+    else:
+        q = reference.mul_quant(graph, op)
+        call = (f"arm_elementwise_mul_s8({a}, {b}, {q.input1_offset}, {q.input2_offset}, {f['output']}, "
+                f"{q.output_offset}, {q.output_multiplier},\n        {q.output_shift}, {q.act_min}, {q.act_max}, {size})")  # fmt: skip
+    code.structs = []  # the portable kernel's parameter struct is not used
+    line = f'pb_cmsis_check("{op.name}", {call});'
+    if ctx.in_stage:
+        # row by row: each operand's window has its own row stride (ops.py's per-row pointers)
+        lines = [
+            "for (int32_t y = 0; y < s->region.out_h; y++) {",
+            "    " + line.replace("\n", "\n    "),
+            "}",
+        ]
+    else:
+        lines = [line]
+    return _cmsis_body(code, lines, OP_DEFS[op.kind].cmsis_nn)
+
+
+def _cmsis_softmax(ctx: OpContext, code: OpCode) -> OpCode:
+    f = code.fields
+    line = (f"arm_softmax_s8({f['input']}, {f['rows']}, {f['depth']}, {f['input_multiplier']}, "
+            f"{f['input_left_shift']}, {f['diff_min']}, {f['output']});")  # fmt: skip
+    return _cmsis_body(code, [line], "arm_softmax_s8")
+
+
+def _cmsis_batch_matmul(ctx: OpContext, code: OpCode) -> OpCode:
+    """arm_batch_matmul_s8 takes the rhs as rows of K (stored transposed): an adj_y rhs as it is, a constant
+    one transposed here, once (TFLite Micro transposes it once at run time)."""
+    op, graph = ctx.op, ctx.graph
+    multiplier, shift, lhs_zero, rhs_zero, out_zero = batch_matmul_quant(graph, op)
+    rhs = graph.tensor(op.inputs[1])
+    rhs_rows = ctx.input_ptr(1)
+    code.constants = [c for c in code.constants if c.name not in (f"{op.name}_dims", f"{op.name}_strides")]
+    rows_shape = tuple(rhs.shape)
+    if not op.attrs.get("adj_y"):
+        rows_shape = (*rhs.shape[:-2], rhs.shape[-1], rhs.shape[-2])
+        transposed = np.ascontiguousarray(np.swapaxes(np.asarray(rhs.data), -1, -2))
+        code.constants = [c for c in code.constants if c.name != f"{op.name}_operand1"]
+        code.constants.append(
+            CArray(f"{op.name}_rhs_rows", "int8", transposed, f"{op.name}: rhs as rows of K")
+        )
+        rhs_rows = f"{op.name}_rhs_rows"
+
+    def dims(shape) -> str:
+        return "{" + ", ".join(str(int(d)) for d in (1,) * (4 - len(shape)) + tuple(shape)) + "}"
+
+    lines = [
+        "const cmsis_nn_context ctx = {NULL, 0};",
+        f"static const cmsis_nn_bmm_params params = {{0, 1, {{.input_offset = {-lhs_zero}, .filter_offset = "
+        f"{-rhs_zero}, .output_offset = {out_zero}, .activation = {{-128, 127}}}}}};",
+        f"static const cmsis_nn_per_tensor_quant_params quant = {{{multiplier}, {shift}}};",
+        f"static const cmsis_nn_dims lhs_dims = {dims(graph.tensor(op.inputs[0]).shape)};",
+        f"static const cmsis_nn_dims rhs_dims = {dims(rows_shape)};",
+        f"static const cmsis_nn_dims output_dims = {dims(ctx.out.shape)};",
+        f'pb_cmsis_check("{op.name}", arm_batch_matmul_s8(&ctx, &params, &quant, &lhs_dims, {ctx.input_ptr(0)}, '
+        f"&rhs_dims, {rhs_rows},\n        &output_dims, {ctx.output_ptr()}));",
+    ]  # fmt: skip
+    return _cmsis_body(code, lines, "arm_batch_matmul_s8")
+
+
+def _cmsis_body(code: OpCode, lines: list[str], function: str) -> OpCode:
+    code.fields["body"] = "\n".join("    " + line.replace("\n", "\n    ") for line in lines)
+    code.macro = "cmsis_body"
+    code.comment += f" [CMSIS-NN {function}]"
+    return code
+
+
+def _cmsis_depthwise_unsupported(graph: Graph, op: Op) -> str | None:
+    return "depth multiplier != 1" if int(op.attrs.get("depth_multiplier", 1)) != 1 else None
+
+
+def _cmsis_binary_unsupported(graph: Graph, op: Op) -> str | None:
+    sizes = {graph.tensor(name).size for name in op.inputs}
+    if sizes != {graph.tensor(op.outputs[0]).size}:
+        return f"{op.kind} with a broadcast operand (TFLite Micro runs its reference kernel)"
+    return None
+
+
+def _cmsis_batch_matmul_unsupported(graph: Graph, op: Op) -> str | None:
+    rhs = graph.tensor(op.inputs[1])
+    if op.attrs.get("adj_x"):
+        return "adj_x (TFLite Micro transposes the lhs into a scratch tensor at run time)"
+    if not op.attrs.get("adj_y") and not rhs.is_const:
+        return (
+            "an rhs computed at run time and not stored transposed (adj_y; TFLite Micro transposes it first)"
+        )
+    if max(len(graph.tensor(name).shape) for name in (*op.inputs, *op.outputs)) > 4:
+        return "an operand of rank > 4"
+    return None
+
+
+CMSIS_NN: dict[str, CmsisCall] = {
+    "CONV_2D": CmsisCall(_cmsis_window),
+    "DEPTHWISE_CONV_2D": CmsisCall(_cmsis_window, _cmsis_depthwise_unsupported),
+    "FULLY_CONNECTED": CmsisCall(_cmsis_fully_connected),
+    "ADD": CmsisCall(_cmsis_binary, _cmsis_binary_unsupported),
+    "MUL": CmsisCall(_cmsis_binary, _cmsis_binary_unsupported),
+    "AVERAGE_POOL_2D": CmsisCall(_cmsis_window),
+    "MAX_POOL_2D": CmsisCall(_cmsis_window),
+    "SOFTMAX": CmsisCall(_cmsis_softmax),
+    "BATCH_MATMUL": CmsisCall(_cmsis_batch_matmul, _cmsis_batch_matmul_unsupported),
+}

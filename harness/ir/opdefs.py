@@ -21,7 +21,7 @@ The parts that are code live in the layer that owns their imports, registered un
 | options read / write | generic from ``options`` + ``fields`` here, or ``harness/frontend/reader.py`` / ``writer.py`` |
 | emitter and its check | ``harness/codegen/ops.py``'s ``EMITTERS`` and ``_CHECKS`` |
 | C kernels | ``kernels`` here: each defined in ``codegen/kernels/pb_<op>.c``, its declaration derived from there |
-| CMSIS-NN call (optional) | ``harness/codegen/cmsis_nn.py``'s ``CALLS`` |
+| CMSIS-NN call (optional) | ``harness/codegen/ops.py``'s ``CMSIS_NN`` (the function: ``cmsis_nn`` here) |
 
 Adding an op: a record below, its reference, its emitter, its C kernel, and its tests.
 """
@@ -76,7 +76,7 @@ class OpDef:
     several_outputs: bool = False  # SPLIT, SPLIT_V: the importer rewrites them into SLICEs
     kernels: tuple[str, ...] = ()  # the C functions that run it (kernels/*.c); a `<name>_dsp` = DSP variant
     # the CMSIS-NN function TensorFlow Lite Micro's CMSIS-NN build runs it with (kernels/cmsis_nn/*.cc);
-    # patchbench's CMSIS-NN kernel set calls it where harness/codegen/cmsis_nn.py has its call (CALLS)
+    # patchbench's CMSIS-NN kernel set calls it where harness/codegen/ops.py has its call (CMSIS_NN)
     cmsis_nn: str | None = None
     # None: it writes an int8 activation (quantized per tensor); else the dtype of the plain values it
     # writes (ARG_MAX: int32 indices), which no op after it reads as an activation

@@ -55,6 +55,10 @@ def missing_parts(kind: str) -> list[str]:
             missing.append(f"{kind}: emitter check (harness/codegen/ops.py _CHECKS)")
         if not definition.kernels and kind not in NO_KERNEL:
             missing.append(f"{kind}: C kernel (OpDef.kernels)")
+    if kind in emitters.CMSIS_NN and definition.cmsis_nn is None:
+        missing.append(
+            f"{kind}: CMSIS-NN function (OpDef.cmsis_nn) that its call in harness/codegen/ops.py makes"
+        )
     declared, defined = _declared(), kernels.defined_functions()
     for function in definition.kernels:
         if function not in declared:
@@ -107,7 +111,7 @@ def test_no_layer_knows_a_kind_without_a_definition():
         "harness/codegen/ops.py EMITTERS": emitters.EMITTERS,
         "harness/codegen/ops.py _CHECKS": emitters._CHECKS,
         "harness/frontend/writer.py _OPTION_WRITERS": writer._OPTION_WRITERS,
-        "harness/codegen/cmsis_nn.py CALLS": cmsis_nn.CALLS,
+        "harness/codegen/ops.py CMSIS_NN": emitters.CMSIS_NN,
     }
     stray = {where: sorted(set(table) - set(OP_DEFS)) for where, table in tables.items()}
     assert not any(stray.values()), stray
@@ -118,9 +122,15 @@ def test_the_dsp_kinds_come_from_the_c():
     assert kernels.dsp_kinds() == ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "TRANSPOSE_CONV")
 
 
-def test_the_cmsis_nn_calls_are_those_of_the_definitions():
-    # an op whose CMSIS-NN function the kernel set does not call yet says so (it runs the portable kernel)
-    assert {kind: OP_DEFS[kind].cmsis_nn for kind in cmsis_nn.CALLS} == cmsis_nn.CALLS
+def test_the_cmsis_nn_calls_are_those_of_the_definitions(monkeypatch):
+    # the function an op kind calls is its definition's; a call whose definition names none is named
+    assert cmsis_nn.CALLS["BATCH_MATMUL"] == "arm_batch_matmul_s8"
+    assert all(cmsis_nn.CALLS[kind] == OP_DEFS[kind].cmsis_nn for kind in emitters.CMSIS_NN)
+    unnamed = opdefs.OpDef(**{**OP_DEFS["BATCH_MATMUL"].__dict__, "cmsis_nn": None})
+    monkeypatch.setitem(OP_DEFS, "BATCH_MATMUL", unnamed)
+    assert missing_parts("BATCH_MATMUL") == [
+        "BATCH_MATMUL: CMSIS-NN function (OpDef.cmsis_nn) that its call in harness/codegen/ops.py makes"
+    ]
 
 
 def test_kernels_are_one_op_per_file_with_one_selection_rule():
