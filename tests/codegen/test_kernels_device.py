@@ -129,7 +129,8 @@ def _depthwise_run_cases(rng):
         [(3, 1, (1, 0, 1, 2), 6, False, (9, 13)), (3, 2, (0, 1, 1, 0), 9, True, (9, 13)),
          (5, 1, (2, 2, 0, 1), 10, False, (9, 13)), (5, 2, (1, 2, 2, 1), 4, True, (9, 13)),
          (7, 1, (3, 3, 3, 3), 5, True, (9, 13)), (7, 2, (0, 2, 3, 1), 8, False, (9, 13)),
-         (7, 1, (3, 2, 3, 3), 7, False, (17, 19))]  # the last: 7x7 channel planes (maps >= 14 outputs)
+         (7, 1, (3, 2, 3, 3), 7, False, (17, 19)), (5, 1, (2, 1, 2, 2), 6, True, (17, 18))]
+        # the last two: channel planes (maps of at least 16 x 16 outputs)
     ):  # fmt: skip
         full_w = in_w + 3  # the held input is the left part of wider rows
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
@@ -228,7 +229,8 @@ def _inplace_cases(rng):
          (3, 2, (0, 1, 0, 1), (10, 14), 12, True), (3, 2, (1, 1, 1, 1), (9, 13), 5, False),
          (5, 1, (2, 2, 2, 2), (8, 12), 9, True), (5, 2, (1, 2, 2, 1), (9, 13), 4, False),
          (7, 1, (3, 3, 3, 3), (8, 10), 8, False), (7, 1, (0, 0, 0, 0), (10, 12), 4, True),
-         (3, 1, (1, 1, 1, 0), (1, 13), 16, True), (7, 1, (3, 3, 3, 3), (16, 18), 6, True)]
+         (3, 1, (1, 1, 1, 0), (1, 13), 16, True), (7, 1, (3, 3, 3, 3), (16, 18), 6, True),
+         (5, 1, (2, 2, 2, 2), (17, 16), 7, False)]
     ):  # fmt: skip
         in_h, in_w = hw
         x = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)

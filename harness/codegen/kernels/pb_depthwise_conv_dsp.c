@@ -536,14 +536,15 @@ static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_r
 /* ---- channel planes: two taps of one channel per SMLAD ----------------------------------------------
  *
  * SMLAD adds two products into one accumulator, so both must belong to one channel: two taps of a window
- * row. In NHWC the taps of a channel lie `channels` bytes apart; so for windows 3x3, 5x5 and 7x7 with
- * strides 1 and 2 (dilation 1) the kernel takes one channel at a time and copies the input rows its
+ * row. In NHWC the taps of a channel lie `channels` bytes apart; so for 5x5 and 7x7 windows at stride 1
+ * (dilation 1; see dw_planes_apply for where) the kernel takes one channel at a time and copies the input rows its
  * windows read into a ring of kh *plane rows* in scratch (one byte per column, padding columns and rows
- * holding the input zero point), each input row once per channel. A word of a plane row is then four
- * neighbouring taps of the channel: SXTB16 makes [x0 x2] and [x1 x3], which meet weights packed
- * [w0 w2] [w1 w3] ... (per window row, (kw + 1) / 2 words, prepared per channel) in SMLADs. Two
- * neighbouring outputs share their words: per window row, stride 1, 7 taps: 2 loads, 4 extensions and 9
- * multiply-accumulates for 14 MACs.
+ * holding the input zero point), each input row once per channel. Word j of a plane row is four
+ * neighbouring columns x[4j..4j+3] of the channel: SXTB16 makes E_j = [x4j x4j+2] and O_j = [x4j+1 x4j+3],
+ * which meet the row's weights packed W = [w0 w2] [w1 w3] [w4 w6] [w5 0] ((kw + 1) / 2 words, prepared per
+ * channel): one SMLAD for two taps whose columns share a lane pair, SMLAxy for a single tap. Four
+ * neighbouring outputs are computed together from the same words (stride 1, 7 taps: 3 loads, 6
+ * extensions and 22 multiply-accumulates for 28 MACs per window row).
  *
  * The plane holds raw input values (padding = the zero point) and the input offset is folded into the
  * bias: sum((x + offset) * w) = sum(x * w) + offset * sum(w), exact in int32; a padded tap adds
@@ -554,33 +555,35 @@ static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_r
  * channel c of input rows up to ((oy + 1) * out_w - 1) / in_w, which the ring already holds once the
  * row's windows are loaded (dw_planes_fit_in_place checks it row by row). */
 
-/* The bytes past a pair's first window that the pair routines below read (stride 2, 7 taps: 8). */
-#define PB_DW_PLANE_READ 9
+/* Bytes past a block's first column that a block of four outputs reads (stride 2, 7 taps: words 0..3). */
+#define PB_DW_PLANE_READ 16
 
-/* Bytes of one plane row, a multiple of 4: at least the columns of every pair of outputs' windows (the last
- * output of an odd row computed as a pair with a discarded partner), ((out_w - 1) & ~1) * stride +
- * PB_DW_PLANE_READ, which the padded input's width bounds (out_w - 1) * stride + kw <= pad_left + in_w +
- * pad_right with pads < kw; from in_w alone, as the planner's rule (depthwise_plane_bytes) knows it. */
+/* Bytes of one plane row, a multiple of 4: at least ((out_w - 1) & ~3) * stride + PB_DW_PLANE_READ (the
+ * last block of four outputs, its missing outputs computed and dropped), which the padded input's width
+ * bounds: (out_w - 1) * stride + kw <= pad_left + in_w + pad_right with pads < kw. From in_w alone, as the
+ * planner's rule (harness.codegen.kernels.depthwise_plane_bytes) knows it. */
 static inline int32_t dw_plane_row_bytes(const pb_region *r, const pb_window *w) {
     return (r->in_w + w->kernel_w - 2 + PB_DW_PLANE_READ + 3) & ~3;
 }
 
-/* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows
- * (harness.codegen.kernels.depthwise_plane_bytes is the bound the planner reserves). */
+/* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows. */
 static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
     return 4 * w->kernel_h * ((w->kernel_w + 1) / 2) + w->kernel_h * dw_plane_row_bytes(r, w);
 }
 
 static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
     const int32_t k = w->kernel_w;
-    /* 7x7, stride 1 only for now: with 3x3 and 5x5 windows and stride 2 the channel-group kernel above takes
-     * fewer instructions (3 or 5 taps leave SMLAD lanes empty or a pair's words unshared, stride 2 fills a
-     * plane row per two outputs) */
-    /* on maps under two windows wide or high, most taps are padding, which the group kernel skips and a
-     * plane computes */
-    return r->in_c == r->out_c && w->kernel_h == k && k == 7 && w->stride_w == 1 && w->stride_h == 1 &&
-           r->out_w >= 2 * k && r->out_h >= 2 * k &&
-           w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k && r->pad_top < k;
+    /* Where the planes take fewer instructions than the group kernel (bench_kernels): 5x5 and 7x7 windows
+     * at stride 1 on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more). 3x3 windows leave a third of the SMLAD lanes
+     * empty, at stride 2 each output costs two plane columns to fill, and on small maps most taps are
+     * padding, which the group kernel skips and a plane computes. PB_DEPTHWISE_PLANES=0 turns the path
+     * off (bench_kernels' "before"). */
+#if defined(PB_DEPTHWISE_PLANES) && !PB_DEPTHWISE_PLANES
+    return 0;
+#endif
+    return r->in_c == r->out_c && w->kernel_h == k && (k == 5 || k == 7) && w->stride_w == 1 &&
+           w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k &&
+           r->pad_right < k && r->pad_top < k && r->out_w >= 16 && r->out_h >= 16;
 }
 
 /* In place: every output row writes only input rows the ring holds by then (see above). */
@@ -595,68 +598,60 @@ static int32_t dw_planes_fit_in_place(const pb_region *r, const pb_window *w) {
     return 1;
 }
 
-/* One window row of a pair of outputs (windows at p and p + stride) of kw taps: a0 and a1 += their taps.
- * wt: the row's packed weights, word i = [w(4 * (i / 2) + i % 2), w(4 * (i / 2) + i % 2 + 2)]. */
-static PB_ALWAYS_INLINE void dw_plane_pair(const int8_t *p, const uint32_t *wt, int32_t kw, int32_t stride,
-                                           int32_t *a0, int32_t *a1) {
-    const uint32_t xa = pb_read_u32(p);
-    const uint32_t ea = pb_sxtb16(xa), oa = pb_sxtb16_ror8(xa); /* [x0 x2], [x1 x3] */
-    int32_t s0 = *a0, s1 = *a1;
-    if (kw == 3) {
-        s0 = pb_smlad(ea, wt[0], s0);
-        s0 = pb_smlabb(oa, wt[1], s0);
-        if (stride == 1) { /* x1..x3 */
-            s1 = pb_smlad(oa, wt[0], s1);
-            s1 = pb_smlatb(ea, wt[1], s1);
-        } else { /* x2..x4 */
-            s1 = pb_smlatb(ea, wt[0], s1);
-            s1 = pb_smlatb(oa, wt[1], s1);
-            s1 = pb_smlabt((uint32_t)(int32_t)p[4], wt[0], s1);
+/* acc + the k taps of the window starting at column t of a plane row whose words' extensions are e[], o[],
+ * times the row's packed weights wt[]. Tap i reads column m = t + i: E or O of word m / 4 by m's parity,
+ * lane (m % 4) / 2; its weight is word 2 * (i / 4) + i % 2, lane (i % 4) / 2. Taps i and i + 2 with both
+ * lanes 0 share one SMLAD. With t and k constants every test folds away. */
+static PB_ALWAYS_INLINE int32_t dw_plane_window(const uint32_t *e, const uint32_t *o, const uint32_t *wt,
+                                                int32_t t, int32_t k, int32_t acc) {
+    uint32_t done = 0;
+#pragma GCC unroll 7
+    for (int32_t i = 0; i < k; ++i) {
+        if (done & (1u << i)) {
+            continue;
         }
-    } else {
-        const uint32_t xb = pb_read_u32(p + 4);
-        const uint32_t eb = pb_sxtb16(xb), ob = pb_sxtb16_ror8(xb); /* [x4 x6], [x5 x7] */
-        s0 = pb_smlad(ea, wt[0], s0);
-        s0 = pb_smlad(oa, wt[1], s0);
-        if (kw == 5) {
-            s0 = pb_smlabb(eb, wt[2], s0);
+        const int32_t m = t + i;
+        const uint32_t x = (m & 1) ? o[m / 4] : e[m / 4];
+        const uint32_t weight = wt[2 * (i / 4) + (i & 1)];
+        const int32_t x_top = (m % 4) / 2, w_top = (i % 4) / 2;
+        if (!x_top && !w_top && i + 2 < k) {
+            acc = pb_smlad(x, weight, acc);
+            done |= 1u << (i + 2);
+        } else if (!x_top) {
+            acc = w_top ? pb_smlabt(x, weight, acc) : pb_smlabb(x, weight, acc);
         } else {
-            s0 = pb_smlad(eb, wt[2], s0);
-            s0 = pb_smlabb(ob, wt[3], s0);
-        }
-        if (stride == 1) { /* x1..x5 or x1..x7 */
-            s1 = pb_smlad(oa, wt[0], s1);
-            s1 = pb_smlatb(ea, wt[1], s1);
-            s1 = pb_smlabt(eb, wt[1], s1);
-            if (kw == 5) {
-                s1 = pb_smlabb(ob, wt[2], s1);
-            } else {
-                s1 = pb_smlad(ob, wt[2], s1);
-                s1 = pb_smlatb(eb, wt[3], s1);
-            }
-        } else { /* x2..x6 or x2..x8 */
-            s1 = pb_smlatb(ea, wt[0], s1);
-            s1 = pb_smlabt(eb, wt[0], s1);
-            s1 = pb_smlatb(oa, wt[1], s1);
-            s1 = pb_smlabt(ob, wt[1], s1);
-            s1 = pb_smlatb(eb, wt[2], s1);
-            if (kw == 7) {
-                s1 = pb_smlabt((uint32_t)(int32_t)p[8], wt[2], s1);
-                s1 = pb_smlatb(ob, wt[3], s1);
-            }
+            acc = w_top ? pb_smlatt(x, weight, acc) : pb_smlatb(x, weight, acc);
         }
     }
-    *a0 = s0;
-    *a1 = s1;
+    return acc;
+}
+
+/* One window row of four neighbouring outputs (windows at p, p + stride, p + 2 * stride, p + 3 * stride). */
+static PB_ALWAYS_INLINE void dw_plane_block_row(const int8_t *p, const uint32_t *wt, int32_t k, int32_t stride,
+                                                int32_t acc[4]) {
+    uint32_t e[4], o[4];
+    const int32_t words = (3 * stride + k - 1) / 4 + 1;
+#pragma GCC unroll 4
+    for (int32_t j = 0; j < words; ++j) {
+        const uint32_t x = pb_read_u32(p + 4 * j);
+        e[j] = pb_sxtb16(x);
+        o[j] = pb_sxtb16_ror8(x);
+    }
+#pragma GCC unroll 4
+    for (int32_t n = 0; n < 4; ++n) {
+        acc[n] = dw_plane_window(e, o, wt, n * stride, k, acc[n]);
+    }
 }
 
 /* One channel's requantization, its values read once per channel. */
 typedef struct {
-    int32_t doubled;                /* the sums are doubled: pb_requant_x2's SMMLAR form */
+    int32_t doubled;                 /* the sums are doubled: pb_requant_x2's SMMLAR form */
     int32_t multiplier, add2, shift; /* doubled: pb_channel_requant_x2's; else the channel's own */
     int32_t zero_point, act_min, act_max;
 } dw_plane_requant;
 
+/* doubled: 0 the channel's own requantization (pb_requantize_s8_fast), 1 the SMMLAR form with the
+ * activation's both bounds, 2 the SMMLAR form with act_min = -128 (only the upper bound to apply). */
 static PB_ALWAYS_INLINE int8_t dw_plane_out(int32_t acc, const dw_plane_requant *cq, int32_t doubled) {
     int32_t v;
     if (doubled) {
@@ -667,31 +662,45 @@ static PB_ALWAYS_INLINE int8_t dw_plane_out(int32_t acc, const dw_plane_requant 
         const pb_channel_requant_x2 cr = {cq->multiplier, cq->add2, cq->shift};
         v = pb_ssat8(pb_requant_x2(acc >> 1, &cr)); /* the doubled sum is even: halving is exact */
 #endif
+        if (doubled == 2) {
+            return (int8_t)(v > cq->act_max ? cq->act_max : v);
+        }
         return (int8_t)clamp_act(v, cq->act_min, cq->act_max);
     }
     return pb_requantize_s8_fast(acc, cq->multiplier, cq->shift, cq->zero_point, cq->act_min, cq->act_max);
 }
 
-/* One output row of one channel: pairs of outputs, windows 2 * stride bytes apart in the plane rows; out:
+/* One output row of one channel in blocks of four outputs (the last block's missing ones dropped); out:
  * the row's first output of the channel, `channels` bytes between outputs. cq is a copy: the int8 stores
  * cannot change it, so its values stay in registers. */
 static PB_ALWAYS_INLINE void dw_plane_row(const int8_t *const *rows, const uint32_t *weights, int32_t k,
                                           int32_t stride, int32_t out_w, int32_t bias, dw_plane_requant cq,
                                           int32_t doubled, int8_t *out, int32_t channels) {
     const int32_t words = (k + 1) / 2;
-    for (int32_t ox = 0; ox < out_w; ox += 2) {
-        int32_t a0 = bias, a1 = bias;
+    for (int32_t ox = 0; ox < out_w; ox += 4) {
+        int32_t acc[4] = {bias, bias, bias, bias};
         const int32_t at = ox * stride;
-#pragma GCC unroll 7
-        for (int32_t ky = 0; ky < k; ++ky) {
-            dw_plane_pair(rows[ky] + at, weights + ky * words, k, stride, &a0, &a1);
+        const uint32_t *wt = weights;
+        /* a loop, not unrolled: unrolled, GCC interleaves the rows and spills the accumulators */
+#pragma GCC unroll 1
+        for (int32_t ky = 0; ky < k; ++ky, wt += words) {
+            dw_plane_block_row(rows[ky] + at, wt, k, stride, acc);
         }
-        const int8_t y0 = dw_plane_out(a0, &cq, doubled), y1 = dw_plane_out(a1, &cq, doubled);
-        out[0] = y0;
-        if (ox + 1 < out_w) {
-            out[channels] = y1;
+        const int32_t left = out_w - ox;
+        out[0] = dw_plane_out(acc[0], &cq, doubled);
+        if (left > 3) {
+            out[channels] = dw_plane_out(acc[1], &cq, doubled);
+            out[2 * channels] = dw_plane_out(acc[2], &cq, doubled);
+            out[3 * channels] = dw_plane_out(acc[3], &cq, doubled);
+        } else {
+            if (left > 1) {
+                out[channels] = dw_plane_out(acc[1], &cq, doubled);
+            }
+            if (left > 2) {
+                out[2 * channels] = dw_plane_out(acc[2], &cq, doubled);
+            }
         }
-        out += 2 * channels;
+        out += 4 * channels;
     }
 }
 
@@ -700,38 +709,43 @@ static PB_ALWAYS_INLINE void dw_plane_row(const int8_t *const *rows, const uint3
                                                      int32_t out_w, int32_t bias, const dw_plane_requant *cq, \
                                                      int8_t *out, int32_t channels) {                        \
         const dw_plane_requant values = *cq;                                                                 \
-        if (values.doubled) {                                                                                \
+        if (values.doubled && values.act_min == PB_INT8_MIN) {                                               \
+            dw_plane_row(rows, weights, k, s, out_w, bias, values, 2, out, channels);                        \
+        } else if (values.doubled) {                                                                         \
             dw_plane_row(rows, weights, k, s, out_w, bias, values, 1, out, channels);                        \
         } else {                                                                                             \
             dw_plane_row(rows, weights, k, s, out_w, bias, values, 0, out, channels);                        \
         }                                                                                                    \
     }
+PB_DW_PLANE_ROW_INSTANCE(5, 1)
 PB_DW_PLANE_ROW_INSTANCE(7, 1)
 
 /* Plane row `row` of the ring: input row iy of channel c (its columns from -pad_left on), or the zero point
  * where the row or column is padding. */
 static void dw_plane_fill(int8_t *row, int32_t width, const pb_region *r, const int8_t *input, int32_t in_rs,
                           int32_t iy, int32_t c, int8_t zero_point) {
-    int32_t j = 0;
-    if (iy >= 0 && iy < r->in_h) {
-        const int32_t in_end = r->pad_left + r->in_w < width ? r->pad_left + r->in_w : width;
-        for (; j < r->pad_left; ++j) {
-            row[j] = zero_point;
-        }
-        const int8_t *src = input + iy * in_rs + c;
-        const int32_t step = r->in_c;
-        for (; j + 4 <= in_end; j += 4, src += 4 * step) {
-            row[j] = src[0];
-            row[j + 1] = src[step];
-            row[j + 2] = src[2 * step];
-            row[j + 3] = src[3 * step];
-        }
-        for (; j < in_end; ++j, src += step) {
-            row[j] = *src;
-        }
+    uint32_t *words = (uint32_t *)(void *)row; /* the ring and its rows are word aligned */
+    const uint32_t zero_points = (uint8_t)zero_point * 0x01010101u;
+    for (int32_t j = 0; j < width / 4; ++j) {
+        words[j] = zero_points;
     }
-    for (; j < width; ++j) {
-        row[j] = zero_point;
+    if (iy < 0 || iy >= r->in_h) {
+        return;
+    }
+    const int32_t count = r->pad_left + r->in_w < width ? r->in_w : width - r->pad_left;
+    const int32_t step = r->in_c, step2 = 2 * step, step3 = 3 * step, step4 = 4 * step;
+    const int8_t *src = input + iy * in_rs + c;
+    int8_t *dst = row + r->pad_left;
+    int32_t n = count;
+    for (; n >= 4; n -= 4, src += step4, dst += 4) {
+        const int8_t x0 = src[0], x1 = src[step], x2 = src[step2], x3 = src[step3];
+        dst[0] = x0;
+        dst[1] = x1;
+        dst[2] = x2;
+        dst[3] = x3;
+    }
+    for (; n > 0; --n, src += step) {
+        *dst++ = *src;
     }
 }
 
@@ -780,7 +794,12 @@ static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *
                 rows[ky] = ring + slot * width;
             }
             int8_t *out = output + oy * out_rs + c;
-            dw_plane_row_k7_s1(rows, weights, r->out_w, channel_bias, &cq, out, channels);
+            /* direct calls (the stack planner follows no function pointers) */
+            if (k == 5) {
+                dw_plane_row_k5_s1(rows, weights, r->out_w, channel_bias, &cq, out, channels);
+            } else {
+                dw_plane_row_k7_s1(rows, weights, r->out_w, channel_bias, &cq, out, channels);
+            }
         }
     }
 }
