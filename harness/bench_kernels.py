@@ -40,7 +40,9 @@ from harness.codegen.kernels import (
     Window,
     depthwise_inplace_scratch_bytes,
     kernel_files,
+    region_for_op,
     scratch_bytes,
+    window_for_op,
 )
 from harness.engines import EngineError, get_engine
 from harness.firmware import cmsis
@@ -358,6 +360,75 @@ def benchmark_calls(seed: int = 0) -> list[KernelCall]:
     ]
 
 
+# The depthwise table (``--depthwise``): every depthwise shape of these models, "before" (the DSP kernel with
+# its channel-plane path off, PB_DEPTHWISE_PLANES=0: the 4-channel group kernel alone, as it was before the
+# planes), "after" (the DSP kernel as built) and CMSIS-NN's wrapper (arm_depthwise_conv_s8 / _opt / the 3x3
+# fast path as its wrapper picks). Each shape with its first DEPTHWISE_CHANNELS channels: the kernels work
+# per 4-channel group or per channel, so per MAC the figure is the whole layer's, and the firmware stays small.
+DEPTHWISE_MODELS = ("vww_96_int8", "mbv2-w0.35-r144", "mcunet-in0", "mcunet-in1", "mcunet-in2")
+DEPTHWISE_CHANNELS = 16
+
+
+def zoo_depthwise_calls(models=DEPTHWISE_MODELS, seed: int = 0) -> list[tuple[KernelCall, list[str]]]:
+    """One call per distinct depthwise shape (map, window, stride, pads) of ``models`` per layer, with the
+    layers that have it ("model:op")."""
+    from models import get_model  # the zoo, as harness.pipeline.measure resolves a model
+
+    rng = np.random.default_rng(seed)
+    found: dict[tuple, tuple[KernelCall, list[str]]] = {}
+    for model in models:
+        graph = get_model(model)
+        for op in graph.ops:
+            if op.kind != "DEPTHWISE_CONV_2D" or int(op.attrs.get("depth_multiplier", 1)) != 1:
+                continue
+            region, window = region_for_op(graph, op), window_for_op(graph, op)
+            c = min(DEPTHWISE_CHANNELS, region.in_c)
+            region = replace(region, in_c=c, out_c=c, in_row_stride=0, out_row_stride=0)
+            key = (region, window)
+            if key not in found:
+                k = window.kernel_h * window.kernel_w
+                pads = "".join(str(pad) for pad in region.pads)
+                name = (f"dw{window.kernel_h}x{window.kernel_w}s{window.stride_h}_{region.in_h}x{region.in_w}"
+                        f"_to_{region.out_h}x{region.out_w}_p{pads}")  # fmt: skip
+                call = KernelCall(
+                    name, "depthwise", replace(_requant(rng, c, k), act_min=-128, act_max=int(rng.integers(20, 100))),
+                    rng.integers(-128, 128, (1, region.in_h, region.in_w, c), dtype=np.int8),
+                    rng.integers(-127, 128, (1, window.kernel_h, window.kernel_w, c), dtype=np.int8),
+                    rng.integers(-2000, 2000, c).astype(np.int32), region, window,
+                )  # fmt: skip
+                found[key] = (call, [])
+            found[key][1].append(f"{model}:{op.name}")
+    return list(found.values())
+
+
+def depthwise_table(core: str) -> int:
+    """Print the depthwise table on ``core`` (M4 or M7)."""
+    ENGINE.check_available("cmsis-nn")
+    shapes = zoo_depthwise_calls()
+    calls = [call for call, _ in shapes]
+    target = TARGETS[core]
+    before = run_suite(
+        calls, target, ("dsp", "cmsis"), keep_outputs=False, defines=("PB_DEPTHWISE_PLANES=0",)
+    )
+    after = run_suite(calls, target, ("dsp",), keep_outputs=False)
+    print(f"depthwise shapes of {', '.join(DEPTHWISE_MODELS)} on {core} ({target}): instructions per MAC "
+          f"(QEMU -icount, not cycles), first {DEPTHWISE_CHANNELS} channels of each layer")  # fmt: skip
+    print(
+        "before: the DSP kernel without its channel planes (PB_DEPTHWISE_PLANES=0); after: as built; "
+        "cmsis-nn: arm_depthwise_conv_wrapper_s8"
+    )
+    print(f"{'shape':<36}{'MACs':>9}{'before':>8}{'after':>8}{'cmsis-nn':>10}{'after/before':>14}"
+          f"{'after/cmsis':>13}  layers")  # fmt: skip
+    for call, layers in shapes:
+        was = before.instructions[(call.name, "dsp")] / call.macs
+        now = after.instructions[(call.name, "dsp")] / call.macs
+        arm = before.instructions[(call.name, "cmsis")] / call.macs
+        shown = ", ".join(layers[:3]) + (f" (+{len(layers) - 3})" if len(layers) > 3 else "")
+        print(f"{call.name:<36}{call.macs:>9}{was:>8.2f}{now:>8.2f}{arm:>10.2f}{now / was:>13.2f}x"
+              f"{now / arm:>12.2f}x  {shown}")  # fmt: skip
+    return 0
+
+
 def profile_models(models: list[str], targets: list[str], kernels: str | None, results: str | None) -> int:
     """Print the per-op profile of each model's per-layer point on each target (measured now, or the latest
     stored in ``results``); returns 1 when a point has no profile (it failed, or was never measured)."""
@@ -401,7 +472,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--targets", nargs="+", default=["stm32h743"], help="--profile: the boards (emulated)")
     parser.add_argument("--results", help="--profile: read the latest stored points from this database")
+    parser.add_argument(
+        "--depthwise", action="store_true",
+        help="print every depthwise shape of the zoo's default models before / after the channel planes, "
+             "beside CMSIS-NN, instead",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.depthwise:
+        return max(depthwise_table(core) for core in args.cores)
     if args.profile is not None:
         if args.kernels and len(args.kernels) > 1:
             parser.error("--profile takes one kernel set")

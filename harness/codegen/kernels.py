@@ -223,12 +223,12 @@ def scratch_bytes(
 def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
     """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, square 5x5 and
     7x7 windows) takes on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words)
-    and kh plane rows of in_w + kw + 14 bytes (its pads < kw, four outputs' reads), rounded up to 4; 0 for
-    other windows."""
+    and kh plane rows of in_w + 2 * kw + 6 int16 columns, rounded up to even (its pads < kw, stride <= 2, the
+    reads of a block of four outputs); 0 for other windows."""
     if kh != kw or kw not in (5, 7):
         return 0
-    row = (in_w + kw + 14 + 3) // 4 * 4
-    return 4 * kh * ((kw + 1) // 2) + kh * row
+    columns = (in_w + 2 * kw + 6 + 1) // 2 * 2
+    return 4 * kh * ((kw + 1) // 2) + kh * 2 * columns
 
 
 def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape, *, optimized: bool) -> int:

@@ -819,3 +819,20 @@ def test_transpose_conv_kernels_match_reference(lib, variant):
         tile = TileOrigin((r0, r1), (c0, c1), 0, 0)
         got = lib.transpose_conv(shape, q, x, filters, bias, tile, variant)
         np.testing.assert_array_equal(got, want[:, r0:r1, c0:c1], err_msg=f"trial {trial}")
+
+
+def test_zoo_depthwise_shapes_name_every_layer_once():
+    """bench_kernels --depthwise: one call per distinct shape, every depthwise layer of the model under exactly
+    one of them, each call's region consistent with its window."""
+    from harness.bench_kernels import DEPTHWISE_CHANNELS, zoo_depthwise_calls
+    from models import get_model
+
+    shapes = zoo_depthwise_calls(("mcunet-in0",))
+    assert len({call.name for call, _ in shapes}) == len(shapes)
+    layers = sorted(layer for _, names in shapes for layer in names)
+    graph = get_model("mcunet-in0")
+    assert layers == sorted(f"mcunet-in0:{op.name}" for op in graph.ops if op.kind == "DEPTHWISE_CONV_2D")
+    for call, _ in shapes:
+        r, w = call.region, call.window
+        assert r.in_c == r.out_c <= DEPTHWISE_CHANNELS and call.input.shape == (1, r.in_h, r.in_w, r.in_c)
+        assert (r.in_h + r.pad_top + r.pad_bottom - w.kernel_h) // w.stride_h + 1 == r.out_h

@@ -536,15 +536,14 @@ static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_r
 /* ---- channel planes: two taps of one channel per SMLAD ----------------------------------------------
  *
  * SMLAD adds two products into one accumulator, so both must belong to one channel: two taps of a window
- * row. In NHWC the taps of a channel lie `channels` bytes apart; so for 5x5 and 7x7 windows at stride 1
- * (dilation 1; see dw_planes_apply for where) the kernel takes one channel at a time and copies the input rows its
- * windows read into a ring of kh *plane rows* in scratch (one byte per column, padding columns and rows
- * holding the input zero point), each input row once per channel. Word j of a plane row is four
- * neighbouring columns x[4j..4j+3] of the channel: SXTB16 makes E_j = [x4j x4j+2] and O_j = [x4j+1 x4j+3],
- * which meet the row's weights packed W = [w0 w2] [w1 w3] [w4 w6] [w5 0] ((kw + 1) / 2 words, prepared per
- * channel): one SMLAD for two taps whose columns share a lane pair, SMLAxy for a single tap. Four
- * neighbouring outputs are computed together from the same words (stride 1, 7 taps: 3 loads, 6
- * extensions and 22 multiply-accumulates for 28 MACs per window row).
+ * row. In NHWC the taps of a channel lie `channels` bytes apart; so for 5x5 and 7x7 windows (dilation 1;
+ * see dw_planes_apply for where) the kernel takes one channel at a time and copies the input rows its
+ * windows read into a ring of kh *plane rows* in scratch: the channel's values as int16, one per column
+ * (padding columns and rows hold the input zero point), each input row once per channel. Any two
+ * neighbouring columns are then one word, [x(m) x(m+1)], which meets the row's weights packed in pairs
+ * [w0 w1] [w2 w3] [w4 w5] [w6 0] ((kw + 1) / 2 words, prepared per channel) in one SMLAD. Four neighbouring
+ * outputs are computed together and share the words they read (7 taps: 10 loads and 16 SMLADs for 28
+ * MACs per window row; the block routine also takes stride 2, not used: see dw_planes_apply).
  *
  * The plane holds raw input values (padding = the zero point) and the input offset is folded into the
  * bias: sum((x + offset) * w) = sum(x * w) + offset * sum(w), exact in int32; a padded tap adds
@@ -555,35 +554,33 @@ static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_r
  * channel c of input rows up to ((oy + 1) * out_w - 1) / in_w, which the ring already holds once the
  * row's windows are loaded (dw_planes_fit_in_place checks it row by row). */
 
-/* Bytes past a block's first column that a block of four outputs reads (stride 2, 7 taps: words 0..3). */
-#define PB_DW_PLANE_READ 16
-
-/* Bytes of one plane row, a multiple of 4: at least ((out_w - 1) & ~3) * stride + PB_DW_PLANE_READ (the
- * last block of four outputs, its missing outputs computed and dropped), which the padded input's width
- * bounds: (out_w - 1) * stride + kw <= pad_left + in_w + pad_right with pads < kw. From in_w alone, as the
- * planner's rule (harness.codegen.kernels.depthwise_plane_bytes) knows it. */
-static inline int32_t dw_plane_row_bytes(const pb_region *r, const pb_window *w) {
-    return (r->in_w + w->kernel_w - 2 + PB_DW_PLANE_READ + 3) & ~3;
+/* Columns of one plane row: at least the last block of four outputs' reads, ((out_w - 1) & ~3) * stride +
+ * 3 * stride + 2 * ((kw + 1) / 2) (the block's missing outputs computed and dropped), which the padded
+ * input's width bounds ((out_w - 1) * stride + kw <= pad_left + in_w + pad_right with pads < kw, stride
+ * <= 2): in_w + 2 * kw + 6, even. From in_w alone, as the planner's rule
+ * (harness.codegen.kernels.depthwise_plane_bytes) knows it. */
+static inline int32_t dw_plane_columns(const pb_region *r, const pb_window *w) {
+    return (r->in_w + 2 * w->kernel_w + 6 + 1) & ~1;
 }
 
 /* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows. */
 static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
-    return 4 * w->kernel_h * ((w->kernel_w + 1) / 2) + w->kernel_h * dw_plane_row_bytes(r, w);
+    return 4 * w->kernel_h * ((w->kernel_w + 1) / 2) + w->kernel_h * 2 * dw_plane_columns(r, w);
 }
 
 static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
     const int32_t k = w->kernel_w;
     /* Where the planes take fewer instructions than the group kernel (bench_kernels): 5x5 and 7x7 windows
-     * at stride 1 on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more). 3x3 windows leave a third of the SMLAD lanes
-     * empty, at stride 2 each output costs two plane columns to fill, and on small maps most taps are
-     * padding, which the group kernel skips and a plane computes. PB_DEPTHWISE_PLANES=0 turns the path
-     * off (bench_kernels' "before"). */
+     * on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more): on small maps most taps are padding,
+     * which the group kernel skips and a plane computes; 3x3 windows leave a quarter of the SMLAD lanes
+     * empty; at stride 2 (5x5 on 80 x 80: 3.29 against 2.76 instructions per MAC) each output costs two
+     * plane columns to fill. PB_DEPTHWISE_PLANES=0 turns the path off (bench_kernels' "before"). */
 #if defined(PB_DEPTHWISE_PLANES) && !PB_DEPTHWISE_PLANES
     return 0;
 #endif
-    return r->in_c == r->out_c && w->kernel_h == k && (k == 5 || k == 7) && w->stride_w == 1 &&
-           w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k &&
-           r->pad_right < k && r->pad_top < k && r->out_w >= 16 && r->out_h >= 16;
+    return r->in_c == r->out_c && w->kernel_h == k && (k == 5 || k == 7) && w->stride_w == 1 && w->stride_h == 1 &&
+           w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
+           r->pad_top < k && r->out_w >= 16 && r->out_h >= 16;
 }
 
 /* In place: every output row writes only input rows the ring holds by then (see above). */
@@ -598,48 +595,26 @@ static int32_t dw_planes_fit_in_place(const pb_region *r, const pb_window *w) {
     return 1;
 }
 
-/* acc + the k taps of the window starting at column t of a plane row whose words' extensions are e[], o[],
- * times the row's packed weights wt[]. Tap i reads column m = t + i: E or O of word m / 4 by m's parity,
- * lane (m % 4) / 2; its weight is word 2 * (i / 4) + i % 2, lane (i % 4) / 2. Taps i and i + 2 with both
- * lanes 0 share one SMLAD. With t and k constants every test folds away. */
-static PB_ALWAYS_INLINE int32_t dw_plane_window(const uint32_t *e, const uint32_t *o, const uint32_t *wt,
-                                                int32_t t, int32_t k, int32_t acc) {
-    uint32_t done = 0;
-#pragma GCC unroll 7
-    for (int32_t i = 0; i < k; ++i) {
-        if (done & (1u << i)) {
+/* One window row of four neighbouring outputs (windows at columns 0, stride, 2 * stride, 3 * stride of the
+ * int16 plane row p): the word at column m feeds output n with weight pair j where n * stride + 2 * j = m,
+ * loaded once for all of them. With k and stride constants every test folds away. */
+static PB_ALWAYS_INLINE void dw_plane_block_row(const int16_t *p, const uint32_t *wt, int32_t k, int32_t stride,
+                                                int32_t acc[4]) {
+    const int32_t pairs = (k + 1) / 2;
+    const int32_t columns = 3 * stride + 2 * (pairs - 1) + 1;
+#pragma GCC unroll 16
+    for (int32_t m = 0; m < columns; ++m) {
+        if (stride == 2 && (m & 1)) {
             continue;
         }
-        const int32_t m = t + i;
-        const uint32_t x = (m & 1) ? o[m / 4] : e[m / 4];
-        const uint32_t weight = wt[2 * (i / 4) + (i & 1)];
-        const int32_t x_top = (m % 4) / 2, w_top = (i % 4) / 2;
-        if (!x_top && !w_top && i + 2 < k) {
-            acc = pb_smlad(x, weight, acc);
-            done |= 1u << (i + 2);
-        } else if (!x_top) {
-            acc = w_top ? pb_smlabt(x, weight, acc) : pb_smlabb(x, weight, acc);
-        } else {
-            acc = w_top ? pb_smlatt(x, weight, acc) : pb_smlatb(x, weight, acc);
+        const uint32_t x = pb_read_u32(p + m);
+#pragma GCC unroll 4
+        for (int32_t n = 0; n < 4; ++n) {
+            const int32_t j2 = m - n * stride;
+            if (j2 >= 0 && !(j2 & 1) && j2 / 2 < pairs) {
+                acc[n] = pb_smlad(x, wt[j2 / 2], acc[n]);
+            }
         }
-    }
-    return acc;
-}
-
-/* One window row of four neighbouring outputs (windows at p, p + stride, p + 2 * stride, p + 3 * stride). */
-static PB_ALWAYS_INLINE void dw_plane_block_row(const int8_t *p, const uint32_t *wt, int32_t k, int32_t stride,
-                                                int32_t acc[4]) {
-    uint32_t e[4], o[4];
-    const int32_t words = (3 * stride + k - 1) / 4 + 1;
-#pragma GCC unroll 4
-    for (int32_t j = 0; j < words; ++j) {
-        const uint32_t x = pb_read_u32(p + 4 * j);
-        e[j] = pb_sxtb16(x);
-        o[j] = pb_sxtb16_ror8(x);
-    }
-#pragma GCC unroll 4
-    for (int32_t n = 0; n < 4; ++n) {
-        acc[n] = dw_plane_window(e, o, wt, n * stride, k, acc[n]);
     }
 }
 
@@ -673,7 +648,7 @@ static PB_ALWAYS_INLINE int8_t dw_plane_out(int32_t acc, const dw_plane_requant 
 /* One output row of one channel in blocks of four outputs (the last block's missing ones dropped); out:
  * the row's first output of the channel, `channels` bytes between outputs. cq is a copy: the int8 stores
  * cannot change it, so its values stay in registers. */
-static PB_ALWAYS_INLINE void dw_plane_row(const int8_t *const *rows, const uint32_t *weights, int32_t k,
+static PB_ALWAYS_INLINE void dw_plane_row(const int16_t *const *rows, const uint32_t *weights, int32_t k,
                                           int32_t stride, int32_t out_w, int32_t bias, dw_plane_requant cq,
                                           int32_t doubled, int8_t *out, int32_t channels) {
     const int32_t words = (k + 1) / 2;
@@ -684,7 +659,11 @@ static PB_ALWAYS_INLINE void dw_plane_row(const int8_t *const *rows, const uint3
         /* a loop, not unrolled: unrolled, GCC interleaves the rows and spills the accumulators */
 #pragma GCC unroll 1
         for (int32_t ky = 0; ky < k; ++ky, wt += words) {
-            dw_plane_block_row(rows[ky] + at, wt, k, stride, acc);
+            const int16_t *p = rows[ky] + at;
+            /* opaque to GCC: else it hoists the column offsets at + m out of the loop into spilled registers
+             * instead of addressing [p, #2m] */
+            __asm__("" : "+r"(p));
+            dw_plane_block_row(p, wt, k, stride, acc);
         }
         const int32_t left = out_w - ox;
         out[0] = dw_plane_out(acc[0], &cq, doubled);
@@ -705,7 +684,7 @@ static PB_ALWAYS_INLINE void dw_plane_row(const int8_t *const *rows, const uint3
 }
 
 #define PB_DW_PLANE_ROW_INSTANCE(k, s)                                                                      \
-    static PB_NOINLINE void dw_plane_row_k##k##_s##s(const int8_t *const *rows, const uint32_t *weights,     \
+    static PB_NOINLINE void dw_plane_row_k##k##_s##s(const int16_t *const *rows, const uint32_t *weights,    \
                                                      int32_t out_w, int32_t bias, const dw_plane_requant *cq, \
                                                      int8_t *out, int32_t channels) {                        \
         const dw_plane_requant values = *cq;                                                                 \
@@ -722,23 +701,23 @@ PB_DW_PLANE_ROW_INSTANCE(7, 1)
 
 /* Plane row `row` of the ring: input row iy of channel c (its columns from -pad_left on), or the zero point
  * where the row or column is padding. */
-static void dw_plane_fill(int8_t *row, int32_t width, const pb_region *r, const int8_t *input, int32_t in_rs,
+static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, const int8_t *input, int32_t in_rs,
                           int32_t iy, int32_t c, int8_t zero_point) {
     uint32_t *words = (uint32_t *)(void *)row; /* the ring and its rows are word aligned */
-    const uint32_t zero_points = (uint8_t)zero_point * 0x01010101u;
-    for (int32_t j = 0; j < width / 4; ++j) {
+    const uint32_t zero_points = (uint16_t)zero_point * 0x10001u;
+    for (int32_t j = 0; j < columns / 2; ++j) {
         words[j] = zero_points;
     }
     if (iy < 0 || iy >= r->in_h) {
         return;
     }
-    const int32_t count = r->pad_left + r->in_w < width ? r->in_w : width - r->pad_left;
+    const int32_t count = r->pad_left + r->in_w < columns ? r->in_w : columns - r->pad_left;
     const int32_t step = r->in_c, step2 = 2 * step, step3 = 3 * step, step4 = 4 * step;
     const int8_t *src = input + iy * in_rs + c;
-    int8_t *dst = row + r->pad_left;
+    int16_t *dst = row + r->pad_left;
     int32_t n = count;
     for (; n >= 4; n -= 4, src += step4, dst += 4) {
-        const int8_t x0 = src[0], x1 = src[step], x2 = src[step2], x3 = src[step3];
+        const int16_t x0 = src[0], x1 = src[step], x2 = src[step2], x3 = src[step3];
         dst[0] = x0;
         dst[1] = x1;
         dst[2] = x2;
@@ -753,10 +732,10 @@ static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *
                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t channels = r->in_c, in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
     const int32_t k = w->kernel_w, sh = w->stride_h, words = (k + 1) / 2;
-    const int32_t width = dw_plane_row_bytes(r, w);
+    const int32_t columns = dw_plane_columns(r, w);
     const int32_t input_offset = -rq->input_zero_point;
     uint32_t *weights = align4(scratch);
-    int8_t *ring = (int8_t *)(weights + k * words);
+    int16_t *ring = (int16_t *)(void *)(weights + k * words);
     for (int32_t c = 0; c < channels; ++c) {
         dw_plane_requant cq = {0, rq->multiplier[c], 0, rq->shift[c], rq->output_zero_point, rq->act_min,
                                rq->act_max};
@@ -775,8 +754,8 @@ static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *
         for (int32_t ky = 0; ky < k; ++ky) {
             const int8_t *f = filter + ky * k * channels + c;
             for (int32_t i = 0; i < words; ++i) {
-                const int32_t tap = 4 * (i / 2) + i % 2;
-                const int32_t lo = tap < k ? f[tap * channels] : 0, hi = tap + 2 < k ? f[(tap + 2) * channels] : 0;
+                const int32_t tap = 2 * i; /* the pair [w(tap) w(tap + 1)], 0 past the row */
+                const int32_t lo = f[tap * channels], hi = tap + 1 < k ? f[(tap + 1) * channels] : 0;
                 weight_sum += lo + hi;
                 weights[ky * words + i] = ((uint32_t)(scale * lo) & 0xFFFFu) | (uint32_t)(scale * hi) << 16;
             }
@@ -786,12 +765,12 @@ static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t first = oy * sh; /* the window's first padded row */
             for (; loaded < first + k; ++loaded) {
-                dw_plane_fill(ring + (loaded % k) * width, width, r, input, in_rs, loaded - r->pad_top, c,
+                dw_plane_fill(ring + (loaded % k) * columns, columns, r, input, in_rs, loaded - r->pad_top, c,
                               (int8_t)rq->input_zero_point);
             }
-            const int8_t *rows[7];
+            const int16_t *rows[7];
             for (int32_t ky = 0, slot = first % k; ky < k; ++ky, slot = slot + 1 == k ? 0 : slot + 1) {
-                rows[ky] = ring + slot * width;
+                rows[ky] = ring + slot * columns;
             }
             int8_t *out = output + oy * out_rs + c;
             /* direct calls (the stack planner follows no function pointers) */
