@@ -54,6 +54,16 @@ def test_every_test_file_sits_in_the_folder_of_its_package():
     )
 
 
+def test_no_two_test_files_share_a_name():
+    """The test folders are no packages (pytest imports a test file by its name, its folder on sys.path:
+    tests/conftest.py): two files of one name in two folders would stop the collection."""
+    by_name: dict[str, list[str]] = {}
+    for path in _test_files():
+        by_name.setdefault(path.name, []).append(str(path.relative_to(REPO_ROOT)))
+    shared = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    assert not shared, f"test files of the same name {shared}: rename one (its name says what it tests)"
+
+
 def test_the_check_finds_a_misplaced_file():
     assert _mirrors_a_package(("schedule",)) and _mirrors_a_package(("pytest_plugin",))
     assert _mirrors_a_package(("codegen", "kernels")) and _mirrors_a_package(("models",))
