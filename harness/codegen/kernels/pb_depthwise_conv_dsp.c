@@ -705,7 +705,12 @@ static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, con
                           int32_t iy, int32_t c, int8_t zero_point) {
     uint32_t *words = (uint32_t *)(void *)row; /* the ring and its rows are word aligned */
     const uint32_t zero_points = (uint16_t)zero_point * 0x10001u;
-    for (int32_t j = 0; j < columns / 2; ++j) {
+    int32_t j = 0;
+    for (; j + 2 <= columns / 2; j += 2) { /* one STRD per two words */
+        words[j] = zero_points;
+        words[j + 1] = zero_points;
+    }
+    if (j < columns / 2) {
         words[j] = zero_points;
     }
     if (iy < 0 || iy >= r->in_h) {
@@ -716,13 +721,18 @@ static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, con
     const int8_t *src = input + iy * in_rs + c;
     int16_t *dst = row + r->pad_left;
     int32_t n = count;
-    for (; n >= 4; n -= 4, src += step4, dst += 4) {
-        const int16_t x0 = src[0], x1 = src[step], x2 = src[step2], x3 = src[step3];
-        dst[0] = x0;
-        dst[1] = x1;
-        dst[2] = x2;
-        dst[3] = x3;
+    if ((r->pad_left & 1) && n > 0) { /* to a word boundary */
+        *dst++ = *src;
+        src += step;
+        --n;
     }
+    uint32_t *pairs = (uint32_t *)(void *)dst;
+    for (; n >= 4; n -= 4, src += step4, pairs += 2) { /* four loads, two PKHBT, one STRD */
+        const int32_t x0 = src[0], x1 = src[step], x2 = src[step2], x3 = src[step3];
+        pairs[0] = pb_pkhbt((uint32_t)x0, (uint32_t)x1);
+        pairs[1] = pb_pkhbt((uint32_t)x2, (uint32_t)x3);
+    }
+    dst = (int16_t *)(void *)pairs;
     for (; n > 0; --n, src += step) {
         *dst++ = *src;
     }
