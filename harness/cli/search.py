@@ -3,7 +3,8 @@
 
 By default the schedules are those on the Pareto set of msf-CNN's boundary graph (``--method segments``,
 harness/schedule/segment_search.py: layers' boundaries as nodes, segments as edges with analytic memory
-and MAC costs), each then planned and ranked by its arena; ``--method every`` plans every (p, n).
+and MAC costs: per layer, one patch stage, row-streamed spans; ``--no-rows`` leaves the last out), each
+then planned and ranked by its arena; ``--method every`` plans every (p, n).
 
 - ``fewest-macs``: the schedule with the fewest MACs that fits the SRAM (and flash) budget (the paper's
   choice; ``SearchResult.best``);
@@ -99,6 +100,12 @@ def parse_percent(text: str) -> float:
     ),
     arg("--inplace", choices=sorted(INPLACE_POLICIES), default="row_buffered", help="in-place kernels"),
     arg(
+        "--rows",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="segments: search row-streamed segments too (default; --no-rows: per layer and one patch stage)",
+    ),
+    arg(
         "--run", action="store_true", help="measure the chosen point on --target's emulator (bit-exact check)"
     ),
     arg("--backend", choices=BACKEND_NAMES, default="qemu", help="where --run measures (default qemu)"),
@@ -117,10 +124,10 @@ def search_command(args: argparse.Namespace) -> int:
         raise CommandError("fewest-macs needs a budget: give --sram-budget or --target")
     graph = models.get_model(args.model)
     options = {"flash_budget": flash_budget, "memory": args.memory, "inplace": INPLACE_POLICIES[args.inplace],
-               "scratch": _scratch(), "method": args.method}  # fmt: skip
+               "scratch": _scratch(), "method": args.method, "rows": args.rows}  # fmt: skip
     result = search(graph, sram_budget or _NO_BUDGET, input_mode=args.input, **options)
     other_mode = next(mode for mode in INPUT_MODES if mode != args.input)
-    points = [(c.p, c.n) for c in result.candidates]
+    points = [c.schedule for c in result.candidates]
     other = search(graph, sram_budget or _NO_BUDGET, input_mode=other_mode, points=points, **options)
     beside = {c.label(): c for c in other.candidates}
     per_layer = next(c for c in result.candidates if c.p == 1)
@@ -213,6 +220,11 @@ def _run(args: argparse.Namespace, chosen: Candidate) -> int:
     from harness.results.db import ResultsDB, ResultsError
     from harness.results.environment import describe_environment
 
+    if not chosen.is_one_stage:
+        raise CommandError(
+            f"--run: {chosen.label()} cannot be built into firmware yet (the firmware runs per layer or one "
+            "patch stage); search without row-streamed segments to measure one: add --no-rows"
+        )
     # A per-layer point reads the whole image: its input is counted whatever the search's mode.
     input_mode = "counted" if chosen.p == 1 else args.input
     if not 1 <= args.repeat <= 1000:
@@ -272,15 +284,16 @@ class _Table:
 
     def print(self, rows: list[Candidate] | tuple[Candidate, ...]) -> None:
         mode, other = self.result.input_mode, self.other_mode
+        width = max([10, *(len(c.label()) for c in rows)])
         header = (
-            f"  {'schedule':<10} {mode + ' kB':>12} {other + ' kB':>12} {'analytic kB':>11} {'MACs M':>9} "
+            f"  {'schedule':<{width}} {mode + ' kB':>12} {other + ' kB':>12} {'analytic kB':>11} {'MACs M':>9} "
             f"{'vs per-layer':>12}"
         )
         print(header + ("  fits" if self.budgeted else ""))
         for c in rows:
             overhead = c.macs / self.per_layer.macs - 1
             line = (
-                f"  {c.label():<10} {c.sram_bytes / KB:>12.1f} {self.beside[c.label()].sram_bytes / KB:>12.1f} "
+                f"  {c.label():<{width}} {c.sram_bytes / KB:>12.1f} {self.beside[c.label()].sram_bytes / KB:>12.1f} "
                 f"{c.analytic_bytes / KB:>11.1f} {c.macs / 1e6:>9.2f} {overhead:>+12.1%}"
             )
             print(line + (f"  {'yes' if c.fits else 'no'}" if self.budgeted else ""))

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.ir.graph import Graph, weight_bytes
-from harness.ir.schedule_name import schedule_label
+from harness.ir.schedule_name import Schedule, ScheduleNameError, parse_schedule, schedule_label
 from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, plan_arena, reference_scratch
 from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
 from harness.schedule.segment_search import search_points
+from harness.schedule.segments import StagedPlan, make_schedule_plan
 
 MemoryMeasure = Literal["arena", "analytic"]
 SearchMethod = Literal["every", "segments"]
@@ -47,17 +48,23 @@ class NoScheduleFits(ScheduleError):
 
 @dataclass(frozen=True)
 class Candidate:
-    p: int
+    p: int  # a one-stage schedule's (p, n), (1, 0) per layer; (0, 0): a schedule of other segments
     n: int
-    plan: PatchPlan
+    plan: PatchPlan | StagedPlan
     sram_bytes: int  # the need compared with the budget (arena or analytic, see SearchResult.memory)
     arena_bytes: int
     analytic_bytes: int
     macs: int
     fits: bool
+    schedule: Schedule | None = None  # None: Schedule.from_pn(p, n)
 
     def label(self) -> str:
-        return schedule_label(self.p, self.n)
+        return self.schedule.label if self.schedule is not None else schedule_label(self.p, self.n)
+
+    @property
+    def is_one_stage(self) -> bool:
+        """Per layer or MCUNetV2's one patch stage: what ``measure(model, target, p, n)`` builds."""
+        return self.p > 0
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class SearchResult:
     input_mode: InputMode
     memory: MemoryMeasure
     candidates: tuple[Candidate, ...]  # fitting first, then by MACs, SRAM, p
-    rejected: tuple[tuple[int, int, str], ...]  # (p, n, why make_plan refused)
+    rejected: tuple[tuple[str, str], ...]  # (schedule or segment, why its plan was refused)
 
     @property
     def flash_fits(self) -> bool:
@@ -164,14 +171,16 @@ def search(
     input_mode: InputMode = "counted",
     memory: MemoryMeasure = "arena",
     method: SearchMethod = "every",
-    points: Iterable[tuple[int, int]] | None = None,
+    rows: bool = True,
+    points: Iterable[tuple[int, int] | str | Schedule] | None = None,
     code_bytes: int = 0,
     scratch: ScratchFn = reference_scratch,
     inplace: InplacePolicy = DEFAULT_INPLACE,
     rules: MemoryRules = PAPER_RULES,
 ) -> SearchResult:
     """Every schedule of ``graph`` with its SRAM need and MACs, ranked (see the module docstring);
-    ``points``: these (p, n) only (another search's candidates, in another input mode, say)."""
+    ``rows``: method "segments" also searches row-streamed segments; ``points``: these schedules only
+    ((p, n), labels or Schedules: another search's candidates, in another input mode, say)."""
     _check_mode(input_mode)
     if memory not in ("arena", "analytic"):
         raise ScheduleError(f"memory measure {memory!r} unknown; use 'arena' or 'analytic'")
@@ -183,29 +192,36 @@ def search(
     flash_ok = flash_budget is None or flash_bytes <= flash_budget
     candidates, rejected = [], []
     if points is not None:
-        points = list(points)
+        schedules = [_as_schedule(point) for point in points]
     elif method == "segments":
         paths, rejected = search_points(
-            graph, input_mode, patches=tuple(p for p in patches if p > 1), rules=rules
+            graph, input_mode, patches=tuple(p for p in patches if p > 1), rows=rows, rules=rules
         )
-        points = sorted(
-            {path.point for path in paths if path.point[0] in patches} | ({(1, 0)} if 1 in patches else set())
-        )
+        found = [path.schedule for path in paths]
+        schedules = list(dict.fromkeys(([Schedule()] if 1 in patches else []) + found))
     else:
-        points = [(p, n) for p in patches for n in ([0] if p == 1 else range(1, len(graph.layers) + 1))]
-    for p, n in points:
+        schedules = [
+            Schedule.from_pn(p, n)
+            for p in patches
+            for n in ([0] if p == 1 else range(1, len(graph.layers) + 1))
+        ]
+    for schedule in schedules:
         try:
-            plan = make_plan(graph, p, n)
+            plan = make_schedule_plan(graph, schedule)
+            if isinstance(plan, PatchPlan):
+                runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
+                arena_of = plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace)
+            else:
+                arena_of = plan_arena(graph, plan, input_mode, scratch=scratch, inplace=inplace)
         except ScheduleError as error:
-            rejected.append((p, n, str(error)))
+            rejected.append((schedule.label, str(error)))
             continue
-        runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
-        arena = plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace).arena_bytes
         analytic = profile(graph, plan, rules).peak(input_mode)
+        arena = arena_of.arena_bytes
         need = arena if memory == "arena" else analytic
-        candidates.append(
-            Candidate(p, n, plan, need, arena, analytic, plan.macs, flash_ok and need <= sram_budget)
-        )
+        p, n = schedule.pn if schedule.is_patch_stage else (0, 0)
+        fits = flash_ok and need <= sram_budget
+        candidates.append(Candidate(p, n, plan, need, arena, analytic, plan.macs, fits, schedule))
     if not candidates:
         raise ScheduleError(f"graph {graph.name!r}: no schedule at all for p in {patches}")
     return SearchResult(
@@ -218,6 +234,17 @@ def search(
         candidates=_ranked(candidates),
         rejected=tuple(rejected),
     )
+
+
+def _as_schedule(point: tuple[int, int] | str | Schedule) -> Schedule:
+    if isinstance(point, Schedule):
+        return point
+    if isinstance(point, str):
+        try:
+            return parse_schedule(point)
+        except ScheduleNameError as error:
+            raise ScheduleError(str(error)) from None
+    return Schedule.from_pn(*point)
 
 
 def _ranked(candidates: list[Candidate]) -> tuple[Candidate, ...]:

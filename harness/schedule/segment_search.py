@@ -22,9 +22,11 @@ arena planner's figure differs by kernel scratch and alignment, so ``slack`` kee
 beats by less than that fraction of memory (near-ties are left for the arena planner to rank;
 schedule/search.py does that).
 
-Which segments exist is ``segment_options``: today per-layer layers and a patch segment over the first n
-layers for each p (MCUNetV2's one stage); a segment kind the plans support elsewhere in the graph is one
-more option per (start, end), and the search needs nothing else.
+Which segments exist is ``segment_options``: per-layer layers, a patch segment over the first n layers for
+each p (MCUNetV2's one stage) and a row-streamed segment over every span of layers that can run row by
+row (harness/schedule/rows.py: nothing recomputed). A path is a ``Schedule`` (harness/ir/schedule_name.py:
+``rows n=3 + per-layer n=1 + rows n=9``). The arena planner does not yet take a patch stage followed by
+row-streamed segments, so ``search_points`` keeps the two families apart (one pass each, the fronts merged).
 """
 
 from __future__ import annotations
@@ -33,12 +35,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from harness.ir.graph import Graph
-from harness.ir.schedule_name import schedule_label
+from harness.ir.schedule_name import Schedule, Segment
 from harness.schedule.plan import ScheduleError, make_plan
 from harness.schedule.profile import PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
+from harness.schedule.rows import make_row_plan
 
+# the segment kinds of harness/ir/schedule_name.py
 PER_LAYER = "per-layer"
-PATCH = "patch"
+PATCH = "patches"
+ROWS = "rows"
 DEFAULT_SLACK = 0.03  # near-ties in analytic memory kept for the arena planner to rank
 
 
@@ -68,21 +73,20 @@ class SegmentPath:
     macs: int  # the sum of segment MACs
 
     @property
-    def point(self) -> tuple[int, int]:
-        """The (p, n) of a path of one patch segment from layer 0 and per-layer segments after it
-        (every path ``segment_options`` makes today); (1, 0) for all per-layer."""
-        patched = [s for s in self.segments if s.kind != PER_LAYER]
-        if not patched:
-            return 1, 0
-        if len(patched) > 1 or patched[0].start != 0 or patched[0].kind != PATCH:
-            raise ScheduleError(f"path {self.label()} is not a (p, n) schedule")
-        return patched[0].p, patched[0].end
+    def schedule(self) -> Schedule:
+        """The path as a schedule: consecutive per-layer layers one ``per-layer n=k`` segment (those after
+        the last other segment dropped, as the label drops them)."""
+        segments: list[Segment] = []
+        for option in self.segments:
+            n = option.end - option.start
+            if option.kind == PER_LAYER and segments and segments[-1].kind == PER_LAYER:
+                segments[-1] = Segment(PER_LAYER, segments[-1].n + n)
+            else:
+                segments.append(Segment(option.kind, n, option.p if option.kind == PATCH else 1))
+        return Schedule(tuple(segments))
 
     def label(self) -> str:
-        patched = [s for s in self.segments if s.kind != PER_LAYER]
-        if not patched:
-            return PER_LAYER
-        return " + ".join(s.label() for s in patched)
+        return self.schedule.label
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,8 @@ class _Label:
     macs: int
     segment: SegmentOption | None  # the last edge (None at node 0)
     previous: _Label | None
+    whole: SegmentPath | None = None  # a finished path (merging fronts)
+    count: int = 0  # segments on the path (of paths that cost the same, the fewest is kept)
 
     def path(self) -> tuple[SegmentOption, ...]:
         found, label = [], self
@@ -116,7 +122,13 @@ def pareto_paths(
     for node in range(layers):
         for label in labels.get(node, ()):
             for option in leaving.get(node, ()):
-                reached = _Label(max(label.memory, option.memory), label.macs + option.macs, option, label)
+                reached = _Label(
+                    max(label.memory, option.memory),
+                    label.macs + option.macs,
+                    option,
+                    label,
+                    count=label.count + 1,
+                )
                 labels[option.end] = _keep(labels.get(option.end, []), reached, slack)
     if layers not in labels:
         raise ScheduleError(f"no path of segments covers layers 0..{layers - 1}")
@@ -127,10 +139,12 @@ def pareto_paths(
 
 
 def _beats(a: _Label, b: _Label, slack: float) -> bool:
-    return (
-        a.macs <= b.macs and a.memory <= b.memory * (1 - slack)
-        if slack
-        else (a.macs <= b.macs and a.memory <= b.memory)
+    """``a`` makes ``b`` useless: no more MACs, and less memory by more than ``slack`` (or the same
+    figures and no more segments: of paths that cost the same one is kept, else equal paths multiply)."""
+    if a.macs > b.macs:
+        return False
+    return a.memory <= b.memory * (1 - slack) or (
+        (a.memory, a.macs) == (b.memory, b.macs) and a.count <= b.count
     )
 
 
@@ -157,11 +171,13 @@ def segment_options(
     input_mode: InputMode = "streamed",
     *,
     patches: tuple[int, ...] = (2, 3, 4),
+    rows: bool = True,
     rules: MemoryRules = PAPER_RULES,
-) -> tuple[list[SegmentOption], list[tuple[int, int, str]]]:
-    """The segments of ``graph`` the plans support, with their analytic costs; and the (p, n) refused,
-    with why. Per-layer: every layer alone (the image counted: per-layer inference reads it whole).
-    Patch: the first n layers on a p x p grid (``input_mode``: the image streamed or counted)."""
+) -> tuple[list[SegmentOption], list[tuple[str, str]]]:
+    """The segments of ``graph`` the plans support, with their analytic costs; and those refused, as
+    (segment, why). Per-layer: every layer alone (the image counted: per-layer inference reads it whole).
+    Patch: the first n layers on a p x p grid; rows: every span of layers row-streamed (``input_mode``: the
+    image streamed or counted, where a segment reads it)."""
     _check_mode(input_mode)
     per_layer = profile(graph, make_plan(graph, 1, 0), rules).layers
     options = [
@@ -169,19 +185,33 @@ def segment_options(
         for index, layer in enumerate(per_layer)
     ]
     rejected = []
-    for p in patches:
-        for n in range(1, len(graph.layers) + 1):
-            try:
-                plan = make_plan(graph, p, n)
-            except ScheduleError as error:
-                rejected.append((p, n, str(error)))
-                continue
-            stage = profile(graph, plan, rules).layers[:n]
-            need = max(
-                layer.per_patch_bytes if input_mode == "streamed" else layer.per_patch_counted_bytes
-                for layer in stage
+    spans = [(p, 0, n) for p in patches for n in range(1, len(graph.layers) + 1)]
+    if rows:
+        spans += [
+            (1, start, end)
+            for start in range(len(graph.layers))
+            for end in range(start + 1, len(graph.layers) + 1)
+        ]
+    for p, start, end in spans:
+        kind = PATCH if p > 1 else ROWS
+        try:
+            plan = make_plan(graph, p, end) if kind == PATCH else make_row_plan(graph, end - start, start)
+        except ScheduleError as error:
+            rejected.append(
+                (
+                    f"{kind} p={p} layers {start}..{end - 1}"
+                    if kind == PATCH
+                    else f"rows layers {start}..{end - 1}",
+                    str(error),
+                )
             )
-            options.append(SegmentOption(0, n, PATCH, p, need, sum(layer.macs_scheduled for layer in stage)))
+            continue
+        stage = profile(graph, plan, rules).layers[start:end]
+        need = max(
+            layer.per_patch_bytes if input_mode == "streamed" else layer.per_patch_counted_bytes
+            for layer in stage
+        )
+        options.append(SegmentOption(start, end, kind, p, need, sum(layer.macs_scheduled for layer in stage)))
     return options, rejected
 
 
@@ -190,17 +220,20 @@ def search_points(
     input_mode: InputMode = "streamed",
     *,
     patches: tuple[int, ...] = (2, 3, 4),
+    rows: bool = True,
     rules: MemoryRules = PAPER_RULES,
     slack: float = DEFAULT_SLACK,
-) -> tuple[tuple[SegmentPath, ...], list[tuple[int, int, str]]]:
-    """The boundary graph's Pareto paths of ``graph`` (with ``slack``) and the segments refused."""
-    options, rejected = segment_options(graph, input_mode, patches=patches, rules=rules)
-    return pareto_paths(len(graph.layers), options, slack), rejected
-
-
-def describe(path: SegmentPath) -> str:
-    """``p=4 n=7`` for a (p, n) path, its segments otherwise."""
-    try:
-        return schedule_label(*path.point)
-    except ScheduleError:
-        return path.label()
+) -> tuple[tuple[SegmentPath, ...], list[tuple[str, str]]]:
+    """The boundary graph's Pareto paths of ``graph`` (with ``slack``) and the segments refused. A patch
+    stage and row-streamed segments are searched apart (the module docstring), the two fronts merged."""
+    options, rejected = segment_options(graph, input_mode, patches=patches, rows=rows, rules=rules)
+    layers = len(graph.layers)
+    families = [[o for o in options if o.kind != ROWS]]
+    if rows:
+        families.append([o for o in options if o.kind != PATCH])
+    merged: list[_Label] = []
+    for family in families:
+        for path in pareto_paths(layers, family, slack):
+            merged = _keep(merged, _Label(path.memory, path.macs, None, None, path), slack)
+    paths = sorted((label.whole for label in merged), key=lambda path: (path.memory, path.macs))
+    return tuple(dict.fromkeys(paths)), rejected

@@ -30,8 +30,8 @@ def test_candidates_cover_every_valid_point(graph, generous):
     points = {(c.p, c.n) for c in generous.candidates}
     expected = {(1, 0)} | {(p, n) for p in (2, 3, 4) for n in valid_depths(graph, p)}
     assert points == expected
-    assert {(p, n) for p, n, _ in generous.rejected}.isdisjoint(points)
-    assert all(reason for _, _, reason in generous.rejected)
+    assert {label for label, _ in generous.rejected}.isdisjoint(c.label() for c in generous.candidates)
+    assert all(reason for _, reason in generous.rejected)
 
 
 def test_a_generous_budget_picks_per_layer(generous):

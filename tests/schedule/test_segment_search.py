@@ -16,6 +16,7 @@ from harness.schedule.search import search
 from harness.schedule.segment_search import (
     PATCH,
     PER_LAYER,
+    ROWS,
     SegmentOption,
     fewest_macs,
     least_memory,
@@ -117,7 +118,7 @@ def test_a_gap_or_a_stray_segment_is_an_error():
 def test_over_today_schedules_it_finds_what_the_enumeration_finds(input_mode):
     graph = models.get_model("mcunet-in1")
     every = search(graph, 1 << 40, input_mode=input_mode)
-    segments = search(graph, 1 << 40, input_mode=input_mode, method="segments")
+    segments = search(graph, 1 << 40, input_mode=input_mode, method="segments", rows=False)
     assert len(segments.candidates) < len(every.candidates)  # it plans only the front's schedules
     assert [c.label() for c in segments.pareto] == [c.label() for c in every.pareto]
     per_layer = next(c for c in every.candidates if c.p == 1).macs
@@ -126,10 +127,42 @@ def test_over_today_schedules_it_finds_what_the_enumeration_finds(input_mode):
         assert segments.smallest_within(cap).label() == every.smallest_within(cap).label()
     for budget in {c.sram_bytes for c in every.pareto}:
         assert segments.rebudget(budget).best.label() == every.rebudget(budget).best.label()
-    # the boundary graph's (p, n) paths: one patch segment from layer 0, per-layer segments after it
-    paths, _ = search_points(graph, input_mode)
+    # without rows: one patch segment from layer 0, per-layer segments after it
+    paths, _ = search_points(graph, input_mode, rows=False)
     for path in paths:
-        p, n = path.point
-        assert all(s.kind == PER_LAYER for s in path.segments if s.start >= n)
-    options, _ = segment_options(graph, input_mode)
-    assert {(o.kind, o.start) for o in options if o.kind == PATCH} == {(PATCH, 0)}
+        assert path.schedule.is_patch_stage
+    options, _ = segment_options(graph, input_mode, rows=False)
+    assert {(o.kind, o.start) for o in options if o.kind != PER_LAYER} == {(PATCH, 0)}
+
+
+@pytest.fixture(scope="module")
+def in1_rows():
+    graph = models.get_model("mcunet-in1")
+    return (
+        graph,
+        search_points(graph, "streamed"),
+        search(graph, 1 << 40, input_mode="streamed", method="segments"),
+    )
+
+
+def test_row_streamed_segments_anywhere_recompute_nothing_and_need_less(in1_rows):
+    graph, (paths, rejected), result = in1_rows
+    options, _ = segment_options(graph, "streamed")
+    rows = [o for o in options if o.kind == ROWS]
+    assert {o.start for o in rows} > {0}  # they start anywhere, not only at the input
+    per_layer = {o.start: o for o in options if o.kind == PER_LAYER}
+    for option in rows:  # nothing recomputed: a row segment's MACs are its layers' per-layer MACs
+        assert option.macs == sum(per_layer[i].macs for i in range(option.start, option.end))
+    assert any("rows layers" in what for what, _ in rejected)  # spans over the global pool, say
+    # the front holds a row-streamed schedule at per-layer MACs needing less than per-layer and than any
+    # patch schedule with as few MACs
+    cheapest = least_memory(paths, min(p.macs for p in paths))
+    assert {s.kind for s in cheapest.schedule.segments} <= {ROWS, PER_LAYER} and cheapest.schedule.segments
+    assert cheapest.macs == sum(o.macs for o in per_layer.values())
+    assert cheapest.memory < max(o.memory for o in per_layer.values())
+    # planned (arena) and labelled as a schedule of segments; MCUNetV2's (p, n) stays (p, n)
+    planned = next(c for c in result.candidates if c.label() == cheapest.label())
+    assert not planned.is_one_stage and (planned.p, planned.n) == (0, 0)
+    assert planned.plan.label == cheapest.label() and planned.macs == cheapest.macs
+    assert all(c.is_one_stage == c.schedule.is_patch_stage for c in result.candidates)
+    assert planned.arena_bytes < next(c for c in result.candidates if c.p == 1).arena_bytes
