@@ -24,13 +24,14 @@ from harness.firmware.targets import Target, load_target
 from harness.firmware.test_input import InputSpec, SeededInput, TestInputError
 from harness.ir.geometry import TILE_KINDS, activation_inputs, hwc
 from harness.ir.graph import Graph, GraphError, validate
-from harness.ir.schedule_name import schedule_label
 from harness.schedule.arena import ArenaPlan
 from harness.schedule.fusion import fold_pads
 from harness.schedule.plan import PatchPlan, Region
+from harness.schedule.rows import RowPlan
+from harness.schedule.segments import StagedPlan
 
 from .carrays import NAME_TEXT_LIMIT, CArray, c_comment, c_ints, c_string
-from .layout import StageLayout, StepIO, plan_model_arena
+from .layout import RowLayout, StageLayout, StepIO, plan_model_arena
 from .ops import OpCode, OpContext, buffer_macro, emit_op, unsupported_reason
 from .options import CodegenError, CodegenOptions, GeneratedModel
 
@@ -51,7 +52,7 @@ _RESERVED = frozenset({"arena", "stage_step", "load_tile", "model_outputs", "reg
 
 def generate_model(
     graph: Graph,
-    plan: PatchPlan,
+    plan: PatchPlan | StagedPlan,
     target: Target | str,
     test_input: SeededInput | np.ndarray | Mapping[str, np.ndarray],
     options: CodegenOptions | None = None,
@@ -78,7 +79,11 @@ def generate_model(
     )
     scratch = cmsis_nn.scratch_rule() if options.cmsis_nn else None
     arena = plan_model_arena(graph, plan, options, scratch)
-    stage = StageLayout(graph, plan, arena) if not plan.is_per_layer else None
+    rows = isinstance(plan, StagedPlan)
+    if rows:
+        stage = RowLayout(graph, plan, arena)
+    else:
+        stage = StageLayout(graph, plan, arena) if not plan.is_per_layer else None
     stage_ops = set(plan.stage_ops)
     emit = cmsis_nn.emit if options.cmsis_nn else emit_op
     op_codes = [
@@ -86,14 +91,25 @@ def generate_model(
         for index, op in enumerate(graph.ops)
     ]
     portable_ops = _portable_ops(graph, op_codes) if options.cmsis_nn else {}
-    patches = _patch_functions(graph, plan, arena, op_codes, inputs) if stage else []
-    layer_names = tuple(
-        [patch.name for patch in patches] + [op.name for op in graph.ops if op.name not in stage_ops]
-    )
+    patches = _patch_functions(graph, plan, arena, op_codes, inputs) if stage and not rows else []
+    segments = _row_functions(graph, plan, arena, op_codes, inputs) if rows else []
+    if rows:
+        first_op = {segment.first_op: segment.name for segment in segments}
+        layer_names = tuple(first_op.get(op.name, op.name) for op in graph.ops
+                            if op.name in first_op or op.name not in stage_ops)  # fmt: skip
+    else:
+        layer_names = tuple(
+            [patch.name for patch in patches] + [op.name for op in graph.ops if op.name not in stage_ops]
+        )
     _check_identifiers(op_codes, layer_names)
 
-    label = schedule_label(plan.p, plan.n)
-    schedule = label if plan.is_per_layer else f"per-patch {label} input={arena.input_mode}"
+    label = plan.label
+    if plan.is_per_layer:
+        schedule = label
+    elif rows:
+        schedule = f"{label} input={arena.input_mode}"
+    else:
+        schedule = f"per-patch {label} input={arena.input_mode}"
     streamed = arena.input_mode == "streamed"
     outputs = _outputs(graph)
     output_sizes = tuple(output["size"] for output in outputs)
@@ -102,15 +118,17 @@ def generate_model(
     if op_crcs:
         output_sizes = (4 * len(op_crcs),)
     context = dict(
-        graph_name=graph.name, schedule=schedule, arena=arena, p=plan.p, op_codes=op_codes, patches=patches,
+        graph_name=graph.name, schedule=schedule, arena=arena, p=getattr(plan, "p", 0), op_codes=op_codes,
+        patches=patches, segments=segments, row_loads=any(seg.loads for seg in segments),
         stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
         output_bytes=sum(output_sizes), optimized=int(options.optimized), cmsis_nn=options.cmsis_nn, op_crcs=op_crcs,
         kernels=_kernels_note(options, library, portable_ops), generated_input=inputs[0].spec is not None,
         input_note=_input_note(streamed, inputs[0].spec is not None), max_inputs=_max_stage_inputs(graph, plan),
-        stage_output_macro=buffer_macro(graph, plan.stage_output) if stage else "",
+        stage_output_macro=buffer_macro(graph, plan.stage_output) if stage and not rows else "",
         stage_steps=len(plan.stage_ops), buffers=_buffer_rows(graph, arena),
         arrays=[a for code in op_codes for a in code.constants] + [i.array_data for i in inputs if i.spec is None],
     )  # fmt: skip
+    context["row_load"] = _row_load(graph, inputs[0]) if context["row_loads"] else ""
     environment = _environment()
     # the steps carry their tile's origin when an op of the stage needs it (TILE_KINDS: resizes, ...)
     context["step_origin"] = any(op.kind in TILE_KINDS for op in graph.ops if op.name in stage_ops)
@@ -125,7 +143,7 @@ def generate_model(
     sources.update(kernels.kernel_files())
     sources.update(extra_sources)
     return GeneratedModel(
-        graph_name=graph.name, p=plan.p, n=plan.n, sources=sources, arena=arena, input_in_sram=not streamed,
+        graph_name=graph.name, p=getattr(plan, "p", 0), n=getattr(plan, "n", 0), sources=sources, arena=arena, input_in_sram=not streamed,
         schedule=schedule, layer_names=layer_names, options=options, output_sizes=output_sizes,
         defines=(kernels.optimized_define(options.optimized),), include_dirs=include_dirs,
         portable_ops=portable_ops, kernel_library=library, folds=tuple(fold.describe() for fold in folds),
@@ -186,6 +204,14 @@ def _check_inputs(graph: Graph, plan: PatchPlan, target: Target, options: Codege
         raise CodegenError(
             "input_mode 'streamed' needs a patch stage (p > 1): per-layer inference reads the whole image"
         )
+    if isinstance(plan, StagedPlan):
+        patched = [part.label for part in plan.parts if not isinstance(part, RowPlan)]
+        if patched:
+            raise CodegenError(f"schedule {plan.label!r}: code for a patch stage before other segments is not "
+                               f"generated yet ({patched[0]}); use row-streamed and per-layer segments")  # fmt: skip
+        if options.input_mode == "streamed" and not set(graph.inputs) <= set(plan.parts[0].stage_inputs):
+            raise CodegenError(f"schedule {plan.label!r}: input_mode 'streamed' needs the first segment to read "
+                               "the graph's input row by row (a row-streamed segment from layer 0)")  # fmt: skip
     if options.optimized and target.core not in DSP_CORES:
         raise CodegenError(
             f"target {target.name!r} ({target.core}) has no DSP extension for the optimized kernels; "
@@ -364,6 +390,78 @@ def _patch_functions(graph: Graph, plan: PatchPlan, arena: ArenaPlan, op_codes: 
             raise CodegenError(f"internal error: op {code.name!r} has {len(code.steps)} steps but is called "
                                f"{step_counter[code.name]} times")  # fmt: skip
     return functions
+
+
+@dataclass(frozen=True)
+class _RowFunction:
+    """One row-streamed segment: its timed unit and its table of row steps (model.c.j2 renders both)."""
+
+    name: str  # rows_s<k>
+    first_op: str  # where the segment sits among the per-layer ops
+    label: str
+    steps: tuple[tuple[str, str], ...]  # (row_step initializer, comment)
+    loads: bool  # it loads rows of the streamed input
+    rings: tuple[str, ...]  # one line per ring, for the comment
+
+
+def _row_functions(graph: Graph, plan: StagedPlan, arena: ArenaPlan, op_codes: list[OpCode],
+                   inputs: list[_InputSlot]) -> list[_RowFunction]:  # fmt: skip
+    """The row steps of every row-streamed segment, in the order harness/schedule/rows.py planned them:
+    before a row goes into a full ring, the ring's live rows move to its start (memmove: the kernels read
+    every window as dense rows); then the op runs on its row (its ``*_steps`` entry) or, input streamed, the
+    input row is loaded into its ring."""
+    step_counter = {code.name: 0 for code in op_codes if code.in_stage}
+    if len(graph.inputs) != 1 and arena.input_mode == "streamed":
+        raise CodegenError(f"graph {graph.name!r}: row-streamed input needs a graph of one input")
+    functions = []
+    for index, part in enumerate(plan.parts):
+        steps, loads = [], False
+        for step in part.steps:
+            ring = step.tensor in part.capacity and arena.buffer(step.tensor).kind == "rows"
+            if step.op is None and not ring:
+                continue  # input counted: the whole image is in the arena already
+            move, note = "0u, 0u, 0u", ""
+            if ring:
+                offset = arena.offset(step.tensor)
+                _, width, channels = hwc(graph.tensor(step.tensor).shape)
+                row_bytes = width * channels * np.dtype(graph.tensor(step.tensor).dtype).itemsize
+                if step.shift is not None and step.shift[1] > 0:
+                    first, rows = step.shift
+                    move = f"{offset}u, {offset + first * row_bytes}u, {rows * row_bytes}u"
+                    note = f"; first rows {step.origins[step.tensor]}..{step.origins[step.tensor] + rows - 1} moved to the ring's start"
+            if step.op is None:
+                loads = True
+                at = offset + (step.row - step.origins[step.tensor]) * row_bytes
+                first_element = step.row * width * channels
+                steps.append((f"{{NULL, NULL, {at}u, {first_element}u, {move}}}", f"input row {step.row}{note}"))
+                continue
+            k = step_counter[step.op]
+            step_counter[step.op] += 1
+            steps.append((f"{{{step.op}, &{step.op}_steps[{k}], 0u, 0u, {move}}}", f"{step.op} row {step.row}{note}"))
+        rings = tuple(
+            f"{_describe(graph, name)}: {rows} of {graph.tensor(name).shape[1]} rows"
+            for name, rows in part.capacity.items()
+            if arena.buffer(name).kind == "rows"
+        )
+        layers = f"{part.stage_layers[0]} .. {part.stage_layers[-1]}"
+        functions.append(_RowFunction(f"rows_s{index}", part.stage_ops[0], f"{part.label} (layers {layers})",
+                                      tuple(steps), loads, rings))  # fmt: skip
+    for code in op_codes:
+        if code.in_stage and step_counter[code.name] != len(code.steps):
+            raise CodegenError(f"internal error: op {code.name!r} has {len(code.steps)} steps but is called "
+                               f"{step_counter[code.name]} times")  # fmt: skip
+    return functions
+
+
+def _row_load(graph: Graph, slot: _InputSlot) -> str:
+    """run_rows' call loading one row of the streamed input (row_step r: where, and its first element)."""
+    _, width, channels = hwc(graph.tensor(slot.name).shape)
+    row = width * channels
+    if slot.spec is not None:  # generated from its seed, by element index
+        return f"load_tile0(arena + r->at, r->first, 1, {row}, {row})"
+    size = slot.itemsize
+    return (f"load_tile(arena + r->at, (const int8_t *){slot.array} + r->first * {size}u, 1, {row * size}, "
+            f"{row * size})")  # fmt: skip
 
 
 def _max_stage_inputs(graph: Graph, plan: PatchPlan) -> int:

@@ -27,7 +27,8 @@ from harness.schedule.arena import (
     plan_arena,
     stage_layout_source,
 )
-from harness.schedule.plan import WINDOW_OPS, Patch, PatchPlan, Region
+from harness.schedule.plan import WINDOW_OPS, OpStep, Patch, PatchPlan, Region
+from harness.schedule.segments import StagedPlan
 
 from .options import CodegenError, CodegenOptions
 
@@ -42,7 +43,7 @@ def kernel_scratch(optimized: bool) -> ScratchFn:
 
 
 def plan_model_arena(
-    graph: Graph, plan: PatchPlan, options: CodegenOptions, scratch: ScratchFn | None = None
+    graph: Graph, plan: PatchPlan | StagedPlan, options: CodegenOptions, scratch: ScratchFn | None = None
 ) -> ArenaPlan:
     """The arena for this schedule, with in-place buffers only where the generated code keeps the layout
     the planner proved them safe for (see ``_inplace_depthwise_is_dense``). ``scratch``: the kernel set's
@@ -53,7 +54,7 @@ def plan_model_arena(
         options = replace(options, inplace=replace(options.inplace, residual_add=False))
     arena = plan_arena(graph, plan, input_mode, scratch, options.inplace,
                        options.planner, options.alignment)  # fmt: skip
-    if not _inplace_depthwise_is_dense(graph, plan, arena):
+    if isinstance(plan, PatchPlan) and not _inplace_depthwise_is_dense(graph, plan, arena):
         # The planner proved in-place depthwise safe for a dense input buffer of the region the op reads;
         # a patch that holds more of the input (another reader needs a wider window) breaks that proof.
         policy = InplacePolicy(elementwise=options.inplace.elementwise, depthwise="off")
@@ -135,6 +136,50 @@ class StageLayout:
 
 
 @dataclass(frozen=True)
+class RowSteps:
+    """The op steps of a plan's row-streamed segments as one-step patches, the form ``stage_steps`` reads:
+    one per row an op computes, in the order the segments run them, its ``tensors`` the rows each ring
+    maps at that step (``[origin, origin + capacity)``, harness/schedule/rows.py); ``col`` -1 marks a row."""
+
+    patches: tuple[Patch, ...]
+
+    @classmethod
+    def of(cls, plan: StagedPlan) -> RowSteps:
+        patches = []
+        for part in plan.parts:
+            for step in part.steps:
+                if step.op is None:
+                    continue  # an input row loaded: no op runs
+                tensors = {
+                    name: part.region(name, (origin, origin + part.capacity[name]))
+                    for name, origin in step.origins.items()
+                }
+                output = part.region(step.tensor, (step.row, step.row + 1))
+                op_step = OpStep(step.op, output, step.inputs, step.pads)
+                patches.append(Patch(step.row, -1, output, tensors, (op_step,), 0))
+        return cls(tuple(patches))
+
+
+class RowLayout(StageLayout):
+    """Views of the row-streamed segments' tensors, row step by row step: a ring (an arena ``rows``
+    buffer) holds its mapped rows contiguously from its offset; everything else is held whole."""
+
+    def __init__(self, graph: Graph, plan: StagedPlan, arena: ArenaPlan):
+        self.graph, self.arena = graph, arena
+        self.plan = RowSteps.of(plan)
+        self.streamed = arena.input_mode == "streamed"
+
+    def view(self, patch: Patch, name: str) -> View:
+        if self.arena.buffer(name).kind != "rows":
+            return self.full_view(name)
+        region = patch.tensors[name]
+        channels = hwc(self.graph.tensor(name).shape)[2]
+        return View(
+            self.arena.offset(name), region, region.width * channels, channels, _itemsize(self.graph, name)
+        )
+
+
+@dataclass(frozen=True)
 class StepIO:
     """What one op of the patch stage reads and writes in one patch (the C ``stage_step``)."""
 
@@ -153,7 +198,8 @@ class StepIO:
         reads = ", ".join(str(r) for r in self.reads)
         r = self.region
         pads = f", pads t{r.pad_top} b{r.pad_bottom} l{r.pad_left} r{r.pad_right}" if any(r.pads) else ""
-        return f"patch ({self.patch.row}, {self.patch.col}): writes {self.writes} reading {reads}{pads}"
+        where = f"row {self.patch.row}" if self.patch.col < 0 else f"patch ({self.patch.row}, {self.patch.col})"
+        return f"{where}: writes {self.writes} reading {reads}{pads}"
 
 
 def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:

@@ -82,6 +82,9 @@ class Engine(ABC):
     sram_accounting: str = ".data + .bss (the arena in it) + stack high-water"
     flash_accounting: str = "text + rodata + data of the ELF"
     per_op_outputs: bool = False  # True: ``generate(..., op_crcs=True)`` builds the per-op CRC firmware
+    # True: it runs schedules beyond one patch stage (row-streamed segments, several segments:
+    # harness.schedule.segments.StagedPlan); else the pipeline stores such a point as unsupported
+    staged_schedules: bool = False
     # True: an engine measured beside patchbench's own; its output differing from the reference is a
     # finding about it, stored as "inexact" (reported, not a failed test); patchbench's own fails
     peer: bool = False

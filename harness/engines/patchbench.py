@@ -58,9 +58,12 @@ class PatchbenchEngine(Engine):
     name = "patchbench"
     description = "patchbench's planner and code generator: per layer and patch-based, counted or streamed"
     kernel_sets = (OPTIMIZED, PORTABLE, CMSIS_NN)
-    timed_units = "one unit per patch of the patch stage, then one per op after it"
+    timed_units = (
+        "one unit per patch of the patch stage, then one per op after it; a row-streamed segment is one unit"
+    )
     sram_accounting = ".data + .bss (the planned arena in it) + stack high-water; planned: arena + planned stack"
     per_op_outputs = True
+    staged_schedules = True
     # the published engine of the same kind: patch-based, in-place, its own DSP kernels (MCUNetV2)
     published_as = {"optimized": "tinyengine"}
 

@@ -12,6 +12,9 @@ handler's own depth), plus what the call graph cannot see:
 - the benchmark loop's indirect calls (main.c: the timed units through ``pb_model_layers[i].run``, in
   main or a helper the compiler kept apart): any function of the generated ``model.c`` may be one, so
   the deepest of them counts;
+- the generated ``model.c``'s own indirect calls (a row-streamed segment's ``run_rows`` calls each op
+  through its table of row steps): any function of ``model.c`` may be one but those that make or lead
+  straight to such calls (``run_rows``, the ``rows_s<k>`` units), so the deepest of the others counts;
 - routines the call graph does not show or sizes as 0 (naked assembly kernels, newlib's memcpy/memset,
   libgcc's arithmetic helpers): all leaves, each using at most ``INVISIBLE_LEAF_BYTES``, added once on top
   of the deepest path (a leaf ends the path it is called on).
@@ -82,8 +85,11 @@ def plan_stack(ci_files: list[Path], *, timed_units: int, fpu: bool) -> StackPla
     if indirect_callers and not model_functions:
         raise StackPlanError(f"indirect calls but no {MODEL_UNIT} whose functions they reach")
     for caller in indirect_callers:
-        if caller not in functions or Path(functions[caller].unit).name != LOOP_UNIT:
+        if caller not in functions or Path(functions[caller].unit).name not in (LOOP_UNIT, MODEL_UNIT):
             raise StackPlanError(f"{caller} calls through a function pointer; the call graph cannot bound it")
+    # what model.c's own indirect calls may reach: not themselves, nor the functions calling them
+    model_targets = [f.name for f in model_functions
+                     if f.name not in indirect_callers and not set(f.callees) & indirect_callers]  # fmt: skip
     depths: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     def depth(name: str, active: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
@@ -101,7 +107,8 @@ def plan_stack(ci_files: list[Path], *, timed_units: int, fpu: bool) -> StackPla
             frame += 8 * timed_units + 8  # the timing array, and its alignment
         callees = list(function.callees)
         if name in indirect_callers:
-            callees += [f.name for f in model_functions]
+            in_model = Path(function.unit).name == MODEL_UNIT
+            callees += model_targets if in_model else [f.name for f in model_functions]
         deepest, path = 0, ()
         for callee in callees:
             below, below_path = depth(callee, active + (name,))

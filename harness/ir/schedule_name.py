@@ -91,6 +91,20 @@ def schedule_label(p: int, n: int) -> str:
     return "per-layer" if p == 1 else f"p={p} n={n}"
 
 
+def point_fields(label: str) -> tuple[int, int, str]:
+    """(p, n, segments) a result stores for a schedule: a one-stage schedule its (p, n) and "" (exactly as
+    before there were others), any other p = n = 0 and its label (``PointIdentity.segments``)."""
+    schedule = parse_schedule(label)
+    if schedule.is_patch_stage:
+        return (*schedule.pn, "")
+    return 0, 0, schedule.label
+
+
+def point_schedule(p: int, n: int, segments: str = "") -> str:
+    """The label of a stored point's schedule: its ``segments``, else its (p, n)'s."""
+    return segments or schedule_label(p, n)
+
+
 def rows_label(n: int) -> str:
     """``rows n=12``: n layers row-streamed (full-width rows, nothing recomputed)."""
     return f"rows n={n}"

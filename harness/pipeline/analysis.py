@@ -23,7 +23,9 @@ def point_analysis(
         description=plan.describe(),
         stage_layers=tuple(plan.stage_layers),
         stage_output=plan.stage_output,
-        input_patch=None if plan.is_per_layer or not plan.stage_inputs else tuple(plan.input_patch_shape()),
+        input_patch=None
+        if not isinstance(plan, PatchPlan) or plan.is_per_layer or not plan.stage_inputs
+        else tuple(plan.input_patch_shape()),
         macs=plan.macs,
         macs_per_layer=plan.macs_per_layer,
         stage_macs_per_layer=plan.stage_macs_per_layer,

@@ -63,14 +63,16 @@ from harness.firmware.targets import Target, TargetError, load_target
 from harness.firmware.test_input import SeededInput, TestInputError
 from harness.frontend import graph_to_bytes
 from harness.ir.graph import Graph, GraphError, content_digest
+from harness.ir.schedule_name import ScheduleNameError, parse_schedule, point_fields
 from harness.paths import BUILD_DIR, MLPERF_MODELS, mlperf_model
 from harness.pipeline.analysis import point_analysis
 from harness.pipeline.diagnose import diagnose
 from harness.pipeline.fit import ClearlyTooBig, clearly_too_big
 from harness.reference.oracle import OracleVerdict, oracle_verdict
 from harness.results.record import PointIdentity, PointRecord, compiler_id
-from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
+from harness.schedule.plan import PatchPlan, ScheduleError
 from harness.schedule.profile import profile
+from harness.schedule.segments import make_schedule_plan
 
 MODEL_HASH_DIGITS = 16  # of the graph's content digest, in a point's identity
 RUN_TIMEOUT_S = 300.0
@@ -199,8 +201,12 @@ def measure(
     timeout: float = RUN_TIMEOUT_S,
     kernels: str | None = None,
     engine: str | None = None,
+    schedule: str | None = None,
 ) -> PointResult:
     """Generate, build, run and check one point; every outcome is a PointResult (see the module doc).
+
+    ``schedule``: a schedule label (harness/ir/schedule_name.py: ``rows n=3 + rows n=1``, ...) instead
+    of (p, n), which are then ignored.
 
     ``board``: an open board to run on (a fixture's, kept across points); else one is opened for
     ``backend`` and closed again. ``repeat`` timed runs after ``warmup`` untimed ones. ``engine``: one of
@@ -212,8 +218,10 @@ def measure(
     try:
         options = get_engine(engine).options(kernels, input_mode=input_mode)
     except Exception as err:  # an unknown engine or kernel set: still this point's row
-        return note_error(new_result(model, target, p, n, backend, engine=engine, board=board), err)
-    result = new_result(model, target, p, n, backend, options=options, engine=engine, board=board)
+        return note_error(new_result(model, target, p, n, backend, engine=engine, board=board,
+                                     schedule=schedule), err)  # fmt: skip
+    result = new_result(model, target, p, n, backend, options=options, engine=engine, board=board,
+                        schedule=schedule)  # fmt: skip
     try:
         platform = board.firmware_platform if board is not None else None
         planned = plan_point(
@@ -276,11 +284,15 @@ def new_result(
     options=None,
     engine: str | None = None,
     board: Board | None = None,
+    schedule: str | None = None,
 ) -> PointResult:
     """A point's result before anything ran: its identity (the compiler's is added by ``plan_point``),
     budgets, status "error" until a stage says otherwise. ``engine``: its name (None: the default);
     ``options``: that engine's options for the point (its ``options()``: kernel set, input mode, ...;
-    None: the engine's defaults)."""
+    None: the engine's defaults). ``schedule``: a schedule label instead of (p, n) (``point_fields``)."""
+    segments = ""
+    if schedule is not None:
+        p, n, segments = point_fields(schedule)
     chosen = get_engine(engine)
     options = options if options is not None else chosen.options()
     graph = _graph(model) if isinstance(model, str) else model
@@ -293,6 +305,7 @@ def new_result(
         model_hash=content_digest(graph)[:MODEL_HASH_DIGITS],
         p=p,
         n=n,
+        segments=segments,
         engine=chosen.name,
         **chosen.identity(options),
     )
@@ -337,12 +350,15 @@ def plan_point(
     result.runs = repeat
     compiler = compiler_id(toolchain_version(), compiler_flags(target, build_options))
     result.identity = identity = replace(identity, compiler=compiler)
-    plan = make_plan(graph, identity.p, identity.n)
+    plan = make_schedule_plan(graph, identity.schedule)
     _add_schedule_metrics(result, graph, plan)
     too_big = clearly_too_big(graph, plan, target, options.input_mode)
     if too_big is not None:
         raise PointDoesNotFit(too_big)
-    why_not = engine.unsupported(graph, plan, options)
+    if not isinstance(plan, PatchPlan) and not engine.staged_schedules:
+        why_not = f"it runs per-layer and one-patch-stage (p, n) schedules only, not {plan.label!r}"
+    else:
+        why_not = engine.unsupported(graph, plan, options)
     if why_not is not None:
         raise EngineUnsupported(f"not supported by engine {engine.name}: {why_not}")
     x = make_test_input(graph)
@@ -599,19 +615,28 @@ def _write_log(result: PointResult, record: Record) -> Path:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = LOG_DIR / (
-        f"{result.identity.model}-{result.identity.target}-p{result.identity.p}-n{result.identity.n}-"
+        f"{result.identity.model}-{result.identity.target}-{_file_words(result.identity)}-"
         f"{result.identity.kernels}-{record.build_id}-{stamp}.log"
     )
     path.write_text("\n".join(record.lines) + "\n")
     return path
 
 
+def _file_words(identity: PointIdentity) -> str:
+    """A point's schedule as a file name part: ``p4-n5``, ``rows-n3+rows-n1``."""
+    if not identity.segments:
+        return f"p{identity.p}-n{identity.n}"
+    return identity.segments.replace("=", "").replace(" + ", "+").replace(" ", "-")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.pipeline.measure", description=measure.__doc__)
     parser.add_argument("model")
     parser.add_argument("target")
-    parser.add_argument("p", type=int)
-    parser.add_argument("n", type=int)
+    parser.add_argument("p", type=int, nargs="?", help="patches per side (1: per layer)")
+    parser.add_argument("n", type=int, nargs="?", help="patch-stage depth in layers (0 per layer)")
+    parser.add_argument("--schedule", metavar="LABEL",
+                        help="any schedule by its label instead of p n: 'rows n=3 + rows n=1', 'p=2 n=3 + rows n=6'")  # fmt: skip
     parser.add_argument("--backend", default="qemu")
     parser.add_argument("--engine", default=None, help="the engine, one of harness.engines.ENGINES (default: the first)")
     parser.add_argument("--kernels", choices=kernel_set_names(), help="the engine's kernel set (default: its first)")
@@ -624,7 +649,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: error: {mistake}", file=sys.stderr)
         return 2
     result = measure(args.model, args.target, args.p, args.n, args.backend, args.repeat, engine=args.engine,
-                     input_mode="streamed" if args.streamed else "counted", kernels=args.kernels)  # fmt: skip
+                     input_mode="streamed" if args.streamed else "counted", kernels=args.kernels,
+                     schedule=args.schedule)  # fmt: skip
     print(result.summary())
     if args.layers:
         estimated = dict(result.layer_latency_estimated_ms)
@@ -638,9 +664,18 @@ def _usage_mistake(args: argparse.Namespace) -> str | None:
     """What is wrong with the command line, in one line (None: nothing), before any work starts."""
     from harness.pipeline.sweep import SweepError, check_names
 
-    if args.p < 1:
+    if args.schedule is not None:
+        if args.p is not None:
+            return "give either p n or --schedule, not both"
+        try:
+            parse_schedule(args.schedule)
+        except ScheduleNameError as err:
+            return str(err)
+    elif args.p is None or args.n is None:
+        return "give p and n (per layer: 1 0), or --schedule LABEL"
+    elif args.p < 1:
         return f"p (patches per side) is {args.p}; use 1 (per-layer) or more"
-    if args.n < 0 or (args.p > 1 and args.n < 1):
+    elif args.n < 0 or (args.p > 1 and args.n < 1):
         return f"n (patch-stage depth) is {args.n}; use 0 with p = 1, else 1 or more"
     if not 1 <= args.repeat <= MAX_RUNS:
         return f"--repeat is {args.repeat}; use 1..{MAX_RUNS} timed runs"

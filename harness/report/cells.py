@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from harness.ir.schedule_name import schedule_label
+from harness.ir.schedule_name import point_schedule, schedule_label
 from harness.results.record import COLUMNS
 
 KB = 1024
@@ -111,17 +111,22 @@ def schedule_title(r: dict) -> str:
     """'per-layer', 'per-patch p=2 n=5', 'per-patch p=2 n=5, input streamed' (a table's column title)."""
     if r["p"] == 1:
         return schedule_label(r["p"], r["n"])
+    if r.get("segments"):  # row-streamed, or several segments
+        return r["segments"] + (", input streamed" if _streamed(r) else "")
     return f"per-patch {schedule_label(r['p'], r['n'])}" + (", input streamed" if _streamed(r) else "")
 
 
 def point_name(r: dict) -> str:
     """A point of one table, short (a chart's tick label): 'per-layer', 'p=2 n=5', 'p=2 n=5 streamed'."""
-    return schedule_label(r["p"], r["n"]) + (" streamed" if _streamed(r) else "")
+    return point_schedule(r["p"], r["n"], r.get("segments") or "") + (" streamed" if _streamed(r) else "")
 
 
 def point_key(r: dict) -> str:
     """A point's key within its table (the column's data-point): 'p1-n0', 'p2-n5', 'p2-n5-streamed'."""
-    return f"p{r['p']}-n{r['n']}" + ("-streamed" if _streamed(r) else "")
+    schedule = f"p{r['p']}-n{r['n']}"
+    if r.get("segments"):  # 'rows n=3 + rows n=1' -> 'rows-n3+rows-n1'
+        schedule = r["segments"].replace("=", "").replace(" + ", "+").replace(" ", "-")
+    return schedule + ("-streamed" if _streamed(r) else "")
 
 
 def _streamed(r: dict) -> bool:

@@ -163,6 +163,12 @@ def _schema_5(conn: sqlite3.Connection) -> None:
     """The model's content in the identity (model_hash): the table is rebuilt so that the unique key
     holds it (two models of one name in one run are two rows). Old rows keep every value; their
     model_hash is "" (not known), which regression.compare_frames matches with any content."""
+    _rebuild_with_identity(conn)
+
+
+def _rebuild_with_identity(conn: sqlite3.Connection) -> None:
+    """The table rebuilt from today's record, so that its unique key holds every identity field: old rows
+    keep every value, an identity field they lack gets its default, a column they lack is NULL."""
     conn.execute(results_table_sql("results_new"))
     old = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
     defaults = {f.name: f.default for f in fields(PointIdentity)}
@@ -201,8 +207,16 @@ def _schema_7(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE results SET engine = 'patchbench' WHERE engine = 'cmsis-nn' AND kernels = 'cmsis-nn'")
 
 
+def _schema_8(conn: sqlite3.Connection) -> None:
+    """Schedules beyond one patch stage in the identity (segments: a row-streamed or several-segment
+    schedule's label, p = n = 0): the table is rebuilt so that the unique key holds it. Old rows keep
+    every value and their (p, n) identity (segments ""). A database that reached version 7 without
+    sram_measured_streamed (two steps were both named _schema_7, the list kept the second) gets it."""
+    _rebuild_with_identity(conn)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6, _schema_7,
+    _schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6, _schema_7, _schema_8,
 ]  # fmt: skip
 
 

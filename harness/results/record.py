@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-from harness.ir.schedule_name import schedule_label
+from harness.ir.schedule_name import point_schedule
 
 # inexact: a peer engine ran and its output differs from the reference (a finding about that engine,
 # reported; patchbench's own engine is "failed" then); unsupported: the engine does not run the point
@@ -66,15 +66,18 @@ class PointIdentity:
     # The model by content (harness.ir.graph.content_digest of the graph that runs, 16 hex digits): two
     # files of one name, or a zoo builder that changed, are other points. "": stored before it was kept.
     model_hash: str = field(default="", metadata=_meta("model content"))
+    # A schedule beyond one patch stage (row-streamed or several segments, harness/ir/schedule_name.py):
+    # its label, with p = n = 0. "": the (p, n) schedule (every point stored before there were others).
+    segments: str = field(default="", metadata=_meta("schedule segments"))
 
     @property
     def schedule(self) -> str:
-        return schedule_label(self.p, self.n)
+        return point_schedule(self.p, self.n, self.segments)
 
     @property
     def group(self) -> PointIdentity:
         """The identity without the schedule: the points a report sets side by side."""
-        return PointIdentity(**{**asdict(self), "p": 0, "n": 0})
+        return PointIdentity(**{**asdict(self), "p": 0, "n": 0, "segments": ""})
 
     def differences(self, other: PointIdentity) -> list[str]:
         """What differs from ``other``, for people: ["kernels optimized instead of portable", ...]."""

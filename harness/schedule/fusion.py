@@ -35,6 +35,7 @@ from harness.ir.opdefs import PATCH_PAD, kinds
 from harness.ir.quant import INT8_MIN
 from harness.reference import pad_value
 from harness.schedule.plan import PatchPlan, restage
+from harness.schedule.segments import StagedPlan, restage_plan
 
 EPILOGUE_MIN_PIXELS = 24  # a chunk holds at least this many pixels: the DSP 1x1 kernel works in blocks of 6
 
@@ -122,11 +123,11 @@ class PadFold:
 @dataclass(frozen=True)
 class FoldedSchedule:
     graph: Graph  # the graph that runs: folded PADs gone, their readers with EXPLICIT pads
-    plan: PatchPlan  # the schedule for it (same p, n and stage)
+    plan: PatchPlan | StagedPlan  # the schedule for it (same p, n and stage; the same segments)
     folds: tuple[PadFold, ...]
 
 
-def fold_pads(graph: Graph, plan: PatchPlan) -> FoldedSchedule:
+def fold_pads(graph: Graph, plan: PatchPlan | StagedPlan) -> FoldedSchedule:
     """``graph`` and ``plan`` with every PAD that folds exactly into its reader folded (module doc)."""
     folds = [fold for pad in graph.ops if pad.kind in PAD_KINDS and (fold := _pad_fold(graph, plan, pad))]
     if not folds:
@@ -158,21 +159,22 @@ def fold_pads(graph: Graph, plan: PatchPlan) -> FoldedSchedule:
         ops=ops,
         blocks=blocks,
     )
-    return FoldedSchedule(folded, restage(folded, plan), tuple(folds))
+    replanned = restage(folded, plan) if isinstance(plan, PatchPlan) else restage_plan(folded, plan)
+    return FoldedSchedule(folded, replanned, tuple(folds))
 
 
 def _pad_fold(graph: Graph, plan: PatchPlan, pad: Op) -> PadFold | None:
     """The fold of ``pad`` into its only reader, or None where that would not be exact or possible."""
     source, padded = pad.inputs[0], pad.outputs[0]
     readers = graph.consumers(padded)
-    if len(readers) != 1 or padded in graph.outputs or padded == plan.stage_output:
+    parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+    if len(readers) != 1 or padded in graph.outputs or padded in {part.stage_output for part in parts}:
         return None
     reader = readers[0]
     if reader.kind not in PAD_FOLD_KINDS or reader.inputs[0] != padded or reader.inputs.count(padded) != 1:
         return None
-    stage = set(plan.stage_ops)
-    if (pad.name in stage) != (reader.name in stage):
-        return None
+    if any((pad.name in part.stage_ops) != (reader.name in part.stage_ops) for part in parts):
+        return None  # both per layer, or both in one segment
     before, after = graph.tensor(source), graph.tensor(padded)
     if before.dtype != "int8" or before.quant is None or after.quant is None or len(before.shape) != 4:
         return None

@@ -35,10 +35,29 @@ class StagedPlan:
     op_layer: Mapping[str, str] = field(repr=False)
 
     is_per_layer = False
+    p = 0  # not one (p, n) patch stage: its label names it
 
     @property
     def label(self) -> str:
         return self.schedule.label
+
+    @property
+    def n(self) -> int:
+        """Layers its segments cover (from the first)."""
+        return self.schedule.layers
+
+    @property
+    def stage_layers(self) -> tuple[str, ...]:
+        return tuple(name for part in self.parts for name in part.stage_layers)
+
+    @property
+    def stage_macs_per_layer(self) -> int:
+        return sum(part.stage_macs_per_layer for part in self.parts)
+
+    @property
+    def stage_macs_patched(self) -> int:
+        """The segments' MACs as they run (a patch stage's recomputation included)."""
+        return sum(part.stage_macs_patched for part in self.parts)
 
     @property
     def stage_ops(self) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ import pytest
 from harness.results.db import ResultsDB, ResultsError, read_export
 from harness.results.record import PointRecord
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 def _row(run_id="r1", model="m", p=1, n=0, **kw) -> PointRecord:
@@ -173,7 +173,7 @@ def _every_field_set() -> PointRecord:
     identity = PointIdentity(
         target="stm32f746", backend="pyocd", model="vww_96_int8", p=4, n=8, place="desk-f746",
         kernels="portable", engine="cmsis-nn", input_mode="streamed", planner="greedy", inplace="rowmajor",
-        compiler="0123456789ab", model_hash="00112233deadbeef",
+        compiler="0123456789ab", model_hash="00112233deadbeef", segments="p=4 n=8 + rows n=2",
     )  # fmt: skip
     return PointRecord(
         identity=identity, run_id="r1", status="failed", reason="output differs", sram_measured=60_001,
@@ -353,3 +353,39 @@ def test_the_identity_defaults_are_what_measure_uses():
     assert INPLACE_POLICIES[defaults.inplace] == options.inplace
     assert (defaults.engine, defaults.kernels) == (DEFAULT_ENGINE, engine.default_kernels)
     assert {name: getattr(defaults, name) for name in engine.identity(options)} == engine.identity(options)
+
+
+def test_schedules_beyond_one_patch_stage_are_their_own_points_and_old_rows_keep_theirs(tmp_path):
+    """Schema 8: the identity's segments (a row-streamed / several-segment schedule's label, p = n = 0).
+    A version-7 file (without the column, and without sram_measured_streamed, which the second step named
+    _schema_7 left out) keeps every row with its (p, n) identity."""
+    path = tmp_path / "v7.sqlite"
+    with ResultsDB(path) as db:
+        db.start_run("r", None, "h", {})
+        db.add(_row(run_id="r", p=4, n=5, latency=7.0, sram_measured=5000))
+    conn = sqlite3.connect(path)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(results)")]
+    kept = [c for c in columns if c not in ("segments", "sram_measured_streamed")]
+    conn.execute(f"CREATE TABLE old AS SELECT {', '.join(kept)} FROM results")
+    conn.execute("DROP TABLE results")
+    conn.execute("ALTER TABLE old RENAME TO results")
+    conn.execute("PRAGMA user_version = 7")
+    conn.commit()
+    conn.close()
+    with ResultsDB(path) as db:
+        assert db.schema_version == SCHEMA_VERSION
+        (old,) = db.records("r")
+        assert (old.identity.schedule, old.identity.segments, old.latency, old.sram_measured) == (
+            "p=4 n=5",
+            "",
+            7.0,
+            5000,
+        )
+        label = "rows n=3 + per-layer n=1 + rows n=2"
+        db.add(_row(run_id="r", p=0, n=0, segments=label, latency=5.0))
+        db.add(_row(run_id="r", p=0, n=0, segments="rows n=4", latency=6.0))
+        records = {r.identity.schedule: r for r in db.records("r")}
+    assert set(records) == {"p=4 n=5", label, "rows n=4"}
+    assert (
+        records[label].latency == 5.0 and records[label].identity.group == records["p=4 n=5"].identity.group
+    )
