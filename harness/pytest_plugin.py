@@ -58,6 +58,7 @@ from harness.pipeline.sweep import (
     parse_input_modes,
     parse_int_list,
     parse_kernel_sets,
+    parse_schedules,
 )
 from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 
@@ -95,6 +96,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--patches", default=None, help="patch counts p, e.g. 1,2,3,4 (1 = per-layer)")
     group.addoption("--depths", default=None, help="patch-stage depths n, e.g. 4,6")
+    group.addoption(
+        "--schedules",
+        default=None,
+        help="schedules by label, comma-separated, measured besides the (p, n) points: row-streamed and several "
+        "segments, e.g. 'rows n=3 + rows n=1,rows n=5' (harness/ir/schedule_name.py)",
+    )
     group.addoption("--sweep", default=None, help="a TOML sweep file (default: sweeps/default.toml)")
     group.addoption("--farm", default=None, help="a TOML inventory of physical boards")
     group.addoption(
@@ -129,7 +136,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # The options that say what to measure: given any, the sweep is loaded and checked when the session starts.
 SWEEP_OPTIONS = ("--sweep", "--pb-target", "--models", "--patches", "--depths", "--repeat", "--kernels",
-                 "--engines", "--input-modes")  # fmt: skip
+                 "--engines", "--input-modes", "--schedules")  # fmt: skip
 
 
 def session_sweep(config: pytest.Config) -> Sweep:
@@ -156,6 +163,10 @@ def _session_sweep(config: pytest.Config) -> Sweep:
         if config.getoption("--depths"):
             sweep.depths = parse_int_list(config.getoption("--depths"), "--depths")
             sweep.model_depths = {}
+        if config.getoption("--schedules"):
+            labels = [label for label in config.getoption("--schedules").split(",") if label.strip()]
+            sweep.schedules = parse_schedules(labels, "--schedules")
+            sweep.model_schedules = {}
         if config.getoption("--repeat") is not None:
             sweep.repeat = config.getoption("--repeat")
         if config.getoption("--engines"):
@@ -452,7 +463,7 @@ def board(boards, point: Point, record):
 
         options = get_engine(point.engine).options(point.kernels, input_mode=point.input_mode)
         result = stages.new_result(point.model, point.target, point.p, point.n, boards.wanted_backend(point.target),
-                                   options=options, engine=point.engine)  # fmt: skip
+                                   options=options, engine=point.engine, schedule=point.schedule)  # fmt: skip
         record(stages.note_error(result, err))
         raise
 
@@ -517,7 +528,8 @@ def plan(point: Point, board, repeat: int, record):
 
     options = get_engine(point.engine).options(point.kernels, input_mode=point.input_mode)
     result = stages.new_result(
-        point.model, point.target, point.p, point.n, options=options, engine=point.engine, board=board.board
+        point.model, point.target, point.p, point.n, options=options, engine=point.engine, board=board.board,
+        schedule=point.schedule,
     )
     try:
         return stages.plan_point(

@@ -82,6 +82,8 @@ def zoo(args: argparse.Namespace) -> int:
     arg("--models", default=None, help="comma-separated models, overriding the sweep's"),
     arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
     arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
+    arg("--schedules", default=None, help="schedules by label, comma-separated, besides the (p, n) points: "
+        "'rows n=3 + rows n=1,rows n=5' (row-streamed, several segments)"),
     arg("--engines", default=None, help="engine(s), comma-separated, each point with each: " + ", ".join(ENGINES)),
     arg("--kernels", default=None, help="kernel set(s), comma-separated, each point with each; engine:name for one "
         "engine's: " + kernel_set_help()),
@@ -123,7 +125,8 @@ def bench(args: argparse.Namespace) -> int:
         "--backend", backend, "--results", str(results), "--report", report,
         "-n", str(args.jobs),
     ]  # fmt: skip
-    for option in ("sweep", "models", "patches", "depths", "engines", "kernels", "input_modes", "farm", "baseline"):
+    for option in ("sweep", "models", "patches", "depths", "schedules", "engines", "kernels", "input_modes", "farm",
+                   "baseline"):  # fmt: skip
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
@@ -152,10 +155,13 @@ def _check_bench_options(args: argparse.Namespace) -> None:
         parse_input_modes,
         parse_int_list,
         parse_kernel_sets,
+        parse_schedules,
     )
     from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 
     sweep = load_sweep(args.sweep)
+    if args.schedules:
+        parse_schedules([label for label in args.schedules.split(",") if label.strip()], "--schedules")
     if args.engines:
         sweep.engines = parse_engines(args.engines, "--engines")
     if args.kernels:

@@ -3,7 +3,9 @@
 TOML file or options. A sweep that names several kernel sets (``kernels = [...]``, each one of an
 engine's, harness.engines) measures every point with each; one that names both input modes (``input_modes = ["counted",
 "streamed"]``) measures every per-patch point both ways (per-layer inference reads the whole image, so its
-input is always counted)."""
+input is always counted). ``schedules = ["rows n=3 + rows n=1", ...]`` (in [sweep], or per model) adds
+points of any schedule by its label (harness/ir/schedule_name.py: row-streamed, several segments), each
+in every input mode."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from harness.engines import DEFAULT_ENGINE, ENGINES, EngineError, get_engine
 from harness.firmware.build import MAX_RUNS
+from harness.ir.schedule_name import ScheduleNameError, parse_schedule, point_fields
 from harness.paths import MLPERF_MODELS, SWEEPS_DIR
 from harness.schedule.plan import MAX_PATCHES_PER_SIDE
 from harness.schedule.profile import INPUT_MODES
@@ -37,6 +40,12 @@ class Point:
     kernels: str = DEFAULT_KERNELS  # one of the engine's kernel sets
     input_mode: str = DEFAULT_INPUT_MODE  # one of INPUT_MODES; per-layer points are always "counted"
     engine: str = DEFAULT_ENGINE  # one of harness.engines.ENGINES
+    segments: str = ""  # a schedule beyond one patch stage by its label (p = n = 0); "": (p, n)
+
+    @property
+    def schedule(self) -> str | None:
+        """The label to measure instead of (p, n), or None (``measure.new_result``'s ``schedule``)."""
+        return self.segments or None
 
     @property
     def test_id(self) -> str:
@@ -46,6 +55,9 @@ class Point:
         suffix = "" if self.engine == DEFAULT_ENGINE else f"-{self.engine}"
         suffix += "" if self.kernels == get_engine(self.engine).default_kernels else f"-{self.kernels}"
         suffix += "" if self.input_mode == DEFAULT_INPUT_MODE else f"-{self.input_mode}"
+        if self.segments:  # 'rows n=3 + rows n=1' -> rows-n3+rows-n1
+            words = self.segments.replace("=", "").replace(" + ", "+").replace(" ", "-")
+            return f"{self.target}-{self.model}-{words}{suffix}"
         return f"{self.target}-{self.model}-p{self.p}-n{self.n}{suffix}"
 
     @property
@@ -68,6 +80,9 @@ class Sweep:
     input_modes: list[str] = field(default_factory=lambda: [DEFAULT_INPUT_MODE])
     engines: list[str] = field(default_factory=lambda: [DEFAULT_ENGINE])
     model_input_modes: dict[str, list[str]] = field(default_factory=dict)  # a model's own input modes
+    # schedules by label (row-streamed, several segments), measured besides the (p, n) points
+    schedules: list[str] = field(default_factory=list)
+    model_schedules: dict[str, list[str]] = field(default_factory=dict)
 
     def engine_kernels(self) -> list[tuple[str, str]]:
         """(engine, kernel set) of every engine of the sweep with each of its kernel sets ``kernels`` names
@@ -105,11 +120,19 @@ class Sweep:
                         for mode in modes
                         for engine, k in pairs
                     )
-        return points
+                for label in self.model_schedules.get(model, self.schedules):
+                    p, n, segments = point_fields(label)
+                    modes = [DEFAULT_INPUT_MODE] if p == 1 else self.model_input_modes.get(model, self.input_modes)
+                    points.extend(
+                        Point(target, model, p, n, k, mode, engine, segments)
+                        for mode in modes
+                        for engine, k in pairs
+                    )
+        return list(dict.fromkeys(points))
 
 
-SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes", "engines")
-MODEL_FIELDS = ("depths", "patches", "input_modes")
+SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes", "engines", "schedules")
+MODEL_FIELDS = ("depths", "patches", "input_modes", "schedules")
 
 
 def list_sweeps() -> list[str]:
@@ -170,6 +193,8 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         )
     if "engines" in body:
         sweep.engines = parse_engines(_str_list(body, "engines", path), f"sweep file {path}: [sweep] engines")
+    if "schedules" in body:
+        sweep.schedules = parse_schedules(_str_list(body, "schedules", path), f"sweep file {path}: [sweep] schedules")
     extras = data.get("models", {})
     if not isinstance(extras, dict):
         raise SweepError(f"sweep file {path}: 'models' must be a table of [models.<name>] tables")
@@ -184,6 +209,8 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
             sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
         if "patches" in extra:
             sweep.model_patches[model] = _int_list(extra, "patches", path, minimum=1, maximum=MAX_PATCHES_PER_SIDE)
+        if "schedules" in extra:
+            sweep.model_schedules[model] = parse_schedules(_str_list(extra, "schedules", path), f"{where} schedules")
         if "input_modes" in extra:
             modes = extra["input_modes"]
             if not isinstance(modes, list) or not all(isinstance(mode, str) for mode in modes):
@@ -196,6 +223,18 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
     check_names(sweep.targets, sweep.models, f"sweep file {path}")
     check_engine_kernels(sweep, f"sweep file {path}: [sweep] engines / kernels", available=False)
     return sweep
+
+
+def parse_schedules(labels: list[str], where: str) -> list[str]:
+    """Schedule labels (harness/ir/schedule_name.py), each checked and written the one way; a SweepError
+    names the one that cannot be read."""
+    result = []
+    for label in labels:
+        try:
+            result.append(parse_schedule(label).label)
+        except ScheduleNameError as err:
+            raise SweepError(f"{where}: {err}") from None
+    return result
 
 
 def check_names(targets: list[str], models: list[str], where: str) -> None:
@@ -357,6 +396,11 @@ def check_depths(sweep: Sweep, where: str) -> None:
     from models import get_model
 
     for model in sweep.models:
+        for label in sweep.model_schedules.get(model, sweep.schedules):
+            layers = len(get_model(model).layers)
+            covered = parse_schedule(label).layers
+            if covered > layers:
+                raise SweepError(f"{where}: schedule {label!r} of {model} covers {covered} layers; it has {layers}")
         if not any(p > 1 for p in sweep.model_patches.get(model, sweep.patches)):
             continue
         layers = len(get_model(model).layers)

@@ -56,3 +56,22 @@ def test_an_unknown_input_mode_option_names_the_modes():
         SweepError, match=r"--input-modes: input mode\(s\) \['image'\] unknown; use counted, streamed"
     ):
         parse_input_modes("image", "--input-modes")
+
+
+def test_a_sweep_names_schedules_beyond_one_patch_stage_by_their_labels(tmp_path):
+    path = tmp_path / "sweep.toml"
+    body = SWEEP.replace("patches = [1, 2, 4]", "patches = [1]").replace("depths = [8]\n", "")
+    path.write_text(body + 'schedules = ["rows  n=3 + rows n=2", "p=2 n=8"]\ninput_modes = ["streamed"]\n')
+    points = load_sweep(path).points()
+    assert [(p.p, p.n, p.segments, p.input_mode) for p in points] == [
+        (1, 0, "", "counted"),
+        (0, 0, "rows n=3 + rows n=2", "streamed"),  # written the one way
+        (2, 8, "", "streamed"),  # a one-stage schedule is today's (p, n) point
+    ]
+    assert points[1].test_id == "stm32f746-vww_96_int8-rows-n3+rows-n2-streamed"
+    assert points[1].schedule == "rows n=3 + rows n=2" and points[2].schedule is None
+    path.write_text(body + '[models.vww_96_int8]\nschedules = ["rows n=4"]\n')
+    assert [p.segments for p in load_sweep(path).points()] == ["", "rows n=4"]
+    path.write_text(body + 'schedules = ["rows n=4 + p=2 n=3"]\n')
+    with pytest.raises(SweepError, match=r"\[sweep\] schedules: .*only be the first segment"):
+        load_sweep(path)
