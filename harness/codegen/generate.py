@@ -79,34 +79,42 @@ def generate_model(
     )
     scratch = cmsis_nn.scratch_rule() if options.cmsis_nn else None
     arena = plan_model_arena(graph, plan, options, scratch)
-    rows = isinstance(plan, StagedPlan)
-    if rows:
-        stage = RowLayout(graph, plan, arena)
-    else:
-        stage = StageLayout(graph, plan, arena) if not plan.is_per_layer else None
+    # the patch stage (a PatchPlan's, or a StagedPlan's first segment) and the row-streamed segments
+    staged = isinstance(plan, StagedPlan)
+    patch_part = next((part for part in plan.parts if isinstance(part, PatchPlan)), None) if staged else plan
+    if patch_part is not None and patch_part.is_per_layer:
+        patch_part = None
+    patch_ops = set(patch_part.stage_ops) if patch_part else set()
     stage_ops = set(plan.stage_ops)
+    layouts = {
+        "patch": StageLayout(graph, patch_part, arena) if patch_part else None,
+        "rows": RowLayout(graph, plan, arena) if staged else None,
+    }
+
+    def layout_of(op):
+        if op.name not in stage_ops:
+            return None
+        return layouts["patch"] if op.name in patch_ops else layouts["rows"]
+
     emit = cmsis_nn.emit if options.cmsis_nn else emit_op
     op_codes = [
-        emit(OpContext(graph, op, index, arena, stage if op.name in stage_ops else None, options.optimized))
+        emit(OpContext(graph, op, index, arena, layout_of(op), options.optimized))
         for index, op in enumerate(graph.ops)
     ]
     portable_ops = _portable_ops(graph, op_codes) if options.cmsis_nn else {}
-    patches = _patch_functions(graph, plan, arena, op_codes, inputs) if stage and not rows else []
-    segments = _row_functions(graph, plan, arena, op_codes, inputs) if rows else []
-    if rows:
-        first_op = {segment.first_op: segment.name for segment in segments}
-        layer_names = tuple(first_op.get(op.name, op.name) for op in graph.ops
-                            if op.name in first_op or op.name not in stage_ops)  # fmt: skip
-    else:
-        layer_names = tuple(
-            [patch.name for patch in patches] + [op.name for op in graph.ops if op.name not in stage_ops]
-        )
+    in_patches = [code for code, op in zip(op_codes, graph.ops, strict=True) if op.name in patch_ops]
+    in_rows = [code for code, op in zip(op_codes, graph.ops, strict=True) if op.name in stage_ops - patch_ops]
+    patches = _patch_functions(graph, patch_part, arena, in_patches, inputs) if patch_part else []
+    segments = _row_functions(graph, plan, arena, in_rows, inputs) if staged else []
+    first_op = {segment.first_op: segment.name for segment in segments}  # a segment's unit sits where it starts
+    layer_names = tuple([patch.name for patch in patches] + [first_op.get(op.name, op.name) for op in graph.ops
+                                                             if op.name in first_op or op.name not in stage_ops])  # fmt: skip
     _check_identifiers(op_codes, layer_names)
 
     label = plan.label
     if plan.is_per_layer:
         schedule = label
-    elif rows:
+    elif staged:
         schedule = f"{label} input={arena.input_mode}"
     else:
         schedule = f"per-patch {label} input={arena.input_mode}"
@@ -118,14 +126,14 @@ def generate_model(
     if op_crcs:
         output_sizes = (4 * len(op_crcs),)
     context = dict(
-        graph_name=graph.name, schedule=schedule, arena=arena, p=getattr(plan, "p", 0), op_codes=op_codes,
+        graph_name=graph.name, schedule=schedule, arena=arena, p=patch_part.p if patch_part else 1, op_codes=op_codes,
         patches=patches, segments=segments, row_loads=any(seg.loads for seg in segments),
-        stage_ops=plan.stage_ops, layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
+        stage_ops=patch_part.stage_ops if patch_part else (), layer_names=layer_names, streamed=streamed, inputs=inputs, outputs=outputs,
         output_bytes=sum(output_sizes), optimized=int(options.optimized), cmsis_nn=options.cmsis_nn, op_crcs=op_crcs,
         kernels=_kernels_note(options, library, portable_ops), generated_input=inputs[0].spec is not None,
         input_note=_input_note(streamed, inputs[0].spec is not None), max_inputs=_max_stage_inputs(graph, plan),
-        stage_output_macro=buffer_macro(graph, plan.stage_output) if stage and not rows else "",
-        stage_steps=len(plan.stage_ops), buffers=_buffer_rows(graph, arena),
+        stage_output_macro=buffer_macro(graph, patch_part.stage_output) if patch_part else "",
+        stage_steps=len(patch_ops), buffers=_buffer_rows(graph, arena),
         arrays=[a for code in op_codes for a in code.constants] + [i.array_data for i in inputs if i.spec is None],
     )  # fmt: skip
     context["row_load"] = _row_load(graph, inputs[0]) if context["row_loads"] else ""
@@ -205,10 +213,6 @@ def _check_inputs(graph: Graph, plan: PatchPlan, target: Target, options: Codege
             "input_mode 'streamed' needs a patch stage (p > 1): per-layer inference reads the whole image"
         )
     if isinstance(plan, StagedPlan):
-        patched = [part.label for part in plan.parts if not isinstance(part, RowPlan)]
-        if patched:
-            raise CodegenError(f"schedule {plan.label!r}: code for a patch stage before other segments is not "
-                               f"generated yet ({patched[0]}); use row-streamed and per-layer segments")  # fmt: skip
         if options.input_mode == "streamed" and not set(graph.inputs) <= set(plan.parts[0].stage_inputs):
             raise CodegenError(f"schedule {plan.label!r}: input_mode 'streamed' needs the first segment to read "
                                "the graph's input row by row (a row-streamed segment from layer 0)")  # fmt: skip
@@ -414,7 +418,7 @@ def _row_functions(graph: Graph, plan: StagedPlan, arena: ArenaPlan, op_codes: l
     if len(graph.inputs) != 1 and arena.input_mode == "streamed":
         raise CodegenError(f"graph {graph.name!r}: row-streamed input needs a graph of one input")
     functions = []
-    for index, part in enumerate(plan.parts):
+    for index, part in enumerate(part for part in plan.parts if isinstance(part, RowPlan)):
         steps, loads = [], False
         for step in part.steps:
             ring = step.tensor in part.capacity and arena.buffer(step.tensor).kind == "rows"

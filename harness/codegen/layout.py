@@ -28,6 +28,7 @@ from harness.schedule.arena import (
     stage_layout_source,
 )
 from harness.schedule.plan import WINDOW_OPS, OpStep, Patch, PatchPlan, Region
+from harness.schedule.rows import RowPlan
 from harness.schedule.segments import StagedPlan
 
 from .options import CodegenError, CodegenOptions
@@ -54,7 +55,10 @@ def plan_model_arena(
         options = replace(options, inplace=replace(options.inplace, residual_add=False))
     arena = plan_arena(graph, plan, input_mode, scratch, options.inplace,
                        options.planner, options.alignment)  # fmt: skip
-    if isinstance(plan, PatchPlan) and not _inplace_depthwise_is_dense(graph, plan, arena):
+    patch_part = plan if isinstance(plan, PatchPlan) else next(
+        (part for part in plan.parts if isinstance(part, PatchPlan)), None
+    )
+    if patch_part is not None and not _inplace_depthwise_is_dense(graph, patch_part, arena):
         # The planner proved in-place depthwise safe for a dense input buffer of the region the op reads;
         # a patch that holds more of the input (another reader needs a wider window) breaks that proof.
         policy = InplacePolicy(elementwise=options.inplace.elementwise, depthwise="off")
@@ -147,6 +151,8 @@ class RowSteps:
     def of(cls, plan: StagedPlan) -> RowSteps:
         patches = []
         for part in plan.parts:
+            if not isinstance(part, RowPlan):
+                continue  # the patch stage: StageLayout
             for step in part.steps:
                 if step.op is None:
                     continue  # an input row loaded: no op runs

@@ -20,7 +20,8 @@ last (graph outputs: to the end). Kinds:
   outside stays alive to its last step. Nothing in a row-streamed segment runs in place.
 
 Plans of several segments (segments.StagedPlan) and row-streamed plans have one step per op in graph
-order (a segment's ops once, as the patch stage's); they support row-streamed and per-layer segments.
+order (a segment's ops once, as the patch stage's): a patch stage first is planned as above, row-streamed
+segments as said, every other op per layer.
 
 In-place execution (``InplacePolicy``), only where it is provably safe for a kernel that honours the
 contract below, and only when the overwritten input dies at that op (not a graph output, not the stage
@@ -73,7 +74,7 @@ from harness.ir.geometry import (
 )
 from harness.ir.graph import UNARY_KINDS, Graph, Op
 from harness.schedule.fusion import epilogue_chunk_shape, residual_epilogues
-from harness.schedule.plan import PatchPlan, ScheduleError
+from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import InputMode, _check_mode
 from harness.schedule.rows import RowPlan
 from harness.schedule.segments import StagedPlan
@@ -774,25 +775,18 @@ class _RowLayout(_Layout):
     def __init__(
         self, graph: Graph, plan: RowPlan | StagedPlan, input_mode: str, scratch: ScratchFn, inplace: InplacePolicy
     ):
+        # A patch stage first (segments.StagedPlan) is planned as _Layout plans one: its patch buffers, its
+        # stage output, its fusions and in-place ops; the row-streamed segments' ops as below, the rest
+        # per layer. Without one, the base is the per-layer plan.
         parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
-        patched = [part.label for part in parts if not isinstance(part, RowPlan)]
-        if patched:
-            raise ScheduleError(
-                f"schedule {plan.label!r}: the arena planner takes row-streamed and per-layer segments; a patch "
-                f"stage ({patched[0]}) before other segments is not supported yet"
-            )
-        self.graph, self.plan, self.scratch, self.inplace = graph, plan, scratch, inplace
-        self.parts: tuple[RowPlan, ...] = parts
-        self.ops = self.step_order(graph, plan)
-        self.step_ops = [op.name for op in self.ops]
-        self.step_of = {op.name: i for i, op in enumerate(self.ops)}
-        self.stage_steps = 0  # no patch stage
-        self.epilogues = residual_epilogues(graph, plan, in_stage=False) if inplace.residual_add else {}
+        base = next((part for part in parts if isinstance(part, PatchPlan)), None) or make_plan(graph, 1, 0)
+        super().__init__(graph, base, input_mode, scratch, inplace)
+        self.parts: tuple[RowPlan, ...] = tuple(part for part in parts if isinstance(part, RowPlan))
+        self.part_of = {name: part for part in self.parts for name in part.stage_ops}
+        # no conv + ADD fused inside a row-streamed segment: each op runs on its own rows
+        self.epilogues = {conv: add for conv, add in self.epilogues.items() if conv not in self.part_of}
         self.chunks = {graph.op(conv).outputs[0] for conv in self.epilogues}
-        self.windowed: set[str] = set()
         self.streamed = input_mode == "streamed"
-        self.patch_steps = {}
-        self.part_of = {name: part for part in parts for name in part.stage_ops}
 
     @staticmethod
     def step_order(graph: Graph, plan) -> list[Op]:
@@ -808,7 +802,7 @@ class _RowLayout(_Layout):
     def _kind(self, name: str) -> BufferKind:
         if self._ring(name) is not None:
             return "rows"
-        return "input" if name in self.graph.inputs else "activation"
+        return super()._kind(name)
 
     def _size(self, name: str, kind: BufferKind) -> int:
         if kind != "rows":

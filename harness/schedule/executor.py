@@ -245,6 +245,11 @@ def run_in_arena(
         full(input_name)[...] = x
     if not isinstance(plan, PatchPlan):
         parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+        if any(isinstance(part, PatchPlan) for part in parts):
+            raise ScheduleError(
+                f"run_in_arena runs row-streamed and per-layer segments; {plan.label!r} starts with a patch stage "
+                "(run_schedule runs it on the host, the generated C under the sanitizers: codegen.hostrun)"
+            )
         return _run_staged_in_arena(graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory)
     if not plan.is_per_layer:
         for patch in plan.patches:

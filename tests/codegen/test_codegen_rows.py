@@ -45,6 +45,8 @@ def _input(graph):
         ("rows n=3", False, "counted"),
         ("rows n=2 + per-layer n=1 + rows n=2", True, "counted"),
         ("rows n=1 + rows n=1 + rows n=3", False, "streamed"),
+        ("p=2 n=2 + rows n=2", True, "streamed"),  # a patch stage, then a row-streamed segment
+        ("p=3 n=3 + per-layer n=1 + rows n=2", False, "counted"),
     ],
 )
 def test_row_segments_bit_exact_on_the_host(label, optimized, input_mode):

@@ -168,7 +168,9 @@ def test_a_ring_one_row_too_small_is_caught():
 # --- memory -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("label", ["rows n=8", "rows n=3 + rows n=1 + per-layer n=2 + rows n=2"])
+@pytest.mark.parametrize(
+    "label", ["rows n=8", "rows n=3 + rows n=1 + per-layer n=2 + rows n=2", "p=2 n=3 + rows n=2 + rows n=3"]
+)
 def test_profile_equals_the_arena_without_scratch(label):
     graph = models.get_model("mbv2-w0.35-r48")
     plan = make_schedule_plan(graph, label)
