@@ -179,6 +179,8 @@ def search_command(args: argparse.Namespace) -> int:
             "(no other needs less SRAM without more MACs; by SRAM)"
         )
         table.print(front)
+    if chosen is not None and not chosen.is_one_stage:
+        _print_mcunetv2_beside(graph, chosen, result, sram_budget or _NO_BUDGET, options, per_layer)
     if args.run:
         if chosen is None:
             raise CommandError(
@@ -187,6 +189,25 @@ def search_command(args: argparse.Namespace) -> int:
             )
         return max(code, _run(args, chosen))
     return code
+
+
+def _print_mcunetv2_beside(graph, chosen: Candidate, result: SearchResult, budget: int, options: dict,
+                           per_layer: Candidate) -> None:  # fmt: skip
+    """MCUNetV2's (p, n) point that needs the least SRAM of those needing at least the chosen schedule's:
+    what one patch stage pays (recomputation) to come as close to it."""
+    every = search(graph, budget, input_mode=result.input_mode, **{**options, "method": "every"})
+    larger = [c for c in every.candidates if c.p > 1 and c.sram_bytes >= chosen.sram_bytes]
+    print(
+        f"\nbeside {chosen.label()} ({chosen.sram_bytes / KB:,.1f} kB, {chosen.macs / per_layer.macs - 1:+.1%} MACs):"
+    )
+    if not larger:
+        print("  no MCUNetV2 (p, n) point needs as much SRAM or more")
+        return
+    best = min(larger, key=lambda c: (c.sram_bytes, c.macs))
+    print(
+        f"  MCUNetV2's (p, n) point of equal or larger SRAM: {best.label()}, {best.sram_bytes / KB:,.1f} kB, "
+        f"{best.macs / per_layer.macs - 1:+.1%} MACs ({best.macs / chosen.macs:.2f}x the chosen schedule's MACs)"
+    )
 
 
 _METHOD_WORDS = {

@@ -188,3 +188,26 @@ def test_run_measures_the_chosen_point_and_stores_it(capsys, tmp_path):
         (record,) = db.records(run_id)
     assert record.identity.schedule == chosen[1] and record.identity.input_mode == "streamed"
     assert record.status == "passed" and record.exact and record.mac_overhead <= 0.10
+
+
+def test_a_row_streamed_choice_is_set_beside_mcunetv2s_point_of_equal_or_larger_sram(capsys, result):
+    """At per-layer MACs the search picks row-streamed segments; the command names the (p, n) point that
+    needs the least SRAM of those needing as much or more, and its MACs against the chosen one's."""
+    assert main(["search", MODEL, "--objective", "smallest-sram", "--max-overhead", "0%"]) == 0
+    out = capsys.readouterr().out
+    chosen = result.smallest_within(next(c for c in result.candidates if c.p == 1).macs)
+    assert not chosen.is_one_stage and "rows n=" in chosen.label()
+    every = search(models.get_model(MODEL), 1 << 40, input_mode="streamed", scratch=_scratch())
+    larger = [c for c in every.candidates if c.p > 1 and c.sram_bytes >= chosen.sram_bytes]
+    best = min(larger, key=lambda c: (c.sram_bytes, c.macs))
+    assert f"beside {chosen.label()} ({chosen.sram_bytes / 1024:,.1f} kB, +0.0% MACs):" in out
+    assert (
+        f"MCUNetV2's (p, n) point of equal or larger SRAM: {best.label()}, {best.sram_bytes / 1024:,.1f} kB, "
+        f"{best.plan.mac_overhead:+.1%} MACs ({best.macs / chosen.macs:.2f}x the chosen schedule's MACs)"
+    ) in out
+    assert best.macs > chosen.macs  # one patch stage pays with recomputation
+
+
+def _scratch():
+    engine = get_engine()
+    return engine.scratch(engine.default_kernels)
