@@ -241,11 +241,6 @@ def _run(args: argparse.Namespace, chosen: Candidate) -> int:
     from harness.results.db import ResultsDB, ResultsError
     from harness.results.environment import describe_environment
 
-    if not chosen.is_one_stage:
-        raise CommandError(
-            f"--run: {chosen.label()} cannot be built into firmware yet (the firmware runs per layer or one "
-            "patch stage); search without row-streamed segments to measure one: add --no-rows"
-        )
     # A per-layer point reads the whole image: its input is counted whatever the search's mode.
     input_mode = "counted" if chosen.p == 1 else args.input
     if not 1 <= args.repeat <= 1000:
@@ -254,7 +249,7 @@ def _run(args: argparse.Namespace, chosen: Candidate) -> int:
         f"\nmeasuring {chosen.label()} on {args.target}/{args.backend} (input {input_mode}) ...", flush=True
     )
     result = measure(args.model, args.target, chosen.p, chosen.n, args.backend, args.repeat, warmup=0,
-                     input_mode=input_mode)  # fmt: skip
+                     input_mode=input_mode, schedule=None if chosen.is_one_stage else chosen.label())  # fmt: skip
     print(result.summary())
     if result.exact is not None:
         verdict = "yes" if result.exact else "NO"

@@ -29,7 +29,7 @@ from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, pl
 from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
-from harness.schedule.segment_search import search_points
+from harness.schedule.segment_search import ArenaCosts, search_points
 from harness.schedule.segments import StagedPlan, make_schedule_plan
 
 MemoryMeasure = Literal["arena", "analytic"]
@@ -194,8 +194,9 @@ def search(
     if points is not None:
         schedules = [_as_schedule(point) for point in points]
     elif method == "segments":
+        costs = ArenaCosts(scratch, inplace) if memory == "arena" else None
         paths, rejected = search_points(
-            graph, input_mode, patches=tuple(p for p in patches if p > 1), rows=rows, rules=rules
+            graph, input_mode, patches=tuple(p for p in patches if p > 1), rows=rows, rules=rules, arena=costs
         )
         found = [path.schedule for path in paths]
         schedules = list(dict.fromkeys(([Schedule()] if 1 in patches else []) + found))
@@ -208,11 +209,8 @@ def search(
     for schedule in schedules:
         try:
             plan = make_schedule_plan(graph, schedule)
-            if isinstance(plan, PatchPlan):
-                runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
-                arena_of = plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace)
-            else:
-                arena_of = plan_arena(graph, plan, input_mode, scratch=scratch, inplace=inplace)
+            runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
+            arena_of = plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace)
         except ScheduleError as error:
             rejected.append((schedule.label, str(error)))
             continue

@@ -36,9 +36,12 @@ from dataclasses import dataclass
 
 from harness.ir.graph import Graph
 from harness.ir.schedule_name import Schedule, Segment
+from harness.schedule.arena import DEFAULT_INPLACE, ArenaPlan, InplacePolicy, ScratchFn, plan_arena
+from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import ScheduleError, make_plan
 from harness.schedule.profile import PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
 from harness.schedule.rows import make_row_plan
+from harness.schedule.segments import make_schedule_plan
 
 # the segment kinds of harness/ir/schedule_name.py
 PER_LAYER = "per-layer"
@@ -173,15 +176,29 @@ def segment_options(
     patches: tuple[int, ...] = (2, 3, 4),
     rows: bool = True,
     rules: MemoryRules = PAPER_RULES,
+    arena: ArenaCosts | None = None,
 ) -> tuple[list[SegmentOption], list[tuple[str, str]]]:
-    """The segments of ``graph`` the plans support, with their analytic costs; and those refused, as
-    (segment, why). Per-layer: every layer alone (the image counted: per-layer inference reads it whole).
-    Patch: the first n layers on a p x p grid; rows: every span of layers row-streamed (``input_mode``: the
-    image streamed or counted, where a segment reads it)."""
+    """The segments of ``graph`` the plans support, with their costs; and those refused, as (segment,
+    why). Per-layer: every layer alone (the image counted: per-layer inference reads it whole). Patch: the
+    first n layers on a p x p grid; rows: every span of layers row-streamed (``input_mode``: the image
+    streamed or counted, where a segment reads it).
+
+    Memory: the paper's analytic bytes (``rules``); with ``arena``, what the arena planner's buffers
+    occupy at the segment's steps (``ArenaCosts``: kernel scratch and the planner's in-place choices
+    included, which the analytic figure leaves out)."""
     _check_mode(input_mode)
     per_layer = profile(graph, make_plan(graph, 1, 0), rules).layers
+    layer_of = {op.name: index for index, layer in enumerate(graph.layers) for op in layer}
+    whole = arena.plan(graph, Schedule(), input_mode) if arena else None
     options = [
-        SegmentOption(index, index + 1, PER_LAYER, 1, layer.per_layer_bytes, layer.macs_per_layer)
+        SegmentOption(
+            index,
+            index + 1,
+            PER_LAYER,
+            1,
+            _occupancy(whole, layer_of, index, index + 1) if whole else layer.per_layer_bytes,
+            layer.macs_per_layer,
+        )
         for index, layer in enumerate(per_layer)
     ]
     rejected = []
@@ -194,25 +211,57 @@ def segment_options(
         ]
     for p, start, end in spans:
         kind = PATCH if p > 1 else ROWS
+        segment = Segment(kind, end - start, p)
+        schedule = Schedule(((Segment(PER_LAYER, start),) if start else ()) + (segment,))
         try:
             plan = make_plan(graph, p, end) if kind == PATCH else make_row_plan(graph, end - start, start)
+            planned = arena.plan(graph, schedule, input_mode) if arena else None
         except ScheduleError as error:
-            rejected.append(
-                (
-                    f"{kind} p={p} layers {start}..{end - 1}"
-                    if kind == PATCH
-                    else f"rows layers {start}..{end - 1}",
-                    str(error),
-                )
-            )
+            rejected.append((f"{segment.label} from layer {start}", str(error)))
             continue
         stage = profile(graph, plan, rules).layers[start:end]
-        need = max(
-            layer.per_patch_bytes if input_mode == "streamed" else layer.per_patch_counted_bytes
-            for layer in stage
-        )
+        if planned is not None:
+            need = _occupancy(planned, layer_of, start, end)
+        else:
+            need = max(
+                layer.per_patch_bytes if input_mode == "streamed" else layer.per_patch_counted_bytes
+                for layer in stage
+            )
         options.append(SegmentOption(start, end, kind, p, need, sum(layer.macs_scheduled for layer in stage)))
     return options, rejected
+
+
+@dataclass(frozen=True)
+class ArenaCosts:
+    """Segment costs from the arena planner: each segment planned alone (the rest per layer, PADs folded
+    as the firmware folds them), with ``scratch`` and ``inplace`` as the firmware's, one placement order
+    (``planner``) for speed; a segment needs the most its buffers occupy at any of its steps."""
+
+    scratch: ScratchFn
+    inplace: InplacePolicy = DEFAULT_INPLACE
+    planner: str = "greedy"
+
+    def plan(self, graph: Graph, schedule: Schedule, input_mode: InputMode) -> ArenaPlan:
+        plan = make_schedule_plan(graph, schedule)
+        runs = fold_pads(graph, plan) if self.inplace.fold_pads else FoldedSchedule(graph, plan, ())
+        return plan_arena(runs.graph, runs.plan, input_mode, self.scratch, self.inplace, self.planner)
+
+
+def _occupancy(arena: ArenaPlan, layer_of: dict[str, int], start: int, end: int) -> int:
+    """The most bytes the arena's buffers cover at one step of an op of layers ``start..end - 1``
+    (buffers sharing bytes, in place, counted once)."""
+    most = 0
+    for step, name in enumerate(arena.steps):
+        if not start <= layer_of.get(name, -1) < end:
+            continue
+        covered, reach = 0, 0
+        for low, high in sorted(
+            (b.offset, b.offset + b.size) for b in arena.buffers if b.first <= step <= b.last
+        ):
+            covered += max(high - max(low, reach), 0)
+            reach = max(reach, high)
+        most = max(most, covered)
+    return most
 
 
 def search_points(
@@ -223,10 +272,13 @@ def search_points(
     rows: bool = True,
     rules: MemoryRules = PAPER_RULES,
     slack: float = DEFAULT_SLACK,
+    arena: ArenaCosts | None = None,
 ) -> tuple[tuple[SegmentPath, ...], list[tuple[str, str]]]:
     """The boundary graph's Pareto paths of ``graph`` (with ``slack``) and the segments refused. A patch
     stage and row-streamed segments are searched apart (the module docstring), the two fronts merged."""
-    options, rejected = segment_options(graph, input_mode, patches=patches, rows=rows, rules=rules)
+    options, rejected = segment_options(
+        graph, input_mode, patches=patches, rows=rows, rules=rules, arena=arena
+    )
     layers = len(graph.layers)
     families = [[o for o in options if o.kind != ROWS]]
     if rows:
