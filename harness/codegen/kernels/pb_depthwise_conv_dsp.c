@@ -3,8 +3,11 @@
  * the same int32 sums in another order (integer addition is associative, and TFLite's int32
  * accumulators do not overflow for int8 data), then the same requantization.
  *
- * The kernel works on four channels at a time: one word of input, one word of weights,
- * SMLABB/SMLATT per channel; the channel group's weights are widened to int16 once, in scratch.
+ * Two paths. The group kernel (dw_dsp) works on four channels at a time: one word of input, one word of
+ * weights, SMLABB/SMLATT per channel; the channel group's weights are widened to int16 once, in scratch;
+ * it takes every shape. The channel planes (dw_planes, below) take one channel at a time from int16 copies
+ * of its input rows, two taps per SMLAD: 5x5 and 7x7 windows at stride 1 on maps of at least 16 x 16
+ * outputs, where they take fewer instructions (bench_kernels --depthwise sets the two side by side).
  * (Its own file, apart from pb_conv_dsp.c, so the two can be tuned independently.)
  */
 #include <stdint.h>
@@ -296,8 +299,9 @@ static inline int32_t dw_row_done(const dw_inplace *ip, int8_t *output, int32_t 
     return oldest;
 }
 
-static void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params, const int8_t *input,
-                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch, int32_t in_place) {
+static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
+                               const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
+                               void *scratch, int32_t in_place) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t in_rs = pb_in_row_stride(r);
@@ -455,9 +459,9 @@ static void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *req
  * output channels reads one to four input channels. The group's input word is gathered byte by byte
  * (one byte repeated when m is a multiple of 4), then the same SMLABB/SMLATT taps as above on the group's
  * widened weights; each channel requantized alone. */
-static void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
-                              const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
-                              void *scratch) {
+static PB_NOINLINE void dw_dsp_multiplier(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
+                                          const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                          int8_t *output, void *scratch) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
@@ -738,8 +742,8 @@ static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, con
     }
 }
 
-static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *rq, const int8_t *input,
-                      const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+static PB_NOINLINE void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *rq, const int8_t *input,
+                                  const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t channels = r->in_c, in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
     const int32_t k = w->kernel_w, sh = w->stride_h, words = (k + 1) / 2;
     const int32_t columns = dw_plane_columns(r, w);
@@ -793,6 +797,8 @@ static void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *
     }
 }
 
+/* A dispatcher only (its three paths not inlined): the deepest call chain through it is its small frame plus
+ * the group kernel's, for the stack plan. */
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     if (r->out_c != r->in_c) {
