@@ -35,7 +35,7 @@ from harness.boards.registry import BACKEND_NAMES
 from harness.cli.registry import CommandError, arg, command
 from harness.schedule.arena import INPLACE_POLICIES
 from harness.schedule.profile import INPUT_MODES, KB
-from harness.schedule.search import METHODS, Candidate, SearchResult, parse_size, search
+from harness.schedule.search import DEFAULT_PATCHES, METHODS, Candidate, SearchResult, parse_size, search
 
 OBJECTIVES = ("all", "fewest-macs", "smallest-sram", "pareto")
 _COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
@@ -106,6 +106,11 @@ def parse_percent(text: str) -> float:
         help="segments: search row-streamed segments too (default; --no-rows: per layer and one patch stage)",
     ),
     arg(
+        "--patches",
+        default="2,3,4",
+        help="patch grids p of a patch stage, e.g. 2,3,4 (default); 'none': no patch stage (per layer and rows)",
+    ),
+    arg(
         "--run", action="store_true", help="measure the chosen point on --target's emulator (bit-exact check)"
     ),
     arg("--backend", choices=BACKEND_NAMES, default="qemu", help="where --run measures (default qemu)"),
@@ -122,9 +127,10 @@ def search_command(args: argparse.Namespace) -> int:
     sram_budget, flash_budget = _budgets(args)
     if args.objective == "fewest-macs" and sram_budget is None:
         raise CommandError("fewest-macs needs a budget: give --sram-budget or --target")
+    patches = _patches(args.patches)
     graph = models.get_model(args.model)
-    options = {"flash_budget": flash_budget, "memory": args.memory, "inplace": INPLACE_POLICIES[args.inplace],
-               "scratch": _scratch(), "method": args.method, "rows": args.rows}  # fmt: skip
+    options = {"patches": patches, "flash_budget": flash_budget, "memory": args.memory, "rows": args.rows,
+               "inplace": INPLACE_POLICIES[args.inplace], "scratch": _scratch(), "method": args.method}  # fmt: skip
     result = search(graph, sram_budget or _NO_BUDGET, input_mode=args.input, **options)
     other_mode = next(mode for mode in INPUT_MODES if mode != args.input)
     points = [c.schedule for c in result.candidates]
@@ -195,7 +201,12 @@ def _print_mcunetv2_beside(graph, chosen: Candidate, result: SearchResult, budge
                            per_layer: Candidate) -> None:  # fmt: skip
     """MCUNetV2's (p, n) point that needs the least SRAM of those needing at least the chosen schedule's:
     what one patch stage pays (recomputation) to come as close to it."""
-    every = search(graph, budget, input_mode=result.input_mode, **{**options, "method": "every"})
+    every = search(
+        graph,
+        budget,
+        input_mode=result.input_mode,
+        **{**options, "method": "every", "patches": DEFAULT_PATCHES},
+    )
     larger = [c for c in every.candidates if c.p > 1 and c.sram_bytes >= chosen.sram_bytes]
     print(
         f"\nbeside {chosen.label()} ({chosen.sram_bytes / KB:,.1f} kB, {chosen.macs / per_layer.macs - 1:+.1%} MACs):"
@@ -214,6 +225,23 @@ _METHOD_WORDS = {
     "segments": "on the Pareto set of msf-CNN's boundary graph (segments as edges, analytic costs) planned",
     "every": "planned (every (p, n))",
 }
+
+
+def _patches(text: str) -> tuple[int, ...]:
+    """'2,3,4' -> (1, 2, 3, 4) (per layer always searched); 'none' -> (1,)."""
+    from harness.schedule.plan import MAX_PATCHES_PER_SIDE
+
+    if text.strip().lower() == "none":
+        return (1,)
+    try:
+        grids = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        grids = []
+    if not grids or not all(2 <= p <= MAX_PATCHES_PER_SIDE for p in grids):
+        raise CommandError(
+            f"--patches {text!r} not understood; give patch grids in 2..{MAX_PATCHES_PER_SIDE}, e.g. 2,3,4, or 'none'"
+        )
+    return (1, *grids)
 
 
 def _mode_words(mode: str) -> str:

@@ -25,8 +25,7 @@ schedule/search.py does that).
 Which segments exist is ``segment_options``: per-layer layers, a patch segment over the first n layers for
 each p (MCUNetV2's one stage) and a row-streamed segment over every span of layers that can run row by
 row (harness/schedule/rows.py: nothing recomputed). A path is a ``Schedule`` (harness/ir/schedule_name.py:
-``rows n=3 + per-layer n=1 + rows n=9``). The arena planner does not yet take a patch stage followed by
-row-streamed segments, so ``search_points`` keeps the two families apart (one pass each, the fronts merged).
+``rows n=3 + per-layer n=1 + rows n=9``, ``p=2 n=3 + rows n=2 + rows n=4``).
 """
 
 from __future__ import annotations
@@ -98,7 +97,6 @@ class _Label:
     macs: int
     segment: SegmentOption | None  # the last edge (None at node 0)
     previous: _Label | None
-    whole: SegmentPath | None = None  # a finished path (merging fronts)
     count: int = 0  # segments on the path (of paths that cost the same, the fewest is kept)
 
     def path(self) -> tuple[SegmentOption, ...]:
@@ -274,18 +272,8 @@ def search_points(
     slack: float = DEFAULT_SLACK,
     arena: ArenaCosts | None = None,
 ) -> tuple[tuple[SegmentPath, ...], list[tuple[str, str]]]:
-    """The boundary graph's Pareto paths of ``graph`` (with ``slack``) and the segments refused. A patch
-    stage and row-streamed segments are searched apart (the module docstring), the two fronts merged."""
+    """The boundary graph's Pareto paths of ``graph`` (with ``slack``) and the segments refused."""
     options, rejected = segment_options(
         graph, input_mode, patches=patches, rows=rows, rules=rules, arena=arena
     )
-    layers = len(graph.layers)
-    families = [[o for o in options if o.kind != ROWS]]
-    if rows:
-        families.append([o for o in options if o.kind != PATCH])
-    merged: list[_Label] = []
-    for family in families:
-        for path in pareto_paths(layers, family, slack):
-            merged = _keep(merged, _Label(path.memory, path.macs, None, None, path), slack)
-    paths = sorted((label.whole for label in merged), key=lambda path: (path.memory, path.macs))
-    return tuple(dict.fromkeys(paths)), rejected
+    return pareto_paths(len(graph.layers), options, slack), rejected

@@ -214,3 +214,12 @@ def test_a_row_streamed_choice_is_set_beside_mcunetv2s_point_of_equal_or_larger_
 def _scratch():
     engine = get_engine()
     return engine.scratch(engine.default_kernels)
+
+
+def test_patches_none_searches_per_layer_and_row_streamed_segments_only(capsys):
+    assert main(["search", MODEL, "--objective", "pareto", "--patches", "none", "--input", "counted"]) == 0
+    rows = [ROW.match(line) for line in capsys.readouterr().out.splitlines()]
+    labels = [row[1] for row in rows if row]
+    assert labels and all(label == "per-layer" or label.startswith("rows n=") for label in labels)
+    assert main(["search", MODEL, "--patches", "1,9"]) == 2
+    assert "--patches '1,9' not understood" in capsys.readouterr().err
