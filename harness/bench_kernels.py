@@ -388,7 +388,7 @@ def zoo_depthwise_calls(models=DEPTHWISE_MODELS, seed: int = 0) -> list[tuple[Ke
             if key not in found:
                 k = window.kernel_h * window.kernel_w
                 pads = "".join(str(pad) for pad in region.pads)
-                name = (f"dw{window.kernel_h}x{window.kernel_w}s{window.stride_h}_{region.in_h}x{region.in_w}"
+                name = (f"dw{window.kernel_h}x{window.kernel_w}s{window.stride_h}_{region.in_h}x{region.in_w}x{c}"
                         f"_to_{region.out_h}x{region.out_w}_p{pads}")  # fmt: skip
                 call = KernelCall(
                     name, "depthwise", replace(_requant(rng, c, k), act_min=-128, act_max=int(rng.integers(20, 100))),
@@ -417,14 +417,14 @@ def depthwise_table(core: str) -> int:
         "before: the DSP kernel without its channel planes (PB_DEPTHWISE_PLANES=0); after: as built; "
         "cmsis-nn: arm_depthwise_conv_wrapper_s8"
     )
-    print(f"{'shape':<36}{'MACs':>9}{'before':>8}{'after':>8}{'cmsis-nn':>10}{'after/before':>14}"
+    print(f"{'shape':<39}{'MACs':>9}{'before':>8}{'after':>8}{'cmsis-nn':>10}{'after/before':>14}"
           f"{'after/cmsis':>13}  layers")  # fmt: skip
     for call, layers in shapes:
         was = before.instructions[(call.name, "dsp")] / call.macs
         now = after.instructions[(call.name, "dsp")] / call.macs
         arm = before.instructions[(call.name, "cmsis")] / call.macs
         shown = ", ".join(layers[:3]) + (f" (+{len(layers) - 3})" if len(layers) > 3 else "")
-        print(f"{call.name:<36}{call.macs:>9}{was:>8.2f}{now:>8.2f}{arm:>10.2f}{now / was:>13.2f}x"
+        print(f"{call.name:<39}{call.macs:>9}{was:>8.2f}{now:>8.2f}{arm:>10.2f}{now / was:>13.2f}x"
               f"{now / arm:>12.2f}x  {shown}")  # fmt: skip
     return 0
 
