@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from harness.cli.registry import CommandError, arg, command
+from harness.ir.schedule_name import point_schedule
 
 KB = 1024
 
@@ -73,9 +74,10 @@ def figure6(args: argparse.Namespace) -> int:
             "where each arena reaches its top and what is alive there (the planner as it is now, kernel scratch included):"
         )
         for row in rows:
-            print(_why(row.model, 1, 0))
+            print(_why(row.model, "per-layer"))
             if row.per_patch is not None:
-                print(_why(row.model, row.per_patch["p"], row.per_patch["n"]))
+                patch = row.per_patch
+                print(_why(row.model, point_schedule(patch["p"], patch["n"], patch.get("segments") or "")))
     return 0 if all(row.exact for row in rows) else 1
 
 
@@ -113,27 +115,22 @@ def _run_ids(results: Path) -> list[str]:
         return db.run_ids()
 
 
-def _why(model: str, p: int, n: int) -> str:
-    """Where the firmware's arena of (model, p, n) reaches its top, and what is alive there (the plan the
-    code generator gives the firmware, with its kernels' scratch; input streamed for a patch point)."""
+def _why(model: str, schedule: str) -> str:
+    """Where the firmware's arena of ``model`` under ``schedule`` (a label) reaches its top, and what is
+    alive there (the plan the code generator gives the firmware, with its kernels' scratch; input streamed
+    but per layer)."""
     import models
     from harness.codegen import CodegenOptions
     from harness.codegen.layout import plan_model_arena
-    from harness.schedule.plan import make_plan
+    from harness.schedule.segments import make_schedule_plan
 
     graph = models.get_model(model)
-    plan = make_plan(graph, p, n)
+    plan = make_schedule_plan(graph, schedule)
     input_mode = "counted" if plan.is_per_layer else "streamed"
     arena = plan_model_arena(graph, plan, CodegenOptions(input_mode=input_mode))
     step, alive = arena.high_water()
     op = arena.steps[step]
-    where = (
-        ""
-        if plan.is_per_layer
-        else " in the patch stage"
-        if op in plan.stage_ops
-        else " after the patch stage"
-    )
+    stage = "the patch stage" if plan.p > 0 else "its segments"  # StagedPlan.p is 0
+    where = "" if plan.is_per_layer else f" in {stage}" if op in plan.stage_ops else f" after {stage}"
     buffers = ", ".join(f"{b.name} ({b.kind}, {b.size / KB:.1f} kB)" for b in alive)
-    label = "per-layer" if plan.is_per_layer else f"p={p} n={n}"
-    return f"  {model} {label}: arena {arena.arena_bytes / KB:.1f} kB, top at {op}{where}: {buffers}"
+    return f"  {model} {plan.label}: arena {arena.arena_bytes / KB:.1f} kB, top at {op}{where}: {buffers}"

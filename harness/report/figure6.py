@@ -5,9 +5,11 @@ whether both are bit-exact.
 
 MCUNetV2 measured a 4-6x lower peak SRAM on an STM32F746 with 2x2 and 3x3 patches (METHOD.md).
 Per-layer inference reads the whole image, so its input is counted in SRAM; the patch points are those
-with the input streamed (read tile by tile), as in the paper. The best patch point is the one with the
-least *measured* SRAM among the measured p = 2 and p = 3 streamed points (fewer MACs on a tie); a point
-that is not bit-exact is still shown (its row says so) but does not count towards the target.
+with the input streamed (read tile by tile), as in the paper. The candidates are the measured p = 2 and
+p = 3 streamed points and, beyond the paper, the streamed points of schedules beyond one patch stage
+(row-streamed segments, a 2x2 or 3x3 patch stage followed by them: ``segments`` names them); the best is
+the one with the least *measured* SRAM (fewer MACs on a tie); a point that is not bit-exact is still
+shown (its row says so) but does not count towards the target.
 
 Everything here comes from the stored rows (measured, planned and the stored analytic profile), never
 from the zoo, so an old run's figure stays what was measured. ``rows_as_text`` is what the command line
@@ -20,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from markupsafe import Markup
 
+from harness.ir.schedule_name import point_schedule
 from harness.report.cells import plain_record
 from harness.report.charts import MEASURED, NEUTRAL, Budget, Series, grouped_bars_svg, inline
 from harness.results.db import ResultsDB
@@ -119,7 +122,7 @@ def figure6_rows(records: list[dict]) -> list[Figure6Row]:
         key = replace(identity.group, input_mode="")
         if identity.p == 1:
             groups.setdefault(key, {"per_layer": [], "patch": []})["per_layer"].append(record)
-        elif identity.p in PATCH_GRIDS and identity.input_mode == "streamed":
+        elif _candidate(identity) and identity.input_mode == "streamed":
             groups.setdefault(key, {"per_layer": [], "patch": []})["patch"].append(record)
     rows = []
     for key, members in groups.items():
@@ -131,6 +134,14 @@ def figure6_rows(records: list[dict]) -> list[Figure6Row]:
         where = " ".join([where_label(key), *variant_words(replace(key, input_mode="counted"))])
         rows.append(Figure6Row(key.model, where, members["per_layer"][-1], best, tuple(members["patch"])))
     return rows
+
+
+def _candidate(identity) -> bool:
+    """A 2x2 or 3x3 patch point, or a schedule beyond one patch stage whose patch stage (if any) is one."""
+    if not identity.segments:
+        return identity.p in PATCH_GRIDS
+    first = identity.segments.split(" + ")[0]
+    return not first.startswith("p=") or any(first.startswith(f"p={p} ") for p in PATCH_GRIDS)
 
 
 def stored_rows(db: ResultsDB, run_id: str) -> list[Figure6Row]:
@@ -207,9 +218,13 @@ def _kb(record: dict | None) -> str:
 
 def _point(record: dict | None, tried: tuple[dict, ...]) -> str:
     if record is None:
-        statuses = ", ".join(f"p={r['p']} n={r['n']} {r.get('status')}" for r in tried)
+        statuses = ", ".join(f"{_schedule(r)} {r.get('status')}" for r in tried)
         return f"none measured ({statuses})"
-    return f"p={record['p']} n={record['n']}"
+    return _schedule(record)
+
+
+def _schedule(record: dict) -> str:
+    return point_schedule(record["p"], record["n"], record.get("segments") or "")
 
 
 def _exact(per_layer: dict | None, per_patch: dict | None) -> str:

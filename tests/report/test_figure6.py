@@ -21,9 +21,14 @@ from harness.results.record import PointIdentity, PointRecord
 KB = 1024
 
 
-def row(p: int, n: int, input_mode: str = "streamed", status: str = "passed", **values) -> dict:
-    """A stored row of mbv2 on the emulated F746 as the report reads it (flat values)."""
-    identity = PointIdentity("stm32f746", "qemu", "mbv2-w0.35-r144-head448", p, n, input_mode=input_mode)
+def row(
+    p: int, n: int, input_mode: str = "streamed", status: str = "passed", segments: str = "", **values
+) -> dict:
+    """A stored row of mbv2 on the emulated F746 as the report reads it (flat values); ``segments``: a
+    schedule beyond one patch stage (p = n = 0)."""
+    identity = PointIdentity(
+        "stm32f746", "qemu", "mbv2-w0.35-r144-head448", p, n, input_mode=input_mode, segments=segments
+    )
     figures = {
         "exact": True,
         "latency": 1_000.0,
@@ -53,6 +58,24 @@ def test_per_layer_beside_the_streamed_2x2_or_3x3_point_with_least_measured_sram
         "+14.7%", "+25.0%", "yes",
     )  # fmt: skip
     assert summary_line([figure]) == "reduction >= 4x (bit-exact) on 1 of 1: mbv2-w0.35-r144-head448"
+
+
+def test_schedules_beyond_one_patch_stage_are_candidates_named_by_their_label():
+    rows_label, patched_rows, four = "rows n=3 + rows n=5", "p=2 n=3 + rows n=4", "p=4 n=3 + rows n=4"
+    records = [
+        row(1, 0, "counted", sram_measured=300 * KB),
+        row(3, 5, sram_measured=90 * KB),
+        row(0, 0, segments=rows_label, sram_measured=60 * KB),
+        row(0, 0, "counted", segments=rows_label, sram_measured=50 * KB),  # input in SRAM: not the figure's
+        row(0, 0, segments=four, sram_measured=40 * KB),  # a 4x4 patch stage: not the figure's
+    ]
+    (figure,) = figure6_rows(records)
+    assert figure.per_patch["segments"] == rows_label and figure.cells()[3] == rows_label
+    assert figure.reduction == pytest.approx(5.0) and figure.meets_target
+    (figure,) = figure6_rows([*records, row(0, 0, segments=patched_rows, sram_measured=55 * KB)])
+    assert figure.cells()[3] == patched_rows
+    (figure,) = figure6_rows([records[0], row(0, 0, segments=rows_label, status="does_not_fit")])
+    assert figure.cells()[3] == f"none measured ({rows_label} does_not_fit)"
 
 
 def test_each_kernel_set_is_its_own_row_named_beside_the_board():
@@ -149,10 +172,12 @@ def test_the_arena_high_water_names_the_buffers_alive_at_its_top():
 
 def test_the_figure6_sweep_measures_the_search_choice_on_networks_scaled_to_fit():
     """sweeps/figure6.toml: each model's patch point is the search's smallest arena over p in {2, 3}
-    (input streamed); per-layer inference fits the F746 (planned arena + stack) and, for the zoo's
-    scaled networks, the next resolution up (r + 16) does not: r is the largest that fits."""
+    (input streamed), and its schedule beyond one patch stage plans smaller; per-layer inference fits the
+    F746 (planned arena + stack) and, for the zoo's scaled networks, the next resolution up (r + 16) does
+    not: r is the largest that fits. mcunet-in3's schedule is the segment search's smallest."""
     import models
     from harness.cli.figure6 import figure6_sweep
+    from harness.engines import get_engine
     from harness.firmware.build import BuildOptions
     from harness.firmware.targets import load_target
     from harness.pipeline.sweep import load_sweep
@@ -170,11 +195,20 @@ def test_the_figure6_sweep_measures_the_search_choice_on_networks_scaled_to_fit(
 
     assert sweep.targets == ["stm32f746"] and sweep.input_modes == ["streamed"]
     points = sweep.points()
+    engine = get_engine()
+    in3 = search(models.get_model("mcunet-in3"), target.sram_budget_bytes, patches=(1, 2, 3), input_mode="streamed",
+                 method="segments", scratch=engine.scratch(engine.default_kernels)).smallest  # fmt: skip
+    assert [p.segments for p in points if p.model == "mcunet-in3" and p.segments] == [in3.label()]
     for name in sweep.models:
         graph = models.get_model(name)
         chosen = search(graph, target.sram_budget_bytes, patches=(2, 3), input_mode="streamed").smallest
-        mine = [(p.p, p.n, p.input_mode) for p in points if p.model == name]
+        mine = [(p.p, p.n, p.input_mode) for p in points if p.model == name and not p.segments]
         assert mine == [(1, 0, "counted"), (chosen.p, chosen.n, "streamed")], name
+        # beyond the paper: one schedule of segments, streamed, planned smaller than the patch point
+        (beyond,) = [p for p in points if p.model == name and p.segments]
+        assert beyond.input_mode == "streamed"
+        planned = search(graph, target.sram_budget_bytes, input_mode="streamed", points=[beyond.segments])
+        assert planned.candidates[0].sram_bytes < chosen.sram_bytes, name
         assert per_layer_planned(name) <= target.sram_budget_bytes, name
         if not name.startswith("mcunet-"):
             resolution = int(re.search(r"-r(\d+)", name)[1])
