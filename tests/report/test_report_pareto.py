@@ -126,20 +126,22 @@ def test_without_a_point_that_does_not_fit_nothing_is_hatched(tmp_path):
 
 
 def mac_chart_of(tmp_path, model: str) -> tuple[str, str]:
-    """The SVG and caption of the SRAM-against-MACs chart of four points of ``model``."""
+    """The SVG and caption of the SRAM-against-MACs chart of five points of ``model``: per layer, three
+    (p, n) points, and row-streamed segments (p = n = 0, named by ``segments``)."""
     db_path = tmp_path / f"{model}.sqlite"
     points = {  # (p, n, input mode) -> (arena bytes, MAC overhead)
         (1, 0, "counted"): (240_000, 0.0),
         (2, 3, "streamed"): (100_000, 0.012),
         (4, 5, "streamed"): (60_000, 0.26),
         (3, 5, "streamed"): (90_000, 0.30),  # beaten by p=4 on both
+        (0, 0, "streamed"): (70_000, 0.0),  # rows n=3 + rows n=5: beats per layer and p=2 n=3 on both
     }
     with ResultsDB(db_path) as db:
         db.start_run("macs", "abc", "ci", {})
         for (p, n, mode), (arena, overhead) in points.items():
             db.add(passed_row("macs", F746 | {"sram_budget": 512 * KB}, model, p, n, latency=1_000_000 + p,
                               sram_analytic_counted=arena, arena_bytes=arena, flash_bytes=1, input_mode=mode,
-                              mac_overhead=overhead))  # fmt: skip
+                              mac_overhead=overhead, segments="rows n=3 + rows n=5" if p == 0 else ""))  # fmt: skip
     html = write_report(db_path, "macs", tmp_path / f"out-{model}").read_text()
     svg = figures({"html": html})["Pareto set: peak SRAM measured vs MACs"]
     caption = html.split("Pareto set: peak SRAM measured vs MACs</figcaption>", 1)[1].split("</figure>")[0]
@@ -150,7 +152,10 @@ def test_a_chart_of_measured_sram_against_macs_with_the_published_marks(tmp_path
     """mbv2-w0.35-r144 has msf-CNN's published points: they stand beside the measured ones as stars,
     labelled published with their accounting; the measured (SRAM, MACs) Pareto set is joined."""
     svg, caption = mac_chart_of(tmp_path, "mbv2-w0.35-r144")
-    assert "the Pareto set (3 of 4:" in caption
+    assert "the Pareto set (2 of 5:" in caption
+    assert (
+        "<!-- rows n=3 + rows n=5 streamed -->" in svg and "<!-- row-streamed / several segments -->" in svg
+    )
     assert (
         "msf-CNN (Huang &amp; Baccelli, NeurIPS 2025)&#39;s published points for mbv2-w0.35-r144" in caption
     )
