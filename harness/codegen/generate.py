@@ -441,7 +441,8 @@ def _row_functions(graph: Graph, plan: StagedPlan, arena: ArenaPlan, op_codes: l
                 continue
             k = step_counter[step.op]
             step_counter[step.op] += 1
-            steps.append((f"{{{step.op}, &{step.op}_steps[{k}], 0u, 0u, {move}}}", f"{step.op} row {step.row}{note}"))
+            rows = f"row {step.row}" if step.rows == 1 else f"rows {step.row}..{step.row + step.rows - 1}"
+            steps.append((f"{{{step.op}, &{step.op}_steps[{k}], 0u, 0u, {move}}}", f"{step.op} {rows}{note}"))
         rings = tuple(
             f"{_describe(graph, name)}: {rows} of {graph.tensor(name).shape[1]} rows"
             for name, rows in part.capacity.items()

@@ -160,7 +160,7 @@ class RowSteps:
                     name: part.region(name, (origin, origin + part.capacity[name]))
                     for name, origin in step.origins.items()
                 }
-                output = part.region(step.tensor, (step.row, step.row + 1))
+                output = part.region(step.tensor, (step.row, step.row + step.rows))
                 op_step = OpStep(step.op, output, step.inputs, step.pads)
                 patches.append(Patch(step.row, -1, output, tensors, (op_step,), 0))
         return cls(tuple(patches))

@@ -8,7 +8,8 @@ A schedule is a list of segments over the graph's layers (``Graph.layers``), in 
 segments leave after them runs per layer. A segment is
 
 - ``p=4 n=5``: a p x p patch stage over n layers (MCUNetV2's, with recomputation; first segment only);
-- ``rows n=12``: n layers row-streamed (full-width rows, rings of rows, nothing recomputed);
+- ``rows n=12``: n layers row-streamed (full-width rows, rings of rows, nothing recomputed); ``rows n=12
+  g=2``: the same, each op computing two rows per step (fewer kernel calls, rings larger);
 - ``per-layer n=2``: n layers run one after the other on whole tensors (between two other segments).
 
 The label joins the segments with `` + ``: ``p=2 n=3 + rows n=6``, ``rows n=3 + per-layer n=1 + rows n=2``.
@@ -24,7 +25,7 @@ from typing import Literal
 SegmentKind = Literal["patches", "rows", "per-layer"]
 SEPARATOR = " + "
 _PATCHES = re.compile(r"^p=(\d+) n=(\d+)$")
-_ROWS = re.compile(r"^rows n=(\d+)$")
+_ROWS = re.compile(r"^rows n=(\d+)(?: g=(\d+))?$")
 _LAYERS = re.compile(r"^per-layer n=(\d+)$")
 
 
@@ -39,11 +40,14 @@ class Segment:
     kind: SegmentKind
     n: int
     p: int = 1  # patches per side (kind "patches")
+    g: int = 1  # output rows per step (kind "rows")
 
     @property
     def label(self) -> str:
         if self.kind == "patches":
             return f"p={self.p} n={self.n}"
+        if self.kind == "rows":
+            return rows_label(self.n, self.g)
         return f"{self.kind} n={self.n}"
 
 
@@ -105,9 +109,10 @@ def point_schedule(p: int, n: int, segments: str = "") -> str:
     return segments or schedule_label(p, n)
 
 
-def rows_label(n: int) -> str:
-    """``rows n=12``: n layers row-streamed (full-width rows, nothing recomputed)."""
-    return f"rows n={n}"
+def rows_label(n: int, g: int = 1) -> str:
+    """``rows n=12``: n layers row-streamed (full-width rows, nothing recomputed); ``rows n=12 g=2``: two
+    output rows per step (fewer kernel calls, larger rings)."""
+    return f"rows n={n}" + (f" g={g}" if g != 1 else "")
 
 
 def parse_schedule(label: str) -> Schedule:
@@ -131,7 +136,9 @@ def parse_schedule(label: str) -> Schedule:
                     f"schedule {label!r}: a patch stage ({part!r}) can only be the first segment"
                 )
         elif m := _ROWS.match(part):
-            segment = Segment("rows", int(m.group(1)))
+            segment = Segment("rows", int(m.group(1)), g=int(m.group(2) or 1))
+            if segment.g < 1:
+                raise ScheduleNameError(f"schedule {label!r}: {part!r} has g={segment.g}; rows per step are 1 or more")
         elif m := _LAYERS.match(part):
             segment = Segment("per-layer", int(m.group(1)))
         else:

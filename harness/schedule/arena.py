@@ -838,7 +838,8 @@ class _RowLayout(_Layout):
         for step in part.op_steps(op.name):
             window = step.inputs[index]
             in_hw = (window.height, window.width) if window is not None else (1, width)
-            runs.append(KernelShapes((*in_hw, in_c), (1, width, out_c), step.pads or (0, 0, 0, 0), in_place))
+            out_hwc = (step.rows, width, out_c)
+            runs.append(KernelShapes((*in_hw, in_c), out_hwc, step.pads or (0, 0, 0, 0), in_place))
         return runs
 
     def _inplace_target(self, op: Op, pieces: dict[str, _Piece]) -> tuple[str, int] | None:

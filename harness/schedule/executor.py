@@ -555,16 +555,18 @@ def _run_row_segment(
                 for name, need in zip(op.inputs, step.inputs, strict=True)
                 if need is not None
             }
-            region = plan.region(step.tensor, (step.row, step.row + 1))
+            region = plan.region(step.tensor, (step.row, step.row + step.rows))
             result = _run_step(graph, op, arrays, OpStep(op.name, region, step.inputs, step.pads))
+        rows = slice(step.row, step.row + step.rows)
         if step.tensor == plan.stage_output:
-            stage_output[:, step.row] = result[:, 0]
-            written[step.row] += 1
+            stage_output[:, rows] = result
+            written[rows] += 1
         else:
-            ring.write(step.row, result[0, 0])
+            for k in range(step.rows):
+                ring.write(step.row + k, result[0, k])
         if keep and step.op is not None:
             full = assembled.setdefault(step.tensor, np.zeros(graph.tensor(step.tensor).shape, result.dtype))
-            full[:, step.row] = result[:, 0]
+            full[:, rows] = result
     if not (written == 1).all():
         raise ScheduleError(f"internal error: the rows do not write every row of {plan.stage_output!r} once")
     assembled[plan.stage_output] = stage_output

@@ -49,6 +49,8 @@ from harness.schedule.plan import (
     _input_needs,
 )
 
+MAX_GROUP = 16  # rows per step
+
 
 @dataclass(frozen=True)
 class RowStep:
@@ -56,7 +58,7 @@ class RowStep:
 
     op: str | None  # the op computing the row; None: a row of a graph input loaded into its ring
     tensor: str  # the tensor the row belongs to
-    row: int
+    row: int  # the first row written
     inputs: tuple[Region | None, ...]  # per op input: the window read (full width); None: constants
     pads: Pads | None  # window ops and PAD: the border padding inside this row's window
     # before the write: the ring's live rows moved to the start of its buffer, (from position, rows); the
@@ -64,6 +66,7 @@ class RowStep:
     shift: tuple[int, int] | None
     # ring origins (the row held at position 0) of the rings this step reads and writes, after its shift
     origins: Mapping[str, int]
+    rows: int = 1  # rows written from ``row`` on (a segment of ``group`` rows per step)
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,14 @@ class RowPlan:
     macs_per_layer: int
     stage_macs_per_layer: int
     op_layer: Mapping[str, str] = field(repr=False)
+    group: int = 1  # output rows an op computes per step (more rows per kernel call, larger rings)
 
     kind = "rows"
     is_per_layer = False
 
     @property
     def label(self) -> str:
-        return rows_label(self.n)
+        return rows_label(self.n, self.group)
 
     @property
     def macs(self) -> int:
@@ -125,8 +129,10 @@ class RowPlan:
         )
 
 
-def make_row_plan(graph: Graph, n: int, start: int = 0) -> RowPlan:
-    """The plan that streams layers ``start .. start + n`` of ``graph`` row by row (module docstring).
+def make_row_plan(graph: Graph, n: int, start: int = 0, group: int = 1) -> RowPlan:
+    """The plan that streams layers ``start .. start + n`` of ``graph`` row by row (module docstring);
+    ``group``: output rows each op computes per step (1: one row; more: fewer kernel calls and ring
+    shifts for rings that many rows larger).
 
     Raises ScheduleError (naming the op or tensor) where the segment cannot run row by row: the same ops
     and boundary as a patch stage (plan.py), since both compute a region of each output from a window of
@@ -143,7 +149,9 @@ def make_row_plan(graph: Graph, n: int, start: int = 0) -> RowPlan:
     op_layer = {
         op.name: name for name, layer in zip(graph.layer_names, graph.layers, strict=True) for op in layer
     }
-    return _row_plan(graph, n, stage, tuple(graph.layer_names[start : start + n]), op_layer)
+    if not isinstance(group, int) or not 1 <= group <= MAX_GROUP:
+        raise ScheduleError(f"rows per step g={group!r} is not supported; use an integer in 1..{MAX_GROUP}")
+    return _row_plan(graph, n, stage, tuple(graph.layer_names[start : start + n]), op_layer, group)
 
 
 def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
@@ -151,11 +159,11 @@ def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
     ops where ``graph`` still has them, ``n`` and the layer names of the original schedule."""
     names = set(plan.stage_ops)
     stage = [op for op in graph.ops if op.name in names]
-    return _row_plan(graph, plan.n, stage, plan.stage_layers, dict(plan.op_layer))
+    return _row_plan(graph, plan.n, stage, plan.stage_layers, dict(plan.op_layer), plan.group)
 
 
 def _row_plan(
-    graph: Graph, n: int, stage: list[Op], stage_layers: tuple[str, ...], op_layer: dict[str, str]
+    graph: Graph, n: int, stage: list[Op], stage_layers: tuple[str, ...], op_layer: dict[str, str], group: int = 1
 ) -> RowPlan:
     _check_patchable(graph, stage)
     stage_output = stage[-1].outputs[0]
@@ -169,7 +177,7 @@ def _row_plan(
         for op in stage
         for name in [*activation_input_names(graph, op), *op.outputs]
     }
-    order = _pull_order(graph, stage, stage_output, width)
+    order = _pull_order(graph, stage, stage_output, width, group)
     steps, capacity = _place_rows(graph, stage, stage_output, order)
     return RowPlan(
         graph_name=graph.name,
@@ -184,6 +192,7 @@ def _row_plan(
         macs_per_layer=sum(op_macs(graph, op) for op in graph.ops),
         stage_macs_per_layer=sum(op_macs(graph, op) for op in stage),
         op_layer=MappingProxyType(op_layer),
+        group=group,
     )
 
 
@@ -195,9 +204,12 @@ class _Write:
     inputs: tuple[Region | None, ...]
     pads: Pads | None
     live_from: int  # the lowest row of ``tensor`` still needed when this row is written
+    rows: int = 1
 
 
-def _pull_order(graph: Graph, stage: list[Op], stage_output: str, width: dict[str, int]) -> list[_Write]:
+def _pull_order(
+    graph: Graph, stage: list[Op], stage_output: str, width: dict[str, int], group: int = 1
+) -> list[_Write]:
     """Every row of every needed tensor, in the demand-driven order, with the live rows of its ring."""
     producer = {op.outputs[0]: op for op in stage}
     height = {name: hwc(graph.tensor(name).shape)[0] for name in width}
@@ -247,13 +259,17 @@ def _pull_order(graph: Graph, stage: list[Op], stage_output: str, width: dict[st
                 order.append(_Write(None, tensor, y, (), None, min(live_from(tensor), y)))
                 done[tensor] += 1
                 continue
-            needs, pads = windows[op.name][y]
+            count = min(group, height[tensor] - y)
+            if count == 1:
+                needs, pads = windows[op.name][y]
+            else:
+                needs, pads = _input_needs(graph, op, Region(y, y + count, 0, width[tensor]))
             for index in activation_inputs(graph, op):
                 need = needs[index]
                 if need is not None and not need.is_empty:
                     ensure(op.inputs[index], need.y1)
-            order.append(_Write(op, tensor, y, tuple(needs), pads, min(live_from(tensor), y)))
-            done[tensor] += 1
+            order.append(_Write(op, tensor, y, tuple(needs), pads, min(live_from(tensor), y), count))
+            done[tensor] += count
 
     for y in range(height[stage_output]):
         ensure(stage_output, y + 1)
@@ -267,12 +283,12 @@ def _place_rows(
     capacity: dict[str, int] = {}
     for write in order:
         if write.tensor != stage_output:
-            capacity[write.tensor] = max(capacity.get(write.tensor, 1), write.row + 1 - write.live_from)
+            capacity[write.tensor] = max(capacity.get(write.tensor, 1), write.row + write.rows - write.live_from)
     origin = dict.fromkeys(capacity, 0)
     steps = []
     for write in order:
         shift = None
-        if write.tensor in capacity and write.row - origin[write.tensor] >= capacity[write.tensor]:
+        if write.tensor in capacity and write.row + write.rows - origin[write.tensor] > capacity[write.tensor]:
             shift = (write.live_from - origin[write.tensor], write.row - write.live_from)
             origin[write.tensor] = write.live_from
         touched = [write.tensor] + [
@@ -289,6 +305,7 @@ def _place_rows(
                 pads=write.pads,
                 shift=shift,
                 origins=MappingProxyType({name: origin[name] for name in touched if name in origin}),
+                rows=write.rows,
             )
         )
     return steps, capacity

@@ -47,6 +47,7 @@ def _input(graph):
         ("rows n=1 + rows n=1 + rows n=3", False, "streamed"),
         ("p=2 n=2 + rows n=2", True, "streamed"),  # a patch stage, then a row-streamed segment
         ("p=3 n=3 + per-layer n=1 + rows n=2", False, "counted"),
+        ("rows n=2 g=2 + rows n=3 g=3", True, "streamed"),  # several rows per kernel call
     ],
 )
 def test_row_segments_bit_exact_on_the_host(label, optimized, input_mode):

@@ -138,6 +138,21 @@ def test_every_first_segment_of_zoo_models_is_bit_exact(name):
     assert checked >= 4
 
 
+@pytest.mark.parametrize(
+    "label", ["rows n=8 g=2", "rows n=3 g=3 + rows n=1 g=2 + per-layer n=2 + rows n=2 g=4"]
+)
+def test_several_rows_per_step_are_bit_exact_with_larger_rings(label):
+    graph = models.get_model("mbv2-w0.35-r48")
+    plan = make_schedule_plan(graph, label)
+    assert plan.label == label
+    _assert_exact(graph, plan, _input(graph))
+    one = make_schedule_plan(graph, label.replace(" g=2", "").replace(" g=3", "").replace(" g=4", ""))
+    steps = lambda p: sum(len(part.steps) for part in p.parts)  # noqa: E731
+    assert steps(plan) < steps(one)  # fewer kernel calls ...
+    assert profile(graph, plan).peak() > profile(graph, one).peak()  # ... for larger rings
+    assert plan.parts[0].group in {step.rows for step in plan.parts[0].steps if step.op}
+
+
 def test_one_row_segment_per_block_of_mcunet_in0_is_bit_exact_in_its_arena():
     graph = models.get_model("mcunet-in0")
     label = " + ".join(["rows n=3"] + ["rows n=1"] * 10)
@@ -217,6 +232,10 @@ def test_labels_of_one_stage_schedules_are_unchanged():
 
 
 def test_labels_name_every_segment():
+    assert (
+        parse_schedule("rows n=4 g=1").label == "rows n=4"
+        and parse_schedule("rows n=4 g=2").segments[0].g == 2
+    )
     label = "p=2 n=3 + rows n=6 + per-layer n=1 + rows n=2"
     schedule = parse_schedule(label)
     assert schedule.label == label and schedule.layers == 12
@@ -238,6 +257,7 @@ def test_labels_name_every_segment():
         ("rows n=3 + p=2 n=2", "only be the first segment"),
         ("p=1 n=3", "p=1"),
         ("rows=3", "cannot read 'rows=3'"),
+        ("rows n=3 g=0", "g=0"),
     ],
 )
 def test_bad_labels_say_what_is_allowed(label, message):
