@@ -192,18 +192,17 @@ def _schema_6(conn: sqlite3.Connection) -> None:
     )
 
 
-def _schema_7(conn: sqlite3.Connection) -> None:
-    """sram_measured_streamed: a counted point's measured SRAM less the input image an engine keeps
-    outside its arena (TinyEngine's patch mode); old rows: none."""
-    _add_columns(conn, ("sram_measured_streamed",))
-
-
 # Each step takes the database from its index to the next version; append, never edit, a step.
 def _schema_7(conn: sqlite3.Connection) -> None:
-    """Engines with kernel sets (harness/engines): the published column a point's engine and kernel set
-    stand beside (published_as; old rows: none), and rows stored when the CMSIS-NN kernel set named
-    itself the engine get the engine that ran them, patchbench's (kernels cmsis-nn)."""
-    _add_columns(conn, ("published_as",))
+    """Two changes that both became step 7 (two branches each appended one; the second definition hid
+    the first, so files migrated then lacked sram_measured_streamed until step 8's rebuild): step 7 does
+    both, each only where the file lacks it, so a file that reached 7 by either one is the same after 8.
+    - sram_measured_streamed: a counted point's measured SRAM less the input image an engine keeps
+      outside its arena (TinyEngine's patch mode); old rows: none.
+    - Engines with kernel sets (harness/engines): the published column a point's engine and kernel set
+      stand beside (published_as; old rows: none), and rows stored when the CMSIS-NN kernel set named
+      itself the engine get the engine that ran them, patchbench's (kernels cmsis-nn)."""
+    _add_columns(conn, ("sram_measured_streamed", "published_as"))
     conn.execute("UPDATE results SET engine = 'patchbench' WHERE engine = 'cmsis-nn' AND kernels = 'cmsis-nn'")
 
 
@@ -211,7 +210,7 @@ def _schema_8(conn: sqlite3.Connection) -> None:
     """Schedules beyond one patch stage in the identity (segments: a row-streamed or several-segment
     schedule's label, p = n = 0): the table is rebuilt so that the unique key holds it. Old rows keep
     every value and their (p, n) identity (segments ""). A database that reached version 7 without
-    sram_measured_streamed (two steps were both named _schema_7, the list kept the second) gets it."""
+    sram_measured_streamed (by the older step 7 that added only published_as) gets it here."""
     _rebuild_with_identity(conn)
 
 

@@ -389,3 +389,60 @@ def test_schedules_beyond_one_patch_stage_are_their_own_points_and_old_rows_keep
     assert (
         records[label].latency == 5.0 and records[label].identity.group == records["p=4 n=5"].identity.group
     )
+
+
+def _columns(path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return [(row[1], row[2]) for row in conn.execute("PRAGMA table_info(results)")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("version", [1, 6])
+def test_a_migrated_database_has_the_columns_of_a_fresh_one(tmp_path, version):
+    """Every step runs on the way from an old file (step 7 once had two definitions of one name, and the
+    second hid the first): a file from version 1, or one from version 6 lacking what steps 7 and 8 add,
+    ends with the same columns, in the same order and of the same types, as a new file."""
+    from harness.results import db as db_module
+
+    assert len({step.__name__ for step in db_module.MIGRATIONS}) == len(db_module.MIGRATIONS)
+    fresh = tmp_path / "fresh.sqlite"
+    with ResultsDB(fresh):
+        pass
+    old = tmp_path / f"v{version}.sqlite"
+    if version == 1:
+        conn = sqlite3.connect(old)
+        conn.executescript(OLD_SCHEMA)
+    else:
+        with ResultsDB(old):
+            pass
+        conn = sqlite3.connect(old)
+        added = ("sram_measured_streamed", "published_as", "segments")
+        kept = [name for name, _ in _columns(old) if name not in added]
+        conn.execute(f"CREATE TABLE before AS SELECT {', '.join(kept)} FROM results")
+        conn.execute("DROP TABLE results")
+        conn.execute("ALTER TABLE before RENAME TO results")
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+    assert "sram_measured_streamed" not in {name for name, _ in _columns(old)}
+    with ResultsDB(old) as db:
+        assert db.schema_version == SCHEMA_VERSION
+    assert _columns(old) == _columns(fresh)
+    assert "sram_measured_streamed" in {name for name, _ in _columns(fresh)}
+
+
+def test_step_7_gives_a_version_6_file_both_of_its_columns(tmp_path):
+    """Step 7 alone (the file then at version 7) adds sram_measured_streamed and published_as."""
+    from harness.results import db as db_module
+
+    path = tmp_path / "v6.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE results (id INTEGER PRIMARY KEY, engine TEXT, kernels TEXT)")
+    conn.execute("INSERT INTO results (engine, kernels) VALUES ('cmsis-nn', 'cmsis-nn')")
+    db_module.MIGRATIONS[6](conn)
+    names = {row[1] for row in conn.execute("PRAGMA table_info(results)")}
+    assert {"sram_measured_streamed", "published_as"} <= names
+    assert conn.execute("SELECT engine FROM results").fetchall() == [("patchbench",)]
+    conn.close()
