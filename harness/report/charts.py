@@ -93,6 +93,21 @@ def figure_svg(fig) -> str:
     return svg[svg.index("<svg") :]
 
 
+def wrap_schedule(label: str, width: int = 24) -> str:
+    """A long schedule name over several lines, broken after its " + " (``rows n=4 + rows n=1 + ...``):
+    a tick label of one line would push the axes out of the figure."""
+    if len(label) <= width or " + " not in label:
+        return label
+    lines = [""]
+    for index, part in enumerate(label.split(" + ")):
+        piece = part if index == 0 else f"+ {part}"
+        if lines[-1] and len(lines[-1]) + 1 + len(piece) > width:
+            lines.append(piece)
+        else:
+            lines[-1] = f"{lines[-1]} {piece}".strip()
+    return "\n".join(lines)
+
+
 def grouped_bars_svg(
     title: str,
     labels: Sequence[str],
@@ -142,6 +157,7 @@ def grouped_bars_svg(
     if budget is not None:
         ax.axhline(budget.value, color=BUDGET, linestyle="--", linewidth=1.2, label=plain(budget.label))
     ax.set_xticks(list(range(len(labels))))
+    labels = [wrap_schedule(label) for label in labels]
     tilted = len(labels) > 6 or sum(map(len, labels)) > 9 * len(labels)  # "p=2 n=5 streamed" would overlap
     ax.set_xticklabels(
         [plain(label) for label in labels],

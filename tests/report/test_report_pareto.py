@@ -170,3 +170,19 @@ def test_a_chart_of_measured_sram_against_macs_with_the_published_marks(tmp_path
 def test_a_model_without_published_marks_has_none(tmp_path):
     svg, caption = mac_chart_of(tmp_path, "mcunet-in1")
     assert "published" not in svg and "published" not in caption and "<!-- p=4 n=5 streamed -->" in svg
+
+
+def test_a_long_schedule_name_is_wrapped_so_the_bar_charts_still_lay_out():
+    import warnings
+
+    from harness.report.charts import Series, grouped_bars_svg, wrap_schedule
+
+    long = "rows n=3 + rows n=1 + rows n=1 + rows n=1 + rows n=2 + rows n=4 + rows n=3 + rows n=3 streamed"
+    wrapped = wrap_schedule(long)
+    assert wrapped.replace("\n", " ") == long and max(map(len, wrapped.splitlines())) <= 24
+    assert wrap_schedule("p=2 n=5 streamed") == "p=2 n=5 streamed"
+    labels = ["per-layer", long, "p=4 n=7 streamed", long.replace("n=3 streamed", "n=2 streamed")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when tight_layout cannot fit the tick labels
+        svg = grouped_bars_svg("SRAM", labels, [Series("measured", [200.0, 90.0, 120.0, 95.0])], "kB")
+    assert "<!-- + rows n=3 streamed -->" in svg
