@@ -200,9 +200,10 @@ def scratch_bytes(
         cout, kh, kw, cin = filter_shape
         # each output channel's table entry (16 bytes: requantization + next bias, pb_conv_dsp.c
         # channel_entry), then six int16 columns (the DSP kernels' pixel block, pb_conv_dsp.c
-        # PB_BLOCK_COLS) + one int8 patch (pb_conv1x1_s8 uses only the table and the columns:
-        # 16 * cout + 12 * cin)
-        return 16 * cout + (2 * DSP_BLOCK_COLS + 1) * kh * kw * cin + ALIGNMENT_SLACK
+        # PB_BLOCK_COLS; a k % 4 tail padded to a group of four) + one int8 patch (pb_conv1x1_s8 uses
+        # only the table and the columns)
+        depth = kh * kw * cin
+        return 16 * cout + 2 * DSP_BLOCK_COLS * (-(-depth // 4) * 4) + depth + ALIGNMENT_SLACK
     if op_kind == "DEPTHWISE_CONV_2D":
         _, kh, kw, _ = filter_shape
         if len(input_shape) != 4:

@@ -188,15 +188,17 @@ def _pointwise_block_cases(rng):
 
 
 def _channel_loop_cases(rng):
-    """The DSP convs' assembly channel loop (pb_conv_dsp.c matmul_6cols_asm: full-range activation, k % 4 == 0,
-    every channel in the SMMLAR form): one peeled group, then the 8-group body entered at each of its eight
-    offsets (1..10 groups), out_c from 1, no bias, blocks that break across rows, and a 3x3 conv."""
+    """The DSP convs' assembly channel loop (pb_conv_dsp.c matmul_6cols_asm: full-range activation, every
+    channel in the SMMLAR form): one peeled group, then the 8-group body entered at each of its eight
+    offsets (1..10 groups), out_c from 1, no bias, blocks that break across rows, a 3x3 conv, and k % 4
+    tails of 1, 2 and 3 (the tail as one more group, the last channel in C; a 3x3 conv over 3 channels)."""
     calls, inputs = [], {}
     for index, (kind, kernel, hw, cin, cout) in enumerate(
         [("conv1x1", 1, (2, 6), 4, 1), ("conv1x1", 1, (3, 5), 8, 3), ("conv1x1", 1, (2, 7), 12, 2),
          ("conv1x1", 1, (4, 3), 16, 5), ("conv1x1", 1, (2, 6), 20, 4), ("conv1x1", 1, (3, 4), 24, 7),
          ("conv1x1", 1, (1, 13), 28, 2), ("conv1x1", 1, (2, 6), 32, 6), ("conv1x1", 1, (3, 4), 36, 3),
-         ("conv1x1", 1, (2, 6), 40, 2), ("conv2d", 3, (4, 4), 4, 5)]
+         ("conv1x1", 1, (2, 6), 40, 2), ("conv2d", 3, (4, 4), 4, 5), ("conv1x1", 1, (2, 6), 5, 3),
+         ("conv1x1", 1, (3, 4), 14, 4), ("conv1x1", 1, (2, 6), 39, 1), ("conv2d", 3, (5, 6), 3, 7)]
     ):  # fmt: skip
         in_h, in_w = hw
         pad = kernel // 2

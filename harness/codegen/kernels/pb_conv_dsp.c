@@ -20,9 +20,14 @@
 
 /* ---- columns ------------------------------------------------------------------------------------ */
 
+/* The 1x1 and general conv kernels multiply PB_BLOCK_COLS pixels' columns at a time (below). */
+#define PB_BLOCK_COLS 6
+
 /* Column `col` of `ncols` interleaved columns of k values: group g (values 4g..4g+3) of column c at
- * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values of each column as
- * plain int16, column after column. */
+ * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values: in PB_BLOCK_COLS
+ * columns as one more group with zeros in the missing lanes ([t0 t2] [t1 0], so that the assembly loop
+ * multiplies whole groups: the weight bytes under the zeros add nothing), in fewer columns as plain
+ * int16, column after column. */
 static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
                                            int32_t col, int32_t ncols) {
     const uint32_t offset2 = pack_offset(input_offset);
@@ -45,11 +50,24 @@ static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t
         dst[1] = pb_sxtab16_ror8(offset2, x);
         dst += 2 * ncols;
     }
+    if (ncols == PB_BLOCK_COLS) {
+        if (tail > 0) {
+            const uint32_t t0 = (uint32_t)(src[0] + input_offset) & 0xFFFFu;
+            const uint32_t t1 = tail > 1 ? (uint32_t)(src[1] + input_offset) & 0xFFFFu : 0;
+            const uint32_t t2 = tail > 2 ? (uint32_t)(src[2] + input_offset) & 0xFFFFu : 0;
+            dst[0] = t0 | t2 << 16;
+            dst[1] = t1;
+        }
+        return;
+    }
     int16_t *tail_dst = (int16_t *)(cols + 2 * ncols * groups) + col * tail;
     for (int32_t t = 0; t < tail; ++t) {
         tail_dst[t] = (int16_t)(src[t] + input_offset);
     }
 }
+
+/* Words of PB_BLOCK_COLS columns of k values: whole groups, the tail padded to one. */
+static inline int32_t block_cols_words(int32_t k) { return (PB_BLOCK_COLS / 2) * ((k + 3) & ~3); }
 
 /* Two output channels (weights wa, wb) by two interleaved columns over one group of four values. */
 #define PB_MAC_2X2_GROUP()                                                                                   \
@@ -183,7 +201,6 @@ static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const 
  * six requants) is spread over six outputs. On the core the loop is mac_1x6_asm (18 instructions per 24
  * MACs: the column words come four at a time by LDM), which needs every register: 6 sums, 2 weights,
  * 4 column words, the weight and column pointers. */
-#define PB_BLOCK_COLS 6
 
 #if PB_DSP_NATIVE
 /* One group of four values of one channel by six columns: r0 weights, r1 columns, r4-r9 the sums,
@@ -288,6 +305,11 @@ typedef struct {
 /* A channel entry's shift with this bit set takes requant_big (below). */
 #define PB_BIG_SHIFT 0x100
 
+/* Bits 16.. of a channel entry's nonzero shift: the weight bytes the assembly channel loop steps back after
+ * the channel, 4 - k % 4 when k % 4 != 0 (it read the tail as a whole group); the C code masks them off. */
+#define PB_BACK_STEP_BIT 16
+#define PB_SHIFT_MASK 0xFFFF
+
 /* Channels the doubled-sum SMMLAR cannot take because their shift is too big (e = -shift in 24..31:
  * zero_point * 2^e does not fit its addend) or their sums can reach 2^30 (a bias near 2^30: a channel the
  * converter saturated), for e in 9..31: pb_requantize_s8_fast's 64-bit form, high = the high word of
@@ -331,6 +353,9 @@ static channel_entry *prepare_requants(const pb_requant *q, int32_t k, int32_t o
             pb_channel_requant_x2_prepare(m, -e, zp, acc_bound, cr);
         }
         all &= cr->shift != 0;
+        if (cr->shift != 0) {
+            cr->shift |= ((4 - (k & 3)) & 3) << PB_BACK_STEP_BIT;
+        }
         table[oc].next_bias = bias && oc + 1 < out_c ? bias[oc + 1] : 0;
     }
     *all_x2 = all;
@@ -346,7 +371,7 @@ typedef struct {
     int8_t *out;        /* channel 0 of the block's first pixel */
     int32_t out_step;   /* bytes from one pixel's outputs to the next pixel's (all six equally spaced) */
     int32_t out_c;      /* >= 1 */
-    int32_t groups;     /* >= 1: k / 4, no tail */
+    int32_t groups;     /* >= 1: k / 4 rounded up (the tail as one more group) */
     int32_t first_bias; /* channel 0's bias */
     int32_t zp256;      /* the output zero point * 2^8 (requant_big) */
 } matmul_6cols_job;
@@ -354,8 +379,9 @@ typedef struct {
 /* Bytes of one PB_MAC_1X6_GROUP (18 instructions, all 32-bit), for the computed entry into the loop. */
 #define PB_GROUP_BYTES "72"
 
-/* matmul_6cols with the whole channel loop in assembly, for full-range activations, k % 4 == 0, every
- * channel in the SMMLAR form and equally spaced output pixels: the six sums never leave registers, the
+/* matmul_6cols with the whole channel loop in assembly, for full-range activations, every channel in the
+ * SMMLAR form and equally spaced output pixels (a k % 4 tail is one more group, the weight pointer stepped
+ * back by the table's PB_BACK_STEP_BIT after each channel): the six sums never leave registers, the
  * requantization (pb_requant_x2 + SSAT, the same instructions) follows each channel's MACs, and the
  * output pointer just steps one byte per channel. Only r0 (weights) lives across channels; the rest
  * (table, output pointer, step, columns, ends, loop entry) is reloaded from a 32-byte frame:
@@ -459,6 +485,7 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "strb    r8, [r4, r10, lsl #1]\n"
         "add     r4, r4, r10, lsl #1\n"
         "strb    r9, [r4, r10]\n"
+        "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */
         "ldr     r9, [r2], #4\n" /* the next channel's bias */
         "add     r3, r3, #1\n"
         "stmia   sp, {r2, r3}\n"
@@ -489,32 +516,19 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
 }
 #endif
 
-/* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6);
- * requants from prepare_requants (all_x2: its flag). */
-static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                         const pb_requant *requant_params, const channel_entry *requants, int32_t all_x2,
-                         int8_t *const out[PB_BLOCK_COLS]) {
+/* matmul_6cols's channels oc..out_c - 1 in C. */
+static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t oc, int32_t out_c,
+                                       const uint32_t *cols, const int32_t *bias, const pb_requant *requant_params,
+                                       const channel_entry *requants, int8_t *const out[PB_BLOCK_COLS]) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
+    /* the padded tail group (expand_column): column j's tail value t at tails[4 * j + (t & 1) * 2 + (t >> 1)] */
     const int16_t *tails = (const int16_t *)(cols + 2 * PB_BLOCK_COLS * groups);
     const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
     const int32_t act_min = q->act_min, act_max = q->act_max, zp256 = q->zero_point * 256;
-#if PB_DSP_NATIVE
-    const int32_t step = (int32_t)(out[1] - out[0]);
-    const int32_t equally_spaced = out[2] - out[1] == step && out[3] - out[2] == step && out[4] - out[3] == step &&
-                                   out[5] - out[4] == step;
-    if (all_x2 && full_range && tail == 0 && groups > 0 && out_c > 0 && equally_spaced) {
-        const matmul_6cols_job job = {weights, cols,  requants,           out[0],
-                                     step,    out_c, groups, bias ? bias[0] : 0, q->zero_point * 256};
-        matmul_6cols_asm(&job);
-        return;
-    }
-#else
-    (void)all_x2;
-#endif
-    const int8_t *w = weights;
-    for (int32_t oc = 0; oc < out_c; ++oc) {
+    const int8_t *w = weights + oc * k;
+    for (; oc < out_c; ++oc) {
         const int32_t b = bias ? bias[oc] : 0;
         int32_t a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b;
         const uint32_t *c = cols;
@@ -522,16 +536,17 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
             PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5);
         }
         for (int32_t t = 0; t < tail; ++t) {
-            const int32_t wt = w[t];
-            a0 += wt * tails[t];
-            a1 += wt * tails[tail + t];
-            a2 += wt * tails[2 * tail + t];
-            a3 += wt * tails[3 * tail + t];
-            a4 += wt * tails[4 * tail + t];
-            a5 += wt * tails[5 * tail + t];
+            const int32_t wt = w[t], lane = (t & 1) * 2 + (t >> 1);
+            a0 += wt * tails[lane];
+            a1 += wt * tails[4 + lane];
+            a2 += wt * tails[8 + lane];
+            a3 += wt * tails[12 + lane];
+            a4 += wt * tails[16 + lane];
+            a5 += wt * tails[20 + lane];
         }
         w += tail;
-        const pb_channel_requant_x2 cr = requants[oc].requant;
+        pb_channel_requant_x2 cr = requants[oc].requant;
+        cr.shift &= PB_SHIFT_MASK;
         if (cr.shift & PB_BIG_SHIFT) {
             if (full_range) {
 #define PB_BIG_SAT(acc) pb_ssat8(requant_big((acc), &cr, zp256))
@@ -558,6 +573,35 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
 #undef PB_GENERIC
         }
     }
+}
+
+/* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6);
+ * requants from prepare_requants (all_x2: its flag). */
+static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
+                         const pb_requant *q, const channel_entry *requants, int32_t all_x2,
+                         int8_t *const out[PB_BLOCK_COLS]) {
+    int32_t oc = 0;
+#if PB_DSP_NATIVE
+    const int32_t groups = k >> 2, tail = k & 3;
+    const int32_t step = (int32_t)(out[1] - out[0]);
+    const int32_t equally_spaced = out[2] - out[1] == step && out[3] - out[2] == step && out[4] - out[3] == step &&
+                                   out[5] - out[4] == step;
+    if (all_x2 && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced) {
+        /* with a tail, the last channel's tail word would read past the weights: it takes the C loop */
+        oc = tail ? out_c - 1 : out_c;
+        if (oc > 0) {
+            const matmul_6cols_job job = {weights, cols, requants, out[0], step, oc, groups + (tail != 0),
+                                          bias ? bias[0] : 0, q->output_zero_point * 256};
+            matmul_6cols_asm(&job);
+        }
+        if (oc == out_c) {
+            return;
+        }
+    }
+#else
+    (void)all_x2;
+#endif
+    matmul_6cols_c(weights, k, oc, out_c, cols, bias, q, requants, out);
 }
 
 /* out[oc] for all out_c channels from one column. */
@@ -716,6 +760,22 @@ static void gather_patch(const pb_region *r, const pb_window *w, const int8_t *i
     }
 }
 
+/* gather_patch for a window wholly inside the input without dilation: kernel_h runs of row_bytes bytes,
+ * word by word (the first conv's rows are 9 bytes: two words and a byte). */
+static PB_ALWAYS_INLINE void copy_window(int8_t *dst, const int8_t *src, int32_t in_rs, int32_t kernel_h,
+                                         int32_t row_bytes) {
+    const int32_t words = row_bytes >> 2, rest = row_bytes & 3;
+    for (int32_t ky = 0; ky < kernel_h; ++ky, src += in_rs) {
+        const int8_t *s = src;
+        for (int32_t i = 0; i < words; ++i, s += 4, dst += 4) {
+            pb_write_u32(dst, pb_read_u32(s));
+        }
+        for (int32_t i = 0; i < rest; ++i) {
+            *dst++ = s[i];
+        }
+    }
+}
+
 void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t in_rs = pb_in_row_stride(r);
@@ -726,18 +786,30 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     int32_t all_x2;
     const channel_entry *requants = prepare_requants(q, k, out_c, bias, scratch, &all_x2);
     uint32_t *cols = (uint32_t *)(requants + out_c);
-    int8_t *patch = (int8_t *)(cols + (PB_BLOCK_COLS / 2) * k); /* after 6 int16 columns: 12k bytes */
+    int8_t *patch = (int8_t *)(cols + block_cols_words(k)); /* after 6 int16 columns */
     const int32_t pixels = r->out_h * r->out_w;
+    /* the output pixels whose windows are wholly inside the input (no dilation): copy_window */
+    const int32_t row_bytes = w->kernel_w * r->in_c, undilated = w->dilation_h == 1 && w->dilation_w == 1;
+    const int32_t y_last = r->in_h - w->kernel_h + r->pad_top, x_last = r->in_w - w->kernel_w + r->pad_left;
     int8_t *out_px[PB_BLOCK_COLS];
-    int32_t p = 0;
+    int32_t p = 0, oy = 0, ox = 0;
     while (p < pixels) {
         const int32_t left = pixels - p;
         const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : left >= 2 ? 2 : 1;
         for (int32_t j = 0; j < ncols; ++j, ++p) {
-            const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
             out_px[j] = output + oy * out_rs + ox * out_c;
-            gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
+            const int32_t sy = oy * w->stride_h, sx = ox * w->stride_w;
+            if (undilated && sy >= r->pad_top && sy <= y_last && sx >= r->pad_left && sx <= x_last) {
+                copy_window(patch, input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, in_rs,
+                            w->kernel_h, row_bytes);
+            } else {
+                gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
+            }
             expand_column(patch, k, input_offset, cols, j, ncols);
+            if (++ox == r->out_w) {
+                ox = 0;
+                ++oy;
+            }
         }
         if (ncols == PB_BLOCK_COLS) {
             matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
