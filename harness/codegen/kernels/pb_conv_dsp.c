@@ -575,11 +575,13 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
     }
 }
 
-/* out[j][oc] for all out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6);
- * requants from prepare_requants (all_x2: its flag). */
-static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                         const pb_requant *q, const channel_entry *requants, int32_t all_x2,
-                         int8_t *const out[PB_BLOCK_COLS]) {
+/* out[j][oc] for the out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6) in
+ * assembly where it can (requants from prepare_requants, all_x2: its flag); returns the first channel it
+ * leaves to matmul_6cols_c. The caller calls that, not this function, so that the deepest stack is one
+ * of the two frames, not both. */
+static int32_t matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
+                            const pb_requant *q, const channel_entry *requants, int32_t all_x2,
+                            int8_t *const out[PB_BLOCK_COLS]) {
     int32_t oc = 0;
 #if PB_DSP_NATIVE
     const int32_t groups = k >> 2, tail = k & 3;
@@ -594,14 +596,11 @@ static void matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const 
                                           bias ? bias[0] : 0, q->output_zero_point * 256};
             matmul_6cols_asm(&job);
         }
-        if (oc == out_c) {
-            return;
-        }
     }
 #else
-    (void)all_x2;
+    (void)weights, (void)k, (void)out_c, (void)cols, (void)bias, (void)q, (void)requants, (void)all_x2, (void)out;
 #endif
-    matmul_6cols_c(weights, k, oc, out_c, cols, bias, q, requants, out);
+    return oc;
 }
 
 /* out[oc] for all out_c channels from one column. */
@@ -677,7 +676,10 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
             expand_column(in_px[j], k, input_offset, cols, j, ncols);
         }
         if (ncols == PB_BLOCK_COLS) {
-            matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
+            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
+            if (done < out_c) {
+                matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
+            }
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
@@ -812,7 +814,10 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             }
         }
         if (ncols == PB_BLOCK_COLS) {
-            matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
+            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
+            if (done < out_c) {
+                matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
+            }
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
