@@ -82,14 +82,16 @@ def _expected(call: KernelCall, x: np.ndarray | None) -> np.ndarray:
 
 def _block_cases(rng):
     """Shapes that exercise the DSP kernels' blocks: 6-pixel blocks that break across rows, 2- and 1-pixel
-    remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps; channel shifts
+    remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps, 3x3 windows
+    wholly inside the input a block or a pixel at a time (window_columns, over 3 and 8 channels); channel shifts
     of every form of the conv kernels' table (``special``: -1, zero multipliers, -24..-31)."""
     calls, inputs = [], {}
     for index, (kind, kernel, hw, cin, cout, full_range, special) in enumerate(
         [("conv1x1", 1, (5, 7), 20, 9, True, False), ("conv1x1", 1, (4, 4), 34, 6, False, False),
          ("conv2d", 3, (4, 5), 16, 5, True, False), ("depthwise", 3, (6, 9), 20, 20, True, False),
          ("depthwise", 3, (5, 6), 12, 12, False, False), ("depthwise", 5, (7, 8), 8, 8, True, False),
-         ("conv1x1", 1, (6, 6), 16, 10, True, True), ("conv2d", 3, (6, 8), 3, 8, True, True)]
+         ("conv1x1", 1, (6, 6), 16, 10, True, True), ("conv2d", 3, (6, 8), 3, 8, True, True),
+         ("conv2d", 3, (9, 14), 3, 6, True, False), ("conv2d", 3, (8, 13), 8, 5, False, False)]
     ):  # fmt: skip
         pad = kernel // 2
         in_h, in_w = hw

@@ -763,7 +763,7 @@ static void gather_patch(const pb_region *r, const pb_window *w, const int8_t *i
 }
 
 /* gather_patch for a window wholly inside the input without dilation: kernel_h runs of row_bytes bytes,
- * word by word (the first conv's rows are 9 bytes: two words and a byte). */
+ * word by word. */
 static PB_ALWAYS_INLINE void copy_window(int8_t *dst, const int8_t *src, int32_t in_rs, int32_t kernel_h,
                                          int32_t row_bytes) {
     const int32_t words = row_bytes >> 2, rest = row_bytes & 3;
@@ -775,6 +775,26 @@ static PB_ALWAYS_INLINE void copy_window(int8_t *dst, const int8_t *src, int32_t
         for (int32_t i = 0; i < rest; ++i) {
             *dst++ = s[i];
         }
+    }
+}
+
+/* Columns first..end - 1 of a 6-pixel block from windows wholly inside the input, the first at src, the
+ * next px_step bytes on (copy_window into the patch, then expand_column). Apart from the pixel loop, so
+ * that its loops get the registers; a 3x3 window over 3 channels (the zoo's first convs) with its sizes
+ * as constants, unrolled. */
+static PB_NOINLINE void window_columns(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
+                                       int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
+                                       int32_t first, int32_t end) {
+    if (kernel_h == 3 && row_bytes == 9) {
+        for (int32_t j = first; j < end; ++j, src += px_step) {
+            copy_window(patch, src, in_rs, 3, 9);
+            expand_column(patch, 27, input_offset, cols, j, PB_BLOCK_COLS);
+        }
+        return;
+    }
+    for (int32_t j = first; j < end; ++j, src += px_step) {
+        copy_window(patch, src, in_rs, kernel_h, row_bytes);
+        expand_column(patch, kernel_h * row_bytes, input_offset, cols, j, PB_BLOCK_COLS);
     }
 }
 
@@ -798,19 +818,36 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     while (p < pixels) {
         const int32_t left = pixels - p;
         const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : left >= 2 ? 2 : 1;
-        for (int32_t j = 0; j < ncols; ++j, ++p) {
-            out_px[j] = output + oy * out_rs + ox * out_c;
-            const int32_t sy = oy * w->stride_h, sx = ox * w->stride_w;
-            if (undilated && sy >= r->pad_top && sy <= y_last && sx >= r->pad_left && sx <= x_last) {
-                copy_window(patch, input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, in_rs,
-                            w->kernel_h, row_bytes);
-            } else {
-                gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
+        const int32_t sy = oy * w->stride_h, sx = ox * w->stride_w;
+        if (ncols == PB_BLOCK_COLS && undilated && ox + PB_BLOCK_COLS <= r->out_w && sy >= r->pad_top &&
+            sy <= y_last && sx >= r->pad_left && sx + (PB_BLOCK_COLS - 1) * w->stride_w <= x_last) {
+            for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
+                out_px[j] = output + oy * out_rs + (ox + j) * out_c;
             }
-            expand_column(patch, k, input_offset, cols, j, ncols);
-            if (++ox == r->out_w) {
+            window_columns(input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, w->stride_w * r->in_c,
+                           in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, 0, PB_BLOCK_COLS);
+            p += PB_BLOCK_COLS;
+            ox += PB_BLOCK_COLS;
+            if (ox == r->out_w) {
                 ox = 0;
                 ++oy;
+            }
+        } else {
+            for (int32_t j = 0; j < ncols; ++j, ++p) {
+                out_px[j] = output + oy * out_rs + ox * out_c;
+                const int32_t py = oy * w->stride_h, px = ox * w->stride_w;
+                if (ncols == PB_BLOCK_COLS && undilated && py >= r->pad_top && py <= y_last && px >= r->pad_left &&
+                    px <= x_last) {
+                    window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, 0, in_rs,
+                                   w->kernel_h, row_bytes, input_offset, patch, cols, j, j + 1);
+                } else {
+                    gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
+                    expand_column(patch, k, input_offset, cols, j, ncols);
+                }
+                if (++ox == r->out_w) {
+                    ox = 0;
+                    ++oy;
+                }
             }
         }
         if (ncols == PB_BLOCK_COLS) {
