@@ -653,6 +653,26 @@ static void matmul_1col(const int8_t *weights, int32_t k, int32_t out_c, const u
 
 /* ---- 1x1 convolution and fully connected --------------------------------------------------------- */
 
+/* The six columns of a block of pixels px_step bytes apart from src on (one output row, or a dense map):
+ * expand_column apart from the pixel loop, so that it gets the registers; the narrow inputs (8 and 16
+ * channels) with k as a constant, unrolled. */
+static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                        uint32_t *cols) {
+    if (k == 8 || k == 16) {
+        for (int32_t j = 0; j < PB_BLOCK_COLS; ++j, src += px_step) {
+            if (k == 8) {
+                expand_column(src, 8, input_offset, cols, j, PB_BLOCK_COLS);
+            } else {
+                expand_column(src, 16, input_offset, cols, j, PB_BLOCK_COLS);
+            }
+        }
+        return;
+    }
+    for (int32_t j = 0; j < PB_BLOCK_COLS; ++j, src += px_step) {
+        expand_column(src, k, input_offset, cols, j, PB_BLOCK_COLS);
+    }
+}
+
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     int32_t all_x2;
@@ -662,6 +682,9 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
     const int32_t out_rs = pb_out_row_stride(r);
     const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
     const int32_t pixels = r->out_h * r->out_w;
+    /* input and output pixels evenly spaced across rows too: a block may break across rows */
+    const int32_t dense = w->stride_h == 1 && w->stride_w == 1 && r->in_w == r->out_w && in_rs == r->in_w * k &&
+                          out_rs == r->out_w * out_c;
     const int8_t *in_px[PB_BLOCK_COLS];
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0;
@@ -669,11 +692,21 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
         /* PB_BLOCK_COLS pixels at a time (rows may break inside a block), then pairs, then one */
         const int32_t left = pixels - p;
         const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : left >= 2 ? 2 : 1;
-        for (int32_t j = 0; j < ncols; ++j, ++p) {
-            const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
-            in_px[j] = input + oy * w->stride_h * in_rs + ox * w->stride_w * k;
-            out_px[j] = output + oy * out_rs + ox * out_c;
-            expand_column(in_px[j], k, input_offset, cols, j, ncols);
+        const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
+        if (ncols == PB_BLOCK_COLS && (dense || ox + PB_BLOCK_COLS <= r->out_w)) {
+            for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
+                out_px[j] = output + oy * out_rs + (ox + j) * out_c;
+            }
+            strided_columns(input + oy * w->stride_h * in_rs + ox * w->stride_w * k, w->stride_w * k, k,
+                            input_offset, cols);
+            p += PB_BLOCK_COLS;
+        } else {
+            for (int32_t j = 0; j < ncols; ++j, ++p) {
+                const int32_t y = p / r->out_w, x = p - y * r->out_w;
+                in_px[j] = input + y * w->stride_h * in_rs + x * w->stride_w * k;
+                out_px[j] = output + y * out_rs + x * out_c;
+                expand_column(in_px[j], k, input_offset, cols, j, ncols);
+            }
         }
         if (ncols == PB_BLOCK_COLS) {
             const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
