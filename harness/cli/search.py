@@ -113,6 +113,11 @@ def parse_percent(text: str) -> float:
     arg(
         "--run", action="store_true", help="measure the chosen point on --target's emulator (bit-exact check)"
     ),
+    arg(
+        "--beside",
+        action="store_true",
+        help="--run: also measure MCUNetV2's (p, n) point of equal or larger SRAM beside the chosen schedule",
+    ),
     arg("--backend", choices=BACKEND_NAMES, default="qemu", help="where --run measures (default qemu)"),
     arg("--repeat", type=int, default=1, help="--run: timed runs (default 1)"),
     arg("--results", default=None, help="--run: the results database (default: build/results.sqlite)"),
@@ -151,7 +156,7 @@ def search_command(args: argparse.Namespace) -> int:
     table = _Table(result, beside, other_mode, per_layer, budgeted)
     what = f"{result.memory} SRAM, input {result.input_mode}"
     code = 0
-    chosen = None
+    chosen = beside_point = None
     if args.objective in ("all", "fewest-macs") and budgeted:
         print(f"\nfewest MACs within the budget: {result.summary()}")
         if result.best is not None:
@@ -186,19 +191,21 @@ def search_command(args: argparse.Namespace) -> int:
         )
         table.print(front)
     if chosen is not None and not chosen.is_one_stage:
-        _print_mcunetv2_beside(graph, chosen, result, sram_budget or _NO_BUDGET, options, per_layer)
+        beside_point = _print_mcunetv2_beside(
+            graph, chosen, result, sram_budget or _NO_BUDGET, options, per_layer
+        )
     if args.run:
         if chosen is None:
             raise CommandError(
                 "--run measures the chosen point: give a MAC cap (--max-overhead / --max-macs) or an SRAM "
                 "budget (--target / --max-sram) with an objective that chooses one (all, fewest-macs, smallest-sram)"
             )
-        return max(code, _run(args, chosen))
+        return max(code, _run(args, chosen, beside_point))
     return code
 
 
 def _print_mcunetv2_beside(graph, chosen: Candidate, result: SearchResult, budget: int, options: dict,
-                           per_layer: Candidate) -> None:  # fmt: skip
+                           per_layer: Candidate) -> Candidate | None:  # fmt: skip
     """MCUNetV2's (p, n) point that needs the least SRAM of those needing at least the chosen schedule's:
     what one patch stage pays (recomputation) to come as close to it."""
     every = search(
@@ -213,12 +220,13 @@ def _print_mcunetv2_beside(graph, chosen: Candidate, result: SearchResult, budge
     )
     if not larger:
         print("  no MCUNetV2 (p, n) point needs as much SRAM or more")
-        return
+        return None
     best = min(larger, key=lambda c: (c.sram_bytes, c.macs))
     print(
         f"  MCUNetV2's (p, n) point of equal or larger SRAM: {best.label()}, {best.sram_bytes / KB:,.1f} kB, "
         f"{best.macs / per_layer.macs - 1:+.1%} MACs ({best.macs / chosen.macs:.2f}x the chosen schedule's MACs)"
     )
+    return best
 
 
 _METHOD_WORDS = {
@@ -258,21 +266,49 @@ def _scratch():
     return engine.scratch(engine.default_kernels)
 
 
-def _run(args: argparse.Namespace, chosen: Candidate) -> int:
-    """Measure ``chosen`` on the emulator, print its line as harness.pipeline does, store it as a run."""
+def _run(args: argparse.Namespace, chosen: Candidate, beside: Candidate | None) -> int:
+    """Measure ``chosen`` (and, with --beside, MCUNetV2's point beside it) on the emulator, print each line
+    as harness.pipeline does, store them as one run."""
     import platform
     import time
     import uuid
 
     from harness.paths import BUILD_DIR
-    from harness.pipeline.measure import measure
     from harness.results.db import ResultsDB, ResultsError
     from harness.results.environment import describe_environment
 
-    # A per-layer point reads the whole image: its input is counted whatever the search's mode.
-    input_mode = "counted" if chosen.p == 1 else args.input
     if not 1 <= args.repeat <= 1000:
         raise CommandError(f"--repeat is {args.repeat}; use 1..1000 timed runs")
+    results = [_measure(args, chosen)]
+    if args.beside and beside is not None:
+        results.append(_measure(args, beside))
+        mine, theirs = results
+        if mine.latency and theirs.latency and mine.latency_unit == theirs.latency_unit:
+            print(
+                f"\n{chosen.label()}: {mine.latency:,.0f} {mine.latency_unit}, {mine.sram_measured / KB:,.1f} kB "
+                f"SRAM measured; MCUNetV2's {beside.label()}: {theirs.latency:,.0f} ({theirs.latency / mine.latency:.2f}x "
+                f"the chosen's), {theirs.sram_measured / KB:,.1f} kB"
+            )
+    path = args.results or str(BUILD_DIR / "results.sqlite")
+    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    env = describe_environment()
+    try:
+        with ResultsDB(path) as db:
+            db.start_run(run_id, env.get("git_commit"), platform.node(), env)
+            db.add_many(result.as_record(run_id) for result in results)
+            db.finish_run(run_id)
+    except ResultsError as err:
+        print(f"patchbench search: the points were measured but not stored: {err}")
+        return 1
+    print(f"stored as run {run_id} in {path}")
+    return 0 if all(result.status == "passed" for result in results) else 1
+
+
+def _measure(args: argparse.Namespace, chosen: Candidate):
+    from harness.pipeline.measure import measure
+
+    # A per-layer point reads the whole image: its input is counted whatever the search's mode.
+    input_mode = "counted" if chosen.p == 1 else args.input
     print(
         f"\nmeasuring {chosen.label()} on {args.target}/{args.backend} (input {input_mode}) ...", flush=True
     )
@@ -285,19 +321,7 @@ def _run(args: argparse.Namespace, chosen: Candidate) -> int:
             f"  bit-exact with the host reference: {verdict}"
             + (f"; oracle: {result.oracle}" if result.oracle else "")
         )
-    path = args.results or str(BUILD_DIR / "results.sqlite")
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    env = describe_environment()
-    try:
-        with ResultsDB(path) as db:
-            db.start_run(run_id, env.get("git_commit"), platform.node(), env)
-            db.add(result.as_record(run_id))
-            db.finish_run(run_id)
-    except ResultsError as err:
-        print(f"patchbench search: the point was measured but not stored: {err}")
-        return 1
-    print(f"stored as run {run_id} in {path}")
-    return 0 if result.status == "passed" else 1
+    return result
 
 
 def _macs(count: int) -> str:

@@ -161,7 +161,8 @@ def test_run_without_a_board_or_a_chosen_point_is_one_clear_line(capsys, argv, m
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_run_measures_the_chosen_point_and_stores_it(capsys, tmp_path):
     """The least SRAM within +10 % MACs (row-streamed segments), measured on QEMU: its line as
-    harness.pipeline prints it, bit-exact, stored as a run of its own in the database given."""
+    harness.pipeline prints it, bit-exact, stored as a run of its own in the database given; --beside
+    measures MCUNetV2's (p, n) point of equal or larger SRAM in the same run, recomputation and all."""
     model, target, db_path = "vww_96_int8", "stm32f746", tmp_path / "results.sqlite"
     argv = [
         "search",
@@ -173,7 +174,7 @@ def test_run_measures_the_chosen_point_and_stores_it(capsys, tmp_path):
         "--objective",
         "smallest-sram",
     ]
-    assert main([*argv, "--run", "--results", str(db_path)]) == 0
+    assert main([*argv, "--run", "--beside", "--results", str(db_path)]) == 0
     out = capsys.readouterr().out
     chosen = re.search(r"smallest SRAM \(at most [\d.,]+M MACs\): (\S.*?) needs ([\d.]+) kB", out)
     assert chosen, out
@@ -186,8 +187,16 @@ def test_run_measures_the_chosen_point_and_stores_it(capsys, tmp_path):
     with ResultsDB(db_path) as db:
         (run_id,) = db.run_ids()
         assert db.run_finished(run_id) and f"stored as run {run_id}" in out
-        (record,) = db.records(run_id)
+        record, theirs = db.records(run_id)
     assert record.identity.schedule == chosen[1] and record.identity.input_mode == "streamed"
+    beside = re.search(r"MCUNetV2's \(p, n\) point of equal or larger SRAM: (p=\d n=\d+), ([\d.]+) kB", out)
+    assert theirs.identity.schedule == beside[1] and theirs.status == "passed" and theirs.exact
+    assert float(beside[2]) >= float(chosen[2]) and theirs.macs > record.macs
+    assert (
+        f"{chosen[1]}: {record.latency:,.0f} instructions, {record.sram_measured / 1024:,.1f} kB SRAM measured; "
+        f"MCUNetV2's {beside[1]}: {theirs.latency:,.0f} ({theirs.latency / record.latency:.2f}x the chosen's), "
+        f"{theirs.sram_measured / 1024:,.1f} kB"
+    ) in out
     assert record.status == "passed" and record.exact and record.mac_overhead <= 0.10
     assert "rows n=" in chosen[1] and record.identity.segments == chosen[1]
 
