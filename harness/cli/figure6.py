@@ -88,6 +88,7 @@ def _bench_args(args: argparse.Namespace) -> argparse.Namespace:
         models=args.models,
         patches=None,
         depths=None,
+        schedules=None,
         engines=None,
         kernels=None,
         input_modes=None,

@@ -250,3 +250,19 @@ def test_figure6_command_end_to_end(tmp_path):
     assert any(line.startswith("  mbv2-w0.35-r48-head64 per-layer: arena ") for line in printed)
     page = (report / f"run-{run_id}.html").read_text()
     assert '<section id="figure6">' in page and rows[0].cells()[4] in page
+
+
+def test_the_figure6_command_gives_bench_every_option_bench_reads():
+    """figure6 runs ``bench`` with a namespace of its own: it must carry every option of bench's parser
+    (a new bench option broke it once: 'Namespace' object has no attribute 'schedules')."""
+    import argparse
+
+    from harness.cli.figure6 import _bench_args
+    from harness.cli.registry import COMMANDS
+
+    bench = argparse.ArgumentParser()
+    for argument in COMMANDS["bench"].arguments:
+        bench.add_argument(*argument.flags, **argument.options)
+    wanted = {action.dest for action in bench._actions if action.dest != "help"}
+    given = argparse.Namespace(sweep=None, models=None, results=None, report=None, jobs="0")
+    assert wanted <= set(vars(_bench_args(given)))
