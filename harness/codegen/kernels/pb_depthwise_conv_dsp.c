@@ -345,6 +345,8 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * kh * kw;
             doubled &= pb_channel_requant_x2_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, acc_bound,
                                                      &group.cr[i]);
+        }
+        for (int32_t i = 0; i < 4 && !doubled; ++i) { /* only a group that is not doubled reads these */
             folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &folded_cr[i]);
         }
         for (int32_t i = 0; i < 4; ++i) {
