@@ -64,7 +64,7 @@ def figure6(args: argparse.Namespace) -> int:
             f"run {run_id} has no per-layer point beside a 2x2 / 3x3 point with the input streamed"
         )
     print(f"Figure 6, run {run_id} ({results}): measured peak SRAM, per-layer (input in SRAM) vs the best")
-    print("2x2 / 3x3 patch point (input streamed); emulator latency is instructions")
+    print("2x2 / 3x3 patch point or schedule of segments (input streamed); emulator latency is instructions")
     print(format_table(COLUMNS[:-1], [row.cells()[:-1] for row in rows]))
     print(summary_line(rows))
     for row in rows:

@@ -90,7 +90,8 @@ class Figure6Row:
         if analysis is None:
             return None
         layer = max(analysis.layers, key=lambda layer: layer.per_patch_bytes)
-        where = "in the patch stage" if layer.in_patch_stage else "after the patch stage"
+        stage = "its segments" if self.per_patch.get("segments") else "the patch stage"
+        where = f"in {stage}" if layer.in_patch_stage else f"after {stage}"
         shapes = f"{_shape(layer.input_shape)} -> {_shape(layer.output_shape)}"
         return f"{layer.name} {shapes}, {where} ({layer.per_patch_bytes / KB:.1f} kB analytic)"
 
