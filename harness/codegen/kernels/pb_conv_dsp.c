@@ -603,14 +603,90 @@ static int32_t matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, con
     return oc;
 }
 
-/* out[oc] for all out_c channels from one column. */
-static void matmul_1col(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                        const pb_requant *requant_params, int8_t *out) {
+#if PB_DSP_NATIVE
+/* acc[0..3] += k / 4 (>= 1) groups of four channels' weights (channel c at w + c * k) times one interleaved
+ * column: 23 instructions per 16 MACs, the column's two words loaded once for the four channels (the fully
+ * connected op, and a conv's last pixel). */
+__attribute__((naked, noinline)) static void mac_4x1_asm(const int8_t *w __attribute__((unused)),
+                                                        int32_t k __attribute__((unused)),
+                                                        const uint32_t *cols __attribute__((unused)),
+                                                        int32_t *acc __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "push    {r3}\n"
+        "ldmia   r3, {r4-r7}\n"
+        "lsr     r8, r1, #2\n"
+        "mov     r3, r2\n"
+        "mov     r2, r1\n"               /* channels 1 and 3 at [r0, r2] and [r1, r2] */
+        "add     r1, r0, r1, lsl #1\n"   /* channel 2 */
+        "1:\n"
+        "ldrd    r9, r10, [r3], #8\n"
+        "ldr     r11, [r0, r2]\n"
+        "ldr     r12, [r0], #4\n"
+        "sxtb16  lr, r12\n"
+        "sxtb16  r12, r12, ror #8\n"
+        "smlad   r4, lr, r9, r4\n"
+        "smlad   r4, r12, r10, r4\n"
+        "sxtb16  lr, r11\n"
+        "sxtb16  r11, r11, ror #8\n"
+        "smlad   r5, lr, r9, r5\n"
+        "smlad   r5, r11, r10, r5\n"
+        "ldr     r11, [r1, r2]\n"
+        "ldr     r12, [r1], #4\n"
+        "sxtb16  lr, r12\n"
+        "sxtb16  r12, r12, ror #8\n"
+        "smlad   r6, lr, r9, r6\n"
+        "smlad   r6, r12, r10, r6\n"
+        "sxtb16  lr, r11\n"
+        "sxtb16  r11, r11, ror #8\n"
+        "smlad   r7, lr, r9, r7\n"
+        "smlad   r7, r11, r10, r7\n"
+        "subs    r8, r8, #1\n"
+        "bne     1b\n"
+        "pop     {r3}\n"
+        "stmia   r3, {r4-r7}\n"
+        "pop     {r4-r11, pc}\n");
+}
+#endif
+
+/* out[oc] from one column for the channels four at a time (mac_4x1_asm); returns the first channel it
+ * leaves to matmul_1col. The caller calls that, so that the deepest stack is one of the two frames. */
+static int32_t matmul_1col_quads(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols,
+                                 const int32_t *bias, const pb_requant *requant_params, int8_t *out) {
+    int32_t oc = 0;
+#if PB_DSP_NATIVE
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
     const int16_t *tail0 = (const int16_t *)(cols + 2 * groups);
-    int32_t oc = 0;
+    for (; groups > 0 && oc + 4 <= out_c; oc += 4) {
+        const int8_t *w = weights + oc * k;
+        int32_t acc[4];
+        for (int32_t i = 0; i < 4; ++i) {
+            acc[i] = bias ? bias[oc + i] : 0;
+        }
+        mac_4x1_asm(w, k, cols, acc);
+        for (int32_t i = 0; i < 4; ++i, w += k) {
+            for (int32_t t = 0; t < tail; ++t) {
+                acc[i] += w[4 * groups + t] * tail0[t];
+            }
+            out[oc + i] = requant(acc[i], q, oc + i);
+        }
+    }
+#else
+    (void)weights, (void)k, (void)out_c, (void)cols, (void)bias, (void)requant_params, (void)out;
+#endif
+    return oc;
+}
+
+/* out[oc] for the channels first..out_c - 1 from one column. */
+static void matmul_1col(const int8_t *weights, int32_t k, int32_t first, int32_t out_c, const uint32_t *cols,
+                        const int32_t *bias, const pb_requant *requant_params, int8_t *out) {
+    const requant_values values = requant_of(requant_params);
+    const requant_values *q = &values;
+    const int32_t groups = k >> 2, tail = k & 3;
+    const int16_t *tail0 = (const int16_t *)(cols + 2 * groups);
+    int32_t oc = first;
     for (; oc + 2 <= out_c; oc += 2) {
         const int8_t *wa = weights + oc * k;
         const int8_t *wb = wa + k;
@@ -716,7 +792,8 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
-            matmul_1col(filter, k, out_c, cols, bias, q, out_px[0]);
+            matmul_1col(filter, k, matmul_1col_quads(filter, k, out_c, cols, bias, q, out_px[0]), out_c, cols, bias, q,
+                        out_px[0]);
         }
     }
 }
@@ -735,7 +812,10 @@ void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out
     }
     if (b < batches) {
         expand_column(input + b * in_features, in_features, input_offset, cols, 0, 1);
-        matmul_1col(weights, in_features, out_features, cols, bias, q, output + b * out_features);
+        int8_t *out = output + b * out_features;
+        matmul_1col(weights, in_features,
+                    matmul_1col_quads(weights, in_features, out_features, cols, bias, q, out), out_features, cols,
+                    bias, q, out);
     }
 }
 
@@ -891,7 +971,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
         } else {
-            matmul_1col(filter, k, out_c, cols, bias, q, out_px[0]);
+            matmul_1col(filter, k, matmul_1col_quads(filter, k, out_c, cols, bias, q, out_px[0]), out_c, cols, bias, q,
+                        out_px[0]);
         }
     }
 }
