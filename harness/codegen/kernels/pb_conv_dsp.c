@@ -135,64 +135,6 @@ static PB_ALWAYS_INLINE void mac_2x2_asm(const int8_t **wa, const int8_t **wb, c
 }
 #endif
 
-/* out0[oc], out1[oc] for all out_c channels from two interleaved columns. */
-static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                         const pb_requant *requant_params, int8_t *out0, int8_t *out1) {
-    const requant_values values = requant_of(requant_params);
-    const requant_values *q = &values;
-    const int32_t groups = k >> 2, tail = k & 3;
-    const int16_t *tail0 = (const int16_t *)(cols + 4 * groups);
-    const int16_t *tail1 = tail0 + tail;
-    int32_t oc = 0;
-    for (; oc + 2 <= out_c; oc += 2) {
-        const int8_t *wa = weights + oc * k;
-        const int8_t *wb = wa + k;
-        int32_t a0 = bias ? bias[oc] : 0, b0 = bias ? bias[oc + 1] : 0;
-        int32_t a1 = a0, b1 = b0;
-        const uint32_t *c = cols;
-#if PB_DSP_NATIVE
-        if (groups > 0) {
-            mac_2x2_asm(&wa, &wb, &c, groups, &a0, &b0, &a1, &b1);
-        }
-#else
-        for (int32_t g = 0; g < groups; ++g) {
-            PB_MAC_2X2_GROUP();
-        }
-#endif
-        for (int32_t t = 0; t < tail; ++t) {
-            a0 += wa[t] * tail0[t];
-            b0 += wb[t] * tail0[t];
-            a1 += wa[t] * tail1[t];
-            b1 += wb[t] * tail1[t];
-        }
-        out0[oc] = requant(a0, q, oc);
-        out0[oc + 1] = requant(b0, q, oc + 1);
-        out1[oc] = requant(a1, q, oc);
-        out1[oc + 1] = requant(b1, q, oc + 1);
-    }
-    if (oc < out_c) {
-        const int8_t *wa = weights + oc * k;
-        int32_t a0 = bias ? bias[oc] : 0, a1 = a0;
-        const uint32_t *c = cols;
-        for (int32_t g = 0; g < groups; ++g) {
-            const uint32_t wa_raw = pb_read_u32(wa);
-            wa += 4;
-            const uint32_t wa02 = pb_sxtb16(wa_raw), wa13 = pb_sxtb16_ror8(wa_raw);
-            a0 = pb_smlad(wa02, c[0], a0);
-            a0 = pb_smlad(wa13, c[1], a0);
-            a1 = pb_smlad(wa02, c[2], a1);
-            a1 = pb_smlad(wa13, c[3], a1);
-            c += 4;
-        }
-        for (int32_t t = 0; t < tail; ++t) {
-            a0 += wa[t] * tail0[t];
-            a1 += wa[t] * tail1[t];
-        }
-        out0[oc] = requant(a0, q, oc);
-        out1[oc] = requant(a1, q, oc);
-    }
-}
-
 /* ---- six columns at a time ------------------------------------------------------------------------ */
 
 /* The 1x1 and general conv kernels multiply PB_BLOCK_COLS pixels' columns at a time with one output
@@ -603,6 +545,79 @@ static int32_t matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, con
     return oc;
 }
 
+/* One output from a conv call's channel table (prepare_requants): its SMMLAR or 64-bit form, else
+ * pb_requantize_s8_fast; requants NULL (the fully connected op has no table): pb_requantize_s8_fast. */
+static PB_ALWAYS_INLINE int8_t requant_entry(int32_t acc, const channel_entry *requants, const requant_values *q,
+                                            int32_t oc) {
+    if (requants == NULL || requants[oc].requant.shift == 0) {
+        return requant(acc, q, oc);
+    }
+    pb_channel_requant_x2 cr = requants[oc].requant;
+    cr.shift &= PB_SHIFT_MASK;
+    const int32_t value =
+        cr.shift & PB_BIG_SHIFT ? requant_big(acc, &cr, q->zero_point * 256) : pb_requant_x2(acc, &cr);
+    return (int8_t)clamp_act(value, q->act_min, q->act_max);
+}
+
+/* out0[oc], out1[oc] for all out_c channels from two interleaved columns (requants: requant_entry's). */
+static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
+                         const pb_requant *requant_params, const channel_entry *requants, int8_t *out0,
+                         int8_t *out1) {
+    const requant_values values = requant_of(requant_params);
+    const requant_values *q = &values;
+    const int32_t groups = k >> 2, tail = k & 3;
+    const int16_t *tail0 = (const int16_t *)(cols + 4 * groups);
+    const int16_t *tail1 = tail0 + tail;
+    int32_t oc = 0;
+    for (; oc + 2 <= out_c; oc += 2) {
+        const int8_t *wa = weights + oc * k;
+        const int8_t *wb = wa + k;
+        int32_t a0 = bias ? bias[oc] : 0, b0 = bias ? bias[oc + 1] : 0;
+        int32_t a1 = a0, b1 = b0;
+        const uint32_t *c = cols;
+#if PB_DSP_NATIVE
+        if (groups > 0) {
+            mac_2x2_asm(&wa, &wb, &c, groups, &a0, &b0, &a1, &b1);
+        }
+#else
+        for (int32_t g = 0; g < groups; ++g) {
+            PB_MAC_2X2_GROUP();
+        }
+#endif
+        for (int32_t t = 0; t < tail; ++t) {
+            a0 += wa[t] * tail0[t];
+            b0 += wb[t] * tail0[t];
+            a1 += wa[t] * tail1[t];
+            b1 += wb[t] * tail1[t];
+        }
+        out0[oc] = requant_entry(a0, requants, q, oc);
+        out0[oc + 1] = requant_entry(b0, requants, q, oc + 1);
+        out1[oc] = requant_entry(a1, requants, q, oc);
+        out1[oc + 1] = requant_entry(b1, requants, q, oc + 1);
+    }
+    if (oc < out_c) {
+        const int8_t *wa = weights + oc * k;
+        int32_t a0 = bias ? bias[oc] : 0, a1 = a0;
+        const uint32_t *c = cols;
+        for (int32_t g = 0; g < groups; ++g) {
+            const uint32_t wa_raw = pb_read_u32(wa);
+            wa += 4;
+            const uint32_t wa02 = pb_sxtb16(wa_raw), wa13 = pb_sxtb16_ror8(wa_raw);
+            a0 = pb_smlad(wa02, c[0], a0);
+            a0 = pb_smlad(wa13, c[1], a0);
+            a1 = pb_smlad(wa02, c[2], a1);
+            a1 = pb_smlad(wa13, c[3], a1);
+            c += 4;
+        }
+        for (int32_t t = 0; t < tail; ++t) {
+            a0 += wa[t] * tail0[t];
+            a1 += wa[t] * tail1[t];
+        }
+        out0[oc] = requant_entry(a0, requants, q, oc);
+        out1[oc] = requant_entry(a1, requants, q, oc);
+    }
+}
+
 #if PB_DSP_NATIVE
 /* acc[0..3] += k / 4 (>= 1) groups of four channels' weights (channel c at w + c * k) times one interleaved
  * column: 23 instructions per 16 MACs, the column's two words loaded once for the four channels (the fully
@@ -790,7 +805,7 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
         } else if (ncols == 2) {
-            matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
+            matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
         } else {
             matmul_1col(filter, k, matmul_1col_quads(filter, k, out_c, cols, bias, q, out_px[0]), out_c, cols, bias, q,
                         out_px[0]);
@@ -807,7 +822,7 @@ void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out
     for (; b + 2 <= batches; b += 2) {
         expand_column(input + b * in_features, in_features, input_offset, cols, 0, 2);
         expand_column(input + (b + 1) * in_features, in_features, input_offset, cols, 1, 2);
-        matmul_2cols(weights, in_features, out_features, cols, bias, q, output + b * out_features,
+        matmul_2cols(weights, in_features, out_features, cols, bias, q, NULL, output + b * out_features,
                      output + (b + 1) * out_features);
     }
     if (b < batches) {
@@ -969,7 +984,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
         } else if (ncols == 2) {
-            matmul_2cols(filter, k, out_c, cols, bias, q, out_px[0], out_px[1]);
+            matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
         } else {
             matmul_1col(filter, k, matmul_1col_quads(filter, k, out_c, cols, bias, q, out_px[0]), out_c, cols, bias, q,
                         out_px[0]);
