@@ -2,9 +2,12 @@
 """The ``search`` command: the schedule search's objectives over the schedules of a model.
 
 By default the schedules are those on the Pareto set of msf-CNN's boundary graph (``--method segments``,
-harness/schedule/segment_search.py: layers' boundaries as nodes, segments as edges with analytic memory
-and MAC costs: per layer, one patch stage, row-streamed spans; ``--no-rows`` leaves the last out), each
-then planned and ranked by its arena; ``--method every`` plans every (p, n).
+harness/schedule/segment_search.py: layers' boundaries as nodes, segments as edges with a memory cost (what
+the arena planner's buffers cover at the segment's steps, the segment planned alone; ``--memory analytic``:
+the paper's figure) and a MAC cost: per layer, a patch stage over the first layers (``--patches``), row-
+streamed spans anywhere (``--no-rows`` leaves them out)), each then planned whole and ranked by its arena;
+``--method every`` plans every (p, n). A chosen schedule beyond one patch stage is set beside MCUNetV2's
+(p, n) point needing the least SRAM of those needing as much or more.
 
 - ``fewest-macs``: the schedule with the fewest MACs that fits the SRAM (and flash) budget (the paper's
   choice; ``SearchResult.best``);
@@ -23,7 +26,8 @@ hide the whole gain of patches on a float-input model.
 ``--run`` measures the chosen point on the board's emulator (the least SRAM under the MAC cap when one is
 given, else the fewest MACs within the SRAM budget) through ``harness.pipeline.measure`` and prints its
 line as ``python -m harness.pipeline.measure`` does (SRAM measured, instructions, the bit-exact verdict),
-storing it as a run of its own in the results database (``--results``; default build/results.sqlite).
+storing it as a run of its own in the results database (``--results``; default build/results.sqlite);
+``--beside`` measures MCUNetV2's point beside it in the same run and prints both instruction counts.
 """
 
 from __future__ import annotations
