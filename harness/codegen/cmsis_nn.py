@@ -96,6 +96,8 @@ def emit(ctx: OpContext) -> OpCode:
     """The op's C: the CMSIS-NN call (its kind's in harness/codegen/ops.py CMSIS_NN), or (an op it does
     not run) patchbench's portable kernel."""
     code = emit_op(ctx)  # the portable kernel's OpCode: its constants and structs serve both
+    if code.macro == "pool_rows":  # a global pool row by row into int32 sums: patchbench's kernel only
+        return code
     if not runs_cmsis(ctx.graph, ctx.op):
         reason = fallback_reason(ctx.graph, ctx.op)
         if reason:

@@ -115,6 +115,8 @@ def whole(graph: Graph, name: str) -> Region:
 class StageLayout:
     """Views of the patch stage's tensors, patch by patch."""
 
+    accumulating: frozenset[str] = frozenset()  # global pools run row by row into int32 sums (RowLayout)
+
     def __init__(self, graph: Graph, plan: PatchPlan, arena: ArenaPlan):
         self.graph, self.plan, self.arena = graph, plan, arena
         self.streamed = arena.input_mode == "streamed"
@@ -174,6 +176,9 @@ class RowLayout(StageLayout):
         self.graph, self.arena = graph, arena
         self.plan = RowSteps.of(plan)
         self.streamed = arena.input_mode == "streamed"
+        self.accumulating = frozenset(
+            part.accumulates for part in plan.parts if isinstance(part, RowPlan) and part.accumulates
+        )
 
     def view(self, patch: Patch, name: str) -> View:
         if self.arena.buffer(name).kind != "rows":
@@ -241,7 +246,7 @@ def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
                 out_c=out_c, pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right,
                 in_row_stride=strides[0], out_row_stride=out_view.row_stride,
             )  # fmt: skip
-            if op.kind in WINDOW_OPS:
+            if op.kind in WINDOW_OPS and op.name not in layout.accumulating:
                 try:
                     kernels.check_region(region, kernels.window_for_op(graph, op))
                 except kernels.KernelError as err:

@@ -56,6 +56,7 @@ from harness.ir.geometry import input_window, op_pads  # noqa: F401
 from harness.reference.binary import maximum, minimum, prelu, sub  # noqa: F401
 from harness.reference.ops import (  # noqa: F401
     add,
+    average_of_sums,
     average_pool2d,
     concatenation,
     conv2d,

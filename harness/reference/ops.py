@@ -271,8 +271,17 @@ def average_pool2d(
         count += mask
     if np.any(count == 0):
         raise ReferenceError("AVERAGE_POOL_2D: a window covers only padding (TFLite fails on this too)")
-    total = total.astype(np.int64)
-    count = np.broadcast_to(count, total.shape).astype(np.int64)
+    return average_of_sums(total, count, act_min, act_max)
+
+
+def average_of_sums(
+    total: np.ndarray, count, act_min: int = quant.INT8_MIN, act_max: int = quant.INT8_MAX
+) -> np.ndarray:
+    """AVERAGE_POOL_2D's last step: int8 averages of the window sums ``total`` over ``count`` real pixels
+    (a number or an array broadcasting to ``total``), rounded half away from zero, clamped. A global pool
+    run row by row (harness/schedule/rows.py) sums its rows first, then calls this."""
+    total = np.asarray(total).astype(np.int64)
+    count = np.broadcast_to(np.asarray(count), total.shape).astype(np.int64)
     half = count // 2
     # C division truncates toward zero: positive sums round up at .5, others round down at -.5.
     rounded = np.where(total > 0, (total + half) // count, -((half - total) // count))

@@ -825,6 +825,27 @@ class _RowLayout(_Layout):
             pieces[part.stage_output].first = first  # filled row by row
         return pieces
 
+    def groups(self) -> list[_Group]:
+        groups = super().groups()
+        # a global pool run row by row keeps its int32 accumulator in its scratch from the segment's first
+        # step to its last (the kernel adds every row into it)
+        for part in self.parts:
+            if part.accumulates is None:
+                continue
+            name = f"scratch:{part.accumulates}"
+            for group in groups:
+                for piece in group.pieces:
+                    if piece.name == name:
+                        piece.first = self.step_of[part.stage_ops[0]]
+                        piece.last = self.step_of[part.stage_ops[-1]]
+        return groups
+
+    def _scratch_bytes(self, op: Op, in_place: bool) -> int:
+        part = self.part_of.get(op.name)
+        if part is not None and part.accumulates == op.name:
+            return super()._scratch_bytes(op, in_place) + part.accumulator_bytes(self.graph)
+        return super()._scratch_bytes(op, in_place)
+
     def _runs(self, op: Op, in_place: bool = False) -> list[KernelShapes]:
         part = self.part_of.get(op.name)
         if part is None:

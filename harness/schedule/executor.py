@@ -322,11 +322,17 @@ def _run_staged_in_arena(graph: Graph, parts, x, full, view, poison_scratch, epi
         part = first_op.get(op.name)
         if part is not None:
             reads = {name: (x if name in graph.inputs else full(name)) for name in part.stage_inputs}
+            sums = buffers.get(f"scratch:{part.accumulates}")
+            accumulator = None
+            if sums is not None:  # the global pool's sums in its scratch's bytes, kept through the segment
+                size = part.accumulator_bytes(graph)
+                accumulator = memory[sums.offset : sums.offset + size].view(np.int32)
             _run_row_segment(
                 graph, part, reads, ops, False,
                 ring_memory=lambda name, shape: view(name, shape, batched=False),
                 output=full(part.stage_output), before_step=poison_scratch,
                 whole=frozenset(name for name in part.capacity if buffers[name].kind != "rows"),
+                accumulator=accumulator,
             )  # fmt: skip
             results[part.stage_output] = full(part.stage_output).copy()
         if op.name in in_part or op.name in fused_adds:
@@ -511,11 +517,14 @@ def _run_row_segment(
     output: np.ndarray | None = None,
     before_step=None,
     whole: frozenset[str] = frozenset(),
+    accumulator: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """One row-streamed segment, step by step. ``values``: the whole tensors it reads from outside (and the
     graph inputs whose rows it loads). Rings are random arrays, or ``ring_memory(name, shape)`` (the arena's
     bytes); the output fills ``output`` (default: a new array); ``before_step(op)`` runs before each op's
-    row (the arena run poisons its scratch); ``whole``: graph inputs held whole (input counted), no ring."""
+    row (the arena run poisons its scratch); ``whole``: graph inputs held whole (input counted), no ring;
+    ``accumulator``: the int32 sums of a global pool run row by row (the arena's bytes of its scratch,
+    never poisoned between its rows; default: a new array)."""
     rng = np.random.default_rng(0)
     rings = {}
     for name, rows in plan.capacity.items():
@@ -528,6 +537,8 @@ def _run_row_segment(
     stage_output = output if output is not None else np.zeros(out_tensor.shape, np.dtype(out_tensor.dtype))
     written = np.zeros(out_tensor.shape[1], np.int32)
     assembled: dict[str, np.ndarray] = {}
+    if accumulator is None:  # the global pool's channel sums (int32, as in C)
+        accumulator = np.zeros(out_tensor.shape[-1], np.int32)
 
     def read(name: str, need: Region, op: str) -> np.ndarray:
         if name in rings:
@@ -548,15 +559,20 @@ def _run_row_segment(
             result = values[step.tensor][:, step.row : step.row + 1]
         else:
             op = ops[step.op]
-            if before_step is not None:
+            if before_step is not None and op.name != plan.accumulates:
                 before_step(op)
             arrays = {
                 name: read(name, need, op.name)
                 for name, need in zip(op.inputs, step.inputs, strict=True)
                 if need is not None
             }
-            region = plan.region(step.tensor, (step.row, step.row + step.rows))
-            result = _run_step(graph, op, arrays, OpStep(op.name, region, step.inputs, step.pads))
+            if op.name == plan.accumulates:
+                result = _accumulate(graph, op, arrays[op.inputs[0]], step.inputs[0], accumulator)
+                if result is None:
+                    continue  # not the last row: nothing written yet
+            else:
+                region = plan.region(step.tensor, (step.row, step.row + step.rows))
+                result = _run_step(graph, op, arrays, OpStep(op.name, region, step.inputs, step.pads))
         rows = slice(step.row, step.row + step.rows)
         if step.tensor == plan.stage_output:
             stage_output[:, rows] = result
@@ -571,6 +587,21 @@ def _run_row_segment(
         raise ScheduleError(f"internal error: the rows do not write every row of {plan.stage_output!r} once")
     assembled[plan.stage_output] = stage_output
     return assembled
+
+
+def _accumulate(graph: Graph, op: Op, rows: np.ndarray, window: Region, accumulator: np.ndarray):
+    """One step of a global average pool run row by row: ``rows`` (its input ``window``) added into the
+    int32 ``accumulator`` (zeroed at the first row); after the last row, the pool's output (else None)."""
+    height, width = graph.tensor(op.inputs[0]).shape[1:3]
+    if window.y0 == 0:
+        accumulator[:] = 0
+    accumulator += rows.astype(np.int32).sum(axis=(0, 1, 2), dtype=np.int32)
+    if window.y1 < height:
+        return None
+    act_min = int(op.attrs.get("act_min", -128))
+    act_max = int(op.attrs.get("act_max", 127))
+    average = reference.average_of_sums(accumulator, height * width, act_min, act_max)
+    return average.reshape(graph.tensor(op.outputs[0]).shape)
 
 
 class _Ring:

@@ -245,7 +245,7 @@ def row_stage_bytes(graph: Graph, plan: RowPlan, input_mode: InputMode = "stream
     the whole segment output, what it reads from outside (a graph input: its ring when streamed, the
     whole image counted; an earlier op's output: whole), and every other tensor alive across it."""
     _check_mode(input_mode)
-    total = graph.tensor(plan.stage_output).nbytes
+    total = graph.tensor(plan.stage_output).nbytes + plan.accumulator_bytes(graph)
     for name, rows in plan.capacity.items():
         tensor = graph.tensor(name)
         if name in graph.inputs and input_mode == "counted":
@@ -309,8 +309,9 @@ def profile(
         in_stage = ops[0].name in stage_streamed
         mem_layer = max(per_layer[index_of[op.name]] for op in ops)
         if in_stage:
-            mem_streamed = max(stage_streamed[op.name] for op in ops)
-            mem_counted = max(stage_counted[op.name] for op in ops)
+            # an op of the layer outside the segment (the flatten after a row-by-row global pool) per layer
+            mem_streamed = max(stage_streamed.get(op.name, per_layer[index_of[op.name]]) for op in ops)
+            mem_counted = max(stage_counted.get(op.name, per_layer[index_of[op.name]]) for op in ops)
             macs = sum(stage_macs.get(op.name, 0) for op in ops)
         else:
             mem_streamed = mem_counted = mem_layer

@@ -23,6 +23,13 @@ that would fall past the end first *shifts* the live rows to the start of the bu
 ``RowStep.shift`` rows; the origin becomes the lowest live row). ``capacity`` is the most rows alive at
 once, so the buffer is as small as the schedule allows and a shift happens about once a row.
 
+A segment may end with a *global* average pool (AVERAGE_POOL_2D whose window is the whole map, one
+output pixel): it runs on every row of its input as that row arrives, adding the row into an int32
+accumulator of its channels, and the last row divides by the count with TFLite's rounding, so the map
+it pools (a classifier's wide 1x1 conv output) is never held whole, only the rows its step reads
+(``RowPlan.accumulates``; ``accumulator_bytes``). A RESHAPE after it (the flatten before the classifier)
+runs per layer after the segment.
+
 Accounting: every ring is alive through the whole segment (it carries rows from one step to the next),
 so the segment needs the sum of its rings, the whole segment output, and the network input (its ring
 when streamed, the whole image when counted), besides the kernels' scratch; ``profile.profile`` and
@@ -87,6 +94,8 @@ class RowPlan:
     stage_macs_per_layer: int
     op_layer: Mapping[str, str] = field(repr=False)
     group: int = 1  # output rows an op computes per step (more rows per kernel call, larger rings)
+    # the segment's last op when it is a global average pool run row by row into an accumulator, else None
+    accumulates: str | None = None
 
     kind = "rows"
     is_per_layer = False
@@ -119,6 +128,12 @@ class RowPlan:
             raise ScheduleError(f"tensor {tensor!r} is not held as a ring of rows in this plan")
         return self.capacity[tensor], self.widths[tensor]
 
+    def accumulator_bytes(self, graph: Graph) -> int:
+        """Bytes of the global pool's int32 accumulator (one per channel), alive through the segment."""
+        if self.accumulates is None:
+            return 0
+        return 4 * graph.tensor(self.stage_output).shape[-1]
+
     def op_steps(self, op: str) -> list[RowStep]:
         return [step for step in self.steps if step.op == op]
 
@@ -145,13 +160,34 @@ def make_row_plan(graph: Graph, n: int, start: int = 0, group: int = 1) -> RowPl
             f"graph {graph.name!r}: a row-streamed segment of n={n} layers from layer {start} does not fit "
             f"its {len(layers)} {unit}; n must be in 1..{len(layers) - start}"
         )
-    stage = [op for layer in layers[start : start + n] for op in layer]
+    stage = _without_trailing_flatten(graph, [op for layer in layers[start : start + n] for op in layer])
     op_layer = {
         op.name: name for name, layer in zip(graph.layer_names, graph.layers, strict=True) for op in layer
     }
     if not isinstance(group, int) or not 1 <= group <= MAX_GROUP:
         raise ScheduleError(f"rows per step g={group!r} is not supported; use an integer in 1..{MAX_GROUP}")
     return _row_plan(graph, n, stage, tuple(graph.layer_names[start : start + n]), op_layer, group)
+
+
+def is_global_pool(graph: Graph, op: Op) -> bool:
+    """An AVERAGE_POOL_2D whose window covers its whole input map (no padding) into one output pixel."""
+    if op.kind != "AVERAGE_POOL_2D":
+        return False
+    in_shape, out_shape = graph.tensor(op.inputs[0]).shape, graph.tensor(op.outputs[0]).shape
+    if len(in_shape) != 4 or len(out_shape) != 4 or out_shape[1:3] != (1, 1):
+        return False
+    fh, fw = op.attrs["filter"]
+    return fh == in_shape[1] and fw == in_shape[2]
+
+
+def _without_trailing_flatten(graph: Graph, stage: list[Op]) -> list[Op]:
+    """``stage`` less the RESHAPE ops that end it right after a global average pool (they run per layer)."""
+    end = len(stage)
+    while end > 1 and stage[end - 1].kind == "RESHAPE":
+        end -= 1
+    if end < len(stage) and is_global_pool(graph, stage[end - 1]):
+        return stage[:end]
+    return stage
 
 
 def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
@@ -165,7 +201,14 @@ def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
 def _row_plan(
     graph: Graph, n: int, stage: list[Op], stage_layers: tuple[str, ...], op_layer: dict[str, str], group: int = 1
 ) -> RowPlan:
-    _check_patchable(graph, stage)
+    accumulates = stage[-1].name if is_global_pool(graph, stage[-1]) else None
+    for op in stage[:-1]:
+        if is_global_pool(graph, op):
+            raise ScheduleError(
+                f"graph {graph.name!r}, op {op.name!r}: a global average pool runs row by row only as the "
+                "last op of its segment; end the segment there"
+            )
+    _check_patchable(graph, stage[:-1] if accumulates else stage)
     stage_output = stage[-1].outputs[0]
     _check_boundary(graph, stage, stage_output)
     produced = {op.outputs[0] for op in stage}
@@ -177,7 +220,7 @@ def _row_plan(
         for op in stage
         for name in [*activation_input_names(graph, op), *op.outputs]
     }
-    order = _pull_order(graph, stage, stage_output, width, group)
+    order = _pull_order(graph, stage, stage_output, width, group, accumulates)
     steps, capacity = _place_rows(graph, stage, stage_output, order)
     return RowPlan(
         graph_name=graph.name,
@@ -193,6 +236,7 @@ def _row_plan(
         stage_macs_per_layer=sum(op_macs(graph, op) for op in stage),
         op_layer=MappingProxyType(op_layer),
         group=group,
+        accumulates=accumulates,
     )
 
 
@@ -208,15 +252,24 @@ class _Write:
 
 
 def _pull_order(
-    graph: Graph, stage: list[Op], stage_output: str, width: dict[str, int], group: int = 1
+    graph: Graph,
+    stage: list[Op],
+    stage_output: str,
+    width: dict[str, int],
+    group: int = 1,
+    accumulates: str | None = None,
 ) -> list[_Write]:
-    """Every row of every needed tensor, in the demand-driven order, with the live rows of its ring."""
+    """Every row of every needed tensor, in the demand-driven order, with the live rows of its ring. The
+    accumulating global pool (``accumulates``) takes its input ``group`` rows a step, each step writing
+    (into the accumulator; the last one the output) output row 0."""
     producer = {op.outputs[0]: op for op in stage}
     height = {name: hwc(graph.tensor(name).shape)[0] for name in width}
     # windows[op][y]: the input windows (and pads) of output row y, full width
     windows: dict[str, list[tuple[list[Region | None], Pads | None]]] = {}
     for op in stage:
         out = op.outputs[0]
+        if op.name == accumulates:
+            continue
         windows[op.name] = [
             _input_needs(graph, op, Region(y, y + 1, 0, width[out])) for y in range(height[out])
         ]
@@ -228,7 +281,10 @@ def _pull_order(
     # lowest[op][index][y]: the lowest row of that input any of rows y.. of op reads (inf: none)
     never = np.iinfo(np.int64).max
     lowest: dict[tuple[str, int], np.ndarray] = {}
+    pooled = 0  # input rows the accumulating pool has taken
     for op in stage:
+        if op.name == accumulates:
+            continue
         rows = windows[op.name]
         for index in activation_inputs(graph, op):
             first = np.array(
@@ -242,7 +298,10 @@ def _pull_order(
     def live_from(tensor: str) -> int:
         return int(
             min(
-                (lowest[(op.name, index)][done[op.outputs[0]]] for op, index in readers.get(tensor, [])),
+                (
+                    pooled if op.name == accumulates else lowest[(op.name, index)][done[op.outputs[0]]]
+                    for op, index in readers.get(tensor, [])
+                ),
                 default=never,
             )
         )
@@ -259,6 +318,9 @@ def _pull_order(
                 order.append(_Write(None, tensor, y, (), None, min(live_from(tensor), y)))
                 done[tensor] += 1
                 continue
+            if op.name == accumulates:
+                pool(op)
+                continue
             count = min(group, height[tensor] - y)
             if count == 1:
                 needs, pads = windows[op.name][y]
@@ -270,6 +332,18 @@ def _pull_order(
                     ensure(op.inputs[index], need.y1)
             order.append(_Write(op, tensor, y, tuple(needs), pads, min(live_from(tensor), y), count))
             done[tensor] += count
+
+    def pool(op: Op) -> None:
+        nonlocal pooled
+        source = op.inputs[0]
+        while pooled < height[source]:
+            count = min(group, height[source] - pooled)
+            ensure(source, pooled + count)
+            window = Region(pooled, pooled + count, 0, width[source])
+            # the rows below this step's window are dropped once it has taken them
+            order.append(_Write(op, op.outputs[0], 0, (window,), (0, 0, 0, 0), 0, 1))
+            pooled += count
+        done[op.outputs[0]] = 1
 
     for y in range(height[stage_output]):
         ensure(stage_output, y + 1)

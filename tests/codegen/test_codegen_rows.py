@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from machine import needs
 
+import models
 from harness.codegen import CodegenOptions, generate_model
 from harness.codegen.hostrun import run_on_host
 from harness.engines import get_engine
@@ -85,6 +86,23 @@ def test_dilated_and_strided_windows_bit_exact_on_the_host():
         assert run_on_host(model) == expected_output(graph, x)
 
 
+@needs_gcc
+@pytest.mark.parametrize("optimized", [True, False])
+def test_a_global_pool_row_by_row_bit_exact_on_the_host(optimized):
+    """The classifier's global pool ends a segment: pb_avg_pool_rows_s8 adds each row into int32 sums kept
+    in its scratch through the segment, the last row writes the averages; the flatten runs after."""
+    graph = models.get_model("mbv2-w0.35-r48")
+    x = _input(graph)
+    label = "rows n=8 + per-layer n=10 + rows n=2"
+    model = generate_model(graph, make_schedule_plan(graph, label), "stm32h743", x,
+                           CodegenOptions(optimized, "streamed"))  # fmt: skip
+    assert run_on_host(model) == expected_output(graph, x)
+    source = model.sources["model.c"]
+    assert source.count("pb_avg_pool_rows_s8(&s->region, s->origin[2], 2,") == 1
+    sums = model.arena.buffer("scratch:pool")
+    assert sums.size >= 4 * 1280 and sums.last > sums.first  # alive across the segment's steps
+
+
 @pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 @pytest.mark.parametrize("target", ["stm32f746", "stm32h743"])
@@ -100,5 +118,28 @@ def test_row_segments_bit_exact_on_the_emulator(target):
     result = run_point(planned, built)
     assert result.status == "passed" and result.exact, result.summary()
     assert result.mac_overhead == 0.0
+    assert result.sram_measured <= result.sram_planned <= 1.10 * result.sram_measured, result.summary()
+    print(result.summary())
+
+
+@pytest.mark.emulator
+@needs("arm-none-eabi-gcc", "qemu-system-arm")
+def test_a_global_pool_row_by_row_bit_exact_on_the_emulator():
+    """A segment ending in a global average pool (its int32 sums in the arena through the segment) on
+    QEMU H743: bit-exact, measured <= planned <= 1.10 x measured."""
+    graph = build_stack(
+        [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("conv", 1, 1, channels=96),
+         LayerSpec("avg_pool", 9, 1, padding="VALID")],
+        input_shape=(1, 18, 18, 3), seed=4, name="pooled_rows",
+    )  # fmt: skip
+    options = get_engine().options("optimized", input_mode="streamed")
+    label = "rows n=4"
+    result = new_result(graph, "stm32h743", 0, 0, options=options, schedule=label)
+    planned = plan_point(result, graph, "stm32h743", repeat=1, warmup=0, options=options)
+    assert "pb_avg_pool_rows_s8(&s->region" in planned.generated.sources["model.c"]
+    built = build_point(planned)
+    assert note_build(result, built), result.summary()
+    result = run_point(planned, built)
+    assert result.status == "passed" and result.exact, result.summary()
     assert result.sram_measured <= result.sram_planned <= 1.10 * result.sram_measured, result.summary()
     print(result.summary())

@@ -153,6 +153,44 @@ def test_several_rows_per_step_are_bit_exact_with_larger_rings(label):
     assert plan.parts[0].group in {step.rows for step in plan.parts[0].steps if step.op}
 
 
+@pytest.mark.parametrize("label", ["rows n=8 + per-layer n=10 + rows n=2", "rows n=8 + per-layer n=10 + rows n=2 g=2"])
+def test_a_global_pool_ends_a_segment_row_by_row(label):
+    """The classifier's global average pool takes its input row by row into int32 sums: the map it pools
+    is a ring of the rows one step reads, never whole; the flatten after it runs per layer."""
+    graph = models.get_model("mbv2-w0.35-r48")
+    plan = make_schedule_plan(graph, label)
+    _assert_exact(graph, plan, _input(graph))
+    last = plan.parts[-1]
+    pool = graph.op("pool")
+    height = graph.tensor(pool.inputs[0]).shape[1]
+    assert last.accumulates == "pool" and last.stage_output == pool.outputs[0]
+    assert "flatten" not in last.stage_ops and last.stage_layers[-1] == "pool"
+    assert last.capacity[pool.inputs[0]] == min(last.group, height)
+    steps = last.op_steps("pool")
+    assert [(s.inputs[0].y0, s.inputs[0].y1) for s in steps] == [
+        (y, min(y + last.group, height)) for y in range(0, height, last.group)
+    ]
+    channels = graph.tensor(pool.outputs[0]).shape[-1]
+    assert last.accumulator_bytes(graph) == 4 * channels
+    # the segment holds the classifier conv's map (2 x 2 x 1280 here) as the rows of one step, the int32
+    # sums, the pool's output and the conv's input (whole: the segment before is per layer)
+    mapped = graph.tensor(pool.inputs[0])
+    ring = last.capacity[pool.inputs[0]] * mapped.nbytes // mapped.shape[1]
+    held = ring + 4 * channels + graph.tensor(pool.outputs[0]).nbytes + graph.tensor("b16_project_out").nbytes
+    assert profile(graph, plan).layers[graph.layer_names.index("pool")].per_patch_bytes == held
+
+
+def test_a_global_pool_runs_row_by_row_only_at_the_end_of_its_segment():
+    graph = build_stack(
+        [LayerSpec("conv", 3, 1, channels=6), LayerSpec("avg_pool", 7, 1, padding="VALID"), LayerSpec("conv", 1, 1)],
+        input_shape=(1, 7, 7, 3), seed=3, name="pooled",
+    )  # fmt: skip
+    x = _input(graph)
+    _assert_exact(graph, make_schedule_plan(graph, "rows n=2 + per-layer n=1"), x)
+    with pytest.raises(ScheduleError, match="global average pool runs row by row only as the last op"):
+        make_row_plan(graph, 3)
+
+
 def test_one_row_segment_per_block_of_mcunet_in0_is_bit_exact_in_its_arena():
     graph = models.get_model("mcunet-in0")
     label = " + ".join(["rows n=3"] + ["rows n=1"] * 10)
@@ -184,7 +222,13 @@ def test_a_ring_one_row_too_small_is_caught():
 
 
 @pytest.mark.parametrize(
-    "label", ["rows n=8", "rows n=3 + rows n=1 + per-layer n=2 + rows n=2", "p=2 n=3 + rows n=2 + rows n=3"]
+    "label",
+    [
+        "rows n=8",
+        "rows n=3 + rows n=1 + per-layer n=2 + rows n=2",
+        "p=2 n=3 + rows n=2 + rows n=3",
+        "rows n=8 + per-layer n=10 + rows n=2",  # a global pool's int32 sums: in both
+    ],
 )
 def test_profile_equals_the_arena_without_scratch(label):
     graph = models.get_model("mbv2-w0.35-r48")

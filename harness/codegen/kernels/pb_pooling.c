@@ -71,3 +71,37 @@ void pb_max_pool_s8(const pb_region *r, const pb_window *w, int32_t act_min, int
         }
     }
 }
+
+/* A global AVERAGE_POOL_2D (its window the whole map, one output pixel) run row by row inside a
+ * row-streamed segment (harness/schedule/rows.py): each call adds the region's in_h rows, starting at map
+ * row `first_row`, into `sums` (one int32 per channel, zeroed by the call at row 0); the call that takes
+ * the map's last row (`height` rows in all) writes the averages of the height x in_w pixels, rounded half
+ * away from zero and clamped as pb_avg_pool_s8 does, so the result is the whole-map pool's bit for bit. */
+void pb_avg_pool_rows_s8(const pb_region *r, int32_t first_row, int32_t height, int32_t act_min, int32_t act_max,
+                         const int8_t *input, int32_t *sums, int8_t *output) {
+    const int32_t in_rs = pb_in_row_stride(r);
+    const int32_t channels = r->in_c;
+    if (first_row == 0) {
+        for (int32_t c = 0; c < channels; ++c) {
+            sums[c] = 0;
+        }
+    }
+    for (int32_t y = 0; y < r->in_h; ++y) {
+        const int8_t *row = input + y * in_rs;
+        for (int32_t x = 0; x < r->in_w; ++x) {
+            for (int32_t c = 0; c < channels; ++c) {
+                sums[c] += row[x * channels + c];
+            }
+        }
+    }
+    if (first_row + r->in_h < height) {
+        return;
+    }
+    const int32_t count = height * r->in_w;
+    for (int32_t c = 0; c < channels; ++c) {
+        const int32_t sum = sums[c];
+        int32_t average = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+        average = average < act_min ? act_min : average > act_max ? act_max : average;
+        output[c] = (int8_t)average;
+    }
+}
