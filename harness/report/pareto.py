@@ -37,6 +37,7 @@ from harness.report.charts import (  # noqa: E402
     inline,
     plain,
     thousands,
+    wrap_schedule,
 )
 from harness.results.published import ScheduleMark, schedule_marks  # noqa: E402
 
@@ -187,11 +188,11 @@ def _mac_svg(title: str, points: list[dict], front: list[dict], marks: tuple[Sch
     )
     for r in points:
         ax.annotate(
-            plain(point_name(r)),
+            plain(wrap_schedule(point_name(r))),
             (r["sram_measured"] / KB, 100 * r["mac_overhead"]),
             textcoords="offset points",
             xytext=(4, 4),
-            fontsize=6,
+            fontsize=5 if "+" in point_name(r) else 6,
         )
     if marks:
         ax.scatter(
@@ -249,7 +250,7 @@ def _scatter_svg(title: str, points: list[dict], front: list[dict], unit: str, b
     )
     for r in points:
         ax.annotate(
-            plain(point_name(r)),
+            plain(wrap_schedule(point_name(r))),
             (r["sram_measured"] / KB, r["latency"]),
             textcoords="offset points",
             xytext=(4, 4),
