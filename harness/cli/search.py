@@ -137,6 +137,11 @@ def search_command(args: argparse.Namespace) -> int:
     if args.objective == "fewest-macs" and sram_budget is None:
         raise CommandError("fewest-macs needs a budget: give --sram-budget or --target")
     patches = _patches(args.patches)
+    # the options read before the search runs: a mistake is one line, at once
+    cap = parse_count(args.max_macs) if args.max_macs is not None else None
+    overhead = parse_percent(args.max_overhead) if args.max_overhead is not None else None
+    if args.run and args.objective == "pareto":
+        raise CommandError(_NO_CHOICE)
     graph = models.get_model(args.model)
     options = {"patches": patches, "flash_budget": flash_budget, "memory": args.memory, "rows": args.rows,
                "inplace": INPLACE_POLICIES[args.inplace], "scratch": _scratch(), "method": args.method}  # fmt: skip
@@ -146,9 +151,8 @@ def search_command(args: argparse.Namespace) -> int:
     other = search(graph, sram_budget or _NO_BUDGET, input_mode=other_mode, points=points, **options)
     beside = {c.label(): c for c in other.candidates}
     per_layer = next(c for c in result.candidates if c.p == 1)
-    cap = parse_count(args.max_macs) if args.max_macs is not None else None
-    if args.max_overhead is not None:
-        cap = int(per_layer.macs * (1 + parse_percent(args.max_overhead)))
+    if overhead is not None:
+        cap = int(per_layer.macs * (1 + overhead))
     budgeted = sram_budget is not None
     print(
         f"{graph.name}: {len(result.candidates)} schedules {_METHOD_WORDS[args.method]} ({result.memory} SRAM; "
@@ -200,10 +204,7 @@ def search_command(args: argparse.Namespace) -> int:
         )
     if args.run:
         if chosen is None:
-            raise CommandError(
-                "--run measures the chosen point: give a MAC cap (--max-overhead / --max-macs) or an SRAM "
-                "budget (--target / --max-sram) with an objective that chooses one (all, fewest-macs, smallest-sram)"
-            )
+            raise CommandError(_NO_CHOICE)
         return max(code, _run(args, chosen, beside_point))
     return code
 
@@ -233,6 +234,10 @@ def _print_mcunetv2_beside(graph, chosen: Candidate, result: SearchResult, budge
     return best
 
 
+_NO_CHOICE = (
+    "--run measures the chosen point: give a MAC cap (--max-overhead / --max-macs) or an SRAM budget "
+    "(--target / --max-sram) with an objective that chooses one (all, fewest-macs, smallest-sram)"
+)
 _METHOD_WORDS = {
     "segments": "on the Pareto set of msf-CNN's boundary graph (segments as edges, analytic costs) planned",
     "every": "planned (every (p, n))",
