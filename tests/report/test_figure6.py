@@ -174,7 +174,7 @@ def test_the_figure6_sweep_measures_the_search_choice_on_networks_scaled_to_fit(
     """sweeps/figure6.toml: each model's patch point is the search's smallest arena over p in {2, 3}
     (input streamed), and its schedule beyond one patch stage plans smaller; per-layer inference fits the
     F746 (planned arena + stack) and, for the zoo's scaled networks, the next resolution up (r + 16) does
-    not: r is the largest that fits. mcunet-in3's schedule is the segment search's smallest."""
+    not: r is the largest that fits. mcunet-in3's schedule plans as small as the segment search's smallest."""
     import models
     from harness.cli.figure6 import figure6_sweep
     from harness.engines import get_engine
@@ -195,10 +195,14 @@ def test_the_figure6_sweep_measures_the_search_choice_on_networks_scaled_to_fit(
 
     assert sweep.targets == ["stm32f746"] and sweep.input_modes == ["streamed"]
     points = sweep.points()
-    engine = get_engine()
-    in3 = search(models.get_model("mcunet-in3"), target.sram_budget_bytes, patches=(1, 2, 3), input_mode="streamed",
-                 method="segments", scratch=engine.scratch(engine.default_kernels)).smallest  # fmt: skip
-    assert [p.segments for p in points if p.model == "mcunet-in3" and p.segments] == [in3.label()]
+    # mcunet-in3's schedule of segments plans as small as the segment search's smallest (within 1 %: paths
+    # of equal cost may trade places as kernels' scratch changes)
+    engine, in3 = get_engine(), models.get_model("mcunet-in3")
+    options = {"input_mode": "streamed", "scratch": engine.scratch(engine.default_kernels)}
+    smallest = search(in3, target.sram_budget_bytes, patches=(1, 2, 3), method="segments", **options).smallest
+    (mine,) = [p.segments for p in points if p.model == "mcunet-in3" and p.segments]
+    (planned,) = search(in3, target.sram_budget_bytes, points=[mine], **options).candidates
+    assert planned.sram_bytes <= smallest.sram_bytes * 1.01 and planned.macs == smallest.macs
     for name in sweep.models:
         graph = models.get_model(name)
         chosen = search(graph, target.sram_budget_bytes, patches=(2, 3), input_mode="streamed").smallest
