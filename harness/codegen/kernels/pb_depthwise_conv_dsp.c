@@ -200,6 +200,57 @@ typedef struct {
     uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
 } dw_group;
 
+#if PB_DSP_NATIVE
+/* dw_interior_run for square 3x3 and 5x5 windows: the whole window in one assembly block, whose input and
+ * weight pointers come back as the next output's (the row step and the step to the next window read from
+ * memory operands, the weights stepped back by an immediate), so that they, the offset and the tap step
+ * stay in registers from output to output, where GCC rebuilt and spilled them around each output's
+ * window-row blocks: the same taps and sums, 3x3 about 7 fewer instructions per output. */
+#define PB_DW_NEXT_ROW_ASM                                                                                   \
+    "ldr     %[x], %[radv]\n"                                                                                \
+    "add     %[px], %[px], %[x]\n"
+#define PB_DW_WINDOW3_ASM                                                                                    \
+    PB_DW_TAPS_0_1_2 PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_2 PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_2                   \
+    "sub     %[pw], %[pw], #72\n"
+#define PB_DW_ROW5_ASM PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2
+#define PB_DW_WINDOW5_ASM                                                                                    \
+    PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM       \
+    PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM "sub     %[pw], %[pw], #200\n"
+#define PB_DW_WINDOW_RUN_ASM(window)                                                                         \
+    __asm__ volatile(window "ldr     %[x], %[next]\n"                                                        \
+                            "add     %[px], %[px], %[x]\n"                                                   \
+                     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [px] "+r"(px), [pw] "+r"(pw), \
+                       [x] "=&r"(x), [x13] "=&r"(x13), [w02] "=&r"(w02), [w13] "=&r"(w13)                    \
+                     : [off] "r"(offset2), [ts] "r"(tap_step), [radv] "m"(row_advance), [next] "m"(next)     \
+                     : "memory")
+
+static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
+                                           int32_t k, int32_t clamp) {
+    const int8_t *px = in;
+    const uint32_t *pw = g->weights;
+    const uint32_t offset2 = g->offset2;
+    const int32_t tap_step = g->tap_step, out_step = g->out_step;
+    /* px has moved (k - 3) taps along a row when the row's last tap is read */
+    const int32_t row_advance = g->row_step - (k - 3) * tap_step;
+    const int32_t next = g->in_step - (k - 1) * g->row_step - (k - 3) * tap_step; /* to the next window */
+    for (; count > 0; --count) {
+        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+        uint32_t x, x13, w02, w13;
+        if (k == 3) {
+            PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
+        } else {
+            PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
+        }
+        uint32_t packed = requant4_doubled(a0, a1, a2, a3, g->cr);
+        if (clamp) {
+            packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+        }
+        pb_write_u32(out, packed);
+        out += out_step;
+    }
+}
+#endif
+
 /* `count` interior output pixels from `in` (the first window's top-left) to `out`; the group is doubled
  * (every channel takes pb_requant_x2). kh, kw and clamp are constants in each instance below (kh 0: the
  * group's), so the run's loop carries no per-pixel tests: SSAT alone when the activation is the full
@@ -209,6 +260,12 @@ static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in
     if (kh == 0) {
         kh = g->kh;
     }
+#if PB_DSP_NATIVE
+    if (__builtin_constant_p(kh) && __builtin_constant_p(kw) && kh == kw && (kw == 3 || kw == 5)) {
+        dw_window_run(g, in, out, count, kw, clamp); /* the 3x3 and 5x5 instances */
+        return;
+    }
+#endif
     for (; count > 0; --count) {
         int32_t acc[4] = {g->bias[0], g->bias[1], g->bias[2], g->bias[3]};
         dw_interior_taps(in, g->weights, kh, kw, g->tap_step, g->row_step, g->offset2, acc);
