@@ -139,10 +139,7 @@ def generate_model(
     context["row_load"] = _row_load(graph, inputs[0]) if context["row_loads"] else ""
     environment = _environment()
     # the steps carry their tile's origin when an op of the stage needs it (TILE_KINDS: resizes, ...)
-    # and when a global pool runs row by row (its steps' first input row: origin[2])
-    context["step_origin"] = any(op.kind in TILE_KINDS for op in graph.ops if op.name in stage_ops) or any(
-        isinstance(part, RowPlan) and part.accumulates for part in getattr(plan, "parts", ())
-    )
+    context["step_origin"] = any(op.kind in TILE_KINDS for op in graph.ops if op.name in stage_ops)
     environment.globals["step_initializer"] = lambda step: _step_initializer(
         step, context["max_inputs"], context["step_origin"]
     )

@@ -453,8 +453,10 @@ def emit_pool(ctx: OpContext) -> OpCode:
     )
     if ctx.in_stage and op.name in ctx.stage.accumulating:  # a global pool, row by row (rows.py)
         height = hwc(ctx.tensor(0).shape)[0]
+        group = max(step.region.in_h for step in steps)  # rows per step: every step's but the last's
         fields.update(kernel="pb_avg_pool_rows_s8", input=ctx.input_ptr(0), output=ctx.output_ptr(),
-                      act_min=act_min, act_max=act_max, height=height, scratch=ctx.scratch_ptr)  # fmt: skip
+                      act_min=act_min, act_max=act_max, height=height, group=group,
+                      scratch=ctx.scratch_ptr)  # fmt: skip
         comment = f"{op.name}: AVERAGE_POOL_2D of the whole {height}-row map, row by row into int32 sums"
         return OpCode(op.name, op.kind, comment, True, "pool_rows", fields=fields, steps=steps)
     kernel = "pb_avg_pool_s8" if op.kind == "AVERAGE_POOL_2D" else "pb_max_pool_s8"

@@ -98,7 +98,8 @@ def test_a_global_pool_row_by_row_bit_exact_on_the_host(optimized):
                            CodegenOptions(optimized, "streamed"))  # fmt: skip
     assert run_on_host(model) == expected_output(graph, x)
     source = model.sources["model.c"]
-    assert source.count("pb_avg_pool_rows_s8(&s->region, s->origin[2], 2,") == 1
+    assert source.count("pb_avg_pool_rows_s8(&s->region, (int32_t)(s - pool_steps) * 1, 2,") == 1
+    assert ".origin" not in source  # the steps of every op keep their size
     sums = model.arena.buffer("scratch:pool")
     assert sums.size >= 4 * 1280 and sums.last > sums.first  # alive across the segment's steps
 
@@ -122,16 +123,30 @@ def test_row_segments_bit_exact_on_the_emulator(target):
     print(result.summary())
 
 
+def _pooled_stack():
+    return build_stack(
+        [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("conv", 1, 1, channels=96),
+         LayerSpec("avg_pool", 9, 1, padding="VALID")],
+        input_shape=(1, 18, 18, 3), seed=4, name="pooled_rows",
+    )  # fmt: skip
+
+
+@needs_gcc
+@pytest.mark.parametrize("label", ["rows n=4 g=2", "rows n=4 g=4", "rows n=2 + rows n=2 g=3"])
+def test_a_global_pool_taking_several_rows_a_step_bit_exact_on_the_host(label):
+    """g rows a step (the last step fewer: 9 rows): step k's first row is k x g."""
+    graph = _pooled_stack()
+    x = _input(graph)
+    model = generate_model(graph, make_schedule_plan(graph, label), "stm32h743", x, CodegenOptions(True, "streamed"))
+    assert run_on_host(model) == expected_output(graph, x)
+
+
 @pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_a_global_pool_row_by_row_bit_exact_on_the_emulator():
     """A segment ending in a global average pool (its int32 sums in the arena through the segment) on
     QEMU H743: bit-exact, measured <= planned <= 1.10 x measured."""
-    graph = build_stack(
-        [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("conv", 1, 1, channels=96),
-         LayerSpec("avg_pool", 9, 1, padding="VALID")],
-        input_shape=(1, 18, 18, 3), seed=4, name="pooled_rows",
-    )  # fmt: skip
+    graph = _pooled_stack()
     options = get_engine().options("optimized", input_mode="streamed")
     label = "rows n=4"
     result = new_result(graph, "stm32h743", 0, 0, options=options, schedule=label)
