@@ -188,6 +188,34 @@ static PB_ALWAYS_INLINE uint32_t requant4_doubled(int32_t a0, int32_t a1, int32_
 #endif
 }
 
+#if PB_DSP_NATIVE
+/* requant4_doubled with each channel's three values loaded by one LDM (whose registers must ascend in the
+ * values' order, so they are named): 3 instructions fewer per output; for the window runs, whose frames
+ * have room for the named registers' spills (in dw_dsp the same took 8 more bytes of stack). */
+static PB_ALWAYS_INLINE uint32_t requant4_doubled_ldm(int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                                      const pb_channel_requant_x2 *cr) {
+    register uint32_t m __asm__("r10"), ad __asm__("r11"), sh __asm__("r12");
+    const pb_channel_requant_x2 *p = cr;
+#define PB_DW_REQUANT_LDM_ASM(a)                                                                             \
+    "ldm     %[p]!, {%[m], %[ad], %[sh]}\n"                                                                  \
+    "add     %[ad], %[ad], %[" a "], asr #31\n"                                                              \
+    "smmlar  %[" a "], %[" a "], %[m], %[ad]\n"                                                              \
+    "asr     %[" a "], %[" a "], %[sh]\n"                                                                    \
+    "ssat    %[" a "], #8, %[" a "]\n"
+    __asm__(PB_DW_REQUANT_LDM_ASM("a0") PB_DW_REQUANT_LDM_ASM("a1") PB_DW_REQUANT_LDM_ASM("a2")
+                PB_DW_REQUANT_LDM_ASM("a3")
+            "uxtb    %[a0], %[a0]\n"
+            "bfi     %[a0], %[a1], #8, #8\n"
+            "bfi     %[a0], %[a2], #16, #8\n"
+            "bfi     %[a0], %[a3], #24, #8\n"
+            : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [m] "=&r"(m), [ad] "=&r"(ad),
+              [sh] "=&r"(sh), [p] "+&r"(p)
+            : "m"(*(const pb_channel_requant_x2(*)[4])cr));
+#undef PB_DW_REQUANT_LDM_ASM
+    return (uint32_t)a0;
+}
+#endif
+
 /* A channel group's values for a run of interior output pixels, gathered in one struct so that the run's
  * loop holds only pointers and a count in registers and reloads the rest from here. */
 typedef struct {
@@ -241,7 +269,7 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
         } else {
             PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
         }
-        uint32_t packed = requant4_doubled(a0, a1, a2, a3, g->cr);
+        uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, g->cr);
         if (clamp) {
             packed = clamp_bytes(packed, g->act_min4, g->act_max4);
         }
