@@ -11,8 +11,8 @@ outside stays whole while it runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from harness.ir.graph import Graph, op_macs
@@ -146,3 +146,44 @@ def restage_plan(graph: Graph, plan: StagedPlan) -> StagedPlan:
     )
     macs = sum(op_macs(graph, op) for op in graph.ops)
     return StagedPlan(plan.graph_name, plan.schedule, parts, macs, tuple(graph.inputs), plan.op_layer)
+
+
+GROUPS_TRIED = (16, 8, 6, 5, 4, 3, 2)  # rows per step widen_rows tries for a segment, most first
+
+
+def widen_rows(graph: Graph, schedule: Schedule | str, cost: Callable[[Schedule], int]) -> Schedule:
+    """``schedule`` with each row-streamed segment taking as many rows per step (g) as it can without
+    raising ``cost`` (the planned arena, say: ``cost(schedule)`` in bytes): fewer kernel calls and ring
+    shifts where a segment's larger rings fit below the peak another segment sets. Segments in order,
+    each at the largest g of GROUPS_TRIED whose schedule costs no more than the original (g kept where
+    none does; a g its segment cannot take is skipped)."""
+    if isinstance(schedule, str):
+        try:
+            schedule = parse_schedule(schedule)
+        except ScheduleNameError as err:
+            raise ScheduleError(str(err)) from None
+    if schedule.is_patch_stage:
+        return schedule
+    limit = cost(schedule)
+    plan = make_schedule_plan(graph, schedule)
+    rows_parts = iter(part for part in plan.parts if isinstance(part, RowPlan))
+    segments = list(schedule.segments)
+    for index, segment in enumerate(segments):
+        if segment.kind != "rows":
+            continue
+        part = next(rows_parts)
+        tallest = max(graph.tensor(graph.op(name).outputs[0]).shape[1] for name in part.stage_ops)
+        for group in GROUPS_TRIED:
+            if group <= segment.g:
+                break
+            if group > tallest:
+                continue  # no map of the segment has that many rows
+            trial = replace(schedule, segments=(*segments[:index], replace(segment, g=group), *segments[index + 1 :]))
+            try:
+                make_schedule_plan(graph, trial)
+            except ScheduleError:
+                continue
+            if cost(trial) <= limit:
+                segments[index] = trial.segments[index]
+                break
+    return replace(schedule, segments=tuple(segments))

@@ -315,3 +315,27 @@ def test_impossible_segments_name_the_segment():
         make_schedule_plan(graph, "rows n=40")
     with pytest.raises(ScheduleError, match=r"segment 'rows n=3' \(layers 18..20\)"):
         make_schedule_plan(graph, "per-layer n=18 + rows n=3")  # the global pool
+
+
+def test_widen_rows_takes_more_rows_a_step_only_where_the_arena_does_not_grow():
+    """segments.widen_rows: each row segment at the most rows per step that keep the planned arena."""
+    from harness.schedule.segments import widen_rows
+
+    graph = models.get_model("mbv2-w0.35-r48")
+    label = "rows n=3 + rows n=2 + rows n=3 + rows n=3 + rows n=3 + rows n=2 + rows n=2 + rows n=2"
+
+    def cost(schedule):
+        return plan_arena(graph, make_schedule_plan(graph, schedule), "streamed", scratch=cmsis_nn_scratch).arena_bytes
+
+    wide = widen_rows(graph, label, cost)
+    assert [s.n for s in wide.segments] == [s.n for s in make_schedule_plan(graph, label).schedule.segments]
+    assert any(s.g > 1 for s in wide.segments) and cost(wide) <= cost(make_schedule_plan(graph, label).schedule)
+    steps = lambda schedule: sum(len(p.steps) for p in make_schedule_plan(graph, schedule).parts)  # noqa: E731
+    assert steps(wide) < steps(label)
+    _assert_exact(graph, make_schedule_plan(graph, wide), _input(graph))
+    # a cost that any larger ring raises keeps one row a step
+    rings = lambda schedule: profile(graph, make_schedule_plan(graph, schedule)).peak() + sum(  # noqa: E731
+        sum(p.capacity.values()) for p in make_schedule_plan(graph, schedule).parts
+    )
+    assert widen_rows(graph, label, rings).label == label
+    assert widen_rows(graph, "p=2 n=3", cost).label == "p=2 n=3"
