@@ -206,6 +206,47 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x6_asm(const int8_t *
         a4 = acc_[4];                                                                                        \
         a5 = acc_[5];                                                                                        \
     } while (0)
+
+/* One group of four values of one channel by four columns: mac_1x4_asm's registers as PB_MAC_1X6_GROUP's
+ * (r4-r7 the sums). All 32-bit encodings: the TBB offsets count on it. */
+#define PB_MAC_1X4_GROUP                                                                                     \
+    "ldr.w   r12, [r0], #4\n"                                                                                \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "sxtb16  lr, r12, ror #8\n"                                                                              \
+    "sxtb16  r12, r12\n"                                                                                     \
+    "smlad   r4, r12, r2, r4\n"                                                                              \
+    "smlad   r4, lr, r3, r4\n"                                                                               \
+    "smlad   r5, r12, r10, r5\n"                                                                             \
+    "smlad   r5, lr, r11, r5\n"                                                                              \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "smlad   r6, r12, r2, r6\n"                                                                              \
+    "smlad   r6, lr, r3, r6\n"                                                                               \
+    "smlad   r7, r12, r10, r7\n"                                                                             \
+    "smlad   r7, lr, r11, r7\n"
+
+/* mac_1x6_asm for four interleaved columns (acc[0..3]; 13 instructions per 16 MACs, against the pair
+ * path's 18): the four pixels a 2 x 2 map has, and four or five left after the blocks of six. */
+__attribute__((naked, noinline)) static const int8_t *mac_1x4_asm(const int8_t *w __attribute__((unused)),
+                                                                 const uint32_t *cols __attribute__((unused)),
+                                                                 int32_t groups __attribute__((unused)),
+                                                                 int32_t *acc __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "add     r12, r1, r2, lsl #5\n" /* columns end: 32 bytes a group */
+        "push    {r3, r12}\n"           /* [sp] acc, [sp + 4] columns end */
+        "ldmia   r3, {r4-r7}\n"
+        "and     r2, r2, #3\n"
+        "tbb     [pc, r2]\n"
+        "0:\n"
+        ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
+        "1:\n" PB_MAC_1X4_GROUP "2:\n" PB_MAC_1X4_GROUP "3:\n" PB_MAC_1X4_GROUP "4:\n" PB_MAC_1X4_GROUP
+        "ldr     r2, [sp, #4]\n"
+        "cmp     r1, r2\n"
+        "bne.w   1b\n"
+        "pop     {r3, r12}\n"
+        "stmia   r3, {r4-r7}\n"
+        "pop     {r4-r11, pc}\n");
+}
 #else
 #define PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5)                                                     \
     do {                                                                                                     \
@@ -619,6 +660,36 @@ static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const 
 }
 
 #if PB_DSP_NATIVE
+/* out[j][oc] for all out_c channels from four interleaved columns (expand_column, ncols 4), one channel at a
+ * time by mac_1x4_asm (requants: requant_entry's). */
+static PB_NOINLINE void matmul_4cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols,
+                                     const int32_t *bias, const pb_requant *requant_params,
+                                     const channel_entry *requants, int8_t *const out[4]) {
+    const requant_values values = requant_of(requant_params);
+    const requant_values *q = &values;
+    const int32_t groups = k >> 2, tail = k & 3;
+    const int16_t *tails = (const int16_t *)(cols + 8 * groups); /* column j's tail at tails + j * tail */
+    const int8_t *w = weights;
+    for (int32_t oc = 0; oc < out_c; ++oc) {
+        const int32_t b = bias ? bias[oc] : 0;
+        int32_t acc[4] = {b, b, b, b};
+        if (groups > 0) {
+            w = mac_1x4_asm(w, cols, groups, acc);
+        }
+        for (int32_t t = 0; t < tail; ++t) {
+            for (int32_t j = 0; j < 4; ++j) {
+                acc[j] += w[t] * tails[j * tail + t];
+            }
+        }
+        w += tail;
+        for (int32_t j = 0; j < 4; ++j) {
+            out[j][oc] = requant_entry(acc[j], requants, q, oc);
+        }
+    }
+}
+#endif
+
+#if PB_DSP_NATIVE
 /* acc[0..3] += k / 4 (>= 1) groups of four channels' weights (channel c at w + c * k) times one interleaved
  * column: 23 instructions per 16 MACs, the column's two words loaded once for the four channels (the fully
  * connected op, and a conv's last pixel). */
@@ -780,9 +851,9 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0;
     while (p < pixels) {
-        /* PB_BLOCK_COLS pixels at a time (rows may break inside a block), then pairs, then one */
+        /* PB_BLOCK_COLS pixels at a time (rows may break inside a block), then four (on the core), pairs, one */
         const int32_t left = pixels - p;
-        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : left >= 2 ? 2 : 1;
+        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : left >= 2 ? 2 : 1;
         const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
         if (ncols == PB_BLOCK_COLS && (dense || ox + PB_BLOCK_COLS <= r->out_w)) {
             for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
@@ -804,6 +875,10 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
             if (done < out_c) {
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
+#if PB_DSP_NATIVE
+        } else if (ncols == 4) {
+            matmul_4cols(filter, k, out_c, cols, bias, q, requants, out_px);
+#endif
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
         } else {
@@ -945,7 +1020,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     int32_t p = 0, oy = 0, ox = 0;
     while (p < pixels) {
         const int32_t left = pixels - p;
-        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : left >= 2 ? 2 : 1;
+        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : left >= 2 ? 2 : 1;
         const int32_t sy = oy * w->stride_h, sx = ox * w->stride_w;
         if (ncols == PB_BLOCK_COLS && undilated && ox + PB_BLOCK_COLS <= r->out_w && sy >= r->pad_top &&
             sy <= y_last && sx >= r->pad_left && sx + (PB_BLOCK_COLS - 1) * w->stride_w <= x_last) {
@@ -983,6 +1058,10 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             if (done < out_c) {
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
+#if PB_DSP_NATIVE
+        } else if (ncols == 4) {
+            matmul_4cols(filter, k, out_c, cols, bias, q, requants, out_px);
+#endif
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
         } else {
