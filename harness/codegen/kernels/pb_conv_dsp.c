@@ -669,6 +669,8 @@ static PB_NOINLINE void matmul_4cols(const int8_t *weights, int32_t k, int32_t o
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
     const int16_t *tails = (const int16_t *)(cols + 8 * groups); /* column j's tail at tails + j * tail */
+    const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
+    const int32_t zp256 = q->zero_point * 256;
     const int8_t *w = weights;
     for (int32_t oc = 0; oc < out_c; ++oc) {
         const int32_t b = bias ? bias[oc] : 0;
@@ -682,8 +684,17 @@ static PB_NOINLINE void matmul_4cols(const int8_t *weights, int32_t k, int32_t o
             }
         }
         w += tail;
-        for (int32_t j = 0; j < 4; ++j) {
-            out[j][oc] = requant_entry(acc[j], requants, q, oc);
+        pb_channel_requant_x2 cr = requants[oc].requant;
+        cr.shift &= PB_SHIFT_MASK;
+        if (cr.shift != 0 && full_range) { /* the prepared form read once for the four, clamped by SSAT */
+            for (int32_t j = 0; j < 4; ++j) {
+                out[j][oc] = (int8_t)pb_ssat8(cr.shift & PB_BIG_SHIFT ? requant_big(acc[j], &cr, zp256)
+                                                                      : pb_requant_x2(acc[j], &cr));
+            }
+        } else {
+            for (int32_t j = 0; j < 4; ++j) {
+                out[j][oc] = requant_entry(acc[j], requants, q, oc);
+            }
         }
     }
 }
