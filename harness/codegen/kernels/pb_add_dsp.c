@@ -93,6 +93,50 @@ __attribute__((naked, noinline)) static void add_run_asm(const int8_t *a __attri
         "bne     1b\n"
         "pop     {r4-r11, pc}\n");
 }
+
+/* add_run_asm where operand 1 (the larger scale's) has e = 0 and operand 2 e > 0: operand 1's rescaling is
+ * one SMMULR (no accumulator, no shift), operand 2's rounding one ADD (2^(e-1) - [v < 0] is round2 + the
+ * sign of v << 21). Operand 1's two constants stay in registers; operand 2's come by LDMIA and the output's
+ * by LDMDB from one base: 19 instructions an element. */
+typedef struct {
+    int32_t offset1, multiplier1;
+    int32_t out_multiplier, out_add2, out_shift;
+    int32_t offset2, multiplier2, round2, shift2;
+    int32_t n;
+} add_run_e0_job;
+
+__attribute__((naked, noinline)) static void add_run_e0_asm(const int8_t *a __attribute__((unused)),
+                                                           const int8_t *b __attribute__((unused)),
+                                                           int8_t *out __attribute__((unused)),
+                                                           const add_run_e0_job *job __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "ldr     r4, [r3, #36]\n"
+        "ldrd    r6, r7, [r3]\n" /* operand 1's offset and multiplier */
+        "add     lr, r3, #20\n"  /* operand 2's constants; the output's below them */
+        "add     r3, r0, r4\n"   /* the end of a */
+        "1:\n"
+        "ldrsb   r4, [r0], #1\n"
+        "ldrsb   r5, [r1], #1\n"
+        "add     r4, r6, r4, lsl #21\n"
+        "smmulr  r4, r4, r7\n"
+        "ldmia   lr, {r8-r11}\n"
+        "add     r5, r8, r5, lsl #21\n"
+        "add     r12, r10, r5, asr #31\n"
+        "smmlar  r5, r5, r9, r12\n"
+        "asr     r5, r5, r11\n"
+        "add     r4, r4, r5\n"
+        "ldmdb   lr, {r8-r10}\n"
+        "add     r12, r9, r4, asr #31\n" /* pb_requant_x2 */
+        "lsl     r4, r4, #1\n"
+        "smmlar  r4, r4, r8, r12\n"
+        "asr     r4, r4, r10\n"
+        "ssat    r4, #8, r4\n"
+        "strb    r4, [r2], #1\n"
+        "cmp     r0, r3\n"
+        "bne     1b\n"
+        "pop     {r4-r11, pc}\n");
+}
 #endif
 
 void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
@@ -113,11 +157,26 @@ void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t 
         const add_run_job job = {out.multiplier, out.add2,     out.shift,    r1.offset21, r1.multiplier,
                                  r1.round,       r1.sign_mask, r1.shift,     r2.offset21, r2.multiplier,
                                  r2.round,       r2.sign_mask, r2.shift,     dims[3]};
+        /* one operand at e = 0, the other not (the usual case: the larger scale's multiplier is 1/2): that
+         * one first (addition commutes) for add_run_e0_asm */
+        const int32_t e0_first = r1.shift == 0 && r2.shift > 0, e0_second = r2.shift == 0 && r1.shift > 0;
+        const rescale *e0 = e0_first ? &r1 : &r2, *other = e0_first ? &r2 : &r1;
+        const add_run_e0_job e0_job = {e0->offset21,   e0->multiplier,    out.multiplier,
+                                       out.add2,       out.shift,         other->offset21,
+                                       other->multiplier, other->round,   other->shift,
+                                       dims[3]};
         for (int32_t i0 = 0; i0 < dims[0]; ++i0) {
             for (int32_t i1 = 0; i1 < dims[1]; ++i1) {
                 for (int32_t i2 = 0; i2 < dims[2]; ++i2) {
-                    add_run_asm(a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2],
-                                b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2], output, &job);
+                    const int8_t *a_run = a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2];
+                    const int8_t *b_run = b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2];
+                    if (e0_first) {
+                        add_run_e0_asm(a_run, b_run, output, &e0_job);
+                    } else if (e0_second) {
+                        add_run_e0_asm(b_run, a_run, output, &e0_job);
+                    } else {
+                        add_run_asm(a_run, b_run, output, &job);
+                    }
                     output += dims[3];
                 }
             }
