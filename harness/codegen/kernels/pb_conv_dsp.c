@@ -506,8 +506,8 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
-    /* the padded tail group (expand_column): column j's tail value t at tails[4 * j + (t & 1) * 2 + (t >> 1)] */
-    const int16_t *tails = (const int16_t *)(cols + 2 * PB_BLOCK_COLS * groups);
+    /* the padded tail group (expand_column): column j's words [t0 t2] [t1 0] at tails[2 * j], tails[2 * j + 1] */
+    const uint32_t *tails = cols + 2 * PB_BLOCK_COLS * groups;
     const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
     const int32_t act_min = q->act_min, act_max = q->act_max, zp256 = q->zero_point * 256;
     const int8_t *w = weights + oc * k;
@@ -518,14 +518,16 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
         if (groups > 0) {
             PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5);
         }
-        for (int32_t t = 0; t < tail; ++t) {
-            const int32_t wt = w[t], lane = (t & 1) * 2 + (t >> 1);
-            a0 += wt * tails[lane];
-            a1 += wt * tails[4 + lane];
-            a2 += wt * tails[8 + lane];
-            a3 += wt * tails[12 + lane];
-            a4 += wt * tails[16 + lane];
-            a5 += wt * tails[20 + lane];
+        if (tail > 0) { /* the tail's weight bytes (no more: the last channel's end is the weights') as a group */
+            const uint32_t raw = (uint32_t)(uint8_t)w[0] | (tail > 1 ? (uint32_t)(uint8_t)w[1] << 8 : 0) |
+                                 (tail > 2 ? (uint32_t)(uint8_t)w[2] << 16 : 0);
+            const uint32_t w02 = pb_sxtb16(raw), w13 = pb_sxtb16_ror8(raw);
+            a0 = pb_smlad(w13, tails[1], pb_smlad(w02, tails[0], a0));
+            a1 = pb_smlad(w13, tails[3], pb_smlad(w02, tails[2], a1));
+            a2 = pb_smlad(w13, tails[5], pb_smlad(w02, tails[4], a2));
+            a3 = pb_smlad(w13, tails[7], pb_smlad(w02, tails[6], a3));
+            a4 = pb_smlad(w13, tails[9], pb_smlad(w02, tails[8], a4));
+            a5 = pb_smlad(w13, tails[11], pb_smlad(w02, tails[10], a5));
         }
         w += tail;
         pb_channel_requant_x2 cr = requants[oc].requant;
