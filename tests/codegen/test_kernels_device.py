@@ -158,14 +158,14 @@ def _depthwise_run_cases(rng):
 
 def _pointwise_block_cases(rng):
     """The 1x1 kernel's assembly loop enters its 4-group body at each of the four offsets (in_c / 4 groups
-    mod 4 = 0, 1, 2, 3, and a single group), with k % 4 tails, odd out_c, pixel counts that leave 2- and
+    mod 4 = 0, 1, 2, 3, and a single group), with k % 4 tails, odd out_c, pixel counts that leave 4-, 3-, 2- and
     1-pixel remainders, and per-channel shifts on both sides of the folded requantization's range
     (-1 / -2 and -23 / -24 fall back to the exact slow path at -1 and -24)."""
     calls, inputs = [], {}
     edge_shifts = [-1, -2, -23, -24, -7, -12, -2, -23, -1]
     for index, (hw, cin, cout) in enumerate(
         [((3, 5), 16, 9), ((2, 7), 20, 7), ((5, 3), 24, 5), ((4, 4), 28, 3), ((3, 3), 4, 9), ((2, 5), 31, 9),
-         ((1, 8), 6, 4)]
+         ((1, 8), 6, 4), ((3, 3), 7, 5), ((2, 2), 38, 6)]
     ):  # fmt: skip
         in_h, in_w = hw
         full = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)

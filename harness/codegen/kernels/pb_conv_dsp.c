@@ -247,6 +247,45 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x4_asm(const int8_t *
         "stmia   r3, {r4-r7}\n"
         "pop     {r4-r11, pc}\n");
 }
+
+/* One group of four values of one channel by three columns: r4-r6 the sums, the columns' six words by one
+ * LDM. All 32-bit encodings: the TBB offsets count on it. */
+#define PB_MAC_1X3_GROUP                                                                                     \
+    "ldr.w   r12, [r0], #4\n"                                                                                \
+    "ldmia.w r1!, {r2, r3, r7, r8, r9, r10}\n"                                                               \
+    "sxtb16  lr, r12, ror #8\n"                                                                              \
+    "sxtb16  r12, r12\n"                                                                                     \
+    "smlad   r4, r12, r2, r4\n"                                                                              \
+    "smlad   r4, lr, r3, r4\n"                                                                               \
+    "smlad   r5, r12, r7, r5\n"                                                                              \
+    "smlad   r5, lr, r8, r5\n"                                                                               \
+    "smlad   r6, r12, r9, r6\n"                                                                              \
+    "smlad   r6, lr, r10, r6\n"
+
+/* mac_1x4_asm for three interleaved columns (acc[0..2]; 10 instructions per 12 MACs): the three pixels
+ * left of a 3 x 3 map after its block of six. */
+__attribute__((naked, noinline)) static const int8_t *mac_1x3_asm(const int8_t *w __attribute__((unused)),
+                                                                 const uint32_t *cols __attribute__((unused)),
+                                                                 int32_t groups __attribute__((unused)),
+                                                                 int32_t *acc __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "add     r12, r2, r2, lsl #1\n"
+        "add     r12, r1, r12, lsl #3\n" /* columns end: 24 bytes a group */
+        "push    {r3, r12}\n"            /* [sp] acc, [sp + 4] columns end */
+        "ldmia   r3, {r4-r6}\n"
+        "and     r2, r2, #3\n"
+        "tbb     [pc, r2]\n"
+        "0:\n"
+        ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
+        "1:\n" PB_MAC_1X3_GROUP "2:\n" PB_MAC_1X3_GROUP "3:\n" PB_MAC_1X3_GROUP "4:\n" PB_MAC_1X3_GROUP
+        "ldr     r2, [sp, #4]\n"
+        "cmp     r1, r2\n"
+        "bne.w   1b\n"
+        "pop     {r3, r12}\n"
+        "stmia   r3, {r4-r6}\n"
+        "pop     {r4-r11, pc}\n");
+}
 #else
 #define PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5)                                                     \
     do {                                                                                                     \
@@ -662,15 +701,15 @@ static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const 
 }
 
 #if PB_DSP_NATIVE
-/* out[j][oc] for all out_c channels from four interleaved columns (expand_column, ncols 4), one channel at a
- * time by mac_1x4_asm (requants: requant_entry's). */
-static PB_NOINLINE void matmul_4cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols,
-                                     const int32_t *bias, const pb_requant *requant_params,
-                                     const channel_entry *requants, int8_t *const out[4]) {
+/* out[j][oc] for all out_c channels from ncols (3 or 4) interleaved columns (expand_column), one channel at
+ * a time by mac_1x3_asm or mac_1x4_asm (requants: requant_entry's). */
+static PB_NOINLINE void matmul_34cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols,
+                                      const int32_t *bias, const pb_requant *requant_params,
+                                      const channel_entry *requants, int32_t ncols, int8_t *const out[4]) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
-    const int16_t *tails = (const int16_t *)(cols + 8 * groups); /* column j's tail at tails + j * tail */
+    const int16_t *tails = (const int16_t *)(cols + 2 * ncols * groups); /* column j's tail at + j * tail */
     const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
     const int32_t zp256 = q->zero_point * 256;
     const int8_t *w = weights;
@@ -678,10 +717,10 @@ static PB_NOINLINE void matmul_4cols(const int8_t *weights, int32_t k, int32_t o
         const int32_t b = bias ? bias[oc] : 0;
         int32_t acc[4] = {b, b, b, b};
         if (groups > 0) {
-            w = mac_1x4_asm(w, cols, groups, acc);
+            w = ncols == 4 ? mac_1x4_asm(w, cols, groups, acc) : mac_1x3_asm(w, cols, groups, acc);
         }
         for (int32_t t = 0; t < tail; ++t) {
-            for (int32_t j = 0; j < 4; ++j) {
+            for (int32_t j = 0; j < ncols; ++j) {
                 acc[j] += w[t] * tails[j * tail + t];
             }
         }
@@ -689,12 +728,12 @@ static PB_NOINLINE void matmul_4cols(const int8_t *weights, int32_t k, int32_t o
         pb_channel_requant_x2 cr = requants[oc].requant;
         cr.shift &= PB_SHIFT_MASK;
         if (cr.shift != 0 && full_range) { /* the prepared form read once for the four, clamped by SSAT */
-            for (int32_t j = 0; j < 4; ++j) {
+            for (int32_t j = 0; j < ncols; ++j) {
                 out[j][oc] = (int8_t)pb_ssat8(cr.shift & PB_BIG_SHIFT ? requant_big(acc[j], &cr, zp256)
                                                                       : pb_requant_x2(acc[j], &cr));
             }
         } else {
-            for (int32_t j = 0; j < 4; ++j) {
+            for (int32_t j = 0; j < ncols; ++j) {
                 out[j][oc] = requant_entry(acc[j], requants, q, oc);
             }
         }
@@ -864,9 +903,9 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0;
     while (p < pixels) {
-        /* PB_BLOCK_COLS pixels at a time (rows may break inside a block), then four (on the core), pairs, one */
+        /* PB_BLOCK_COLS pixels at a time (rows may break inside a block), then four or three (on the core), pairs, one */
         const int32_t left = pixels - p;
-        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : PB_DSP_NATIVE && left == 3 ? 3 : left >= 2 ? 2 : 1;
         const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
         if (ncols == PB_BLOCK_COLS && (dense || ox + PB_BLOCK_COLS <= r->out_w)) {
             for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
@@ -889,8 +928,8 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
 #if PB_DSP_NATIVE
-        } else if (ncols == 4) {
-            matmul_4cols(filter, k, out_c, cols, bias, q, requants, out_px);
+        } else if (ncols >= 3) {
+            matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
 #endif
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
@@ -1033,7 +1072,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     int32_t p = 0, oy = 0, ox = 0;
     while (p < pixels) {
         const int32_t left = pixels - p;
-        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : PB_DSP_NATIVE && left == 3 ? 3 : left >= 2 ? 2 : 1;
         const int32_t sy = oy * w->stride_h, sx = ox * w->stride_w;
         if (ncols == PB_BLOCK_COLS && undilated && ox + PB_BLOCK_COLS <= r->out_w && sy >= r->pad_top &&
             sy <= y_last && sx >= r->pad_left && sx + (PB_BLOCK_COLS - 1) * w->stride_w <= x_last) {
@@ -1072,8 +1111,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
 #if PB_DSP_NATIVE
-        } else if (ncols == 4) {
-            matmul_4cols(filter, k, out_c, cols, bias, q, requants, out_px);
+        } else if (ncols >= 3) {
+            matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
 #endif
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
