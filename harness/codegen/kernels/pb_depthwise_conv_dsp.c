@@ -240,6 +240,8 @@ typedef struct {
 #define PB_DW_WINDOW3_ASM                                                                                    \
     PB_DW_TAPS_0_1_2 PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_2 PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_2                   \
     "sub     %[pw], %[pw], #72\n"
+#define PB_DW_WINDOW2X3_ASM /* the top or bottom border rows of a 3x3 window with one row of padding */       \
+    PB_DW_TAPS_0_1_2 PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_2 "sub     %[pw], %[pw], #48\n"
 #define PB_DW_ROW5_ASM PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2
 #define PB_DW_WINDOW5_ASM                                                                                    \
     PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM       \
@@ -253,18 +255,20 @@ typedef struct {
                      : "memory")
 
 static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
-                                           int32_t k, int32_t clamp) {
+                                           int32_t kh, int32_t k, int32_t clamp) {
     const int8_t *px = in;
     const uint32_t *pw = g->weights;
     const uint32_t offset2 = g->offset2;
     const int32_t tap_step = g->tap_step, out_step = g->out_step;
     /* px has moved (k - 3) taps along a row when the row's last tap is read */
     const int32_t row_advance = g->row_step - (k - 3) * tap_step;
-    const int32_t next = g->in_step - (k - 1) * g->row_step - (k - 3) * tap_step; /* to the next window */
+    const int32_t next = g->in_step - (kh - 1) * g->row_step - (k - 3) * tap_step; /* to the next window */
     for (; count > 0; --count) {
         int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
         uint32_t x, x13, w02, w13;
-        if (k == 3) {
+        if (kh == 2) {
+            PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
+        } else if (k == 3) {
             PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
         } else {
             PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
@@ -289,8 +293,9 @@ static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in
         kh = g->kh;
     }
 #if PB_DSP_NATIVE
-    if (__builtin_constant_p(kh) && __builtin_constant_p(kw) && kh == kw && (kw == 3 || kw == 5)) {
-        dw_window_run(g, in, out, count, kw, clamp); /* the 3x3 and 5x5 instances */
+    if (__builtin_constant_p(kh) && __builtin_constant_p(kw) &&
+        ((kh == kw && (kw == 3 || kw == 5)) || (kh == 2 && kw == 3))) {
+        dw_window_run(g, in, out, count, kh, kw, clamp); /* the 3x3, 5x5 and 2x3 instances */
         return;
     }
 #endif
@@ -320,6 +325,15 @@ PB_DW_RUN_INSTANCES(3)
 PB_DW_RUN_INSTANCES(5)
 PB_DW_RUN_INSTANCES(7)
 
+/* the two window rows of a 3x3 window in the top and bottom output rows (one row of padding) */
+static PB_NOINLINE void dw_run_k2x3_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
+    dw_interior_run(g, in, out, count, 2, 3, 0);
+}
+
+static PB_NOINLINE void dw_run_k2x3_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
+    dw_interior_run(g, in, out, count, 2, 3, 1);
+}
+
 static PB_NOINLINE void dw_run_any_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
     dw_interior_run(g, in, out, count, 0, kw, 0);
 }
@@ -330,7 +344,10 @@ static PB_NOINLINE void dw_run_any_clamp(const dw_group *g, const int8_t *in, in
 
 static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw,
                         int32_t clamp) {
-    switch (g->kh == kw ? kw * 2 + (clamp != 0) : 0) {
+    const int32_t key = g->kh == kw ? kw * 2 : g->kh == 2 && kw == 3 ? 4 : 0;
+    switch (key == 0 ? 0 : key + (clamp != 0)) {
+    case 4: dw_run_k2x3_sat(g, in, out, count); break;
+    case 5: dw_run_k2x3_clamp(g, in, out, count); break;
     case 6: dw_run_k3_sat(g, in, out, count); break;
     case 7: dw_run_k3_clamp(g, in, out, count); break;
     case 10: dw_run_k5_sat(g, in, out, count); break;
