@@ -66,6 +66,16 @@ static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t
     }
 }
 
+/* How many of the `left` pixels the 1x1 and general conv kernels multiply next: PB_BLOCK_COLS at a time, then
+ * on the core four or three (matmul_34cols), else a pair, then one. */
+static PB_ALWAYS_INLINE int32_t block_ncols(int32_t left) {
+    return left >= PB_BLOCK_COLS         ? PB_BLOCK_COLS
+           : PB_DSP_NATIVE && left >= 4  ? 4
+           : PB_DSP_NATIVE && left == 3  ? 3
+           : left >= 2                   ? 2
+                                         : 1;
+}
+
 /* Words of PB_BLOCK_COLS columns of k values: whole groups, the tail padded to one. */
 static inline int32_t block_cols_words(int32_t k) { return (PB_BLOCK_COLS / 2) * ((k + 3) & ~3); }
 
@@ -903,9 +913,9 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0;
     while (p < pixels) {
-        /* PB_BLOCK_COLS pixels at a time (rows may break inside a block), then four or three (on the core), pairs, one */
+        /* block_ncols pixels at a time (rows may break inside a block of six) */
         const int32_t left = pixels - p;
-        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : PB_DSP_NATIVE && left == 3 ? 3 : left >= 2 ? 2 : 1;
+        const int32_t ncols = block_ncols(left);
         const int32_t oy = p / r->out_w, ox = p - oy * r->out_w;
         if (ncols == PB_BLOCK_COLS && (dense || ox + PB_BLOCK_COLS <= r->out_w)) {
             for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
@@ -1072,7 +1082,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     int32_t p = 0, oy = 0, ox = 0;
     while (p < pixels) {
         const int32_t left = pixels - p;
-        const int32_t ncols = left >= PB_BLOCK_COLS ? PB_BLOCK_COLS : PB_DSP_NATIVE && left >= 4 ? 4 : PB_DSP_NATIVE && left == 3 ? 3 : left >= 2 ? 2 : 1;
+        const int32_t ncols = block_ncols(left);
         const int32_t sy = oy * w->stride_h, sx = ox * w->stride_w;
         if (ncols == PB_BLOCK_COLS && undilated && ox + PB_BLOCK_COLS <= r->out_w && sy >= r->pad_top &&
             sy <= y_last && sx >= r->pad_left && sx + (PB_BLOCK_COLS - 1) * w->stride_w <= x_last) {
