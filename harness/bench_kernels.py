@@ -470,7 +470,9 @@ def main(argv: list[str] | None = None) -> int:
         help="print the per-op profile of these models' per-layer points instead (none named: the default "
              "sweep's models)",
     )  # fmt: skip
-    parser.add_argument("--targets", nargs="+", default=["stm32h743"], help="--profile: the boards (emulated)")
+    parser.add_argument(
+        "--targets", nargs="+", default=["stm32h743"], help="--profile: the boards (emulated)"
+    )
     parser.add_argument("--results", help="--profile: read the latest stored points from this database")
     parser.add_argument(
         "--depthwise", action="store_true",
@@ -499,7 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'kernel':<26}{'MACs':>10}"
     for core in args.cores:
         header += "".join(f"{core + ' ' + k.name:>{len(core) + len(k.name) + 3}}" for k in sets)
-        header += "".join(f"{reference.name + '/' + k.name:>{len(reference.name) + len(k.name) + 3}}" for k in sets[1:])
+        header += "".join(
+            f"{reference.name + '/' + k.name:>{len(reference.name) + len(k.name) + 3}}" for k in sets[1:]
+        )
     print("instructions per MAC (QEMU -icount instruction counts, not cycles; requantization included)")
     print("; ".join(f"{k.name}: {k.description}" for k in sets))
     print(
@@ -520,7 +524,11 @@ def main(argv: list[str] | None = None) -> int:
             for k in sets[1:]:
                 width = len(reference.name) + len(k.name) + 3
                 both = reference.name in per_mac and k.name in per_mac
-                line += f"{per_mac[reference.name] / per_mac[k.name]:>{width - 1}.2f}x" if both else f"{'-':>{width}}"
+                line += (
+                    f"{per_mac[reference.name] / per_mac[k.name]:>{width - 1}.2f}x"
+                    if both
+                    else f"{'-':>{width}}"
+                )
         print(line)
     return 0
 

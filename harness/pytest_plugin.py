@@ -117,14 +117,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--kernels",
         default=None,
         help="kernel set(s), comma-separated, each point measured with each; a name applies to every engine "
-        "that has it, engine:name to one: " + kernel_set_help() + " (default: the sweep's, else each engine's "
+        "that has it, engine:name to one: "
+        + kernel_set_help()
+        + " (default: the sweep's, else each engine's "
         "first)",
     )
     group.addoption(
         "--engines",
         default=None,
         help="engine(s), comma-separated, each point measured with each (harness/engines): "
-        + ", ".join(ENGINES) + " (default: the sweep's, else " + DEFAULT_ENGINE + ")",
+        + ", ".join(ENGINES)
+        + " (default: the sweep's, else "
+        + DEFAULT_ENGINE
+        + ")",
     )
     group.addoption(
         "--input-modes",
@@ -158,7 +163,9 @@ def _session_sweep(config: pytest.Config) -> Sweep:
         if config.getoption("--models"):
             sweep.models = [m for m in config.getoption("--models").split(",") if m]
         if config.getoption("--patches"):
-            sweep.patches = parse_int_list(config.getoption("--patches"), "--patches", 1, MAX_PATCHES_PER_SIDE)
+            sweep.patches = parse_int_list(
+                config.getoption("--patches"), "--patches", 1, MAX_PATCHES_PER_SIDE
+            )
             sweep.model_patches = {}
         if config.getoption("--depths"):
             sweep.depths = parse_int_list(config.getoption("--depths"), "--depths")
@@ -528,7 +535,13 @@ def plan(point: Point, board, repeat: int, record):
 
     options = get_engine(point.engine).options(point.kernels, input_mode=point.input_mode)
     result = stages.new_result(
-        point.model, point.target, point.p, point.n, options=options, engine=point.engine, board=board.board,
+        point.model,
+        point.target,
+        point.p,
+        point.n,
+        options=options,
+        engine=point.engine,
+        board=board.board,
         schedule=point.schedule,
     )
     try:

@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ValueError, FileNotFoundError, ResultsError) as error:
         print(f"patchbench {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:  # a folder that is read-only, a disk that is full: what and where, not a traceback
+    except (
+        OSError
+    ) as error:  # a folder that is read-only, a disk that is full: what and where, not a traceback
         where = f": {error.filename}" if error.filename else ""
         print(f"patchbench {args.command}: error: {error.strerror or error}{where}", file=sys.stderr)
         return 2

@@ -333,7 +333,9 @@ def _size(report: CheckReport, fit: TargetFit, graph, target) -> None:
     from harness.pipeline.measure import POINT_ERRORS
     from harness.pipeline.sizing import firmware_size
 
-    builds = [(None, "counted", 1, 0)] + [(patch, patch.input_mode, *patch.point) for patch in fit.smallest_patch]
+    builds = [(None, "counted", 1, 0)] + [
+        (patch, patch.input_mode, *patch.point) for patch in fit.smallest_patch
+    ]
     for patch, mode, p, n in builds:
         try:
             size = firmware_size(graph, target, p, n, get_engine().options(input_mode=mode))
@@ -458,7 +460,11 @@ def format_report(report: CheckReport) -> str:
             f"{run['target']} p={run['p']} n={run['n']} ({run['input_mode']} input): {run['status']}"
             + (
                 f", bit-exact, {run['latency']:,.0f} {run['latency_unit']}"
-                + (f" ({run['latency_estimated_ms']:,.2f} ms estimated)" if run.get("latency_estimated_ms") else "")
+                + (
+                    f" ({run['latency_estimated_ms']:,.2f} ms estimated)"
+                    if run.get("latency_estimated_ms")
+                    else ""
+                )
                 + f", flash {run['flash_bytes']} B, SRAM measured {run['sram_measured']} B"
                 if run["bit_exact"]
                 else f": {run['reason']}"

@@ -82,11 +82,23 @@ def zoo(args: argparse.Namespace) -> int:
     arg("--models", default=None, help="comma-separated models, overriding the sweep's"),
     arg("--patches", default=None, help="patch counts p, e.g. 1,2,3,4"),
     arg("--depths", default=None, help="patch-stage depths n, e.g. 4,6"),
-    arg("--schedules", default=None, help="schedules by label, comma-separated, besides the (p, n) points: "
-        "'rows n=3 + rows n=1,rows n=5' (row-streamed, several segments)"),
-    arg("--engines", default=None, help="engine(s), comma-separated, each point with each: " + ", ".join(ENGINES)),
-    arg("--kernels", default=None, help="kernel set(s), comma-separated, each point with each; engine:name for one "
-        "engine's: " + kernel_set_help()),
+    arg(
+        "--schedules",
+        default=None,
+        help="schedules by label, comma-separated, besides the (p, n) points: "
+        "'rows n=3 + rows n=1,rows n=5' (row-streamed, several segments)",
+    ),
+    arg(
+        "--engines",
+        default=None,
+        help="engine(s), comma-separated, each point with each: " + ", ".join(ENGINES),
+    ),
+    arg(
+        "--kernels",
+        default=None,
+        help="kernel set(s), comma-separated, each point with each; engine:name for one "
+        "engine's: " + kernel_set_help(),
+    ),
     arg(
         "--input-modes",
         default=None,
@@ -177,7 +189,9 @@ def _check_bench_options(args: argparse.Namespace) -> None:
     targets = [t for value in args.target for t in value.split(",") if t] or sweep.targets
     check_names(targets, models, "--target / --models / sweep")
     if args.report and Path(args.report).exists() and not Path(args.report).is_dir():
-        raise CommandError(f"--report {args.report} is a file, not a folder; pass a folder for the HTML report")
+        raise CommandError(
+            f"--report {args.report} is a file, not a folder; pass a folder for the HTML report"
+        )
     if args.jobs != "auto" and not (args.jobs.isdigit()):
         raise CommandError(f"--jobs takes a number of parallel emulators or 'auto'; got {args.jobs!r}")
 

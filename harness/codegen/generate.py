@@ -106,7 +106,9 @@ def generate_model(
     in_rows = [code for code, op in zip(op_codes, graph.ops, strict=True) if op.name in stage_ops - patch_ops]
     patches = _patch_functions(graph, patch_part, arena, in_patches, inputs) if patch_part else []
     segments = _row_functions(graph, plan, arena, in_rows, inputs) if staged else []
-    first_op = {segment.first_op: segment.name for segment in segments}  # a segment's unit sits where it starts
+    first_op = {
+        segment.first_op: segment.name for segment in segments
+    }  # a segment's unit sits where it starts
     layer_names = tuple([patch.name for patch in patches] + [first_op.get(op.name, op.name) for op in graph.ops
                                                              if op.name in first_op or op.name not in stage_ops])  # fmt: skip
     _check_identifiers(op_codes, layer_names)
@@ -437,7 +439,9 @@ def _row_functions(graph: Graph, plan: StagedPlan, arena: ArenaPlan, op_codes: l
                 loads = True
                 at = offset + (step.row - step.origins[step.tensor]) * row_bytes
                 first_element = step.row * width * channels
-                steps.append((f"{{NULL, NULL, {at}u, {first_element}u, {move}}}", f"input row {step.row}{note}"))
+                steps.append(
+                    (f"{{NULL, NULL, {at}u, {first_element}u, {move}}}", f"input row {step.row}{note}")
+                )
                 continue
             k = step_counter[step.op]
             step_counter[step.op] += 1

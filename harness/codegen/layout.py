@@ -55,8 +55,10 @@ def plan_model_arena(
         options = replace(options, inplace=replace(options.inplace, residual_add=False))
     arena = plan_arena(graph, plan, input_mode, scratch, options.inplace,
                        options.planner, options.alignment)  # fmt: skip
-    patch_part = plan if isinstance(plan, PatchPlan) else next(
-        (part for part in plan.parts if isinstance(part, PatchPlan)), None
+    patch_part = (
+        plan
+        if isinstance(plan, PatchPlan)
+        else next((part for part in plan.parts if isinstance(part, PatchPlan)), None)
     )
     if patch_part is not None and not _inplace_depthwise_is_dense(graph, patch_part, arena):
         # The planner proved in-place depthwise safe for a dense input buffer of the region the op reads;
@@ -209,7 +211,9 @@ class StepIO:
         reads = ", ".join(str(r) for r in self.reads)
         r = self.region
         pads = f", pads t{r.pad_top} b{r.pad_bottom} l{r.pad_left} r{r.pad_right}" if any(r.pads) else ""
-        where = f"row {self.patch.row}" if self.patch.col < 0 else f"patch ({self.patch.row}, {self.patch.col})"
+        where = (
+            f"row {self.patch.row}" if self.patch.col < 0 else f"patch ({self.patch.row}, {self.patch.col})"
+        )
         return f"{where}: writes {self.writes} reading {reads}{pads}"
 
 

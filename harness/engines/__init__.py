@@ -42,7 +42,9 @@ from harness.engines.tinyengine.engine import TinyEngineEngine
 ENGINES: dict[str, Engine] = {
     engine.name: engine for engine in (PatchbenchEngine(), TinyEngineEngine(), TflmEngine())
 }
-DEFAULT_ENGINE = next(iter(ENGINES))  # the first registered; results.record.PointIdentity's default (a test keeps them equal)
+DEFAULT_ENGINE = next(
+    iter(ENGINES)
+)  # the first registered; results.record.PointIdentity's default (a test keeps them equal)
 
 
 def get_engine(name: str | None = None) -> Engine:

@@ -49,7 +49,9 @@ OPTIMIZED = PatchbenchKernels(
 )
 PORTABLE = PatchbenchKernels("portable", "patchbench's portable C kernels", suite_variant="portable")
 CMSIS_NN = PatchbenchKernels(
-    "cmsis-nn", "Arm's CMSIS-NN where it has an s8 kernel, patchbench's portable C elsewhere", cmsis_nn=True,
+    "cmsis-nn",
+    "Arm's CMSIS-NN where it has an s8 kernel, patchbench's portable C elsewhere",
+    cmsis_nn=True,
     suite_variant="cmsis",
 )
 
@@ -61,7 +63,9 @@ class PatchbenchEngine(Engine):
     timed_units = (
         "one unit per patch of the patch stage, then one per op after it; a row-streamed segment is one unit"
     )
-    sram_accounting = ".data + .bss (the planned arena in it) + stack high-water; planned: arena + planned stack"
+    sram_accounting = (
+        ".data + .bss (the planned arena in it) + stack high-water; planned: arena + planned stack"
+    )
     per_op_outputs = True
     staged_schedules = True
     # the published engine of the same kind: patch-based, in-place, its own DSP kernels (MCUNetV2)

@@ -53,7 +53,12 @@ from harness.paths import BUILD_DIR
 
 BOARD_SUPPORT_DIR = Path(__file__).resolve().parent  # the board support C sits beside this module
 LINKER_TEMPLATE = "linker.ld.j2"
-COMMON_SOURCES = ("main.c", "startup.c", "protocol.c", "pb_test_input.c")  # the generator: any engine calls it
+COMMON_SOURCES = (
+    "main.c",
+    "startup.c",
+    "protocol.c",
+    "pb_test_input.c",
+)  # the generator: any engine calls it
 CONSOLE_SOURCES = {"cmsdk_uart": "console_cmsdk_uart.c", "stm32_usart_v1": "console_stm32.c",
                    "stm32_usart_v2": "console_stm32.c", "stm32_lpuart": "console_stm32.c"}  # fmt: skip
 TIMER_SOURCES = {"systick_icount": "timer_systick_icount.c", "dwt": "timer_dwt.c"}
@@ -82,6 +87,7 @@ class BuildError(RuntimeError):
 # Timed runs in one boot: the firmware's counts are C ints, and a thousand runs of a large model already
 # take hours on the emulator.
 MAX_RUNS = 1000
+
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -444,7 +450,9 @@ def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, 
 
     linker = cxx_compiler(options.gcc) if cxx else options.gcc
     link = subprocess.run(
-        [linker, *ldflags, *objects, *libraries, "-o", "firmware.elf"], cwd=work_dir, capture_output=True,
+        [linker, *ldflags, *objects, *libraries, "-o", "firmware.elf"],
+        cwd=work_dir,
+        capture_output=True,
         text=True,
     )
     log = "\n".join(m for m in messages + [link.stdout, link.stderr] if m.strip())

@@ -138,7 +138,9 @@ def parse_schedule(label: str) -> Schedule:
         elif m := _ROWS.match(part):
             segment = Segment("rows", int(m.group(1)), g=int(m.group(2) or 1))
             if segment.g < 1:
-                raise ScheduleNameError(f"schedule {label!r}: {part!r} has g={segment.g}; rows per step are 1 or more")
+                raise ScheduleNameError(
+                    f"schedule {label!r}: {part!r} has g={segment.g}; rows per step are 1 or more"
+                )
         elif m := _LAYERS.match(part):
             segment = Segment("per-layer", int(m.group(1)))
         else:

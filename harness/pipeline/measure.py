@@ -78,8 +78,16 @@ MODEL_HASH_DIGITS = 16  # of the graph's content digest, in a point's identity
 RUN_TIMEOUT_S = 300.0
 LOG_DIR = BUILD_DIR / "logs"
 # What a point's failure can be, short of a bug: these become status "error" with the message.
-POINT_ERRORS = (ScheduleError, CodegenError, EngineError, BuildError, BoardError, ProtocolError, GraphError,
-                TargetError)
+POINT_ERRORS = (
+    ScheduleError,
+    CodegenError,
+    EngineError,
+    BuildError,
+    BoardError,
+    ProtocolError,
+    GraphError,
+    TargetError,
+)
 
 
 @dataclass(kw_only=True)
@@ -393,7 +401,9 @@ def model_bytes(model: str | Graph, graph: Graph) -> bytes:
 def build_point(planned: PlannedPoint, *, build_root: Path | None = None) -> BuildResult:
     """The firmware of a planned point (Firmware, or DoesNotFit with the linker's numbers); BuildError
     when it does not compile."""
-    return planned.engine.build(planned.generated, planned.target, planned.build_options, build_root=build_root)
+    return planned.engine.build(
+        planned.generated, planned.target, planned.build_options, build_root=build_root
+    )
 
 
 def note_build(result: PointResult, built: BuildResult) -> bool:
@@ -526,7 +536,9 @@ def _add_estimate(result: PointResult, record: Record, target: Target, board: Bo
     result.timing_model = found.model
 
 
-def _add_record_metrics(result: PointResult, record: Record, generated: FirmwareSources, graph: Graph) -> None:
+def _add_record_metrics(
+    result: PointResult, record: Record, generated: FirmwareSources, graph: Graph
+) -> None:
     result.latency = float(record.total_median)
     result.latency_unit = record.unit
     result.layer_latency = [(name, float(value)) for name, value in record.layer_medians]
@@ -638,8 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedule", metavar="LABEL",
                         help="any schedule by its label instead of p n: 'rows n=3 + rows n=1', 'p=2 n=3 + rows n=6'")  # fmt: skip
     parser.add_argument("--backend", default="qemu")
-    parser.add_argument("--engine", default=None, help="the engine, one of harness.engines.ENGINES (default: the first)")
-    parser.add_argument("--kernels", choices=kernel_set_names(), help="the engine's kernel set (default: its first)")
+    parser.add_argument(
+        "--engine", default=None, help="the engine, one of harness.engines.ENGINES (default: the first)"
+    )
+    parser.add_argument(
+        "--kernels", choices=kernel_set_names(), help="the engine's kernel set (default: its first)"
+    )
     parser.add_argument("--streamed", action="store_true", help="stream the input tile by tile from flash")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="print every timed unit")

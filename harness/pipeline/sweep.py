@@ -122,7 +122,11 @@ class Sweep:
                     )
                 for label in self.model_schedules.get(model, self.schedules):
                     p, n, segments = point_fields(label)
-                    modes = [DEFAULT_INPUT_MODE] if p == 1 else self.model_input_modes.get(model, self.input_modes)
+                    modes = (
+                        [DEFAULT_INPUT_MODE]
+                        if p == 1
+                        else self.model_input_modes.get(model, self.input_modes)
+                    )
                     points.extend(
                         Point(target, model, p, n, k, mode, engine, segments)
                         for mode in modes
@@ -131,7 +135,17 @@ class Sweep:
         return list(dict.fromkeys(points))
 
 
-SWEEP_FIELDS = ("targets", "models", "patches", "depths", "repeat", "kernels", "input_modes", "engines", "schedules")
+SWEEP_FIELDS = (
+    "targets",
+    "models",
+    "patches",
+    "depths",
+    "repeat",
+    "kernels",
+    "input_modes",
+    "engines",
+    "schedules",
+)
 MODEL_FIELDS = ("depths", "patches", "input_modes", "schedules")
 
 
@@ -175,7 +189,9 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
     _known_keys(body, SWEEP_FIELDS, f"sweep file {path}: [sweep]", "field")
     repeat = body.get("repeat", 3)
     if not _is_int(repeat) or not 1 <= repeat <= MAX_RUNS:
-        raise SweepError(f"sweep file {path}: [sweep] repeat must be an integer in 1..{MAX_RUNS} (got {repeat!r})")
+        raise SweepError(
+            f"sweep file {path}: [sweep] repeat must be an integer in 1..{MAX_RUNS} (got {repeat!r})"
+        )
     sweep = Sweep(
         targets=_str_list(body, "targets", path),
         models=_str_list(body, "models", path),
@@ -194,7 +210,9 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
     if "engines" in body:
         sweep.engines = parse_engines(_str_list(body, "engines", path), f"sweep file {path}: [sweep] engines")
     if "schedules" in body:
-        sweep.schedules = parse_schedules(_str_list(body, "schedules", path), f"sweep file {path}: [sweep] schedules")
+        sweep.schedules = parse_schedules(
+            _str_list(body, "schedules", path), f"sweep file {path}: [sweep] schedules"
+        )
     extras = data.get("models", {})
     if not isinstance(extras, dict):
         raise SweepError(f"sweep file {path}: 'models' must be a table of [models.<name>] tables")
@@ -208,9 +226,13 @@ def load_sweep(path: str | Path | None = None) -> Sweep:
         if "depths" in extra:
             sweep.model_depths[model] = _int_list(extra, "depths", path, minimum=1)
         if "patches" in extra:
-            sweep.model_patches[model] = _int_list(extra, "patches", path, minimum=1, maximum=MAX_PATCHES_PER_SIDE)
+            sweep.model_patches[model] = _int_list(
+                extra, "patches", path, minimum=1, maximum=MAX_PATCHES_PER_SIDE
+            )
         if "schedules" in extra:
-            sweep.model_schedules[model] = parse_schedules(_str_list(extra, "schedules", path), f"{where} schedules")
+            sweep.model_schedules[model] = parse_schedules(
+                _str_list(extra, "schedules", path), f"{where} schedules"
+            )
         if "input_modes" in extra:
             modes = extra["input_modes"]
             if not isinstance(modes, list) or not all(isinstance(mode, str) for mode in modes):
@@ -376,7 +398,9 @@ def _int_list(body: dict, key: str, path: Path, minimum: int, maximum: int | Non
     top = maximum if maximum is not None else float("inf")
     if not isinstance(value, list) or not value or not all(_is_int(v) and minimum <= v <= top for v in value):
         takes = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
-        raise SweepError(f"sweep file {path}: {key} must be a non-empty list of integers {takes} (got {value!r})")
+        raise SweepError(
+            f"sweep file {path}: {key} must be a non-empty list of integers {takes} (got {value!r})"
+        )
     return value
 
 
@@ -400,7 +424,9 @@ def check_depths(sweep: Sweep, where: str) -> None:
             layers = len(get_model(model).layers)
             covered = parse_schedule(label).layers
             if covered > layers:
-                raise SweepError(f"{where}: schedule {label!r} of {model} covers {covered} layers; it has {layers}")
+                raise SweepError(
+                    f"{where}: schedule {label!r} of {model} covers {covered} layers; it has {layers}"
+                )
         if not any(p > 1 for p in sweep.model_patches.get(model, sweep.patches)):
             continue
         layers = len(get_model(model).layers)

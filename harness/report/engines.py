@@ -101,7 +101,9 @@ def engine_comparisons(records: list[dict]) -> list[EngineComparison]:
 def _is_reference(record: dict) -> bool:
     identity = identity_of(record)
     return (identity.engine, identity.kernels, identity.p) == (
-        IDENTITY_DEFAULTS["engine"], IDENTITY_DEFAULTS["kernels"], 1
+        IDENTITY_DEFAULTS["engine"],
+        IDENTITY_DEFAULTS["kernels"],
+        1,
     )
 
 

@@ -185,7 +185,9 @@ def _make_out_dir(out_dir: Path) -> None:
     """The report folder, made if it is not there; a file in its place or a folder that takes no write
     is a ReportError (the results stay in the database: write the report elsewhere)."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise ReportError(f"report folder {out_dir} is a file, not a folder; pass another folder (--out / --report)")
+        raise ReportError(
+            f"report folder {out_dir} is a file, not a folder; pass another folder (--out / --report)"
+        )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / f".pb-write-test-{os.getpid()}"

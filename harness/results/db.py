@@ -203,7 +203,9 @@ def _schema_7(conn: sqlite3.Connection) -> None:
       stand beside (published_as; old rows: none), and rows stored when the CMSIS-NN kernel set named
       itself the engine get the engine that ran them, patchbench's (kernels cmsis-nn)."""
     _add_columns(conn, ("sram_measured_streamed", "published_as"))
-    conn.execute("UPDATE results SET engine = 'patchbench' WHERE engine = 'cmsis-nn' AND kernels = 'cmsis-nn'")
+    conn.execute(
+        "UPDATE results SET engine = 'patchbench' WHERE engine = 'cmsis-nn' AND kernels = 'cmsis-nn'"
+    )
 
 
 def _schema_8(conn: sqlite3.Connection) -> None:

@@ -427,7 +427,9 @@ def plan_arena(
         policies = [inplace] if planner != "best" or inplace == NO_INPLACE else [inplace, NO_INPLACE]
         best: tuple[int, list[_Group], list[int]] | None = None
         for policy in policies:
-            candidate = _best_placement(layout_of(graph, plan, input_mode, scratch, policy), orders, alignment)
+            candidate = _best_placement(
+                layout_of(graph, plan, input_mode, scratch, policy), orders, alignment
+            )
             if best is None or candidate[0] < best[0]:
                 best = candidate
         if planner == "best" and inplace.depthwise != "off":
@@ -773,7 +775,12 @@ class _RowLayout(_Layout):
     """Buffers and lifetimes of a plan with row-streamed segments (``rows`` rings; the module docstring)."""
 
     def __init__(
-        self, graph: Graph, plan: RowPlan | StagedPlan, input_mode: str, scratch: ScratchFn, inplace: InplacePolicy
+        self,
+        graph: Graph,
+        plan: RowPlan | StagedPlan,
+        input_mode: str,
+        scratch: ScratchFn,
+        inplace: InplacePolicy,
     ):
         # A patch stage first (segments.StagedPlan) is planned as _Layout plans one: its patch buffers, its
         # stage output, its fusions and in-place ops; the row-streamed segments' ops as below, the rest

@@ -492,7 +492,9 @@ def run_schedule(
         if part is not None:
             missing = [name for name in part.stage_inputs if name not in values]
             if missing:
-                raise ScheduleError(f"internal error: segment {part.label!r} reads {missing}, not computed yet")
+                raise ScheduleError(
+                    f"internal error: segment {part.label!r} reads {missing}, not computed yet"
+                )
             if isinstance(part, PatchPlan):
                 values.update(_run_stage(graph, part, values, ops, keep_stage_tensors))
             else:
@@ -608,7 +610,9 @@ class _Ring:
     """A ring of rows as the plan keeps it: ``rows`` rows, row r at position r - origin; which row each
     position holds is tracked so that a read of anything else fails."""
 
-    def __init__(self, name: str, shape: tuple[int, int, int], dtype: str, rng, data: np.ndarray | None = None):
+    def __init__(
+        self, name: str, shape: tuple[int, int, int], dtype: str, rng, data: np.ndarray | None = None
+    ):
         self.name, self.origin = name, 0
         if data is None:
             info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
@@ -636,8 +640,10 @@ class _Ring:
             shape = (1, max(need.height, 0), max(need.width, 0), self.data.shape[2])
             return np.zeros(shape, self.data.dtype)
         first = need.y0 - self.origin
-        if first < 0 or need.y1 - self.origin > len(self.held) or not np.array_equal(
-            self.held[first : first + need.height], np.arange(need.y0, need.y1)
+        if (
+            first < 0
+            or need.y1 - self.origin > len(self.held)
+            or not np.array_equal(self.held[first : first + need.height], np.arange(need.y0, need.y1))
         ):
             raise ScheduleError(f"internal error: op {op!r} reads rows [{need.y0}, {need.y1}) of {self.name!r}, "
                                 f"but its ring holds rows {self.held.tolist()}")  # fmt: skip

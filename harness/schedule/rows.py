@@ -199,7 +199,12 @@ def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
 
 
 def _row_plan(
-    graph: Graph, n: int, stage: list[Op], stage_layers: tuple[str, ...], op_layer: dict[str, str], group: int = 1
+    graph: Graph,
+    n: int,
+    stage: list[Op],
+    stage_layers: tuple[str, ...],
+    op_layer: dict[str, str],
+    group: int = 1,
 ) -> RowPlan:
     accumulates = stage[-1].name if is_global_pool(graph, stage[-1]) else None
     for op in stage[:-1]:
@@ -357,12 +362,17 @@ def _place_rows(
     capacity: dict[str, int] = {}
     for write in order:
         if write.tensor != stage_output:
-            capacity[write.tensor] = max(capacity.get(write.tensor, 1), write.row + write.rows - write.live_from)
+            capacity[write.tensor] = max(
+                capacity.get(write.tensor, 1), write.row + write.rows - write.live_from
+            )
     origin = dict.fromkeys(capacity, 0)
     steps = []
     for write in order:
         shift = None
-        if write.tensor in capacity and write.row + write.rows - origin[write.tensor] > capacity[write.tensor]:
+        if (
+            write.tensor in capacity
+            and write.row + write.rows - origin[write.tensor] > capacity[write.tensor]
+        ):
             shift = (write.live_from - origin[write.tensor], write.row - write.live_from)
             origin[write.tensor] = write.live_from
         touched = [write.tensor] + [

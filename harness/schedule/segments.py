@@ -178,7 +178,9 @@ def widen_rows(graph: Graph, schedule: Schedule | str, cost: Callable[[Schedule]
                 break
             if group > tallest:
                 continue  # no map of the segment has that many rows
-            trial = replace(schedule, segments=(*segments[:index], replace(segment, g=group), *segments[index + 1 :]))
+            trial = replace(
+                schedule, segments=(*segments[:index], replace(segment, g=group), *segments[index + 1 :])
+            )
             try:
                 make_schedule_plan(graph, trial)
             except ScheduleError:

@@ -167,7 +167,9 @@ def test_backend_can_be_forced(farm, tmp_path):
         BoardError, match=r"--backend pyocd: no physical board for stm32f746: no farm file was given"
     ):
         choose_backend("stm32f746", None, "pyocd")
-    with pytest.raises(BoardError, match=r"unknown backend 'jlink'; choose one of auto, qemu, renode, pyocd, labgrid"):
+    with pytest.raises(
+        BoardError, match=r"unknown backend 'jlink'; choose one of auto, qemu, renode, pyocd, labgrid"
+    ):
         choose_backend("stm32f746", farm, "jlink")
     with pytest.raises(ValueError, match=r"unknown target 'stm32f999'"):
         choose_backend("stm32f999", farm)

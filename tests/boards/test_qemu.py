@@ -70,7 +70,9 @@ def qemu_processes_running(elf: Path) -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.parametrize("target", ["stm32f412", "stm32f746", "stm32l4r5"])  # l4r5: its own budgets, M4 machine
+@pytest.mark.parametrize(
+    "target", ["stm32f412", "stm32f746", "stm32l4r5"]
+)  # l4r5: its own budgets, M4 machine
 def test_stub_model_runs_and_its_record_checks_out(build_root, target):
     firmware = build(build_root, target)
     with open_board(Resource(target, "qemu")) as board:

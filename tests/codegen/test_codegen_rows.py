@@ -137,7 +137,9 @@ def test_a_global_pool_taking_several_rows_a_step_bit_exact_on_the_host(label):
     """g rows a step (the last step fewer: 9 rows): step k's first row is k x g."""
     graph = _pooled_stack()
     x = _input(graph)
-    model = generate_model(graph, make_schedule_plan(graph, label), "stm32h743", x, CodegenOptions(True, "streamed"))
+    model = generate_model(
+        graph, make_schedule_plan(graph, label), "stm32h743", x, CodegenOptions(True, "streamed")
+    )
     assert run_on_host(model) == expected_output(graph, x)
 
 

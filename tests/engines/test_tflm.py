@@ -52,14 +52,19 @@ FINDINGS: dict[tuple[str, str], str] = {
     ("keras_dilated_transposed_r32", "cmsis-nn"): _DILATED,
     ("keras_dilated_transposed_r32", "reference"): _DILATED,
 }
-MODELS = [(name, mlperf_model) for name in MLPERF_MODELS] + [(name, converter_model) for name in CONVERTER_MODELS]
+MODELS = [(name, mlperf_model) for name in MLPERF_MODELS] + [
+    (name, converter_model) for name in CONVERTER_MODELS
+]
 
 
 def test_the_source_list_takes_each_op_from_its_kernel_set():
     sources = locate()
     table = registrations(sources.root)
     assert table["CONV_2D"] == ("AddConv2D", "Register_CONV_2D")
-    assert table["RESIZE_NEAREST_NEIGHBOR"] == ("AddResizeNearestNeighbor", "Register_RESIZE_NEAREST_NEIGHBOR")
+    assert table["RESIZE_NEAREST_NEIGHBOR"] == (
+        "AddResizeNearestNeighbor",
+        "Register_RESIZE_NEAREST_NEIGHBOR",
+    )
     assert all(op in table for op in OPS)
     reference = {p.relative_to(sources.root).as_posix() for p in kernel_files(sources, "reference")}
     cmsis = {p.relative_to(sources.root).as_posix() for p in kernel_files(sources, "cmsis-nn")}
@@ -84,7 +89,9 @@ def test_the_generated_model_registers_exactly_its_ops_and_names_one_unit_per_op
         assert text.count(f"resolver->{method}()") == 1
     assert "uint8_t pb_tflm_arena[103696];" in text and "/* a note */" in text
     assert "pb_tflm_test_input = {0u, 27648u, 0," in text  # generated on the device: no image in flash
-    assert len(re.findall(r"0x[0-9a-f]{2},", text)) == len(model.data)  # the model file, and no image beside it
+    assert len(re.findall(r"0x[0-9a-f]{2},", text)) == len(
+        model.data
+    )  # the model file, and no image beside it
     assert set(files) == {"adapter.cc", MODEL_FILE, HEADER_FILE}
     with pytest.raises(TflmModelError, match="not a readable"):
         read_model("broken", b"\x00" * 64)
@@ -137,9 +144,13 @@ def test_device_output_equals_the_tflite_micro_interpreter(name, where, request)
               f"{record.total_median:,} instructions, equal={equal}")  # fmt: skip
         finding = FINDINGS.get((name, kernels))
         if finding is None:
-            assert equal, f"{name} on {target} ({kernels}): the device differs from the tflite-micro interpreter"
+            assert equal, (
+                f"{name} on {target} ({kernels}): the device differs from the tflite-micro interpreter"
+            )
         else:
-            assert not equal, f"{name} ({kernels}) equals tflite-micro on {target} now: remove it from FINDINGS"
+            assert not equal, (
+                f"{name} ({kernels}) equals tflite-micro on {target} now: remove it from FINDINGS"
+            )
             differences.append(f"{target} {kernels}")
     if differences:
         pytest.xfail(f"{name} on {', '.join(differences)}: {FINDINGS[(name, differences[0].split()[1])]}")

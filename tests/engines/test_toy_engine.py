@@ -27,7 +27,11 @@ def toy(monkeypatch):
 
 @pytest.fixture
 def model_file(tmp_path):
-    specs = [LayerSpec("conv", 3, 2, channels=8), LayerSpec("depthwise", 3, 1), LayerSpec("conv", 1, 1, channels=4)]
+    specs = [
+        LayerSpec("conv", 3, 2, channels=8),
+        LayerSpec("depthwise", 3, 1),
+        LayerSpec("conv", 1, 1, channels=4),
+    ]
     path = tmp_path / "toy_stack.tflite"
     path.write_bytes(graph_to_bytes(build_stack(specs, input_shape=(1, 16, 16, 3), seed=4, blocks=False)))
     return path
@@ -41,7 +45,9 @@ def _sweep(tmp_path, model_file, engines_line: str):
 
 
 def test_a_sweep_names_the_registered_engine_and_its_kernel_sets(toy, tmp_path, model_file):
-    sweep = _sweep(tmp_path, model_file, 'engines = ["patchbench", "toy"]\nkernels = ["portable", "toy:plain"]')
+    sweep = _sweep(
+        tmp_path, model_file, 'engines = ["patchbench", "toy"]\nkernels = ["portable", "toy:plain"]'
+    )
     assert [(p.engine, p.kernels, p.p) for p in sweep.points()] == [
         ("patchbench", "portable", 1), ("toy", "plain", 1), ("patchbench", "portable", 2), ("toy", "plain", 2),
     ]  # fmt: skip

@@ -29,7 +29,9 @@ class ToyEngine(Engine):
     peer = True
 
     def options(self, kernels=None, **settings) -> ToyOptions:
-        return ToyOptions(self.kernel_set(kernels or self.default_kernels).name, settings.get("input_mode", "counted"))
+        return ToyOptions(
+            self.kernel_set(kernels or self.default_kernels).name, settings.get("input_mode", "counted")
+        )
 
     def identity(self, options: ToyOptions) -> dict[str, str]:
         return dict(kernels=options.kernels, input_mode=options.input_mode, planner="toy", inplace="off")

@@ -27,14 +27,16 @@ def _write(path: Path, text: str) -> None:
 def _spec(folder: Path, body: str = "return x + 1;") -> LibrarySpec:
     (folder / "src").mkdir(exist_ok=True)
     one = folder / "src" / "one.c"
-    _write(one, f"#include \"fix.h\"\nint one(int x) {{ {body} }}\n")
+    _write(one, f'#include "fix.h"\nint one(int x) {{ {body} }}\n')
     two = folder / "src" / "two.cc"
-    _write(two, "extern \"C\" int two(int x) { return x * FIX; }\n")
+    _write(two, 'extern "C" int two(int x) { return x * FIX; }\n')
     flags = ("-O2", "-I{entry}/include")
     return LibrarySpec(
         name="toy",
-        units=(LibraryUnit(one, ("-std=c11", *flags)), LibraryUnit(two, ("-std=c++17", *flags, "-include",
-                                                                          "{entry}/include/fix.h"))),  # fmt: skip
+        units=(
+            LibraryUnit(one, ("-std=c11", *flags)),
+            LibraryUnit(two, ("-std=c++17", *flags, "-include", "{entry}/include/fix.h")),
+        ),  # fmt: skip
         generated={"include/fix.h": "#define FIX 2\n"},
         notes=("a toy library",),
     )

@@ -61,7 +61,9 @@ def test_the_c_and_the_python_generator_agree(c_generator, seed):
         indices = (np.arange(first, first + 300, dtype=np.uint64)) & 0xFFFFFFFF
         bits = test_input.bits(seed, indices)
         assert [c_generator.pb_test_input_bits(seed, int(i)) for i in indices[:40]] == bits[:40].tolist()
-        assert np.array_equal(_c_s8(c_generator, seed, first, 300), test_input.int8_input((300,), seed, first))
+        assert np.array_equal(
+            _c_s8(c_generator, seed, first, 300), test_input.int8_input((300,), seed, first)
+        )
         for scale, zero_point in ((0.0078125, 0), (1 / 255, -128), (0.37113, 5), (2.5e-5, 127)):
             want = test_input.float32_input((300,), scale, zero_point, seed, first)
             got = _c_f32(c_generator, seed, first, 300, float(np.float32(scale)), zero_point)
@@ -79,7 +81,11 @@ def test_the_generated_input_covers_the_int8_range_and_any_element_comes_from_it
 @needs("gcc")
 @pytest.mark.parametrize("p, n, input_mode", [(1, 0, "counted"), (3, 3, "streamed"), (2, 2, "counted")])
 def test_a_model_fed_from_the_seed_computes_the_reference_on_the_host(p, n, input_mode):
-    specs = [LayerSpec("conv", 3, 2, channels=8), LayerSpec("depthwise", 3, 1), LayerSpec("conv", 1, 1, channels=6)]
+    specs = [
+        LayerSpec("conv", 3, 2, channels=8),
+        LayerSpec("depthwise", 3, 1),
+        LayerSpec("conv", 1, 1, channels=6),
+    ]
     graph = build_stack(specs, input_shape=(1, 14, 14, 3), seed=3, blocks=False)
     model = generate_model(graph, make_plan(graph, p, n), "stm32f746", SeededInput(),
                            CodegenOptions(optimized=False, input_mode=input_mode))  # fmt: skip

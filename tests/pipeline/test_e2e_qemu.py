@@ -54,9 +54,7 @@ def vww_results():
     def get(p: int, kernels: str = "optimized", input_mode: str = "counted") -> PointResult:
         key = (p, kernels, input_mode)
         if key not in cache:
-            cache[key] = measure(
-                VWW, M7, p, 0 if p == 1 else VWW_N, kernels=kernels, input_mode=input_mode
-            )
+            cache[key] = measure(VWW, M7, p, 0 if p == 1 else VWW_N, kernels=kernels, input_mode=input_mode)
         return cache[key]
 
     return get
@@ -140,14 +138,13 @@ def test_a_model_too_big_for_the_board_is_does_not_fit_with_the_numbers():
 
 
 @pytest.mark.parametrize(
-    "target, p, kernels", [("stm32f412", 1, "optimized"), ("stm32f412", 3, "portable"), ("stm32f746", 3, "optimized")]
+    "target, p, kernels",
+    [("stm32f412", 1, "optimized"), ("stm32f412", 3, "portable"), ("stm32f746", 3, "optimized")],
 )
 def test_every_op_kind_bit_exact_on_the_m4_and_m7(target, p, kernels):
     """Every op kind the kernels run, per layer and in a 3x3 patch stage (the host runs of the same C are
     in test_codegen.py; this catches what only the device shows: toolchain, libm, alignment)."""
-    result = measure(
-        every_op_graph(), target, p, 0 if p == 1 else STAGE_ENDS["constants"], kernels=kernels
-    )
+    result = measure(every_op_graph(), target, p, 0 if p == 1 else STAGE_ENDS["constants"], kernels=kernels)
     assert result.status == "passed", result.summary()
     # A 7 kB arena: the 4 kB reserved stack dominates the plan, so only bound the measurement by it.
     assert result.arena_bytes < result.sram_measured <= result.sram_planned, _figures(result)

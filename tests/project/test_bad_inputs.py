@@ -72,7 +72,10 @@ SWEEP_CASES = {
         GOOD_SWEEP + "repeats = 10\n",
         r"unknown field\(s\) 'repeats' \(did you mean 'repeat'\?\)",
     ),
-    "repeat not a number": (GOOD_SWEEP + 'repeat = "x"\n', r"repeat must be an integer in 1..1000 \(got 'x'\)"),
+    "repeat not a number": (
+        GOOD_SWEEP + 'repeat = "x"\n',
+        r"repeat must be an integer in 1..1000 \(got 'x'\)",
+    ),
     "repeat 0": (GOOD_SWEEP + "repeat = 0\n", r"repeat must be an integer in 1..1000 \(got 0\)"),
     "repeat true": (GOOD_SWEEP + "repeat = true\n", r"repeat must be an integer in 1..1000 \(got True\)"),
     "models not a table": (
@@ -317,7 +320,11 @@ POINT_FAULTS = {  # where it fails -> the exception -> what the row's reason say
         r"unexpected OSError: .*No space left",
     ),
     "out of memory in the reference": ("make_test_input", MemoryError(), r"unexpected MemoryError"),
-    "a bug in a stage": ("_add_plan_metrics", KeyError("op7"), r"unexpected KeyError: 'op7' \(please report it"),
+    "a bug in a stage": (
+        "_add_plan_metrics",
+        KeyError("op7"),
+        r"unexpected KeyError: 'op7' \(please report it",
+    ),
 }
 
 
@@ -464,7 +471,9 @@ def test_a_sqlite_file_of_another_program_is_refused_and_left_as_it_was(tmp_path
 def _tiny_conv(name="net"):
     from models.synthetic import LayerSpec, build_stack
 
-    return build_stack([LayerSpec("conv", 3, 1, channels=4)], input_shape=(1, 8, 8, 3), blocks=False, name=name)
+    return build_stack(
+        [LayerSpec("conv", 3, 1, channels=4)], input_shape=(1, 8, 8, 3), blocks=False, name=name
+    )
 
 
 def _written(change):
@@ -482,7 +491,10 @@ def _requant(name_of, **changes):
     def change(graph):
         name = name_of(graph)
         tensor = graph.tensors[name]
-        tensors = {**graph.tensors, name: dataclasses.replace(tensor, quant=dataclasses.replace(tensor.quant, **changes))}
+        tensors = {
+            **graph.tensors,
+            name: dataclasses.replace(tensor, quant=dataclasses.replace(tensor.quant, **changes)),
+        }
         return dataclasses.replace(graph, tensors=tensors)
 
     return change
@@ -498,7 +510,9 @@ def _bias(graph):
 
 def _no_ops(graph):
     tensor = graph.tensors[graph.inputs[0]]
-    return dataclasses.replace(graph, tensors={tensor.name: tensor}, ops=[], outputs=[tensor.name], blocks=None)
+    return dataclasses.replace(
+        graph, tensors={tensor.name: tensor}, ops=[], outputs=[tensor.name], blocks=None
+    )
 
 
 def _constant_input(graph):
@@ -553,7 +567,9 @@ def test_a_bad_model_file_is_refused_naming_what_it_is(tmp_path, case):
 def test_a_folder_named_like_a_model_is_said_to_be_a_folder(tmp_path):
     folder = tmp_path / "net.tflite"
     folder.mkdir()
-    with pytest.raises(SweepError, match=r"model file '.*net.tflite' is a folder; name the .tflite file in it"):
+    with pytest.raises(
+        SweepError, match=r"model file '.*net.tflite' is a folder; name the .tflite file in it"
+    ):
         load_sweep(_sweep_file(tmp_path, GOOD_SWEEP.replace('"vww_96_int8"', f'"{folder}"')))
 
 
@@ -608,7 +624,9 @@ def test_a_missing_farm_board_under_on_missing_fail_names_the_board_and_what_to_
     with pytest.raises(BoardError, match=r"farm board 'desk-f746' \(probe P1\) is not connected; connected probes: "
                                          r"none\. The farm file .* says on_missing = \"fail\"; connect the board"):  # fmt: skip
         choose_backend("stm32f746", farm, None, connected=[], renode_installed=False, lock_dir=tmp_path)
-    with pytest.raises(BoardError, match=r"--backend pyocd: no physical board for stm32f746: no farm file was given"):
+    with pytest.raises(
+        BoardError, match=r"--backend pyocd: no physical board for stm32f746: no farm file was given"
+    ):
         choose_backend("stm32f746", None, "pyocd", connected=[], renode_installed=False, lock_dir=tmp_path)
 
 
@@ -683,7 +701,9 @@ def test_a_session_with_an_unusable_results_path_stops_before_measuring(tmp_path
         _check_results(tmp_path)
 
 
-def test_a_point_the_database_does_not_take_is_kept_and_the_line_says_where(tmp_path, db_with_a_point, monkeypatch):
+def test_a_point_the_database_does_not_take_is_kept_and_the_line_says_where(
+    tmp_path, db_with_a_point, monkeypatch
+):
     """A disk that fills (or a file made read-only) mid-run: the measured point goes to a results export in
     the temporary folder, which reads back as the same point."""
     import sqlite3
@@ -769,7 +789,9 @@ def test_check_prints_its_report_when_no_interpreter_loads_the_file(monkeypatch,
     from harness.reference import outside
 
     def refuse(*args, **kwargs):
-        raise outside.OutsideRuntimeError("litert BUILTIN_REF failed on the model (exit 1): Registration failed.")
+        raise outside.OutsideRuntimeError(
+            "litert BUILTIN_REF failed on the model (exit 1): Registration failed."
+        )
 
     monkeypatch.setattr(outside, "run_litert", refuse)
     monkeypatch.setattr(outside, "run_tflm", refuse)
@@ -849,7 +871,9 @@ RESULTS_CASES = {  # (damage the database, or write a baseline) -> the command l
 
 
 @pytest.mark.parametrize("case", RESULTS_CASES)
-def test_a_bad_database_or_baseline_is_one_line_and_nothing_stored_is_lost(tmp_path, db_with_a_point, case, capsys):
+def test_a_bad_database_or_baseline_is_one_line_and_nothing_stored_is_lost(
+    tmp_path, db_with_a_point, case, capsys
+):
     from harness.cli import main
 
     damage, baseline, message = RESULTS_CASES[case]
@@ -879,7 +903,9 @@ def matrix() -> dict[str, dict]:
         "path": RESULTS_PATH_CASES,
         "report": REPORT_CASES,
         "process-fault": {case: (where, message) for case, (where, _, message) in POINT_FAULTS.items()},
-        "results": {case: (damage or baseline, message) for case, (damage, baseline, message) in RESULTS_CASES.items()},
+        "results": {
+            case: (damage or baseline, message) for case, (damage, baseline, message) in RESULTS_CASES.items()
+        },
     }
 
 

@@ -21,7 +21,10 @@ from harness.report.page import write_index, write_report
 from harness.results.db import ResultsDB
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-WINDOW = (1400, 6000)  # tall enough for the summary, the tables and the first charts (the page grew: oracle, estimated ms)
+WINDOW = (
+    1400,
+    6000,
+)  # tall enough for the summary, the tables and the first charts (the page grew: oracle, estimated ms)
 # A name that would log to the console if the page ever let it run.
 EVIL_MODEL = '<script>console.error("PATCHBENCH-XSS")</script>'
 

@@ -153,9 +153,7 @@ def test_a_chart_of_measured_sram_against_macs_with_the_published_marks(tmp_path
     labelled published with their accounting; the measured (SRAM, MACs) Pareto set is joined."""
     svg, caption = mac_chart_of(tmp_path, "mbv2-w0.35-r144")
     assert "the Pareto set (2 of 5:" in caption
-    assert (
-        "<!-- + rows n=5 streamed -->" in svg and "<!-- row-streamed / several segments -->" in svg
-    )
+    assert "<!-- + rows n=5 streamed -->" in svg and "<!-- row-streamed / several segments -->" in svg
     assert (
         "msf-CNN (Huang &amp; Baccelli, NeurIPS 2025)&#39;s published points for mbv2-w0.35-r144" in caption
     )

@@ -8,7 +8,12 @@ import re
 from harness.paths import SHARED_DIR
 from harness.results.published import ENGINE_COLUMNS, TINYENGINE_TABLE, published, schedule_marks
 
-README_COLUMNS = {"TFLM": "tflm", "CMSIS-NN": "cmsis-nn", "X-CUBE-AI 7.3": "x-cube-ai", "TinyEngine": "tinyengine"}
+README_COLUMNS = {
+    "TFLM": "tflm",
+    "CMSIS-NN": "cmsis-nn",
+    "X-CUBE-AI 7.3": "x-cube-ai",
+    "TinyEngine": "tinyengine",
+}
 README_MODELS = {"mbv2-w0.35": "mbv2-w0.35-r144", "proxyless-w0.3": "proxyless-w0.3-r176"}
 
 

@@ -153,7 +153,9 @@ def test_several_rows_per_step_are_bit_exact_with_larger_rings(label):
     assert plan.parts[0].group in {step.rows for step in plan.parts[0].steps if step.op}
 
 
-@pytest.mark.parametrize("label", ["rows n=8 + per-layer n=10 + rows n=2", "rows n=8 + per-layer n=10 + rows n=2 g=2"])
+@pytest.mark.parametrize(
+    "label", ["rows n=8 + per-layer n=10 + rows n=2", "rows n=8 + per-layer n=10 + rows n=2 g=2"]
+)
 def test_a_global_pool_ends_a_segment_row_by_row(label):
     """The classifier's global average pool takes its input row by row into int32 sums: the map it pools
     is a ring of the rows one step reads, never whole; the flatten after it runs per layer."""
@@ -325,17 +327,23 @@ def test_widen_rows_takes_more_rows_a_step_only_where_the_arena_does_not_grow():
     label = "rows n=3 + rows n=2 + rows n=3 + rows n=3 + rows n=3 + rows n=2 + rows n=2 + rows n=2"
 
     def cost(schedule):
-        return plan_arena(graph, make_schedule_plan(graph, schedule), "streamed", scratch=cmsis_nn_scratch).arena_bytes
+        return plan_arena(
+            graph, make_schedule_plan(graph, schedule), "streamed", scratch=cmsis_nn_scratch
+        ).arena_bytes
 
     wide = widen_rows(graph, label, cost)
     assert [s.n for s in wide.segments] == [s.n for s in make_schedule_plan(graph, label).schedule.segments]
-    assert any(s.g > 1 for s in wide.segments) and cost(wide) <= cost(make_schedule_plan(graph, label).schedule)
+    assert any(s.g > 1 for s in wide.segments) and cost(wide) <= cost(
+        make_schedule_plan(graph, label).schedule
+    )
     steps = lambda schedule: sum(len(p.steps) for p in make_schedule_plan(graph, schedule).parts)  # noqa: E731
     assert steps(wide) < steps(label)
     _assert_exact(graph, make_schedule_plan(graph, wide), _input(graph))
+
     # a cost that any larger ring raises keeps one row a step
-    rings = lambda schedule: profile(graph, make_schedule_plan(graph, schedule)).peak() + sum(  # noqa: E731
-        sum(p.capacity.values()) for p in make_schedule_plan(graph, schedule).parts
-    )
+    def rings(schedule):
+        plan = make_schedule_plan(graph, schedule)
+        return profile(graph, plan).peak() + sum(sum(p.capacity.values()) for p in plan.parts)
+
     assert widen_rows(graph, label, rings).label == label
     assert widen_rows(graph, "p=2 n=3", cost).label == "p=2 n=3"

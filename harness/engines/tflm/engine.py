@@ -37,7 +37,9 @@ from harness.firmware.test_input import SeededInput
 from harness.ir.graph import Graph, Op
 from harness.schedule.plan import PatchPlan
 
-CMSIS_NN = KernelSet("cmsis-nn", "TFLite Micro with its CMSIS-NN kernels (reference kernels for the other ops)")
+CMSIS_NN = KernelSet(
+    "cmsis-nn", "TFLite Micro with its CMSIS-NN kernels (reference kernels for the other ops)"
+)
 REFERENCE = KernelSet("reference", "TFLite Micro with its portable reference kernels")
 
 
@@ -73,7 +75,9 @@ class TflmEngine(Engine):
     name = "tflm"
     description = "TensorFlow Lite Micro: its interpreter runs the model file, per layer"
     kernel_sets = (CMSIS_NN, REFERENCE)
-    timed_units = "one unit per op (TFLM's profiler on the board's timer; the dispatch before an op is in its unit)"
+    timed_units = (
+        "one unit per op (TFLM's profiler on the board's timer; the dispatch before an op is in its unit)"
+    )
     sram_accounting = (".data + .bss (the arena: arena_used_bytes() + 16, sized by a run on QEMU) + stack "
                        "high-water; planned: arena + the interpreter's static objects + the stack reserve (the "
                        "sizing run's high-water mark + 512 B)")  # fmt: skip

@@ -69,7 +69,9 @@ class Sizing:
                 "user ships")  # fmt: skip
 
 
-def library_for(target: Target, kernels: str, *, gcc: str = "arm-none-eabi-gcc") -> tuple[Library, tuple[str, ...]]:
+def library_for(
+    target: Target, kernels: str, *, gcc: str = "arm-none-eabi-gcc"
+) -> tuple[Library, tuple[str, ...]]:
     """The TFLM library of ``kernels`` for ``target``'s core (cached in the build folder, whatever folder
     the firmware goes to: one library serves every firmware), and the C++ flags the adapter needs with it."""
     sources = locate()
@@ -111,7 +113,9 @@ def sizing_run(model: TflmModel, target: Target, kernels: str, test_input: Input
         )
     firmware, roomy = _sizing_build(model, target, kernels, test_input, gcc)
     if isinstance(firmware, DoesNotFit):
-        raise TflmDoesNotFit(f"{firmware.reason} (the sizing build, with a {roomy / 1024:.1f} kB arena)", firmware)
+        raise TflmDoesNotFit(
+            f"{firmware.reason} (the sizing build, with a {roomy / 1024:.1f} kB arena)", firmware
+        )
     try:
         with open_board(Resource(target.name, "qemu")) as board:
             record = run_firmware(board, firmware, timeout=timeout)
@@ -142,7 +146,9 @@ def size(model: TflmModel, target: Target, kernels: str, test_input: InputSpec, 
     if isinstance(firmware, Firmware):
         try:
             saved = json.loads((firmware.build_dir / SIZING_FILE).read_text())
-            return Sizing(int(saved["arena_used"]), int(saved["stack_high_water"]), int(saved["runtime_bytes"]))
+            return Sizing(
+                int(saved["arena_used"]), int(saved["stack_high_water"]), int(saved["runtime_bytes"])
+            )
         except (OSError, ValueError, KeyError, TypeError):
             pass  # not sized yet (or the file is damaged): run it
     _, record = sizing_run(model, target, kernels, test_input, gcc=gcc)

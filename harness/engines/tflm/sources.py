@@ -106,13 +106,14 @@ DETECT_PLATFORM_H = """\
 GEMMLOWP_FIX = "include/gemmlowp/internal/detect_platform.h"
 GEMMLOWP_FIX_DIR = "include/gemmlowp/fixedpoint"  # "../internal/..." from here reaches the fix
 GEMMLOWP_FIX_DIR_README = (
-    "An empty folder on the include path (-isystem): fixedpoint.h's #include \"../internal/detect_platform.h\"\n"
+    'An empty folder on the include path (-isystem): fixedpoint.h\'s #include "../internal/detect_platform.h"\n'
     "resolves from here to ../internal/detect_platform.h, the fix written beside it.\n"
 )
 # "TfLiteStatus AddConv2D(const TFLMRegistration& registration = Register_CONV_2D()) {
 #      return AddBuiltin(BuiltinOperator_CONV_2D, registration, ParseConv2D);", or the registration inline
 _REGISTRATION = re.compile(
-    r"TfLiteStatus Add(\w+)\(([^)]*\)?)\s*\)\s*\{\s*return AddBuiltin\(\s*BuiltinOperator_(\w+),\s*([^,]*),", re.S
+    r"TfLiteStatus Add(\w+)\(([^)]*\)?)\s*\)\s*\{\s*return AddBuiltin\(\s*BuiltinOperator_(\w+),\s*([^,]*),",
+    re.S,
 )
 
 
@@ -225,11 +226,16 @@ def library_spec(sources: TflmSources, kernels: str) -> LibrarySpec:
     kernel_paths = kernel_files(sources, kernels)
     units = [LibraryUnit(sources.root / path, (*CXX_FLAGS, CORE_OPTIMIZATION, *defines, *includes))
              for path in CORE_SOURCES]  # fmt: skip
-    units += [LibraryUnit(path, (*CXX_FLAGS, KERNEL_OPTIMIZATION, *defines, *includes)) for path in kernel_paths]
+    units += [
+        LibraryUnit(path, (*CXX_FLAGS, KERNEL_OPTIMIZATION, *defines, *includes)) for path in kernel_paths
+    ]
     if kernels == "cmsis-nn":
         c_includes = tuple(f"-I{folder}" for folder in sources.cmsis.include_dirs)
         cmsis_files = source_closure(sources.cmsis, _cmsis_functions(kernel_paths))
-        units += [LibraryUnit(path, ("-std=c11", KERNEL_OPTIMIZATION, *defines, *c_includes)) for path in cmsis_files]
+        units += [
+            LibraryUnit(path, ("-std=c11", KERNEL_OPTIMIZATION, *defines, *c_includes))
+            for path in cmsis_files
+        ]
     notes = (
         f"TensorFlow Lite Micro {sources.version}, kernel set {kernels}: {len(CORE_SOURCES)} core files, "
         f"{len(kernel_paths)} kernel files for {len(OPS)} ops ({', '.join(OPS)})",
