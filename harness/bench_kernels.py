@@ -21,8 +21,8 @@ Without a model name it profiles the default sweep's models. ``--results DB`` re
 per-layer points there instead of measuring.
 
 The same machinery runs the device tests (tests/codegen/test_kernels_device.py): ``KernelCall`` describes one
-kernel call with its data, ``suite_sources`` turns calls into the firmware's C, ``run_suite`` builds,
-runs and returns each call's output bytes and instruction count.
+kernel call with its data (``AddCall`` one ADD of two broadcast operands), ``suite_sources`` turns calls into
+the firmware's C, ``run_suite`` builds, runs and returns each call's output bytes and instruction count.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import numpy as np
 
 from harness.boards import Resource, open_board, run_firmware
 from harness.codegen import cmsis_nn
+from harness.codegen.broadcast import BroadcastWalk, broadcast_walk
+from harness.codegen.cparams import PB_ADD_PARAMS
 from harness.codegen.host_kernels import Requant
 from harness.codegen.kernels import (
     Region,
@@ -50,6 +52,7 @@ from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
 from harness.pipeline.measure import measure
 from harness.pipeline.sweep import DEFAULT_SWEEP, load_sweep
+from harness.reference import AddQuant
 from harness.results.db import ResultsDB
 from harness.results.op_profile import format_profile, op_profile
 
@@ -122,6 +125,57 @@ class KernelCall:
 
 
 @dataclass(frozen=True)
+class AddCall:
+    """One call of pb_add_s8 (its variants pb_add_s8_portable / _dsp): ``a`` and ``b`` numpy-broadcast to
+    the output, walked as harness.codegen.broadcast walks them unless ``walk`` says otherwise (a single
+    element as a contiguous run of one, say); ``q`` the parameters (reference.add_quant)."""
+
+    name: str
+    q: AddQuant
+    a: np.ndarray
+    b: np.ndarray
+    walk: BroadcastWalk | None = None
+    kind: str = "add"
+    in_place: bool = False
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return tuple(np.broadcast_shapes(self.a.shape, self.b.shape))
+
+    @property
+    def output_bytes(self) -> int:
+        return int(np.prod(self.output_shape))
+
+    @property
+    def macs(self) -> int:
+        return 0  # no multiply-accumulates: instructions per MAC do not apply
+
+    def scratch_bytes(self) -> int:
+        return 0
+
+    def c_source(self, prefix: str) -> str:
+        """The operands, the parameters and the walk as C definitions named ``prefix``_*."""
+        walk = self.walk or broadcast_walk(self.output_shape, self.a.shape, self.b.shape)
+        if walk is None:
+            raise ValueError(
+                f"{self.name}: operands {self.a.shape} and {self.b.shape} need more than four dims"
+            )
+        dims, a_strides, b_strides = walk.c_arrays()
+        params = PB_ADD_PARAMS.initializer(PB_ADD_PARAMS.values_of(self.q))
+        return (
+            _c_array("int8_t", f"{prefix}_a", self.a) + _c_array("int8_t", f"{prefix}_b", self.b)
+            + f"static const pb_add_params {prefix}_params = {params};\n"
+            f"static const int32_t {prefix}_dims[4] = {dims}, {prefix}_a_strides[4] = {a_strides}, "
+            f"{prefix}_b_strides[4] = {b_strides};\n"
+        )  # fmt: skip
+
+    def invocation(self, prefix: str, variant: str, target: str) -> str:
+        function = "pb_add_s8" if variant == "default" else f"pb_add_s8_{variant}"
+        return (f"{function}(&{prefix}_params, {prefix}_dims, {prefix}_a_strides, {prefix}_b_strides, "
+                f"{prefix}_a, {prefix}_b, {target})")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SuiteResult:
     outputs: dict[tuple[str, str], bytes]  # (call name, variant) -> output bytes
     instructions: dict[tuple[str, str], int]  # (call name, variant) -> instructions of the call
@@ -146,7 +200,7 @@ def _copy_layer(name: str) -> str:
 
 
 def suite_sources(
-    calls: list[KernelCall], variants: tuple[str, ...], *, keep_outputs: bool = True
+    calls: list[KernelCall | AddCall], variants: tuple[str, ...], *, keep_outputs: bool = True
 ) -> tuple[dict[str, str], dict[tuple[str, str], tuple[int, int]]]:
     """The firmware's C for running every call in every variant (one timed layer each).
 
@@ -155,6 +209,8 @@ def suite_sources(
     reports only its first bytes (benchmarks with big outputs)."""
     if any(call.in_place and call.kind != "depthwise" for call in calls):
         raise ValueError("only depthwise calls run in place")
+    if "cmsis" in variants and any(call.kind == "add" for call in calls):
+        raise ValueError("the suite runs CMSIS-NN's convs and fully connected only, not ADD")
     total = sum(call.output_bytes for call in calls) * len(variants)
     buffer_bytes = total if keep_outputs else max(call.output_bytes for call in calls)
     reported = total if keep_outputs else min(32, buffer_bytes)
@@ -166,7 +222,7 @@ def suite_sources(
     parts = [
         f'#include <stdint.h>\n#include <string.h>\n#include "model_api.h"\n#include "pb_kernels.h"\n#include "pb_ops.h"\n{include}\n',
         f"static int8_t pb_output_buffer[{buffer_bytes}] __attribute__((aligned(4)));\n",
-        f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4)));\n",
+        f"static int8_t pb_scratch[{max(scratch, 4)}] __attribute__((aligned(4), unused)); /* ADD takes none */\n",
         f"static int8_t pb_work[{work}]; /* in-place calls: the input is copied here first */\n\n"
         if work
         else "\n",
@@ -176,6 +232,18 @@ def suite_sources(
     for index, call in enumerate(calls):
         prefix = f"k{index}"
         parts.append(f"/* {call.name}: {call.kind} */\n")
+        if call.kind == "add":
+            parts.append(call.c_source(prefix))
+            for variant in variants:
+                out_offset = offset if keep_outputs else 0
+                invocation = call.invocation(prefix, variant, f"pb_output_buffer + {out_offset}")
+                parts.append(f"static void {prefix}_{variant}(void) {{ {invocation}; }}\n")
+                layers.append((f"{call.name}_{variant}", f"{prefix}_{variant}"))
+                layout[(call.name, variant)] = (out_offset, call.output_bytes)
+                if keep_outputs:
+                    offset += call.output_bytes
+            parts.append("\n")
+            continue
         parts.append(_c_array("int8_t", f"{prefix}_input", call.input))
         parts.append(_c_array("int8_t", f"{prefix}_filter", call.filter))
         if call.bias is not None:
@@ -276,7 +344,7 @@ def _cmsis_invocation(call: KernelCall, prefix: str, bias: str, target: str, scr
 
 
 def run_suite(
-    calls: list[KernelCall],
+    calls: list[KernelCall | AddCall],
     target: str,
     variants: tuple[str, ...] = ("portable", "dsp"),
     *,

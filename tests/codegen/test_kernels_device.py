@@ -4,20 +4,25 @@
 One firmware per core runs random conv, 1x1, depthwise (3x3, 5x5, 7x7; out of place and in place) and
 fully connected calls, each in the portable variant, the DSP variant and the build's default (DSP on
 these cores), on regions with explicit pads and row strides. Every output must equal harness.reference bit for bit
-(so the DSP kernels equal the portable ones too).
+(so the DSP kernels equal the portable ones too). A second, small firmware per core does the same for ADD
+(pb_add_s8 and its portable and DSP variants).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 from machine import needs
 
 from harness import reference
-from harness.bench_kernels import TARGETS, KernelCall, run_suite
+from harness.bench_kernels import TARGETS, AddCall, KernelCall, run_suite
+from harness.codegen.broadcast import BroadcastWalk
 from harness.codegen.host_kernels import Requant
 from harness.codegen.kernels import Region, Window
 from harness.ir import quant
+from harness.ir.graph import Graph, Op, QParams, Tensor
 
 pytestmark = [
     pytest.mark.emulator,
@@ -317,3 +322,92 @@ def test_portable_and_dsp_kernels_equal_the_reference_on_the_emulator(core):
                 result.instructions[(call.name, "dsp")],
             )
             assert abs(default - dsp) <= 80, call.name
+
+
+def _add_quant(rng, scales: tuple[float, float], clamped: bool) -> reference.AddQuant:
+    """ADD's parameters as TFLite prepares them (reference.add_quant on a one-op graph): these input scales,
+    an output scale near their sum and an output zero point near the sum's (so few sums saturate), random
+    input zero points, the full int8 range or a random clamp as activation."""
+    output_scale = sum(scales) * float(rng.uniform(0.5, 1.2))
+    zero_points = [int(z) for z in rng.integers(-128, 128, 2)]
+    centre = (scales[0] * zero_points[0] + scales[1] * zero_points[1]) / output_scale
+    zero_points.append(int(np.clip(round(centre) + int(rng.integers(-20, 21)), -128, 127)))
+    tensors = {
+        name: Tensor(name, (1,), "int8", QParams.per_tensor(scale, zero_point))
+        for name, scale, zero_point in zip("aby", (*scales, output_scale), zero_points, strict=True)
+    }
+    attrs = (
+        {"act_min": int(rng.integers(-128, -20)), "act_max": int(rng.integers(20, 128))} if clamped else {}
+    )
+    op = Op("ADD", "add", ["a", "b"], ["y"], attrs)
+    return reference.add_quant(Graph("add", tensors, [op], ["a", "b"], ["y"]), op)
+
+
+def _e0_order(q: reference.AddQuant) -> str:
+    """Which operand's rescaling has e = 0 (shift 0) while the other's has e > 0 (pb_add_dsp.c's e0 run)."""
+    if q.input1_shift == 0 and q.input2_shift < 0:
+        return "e0 first"
+    if q.input2_shift == 0 and q.input1_shift < 0:
+        return "e0 second"  # the kernel swaps the operands
+    return "neither"
+
+
+def _add_cases(rng) -> list[AddCall]:
+    """pb_add_s8_dsp's paths: the e0 run (add_run_e0_asm) with the e = 0 operand first and second (the swap),
+    the general run (add_run_asm) with both e = 0 (equal scales) and both e > 0, counts of 1, 2, 3 and 17
+    (the e0 run's two elements a pass and its odd entry; one element as a run of one), a per-channel operand (a run per pixel, either order)
+    and a scalar one (the C walk), clamped activations (the C walk) and the full range. Both e > 0 never comes
+    out of TFLite's preparation (the larger scale's multiplier is 1/2, e = 0): that case has the e = 0
+    operand's multiplier replaced by one of 0.4 (e = 1); the kernels must still agree."""
+    calls = []
+
+    def add(name, big_first, a_shape, b_shape, clamped=False, equal=False, both_e=False, want=None):
+        # one element: a contiguous run of one (broadcast_walk gives it stride 0, which the C walk takes)
+        walk = (
+            BroadcastWalk((1, 1, 1, 1), (0, 0, 0, 1), (0, 0, 0, 1)) if a_shape == b_shape == (1, 1) else None
+        )
+        small, big = sorted(float(v) for v in rng.uniform(0.01, 0.2, 2))
+        scales = (big, big) if equal else (big, small) if big_first else (small, big)
+        q = _add_quant(rng, scales, clamped)
+        if both_e:
+            multiplier, shift = reference.quantize_multiplier_smaller_than_one_exp(0.4)
+            which = "input1" if q.input1_shift == 0 else "input2"  # the e = 0 operand's
+            q = dataclasses.replace(q, **{f"{which}_multiplier": multiplier, f"{which}_shift": shift})
+        assert _e0_order(q) == want, (name, q)
+        a = rng.integers(-128, 128, a_shape, dtype=np.int8)
+        b = rng.integers(-128, 128, b_shape, dtype=np.int8)
+        if a.size >= 2 and b.size >= 2:  # the extremes, against each other
+            a.reshape(-1)[:2], b.reshape(-1)[:2] = (-128, 127), (127, -128)
+        calls.append(AddCall(f"add_{name}", q, a, b, walk))
+
+    for n in (1, 2, 3, 17):
+        add(f"e0first_n{n}", True, (1, n), (1, n), want="e0 first")
+        add(f"e0second_n{n}", False, (1, n), (1, n), want="e0 second")
+        add(f"both_e_n{n}", n % 2 == 0, (1, n), (1, n), both_e=True, want="neither")
+    add("equal_scales_n17", True, (1, 17), (1, 17), equal=True, want="neither")
+    add("e0second_4x4x9", False, (1, 4, 4, 9), (1, 4, 4, 9), want="e0 second")  # one run of 144
+    add("e0first_channel_3x4x5", True, (1, 3, 4, 5), (5,), want="e0 first")
+    add("e0second_channel_3x4x5", False, (1, 3, 4, 5), (5,), want="e0 second")
+    add("e0second_scalar_3x5", False, (1, 3, 5), (1,), want="e0 second")
+    add("e0first_clamped_n17", True, (1, 17), (1, 17), clamped=True, want="e0 first")
+    add("e0second_clamped_channel_2x3x7", False, (1, 2, 3, 7), (1, 1, 3, 7), clamped=True, want="e0 second")
+    return calls
+
+
+@pytest.mark.parametrize("core", ["M4", "M7"])
+def test_add_dsp_kernel_equals_the_portable_one_and_the_reference_on_the_emulator(core):
+    """pb_add_s8_dsp's assembly runs called directly on the core (one firmware, every case): each output
+    equal to the portable kernel's, the build's default and harness.reference.add, byte for byte."""
+    calls = _add_cases(np.random.default_rng(25))
+    result = run_suite(calls, TARGETS[core], VARIANTS)
+    for call in calls:
+        want = reference.add(call.a, call.b, call.q).reshape(-1)
+        for variant in VARIANTS:
+            got = np.frombuffer(result.outputs[(call.name, variant)], np.int8)
+            np.testing.assert_array_equal(got, want, err_msg=f"{core} {call.name} {variant}")
+        if call.output_bytes >= 17:  # the DSP kernel ran, not its portable fallback
+            dsp, portable = (
+                result.instructions[(call.name, "dsp")],
+                result.instructions[(call.name, "portable")],
+            )
+            assert dsp < portable, (call.name, dsp, portable)
