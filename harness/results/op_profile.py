@@ -30,8 +30,29 @@ _SHORT = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "depthwise", "FULLY_CONNECTED"
 PATCH_STAGE = "patch stage"
 
 
+class _Rates:
+    """Per MAC and per output pixel figures of a row with latency, macs, pixels and cycles_estimated."""
+
+    latency: float
+    macs: int
+    pixels: int
+    cycles_estimated: float | None
+
+    @property
+    def per_mac(self) -> float | None:
+        return self.latency / self.macs if self.macs else None
+
+    @property
+    def per_pixel(self) -> float | None:
+        return self.latency / self.pixels if self.pixels else None
+
+    @property
+    def cycles_per_mac(self) -> float | None:
+        return self.cycles_estimated / self.macs if self.macs and self.cycles_estimated is not None else None
+
+
 @dataclass(frozen=True)
-class OpRow:
+class OpRow(_Rates):
     """One timed op (or the patch stage) of a point."""
 
     name: str
@@ -45,21 +66,9 @@ class OpRow:
     cycles_estimated: float | None  # the cycle model's estimate of the same unit(s)
     runs_in: str | None = None  # the op whose unit runs its work (fused / folded)
 
-    @property
-    def per_mac(self) -> float | None:
-        return self.latency / self.macs if self.macs else None
-
-    @property
-    def per_pixel(self) -> float | None:
-        return self.latency / self.pixels if self.pixels else None
-
-    @property
-    def cycles_per_mac(self) -> float | None:
-        return self.cycles_estimated / self.macs if self.macs and self.cycles_estimated is not None else None
-
 
 @dataclass(frozen=True)
-class GroupRow:
+class GroupRow(_Rates):
     """Ops of one kernel shape or class, summed."""
 
     key: str
@@ -69,18 +78,6 @@ class GroupRow:
     latency: float
     cycles_estimated: float | None
     share: float  # of the point's summed unit latency
-
-    @property
-    def per_mac(self) -> float | None:
-        return self.latency / self.macs if self.macs else None
-
-    @property
-    def per_pixel(self) -> float | None:
-        return self.latency / self.pixels if self.pixels else None
-
-    @property
-    def cycles_per_mac(self) -> float | None:
-        return self.cycles_estimated / self.macs if self.macs and self.cycles_estimated is not None else None
 
 
 @dataclass(frozen=True)

@@ -295,17 +295,7 @@ def run_in_arena(
     for op in graph.ops:
         if op.name in stage or op.name in fused_adds:
             continue
-        poison_scratch(op)
-        out = op.outputs[0]
-        if op.name in epilogues:
-            _conv_with_epilogue(graph, op, graph.op(epilogues[op.name]), full, view)
-            continue
-        if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
-            src = full(op.inputs[0])
-            _depthwise_in_place(graph, op, src, full(out).shape[1:], None, buffers, memory)
-            continue
-        arrays = {name: full(name).copy() for name in activation_input_names(graph, op)}
-        full(out)[...] = reference.run_op(graph, op, arrays)
+        _run_layer_op(graph, op, full, view, poison_scratch, epilogues, buffers, memory)
     results.update({name: full(name).copy() for name in graph.outputs})
     return results
 
@@ -337,19 +327,23 @@ def _run_staged_in_arena(graph: Graph, parts, x, full, view, poison_scratch, epi
             results[part.stage_output] = full(part.stage_output).copy()
         if op.name in in_part or op.name in fused_adds:
             continue
-        poison_scratch(op)
-        out = op.outputs[0]
-        if op.name in epilogues:
-            _conv_with_epilogue(graph, op, graph.op(epilogues[op.name]), full, view)
-            continue
-        if buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
-            src = full(op.inputs[0])
-            _depthwise_in_place(graph, op, src, full(out).shape[1:], None, buffers, memory)
-            continue
-        arrays = {name: full(name).copy() for name in activation_input_names(graph, op)}
-        full(out)[...] = reference.run_op(graph, op, arrays)
+        _run_layer_op(graph, op, full, view, poison_scratch, epilogues, buffers, memory)
     results.update({name: full(name).copy() for name in graph.outputs})
     return results
+
+
+def _run_layer_op(graph: Graph, op: Op, full, view, poison_scratch, epilogues, buffers, memory) -> None:
+    """One op outside the patch stage and the row segments, in the arena as the firmware runs it: a conv
+    with its fused ADD epilogue, an in-place depthwise, or any op from its inputs' bytes."""
+    poison_scratch(op)
+    out = op.outputs[0]
+    if op.name in epilogues:
+        _conv_with_epilogue(graph, op, graph.op(epilogues[op.name]), full, view)
+    elif buffers[out].writes_over is not None and op.kind == "DEPTHWISE_CONV_2D":
+        _depthwise_in_place(graph, op, full(op.inputs[0]), full(out).shape[1:], None, buffers, memory)
+    else:
+        arrays = {name: full(name).copy() for name in activation_input_names(graph, op)}
+        full(out)[...] = reference.run_op(graph, op, arrays)
 
 
 def _conv_with_epilogue(graph: Graph, conv: Op, add: Op, full, view) -> None:
