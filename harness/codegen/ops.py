@@ -408,7 +408,10 @@ def emit_conv(ctx: OpContext) -> OpCode:
     requant_arrays, requant = _requant_struct(ctx, q, out_c)
     bias_arrays, bias = _bias(ctx)
     window = kernels.window_for_op(graph, op)
-    in_place = ctx.arena.buffer(op.outputs[0]).writes_over == op.inputs[0]
+    buffer = ctx.arena.buffer(op.outputs[0])
+    # a row-streamed segment's output over its input (overwrites_rows) is no in-place kernel: its rows
+    # land behind the rows read
+    in_place = buffer.writes_over == op.inputs[0] and not buffer.overwrites_rows
     if in_place and op.kind != "DEPTHWISE_CONV_2D":
         raise CodegenError(
             f"internal error: op {op.name!r} ({op.kind}) was planned in place; no kernel runs it so"

@@ -17,7 +17,10 @@ last (graph outputs: to the end). Kinds:
   full-width rows, alive through the whole segment (it carries rows from one row step to the next). A
   streamed network input read by a row-streamed segment is such a ring too. The segment's output is an
   ``activation`` alive from the segment's first step (it fills row by row); what the segment reads from
-  outside stays alive to its last step. Nothing in a row-streamed segment runs in place.
+  outside stays alive to its last step. Nothing inside a row-streamed segment runs in place, but its
+  output may be written over the whole input it consumes (``RowPlan.overwrites``: no row lands on bytes
+  a later step reads) when that input dies with the segment (``InplacePolicy.segment_output``): both at
+  one offset, the output's buffer marked ``overwrites_rows`` (alive together, written behind the reads).
 
 Plans of several segments (segments.StagedPlan) and row-streamed plans have one step per op in graph
 order (a segment's ops once, as the patch stage's): a patch stage first is planned as above, row-streamed
@@ -140,6 +143,8 @@ class InplacePolicy:
     # A fused ADD's windowed output is planned at its shortcut buffer's full size while it lives (two fused
     # residual blocks in a row ending the stage: tests/schedule/test_fusion_residual_stage.py)
     residual_add_in_stage: bool = True
+    # a row-streamed segment's output written over the whole input it consumes (rows.RowPlan.overwrites)
+    segment_output: bool = True
     # PAD ops folded into the conv / max pool reading them (fusion.fold_pads): a rewrite of the graph and
     # plan that the caller applies before planning (the code generator, the search, the CLI); plan_arena
     # plans whatever graph it is given
@@ -148,7 +153,12 @@ class InplacePolicy:
 
 ROWMAJOR_INPLACE = InplacePolicy()
 NO_INPLACE = InplacePolicy(
-    elementwise=False, depthwise="off", residual_add=False, residual_add_in_stage=False, fold_pads=False
+    elementwise=False,
+    depthwise="off",
+    residual_add=False,
+    residual_add_in_stage=False,
+    fold_pads=False,
+    segment_output=False,
 )
 ROW_BUFFERED_INPLACE = InplacePolicy(elementwise=True, depthwise="row_buffered")
 DEFAULT_INPLACE = ROW_BUFFERED_INPLACE
@@ -164,6 +174,9 @@ class ArenaBuffer:
     first: int  # first step alive
     last: int  # last step alive
     writes_over: str | None = None  # in-place: the tensor whose buffer this one reuses
+    # written over ``writes_over`` row by row while that is still read: a row-streamed segment's output
+    # over the input it consumes (rows.RowPlan.overwrites proves the order); alive together, not handed off
+    overwrites_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -236,8 +249,11 @@ class ArenaPlan:
 
 
 def _handoff(a: ArenaBuffer, b: ArenaBuffer) -> bool:
-    """b writes over a in place: they may share bytes at the one step where a dies and b is born."""
-    return b.writes_over is not None and b.offset == a.offset and a.last <= b.first
+    """b writes over a in place: they may share bytes at the one step where a dies and b is born (or, a
+    segment's output over its input row by row, through the segment where a dies)."""
+    if b.writes_over != a.name or b.offset != a.offset:
+        return False
+    return a.last <= b.first or (b.overwrites_rows and b.first <= a.last <= b.last)
 
 
 # --- in-place proofs ----------------------------------------------------------------------------------
@@ -371,6 +387,7 @@ class _Piece:
     last: int
     writes_over: str | None = None
     producer: str = ""  # the op writing it (in-place pieces)
+    overwrites_rows: bool = False  # ArenaBuffer.overwrites_rows
     op_kind: str = ""
 
 
@@ -454,7 +471,7 @@ def plan_arena(
         for group, offset in zip(groups, offsets, strict=True):
             group.offset = offset
     buffers = tuple(
-        ArenaBuffer(p.name, p.kind, group.offset, p.size, p.first, p.last, p.writes_over)
+        ArenaBuffer(p.name, p.kind, group.offset, p.size, p.first, p.last, p.writes_over, p.overwrites_rows)
         for group in groups
         for p in group.pieces
     )
@@ -871,9 +888,25 @@ class _RowLayout(_Layout):
         return runs
 
     def _inplace_target(self, op: Op, pieces: dict[str, _Piece]) -> tuple[str, int] | None:
-        if op.name in self.part_of:
-            return None  # row steps read and write rings and whole buffers as they are
-        return super()._inplace_target(op, pieces)
+        part = self.part_of.get(op.name)
+        if part is None:
+            return super()._inplace_target(op, pieces)
+        # row steps read and write rings and whole buffers as they are; the segment's output may go over
+        # the whole input it consumes (rows.RowPlan.overwrites), when that input dies with the segment
+        source, out = part.overwrites, op.outputs[0]
+        if not self.inplace.segment_output or source is None or out != part.stage_output:
+            return None
+        if source not in pieces or out not in pieces or source in self.graph.outputs:
+            return None
+        if (pieces[source].kind, pieces[out].kind) not in (
+            ("activation", "activation"),
+            ("stage_output", "activation"),
+        ):
+            return None
+        if source in self.chunks or pieces[source].last != self.step_of[part.stage_ops[-1]]:
+            return None
+        pieces[out].overwrites_rows = True
+        return source, 0
 
 
 def stage_layout_source(arena: ArenaPlan, graph: Graph, name: str) -> str:

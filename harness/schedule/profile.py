@@ -243,7 +243,9 @@ def patch_stage_op_bytes(
 def row_stage_bytes(graph: Graph, plan: RowPlan, input_mode: InputMode = "streamed") -> int:
     """Bytes a row-streamed segment holds (rows.py): every ring (all alive through the whole segment),
     the whole segment output, what it reads from outside (a graph input: its ring when streamed, the
-    whole image counted; an earlier op's output: whole), and every other tensor alive across it."""
+    whole image counted; an earlier op's output: whole), and every other tensor alive across it. An input
+    the output is written over (``RowPlan.overwrites``, when it dies with the segment) counts once, at
+    the larger of the two, as the arena holds them."""
     _check_mode(input_mode)
     total = graph.tensor(plan.stage_output).nbytes + plan.accumulator_bytes(graph)
     for name, rows in plan.capacity.items():
@@ -256,6 +258,13 @@ def row_stage_bytes(graph: Graph, plan: RowPlan, input_mode: InputMode = "stream
     index_of = {op.name: i for i, op in enumerate(graph.ops)}
     first = index_of[plan.stage_ops[0]]
     live = lifetimes(graph)
+    source = plan.overwrites
+    if (
+        source is not None
+        and live.last[source] <= index_of[plan.stage_ops[-1]]
+        and source not in graph.outputs
+    ):
+        total -= min(graph.tensor(source).nbytes, graph.tensor(plan.stage_output).nbytes)
     inside = {*plan.stage_inputs, *(graph.op(name).outputs[0] for name in plan.stage_ops)}
     total += sum(
         graph.tensor(name).nbytes

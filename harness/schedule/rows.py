@@ -30,10 +30,18 @@ it pools (a classifier's wide 1x1 conv output) is never held whole, only the row
 (``RowPlan.accumulates``; ``accumulator_bytes``). A RESHAPE after it (the flatten before the classifier)
 runs per layer after the segment.
 
+A segment's output may be written *over* a whole input it reads from outside (an earlier segment's or
+layer's output that dies with it), row by row, when no row written lands on bytes of that input a later
+step still reads (``RowPlan.overwrites``, proved from the steps by ``output_over_input``): a residual
+block's ADD writes output row y where its shortcut's row y was, once the expand conv has read ahead; a
+stride-2 block's smaller rows land on input rows consumed long before. So a boundary between two
+row-streamed segments holds one whole map, not two.
+
 Accounting: every ring is alive through the whole segment (it carries rows from one step to the next),
 so the segment needs the sum of its rings, the whole segment output, and the network input (its ring
-when streamed, the whole image when counted), besides the kernels' scratch; ``profile.profile`` and
-``arena.plan_arena`` count that. ``executor.run_rows`` runs the plan with real rings (a read of a row that
+when streamed, the whole image when counted), besides the kernels' scratch (an input the output is
+written over counts once, at the larger of the two); ``profile.profile`` and ``arena.plan_arena`` count
+that. ``executor.run_rows`` runs the plan with real rings (a read of a row that
 was dropped or shifted away fails) and is bit-exact with per-layer inference.
 """
 
@@ -49,6 +57,7 @@ from harness.ir.geometry import Pads, activation_input_names, activation_inputs,
 from harness.ir.graph import Graph, Op, op_macs
 from harness.ir.schedule_name import rows_label
 from harness.schedule.plan import (
+    ELEMENTWISE_OPS,
     Region,
     ScheduleError,
     _check_boundary,
@@ -96,6 +105,10 @@ class RowPlan:
     group: int = 1  # output rows an op computes per step (more rows per kernel call, larger rings)
     # the segment's last op when it is a global average pool run row by row into an accumulator, else None
     accumulates: str | None = None
+    # the whole input (read from outside) the output may be written over row by row, else None: every row
+    # written lands only on bytes of it no later step reads (output_over_input); whether it is written
+    # over is the memory planner's choice (it must die with the segment)
+    overwrites: str | None = None
 
     kind = "rows"
     is_per_layer = False
@@ -242,6 +255,56 @@ def _row_plan(
         op_layer=MappingProxyType(op_layer),
         group=group,
         accumulates=accumulates,
+        overwrites=None if accumulates else output_over_input(graph, steps, stage_output, stage_inputs),
+    )
+
+
+def output_over_input(
+    graph: Graph, steps: list[RowStep], stage_output: str, stage_inputs: tuple[str, ...]
+) -> str | None:
+    """The first whole input of a segment (read from outside, not a graph input) that its output can be
+    written over, both at one offset, row-major: at every step writing output rows, the bytes written lie
+    below every byte of the input any later step reads, and the step's own reads of the input miss them,
+    but for an elementwise op reading the very bytes it writes (an ADD's shortcut row: each element read
+    before it is written, the in-place contract of harness/schedule/arena.py). None if no input can."""
+    out = graph.tensor(stage_output)
+    out_row = out.nbytes // out.shape[1]
+    for name in stage_inputs:
+        tensor = graph.tensor(name)
+        if name in graph.inputs or len(tensor.shape) != 4 or tensor.dtype != out.dtype:
+            continue
+        in_row = tensor.nbytes // tensor.shape[1]
+        reads = [
+            [
+                (need.y0 * in_row, need.y1 * in_row, need.width == hwc(tensor.shape)[1])
+                for input_name, need in zip(graph.op(step.op).inputs, step.inputs, strict=False)
+                if input_name == name and need is not None and not need.is_empty
+            ]
+            if step.op is not None
+            else []
+            for step in steps
+        ]
+        later = [np.iinfo(np.int64).max] * (len(steps) + 1)  # the lowest byte read after each step
+        for index in range(len(steps) - 1, -1, -1):
+            later[index] = min([later[index + 1], *(low for low, _, _ in reads[index])])
+        if all(
+            _writes_safely(graph, step, out_row, reads[index], later[index + 1], name, stage_output)
+            for index, step in enumerate(steps)
+            if step.tensor == stage_output
+        ):
+            return name
+    return None
+
+
+def _writes_safely(graph, step, out_row, reads, later, source, stage_output) -> bool:
+    low, high = step.row * out_row, (step.row + step.rows) * out_row
+    if high > later:
+        return False
+    elementwise = step.op is not None and graph.op(step.op).kind in ELEMENTWISE_OPS
+    same_shape = graph.tensor(source).shape == graph.tensor(stage_output).shape
+    return all(
+        end <= low or start >= high or (elementwise and same_shape and whole and (start, end) == (low, high))
+        for start, end, whole in reads
     )
 
 
