@@ -15,6 +15,10 @@ output. Builds are cached under BUILD_DIR/firmware/<hash>/, the hash covering th
 support files the platform compiles (every header, the linker script template, the platform's .c files:
 editing STM32-only code leaves QEMU build ids alone), every flag and the compiler version; the hash is
 also the build id that the firmware prints, so a record can be matched to the build that produced it.
+Within a build, each unit's object comes from the object cache beside (BUILD_DIR/objects/) when the same
+preprocessed text was compiled with the same flags before: the kernels and board support every firmware
+of a target compiles alike are compiled once per build folder (the same object the compiler would write,
+but for the build folder's name in its debug information).
 
 The reserved stack is either fixed (``BuildOptions.stack_bytes``) or, with ``stack_bytes=None``, planned
 from the compiler's call graph (harness/firmware/stack.py: every unit is compiled with
@@ -66,6 +70,12 @@ TIMER_SOURCES = {"systick_icount": "timer_systick_icount.c", "dwt": "timer_dwt.c
 PLATFORM_SOURCES = {"mps2": "platform_mps2.c", **{family: "platform_stm32.c" for family in STM32_FAMILIES}}
 BUILD_ID_LENGTH = 16
 RESULT_FILE = "build.json"
+# The object cache, beside firmware/ in the build folder: one entry per compiled unit (its object, its call
+# graph and the compiler's messages), keyed by _object_key, so the kernels every firmware compiles alike
+# are compiled once per build folder.
+OBJECTS_DIR = "objects"
+OBJECT_FILES = ("unit.o", "unit.ci")
+OBJECT_RECORD = "object.json"
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(c|cc|cpp|h)$")
 CXX_SUFFIXES = (".cc", ".cpp")
 # C++ units (an engine's adapter) compile with these instead of -std=c11: no RTTI, exceptions or
@@ -267,7 +277,7 @@ def build_firmware(
         work_dir = Path(tempfile.mkdtemp(prefix=f".{build_id}-", dir=root))
         try:
             result = _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags,
-                               options, target, platform, build_id, gcc_version)  # fmt: skip
+                               options, target, platform, build_id, gcc_version, root.parent / OBJECTS_DIR)  # fmt: skip
             payload = _to_json(result)
             if isinstance(result, Firmware):  # checked on every reuse: a corrupt ELF is rebuilt, not run
                 payload[ELF_HASH_KEY] = _file_sha256(work_dir / "firmware.elf")
@@ -418,7 +428,7 @@ def _build_hash(sources, board_files, linker_script, cflags, ldflags, gcc_versio
 
 
 def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, ldflags, options, target,
-              platform, build_id, gcc_version) -> BuildResult:  # fmt: skip
+              platform, build_id, gcc_version, objects_dir) -> BuildResult:  # fmt: skip
     (work_dir / "src").mkdir()
     (work_dir / "board").mkdir()
     (work_dir / "obj").mkdir()
@@ -439,7 +449,7 @@ def _build_in(work_dir, final_dir, sources, board_files, linker_script, cflags, 
             command = [cxx_compiler(options.gcc), *flags, CALL_GRAPH_FLAG, "-c", unit, "-o", obj]
         else:
             command = [options.gcc, *cflags, CALL_GRAPH_FLAG, "-c", unit, "-o", obj]
-        messages.append(_run_gcc(command, work_dir, f"compiling {unit}"))
+        messages.append(_compile_unit(command, work_dir, objects_dir, gcc_version, f"compiling {unit}"))
         objects.append(obj)
     libraries = [str(Path(library).resolve()) for library in options.libraries]
     stack_bytes = options.stack_bytes
@@ -503,6 +513,78 @@ def _planned_stack(work_dir: Path, options: BuildOptions, target: Target) -> tup
 def cxx_compiler(gcc: str) -> str:
     """The C++ driver beside a C one: arm-none-eabi-gcc -> arm-none-eabi-g++."""
     return gcc[: -len("gcc")] + "g++" if gcc.endswith("gcc") else gcc
+
+
+def _compile_unit(command: list[str], cwd: Path, objects_dir: Path, gcc_version: str, what: str) -> str:
+    """Run ``command`` (``compiler flags... -c unit -o obj``) in ``cwd``, or copy its object and call graph
+    from the object cache when a unit of the same preprocessed text was compiled with the same flags and
+    compiler before (in any firmware of this build folder); the compiler's messages either way."""
+    unit, obj = command[command.index("-c") + 1], cwd / command[command.index("-o") + 1]
+    outputs = (obj, obj.with_suffix(".ci"))
+    key = _object_key(command, cwd, gcc_version)
+    entry = objects_dir / key if key else None
+    found = _load_object(entry) if entry else None
+    if found is not None:
+        for name, target in zip(OBJECT_FILES, outputs, strict=True):
+            shutil.copyfile(entry / name, target)
+        return found
+    messages = _run_gcc(command, cwd, what)
+    if entry is not None:
+        _store_object(entry, unit, outputs, messages)
+    return messages
+
+
+def _object_key(command: list[str], cwd: Path, gcc_version: str) -> str | None:
+    """The object cache's key of a compile: the compiler and its version, every flag but the defines, and
+    the unit's preprocessed text (where the defines and every header it includes act; a define no line
+    reads, like PB_BUILD_ID in a kernel, changes no object). None when it does not preprocess (the compile
+    then says why)."""
+    start = command.index("-c")
+    flags = command[1:start]
+    # -fno-working-directory: no line naming the build's own folder (-g writes it into the debug
+    # information only, which is all that may differ between two builds' objects of one key)
+    preprocess = [command[0], *(f for f in flags if f != CALL_GRAPH_FLAG), "-fno-working-directory", "-E",
+                  command[start + 1]]  # fmt: skip
+    done = subprocess.run(preprocess, cwd=cwd, capture_output=True)
+    if done.returncode != 0:
+        return None
+    digest = hashlib.sha256()
+    for part in (command[0], gcc_version, *(f for f in flags if not f.startswith("-D")), "-E"):
+        digest.update(part.encode() + b"\0")
+    digest.update(done.stdout)
+    return digest.hexdigest()[:32]
+
+
+def _load_object(entry: Path) -> str | None:
+    """The compiler's messages of a cached object, or None when there is none or it is broken (a file
+    missing or not the bytes stored: moved aside, compiled again)."""
+    try:
+        record = json.loads((entry / OBJECT_RECORD).read_text())
+        if all(_file_sha256(entry / name) == record[name] for name in OBJECT_FILES):
+            return record["messages"]
+    except FileNotFoundError:
+        if not entry.exists():
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    discard(entry)
+    return None
+
+
+def _store_object(entry: Path, unit: str, outputs: tuple[Path, ...], messages: str) -> None:
+    """Put a compile's object and call graph into the cache: written beside ``entry``, renamed into place
+    whole (a process that finds it already there, stored by another, drops its own copy)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    try:
+        record = {"unit": unit, "messages": messages}  # the unit's name: for a reader of the cache
+        for name, output in zip(OBJECT_FILES, outputs, strict=True):
+            shutil.copyfile(output, work / name)
+            record[name] = _file_sha256(work / name)
+        (work / OBJECT_RECORD).write_text(json.dumps(record, indent=1))
+        work.rename(entry)
+    except OSError:  # stored meanwhile by another process (the same bytes), or no room: compiled anyway
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _run_gcc(command: list[str], cwd: Path, what: str) -> str:

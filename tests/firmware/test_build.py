@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -242,3 +244,60 @@ def test_two_processes_repair_the_same_broken_entry(tmp_path):
     assert sorted(p.name for p in (tmp_path / "firmware").iterdir() if not p.name.endswith(".lock")) == [
         first.build_id
     ]
+
+
+# --- the object cache: a unit compiled once per build folder ------------------------------------------
+
+
+def _loaded_bytes(elf: Path) -> bytes:
+    """What is flashed: the ELF's loadable sections as one image (debug information left out)."""
+    image = elf.with_suffix(".bin")
+    subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(elf), str(image)], check=True)
+    return image.read_bytes()
+
+
+def test_a_unit_is_compiled_once_per_build_folder_and_its_object_is_the_compilers(tmp_path):
+    require_tools("arm-none-eabi-gcc")
+    root, objects = tmp_path / "shared", tmp_path / "shared" / "objects"
+    first = build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=root)
+    units = len(list((first.build_dir / "obj").glob("*.o")))
+    assert len(list(objects.iterdir())) == units  # one entry per unit
+    # Every unit's flags name the build id, but only main.c reads it (and PB_RUNS): one unit compiled.
+    second = build_firmware(STUB, "stm32f412", BuildOptions(runs=3), build_root=root)
+    assert second.build_id != first.build_id and len(list(objects.iterdir())) == units + 1
+    # a define the model reads changes its preprocessed text: the model and main.c compiled
+    build_firmware(STUB, "stm32f412", BuildOptions(runs=3, defines=("STUB_N=64",)), build_root=root)
+    assert len(list(objects.iterdir())) == units + 3
+    # another core: every unit compiled for it
+    build_firmware(STUB, "stm32f746", BuildOptions(runs=3), build_root=root)
+    assert len(list(objects.iterdir())) == 2 * units + 3
+    # the firmware of cached objects is the one compiled from scratch: flash image, sizes, stack plan
+    alone = build_firmware(STUB, "stm32f412", BuildOptions(runs=3), build_root=tmp_path / "alone")
+    assert alone.build_id == second.build_id and alone.sizes == second.sizes
+    assert _loaded_bytes(alone.elf) == _loaded_bytes(second.elf)
+    assert (alone.build_dir / "build.log").read_text() == (second.build_dir / "build.log").read_text()
+
+
+def test_a_broken_cached_object_is_compiled_again(tmp_path):
+    require_tools("arm-none-eabi-gcc")
+    build_firmware(STUB, "stm32f412", BuildOptions(runs=2), build_root=tmp_path)
+    unit = {entry: json.loads((entry / "object.json").read_text())["unit"]
+            for entry in (tmp_path / "objects").iterdir()}  # fmt: skip
+    entries = sorted(entry for entry in unit if unit[entry] != "board/main.c")  # main.c prints the build id
+    call_graphs = {entry: (entry / "unit.ci").read_bytes() for entry in entries}
+    _flip_byte(entries[0] / "unit.o", -20)
+    (entries[1] / "unit.ci").unlink()
+    (entries[2] / "object.json").write_text("{not json")
+    broken = (entries[0] / "unit.o").read_bytes()
+    again = build_firmware(STUB, "stm32f412", BuildOptions(runs=3), build_root=tmp_path)
+    for entry in entries[:3]:  # compiled and stored again, whole
+        record = json.loads((entry / "object.json").read_text())
+        assert record["unit"] == unit[entry] and (entry / "unit.ci").read_bytes() == call_graphs[entry]
+        assert all(_sha256(entry / name) == record[name] for name in ("unit.o", "unit.ci"))
+    assert (entries[0] / "unit.o").read_bytes() != broken
+    alone = build_firmware(STUB, "stm32f412", BuildOptions(runs=3), build_root=tmp_path / "alone")
+    assert again.sizes == alone.sizes and _loaded_bytes(again.elf) == _loaded_bytes(alone.elf)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
