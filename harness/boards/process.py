@@ -47,7 +47,8 @@ def open_console_on_free_port(
         port = free_port()
         launch(port)
         try:
-            return SerialLineReader(f"socket://127.0.0.1:{port}").open(connect_timeout, alive=alive)
+            console = SerialLineReader(f"socket://127.0.0.1:{port}", emulator=True)
+            return console.open(connect_timeout, alive=alive)
         except ConnectionError as err:
             error = failed(err, port)
             if error is not None:

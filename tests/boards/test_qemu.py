@@ -306,6 +306,36 @@ def test_reader_stops_a_record_without_end_at_its_bound(monkeypatch):
     assert 20_000 // 22 <= len(result.lines) <= 20_000 // 22 + 2  # it stopped right at the bound
 
 
+@pytest.mark.parametrize("emulator", [False, True], ids=["pyserial", "emulator"])
+def test_an_emulator_console_reads_the_same_and_closes_without_pyserials_reconnect_pause(
+    emulator, monkeypatch
+):
+    from serial.urlhandler import protocol_socket
+
+    pauses = []
+    monkeypatch.setattr(protocol_socket.time, "sleep", pauses.append)
+    end = format_line("PB1 END lines=1").encode()
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer_saw = []
+
+    def serve():  # send a record, then wait for the reader to close its end
+        connection, _ = listener.accept()
+        with connection:
+            connection.sendall(b"PB1 BEGIN x\n" + end + b"\n")
+            peer_saw.append(connection.recv(1))
+        listener.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    reader = SerialLineReader(f"socket://127.0.0.1:{listener.getsockname()[1]}", emulator=emulator).open()
+    result = reader.read_lines(timeout=5.0)
+    reader.close()
+    server.join(timeout=5.0)
+    assert (result.reason, result.lines) == ("stop", ["PB1 BEGIN x", end.decode()])
+    assert peer_saw == [b""]  # the socket was closed: the peer read the end of the stream
+    assert pauses == ([] if emulator else [0.3])
+
+
 def test_reader_cannot_connect_names_the_url():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
