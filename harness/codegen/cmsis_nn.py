@@ -28,6 +28,7 @@ from harness.ir.opdefs import OP_DEFS
 from harness.schedule.arena import KernelShapes, ScratchFn
 
 from .ops import CMSIS_NN, OpCode, OpContext, emit_op
+from .options import CodegenError
 
 KERNEL_SET = "cmsis-nn"
 HELPER_DIR = Path(__file__).resolve().parent / "cmsis"  # pb_cmsis.c/.h: CMSIS-NN on pb_regions
@@ -98,6 +99,11 @@ def emit(ctx: OpContext) -> OpCode:
     code = emit_op(ctx)  # the portable kernel's OpCode: its constants and structs serve both
     if code.macro == "pool_rows":  # a global pool row by row into int32 sums: patchbench's kernel only
         return code
+    if code.fields.get("chunk"):
+        raise CodegenError(
+            f"op {ctx.op.name!r}: a conv on slices of its output channels (rows ... ch=) runs on patchbench's "
+            "kernels only; drop ch= from the schedule for the CMSIS-NN kernel set"
+        )
     if not runs_cmsis(ctx.graph, ctx.op):
         reason = fallback_reason(ctx.graph, ctx.op)
         if reason:

@@ -246,12 +246,17 @@ def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape
     return base + schedule.scratch_bytes(region.out_w, region.out_c)
 
 
-def op_scratch_bytes(graph: Graph, op: Op, optimized: bool, in_place: bool = False) -> int:
+def op_scratch_bytes(
+    graph: Graph, op: Op, optimized: bool, in_place: bool = False, out_channels: int | None = None
+) -> int:
     """scratch_bytes for one op of a graph (in_place: a depthwise conv planned over its input, before the
-    ring of delayed rows the planner adds)."""
+    ring of delayed rows the planner adds; out_channels: a CONV_2D called on that many of its output
+    channels, a slice of its filter)."""
     if op.kind not in SCRATCH_KINDS:
         return 0
+    filter_shape = tuple(graph.tensor(op.inputs[1]).shape)
+    if out_channels is not None and op.kind == "CONV_2D":
+        filter_shape = (out_channels, *filter_shape[1:])
     return scratch_bytes(
-        op.kind, graph.tensor(op.inputs[0]).shape, graph.tensor(op.inputs[1]).shape, optimized=optimized,
-        in_place=in_place,
+        op.kind, graph.tensor(op.inputs[0]).shape, filter_shape, optimized=optimized, in_place=in_place,
     )  # fmt: skip

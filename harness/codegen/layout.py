@@ -38,7 +38,9 @@ def kernel_scratch(optimized: bool) -> ScratchFn:
     """The arena planner's scratch rule: what harness.codegen.kernels says each kernel variant needs."""
 
     def scratch(graph: Graph, op: Op, shapes: KernelShapes) -> int:
-        return kernels.op_scratch_bytes(graph, op, optimized, shapes.in_place)
+        # a conv call on a slice of its output channels (rows.py, ch=) takes that slice's scratch
+        out_channels = shapes.output_shape[2] if op.kind == "CONV_2D" else None
+        return kernels.op_scratch_bytes(graph, op, optimized, shapes.in_place, out_channels)
 
     return scratch
 
@@ -118,6 +120,7 @@ class StageLayout:
     """Views of the patch stage's tensors, patch by patch."""
 
     accumulating: frozenset[str] = frozenset()  # global pools run row by row into int32 sums (RowLayout)
+    sliced: dict[str, tuple[int, int]] = {}  # noqa: RUF012 (RowLayout's: op -> (channels per call, slices))
 
     def __init__(self, graph: Graph, plan: PatchPlan, arena: ArenaPlan):
         self.graph, self.plan, self.arena = graph, plan, arena
@@ -165,7 +168,7 @@ class RowSteps:
                     for name, origin in step.origins.items()
                 }
                 output = part.region(step.tensor, (step.row, step.row + step.rows))
-                op_step = OpStep(step.op, output, step.inputs, step.pads)
+                op_step = OpStep(step.op, output, step.inputs, step.pads, step.channels)
                 patches.append(Patch(step.row, -1, output, tensors, (op_step,), 0))
         return cls(tuple(patches))
 
@@ -178,15 +181,24 @@ class RowLayout(StageLayout):
         self.graph, self.arena = graph, arena
         self.plan = RowSteps.of(plan)
         self.streamed = arena.input_mode == "streamed"
-        self.accumulating = frozenset(
-            part.accumulates for part in plan.parts if isinstance(part, RowPlan) and part.accumulates
-        )
+        rows_parts = [part for part in plan.parts if isinstance(part, RowPlan)]
+        self.accumulating = frozenset(part.accumulates for part in rows_parts if part.accumulates)
+        # a conv run on slices of its output channels and the pool taking them: op -> (channels, slices)
+        self.sliced = {
+            name: (part.chunk, graph.tensor(graph.op(part.chunked).outputs[0]).shape[-1] // part.chunk)
+            for part in rows_parts
+            if part.chunked is not None
+            for name in (part.chunked, part.accumulates)
+        }
+        self.ring_channels = {
+            name: part.ring_channels(graph, name) for part in rows_parts for name in part.capacity
+        }
 
     def view(self, patch: Patch, name: str) -> View:
         if self.arena.buffer(name).kind != "rows":
             return self.full_view(name)
         region = patch.tensors[name]
-        channels = hwc(self.graph.tensor(name).shape)[2]
+        channels = self.ring_channels[name]
         return View(
             self.arena.offset(name), region, region.width * channels, channels, _itemsize(self.graph, name)
         )
@@ -243,6 +255,13 @@ def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
             first = step.inputs[activation_inputs(graph, op)[0]]
             in_c = hwc(graph.tensor(op.inputs[0]).shape)[2]
             out_c = hwc(graph.tensor(op.outputs[0]).shape)[2]
+            output = out_view.at(step.output)
+            if step.channels is not None:  # a slice of the channels: a conv's of its output, a pool's of both
+                c0, c1 = step.channels
+                in_c = in_c if op.kind == "CONV_2D" else c1 - c0
+                if out_view.channels == out_c:  # held whole, not as a ring of the slice: the slice's place
+                    output += c0 * out_view.itemsize
+                out_c = c1 - c0
             top, bottom, left, right = step.pads or (0, 0, 0, 0)
             in_h, in_w = (max(first.height, 0), max(first.width, 0)) if first is not None else (0, 0)
             region = kernels.Region(
@@ -263,7 +282,7 @@ def stage_steps(layout: StageLayout, op: Op) -> list[StepIO]:
                     region,
                     tuple(offsets),
                     tuple(strides),
-                    out_view.at(step.output),
+                    output,
                     tuple(reads),
                     step.output,
                     (

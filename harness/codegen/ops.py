@@ -430,6 +430,10 @@ def emit_conv(ctx: OpContext) -> OpCode:
             raise CodegenError(f"internal error: in-place op {op.name!r} reads or writes a strided window")
     fields.update(kernel=kernel, input=ctx.input_ptr(0), output=ctx.output_ptr(), bias=bias,
                   filter=f"{op.name}_filter", scratch=ctx.scratch_ptr, in_place=in_place)  # fmt: skip
+    if ctx.in_stage and op.name in ctx.stage.sliced:  # rows.py ch=: a slice of the output channels a call
+        chunk, slices = ctx.stage.sliced[op.name]
+        _, kh, kw, cin = ctx.tensor(1).shape
+        fields.update(chunk=chunk, slices=slices, depth=kh * kw * cin)
     code = OpCode(
         name=op.name, kind=op.kind, comment=_comment(ctx, _window_detail(ctx)), in_stage=ctx.in_stage,
         macro="conv", constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays],
@@ -457,10 +461,13 @@ def emit_pool(ctx: OpContext) -> OpCode:
     if ctx.in_stage and op.name in ctx.stage.accumulating:  # a global pool, row by row (rows.py)
         height = hwc(ctx.tensor(0).shape)[0]
         group = max(step.region.in_h for step in steps)  # rows per step: every step's but the last's
+        chunk, slices = ctx.stage.sliced.get(op.name, (0, 1))  # channel slices of the conv before it
         fields.update(kernel="pb_avg_pool_rows_s8", input=ctx.input_ptr(0), output=ctx.output_ptr(),
-                      act_min=act_min, act_max=act_max, height=height, group=group,
+                      act_min=act_min, act_max=act_max, height=height, group=group, chunk=chunk, slices=slices,
                       scratch=ctx.scratch_ptr)  # fmt: skip
         comment = f"{op.name}: AVERAGE_POOL_2D of the whole {height}-row map, row by row into int32 sums"
+        if chunk:
+            comment += f", {chunk} channels a step ({slices} steps a row step)"
         return OpCode(op.name, op.kind, comment, True, "pool_rows", fields=fields, steps=steps)
     kernel = "pb_avg_pool_s8" if op.kind == "AVERAGE_POOL_2D" else "pb_max_pool_s8"
     fields.update(kernel=kernel, input=ctx.input_ptr(0), output=ctx.output_ptr(), act_min=act_min,

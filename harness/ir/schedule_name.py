@@ -9,7 +9,9 @@ segments leave after them runs per layer. A segment is
 
 - ``p=4 n=5``: a p x p patch stage over n layers (MCUNetV2's, with recomputation; first segment only);
 - ``rows n=12``: n layers row-streamed (full-width rows, rings of rows, nothing recomputed); ``rows n=12
-  g=2``: the same, each op computing two rows per step (fewer kernel calls, rings larger);
+  g=2``: the same, each op computing two rows per step (fewer kernel calls, rings larger); ``rows n=2
+  ch=160``: a segment ending in a global average pool runs the conv that feeds the pool 160 output
+  channels per call, each slice's rows added into the pool's sums at once (its scratch and ring a slice's);
 - ``per-layer n=2``: n layers run one after the other on whole tensors (between two other segments).
 
 The label joins the segments with `` + ``: ``p=2 n=3 + rows n=6``, ``rows n=3 + per-layer n=1 + rows n=2``.
@@ -25,7 +27,7 @@ from typing import Literal
 SegmentKind = Literal["patches", "rows", "per-layer"]
 SEPARATOR = " + "
 _PATCHES = re.compile(r"^p=(\d+) n=(\d+)$")
-_ROWS = re.compile(r"^rows n=(\d+)(?: g=(\d+))?$")
+_ROWS = re.compile(r"^rows n=(\d+)(?: g=(\d+))?(?: ch=(\d+))?$")
 _LAYERS = re.compile(r"^per-layer n=(\d+)$")
 
 
@@ -41,13 +43,14 @@ class Segment:
     n: int
     p: int = 1  # patches per side (kind "patches")
     g: int = 1  # output rows per step (kind "rows")
+    ch: int = 0  # kind "rows": output channels per call of the conv feeding a global pool (0: all at once)
 
     @property
     def label(self) -> str:
         if self.kind == "patches":
             return f"p={self.p} n={self.n}"
         if self.kind == "rows":
-            return rows_label(self.n, self.g)
+            return rows_label(self.n, self.g, self.ch)
         return f"{self.kind} n={self.n}"
 
 
@@ -109,10 +112,11 @@ def point_schedule(p: int, n: int, segments: str = "") -> str:
     return segments or schedule_label(p, n)
 
 
-def rows_label(n: int, g: int = 1) -> str:
+def rows_label(n: int, g: int = 1, ch: int = 0) -> str:
     """``rows n=12``: n layers row-streamed (full-width rows, nothing recomputed); ``rows n=12 g=2``: two
-    output rows per step (fewer kernel calls, larger rings)."""
-    return f"rows n={n}" + (f" g={g}" if g != 1 else "")
+    output rows per step (fewer kernel calls, larger rings); ``ch=160``: the conv feeding the segment's
+    global pool 160 output channels per call."""
+    return f"rows n={n}" + (f" g={g}" if g != 1 else "") + (f" ch={ch}" if ch else "")
 
 
 def parse_schedule(label: str) -> Schedule:
@@ -136,17 +140,21 @@ def parse_schedule(label: str) -> Schedule:
                     f"schedule {label!r}: a patch stage ({part!r}) can only be the first segment"
                 )
         elif m := _ROWS.match(part):
-            segment = Segment("rows", int(m.group(1)), g=int(m.group(2) or 1))
+            segment = Segment("rows", int(m.group(1)), g=int(m.group(2) or 1), ch=int(m.group(3) or 0))
             if segment.g < 1:
                 raise ScheduleNameError(
                     f"schedule {label!r}: {part!r} has g={segment.g}; rows per step are 1 or more"
+                )
+            if m.group(3) is not None and segment.ch < 1:
+                raise ScheduleNameError(
+                    f"schedule {label!r}: {part!r} has ch={segment.ch}; channels per call are 1 or more"
                 )
         elif m := _LAYERS.match(part):
             segment = Segment("per-layer", int(m.group(1)))
         else:
             raise ScheduleNameError(
                 f"schedule {label!r}: cannot read {part!r}; segments are 'p=P n=N' (patches), 'rows n=N' "
-                "(row-streamed) or 'per-layer n=N', joined by ' + '; or the whole label 'per-layer'"
+                "(row-streamed; optional g=G, then ch=C) or 'per-layer n=N', joined by ' + '; or the whole label 'per-layer'"
             )
         if segment.n < 1:
             raise ScheduleNameError(f"schedule {label!r}: segment {part!r} covers no layer (n must be >= 1)")

@@ -831,8 +831,7 @@ class _RowLayout(_Layout):
     def _size(self, name: str, kind: BufferKind) -> int:
         if kind != "rows":
             return super()._size(name, kind)
-        tensor = self.graph.tensor(name)
-        return self._ring(name).capacity[name] * tensor.nbytes // tensor.shape[1]
+        return self._ring(name).ring_bytes(self.graph, name)
 
     def pieces(self) -> dict[str, _Piece]:
         pieces = super().pieces()
@@ -883,7 +882,12 @@ class _RowLayout(_Layout):
         for step in part.op_steps(op.name):
             window = step.inputs[index]
             in_hw = (window.height, window.width) if window is not None else (1, width)
-            out_hwc = (step.rows, width, out_c)
+            # a step on a channel slice (RowPlan.chunk) computes that slice's channels only
+            out_hwc = (
+                step.rows,
+                width,
+                out_c if step.channels is None else step.channels[1] - step.channels[0],
+            )
             runs.append(KernelShapes((*in_hw, in_c), out_hwc, step.pads or (0, 0, 0, 0), in_place))
         return runs
 

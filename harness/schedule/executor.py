@@ -526,12 +526,12 @@ def _run_row_segment(
     for name, rows in plan.capacity.items():
         if name in whole:
             continue
-        shape = (rows, *hwc(graph.tensor(name).shape)[1:])
+        shape = (rows, hwc(graph.tensor(name).shape)[1], plan.ring_channels(graph, name))
         data = ring_memory(name, shape) if ring_memory else None
         rings[name] = _Ring(name, shape, graph.tensor(name).dtype, rng, data)
     out_tensor = graph.tensor(plan.stage_output)
     stage_output = output if output is not None else np.zeros(out_tensor.shape, np.dtype(out_tensor.dtype))
-    written = np.zeros(out_tensor.shape[1], np.int32)
+    written = np.zeros((out_tensor.shape[1], out_tensor.shape[-1]), np.int32)  # per row and channel
     assembled: dict[str, np.ndarray] = {}
     if accumulator is None:  # the global pool's channel sums (int32, as in C)
         accumulator = np.zeros(out_tensor.shape[-1], np.int32)
@@ -563,22 +563,26 @@ def _run_row_segment(
                 if need is not None
             }
             if op.name == plan.accumulates:
-                result = _accumulate(graph, op, arrays[op.inputs[0]], step.inputs[0], accumulator)
+                sums = accumulator if step.channels is None else accumulator[slice(*step.channels)]
+                result = _accumulate(graph, op, arrays[op.inputs[0]], step.inputs[0], sums)
                 if result is None:
                     continue  # not the last row: nothing written yet
             else:
                 region = plan.region(step.tensor, (step.row, step.row + step.rows))
                 result = _run_step(graph, op, arrays, OpStep(op.name, region, step.inputs, step.pads))
+                if step.channels is not None:  # a call on a slice of the output channels computes those
+                    result = result[..., slice(*step.channels)]
         rows = slice(step.row, step.row + step.rows)
+        channels = slice(*step.channels) if step.channels is not None else slice(None)
         if step.tensor == plan.stage_output:
-            stage_output[:, rows] = result
-            written[rows] += 1
+            stage_output[:, rows, ..., channels] = result
+            written[rows, channels] += 1
         else:
             for k in range(step.rows):
                 ring.write(step.row + k, result[0, k])
         if keep and step.op is not None:
             full = assembled.setdefault(step.tensor, np.zeros(graph.tensor(step.tensor).shape, result.dtype))
-            full[:, rows] = result
+            full[:, rows, ..., channels] = result
     if not (written == 1).all():
         raise ScheduleError(f"internal error: the rows do not write every row of {plan.stage_output!r} once")
     assembled[plan.stage_output] = stage_output
@@ -597,7 +601,7 @@ def _accumulate(graph: Graph, op: Op, rows: np.ndarray, window: Region, accumula
     act_min = int(op.attrs.get("act_min", -128))
     act_max = int(op.attrs.get("act_max", 127))
     average = reference.average_of_sums(accumulator, height * width, act_min, act_max)
-    return average.reshape(graph.tensor(op.outputs[0]).shape)
+    return average.reshape((*graph.tensor(op.outputs[0]).shape[:-1], len(accumulator)))
 
 
 class _Ring:

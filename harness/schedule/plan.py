@@ -114,6 +114,7 @@ class OpStep:
     output: Region  # the part of the op's output this patch computes
     inputs: tuple[Region | None, ...]  # per op input: the region read; None for constants / absent inputs
     pads: Pads | None  # window ops and PAD: the image-border padding inside this patch's window
+    channels: tuple[int, int] | None = None  # a row step on a slice of the output channels (rows.py ch=)
 
 
 @dataclass(frozen=True)

@@ -248,12 +248,12 @@ def row_stage_bytes(graph: Graph, plan: RowPlan, input_mode: InputMode = "stream
     the larger of the two, as the arena holds them."""
     _check_mode(input_mode)
     total = graph.tensor(plan.stage_output).nbytes + plan.accumulator_bytes(graph)
-    for name, rows in plan.capacity.items():
+    for name in plan.capacity:
         tensor = graph.tensor(name)
         if name in graph.inputs and input_mode == "counted":
             total += tensor.nbytes
         else:
-            total += rows * tensor.nbytes // tensor.shape[1]
+            total += plan.ring_bytes(graph, name)
     total += sum(graph.tensor(name).nbytes for name in plan.stage_inputs if name not in plan.capacity)
     index_of = {op.name: i for i, op in enumerate(graph.ops)}
     first = index_of[plan.stage_ops[0]]

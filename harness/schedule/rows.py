@@ -28,7 +28,11 @@ output pixel): it runs on every row of its input as that row arrives, adding the
 accumulator of its channels, and the last row divides by the count with TFLite's rounding, so the map
 it pools (a classifier's wide 1x1 conv output) is never held whole, only the rows its step reads
 (``RowPlan.accumulates``; ``accumulator_bytes``). A RESHAPE after it (the flatten before the classifier)
-runs per layer after the segment.
+runs per layer after the segment. With ``chunk`` (``rows n=2 ch=160``) the conv feeding that pool runs
+``chunk`` output channels per call (its filter, bias and requantization a slice of the op's): each row
+step of the conv becomes one step per channel slice, each followed at once by the pool's step adding
+that slice's rows into the slice's sums, so the conv's ring holds one slice's rows and its kernel the
+scratch of one slice (the per-channel table of a 1280-channel classifier conv is 20 kB; RowStep.channels).
 
 A segment's output may be written *over* a whole input it reads from outside (an earlier segment's or
 layer's output that dies with it), row by row, when no row written lands on bytes of that input a later
@@ -48,7 +52,7 @@ was dropped or shifted away fails) and is bit-exact with per-layer inference.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -83,6 +87,8 @@ class RowStep:
     # ring origins (the row held at position 0) of the rings this step reads and writes, after its shift
     origins: Mapping[str, int]
     rows: int = 1  # rows written from ``row`` on (a segment of ``group`` rows per step)
+    # the channel slice [c0, c1) of the output this step computes (the chunked conv and its pool), else None
+    channels: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,16 @@ class RowPlan:
     # written lands only on bytes of it no later step reads (output_over_input); whether it is written
     # over is the memory planner's choice (it must die with the segment)
     overwrites: str | None = None
+    # output channels per call of the conv feeding the accumulating pool (``chunked``); 0: all at once
+    chunk: int = 0
+    chunked: str | None = None  # that conv (its output ring holds ``chunk`` channels)
 
     kind = "rows"
     is_per_layer = False
 
     @property
     def label(self) -> str:
-        return rows_label(self.n, self.group)
+        return rows_label(self.n, self.group, self.chunk)
 
     @property
     def macs(self) -> int:
@@ -134,6 +143,17 @@ class RowPlan:
 
     def ring_rows(self, tensor: str) -> int:
         return self.capacity[tensor]
+
+    def ring_channels(self, graph: Graph, tensor: str) -> int:
+        """Channels a ring holds: the chunked conv's output a slice's, any other tensor all of its own."""
+        if self.chunked is not None and tensor == graph.op(self.chunked).outputs[0]:
+            return self.chunk
+        return hwc(graph.tensor(tensor).shape)[2]
+
+    def ring_bytes(self, graph: Graph, tensor: str) -> int:
+        """Bytes of the ring of ``tensor``: its capacity of full-width rows of ``ring_channels``."""
+        itemsize = np.dtype(graph.tensor(tensor).dtype).itemsize
+        return self.capacity[tensor] * self.widths[tensor] * self.ring_channels(graph, tensor) * itemsize
 
     def max_region(self, tensor: str) -> tuple[int, int]:
         """(rows, width) of the ring of ``tensor`` (what its buffer holds)."""
@@ -157,10 +177,11 @@ class RowPlan:
         )
 
 
-def make_row_plan(graph: Graph, n: int, start: int = 0, group: int = 1) -> RowPlan:
+def make_row_plan(graph: Graph, n: int, start: int = 0, group: int = 1, chunk: int = 0) -> RowPlan:
     """The plan that streams layers ``start .. start + n`` of ``graph`` row by row (module docstring);
     ``group``: output rows each op computes per step (1: one row; more: fewer kernel calls and ring
-    shifts for rings that many rows larger).
+    shifts for rings that many rows larger); ``chunk``: output channels per call of the conv feeding the
+    segment's global pool (0: all).
 
     Raises ScheduleError (naming the op or tensor) where the segment cannot run row by row: the same ops
     and boundary as a patch stage (plan.py), since both compute a region of each output from a window of
@@ -179,7 +200,7 @@ def make_row_plan(graph: Graph, n: int, start: int = 0, group: int = 1) -> RowPl
     }
     if not isinstance(group, int) or not 1 <= group <= MAX_GROUP:
         raise ScheduleError(f"rows per step g={group!r} is not supported; use an integer in 1..{MAX_GROUP}")
-    return _row_plan(graph, n, stage, tuple(graph.layer_names[start : start + n]), op_layer, group)
+    return _row_plan(graph, n, stage, tuple(graph.layer_names[start : start + n]), op_layer, group, chunk)
 
 
 def is_global_pool(graph: Graph, op: Op) -> bool:
@@ -208,7 +229,7 @@ def restage_rows(graph: Graph, plan: RowPlan) -> RowPlan:
     ops where ``graph`` still has them, ``n`` and the layer names of the original schedule."""
     names = set(plan.stage_ops)
     stage = [op for op in graph.ops if op.name in names]
-    return _row_plan(graph, plan.n, stage, plan.stage_layers, dict(plan.op_layer), plan.group)
+    return _row_plan(graph, plan.n, stage, plan.stage_layers, dict(plan.op_layer), plan.group, plan.chunk)
 
 
 def _row_plan(
@@ -218,6 +239,7 @@ def _row_plan(
     stage_layers: tuple[str, ...],
     op_layer: dict[str, str],
     group: int = 1,
+    chunk: int = 0,
 ) -> RowPlan:
     accumulates = stage[-1].name if is_global_pool(graph, stage[-1]) else None
     for op in stage[:-1]:
@@ -240,6 +262,11 @@ def _row_plan(
     }
     order = _pull_order(graph, stage, stage_output, width, group, accumulates)
     steps, capacity = _place_rows(graph, stage, stage_output, order)
+    chunked = _chunked_conv(graph, stage, accumulates, chunk)
+    if chunked is not None:
+        steps = _channel_slices(
+            steps, chunked, accumulates, chunk, graph.tensor(chunked.outputs[0]).shape[-1]
+        )
     return RowPlan(
         graph_name=graph.name,
         n=n,
@@ -256,6 +283,8 @@ def _row_plan(
         group=group,
         accumulates=accumulates,
         overwrites=None if accumulates else output_over_input(graph, steps, stage_output, stage_inputs),
+        chunk=chunk if chunked is not None else 0,
+        chunked=chunked.name if chunked is not None else None,
     )
 
 
@@ -306,6 +335,57 @@ def _writes_safely(graph, step, out_row, reads, later, source, stage_output) -> 
         end <= low or start >= high or (elementwise and same_shape and whole and (start, end) == (low, high))
         for start, end, whole in reads
     )
+
+
+def _chunked_conv(graph: Graph, stage: list[Op], accumulates: str | None, chunk: int) -> Op | None:
+    """The conv run ``chunk`` output channels per call (None for chunk 0); ScheduleError where the segment
+    cannot: no global pool ends it, the pool's input is not a CONV_2D of the segment read by the pool
+    alone, or ``chunk`` does not divide its output channels into two or more slices."""
+    if not chunk:
+        return None
+    where = f"graph {graph.name!r}: ch={chunk}"
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ScheduleError(f"{where} is not supported; channels per call are a positive integer")
+    if accumulates is None:
+        raise ScheduleError(
+            f"{where} needs a segment ending in a global average pool; drop ch= or end it there"
+        )
+    source = graph.op(accumulates).inputs[0]
+    conv = next((op for op in stage if op.outputs[0] == source), None)
+    if conv is None or conv.kind != "CONV_2D" or len(graph.consumers(source)) != 1:
+        raise ScheduleError(
+            f"{where}: the pool's input {source!r} is not a CONV_2D of the segment read by the pool alone; "
+            "only such a conv runs a slice of its channels per call"
+        )
+    channels = graph.tensor(source).shape[-1]
+    if channels % chunk or chunk >= channels:
+        raise ScheduleError(
+            f"{where}: {conv.name!r} has {channels} output channels; ch must divide them into two or more "
+            "equal slices"
+        )
+    return conv
+
+
+def _channel_slices(steps: list[RowStep], conv: Op, pool: str, chunk: int, channels: int) -> list[RowStep]:
+    """``steps`` with each row step of ``conv`` (always right before the pool step that takes its rows)
+    made one step per channel slice, each followed by the pool's step on that slice."""
+    sliced: list[RowStep] = []
+    index = 0
+    while index < len(steps):
+        step = steps[index]
+        if step.op != conv.name:
+            sliced.append(step)
+            index += 1
+            continue
+        taken = steps[index + 1] if index + 1 < len(steps) else None
+        if taken is None or taken.op != pool:
+            raise ScheduleError(f"internal error: row step of {conv.name!r} not followed by its pool's step")
+        for c0 in range(0, channels, chunk):
+            shift = step.shift if c0 == 0 else None  # the ring moves once, before the first slice
+            sliced.append(replace(step, shift=shift, channels=(c0, c0 + chunk)))
+            sliced.append(replace(taken, channels=(c0, c0 + chunk)))
+        index += 2
+    return sliced
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
 from harness.schedule.segment_search import ArenaCosts, search_points
-from harness.schedule.segments import StagedPlan, make_schedule_plan
+from harness.schedule.segments import StagedPlan, make_schedule_plan, widen_slices
 
 MemoryMeasure = Literal["arena", "analytic"]
 SearchMethod = Literal["every", "segments"]
@@ -191,6 +191,12 @@ def search(
     flash_bytes = weight_bytes(graph) + code_bytes
     flash_ok = flash_budget is None or flash_bytes <= flash_budget
     candidates, rejected = [], []
+
+    def arena_of(schedule: Schedule):
+        plan = make_schedule_plan(graph, schedule)
+        runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
+        return plan, plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace)
+
     if points is not None:
         schedules = [_as_schedule(point) for point in points]
     elif method == "segments":
@@ -198,7 +204,8 @@ def search(
         paths, rejected = search_points(
             graph, input_mode, patches=tuple(p for p in patches if p > 1), rows=rows, rules=rules, arena=costs
         )
-        found = [path.schedule for path in paths]
+        # a global pool's conv on the fewest channels a call costs least; as many as the arena allows
+        found = [widen_slices(graph, path.schedule, lambda s: arena_of(s)[1].arena_bytes) for path in paths]
         schedules = list(dict.fromkeys(([Schedule()] if 1 in patches else []) + found))
     else:
         schedules = [
@@ -208,14 +215,12 @@ def search(
         ]
     for schedule in schedules:
         try:
-            plan = make_schedule_plan(graph, schedule)
-            runs = fold_pads(graph, plan) if inplace.fold_pads else FoldedSchedule(graph, plan, ())
-            arena_of = plan_arena(runs.graph, runs.plan, input_mode, scratch=scratch, inplace=inplace)
+            plan, planned = arena_of(schedule)
         except ScheduleError as error:
             rejected.append((schedule.label, str(error)))
             continue
         analytic = profile(graph, plan, rules).peak(input_mode)
-        arena = arena_of.arena_bytes
+        arena = planned.arena_bytes
         need = arena if memory == "arena" else analytic
         p, n = schedule.pn if schedule.is_patch_stage else (0, 0)
         fits = flash_ok and need <= sram_budget

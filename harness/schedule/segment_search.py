@@ -39,7 +39,7 @@ from harness.schedule.arena import DEFAULT_INPLACE, ArenaPlan, InplacePolicy, Sc
 from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import ScheduleError, make_plan
 from harness.schedule.profile import PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
-from harness.schedule.rows import make_row_plan
+from harness.schedule.rows import is_global_pool, make_row_plan
 from harness.schedule.segments import make_schedule_plan
 
 # the segment kinds of harness/ir/schedule_name.py
@@ -59,6 +59,7 @@ class SegmentOption:
     p: int  # patches per side (1 for per-layer)
     memory: int  # analytic bytes: the most any of its layers needs run this way
     macs: int  # its layers' MACs run this way (recomputation included)
+    ch: int = 0  # rows: output channels per call of the conv feeding its global pool (0: all)
 
     def label(self) -> str:
         if self.kind == PER_LAYER:
@@ -84,7 +85,9 @@ class SegmentPath:
             if option.kind == PER_LAYER and segments and segments[-1].kind == PER_LAYER:
                 segments[-1] = Segment(PER_LAYER, segments[-1].n + n)
             else:
-                segments.append(Segment(option.kind, n, option.p if option.kind == PATCH else 1))
+                segments.append(
+                    Segment(option.kind, n, option.p if option.kind == PATCH else 1, ch=option.ch)
+                )
         return Schedule(tuple(segments))
 
     def label(self) -> str:
@@ -209,10 +212,13 @@ def segment_options(
         ]
     for p, start, end in spans:
         kind = PATCH if p > 1 else ROWS
-        segment = Segment(kind, end - start, p)
+        ch = smallest_slice(graph, start, end) if kind == ROWS else 0
+        segment = Segment(kind, end - start, p, ch=ch)
         schedule = Schedule(((Segment(PER_LAYER, start),) if start else ()) + (segment,))
         try:
-            plan = make_plan(graph, p, end) if kind == PATCH else make_row_plan(graph, end - start, start)
+            plan = (
+                make_plan(graph, p, end) if kind == PATCH else make_row_plan(graph, end - start, start, 1, ch)
+            )
             planned = arena.plan(graph, schedule, input_mode) if arena else None
         except ScheduleError as error:
             rejected.append((f"{segment.label} from layer {start}", str(error)))
@@ -225,8 +231,34 @@ def segment_options(
                 layer.per_patch_bytes if input_mode == "streamed" else layer.per_patch_counted_bytes
                 for layer in stage
             )
-        options.append(SegmentOption(start, end, kind, p, need, sum(layer.macs_scheduled for layer in stage)))
+        macs = sum(layer.macs_scheduled for layer in stage)
+        options.append(SegmentOption(start, end, kind, p, need, macs, ch))
     return options, rejected
+
+
+SMALLEST_SLICE = 16  # output channels per call the search tries first for the conv feeding a global pool
+
+
+def smallest_slice(graph: Graph, start: int, end: int) -> int:
+    """ch of a row-streamed segment over layers ``[start, end)`` that ends in a global average pool fed by
+    a conv (rows.py): the fewest output channels per call, a multiple of four of at least SMALLEST_SLICE
+    dividing them (its scratch and ring the smallest; segments.widen_slices takes more where the arena
+    does not grow); 0 for any other segment."""
+    last = [op for op in graph.layers[end - 1] if op.kind != "RESHAPE"]
+    if not last or not is_global_pool(graph, last[-1]):
+        return 0
+    conv = graph.producer(last[-1].inputs[0])
+    if (
+        conv is None
+        or conv.kind != "CONV_2D"
+        or conv.name not in {op.name for layer in graph.layers[start:end] for op in layer}
+    ):
+        return 0
+    channels = graph.tensor(conv.outputs[0]).shape[-1]
+    return next(
+        (c for c in range(SMALLEST_SLICE, channels // 2 + 1, 4) if channels % c == 0),
+        0,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from harness.ir.graph import Graph, op_macs
-from harness.ir.schedule_name import Schedule, ScheduleNameError, parse_schedule
+from harness.ir.schedule_name import Schedule, ScheduleNameError, Segment, parse_schedule
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan, restage
 from harness.schedule.rows import RowPlan, make_row_plan, restage_rows
 
@@ -121,7 +121,7 @@ def make_schedule_plan(graph: Graph, schedule: Schedule | str) -> PatchPlan | St
             if segment.kind == "patches":
                 parts.append(make_plan(graph, segment.p, segment.n))
             elif segment.kind == "rows":
-                parts.append(make_row_plan(graph, segment.n, start, segment.g))
+                parts.append(make_row_plan(graph, segment.n, start, segment.g, segment.ch))
         except ScheduleError as err:
             raise ScheduleError(f"{where} (layers {start}..{start + segment.n - 1}): {err}") from None
         start += segment.n
@@ -157,11 +157,41 @@ def widen_rows(graph: Graph, schedule: Schedule | str, cost: Callable[[Schedule]
     shifts where a segment's larger rings fit below the peak another segment sets. Segments in order,
     each at the largest g of GROUPS_TRIED whose schedule costs no more than the original (g kept where
     none does; a g its segment cannot take is skipped)."""
-    if isinstance(schedule, str):
-        try:
-            schedule = parse_schedule(schedule)
-        except ScheduleNameError as err:
-            raise ScheduleError(str(err)) from None
+
+    def wider(segment: Segment, part: RowPlan) -> list[Segment]:
+        tallest = max(graph.tensor(graph.op(name).outputs[0]).shape[1] for name in part.stage_ops)
+        return [replace(segment, g=group) for group in GROUPS_TRIED if segment.g < group <= tallest]
+
+    return _widen(graph, _as_schedule(schedule), cost, wider)
+
+
+def widen_slices(graph: Graph, schedule: Schedule | str, cost: Callable[[Schedule], int]) -> Schedule:
+    """``schedule`` with each row-streamed segment's channel slices (``ch``, rows.py) as wide as they can
+    be without raising ``cost`` (the planned arena): all the channels in one call where that costs no
+    more, else the largest divisor of the conv's output channels (a multiple of four) that does; fewer
+    kernel calls, each reading the conv's input once more. A segment without ch is left as it is."""
+
+    def wider(segment: Segment, part: RowPlan) -> list[Segment]:
+        if not segment.ch or part.chunked is None:
+            return []
+        channels = graph.tensor(graph.op(part.chunked).outputs[0]).shape[-1]
+        sizes = [c for c in range(channels // 2, segment.ch, -1) if channels % c == 0 and c % 4 == 0]
+        return [replace(segment, ch=ch) for ch in [0, *sizes]]
+
+    schedule = _as_schedule(schedule)
+    if not any(segment.ch for segment in schedule.segments):
+        return schedule
+    return _widen(graph, schedule, cost, wider)
+
+
+def _widen(
+    graph: Graph,
+    schedule: Schedule,
+    cost: Callable[[Schedule], int],
+    wider: Callable[[Segment, RowPlan], list[Segment]],
+) -> Schedule:
+    """``schedule`` with each row-streamed segment in turn replaced by the first of ``wider(segment, its
+    plan)`` that plans and costs no more than ``schedule`` (kept where none does)."""
     if schedule.is_patch_stage:
         return schedule
     limit = cost(schedule)
@@ -171,21 +201,22 @@ def widen_rows(graph: Graph, schedule: Schedule | str, cost: Callable[[Schedule]
     for index, segment in enumerate(segments):
         if segment.kind != "rows":
             continue
-        part = next(rows_parts)
-        tallest = max(graph.tensor(graph.op(name).outputs[0]).shape[1] for name in part.stage_ops)
-        for group in GROUPS_TRIED:
-            if group <= segment.g:
-                break
-            if group > tallest:
-                continue  # no map of the segment has that many rows
-            trial = replace(
-                schedule, segments=(*segments[:index], replace(segment, g=group), *segments[index + 1 :])
-            )
+        for candidate in wider(segment, next(rows_parts)):
+            trial = replace(schedule, segments=(*segments[:index], candidate, *segments[index + 1 :]))
             try:
                 make_schedule_plan(graph, trial)
             except ScheduleError:
                 continue
             if cost(trial) <= limit:
-                segments[index] = trial.segments[index]
+                segments[index] = candidate
                 break
     return replace(schedule, segments=tuple(segments))
+
+
+def _as_schedule(schedule: Schedule | str) -> Schedule:
+    if isinstance(schedule, str):
+        try:
+            return parse_schedule(schedule)
+        except ScheduleNameError as err:
+            raise ScheduleError(str(err)) from None
+    return schedule

@@ -127,14 +127,16 @@ def test_row_segments_bit_exact_on_the_emulator(target):
 
 def _pooled_stack():
     return build_stack(
-        [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("conv", 1, 1, channels=96),
+        [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("conv", 1, 1, channels=320),
          LayerSpec("avg_pool", 9, 1, padding="VALID")],
         input_shape=(1, 18, 18, 3), seed=4, name="pooled_rows",
     )  # fmt: skip
 
 
 @needs_gcc
-@pytest.mark.parametrize("label", ["rows n=4 g=2", "rows n=4 g=4", "rows n=2 + rows n=2 g=3"])
+@pytest.mark.parametrize(
+    "label", ["rows n=4 g=2", "rows n=4 g=4", "rows n=2 + rows n=2 g=3", "rows n=2 + rows n=2 g=3 ch=32"]
+)
 def test_a_global_pool_taking_several_rows_a_step_bit_exact_on_the_host(label):
     """g rows a step (the last step fewer: 9 rows): step k's first row is k x g."""
     graph = _pooled_stack()
@@ -145,6 +147,27 @@ def test_a_global_pool_taking_several_rows_a_step_bit_exact_on_the_host(label):
     assert run_on_host(model) == expected_output(graph, x)
 
 
+@needs_gcc
+@pytest.mark.parametrize("optimized", [True, False])
+def test_the_conv_before_a_global_pool_on_slices_of_its_channels_bit_exact_on_the_host(optimized):
+    """ch=32: the 1x1 conv before the pool runs 32 of its 320 output channels a call (its filter, bias and
+    requantization sliced by pointers), the pool adding each slice into its sums; scratch a slice's."""
+    graph = _pooled_stack()
+    x = _input(graph)
+    plan = make_schedule_plan(graph, "rows n=4 ch=32")
+    model = generate_model(graph, plan, "stm32h743", x, CodegenOptions(optimized, "streamed"))
+    assert run_on_host(model) == expected_output(graph, x)
+    source = model.sources["model.c"]
+    assert "% 10 * 32;" in source and source.count("k / 10 * 1") == 1
+    whole = generate_model(graph, make_schedule_plan(graph, "rows n=4"), "stm32h743", x,
+                           CodegenOptions(optimized, "streamed"))  # fmt: skip
+    conv = plan.parts[0].chunked
+    ring = graph.op(conv).outputs[0]
+    assert model.arena.buffer(ring).size * 10 == whole.arena.buffer(ring).size
+    if optimized:
+        assert model.arena.buffer(f"scratch:{conv}").size < whole.arena.buffer(f"scratch:{conv}").size
+
+
 @pytest.mark.emulator
 @needs("arm-none-eabi-gcc", "qemu-system-arm")
 def test_a_global_pool_row_by_row_bit_exact_on_the_emulator():
@@ -152,7 +175,7 @@ def test_a_global_pool_row_by_row_bit_exact_on_the_emulator():
     QEMU H743: bit-exact, measured <= planned <= 1.10 x measured."""
     graph = _pooled_stack()
     options = get_engine().options("optimized", input_mode="streamed")
-    label = "rows n=4"
+    label = "rows n=4 ch=64"  # the conv before the pool 64 of its 320 channels a call
     result = new_result(graph, "stm32h743", 0, 0, options=options, schedule=label)
     planned = plan_point(result, graph, "stm32h743", repeat=1, warmup=0, options=options)
     assert "pb_avg_pool_rows_s8(&s->region" in planned.generated.sources["model.c"]

@@ -182,6 +182,52 @@ def test_a_global_pool_ends_a_segment_row_by_row(label):
     assert profile(graph, plan).layers[graph.layer_names.index("pool")].per_patch_bytes == held
 
 
+@pytest.mark.parametrize(
+    "label",
+    ["rows n=8 + per-layer n=10 + rows n=2 ch=320", "rows n=8 + per-layer n=10 + rows n=2 g=2 ch=640"],
+)
+def test_the_conv_before_a_global_pool_runs_a_slice_of_its_channels_per_call(label):
+    """ch=: the classifier conv computes a slice of its output channels per call, each slice's rows added
+    into the slice's sums at once: its ring and its kernel's scratch are a slice's, bit-exact."""
+    graph = models.get_model("mbv2-w0.35-r48")
+    plan = make_schedule_plan(graph, label)
+    _assert_exact(graph, plan, _input(graph))
+    last, whole = plan.parts[-1], make_schedule_plan(graph, label.rsplit(" ch=", 1)[0]).parts[-1]
+    conv, pool = graph.op("feature_mix"), graph.op("pool")
+    chunk, channels = last.chunk, graph.tensor(conv.outputs[0]).shape[-1]
+    assert last.chunked == conv.name and plan.label == label
+    assert (
+        last.ring_bytes(graph, conv.outputs[0]) * channels == whole.ring_bytes(graph, conv.outputs[0]) * chunk
+    )
+    steps = [(step.op, step.channels) for step in last.steps if step.op in (conv.name, pool.name)]
+    slices = [(c0, c0 + chunk) for c0 in range(0, channels, chunk)]
+    rows = -(-graph.tensor(conv.outputs[0]).shape[1] // last.group)
+    assert steps == [(op, s) for _ in range(rows) for s in slices for op in (conv.name, pool.name)]
+    layer = graph.layer_names.index("feature_mix")
+    assert profile(graph, plan).layers[layer].per_patch_bytes < profile(graph, make_schedule_plan(
+        graph, label.rsplit(" ch=", 1)[0])).layers[layer].per_patch_bytes  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("rows n=8 + per-layer n=10 + rows n=2 ch=300", "divide them into two or more"),
+        ("rows n=8 + per-layer n=10 + rows n=2 ch=1280", "divide them into two or more"),
+        ("rows n=8 ch=16", "needs a segment ending in a global average pool"),
+    ],
+)
+def test_channel_slices_only_where_a_conv_feeds_the_global_pool(label, message):
+    graph = models.get_model("mbv2-w0.35-r48")
+    with pytest.raises(ScheduleError, match=message):
+        make_schedule_plan(graph, label)
+    pooled = build_stack(
+        [LayerSpec("depthwise", 3, 1), LayerSpec("avg_pool", 7, 1, padding="VALID")],
+        input_shape=(1, 7, 7, 4), seed=3, name="pooled",
+    )  # fmt: skip
+    with pytest.raises(ScheduleError, match="not a CONV_2D of the segment"):
+        make_schedule_plan(pooled, "rows n=2 ch=2")
+
+
 def test_a_global_pool_runs_row_by_row_only_at_the_end_of_its_segment():
     graph = build_stack(
         [LayerSpec("conv", 3, 1, channels=6), LayerSpec("avg_pool", 7, 1, padding="VALID"), LayerSpec("conv", 1, 1)],

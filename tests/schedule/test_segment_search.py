@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 
 import pytest
 
@@ -147,6 +148,10 @@ def in1_rows():
     )
 
 
+def _unsliced(label: str) -> str:
+    return re.sub(r" ch=\d+", "", label)
+
+
 def test_row_streamed_segments_anywhere_recompute_nothing_and_need_less(in1_rows):
     graph, (paths, rejected), result = in1_rows
     options, _ = segment_options(graph, "streamed")
@@ -163,9 +168,10 @@ def test_row_streamed_segments_anywhere_recompute_nothing_and_need_less(in1_rows
     assert cheapest.macs == sum(o.macs for o in per_layer.values())
     assert cheapest.memory < max(o.memory for o in per_layer.values())
     # planned (arena) and labelled as a schedule of segments; MCUNetV2's (p, n) stays (p, n)
-    planned = next(c for c in result.candidates if c.label() == cheapest.label())
+    # (a global pool's conv on channel slices planned as wide as the arena allows: segments.widen_slices)
+    planned = next(c for c in result.candidates if _unsliced(c.label()) == _unsliced(cheapest.label()))
     assert not planned.is_one_stage and (planned.p, planned.n) == (0, 0)
-    assert planned.plan.label == cheapest.label() and planned.macs == cheapest.macs
+    assert planned.plan.label == planned.label() and planned.macs == cheapest.macs
     assert all(c.is_one_stage == c.schedule.is_patch_stage for c in result.candidates)
     assert planned.arena_bytes < next(c for c in result.candidates if c.p == 1).arena_bytes
 
