@@ -89,13 +89,14 @@ def _block_cases(rng):
     """Shapes that exercise the DSP kernels' blocks: 6-pixel blocks that break across rows, 2- and 1-pixel
     remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps, 3x3 windows
     wholly inside the input a block or a pixel at a time (window_columns, over 3 and 8 channels); channel shifts
-    of every form of the conv kernels' table (``special``: -1, zero multipliers, -24..-31)."""
+    of every form of the conv kernels' table (``special``: -1, zero multipliers, with -24..-31 or, on doubled
+    sums (more output channels than half of k), without)."""
     calls, inputs = [], {}
     for index, (kind, kernel, hw, cin, cout, full_range, special) in enumerate(
         [("conv1x1", 1, (5, 7), 20, 9, True, False), ("conv1x1", 1, (4, 4), 34, 6, False, False),
          ("conv2d", 3, (4, 5), 16, 5, True, False), ("depthwise", 3, (6, 9), 20, 20, True, False),
          ("depthwise", 3, (5, 6), 12, 12, False, False), ("depthwise", 5, (7, 8), 8, 8, True, False),
-         ("conv1x1", 1, (6, 6), 16, 10, True, True), ("conv2d", 3, (6, 8), 3, 8, True, True),
+         ("conv1x1", 1, (6, 6), 16, 10, True, "x2"), ("conv2d", 3, (6, 8), 3, 8, True, "big"),
          ("conv2d", 3, (9, 14), 3, 6, True, False), ("conv2d", 3, (8, 13), 8, 5, False, False)]
     ):  # fmt: skip
         pad = kernel // 2
@@ -107,7 +108,8 @@ def _block_cases(rng):
             q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
         bias = rng.integers(-3000, 3000, cout).astype(np.int32)
         if special:
-            shifts = np.resize(np.array([-1, -24, -27, -31, -6], np.int64), cout)
+            big_shifts = [-1, -24, -27, -31, -6] if special == "big" else [-1, -13, -2, -6]
+            shifts = np.resize(np.array(big_shifts, np.int64), cout)
             multipliers = rng.integers(2**30, 2**31 - 1, cout).astype(np.int64)
             multipliers[::4] = 0
             bias = (rng.choice([-1, 1], cout) * rng.integers(2**27, 2**28, cout)).astype(np.int32)
@@ -198,13 +200,14 @@ def _channel_loop_cases(rng):
     """The DSP convs' assembly channel loop (pb_conv_dsp.c matmul_6cols_asm: full-range activation, every
     channel in the SMMLAR form): one peeled group, then the 8-group body entered at each of its eight
     offsets (1..10 groups), out_c from 1, no bias, blocks that break across rows, a 3x3 conv, and k % 4
-    tails of 1, 2 and 3 (the tail as one more group, the last channel in C; a 3x3 conv over 3 channels)."""
+    tails of 1, 2 and 3 (the tail as one more group, the last channel in C; a 3x3 conv over 3 channels); more
+    output channels than half of k (doubled columns: l1, l3, l5, l10)."""
     calls, inputs = [], {}
     for index, (kind, kernel, hw, cin, cout) in enumerate(
-        [("conv1x1", 1, (2, 6), 4, 1), ("conv1x1", 1, (3, 5), 8, 3), ("conv1x1", 1, (2, 7), 12, 2),
-         ("conv1x1", 1, (4, 3), 16, 5), ("conv1x1", 1, (2, 6), 20, 4), ("conv1x1", 1, (3, 4), 24, 7),
+        [("conv1x1", 1, (2, 6), 4, 1), ("conv1x1", 1, (3, 5), 8, 5), ("conv1x1", 1, (2, 7), 12, 2),
+         ("conv1x1", 1, (4, 3), 16, 9), ("conv1x1", 1, (2, 6), 20, 4), ("conv1x1", 1, (3, 4), 24, 13),
          ("conv1x1", 1, (1, 13), 28, 2), ("conv1x1", 1, (2, 6), 32, 6), ("conv1x1", 1, (3, 4), 36, 3),
-         ("conv1x1", 1, (2, 6), 40, 2), ("conv2d", 3, (4, 4), 4, 5), ("conv1x1", 1, (2, 6), 5, 3),
+         ("conv1x1", 1, (2, 6), 40, 2), ("conv2d", 3, (4, 4), 4, 19), ("conv1x1", 1, (2, 6), 5, 3),
          ("conv1x1", 1, (3, 4), 14, 4), ("conv1x1", 1, (2, 6), 39, 1), ("conv2d", 3, (5, 6), 3, 7)]
     ):  # fmt: skip
         in_h, in_w = hw

@@ -27,34 +27,42 @@
  * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values: in PB_BLOCK_COLS
  * columns as one more group with zeros in the missing lanes ([t0 t2] [t1 0], so that the assembly loop
  * multiplies whole groups: the weight bytes under the zeros add nothing), in fewer columns as plain
- * int16, column after column. */
+ * int16, column after column. `doubled` (a constant where it is inlined; PB_BLOCK_COLS columns only):
+ * every value times 2 (|2 (x + offset)| <= 510), so that the sums come out doubled, as the assembly
+ * channel loop's requantization takes them (one SADD16 a word here instead of a shift per output). */
 static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
-                                           int32_t col, int32_t ncols) {
+                                           int32_t col, int32_t ncols, int32_t doubled) {
     const uint32_t offset2 = pack_offset(input_offset);
     const int32_t groups = k >> 2, tail = k & 3;
     uint32_t *dst = cols + 2 * col;
+#define PB_TWICE(v) (doubled ? pb_sadd16((v), (v)) : (v))
     int32_t g = 0;
     for (; g + 2 <= groups; g += 2) { /* two groups a pass: half the loop overhead */
         const uint32_t x = pb_read_u32(src), y = pb_read_u32(src + 4);
         src += 8;
-        dst[0] = pb_sxtab16(offset2, x);
-        dst[1] = pb_sxtab16_ror8(offset2, x);
-        dst[2 * ncols] = pb_sxtab16(offset2, y);
-        dst[2 * ncols + 1] = pb_sxtab16_ror8(offset2, y);
+        const uint32_t x02 = pb_sxtab16(offset2, x), x13 = pb_sxtab16_ror8(offset2, x);
+        const uint32_t y02 = pb_sxtab16(offset2, y), y13 = pb_sxtab16_ror8(offset2, y);
+        dst[0] = PB_TWICE(x02);
+        dst[1] = PB_TWICE(x13);
+        dst[2 * ncols] = PB_TWICE(y02);
+        dst[2 * ncols + 1] = PB_TWICE(y13);
         dst += 4 * ncols;
     }
     for (; g < groups; ++g) {
         const uint32_t x = pb_read_u32(src);
         src += 4;
-        dst[0] = pb_sxtab16(offset2, x);
-        dst[1] = pb_sxtab16_ror8(offset2, x);
+        const uint32_t x02 = pb_sxtab16(offset2, x), x13 = pb_sxtab16_ror8(offset2, x);
+        dst[0] = PB_TWICE(x02);
+        dst[1] = PB_TWICE(x13);
         dst += 2 * ncols;
     }
+#undef PB_TWICE
     if (ncols == PB_BLOCK_COLS) {
         if (tail > 0) {
-            const uint32_t t0 = (uint32_t)(src[0] + input_offset) & 0xFFFFu;
-            const uint32_t t1 = tail > 1 ? (uint32_t)(src[1] + input_offset) & 0xFFFFu : 0;
-            const uint32_t t2 = tail > 2 ? (uint32_t)(src[2] + input_offset) & 0xFFFFu : 0;
+            const int32_t times = doubled ? 2 : 1;
+            const uint32_t t0 = (uint32_t)((src[0] + input_offset) * times) & 0xFFFFu;
+            const uint32_t t1 = tail > 1 ? (uint32_t)((src[1] + input_offset) * times) & 0xFFFFu : 0;
+            const uint32_t t2 = tail > 2 ? (uint32_t)((src[2] + input_offset) * times) & 0xFFFFu : 0;
             dst[0] = t0 | t2 << 16;
             dst[1] = t1;
         }
@@ -338,9 +346,16 @@ typedef struct {
 #define PB_BIG_SHIFT 0x100
 
 /* Bits 16.. of a channel entry's nonzero shift: the weight bytes the assembly channel loop steps back after
- * the channel, 4 - k % 4 when k % 4 != 0 (it read the tail as a whole group); the C code masks them off. */
+ * the channel, 4 - k % 4 when k % 4 != 0 (it read the tail as a whole group); PB_LAST_SHIFT marks the last
+ * channel the assembly channel loop takes (its loop end). The C code masks both off. */
 #define PB_BACK_STEP_BIT 16
-#define PB_SHIFT_MASK 0xFFFF
+#define PB_LAST_SHIFT 0x200
+#define PB_SHIFT_MASK 0x1FF
+
+/* How the assembly channel loop requantizes a conv call's channels (prepare_requants): none (a channel
+ * takes pb_requantize_s8_fast: the C loop), every channel by pb_requant_x2 on sums it doubles, on sums that
+ * come doubled (the columns doubled: PB_REQ_DOUBLED), or either form by the channel's PB_BIG_SHIFT. */
+enum { PB_REQ_C = 0, PB_REQ_X2 = 1, PB_REQ_DOUBLED = 2, PB_REQ_BIG = 3 };
 
 /* Channels the doubled-sum SMMLAR cannot take because their shift is too big (e = -shift in 24..31:
  * zero_point * 2^e does not fit its addend) or their sums can reach 2^30 (a bias near 2^30: a channel the
@@ -357,12 +372,14 @@ static PB_ALWAYS_INLINE int32_t requant_big(int32_t acc, const pb_channel_requan
  * multiplier (always the zero point) in that form too, and requant_big's where that form cannot go
  * (shifts -24..-31, or sums that can reach 2^30, |x - zp| <= 255 and |w| <= 128, with a shift -9..-31);
  * shift 0 where the channel takes pb_requantize_s8_fast (a shift 0 with a nonzero multiplier, a negative
- * multiplier, a big sum with a shift -2..-8). *all_x2: whether no channel has shift 0. */
-static channel_entry *prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
-                                       void *scratch, int32_t *all_x2) {
-    channel_entry *table = (channel_entry *)align4(scratch);
+ * multiplier, a big sum with a shift -2..-8), in `table` (the conv's scratch, aligned). Returns PB_REQ_C when
+ * some channel has shift 0, else how the assembly loop requantizes: PB_REQ_DOUBLED when `doubling` (the
+ * caller's blocks of six can take doubled columns) and no channel takes requant_big (the next biases doubled
+ * too: |2 acc| < 2^31 in the x2 form), PB_REQ_BIG when some channel does, else PB_REQ_X2. */
+static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
+                                channel_entry *table, int32_t doubling) {
     const int32_t zp = q->output_zero_point;
-    int32_t all = 1;
+    int32_t all = 1, big = 0;
     for (int32_t oc = 0; oc < out_c; ++oc) {
         const int64_t b = bias ? bias[oc] : 0;
         const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * k;
@@ -385,13 +402,24 @@ static channel_entry *prepare_requants(const pb_requant *q, int32_t k, int32_t o
             pb_channel_requant_x2_prepare(m, -e, zp, acc_bound, cr);
         }
         all &= cr->shift != 0;
+        big |= cr->shift & PB_BIG_SHIFT;
         if (cr->shift != 0) {
             cr->shift |= ((4 - (k & 3)) & 3) << PB_BACK_STEP_BIT;
         }
         table[oc].next_bias = bias && oc + 1 < out_c ? bias[oc + 1] : 0;
     }
-    *all_x2 = all;
-    return table;
+    /* the assembly loop's last channel: a k % 4 tail leaves the last channel to the C loop (matmul_6cols) */
+    const int32_t last = (k & 3) ? out_c - 2 : out_c - 1;
+    if (all && last >= 0) {
+        table[last].requant.shift |= PB_LAST_SHIFT;
+    }
+    const int32_t form = !all ? PB_REQ_C : big ? PB_REQ_BIG : doubling ? PB_REQ_DOUBLED : PB_REQ_X2;
+    if (form == PB_REQ_DOUBLED) {
+        for (int32_t oc = 0; oc < out_c; ++oc) {
+            table[oc].next_bias = (int32_t)((uint32_t)table[oc].next_bias << 1); /* wraps where m = 0 */
+        }
+    }
+    return form;
 }
 
 #if PB_DSP_NATIVE
@@ -402,9 +430,9 @@ typedef struct {
     const channel_entry *table;
     int8_t *out;        /* channel 0 of the block's first pixel */
     int32_t out_step;   /* bytes from one pixel's outputs to the next pixel's (all six equally spaced) */
-    int32_t out_c;      /* >= 1 */
+    int32_t form;       /* PB_REQ_X2, PB_REQ_DOUBLED or PB_REQ_BIG (the channels end at PB_LAST_SHIFT) */
     int32_t groups;     /* >= 1: k / 4 rounded up (the tail as one more group) */
-    int32_t first_bias; /* channel 0's bias */
+    int32_t first_bias; /* channel 0's bias (doubled with PB_REQ_DOUBLED) */
     int32_t zp256;      /* the output zero point * 2^8 (requant_big) */
 } matmul_6cols_job;
 
@@ -416,13 +444,17 @@ typedef struct {
  * back by the table's PB_BACK_STEP_BIT after each channel): the six sums never leave registers, the
  * requantization (pb_requant_x2 + SSAT, the same instructions) follows each channel's MACs, and the
  * output pointer just steps one byte per channel. Only r0 (weights) lives across channels; the rest
- * (table, output pointer, step, columns, ends, loop entry) is reloaded from a 32-byte frame:
- * [sp] table, [sp+4] out, [sp+8] step, [sp+12] columns, [sp+16] table end, [sp+20] loop entry (Thumb
- * bit set), [sp+24] columns end. A channel's first group is peeled: its SMLADs start from the bias in
- * r9 (the bias register is the last sum it writes), so the sums need no separate initialisation; the
- * remaining groups - 1 run through a body of eight groups, entered part-way so that the end check (once
- * per eight groups) comes when the columns are used up; up to eight of them (k <= 36, the narrow inputs)
- * run through a copy of the body without the check, entered so that it ends at the requantization. */
+ * (table, output pointer, step, columns, ends, loop entries) is reloaded from a 32-byte frame:
+ * [sp] table, [sp+4] out, [sp+8] step, [sp+12] columns, [sp+16] the requantization of the job's form,
+ * [sp+20] loop entry, [sp+24] columns end, [sp+28] zp * 2^8 (addresses with the Thumb bit set). A
+ * channel's first group is peeled: its SMLADs start from the bias in r9 (the bias register is the last sum
+ * it writes), so the sums need no separate initialisation; the remaining groups - 1 run through a body of
+ * eight groups, entered part-way so that the end check (once per eight groups) comes when the columns are
+ * used up; up to eight of them (k <= 36, the narrow inputs) run through a copy of the body without the
+ * check, entered so that it ends at the requantization. The requantization of the job's form
+ * (PB_REQ_DOUBLED: the sums are doubled already, no shift per output; PB_REQ_BIG: a test of the channel's
+ * PB_BIG_SHIFT first) ends in its own copy of the stores and the channel step; the loop ends after the
+ * channel whose shift has PB_LAST_SHIFT. */
 __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols_job *job __attribute__((unused))) {
     __asm__ volatile(
         "push    {r4-r11, lr}\n"
@@ -441,8 +473,17 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "str     r3, [sp, #4]\n"
         "str     r4, [sp, #8]\n"
         "str     r1, [sp, #12]\n"
-        "add     r5, r2, r5, lsl #4\n" /* table end: 16 bytes a channel */
-        "str     r5, [sp, #16]\n"
+        "adr.w   r4, 10f\n" /* PB_REQ_X2 */
+        "cmp     r5, #2\n"
+        "bne     6f\n"
+        "adr.w   r4, 11f\n" /* PB_REQ_DOUBLED */
+        "6:\n"
+        "cmp     r5, #3\n"
+        "bne     6f\n"
+        "adr.w   r4, 12f\n" /* PB_REQ_BIG */
+        "6:\n"
+        "orr     r4, r4, #1\n"
+        "str     r4, [sp, #16]\n"
         "add     r7, r6, r6, lsl #1\n"
         "add     r7, r1, r7, lsl #4\n" /* columns end: 48 bytes a group */
         "str     r7, [sp, #24]\n"
@@ -488,44 +529,59 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
         "ldr     r2, [sp, #24]\n"
         "cmp     r1, r2\n"
         "bne.w   2b\n"
-        "b.w     3f\n"
+        "ldr     pc, [sp, #16]\n"
         "4:\n" PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
             PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
-        /* requantization: r2 table entry, r3 output of pixel 0, r10 step, r11 multiplier, r12 add2,
-         * lr shift, r1 the SMMLAR addend; pixel j's output at r3 + j * step. A shift with PB_BIG_SHIFT
-         * takes requant_big's instructions (7: r10 holds zp * 2^8 from [sp, #28], r2 is free meanwhile). */
-        "3:\n"
-        "ldmia   sp, {r2, r3, r10}\n"
-        "ldmia   r2!, {r11, r12, lr}\n"
-        "tst     lr, #256\n"
-        "bne.w   7f\n"
+        "ldr     pc, [sp, #16]\n"
+/* The requantization: r2 table entry, r3 output of pixel 0, r10 step, r11 multiplier, r12 add2, lr shift,
+ * r1 the SMMLAR addend; pixel j's output at r3 + j * step (r1 = r3 + step for the stores). */
+#define PB_REQUANT_LOAD                                                                                      \
+    "ldmia   sp, {r2, r3, r10}\n"                                                                            \
+    "ldmia   r2!, {r11, r12, lr}\n"
 #define PB_REQUANT_X2_SSAT(acc)                                                                              \
     "add     r1, r12, " acc ", asr #31\n"                                                                    \
     "lsl     " acc ", " acc ", #1\n"                                                                         \
     "smmlar  " acc ", " acc ", r11, r1\n"                                                                    \
     "asr     " acc ", " acc ", lr\n"                                                                         \
     "ssat    " acc ", #8, " acc "\n"
+#define PB_REQUANT_DOUBLED_SSAT(acc)                                                                         \
+    "add     r1, r12, " acc ", asr #31\n"                                                                    \
+    "smmlar  " acc ", " acc ", r11, r1\n"                                                                    \
+    "asr     " acc ", " acc ", lr\n"                                                                         \
+    "ssat    " acc ", #8, " acc "\n"
+/* the six stores, the next channel's bias, the step to the next channel, the loop's end */
+#define PB_CHANNEL_END                                                                                       \
+    "add     r1, r3, r10\n"                                                                                  \
+    "strb    r4, [r3]\n"                                                                                     \
+    "strb    r5, [r1]\n"                                                                                     \
+    "strb    r6, [r1, r10]\n"                                                                                \
+    "strb    r7, [r1, r10, lsl #1]\n"                                                                        \
+    "strb    r8, [r3, r10, lsl #2]\n"                                                                        \
+    "strb    r9, [r1, r10, lsl #2]\n"                                                                        \
+    "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */                                                   \
+    "ldr     r9, [r2], #4\n"        /* the next channel's bias */                                            \
+    "add     r3, r3, #1\n"                                                                                   \
+    "stmia   sp, {r2, r3}\n"                                                                                 \
+    "ldr     r1, [sp, #12]\n"                                                                                \
+    "tst     lr, #0x200\n" /* PB_LAST_SHIFT */                                                               \
+    "beq.w   0b\n"                                                                                           \
+    "add     sp, sp, #32\n"                                                                                  \
+    "pop     {r4-r11, pc}\n"
+        "11:\n" PB_REQUANT_LOAD
+        PB_REQUANT_DOUBLED_SSAT("r4") PB_REQUANT_DOUBLED_SSAT("r5") PB_REQUANT_DOUBLED_SSAT("r6")
+        PB_REQUANT_DOUBLED_SSAT("r7") PB_REQUANT_DOUBLED_SSAT("r8") PB_REQUANT_DOUBLED_SSAT("r9")
+        PB_CHANNEL_END
+        "12:\n" PB_REQUANT_LOAD
+        "tst     lr, #256\n" /* PB_BIG_SHIFT */
+        "bne.w   7f\n"
+        "b.w     13f\n"
+        "10:\n" PB_REQUANT_LOAD
+        "13:\n"
         PB_REQUANT_X2_SSAT("r4") PB_REQUANT_X2_SSAT("r5") PB_REQUANT_X2_SSAT("r6")
         PB_REQUANT_X2_SSAT("r7") PB_REQUANT_X2_SSAT("r8") PB_REQUANT_X2_SSAT("r9")
-#undef PB_REQUANT_X2_SSAT
         "9:\n"
-        "strb    r4, [r3]\n"
-        "strb    r5, [r3, r10]\n"
-        "strb    r6, [r3, r10, lsl #1]\n"
-        "add     r4, r3, r10, lsl #1\n"
-        "strb    r7, [r4, r10]\n"
-        "strb    r8, [r4, r10, lsl #1]\n"
-        "add     r4, r4, r10, lsl #1\n"
-        "strb    r9, [r4, r10]\n"
-        "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */
-        "ldr     r9, [r2], #4\n" /* the next channel's bias */
-        "add     r3, r3, #1\n"
-        "stmia   sp, {r2, r3}\n"
-        "ldrd    r1, r4, [sp, #12]\n"
-        "cmp     r2, r4\n"
-        "bne.w   0b\n"
-        "add     sp, sp, #32\n"
-        "pop     {r4-r11, pc}\n"
+        PB_CHANNEL_END
+        /* requant_big's instructions (r10 holds zp * 2^8 from [sp, #28], r2 is free meanwhile) */
         "7:\n"
         "ldr     r10, [sp, #28]\n"
 #define PB_REQUANT_BIG_SSAT(acc)                                                                             \
@@ -540,11 +596,15 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
     "ssat    " acc ", #8, " acc "\n"
         PB_REQUANT_BIG_SSAT("r4") PB_REQUANT_BIG_SSAT("r5") PB_REQUANT_BIG_SSAT("r6")
         PB_REQUANT_BIG_SSAT("r7") PB_REQUANT_BIG_SSAT("r8") PB_REQUANT_BIG_SSAT("r9")
-#undef PB_REQUANT_BIG_SSAT
         "ldr     r2, [sp]\n"
         "add     r2, r2, #12\n" /* the table entry's next_bias, as after the ldmia above */
         "ldr     r10, [sp, #8]\n"
         "b.w     9b\n");
+#undef PB_REQUANT_LOAD
+#undef PB_REQUANT_X2_SSAT
+#undef PB_REQUANT_DOUBLED_SSAT
+#undef PB_CHANNEL_END
+#undef PB_REQUANT_BIG_SSAT
 }
 #endif
 
@@ -610,11 +670,12 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
 }
 
 /* out[j][oc] for the out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6) in
- * assembly where it can (requants from prepare_requants, all_x2: its flag); returns the first channel it
- * leaves to matmul_6cols_c. The caller calls that, not this function, so that the deepest stack is one
- * of the two frames, not both. */
+ * assembly where it can (requants from prepare_requants, form: its requantization form; with
+ * PB_REQ_DOUBLED the columns are doubled and every block equally spaced, so the assembly takes every
+ * channel); returns the first channel it leaves to matmul_6cols_c. The caller calls that, not this
+ * function, so that the deepest stack is one of the two frames, not both. */
 static int32_t matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                            const pb_requant *q, const channel_entry *requants, int32_t all_x2,
+                            const pb_requant *q, const channel_entry *requants, int32_t form,
                             int8_t *const out[PB_BLOCK_COLS]) {
     int32_t oc = 0;
 #if PB_DSP_NATIVE
@@ -622,17 +683,19 @@ static int32_t matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, con
     const int32_t step = (int32_t)(out[1] - out[0]);
     const int32_t equally_spaced = out[2] - out[1] == step && out[3] - out[2] == step && out[4] - out[3] == step &&
                                    out[5] - out[4] == step;
-    if (all_x2 && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced) {
+    if (form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced) {
         /* with a tail, the last channel's tail word would read past the weights: it takes the C loop */
         oc = tail ? out_c - 1 : out_c;
         if (oc > 0) {
-            const matmul_6cols_job job = {weights, cols, requants, out[0], step, oc, groups + (tail != 0),
-                                          bias ? bias[0] : 0, q->output_zero_point * 256};
+            const int32_t b0 = bias ? bias[0] : 0;
+            const matmul_6cols_job job = {weights, cols, requants, out[0], step, form, groups + (tail != 0),
+                                          form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
+                                          q->output_zero_point * 256};
             matmul_6cols_asm(&job);
         }
     }
 #else
-    (void)weights, (void)k, (void)out_c, (void)cols, (void)bias, (void)q, (void)requants, (void)all_x2, (void)out;
+    (void)weights, (void)k, (void)out_c, (void)cols, (void)bias, (void)q, (void)requants, (void)form, (void)out;
 #endif
     return oc;
 }
@@ -877,39 +940,64 @@ static void matmul_1col(const int8_t *weights, int32_t k, int32_t first, int32_t
 
 /* ---- 1x1 convolution and fully connected --------------------------------------------------------- */
 
-/* The six columns of a block of pixels px_step bytes apart from src on (one output row, or a dense map):
- * expand_column apart from the pixel loop, so that it gets the registers; the narrow inputs (8 and 16
- * channels) with k as a constant, unrolled. */
-static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
-                                        uint32_t *cols) {
+/* The six columns of a block of pixels px_step bytes apart from src on (one output row, or a dense map),
+ * doubled or not: expand_column apart from the pixel loop, so that it gets the registers; the narrow inputs
+ * (8 and 16 channels) with k as a constant, unrolled. */
+static PB_ALWAYS_INLINE void strided_columns_of(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                                uint32_t *cols, int32_t doubled) {
     if (k == 8 || k == 16) {
         for (int32_t j = 0; j < PB_BLOCK_COLS; ++j, src += px_step) {
             if (k == 8) {
-                expand_column(src, 8, input_offset, cols, j, PB_BLOCK_COLS);
+                expand_column(src, 8, input_offset, cols, j, PB_BLOCK_COLS, doubled);
             } else {
-                expand_column(src, 16, input_offset, cols, j, PB_BLOCK_COLS);
+                expand_column(src, 16, input_offset, cols, j, PB_BLOCK_COLS, doubled);
             }
         }
         return;
     }
     for (int32_t j = 0; j < PB_BLOCK_COLS; ++j, src += px_step) {
-        expand_column(src, k, input_offset, cols, j, PB_BLOCK_COLS);
+        expand_column(src, k, input_offset, cols, j, PB_BLOCK_COLS, doubled);
     }
+}
+
+static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                        uint32_t *cols, int32_t doubled) {
+    if (doubled) {
+        strided_columns_of(src, px_step, k, input_offset, cols, 1);
+    } else {
+        strided_columns_of(src, px_step, k, input_offset, cols, 0);
+    }
+}
+
+/* Column `col` of a block of PB_BLOCK_COLS doubled columns, apart from the callers' pixel loops (their
+ * frames do not grow by a second copy of expand_column). */
+static PB_NOINLINE void doubled_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
+                                       int32_t col) {
+    expand_column(src, k, input_offset, cols, col, PB_BLOCK_COLS, 1);
+}
+
+/* Whether every block of six output pixels of a conv call is equally spaced (one output row, a dense output,
+ * or rows of whole blocks) and its sums can come doubled (PB_REQ_DOUBLED): on the core, for the full int8
+ * range, no k % 4 tail (every channel in the assembly loop), and more output channels than words of a
+ * column (a SADD16 a column word costs less than the shift per output it saves). */
+static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q, int32_t k, int32_t out_rs) {
+    const int32_t spaced = out_rs == r->out_w * r->out_c || r->out_w % PB_BLOCK_COLS == 0 || r->out_h == 1;
+    return PB_DSP_NATIVE && spaced && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && (k & 3) == 0 &&
+           k >= 4 && 2 * r->out_c > k;
 }
 
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
-    int32_t all_x2;
-    const channel_entry *requants = prepare_requants(q, r->in_c, r->out_c, bias, scratch, &all_x2);
-    uint32_t *cols = (uint32_t *)(requants + r->out_c);
     const int32_t in_rs = pb_in_row_stride(r);
     const int32_t out_rs = pb_out_row_stride(r);
+    channel_entry *requants = (channel_entry *)align4(scratch);
+    const int32_t form = prepare_requants(q, r->in_c, r->out_c, bias, requants, doubling_pays(r, q, r->in_c, out_rs));
+    uint32_t *cols = (uint32_t *)(requants + r->out_c);
     const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
     const int32_t pixels = r->out_h * r->out_w;
     /* input and output pixels evenly spaced across rows too: a block may break across rows */
     const int32_t dense = w->stride_h == 1 && w->stride_w == 1 && r->in_w == r->out_w && in_rs == r->in_w * k &&
                           out_rs == r->out_w * out_c;
-    const int8_t *in_px[PB_BLOCK_COLS];
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0;
     while (p < pixels) {
@@ -922,18 +1010,22 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                 out_px[j] = output + oy * out_rs + (ox + j) * out_c;
             }
             strided_columns(input + oy * w->stride_h * in_rs + ox * w->stride_w * k, w->stride_w * k, k,
-                            input_offset, cols);
+                            input_offset, cols, form == PB_REQ_DOUBLED);
             p += PB_BLOCK_COLS;
         } else {
             for (int32_t j = 0; j < ncols; ++j, ++p) {
                 const int32_t y = p / r->out_w, x = p - y * r->out_w;
-                in_px[j] = input + y * w->stride_h * in_rs + x * w->stride_w * k;
+                const int8_t *in_px = input + y * w->stride_h * in_rs + x * w->stride_w * k;
                 out_px[j] = output + y * out_rs + x * out_c;
-                expand_column(in_px[j], k, input_offset, cols, j, ncols);
+                if (form == PB_REQ_DOUBLED && ncols == PB_BLOCK_COLS) {
+                    doubled_column(in_px, k, input_offset, cols, j);
+                } else {
+                    expand_column(in_px, k, input_offset, cols, j, ncols, 0);
+                }
             }
         }
         if (ncols == PB_BLOCK_COLS) {
-            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
+            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, form, out_px);
             if (done < out_c) {
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
@@ -957,13 +1049,13 @@ void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out
     const int32_t input_offset = -q->input_zero_point;
     int32_t b = 0;
     for (; b + 2 <= batches; b += 2) {
-        expand_column(input + b * in_features, in_features, input_offset, cols, 0, 2);
-        expand_column(input + (b + 1) * in_features, in_features, input_offset, cols, 1, 2);
+        expand_column(input + b * in_features, in_features, input_offset, cols, 0, 2, 0);
+        expand_column(input + (b + 1) * in_features, in_features, input_offset, cols, 1, 2, 0);
         matmul_2cols(weights, in_features, out_features, cols, bias, q, NULL, output + b * out_features,
                      output + (b + 1) * out_features);
     }
     if (b < batches) {
-        expand_column(input + b * in_features, in_features, input_offset, cols, 0, 1);
+        expand_column(input + b * in_features, in_features, input_offset, cols, 0, 1, 0);
         int8_t *out = output + b * out_features;
         matmul_1col(weights, in_features,
                     matmul_1col_quads(weights, in_features, out_features, cols, bias, q, out), out_features, cols,
@@ -1047,19 +1139,29 @@ static PB_ALWAYS_INLINE void copy_window(int8_t *dst, const int8_t *src, int32_t
  * next px_step bytes on (copy_window into the patch, then expand_column). Apart from the pixel loop, so
  * that its loops get the registers; a 3x3 window over 3 channels (the zoo's first convs) with its sizes
  * as constants, unrolled. */
-static PB_NOINLINE void window_columns(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
-                                       int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
-                                       int32_t first, int32_t end) {
+static PB_ALWAYS_INLINE void window_columns_of(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
+                                               int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
+                                               int32_t first, int32_t end, int32_t doubled) {
     if (kernel_h == 3 && row_bytes == 9) {
         for (int32_t j = first; j < end; ++j, src += px_step) {
             copy_window(patch, src, in_rs, 3, 9);
-            expand_column(patch, 27, input_offset, cols, j, PB_BLOCK_COLS);
+            expand_column(patch, 27, input_offset, cols, j, PB_BLOCK_COLS, doubled);
         }
         return;
     }
     for (int32_t j = first; j < end; ++j, src += px_step) {
         copy_window(patch, src, in_rs, kernel_h, row_bytes);
-        expand_column(patch, kernel_h * row_bytes, input_offset, cols, j, PB_BLOCK_COLS);
+        expand_column(patch, kernel_h * row_bytes, input_offset, cols, j, PB_BLOCK_COLS, doubled);
+    }
+}
+
+static PB_NOINLINE void window_columns(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
+                                       int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
+                                       int32_t first, int32_t end, int32_t doubled) {
+    if (doubled) {
+        window_columns_of(src, px_step, in_rs, kernel_h, row_bytes, input_offset, patch, cols, first, end, 1);
+    } else {
+        window_columns_of(src, px_step, in_rs, kernel_h, row_bytes, input_offset, patch, cols, first, end, 0);
     }
 }
 
@@ -1070,8 +1172,9 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     const int8_t zero_point = (int8_t)q->input_zero_point;
-    int32_t all_x2;
-    const channel_entry *requants = prepare_requants(q, k, out_c, bias, scratch, &all_x2);
+    channel_entry *requants = (channel_entry *)align4(scratch);
+    const int32_t form = prepare_requants(q, k, out_c, bias, requants, doubling_pays(r, q, k, out_rs));
+    const int32_t doubled = form == PB_REQ_DOUBLED;
     uint32_t *cols = (uint32_t *)(requants + out_c);
     int8_t *patch = (int8_t *)(cols + block_cols_words(k)); /* after 6 int16 columns */
     const int32_t pixels = r->out_h * r->out_w;
@@ -1090,7 +1193,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                 out_px[j] = output + oy * out_rs + (ox + j) * out_c;
             }
             window_columns(input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, w->stride_w * r->in_c,
-                           in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, 0, PB_BLOCK_COLS);
+                           in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, 0, PB_BLOCK_COLS, doubled);
             p += PB_BLOCK_COLS;
             ox += PB_BLOCK_COLS;
             if (ox == r->out_w) {
@@ -1104,10 +1207,13 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                 if (ncols == PB_BLOCK_COLS && undilated && py >= r->pad_top && py <= y_last && px >= r->pad_left &&
                     px <= x_last) {
                     window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, 0, in_rs,
-                                   w->kernel_h, row_bytes, input_offset, patch, cols, j, j + 1);
+                                   w->kernel_h, row_bytes, input_offset, patch, cols, j, j + 1, doubled);
+                } else if (doubled && ncols == PB_BLOCK_COLS) {
+                    gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
+                    doubled_column(patch, k, input_offset, cols, j);
                 } else {
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
-                    expand_column(patch, k, input_offset, cols, j, ncols);
+                    expand_column(patch, k, input_offset, cols, j, ncols, 0);
                 }
                 if (++ox == r->out_w) {
                     ox = 0;
@@ -1116,7 +1222,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             }
         }
         if (ncols == PB_BLOCK_COLS) {
-            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, all_x2, out_px);
+            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, form, out_px);
             if (done < out_c) {
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }

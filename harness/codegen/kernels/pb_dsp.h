@@ -53,6 +53,9 @@ static inline uint32_t pb_sxtab16_ror8(uint32_t a, uint32_t x) {
     return r;
 }
 
+/* a + b in each int16 lane (SADD16, wrapping) */
+static inline uint32_t pb_sadd16(uint32_t a, uint32_t b) { return (uint32_t)__sadd16((int16x2_t)a, (int16x2_t)b); }
+
 /* acc + a.lo * b.lo + a.hi * b.hi */
 static inline int32_t pb_smlad(uint32_t a, uint32_t b, int32_t acc) {
     return __smlad((int16x2_t)a, (int16x2_t)b, acc);
@@ -124,6 +127,7 @@ static inline uint32_t pb_sxtab16(uint32_t a, uint32_t x) {
 static inline uint32_t pb_sxtab16_ror8(uint32_t a, uint32_t x) {
     return pb_pack16(pb_lo16(a) + (int8_t)(x >> 8), pb_hi16(a) + (int8_t)(x >> 24));
 }
+static inline uint32_t pb_sadd16(uint32_t a, uint32_t b) { return pb_pack16(pb_lo16(a) + pb_lo16(b), pb_hi16(a) + pb_hi16(b)); }
 static inline int32_t pb_smlad(uint32_t a, uint32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(pb_lo16(a) * pb_lo16(b)) + (uint32_t)(pb_hi16(a) * pb_hi16(b)));
 }
