@@ -59,7 +59,7 @@ typedef struct {
 __attribute__((naked, noinline)) static void add_run_asm(const int8_t *a __attribute__((unused)),
                                                         const int8_t *b __attribute__((unused)),
                                                         int8_t *out __attribute__((unused)),
-                                                        const add_run_job *job __attribute__((unused))) {
+                                                        const void *job __attribute__((unused))) {
     __asm__ volatile(
         "push    {r4-r11, lr}\n"
         "ldr     r4, [r3, #52]\n"
@@ -108,7 +108,7 @@ typedef struct {
 __attribute__((naked, noinline)) static void add_run_e0_asm(const int8_t *a __attribute__((unused)),
                                                            const int8_t *b __attribute__((unused)),
                                                            int8_t *out __attribute__((unused)),
-                                                           const add_run_e0_job *job __attribute__((unused))) {
+                                                           const void *job __attribute__((unused))) {
     __asm__ volatile(
         "push    {r4-r11, lr}\n"
         "ldr     r4, [r3, #36]\n"
@@ -157,6 +157,53 @@ __attribute__((naked, noinline)) static void add_run_e0_asm(const int8_t *a __at
         "bne     1b\n"
         "pop     {r4-r11, pc}\n");
 }
+
+/* add_run_e0_asm where the e = 0 operand's multiplier is 2^30 (TFLite's 1/2 for the larger scale: always so):
+ * its rescaling is ((x + offset1) << 21) * 2^30 / 2^32 = (x + offset1) << 19, exactly (no rounding), and
+ * offset1 << 19 folds into operand 2's: (Z >> e) + c = (Z + (c << e)) >> e, and Z + c' is SMMLAR's with
+ * c' more in its accumulator (round2 + (offset1 << (19 + e)), bounded by the caller so that no sum leaves
+ * int32). The sum is then one ADD of x << 19 to operand 2's rescaling: 13 instructions an element, two
+ * elements a pass; the constants all in registers. */
+typedef struct {
+    int32_t offset2, multiplier2, round2, shift2; /* round2 with offset1 << (19 + shift2) */
+    int32_t out_multiplier, out_add2, out_shift;
+    int32_t n;
+} add_run_half_job;
+
+#define PB_ADD_HALF_ELEMENT                                                                                  \
+    "ldrsb   r4, [r0], #1\n"                                                                                  \
+    "ldrsb   r5, [r1], #1\n"                                                                                  \
+    "add     r5, r8, r5, lsl #21\n"                                                                           \
+    "add     r12, r10, r5, asr #31\n"                                                                         \
+    "smmlar  r5, r5, r9, r12\n"                                                                               \
+    "asr     r5, r5, r11\n"                                                                                   \
+    "add     r4, r5, r4, lsl #19\n"                                                                           \
+    "add     r12, r7, r4, asr #31\n" /* pb_requant_x2 */                                                      \
+    "lsl     r4, r4, #1\n"                                                                                    \
+    "smmlar  r4, r4, r6, r12\n"                                                                               \
+    "asr     r4, r4, lr\n"                                                                                    \
+    "ssat    r4, #8, r4\n"                                                                                    \
+    "strb    r4, [r2], #1\n"
+
+__attribute__((naked, noinline)) static void add_run_half_asm(const int8_t *a __attribute__((unused)),
+                                                             const int8_t *b __attribute__((unused)),
+                                                             int8_t *out __attribute__((unused)),
+                                                             const void *job __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "ldr     r4, [r3, #28]\n"
+        "add     r12, r3, #16\n"
+        "ldmia   r12, {r6, r7, lr}\n" /* the output's constants */
+        "ldmia   r3, {r8-r11}\n"      /* operand 2's */
+        "add     r3, r0, r4\n"        /* the end of a */
+        "tst     r4, #1\n"
+        "bne     2f\n" /* an odd count enters at the second element */
+        "1:\n" PB_ADD_HALF_ELEMENT "2:\n" PB_ADD_HALF_ELEMENT
+        "cmp     r0, r3\n"
+        "bne     1b\n"
+        "pop     {r4-r11, pc}\n");
+}
+#undef PB_ADD_HALF_ELEMENT
 #endif
 
 void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
@@ -174,28 +221,48 @@ void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t 
     const int32_t act_min = p->act_min, act_max = p->act_max;
 #if PB_DSP_NATIVE
     if (act_min == PB_INT8_MIN && act_max == PB_INT8_MAX && a_strides[3] == 1 && b_strides[3] == 1 && dims[3] > 0) {
-        const add_run_job job = {out.multiplier, out.add2,     out.shift,    r1.offset21, r1.multiplier,
-                                 r1.round,       r1.sign_mask, r1.shift,     r2.offset21, r2.multiplier,
-                                 r2.round,       r2.sign_mask, r2.shift,     dims[3]};
-        /* one operand at e = 0, the other not (the usual case: the larger scale's multiplier is 1/2): that
-         * one first (addition commutes) for add_run_e0_asm */
+        /* one run function and its constants for every run: add_run_half_asm or add_run_e0_asm when one
+         * operand has e = 0 and the other not (the usual case: the larger scale's multiplier is 1/2), that
+         * operand first (addition commutes), else add_run_asm */
         const int32_t e0_first = r1.shift == 0 && r2.shift > 0, e0_second = r2.shift == 0 && r1.shift > 0;
         const rescale *e0 = e0_first ? &r1 : &r2, *other = e0_first ? &r2 : &r1;
-        const add_run_e0_job e0_job = {e0->offset21,   e0->multiplier,    out.multiplier,
-                                       out.add2,       out.shift,         other->offset21,
-                                       other->multiplier, other->round,   other->shift,
-                                       dims[3]};
+        /* add_run_half_asm: the e = 0 multiplier 2^30, offset1 << (19 + e) below 2^30 in magnitude (the other
+         * operand's term is below 2^28) */
+        const int64_t folded = (int64_t)(e0->offset21 >> 21) * ((int64_t)1 << (19 + (other->shift & 31)));
+        const int32_t half = (e0_first || e0_second) && e0->multiplier == (1 << 30) && other->shift <= 10 &&
+                             folded < ((int64_t)1 << 30) && folded > -((int64_t)1 << 30);
+        union {
+            add_run_job general;
+            add_run_e0_job e0;
+            add_run_half_job half;
+        } job;
+        if (half) {
+            const add_run_half_job j = {other->offset21, other->multiplier, other->round + (int32_t)folded,
+                                        other->shift,    out.multiplier,    out.add2,
+                                        out.shift,       dims[3]};
+            job.half = j;
+        } else if (e0_first || e0_second) {
+            const add_run_e0_job j = {e0->offset21,      e0->multiplier, out.multiplier, out.add2,     out.shift,
+                                      other->offset21, other->multiplier, other->round, other->shift, dims[3]};
+            job.e0 = j;
+        } else {
+            const add_run_job j = {out.multiplier, out.add2,     out.shift, r1.offset21, r1.multiplier,
+                                   r1.round,       r1.sign_mask, r1.shift,  r2.offset21, r2.multiplier,
+                                   r2.round,       r2.sign_mask, r2.shift,  dims[3]};
+            job.general = j;
+        }
         for (int32_t i0 = 0; i0 < dims[0]; ++i0) {
             for (int32_t i1 = 0; i1 < dims[1]; ++i1) {
                 for (int32_t i2 = 0; i2 < dims[2]; ++i2) {
                     const int8_t *a_run = a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2];
                     const int8_t *b_run = b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2];
-                    if (e0_first) {
-                        add_run_e0_asm(a_run, b_run, output, &e0_job);
-                    } else if (e0_second) {
-                        add_run_e0_asm(b_run, a_run, output, &e0_job);
+                    const int8_t *first = e0_second ? b_run : a_run, *second = e0_second ? a_run : b_run;
+                    if (half) {
+                        add_run_half_asm(first, second, output, &job);
+                    } else if (e0_first || e0_second) {
+                        add_run_e0_asm(first, second, output, &job);
                     } else {
-                        add_run_asm(a_run, b_run, output, &job);
+                        add_run_asm(first, second, output, &job);
                     }
                     output += dims[3];
                 }

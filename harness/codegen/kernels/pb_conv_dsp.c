@@ -6,7 +6,8 @@
  * The matrix kernels (1x1 conv, general conv, fully connected) turn input pixels into int16
  * *columns* in scratch (input offset added, padding as 0) and multiply them with the int8 weights
  * with SMLAD (two 16-bit MACs per instruction): the convs one output channel by six columns at a
- * time (matmul_6cols), remainders and the fully connected op two channels by two or one column.
+ * time (matmul_cols; on the core four or three at the end of a map), remainders and the fully connected op
+ * two channels by two or one column.
  * Weights stay int8 as TFLite lays them out: SXTB16 splits a word of four weights into bytes 0,2
  * and bytes 1,3, so a column stores each group of four values in the same order,
  * [x0 x2][x1 x3], and no repacking is needed.
@@ -75,10 +76,12 @@ static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t
 }
 
 /* How many of the `left` pixels the 1x1 and general conv kernels multiply next: PB_BLOCK_COLS at a time, then
- * on the core four or three (matmul_34cols), else a pair, then one. */
+ * on the core four or three (matmul_cols), else a pair, then one; on the core 7 and 8 as 4 + 3 and 4 + 4, not
+ * 6 + 1 and 6 + 2. */
 static PB_ALWAYS_INLINE int32_t block_ncols(int32_t left) {
-    return left >= PB_BLOCK_COLS         ? PB_BLOCK_COLS
-           : PB_DSP_NATIVE && left >= 4  ? 4
+    return PB_DSP_NATIVE && (left == 7 || left == 8) ? 4
+           : left >= PB_BLOCK_COLS                   ? PB_BLOCK_COLS
+           : PB_DSP_NATIVE && left >= 4              ? 4
            : PB_DSP_NATIVE && left == 3  ? 3
            : left >= 2                   ? 2
                                          : 1;
@@ -376,165 +379,158 @@ static PB_ALWAYS_INLINE int32_t requant_big(int32_t acc, const pb_channel_requan
  * some channel has shift 0, else how the assembly loop requantizes: PB_REQ_DOUBLED when `doubling` (the
  * caller's blocks of six can take doubled columns) and no channel takes requant_big (the next biases doubled
  * too: |2 acc| < 2^31 in the x2 form), PB_REQ_BIG when some channel does, else PB_REQ_X2. */
+/* One channel's entry in the forms above (prepare_requants' cases other than its common one). */
+static PB_NOINLINE void prepare_channel(pb_channel_requant_x2 *cr, int32_t m, int32_t e, int32_t zp, int32_t b,
+                                        int32_t k) {
+    const int64_t acc_bound = (b < 0 ? -(int64_t)b : b) + (int64_t)255 * 128 * k;
+    cr->shift = 0;
+    if (m == 0) { /* SMMLAR(2 acc, 0, 1 + 2 zp - [acc < 0]) >> 1 = zp, whatever 2 acc wraps to */
+        cr->multiplier = 0;
+        cr->add2 = (int32_t)(1u + 2u * (uint32_t)zp);
+        cr->shift = 1;
+    } else if (m > 0 && e >= 9 && e <= 31 && (e >= 24 || acc_bound >= PB_X2_ACC_LIMIT)) {
+        cr->multiplier = m;
+        cr->add2 = (int32_t)(1u << (e - 2));
+        cr->shift = (e - 9) | PB_BIG_SHIFT;
+    } else if (m > 0 && e == 1 && acc_bound < PB_X2_ACC_LIMIT) {
+        cr->multiplier = m;
+        cr->add2 = (int32_t)(1u + 2u * (uint32_t)zp);
+        cr->shift = 1;
+    } else {
+        pb_channel_requant_x2_prepare(m, -e, zp, acc_bound, cr);
+    }
+}
+
 static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
                                 channel_entry *table, int32_t doubling) {
     const int32_t zp = q->output_zero_point;
+    const int32_t *multiplier = q->multiplier, *shift = q->shift;
+    const uint32_t back = (uint32_t)((4 - (k & 3)) & 3) << PB_BACK_STEP_BIT;
+    /* the common case, pb_channel_requant_x2_prepare's: m > 0, e in 2..23 and |b| + 255 * 128 * k < 2^30 */
+    const int64_t room = PB_X2_ACC_LIMIT - (int64_t)255 * 128 * k;
+    const uint32_t bias_limit = room > 0 ? (uint32_t)room : 0;
+    const int32_t bias_shift = doubling ? 1 : 0; /* undone below if the form is not PB_REQ_DOUBLED */
+    const uint32_t odd_zp = 2u * (uint32_t)zp + 1u; /* add2 = 2^(e-1) + zp * 2^e = (2 zp + 1) << (e - 1) */
+    static const int32_t no_bias = 0;
+    const int32_t *b_at = bias ? bias : &no_bias;
+    const int32_t b_step = bias ? 1 : 0;
     int32_t all = 1, big = 0;
-    for (int32_t oc = 0; oc < out_c; ++oc) {
-        const int64_t b = bias ? bias[oc] : 0;
-        const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * k;
-        const int32_t m = q->multiplier[oc], e = -q->shift[oc];
+    for (int32_t oc = 0; oc < out_c; ++oc, b_at += b_step) {
+        const int32_t b = *b_at;
+        const int32_t m = multiplier[oc], e = -shift[oc];
         pb_channel_requant_x2 *cr = &table[oc].requant;
-        cr->shift = 0;
-        if (m == 0) { /* SMMLAR(2 acc, 0, 1 + 2 zp - [acc < 0]) >> 1 = zp, whatever 2 acc wraps to */
-            cr->multiplier = 0;
-            cr->add2 = (int32_t)(1u + 2u * (uint32_t)zp);
-            cr->shift = 1;
-        } else if (m > 0 && e >= 9 && e <= 31 && (e >= 24 || acc_bound >= PB_X2_ACC_LIMIT)) {
+        const uint32_t magnitude = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
+        if (m > 0 && (uint32_t)(e - 2) <= 21u && magnitude < bias_limit) {
             cr->multiplier = m;
-            cr->add2 = (int32_t)(1u << (e - 2));
-            cr->shift = (e - 9) | PB_BIG_SHIFT;
-        } else if (m > 0 && e == 1 && acc_bound < PB_X2_ACC_LIMIT) {
-            cr->multiplier = m;
-            cr->add2 = (int32_t)(1u + 2u * (uint32_t)zp);
-            cr->shift = 1;
+            cr->add2 = (int32_t)(odd_zp << (e - 1));
+            cr->shift = (int32_t)((uint32_t)e | back);
         } else {
-            pb_channel_requant_x2_prepare(m, -e, zp, acc_bound, cr);
+            prepare_channel(cr, m, e, zp, b, k);
+            all &= cr->shift != 0;
+            big |= cr->shift & PB_BIG_SHIFT;
+            if (cr->shift != 0) {
+                cr->shift |= (int32_t)back;
+            }
         }
-        all &= cr->shift != 0;
-        big |= cr->shift & PB_BIG_SHIFT;
-        if (cr->shift != 0) {
-            cr->shift |= ((4 - (k & 3)) & 3) << PB_BACK_STEP_BIT;
+        table[oc].next_bias = 0;
+        if (oc > 0) {
+            table[oc - 1].next_bias = (int32_t)((uint32_t)b << bias_shift); /* wraps where m = 0 */
         }
-        table[oc].next_bias = bias && oc + 1 < out_c ? bias[oc + 1] : 0;
     }
-    /* the assembly loop's last channel: a k % 4 tail leaves the last channel to the C loop (matmul_6cols) */
+    /* the assembly loop's last channel: a k % 4 tail leaves the last channel to the C loop (matmul_cols) */
     const int32_t last = (k & 3) ? out_c - 2 : out_c - 1;
     if (all && last >= 0) {
         table[last].requant.shift |= PB_LAST_SHIFT;
     }
     const int32_t form = !all ? PB_REQ_C : big ? PB_REQ_BIG : doubling ? PB_REQ_DOUBLED : PB_REQ_X2;
-    if (form == PB_REQ_DOUBLED) {
-        for (int32_t oc = 0; oc < out_c; ++oc) {
-            table[oc].next_bias = (int32_t)((uint32_t)table[oc].next_bias << 1); /* wraps where m = 0 */
+    if (bias_shift && form != PB_REQ_DOUBLED) {
+        for (int32_t oc = 0; oc + 1 < out_c; ++oc) {
+            table[oc].next_bias = bias ? bias[oc + 1] : 0;
         }
     }
     return form;
 }
 
 #if PB_DSP_NATIVE
-/* What matmul_6cols_asm needs, in one struct so that the naked function takes one argument. */
+/* What matmul_6cols_asm, matmul_4cols_asm and matmul_3cols_asm need, in one struct so that the naked
+ * functions take one argument. */
 typedef struct {
     const int8_t *weights;
     const uint32_t *cols;
     const channel_entry *table;
     int8_t *out;        /* channel 0 of the block's first pixel */
-    int32_t out_step;   /* bytes from one pixel's outputs to the next pixel's (all six equally spaced) */
+    int32_t out_step;   /* bytes from one pixel's outputs to the next pixel's (all equally spaced) */
     int32_t form;       /* PB_REQ_X2, PB_REQ_DOUBLED or PB_REQ_BIG (the channels end at PB_LAST_SHIFT) */
     int32_t groups;     /* >= 1: k / 4 rounded up (the tail as one more group) */
     int32_t first_bias; /* channel 0's bias (doubled with PB_REQ_DOUBLED) */
     int32_t zp256;      /* the output zero point * 2^8 (requant_big) */
-} matmul_6cols_job;
+} matmul_cols_job;
 
-/* Bytes of one PB_MAC_1X6_GROUP (18 instructions, all 32-bit), for the computed entry into the loop. */
-#define PB_GROUP_BYTES "72"
+/* The channel loops in assembly (matmul_cols_asm), for full-range activations, every channel in the SMMLAR
+ * form and equally spaced output pixels (a k % 4 tail is one more group, the weight pointer stepped back by
+ * the table's PB_BACK_STEP_BIT after each channel): the sums never leave registers, the requantization
+ * (pb_requant_x2 + SSAT, the same instructions) follows each channel's MACs, and the output pointer just
+ * steps one byte per channel. One body for six, four and three columns (PB_MAC_1X6/1X4/1X3_GROUP, their
+ * sums r4-r9, r4-r7, r4-r6). Only r0 (weights) lives across channels; the rest (table, output pointer,
+ * step, columns, ends, loop entries) is reloaded from a 32-byte frame: [sp] table, [sp+4] out, [sp+8] step,
+ * [sp+12] columns, [sp+16] the requantization of the job's form, [sp+20] loop entry, [sp+24] columns end,
+ * [sp+28] zp * 2^8 (addresses with the Thumb bit set). A channel's first group is peeled: its SMLADs start
+ * from the bias in the last sum register (the last one it writes), so the sums need no separate
+ * initialisation; the remaining groups - 1 run through a body of eight groups, entered part-way so that the
+ * end check (once per eight groups) comes when the columns are used up; up to eight of them (k <= 36, the
+ * narrow inputs) run through a copy of the body without the check, entered so that it ends at the
+ * requantization. The requantization of the job's form (PB_REQ_DOUBLED: the sums are doubled already, no
+ * shift per output; PB_REQ_BIG: a test of the channel's PB_BIG_SHIFT first) ends in its own copy of the
+ * stores and the channel step; the loop ends after the channel whose shift has PB_LAST_SHIFT. */
 
-/* matmul_6cols with the whole channel loop in assembly, for full-range activations, every channel in the
- * SMMLAR form and equally spaced output pixels (a k % 4 tail is one more group, the weight pointer stepped
- * back by the table's PB_BACK_STEP_BIT after each channel): the six sums never leave registers, the
- * requantization (pb_requant_x2 + SSAT, the same instructions) follows each channel's MACs, and the
- * output pointer just steps one byte per channel. Only r0 (weights) lives across channels; the rest
- * (table, output pointer, step, columns, ends, loop entries) is reloaded from a 32-byte frame:
- * [sp] table, [sp+4] out, [sp+8] step, [sp+12] columns, [sp+16] the requantization of the job's form,
- * [sp+20] loop entry, [sp+24] columns end, [sp+28] zp * 2^8 (addresses with the Thumb bit set). A
- * channel's first group is peeled: its SMLADs start from the bias in r9 (the bias register is the last sum
- * it writes), so the sums need no separate initialisation; the remaining groups - 1 run through a body of
- * eight groups, entered part-way so that the end check (once per eight groups) comes when the columns are
- * used up; up to eight of them (k <= 36, the narrow inputs) run through a copy of the body without the
- * check, entered so that it ends at the requantization. The requantization of the job's form
- * (PB_REQ_DOUBLED: the sums are doubled already, no shift per output; PB_REQ_BIG: a test of the channel's
- * PB_BIG_SHIFT first) ends in its own copy of the stores and the channel step; the loop ends after the
- * channel whose shift has PB_LAST_SHIFT. */
-__attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols_job *job __attribute__((unused))) {
-    __asm__ volatile(
-        "push    {r4-r11, lr}\n"
-        "sub     sp, sp, #32\n"
-        "ldr     r1, [r0, #4]\n"
-        "ldr     r2, [r0, #8]\n"
-        "ldr     r3, [r0, #12]\n"
-        "ldr     r4, [r0, #16]\n"
-        "ldr     r5, [r0, #20]\n"
-        "ldr     r6, [r0, #24]\n"
-        "ldr     r9, [r0, #32]\n"
-        "str     r9, [sp, #28]\n"
-        "ldr     r9, [r0, #28]\n"
-        "ldr     r0, [r0, #0]\n"
-        "str     r2, [sp, #0]\n"
-        "str     r3, [sp, #4]\n"
-        "str     r4, [sp, #8]\n"
-        "str     r1, [sp, #12]\n"
-        "adr.w   r4, 10f\n" /* PB_REQ_X2 */
-        "cmp     r5, #2\n"
-        "bne     6f\n"
-        "adr.w   r4, 11f\n" /* PB_REQ_DOUBLED */
-        "6:\n"
-        "cmp     r5, #3\n"
-        "bne     6f\n"
-        "adr.w   r4, 12f\n" /* PB_REQ_BIG */
-        "6:\n"
-        "orr     r4, r4, #1\n"
-        "str     r4, [sp, #16]\n"
-        "add     r7, r6, r6, lsl #1\n"
-        "add     r7, r1, r7, lsl #4\n" /* columns end: 48 bytes a group */
-        "str     r7, [sp, #24]\n"
-        "subs    r6, r6, #1\n" /* groups after the peeled one */
-        "movs    r5, #" PB_GROUP_BYTES "\n"
-        "cmp     r6, #8\n"
-        "bgt     1f\n"
-        "rsb     r6, r6, #8\n" /* at most 8: one pass of the copy without the end check */
-        "adr.w   r7, 4f\n"
-        "mla     r7, r6, r5, r7\n"
-        "b       5f\n"
-        "1:\n"
-        "rsb     r6, r6, #0\n"
-        "and     r6, r6, #7\n" /* groups of the body skipped on entry: (8 - rest % 8) % 8 */
-        "adr.w   r7, 2f\n"
-        "mla     r7, r6, r5, r7\n"
-        "5:\n"
-        "orr     r7, r7, #1\n"
-        "str     r7, [sp, #20]\n"
-        /* channel loop */
-        "0:\n"
-        "ldr.w   r12, [r0], #4\n"
-        "ldmia.w r1!, {r2, r3, r10, r11}\n"
-        "sxtb16  lr, r12, ror #8\n"
-        "sxtb16  r12, r12\n"
-        "smlad   r4, r12, r2, r9\n"
-        "smlad   r4, lr, r3, r4\n"
-        "smlad   r5, r12, r10, r9\n"
-        "smlad   r5, lr, r11, r5\n"
-        "ldmia.w r1!, {r2, r3, r10, r11}\n"
-        "smlad   r6, r12, r2, r9\n"
-        "smlad   r6, lr, r3, r6\n"
-        "smlad   r7, r12, r10, r9\n"
-        "smlad   r7, lr, r11, r7\n"
-        "ldmia.w r1!, {r2, r3, r10, r11}\n"
-        "smlad   r8, r12, r2, r9\n"
-        "smlad   r8, lr, r3, r8\n"
-        "smlad   r9, r12, r10, r9\n"
-        "smlad   r9, lr, r11, r9\n"
-        "ldr     pc, [sp, #20]\n"
-        "2:\n" PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
-            PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
-        "ldr     r2, [sp, #24]\n"
-        "cmp     r1, r2\n"
-        "bne.w   2b\n"
-        "ldr     pc, [sp, #16]\n"
-        "4:\n" PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
-            PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP PB_MAC_1X6_GROUP
-        "ldr     pc, [sp, #16]\n"
+/* The peeled first groups: PB_MAC_1X6/1X4/1X3_GROUP with the sums started from the bias register. */
+#define PB_PEELED_1X6                                                                                        \
+    "ldr.w   r12, [r0], #4\n"                                                                                \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "sxtb16  lr, r12, ror #8\n"                                                                              \
+    "sxtb16  r12, r12\n"                                                                                     \
+    "smlad   r4, r12, r2, r9\n"                                                                              \
+    "smlad   r4, lr, r3, r4\n"                                                                               \
+    "smlad   r5, r12, r10, r9\n"                                                                             \
+    "smlad   r5, lr, r11, r5\n"                                                                              \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "smlad   r6, r12, r2, r9\n"                                                                              \
+    "smlad   r6, lr, r3, r6\n"                                                                               \
+    "smlad   r7, r12, r10, r9\n"                                                                             \
+    "smlad   r7, lr, r11, r7\n"                                                                              \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "smlad   r8, r12, r2, r9\n"                                                                              \
+    "smlad   r8, lr, r3, r8\n"                                                                               \
+    "smlad   r9, r12, r10, r9\n"                                                                             \
+    "smlad   r9, lr, r11, r9\n"
+#define PB_PEELED_1X4                                                                                        \
+    "ldr.w   r12, [r0], #4\n"                                                                                \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "sxtb16  lr, r12, ror #8\n"                                                                              \
+    "sxtb16  r12, r12\n"                                                                                     \
+    "smlad   r4, r12, r2, r7\n"                                                                              \
+    "smlad   r4, lr, r3, r4\n"                                                                               \
+    "smlad   r5, r12, r10, r7\n"                                                                             \
+    "smlad   r5, lr, r11, r5\n"                                                                              \
+    "ldmia.w r1!, {r2, r3, r10, r11}\n"                                                                      \
+    "smlad   r6, r12, r2, r7\n"                                                                              \
+    "smlad   r6, lr, r3, r6\n"                                                                               \
+    "smlad   r7, r12, r10, r7\n"                                                                             \
+    "smlad   r7, lr, r11, r7\n"
+#define PB_PEELED_1X3                                                                                        \
+    "ldr.w   r12, [r0], #4\n"                                                                                \
+    "ldmia.w r1!, {r2, r3, r7, r8, r9, r10}\n"                                                               \
+    "sxtb16  lr, r12, ror #8\n"                                                                              \
+    "sxtb16  r12, r12\n"                                                                                     \
+    "smlad   r4, r12, r2, r6\n"                                                                              \
+    "smlad   r4, lr, r3, r4\n"                                                                               \
+    "smlad   r5, r12, r7, r6\n"                                                                              \
+    "smlad   r5, lr, r8, r5\n"                                                                               \
+    "smlad   r6, r12, r9, r6\n"                                                                              \
+    "smlad   r6, lr, r10, r6\n"
+
 /* The requantization: r2 table entry, r3 output of pixel 0, r10 step, r11 multiplier, r12 add2, lr shift,
- * r1 the SMMLAR addend; pixel j's output at r3 + j * step (r1 = r3 + step for the stores). */
+ * r1 the SMMLAR addend; pixel j's output at r3 + j * step. */
 #define PB_REQUANT_LOAD                                                                                      \
     "ldmia   sp, {r2, r3, r10}\n"                                                                            \
     "ldmia   r2!, {r11, r12, lr}\n"
@@ -549,41 +545,7 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
     "smmlar  " acc ", " acc ", r11, r1\n"                                                                    \
     "asr     " acc ", " acc ", lr\n"                                                                         \
     "ssat    " acc ", #8, " acc "\n"
-/* the six stores, the next channel's bias, the step to the next channel, the loop's end */
-#define PB_CHANNEL_END                                                                                       \
-    "add     r1, r3, r10\n"                                                                                  \
-    "strb    r4, [r3]\n"                                                                                     \
-    "strb    r5, [r1]\n"                                                                                     \
-    "strb    r6, [r1, r10]\n"                                                                                \
-    "strb    r7, [r1, r10, lsl #1]\n"                                                                        \
-    "strb    r8, [r3, r10, lsl #2]\n"                                                                        \
-    "strb    r9, [r1, r10, lsl #2]\n"                                                                        \
-    "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */                                                   \
-    "ldr     r9, [r2], #4\n"        /* the next channel's bias */                                            \
-    "add     r3, r3, #1\n"                                                                                   \
-    "stmia   sp, {r2, r3}\n"                                                                                 \
-    "ldr     r1, [sp, #12]\n"                                                                                \
-    "tst     lr, #0x200\n" /* PB_LAST_SHIFT */                                                               \
-    "beq.w   0b\n"                                                                                           \
-    "add     sp, sp, #32\n"                                                                                  \
-    "pop     {r4-r11, pc}\n"
-        "11:\n" PB_REQUANT_LOAD
-        PB_REQUANT_DOUBLED_SSAT("r4") PB_REQUANT_DOUBLED_SSAT("r5") PB_REQUANT_DOUBLED_SSAT("r6")
-        PB_REQUANT_DOUBLED_SSAT("r7") PB_REQUANT_DOUBLED_SSAT("r8") PB_REQUANT_DOUBLED_SSAT("r9")
-        PB_CHANNEL_END
-        "12:\n" PB_REQUANT_LOAD
-        "tst     lr, #256\n" /* PB_BIG_SHIFT */
-        "bne.w   7f\n"
-        "b.w     13f\n"
-        "10:\n" PB_REQUANT_LOAD
-        "13:\n"
-        PB_REQUANT_X2_SSAT("r4") PB_REQUANT_X2_SSAT("r5") PB_REQUANT_X2_SSAT("r6")
-        PB_REQUANT_X2_SSAT("r7") PB_REQUANT_X2_SSAT("r8") PB_REQUANT_X2_SSAT("r9")
-        "9:\n"
-        PB_CHANNEL_END
-        /* requant_big's instructions (r10 holds zp * 2^8 from [sp, #28], r2 is free meanwhile) */
-        "7:\n"
-        "ldr     r10, [sp, #28]\n"
+/* requant_big's instructions (r10 holds zp * 2^8 from [sp, #28], r2 is free meanwhile) */
 #define PB_REQUANT_BIG_SSAT(acc)                                                                             \
     "asr     r2, " acc ", #31\n"                                                                             \
     "mov     r1, #0x40000000\n"                                                                              \
@@ -594,21 +556,129 @@ __attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_6cols
     "add     " acc ", " acc ", r10\n"                                                                        \
     "asr     " acc ", " acc ", #8\n"                                                                         \
     "ssat    " acc ", #8, " acc "\n"
-        PB_REQUANT_BIG_SSAT("r4") PB_REQUANT_BIG_SSAT("r5") PB_REQUANT_BIG_SSAT("r6")
-        PB_REQUANT_BIG_SSAT("r7") PB_REQUANT_BIG_SSAT("r8") PB_REQUANT_BIG_SSAT("r9")
-        "ldr     r2, [sp]\n"
-        "add     r2, r2, #12\n" /* the table entry's next_bias, as after the ldmia above */
-        "ldr     r10, [sp, #8]\n"
-        "b.w     9b\n");
-#undef PB_REQUANT_LOAD
-#undef PB_REQUANT_X2_SSAT
-#undef PB_REQUANT_DOUBLED_SSAT
-#undef PB_CHANNEL_END
-#undef PB_REQUANT_BIG_SSAT
+#define PB_SUMS_1X6(form) form("r4") form("r5") form("r6") form("r7") form("r8") form("r9")
+#define PB_SUMS_1X4(form) form("r4") form("r5") form("r6") form("r7")
+#define PB_SUMS_1X3(form) form("r4") form("r5") form("r6")
+/* the stores of the sums at r3 + j * r10 (r1 free) */
+#define PB_STORES_1X6                                                                                        \
+    "add     r1, r3, r10\n"                                                                                  \
+    "strb    r4, [r3]\n"                                                                                     \
+    "strb    r5, [r1]\n"                                                                                     \
+    "strb    r6, [r1, r10]\n"                                                                                \
+    "strb    r7, [r1, r10, lsl #1]\n"                                                                        \
+    "strb    r8, [r3, r10, lsl #2]\n"                                                                        \
+    "strb    r9, [r1, r10, lsl #2]\n"
+#define PB_STORES_1X4                                                                                        \
+    "add     r1, r3, r10\n"                                                                                  \
+    "strb    r4, [r3]\n"                                                                                     \
+    "strb    r5, [r1]\n"                                                                                     \
+    "strb    r6, [r3, r10, lsl #1]\n"                                                                        \
+    "strb    r7, [r1, r10, lsl #1]\n"
+#define PB_STORES_1X3                                                                                        \
+    "strb    r4, [r3]\n"                                                                                     \
+    "strb    r5, [r3, r10]\n"                                                                                \
+    "strb    r6, [r3, r10, lsl #1]\n"
+/* the stores, the next channel's bias into the bias register, the step to the next channel, the loop's end */
+#define PB_CHANNEL_END(stores, bias)                                                                         \
+    stores "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */                                            \
+    "ldr     " bias ", [r2], #4\n"                                                                           \
+    "add     r3, r3, #1\n"                                                                                   \
+    "stmia   sp, {r2, r3}\n"                                                                                 \
+    "ldr     r1, [sp, #12]\n"                                                                                \
+    "tst     lr, #0x200\n" /* PB_LAST_SHIFT */                                                               \
+    "beq.w   0b\n"                                                                                           \
+    "add     sp, sp, #32\n"                                                                                  \
+    "pop     {r4-r11, pc}\n"
+
+/* The whole function body: `columns_end` sets r7 = r1 + r6 groups of columns, `group_bytes` the bytes of one
+ * group (all 32-bit encodings), `cols` 1X6, 1X4 or 1X3, `bias` its last sum register. r8 holds the job
+ * during the setup (no sum of the setup's). */
+#define PB_MATMUL_COLS_ASM(columns_end, group_bytes, cols, bias)                                             \
+    "push    {r4-r11, lr}\n"                                                                                 \
+    "sub     sp, sp, #32\n"                                                                                  \
+    "mov     r8, r0\n"                                                                                       \
+    "ldr     r1, [r8, #4]\n"                                                                                 \
+    "ldr     r2, [r8, #8]\n"                                                                                 \
+    "ldr     r3, [r8, #12]\n"                                                                                \
+    "ldr     r4, [r8, #16]\n"                                                                                \
+    "ldr     r5, [r8, #20]\n"                                                                                \
+    "ldr     r6, [r8, #24]\n"                                                                                \
+    "ldr     r9, [r8, #32]\n"                                                                                \
+    "str     r9, [sp, #28]\n"                                                                                \
+    "stmia   sp, {r2, r3, r4}\n"                                                                             \
+    "str     r1, [sp, #12]\n"                                                                                \
+    "adr.w   r4, 10f\n" /* PB_REQ_X2 */                                                                      \
+    "cmp     r5, #2\n"                                                                                       \
+    "bne     6f\n"                                                                                           \
+    "adr.w   r4, 11f\n" /* PB_REQ_DOUBLED */                                                                 \
+    "6:\n"                                                                                                   \
+    "cmp     r5, #3\n"                                                                                       \
+    "bne     6f\n"                                                                                           \
+    "adr.w   r4, 12f\n" /* PB_REQ_BIG */                                                                     \
+    "6:\n"                                                                                                   \
+    "orr     r4, r4, #1\n"                                                                                   \
+    "str     r4, [sp, #16]\n" columns_end "str     r7, [sp, #24]\n"                                          \
+    "subs    r6, r6, #1\n" /* groups after the peeled one */                                                 \
+    "movs    r5, #" group_bytes "\n"                                                                         \
+    "cmp     r6, #8\n"                                                                                       \
+    "bgt     1f\n"                                                                                           \
+    "rsb     r6, r6, #8\n" /* at most 8: one pass of the copy without the end check */                       \
+    "adr.w   r7, 4f\n"                                                                                       \
+    "mla     r7, r6, r5, r7\n"                                                                               \
+    "b       5f\n"                                                                                           \
+    "1:\n"                                                                                                   \
+    "rsb     r6, r6, #0\n"                                                                                   \
+    "and     r6, r6, #7\n" /* groups of the body skipped on entry: (8 - rest % 8) % 8 */                     \
+    "adr.w   r7, 2f\n"                                                                                       \
+    "mla     r7, r6, r5, r7\n"                                                                               \
+    "5:\n"                                                                                                   \
+    "orr     r7, r7, #1\n"                                                                                   \
+    "str     r7, [sp, #20]\n"                                                                                \
+    "ldr     " bias ", [r8, #28]\n"                                                                          \
+    "ldr     r0, [r8, #0]\n"                                                                                 \
+    "0:\n" PB_PEELED_##cols "ldr     pc, [sp, #20]\n"                                                        \
+    "2:\n" PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP           \
+        PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP              \
+    "ldr     r2, [sp, #24]\n"                                                                                \
+    "cmp     r1, r2\n"                                                                                       \
+    "bne.w   2b\n"                                                                                           \
+    "ldr     pc, [sp, #16]\n"                                                                                \
+    "4:\n" PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP           \
+        PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP              \
+    "ldr     pc, [sp, #16]\n"                                                                                \
+    "11:\n" PB_REQUANT_LOAD PB_SUMS_##cols(PB_REQUANT_DOUBLED_SSAT) PB_CHANNEL_END(PB_STORES_##cols, bias)   \
+    "12:\n" PB_REQUANT_LOAD                                                                                  \
+    "tst     lr, #256\n" /* PB_BIG_SHIFT */                                                                  \
+    "bne.w   7f\n"                                                                                           \
+    "b.w     13f\n"                                                                                          \
+    "10:\n" PB_REQUANT_LOAD "13:\n" PB_SUMS_##cols(PB_REQUANT_X2_SSAT)                                       \
+    "9:\n" PB_CHANNEL_END(PB_STORES_##cols, bias)                                                            \
+    "7:\n"                                                                                                   \
+    "ldr     r10, [sp, #28]\n" PB_SUMS_##cols(PB_REQUANT_BIG_SSAT)                                           \
+    "ldr     r2, [sp]\n"                                                                                     \
+    "add     r2, r2, #12\n" /* the table entry's next_bias, as after the ldmia above */                      \
+    "ldr     r10, [sp, #8]\n"                                                                                \
+    "b.w     9b\n"
+
+__attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_cols_job *job __attribute__((unused))) {
+    __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r6, r6, lsl #1\n"
+                                        "add r7, r1, r7, lsl #4\n", /* 48 bytes a group */
+                                        "72", 1X6, "r9"));
+}
+
+__attribute__((naked, noinline)) static void matmul_4cols_asm(const matmul_cols_job *job __attribute__((unused))) {
+    __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r1, r6, lsl #5\n", /* 32 bytes a group */
+                                        "52", 1X4, "r7"));
+}
+
+__attribute__((naked, noinline)) static void matmul_3cols_asm(const matmul_cols_job *job __attribute__((unused))) {
+    __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r6, r6, lsl #1\n"
+                                        "add r7, r1, r7, lsl #3\n", /* 24 bytes a group */
+                                        "40", 1X3, "r6"));
 }
 #endif
 
-/* matmul_6cols's channels oc..out_c - 1 in C. */
+/* matmul_cols's channels oc..out_c - 1 of six columns in C. */
 static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t oc, int32_t out_c,
                                        const uint32_t *cols, const int32_t *bias, const pb_requant *requant_params,
                                        const channel_entry *requants, int8_t *const out[PB_BLOCK_COLS]) {
@@ -669,33 +739,45 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
     }
 }
 
-/* out[j][oc] for the out_c channels from PB_BLOCK_COLS interleaved columns (expand_column, ncols 6) in
- * assembly where it can (requants from prepare_requants, form: its requantization form; with
- * PB_REQ_DOUBLED the columns are doubled and every block equally spaced, so the assembly takes every
- * channel); returns the first channel it leaves to matmul_6cols_c. The caller calls that, not this
- * function, so that the deepest stack is one of the two frames, not both. */
-static int32_t matmul_6cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
-                            const pb_requant *q, const channel_entry *requants, int32_t form,
-                            int8_t *const out[PB_BLOCK_COLS]) {
+/* out[j][oc] for the out_c channels from ncols (6, or on the core 4 or 3) interleaved columns (expand_column)
+ * in assembly where it can (requants from prepare_requants, form: its requantization form; with
+ * PB_REQ_DOUBLED the columns of three or more pixels are doubled and every block equally spaced, so the
+ * assembly takes every channel); returns the first channel it leaves to matmul_6cols_c / matmul_34cols (4 or
+ * 3 columns: all of them or none; with a k % 4 tail, whose layout in fewer than six columns is not a group,
+ * none). The caller calls those, not this function, so that the deepest stack is one of the frames, not
+ * both. */
+static int32_t matmul_cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
+                           const pb_requant *q, const channel_entry *requants, int32_t form, int32_t ncols,
+                           int8_t *const out[PB_BLOCK_COLS]) {
     int32_t oc = 0;
 #if PB_DSP_NATIVE
     const int32_t groups = k >> 2, tail = k & 3;
     const int32_t step = (int32_t)(out[1] - out[0]);
-    const int32_t equally_spaced = out[2] - out[1] == step && out[3] - out[2] == step && out[4] - out[3] == step &&
-                                   out[5] - out[4] == step;
-    if (form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced) {
+    int32_t equally_spaced = 1;
+    for (int32_t j = 2; j < ncols; ++j) {
+        equally_spaced &= out[j] - out[j - 1] == step;
+    }
+    if (form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced &&
+        (ncols == PB_BLOCK_COLS || tail == 0)) {
         /* with a tail, the last channel's tail word would read past the weights: it takes the C loop */
         oc = tail ? out_c - 1 : out_c;
         if (oc > 0) {
             const int32_t b0 = bias ? bias[0] : 0;
-            const matmul_6cols_job job = {weights, cols, requants, out[0], step, form, groups + (tail != 0),
-                                          form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
-                                          q->output_zero_point * 256};
-            matmul_6cols_asm(&job);
+            const matmul_cols_job job = {weights, cols, requants, out[0], step, form, groups + (tail != 0),
+                                         form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
+                                         q->output_zero_point * 256};
+            if (ncols == PB_BLOCK_COLS) {
+                matmul_6cols_asm(&job);
+            } else if (ncols == 4) {
+                matmul_4cols_asm(&job);
+            } else {
+                matmul_3cols_asm(&job);
+            }
         }
     }
 #else
-    (void)weights, (void)k, (void)out_c, (void)cols, (void)bias, (void)q, (void)requants, (void)form, (void)out;
+    (void)weights, (void)k, (void)out_c, (void)cols, (void)bias, (void)q, (void)requants, (void)form, (void)ncols,
+        (void)out;
 #endif
     return oc;
 }
@@ -969,15 +1051,15 @@ static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int3
     }
 }
 
-/* Column `col` of a block of PB_BLOCK_COLS doubled columns, apart from the callers' pixel loops (their
- * frames do not grow by a second copy of expand_column). */
+/* Column `col` of ncols doubled columns, apart from the callers' pixel loops (their frames do not grow by a
+ * second copy of expand_column). */
 static PB_NOINLINE void doubled_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
-                                       int32_t col) {
-    expand_column(src, k, input_offset, cols, col, PB_BLOCK_COLS, 1);
+                                       int32_t col, int32_t ncols) {
+    expand_column(src, k, input_offset, cols, col, ncols, 1);
 }
 
-/* Whether every block of six output pixels of a conv call is equally spaced (one output row, a dense output,
- * or rows of whole blocks) and its sums can come doubled (PB_REQ_DOUBLED): on the core, for the full int8
+/* Whether every block of three or more output pixels of a conv call is equally spaced (one output row, a dense
+ * output, or rows of whole blocks of six and no others) and its sums can come doubled (PB_REQ_DOUBLED): on the core, for the full int8
  * range, no k % 4 tail (every channel in the assembly loop), and more output channels than words of a
  * column (a SADD16 a column word costs less than the shift per output it saves). */
 static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q, int32_t k, int32_t out_rs) {
@@ -985,6 +1067,30 @@ static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q
     return PB_DSP_NATIVE && spaced && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && (k & 3) == 0 &&
            k >= 4 && 2 * r->out_c > k;
 }
+
+#if PB_DSP_NATIVE
+/* The blocks of six pixels of a dense 1x1 conv call from p on (while block_ncols takes six) where every block
+ * takes matmul_6cols_asm (the conditions of matmul_cols, no k % 4 tail): the job made once, each block its
+ * columns and one call. Apart from pb_conv1x1_s8_dsp so that its frame does not grow; returns the first pixel
+ * left. */
+static PB_NOINLINE int32_t dense_blocks(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                        int8_t *output, const pb_requant *q, const channel_entry *requants,
+                                        int32_t form, int32_t k, int32_t out_c, int32_t pixels, uint32_t *cols) {
+    const int32_t b0 = bias ? bias[0] : 0;
+    matmul_cols_job job = {filter,    cols,          requants,
+                           output,    out_c,         form,
+                           k >> 2,    form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
+                           q->output_zero_point * 256};
+    const int32_t input_offset = -q->input_zero_point;
+    int32_t p = 0;
+    for (; block_ncols(pixels - p) == PB_BLOCK_COLS; p += PB_BLOCK_COLS) {
+        strided_columns(input + p * k, k, k, input_offset, cols, form == PB_REQ_DOUBLED);
+        job.out = output + p * out_c;
+        matmul_6cols_asm(&job);
+    }
+    return p;
+}
+#endif
 
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
@@ -1000,6 +1106,12 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                           out_rs == r->out_w * out_c;
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0;
+#if PB_DSP_NATIVE
+    if (dense && form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && k >= 4 &&
+        (k & 3) == 0 && out_c > 0) {
+        p = dense_blocks(input, filter, bias, output, q, requants, form, k, out_c, pixels, cols);
+    }
+#endif
     while (p < pixels) {
         /* block_ncols pixels at a time (rows may break inside a block of six) */
         const int32_t left = pixels - p;
@@ -1017,21 +1129,23 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                 const int32_t y = p / r->out_w, x = p - y * r->out_w;
                 const int8_t *in_px = input + y * w->stride_h * in_rs + x * w->stride_w * k;
                 out_px[j] = output + y * out_rs + x * out_c;
-                if (form == PB_REQ_DOUBLED && ncols == PB_BLOCK_COLS) {
-                    doubled_column(in_px, k, input_offset, cols, j);
+                if (form == PB_REQ_DOUBLED && ncols >= 3) {
+                    doubled_column(in_px, k, input_offset, cols, j, ncols);
                 } else {
                     expand_column(in_px, k, input_offset, cols, j, ncols, 0);
                 }
             }
         }
         if (ncols == PB_BLOCK_COLS) {
-            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, form, out_px);
+            const int32_t done = matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px);
             if (done < out_c) {
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
 #if PB_DSP_NATIVE
         } else if (ncols >= 3) {
-            matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
+            if (matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px) == 0) {
+                matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
+            }
 #endif
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
@@ -1208,9 +1322,9 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                     px <= x_last) {
                     window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, 0, in_rs,
                                    w->kernel_h, row_bytes, input_offset, patch, cols, j, j + 1, doubled);
-                } else if (doubled && ncols == PB_BLOCK_COLS) {
+                } else if (doubled && ncols >= 3) {
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
-                    doubled_column(patch, k, input_offset, cols, j);
+                    doubled_column(patch, k, input_offset, cols, j, ncols);
                 } else {
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
                     expand_column(patch, k, input_offset, cols, j, ncols, 0);
@@ -1222,13 +1336,15 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             }
         }
         if (ncols == PB_BLOCK_COLS) {
-            const int32_t done = matmul_6cols(filter, k, out_c, cols, bias, q, requants, form, out_px);
+            const int32_t done = matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px);
             if (done < out_c) {
                 matmul_6cols_c(filter, k, done, out_c, cols, bias, q, requants, out_px);
             }
 #if PB_DSP_NATIVE
         } else if (ncols >= 3) {
-            matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
+            if (matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px) == 0) {
+                matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
+            }
 #endif
         } else if (ncols == 2) {
             matmul_2cols(filter, k, out_c, cols, bias, q, requants, out_px[0], out_px[1]);
