@@ -455,15 +455,19 @@ static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, c
 /* What matmul_6cols_asm, matmul_4cols_asm and matmul_3cols_asm need, in one struct so that the naked
  * functions take one argument. */
 typedef struct {
-    const int8_t *weights;
-    const uint32_t *cols;
+    /* the channel loop's frame, as it is laid out on the stack */
     const channel_entry *table;
-    int8_t *out;        /* channel 0 of the block's first pixel */
-    int32_t out_step;   /* bytes from one pixel's outputs to the next pixel's (all equally spaced) */
-    int32_t form;       /* PB_REQ_X2, PB_REQ_DOUBLED or PB_REQ_BIG (the channels end at PB_LAST_SHIFT) */
-    int32_t groups;     /* >= 1: k / 4 rounded up (the tail as one more group) */
-    int32_t first_bias; /* channel 0's bias (doubled with PB_REQ_DOUBLED) */
-    int32_t zp256;      /* the output zero point * 2^8 (requant_big) */
+    int8_t *out;              /* channel 0 of the block's first pixel */
+    int32_t out_step;         /* bytes from one pixel's outputs to the next pixel's (all equally spaced) */
+    const uint32_t *cols;
+    uint32_t requant_entry;   /* 0: the first call sets it (and loop_entry, cols_end) */
+    uint32_t loop_entry;
+    const uint32_t *cols_end;
+    int32_t zp256;            /* the output zero point * 2^8 (requant_big) */
+    const int8_t *weights;
+    int32_t first_bias;       /* channel 0's bias (doubled with PB_REQ_DOUBLED) */
+    int32_t form;             /* PB_REQ_X2, PB_REQ_DOUBLED or PB_REQ_BIG (the channels end at PB_LAST_SHIFT) */
+    int32_t groups;           /* >= 1: k / 4 rounded up (the tail as one more group) */
 } matmul_cols_job;
 
 /* The channel loops in assembly (matmul_cols_asm), for full-range activations, every channel in the SMMLAR
@@ -474,7 +478,9 @@ typedef struct {
  * sums r4-r9, r4-r7, r4-r6). Only r0 (weights) lives across channels; the rest (table, output pointer,
  * step, columns, ends, loop entries) is reloaded from a 32-byte frame: [sp] table, [sp+4] out, [sp+8] step,
  * [sp+12] columns, [sp+16] the requantization of the job's form, [sp+20] loop entry, [sp+24] columns end,
- * [sp+28] zp * 2^8 (addresses with the Thumb bit set). A channel's first group is peeled: its SMLADs start
+ * [sp+28] zp * 2^8 (addresses with the Thumb bit set): the job's first eight words, the entries and the
+ * columns end filled in by the first call of a job (a job called block after block sets its frame up by
+ * one LDM and one PUSH). A channel's first group is peeled: its SMLADs start
  * from the bias in the last sum register (the last one it writes), so the sums need no separate
  * initialisation; the remaining groups - 1 run through a body of eight groups, entered part-way so that the
  * end check (once per eight groups) comes when the columns are used up; up to eight of them (k <= 36, the
@@ -591,22 +597,15 @@ typedef struct {
     "pop     {r4-r11, pc}\n"
 
 /* The whole function body: `columns_end` sets r7 = r1 + r6 groups of columns, `group_bytes` the bytes of one
- * group (all 32-bit encodings), `cols` 1X6, 1X4 or 1X3, `bias` its last sum register. r8 holds the job
- * during the setup (no sum of the setup's). */
+ * group (all 32-bit encodings), `cols` 1X6, 1X4 or 1X3, `bias` its last sum register. */
 #define PB_MATMUL_COLS_ASM(columns_end, group_bytes, cols, bias)                                             \
     "push    {r4-r11, lr}\n"                                                                                 \
-    "sub     sp, sp, #32\n"                                                                                  \
-    "mov     r8, r0\n"                                                                                       \
-    "ldr     r1, [r8, #4]\n"                                                                                 \
-    "ldr     r2, [r8, #8]\n"                                                                                 \
-    "ldr     r3, [r8, #12]\n"                                                                                \
-    "ldr     r4, [r8, #16]\n"                                                                                \
-    "ldr     r5, [r8, #20]\n"                                                                                \
-    "ldr     r6, [r8, #24]\n"                                                                                \
-    "ldr     r9, [r8, #32]\n"                                                                                \
-    "str     r9, [sp, #28]\n"                                                                                \
-    "stmia   sp, {r2, r3, r4}\n"                                                                             \
-    "str     r1, [sp, #12]\n"                                                                                \
+    "ldr     r1, [r0, #20]\n"                                                                                \
+    "cmp     r1, #0\n"                                                                                       \
+    "bne.w   8f\n" /* prepared by an earlier call */                                                         \
+    "ldr     r5, [r0, #40]\n"                                                                                \
+    "ldr     r6, [r0, #44]\n"                                                                                \
+    "ldr     r1, [r0, #12]\n"                                                                                \
     "adr.w   r4, 10f\n" /* PB_REQ_X2 */                                                                      \
     "cmp     r5, #2\n"                                                                                       \
     "bne     6f\n"                                                                                           \
@@ -617,7 +616,7 @@ typedef struct {
     "adr.w   r4, 12f\n" /* PB_REQ_BIG */                                                                     \
     "6:\n"                                                                                                   \
     "orr     r4, r4, #1\n"                                                                                   \
-    "str     r4, [sp, #16]\n" columns_end "str     r7, [sp, #24]\n"                                          \
+    "str     r4, [r0, #16]\n" columns_end "str     r7, [r0, #24]\n"                                          \
     "subs    r6, r6, #1\n" /* groups after the peeled one */                                                 \
     "movs    r5, #" group_bytes "\n"                                                                         \
     "cmp     r6, #8\n"                                                                                       \
@@ -633,9 +632,13 @@ typedef struct {
     "mla     r7, r6, r5, r7\n"                                                                               \
     "5:\n"                                                                                                   \
     "orr     r7, r7, #1\n"                                                                                   \
-    "str     r7, [sp, #20]\n"                                                                                \
-    "ldr     " bias ", [r8, #28]\n"                                                                          \
-    "ldr     r0, [r8, #0]\n"                                                                                 \
+    "str     r7, [r0, #20]\n"                                                                                \
+    "8:\n"                                                                                                   \
+    "ldmia   r0, {r1-r8}\n" /* the frame */                                                                  \
+    "push    {r1-r8}\n"                                                                                      \
+    "mov     r1, r4\n"                                                                                       \
+    "ldr     " bias ", [r0, #36]\n"                                                                          \
+    "ldr     r0, [r0, #32]\n"                                                                                \
     "0:\n" PB_PEELED_##cols "ldr     pc, [sp, #20]\n"                                                        \
     "2:\n" PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP           \
         PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP              \
@@ -660,18 +663,18 @@ typedef struct {
     "ldr     r10, [sp, #8]\n"                                                                                \
     "b.w     9b\n"
 
-__attribute__((naked, noinline)) static void matmul_6cols_asm(const matmul_cols_job *job __attribute__((unused))) {
+__attribute__((naked, noinline)) static void matmul_6cols_asm(matmul_cols_job *job __attribute__((unused))) {
     __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r6, r6, lsl #1\n"
                                         "add r7, r1, r7, lsl #4\n", /* 48 bytes a group */
                                         "72", 1X6, "r9"));
 }
 
-__attribute__((naked, noinline)) static void matmul_4cols_asm(const matmul_cols_job *job __attribute__((unused))) {
+__attribute__((naked, noinline)) static void matmul_4cols_asm(matmul_cols_job *job __attribute__((unused))) {
     __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r1, r6, lsl #5\n", /* 32 bytes a group */
                                         "52", 1X4, "r7"));
 }
 
-__attribute__((naked, noinline)) static void matmul_3cols_asm(const matmul_cols_job *job __attribute__((unused))) {
+__attribute__((naked, noinline)) static void matmul_3cols_asm(matmul_cols_job *job __attribute__((unused))) {
     __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r6, r6, lsl #1\n"
                                         "add r7, r1, r7, lsl #3\n", /* 24 bytes a group */
                                         "40", 1X3, "r6"));
@@ -763,9 +766,18 @@ static int32_t matmul_cols(const int8_t *weights, int32_t k, int32_t out_c, cons
         oc = tail ? out_c - 1 : out_c;
         if (oc > 0) {
             const int32_t b0 = bias ? bias[0] : 0;
-            const matmul_cols_job job = {weights, cols, requants, out[0], step, form, groups + (tail != 0),
-                                         form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
-                                         q->output_zero_point * 256};
+            matmul_cols_job job = {requants,
+                                   out[0],
+                                   step,
+                                   cols,
+                                   0,
+                                   0,
+                                   0,
+                                   q->output_zero_point * 256,
+                                   weights,
+                                   form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
+                                   form,
+                                   groups + (tail != 0)};
             if (ncols == PB_BLOCK_COLS) {
                 matmul_6cols_asm(&job);
             } else if (ncols == 4) {
@@ -942,14 +954,72 @@ __attribute__((naked, noinline)) static void mac_4x1_asm(const int8_t *w __attri
 }
 #endif
 
-/* out[oc] from one column for the channels four at a time (mac_4x1_asm); returns the first channel it
- * leaves to matmul_1col. The caller calls that, so that the deepest stack is one of the two frames. */
+#if PB_DSP_NATIVE
+/* acc[0..1] += k (a multiple of 8) values of two channels' weights (channel 1 at w + k; both rows 4-byte
+ * aligned, for LDRD) times one interleaved column: eight values of both channels by one LDM of the column's
+ * four words and an LDRD of each channel's eight weights, 19 instructions per 16 MACs (20 per 16 with the
+ * loop's end check once per 16 values; k % 16 = 8 enters the body at its second half). */
+__attribute__((naked, noinline)) static void mac_2x1_asm(const int8_t *w __attribute__((unused)),
+                                                        int32_t k __attribute__((unused)),
+                                                        const uint32_t *cols __attribute__((unused)),
+                                                        int32_t *acc __attribute__((unused))) {
+#define PB_MAC_2X1_EIGHT                                                                                     \
+    "ldmia   r3!, {r6-r9}\n"                                                                                  \
+    "ldrd    r10, r11, [r0], #8\n"                                                                            \
+    "sxtb16  r12, r10, ror #8\n"                                                                              \
+    "sxtb16  r10, r10\n"                                                                                      \
+    "smlad   r4, r10, r6, r4\n"                                                                               \
+    "smlad   r4, r12, r7, r4\n"                                                                               \
+    "sxtb16  r12, r11, ror #8\n"                                                                              \
+    "sxtb16  r11, r11\n"                                                                                      \
+    "smlad   r4, r11, r8, r4\n"                                                                               \
+    "smlad   r4, r12, r9, r4\n"                                                                               \
+    "ldrd    r10, r11, [r1], #8\n"                                                                            \
+    "sxtb16  r12, r10, ror #8\n"                                                                              \
+    "sxtb16  r10, r10\n"                                                                                      \
+    "smlad   r5, r10, r6, r5\n"                                                                               \
+    "smlad   r5, r12, r7, r5\n"                                                                               \
+    "sxtb16  r12, r11, ror #8\n"                                                                              \
+    "sxtb16  r11, r11\n"                                                                                      \
+    "smlad   r5, r11, r8, r5\n"                                                                               \
+    "smlad   r5, r12, r9, r5\n"
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "push    {r3}\n"
+        "ldmia   r3, {r4, r5}\n"
+        "mov     r3, r2\n"
+        "add     lr, r2, r1, lsl #1\n" /* columns end: 2 bytes a value */
+        "tst     r1, #8\n"
+        "add.w   r1, r0, r1\n" /* channel 1's row */
+        "bne     2f\n"
+        "1:\n" PB_MAC_2X1_EIGHT "2:\n" PB_MAC_2X1_EIGHT
+        "cmp     r3, lr\n"
+        "bne     1b\n"
+        "pop     {r3}\n"
+        "stmia   r3, {r4, r5}\n"
+        "pop     {r4-r11, pc}\n");
+#undef PB_MAC_2X1_EIGHT
+}
+#endif
+
+/* out[oc] from one column for the channels two at a time by mac_2x1_asm where k is a multiple of 8 and the
+ * weights' rows are 4-byte aligned, else four at a time (mac_4x1_asm); returns the first channel it leaves
+ * to matmul_1col. The caller calls that, so that the deepest stack is one of the two frames. */
 static int32_t matmul_1col_quads(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols,
                                  const int32_t *bias, const pb_requant *requant_params, int8_t *out) {
     int32_t oc = 0;
 #if PB_DSP_NATIVE
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
+    if (k > 0 && (k & 7) == 0 && ((uintptr_t)weights & 3) == 0) {
+        for (; oc + 2 <= out_c; oc += 2) {
+            int32_t acc[2] = {bias ? bias[oc] : 0, bias ? bias[oc + 1] : 0};
+            mac_2x1_asm(weights + oc * k, k, cols, acc);
+            out[oc] = requant(acc[0], q, oc);
+            out[oc + 1] = requant(acc[1], q, oc + 1);
+        }
+        return oc;
+    }
     const int32_t groups = k >> 2, tail = k & 3;
     const int16_t *tail0 = (const int16_t *)(cols + 2 * groups);
     for (; groups > 0 && oc + 4 <= out_c; oc += 4) {
@@ -1077,10 +1147,18 @@ static PB_NOINLINE int32_t dense_blocks(const int8_t *input, const int8_t *filte
                                         int8_t *output, const pb_requant *q, const channel_entry *requants,
                                         int32_t form, int32_t k, int32_t out_c, int32_t pixels, uint32_t *cols) {
     const int32_t b0 = bias ? bias[0] : 0;
-    matmul_cols_job job = {filter,    cols,          requants,
-                           output,    out_c,         form,
-                           k >> 2,    form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
-                           q->output_zero_point * 256};
+    matmul_cols_job job = {requants,
+                           output,
+                           out_c,
+                           cols,
+                           0,
+                           0,
+                           0,
+                           q->output_zero_point * 256,
+                           filter,
+                           form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
+                           form,
+                           k >> 2};
     const int32_t input_offset = -q->input_zero_point;
     int32_t p = 0;
     for (; block_ncols(pixels - p) == PB_BLOCK_COLS; p += PB_BLOCK_COLS) {
