@@ -185,7 +185,8 @@ class SuiteResult:
 def _c_array(ctype: str, name: str, values: np.ndarray) -> str:
     flat = np.asarray(values).reshape(-1)
     body = ",".join(str(int(v)) for v in flat) if flat.size else "0"
-    return f"static const {ctype} {name}[{max(flat.size, 1)}] = {{{body}}};\n"
+    # aligned(4) as the generated model's arrays (harness/codegen/carrays.py): the DSP kernels' word loads of them
+    return f"static const {ctype} {name}[{max(flat.size, 1)}] __attribute__((aligned(4))) = {{{body}}};\n"
 
 
 def _function_name(kind: str, variant: str, in_place: bool = False) -> str:

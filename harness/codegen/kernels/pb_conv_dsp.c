@@ -584,10 +584,11 @@ typedef struct {
     "strb    r4, [r3]\n"                                                                                     \
     "strb    r5, [r3, r10]\n"                                                                                \
     "strb    r6, [r3, r10, lsl #1]\n"
-/* the stores, the next channel's bias into the bias register, the step to the next channel, the loop's end */
-#define PB_CHANNEL_END(stores, bias)                                                                         \
-    stores "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */                                            \
-    "ldr     " bias ", [r2], #4\n"                                                                           \
+/* the stores, the weights stepped back (`back`: PB_BACK_STEP, or nothing where k % 4 = 0: PB_REQ_DOUBLED), the
+ * next channel's bias into the bias register, the step to the next channel, the loop's end */
+#define PB_BACK_STEP "sub     r0, r0, lr, lsr #16\n" /* PB_BACK_STEP_BIT */
+#define PB_CHANNEL_END(stores, back, bias)                                                                   \
+    stores back "ldr     " bias ", [r2], #4\n"                                                               \
     "add     r3, r3, #1\n"                                                                                   \
     "stmia   sp, {r2, r3}\n"                                                                                 \
     "ldr     r1, [sp, #12]\n"                                                                                \
@@ -649,13 +650,13 @@ typedef struct {
     "4:\n" PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP           \
         PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP              \
     "ldr     pc, [sp, #16]\n"                                                                                \
-    "11:\n" PB_REQUANT_LOAD PB_SUMS_##cols(PB_REQUANT_DOUBLED_SSAT) PB_CHANNEL_END(PB_STORES_##cols, bias)   \
+    "11:\n" PB_REQUANT_LOAD PB_SUMS_##cols(PB_REQUANT_DOUBLED_SSAT) PB_CHANNEL_END(PB_STORES_##cols, "", bias) \
     "12:\n" PB_REQUANT_LOAD                                                                                  \
     "tst     lr, #256\n" /* PB_BIG_SHIFT */                                                                  \
     "bne.w   7f\n"                                                                                           \
     "b.w     13f\n"                                                                                          \
     "10:\n" PB_REQUANT_LOAD "13:\n" PB_SUMS_##cols(PB_REQUANT_X2_SSAT)                                       \
-    "9:\n" PB_CHANNEL_END(PB_STORES_##cols, bias)                                                            \
+    "9:\n" PB_CHANNEL_END(PB_STORES_##cols, PB_BACK_STEP, bias)                                              \
     "7:\n"                                                                                                   \
     "ldr     r10, [sp, #28]\n" PB_SUMS_##cols(PB_REQUANT_BIG_SSAT)                                           \
     "ldr     r2, [sp]\n"                                                                                     \
@@ -1331,13 +1332,38 @@ static PB_ALWAYS_INLINE void copy_window(int8_t *dst, const int8_t *src, int32_t
  * next px_step bytes on (copy_window into the patch, then expand_column). Apart from the pixel loop, so
  * that its loops get the registers; a 3x3 window over 3 channels (the zoo's first convs) with its sizes
  * as constants, unrolled. */
+/* expand_column of a window of three rows of 9 bytes (a 3x3 window over 3 channels) straight from the input,
+ * without the patch: its 27 values as six groups of four, two of which straddle rows (r0[8] r1[0..2] and
+ * r1[7..8] r2[0..1], one OR each), then the 3-value tail; no byte outside the window is read. */
+static PB_ALWAYS_INLINE void window_column_3x9(const int8_t *src, int32_t in_rs, int32_t input_offset, uint32_t *cols,
+                                               int32_t col, int32_t doubled) {
+    const uint32_t offset2 = pack_offset(input_offset);
+    const int8_t *r0 = src, *r1 = src + in_rs, *r2 = src + 2 * in_rs;
+    uint16_t h1, h2;
+    memcpy(&h1, r1 + 7, 2);
+    memcpy(&h2, r2, 2);
+    const uint32_t groups[6] = {pb_read_u32(r0), pb_read_u32(r0 + 4), (uint8_t)r0[8] | pb_read_u32(r1) << 8,
+                                pb_read_u32(r1 + 3), h1 | (uint32_t)h2 << 16, pb_read_u32(r2 + 2)};
+    uint32_t *dst = cols + 2 * col;
+    for (int32_t g = 0; g < 6; ++g, dst += 2 * PB_BLOCK_COLS) {
+        const uint32_t x02 = pb_sxtab16(offset2, groups[g]), x13 = pb_sxtab16_ror8(offset2, groups[g]);
+        dst[0] = doubled ? pb_sadd16(x02, x02) : x02;
+        dst[1] = doubled ? pb_sadd16(x13, x13) : x13;
+    }
+    const int32_t times = doubled ? 2 : 1;
+    const uint32_t t0 = (uint32_t)((r2[6] + input_offset) * times) & 0xFFFFu;
+    const uint32_t t1 = (uint32_t)((r2[7] + input_offset) * times) & 0xFFFFu;
+    const uint32_t t2 = (uint32_t)((r2[8] + input_offset) * times) & 0xFFFFu;
+    dst[0] = t0 | t2 << 16;
+    dst[1] = t1;
+}
+
 static PB_ALWAYS_INLINE void window_columns_of(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
                                                int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
                                                int32_t first, int32_t end, int32_t doubled) {
     if (kernel_h == 3 && row_bytes == 9) {
         for (int32_t j = first; j < end; ++j, src += px_step) {
-            copy_window(patch, src, in_rs, 3, 9);
-            expand_column(patch, 27, input_offset, cols, j, PB_BLOCK_COLS, doubled);
+            window_column_3x9(src, in_rs, input_offset, cols, j, doubled);
         }
         return;
     }
