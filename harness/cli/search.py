@@ -110,6 +110,12 @@ def parse_percent(text: str) -> float:
         help="segments: search row-streamed segments too (default; --no-rows: per layer and one patch stage)",
     ),
     arg(
+        "--strips",
+        default="2,3,4",
+        help="segments: also row-streamed segments in this many column strips, e.g. 2,3,4 (default; the halo "
+        "columns recomputed); 'none': full-width rows only",
+    ),
+    arg(
         "--patches",
         default="2,3,4",
         help="patch grids p of a patch stage, e.g. 2,3,4 (default); 'none': no patch stage (per layer and rows)",
@@ -137,6 +143,7 @@ def search_command(args: argparse.Namespace) -> int:
     if args.objective == "fewest-macs" and sram_budget is None:
         raise CommandError("fewest-macs needs a budget: give --sram-budget or --target")
     patches = _patches(args.patches)
+    strips = _strips(args.strips)
     # the options read before the search runs: a mistake is one line, at once
     cap = parse_count(args.max_macs) if args.max_macs is not None else None
     overhead = parse_percent(args.max_overhead) if args.max_overhead is not None else None
@@ -144,7 +151,8 @@ def search_command(args: argparse.Namespace) -> int:
         raise CommandError(_NO_CHOICE)
     graph = models.get_model(args.model)
     options = {"patches": patches, "flash_budget": flash_budget, "memory": args.memory, "rows": args.rows,
-               "inplace": INPLACE_POLICIES[args.inplace], "scratch": _scratch(), "method": args.method}  # fmt: skip
+               "inplace": INPLACE_POLICIES[args.inplace], "scratch": _scratch(), "method": args.method,
+               "strips": strips}  # fmt: skip
     result = search(graph, sram_budget or _NO_BUDGET, input_mode=args.input, **options)
     other_mode = next(mode for mode in INPUT_MODES if mode != args.input)
     points = [c.schedule for c in result.candidates]
@@ -259,6 +267,23 @@ def _patches(text: str) -> tuple[int, ...]:
             f"--patches {text!r} not understood; give patch grids in 2..{MAX_PATCHES_PER_SIDE}, e.g. 2,3,4, or 'none'"
         )
     return (1, *grids)
+
+
+def _strips(text: str) -> tuple[int, ...]:
+    """--strips: 'none' or a list of column-strip counts in 2..MAX_STRIPS."""
+    from harness.schedule.rows import MAX_STRIPS
+
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or not all(2 <= q <= MAX_STRIPS for q in counts):
+        raise CommandError(
+            f"--strips {text!r} not understood; give column-strip counts in 2..{MAX_STRIPS}, e.g. 2,3,4, or 'none'"
+        )
+    return counts
 
 
 def _mode_words(mode: str) -> str:

@@ -429,8 +429,10 @@ def _row_functions(graph: Graph, plan: StagedPlan, arena: ArenaPlan, op_codes: l
             move, note = "0u, 0u, 0u", ""
             if ring:
                 offset = arena.offset(step.tensor)
-                _, width, channels = hwc(graph.tensor(step.tensor).shape)
-                row_bytes = width * channels * np.dtype(graph.tensor(step.tensor).dtype).itemsize
+                _, width, channels = hwc(graph.tensor(step.tensor).shape)  # the full map's (input rows)
+                # a ring's row: the widest strip's columns (all of them without strips) of its channels
+                ring_row = part.widths[step.tensor] * part.ring_channels(graph, step.tensor)
+                row_bytes = ring_row * np.dtype(graph.tensor(step.tensor).dtype).itemsize
                 if step.shift is not None and step.shift[1] > 0:
                     first, rows = step.shift
                     move = f"{offset}u, {offset + first * row_bytes}u, {rows * row_bytes}u"

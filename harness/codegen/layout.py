@@ -164,10 +164,10 @@ class RowSteps:
                 if step.op is None:
                     continue  # an input row loaded: no op runs
                 tensors = {
-                    name: part.region(name, (origin, origin + part.capacity[name]))
+                    name: part.region(name, (origin, origin + part.capacity[name]), step.strip)
                     for name, origin in step.origins.items()
                 }
-                output = part.region(step.tensor, (step.row, step.row + step.rows))
+                output = part.step_output(step)
                 op_step = OpStep(step.op, output, step.inputs, step.pads, step.channels)
                 patches.append(Patch(step.row, -1, output, tensors, (op_step,), 0))
         return cls(tuple(patches))
@@ -193,6 +193,8 @@ class RowLayout(StageLayout):
         self.ring_channels = {
             name: part.ring_channels(graph, name) for part in rows_parts for name in part.capacity
         }
+        # a ring's row: the widest strip's columns (column strips, rows.py); its held region a strip's
+        self.ring_widths = {name: part.widths[name] for part in rows_parts for name in part.capacity}
 
     def view(self, patch: Patch, name: str) -> View:
         if self.arena.buffer(name).kind != "rows":
@@ -200,7 +202,11 @@ class RowLayout(StageLayout):
         region = patch.tensors[name]
         channels = self.ring_channels[name]
         return View(
-            self.arena.offset(name), region, region.width * channels, channels, _itemsize(self.graph, name)
+            self.arena.offset(name),
+            region,
+            self.ring_widths[name] * channels,
+            channels,
+            _itemsize(self.graph, name),
         )
 
 

@@ -11,7 +11,9 @@ segments leave after them runs per layer. A segment is
 - ``rows n=12``: n layers row-streamed (full-width rows, rings of rows, nothing recomputed); ``rows n=12
   g=2``: the same, each op computing two rows per step (fewer kernel calls, rings larger); ``rows n=2
   ch=160``: a segment ending in a global average pool runs the conv that feeds the pool 160 output
-  channels per call, each slice's rows added into the pool's sums at once (its scratch and ring a slice's);
+  channels per call, each slice's rows added into the slice's sums at once (its scratch and ring a slice's);
+  ``rows n=5 strips=2``: the segment's output in two column strips, one after the other, each row-streamed
+  over the columns it needs (rings a strip wide, the halo columns between strips recomputed);
 - ``per-layer n=2``: n layers run one after the other on whole tensors (between two other segments).
 
 The label joins the segments with `` + ``: ``p=2 n=3 + rows n=6``, ``rows n=3 + per-layer n=1 + rows n=2``.
@@ -27,7 +29,7 @@ from typing import Literal
 SegmentKind = Literal["patches", "rows", "per-layer"]
 SEPARATOR = " + "
 _PATCHES = re.compile(r"^p=(\d+) n=(\d+)$")
-_ROWS = re.compile(r"^rows n=(\d+)(?: g=(\d+))?(?: ch=(\d+))?$")
+_ROWS = re.compile(r"^rows n=(\d+)(?: g=(\d+))?(?: strips=(\d+))?(?: ch=(\d+))?$")
 _LAYERS = re.compile(r"^per-layer n=(\d+)$")
 
 
@@ -44,13 +46,14 @@ class Segment:
     p: int = 1  # patches per side (kind "patches")
     g: int = 1  # output rows per step (kind "rows")
     ch: int = 0  # kind "rows": output channels per call of the conv feeding a global pool (0: all at once)
+    strips: int = 1  # kind "rows": column strips, run one after the other
 
     @property
     def label(self) -> str:
         if self.kind == "patches":
             return f"p={self.p} n={self.n}"
         if self.kind == "rows":
-            return rows_label(self.n, self.g, self.ch)
+            return rows_label(self.n, self.g, self.ch, self.strips)
         return f"{self.kind} n={self.n}"
 
 
@@ -112,11 +115,16 @@ def point_schedule(p: int, n: int, segments: str = "") -> str:
     return segments or schedule_label(p, n)
 
 
-def rows_label(n: int, g: int = 1, ch: int = 0) -> str:
+def rows_label(n: int, g: int = 1, ch: int = 0, strips: int = 1) -> str:
     """``rows n=12``: n layers row-streamed (full-width rows, nothing recomputed); ``rows n=12 g=2``: two
     output rows per step (fewer kernel calls, larger rings); ``ch=160``: the conv feeding the segment's
-    global pool 160 output channels per call."""
-    return f"rows n={n}" + (f" g={g}" if g != 1 else "") + (f" ch={ch}" if ch else "")
+    global pool 160 output channels per call; ``strips=2``: two column strips."""
+    return (
+        f"rows n={n}"
+        + (f" g={g}" if g != 1 else "")
+        + (f" strips={strips}" if strips != 1 else "")
+        + (f" ch={ch}" if ch else "")
+    )
 
 
 def parse_schedule(label: str) -> Schedule:
@@ -140,12 +148,20 @@ def parse_schedule(label: str) -> Schedule:
                     f"schedule {label!r}: a patch stage ({part!r}) can only be the first segment"
                 )
         elif m := _ROWS.match(part):
-            segment = Segment("rows", int(m.group(1)), g=int(m.group(2) or 1), ch=int(m.group(3) or 0))
+            segment = Segment(
+                "rows",
+                int(m.group(1)),
+                g=int(m.group(2) or 1),
+                ch=int(m.group(4) or 0),
+                strips=int(m.group(3) or 1),
+            )
+            if segment.strips < 1:
+                raise ScheduleNameError(f"schedule {label!r}: {part!r} has strips=0; use 1 or more")
             if segment.g < 1:
                 raise ScheduleNameError(
                     f"schedule {label!r}: {part!r} has g={segment.g}; rows per step are 1 or more"
                 )
-            if m.group(3) is not None and segment.ch < 1:
+            if m.group(4) is not None and segment.ch < 1:
                 raise ScheduleNameError(
                     f"schedule {label!r}: {part!r} has ch={segment.ch}; channels per call are 1 or more"
                 )
@@ -154,7 +170,7 @@ def parse_schedule(label: str) -> Schedule:
         else:
             raise ScheduleNameError(
                 f"schedule {label!r}: cannot read {part!r}; segments are 'p=P n=N' (patches), 'rows n=N' "
-                "(row-streamed; optional g=G, then ch=C) or 'per-layer n=N', joined by ' + '; or the whole label 'per-layer'"
+                "(row-streamed; optional g=G, strips=S, ch=C in that order) or 'per-layer n=N', joined by ' + '; or the whole label 'per-layer'"
             )
         if segment.n < 1:
             raise ScheduleNameError(f"schedule {label!r}: segment {part!r} covers no layer (n must be >= 1)")

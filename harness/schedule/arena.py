@@ -881,11 +881,12 @@ class _RowLayout(_Layout):
         runs = []
         for step in part.op_steps(op.name):
             window = step.inputs[index]
-            in_hw = (window.height, window.width) if window is not None else (1, width)
+            written = step.columns[1] - step.columns[0] if step.columns is not None else width
+            in_hw = (window.height, window.width) if window is not None else (1, written)
             # a step on a channel slice (RowPlan.chunk) computes that slice's channels only
             out_hwc = (
                 step.rows,
-                width,
+                written,
                 out_c if step.channels is None else step.channels[1] - step.channels[0],
             )
             runs.append(KernelShapes((*in_hw, in_c), out_hwc, step.pads or (0, 0, 0, 0), in_place))

@@ -526,19 +526,19 @@ def _run_row_segment(
     for name, rows in plan.capacity.items():
         if name in whole:
             continue
-        shape = (rows, hwc(graph.tensor(name).shape)[1], plan.ring_channels(graph, name))
+        shape = (rows, plan.widths[name], plan.ring_channels(graph, name))
         data = ring_memory(name, shape) if ring_memory else None
         rings[name] = _Ring(name, shape, graph.tensor(name).dtype, rng, data)
     out_tensor = graph.tensor(plan.stage_output)
     stage_output = output if output is not None else np.zeros(out_tensor.shape, np.dtype(out_tensor.dtype))
-    written = np.zeros((out_tensor.shape[1], out_tensor.shape[-1]), np.int32)  # per row and channel
+    written = np.zeros(hwc(out_tensor.shape), np.int32)  # per row, column and channel
     assembled: dict[str, np.ndarray] = {}
     if accumulator is None:  # the global pool's channel sums (int32, as in C)
         accumulator = np.zeros(out_tensor.shape[-1], np.int32)
 
-    def read(name: str, need: Region, op: str) -> np.ndarray:
-        if name in rings:
-            return rings[name].read(need, op)
+    def read(name: str, need: Region, op: str, strip: int) -> np.ndarray:
+        if name in rings:  # the ring holds the strip's columns of it from its first column
+            return rings[name].read(need, op, plan.columns(name, strip))
         return values[name][:, need.y0 : need.y1, need.x0 : need.x1]  # held whole before the segment
 
     for step in plan.steps:
@@ -558,7 +558,7 @@ def _run_row_segment(
             if before_step is not None and op.name != plan.accumulates:
                 before_step(op)
             arrays = {
-                name: read(name, need, op.name)
+                name: read(name, need, op.name, step.strip)
                 for name, need in zip(op.inputs, step.inputs, strict=True)
                 if need is not None
             }
@@ -568,21 +568,22 @@ def _run_row_segment(
                 if result is None:
                     continue  # not the last row: nothing written yet
             else:
-                region = plan.region(step.tensor, (step.row, step.row + step.rows))
+                region = plan.step_output(step)
                 result = _run_step(graph, op, arrays, OpStep(op.name, region, step.inputs, step.pads))
                 if step.channels is not None:  # a call on a slice of the output channels computes those
                     result = result[..., slice(*step.channels)]
         rows = slice(step.row, step.row + step.rows)
         channels = slice(*step.channels) if step.channels is not None else slice(None)
+        cols = slice(*step.columns) if step.columns is not None else slice(None)
         if step.tensor == plan.stage_output:
-            stage_output[:, rows, ..., channels] = result
-            written[rows, channels] += 1
+            stage_output[:, rows, cols, channels] = result
+            written[rows, cols, channels] += 1
         else:
             for k in range(step.rows):
                 ring.write(step.row + k, result[0, k])
         if keep and step.op is not None:
             full = assembled.setdefault(step.tensor, np.zeros(graph.tensor(step.tensor).shape, result.dtype))
-            full[:, rows, ..., channels] = result
+            full[:, rows, cols, channels] = result
     if not (written == 1).all():
         raise ScheduleError(f"internal error: the rows do not write every row of {plan.stage_output!r} once")
     assembled[plan.stage_output] = stage_output
@@ -630,14 +631,17 @@ class _Ring:
         if not 0 <= position < len(self.held):
             raise ScheduleError(f"internal error: row {row} of {self.name!r} falls outside its ring of "
                                 f"{len(self.held)} rows from row {self.origin}")  # fmt: skip
-        self.data[position] = values
+        self.data[position, : values.shape[0]] = values  # a strip's columns from the ring's first
         self.held[position] = row
 
-    def read(self, need: Region, op: str) -> np.ndarray:
+    def read(self, need: Region, op: str, columns: tuple[int, int]) -> np.ndarray:
         if need.is_empty:
             shape = (1, max(need.height, 0), max(need.width, 0), self.data.shape[2])
             return np.zeros(shape, self.data.dtype)
         first = need.y0 - self.origin
+        if need.x0 < columns[0] or need.x1 > columns[1]:
+            raise ScheduleError(f"internal error: op {op!r} reads columns [{need.x0}, {need.x1}) of {self.name!r}, "
+                                f"its ring holds [{columns[0]}, {columns[1]})")  # fmt: skip
         if (
             first < 0
             or need.y1 - self.origin > len(self.held)
@@ -645,4 +649,5 @@ class _Ring:
         ):
             raise ScheduleError(f"internal error: op {op!r} reads rows [{need.y0}, {need.y1}) of {self.name!r}, "
                                 f"but its ring holds rows {self.held.tolist()}")  # fmt: skip
-        return self.data[None, first : first + need.height, need.x0 : need.x1].copy()
+        x0 = need.x0 - columns[0]
+        return self.data[None, first : first + need.height, x0 : x0 + need.width].copy()

@@ -302,7 +302,7 @@ def profile(
             counted = row_stage_bytes(graph, part, "counted")
             for name in part.stage_ops:
                 stage_streamed[name], stage_counted[name] = streamed, counted
-                stage_macs[name] = op_macs(graph, graph.op(name))
+                stage_macs[name] = part.op_macs_run.get(name, op_macs(graph, graph.op(name)))
         elif not part.is_per_layer:
             streamed = patch_stage_op_bytes(graph, part, rules, "streamed")
             counted = patch_stage_op_bytes(graph, part, rules, "counted")

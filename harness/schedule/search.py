@@ -177,9 +177,11 @@ def search(
     scratch: ScratchFn = reference_scratch,
     inplace: InplacePolicy = DEFAULT_INPLACE,
     rules: MemoryRules = PAPER_RULES,
+    strips: tuple[int, ...] = (),
 ) -> SearchResult:
     """Every schedule of ``graph`` with its SRAM need and MACs, ranked (see the module docstring);
-    ``rows``: method "segments" also searches row-streamed segments; ``points``: these schedules only
+    ``rows``: method "segments" also searches row-streamed segments (``strips``: also in that many column
+    strips, segment_search.segment_options); ``points``: these schedules only
     ((p, n), labels or Schedules: another search's candidates, in another input mode, say)."""
     _check_mode(input_mode)
     if memory not in ("arena", "analytic"):
@@ -202,7 +204,13 @@ def search(
     elif method == "segments":
         costs = ArenaCosts(scratch, inplace) if memory == "arena" else None
         paths, rejected = search_points(
-            graph, input_mode, patches=tuple(p for p in patches if p > 1), rows=rows, rules=rules, arena=costs
+            graph,
+            input_mode,
+            patches=tuple(p for p in patches if p > 1),
+            rows=rows,
+            rules=rules,
+            arena=costs,
+            strips=strips,
         )
         # a global pool's conv on the fewest channels a call costs least; as many as the arena allows
         found = [widen_slices(graph, path.schedule, lambda s: arena_of(s)[1].arena_bytes) for path in paths]

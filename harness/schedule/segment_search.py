@@ -60,11 +60,13 @@ class SegmentOption:
     memory: int  # analytic bytes: the most any of its layers needs run this way
     macs: int  # its layers' MACs run this way (recomputation included)
     ch: int = 0  # rows: output channels per call of the conv feeding its global pool (0: all)
+    strips: int = 1  # rows: column strips (the halo columns between them recomputed)
 
     def label(self) -> str:
         if self.kind == PER_LAYER:
             return f"per-layer {self.start}..{self.end - 1}"
-        return f"{self.kind} p={self.p} layers {self.start}..{self.end - 1}"
+        strips = f" strips={self.strips}" if self.strips > 1 else ""
+        return f"{self.kind} p={self.p}{strips} layers {self.start}..{self.end - 1}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,13 @@ class SegmentPath:
                 segments[-1] = Segment(PER_LAYER, segments[-1].n + n)
             else:
                 segments.append(
-                    Segment(option.kind, n, option.p if option.kind == PATCH else 1, ch=option.ch)
+                    Segment(
+                        option.kind,
+                        n,
+                        option.p if option.kind == PATCH else 1,
+                        ch=option.ch,
+                        strips=option.strips,
+                    )
                 )
         return Schedule(tuple(segments))
 
@@ -178,11 +186,14 @@ def segment_options(
     rows: bool = True,
     rules: MemoryRules = PAPER_RULES,
     arena: ArenaCosts | None = None,
+    strips: tuple[int, ...] = (),
 ) -> tuple[list[SegmentOption], list[tuple[str, str]]]:
     """The segments of ``graph`` the plans support, with their costs; and those refused, as (segment,
     why). Per-layer: every layer alone (the image counted: per-layer inference reads it whole). Patch: the
     first n layers on a p x p grid; rows: every span of layers row-streamed (``input_mode``: the image
-    streamed or counted, where a segment reads it).
+    streamed or counted, where a segment reads it), and with ``strips`` each span of at most
+    STRIP_LAYERS layers whose input map is wide enough (MIN_STRIP_COLUMNS a strip) also in that many column
+    strips (rings a strip wide, the halo columns recomputed).
 
     Memory: the paper's analytic bytes (``rules``); with ``arena``, what the arena planner's buffers
     occupy at the segment's steps (``ArenaCosts``: kernel scratch and the planner's in-place choices
@@ -203,21 +214,30 @@ def segment_options(
         for index, layer in enumerate(per_layer)
     ]
     rejected = []
-    spans = [(p, 0, n) for p in patches for n in range(1, len(graph.layers) + 1)]
+    spans = [(p, 0, n, 1) for p in patches for n in range(1, len(graph.layers) + 1)]
     if rows:
         spans += [
-            (1, start, end)
+            (1, start, end, 1)
             for start in range(len(graph.layers))
             for end in range(start + 1, len(graph.layers) + 1)
         ]
-    for p, start, end in spans:
+        spans += [
+            (1, start, end, q)
+            for start in range(len(graph.layers))
+            for end in range(start + 1, min(start + STRIP_LAYERS, len(graph.layers)) + 1)
+            for q in strips
+            if _input_columns(graph, start) >= q * MIN_STRIP_COLUMNS
+        ]
+    for p, start, end, q in spans:
         kind = PATCH if p > 1 else ROWS
-        ch = smallest_slice(graph, start, end) if kind == ROWS else 0
-        segment = Segment(kind, end - start, p, ch=ch)
+        ch = smallest_slice(graph, start, end) if kind == ROWS and q == 1 else 0
+        segment = Segment(kind, end - start, p, ch=ch, strips=q)
         schedule = Schedule(((Segment(PER_LAYER, start),) if start else ()) + (segment,))
         try:
             plan = (
-                make_plan(graph, p, end) if kind == PATCH else make_row_plan(graph, end - start, start, 1, ch)
+                make_plan(graph, p, end)
+                if kind == PATCH
+                else make_row_plan(graph, end - start, start, 1, ch, q)
             )
             planned = arena.plan(graph, schedule, input_mode) if arena else None
         except ScheduleError as error:
@@ -232,8 +252,18 @@ def segment_options(
                 for layer in stage
             )
         macs = sum(layer.macs_scheduled for layer in stage)
-        options.append(SegmentOption(start, end, kind, p, need, macs, ch))
+        options.append(SegmentOption(start, end, kind, p, need, macs, ch, q))
     return options, rejected
+
+
+STRIP_LAYERS = 6  # the longest span the search tries in column strips
+MIN_STRIP_COLUMNS = 16  # input columns a strip gets at least
+
+
+def _input_columns(graph: Graph, start: int) -> int:
+    """Columns of the map layer ``start`` reads (its first op's first input; 0 if not a map)."""
+    shape = graph.tensor(graph.layers[start][0].inputs[0]).shape
+    return shape[2] if len(shape) == 4 else 0
 
 
 SMALLEST_SLICE = 16  # output channels per call the search tries first for the conv feeding a global pool
@@ -303,9 +333,10 @@ def search_points(
     rules: MemoryRules = PAPER_RULES,
     slack: float = DEFAULT_SLACK,
     arena: ArenaCosts | None = None,
+    strips: tuple[int, ...] = (),
 ) -> tuple[tuple[SegmentPath, ...], list[tuple[str, str]]]:
     """The boundary graph's Pareto paths of ``graph`` (with ``slack``) and the segments refused."""
     options, rejected = segment_options(
-        graph, input_mode, patches=patches, rows=rows, rules=rules, arena=arena
+        graph, input_mode, patches=patches, rows=rows, rules=rules, arena=arena, strips=strips
     )
     return pareto_paths(len(graph.layers), options, slack), rejected

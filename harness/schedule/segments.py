@@ -121,7 +121,7 @@ def make_schedule_plan(graph: Graph, schedule: Schedule | str) -> PatchPlan | St
             if segment.kind == "patches":
                 parts.append(make_plan(graph, segment.p, segment.n))
             elif segment.kind == "rows":
-                parts.append(make_row_plan(graph, segment.n, start, segment.g, segment.ch))
+                parts.append(make_row_plan(graph, segment.n, start, segment.g, segment.ch, segment.strips))
         except ScheduleError as err:
             raise ScheduleError(f"{where} (layers {start}..{start + segment.n - 1}): {err}") from None
         start += segment.n

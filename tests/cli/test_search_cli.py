@@ -105,6 +105,7 @@ def test_a_budget_nothing_fits_is_a_result_with_the_shortfall(capsys):
         (["--max-overhead", "x%"], "MAC overhead 'x%' not understood"),
         (["--objective", "fewest-macs"], "fewest-macs needs a budget: give --sram-budget or --target"),
         (["--target", "stm32f999"], "stm32f999"),
+        (["--strips", "1"], "--strips '1' not understood"),
     ],
 )
 def test_bad_search_options_are_one_clear_line(capsys, argv, message):

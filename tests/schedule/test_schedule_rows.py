@@ -228,6 +228,42 @@ def test_channel_slices_only_where_a_conv_feeds_the_global_pool(label, message):
         make_schedule_plan(pooled, "rows n=2 ch=2")
 
 
+@pytest.mark.parametrize(
+    "label", ["rows n=5 strips=3 + rows n=2", "rows n=3 g=2 strips=2 + rows n=2 strips=2"]
+)
+def test_column_strips_are_bit_exact_with_rings_a_strip_wide(label):
+    """strips=: the segment's output in column strips run one after the other, each row by row over the
+    columns it needs: rings a strip wide (the widest strip's), the halo columns recomputed and counted."""
+    graph = models.get_model("mbv2-w0.35-r48")
+    plan = make_schedule_plan(graph, label)
+    _assert_exact(graph, plan, _input(graph))
+    full = make_schedule_plan(graph, label.replace(" strips=3", "").replace(" strips=2", ""))
+    striped = [(part, whole) for part, whole in zip(plan.parts, full.parts, strict=True) if part.strips > 1]
+    assert striped
+    for part, whole in striped:
+        assert part.capacity.keys() == whole.capacity.keys()
+        image = graph.inputs[0]
+        for name in part.capacity:  # the image's rows are loaded whole
+            assert (part.widths[name] < whole.widths[name]) == (name != image), name
+        assert {step.strip for step in part.steps} == set(range(part.strips))
+        strips = [part.columns(part.stage_output, k) for k in range(part.strips)]
+        assert [a for a, _ in strips[1:]] == [b for _, b in strips[:-1]]  # they tile the output's columns
+    assert plan.macs > full.macs == full.macs_per_layer
+    assert sum(layer.macs_scheduled for layer in profile(graph, plan).layers) == plan.macs
+    assert profile(graph, plan).peak() < profile(graph, full).peak()
+
+
+def test_column_strips_refused_where_they_cannot_run():
+    graph = models.get_model("mbv2-w0.35-r48")
+    with pytest.raises(ScheduleError, match="global average pool runs full-width rows only"):
+        make_schedule_plan(graph, "rows n=8 + per-layer n=10 + rows n=2 strips=2")
+    with pytest.raises(ScheduleError, match="leave a strip empty"):
+        make_schedule_plan(graph, "rows n=1 + per-layer n=16 + rows n=1 strips=4")  # a 2-column map
+    assert parse_schedule("rows n=3 g=2 strips=2").segments[0].strips == 2
+    with pytest.raises(ScheduleNameError, match="strips=0"):
+        parse_schedule("rows n=3 strips=0")
+
+
 def test_a_global_pool_runs_row_by_row_only_at_the_end_of_its_segment():
     graph = build_stack(
         [LayerSpec("conv", 3, 1, channels=6), LayerSpec("avg_pool", 7, 1, padding="VALID"), LayerSpec("conv", 1, 1)],
