@@ -1345,6 +1345,9 @@ static PB_ALWAYS_INLINE void window_column_3x9(const int8_t *src, int32_t in_rs,
     const uint32_t groups[6] = {pb_read_u32(r0), pb_read_u32(r0 + 4), (uint8_t)r0[8] | pb_read_u32(r1) << 8,
                                 pb_read_u32(r1 + 3), h1 | (uint32_t)h2 << 16, pb_read_u32(r2 + 2)};
     uint32_t *dst = cols + 2 * col;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 6 /* the groups stay in registers */
+#endif
     for (int32_t g = 0; g < 6; ++g, dst += 2 * PB_BLOCK_COLS) {
         const uint32_t x02 = pb_sxtab16(offset2, groups[g]), x13 = pb_sxtab16_ror8(offset2, groups[g]);
         dst[0] = doubled ? pb_sadd16(x02, x02) : x02;
