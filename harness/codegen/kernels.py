@@ -214,7 +214,9 @@ def scratch_bytes(
         # plane kernel runs only where its rows fit the group's weights plus the ring of delayed rows
         # (depthwise_inplace_scratch_bytes), so the part before that ring stays the group's weights
         group = 8 * kh * kw
-        plane = 0 if in_place else depthwise_plane_bytes(input_shape[-2], kh, kw)
+        # (3x3 planes run on maps of at least 12 x 12 outputs, so from 10 x 10 inputs)
+        small = kh == 3 and min(input_shape[1], input_shape[2]) < 10
+        plane = 0 if in_place or small else depthwise_plane_bytes(input_shape[-2], kh, kw)
         return max(group, plane) + ALIGNMENT_SLACK
     _, in_features = filter_shape
     batches = int(np.prod(input_shape, dtype=np.int64)) // in_features
@@ -222,11 +224,11 @@ def scratch_bytes(
 
 
 def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
-    """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, square 5x5 and
-    7x7 windows) takes on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words)
+    """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, square 3x3, 5x5
+    and 7x7 windows) takes on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words)
     and kh plane rows of in_w + 2 * kw + 6 int16 columns, rounded up to even (its pads < kw, stride <= 2, the
     reads of a block of four outputs); 0 for other windows."""
-    if kh != kw or kw not in (5, 7):
+    if kh != kw or kw not in (3, 5, 7):
         return 0
     columns = (in_w + 2 * kw + 6 + 1) // 2 * 2
     return 4 * kh * ((kw + 1) // 2) + kh * 2 * columns

@@ -163,6 +163,41 @@ def _depthwise_run_cases(rng):
     return calls, inputs
 
 
+def _plane3_cases(rng):
+    """The 3x3 channel planes (pb_depthwise_conv_dsp.c dw_planes3: stride 1, maps of at least 12 x 12
+    outputs): its assembly blocks with the full int8 range, act_max alone and both bounds, out_w % 4 = 0..3
+    (the last outputs as one more block), pads of 0..2 (the planes' odd and even first columns), channels
+    that do not take the SMMLAR form (shift -1: the C blocks), out of place on strided rows and in place."""
+    calls, inputs = [], {}
+    for index, (pads, (in_h, in_w), cin, act, in_place) in enumerate(
+        [((1, 1, 1, 1), (12, 13), 5, "both", False), ((2, 0, 0, 2), (12, 15), 3, "max", False),
+         ((1, 1, 1, 1), (12, 14), 6, "max", True), ((1, 1, 2, 0), (13, 14), 4, "full", True)]
+    ):  # fmt: skip
+        full_w = in_w + (0 if in_place else 3)
+        full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
+        q = _requant(rng, cin, 9, large=False)
+        shifts = np.array(q.shifts)
+        shifts[index % cin] = -1  # one channel in the C blocks
+        act_min, act_max = {"full": (-128, 127), "max": (-128, int(rng.integers(0, 100))),
+                            "both": (int(rng.integers(-100, -20)), int(rng.integers(0, 100)))}[act]  # fmt: skip
+        q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, shifts, act_min, act_max)
+        out_h, out_w = in_h + pads[0] + pads[1] - 2, in_w + pads[2] + pads[3] - 2
+        call = KernelCall(
+            f"d{index}_dw3s1_{in_h}x{in_w}x{cin}" + ("_inplace" if in_place else ""),
+            "depthwise",
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, (1, 3, 3, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cin).astype(np.int32),
+            Region(in_h, in_w, cin, out_h, out_w, cin, *pads, in_row_stride=0 if in_place else full_w * cin),
+            Window(3, 3, 1, 1),
+            in_place=in_place,
+        )
+        calls.append(call)
+        inputs[call.name] = full[:, :, :in_w, :]
+    return calls, inputs
+
+
 def _pointwise_block_cases(rng):
     """The 1x1 kernel's assembly loop enters its 4-group body at each of the four offsets (in_c / 4 groups
     mod 4 = 0, 1, 2, 3, and a single group), with k % 4 tails, odd out_c, pixel counts that leave 4-, 3-, 2- and
@@ -287,6 +322,9 @@ def _cases():
     calls_runs, inputs_runs = _depthwise_run_cases(rng)
     calls += calls_runs
     inputs.update(inputs_runs)
+    calls_planes, inputs_planes = _plane3_cases(rng)
+    calls += calls_planes
+    inputs.update(inputs_planes)
     for index, (batches, in_features, out_features) in enumerate([(1, 37, 5), (2, 64, 10), (3, 24, 5)]):
         q = _requant(rng, out_features, in_features, large=index == 2)
         calls.append(

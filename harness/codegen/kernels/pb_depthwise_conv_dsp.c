@@ -5,11 +5,13 @@
  *
  * Two paths. The group kernel (dw_dsp) works on four channels at a time: one word of input, one word of
  * weights, SMLABB/SMLATT per channel; the channel group's weights are widened to int16 once, in scratch;
- * it takes every shape. The channel planes (dw_planes, below) take one channel at a time from int16 copies
- * of its input rows, two taps per SMLAD: 5x5 and 7x7 windows at stride 1 on maps of at least 16 x 16
- * outputs, where they take fewer instructions (bench_kernels --depthwise sets the two side by side).
+ * it takes every shape. The channel planes (dw_planes, dw_planes3, below) take one channel at a time from
+ * int16 copies of its input rows, two taps per SMLAD: 3x3, 5x5 and 7x7 windows at stride 1 on maps of at
+ * least 12 x 12 (3x3) or 16 x 16 outputs, where they take fewer instructions (bench_kernels --depthwise sets
+ * the two side by side).
  * (Its own file, apart from pb_conv_dsp.c, so the two can be tuned independently.)
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -228,6 +230,11 @@ typedef struct {
     uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
 } dw_group;
 
+/* A run of output pixels of one row whose windows the map's left or right edge may clip (dw_edge_pixels). */
+typedef struct {
+    int32_t ox_from, ox_to, stride, pad_left, in_w;
+} dw_edge_span;
+
 #if PB_DSP_NATIVE
 /* dw_interior_run for square 3x3 and 5x5 windows: the whole window in one assembly block, whose input and
  * weight pointers come back as the next output's (the row step and the step to the next window read from
@@ -363,9 +370,61 @@ static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_
     }
 }
 
-/* Two int16 lanes doubled (each lane's double fits int16: the lanes hold int8 weights): the shift carries
- * the low lane's sign bit into bit 16, which the mask drops. */
-static inline uint32_t double_lanes(uint32_t v) { return (v << 1) & 0xFFFEFFFEu; }
+/* Output pixels ox_from .. ox_to - 1 of one output row of a doubled group, at dilation 1, whose windows the
+ * map's left or right edge may clip (all of a row on maps narrower than a window): in_row is the group's
+ * first valid window row at input column 0, w_row that row's widened weights, `rows` the valid window rows.
+ * Each pixel's valid columns, then per window row one assembly block of that many taps as the interior
+ * runs', the requantization of requant4_doubled_ldm. The edge pixels took the C tap loop in dw_dsp, whose
+ * per-pixel bookkeeping spilled (5x5 on 6 x 6 maps: 3.91 -> 3.33 instructions per MAC on M7). */
+static PB_NOINLINE void dw_edge_pixels(const dw_group *g, const int8_t *in_row, const uint32_t *w_row, int32_t rows,
+                                       int32_t kw, const dw_edge_span *span, int8_t *out, int32_t clamp) {
+    const uint32_t offset2 = g->offset2;
+    const int32_t tap_step = g->tap_step;
+    for (int32_t ox = span->ox_from; ox < span->ox_to; ++ox) {
+        const int32_t ix0 = ox * span->stride - span->pad_left;
+        const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+        const int32_t kx1 = span->in_w - ix0 < kw ? span->in_w - ix0 : kw;
+        const int32_t cols = kx1 - kx0, skip = 2 * (kw - cols);
+        const int32_t live_rows = cols > 0 ? rows : 0; /* (a window wholly in the padding: the bias) */
+        const int8_t *px = in_row + (ix0 + kx0) * tap_step;
+        const uint32_t *pw = w_row + 2 * kx0;
+        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+#if PB_DSP_NATIVE
+        /* px has moved 2 taps along the row after 4 or 5 taps, 4 after 6 or 7 */
+        const int32_t row_advance = g->row_step - (cols <= 3 ? 0 : cols <= 5 ? 2 : 4) * tap_step;
+        uint32_t x, x13, w02, w13;
+#define PB_DW_TAP_NEXT_1 "add     %[px], %[px], %[ts], lsl #1\n" PB_DW_TAP_ASM("[%[px], %[ts]]")
+        for (int32_t ky = 0; ky < live_rows; ++ky) {
+            switch (cols) {
+            case 1: PB_DW_ROW_ASM(PB_DW_TAP_ASM("[%[px]]")); break;
+            case 2: PB_DW_ROW_ASM(PB_DW_TAP_ASM("[%[px]]") PB_DW_TAP_ASM("[%[px], %[ts]]")); break;
+            case 3: PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2); break;
+            case 4: PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2 PB_DW_TAP_NEXT_1); break;
+            case 5: PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2); break;
+            case 6: PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2 PB_DW_TAP_NEXT_1); break;
+            default: PB_DW_ROW_ASM(PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2 PB_DW_TAPS_NEXT_2); break;
+            }
+            px += row_advance;
+            pw += skip;
+        }
+#undef PB_DW_TAP_NEXT_1
+        uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, g->cr);
+#else
+        int32_t acc0 = a0, acc1 = a1, acc2 = a2, acc3 = a3;
+        for (int32_t ky = 0; ky < live_rows; ++ky, px += g->row_step, pw += skip) {
+            const int8_t *p = px;
+            for (int32_t kx = 0; kx < cols; ++kx, p += tap_step, pw += 2) {
+                PB_DW_TAP(p, pw);
+            }
+        }
+        uint32_t packed = requant4_doubled(acc0, acc1, acc2, acc3, g->cr);
+#endif
+        if (clamp) {
+            packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+        }
+        pb_write_u32(out + ox * g->out_step, packed);
+    }
+}
 
 /* Where output row oy of a group goes: its place (in_place 0, or a direct row of the in-place schedule) or
  * its slot in the ring of delayed rows (see pb_depthwise_conv_inplace.c); *step: bytes from pixel to pixel. */
@@ -455,12 +514,22 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             const int32_t b = bias ? bias[c + i] : 0;
             group.bias[i] = doubled ? 2 * b : b;
         }
-        /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]). */
-        for (int32_t t = 0; t < kh * kw; ++t) {
-            const uint32_t wt = pb_read_u32(filter + t * channels + c);
-            const uint32_t w02 = pb_sxtb16(wt), w13 = pb_sxtb16_ror8(wt);
-            wbuf[2 * t] = doubled ? double_lanes(w02) : w02;
-            wbuf[2 * t + 1] = doubled ? double_lanes(w13) : w13;
+        /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]); doubled
+         * by adding the bytes once more (SXTAB16: each lane's double fits int16). Two loops, so that the
+         * test is not in each tap's (on 2 x 2 maps the widening is a tenth of the call). */
+        const int8_t *f = filter + c;
+        if (doubled) {
+            for (uint32_t *wb = wbuf, *end = wbuf + 2 * kh * kw; wb != end; wb += 2, f += channels) {
+                const uint32_t wt = pb_read_u32(f);
+                wb[0] = pb_sxtab16(pb_sxtb16(wt), wt);
+                wb[1] = pb_sxtab16_ror8(pb_sxtb16_ror8(wt), wt);
+            }
+        } else {
+            for (uint32_t *wb = wbuf, *end = wbuf + 2 * kh * kw; wb != end; wb += 2, f += channels) {
+                const uint32_t wt = pb_read_u32(f);
+                wb[0] = pb_sxtb16(wt);
+                wb[1] = pb_sxtb16_ror8(wt);
+            }
         }
         int32_t oldest = 0;
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
@@ -471,20 +540,44 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             int32_t out_step;
             int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
             group.out_step = out_step;
+            if (doubled && kw >= 5 && dh == 1 && dw == 1 && ky1 > ky0) {
+                /* the left edge pixels, the interior run, the right edge pixels (5x5 and 7x7 windows: on 3x3
+                 * windows the calls cost what the C tap loop below takes for their two or three columns) */
+                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
+                /* the group as the run of the valid window rows, restored after (as below) */
+                group.kh = ky1 - ky0;
+                group.weights = wbuf + 2 * ky0 * kw;
+                dw_edge_span span = {0, ox_first, w->stride_w, r->pad_left, r->in_w};
+                if (ox_first > 0) {
+                    dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &span, out_row, !full_range);
+                }
+                if (ox_first < ox_end) {
+                    dw_interior(&group, in_row + (ox_first * w->stride_w - r->pad_left) * in_c,
+                                out_row + ox_first * out_step, ox_end - ox_first, kw, !full_range);
+                }
+                if (ox_end < r->out_w) {
+                    span.ox_from = ox_end;
+                    span.ox_to = r->out_w;
+                    dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &span, out_row, !full_range);
+                }
+                group.kh = kh;
+                group.weights = wbuf;
+                oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
+                continue;
+            }
             for (int32_t ox = 0; ox < r->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - r->pad_left;
                 if (doubled && ky1 > ky0 && ox == ox_first && ox_first < ox_end) {
                     /* the columns whose window is inside, as one run; in the top and bottom border rows a
-                     * run of the window rows ky0..ky1 - 1 (a group with fewer rows, the weights from row ky0) */
+                     * run of the window rows ky0..ky1 - 1 (the group with fewer rows, the weights from row ky0,
+                     * restored after: a copy of the group would take a hundred bytes of dw_dsp's frame, on
+                     * the deepest stack path) */
                     const int8_t *in = input + (iy0 + ky0 * dh) * in_rs + ix0 * in_c + c;
-                    if (rows_inside) {
-                        dw_interior(&group, in, out_row + ox * out_step, ox_end - ox_first, kw, !full_range);
-                    } else {
-                        dw_group rows = group;
-                        rows.kh = ky1 - ky0;
-                        rows.weights = wbuf + 2 * ky0 * kw;
-                        dw_interior(&rows, in, out_row + ox * out_step, ox_end - ox_first, kw, !full_range);
-                    }
+                    group.kh = ky1 - ky0;
+                    group.weights = wbuf + 2 * ky0 * kw;
+                    dw_interior(&group, in, out_row + ox * out_step, ox_end - ox_first, kw, !full_range);
+                    group.kh = kh;
+                    group.weights = wbuf;
                     ox = ox_end - 1;
                     continue;
                 }
@@ -679,16 +772,18 @@ static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
 static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
     const int32_t k = w->kernel_w;
     /* Where the planes take fewer instructions than the group kernel (bench_kernels): 5x5 and 7x7 windows
-     * on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more): on small maps most taps are padding,
-     * which the group kernel skips and a plane computes; 3x3 windows leave a quarter of the SMLAD lanes
-     * empty; at stride 2 (5x5 on 80 x 80: 3.29 against 2.76 instructions per MAC) each output costs two
+     * on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more), 3x3 windows on 12 x 12 and more (on
+     * 9 x 9 and 10 x 10 the same as the group kernel: each channel's rows and calls cost as much as its
+     * blocks gain): on small maps most taps are padding, which the group kernel skips and a plane
+     * computes; at stride 2 (5x5 on 80 x 80: 3.29 against 2.76 instructions per MAC) each output costs two
      * plane columns to fill. PB_DEPTHWISE_PLANES=0 turns the path off (bench_kernels' "before"). */
 #if defined(PB_DEPTHWISE_PLANES) && !PB_DEPTHWISE_PLANES
     return 0;
 #endif
-    return r->in_c == r->out_c && w->kernel_h == k && (k == 5 || k == 7) && w->stride_w == 1 && w->stride_h == 1 &&
-           w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
-           r->pad_top < k && r->out_w >= 16 && r->out_h >= 16;
+    const int32_t least = k == 3 ? 12 : 16; /* (harness.codegen.kernels.scratch_bytes reserves from 10 x 10 inputs) */
+    return r->in_c == r->out_c && w->kernel_h == k && (k == 3 || k == 5 || k == 7) && w->stride_w == 1 &&
+           w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
+           r->pad_top < k && r->out_w >= least && r->out_h >= least;
 }
 
 /* In place: every output row writes only input rows the ring holds by then (see above). */
@@ -807,34 +902,240 @@ static PB_ALWAYS_INLINE void dw_plane_row(const int16_t *const *rows, const uint
 PB_DW_PLANE_ROW_INSTANCE(5, 1)
 PB_DW_PLANE_ROW_INSTANCE(7, 1)
 
-/* Plane row `row` of the ring: input row iy of channel c (its columns from -pad_left on), or the zero point
- * where the row or column is padding. */
-static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, const int8_t *input, int32_t in_rs,
-                          int32_t iy, int32_t c, int8_t zero_point) {
-    uint32_t *words = (uint32_t *)(void *)row; /* the ring and its rows are word aligned */
-    const uint32_t zero_points = (uint16_t)zero_point * 0x10001u;
-    int32_t j = 0;
-    for (; j + 2 <= columns / 2; j += 2) { /* one STRD per two words */
-        words[j] = zero_points;
-        words[j + 1] = zero_points;
+/* ---- 3x3 channel planes ------------------------------------------------------------------------------
+ *
+ * 3x3 windows at stride 1 on the same planes: four outputs of a block (plane columns 4b .. 4b + 5) from
+ * three aligned words per window row, [x0 x1] [x2 x3] [x4 x5], and two weight words, [w0 w1] and [w1 w2]:
+ *   out0 = SMLAD([x0 x1], [w0 w1]) + x2 * w2 (SMLABT with [w1 w2])
+ *   out1 = x1 * w0 (SMLATB)        + SMLAD([x2 x3], [w1 w2])
+ *   out2 = SMLAD([x2 x3], [w0 w1]) + x4 * w2
+ *   out3 = x3 * w0                 + SMLAD([x4 x5], [w1 w2])
+ * 8 multiply-accumulates and 2 loads for 12 MACs a window row, where the group kernel takes 24
+ * instructions (the pairing of the 5x5 / 7x7 blocks would take 6 unaligned loads and 8 SMLADs). */
+typedef struct {
+    int32_t multiplier, add2, shift; /* the channel's pb_channel_requant_x2 (one LDM at offset 0) */
+    int32_t bias;                    /* doubled, the input offset folded in */
+    uint32_t act_min4, act_max4;     /* act_min / act_max in each byte */
+    int32_t channels;                /* bytes from one output to the next */
+    const int16_t *rows[3];          /* the window rows' planes at the first block's column */
+    int8_t *out;
+    int32_t blocks;      /* >= 1 */
+    uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
+} dw_plane3_job;
+
+/* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
+static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b, int32_t bias, int32_t acc[4]) {
+    int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    for (int32_t r = 0; r < 3; ++r) {
+        const int16_t *p = job->rows[r] + 4 * b;
+        const uint32_t x01 = pb_read_u32(p), x23 = pb_read_u32(p + 2), x45 = pb_read_u32(p + 4);
+        const uint32_t w01 = job->weights[2 * r], w12 = job->weights[2 * r + 1];
+        a0 = pb_smlabt(x23, w12, pb_smlad(x01, w01, a0));
+        a1 = pb_smlad(x23, w12, pb_smlatb(x01, w01, a1));
+        a2 = pb_smlabt(x45, w12, pb_smlad(x23, w01, a2));
+        a3 = pb_smlad(x45, w12, pb_smlatb(x23, w01, a3));
     }
-    if (j < columns / 2) {
-        words[j] = zero_points;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+#if PB_DSP_NATIVE
+/* The job's blocks in one assembly loop (a channel's output row, its last out_w % 4 outputs left to C):
+ * r0-r2 the window rows, r3 the output, r12 the blocks left, lr the job, r4-r7 the sums (the first window
+ * row's multiply-accumulates start from the bias in r7, the last sum that row writes), r8-r11 the input and
+ * weight words and then the requantization values (pb_requant_x2 + SSAT, requant4_doubled's
+ * instructions). 60 instructions a block of 36 MACs with the full int8 range; the clamping instances pack
+ * the four outputs and clamp them by SSUB8/SEL as clamp_bytes (act_max alone 9 more, both bounds 11). */
+#define PB_DW_PLANE3_ROW(row, offset, s0, s1, s2, s3)                                                        \
+    "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
+    "ldrd    r8, r9, [" row "], #8\n"                                                                        \
+    "smlad   r4, r8, r10, " s0 "\n"                                                                          \
+    "smlatb  r5, r8, r10, " s1 "\n"                                                                          \
+    "ldr     r8, [" row "]\n"                                                                                \
+    "smlabt  r4, r9, r11, r4\n"                                                                              \
+    "smlad   r5, r9, r11, r5\n"                                                                              \
+    "smlad   r6, r9, r10, " s2 "\n"                                                                          \
+    "smlatb  r7, r9, r10, " s3 "\n"                                                                          \
+    "smlabt  r6, r8, r11, r6\n"                                                                              \
+    "smlad   r7, r8, r11, r7\n"
+#define PB_DW_PLANE3_REQUANT(a)                                                                              \
+    "add     r11, r9, " a ", asr #31\n"                                                                      \
+    "smmlar  " a ", " a ", r8, r11\n"                                                                        \
+    "asr     " a ", " a ", r10\n"                                                                            \
+    "ssat    " a ", #8, " a "\n"
+#define PB_DW_PLANE3_STORE_EACH                                                                              \
+    "ldr     r10, [lr, #24]\n"                                                                               \
+    "strb    r4, [r3]\n"                                                                                     \
+    "strb    r5, [r3, r10]\n"                                                                                \
+    "strb    r6, [r3, r10, lsl #1]\n"                                                                        \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "strb    r7, [r3, r10]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"
+#define PB_DW_PLANE3_PACK                                                                                    \
+    "bfi     r4, r5, #8, #8\n"                                                                               \
+    "bfi     r4, r6, #16, #8\n"                                                                              \
+    "bfi     r4, r7, #24, #8\n"                                                                              \
+    "ldrd    r8, r9, [lr, #16]\n"
+#define PB_DW_PLANE3_MIN "ssub8   r10, r4, r8\n" "sel     r4, r4, r8\n"
+#define PB_DW_PLANE3_MAX "ssub8   r10, r4, r9\n" "sel     r4, r9, r4\n"
+#define PB_DW_PLANE3_STORE_PACKED                                                                            \
+    "ldr     r10, [lr, #24]\n"                                                                               \
+    "strb    r4, [r3]\n"                                                                                     \
+    "lsr     r11, r4, #8\n"                                                                                  \
+    "strb    r11, [r3, r10]\n"                                                                               \
+    "lsr     r11, r4, #16\n"                                                                                 \
+    "strb    r11, [r3, r10, lsl #1]\n"                                                                       \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "lsr     r11, r4, #24\n"                                                                                 \
+    "strb    r11, [r3, r10]\n"                                                                               \
+    "add     r3, r3, r10, lsl #1\n"
+#define PB_DW_PLANE3_ASM(name, outputs)                                                                      \
+    __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
+        __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
+                         "mov     lr, r0\n"                                                                  \
+                         "add     r0, lr, #28\n"                                                             \
+                         "ldm     r0, {r0, r1, r2, r3, r12}\n"                                               \
+                         "1:\n"                                                                              \
+                         "ldr     r7, [lr, #12]\n"                                                           \
+                         PB_DW_PLANE3_ROW("r0", "48", "r7", "r7", "r7", "r7")                                \
+                         PB_DW_PLANE3_ROW("r1", "56", "r4", "r5", "r6", "r7")                                \
+                         PB_DW_PLANE3_ROW("r2", "64", "r4", "r5", "r6", "r7")                                \
+                         "ldm     lr, {r8, r9, r10}\n"                                                       \
+                         PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5")                               \
+                         PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")                               \
+                         outputs                                                                             \
+                         "subs    r12, r12, #1\n"                                                            \
+                         "bne     1b\n"                                                                      \
+                         "pop     {r4-r11, pc}\n");                                                          \
     }
-    if (iy < 0 || iy >= r->in_h) {
+PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH)
+PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED)
+PB_DW_PLANE3_ASM(dw_plane3_asm_clamp,
+                 PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED)
+#undef PB_DW_PLANE3_ASM
+#undef PB_DW_PLANE3_STORE_PACKED
+#undef PB_DW_PLANE3_MAX
+#undef PB_DW_PLANE3_MIN
+#undef PB_DW_PLANE3_PACK
+#undef PB_DW_PLANE3_STORE_EACH
+#undef PB_DW_PLANE3_REQUANT
+#undef PB_DW_PLANE3_ROW
+_Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, act_min4) == 16 &&
+                   offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
+                   offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, weights) == 48,
+               "dw_plane3_asm reads the job at these offsets");
+#endif
+
+/* One channel's output row of 3x3 windows (job: its rows and output set): the blocks in assembly where the
+ * channel takes the SMMLAR form, the last out_w % 4 outputs too (one more block into a word, its outputs
+ * copied out); other channels, and the host, in C. */
+#if PB_DSP_NATIVE
+static PB_ALWAYS_INLINE void dw_plane3_asm(const dw_plane3_job *job, int32_t clamp) {
+    if (clamp == 0) {
+        dw_plane3_asm_sat(job);
+    } else if (clamp == 1) {
+        dw_plane3_asm_max(job);
+    } else {
+        dw_plane3_asm_clamp(job);
+    }
+}
+#endif
+
+static PB_NOINLINE void dw_plane3_row(dw_plane3_job *job, int32_t out_w, const dw_plane_requant *cq) {
+#if PB_DSP_NATIVE
+    if (cq->doubled) {
+        const int32_t clamp = cq->act_min != PB_INT8_MIN ? 2 : cq->act_max != PB_INT8_MAX;
+        const int32_t full = out_w / 4, left = out_w % 4;
+        if (full > 0) {
+            job->blocks = full;
+            dw_plane3_asm(job, clamp);
+        }
+        if (left > 0) {
+            const int32_t channels = job->channels;
+            int8_t *out = job->out + 4 * full * channels;
+            uint32_t block;
+            job->rows[0] += 4 * full;
+            job->rows[1] += 4 * full;
+            job->rows[2] += 4 * full;
+            job->out = (int8_t *)&block;
+            job->channels = 1;
+            job->blocks = 1;
+            dw_plane3_asm(job, clamp);
+            job->channels = channels;
+            for (int32_t i = 0; i < left; ++i) {
+                out[i * channels] = (int8_t)(block >> (8 * i));
+            }
+        }
         return;
     }
-    const int32_t count = r->pad_left + r->in_w < columns ? r->in_w : columns - r->pad_left;
-    const int32_t step = r->in_c, step2 = 2 * step, step3 = 3 * step, step4 = 4 * step;
-    const int8_t *src = input + iy * in_rs + c;
-    int16_t *dst = row + r->pad_left;
-    int32_t n = count;
-    if ((r->pad_left & 1) && n > 0) { /* to a word boundary */
+#endif
+    const dw_plane_requant values = *cq;
+    for (int32_t b = 0; 4 * b < out_w; ++b) {
+        int32_t acc[4];
+        dw_plane3_sums(job, b, job->bias, acc);
+        const int32_t n = out_w - 4 * b < 4 ? out_w - 4 * b : 4;
+        int8_t *out = job->out + 4 * b * job->channels;
+        for (int32_t i = 0; i < n; ++i) {
+            out[i * job->channels] = values.doubled ? dw_plane_out(acc[i], &values, 1)
+                                                    : dw_plane_out(acc[i], &values, 0);
+        }
+    }
+}
+
+/* Channel c's requantization for the plane kernels: the SMMLAR form (doubled) where it can take it. */
+static dw_plane_requant dw_plane_channel_requant(const pb_requant *rq, int32_t c, int32_t b, int32_t taps) {
+    dw_plane_requant cq = {0, rq->multiplier[c], 0, rq->shift[c], rq->output_zero_point, rq->act_min, rq->act_max};
+    const int64_t acc_bound = (b < 0 ? -(int64_t)b : b) + (int64_t)255 * 128 * taps;
+    pb_channel_requant_x2 cr;
+    cq.doubled = pb_channel_requant_x2_prepare(rq->multiplier[c], rq->shift[c], rq->output_zero_point, acc_bound, &cr);
+    if (cq.doubled) {
+        cq.multiplier = cr.multiplier;
+        cq.add2 = cr.add2;
+        cq.shift = cr.shift;
+    }
+    return cq;
+}
+
+/* n values of one channel (src, `step` bytes apart) as int16 to dst (2-byte aligned). */
+static PB_ALWAYS_INLINE void dw_plane_copy(int16_t *dst, const int8_t *src, int32_t n, int32_t step) {
+    const int32_t step2 = 2 * step, step3 = 3 * step, step4 = 4 * step;
+    if (((uintptr_t)dst & 2) && n > 0) { /* to a word boundary */
         *dst++ = *src;
         src += step;
         --n;
     }
     uint32_t *pairs = (uint32_t *)(void *)dst;
+#if PB_DSP_NATIVE
+    if (n >= 8) { /* eight values a pass: 18 instructions (GCC's loop below took 12 per four) */
+        uint32_t *const end = pairs + 4 * (n / 8);
+        uint32_t a, b, t;
+        __asm__ volatile("1:\n"
+                         "ldrsb   %[a], [%[src]]\n"
+                         "ldrsb   %[t], [%[src], %[s1]]\n"
+                         "pkhbt   %[a], %[a], %[t], lsl #16\n"
+                         "ldrsb   %[b], [%[src], %[s2]]\n"
+                         "ldrsb   %[t], [%[src], %[s3]]\n"
+                         "pkhbt   %[b], %[b], %[t], lsl #16\n"
+                         "add     %[src], %[src], %[s2], lsl #1\n"
+                         "strd    %[a], %[b], [%[dst]], #8\n"
+                         "ldrsb   %[a], [%[src]]\n"
+                         "ldrsb   %[t], [%[src], %[s1]]\n"
+                         "pkhbt   %[a], %[a], %[t], lsl #16\n"
+                         "ldrsb   %[b], [%[src], %[s2]]\n"
+                         "ldrsb   %[t], [%[src], %[s3]]\n"
+                         "pkhbt   %[b], %[b], %[t], lsl #16\n"
+                         "add     %[src], %[src], %[s2], lsl #1\n"
+                         "strd    %[a], %[b], [%[dst]], #8\n"
+                         "cmp     %[dst], %[end]\n"
+                         "bne     1b\n"
+                         : [src] "+r"(src), [dst] "+r"(pairs), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t)
+                         : [s1] "r"(step), [s2] "r"(step2), [s3] "r"(step3), [end] "r"(end)
+                         : "memory", "cc");
+        n &= 7;
+    }
+#endif
     for (; n >= 4; n -= 4, src += step4, pairs += 2) { /* four loads, two PKHBT, one STRD */
         const int32_t x0 = src[0], x1 = src[step], x2 = src[step2], x3 = src[step3];
         pairs[0] = pb_pkhbt((uint32_t)x0, (uint32_t)x1);
@@ -846,6 +1147,38 @@ static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, con
     }
 }
 
+/* Plane row `row` of the ring: input row iy of channel c (its columns from -pad_left on), or the zero point
+ * where the row or column is padding. */
+static void dw_plane_fill(int16_t *row, int32_t columns, const pb_region *r, const int8_t *input, int32_t in_rs,
+                          int32_t iy, int32_t c, int8_t zero_point) {
+    uint32_t *words = (uint32_t *)(void *)row; /* the ring and its rows are word aligned */
+    const uint32_t zero_points = (uint16_t)zero_point * 0x10001u;
+    const int32_t inside = iy >= 0 && iy < r->in_h;
+    const int32_t count = r->pad_left + r->in_w < columns ? r->in_w : columns - r->pad_left;
+    /* the zero point in the padding columns only (all of a padding row), the words the values below
+     * share with them included */
+    const int32_t left_words = inside ? (r->pad_left + 1) / 2 : columns / 2;
+    int32_t j = 0;
+    for (; j + 2 <= left_words; j += 2) { /* one STRD per two words */
+        words[j] = zero_points;
+        words[j + 1] = zero_points;
+    }
+    if (j < left_words) {
+        words[j] = zero_points;
+    }
+    if (!inside) {
+        return;
+    }
+    for (j = (r->pad_left + count) / 2; j + 2 <= columns / 2; j += 2) {
+        words[j] = zero_points;
+        words[j + 1] = zero_points;
+    }
+    if (j < columns / 2) {
+        words[j] = zero_points;
+    }
+    dw_plane_copy(row + r->pad_left, input + iy * in_rs + c, count, r->in_c);
+}
+
 static PB_NOINLINE void dw_planes(const pb_region *r, const pb_window *w, const pb_requant *rq, const int8_t *input,
                                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t channels = r->in_c, in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
@@ -855,18 +1188,8 @@ static PB_NOINLINE void dw_planes(const pb_region *r, const pb_window *w, const 
     uint32_t *weights = align4(scratch);
     int16_t *ring = (int16_t *)(void *)(weights + k * words);
     for (int32_t c = 0; c < channels; ++c) {
-        dw_plane_requant cq = {0, rq->multiplier[c], 0, rq->shift[c], rq->output_zero_point, rq->act_min,
-                               rq->act_max};
         const int32_t b = bias ? bias[c] : 0;
-        const int64_t acc_bound = (b < 0 ? -(int64_t)b : b) + (int64_t)255 * 128 * k * k;
-        pb_channel_requant_x2 cr;
-        cq.doubled = pb_channel_requant_x2_prepare(rq->multiplier[c], rq->shift[c], rq->output_zero_point,
-                                                   acc_bound, &cr);
-        if (cq.doubled) {
-            cq.multiplier = cr.multiplier;
-            cq.add2 = cr.add2;
-            cq.shift = cr.shift;
-        }
+        const dw_plane_requant cq = dw_plane_channel_requant(rq, c, b, k * k);
         const int32_t scale = cq.doubled ? 2 : 1;
         int32_t weight_sum = 0;
         for (int32_t ky = 0; ky < k; ++ky) {
@@ -901,6 +1224,70 @@ static PB_NOINLINE void dw_planes(const pb_region *r, const pb_window *w, const 
     }
 }
 
+/* 3x3 windows at stride 1 (dw_plane3_row): the ring's three rows rotate (the oldest slot takes the next
+ * row), and their padding columns hold the zero point from the start for every channel (the zero point is
+ * the call's), so a channel's input row is only copied into its columns; a padding row is the zero point
+ * throughout. */
+static void dw_plane3_fill(int16_t *row, int32_t columns, const pb_region *r, const int8_t *input, int32_t in_rs,
+                           int32_t iy, int32_t c, int32_t count, uint32_t zero_points) {
+    if (iy < 0 || iy >= r->in_h) {
+        uint32_t *words = (uint32_t *)(void *)row;
+        for (int32_t j = 0; j < columns / 2; ++j) {
+            words[j] = zero_points;
+        }
+        return;
+    }
+    dw_plane_copy(row + r->pad_left, input + iy * in_rs + c, count, r->in_c);
+}
+
+static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_window *w, const pb_requant *rq, const int8_t *input,
+                                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    const int32_t channels = r->in_c, in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
+    const int32_t columns = dw_plane_columns(r, w);
+    const int32_t count = r->pad_left + r->in_w < columns ? r->in_w : columns - r->pad_left;
+    const int32_t input_offset = -rq->input_zero_point;
+    const uint32_t zero_points = (uint16_t)(int8_t)rq->input_zero_point * 0x10001u;
+    int16_t *ring = (int16_t *)(void *)(align4(scratch) + 6); /* after dw_planes' weights, as dw_plane_bytes */
+    for (int32_t j = 0; j < 3 * columns / 2; ++j) {
+        ((uint32_t *)(void *)ring)[j] = zero_points;
+    }
+    dw_plane3_job job = {.act_min4 = (uint8_t)rq->act_min * 0x01010101u,
+                         .act_max4 = (uint8_t)rq->act_max * 0x01010101u,
+                         .channels = channels};
+    for (int32_t c = 0; c < channels; ++c) {
+        const int32_t b = bias ? bias[c] : 0;
+        const dw_plane_requant cq = dw_plane_channel_requant(rq, c, b, 9);
+        const int32_t scale = cq.doubled ? 2 : 1;
+        int32_t weight_sum = 0;
+        for (int32_t ky = 0; ky < 3; ++ky) {
+            const int8_t *f = filter + 3 * ky * channels + c;
+            const int32_t w0 = scale * f[0], w1 = scale * f[channels], w2 = scale * f[2 * channels];
+            weight_sum += w0 + w1 + w2;
+            job.weights[2 * ky] = ((uint32_t)w0 & 0xFFFFu) | (uint32_t)w1 << 16;
+            job.weights[2 * ky + 1] = ((uint32_t)w1 & 0xFFFFu) | (uint32_t)w2 << 16;
+        }
+        job.multiplier = cq.multiplier;
+        job.add2 = cq.add2;
+        job.shift = cq.shift;
+        job.bias = scale * b + input_offset * weight_sum; /* weight_sum is scaled already */
+        int16_t *top = ring, *middle = ring + columns, *bottom = ring + 2 * columns;
+        dw_plane3_fill(top, columns, r, input, in_rs, -r->pad_top, c, count, zero_points);
+        dw_plane3_fill(middle, columns, r, input, in_rs, 1 - r->pad_top, c, count, zero_points);
+        for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            dw_plane3_fill(bottom, columns, r, input, in_rs, oy + 2 - r->pad_top, c, count, zero_points);
+            job.rows[0] = top;
+            job.rows[1] = middle;
+            job.rows[2] = bottom;
+            job.out = output + oy * out_rs + c;
+            dw_plane3_row(&job, r->out_w, &cq);
+            int16_t *oldest = top;
+            top = middle;
+            middle = bottom;
+            bottom = oldest;
+        }
+    }
+}
+
 /* A dispatcher only (its three paths not inlined): the deepest call chain through it is its small frame plus
  * the group kernel's, for the stack plan. */
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
@@ -910,7 +1297,11 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
         return;
     }
     if (dw_planes_apply(r, w)) {
-        dw_planes(r, w, q, input, filter, bias, output, scratch);
+        if (w->kernel_w == 3) {
+            dw_planes3(r, w, q, input, filter, bias, output, scratch);
+        } else {
+            dw_planes(r, w, q, input, filter, bias, output, scratch);
+        }
         return;
     }
     dw_dsp(r, w, q, input, filter, bias, output, scratch, 0);
@@ -924,7 +1315,11 @@ void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, 
      * schedule and the ring of delayed rows */
     if (dw_planes_apply(r, w) && dw_planes_fit_in_place(r, w) &&
         dw_plane_bytes(r, w) <= 8 * w->kernel_h * w->kernel_w + pb_depthwise_inplace_bytes(r, w)) {
-        dw_planes(r, w, q, buffer, filter, bias, buffer, scratch);
+        if (w->kernel_w == 3) {
+            dw_planes3(r, w, q, buffer, filter, bias, buffer, scratch);
+        } else {
+            dw_planes(r, w, q, buffer, filter, bias, buffer, scratch);
+        }
         return;
     }
     dw_dsp(r, w, q, buffer, filter, bias, buffer, scratch, 1);
