@@ -249,6 +249,14 @@ typedef struct {
     "sub     %[pw], %[pw], #72\n"
 #define PB_DW_WINDOW2X3_ASM /* the top or bottom border rows of a 3x3 window with one row of padding */       \
     PB_DW_TAPS_0_1_2 PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_2 "sub     %[pw], %[pw], #48\n"
+/* two of a 3x3 window's three columns (the map's left or right edge), two or three rows: the weights step
+ * over the third column's tap after each row */
+#define PB_DW_TAPS_0_1_SKIP PB_DW_TAP_ASM("[%[px]]") PB_DW_TAP_ASM("[%[px], %[ts]]") "add     %[pw], %[pw], #8\n"
+#define PB_DW_WINDOW3C2_ASM                                                                                  \
+    PB_DW_TAPS_0_1_SKIP PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_SKIP PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_SKIP          \
+    "sub     %[pw], %[pw], #72\n"
+#define PB_DW_WINDOW2C2_ASM                                                                                  \
+    PB_DW_TAPS_0_1_SKIP PB_DW_NEXT_ROW_ASM PB_DW_TAPS_0_1_SKIP "sub     %[pw], %[pw], #48\n"
 #define PB_DW_ROW5_ASM PB_DW_TAPS_0_1_2 PB_DW_TAPS_NEXT_2
 #define PB_DW_WINDOW5_ASM                                                                                    \
     PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM PB_DW_ROW5_ASM PB_DW_NEXT_ROW_ASM       \
@@ -267,13 +275,20 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
     const uint32_t *pw = g->weights;
     const uint32_t offset2 = g->offset2;
     const int32_t tap_step = g->tap_step, out_step = g->out_step;
-    /* px has moved (k - 3) taps along a row when the row's last tap is read */
-    const int32_t row_advance = g->row_step - (k - 3) * tap_step;
-    const int32_t next = g->in_step - (kh - 1) * g->row_step - (k - 3) * tap_step; /* to the next window */
+    /* px has moved (k - 3) taps along a row when the row's last tap is read (k = 2: none) */
+    const int32_t moved = k > 3 ? k - 3 : 0;
+    const int32_t row_advance = g->row_step - moved * tap_step;
+    const int32_t next = g->in_step - (kh - 1) * g->row_step - moved * tap_step; /* to the next window */
     for (; count > 0; --count) {
         int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
         uint32_t x, x13, w02, w13;
-        if (kh == 2) {
+        if (k == 2) {
+            if (kh == 3) {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
+            } else {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
+            }
+        } else if (kh == 2) {
             PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
         } else if (k == 3) {
             PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
@@ -340,6 +355,41 @@ static PB_NOINLINE void dw_run_k2x3_sat(const dw_group *g, const int8_t *in, int
 static PB_NOINLINE void dw_run_k2x3_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
     dw_interior_run(g, in, out, count, 2, 3, 1);
 }
+
+#if PB_DSP_NATIVE
+/* two of a 3x3 window's columns (weights from the group's, three taps a row), three or two rows */
+static PB_NOINLINE void dw_run_k3c2_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
+    dw_window_run(g, in, out, count, 3, 2, 0);
+}
+
+static PB_NOINLINE void dw_run_k3c2_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
+    dw_window_run(g, in, out, count, 3, 2, 1);
+}
+
+static PB_NOINLINE void dw_run_k2c2_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
+    dw_window_run(g, in, out, count, 2, 2, 0);
+}
+
+static PB_NOINLINE void dw_run_k2c2_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
+    dw_window_run(g, in, out, count, 2, 2, 1);
+}
+
+/* One output pixel of a doubled 3x3 group whose window the map's left or right edge clips to two columns (g:
+ * its kh the valid rows, 2 or 3, its weights from the first valid tap's) */
+static void dw_edge3(const dw_group *g, const int8_t *in, int8_t *out, int32_t clamp) {
+    if (g->kh == 3) {
+        if (clamp) {
+            dw_run_k3c2_clamp(g, in, out, 1);
+        } else {
+            dw_run_k3c2_sat(g, in, out, 1);
+        }
+    } else if (clamp) {
+        dw_run_k2c2_clamp(g, in, out, 1);
+    } else {
+        dw_run_k2c2_sat(g, in, out, 1);
+    }
+}
+#endif
 
 static PB_NOINLINE void dw_run_any_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
     dw_interior_run(g, in, out, count, 0, kw, 0);
@@ -540,6 +590,38 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             int32_t out_step;
             int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
             group.out_step = out_step;
+#if PB_DSP_NATIVE
+            if (doubled && kw == 3 && kh == 3 && dh == 1 && dw == 1 && ky1 - ky0 >= 2) {
+                /* 3x3: each edge pixel whose window keeps two columns by dw_edge3, the interior as a run; the
+                 * group as the valid window rows' (restored after, as below) */
+                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
+                group.kh = ky1 - ky0;
+                group.weights = wbuf + 2 * ky0 * kw;
+                for (int32_t ox = 0; ox < r->out_w; ++ox) {
+                    const int32_t ix0 = ox * w->stride_w - r->pad_left;
+                    if (ox == ox_first && ox_first < ox_end) {
+                        dw_interior(&group, in_row + ix0 * in_c, out_row + ox * out_step, ox_end - ox_first, kw,
+                                    !full_range);
+                        ox = ox_end - 1;
+                        continue;
+                    }
+                    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+                    const int32_t kx1 = r->in_w - ix0 < kw ? r->in_w - ix0 : kw;
+                    if (kx1 - kx0 == 2) {
+                        group.weights += 2 * kx0;
+                        dw_edge3(&group, in_row + (ix0 + kx0) * in_c, out_row + ox * out_step, !full_range);
+                        group.weights -= 2 * kx0;
+                    } else {
+                        const dw_edge_span one = {ox, ox + 1, w->stride_w, r->pad_left, r->in_w};
+                        dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &one, out_row, !full_range);
+                    }
+                }
+                group.kh = kh;
+                group.weights = wbuf;
+                oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
+                continue;
+            }
+#endif
             if (doubled && kw >= 5 && dh == 1 && dw == 1 && ky1 > ky0) {
                 /* the left edge pixels, the interior run, the right edge pixels (5x5 and 7x7 windows: on 3x3
                  * windows the calls cost what the C tap loop below takes for their two or three columns) */
