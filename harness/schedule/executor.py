@@ -231,8 +231,11 @@ def run_in_arena(
         rows, cols = need.relative_to(have)
         return array[:, rows, cols, :].copy()
 
+    parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
+    patch_part = next((part for part in parts if isinstance(part, PatchPlan)), None)
+
     def write(patch, name: str, region: Region, values: np.ndarray) -> None:
-        if name == plan.stage_output:
+        if name == patch_part.stage_output:
             full(name)[:, region.y0 : region.y1, region.x0 : region.x1, :] = values
             return
         array, have = holding(patch, name)
@@ -243,16 +246,10 @@ def run_in_arena(
     fused_adds = set(epilogues.values())
     if buffers[input_name].kind == "input":
         full(input_name)[...] = x
-    if not isinstance(plan, PatchPlan):
-        parts = plan.parts if isinstance(plan, StagedPlan) else (plan,)
-        if any(isinstance(part, PatchPlan) for part in parts):
-            raise ScheduleError(
-                f"run_in_arena runs row-streamed and per-layer segments; {plan.label!r} starts with a patch stage "
-                "(run_schedule runs it on the host, the generated C under the sanitizers: codegen.hostrun)"
-            )
-        return _run_staged_in_arena(graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory)
-    if not plan.is_per_layer:
-        for patch in plan.patches:
+
+    def run_patch_stage(stage: PatchPlan) -> None:
+        """The patch stage, patch by patch, in its planned buffers (its output whole)."""
+        for patch in stage.patches:
             held: dict[str, Region] = {}
             region = patch.tensors.get(input_name)
             if buffers[input_name].kind == "patch" and region is not None:
@@ -270,7 +267,7 @@ def run_in_arena(
                 shape = (step.output.height, step.output.width, out_channels)
                 if op.name in epilogues:
                     _stage_conv_with_epilogue(
-                        graph, plan, op, ops[epilogues[op.name]], patch, step, read, write, view
+                        graph, stage, op, ops[epilogues[op.name]], patch, step, read, write, view
                     )
                     held[out] = step.output
                     continue
@@ -288,6 +285,13 @@ def run_in_arena(
                     result = _run_step(graph, op, arrays, step)
                     write(patch, out, step.output, result)
                 held[out] = step.output
+
+    if not isinstance(plan, PatchPlan):  # row-streamed segments (after a patch stage, maybe), per layer
+        return _run_staged_in_arena(
+            graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory, run_patch_stage
+        )
+    if not plan.is_per_layer:
+        run_patch_stage(plan)
     results = {}
     if plan.stage_output is not None:
         results[plan.stage_output] = full(plan.stage_output).copy()  # before later buffers reuse its bytes
@@ -300,9 +304,12 @@ def run_in_arena(
     return results
 
 
-def _run_staged_in_arena(graph: Graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory):
-    """run_in_arena's loop for plans with row-streamed segments: each segment's rings at their planned
-    offsets, every other op per layer as the patch plans' rest runs."""
+def _run_staged_in_arena(
+    graph: Graph, parts, x, full, view, poison_scratch, epilogues, buffers, memory, run_patch_stage
+):
+    """run_in_arena's loop for plans with row-streamed segments: a patch stage first as run_in_arena runs
+    one (``run_patch_stage``), each row segment's rings at their planned offsets, every other op per layer
+    as the patch plans' rest runs."""
     ops = {op.name: op for op in graph.ops}
     first_op = {part.stage_ops[0]: part for part in parts}
     in_part = {name for part in parts for name in part.stage_ops}
@@ -310,7 +317,10 @@ def _run_staged_in_arena(graph: Graph, parts, x, full, view, poison_scratch, epi
     results = {}
     for op in graph.ops:
         part = first_op.get(op.name)
-        if part is not None:
+        if isinstance(part, PatchPlan):
+            run_patch_stage(part)
+            results[part.stage_output] = full(part.stage_output).copy()
+        elif part is not None:
             reads = {name: (x if name in graph.inputs else full(name)) for name in part.stage_inputs}
             sums = buffers.get(f"scratch:{part.accumulates}")
             accumulator = None
