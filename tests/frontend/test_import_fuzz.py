@@ -9,6 +9,7 @@ importer must answer each file with a clean Graph or a TFLiteImportError; nothin
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
@@ -40,7 +41,7 @@ class Site:
     fmt: str  # struct format of the value there
     what: str  # for the failure report
 
-    @property
+    @functools.cached_property  # read for every site at each draw of a mutation: worked out once
     def kind(self) -> str:
         """The field, without the index: 'tensor shape', 'op option slot', ... (drawn evenly)."""
         return re.sub(r"\s*\d+|\[\d+\]", "", self.what)
