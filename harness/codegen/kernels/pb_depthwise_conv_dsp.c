@@ -476,64 +476,6 @@ static PB_NOINLINE void dw_edge_pixels(const dw_group *g, const int8_t *in_row, 
     }
 }
 
-#if PB_DSP_NATIVE
-/* One output row of a doubled 3x3 group at dilation 1 (g: kh the valid window rows, 2 or 3, its weights from
- * the first valid row's; in_row: that input row at column 0): each edge pixel, whose window keeps two of its
- * columns (dw_row3_applies), by dw_edge3, the interior columns ox_first .. ox_end - 1 as one run
- * (`span`: ox_first | ox_end << 16 | clamp << 31). Its own function, so that its few values stay in
- * registers (in dw_dsp each pixel's bookkeeping spilled: 45 instructions an edge pixel). */
-static PB_NOINLINE void dw_row3(dw_group *g, const pb_region *r, const pb_window *w, const int8_t *in_row,
-                                int8_t *out_row, uint32_t span) {
-    const int32_t ox_first = (int32_t)(span & 0xFFFFu), ox_end = (int32_t)((span >> 16) & 0x7FFFu);
-    const int32_t clamp = (int32_t)(span >> 31), stride = w->stride_w, in_c = g->tap_step;
-    for (int32_t ox = 0; ox < r->out_w; ++ox) {
-        const int32_t ix0 = ox * stride - r->pad_left;
-        if (ox == ox_first && ox_first < ox_end) {
-            /* the run instances directly, not through dw_interior (whose generic run's frame would make this
-             * the deepest stack path) */
-            const int8_t *in = in_row + ix0 * in_c;
-            int8_t *out = out_row + ox * g->out_step;
-            const int32_t count = ox_end - ox_first;
-            if (g->kh == 3) {
-                if (clamp) {
-                    dw_run_k3_clamp(g, in, out, count);
-                } else {
-                    dw_run_k3_sat(g, in, out, count);
-                }
-            } else if (clamp) {
-                dw_run_k2x3_clamp(g, in, out, count);
-            } else {
-                dw_run_k2x3_sat(g, in, out, count);
-            }
-            ox = ox_end - 1;
-            continue;
-        }
-        const int32_t kx0 = ix0 < 0 ? 1 : 0; /* two columns: the first or the last two (dw_row3_applies) */
-        const uint32_t *weights = g->weights;
-        g->weights = weights + 2 * kx0;
-        dw_edge3(g, in_row + (ix0 + kx0) * in_c, out_row + ox * g->out_step, clamp);
-        g->weights = weights;
-    }
-}
-
-/* Whether every edge pixel of a 3x3 row keeps two window columns (dw_row3): at most one column of padding a
- * side, and inputs of at least two columns. */
-static int32_t dw_row3_applies(const pb_region *r, const pb_window *w, int32_t ox_first, int32_t ox_end) {
-    for (int32_t ox = 0; ox < r->out_w; ++ox) {
-        if (ox == ox_first && ox_first < ox_end) {
-            ox = ox_end - 1;
-            continue;
-        }
-        const int32_t ix0 = ox * w->stride_w - r->pad_left;
-        const int32_t kx0 = ix0 < 0 ? -ix0 : 0, kx1 = r->in_w - ix0 < 3 ? r->in_w - ix0 : 3;
-        if (kx1 - kx0 != 2) {
-            return 0;
-        }
-    }
-    return 1;
-}
-#endif
-
 /* Where output row oy of a group goes: its place (in_place 0, or a direct row of the in-place schedule) or
  * its slot in the ring of delayed rows (see pb_depthwise_conv_inplace.c); *step: bytes from pixel to pixel. */
 typedef struct {
@@ -591,9 +533,6 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
         ox_end = ox_end > r->out_w ? r->out_w : ox_end;
         ox_first = ox_first > ox_end ? ox_end : ox_first;
     }
-#if PB_DSP_NATIVE
-    const int32_t row3 = kw == 3 && kh == 3 && dh == 1 && dw == 1 && dw_row3_applies(r, w, ox_first, ox_end);
-#endif
     uint32_t *wbuf = align4(scratch);
     dw_inplace ip = {NULL, NULL, 0};
     if (in_place) { /* the schedule and the ring follow the group's widened weights */
@@ -652,12 +591,31 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
             group.out_step = out_step;
 #if PB_DSP_NATIVE
-            if (doubled && row3 && ky1 - ky0 >= 2) {
-                /* the group as the valid window rows' (restored after, as below) */
+            if (doubled && kw == 3 && kh == 3 && dh == 1 && dw == 1 && ky1 - ky0 >= 2) {
+                /* 3x3: each edge pixel whose window keeps two columns by dw_edge3, the interior as a run; the
+                 * group as the valid window rows' (restored after, as below) */
+                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
                 group.kh = ky1 - ky0;
                 group.weights = wbuf + 2 * ky0 * kw;
-                dw_row3(&group, r, w, input + (iy0 + ky0) * in_rs + c, out_row,
-                        (uint32_t)ox_first | (uint32_t)ox_end << 16 | (uint32_t)!full_range << 31);
+                for (int32_t ox = 0; ox < r->out_w; ++ox) {
+                    const int32_t ix0 = ox * w->stride_w - r->pad_left;
+                    if (ox == ox_first && ox_first < ox_end) {
+                        dw_interior(&group, in_row + ix0 * in_c, out_row + ox * out_step, ox_end - ox_first, kw,
+                                    !full_range);
+                        ox = ox_end - 1;
+                        continue;
+                    }
+                    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
+                    const int32_t kx1 = r->in_w - ix0 < kw ? r->in_w - ix0 : kw;
+                    if (kx1 - kx0 == 2) {
+                        group.weights += 2 * kx0;
+                        dw_edge3(&group, in_row + (ix0 + kx0) * in_c, out_row + ox * out_step, !full_range);
+                        group.weights -= 2 * kx0;
+                    } else {
+                        const dw_edge_span one = {ox, ox + 1, w->stride_w, r->pad_left, r->in_w};
+                        dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &one, out_row, !full_range);
+                    }
+                }
                 group.kh = kh;
                 group.weights = wbuf;
                 oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
