@@ -155,7 +155,8 @@ def generate_model(
     return GeneratedModel(
         graph_name=graph.name, p=getattr(plan, "p", 0), n=getattr(plan, "n", 0), sources=sources, arena=arena, input_in_sram=not streamed,
         schedule=schedule, layer_names=layer_names, options=options, output_sizes=output_sizes,
-        defines=(kernels.optimized_define(options.optimized),), include_dirs=include_dirs,
+        defines=(kernels.optimized_define(options.optimized), *_kernel_path_defines(graph, op_codes)),
+        include_dirs=include_dirs,
         portable_ops=portable_ops, kernel_library=library, folds=tuple(fold.describe() for fold in folds),
         runs_in={**{fold.pad: fold.into for fold in folds}, **{add: conv for conv, add in arena.epilogues}},
     )  # fmt: skip
@@ -175,6 +176,17 @@ def build_model(
     build_options = replace(build_options, defines=defines + model.defines, include_dirs=include_dirs,
                             timed_units=len(model.layer_names))  # fmt: skip
     return build_firmware(model.sources, target, build_options, build_root=build_root)
+
+
+def _kernel_path_defines(graph: Graph, op_codes: list[OpCode]) -> tuple[str, ...]:
+    """kernels.kernel_path_defines over the model's convs, each on the regions its C calls take."""
+    calls = [
+        (code.fields["kernel"], kernels.window_for_op(graph, op),
+         [step.region for step in code.steps] or [kernels.region_for_op(graph, op)])
+        for code, op in zip(op_codes, graph.ops, strict=True)
+        if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and isinstance(code.fields.get("kernel"), str)
+    ]  # fmt: skip
+    return kernels.kernel_path_defines(calls)
 
 
 def _portable_ops(graph: Graph, op_codes: list[OpCode]) -> dict[str, str]:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,30 @@ def dsp_kinds() -> tuple[str, ...]:
 def optimized_define(optimized: bool) -> str:
     """The -D that selects the kernel variant (without it: DSP where the core has it)."""
     return f"PB_KERNELS_OPTIMIZED={1 if optimized else 0}"
+
+
+def kernel_path_defines(calls: Iterable[tuple[str, Window, Iterable[Region]]]) -> tuple[str, ...]:
+    """The -D flags that leave out of a generated model's firmware the DSP kernel paths none of its calls
+    can take (flash: mcunet-in3 on STM32F746's 1 MB). ``calls``: each op's C kernel (pb_conv2d_s8, ...),
+    its window and the regions it is called on (a stage's steps, else its whole layer). Each flag only
+    turns off a path a call takes by its shape, whose call then runs on the kernel's general path
+    (bit-exact either way), so a flag is set on a necessary condition of the path's rule, not a copy of it:
+    - PB_DEPTHWISE_MULTIPLIER=0: no depthwise op with a depth multiplier > 1 (out_c != in_c);
+    - PB_DEPTHWISE_PLANES3=0 / PB_DEPTHWISE_PLANES57=0: no 3x3 depthwise call with 12 x 12 outputs, no 5x5
+      or 7x7 one with 16 x 16 (dw_planes_apply's least map; row-streamed calls are one output row)."""
+    multiplier = planes3 = planes57 = False
+    for kernel, window, regions in calls:
+        if not kernel.startswith("pb_depthwise_conv2d_s8"):
+            continue
+        for region in regions:
+            multiplier |= region.out_c != region.in_c
+            least = 12 if window.kernel_w == 3 else 16
+            if min(region.out_h, region.out_w) >= least:
+                planes3 |= window.kernel_w == 3
+                planes57 |= window.kernel_w != 3
+    flags = {"PB_DEPTHWISE_MULTIPLIER": multiplier, "PB_DEPTHWISE_PLANES3": planes3,
+             "PB_DEPTHWISE_PLANES57": planes57}  # fmt: skip
+    return tuple(f"{name}=0" for name, needed in flags.items() if not needed)
 
 
 # --- the region of a graph op -------------------------------------------------------------------------

@@ -862,6 +862,19 @@ static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
 #if defined(PB_DEPTHWISE_PLANES) && !PB_DEPTHWISE_PLANES
     return 0;
 #endif
+    /* A generated model compiles in only the plane kernels some call of it may take (harness.codegen.kernels.
+     * kernel_path_defines: PB_DEPTHWISE_PLANES3=0 where no 3x3 call has 12 x 12 outputs, PB_DEPTHWISE_PLANES57=0
+     * where no 5x5 or 7x7 call has 16 x 16); a call that would take one still runs, on the group kernel. */
+#if defined(PB_DEPTHWISE_PLANES3) && !PB_DEPTHWISE_PLANES3
+    if (k == 3) {
+        return 0;
+    }
+#endif
+#if defined(PB_DEPTHWISE_PLANES57) && !PB_DEPTHWISE_PLANES57
+    if (k != 3) {
+        return 0;
+    }
+#endif
     const int32_t least = k == 3 ? 12 : 16; /* (harness.codegen.kernels.scratch_bytes reserves from 10 x 10 inputs) */
     return r->in_c == r->out_c && w->kernel_h == k && (k == 3 || k == 5 || k == 7) && w->stride_w == 1 &&
            w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
@@ -1375,6 +1388,15 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_window *w, const
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     if (r->out_c != r->in_c) {
+        /* PB_DEPTHWISE_MULTIPLIER=0: the generated model has no depthwise op with a depth multiplier > 1
+         * (harness.codegen.kernels.kernel_path_defines), so its kernel is left out; the portable kernel
+         * (the same arithmetic, bit-exact) would still serve such a call */
+#if defined(PB_DEPTHWISE_MULTIPLIER) && !PB_DEPTHWISE_MULTIPLIER
+        if (1) {
+            pb_depthwise_conv2d_s8_portable(r, w, q, input, filter, bias, output, scratch);
+            return;
+        }
+#endif
         dw_dsp_multiplier(r, w, q, input, filter, bias, output, scratch);
         return;
     }
