@@ -29,7 +29,7 @@ from harness.schedule.arena import DEFAULT_INPLACE, InplacePolicy, ScratchFn, pl
 from harness.schedule.fusion import FoldedSchedule, fold_pads
 from harness.schedule.plan import PatchPlan, ScheduleError, make_plan
 from harness.schedule.profile import KB, PAPER_RULES, InputMode, MemoryRules, _check_mode, profile
-from harness.schedule.segment_search import ArenaCosts, search_points
+from harness.schedule.segment_search import ArenaCosts, search_points, widen_path_slices
 from harness.schedule.segments import StagedPlan, make_schedule_plan, widen_slices
 
 MemoryMeasure = Literal["arena", "analytic"]
@@ -212,8 +212,15 @@ def search(
             arena=costs,
             strips=strips,
         )
-        # a global pool's conv on the fewest channels a call costs least; as many as the arena allows
-        found = [widen_slices(graph, path.schedule, lambda s: arena_of(s)[1].arena_bytes) for path in paths]
+        # a global pool's conv on the fewest channels a call costs least; as many as the peak allows (that
+        # segment planned alone under the path's memory; without the arena's costs, the whole arena)
+        if costs is not None:
+            cache: dict[tuple[int, int, int], int] = {}
+            found = [widen_path_slices(graph, path, costs, input_mode, cache).schedule for path in paths]
+        else:
+            found = [
+                widen_slices(graph, path.schedule, lambda s: arena_of(s)[1].arena_bytes) for path in paths
+            ]
         schedules = list(dict.fromkeys(([Schedule()] if 1 in patches else []) + found))
     else:
         schedules = [

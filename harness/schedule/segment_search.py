@@ -30,6 +30,7 @@ row (harness/schedule/rows.py: nothing recomputed). A path is a ``Schedule`` (ha
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -254,6 +255,40 @@ def segment_options(
         macs = sum(layer.macs_scheduled for layer in stage)
         options.append(SegmentOption(start, end, kind, p, need, macs, ch, q))
     return options, rejected
+
+
+def widen_path_slices(
+    graph: Graph,
+    path: SegmentPath,
+    arena: ArenaCosts,
+    input_mode: InputMode,
+    cache: dict[tuple[int, int, int], int] | None = None,
+) -> SegmentPath:
+    """``path`` with the conv before its global pool on channel slices (``ch``) as wide as they can be
+    while that segment, planned alone (ArenaCosts), needs no more than the path's memory: all channels
+    in one call where that holds, else the largest divisor (a multiple of four) that does; fewer kernel
+    calls at the same peak. ``cache``: occupancies by (start, end, ch), shared between paths."""
+    cache = {} if cache is None else cache
+    layer_of = {op.name: index for index, layer in enumerate(graph.layers) for op in layer}
+    segments = list(path.segments)
+    for index, option in enumerate(segments):
+        if option.kind != ROWS or not option.ch:
+            continue
+        plan = make_row_plan(graph, option.end - option.start, option.start, 1, option.ch)
+        channels = graph.tensor(graph.op(plan.chunked).outputs[0]).shape[-1]
+        sizes = [c for c in range(channels // 2, option.ch, -1) if channels % c == 0 and c % 4 == 0]
+        for ch in [0, *sizes]:
+            key = (option.start, option.end, ch)
+            if key not in cache:
+                lead = (Segment(PER_LAYER, option.start),) if option.start else ()
+                schedule = Schedule((*lead, Segment(ROWS, option.end - option.start, ch=ch)))
+                cache[key] = _occupancy(
+                    arena.plan(graph, schedule, input_mode), layer_of, option.start, option.end
+                )
+            if cache[key] <= path.memory:
+                segments[index] = dataclasses.replace(option, ch=ch, memory=cache[key])
+                break
+    return SegmentPath(tuple(segments), path.memory, path.macs)
 
 
 STRIP_LAYERS = 6  # the longest span the search tries in column strips
