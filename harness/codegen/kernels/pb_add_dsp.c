@@ -105,6 +105,26 @@ typedef struct {
     int32_t n;
 } add_run_e0_job;
 
+/* One element of add_run_e0_asm (its registers: r6, r7 operand 1's constants, lr operand 2's). */
+#define PB_ADD_E0_ELEMENT                                                                                    \
+    "ldrsb   r4, [r0], #1\n"                                                                                 \
+    "ldrsb   r5, [r1], #1\n"                                                                                 \
+    "add     r4, r6, r4, lsl #21\n"                                                                          \
+    "smmulr  r4, r4, r7\n"                                                                                   \
+    "ldmia   lr, {r8-r11}\n"                                                                                 \
+    "add     r5, r8, r5, lsl #21\n"                                                                          \
+    "add     r12, r10, r5, asr #31\n"                                                                        \
+    "smmlar  r5, r5, r9, r12\n"                                                                              \
+    "asr     r5, r5, r11\n"                                                                                  \
+    "add     r4, r4, r5\n"                                                                                   \
+    "ldmdb   lr, {r8-r10}\n"                                                                                 \
+    "add     r12, r9, r4, asr #31\n" /* pb_requant_x2 */                                                     \
+    "lsl     r4, r4, #1\n"                                                                                   \
+    "smmlar  r4, r4, r8, r12\n"                                                                              \
+    "asr     r4, r4, r10\n"                                                                                  \
+    "ssat    r4, #8, r4\n"                                                                                   \
+    "strb    r4, [r2], #1\n"
+
 __attribute__((naked, noinline)) static void add_run_e0_asm(const int8_t *a __attribute__((unused)),
                                                            const int8_t *b __attribute__((unused)),
                                                            int8_t *out __attribute__((unused)),
@@ -117,42 +137,7 @@ __attribute__((naked, noinline)) static void add_run_e0_asm(const int8_t *a __at
         "add     r3, r0, r4\n"   /* the end of a */
         "tst     r4, #1\n"
         "bne     2f\n" /* an odd count enters at the second element */
-        "1:\n"
-        "ldrsb   r4, [r0], #1\n"
-        "ldrsb   r5, [r1], #1\n"
-        "add     r4, r6, r4, lsl #21\n"
-        "smmulr  r4, r4, r7\n"
-        "ldmia   lr, {r8-r11}\n"
-        "add     r5, r8, r5, lsl #21\n"
-        "add     r12, r10, r5, asr #31\n"
-        "smmlar  r5, r5, r9, r12\n"
-        "asr     r5, r5, r11\n"
-        "add     r4, r4, r5\n"
-        "ldmdb   lr, {r8-r10}\n"
-        "add     r12, r9, r4, asr #31\n" /* pb_requant_x2 */
-        "lsl     r4, r4, #1\n"
-        "smmlar  r4, r4, r8, r12\n"
-        "asr     r4, r4, r10\n"
-        "ssat    r4, #8, r4\n"
-        "strb    r4, [r2], #1\n"
-        "2:\n"
-        "ldrsb   r4, [r0], #1\n"
-        "ldrsb   r5, [r1], #1\n"
-        "add     r4, r6, r4, lsl #21\n"
-        "smmulr  r4, r4, r7\n"
-        "ldmia   lr, {r8-r11}\n"
-        "add     r5, r8, r5, lsl #21\n"
-        "add     r12, r10, r5, asr #31\n"
-        "smmlar  r5, r5, r9, r12\n"
-        "asr     r5, r5, r11\n"
-        "add     r4, r4, r5\n"
-        "ldmdb   lr, {r8-r10}\n"
-        "add     r12, r9, r4, asr #31\n"
-        "lsl     r4, r4, #1\n"
-        "smmlar  r4, r4, r8, r12\n"
-        "asr     r4, r4, r10\n"
-        "ssat    r4, #8, r4\n"
-        "strb    r4, [r2], #1\n"
+        "1:\n" PB_ADD_E0_ELEMENT "2:\n" PB_ADD_E0_ELEMENT
         "cmp     r0, r3\n"
         "bne     1b\n"
         "pop     {r4-r11, pc}\n");

@@ -189,6 +189,25 @@ static PB_ALWAYS_INLINE void mac_2x2_asm(const int8_t **wa, const int8_t **wb, c
     "smlad   r9, r12, r10, r9\n"                                                                             \
     "smlad   r9, lr, r11, r9\n"
 
+/* The whole body of mac_1x6_asm, mac_1x4_asm and mac_1x3_asm: `columns_end` sets r12 = r1 + r2 groups of
+ * columns, `sums` the sum registers, `cols` 1X6, 1X4 or 1X3 (its group, all 32-bit encodings: the TBB
+ * offsets count on it). */
+#define PB_MAC_COLS_ASM(columns_end, sums, cols)                                                             \
+    "push    {r4-r11, lr}\n" columns_end "push    {r3, r12}\n" /* [sp] acc, [sp + 4] columns end */           \
+    "ldmia   r3, {" sums "}\n"                                                                               \
+    "and     r2, r2, #3\n"                                                                                    \
+    "tbb     [pc, r2]\n"                                                                                      \
+    "0:\n"                                                                                                    \
+    ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"                                    \
+    "1:\n" PB_MAC_##cols##_GROUP "2:\n" PB_MAC_##cols##_GROUP "3:\n" PB_MAC_##cols##_GROUP                   \
+    "4:\n" PB_MAC_##cols##_GROUP                                                                              \
+    "ldr     r2, [sp, #4]\n"                                                                                  \
+    "cmp     r1, r2\n"                                                                                        \
+    "bne.w   1b\n"                                                                                            \
+    "pop     {r3, r12}\n"                                                                                     \
+    "stmia   r3, {" sums "}\n"                                                                               \
+    "pop     {r4-r11, pc}\n"
+
 /* acc[0..5] += `groups` (>= 1) groups of weights from w times the six interleaved columns; returns w
  * past them. A standalone function so that the loop has r0-r12 and lr to itself. It keeps no counter:
  * it stops when the column pointer reaches the end saved on the stack, checked once per four groups
@@ -197,23 +216,9 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x6_asm(const int8_t *
                                                                  const uint32_t *cols __attribute__((unused)),
                                                                  int32_t groups __attribute__((unused)),
                                                                  int32_t *acc __attribute__((unused))) {
-    __asm__ volatile(
-        "push    {r4-r11, lr}\n"
-        "add     r12, r2, r2, lsl #1\n"
-        "add     r12, r1, r12, lsl #4\n" /* columns end: 48 bytes a group */
-        "push    {r3, r12}\n"            /* [sp] acc, [sp + 4] columns end */
-        "ldmia   r3, {r4-r9}\n"
-        "and     r2, r2, #3\n"
-        "tbb     [pc, r2]\n"
-        "0:\n"
-        ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
-        "1:\n" PB_MAC_1X6_GROUP "2:\n" PB_MAC_1X6_GROUP "3:\n" PB_MAC_1X6_GROUP "4:\n" PB_MAC_1X6_GROUP
-        "ldr     r2, [sp, #4]\n"
-        "cmp     r1, r2\n"
-        "bne.w   1b\n"
-        "pop     {r3, r12}\n"
-        "stmia   r3, {r4-r9}\n"
-        "pop     {r4-r11, pc}\n");
+    __asm__ volatile(PB_MAC_COLS_ASM("add     r12, r2, r2, lsl #1\n"
+                                     "add     r12, r1, r12, lsl #4\n", /* columns end: 48 bytes a group */
+                                     "r4-r9", 1X6));
 }
 
 #define PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5)                                                     \
@@ -251,22 +256,8 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x4_asm(const int8_t *
                                                                  const uint32_t *cols __attribute__((unused)),
                                                                  int32_t groups __attribute__((unused)),
                                                                  int32_t *acc __attribute__((unused))) {
-    __asm__ volatile(
-        "push    {r4-r11, lr}\n"
-        "add     r12, r1, r2, lsl #5\n" /* columns end: 32 bytes a group */
-        "push    {r3, r12}\n"           /* [sp] acc, [sp + 4] columns end */
-        "ldmia   r3, {r4-r7}\n"
-        "and     r2, r2, #3\n"
-        "tbb     [pc, r2]\n"
-        "0:\n"
-        ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
-        "1:\n" PB_MAC_1X4_GROUP "2:\n" PB_MAC_1X4_GROUP "3:\n" PB_MAC_1X4_GROUP "4:\n" PB_MAC_1X4_GROUP
-        "ldr     r2, [sp, #4]\n"
-        "cmp     r1, r2\n"
-        "bne.w   1b\n"
-        "pop     {r3, r12}\n"
-        "stmia   r3, {r4-r7}\n"
-        "pop     {r4-r11, pc}\n");
+    __asm__ volatile(PB_MAC_COLS_ASM("add     r12, r1, r2, lsl #5\n", /* columns end: 32 bytes a group */
+                                     "r4-r7", 1X4));
 }
 
 /* One group of four values of one channel by three columns: r4-r6 the sums, the columns' six words by one
@@ -289,23 +280,9 @@ __attribute__((naked, noinline)) static const int8_t *mac_1x3_asm(const int8_t *
                                                                  const uint32_t *cols __attribute__((unused)),
                                                                  int32_t groups __attribute__((unused)),
                                                                  int32_t *acc __attribute__((unused))) {
-    __asm__ volatile(
-        "push    {r4-r11, lr}\n"
-        "add     r12, r2, r2, lsl #1\n"
-        "add     r12, r1, r12, lsl #3\n" /* columns end: 24 bytes a group */
-        "push    {r3, r12}\n"            /* [sp] acc, [sp + 4] columns end */
-        "ldmia   r3, {r4-r6}\n"
-        "and     r2, r2, #3\n"
-        "tbb     [pc, r2]\n"
-        "0:\n"
-        ".byte   (1f - 0b) / 2, (4f - 0b) / 2, (3f - 0b) / 2, (2f - 0b) / 2\n"
-        "1:\n" PB_MAC_1X3_GROUP "2:\n" PB_MAC_1X3_GROUP "3:\n" PB_MAC_1X3_GROUP "4:\n" PB_MAC_1X3_GROUP
-        "ldr     r2, [sp, #4]\n"
-        "cmp     r1, r2\n"
-        "bne.w   1b\n"
-        "pop     {r3, r12}\n"
-        "stmia   r3, {r4-r6}\n"
-        "pop     {r4-r11, pc}\n");
+    __asm__ volatile(PB_MAC_COLS_ASM("add     r12, r2, r2, lsl #1\n"
+                                     "add     r12, r1, r12, lsl #3\n", /* columns end: 24 bytes a group */
+                                     "r4-r6", 1X3));
 }
 #else
 #define PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5)                                                     \

@@ -1193,6 +1193,17 @@ static dw_plane_requant dw_plane_channel_requant(const pb_requant *rq, int32_t c
     return cq;
 }
 
+/* Four values of one channel (src, step bytes apart) as two words of int16 pairs at dst (dw_plane_copy). */
+#define PB_PLANE_COPY_FOUR                                                                                   \
+    "ldrsb   %[a], [%[src]]\n"                                                                               \
+    "ldrsb   %[t], [%[src], %[s1]]\n"                                                                        \
+    "pkhbt   %[a], %[a], %[t], lsl #16\n"                                                                    \
+    "ldrsb   %[b], [%[src], %[s2]]\n"                                                                        \
+    "ldrsb   %[t], [%[src], %[s3]]\n"                                                                        \
+    "pkhbt   %[b], %[b], %[t], lsl #16\n"                                                                    \
+    "add     %[src], %[src], %[s2], lsl #1\n"                                                                \
+    "strd    %[a], %[b], [%[dst]], #8\n"
+
 /* n values of one channel (src, `step` bytes apart) as int16 to dst (2-byte aligned). */
 static PB_ALWAYS_INLINE void dw_plane_copy(int16_t *dst, const int8_t *src, int32_t n, int32_t step) {
     const int32_t step2 = 2 * step, step3 = 3 * step, step4 = 4 * step;
@@ -1207,22 +1218,7 @@ static PB_ALWAYS_INLINE void dw_plane_copy(int16_t *dst, const int8_t *src, int3
         uint32_t *const end = pairs + 4 * (n / 8);
         uint32_t a, b, t;
         __asm__ volatile("1:\n"
-                         "ldrsb   %[a], [%[src]]\n"
-                         "ldrsb   %[t], [%[src], %[s1]]\n"
-                         "pkhbt   %[a], %[a], %[t], lsl #16\n"
-                         "ldrsb   %[b], [%[src], %[s2]]\n"
-                         "ldrsb   %[t], [%[src], %[s3]]\n"
-                         "pkhbt   %[b], %[b], %[t], lsl #16\n"
-                         "add     %[src], %[src], %[s2], lsl #1\n"
-                         "strd    %[a], %[b], [%[dst]], #8\n"
-                         "ldrsb   %[a], [%[src]]\n"
-                         "ldrsb   %[t], [%[src], %[s1]]\n"
-                         "pkhbt   %[a], %[a], %[t], lsl #16\n"
-                         "ldrsb   %[b], [%[src], %[s2]]\n"
-                         "ldrsb   %[t], [%[src], %[s3]]\n"
-                         "pkhbt   %[b], %[b], %[t], lsl #16\n"
-                         "add     %[src], %[src], %[s2], lsl #1\n"
-                         "strd    %[a], %[b], [%[dst]], #8\n"
+                         PB_PLANE_COPY_FOUR PB_PLANE_COPY_FOUR
                          "cmp     %[dst], %[end]\n"
                          "bne     1b\n"
                          : [src] "+r"(src), [dst] "+r"(pairs), [a] "=&r"(a), [b] "=&r"(b), [t] "=&r"(t)
