@@ -1014,7 +1014,8 @@ typedef struct {
     int32_t channels;                /* bytes from one output to the next */
     const int16_t *rows[3];          /* the window rows' planes at the first block's column */
     int8_t *out;
-    int32_t blocks;      /* >= 1 */
+    int32_t blocks;      /* the row's whole blocks of four outputs, >= 1 */
+    int32_t left;        /* its last out_w % 4 outputs (a block of which the rest is dropped) */
     uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
 } dw_plane3_job;
 
@@ -1037,12 +1038,15 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 }
 
 #if PB_DSP_NATIVE
-/* The job's blocks in one assembly loop (a channel's output row, its last out_w % 4 outputs left to C):
- * r0-r2 the window rows, r3 the output, r12 the blocks left, lr the job, r4-r7 the sums (the first window
- * row's multiply-accumulates start from the bias in r7, the last sum that row writes), r8-r11 the input and
- * weight words and then the requantization values (pb_requant_x2 + SSAT, requant4_doubled's
- * instructions). 60 instructions a block of 36 MACs with the full int8 range; the clamping instances pack
- * the four outputs and clamp them by SSUB8/SEL as clamp_bytes (act_max alone 9 more, both bounds 11). */
+/* The job's blocks in one assembly loop (a channel's output row): r0-r2 the window rows, r3 the output, r12
+ * the blocks left, lr the job, r4-r7 the sums (the first window row's multiply-accumulates start from the
+ * bias in r7, the last sum that row writes), r8-r11 the input and weight words and then the requantization
+ * values (pb_requant_x2 + SSAT, requant4_doubled's instructions). 60 instructions a block of 36 MACs with
+ * the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
+ * clamp_bytes (act_max alone 9 more, both bounds 11). The row's last out_w % 4 outputs are one more block
+ * after the loop, of which only those are stored: its other columns read the plane row's spare columns
+ * (dw_plane_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple of four) costs no second call
+ * and no copy out of a word (where the row of a whole layer, a multiple of four, pays the LDR and CBNZ). */
 #define PB_DW_PLANE3_ROW(row, offset, s0, s1, s2, s3)                                                        \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
     "ldrd    r8, r9, [" row "], #8\n"                                                                        \
@@ -1060,6 +1064,14 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "smmlar  " a ", " a ", r8, r11\n"                                                                        \
     "asr     " a ", " a ", r10\n"                                                                            \
     "ssat    " a ", #8, " a "\n"
+/* one block's four requantized outputs in r4-r7 */
+#define PB_DW_PLANE3_BLOCK                                                                                   \
+    "ldr     r7, [lr, #12]\n"                                                                                \
+    PB_DW_PLANE3_ROW("r0", "52", "r7", "r7", "r7", "r7")                                                     \
+    PB_DW_PLANE3_ROW("r1", "60", "r4", "r5", "r6", "r7")                                                     \
+    PB_DW_PLANE3_ROW("r2", "68", "r4", "r5", "r6", "r7")                                                     \
+    "ldm     lr, {r8, r9, r10}\n"                                                                            \
+    PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")
 #define PB_DW_PLANE3_STORE_EACH                                                                              \
     "ldr     r10, [lr, #24]\n"                                                                               \
     "strb    r4, [r3]\n"                                                                                     \
@@ -1068,6 +1080,16 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r3, r3, r10, lsl #1\n"                                                                          \
     "strb    r7, [r3, r10]\n"                                                                                \
     "add     r3, r3, r10, lsl #1\n"
+/* the first r12 (1 to 3) of r4-r6 */
+#define PB_DW_PLANE3_STORE_EACH_LEFT                                                                         \
+    "ldr     r10, [lr, #24]\n"                                                                               \
+    "strb    r4, [r3]\n"                                                                                     \
+    "cmp     r12, #2\n"                                                                                      \
+    "blt     9f\n"                                                                                           \
+    "strb    r5, [r3, r10]\n"                                                                                \
+    "beq     9f\n"                                                                                           \
+    "strb    r6, [r3, r10, lsl #1]\n"                                                                        \
+    "9:\n"
 #define PB_DW_PLANE3_PACK                                                                                    \
     "bfi     r4, r5, #8, #8\n"                                                                               \
     "bfi     r4, r6, #16, #8\n"                                                                              \
@@ -1086,47 +1108,62 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "lsr     r11, r4, #24\n"                                                                                 \
     "strb    r11, [r3, r10]\n"                                                                               \
     "add     r3, r3, r10, lsl #1\n"
-#define PB_DW_PLANE3_ASM(name, outputs)                                                                      \
+/* the first r12 (1 to 3) bytes of r4 (LSR leaves the flags of the CMP) */
+#define PB_DW_PLANE3_STORE_PACKED_LEFT                                                                       \
+    "ldr     r10, [lr, #24]\n"                                                                               \
+    "strb    r4, [r3]\n"                                                                                     \
+    "cmp     r12, #2\n"                                                                                      \
+    "blt     9f\n"                                                                                           \
+    "lsr     r11, r4, #8\n"                                                                                  \
+    "strb    r11, [r3, r10]\n"                                                                               \
+    "beq     9f\n"                                                                                           \
+    "lsr     r11, r4, #16\n"                                                                                 \
+    "strb    r11, [r3, r10, lsl #1]\n"                                                                       \
+    "9:\n"
+#define PB_DW_PLANE3_ASM(name, outputs, outputs_left)                                                        \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
                          "add     r0, lr, #28\n"                                                             \
                          "ldm     r0, {r0, r1, r2, r3, r12}\n"                                               \
                          "1:\n"                                                                              \
-                         "ldr     r7, [lr, #12]\n"                                                           \
-                         PB_DW_PLANE3_ROW("r0", "48", "r7", "r7", "r7", "r7")                                \
-                         PB_DW_PLANE3_ROW("r1", "56", "r4", "r5", "r6", "r7")                                \
-                         PB_DW_PLANE3_ROW("r2", "64", "r4", "r5", "r6", "r7")                                \
-                         "ldm     lr, {r8, r9, r10}\n"                                                       \
-                         PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5")                               \
-                         PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")                               \
+                         PB_DW_PLANE3_BLOCK                                                                  \
                          outputs                                                                             \
                          "subs    r12, r12, #1\n"                                                            \
                          "bne     1b\n"                                                                      \
+                         "ldr     r4, [lr, #48]\n"                                                           \
+                         "cbnz    r4, 2f\n"                                                                  \
+                         "pop     {r4-r11, pc}\n"                                                            \
+                         "2:\n"                                                                              \
+                         "mov     r12, r4\n"                                                                 \
+                         PB_DW_PLANE3_BLOCK                                                                  \
+                         outputs_left                                                                        \
                          "pop     {r4-r11, pc}\n");                                                          \
     }
-PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH)
-PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED)
-PB_DW_PLANE3_ASM(dw_plane3_asm_clamp,
-                 PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED)
+PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH, PB_DW_PLANE3_STORE_EACH_LEFT)
+PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
+                 PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED_LEFT)
+PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
+                 PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED_LEFT)
 #undef PB_DW_PLANE3_ASM
+#undef PB_DW_PLANE3_STORE_PACKED_LEFT
 #undef PB_DW_PLANE3_STORE_PACKED
 #undef PB_DW_PLANE3_MAX
 #undef PB_DW_PLANE3_MIN
 #undef PB_DW_PLANE3_PACK
+#undef PB_DW_PLANE3_STORE_EACH_LEFT
 #undef PB_DW_PLANE3_STORE_EACH
+#undef PB_DW_PLANE3_BLOCK
 #undef PB_DW_PLANE3_REQUANT
 #undef PB_DW_PLANE3_ROW
 _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, act_min4) == 16 &&
                    offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
-                   offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, weights) == 48,
+                   offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, left) == 48 &&
+                   offsetof(dw_plane3_job, weights) == 52,
                "dw_plane3_asm reads the job at these offsets");
-#endif
 
-/* One channel's output row of 3x3 windows (job: its rows and output set): the blocks in assembly where the
- * channel takes the SMMLAR form, the last out_w % 4 outputs too (one more block into a word, its outputs
- * copied out); other channels, and the host, in C. */
-#if PB_DSP_NATIVE
+/* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
+ * function pointers) */
 static PB_ALWAYS_INLINE void dw_plane3_asm(const dw_plane3_job *job, int32_t clamp) {
     if (clamp == 0) {
         dw_plane3_asm_sat(job);
@@ -1138,34 +1175,9 @@ static PB_ALWAYS_INLINE void dw_plane3_asm(const dw_plane3_job *job, int32_t cla
 }
 #endif
 
-static PB_NOINLINE void dw_plane3_row(dw_plane3_job *job, int32_t out_w, const dw_plane_requant *cq) {
-#if PB_DSP_NATIVE
-    if (cq->doubled) {
-        const int32_t clamp = cq->act_min != PB_INT8_MIN ? 2 : cq->act_max != PB_INT8_MAX;
-        const int32_t full = out_w / 4, left = out_w % 4;
-        if (full > 0) {
-            job->blocks = full;
-            dw_plane3_asm(job, clamp);
-        }
-        if (left > 0) {
-            const int32_t channels = job->channels;
-            int8_t *out = job->out + 4 * full * channels;
-            uint32_t block;
-            job->rows[0] += 4 * full;
-            job->rows[1] += 4 * full;
-            job->rows[2] += 4 * full;
-            job->out = (int8_t *)&block;
-            job->channels = 1;
-            job->blocks = 1;
-            dw_plane3_asm(job, clamp);
-            job->channels = channels;
-            for (int32_t i = 0; i < left; ++i) {
-                out[i * channels] = (int8_t)(block >> (8 * i));
-            }
-        }
-        return;
-    }
-#endif
+/* One channel's output row of 3x3 windows in C (job: its rows and output set): the channels that do not
+ * take the SMMLAR form, and every channel on the host. */
+static PB_NOINLINE void dw_plane3_row(const dw_plane3_job *job, int32_t out_w, const dw_plane_requant *cq) {
     const dw_plane_requant values = *cq;
     for (int32_t b = 0; 4 * b < out_w; ++b) {
         int32_t acc[4];
@@ -1315,7 +1327,7 @@ static PB_NOINLINE void dw_planes(const pb_region *r, const pb_window *w, const 
     }
 }
 
-/* 3x3 windows at stride 1 (dw_plane3_row): the ring's three rows rotate (the oldest slot takes the next
+/* 3x3 windows at stride 1 (dw_plane3_asm, dw_plane3_row): the ring's three rows rotate (the oldest slot takes the next
  * row), and their padding columns hold the zero point from the start for every channel (the zero point is
  * the call's), so a channel's input row is only copied into its columns; a padding row is the zero point
  * throughout. */
@@ -1344,7 +1356,12 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_window *w, const
     }
     dw_plane3_job job = {.act_min4 = (uint8_t)rq->act_min * 0x01010101u,
                          .act_max4 = (uint8_t)rq->act_max * 0x01010101u,
-                         .channels = channels};
+                         .channels = channels,
+                         .blocks = r->out_w / 4,
+                         .left = r->out_w % 4};
+#if PB_DSP_NATIVE
+    const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
+#endif
     for (int32_t c = 0; c < channels; ++c) {
         const int32_t b = bias ? bias[c] : 0;
         const dw_plane_requant cq = dw_plane_channel_requant(rq, c, b, 9);
@@ -1370,7 +1387,15 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_window *w, const
             job.rows[1] = middle;
             job.rows[2] = bottom;
             job.out = output + oy * out_rs + c;
+#if PB_DSP_NATIVE
+            if (cq.doubled) {
+                dw_plane3_asm(&job, clamp);
+            } else {
+                dw_plane3_row(&job, r->out_w, &cq);
+            }
+#else
             dw_plane3_row(&job, r->out_w, &cq);
+#endif
             int16_t *oldest = top;
             top = middle;
             middle = bottom;
