@@ -54,7 +54,7 @@ from harness.pipeline.measure import measure
 from harness.pipeline.sweep import DEFAULT_SWEEP, load_sweep
 from harness.reference import AddQuant
 from harness.results.db import ResultsDB
-from harness.results.op_profile import format_profile, op_profile
+from harness.results.op_profile import format_profile, op_profile, recompute_share
 
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
@@ -526,6 +526,67 @@ def profile_models(models: list[str], targets: list[str], kernels: str | None, r
     return status
 
 
+def recompute_table(models: list[str], targets: list[str], kernels: str | None, results: str | None) -> int:
+    """Print, for each model's patch points of the default sweep on each target, what the recomputation
+    costs against per layer (harness.results.op_profile.recompute_share): the MAC overhead, the instruction
+    overhead, the share the recomputed MACs account for at each op's per-layer rate, and what is beyond it.
+    Measured now (one timed run each), or the latest stored points in ``results``; returns 1 when a point
+    has no figures."""
+    kernels = kernels or ENGINE.default_kernels
+    stored = ResultsDB(results).results() if results else None
+    sweep = load_sweep(DEFAULT_SWEEP)
+    status = 0
+
+    def record(model: str, target: str, point) -> dict | None:
+        if stored is None:
+            found = measure(
+                model, target, point.p, point.n, repeat=1, kernels=kernels, input_mode=point.input_mode
+            )
+            return found if found.status == "passed" else None
+        rows = stored[(stored["model"] == model) & (stored["target"] == target) & (stored["p"] == point.p)
+                      & (stored["n"] == point.n) & (stored["input_mode"] == point.input_mode)
+                      & (stored["segments"] == "") & (stored["kernels"] == kernels)
+                      & (stored["engine"] == ENGINE.name) & (stored["status"] == "passed")]  # fmt: skip
+        return rows.iloc[-1].to_dict() if len(rows) else None
+
+    for model in models:
+        for target in targets:
+            grid = replace(sweep, targets=[target], models=[model], schedules=[]).points()
+            points = sorted(
+                {(pt.p, pt.n, pt.input_mode): pt for pt in grid if pt.engine == ENGINE.name}.values()
+            )
+            per_layer = next((pt for pt in points if pt.per_layer), None)
+            base = record(model, target, per_layer) if per_layer else None
+            title = f"{model} on {target}/qemu, kernels {kernels}"
+            if base is None:
+                print(f"{title}: no passed per-layer point\n")
+                status = 1
+                continue
+            print(f"{title}: each patch point against per layer (instructions, QEMU -icount)")
+            print(f"{'point':<10}{'input':<10}{'MACs':>12}{'+MACs':>8}{'instructions':>14}{'+instr':>8}"
+                  f"{'share':>8}{'beyond':>8}")  # fmt: skip
+            for point in points:
+                if point.per_layer:
+                    continue
+                found = record(model, target, point)
+                share = recompute_share(base, found) if found is not None else None
+                label = f"p={point.p} n={point.n}"
+                if share is None:
+                    print(
+                        f"{label:<10}{point.input_mode:<10}  no passed point with per-op MACs under its schedule"
+                    )
+                    status = 1
+                    continue
+                print(f"{label:<10}{point.input_mode:<10}{share.macs:>12,}{share.mac_overhead:>+8.1%}"
+                      f"{share.latency:>14,.0f}{share.latency_overhead:>+8.1%}{share.share:>+8.1%}"
+                      f"{share.beyond:>+8.1%}")  # fmt: skip
+            print(
+                "share: the instruction overhead if every recomputed MAC cost what its op's MACs cost per layer; "
+                "beyond: the instruction overhead less that share (per-tile calls and setup, slower tile kernels)\n"
+            )
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", nargs="+", default=list(TARGETS), choices=list(TARGETS))
@@ -540,9 +601,16 @@ def main(argv: list[str] | None = None) -> int:
              "sweep's models)",
     )  # fmt: skip
     parser.add_argument(
-        "--targets", nargs="+", default=["stm32h743"], help="--profile: the boards (emulated)"
+        "--recompute", nargs="*", metavar="MODEL", default=None,
+        help="print, for these models' patch points of the default sweep (none named: its models), what the "
+             "recomputation costs against per layer and what the patch schedule costs beyond it, instead",
+    )  # fmt: skip
+    parser.add_argument(
+        "--targets", nargs="+", default=["stm32h743"], help="--profile, --recompute: the boards (emulated)"
     )
-    parser.add_argument("--results", help="--profile: read the latest stored points from this database")
+    parser.add_argument(
+        "--results", help="--profile, --recompute: read the latest stored points from this database"
+    )
     parser.add_argument(
         "--depthwise", action="store_true",
         help="print every depthwise shape of the zoo's default models before / after the channel planes, "
@@ -551,6 +619,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.depthwise:
         return max(depthwise_table(core) for core in args.cores)
+    if args.recompute is not None:
+        if args.kernels and len(args.kernels) > 1:
+            parser.error("--recompute takes one kernel set")
+        models = args.recompute or list(load_sweep(DEFAULT_SWEEP).models)
+        return recompute_table(models, args.targets, args.kernels[0] if args.kernels else None, args.results)
     if args.profile is not None:
         if args.kernels and len(args.kernels) > 1:
             parser.error("--profile takes one kernel set")

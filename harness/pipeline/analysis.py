@@ -52,12 +52,13 @@ def point_analysis(
         output_shapes=tuple(tuple(graph.tensor(name).shape) for name in graph.outputs),
         plan=summary,
         layers=layers,
-        ops=tuple(op_shape(graph, op) for op in graph.ops),
+        ops=tuple(op_shape(graph, op, memory.op_macs.get(op.name)) for op in graph.ops),
     )
 
 
-def op_shape(graph: Graph, op: Op) -> OpShape:
-    """What the per-op profile groups ``op`` by: kind, window, channels and map sizes, MACs."""
+def op_shape(graph: Graph, op: Op, macs_scheduled: int | None = None) -> OpShape:
+    """What the per-op profile groups ``op`` by: kind, window, channels and map sizes, MACs (per layer, and
+    ``macs_scheduled`` under the point's plan)."""
     inputs = activation_input_names(graph, op)
     in_h, in_w, in_c = hwc(graph.tensor(inputs[0]).shape) if inputs else (1, 1, 0)
     out_h, out_w, out_c = hwc(graph.tensor(op.outputs[0]).shape)
@@ -65,5 +66,5 @@ def op_shape(graph: Graph, op: Op) -> OpShape:
     return OpShape(
         name=op.name, kind=op.kind, kernel=kernel_size(graph, op) if window else (1, 1),
         stride=stride_dilation(op)[0] if window else (1, 1), in_c=in_c, out_c=out_c, in_hw=(in_h, in_w),
-        out_hw=(out_h, out_w), macs=op_macs(graph, op),
+        out_hw=(out_h, out_w), macs=op_macs(graph, op), macs_scheduled=macs_scheduled,
     )  # fmt: skip

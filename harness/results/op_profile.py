@@ -122,10 +122,8 @@ class OpProfile:
 def op_profile(record: PointRecord | Mapping[str, Any]) -> OpProfile | None:
     """The per-op profile of a measured point (a record, or a results row as a mapping); None when it has no
     per-unit latency or no op shapes (a failed point, a result stored before the shapes were)."""
-    get = (lambda name: getattr(record, name)) if isinstance(record, PointRecord) else record.get
-    analysis = get("analysis")
-    if analysis is not None and not isinstance(analysis, PointAnalysis):
-        analysis = decode("analysis", analysis)
+    get = _get(record)
+    analysis = _analysis(record)
     units = _unit_list(get("layer_latency"), "layer_latency")
     if analysis is None or not analysis.ops or not units:
         return None
@@ -155,6 +153,61 @@ def op_profile(record: PointRecord | Mapping[str, Any]) -> OpProfile | None:
     return OpProfile(unit=get("latency_unit") or "", rows=rows, estimated=rate is not None)
 
 
+@dataclass(frozen=True)
+class RecomputeShare:
+    """What a schedule's recomputation costs against the same model per layer, measured the same way.
+
+    ``share`` is the latency overhead the point would have if each recomputed MAC cost what its op's MACs
+    cost per layer: every op's per-layer latency scaled by its MACs under the schedule over its per-layer
+    MACs (ops outside any patch stage or row segment: unchanged; ops without MACs, an ADD or a PAD: their
+    per-layer latency, unscaled). ``beyond`` is what the point costs on top of that: the schedule's own
+    overhead (per-tile calls, setup repeated per patch, kernels slower on tiles than on whole maps)."""
+
+    macs: int  # under the schedule
+    macs_per_layer: int
+    latency: float  # summed units, as the profile sums them
+    latency_per_layer: float
+    latency_share: float  # the per-layer latency with every op's recomputed MACs added at its own rate
+
+    @property
+    def mac_overhead(self) -> float:
+        return self.macs / self.macs_per_layer - 1.0
+
+    @property
+    def latency_overhead(self) -> float:
+        return self.latency / self.latency_per_layer - 1.0
+
+    @property
+    def share(self) -> float:
+        return self.latency_share / self.latency_per_layer - 1.0
+
+    @property
+    def beyond(self) -> float:
+        return self.latency_overhead - self.share
+
+
+def recompute_share(
+    per_layer: PointRecord | Mapping[str, Any], point: PointRecord | Mapping[str, Any]
+) -> RecomputeShare | None:
+    """The recomputation share of ``point`` against ``per_layer`` (the same model, target, engine, kernels
+    and backend, per layer); None when either has no per-op profile or ``point`` has no per-op MACs under
+    its schedule (stored before they were)."""
+    base, found = op_profile(per_layer), op_profile(point)
+    analysis = _analysis(point)
+    if base is None or found is None or analysis is None:
+        return None
+    scheduled = {op.name: op.macs_scheduled for op in analysis.ops}
+    if any(value is None for value in scheduled.values()):
+        return None
+    share = sum(
+        row.latency * (scheduled.get(row.name, row.macs) / row.macs if row.macs else 1.0) for row in base.rows
+    )
+    return RecomputeShare(
+        macs=sum(scheduled.values()), macs_per_layer=sum(op.macs for op in analysis.ops),
+        latency=found.latency, latency_per_layer=base.latency, latency_share=share,
+    )  # fmt: skip
+
+
 def kernel_class(op: OpShape, fused: str | None = None) -> str:
     """ "conv 1x1/1", "depthwise 3x3/2", "fc", "ADD"; "+ ADD" where an ADD runs in the op's unit."""
     name = _SHORT.get(op.kind, op.kind)
@@ -177,6 +230,17 @@ def _row(op: OpShape, latency: float, cycles: float | None, fused: str | None) -
         macs=op.macs, pixels=pixels, outputs=pixels * op.out_c, latency=latency, cycles_estimated=cycles,
         runs_in=op.runs_in,
     )  # fmt: skip
+
+
+def _get(record: PointRecord | Mapping[str, Any]):
+    return (lambda name: getattr(record, name)) if isinstance(record, PointRecord) else record.get
+
+
+def _analysis(record: PointRecord | Mapping[str, Any]) -> PointAnalysis | None:
+    analysis = _get(record)("analysis")
+    if analysis is not None and not isinstance(analysis, PointAnalysis):
+        analysis = decode("analysis", analysis)
+    return analysis
 
 
 def _unit_list(value: Any, name: str) -> list[tuple[str, float]]:

@@ -184,6 +184,9 @@ class OpShape:
     # The op whose timed unit runs this one (a residual ADD fused as a conv's epilogue, a PAD folded
     # into the window op that reads it); None: its own unit
     runs_in: str | None = None
+    # Its MACs under the point's schedule (a patch stage's or row segment's op: over all its patches or
+    # rows, recomputed halos counted); None in results stored before it was
+    macs_scheduled: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> OpShape:

@@ -27,7 +27,8 @@ for per-layer layers: the image is counted there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -77,6 +78,9 @@ class MemoryProfile:
     plan: PatchPlan | RowPlan | StagedPlan
     rules: MemoryRules
     layers: tuple[LayerMemory, ...]
+    # every op's MACs under the plan (an op of a patch stage or row segment: summed over its patches or
+    # rows, recomputed halos counted; any other op: its per-layer MACs)
+    op_macs: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def peak_per_layer(self) -> int:
@@ -338,7 +342,8 @@ def profile(
                 macs_scheduled=macs,
             )
         )
-    return MemoryProfile(graph.name, plan, rules, tuple(layers))
+    op_macs_run = {op.name: stage_macs.get(op.name, op_macs(graph, op)) for op in graph.ops}
+    return MemoryProfile(graph.name, plan, rules, tuple(layers), op_macs_run)
 
 
 def _macs_per_pixel(graph: Graph, op_name: str) -> int:

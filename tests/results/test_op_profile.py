@@ -13,16 +13,16 @@ from test_report import F746, VWW_LAYERS, parse, passed_row, stored_analysis
 from harness.bench_kernels import main as bench_kernels_main
 from harness.report.page import write_report
 from harness.results.db import ResultsDB
-from harness.results.op_profile import PATCH_STAGE, format_profile, op_profile
+from harness.results.op_profile import PATCH_STAGE, format_profile, op_profile, recompute_share
 from harness.results.record import PointAnalysis
 
 
-def _vww_row(run_id: str = "run", **values):
+def _vww_row(run_id: str = "run", p: int = 1, n: int = 0, **values):
     latencies = [(name, 1000.0 * (i + 1)) for i, name in enumerate(VWW_LAYERS)]
-    row = passed_row(run_id, F746, "vww_96_int8", 1, 0, latency=sum(v for _, v in latencies),
+    row = passed_row(run_id, F746, "vww_96_int8", p, n, latency=sum(v for _, v in latencies),
                      sram_analytic_counted=90_000, macs=7_489_664, **values)  # fmt: skip
     row.layer_latency = latencies
-    row.analysis = stored_analysis("vww_96_int8", 1, 0)
+    row.analysis = stored_analysis("vww_96_int8", p, n)
     return row
 
 
@@ -131,6 +131,72 @@ def test_bench_kernels_prints_the_stored_profile(tmp_path, capsys):
         bench_kernels_main(["--profile", "vww_96_int8", "--targets", "stm32h743", "--results", str(db_path)])
         == 1
     )
+
+
+def _vww_patched_row(run_id: str = "run"):
+    """vww at p=2 n=8: the per-layer row's units after the stage, and four patch units."""
+    row = _vww_row(run_id, 2, 8)
+    row.macs = row.analysis.plan.macs
+    row.layer_latency = [(f"patch_r{i}_c{j}", 11_000.0) for i in range(2) for j in range(2)]
+    row.layer_latency += _vww_row().layer_latency[8:]
+    row.latency = sum(v for _, v in row.layer_latency)
+    return row
+
+
+def test_each_ops_macs_under_the_schedule_sum_to_the_plans_and_only_stage_ops_grow():
+    from harness.pipeline.analysis import point_analysis
+    from harness.schedule import make_schedule_plan
+    from models import get_model
+
+    graph = get_model("vww_96_int8")
+    for label in ("p=2 n=8", "rows n=3 strips=2 + rows n=4"):
+        plan = make_schedule_plan(graph, label)
+        ops = point_analysis(graph, plan).ops
+        assert sum(op.macs_scheduled for op in ops) == plan.macs, label
+        grown = {op.name for op in ops if op.macs_scheduled != op.macs}
+        assert grown and all(op.macs_scheduled >= op.macs for op in ops), label
+        assert grown <= set(plan.stage_ops if hasattr(plan, "stage_ops") else
+                            [name for part in plan.parts for name in part.stage_ops]), label  # fmt: skip
+
+
+def test_the_recompute_share_scales_each_ops_per_layer_latency_by_its_macs_under_the_schedule():
+    base, point = _vww_row(), _vww_patched_row()
+    found = recompute_share(base, point)
+    ops = {op.name: op for op in point.analysis.ops}
+    expected = sum(v * ops[name].macs_scheduled / ops[name].macs for name, v in base.layer_latency)
+    assert found.latency_share == pytest.approx(expected)
+    assert found.latency == 44_000.0 + sum(v for _, v in base.layer_latency[8:])
+    assert found.latency_per_layer == sum(v for _, v in base.layer_latency)
+    assert (
+        found.macs == point.analysis.plan.macs and found.macs_per_layer == point.analysis.plan.macs_per_layer
+    )
+    assert found.mac_overhead == pytest.approx(
+        point.analysis.plan.macs / point.analysis.plan.macs_per_layer - 1
+    )
+    assert found.latency_overhead == pytest.approx(found.latency / found.latency_per_layer - 1)
+    # the stage's units: 36,000 per layer (1000 x (1 + ... + 8)); 44,000 in the patches
+    stage_share = sum(v * ops[name].macs_scheduled / ops[name].macs for name, v in base.layer_latency[:8])
+    assert found.beyond == pytest.approx((44_000 - stage_share) / found.latency_per_layer)
+    assert found.share > 0 and found.beyond < found.latency_overhead
+    # a point stored before the MACs under its schedule were: no share
+    old = replace(point.analysis, ops=tuple(replace(op, macs_scheduled=None) for op in point.analysis.ops))
+    assert recompute_share(base, replace(point, analysis=old)) is None
+
+
+def test_bench_kernels_prints_the_recompute_share_of_the_stored_points(tmp_path, capsys):
+    db_path = tmp_path / "r.sqlite"
+    with ResultsDB(db_path) as db:
+        db.start_run("run", "abc", "host", {})
+        db.add(_vww_row())
+        db.add(_vww_patched_row())
+    argv = ["--recompute", "vww_96_int8", "--targets", "stm32f746", "--results", str(db_path)]
+    assert bench_kernels_main(argv) == 1  # the default sweep's other patch points are not stored
+    out = capsys.readouterr().out
+    found = recompute_share(_vww_row(), _vww_patched_row())
+    (line,) = [line for line in out.splitlines() if line.startswith("p=2 n=8   counted")]
+    assert line.split()[4:] == [f"{found.mac_overhead:+.1%}", f"{found.latency:,.0f}",
+                                f"{found.latency_overhead:+.1%}", f"{found.share:+.1%}", f"{found.beyond:+.1%}"]  # fmt: skip
+    assert "p=3 n=8   counted     no passed point" in out
 
 
 def test_the_engine_names_the_ops_that_run_inside_another():
