@@ -199,6 +199,22 @@ def test_bench_kernels_prints_the_recompute_share_of_the_stored_points(tmp_path,
     assert "p=3 n=8   counted     no passed point" in out
 
 
+def test_the_report_sets_each_schedule_beside_its_per_layer_point_with_its_recompute_share(tmp_path):
+    db_path = tmp_path / "r.sqlite"
+    with ResultsDB(db_path) as db:
+        db.start_run("run", "abc", "host", {})
+        db.add(_vww_row())
+        db.add(_vww_patched_row())
+        db.add(replace(_vww_patched_row(), identity=replace(_vww_patched_row().identity, kernels="portable")))
+    tree = parse(write_report(db_path, "run", tmp_path / "out").read_text())
+    (section,) = tree.find("section", id="op-profiles")
+    rows = [row for row in section.find("tr") if "data-schedule" in row.attrs]
+    assert [row.attrs["data-schedule"] for row in rows] == ["p=2 n=8 counted"]  # not the other kernel set's
+    found = recompute_share(_vww_row(), _vww_patched_row())
+    cells = [cell.text for cell in rows[0].find("td")]
+    assert cells[-2:] == [f"{100 * found.share:+.1f}%", f"{100 * found.beyond:+.1f}%"]
+
+
 def test_the_engine_names_the_ops_that_run_inside_another():
     from harness.engines import get_engine
     from harness.pipeline.measure import TEST_INPUT
