@@ -378,6 +378,41 @@ static PB_NOINLINE void prepare_channel(pb_channel_requant_x2 *cr, int32_t m, in
     }
 }
 
+/* prepare_requants' common case, pb_channel_requant_x2_prepare's (m > 0, e in 2..23 and |b| + 255 * 128 * k
+ * < 2^30, below bias_limit), for channels 0, 1, ... while it holds; returns the first channel it leaves. Each
+ * channel's bias goes into the entry before as its next_bias. A loop of its own (bias_shift a constant where it
+ * is inlined), since it runs at every call of a conv (every tile of a patch, every row of a row-streamed
+ * segment): with the other forms' cases in the loop GCC kept its values on the stack, 46 instructions a
+ * channel. */
+static PB_ALWAYS_INLINE int32_t common_channels_of(channel_entry *table, int32_t out_c, const int32_t *multiplier,
+                                                   const int32_t *shift, const int32_t *bias, uint32_t odd_zp,
+                                                   uint32_t back, uint32_t bias_limit, int32_t bias_shift) {
+    int32_t first_bias;
+    int32_t *next_bias = &first_bias; /* where the channel's bias goes: the previous entry's next_bias */
+    channel_entry *entry = table;
+    const channel_entry *const end = table + out_c;
+    for (; entry != end; ++entry) {
+        const int32_t b = *bias++, m = *multiplier++, s = *shift++;
+        *next_bias = (int32_t)((uint32_t)b << bias_shift);
+        const uint32_t magnitude = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
+        if (m <= 0 || (uint32_t)(s + 23) > 21u || magnitude >= bias_limit) { /* e = -s in 2..23 */
+            break;
+        }
+        entry->requant.multiplier = m;
+        entry->requant.add2 = (int32_t)(odd_zp << (-s - 1));
+        entry->requant.shift = (int32_t)((uint32_t)-s | back);
+        next_bias = &entry->next_bias;
+    }
+    return (int32_t)(entry - table);
+}
+
+static PB_NOINLINE int32_t common_channels(channel_entry *table, int32_t out_c, const int32_t *multiplier,
+                                           const int32_t *shift, const int32_t *bias, uint32_t odd_zp, uint32_t back,
+                                           uint32_t bias_limit, int32_t bias_shift) {
+    return bias_shift ? common_channels_of(table, out_c, multiplier, shift, bias, odd_zp, back, bias_limit, 1)
+                      : common_channels_of(table, out_c, multiplier, shift, bias, odd_zp, back, bias_limit, 0);
+}
+
 static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
                                 channel_entry *table, int32_t doubling) {
     const int32_t zp = q->output_zero_point;
@@ -388,12 +423,12 @@ static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, c
     const uint32_t bias_limit = room > 0 ? (uint32_t)room : 0;
     const int32_t bias_shift = doubling ? 1 : 0; /* undone below if the form is not PB_REQ_DOUBLED */
     const uint32_t odd_zp = 2u * (uint32_t)zp + 1u; /* add2 = 2^(e-1) + zp * 2^e = (2 zp + 1) << (e - 1) */
-    static const int32_t no_bias = 0;
-    const int32_t *b_at = bias ? bias : &no_bias;
-    const int32_t b_step = bias ? 1 : 0;
+    /* the common channels, then the others (if any) from the first that is not */
+    int32_t oc = bias ? common_channels(table, out_c, multiplier, shift, bias, odd_zp, back, bias_limit, bias_shift)
+                      : 0;
     int32_t all = 1, big = 0;
-    for (int32_t oc = 0; oc < out_c; ++oc, b_at += b_step) {
-        const int32_t b = *b_at;
+    for (; oc < out_c; ++oc) {
+        const int32_t b = bias ? bias[oc] : 0;
         const int32_t m = multiplier[oc], e = -shift[oc];
         pb_channel_requant_x2 *cr = &table[oc].requant;
         const uint32_t magnitude = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
@@ -409,10 +444,12 @@ static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, c
                 cr->shift |= (int32_t)back;
             }
         }
-        table[oc].next_bias = 0;
         if (oc > 0) {
             table[oc - 1].next_bias = (int32_t)((uint32_t)b << bias_shift); /* wraps where m = 0 */
         }
+    }
+    if (out_c > 0) {
+        table[out_c - 1].next_bias = 0;
     }
     /* the assembly loop's last channel: a k % 4 tail leaves the last channel to the C loop (matmul_cols) */
     const int32_t last = (k & 3) ? out_c - 2 : out_c - 1;
@@ -421,8 +458,8 @@ static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, c
     }
     const int32_t form = !all ? PB_REQ_C : big ? PB_REQ_BIG : doubling ? PB_REQ_DOUBLED : PB_REQ_X2;
     if (bias_shift && form != PB_REQ_DOUBLED) {
-        for (int32_t oc = 0; oc + 1 < out_c; ++oc) {
-            table[oc].next_bias = bias ? bias[oc + 1] : 0;
+        for (int32_t c = 0; c + 1 < out_c; ++c) {
+            table[c].next_bias = bias ? bias[c + 1] : 0;
         }
     }
     return form;
