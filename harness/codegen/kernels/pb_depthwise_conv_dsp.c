@@ -846,8 +846,20 @@ static inline int32_t dw_plane_columns(const pb_region *r, const pb_window *w) {
     return (r->in_w + 2 * w->kernel_w + 6 + 1) & ~1;
 }
 
-/* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows. */
+/* Columns of one 3x3 plane row (dw_planes3): its blocks' reads, six columns from 4b for ceil(out_w / 4)
+ * blocks, which hold the padded input's out_w + 2 columns (stride 1). Fewer than dw_plane_columns: that
+ * many fit in place on a 12 x 12 tile, whose scratch (the group's weights and the ring of delayed rows,
+ * pb_depthwise_conv2d_s8_inplace_dsp) holds 132 bytes, not dw_plane_columns' 180. */
+static inline int32_t dw_plane3_columns(const pb_region *r) {
+    return 4 * ((r->out_w + 3) / 4) + 2;
+}
+
+/* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows; the
+ * 3x3 kernel's ring alone (its weights are in its job). */
 static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
+    if (w->kernel_w == 3) {
+        return 3 * 2 * dw_plane3_columns(r);
+    }
     return 4 * w->kernel_h * ((w->kernel_w + 1) / 2) + w->kernel_h * 2 * dw_plane_columns(r, w);
 }
 
@@ -1045,7 +1057,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
  * clamp_bytes (act_max alone 9 more, both bounds 11). The row's last out_w % 4 outputs are one more block
  * after the loop, of which only those are stored: its other columns read the plane row's spare columns
- * (dw_plane_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple of four) costs no second call
+ * (dw_plane3_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple of four) costs no second call
  * and no copy out of a word (where the row of a whole layer, a multiple of four, pays the LDR and CBNZ). */
 #define PB_DW_PLANE3_ROW(row, offset, s0, s1, s2, s3)                                                        \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
@@ -1343,14 +1355,13 @@ static void dw_plane3_fill(int16_t *row, int32_t columns, const pb_region *r, co
     dw_plane_copy(row + r->pad_left, input + iy * in_rs + c, count, r->in_c);
 }
 
-static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_window *w, const pb_requant *rq, const int8_t *input,
-                                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, const int8_t *input, const int8_t *filter,
+                                   const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t channels = r->in_c, in_rs = pb_in_row_stride(r), out_rs = pb_out_row_stride(r);
-    const int32_t columns = dw_plane_columns(r, w);
-    const int32_t count = r->pad_left + r->in_w < columns ? r->in_w : columns - r->pad_left;
+    const int32_t columns = dw_plane3_columns(r), count = r->in_w; /* pad_left + in_w <= out_w + 2 <= columns */
     const int32_t input_offset = -rq->input_zero_point;
     const uint32_t zero_points = (uint16_t)(int8_t)rq->input_zero_point * 0x10001u;
-    int16_t *ring = (int16_t *)(void *)(align4(scratch) + 6); /* after dw_planes' weights, as dw_plane_bytes */
+    int16_t *ring = (int16_t *)(void *)align4(scratch);
     for (int32_t j = 0; j < 3 * columns / 2; ++j) {
         ((uint32_t *)(void *)ring)[j] = zero_points;
     }
@@ -1423,7 +1434,7 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
     }
     if (dw_planes_apply(r, w)) {
         if (w->kernel_w == 3) {
-            dw_planes3(r, w, q, input, filter, bias, output, scratch);
+            dw_planes3(r, q, input, filter, bias, output, scratch);
         } else {
             dw_planes(r, w, q, input, filter, bias, output, scratch);
         }
@@ -1441,7 +1452,7 @@ void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, 
     if (dw_planes_apply(r, w) && dw_planes_fit_in_place(r, w) &&
         dw_plane_bytes(r, w) <= 8 * w->kernel_h * w->kernel_w + pb_depthwise_inplace_bytes(r, w)) {
         if (w->kernel_w == 3) {
-            dw_planes3(r, w, q, buffer, filter, bias, buffer, scratch);
+            dw_planes3(r, q, buffer, filter, bias, buffer, scratch);
         } else {
             dw_planes(r, w, q, buffer, filter, bias, buffer, scratch);
         }
