@@ -189,10 +189,63 @@ __attribute__((naked, noinline)) static void add_run_half_asm(const int8_t *a __
         "pop     {r4-r11, pc}\n");
 }
 #undef PB_ADD_HALF_ELEMENT
+
+/* pb_add_s8_dsp's usual case, tested and prepared first with the few instructions it needs (a residual ADD
+ * fused into its conv runs once per output row, so in a patch stage once per tile row): full-range activation,
+ * runs contiguous in both operands, one operand with multiplier 2^30 and shift 0 (TFLite's larger scale) and
+ * the other with shift -1..-10, the output's requantization in pb_requant_x2's range: add_run_half_asm, the
+ * conditions and job of the general code below (rescale_prepare, pb_channel_requant_x2_prepare, `half`), which
+ * then never takes that case (with the other jobs in one function GCC set up a 240-byte frame: 203
+ * instructions a call, now 156). Returns 0 (nothing done) where the case does not hold. */
+__attribute__((noinline)) static int32_t add_half_runs(const pb_add_params *p, const int32_t dims[4],
+                                                       const int32_t a_strides[4], const int32_t b_strides[4],
+                                                       const int8_t *a, const int8_t *b, int8_t *output) {
+    const int32_t e0_first = p->input1_shift == 0;
+    const int32_t e0_multiplier = e0_first ? p->input1_multiplier : p->input2_multiplier;
+    const int32_t e0_offset = e0_first ? p->input1_offset : p->input2_offset;
+    const int32_t shift2 = e0_first ? -p->input2_shift : -p->input1_shift;
+    const int32_t multiplier2 = e0_first ? p->input2_multiplier : p->input1_multiplier;
+    const int32_t e = -p->output_shift;
+    if ((!e0_first && p->input2_shift != 0) || p->left_shift != 20 || e0_multiplier != (1 << 30) ||
+        (uint32_t)(shift2 - 1) > 9u || multiplier2 < 0 || (uint32_t)(e - 2) > (uint32_t)(PB_FOLDED_MAX_EXPONENT - 2) ||
+        p->output_multiplier < 0 || p->act_min != PB_INT8_MIN || p->act_max != PB_INT8_MAX || a_strides[3] != 1 ||
+        b_strides[3] != 1 || dims[3] <= 0) {
+        return 0;
+    }
+    /* the e = 0 operand's offset (its offset21 >> 21, as below) << (19 + shift2), below 2^30 in magnitude */
+    const int32_t offset1 = (int32_t)((uint32_t)e0_offset << 21) >> 21, limit = 1 << (11 - shift2);
+    if (offset1 >= limit || offset1 <= -limit) {
+        return 0;
+    }
+    const int32_t folded = offset1 * (1 << (19 + shift2));
+    const int32_t offset2 = e0_first ? p->input2_offset : p->input1_offset;
+    const add_run_half_job job = {(int32_t)((uint32_t)offset2 << 21),
+                                  multiplier2,
+                                  (int32_t)(1u << (shift2 - 1)) + folded,
+                                  shift2,
+                                  p->output_multiplier,
+                                  (int32_t)((1u << (e - 1)) + (uint32_t)p->output_offset * (1u << e)),
+                                  e,
+                                  dims[3]};
+    for (int32_t i0 = 0; i0 < dims[0]; ++i0) {
+        for (int32_t i1 = 0; i1 < dims[1]; ++i1) {
+            for (int32_t i2 = 0; i2 < dims[2]; ++i2) {
+                const int8_t *a_run = a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2];
+                const int8_t *b_run = b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2];
+                add_run_half_asm(e0_first ? a_run : b_run, e0_first ? b_run : a_run, output, &job);
+                output += dims[3];
+            }
+        }
+    }
+    return 1;
+}
 #endif
 
-void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
-                   const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output) {
+/* pb_add_s8_dsp's cases other than add_half_runs': apart from it, so that the usual case does not set up this
+ * frame. */
+__attribute__((noinline)) static void add_other(const pb_add_params *p, const int32_t dims[4],
+                                                const int32_t a_strides[4], const int32_t b_strides[4],
+                                                const int8_t *a, const int8_t *b, int8_t *output) {
     rescale r1, r2;
     pb_channel_requant_x2 out;
     /* |sum| <= 2 * 255 * 2^20 * m / 2^31 < 2^29 */
@@ -206,27 +259,16 @@ void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t 
     const int32_t act_min = p->act_min, act_max = p->act_max;
 #if PB_DSP_NATIVE
     if (act_min == PB_INT8_MIN && act_max == PB_INT8_MAX && a_strides[3] == 1 && b_strides[3] == 1 && dims[3] > 0) {
-        /* one run function and its constants for every run: add_run_half_asm or add_run_e0_asm when one
-         * operand has e = 0 and the other not (the usual case: the larger scale's multiplier is 1/2), that
+        /* one run function and its constants for every run: add_run_e0_asm when one operand has e = 0 and the
+         * other not (the usual case, where the larger scale's multiplier is 1/2, took add_half_runs), that
          * operand first (addition commutes), else add_run_asm */
         const int32_t e0_first = r1.shift == 0 && r2.shift > 0, e0_second = r2.shift == 0 && r1.shift > 0;
         const rescale *e0 = e0_first ? &r1 : &r2, *other = e0_first ? &r2 : &r1;
-        /* add_run_half_asm: the e = 0 multiplier 2^30, offset1 << (19 + e) below 2^30 in magnitude (the other
-         * operand's term is below 2^28) */
-        const int64_t folded = (int64_t)(e0->offset21 >> 21) * ((int64_t)1 << (19 + (other->shift & 31)));
-        const int32_t half = (e0_first || e0_second) && e0->multiplier == (1 << 30) && other->shift <= 10 &&
-                             folded < ((int64_t)1 << 30) && folded > -((int64_t)1 << 30);
         union {
             add_run_job general;
             add_run_e0_job e0;
-            add_run_half_job half;
         } job;
-        if (half) {
-            const add_run_half_job j = {other->offset21, other->multiplier, other->round + (int32_t)folded,
-                                        other->shift,    out.multiplier,    out.add2,
-                                        out.shift,       dims[3]};
-            job.half = j;
-        } else if (e0_first || e0_second) {
+        if (e0_first || e0_second) {
             const add_run_e0_job j = {e0->offset21,      e0->multiplier, out.multiplier, out.add2,     out.shift,
                                       other->offset21, other->multiplier, other->round, other->shift, dims[3]};
             job.e0 = j;
@@ -242,9 +284,7 @@ void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t 
                     const int8_t *a_run = a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2];
                     const int8_t *b_run = b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2];
                     const int8_t *first = e0_second ? b_run : a_run, *second = e0_second ? a_run : b_run;
-                    if (half) {
-                        add_run_half_asm(first, second, output, &job);
-                    } else if (e0_first || e0_second) {
+                    if (e0_first || e0_second) {
                         add_run_e0_asm(first, second, output, &job);
                     } else {
                         add_run_asm(first, second, output, &job);
@@ -257,4 +297,14 @@ void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t 
     }
 #endif
     PB_BROADCAST_WALK(add_fast(x, y, &r1, &r2, &out, act_min, act_max))
+}
+
+void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
+                   const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output) {
+#if PB_DSP_NATIVE
+    if (add_half_runs(p, dims, a_strides, b_strides, a, b, output)) {
+        return;
+    }
+#endif
+    add_other(p, dims, a_strides, b_strides, a, b, output);
 }
