@@ -1056,7 +1056,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * values (pb_requant_x2 + SSAT, requant4_doubled's instructions). 60 instructions a block of 36 MACs with
  * the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
  * clamp_bytes (act_max alone 9 more, both bounds 11). The row's last out_w % 4 outputs are one more block
- * after the loop, of which only those are stored: its other columns read the plane row's spare columns
+ * after the loop (its first two outputs alone where that is all), of which only those are stored: its other columns read the plane row's spare columns
  * (dw_plane3_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple of four) costs no second call
  * and no copy out of a word (where the row of a whole layer, a multiple of four, pays the LDR and CBNZ). */
 #define PB_DW_PLANE3_ROW(row, offset, s0, s1, s2, s3)                                                        \
@@ -1084,6 +1084,22 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_ROW("r2", "68", "r4", "r5", "r6", "r7")                                                     \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")
+/* the first two outputs of a block (x45 is only read by the other two): a row's last one or two outputs, 22
+ * instructions fewer than the whole block */
+#define PB_DW_PLANE3_HALF_ROW(row, offset, s0, s1)                                                           \
+    "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
+    "ldrd    r8, r9, [" row "]\n"                                                                            \
+    "smlad   r4, r8, r10, " s0 "\n"                                                                          \
+    "smlatb  r5, r8, r10, " s1 "\n"                                                                          \
+    "smlabt  r4, r9, r11, r4\n"                                                                              \
+    "smlad   r5, r9, r11, r5\n"
+#define PB_DW_PLANE3_HALF_BLOCK                                                                              \
+    "ldr     r5, [lr, #12]\n"                                                                                \
+    PB_DW_PLANE3_HALF_ROW("r0", "52", "r5", "r5")                                                            \
+    PB_DW_PLANE3_HALF_ROW("r1", "60", "r4", "r5")                                                            \
+    PB_DW_PLANE3_HALF_ROW("r2", "68", "r4", "r5")                                                            \
+    "ldm     lr, {r8, r9, r10}\n"                                                                            \
+    PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5")
 #define PB_DW_PLANE3_STORE_EACH                                                                              \
     "ldr     r10, [lr, #24]\n"                                                                               \
     "strb    r4, [r3]\n"                                                                                     \
@@ -1148,6 +1164,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "pop     {r4-r11, pc}\n"                                                            \
                          "2:\n"                                                                              \
                          "mov     r12, r4\n"                                                                 \
+                         "cmp     r4, #2\n"                                                                  \
+                         "bgt     3f\n"                                                                      \
+                         PB_DW_PLANE3_HALF_BLOCK                                                             \
+                         outputs_left                                                                        \
+                         "pop     {r4-r11, pc}\n"                                                            \
+                         "3:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
                          outputs_left                                                                        \
                          "pop     {r4-r11, pc}\n");                                                          \
@@ -1165,6 +1187,8 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_PACK
 #undef PB_DW_PLANE3_STORE_EACH_LEFT
 #undef PB_DW_PLANE3_STORE_EACH
+#undef PB_DW_PLANE3_HALF_BLOCK
+#undef PB_DW_PLANE3_HALF_ROW
 #undef PB_DW_PLANE3_BLOCK
 #undef PB_DW_PLANE3_REQUANT
 #undef PB_DW_PLANE3_ROW
