@@ -1379,8 +1379,10 @@ static PB_ALWAYS_INLINE void window_columns_of(const int8_t *src, int32_t px_ste
                                                int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
                                                int32_t first, int32_t end, int32_t doubled) {
     if (kernel_h == 3 && row_bytes == 9) {
-        for (int32_t j = first; j < end; ++j, src += px_step) {
-            window_column_3x9(src, in_rs, input_offset, cols, j, doubled);
+        /* column by column to the end column's words (with a count GCC left px_step on the stack) */
+        const uint32_t *const last = cols + 2 * end;
+        for (uint32_t *col = cols + 2 * first; col != last; col += 2, src += px_step) {
+            window_column_3x9(src, in_rs, input_offset, col, 0, doubled);
         }
         return;
     }
@@ -1436,13 +1438,19 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                 ++oy;
             }
         } else {
-            for (int32_t j = 0; j < ncols; ++j, ++p) {
-                out_px[j] = output + oy * out_rs + ox * out_c;
+            for (int32_t j = 0; j < ncols;) {
                 const int32_t py = oy * w->stride_h, px = ox * w->stride_w;
+                int32_t run = 1;
                 if (ncols == PB_BLOCK_COLS && undilated && py >= r->pad_top && py <= y_last && px >= r->pad_left &&
                     px <= x_last) {
-                    window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, 0, in_rs,
-                                   w->kernel_h, row_bytes, input_offset, patch, cols, j, j + 1, doubled);
+                    /* the block's pixels on this row whose windows are inside, by one call: a block that runs
+                     * over a row's end (a tile's rows are rarely a multiple of six wide) or into its padding */
+                    while (j + run < ncols && ox + run < r->out_w && px + run * w->stride_w <= x_last) {
+                        ++run;
+                    }
+                    window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c,
+                                   w->stride_w * r->in_c, in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, j,
+                                   j + run, doubled);
                 } else if (doubled && ncols >= 3) {
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
                     doubled_column(patch, k, input_offset, cols, j, ncols);
@@ -1450,9 +1458,12 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
                     expand_column(patch, k, input_offset, cols, j, ncols, 0);
                 }
-                if (++ox == r->out_w) {
-                    ox = 0;
-                    ++oy;
+                for (const int32_t end = j + run; j < end; ++j, ++p) {
+                    out_px[j] = output + oy * out_rs + ox * out_c;
+                    if (++ox == r->out_w) {
+                        ox = 0;
+                        ++oy;
+                    }
                 }
             }
         }
