@@ -87,7 +87,9 @@ def _expected(call: KernelCall, x: np.ndarray | None) -> np.ndarray:
 
 def _block_cases(rng):
     """Shapes that exercise the DSP kernels' blocks: 6-pixel blocks that break across rows, 2- and 1-pixel
-    remainders, odd and even counts of 4-value groups, a k % 4 tail, both activation clamps, 3x3 windows
+    remainders, 4- and 3-pixel ones in the assembly channel loop with a k % 4 tail (a 3x3 window over 3
+    channels, 1x1 over 18 and 13; 7 pixels as 4 + 3), odd and even counts of 4-value groups, a k % 4 tail,
+    both activation clamps, 3x3 windows
     wholly inside the input a block or a pixel at a time (window_columns, over 3 and 8 channels); channel shifts
     of every form of the conv kernels' table (``special``: -1, zero multipliers, with -24..-31 or, on doubled
     sums (more output channels than half of k), without)."""
@@ -97,7 +99,9 @@ def _block_cases(rng):
          ("conv2d", 3, (4, 5), 16, 5, True, False), ("depthwise", 3, (6, 9), 20, 20, True, False),
          ("depthwise", 3, (5, 6), 12, 12, False, False), ("depthwise", 5, (7, 8), 8, 8, True, False),
          ("conv1x1", 1, (6, 6), 16, 10, True, "x2"), ("conv2d", 3, (6, 8), 3, 8, True, "big"),
-         ("conv2d", 3, (9, 14), 3, 6, True, False), ("conv2d", 3, (8, 13), 8, 5, False, False)]
+         ("conv2d", 3, (9, 14), 3, 6, True, False), ("conv2d", 3, (8, 13), 8, 5, False, False),
+         ("conv2d", 3, (5, 8), 3, 6, True, False), ("conv2d", 3, (3, 9), 3, 7, True, False),
+         ("conv1x1", 1, (3, 5), 18, 5, True, False), ("conv1x1", 1, (1, 7), 13, 3, True, False)]
     ):  # fmt: skip
         pad = kernel // 2
         in_h, in_w = hw

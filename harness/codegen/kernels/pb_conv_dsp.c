@@ -25,10 +25,11 @@
 #define PB_BLOCK_COLS 6
 
 /* Column `col` of `ncols` interleaved columns of k values: group g (values 4g..4g+3) of column c at
- * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values: in PB_BLOCK_COLS
- * columns as one more group with zeros in the missing lanes ([t0 t2] [t1 0], so that the assembly loop
- * multiplies whole groups: the weight bytes under the zeros add nothing), in fewer columns as plain
- * int16, column after column. `doubled` (a constant where it is inlined; PB_BLOCK_COLS columns only):
+ * words (g * ncols + c) * 2 and +1 as [x0 x2] [x1 x3]; then the k % 4 tail values: in three or more
+ * columns (PB_BLOCK_COLS, and on the core 4 and 3) as one more group with zeros in the missing lanes
+ * ([t0 t2] [t1 0], so that the assembly loop multiplies whole groups: the weight bytes under the zeros add
+ * nothing), in fewer columns as plain int16, column after column. `doubled` (a constant where it is
+ * inlined; three or more columns only):
  * every value times 2 (|2 (x + offset)| <= 510), so that the sums come out doubled, as the assembly
  * channel loop's requantization takes them (one SADD16 a word here instead of a shift per output). */
 static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
@@ -58,7 +59,7 @@ static PB_ALWAYS_INLINE void expand_column(const int8_t *src, int32_t k, int32_t
         dst += 2 * ncols;
     }
 #undef PB_TWICE
-    if (ncols == PB_BLOCK_COLS) {
+    if (ncols >= 3) {
         if (tail > 0) {
             const int32_t times = doubled ? 2 : 1;
             const uint32_t t0 = (uint32_t)((src[0] + input_offset) * times) & 0xFFFFu;
@@ -696,6 +697,13 @@ __attribute__((naked, noinline)) static void matmul_3cols_asm(matmul_cols_job *j
 }
 #endif
 
+/* The k % 4 tail's weight bytes of a channel (no more: the last channel's end is the weights') as a group, for
+ * the columns' padded tail group (expand_column). */
+static PB_ALWAYS_INLINE uint32_t tail_weights(const int8_t *w, int32_t tail) {
+    return (uint32_t)(uint8_t)w[0] | (tail > 1 ? (uint32_t)(uint8_t)w[1] << 8 : 0) |
+           (tail > 2 ? (uint32_t)(uint8_t)w[2] << 16 : 0);
+}
+
 /* matmul_cols's channels oc..out_c - 1 of six columns in C. */
 static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t oc, int32_t out_c,
                                        const uint32_t *cols, const int32_t *bias, const pb_requant *requant_params,
@@ -715,9 +723,8 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
         if (groups > 0) {
             PB_MAC_1X6(w, c, groups, a0, a1, a2, a3, a4, a5);
         }
-        if (tail > 0) { /* the tail's weight bytes (no more: the last channel's end is the weights') as a group */
-            const uint32_t raw = (uint32_t)(uint8_t)w[0] | (tail > 1 ? (uint32_t)(uint8_t)w[1] << 8 : 0) |
-                                 (tail > 2 ? (uint32_t)(uint8_t)w[2] << 16 : 0);
+        if (tail > 0) {
+            const uint32_t raw = tail_weights(w, tail);
             const uint32_t w02 = pb_sxtb16(raw), w13 = pb_sxtb16_ror8(raw);
             a0 = pb_smlad(w13, tails[1], pb_smlad(w02, tails[0], a0));
             a1 = pb_smlad(w13, tails[3], pb_smlad(w02, tails[2], a1));
@@ -760,10 +767,9 @@ static PB_NOINLINE void matmul_6cols_c(const int8_t *weights, int32_t k, int32_t
 /* out[j][oc] for the out_c channels from ncols (6, or on the core 4 or 3) interleaved columns (expand_column)
  * in assembly where it can (requants from prepare_requants, form: its requantization form; with
  * PB_REQ_DOUBLED the columns of three or more pixels are doubled and every block equally spaced, so the
- * assembly takes every channel); returns the first channel it leaves to matmul_6cols_c / matmul_34cols (4 or
- * 3 columns: all of them or none; with a k % 4 tail, whose layout in fewer than six columns is not a group,
- * none). The caller calls those, not this function, so that the deepest stack is one of the frames, not
- * both. */
+ * assembly takes every channel); returns the first channel it leaves to matmul_6cols_c / matmul_34cols (0 or
+ * all of them, or with a k % 4 tail the last). The caller calls those, not this function, so that the deepest
+ * stack is one of the frames, not both. */
 static int32_t matmul_cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols, const int32_t *bias,
                            const pb_requant *q, const channel_entry *requants, int32_t form, int32_t ncols,
                            int8_t *const out[PB_BLOCK_COLS]) {
@@ -775,8 +781,7 @@ static int32_t matmul_cols(const int8_t *weights, int32_t k, int32_t out_c, cons
     for (int32_t j = 2; j < ncols; ++j) {
         equally_spaced &= out[j] - out[j - 1] == step;
     }
-    if (form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced &&
-        (ncols == PB_BLOCK_COLS || tail == 0)) {
+    if (form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && groups > 0 && equally_spaced) {
         /* with a tail, the last channel's tail word would read past the weights: it takes the C loop */
         oc = tail ? out_c - 1 : out_c;
         if (oc > 0) {
@@ -883,27 +888,29 @@ static void matmul_2cols(const int8_t *weights, int32_t k, int32_t out_c, const 
 }
 
 #if PB_DSP_NATIVE
-/* out[j][oc] for all out_c channels from ncols (3 or 4) interleaved columns (expand_column), one channel at
- * a time by mac_1x3_asm or mac_1x4_asm (requants: requant_entry's). */
-static PB_NOINLINE void matmul_34cols(const int8_t *weights, int32_t k, int32_t out_c, const uint32_t *cols,
-                                      const int32_t *bias, const pb_requant *requant_params,
+/* out[j][oc] for the channels first..out_c - 1 from ncols (3 or 4) interleaved columns (expand_column), one
+ * channel at a time by mac_1x3_asm or mac_1x4_asm (requants: requant_entry's). */
+static PB_NOINLINE void matmul_34cols(const int8_t *weights, int32_t k, int32_t first, int32_t out_c,
+                                      const uint32_t *cols, const int32_t *bias, const pb_requant *requant_params,
                                       const channel_entry *requants, int32_t ncols, int8_t *const out[4]) {
     const requant_values values = requant_of(requant_params);
     const requant_values *q = &values;
     const int32_t groups = k >> 2, tail = k & 3;
-    const int16_t *tails = (const int16_t *)(cols + 2 * ncols * groups); /* column j's tail at + j * tail */
+    const uint32_t *tails = cols + 2 * ncols * groups; /* the padded tail group: column j's at tails[2 * j] */
     const int32_t full_range = q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX;
     const int32_t zp256 = q->zero_point * 256;
-    const int8_t *w = weights;
-    for (int32_t oc = 0; oc < out_c; ++oc) {
+    const int8_t *w = weights + first * k;
+    for (int32_t oc = first; oc < out_c; ++oc) {
         const int32_t b = bias ? bias[oc] : 0;
         int32_t acc[4] = {b, b, b, b};
         if (groups > 0) {
             w = ncols == 4 ? mac_1x4_asm(w, cols, groups, acc) : mac_1x3_asm(w, cols, groups, acc);
         }
-        for (int32_t t = 0; t < tail; ++t) {
+        if (tail > 0) {
+            const uint32_t raw = tail_weights(w, tail);
+            const uint32_t w02 = pb_sxtb16(raw), w13 = pb_sxtb16_ror8(raw);
             for (int32_t j = 0; j < ncols; ++j) {
-                acc[j] += w[t] * tails[j * tail + t];
+                acc[j] = pb_smlad(w13, tails[2 * j + 1], pb_smlad(w02, tails[2 * j], acc[j]));
             }
         }
         w += tail;
@@ -1236,8 +1243,9 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
             }
 #if PB_DSP_NATIVE
         } else if (ncols >= 3) {
-            if (matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px) == 0) {
-                matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
+            const int32_t done = matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px);
+            if (done < out_c) {
+                matmul_34cols(filter, k, done, out_c, cols, bias, q, requants, ncols, out_px);
             }
 #endif
         } else if (ncols == 2) {
@@ -1474,8 +1482,9 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             }
 #if PB_DSP_NATIVE
         } else if (ncols >= 3) {
-            if (matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px) == 0) {
-                matmul_34cols(filter, k, out_c, cols, bias, q, requants, ncols, out_px);
+            const int32_t done = matmul_cols(filter, k, out_c, cols, bias, q, requants, form, ncols, out_px);
+            if (done < out_c) {
+                matmul_34cols(filter, k, done, out_c, cols, bias, q, requants, ncols, out_px);
             }
 #endif
         } else if (ncols == 2) {
