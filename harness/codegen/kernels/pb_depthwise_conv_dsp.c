@@ -1480,12 +1480,17 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
 
 /* In place (pb_kernels.h): the same kernel with the input and output in one buffer; the in-place row
  * schedule decides per group and row whether the row goes to its place or to the ring. */
+/* In place, the plane path where its rows fit the scratch the in-place kernel has: the group's weights, the row
+ * schedule and the ring of delayed rows. A function of its own: inlined, its values took 16 more bytes of the
+ * dispatcher's frame, which is on the deepest stack path (dispatcher, dw_dsp, a window run). */
+static PB_NOINLINE int32_t dw_planes_in_place(const pb_region *r, const pb_window *w) {
+    return dw_planes_apply(r, w) && dw_planes_fit_in_place(r, w) &&
+           dw_plane_bytes(r, w) <= 8 * w->kernel_h * w->kernel_w + pb_depthwise_inplace_bytes(r, w);
+}
+
 void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, int8_t *buffer,
                                         const int8_t *filter, const int32_t *bias, void *scratch) {
-    /* the plane path where its rows fit the scratch the in-place kernel has: the group's weights, the row
-     * schedule and the ring of delayed rows */
-    if (dw_planes_apply(r, w) && dw_planes_fit_in_place(r, w) &&
-        dw_plane_bytes(r, w) <= 8 * w->kernel_h * w->kernel_w + pb_depthwise_inplace_bytes(r, w)) {
+    if (dw_planes_in_place(r, w)) {
         if (w->kernel_w == 3) {
             dw_planes3(r, q, buffer, filter, bias, buffer, scratch);
         } else {
