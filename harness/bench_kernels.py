@@ -40,6 +40,8 @@ from harness.codegen.host_kernels import Requant
 from harness.codegen.kernels import (
     Region,
     Window,
+    conv_channel_table,
+    conv_doubling,
     depthwise_inplace_scratch_bytes,
     kernel_files,
     region_for_op,
@@ -79,6 +81,9 @@ class KernelCall:
     window: Window | None = None
     fc_shape: tuple[int, int, int] | None = None
     in_place: bool = False  # depthwise only: pb_depthwise_conv2d_s8_inplace on a copy of the input in SRAM
+    # conv2d / conv1x1: its pb_requant carries the DSP kernel's channel table made once for the call's doubling
+    # on the core (conv_channel_table, conv_doubling), as a patch-stage conv's does
+    prepared: bool = False
 
     @property
     def output_bytes(self) -> int:
@@ -252,9 +257,16 @@ def suite_sources(
         parts.append(_c_array("int32_t", f"{prefix}_mult", call.q.multipliers))
         parts.append(_c_array("int32_t", f"{prefix}_shift", call.q.shifts))
         q = call.q
+        prepared = "0"
+        if call.prepared:
+            k = call.window.kernel_h * call.window.kernel_w * call.region.in_c
+            doubling = conv_doubling(call.region, q.act_min, q.act_max, k)
+            table = conv_channel_table(q.multipliers, q.shifts, call.bias, q.output_zero_point, k, doubling)
+            parts.append(_c_array("int32_t", f"{prefix}_prepared", table))
+            prepared = f"{prefix}_prepared"
         parts.append(
             f"static const pb_requant {prefix}_q = {{{q.input_zero_point}, {q.output_zero_point}, {q.act_min}, "
-            f"{q.act_max}, {prefix}_mult, {prefix}_shift}};\n"
+            f"{q.act_max}, {prefix}_mult, {prefix}_shift, {prepared}}};\n"
         )
         if call.region is not None:
             parts.append(f"static const pb_region {prefix}_region = {call.region.c_initializer()};\n")

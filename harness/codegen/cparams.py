@@ -174,6 +174,7 @@ PB_REQUANT = CStruct(
         *_int32("input_zero_point", "output_zero_point", "act_min", "act_max"),
         CField("multiplier", "const int32_t *"),
         CField("shift", "const int32_t *"),
+        CField("prepared", "const int32_t *"),
     ),  # fmt: skip
 )
 PB_ADD_PARAMS = CStruct.of_dataclass("pb_add_params", AddQuant)

@@ -411,6 +411,7 @@ def _c_requant(q: Requant, multipliers: np.ndarray, shifts: np.ndarray):
         act_max=q.act_max,
         multiplier=_ptr(multipliers, ctypes.c_int32),
         shift=_ptr(shifts, ctypes.c_int32),
+        prepared=None,
     )
     return PB_REQUANT.ctypes_value(values)  # fmt: skip
 

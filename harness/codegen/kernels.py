@@ -248,6 +248,70 @@ def scratch_bytes(
     return (4 if batches > 1 else 2) * in_features + ALIGNMENT_SLACK
 
 
+# pb_conv_dsp.c's channel table (prepare_requants): entry fields, shift bits and requantization forms.
+_X2_ACC_LIMIT = 1 << 30  # PB_X2_ACC_LIMIT
+_BACK_STEP_BIT, _BIG_SHIFT, _LAST_SHIFT = 16, 0x100, 0x200
+_REQ_C, _REQ_X2, _REQ_DOUBLED, _REQ_BIG = 0, 1, 2, 3
+
+
+def _int32(value: int) -> int:
+    """``value`` wrapped to int32, as C's unsigned arithmetic stored into an int32_t."""
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def conv_doubling(region: Region, act_min: int, act_max: int, k: int) -> bool:
+    """pb_conv_dsp.c doubling_pays on the core: whether a DSP conv call on ``region`` (window depth k) takes its
+    blocks' columns doubled: its blocks equally spaced (a dense output, whole blocks of six a row, or one
+    row), the full int8 range, no k % 4 tail, and more output channels than half of k."""
+    dense = region.out_w * region.out_c
+    spaced = region.out_row_stride in (0, dense) or region.out_w % DSP_BLOCK_COLS == 0 or region.out_h == 1
+    return (
+        spaced
+        and (act_min, act_max) == (quant.INT8_MIN, quant.INT8_MAX)
+        and k % 4 == 0
+        and k >= 4
+        and 2 * region.out_c > k
+    )
+
+
+def conv_channel_table(
+    multipliers, shifts, bias, output_zero_point: int, k: int, doubling: bool
+) -> np.ndarray:
+    """The channel table the DSP conv kernels make at each call (pb_conv_dsp.c prepare_requants, its twin),
+    made once for a conv that runs on every tile of a patch stage (``pb_requant.prepared``, in flash):
+    [doubling, form, then per output channel its multiplier, add2, shift (with the weights' back step and the
+    assembly loop's last-channel mark) and the next channel's bias], as int32. The kernel takes it where its
+    call's doubling (conv_doubling) is the one it was made for. ``bias``: int32 per channel, or None."""
+    out_c, zp = len(multipliers), int(output_zero_point)
+    biases = [int(b) for b in bias] if bias is not None else [0] * out_c
+    back = ((4 - (k & 3)) & 3) << _BACK_STEP_BIT
+    span = 255 * 128 * k  # |sum of products| at most
+    entries, every_x2, big = [], True, False
+    for m, shift, b in zip((int(v) for v in multipliers), (int(v) for v in shifts), biases, strict=True):
+        e, bound = -shift, abs(b) + span
+        if m == 0:  # SMMLAR(2 acc, 0, 1 + 2 zp - [acc < 0]) >> 1 = zp
+            entry = (0, 1 + 2 * zp, 1)
+        elif m > 0 and 9 <= e <= 31 and (e >= 24 or bound >= _X2_ACC_LIMIT):  # requant_big
+            entry = (m, 1 << (e - 2), (e - 9) | _BIG_SHIFT)
+        elif m > 0 and e == 1 and bound < _X2_ACC_LIMIT:
+            entry = (m, 1 + 2 * zp, 1)
+        elif m > 0 and 2 <= e <= 23 and bound < _X2_ACC_LIMIT:  # pb_channel_requant_x2_prepare
+            entry = (m, (1 << (e - 1)) + zp * (1 << e), e)
+        else:  # pb_requantize_s8_fast: the entry's other fields are not read
+            entry = (0, 0, 0)
+        every_x2 &= entry[2] != 0
+        big |= bool(entry[2] & _BIG_SHIFT)
+        entries.append([entry[0], _int32(entry[1]), entry[2] | back if entry[2] else 0])
+    last = out_c - 2 if k & 3 else out_c - 1  # a k % 4 tail leaves the last channel to the C loop
+    if every_x2 and last >= 0:
+        entries[last][2] |= _LAST_SHIFT
+    form = _REQ_C if not every_x2 else _REQ_BIG if big else _REQ_DOUBLED if doubling else _REQ_X2
+    doubled = form == _REQ_DOUBLED  # the biases doubled too (the sums come doubled)
+    for entry, next_bias in zip(entries, [*biases[1:], 0], strict=True):
+        entry.append(_int32(next_bias << 1) if doubled else next_bias)
+    return np.array([int(doubling), form, *(v for entry in entries for v in entry)], np.int64)
+
+
 def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
     """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, square 3x3, 5x5
     and 7x7 windows) takes on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words)

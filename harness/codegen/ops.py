@@ -358,7 +358,8 @@ def _window_fields(ctx: OpContext) -> tuple[dict[str, object], list[str], list[S
     return {"region_ref": "&region", "region_init": region.c_initializer()}, structs, []
 
 
-def _requant_struct(ctx: OpContext, q: reference.ConvQuant, channels: int) -> tuple[list[CArray], str]:
+def _requant_struct(ctx: OpContext, q: reference.ConvQuant, channels: int,
+                    prepared: CArray | None = None) -> tuple[list[CArray], str]:  # fmt: skip
     name = ctx.op.name
     multipliers = np.broadcast_to(np.asarray(q.multipliers, np.int64), (channels,))
     shifts = np.broadcast_to(np.asarray(q.shifts, np.int64), (channels,))
@@ -383,8 +384,37 @@ def _requant_struct(ctx: OpContext, q: reference.ConvQuant, channels: int) -> tu
         "act_max": q.act_max,
         "multiplier": f"{name}_multiplier",
         "shift": f"{name}_shift",
+        "prepared": prepared.name if prepared is not None else "NULL",
     }
+    if prepared is not None:
+        arrays.append(prepared)
     return arrays, f"static const pb_requant {name}_requant = {PB_REQUANT.initializer(fields)};"
+
+
+def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: list[StepIO]) -> CArray | None:
+    """The DSP conv kernel's channel table made once (kernels.conv_channel_table), for a conv that runs on every
+    tile of a patch stage: that kernel makes it at every call, some 28 instructions an output channel. Made for
+    the doubling most of the op's calls take (the others make their own); a conv fused with its residual ADD
+    runs on dense chunks of rows. None elsewhere: per layer an op runs once (and a row-streamed segment's
+    ops, once a row, would take flash that some of those points lack)."""
+    if (
+        not ctx.optimized
+        or type(ctx.stage) is not StageLayout
+        or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8")
+    ):
+        return None
+    op = ctx.op
+    _, kh, kw, cin = ctx.tensor(1).shape
+    k = kh * kw * cin
+    fused = ctx.arena.epilogue_of(op.name) is not None
+    regions = [replace(step.region, out_row_stride=0) if fused else step.region for step in steps]
+    votes = [kernels.conv_doubling(region, q.act_min, q.act_max, k) for region in regions]
+    doubling = votes.count(True) > votes.count(False)
+    bias = ctx.tensor(2).data if len(op.inputs) > 2 and op.inputs[2] else None
+    table = kernels.conv_channel_table(q.multipliers, q.shifts, bias, q.output_zero_point, k, doubling)
+    return CArray(f"{op.name}_prepared", "int32", table,
+                  f"{op.name}: the DSP kernel's channel table (doubling, form, then per channel multiplier, add2, "
+                  f"shift, next bias)")  # fmt: skip
 
 
 def _weights(ctx: OpContext, position: int, what: str) -> CArray:
@@ -405,7 +435,6 @@ def emit_conv(ctx: OpContext) -> OpCode:
     fields, structs, steps = _window_fields(ctx)
     out_c = hwc(graph.tensor(op.outputs[0]).shape)[2]
     q = reference.conv_quant(graph, op)
-    requant_arrays, requant = _requant_struct(ctx, q, out_c)
     bias_arrays, bias = _bias(ctx)
     window = kernels.window_for_op(graph, op)
     buffer = ctx.arena.buffer(op.outputs[0])
@@ -424,6 +453,7 @@ def emit_conv(ctx: OpContext) -> OpCode:
         kernel = "pb_conv1x1_s8"
     else:
         kernel = "pb_conv2d_s8"
+    requant_arrays, requant = _requant_struct(ctx, q, out_c, _channel_table(ctx, q, kernel, steps))
     for step in steps if in_place else []:
         r = step.region
         if (r.in_row_stride, r.out_row_stride) != (r.in_w * r.in_c, r.out_w * r.out_c):

@@ -322,6 +322,10 @@ def _cases():
     for more_calls, more_inputs in (_block_cases(rng), _pointwise_block_cases(rng), _channel_loop_cases(rng)):
         calls += more_calls
         inputs.update(more_inputs)
+        for call in more_calls:  # the convs again with their channel table made once, as a patch-stage conv's
+            if call.kind != "depthwise":
+                calls.append(dataclasses.replace(call, name=call.name + "_prepared", prepared=True))
+                inputs[calls[-1].name] = more_inputs[call.name]
     calls_inplace, inputs_inplace = _inplace_cases(rng)
     calls += calls_inplace
     inputs.update(inputs_inplace)

@@ -466,6 +466,21 @@ static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, c
     return form;
 }
 
+/* The conv call's channel table and its form: the table made at code generation for a conv that runs on every
+ * tile of a patch stage (q->prepared: the `doubling` it was made for, its form, then out_c entries; from
+ * harness.codegen.kernels.conv_channel_table, prepare_requants' twin) when it was made for this call's
+ * doubling, else prepare_requants' in the scratch (`table`). */
+static const channel_entry *call_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
+                                          channel_entry *table, int32_t doubling, int32_t *form) {
+    const int32_t *prepared = q->prepared;
+    if (prepared != NULL && prepared[0] == doubling) {
+        *form = prepared[1];
+        return (const channel_entry *)(prepared + 2);
+    }
+    *form = prepare_requants(q, k, out_c, bias, table, doubling);
+    return table;
+}
+
 #if PB_DSP_NATIVE
 /* What matmul_6cols_asm, matmul_4cols_asm and matmul_3cols_asm need, in one struct so that the naked
  * functions take one argument. */
@@ -1196,9 +1211,11 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t in_rs = pb_in_row_stride(r);
     const int32_t out_rs = pb_out_row_stride(r);
-    channel_entry *requants = (channel_entry *)align4(scratch);
-    const int32_t form = prepare_requants(q, r->in_c, r->out_c, bias, requants, doubling_pays(r, q, r->in_c, out_rs));
-    uint32_t *cols = (uint32_t *)(requants + r->out_c);
+    channel_entry *table = (channel_entry *)align4(scratch);
+    int32_t form;
+    const channel_entry *requants =
+        call_requants(q, r->in_c, r->out_c, bias, table, doubling_pays(r, q, r->in_c, out_rs), &form);
+    uint32_t *cols = (uint32_t *)(table + r->out_c);
     const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
     const int32_t pixels = r->out_h * r->out_w;
     /* input and output pixels evenly spaced across rows too: a block may break across rows */
@@ -1417,10 +1434,11 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     const int32_t k = w->kernel_h * w->kernel_w * r->in_c, out_c = r->out_c;
     const int32_t input_offset = -q->input_zero_point;
     const int8_t zero_point = (int8_t)q->input_zero_point;
-    channel_entry *requants = (channel_entry *)align4(scratch);
-    const int32_t form = prepare_requants(q, k, out_c, bias, requants, doubling_pays(r, q, k, out_rs));
+    channel_entry *table = (channel_entry *)align4(scratch);
+    int32_t form;
+    const channel_entry *requants = call_requants(q, k, out_c, bias, table, doubling_pays(r, q, k, out_rs), &form);
     const int32_t doubled = form == PB_REQ_DOUBLED;
-    uint32_t *cols = (uint32_t *)(requants + out_c);
+    uint32_t *cols = (uint32_t *)(table + out_c);
     int8_t *patch = (int8_t *)(cols + block_cols_words(k)); /* after 6 int16 columns */
     const int32_t pixels = r->out_h * r->out_w;
     /* the output pixels whose windows are wholly inside the input (no dilation): copy_window */
