@@ -133,6 +133,39 @@ def _block_cases(rng):
     return calls, inputs
 
 
+def _tile_block_cases(rng):
+    """3x3 convs on patch-like tiles (no left pad; right and bottom pads of 0 or 1, strides 1 and 2, rows not a
+    multiple of six wide): 6-pixel blocks that run over a row's end with every window inside (pb_conv2d_s8_dsp
+    takes both rows' pixels by one window_columns call each), and into the right pad (a pixel at a time). (Maps
+    narrower than a block, whose blocks run over three rows, are test_kernels.py's random regions.)"""
+    calls, inputs = [], {}
+    for index, (stride, pads, hw, cin, full_range) in enumerate(
+        [(1, (0, 0, 0, 0), (6, 9), 3, True), (2, (0, 1, 0, 1), (9, 16), 3, True), (2, (0, 0, 0, 0), (9, 17), 3, True),
+         (1, (0, 1, 0, 1), (6, 10), 8, False), (1, (1, 0, 0, 1), (5, 13), 3, True)]
+    ):  # fmt: skip
+        in_h, in_w = hw
+        cout = 5 + index
+        full = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
+        q = _requant(rng, cout, 9 * cin, large=False)
+        if full_range:
+            q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, -128, 127)
+        out_h = (in_h + pads[0] + pads[1] - 3) // stride + 1
+        out_w = (in_w + pads[2] + pads[3] - 3) // stride + 1
+        call = KernelCall(
+            f"t{index}_conv2d3s{stride}_{in_h}x{in_w}x{cin}",
+            "conv2d",
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, (cout, 3, 3, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cout).astype(np.int32),
+            Region(in_h, in_w, cin, out_h, out_w, cout, *pads),
+            Window(3, 3, stride, stride),
+        )
+        calls.append(call)
+        inputs[call.name] = full
+    return calls, inputs
+
+
 def _depthwise_run_cases(rng):
     """Depthwise calls wide enough for the DSP kernel's interior runs (pb_depthwise_conv_dsp.c): kernels 3/5/7,
     strides 1/2, uneven pads, an input row stride, channel counts not a multiple of 4 (the 4-channel groups
@@ -319,7 +352,8 @@ def _cases():
         call, x = _conv_call(rng, index, kind, kernel, stride)
         calls.append(call)
         inputs[call.name] = x
-    for more_calls, more_inputs in (_block_cases(rng), _pointwise_block_cases(rng), _channel_loop_cases(rng)):
+    for more_calls, more_inputs in (_block_cases(rng), _tile_block_cases(rng), _pointwise_block_cases(rng),
+                                    _channel_loop_cases(rng)):  # fmt: skip
         calls += more_calls
         inputs.update(more_inputs)
         for call in more_calls:  # the convs again with their channel table made once, as a patch-stage conv's
