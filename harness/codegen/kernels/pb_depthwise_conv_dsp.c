@@ -376,7 +376,7 @@ static PB_NOINLINE void dw_run_k2c2_clamp(const dw_group *g, const int8_t *in, i
 
 /* One output pixel of a doubled 3x3 group whose window the map's left or right edge clips to two columns (g:
  * its kh the valid rows, 2 or 3, its weights from the first valid tap's) */
-static void dw_edge3(const dw_group *g, const int8_t *in, int8_t *out, int32_t clamp) {
+static PB_ALWAYS_INLINE void dw_edge3(const dw_group *g, const int8_t *in, int8_t *out, int32_t clamp) {
     if (g->kh == 3) {
         if (clamp) {
             dw_run_k3c2_clamp(g, in, out, 1);
@@ -389,6 +389,7 @@ static void dw_edge3(const dw_group *g, const int8_t *in, int8_t *out, int32_t c
         dw_run_k2c2_sat(g, in, out, 1);
     }
 }
+
 #endif
 
 static PB_NOINLINE void dw_run_any_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw) {
@@ -476,6 +477,20 @@ static PB_NOINLINE void dw_edge_pixels(const dw_group *g, const int8_t *in_row, 
     }
 }
 
+#if PB_DSP_NATIVE
+/* Whether each output row of a 3x3 call at dilation 1 is its interior run ox_first .. ox_end - 1 and at most two
+ * edge pixels of two window columns (dw_dsp's rows of a doubled group): on the left none, or output column 0
+ * with one column of padding (and two input columns), whose window's last two columns are the input's first two;
+ * on the right none, or column ox_end = out_w - 1, whose window's first two are the input's last two. (Pads of 2
+ * and maps of one column leave windows of one column, which the C taps take.) */
+static int32_t dw_edges3_apply(const pb_region *r, const pb_window *w, int32_t ox_first, int32_t ox_end) {
+    const int32_t right_ix0 = ox_end * w->stride_w - r->pad_left;
+    return (ox_first == 0 || (ox_first == 1 && r->pad_left == 1 && r->in_w >= 2)) &&
+           (ox_end == r->out_w || (ox_end == r->out_w - 1 && right_ix0 >= 0 && r->in_w - right_ix0 == 2));
+}
+#endif
+
+
 /* Where output row oy of a group goes: its place (in_place 0, or a direct row of the in-place schedule) or
  * its slot in the ring of delayed rows (see pb_depthwise_conv_inplace.c); *step: bytes from pixel to pixel. */
 typedef struct {
@@ -541,6 +556,11 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
         ip.schedule = schedule;
         ip.ring = (int8_t *)schedule + r->out_h;
     }
+    /* the doubled 3x3 rows as their interior run and edge pixels where dw_edges3_apply holds; else (pads of 2, maps
+     * of one column) the C taps below */
+#if PB_DSP_NATIVE
+    const int32_t rows3 = kw == 3 && kh == 3 && dh == 1 && dw == 1 && dw_edges3_apply(r, w, ox_first, ox_end);
+#endif
     dw_group group = {.weights = wbuf, .kh = kh, .tap_step = tap_step, .row_step = row_step, .offset2 = offset2,
                       .in_step = w->stride_w * in_c, .out_step = channels,
                       .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u};
@@ -591,30 +611,26 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
             group.out_step = out_step;
 #if PB_DSP_NATIVE
-            if (doubled && kw == 3 && kh == 3 && dh == 1 && dw == 1 && ky1 - ky0 >= 2) {
-                /* 3x3: each edge pixel whose window keeps two columns by dw_edge3, the interior as a run; the
-                 * group as the valid window rows' (restored after, as below) */
-                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
+            if (doubled && rows3 && ky1 - ky0 >= 2) {
+                /* 3x3: the edge pixels (dw_edges3_apply) and the interior run, each one call, where a loop over the
+                 * row's pixels took about 100 instructions a row around the calls (its values spilled, tests per
+                 * pixel), which a patch stage's tiles pay once more per tile; the group as the valid window
+                 * rows' (restored after, as below) */
                 group.kh = ky1 - ky0;
-                group.weights = wbuf + 2 * ky0 * kw;
-                for (int32_t ox = 0; ox < r->out_w; ++ox) {
-                    const int32_t ix0 = ox * w->stride_w - r->pad_left;
-                    if (ox == ox_first && ox_first < ox_end) {
-                        dw_interior(&group, in_row + ix0 * in_c, out_row + ox * out_step, ox_end - ox_first, kw,
-                                    !full_range);
-                        ox = ox_end - 1;
-                        continue;
-                    }
-                    const int32_t kx0 = ix0 < 0 ? -ix0 : 0;
-                    const int32_t kx1 = r->in_w - ix0 < kw ? r->in_w - ix0 : kw;
-                    if (kx1 - kx0 == 2) {
-                        group.weights += 2 * kx0;
-                        dw_edge3(&group, in_row + (ix0 + kx0) * in_c, out_row + ox * out_step, !full_range);
-                        group.weights -= 2 * kx0;
-                    } else {
-                        const dw_edge_span one = {ox, ox + 1, w->stride_w, r->pad_left, r->in_w};
-                        dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &one, out_row, !full_range);
-                    }
+                group.weights = wbuf + 6 * ky0;
+                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
+                if (ox_end < r->out_w) {
+                    dw_edge3(&group, in_row + (ox_end * w->stride_w - r->pad_left) * in_c, out_row + ox_end * out_step,
+                             !full_range);
+                }
+                if (ox_first > 0) {
+                    group.weights += 2; /* from the window's second column */
+                    dw_edge3(&group, in_row, out_row, !full_range);
+                    group.weights -= 2;
+                }
+                if (ox_first < ox_end) {
+                    dw_interior(&group, in_row + (ox_first * w->stride_w - r->pad_left) * in_c,
+                                out_row + ox_first * out_step, ox_end - ox_first, 3, !full_range);
                 }
                 group.kh = kh;
                 group.weights = wbuf;
