@@ -1470,10 +1470,12 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                 if (ncols == PB_BLOCK_COLS && undilated && py >= r->pad_top && py <= y_last && px >= r->pad_left &&
                     px <= x_last) {
                     /* the block's pixels on this row whose windows are inside, by one call: a block that runs
-                     * over a row's end (a tile's rows are rarely a multiple of six wide) or into its padding */
-                    while (j + run < ncols && ox + run < r->out_w && px + run * w->stride_w <= x_last) {
-                        ++run;
-                    }
+                     * over a row's end (a tile's rows are rarely a multiple of six wide) or into its padding; the
+                     * run ends at the block's, the row's or the last inside window's pixel */
+                    const int32_t inside = (x_last - px) / w->stride_w + 1, row = r->out_w - ox;
+                    run = ncols - j;
+                    run = run < row ? run : row;
+                    run = run < inside ? run : inside;
                     window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c,
                                    w->stride_w * r->in_c, in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, j,
                                    j + run, doubled);
@@ -1484,12 +1486,17 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
                     expand_column(patch, k, input_offset, cols, j, ncols, 0);
                 }
-                for (const int32_t end = j + run; j < end; ++j, ++p) {
-                    out_px[j] = output + oy * out_rs + ox * out_c;
-                    if (++ox == r->out_w) {
-                        ox = 0;
-                        ++oy;
-                    }
+                /* the run is on one row */
+                int8_t *const first = output + oy * out_rs + ox * out_c;
+                for (int32_t i = 0; i < run; ++i) {
+                    out_px[j + i] = first + i * out_c;
+                }
+                j += run;
+                p += run;
+                ox += run;
+                if (ox == r->out_w) {
+                    ox = 0;
+                    ++oy;
                 }
             }
         }
