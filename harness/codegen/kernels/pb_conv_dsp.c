@@ -1158,6 +1158,31 @@ static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int3
     }
 }
 
+/* The 4 or 3 (ncols) columns of the pixels px_step bytes apart from src on that end a dense 1x1 conv call (a
+ * patch's tile: 13 x 13 = 27 blocks of six + 4 + 3), by one call instead of a column at a time in the caller's
+ * pixel loop; ncols and doubled constants where it is inlined (tail_columns). */
+static PB_ALWAYS_INLINE void tail_columns_of(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                             uint32_t *cols, int32_t ncols, int32_t doubled) {
+    for (int32_t j = 0; j < ncols; ++j, src += px_step) {
+        expand_column(src, k, input_offset, cols, j, ncols, doubled);
+    }
+}
+
+static PB_NOINLINE void tail_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                     uint32_t *cols, int32_t ncols, int32_t doubled) {
+    if (ncols == 4) {
+        if (doubled) {
+            tail_columns_of(src, px_step, k, input_offset, cols, 4, 1);
+        } else {
+            tail_columns_of(src, px_step, k, input_offset, cols, 4, 0);
+        }
+    } else if (doubled) {
+        tail_columns_of(src, px_step, k, input_offset, cols, 3, 1);
+    } else {
+        tail_columns_of(src, px_step, k, input_offset, cols, 3, 0);
+    }
+}
+
 /* Column `col` of ncols doubled columns, apart from the callers' pixel loops (their frames do not grow by a
  * second copy of expand_column). */
 static PB_NOINLINE void doubled_column(const int8_t *src, int32_t k, int32_t input_offset, uint32_t *cols,
@@ -1241,6 +1266,12 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
             strided_columns(input + oy * w->stride_h * in_rs + ox * w->stride_w * k, w->stride_w * k, k,
                             input_offset, cols, form == PB_REQ_DOUBLED);
             p += PB_BLOCK_COLS;
+        } else if (ncols >= 3 && dense) {
+            for (int32_t j = 0; j < ncols; ++j) {
+                out_px[j] = output + (p + j) * out_c;
+            }
+            tail_columns(input + p * k, k, k, input_offset, cols, ncols, form == PB_REQ_DOUBLED);
+            p += ncols;
         } else {
             for (int32_t j = 0; j < ncols; ++j, ++p) {
                 const int32_t y = p / r->out_w, x = p - y * r->out_w;
