@@ -1045,6 +1045,9 @@ typedef struct {
     int32_t blocks;      /* the row's whole blocks of four outputs, >= 1 */
     int32_t left;        /* its last out_w % 4 outputs (a block of which the rest is dropped) */
     uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
+    const int8_t *src;   /* the input row the assembly copies into rows[2] first (NULL: none, a padding row) */
+    int32_t pad_bytes;   /* 2 * pad_left: where the input's first column goes in a plane row */
+    int32_t count, step; /* the row's in_w values, in_c bytes apart */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1064,6 +1067,18 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     acc[2] = a2;
     acc[3] = a3;
 }
+
+/* Four values of one channel (src, s1 bytes apart; s2 = 2 * s1, s3 = 3 * s1) as two words of int16 pairs at dst,
+ * both pointers stepped past them (dw_plane_copy and dw_plane3_asm's copy). */
+#define PB_PLANE_COPY_FOUR_OF(a, b, t, src, dst, s1, s2, s3)                                                  \
+    "ldrsb   " a ", [" src "]\n"                                                                              \
+    "ldrsb   " t ", [" src ", " s1 "]\n"                                                                      \
+    "pkhbt   " a ", " a ", " t ", lsl #16\n"                                                                  \
+    "ldrsb   " b ", [" src ", " s2 "]\n"                                                                      \
+    "ldrsb   " t ", [" src ", " s3 "]\n"                                                                      \
+    "pkhbt   " b ", " b ", " t ", lsl #16\n"                                                                  \
+    "add     " src ", " src ", " s2 ", lsl #1\n"                                                              \
+    "strd    " a ", " b ", [" dst "], #8\n"
 
 #if PB_DSP_NATIVE
 /* The job's blocks in one assembly loop (a channel's output row): r0-r2 the window rows, r3 the output, r12
@@ -1164,10 +1179,55 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "lsr     r11, r4, #16\n"                                                                                 \
     "strb    r11, [r3, r10, lsl #1]\n"                                                                       \
     "9:\n"
+/* First the job's input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops: eight values a
+ * pass, then four, then one at a time, after one to a word boundary), where src is set: per output row that took
+ * a call of dw_plane3_fill and its tests, about 40 instructions beside the copy, which a patch stage's tiles,
+ * with more and shorter rows, pay once more per tile. r0 the input, r1 the plane row, r2 the values left, r3 /
+ * r5 / r6 one, two, three steps. */
+#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r3", "r5", "r6")
+#define PB_DW_PLANE3_COPY                                                                                    \
+    "ldr     r0, [lr, #76]\n"                                                                                \
+    "cmp     r0, #0\n"                                                                                       \
+    "beq     8f\n"                                                                                           \
+    "ldr     r1, [lr, #36]\n"                                                                                \
+    "ldr     r4, [lr, #80]\n"                                                                                \
+    "ldrd    r2, r3, [lr, #84]\n"                                                                            \
+    "add     r1, r1, r4\n"                                                                                   \
+    "tst     r1, #2\n"                                                                                       \
+    "beq     4f\n"                                                                                           \
+    "ldrsb   r4, [r0]\n"                                                                                     \
+    "add     r0, r0, r3\n"                                                                                   \
+    "strh    r4, [r1], #2\n"                                                                                 \
+    "subs    r2, r2, #1\n"                                                                                   \
+    "4:\n"                                                                                                   \
+    "add     r5, r3, r3\n"                                                                                   \
+    "add     r6, r5, r3\n"                                                                                   \
+    "subs    r2, r2, #8\n"                                                                                   \
+    "blt     6f\n"                                                                                           \
+    "5:\n"                                                                                                   \
+    PB_DW_PLANE3_COPY_FOUR PB_DW_PLANE3_COPY_FOUR                                                            \
+    "subs    r2, r2, #8\n"                                                                                   \
+    "bge     5b\n"                                                                                           \
+    "6:\n"                                                                                                   \
+    "adds    r2, r2, #8\n"                                                                                   \
+    "cmp     r2, #4\n"                                                                                       \
+    "blt     7f\n"                                                                                           \
+    PB_DW_PLANE3_COPY_FOUR                                                                                   \
+    "subs    r2, r2, #4\n"                                                                                   \
+    "7:\n"                                                                                                   \
+    "cbz     r2, 8f\n"                                                                                       \
+    "70:\n"                                                                                                  \
+    "ldrsb   r4, [r0]\n"                                                                                     \
+    "add     r0, r0, r3\n"                                                                                   \
+    "strh    r4, [r1], #2\n"                                                                                 \
+    "subs    r2, r2, #1\n"                                                                                   \
+    "bne     70b\n"                                                                                          \
+    "8:\n"
 #define PB_DW_PLANE3_ASM(name, outputs, outputs_left)                                                        \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
+                         PB_DW_PLANE3_COPY                                                                   \
                          "add     r0, lr, #28\n"                                                             \
                          "ldm     r0, {r0, r1, r2, r3, r12}\n"                                               \
                          "1:\n"                                                                              \
@@ -1196,6 +1256,8 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLA
 PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
                  PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED_LEFT)
 #undef PB_DW_PLANE3_ASM
+#undef PB_DW_PLANE3_COPY
+#undef PB_DW_PLANE3_COPY_FOUR
 #undef PB_DW_PLANE3_STORE_PACKED_LEFT
 #undef PB_DW_PLANE3_STORE_PACKED
 #undef PB_DW_PLANE3_MAX
@@ -1211,7 +1273,8 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, act_min4) == 16 &&
                    offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
                    offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, left) == 48 &&
-                   offsetof(dw_plane3_job, weights) == 52,
+                   offsetof(dw_plane3_job, weights) == 52 && offsetof(dw_plane3_job, src) == 76 &&
+                   offsetof(dw_plane3_job, pad_bytes) == 80 && offsetof(dw_plane3_job, count) == 84,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
@@ -1257,16 +1320,9 @@ static dw_plane_requant dw_plane_channel_requant(const pb_requant *rq, int32_t c
     return cq;
 }
 
-/* Four values of one channel (src, step bytes apart) as two words of int16 pairs at dst (dw_plane_copy). */
+/* dw_plane_copy's four values (its assembly's operands) */
 #define PB_PLANE_COPY_FOUR                                                                                   \
-    "ldrsb   %[a], [%[src]]\n"                                                                               \
-    "ldrsb   %[t], [%[src], %[s1]]\n"                                                                        \
-    "pkhbt   %[a], %[a], %[t], lsl #16\n"                                                                    \
-    "ldrsb   %[b], [%[src], %[s2]]\n"                                                                        \
-    "ldrsb   %[t], [%[src], %[s3]]\n"                                                                        \
-    "pkhbt   %[b], %[b], %[t], lsl #16\n"                                                                    \
-    "add     %[src], %[src], %[s2], lsl #1\n"                                                                \
-    "strd    %[a], %[b], [%[dst]], #8\n"
+    PB_PLANE_COPY_FOUR_OF("%[a]", "%[b]", "%[t]", "%[src]", "%[dst]", "%[s1]", "%[s2]", "%[s3]")
 
 /* n values of one channel (src, `step` bytes apart) as int16 to dst (2-byte aligned). */
 static PB_ALWAYS_INLINE void dw_plane_copy(int16_t *dst, const int8_t *src, int32_t n, int32_t step) {
@@ -1417,7 +1473,10 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
                          .act_max4 = (uint8_t)rq->act_max * 0x01010101u,
                          .channels = channels,
                          .blocks = r->out_w / 4,
-                         .left = r->out_w % 4};
+                         .left = r->out_w % 4,
+                         .pad_bytes = 2 * g.pad_left,
+                         .count = g.in_w,
+                         .step = channels};
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
 #endif
@@ -1444,7 +1503,15 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
         int8_t *out = output + c;
         /* the bottom row first: in place, output row oy overwrites input rows the ring holds by then */
         for (int32_t iy = 2 - pad_top; iy < out_h + 2 - pad_top; ++iy, out += out_rs) {
+#if PB_DSP_NATIVE
+            /* dw_plane3_asm copies the input row itself (a padding row, and the C rows, dw_plane3_fill) */
+            job.src = cq.doubled && iy < g.in_h ? in + iy * g.in_rs : NULL;
+            if (job.src == NULL) {
+                dw_plane3_fill(bottom, in, iy, &g);
+            }
+#else
             dw_plane3_fill(bottom, in, iy, &g);
+#endif
             job.rows[0] = top;
             job.rows[1] = middle;
             job.rows[2] = bottom;
