@@ -1045,9 +1045,15 @@ typedef struct {
     int32_t blocks;      /* the row's whole blocks of four outputs, >= 1 */
     int32_t left;        /* its last out_w % 4 outputs (a block of which the rest is dropped) */
     uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
-    const int8_t *src;   /* the input row the assembly copies into rows[2] first (NULL: none, a padding row) */
-    int32_t pad_bytes;   /* 2 * pad_left: where the input's first column goes in a plane row */
-    int32_t count, step; /* the row's in_w values, in_c bytes apart */
+    /* the channel's rows (dw_plane3_asm): */
+    const int8_t *src;     /* the input row that goes into rows[2] before the next output row */
+    int32_t pad_bytes;     /* 2 * pad_left: where the input's first column goes in a plane row */
+    int32_t count, step;   /* an input row's in_w values, in_c bytes apart */
+    int32_t src_rows;      /* the input rows from src on (after them, padding rows: the zero point) */
+    int32_t in_rs, out_rs; /* bytes from one input / output row to the next */
+    int32_t out_rows;      /* the output rows to compute, >= 1 */
+    uint32_t zero_points;  /* the input zero point in both int16 lanes */
+    int32_t words;         /* a plane row's words */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1081,15 +1087,16 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    " a ", " b ", [" dst "], #8\n"
 
 #if PB_DSP_NATIVE
-/* The job's blocks in one assembly loop (a channel's output row): r0-r2 the window rows, r3 the output, r12
- * the blocks left, lr the job, r4-r7 the sums (the first window row's multiply-accumulates start from the
- * bias in r7, the last sum that row writes), r8-r11 the input and weight words and then the requantization
- * values (pb_requant_x2 + SSAT, requant4_doubled's instructions). 60 instructions a block of 36 MACs with
- * the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
- * clamp_bytes (act_max alone 9 more, both bounds 11). The row's last out_w % 4 outputs are one more block
- * after the loop (its first two outputs alone where that is all), of which only those are stored: its other columns read the plane row's spare columns
- * (dw_plane3_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple of four) costs no second call
- * and no copy out of a word (where the row of a whole layer, a multiple of four, pays the LDR and CBNZ). */
+/* A channel's output rows in one assembly routine, each row's blocks in one loop: r0-r2 the window rows, r3 the
+ * output, r12 the blocks left, lr the job, r4-r7 the sums (the first window row's multiply-accumulates start
+ * from the bias in r7, the last sum that row writes), r8-r11 the input and weight words and then the
+ * requantization values (pb_requant_x2 + SSAT, requant4_doubled's instructions). 60 instructions a block of 36
+ * MACs with the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
+ * clamp_bytes (act_max alone 9 more, both bounds 11). A row's last out_w % 4 outputs are one more block after
+ * the loop (its first two outputs alone where that is all), of which only those are stored: its other columns
+ * read the plane row's spare columns (dw_plane3_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple
+ * of four) costs no second call and no copy out of a word (where the row of a whole layer, a multiple of four,
+ * pays the LDR and CBNZ). */
 #define PB_DW_PLANE3_ROW(row, offset, s0, s1, s2, s3)                                                        \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
     "ldrd    r8, r9, [" row "], #8\n"                                                                        \
@@ -1179,16 +1186,21 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "lsr     r11, r4, #16\n"                                                                                 \
     "strb    r11, [r3, r10, lsl #1]\n"                                                                       \
     "9:\n"
-/* First the job's input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops: eight values a
- * pass, then four, then one at a time, after one to a word boundary), where src is set: per output row that took
- * a call of dw_plane3_fill and its tests, about 40 instructions beside the copy, which a patch stage's tiles,
- * with more and shorter rows, pay once more per tile. r0 the input, r1 the plane row, r2 the values left, r3 /
- * r5 / r6 one, two, three steps. */
+/* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
+ * eight values a pass, then four, then one at a time, after one to a word boundary), or the zero point throughout
+ * (a padding row). In C, a call of dw_plane3_fill, its tests and dw_planes3's row loop took about 60 instructions
+ * a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once more per tile. r0 the
+ * input, r1 the plane row, r2 the values left, r3 / r5 / r6 one, two, three steps. */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r3", "r5", "r6")
 #define PB_DW_PLANE3_COPY                                                                                    \
+    "ldr     r0, [lr, #92]\n"                                                                                \
+    "subs    r0, r0, #1\n"                                                                                   \
+    "blt     21f\n"                                                                                          \
+    "str     r0, [lr, #92]\n"                                                                                \
     "ldr     r0, [lr, #76]\n"                                                                                \
-    "cmp     r0, #0\n"                                                                                       \
-    "beq     8f\n"                                                                                           \
+    "ldr     r4, [lr, #96]\n"                                                                                \
+    "add     r4, r0, r4\n"                                                                                   \
+    "str     r4, [lr, #76]\n"                                                                                \
     "ldr     r1, [lr, #36]\n"                                                                                \
     "ldr     r4, [lr, #80]\n"                                                                                \
     "ldrd    r2, r3, [lr, #84]\n"                                                                            \
@@ -1222,11 +1234,33 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strh    r4, [r1], #2\n"                                                                                 \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     70b\n"                                                                                          \
+    "b       8f\n"                                                                                           \
+    "21:\n"                                                                                                  \
+    "ldr     r1, [lr, #36]\n"                                                                                \
+    "ldrd    r4, r2, [lr, #108]\n"                                                                           \
+    "22:\n"                                                                                                  \
+    "str     r4, [r1], #4\n"                                                                                 \
+    "subs    r2, r2, #1\n"                                                                                   \
+    "bne     22b\n"                                                                                          \
     "8:\n"
+/* After each output row: the ring's rows rotate (the oldest takes the next input row), the output moves a row;
+ * the next row, or the end */
+#define PB_DW_PLANE3_NEXT                                                                                    \
+    "add     r0, lr, #28\n"                                                                                  \
+    "ldm     r0, {r4, r5, r6, r7}\n"                                                                         \
+    "ldrd    r8, r9, [lr, #100]\n"                                                                           \
+    "add     r7, r7, r8\n"                                                                                   \
+    "strd    r5, r6, [lr, #28]\n"                                                                            \
+    "strd    r4, r7, [lr, #36]\n"                                                                            \
+    "subs    r9, r9, #1\n"                                                                                   \
+    "str     r9, [lr, #104]\n"                                                                               \
+    "bne     0b\n"                                                                                           \
+    "pop     {r4-r11, pc}\n"
 #define PB_DW_PLANE3_ASM(name, outputs, outputs_left)                                                        \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
+                         "0:\n"                                                                              \
                          PB_DW_PLANE3_COPY                                                                   \
                          "add     r0, lr, #28\n"                                                             \
                          "ldm     r0, {r0, r1, r2, r3, r12}\n"                                               \
@@ -1237,18 +1271,19 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "bne     1b\n"                                                                      \
                          "ldr     r4, [lr, #48]\n"                                                           \
                          "cbnz    r4, 2f\n"                                                                  \
-                         "pop     {r4-r11, pc}\n"                                                            \
+                         "20:\n"                                                                             \
+                         PB_DW_PLANE3_NEXT                                                                   \
                          "2:\n"                                                                              \
                          "mov     r12, r4\n"                                                                 \
                          "cmp     r4, #2\n"                                                                  \
                          "bgt     3f\n"                                                                      \
                          PB_DW_PLANE3_HALF_BLOCK                                                             \
                          outputs_left                                                                        \
-                         "pop     {r4-r11, pc}\n"                                                            \
+                         "b       20b\n"                                                                     \
                          "3:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
                          outputs_left                                                                        \
-                         "pop     {r4-r11, pc}\n");                                                          \
+                         "b       20b\n");                                                                   \
     }
 PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH, PB_DW_PLANE3_STORE_EACH_LEFT)
 PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
@@ -1257,6 +1292,7 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
                  PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED_LEFT)
 #undef PB_DW_PLANE3_ASM
 #undef PB_DW_PLANE3_COPY
+#undef PB_DW_PLANE3_NEXT
 #undef PB_DW_PLANE3_COPY_FOUR
 #undef PB_DW_PLANE3_STORE_PACKED_LEFT
 #undef PB_DW_PLANE3_STORE_PACKED
@@ -1274,7 +1310,9 @@ _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, ac
                    offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
                    offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, left) == 48 &&
                    offsetof(dw_plane3_job, weights) == 52 && offsetof(dw_plane3_job, src) == 76 &&
-                   offsetof(dw_plane3_job, pad_bytes) == 80 && offsetof(dw_plane3_job, count) == 84,
+                   offsetof(dw_plane3_job, pad_bytes) == 80 && offsetof(dw_plane3_job, count) == 84 &&
+                   offsetof(dw_plane3_job, src_rows) == 92 && offsetof(dw_plane3_job, out_rs) == 100 &&
+                   offsetof(dw_plane3_job, zero_points) == 108 && offsetof(dw_plane3_job, words) == 112,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
@@ -1476,7 +1514,11 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
                          .left = r->out_w % 4,
                          .pad_bytes = 2 * g.pad_left,
                          .count = g.in_w,
-                         .step = channels};
+                         .step = channels,
+                         .in_rs = g.in_rs,
+                         .out_rs = out_rs,
+                         .zero_points = g.zero_points,
+                         .words = g.columns / 2};
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
 #endif
@@ -1501,30 +1543,28 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
         dw_plane3_fill(top, in, -pad_top, &g);
         dw_plane3_fill(middle, in, 1 - pad_top, &g);
         int8_t *out = output + c;
-        /* the bottom row first: in place, output row oy overwrites input rows the ring holds by then */
-        for (int32_t iy = 2 - pad_top; iy < out_h + 2 - pad_top; ++iy, out += out_rs) {
 #if PB_DSP_NATIVE
-            /* dw_plane3_asm copies the input row itself (a padding row, and the C rows, dw_plane3_fill) */
-            job.src = cq.doubled && iy < g.in_h ? in + iy * g.in_rs : NULL;
-            if (job.src == NULL) {
-                dw_plane3_fill(bottom, in, iy, &g);
-            }
-#else
-            dw_plane3_fill(bottom, in, iy, &g);
-#endif
+        if (cq.doubled) { /* every row in dw_plane3_asm, from the input row under the first output row's bottom */
+            const int32_t first = 2 - pad_top;
+            job.src_rows = g.in_h - first;
+            job.src = job.src_rows > 0 ? in + first * g.in_rs : in;
+            job.out_rows = out_h;
             job.rows[0] = top;
             job.rows[1] = middle;
             job.rows[2] = bottom;
             job.out = out;
-#if PB_DSP_NATIVE
-            if (cq.doubled) {
-                dw_plane3_asm(&job, clamp);
-            } else {
-                dw_plane3_row(&job, r->out_w, &cq);
-            }
-#else
-            dw_plane3_row(&job, r->out_w, &cq);
+            dw_plane3_asm(&job, clamp);
+            continue;
+        }
 #endif
+        /* the bottom row first: in place, output row oy overwrites input rows the ring holds by then */
+        for (int32_t iy = 2 - pad_top; iy < out_h + 2 - pad_top; ++iy, out += out_rs) {
+            dw_plane3_fill(bottom, in, iy, &g);
+            job.rows[0] = top;
+            job.rows[1] = middle;
+            job.rows[2] = bottom;
+            job.out = out;
+            dw_plane3_row(&job, r->out_w, &cq);
             int16_t *oldest = top;
             top = middle;
             middle = bottom;
