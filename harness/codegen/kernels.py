@@ -127,7 +127,7 @@ def kernel_path_defines(calls: Iterable[tuple[str, Window, Iterable[Region]]]) -
     turns off a path a call takes by its shape, whose call then runs on the kernel's general path
     (bit-exact either way), so a flag is set on a necessary condition of the path's rule, not a copy of it:
     - PB_DEPTHWISE_MULTIPLIER=0: no depthwise op with a depth multiplier > 1 (out_c != in_c);
-    - PB_DEPTHWISE_PLANES3=0 / PB_DEPTHWISE_PLANES57=0: no 3x3 depthwise call with 12 x 12 outputs, no 5x5
+    - PB_DEPTHWISE_PLANES3=0 / PB_DEPTHWISE_PLANES57=0: no 3x3 depthwise call with 6 x 6 outputs, no 5x5
       or 7x7 one with 16 x 16 (dw_planes_apply's least map; row-streamed calls are one output row)."""
     multiplier = planes3 = planes57 = False
     for kernel, window, regions in calls:
@@ -135,7 +135,7 @@ def kernel_path_defines(calls: Iterable[tuple[str, Window, Iterable[Region]]]) -
             continue
         for region in regions:
             multiplier |= region.out_c != region.in_c
-            least = 12 if window.kernel_w == 3 else 16
+            least = 6 if window.kernel_w == 3 else 16
             if min(region.out_h, region.out_w) >= least:
                 planes3 |= window.kernel_w == 3
                 planes57 |= window.kernel_w != 3
@@ -239,7 +239,7 @@ def scratch_bytes(
         # plane kernel runs only where its rows fit the group's weights plus the ring of delayed rows
         # (depthwise_inplace_scratch_bytes), so the part before that ring stays the group's weights
         group = 8 * kh * kw
-        # (3x3 planes run on maps of at least 12 x 12 outputs, so from 10 x 10 inputs)
+        # (3x3 planes: from 10 x 10 inputs; below, only where their ring fits the group's weights, dw_planes_apply)
         small = kh == 3 and min(input_shape[1], input_shape[2]) < 10
         plane = 0 if in_place or small else depthwise_plane_bytes(input_shape[-2], kh, kw)
         return max(group, plane) + ALIGNMENT_SLACK
@@ -321,6 +321,14 @@ def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
         return 0
     columns = (in_w + 2 * kw + 6 + 1) // 2 * 2
     return 4 * kh * ((kw + 1) // 2) + kh * 2 * columns
+
+
+def depthwise_plane3_bytes(out_w: int) -> int:
+    """The scratch the 3x3 channel-plane kernel (dw_planes3) touches on a call of ``out_w`` output columns: three
+    plane rows of 4 * ceil(out_w / 4) + 2 int16 columns (its blocks' reads), within depthwise_plane_bytes of the
+    input width; on inputs under 10 x 10 (no plane rows reserved) it runs only where this fits the group
+    kernel's weights, 8 * 9 bytes."""
+    return 3 * 2 * (4 * -(-out_w // 4) + 2)
 
 
 def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape, *, optimized: bool) -> int:

@@ -376,7 +376,7 @@ def test_a_tensor_and_graph_name_carrying_c_are_only_text_and_the_model_runs(tmp
 @needs_gcc
 def test_kernel_paths_no_call_takes_are_left_out_and_forcing_them_off_stays_bit_exact():
     """kernels.kernel_path_defines: a generated model compiles in only the DSP depthwise paths some call of
-    it can take (the 3x3 and 5x5/7x7 channel planes on maps of 12 x 12 / 16 x 16 outputs, the depth
+    it can take (the 3x3 and 5x5/7x7 channel planes on maps of 6 x 6 / 16 x 16 outputs, the depth
     multiplier kernel); each flag only sends a call to the general path, so with every flag forced on a model
     whose calls do take them the host run stays bit-exact (multiplier: the portable kernel)."""
     specs = [LayerSpec("conv", 3, 1, channels=8), LayerSpec("depthwise", 3, 1), LayerSpec("depthwise", 5, 1),
@@ -387,6 +387,9 @@ def test_kernel_paths_no_call_takes_are_left_out_and_forcing_them_off_stays_bit_
     per_layer = generate_model(g, make_plan(g, 1, 0), "stm32f746", x)
     assert not set(flags) & set(per_layer.defines)  # every path taken: 20 x 20 maps
     patched = generate_model(g, make_plan(g, 4, len(g.ops)), "stm32f746", x)
-    assert set(flags[1:]) <= set(patched.defines) and flags[0] not in patched.defines  # 5 x 5 patches
+    assert set(patched.defines) & set(flags) == {flags[2]}  # the 5x5's 6 x 6 / 7 x 7 tiles; 3x3 tiles of 6 x 6 on
+    small = build_stack(specs, input_shape=(1, 5, 5, 3), seed=3, name="dw_paths_small", blocks=False)
+    on_small = generate_model(small, make_plan(small, 1, 0), "stm32f746", _input(small))
+    assert set(flags[1:]) <= set(on_small.defines) and flags[0] not in on_small.defines  # 5 x 5 maps
     forced = dataclasses.replace(per_layer, defines=per_layer.defines + flags)
     assert run_on_host(forced) == expected_output(g, x)

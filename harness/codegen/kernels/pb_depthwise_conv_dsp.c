@@ -7,7 +7,7 @@
  * weights, SMLABB/SMLATT per channel; the channel group's weights are widened to int16 once, in scratch;
  * it takes every shape. The channel planes (dw_planes, dw_planes3, below) take one channel at a time from
  * int16 copies of its input rows, two taps per SMLAD: 3x3, 5x5 and 7x7 windows at stride 1 on maps of at
- * least 12 x 12 (3x3) or 16 x 16 outputs, where they take fewer instructions (bench_kernels --depthwise sets
+ * least 6 x 6 (3x3) or 16 x 16 outputs, where they take fewer instructions (bench_kernels --depthwise sets
  * the two side by side).
  * (Its own file, apart from pb_conv_dsp.c, so the two can be tuned independently.)
  */
@@ -882,16 +882,17 @@ static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
 static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
     const int32_t k = w->kernel_w;
     /* Where the planes take fewer instructions than the group kernel (bench_kernels): 5x5 and 7x7 windows
-     * on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more), 3x3 windows on 12 x 12 and more (on
-     * 9 x 9 and 10 x 10 the same as the group kernel: each channel's rows and calls cost as much as its
-     * blocks gain): on small maps most taps are padding, which the group kernel skips and a plane
-     * computes; at stride 2 (5x5 on 80 x 80: 3.29 against 2.76 instructions per MAC) each output costs two
-     * plane columns to fill. PB_DEPTHWISE_PLANES=0 turns the path off (bench_kernels' "before"). */
+     * on maps of at least 16 x 16 outputs (5x5 on 10 x 10 took more), 3x3 windows on 6 x 6 and more (since a
+     * channel's rows run in one assembly routine: on H743, vww_96_int8's 6 x 6 x 128 layers 165,648 -> 149,408
+     * instructions each, mbv2-w0.35-r144's 9 x 9 x 144 382,646 -> 316,662; with 12 x 12 the least, the 9 x 9
+     * tiles of a patch stage took the group kernel where their layer took the planes): on small maps most taps
+     * are padding, which the group kernel skips and a plane computes; at stride 2 (5x5 on 80 x 80: 3.29 against
+     * 2.76 instructions per MAC) each output costs two plane columns to fill. PB_DEPTHWISE_PLANES=0 turns the path off (bench_kernels' "before"). */
 #if defined(PB_DEPTHWISE_PLANES) && !PB_DEPTHWISE_PLANES
     return 0;
 #endif
     /* A generated model compiles in only the plane kernels some call of it may take (harness.codegen.kernels.
-     * kernel_path_defines: PB_DEPTHWISE_PLANES3=0 where no 3x3 call has 12 x 12 outputs, PB_DEPTHWISE_PLANES57=0
+     * kernel_path_defines: PB_DEPTHWISE_PLANES3=0 where no 3x3 call has 6 x 6 outputs, PB_DEPTHWISE_PLANES57=0
      * where no 5x5 or 7x7 call has 16 x 16); a call that would take one still runs, on the group kernel. */
 #if defined(PB_DEPTHWISE_PLANES3) && !PB_DEPTHWISE_PLANES3
     if (k == 3) {
@@ -903,10 +904,13 @@ static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
         return 0;
     }
 #endif
-    const int32_t least = k == 3 ? 12 : 16; /* (harness.codegen.kernels.scratch_bytes reserves from 10 x 10 inputs) */
+    const int32_t least = k == 3 ? 6 : 16;
+    /* harness.codegen.kernels.scratch_bytes reserves the plane rows for 3x3 windows from 10 x 10 inputs; on
+     * smaller ones the 3x3 ring must fit the group kernel's weights (out_w <= 8) */
+    const int32_t room = k != 3 || (r->in_w >= 10 && r->in_h >= 10) || dw_plane_bytes(r, w) <= 8 * 9;
     return r->in_c == r->out_c && w->kernel_h == k && (k == 3 || k == 5 || k == 7) && w->stride_w == 1 &&
            w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
-           r->pad_top < k && r->out_w >= least && r->out_h >= least;
+           r->pad_top < k && r->out_w >= least && r->out_h >= least && room;
 }
 
 /* In place: every output row writes only input rows the ring holds by then (see above). */
