@@ -239,9 +239,11 @@ def scratch_bytes(
         # plane kernel runs only where its rows fit the group's weights plus the ring of delayed rows
         # (depthwise_inplace_scratch_bytes), so the part before that ring stays the group's weights
         group = 8 * kh * kw
-        # (3x3 planes: from 10 x 10 inputs; below, only where their ring fits the group's weights, dw_planes_apply)
+        # (3x3 planes under 10 x 10 inputs: their ring alone, out_w <= in_w + 2, where the rows of the general
+        # rule would reserve more than they take)
         small = kh == 3 and min(input_shape[1], input_shape[2]) < 10
-        plane = 0 if in_place or small else depthwise_plane_bytes(input_shape[-2], kh, kw)
+        plane = (0 if in_place else depthwise_plane3_bytes(input_shape[-2] + 2) if small
+                 else depthwise_plane_bytes(input_shape[-2], kh, kw))  # fmt: skip
         return max(group, plane) + ALIGNMENT_SLACK
     _, in_features = filter_shape
     batches = int(np.prod(input_shape, dtype=np.int64)) // in_features
@@ -326,8 +328,7 @@ def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
 def depthwise_plane3_bytes(out_w: int) -> int:
     """The scratch the 3x3 channel-plane kernel (dw_planes3) touches on a call of ``out_w`` output columns: three
     plane rows of 4 * ceil(out_w / 4) + 2 int16 columns (its blocks' reads), within depthwise_plane_bytes of the
-    input width; on inputs under 10 x 10 (no plane rows reserved) it runs only where this fits the group
-    kernel's weights, 8 * 9 bytes."""
+    input width (scratch_bytes' rule from 10 x 10 inputs; under, this)."""
     return 3 * 2 * (4 * -(-out_w // 4) + 2)
 
 

@@ -904,13 +904,12 @@ static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
         return 0;
     }
 #endif
+    /* (harness.codegen.kernels.scratch_bytes reserves the plane rows: from 10 x 10 inputs by their width, under
+     * that the 3x3 ring of in_w + 2 outputs, kernels.depthwise_plane3_bytes) */
     const int32_t least = k == 3 ? 6 : 16;
-    /* harness.codegen.kernels.scratch_bytes reserves the plane rows for 3x3 windows from 10 x 10 inputs; on
-     * smaller ones the 3x3 ring must fit the group kernel's weights (out_w <= 8) */
-    const int32_t room = k != 3 || (r->in_w >= 10 && r->in_h >= 10) || dw_plane_bytes(r, w) <= 8 * 9;
     return r->in_c == r->out_c && w->kernel_h == k && (k == 3 || k == 5 || k == 7) && w->stride_w == 1 &&
            w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
-           r->pad_top < k && r->out_w >= least && r->out_h >= least && room;
+           r->pad_top < k && r->out_w >= least && r->out_h >= least;
 }
 
 /* In place: every output row writes only input rows the ring holds by then (see above). */
