@@ -1201,6 +1201,27 @@ static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q
 }
 
 #if PB_DSP_NATIVE
+/* The job of matmul_6cols_asm, matmul_4cols_asm and matmul_3cols_asm for the blocks of a dense 1x1 conv call
+ * (dense_blocks, dense_tail_blocks): outputs out_c apart, every channel in the assembly (no k % 4 tail). */
+static PB_ALWAYS_INLINE matmul_cols_job dense_job(const int8_t *filter, const int32_t *bias, const pb_requant *q,
+                                                  const channel_entry *requants, int32_t form, int32_t k,
+                                                  int32_t out_c, uint32_t *cols) {
+    const int32_t b0 = bias ? bias[0] : 0;
+    const matmul_cols_job job = {requants,
+                                 NULL,
+                                 out_c,
+                                 cols,
+                                 0,
+                                 0,
+                                 0,
+                                 q->output_zero_point * 256,
+                                 filter,
+                                 form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
+                                 form,
+                                 k >> 2};
+    return job;
+}
+
 /* The blocks of six pixels of a dense 1x1 conv call from p on (while block_ncols takes six) where every block
  * takes matmul_6cols_asm (the conditions of matmul_cols, no k % 4 tail): the job made once, each block its
  * columns and one call. Apart from pb_conv1x1_s8_dsp so that its frame does not grow; returns the first pixel
@@ -1208,25 +1229,43 @@ static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q
 static PB_NOINLINE int32_t dense_blocks(const int8_t *input, const int8_t *filter, const int32_t *bias,
                                         int8_t *output, const pb_requant *q, const channel_entry *requants,
                                         int32_t form, int32_t k, int32_t out_c, int32_t pixels, uint32_t *cols) {
-    const int32_t b0 = bias ? bias[0] : 0;
-    matmul_cols_job job = {requants,
-                           output,
-                           out_c,
-                           cols,
-                           0,
-                           0,
-                           0,
-                           q->output_zero_point * 256,
-                           filter,
-                           form == PB_REQ_DOUBLED ? (int32_t)((uint32_t)b0 << 1) : b0,
-                           form,
-                           k >> 2};
+    matmul_cols_job job = dense_job(filter, bias, q, requants, form, k, out_c, cols);
     const int32_t input_offset = -q->input_zero_point;
     int32_t p = 0;
     for (; block_ncols(pixels - p) == PB_BLOCK_COLS; p += PB_BLOCK_COLS) {
         strided_columns(input + p * k, k, k, input_offset, cols, form == PB_REQ_DOUBLED);
         job.out = output + p * out_c;
         matmul_6cols_asm(&job);
+    }
+    return p;
+}
+
+/* The blocks of four or three that end a dense 1x1 conv call after dense_blocks (the `left` pixels from input
+ * and output on: 3, 4, 5, 7 = 4 + 3 or 8 = 4 + 4; a patch's tiles, 49, 56, 81 pixels, rarely are whole
+ * blocks of six) under dense_blocks' conditions, by one job, its prepared part cleared for the other kernel,
+ * instead of pb_conv1x1_s8_dsp's general loop (the pixel's row and column by a division, the output
+ * pointers, matmul_cols' tests and job a block, paid once more per tile); returns the pixels done (all but
+ * one of 5). Called after dense_blocks, not from it: there its values made the loop over the blocks of six
+ * slower, per layer too. */
+static PB_NOINLINE int32_t dense_tail_blocks(const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                             int8_t *output, const pb_requant *q, const channel_entry *requants,
+                                             int32_t form, int32_t k, int32_t out_c, int32_t left, uint32_t *cols) {
+    matmul_cols_job job = dense_job(filter, bias, q, requants, form, k, out_c, cols);
+    const int32_t input_offset = -q->input_zero_point;
+    int32_t p = 0;
+    while (left - p >= 3) {
+        const int32_t ncols = block_ncols(left - p); /* 4 or 3 */
+        tail_columns(input + p * k, k, k, input_offset, cols, ncols, form == PB_REQ_DOUBLED);
+        job.out = output + p * out_c;
+        job.requant_entry = 0;
+        job.loop_entry = 0;
+        job.cols_end = 0;
+        if (ncols == 4) {
+            matmul_4cols_asm(&job);
+        } else {
+            matmul_3cols_asm(&job);
+        }
+        p += ncols;
     }
     return p;
 }
@@ -1252,6 +1291,10 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
     if (dense && form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && k >= 4 &&
         (k & 3) == 0 && out_c > 0) {
         p = dense_blocks(input, filter, bias, output, q, requants, form, k, out_c, pixels, cols);
+        if (pixels - p >= 3) {
+            p += dense_tail_blocks(input + p * k, filter, bias, output + p * out_c, q, requants, form, k, out_c,
+                                   pixels - p, cols);
+        }
     }
 #endif
     while (p < pixels) {
