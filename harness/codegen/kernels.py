@@ -314,6 +314,32 @@ def conv_channel_table(
     return np.array([int(doubling), form, *(v for entry in entries for v in entry)], np.int64)
 
 
+def depthwise_plane3_table(multipliers, shifts, bias, filters, input_zero_point: int, output_zero_point: int
+                           ) -> np.ndarray:  # fmt: skip
+    """What the DSP depthwise kernel's 3x3 channel planes (pb_depthwise_conv_dsp.c dw_planes3, its twin) prepare
+    per channel at every call, made once for a 3x3 depthwise conv that runs on every tile of a patch stage
+    (``pb_requant.prepared``, in flash): per channel ten int32, dw_plane3_job's first four fields and its weights:
+    the SMMLAR form's multiplier, add2 and shift (pb_channel_requant_x2_prepare), the doubled bias with the input
+    offset folded in, and each window row's doubled weight pairs [w0 w1] [w1 w2]. A channel that does not take
+    the SMMLAR form is all 0 (shift 0): the kernel prepares it itself. ``filters``: TFLite's [1, 3, 3, C];
+    ``bias``: int32 per channel, or None."""
+    taps = np.asarray(filters, np.int64).reshape(3, 3, -1)
+    channels, zp, offset = taps.shape[2], int(output_zero_point), -int(input_zero_point)
+    biases = [int(b) for b in bias] if bias is not None else [0] * channels
+    table = []
+    for c in range(channels):
+        m, e, b = int(multipliers[c]), -int(shifts[c]), biases[c]
+        if not (2 <= e <= 23 and m >= 0 and abs(b) + 255 * 128 * 9 < _X2_ACC_LIMIT):
+            table += [0] * 10
+            continue
+        w = [[2 * int(v) for v in row] for row in taps[:, :, c]]
+        words = [[_int32((w0 & 0xFFFF) | (w1 & 0xFFFF) << 16), _int32((w1 & 0xFFFF) | (w2 & 0xFFFF) << 16)]
+                 for w0, w1, w2 in w]  # fmt: skip
+        table += [m, _int32((1 << (e - 1)) + zp * (1 << e)), e, _int32(2 * b + offset * sum(map(sum, w))),
+                  *(v for pair in words for v in pair)]  # fmt: skip
+    return np.array(table, np.int64)
+
+
 def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
     """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, square 3x3, 5x5
     and 7x7 windows) takes on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words)

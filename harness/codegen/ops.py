@@ -417,6 +417,27 @@ def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: l
                   f"shift, next bias)")  # fmt: skip
 
 
+def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: list[StepIO]) -> CArray | None:
+    """The DSP depthwise kernel's 3x3 plane preparation made once (kernels.depthwise_plane3_table), for a 3x3
+    stride-1 depthwise conv that runs on every tile of a patch stage and whose tiles take the planes (6 x 6
+    outputs and more): the kernel makes it at every call, about 100 instructions a channel. 40 bytes of flash
+    a channel; None elsewhere (per layer an op runs once)."""
+    op = ctx.op
+    if not ctx.optimized or type(ctx.stage) is not StageLayout or not kernel.startswith("pb_depthwise_conv2d_s8"):
+        return None
+    window = kernels.window_for_op(ctx.graph, op)
+    _, kh, kw, channels = ctx.tensor(1).shape
+    if ((kh, kw) != (3, 3) or (window.stride_h, window.stride_w, window.dilation_h, window.dilation_w) != (1, 1, 1, 1)
+            or hwc(ctx.graph.tensor(op.inputs[0]).shape)[2] != channels
+            or not any(min(step.region.out_h, step.region.out_w) >= 6 for step in steps)):  # fmt: skip
+        return None
+    bias = ctx.tensor(2).data if len(op.inputs) > 2 and op.inputs[2] else None
+    table = kernels.depthwise_plane3_table(q.multipliers, q.shifts, bias, ctx.tensor(1).data, q.input_zero_point,
+                                           q.output_zero_point)  # fmt: skip
+    return CArray(f"{op.name}_prepared", "int32", table,
+                  f"{op.name}: the DSP kernel's 3x3 plane channels (multiplier, add2, shift, bias, weight pairs)")
+
+
 def _weights(ctx: OpContext, position: int, what: str) -> CArray:
     tensor = ctx.tensor(position)
     return CArray(f"{ctx.op.name}_{what}", "int8", tensor.data, f"{ctx.op.name}: {what} {list(tensor.shape)}")
@@ -453,7 +474,8 @@ def emit_conv(ctx: OpContext) -> OpCode:
         kernel = "pb_conv1x1_s8"
     else:
         kernel = "pb_conv2d_s8"
-    requant_arrays, requant = _requant_struct(ctx, q, out_c, _channel_table(ctx, q, kernel, steps))
+    prepared = _channel_table(ctx, q, kernel, steps) or _plane3_table(ctx, q, kernel, steps)
+    requant_arrays, requant = _requant_struct(ctx, q, out_c, prepared)
     for step in steps if in_place else []:
         r = step.region
         if (r.in_row_stride, r.out_row_stride) != (r.in_w * r.in_c, r.out_w * r.out_c):
