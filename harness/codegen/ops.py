@@ -674,14 +674,15 @@ def _with_stage_epilogue(ctx: OpContext, code: OpCode, add_name: str) -> OpCode:
     ]
     out_c = hwc(ctx.out.shape)[2]
     rows = epilogue_rows(graph, ctx.stage.plan, op.name)
-    chunk = f"arena + {buffer_macro(graph, conv_out)} + r * s->region.out_w * {out_c}"
-    operands = [chunk if name == conv_out else "arena + s->input[1] + (y + r) * s->input_row_stride[1]"
-                for name in add.inputs]  # fmt: skip
-    a, b = operands  # both of the ADD's output shape (fusion.residual_epilogues): whole rows
+    # each operand's first row and row stride: the chunk (dense) and the other operand's window
+    chunk = (f"arena + {buffer_macro(graph, conv_out)}", f"s->region.out_w * {out_c}")
+    other_rows = ("arena + s->input[1] + y * s->input_row_stride[1]", "s->input_row_stride[1]")
+    operands = [chunk if name == conv_out else other_rows for name in add.inputs]
+    (a, a_rs), (b, b_rs) = operands  # both of the ADD's output shape (fusion.residual_epilogues): whole rows
     code.structs.append(emit_binary(add_ctx).fields["struct"])
     code.fields.update(
-        macro_rows=rows, add=add_name, a=a, b=b, out_c=out_c, kernel="pb_conv1x1_s8",
-        chunk=f"arena + {buffer_macro(graph, conv_out)}",
+        macro_rows=rows, add=add_name, a=a, a_rs=a_rs, b=b, b_rs=b_rs, out_c=out_c, kernel="pb_conv1x1_s8",
+        chunk=chunk[0],
     )  # fmt: skip
     code.macro = "stage_conv_add"
     code.comment += f"; fused with {add_name}: {rows} output row(s) at a time, added into {add_name}'s output"

@@ -279,14 +279,16 @@ def test_every_op_bit_exact_on_the_host(graph, p, n, optimized, input_mode):
 
 
 @needs_gcc
-@pytest.mark.parametrize("p", [2, 3])
-def test_mbconv_blocks_with_residuals_bit_exact_on_the_host(p):
-    """MobileNetV2-like blocks (expand, depthwise, project, residual ADD) with the stage ending mid-network."""
+@pytest.mark.parametrize("p, optimized", [(2, True), (3, True), (3, False)])
+def test_mbconv_blocks_with_residuals_bit_exact_on_the_host(p, optimized):
+    """MobileNetV2-like blocks (expand, depthwise, project, residual ADD) with the stage ending mid-network; the
+    ADD fused into its conv in the stage runs a chunk's rows by one pb_add_s8_rows call (both variants)."""
     specs = [LayerSpec("conv", 3, 2, channels=8), LayerSpec("mbconv", 3, 1), LayerSpec("mbconv", 5, 2),
              LayerSpec("mbconv", 3, 1), LayerSpec("mbconv", 7, 1), LayerSpec("conv", 3, 2, channels=12)]  # fmt: skip
     g = build_stack(specs, input_shape=(1, 40, 36, 3), seed=11, name="mbconv_stack")
     x = _input(g)
-    model = generate_model(g, make_plan(g, p, 5), "stm32f746", x)
+    model = generate_model(g, make_plan(g, p, 5), "stm32f746", x, CodegenOptions(optimized=optimized))
+    assert "pb_add_s8_rows(" in model.sources["model.c"]
     assert run_on_host(model) == expected_output(g, x) == reference.run_outputs(g, x)[g.outputs[0]].tobytes()
 
 

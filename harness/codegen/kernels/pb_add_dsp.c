@@ -191,15 +191,18 @@ __attribute__((naked, noinline)) static void add_run_half_asm(const int8_t *a __
 #undef PB_ADD_HALF_ELEMENT
 
 /* pb_add_s8_dsp's usual case, tested and prepared first with the few instructions it needs (a residual ADD
- * fused into its conv runs once per output row, so in a patch stage once per tile row): full-range activation,
- * runs contiguous in both operands, one operand with multiplier 2^30 and shift 0 (TFLite's larger scale) and
- * the other with shift -1..-10, the output's requantization in pb_requant_x2's range: add_run_half_asm, the
- * conditions and job of the general code below (rescale_prepare, pb_channel_requant_x2_prepare, `half`), which
- * then never takes that case (with the other jobs in one function GCC set up a 240-byte frame: 203
- * instructions a call, now 156). Returns 0 (nothing done) where the case does not hold. */
-__attribute__((noinline)) static int32_t add_half_runs(const pb_add_params *p, const int32_t dims[4],
-                                                       const int32_t a_strides[4], const int32_t b_strides[4],
-                                                       const int8_t *a, const int8_t *b, int8_t *output) {
+ * fused into its conv runs once per chunk of output rows, per layer and in a patch stage, there a window's
+ * rows): full-range activation, `rows` runs of row_len elements (a run at a + i * a_rs, b + i * b_rs into
+ * output + i * out_rs), one operand with multiplier 2^30 and shift 0 (TFLite's larger scale) and the other
+ * with shift -1..-10, the output's requantization in pb_requant_x2's range: add_run_half_asm, the conditions
+ * and job of the general code below (rescale_prepare, pb_channel_requant_x2_prepare, `half`), which then never
+ * takes that case (with the other jobs in one function GCC set up a 240-byte frame: 203 instructions a call,
+ * then 156, now 136 with pb_add_s8_dsp's). The tests and the job once for all the rows (pb_add_s8_rows_dsp:
+ * a patch stage's fused ADD, 3 rows of a 9-wide tile), where a call per row made them a row. Returns 0
+ * (nothing done) where the case does not hold. */
+__attribute__((noinline)) static int32_t add_half_rows(const pb_add_params *p, int32_t rows, int32_t row_len,
+                                                       const int8_t *a, int32_t a_rs, const int8_t *b, int32_t b_rs,
+                                                       int8_t *output, int32_t out_rs) {
     const int32_t e0_first = p->input1_shift == 0;
     const int32_t e0_multiplier = e0_first ? p->input1_multiplier : p->input2_multiplier;
     const int32_t e0_offset = e0_first ? p->input1_offset : p->input2_offset;
@@ -208,8 +211,7 @@ __attribute__((noinline)) static int32_t add_half_runs(const pb_add_params *p, c
     const int32_t e = -p->output_shift;
     if ((!e0_first && p->input2_shift != 0) || p->left_shift != 20 || e0_multiplier != (1 << 30) ||
         (uint32_t)(shift2 - 1) > 9u || multiplier2 < 0 || (uint32_t)(e - 2) > (uint32_t)(PB_FOLDED_MAX_EXPONENT - 2) ||
-        p->output_multiplier < 0 || p->act_min != PB_INT8_MIN || p->act_max != PB_INT8_MAX || a_strides[3] != 1 ||
-        b_strides[3] != 1 || dims[3] <= 0) {
+        p->output_multiplier < 0 || p->act_min != PB_INT8_MIN || p->act_max != PB_INT8_MAX || row_len <= 0) {
         return 0;
     }
     /* the e = 0 operand's offset (its offset21 >> 21, as below) << (19 + shift2), below 2^30 in magnitude */
@@ -226,23 +228,16 @@ __attribute__((noinline)) static int32_t add_half_runs(const pb_add_params *p, c
                                   p->output_multiplier,
                                   (int32_t)((1u << (e - 1)) + (uint32_t)p->output_offset * (1u << e)),
                                   e,
-                                  dims[3]};
-    for (int32_t i0 = 0; i0 < dims[0]; ++i0) {
-        for (int32_t i1 = 0; i1 < dims[1]; ++i1) {
-            for (int32_t i2 = 0; i2 < dims[2]; ++i2) {
-                const int8_t *a_run = a + i0 * a_strides[0] + i1 * a_strides[1] + i2 * a_strides[2];
-                const int8_t *b_run = b + i0 * b_strides[0] + i1 * b_strides[1] + i2 * b_strides[2];
-                add_run_half_asm(e0_first ? a_run : b_run, e0_first ? b_run : a_run, output, &job);
-                output += dims[3];
-            }
-        }
+                                  row_len};
+    for (int32_t i = 0; i < rows; ++i, a += a_rs, b += b_rs, output += out_rs) {
+        add_run_half_asm(e0_first ? a : b, e0_first ? b : a, output, &job);
     }
     return 1;
 }
 #endif
 
-/* pb_add_s8_dsp's cases other than add_half_runs': apart from it, so that the usual case does not set up this
- * frame. */
+/* pb_add_s8_dsp's cases other than add_half_rows' (and that case where the runs span more than one dim of
+ * dims): apart from it, so that the usual case does not set up this frame. */
 __attribute__((noinline)) static void add_other(const pb_add_params *p, const int32_t dims[4],
                                                 const int32_t a_strides[4], const int32_t b_strides[4],
                                                 const int8_t *a, const int8_t *b, int8_t *output) {
@@ -260,7 +255,7 @@ __attribute__((noinline)) static void add_other(const pb_add_params *p, const in
 #if PB_DSP_NATIVE
     if (act_min == PB_INT8_MIN && act_max == PB_INT8_MAX && a_strides[3] == 1 && b_strides[3] == 1 && dims[3] > 0) {
         /* one run function and its constants for every run: add_run_e0_asm when one operand has e = 0 and the
-         * other not (the usual case, where the larger scale's multiplier is 1/2, took add_half_runs), that
+         * other not (the usual case, where the larger scale's multiplier is 1/2, took add_half_rows), that
          * operand first (addition commutes), else add_run_asm */
         const int32_t e0_first = r1.shift == 0 && r2.shift > 0, e0_second = r2.shift == 0 && r1.shift > 0;
         const rescale *e0 = e0_first ? &r1 : &r2, *other = e0_first ? &r2 : &r1;
@@ -302,9 +297,25 @@ __attribute__((noinline)) static void add_other(const pb_add_params *p, const in
 void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
                    const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output) {
 #if PB_DSP_NATIVE
-    if (add_half_runs(p, dims, a_strides, b_strides, a, b, output)) {
+    if (dims[0] == 1 && dims[1] == 1 && a_strides[3] == 1 && b_strides[3] == 1 &&
+        add_half_rows(p, dims[2], dims[3], a, a_strides[2], b, b_strides[2], output, dims[3])) {
         return;
     }
 #endif
     add_other(p, dims, a_strides, b_strides, a, b, output);
+}
+
+
+void pb_add_s8_rows_dsp(const pb_add_params *p, int32_t rows, int32_t row_len, const int8_t *a, int32_t a_rs,
+                        const int8_t *b, int32_t b_rs, int8_t *output, int32_t out_rs) {
+#if PB_DSP_NATIVE
+    if (add_half_rows(p, rows, row_len, a, a_rs, b, b_rs, output, out_rs)) {
+        return;
+    }
+#endif
+    static const int32_t unit_strides[4] = {0, 0, 0, 1};
+    const int32_t run[4] = {1, 1, 1, row_len};
+    for (int32_t i = 0; i < rows; ++i, a += a_rs, b += b_rs, output += out_rs) {
+        add_other(p, run, unit_strides, unit_strides, a, b, output);
+    }
 }

@@ -234,6 +234,14 @@ void pb_add_s8_portable(const pb_add_params *p, const int32_t dims[4], const int
                         const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
 void pb_add_s8_dsp(const pb_add_params *p, const int32_t dims[4], const int32_t a_strides[4],
                    const int32_t b_strides[4], const int8_t *a, const int8_t *b, int8_t *output);
+/* ADD of `rows` runs of row_len elements (a run at a + i * a_rs, b + i * b_rs into output + i * out_rs): the
+ * residual ADD fused into a conv in the patch stage, a chunk's rows at a time. */
+void pb_add_s8_rows(const pb_add_params *p, int32_t rows, int32_t row_len, const int8_t *a, int32_t a_rs,
+                    const int8_t *b, int32_t b_rs, int8_t *output, int32_t out_rs);
+void pb_add_s8_rows_portable(const pb_add_params *p, int32_t rows, int32_t row_len, const int8_t *a, int32_t a_rs,
+                             const int8_t *b, int32_t b_rs, int8_t *output, int32_t out_rs);
+void pb_add_s8_rows_dsp(const pb_add_params *p, int32_t rows, int32_t row_len, const int8_t *a, int32_t a_rs,
+                        const int8_t *b, int32_t b_rs, int8_t *output, int32_t out_rs);
 
 /* PRELU. Field for field harness.reference.PreluQuant (reference.prelu_quant, LiteRT's float32 scale
  * arithmetic). */
