@@ -423,7 +423,11 @@ def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: li
     outputs and more): the kernel makes it at every call, about 100 instructions a channel. 40 bytes of flash
     a channel; None elsewhere (per layer an op runs once)."""
     op = ctx.op
-    if not ctx.optimized or type(ctx.stage) is not StageLayout or not kernel.startswith("pb_depthwise_conv2d_s8"):
+    if (
+        not ctx.optimized
+        or type(ctx.stage) is not StageLayout
+        or not kernel.startswith("pb_depthwise_conv2d_s8")
+    ):
         return None
     window = kernels.window_for_op(ctx.graph, op)
     _, kh, kw, channels = ctx.tensor(1).shape
@@ -434,8 +438,12 @@ def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: li
     bias = ctx.tensor(2).data if len(op.inputs) > 2 and op.inputs[2] else None
     table = kernels.depthwise_plane3_table(q.multipliers, q.shifts, bias, ctx.tensor(1).data, q.input_zero_point,
                                            q.output_zero_point)  # fmt: skip
-    return CArray(f"{op.name}_prepared", "int32", table,
-                  f"{op.name}: the DSP kernel's 3x3 plane channels (multiplier, add2, shift, bias, weight pairs)")
+    return CArray(
+        f"{op.name}_prepared",
+        "int32",
+        table,
+        f"{op.name}: the DSP kernel's 3x3 plane channels (multiplier, add2, shift, bias, weight pairs)",
+    )
 
 
 def _weights(ctx: OpContext, position: int, what: str) -> CArray:

@@ -389,7 +389,9 @@ def test_kernel_paths_no_call_takes_are_left_out_and_forcing_them_off_stays_bit_
     per_layer = generate_model(g, make_plan(g, 1, 0), "stm32f746", x)
     assert not set(flags) & set(per_layer.defines)  # every path taken: 20 x 20 maps
     patched = generate_model(g, make_plan(g, 4, len(g.ops)), "stm32f746", x)
-    assert set(patched.defines) & set(flags) == {flags[2]}  # the 5x5's 6 x 6 / 7 x 7 tiles; 3x3 tiles of 6 x 6 on
+    assert set(patched.defines) & set(flags) == {
+        flags[2]
+    }  # the 5x5's 6 x 6 / 7 x 7 tiles; 3x3 tiles of 6 x 6 on
     small = build_stack(specs, input_shape=(1, 5, 5, 3), seed=3, name="dw_paths_small", blocks=False)
     on_small = generate_model(small, make_plan(small, 1, 0), "stm32f746", _input(small))
     assert set(flags[1:]) <= set(on_small.defines) and flags[0] not in on_small.defines  # 5 x 5 maps
