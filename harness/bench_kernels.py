@@ -368,7 +368,12 @@ def run_suite(
     (an in-place call's without its two copies: the input into SRAM and the output out)."""
     sources, layout = suite_sources(calls, variants, keep_outputs=keep_outputs)
     include_dirs = cmsis.locate().include_dirs if "cmsis" in variants else ()
-    options = BuildOptions(runs=1, warmup=0, defines=defines, include_dirs=include_dirs)
+    # the stack planned from the call graph, as a model's: main keeps an 8-byte count per timed unit on the
+    # stack (one per call and variant, and an in-place call's copies), more than a fixed reserve holds for a
+    # suite of a few hundred calls
+    units = len(layout) + sum(1 for call in calls if call.in_place)
+    options = BuildOptions(runs=1, warmup=0, defines=defines, include_dirs=include_dirs, stack_bytes=None,
+                           timed_units=units)  # fmt: skip
     firmware = build_firmware(sources, target, options)
     if isinstance(firmware, DoesNotFit):
         raise RuntimeError(f"kernel suite does not fit {target}: {firmware.reason}; use smaller calls")

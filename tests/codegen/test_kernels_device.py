@@ -498,3 +498,17 @@ def test_add_dsp_kernel_equals_the_portable_one_and_the_reference_on_the_emulato
                 result.instructions[(call.name, "portable")],
             )
             assert dsp < portable, (call.name, dsp, portable)
+
+
+def test_a_suite_of_hundreds_of_calls_plans_its_stack_around_its_timing_array():
+    """main keeps one 8-byte count per timed unit on the stack: 200 calls in three variants are 600 units, 4.8
+    kB, more than the fixed 4 kB reserve the suite had (it overflowed at 422 units); planned, they run."""
+    rng = np.random.default_rng(26)
+    q = _add_quant(rng, (0.1, 0.05), clamped=False)
+    calls = [AddCall(f"add_{i}", q, rng.integers(-128, 128, (1, 3), dtype=np.int8),
+                     rng.integers(-128, 128, (1, 3), dtype=np.int8)) for i in range(200)]  # fmt: skip
+    result = run_suite(calls, TARGETS["M7"], VARIANTS)
+    assert len(result.instructions) == 600
+    for call in calls[::50]:
+        want = reference.add(call.a, call.b, call.q).reshape(-1)
+        np.testing.assert_array_equal(np.frombuffer(result.outputs[(call.name, "dsp")], np.int8), want)
