@@ -98,8 +98,9 @@ typedef struct {
     int32_t act_min, act_max;   /* fused activation as an int8 clamp (graph attrs act_min / act_max) */
     const int32_t *multiplier;  /* [out_c], quant.conv_multipliers() */
     const int32_t *shift;       /* [out_c] */
-    /* NULL, or for a conv called on every tile of a patch stage its DSP kernel's channel table made once at code
-     * generation (harness.codegen.kernels.conv_channel_table; the portable kernels ignore it) */
+    /* NULL, or for an op called on every tile of a patch stage its DSP kernel's per-channel table made once at
+     * code generation (harness.codegen.kernels: conv_channel_table for a conv, depthwise_plane3_table for a 3x3
+     * depthwise conv whose tiles take the channel planes); the portable kernels ignore it */
     const int32_t *prepared;
 } pb_requant;
 
