@@ -515,6 +515,14 @@ def depthwise_table(core: str) -> int:
     return 0
 
 
+def _latest_passed(stored, **equal) -> dict | None:
+    """The latest passed row of the engine's in a results frame whose columns equal ``equal``, or None."""
+    rows = stored[(stored["engine"] == ENGINE.name) & (stored["status"] == "passed")]
+    for column, value in equal.items():
+        rows = rows[rows[column] == value]
+    return rows.iloc[-1].to_dict() if len(rows) else None
+
+
 def profile_models(models: list[str], targets: list[str], kernels: str | None, results: str | None) -> int:
     """Print the per-op profile of each model's per-layer point on each target (measured now, or the latest
     stored in ``results``); returns 1 when a point has no profile (it failed, or was never measured)."""
@@ -524,10 +532,8 @@ def profile_models(models: list[str], targets: list[str], kernels: str | None, r
         for target in targets:
             title = f"{model} on {target}/qemu, per-layer, kernels {kernels or ENGINE.default_kernels}"
             if stored is not None:
-                rows = stored[(stored["model"] == model) & (stored["target"] == target) & (stored["p"] == 1)
-                              & (stored["kernels"] == (kernels or ENGINE.default_kernels))
-                              & (stored["engine"] == ENGINE.name) & (stored["status"] == "passed")]  # fmt: skip
-                record = rows.iloc[-1].to_dict() if len(rows) else None
+                record = _latest_passed(stored, model=model, target=target, p=1,
+                                        kernels=kernels or ENGINE.default_kernels)  # fmt: skip
             else:
                 record = measure(model, target, 1, 0, repeat=1, kernels=kernels)
                 if record.status != "passed":
@@ -560,11 +566,8 @@ def recompute_table(models: list[str], targets: list[str], kernels: str | None, 
                 model, target, point.p, point.n, repeat=1, kernels=kernels, input_mode=point.input_mode
             )
             return found if found.status == "passed" else None
-        rows = stored[(stored["model"] == model) & (stored["target"] == target) & (stored["p"] == point.p)
-                      & (stored["n"] == point.n) & (stored["input_mode"] == point.input_mode)
-                      & (stored["segments"] == "") & (stored["kernels"] == kernels)
-                      & (stored["engine"] == ENGINE.name) & (stored["status"] == "passed")]  # fmt: skip
-        return rows.iloc[-1].to_dict() if len(rows) else None
+        return _latest_passed(stored, model=model, target=target, p=point.p, n=point.n,
+                              input_mode=point.input_mode, segments="", kernels=kernels)  # fmt: skip
 
     for model in models:
         for target in targets:

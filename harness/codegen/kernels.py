@@ -261,6 +261,12 @@ def _int32(value: int) -> int:
     return (value + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
+def _x2_entry(m: int, e: int, zp: int) -> tuple[int, int, int]:
+    """pb_channel_requant_x2_prepare's SMMLAR form of a channel (multiplier m, right shift e in 2..23): its
+    multiplier, add2 (the rounding half and the output zero point, before the shift) and shift."""
+    return m, (1 << (e - 1)) + zp * (1 << e), e
+
+
 def conv_doubling(region: Region, act_min: int, act_max: int, k: int) -> bool:
     """pb_conv_dsp.c doubling_pays on the core: whether a DSP conv call on ``region`` (window depth k) takes its
     blocks' columns doubled: its blocks equally spaced (a dense output, whole blocks of six a row, or one
@@ -297,8 +303,8 @@ def conv_channel_table(
             entry = (m, 1 << (e - 2), (e - 9) | _BIG_SHIFT)
         elif m > 0 and e == 1 and bound < _X2_ACC_LIMIT:
             entry = (m, 1 + 2 * zp, 1)
-        elif m > 0 and 2 <= e <= 23 and bound < _X2_ACC_LIMIT:  # pb_channel_requant_x2_prepare
-            entry = (m, (1 << (e - 1)) + zp * (1 << e), e)
+        elif m > 0 and 2 <= e <= 23 and bound < _X2_ACC_LIMIT:
+            entry = _x2_entry(m, e, zp)
         else:  # pb_requantize_s8_fast: the entry's other fields are not read
             entry = (0, 0, 0)
         every_x2 &= entry[2] != 0
@@ -335,7 +341,8 @@ def depthwise_plane3_table(multipliers, shifts, bias, filters, input_zero_point:
         w = [[2 * int(v) for v in row] for row in taps[:, :, c]]
         words = [[_int32((w0 & 0xFFFF) | (w1 & 0xFFFF) << 16), _int32((w1 & 0xFFFF) | (w2 & 0xFFFF) << 16)]
                  for w0, w1, w2 in w]  # fmt: skip
-        table += [m, _int32((1 << (e - 1)) + zp * (1 << e)), e, _int32(2 * b + offset * sum(map(sum, w))),
+        x2 = _x2_entry(m, e, zp)
+        table += [x2[0], _int32(x2[1]), x2[2], _int32(2 * b + offset * sum(map(sum, w))),
                   *(v for pair in words for v in pair)]  # fmt: skip
     return np.array(table, np.int64)
 

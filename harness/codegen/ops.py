@@ -391,17 +391,23 @@ def _requant_struct(ctx: OpContext, q: reference.ConvQuant, channels: int,
     return arrays, f"static const pb_requant {name}_requant = {PB_REQUANT.initializer(fields)};"
 
 
+def _runs_per_tile(ctx: OpContext) -> bool:
+    """Whether the op's DSP kernel runs once per tile of a patch stage (where a table made at generation pays)."""
+    return ctx.optimized and type(ctx.stage) is StageLayout
+
+
+def _bias_data(ctx: OpContext):
+    """The op's int32 bias values, or None without a bias."""
+    return ctx.tensor(2).data if len(ctx.op.inputs) > 2 and ctx.op.inputs[2] else None
+
+
 def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: list[StepIO]) -> CArray | None:
     """The DSP conv kernel's channel table made once (kernels.conv_channel_table), for a conv that runs on every
     tile of a patch stage: that kernel makes it at every call, some 28 instructions an output channel. Made for
     the doubling most of the op's calls take (the others make their own); a conv fused with its residual ADD
     runs on dense chunks of rows. None elsewhere: per layer an op runs once (and a row-streamed segment's
     ops, once a row, would take flash that some of those points lack)."""
-    if (
-        not ctx.optimized
-        or type(ctx.stage) is not StageLayout
-        or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8")
-    ):
+    if not _runs_per_tile(ctx) or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8"):
         return None
     op = ctx.op
     _, kh, kw, cin = ctx.tensor(1).shape
@@ -410,8 +416,9 @@ def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: l
     regions = [replace(step.region, out_row_stride=0) if fused else step.region for step in steps]
     votes = [kernels.conv_doubling(region, q.act_min, q.act_max, k) for region in regions]
     doubling = votes.count(True) > votes.count(False)
-    bias = ctx.tensor(2).data if len(op.inputs) > 2 and op.inputs[2] else None
-    table = kernels.conv_channel_table(q.multipliers, q.shifts, bias, q.output_zero_point, k, doubling)
+    table = kernels.conv_channel_table(
+        q.multipliers, q.shifts, _bias_data(ctx), q.output_zero_point, k, doubling
+    )
     return CArray(f"{op.name}_prepared", "int32", table,
                   f"{op.name}: the DSP kernel's channel table (doubling, form, then per channel multiplier, add2, "
                   f"shift, next bias)")  # fmt: skip
@@ -423,11 +430,7 @@ def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: li
     outputs and more): the kernel makes it at every call, about 100 instructions a channel. 40 bytes of flash
     a channel; None elsewhere (per layer an op runs once)."""
     op = ctx.op
-    if (
-        not ctx.optimized
-        or type(ctx.stage) is not StageLayout
-        or not kernel.startswith("pb_depthwise_conv2d_s8")
-    ):
+    if not _runs_per_tile(ctx) or not kernel.startswith("pb_depthwise_conv2d_s8"):
         return None
     window = kernels.window_for_op(ctx.graph, op)
     _, kh, kw, channels = ctx.tensor(1).shape
@@ -435,9 +438,8 @@ def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: li
             or hwc(ctx.graph.tensor(op.inputs[0]).shape)[2] != channels
             or not any(min(step.region.out_h, step.region.out_w) >= 6 for step in steps)):  # fmt: skip
         return None
-    bias = ctx.tensor(2).data if len(op.inputs) > 2 and op.inputs[2] else None
-    table = kernels.depthwise_plane3_table(q.multipliers, q.shifts, bias, ctx.tensor(1).data, q.input_zero_point,
-                                           q.output_zero_point)  # fmt: skip
+    table = kernels.depthwise_plane3_table(q.multipliers, q.shifts, _bias_data(ctx), ctx.tensor(1).data,
+                                           q.input_zero_point, q.output_zero_point)  # fmt: skip
     return CArray(
         f"{op.name}_prepared",
         "int32",
