@@ -24,32 +24,47 @@ static int32_t last_reader_row(const pb_region *r, const pb_window *w, int32_t r
     return last >= first ? last : -1;
 }
 
-/* The last output row that reads any input pixel under output row k (-1: none). */
+/* The last output row that reads any input pixel under output row k (-1: none). last_reader_row is
+ * non-decreasing over the rows some window reads (its last and first windows both move down with the row), so
+ * it is the lowest such row's: the rows from the bottom up until one is read (mostly the first). */
 static int32_t free_after(const pb_region *r, const pb_window *w, int32_t k) {
-    const int32_t row_lo = k * r->out_w / r->in_w, row_hi = ((k + 1) * r->out_w - 1) / r->in_w;
-    int32_t last = -1;
-    for (int32_t row = row_lo; row <= row_hi; ++row) {
+    const int32_t row_lo = k * r->out_w / r->in_w;
+    for (int32_t row = ((k + 1) * r->out_w - 1) / r->in_w; row >= row_lo; --row) {
         const int32_t reader = last_reader_row(r, w, row);
-        last = reader > last ? reader : last;
+        if (reader >= 0) {
+            return reader;
+        }
     }
-    return last;
+    return -1;
 }
 
+/* Each row's free_after once as row k and at most once more as the oldest delayed row (kept while it waits):
+ * the schedule is made at every call, once per tile of a patch stage, where it evaluated the oldest row's
+ * again at every row it waited. */
 int32_t pb_depthwise_inplace_schedule(const pb_region *r, const pb_window *w, uint8_t *schedule) {
     if (r->in_c != r->out_c || r->out_h * r->out_w > r->in_h * r->in_w ||
         pb_in_row_stride(r) != r->in_w * r->in_c || pb_out_row_stride(r) != r->out_w * r->out_c) {
         return -1;
     }
     int32_t rows = 0, oldest = 0; /* delayed rows are always oldest..k: a direct row finds none pending */
+    int32_t known = -1, known_free = 0; /* free_after(known) */
     for (int32_t k = 0; k < r->out_h; ++k) {
-        const int32_t direct = free_after(r, w, k) < k;
+        const int32_t free_k = free_after(r, w, k);
+        const int32_t direct = free_k < k;
         if (direct) {
             oldest = k + 1;
         } else if (k - oldest + 1 > rows) {
             rows = k - oldest + 1;
         }
         int32_t flushed = 0;
-        while (oldest <= k && free_after(r, w, oldest) <= k) {
+        while (oldest <= k) {
+            if (known != oldest) {
+                known = oldest;
+                known_free = oldest == k ? free_k : free_after(r, w, oldest);
+            }
+            if (known_free > k) {
+                break;
+            }
             ++oldest;
             ++flushed;
         }
