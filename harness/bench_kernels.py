@@ -20,6 +20,11 @@ model's estimated cycles per op, per MAC and per output pixel, grouped by kernel
 Without a model name it profiles the default sweep's models. ``--results DB`` reads the latest stored
 per-layer points there instead of measuring.
 
+``python -m harness.bench_kernels --recompute [MODEL ...]`` prints, for the default sweep's patch points,
+what the recomputed MACs account for at each op's per-layer rate ("share") and what the schedule costs
+beyond it; ``--functions N`` adds, under each point, the N C functions (or assembly routines) with the most
+instructions beyond their share, from the QEMU timing plugin's per-block counts and the ELF's symbols.
+
 The same machinery runs the device tests (tests/codegen/test_kernels_device.py): ``KernelCall`` describes one
 kernel call with its data (``AddCall`` one ADD of two broadcast operands), ``suite_sources`` turns calls into
 the firmware's C, ``run_suite`` builds, runs and returns each call's output bytes and instruction count.
@@ -33,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from harness.boards import Resource, open_board, run_firmware
+from harness.boards.execution_profile import function_instructions
 from harness.codegen import cmsis_nn
 from harness.codegen.broadcast import BroadcastWalk, broadcast_walk
 from harness.codegen.cparams import PB_ADD_PARAMS
@@ -56,7 +62,14 @@ from harness.pipeline.measure import measure
 from harness.pipeline.sweep import DEFAULT_SWEEP, load_sweep
 from harness.reference import AddQuant
 from harness.results.db import ResultsDB
-from harness.results.op_profile import format_profile, op_profile, recompute_share
+from harness.results.op_profile import (
+    FunctionShare,
+    format_profile,
+    op_profile,
+    recompute_functions,
+    recompute_ratios,
+    recompute_share,
+)
 
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
@@ -549,22 +562,30 @@ def profile_models(models: list[str], targets: list[str], kernels: str | None, r
     return status
 
 
-def recompute_table(models: list[str], targets: list[str], kernels: str | None, results: str | None) -> int:
+def recompute_table(
+    models: list[str], targets: list[str], kernels: str | None, results: str | None, functions: int = 0
+) -> int:
     """Print, for each model's patch points of the default sweep on each target, what the recomputation
     costs against per layer (harness.results.op_profile.recompute_share): the MAC overhead, the instruction
     overhead, the share the recomputed MACs account for at each op's per-layer rate, and what is beyond it.
     Measured now (one timed run each), or the latest stored points in ``results``; returns 1 when a point
-    has no figures."""
+    has no figures. ``functions`` > 0 (measured now only): under each point, the C functions with the
+    largest instructions beyond their share, from the timing plugin's counts (recompute_functions)."""
     kernels = kernels or ENGINE.default_kernels
     stored = ResultsDB(results).results() if results else None
     sweep = load_sweep(DEFAULT_SWEEP)
     status = 0
+    counts: dict[tuple[str, str, int, int, str], dict] = {}  # the measured points' instructions per function
 
     def record(model: str, target: str, point) -> dict | None:
         if stored is None:
-            found = measure(
-                model, target, point.p, point.n, repeat=1, kernels=kernels, input_mode=point.input_mode
-            )
+            with open_board(Resource(target, "qemu")) as board:
+                found = measure(model, target, point.p, point.n, board=board, repeat=1, warmup=1,
+                                kernels=kernels, input_mode=point.input_mode)  # fmt: skip
+                if found.status == "passed" and functions:
+                    units = [name for name, _ in found.layer_latency]
+                    key = (model, target, point.p, point.n, point.input_mode)
+                    counts[key] = function_instructions(board.execution_profile, board.elf, 1, 1, units)
             return found if found.status == "passed" else None
         return _latest_passed(stored, model=model, target=target, p=point.p, n=point.n,
                               input_mode=point.input_mode, segments="", kernels=kernels)  # fmt: skip
@@ -600,11 +621,29 @@ def recompute_table(models: list[str], targets: list[str], kernels: str | None, 
                 print(f"{label:<10}{point.input_mode:<10}{share.macs:>12,}{share.mac_overhead:>+8.1%}"
                       f"{share.latency:>14,.0f}{share.latency_overhead:>+8.1%}{share.share:>+8.1%}"
                       f"{share.beyond:>+8.1%}")  # fmt: skip
+                if functions:
+                    key = (model, target, point.p, point.n, point.input_mode)
+                    base_key = (model, target, per_layer.p, per_layer.n, per_layer.input_mode)
+                    ratios = recompute_ratios(
+                        op_profile(base), found.analysis
+                    )  # measured now: a PointAnalysis
+                    _print_functions(recompute_functions(ratios, counts[base_key], counts[key]), functions)
             print(
                 "share: the instruction overhead if every recomputed MAC cost what its op's MACs cost per layer; "
                 "beyond: the instruction overhead less that share (per-tile calls and setup, slower tile kernels)\n"
             )
     return status
+
+
+def _print_functions(rows: list[FunctionShare], top: int) -> None:
+    """The ``top`` functions by instructions beyond their recompute share, then the ``top`` largest savings
+    (negative beyond), indented under their point's line."""
+    shown = rows[:top] + [row for row in rows[top:][-top:] if row.beyond < 0]
+    print(f"    {'beyond, per function (timing plugin)':<44}{'instructions':>14}{'share':>14}{'beyond':>12}")
+    for row in shown:
+        print(f"    {row.name:<44}{row.measured:>14,}{row.share:>14,.0f}{row.beyond:>+12,.0f}")
+    print(f"    {'all ' + str(len(rows)) + ' functions':<44}{sum(r.measured for r in rows):>14,}"
+          f"{sum(r.share for r in rows):>14,.0f}{sum(r.beyond for r in rows):>+12,.0f}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -626,6 +665,11 @@ def main(argv: list[str] | None = None) -> int:
              "recomputation costs against per layer and what the patch schedule costs beyond it, instead",
     )  # fmt: skip
     parser.add_argument(
+        "--functions", type=int, default=0, metavar="N",
+        help="--recompute: under each point, the N functions with the most instructions beyond their share "
+             "(and the largest savings), from the emulator's timing plugin",
+    )  # fmt: skip
+    parser.add_argument(
         "--targets", nargs="+", default=["stm32h743"], help="--profile, --recompute: the boards (emulated)"
     )
     parser.add_argument(
@@ -642,8 +686,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.recompute is not None:
         if args.kernels and len(args.kernels) > 1:
             parser.error("--recompute takes one kernel set")
+        if args.functions and args.results:
+            parser.error("--functions measures the points now: leave out --results")
         models = args.recompute or list(load_sweep(DEFAULT_SWEEP).models)
-        return recompute_table(models, args.targets, args.kernels[0] if args.kernels else None, args.results)
+        kernels = args.kernels[0] if args.kernels else None
+        return recompute_table(models, args.targets, kernels, args.results, args.functions)
     if args.profile is not None:
         if args.kernels and len(args.kernels) > 1:
             parser.error("--profile takes one kernel set")

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ PLUGIN_DIR = Path(__file__).resolve().parent / "qemu-timing-plugin"
 PLUGIN_SOURCE = PLUGIN_DIR / "pb_timing.c"
 PLUGIN_HEADER_DIR = SHARED_DIR / "third_party" / "qemu-7.2-plugin-api"
 MARK_SYMBOL = "pb_timer_now"  # a timed unit lies between two calls of it (harness/firmware/main.c)
+PAUSE_SYMBOLS = ("pb_timer_pause", "pb_timer_resume")  # the timer stopped between them (a streamed input)
 
 
 class PluginError(RuntimeError):
@@ -62,20 +65,35 @@ def plugin_path(build_dir: Path | None = None) -> Path:
     return out
 
 
-def mark_address(elf: Path) -> int:
-    """The address of the firmware's timer read (the segment mark)."""
+def _addresses(elf: Path, names: Sequence[str]) -> dict[str, int]:
+    """The addresses of those of the named functions the firmware has (Thumb bit cleared)."""
     with open(elf, "rb") as handle:
         symbols = ELFFile(handle).get_section_by_name(".symtab")
-        found = symbols.get_symbol_by_name(MARK_SYMBOL) if symbols is not None else None
-    if not found:
+        found = {name: symbols.get_symbol_by_name(name) if symbols is not None else None for name in names}
+    return {name: symbol[0]["st_value"] & ~1 for name, symbol in found.items() if symbol}
+
+
+def mark_address(elf: Path) -> int:
+    """The address of the firmware's timer read (the segment mark)."""
+    found = _addresses(elf, [MARK_SYMBOL])
+    if MARK_SYMBOL not in found:
         raise PluginError(f"{elf}: no symbol {MARK_SYMBOL}: not a patchbench firmware?")
-    return found[0]["st_value"] & ~1
+    return found[MARK_SYMBOL]
 
 
 def plugin_argument(elf: Path, out: Path, memory: Sequence[str] = (), build_dir: Path | None = None) -> str:
     """The ``-plugin`` argument of a run of ``elf`` writing its counts to ``out``; ``memory``: the cache
-    model's arguments (``harness.boards.timing_model.plugin_memory_arguments``)."""
-    return ",".join([f"{plugin_path(build_dir)}", f"out={out}", f"mark={mark_address(elf):#x}", *memory])
+    model's arguments (``harness.boards.timing_model.plugin_memory_arguments``). A firmware that pauses
+    its timer (one linked with pb_timer_pause and pb_timer_resume) is not counted while it is paused."""
+    paused = _addresses(elf, PAUSE_SYMBOLS)
+    pause = (
+        [f"pause={paused[PAUSE_SYMBOLS[0]]:#x}", f"resume={paused[PAUSE_SYMBOLS[1]]:#x}"]
+        if len(paused) == 2
+        else []
+    )
+    return ",".join(
+        [f"{plugin_path(build_dir)}", f"out={out}", f"mark={mark_address(elf):#x}", *pause, *memory]
+    )
 
 
 # --- the plugin's output ----------------------------------------------------------------------------
@@ -212,3 +230,42 @@ def parse_profile(path: Path) -> ExecutionProfile:
 
 def total_instructions(profile: ExecutionProfile, segments: Sequence[int]) -> int:
     return sum(profile.instructions(profile.segments[s]) for s in segments)
+
+
+# --- per function -----------------------------------------------------------------------------------
+
+
+def function_symbols(elf: Path) -> list[tuple[int, int, str]]:
+    """The firmware's functions as (start address, size, name), by address (Thumb bit cleared)."""
+    with open(elf, "rb") as handle:
+        table = ELFFile(handle).get_section_by_name(".symtab")
+        found = [
+            (symbol["st_value"] & ~1, symbol["st_size"], symbol.name)
+            for symbol in (table.iter_symbols() if table is not None else ())
+            if symbol["st_info"]["type"] == "STT_FUNC" and symbol["st_size"] > 0
+        ]
+    return sorted(found)
+
+
+def function_instructions(
+    profile: ExecutionProfile, elf: Path, warmup: int, runs: int, units: Sequence[str]
+) -> dict[str, Counter[str]]:
+    """Instructions per C function (or assembly routine) of each timed unit, from the first timed run
+    (every timed run executes the same instructions on the same input). A block is counted in the function
+    its first instruction lies in; "?" holds code outside any sized function symbol."""
+    symbols = function_symbols(elf)
+    starts = [start for start, _, _ in symbols]
+
+    def function_of(pc: int) -> str:
+        i = bisect_right(starts, pc) - 1
+        return symbols[i][2] if i >= 0 and pc < symbols[i][0] + symbols[i][1] else "?"
+
+    _, per_unit = profile.unit_segments(warmup, runs, len(units))
+    found: dict[str, Counter[str]] = {}
+    for unit, segment in zip(units, per_unit[0], strict=True):
+        counts: Counter[str] = Counter()
+        for block_id, count in profile.segments[segment].counts.items():
+            block = profile.blocks[block_id]
+            counts[function_of(block.pc)] += len(block.instructions) * count.executions
+        found[unit] = counts
+    return found

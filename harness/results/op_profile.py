@@ -196,16 +196,63 @@ def recompute_share(
     analysis = _analysis(point)
     if base is None or found is None or analysis is None:
         return None
-    scheduled = {op.name: op.macs_scheduled for op in analysis.ops}
-    if any(value is None for value in scheduled.values()):
+    ratios = recompute_ratios(base, analysis)
+    if ratios is None:
         return None
-    share = sum(
-        row.latency * (scheduled.get(row.name, row.macs) / row.macs if row.macs else 1.0) for row in base.rows
-    )
+    scheduled = {op.name: op.macs_scheduled for op in analysis.ops}
+    share = sum(row.latency * ratios[row.name] for row in base.rows)
     return RecomputeShare(
         macs=sum(scheduled.values()), macs_per_layer=sum(op.macs for op in analysis.ops),
         latency=found.latency, latency_per_layer=base.latency, latency_share=share,
     )  # fmt: skip
+
+
+def recompute_ratios(per_layer: OpProfile, analysis: PointAnalysis) -> dict[str, float] | None:
+    """Each per-layer op's MACs under the schedule of ``analysis`` over its per-layer MACs (1.0 outside the
+    schedule's stages and for ops without MACs); None when the analysis has no MACs under its schedule."""
+    scheduled = {op.name: op.macs_scheduled for op in analysis.ops}
+    if any(value is None for value in scheduled.values()):
+        return None
+    return {
+        row.name: scheduled.get(row.name, row.macs) / row.macs if row.macs else 1.0 for row in per_layer.rows
+    }
+
+
+@dataclass(frozen=True)
+class FunctionShare:
+    """One C function's (or assembly routine's) instructions in a point against its recompute share: its
+    instructions in each per-layer unit scaled by that op's recompute ratio (``recompute_ratios``)."""
+
+    name: str
+    measured: int
+    share: float
+
+    @property
+    def beyond(self) -> float:
+        return self.measured - self.share
+
+
+def recompute_functions(
+    ratios: Mapping[str, float],
+    per_layer: Mapping[str, Mapping[str, int]],
+    point: Mapping[str, Mapping[str, int]],
+) -> list[FunctionShare]:
+    """Where a point's instructions beyond its recompute share are, per function: ``per_layer`` and
+    ``point`` hold each timed unit's instructions per function (harness.boards.execution_profile.
+    function_instructions); the per-layer units are ops named in ``ratios``. Largest beyond first; the
+    beyonds sum to the point's instructions less its share."""
+    share: dict[str, float] = {}
+    for unit, functions in per_layer.items():
+        for name, count in functions.items():
+            share[name] = share.get(name, 0.0) + count * ratios.get(unit, 1.0)
+    measured: dict[str, int] = {}
+    for functions in point.values():
+        for name, count in functions.items():
+            measured[name] = measured.get(name, 0) + count
+    rows = [
+        FunctionShare(name, measured.get(name, 0), share.get(name, 0.0)) for name in share.keys() | measured
+    ]
+    return sorted(rows, key=lambda row: (-row.beyond, row.name))
 
 
 def kernel_class(op: OpShape, fused: str | None = None) -> str:

@@ -13,7 +13,14 @@ from test_report import F746, VWW_LAYERS, parse, passed_row, stored_analysis
 from harness.bench_kernels import main as bench_kernels_main
 from harness.report.page import write_report
 from harness.results.db import ResultsDB
-from harness.results.op_profile import PATCH_STAGE, format_profile, op_profile, recompute_share
+from harness.results.op_profile import (
+    PATCH_STAGE,
+    format_profile,
+    op_profile,
+    recompute_functions,
+    recompute_ratios,
+    recompute_share,
+)
 from harness.results.record import PointAnalysis
 
 
@@ -181,6 +188,36 @@ def test_the_recompute_share_scales_each_ops_per_layer_latency_by_its_macs_under
     # a point stored before the MACs under its schedule were: no share
     old = replace(point.analysis, ops=tuple(replace(op, macs_scheduled=None) for op in point.analysis.ops))
     assert recompute_share(base, replace(point, analysis=old)) is None
+
+
+def test_each_functions_share_is_its_per_layer_instructions_scaled_by_each_ops_recompute_ratio():
+    base, point = _vww_row(), _vww_patched_row()
+    ratios = recompute_ratios(op_profile(base), point.analysis)
+    ops = {op.name: op for op in point.analysis.ops}
+    assert ratios["op00_conv_2d"] == ops["op00_conv_2d"].macs_scheduled / ops["op00_conv_2d"].macs > 1
+    assert ratios[VWW_LAYERS[-1]] == 1.0  # after the patch stage
+    per_layer = {"op00_conv_2d": {"conv": 900, "timer": 10}, VWW_LAYERS[-1]: {"fc": 500, "timer": 10}}
+    patched = {"patch_0": {"conv": 700, "timer": 10}, "patch_1": {"conv": 700, "edge": 50, "timer": 10},
+               VWW_LAYERS[-1]: {"fc": 500, "timer": 10}}  # fmt: skip
+    found = {row.name: row for row in recompute_functions(ratios, per_layer, patched)}
+    r = ratios["op00_conv_2d"]
+    assert found["conv"].measured == 1400 and found["conv"].share == pytest.approx(900 * r)
+    assert found["edge"].share == 0 and found["edge"].beyond == 50  # only on tiles
+    assert found["fc"].beyond == 0 and found["timer"].share == pytest.approx(10 * r + 10)
+    total = sum(sum(f.values()) for f in patched.values()) - sum(
+        sum(f.values()) * ratios[unit] for unit, f in per_layer.items()
+    )
+    assert sum(row.beyond for row in found.values()) == pytest.approx(total)
+    beyonds = [row.beyond for row in recompute_functions(ratios, per_layer, patched)]
+    assert beyonds == sorted(beyonds, reverse=True)  # the largest first
+
+
+def test_bench_kernels_measures_the_functions_now_not_from_a_database(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench_kernels_main(
+            ["--recompute", "vww_96_int8", "--functions", "5", "--results", str(tmp_path / "r")]
+        )
+    assert "--functions measures the points now" in capsys.readouterr().err
 
 
 def test_bench_kernels_prints_the_recompute_share_of_the_stored_points(tmp_path, capsys):

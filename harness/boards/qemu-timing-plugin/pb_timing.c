@@ -19,7 +19,12 @@
  * counts since the previous mark are written and reset, so the host can attribute them to the timed
  * unit between two timer reads.
  *
- * Arguments: out=PATH (required), mark=ADDR, icache=, dcache=, flash=, sram=, tcm=, sample=N.
+ * Paused: from the start of the block at `pause=ADDR` (pb_timer_pause) to the start of the block at
+ * `resume=ADDR` (pb_timer_resume) nothing is counted, as the firmware's timer counts nothing: a streamed
+ * input's tiles are generated there, work a camera would have done, not the model's.
+ *
+ * Arguments: out=PATH (required), mark=ADDR, pause=ADDR, resume=ADDR, icache=, dcache=, flash=, sram=, tcm=,
+ * sample=N.
  * Output lines (text):
  *   B id pc n_insns size          a block, first translated
  *   I addr size hexbytes disas    its instructions, in order
@@ -50,7 +55,7 @@ typedef struct Block {
     uint32_t n_insns;
     uint32_t size;
     bool touched; /* ran in the current segment */
-    bool is_mark;
+    bool is_mark, is_pause, is_resume;
     uint64_t exec, taken, not_taken;
     uint64_t sample_exec;
     uint64_t mem[N_MEMORY_COUNTERS]; /* while sampling */
@@ -63,7 +68,8 @@ static Block **touched;
 static size_t n_touched, cap_touched;
 static uint32_t n_blocks;
 static FILE *out;
-static uint64_t mark_pc = UINT64_MAX;
+static uint64_t mark_pc = UINT64_MAX, pause_pc = UINT64_MAX, resume_pc = UINT64_MAX;
+static bool paused; /* between the pause and the resume block: nothing counted */
 static uint64_t segment;
 static qemu_plugin_id_t plugin_id;
 static bool memory_model;         /* any cache or region argument given */
@@ -179,6 +185,13 @@ static void on_reset(qemu_plugin_id_t id) {
 static void on_block(unsigned int vcpu, void *data) {
     Block *b = data;
     (void)vcpu;
+    if (b->is_resume) {
+        paused = false;
+        last_block = NULL; /* no branch outcome across the paused code */
+    }
+    if (paused) {
+        return;
+    }
     if (last_block != NULL) {
         if (b->pc == last_block->fallthrough) {
             last_block->not_taken++;
@@ -194,6 +207,11 @@ static void on_block(unsigned int vcpu, void *data) {
             write_samples();
             qemu_plugin_reset(plugin_id, on_reset);
         }
+    }
+    if (b->is_pause) {
+        paused = true; /* the call into pb_timer_pause was counted, its body is not */
+        last_block = NULL;
+        return;
     }
     if (!b->touched) {
         if (n_touched == cap_touched) {
@@ -226,7 +244,7 @@ static void on_block(unsigned int vcpu, void *data) {
 static void on_memory(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *data) {
     (void)vcpu;
     (void)data;
-    if (!sampling) {
+    if (!sampling || paused) {
         return; /* the reset is asynchronous: callbacks may still arrive */
     }
     if (in_range(&tcm, vaddr)) {
@@ -264,6 +282,8 @@ static Block *find_or_add(uint64_t pc, uint32_t n_insns, uint32_t size, bool *ad
     b->fallthrough = pc + size;
     b->id = n_blocks++;
     b->is_mark = pc == mark_pc;
+    b->is_pause = pc == pause_pc;
+    b->is_resume = pc == resume_pc;
     b->next_in_bucket = buckets[h];
     buckets[h] = b;
     *added = true;
@@ -358,6 +378,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             path = value;
         } else if (strcmp(name, "mark") == 0) {
             mark_pc = strtoull(value, NULL, 0) & ~1ull; /* a Thumb function address has bit 0 set */
+        } else if (strcmp(name, "pause") == 0) {
+            pause_pc = strtoull(value, NULL, 0) & ~1ull;
+        } else if (strcmp(name, "resume") == 0) {
+            resume_pc = strtoull(value, NULL, 0) & ~1ull;
         } else if (strcmp(name, "icache") == 0) {
             ok = parse_cache(value, &icache);
         } else if (strcmp(name, "dcache") == 0) {
@@ -373,7 +397,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             sample_marks = strtoull(value, &end, 0);
             ok = *end == '\0';
         } else {
-            fprintf(stderr, "pb_timing: unknown argument %s (known: out, mark, icache, dcache, flash, sram, tcm, sample)\n", name);
+            fprintf(stderr, "pb_timing: unknown argument %s (known: out, mark, pause, resume, icache, dcache, flash, sram, tcm, sample)\n", name);
             return -1;
         }
         if (!ok) {
