@@ -49,6 +49,7 @@ from harness.codegen.kernels import (
     conv_channel_table,
     conv_doubling,
     depthwise_inplace_scratch_bytes,
+    depthwise_plane3_table,
     kernel_files,
     region_for_op,
     scratch_bytes,
@@ -95,7 +96,8 @@ class KernelCall:
     fc_shape: tuple[int, int, int] | None = None
     in_place: bool = False  # depthwise only: pb_depthwise_conv2d_s8_inplace on a copy of the input in SRAM
     # conv2d / conv1x1: its pb_requant carries the DSP kernel's channel table made once for the call's doubling
-    # on the core (conv_channel_table, conv_doubling), as a patch-stage conv's does
+    # on the core (conv_channel_table, conv_doubling), as a patch-stage conv's does; a 3x3 depthwise call the
+    # 3x3 plane channels' (depthwise_plane3_table), as a patch-stage depthwise conv's
     prepared: bool = False
 
     @property
@@ -271,7 +273,10 @@ def suite_sources(
         parts.append(_c_array("int32_t", f"{prefix}_shift", call.q.shifts))
         q = call.q
         prepared = "0"
-        if call.prepared:
+        if call.prepared and call.kind == "depthwise":
+            table = depthwise_plane3_table(q.multipliers, q.shifts, call.bias, call.filter, q.input_zero_point,
+                                           q.output_zero_point)  # fmt: skip
+        elif call.prepared:
             k = call.window.kernel_h * call.window.kernel_w * call.region.in_c
             doubling = conv_doubling(call.region, q.act_min, q.act_max, k)
             table = conv_channel_table(q.multipliers, q.shifts, call.bias, q.output_zero_point, k, doubling)

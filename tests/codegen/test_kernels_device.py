@@ -370,6 +370,9 @@ def _cases():
     calls_planes, inputs_planes = _plane3_cases(rng)
     calls += calls_planes
     inputs.update(inputs_planes)
+    for call in calls_planes:  # again with the 3x3 plane table made once, as a patch-stage depthwise conv's
+        calls.append(dataclasses.replace(call, name=call.name + "_prepared", prepared=True))
+        inputs[calls[-1].name] = inputs_planes[call.name]
     for index, (batches, in_features, out_features) in enumerate([(1, 37, 5), (2, 64, 10), (3, 24, 5)]):
         q = _requant(rng, out_features, in_features, large=index == 2)
         calls.append(

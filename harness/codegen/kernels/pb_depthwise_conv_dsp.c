@@ -1095,11 +1095,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * from the bias in r7, the last sum that row writes), r8-r11 the input and weight words and then the
  * requantization values (pb_requant_x2 + SSAT, requant4_doubled's instructions). 60 instructions a block of 36
  * MACs with the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
- * clamp_bytes (act_max alone 9 more, both bounds 11). A row's last out_w % 4 outputs are one more block after
- * the loop (its first two outputs alone where that is all), of which only those are stored: its other columns
- * read the plane row's spare columns (dw_plane3_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple
- * of four) costs no second call and no copy out of a word (where the row of a whole layer, a multiple of four,
- * pays the LDR and CBNZ). */
+ * clamp_bytes (act_max alone 9 more, both bounds 11). A row's last out_w % 4 outputs are the first three, two or
+ * one outputs of one more block after the loop: their reads past out_w + 2 columns read the plane row's spare
+ * columns (dw_plane3_columns), and a tile's row (out_w 13, 26, 39: rarely a multiple of four) costs no second
+ * call and no copy out of a word (where the row of a whole layer, a multiple of four, pays the LDR and CBNZ). */
 #define PB_DW_PLANE3_ROW(row, offset, s0, s1, s2, s3)                                                        \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
     "ldrd    r8, r9, [" row "], #8\n"                                                                        \
@@ -1125,8 +1124,27 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_ROW("r2", "68", "r4", "r5", "r6", "r7")                                                     \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")
-/* the first two outputs of a block (x45 is only read by the other two): a row's last one or two outputs, 22
- * instructions fewer than the whole block */
+/* A row's last out_w % 4 outputs: the first three, two or one of a block (outputs 3, 2 and 1's multiply-accumulates
+ * and requantization left out; x45 is only read by outputs 2 and 3), 10, 23 and 33 instructions fewer than the
+ * whole block: a tile's rows (out_w 13, 26, 29, 39: rarely a multiple of four) pay little more for their last
+ * outputs than proportionally. */
+#define PB_DW_PLANE3_ROW3(row, offset, s0, s1, s2)                                                           \
+    "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
+    "ldrd    r8, r9, [" row "]\n"                                                                            \
+    "smlad   r4, r8, r10, " s0 "\n"                                                                          \
+    "smlatb  r5, r8, r10, " s1 "\n"                                                                          \
+    "ldr     r8, [" row ", #8]\n"                                                                            \
+    "smlabt  r4, r9, r11, r4\n"                                                                              \
+    "smlad   r5, r9, r11, r5\n"                                                                              \
+    "smlad   r6, r9, r10, " s2 "\n"                                                                          \
+    "smlabt  r6, r8, r11, r6\n"
+#define PB_DW_PLANE3_BLOCK3                                                                                  \
+    "ldr     r6, [lr, #12]\n"                                                                                \
+    PB_DW_PLANE3_ROW3("r0", "52", "r6", "r6", "r6")                                                          \
+    PB_DW_PLANE3_ROW3("r1", "60", "r4", "r5", "r6")                                                          \
+    PB_DW_PLANE3_ROW3("r2", "68", "r4", "r5", "r6")                                                          \
+    "ldm     lr, {r8, r9, r10}\n"                                                                            \
+    PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6")
 #define PB_DW_PLANE3_HALF_ROW(row, offset, s0, s1)                                                           \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
     "ldrd    r8, r9, [" row "]\n"                                                                            \
@@ -1141,6 +1159,18 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_HALF_ROW("r2", "68", "r4", "r5")                                                            \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5")
+#define PB_DW_PLANE3_ROW1(row, offset, s0)                                                                   \
+    "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
+    "ldrd    r8, r9, [" row "]\n"                                                                            \
+    "smlad   r4, r8, r10, " s0 "\n"                                                                          \
+    "smlabt  r4, r9, r11, r4\n"
+#define PB_DW_PLANE3_BLOCK1                                                                                  \
+    "ldr     r4, [lr, #12]\n"                                                                                \
+    PB_DW_PLANE3_ROW1("r0", "52", "r4")                                                                      \
+    PB_DW_PLANE3_ROW1("r1", "60", "r4")                                                                      \
+    PB_DW_PLANE3_ROW1("r2", "68", "r4")                                                                      \
+    "ldm     lr, {r8, r9, r10}\n"                                                                            \
+    PB_DW_PLANE3_REQUANT("r4")
 #define PB_DW_PLANE3_STORE_EACH                                                                              \
     "ldr     r10, [lr, #24]\n"                                                                               \
     "strb    r4, [r3]\n"                                                                                     \
@@ -1149,16 +1179,17 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r3, r3, r10, lsl #1\n"                                                                          \
     "strb    r7, [r3, r10]\n"                                                                                \
     "add     r3, r3, r10, lsl #1\n"
-/* the first r12 (1 to 3) of r4-r6 */
-#define PB_DW_PLANE3_STORE_EACH_LEFT                                                                         \
+/* the first three, two or one of r4-r6 */
+#define PB_DW_PLANE3_STORE_EACH3                                                                             \
     "ldr     r10, [lr, #24]\n"                                                                               \
     "strb    r4, [r3]\n"                                                                                     \
-    "cmp     r12, #2\n"                                                                                      \
-    "blt     9f\n"                                                                                           \
     "strb    r5, [r3, r10]\n"                                                                                \
-    "beq     9f\n"                                                                                           \
-    "strb    r6, [r3, r10, lsl #1]\n"                                                                        \
-    "9:\n"
+    "strb    r6, [r3, r10, lsl #1]\n"
+#define PB_DW_PLANE3_STORE_EACH2                                                                             \
+    "ldr     r10, [lr, #24]\n"                                                                               \
+    "strb    r4, [r3]\n"                                                                                     \
+    "strb    r5, [r3, r10]\n"
+#define PB_DW_PLANE3_STORE_EACH1 "strb    r4, [r3]\n"
 #define PB_DW_PLANE3_PACK                                                                                    \
     "bfi     r4, r5, #8, #8\n"                                                                               \
     "bfi     r4, r6, #16, #8\n"                                                                              \
@@ -1177,18 +1208,29 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "lsr     r11, r4, #24\n"                                                                                 \
     "strb    r11, [r3, r10]\n"                                                                               \
     "add     r3, r3, r10, lsl #1\n"
-/* the first r12 (1 to 3) bytes of r4 (LSR leaves the flags of the CMP) */
-#define PB_DW_PLANE3_STORE_PACKED_LEFT                                                                       \
+/* the first three, two or one bytes of r4 (PACK3 and PACK2 put the outputs computed into r4; its other bytes are
+ * clamped and not stored) */
+#define PB_DW_PLANE3_PACK3                                                                                   \
+    "bfi     r4, r5, #8, #8\n"                                                                               \
+    "bfi     r4, r6, #16, #8\n"                                                                              \
+    "ldrd    r8, r9, [lr, #16]\n"
+#define PB_DW_PLANE3_PACK2                                                                                   \
+    "bfi     r4, r5, #8, #8\n"                                                                               \
+    "ldrd    r8, r9, [lr, #16]\n"
+#define PB_DW_PLANE3_PACK1 "ldrd    r8, r9, [lr, #16]\n"
+#define PB_DW_PLANE3_STORE_PACKED3                                                                           \
     "ldr     r10, [lr, #24]\n"                                                                               \
     "strb    r4, [r3]\n"                                                                                     \
-    "cmp     r12, #2\n"                                                                                      \
-    "blt     9f\n"                                                                                           \
     "lsr     r11, r4, #8\n"                                                                                  \
     "strb    r11, [r3, r10]\n"                                                                               \
-    "beq     9f\n"                                                                                           \
     "lsr     r11, r4, #16\n"                                                                                 \
-    "strb    r11, [r3, r10, lsl #1]\n"                                                                       \
-    "9:\n"
+    "strb    r11, [r3, r10, lsl #1]\n"
+#define PB_DW_PLANE3_STORE_PACKED2                                                                           \
+    "ldr     r10, [lr, #24]\n"                                                                               \
+    "strb    r4, [r3]\n"                                                                                     \
+    "lsr     r11, r4, #8\n"                                                                                  \
+    "strb    r11, [r3, r10]\n"
+#define PB_DW_PLANE3_STORE_PACKED1 "strb    r4, [r3]\n"
 /* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
  * eight values a pass, then four, then one at a time, after one to a word boundary), or the zero point throughout
  * (a padding row). In C, a call of dw_plane3_fill, its tests and dw_planes3's row loop took about 60 instructions
@@ -1259,7 +1301,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r9, [lr, #104]\n"                                                                               \
     "bne     0b\n"                                                                                           \
     "pop     {r4-r11, pc}\n"
-#define PB_DW_PLANE3_ASM(name, outputs, outputs_left)                                                        \
+#define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
@@ -1277,35 +1319,57 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
                          "2:\n"                                                                              \
-                         "mov     r12, r4\n"                                                                 \
                          "cmp     r4, #2\n"                                                                  \
                          "bgt     3f\n"                                                                      \
+                         "beq     4f\n"                                                                      \
+                         PB_DW_PLANE3_BLOCK1                                                                 \
+                         outputs1                                                                            \
+                         "b       20b\n"                                                                     \
+                         "4:\n"                                                                              \
                          PB_DW_PLANE3_HALF_BLOCK                                                             \
-                         outputs_left                                                                        \
+                         outputs2                                                                            \
                          "b       20b\n"                                                                     \
                          "3:\n"                                                                              \
-                         PB_DW_PLANE3_BLOCK                                                                  \
-                         outputs_left                                                                        \
+                         PB_DW_PLANE3_BLOCK3                                                                 \
+                         outputs3                                                                            \
                          "b       20b\n");                                                                   \
     }
-PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH, PB_DW_PLANE3_STORE_EACH_LEFT)
+/* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
+#define PB_DW_PLANE3_CLAMPED(n, clamp) PB_DW_PLANE3_PACK##n clamp PB_DW_PLANE3_STORE_PACKED##n
+PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH, PB_DW_PLANE3_STORE_EACH3, PB_DW_PLANE3_STORE_EACH2,
+                 PB_DW_PLANE3_STORE_EACH1)
 PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
-                 PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED_LEFT)
+                 PB_DW_PLANE3_CLAMPED(3, PB_DW_PLANE3_MAX), PB_DW_PLANE3_CLAMPED(2, PB_DW_PLANE3_MAX),
+                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MAX))
 PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
-                 PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED_LEFT)
+                 PB_DW_PLANE3_CLAMPED(3, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX),
+                 PB_DW_PLANE3_CLAMPED(2, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX),
+                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX))
 #undef PB_DW_PLANE3_ASM
+#undef PB_DW_PLANE3_CLAMPED
 #undef PB_DW_PLANE3_COPY
 #undef PB_DW_PLANE3_NEXT
 #undef PB_DW_PLANE3_COPY_FOUR
-#undef PB_DW_PLANE3_STORE_PACKED_LEFT
+#undef PB_DW_PLANE3_STORE_PACKED1
+#undef PB_DW_PLANE3_STORE_PACKED2
+#undef PB_DW_PLANE3_STORE_PACKED3
 #undef PB_DW_PLANE3_STORE_PACKED
+#undef PB_DW_PLANE3_PACK1
+#undef PB_DW_PLANE3_PACK2
+#undef PB_DW_PLANE3_PACK3
 #undef PB_DW_PLANE3_MAX
 #undef PB_DW_PLANE3_MIN
 #undef PB_DW_PLANE3_PACK
-#undef PB_DW_PLANE3_STORE_EACH_LEFT
+#undef PB_DW_PLANE3_STORE_EACH1
+#undef PB_DW_PLANE3_STORE_EACH2
+#undef PB_DW_PLANE3_STORE_EACH3
 #undef PB_DW_PLANE3_STORE_EACH
+#undef PB_DW_PLANE3_BLOCK1
+#undef PB_DW_PLANE3_ROW1
 #undef PB_DW_PLANE3_HALF_BLOCK
 #undef PB_DW_PLANE3_HALF_ROW
+#undef PB_DW_PLANE3_BLOCK3
+#undef PB_DW_PLANE3_ROW3
 #undef PB_DW_PLANE3_BLOCK
 #undef PB_DW_PLANE3_REQUANT
 #undef PB_DW_PLANE3_ROW
