@@ -1049,14 +1049,15 @@ typedef struct {
     int32_t left;        /* its last out_w % 4 outputs (a block of which the rest is dropped) */
     uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
     /* the channel's rows (dw_plane3_asm): */
-    const int8_t *src;     /* the input row that goes into rows[2] before the next output row */
-    int32_t pad_bytes;     /* 2 * pad_left: where the input's first column goes in a plane row */
-    int32_t count, step;   /* an input row's in_w values, in_c bytes apart */
-    int32_t src_rows;      /* the input rows from src on (after them, padding rows: the zero point) */
-    int32_t in_rs, out_rs; /* bytes from one input / output row to the next */
-    int32_t out_rows;      /* the output rows to compute, >= 1 */
-    uint32_t zero_points;  /* the input zero point in both int16 lanes */
-    int32_t words;         /* a plane row's words */
+    const int8_t *src;    /* the input row that goes into rows[2] before the next output row */
+    int32_t src_rows;     /* the input rows from src on (after them, padding rows: the zero point) */
+    int32_t in_rs;        /* bytes from one input row to the next */
+    int32_t pad_bytes;    /* 2 * pad_left: where the input's first column goes in a plane row */
+    int32_t count, step;  /* an input row's in_w values, in_c bytes apart */
+    int32_t out_rs;       /* bytes from one output row to the next */
+    int8_t *out_end;      /* out after the last output row (>= 1 row) */
+    uint32_t zero_points; /* the input zero point in both int16 lanes */
+    int32_t words;        /* a plane row's words */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1233,53 +1234,52 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_STORE_PACKED1 "strb    r4, [r3]\n"
 /* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
  * eight values a pass, then four, then one at a time, after one to a word boundary), or the zero point throughout
- * (a padding row). In C, a call of dw_plane3_fill, its tests and dw_planes3's row loop took about 60 instructions
- * a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once more per tile. r0 the
- * input, r1 the plane row, r2 the values left, r3 / r5 / r6 one, two, three steps. */
-#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r3", "r5", "r6")
+ * (a padding row, PB_DW_PLANE3_ZERO_ROW). In C, a call of dw_plane3_fill, its tests and dw_planes3's row loop took
+ * about 60 instructions a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once
+ * more per tile; here 18, the row's values read by one LDM (src, src_rows, in_rs, pad_bytes, count, step) and the
+ * next row's two stored by one STRD. r0 the input, r1 the plane row, r5 the values left, r6 / r3 / r9 one, two,
+ * three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5). */
+#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r6", "r3", "r9")
 #define PB_DW_PLANE3_COPY                                                                                    \
-    "ldr     r0, [lr, #92]\n"                                                                                \
-    "subs    r0, r0, #1\n"                                                                                   \
+    "add     r1, lr, #76\n"                                                                                  \
+    "ldm     r1, {r0, r2, r3, r4, r5, r6}\n"                                                                 \
+    "subs    r2, r2, #1\n"                                                                                   \
     "blt     21f\n"                                                                                          \
-    "str     r0, [lr, #92]\n"                                                                                \
-    "ldr     r0, [lr, #76]\n"                                                                                \
-    "ldr     r4, [lr, #96]\n"                                                                                \
-    "add     r4, r0, r4\n"                                                                                   \
-    "str     r4, [lr, #76]\n"                                                                                \
+    "add     r3, r0, r3\n"                                                                                   \
+    "strd    r3, r2, [lr, #76]\n"                                                                            \
     "ldr     r1, [lr, #36]\n"                                                                                \
-    "ldr     r4, [lr, #80]\n"                                                                                \
-    "ldrd    r2, r3, [lr, #84]\n"                                                                            \
     "add     r1, r1, r4\n"                                                                                   \
     "tst     r1, #2\n"                                                                                       \
     "beq     4f\n"                                                                                           \
     "ldrsb   r4, [r0]\n"                                                                                     \
-    "add     r0, r0, r3\n"                                                                                   \
+    "add     r0, r0, r6\n"                                                                                   \
     "strh    r4, [r1], #2\n"                                                                                 \
-    "subs    r2, r2, #1\n"                                                                                   \
+    "subs    r5, r5, #1\n"                                                                                   \
     "4:\n"                                                                                                   \
-    "add     r5, r3, r3\n"                                                                                   \
-    "add     r6, r5, r3\n"                                                                                   \
-    "subs    r2, r2, #8\n"                                                                                   \
+    "add     r3, r6, r6\n"                                                                                   \
+    "add     r9, r3, r6\n"                                                                                   \
+    "subs    r5, r5, #8\n"                                                                                   \
     "blt     6f\n"                                                                                           \
     "5:\n"                                                                                                   \
     PB_DW_PLANE3_COPY_FOUR PB_DW_PLANE3_COPY_FOUR                                                            \
-    "subs    r2, r2, #8\n"                                                                                   \
+    "subs    r5, r5, #8\n"                                                                                   \
     "bge     5b\n"                                                                                           \
     "6:\n"                                                                                                   \
-    "adds    r2, r2, #8\n"                                                                                   \
-    "cmp     r2, #4\n"                                                                                       \
-    "blt     7f\n"                                                                                           \
+    "tst     r5, #4\n"                                                                                       \
+    "beq     7f\n"                                                                                           \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "subs    r2, r2, #4\n"                                                                                   \
     "7:\n"                                                                                                   \
-    "cbz     r2, 8f\n"                                                                                       \
+    "ands    r5, r5, #3\n"                                                                                   \
+    "beq     8f\n"                                                                                           \
     "70:\n"                                                                                                  \
     "ldrsb   r4, [r0]\n"                                                                                     \
-    "add     r0, r0, r3\n"                                                                                   \
+    "add     r0, r0, r6\n"                                                                                   \
     "strh    r4, [r1], #2\n"                                                                                 \
-    "subs    r2, r2, #1\n"                                                                                   \
+    "subs    r5, r5, #1\n"                                                                                   \
     "bne     70b\n"                                                                                          \
-    "b       8f\n"                                                                                           \
+    "8:\n"
+/* a padding row (out of the loop: at the routine's end) */
+#define PB_DW_PLANE3_ZERO_ROW                                                                                \
     "21:\n"                                                                                                  \
     "ldr     r1, [lr, #36]\n"                                                                                \
     "ldrd    r4, r2, [lr, #108]\n"                                                                           \
@@ -1287,9 +1287,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r4, [r1], #4\n"                                                                                 \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
-    "8:\n"
+    "b       8b\n"
 /* After each output row: the ring's rows rotate (the oldest takes the next input row), the output moves a row;
- * the next row, or the end */
+ * the next row, or the end (the output at out_end) */
 #define PB_DW_PLANE3_NEXT                                                                                    \
     "add     r0, lr, #28\n"                                                                                  \
     "ldm     r0, {r4, r5, r6, r7}\n"                                                                         \
@@ -1297,8 +1297,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r7, r7, r8\n"                                                                                   \
     "strd    r5, r6, [lr, #28]\n"                                                                            \
     "strd    r4, r7, [lr, #36]\n"                                                                            \
-    "subs    r9, r9, #1\n"                                                                                   \
-    "str     r9, [lr, #104]\n"                                                                               \
+    "cmp     r7, r9\n"                                                                                       \
     "bne     0b\n"                                                                                           \
     "pop     {r4-r11, pc}\n"
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
@@ -1332,7 +1331,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "3:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK3                                                                 \
                          outputs3                                                                            \
-                         "b       20b\n");                                                                   \
+                         "b       20b\n"                                                                     \
+                         PB_DW_PLANE3_ZERO_ROW);                                                             \
     }
 /* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
 #define PB_DW_PLANE3_CLAMPED(n, clamp) PB_DW_PLANE3_PACK##n clamp PB_DW_PLANE3_STORE_PACKED##n
@@ -1349,6 +1349,7 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_CLAMPED
 #undef PB_DW_PLANE3_COPY
 #undef PB_DW_PLANE3_NEXT
+#undef PB_DW_PLANE3_ZERO_ROW
 #undef PB_DW_PLANE3_COPY_FOUR
 #undef PB_DW_PLANE3_STORE_PACKED1
 #undef PB_DW_PLANE3_STORE_PACKED2
@@ -1377,9 +1378,11 @@ _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, ac
                    offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
                    offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, left) == 48 &&
                    offsetof(dw_plane3_job, weights) == 52 && offsetof(dw_plane3_job, src) == 76 &&
-                   offsetof(dw_plane3_job, pad_bytes) == 80 && offsetof(dw_plane3_job, count) == 84 &&
-                   offsetof(dw_plane3_job, src_rows) == 92 && offsetof(dw_plane3_job, out_rs) == 100 &&
-                   offsetof(dw_plane3_job, zero_points) == 108 && offsetof(dw_plane3_job, words) == 112,
+                   offsetof(dw_plane3_job, src_rows) == 80 && offsetof(dw_plane3_job, in_rs) == 84 &&
+                   offsetof(dw_plane3_job, pad_bytes) == 88 && offsetof(dw_plane3_job, count) == 92 &&
+                   offsetof(dw_plane3_job, step) == 96 && offsetof(dw_plane3_job, out_rs) == 100 &&
+                   offsetof(dw_plane3_job, out_end) == 104 && offsetof(dw_plane3_job, zero_points) == 108 &&
+                   offsetof(dw_plane3_job, words) == 112,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
@@ -1629,7 +1632,7 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
             const int32_t first = 2 - pad_top;
             job.src_rows = g.in_h - first;
             job.src = job.src_rows > 0 ? in + first * g.in_rs : in;
-            job.out_rows = out_h;
+            job.out_end = out + out_h * out_rs;
             job.rows[0] = top;
             job.rows[1] = middle;
             job.rows[2] = bottom;
