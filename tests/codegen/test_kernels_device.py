@@ -238,6 +238,45 @@ def _plane3_cases(rng):
     return calls, inputs
 
 
+def _group3_cases(rng):
+    """3x3 depthwise calls on the group kernel (pb_depthwise_conv_dsp.c dw_dsp: stride 2, and stride 1 under the
+    planes' 6 x 6 outputs) shaped as a patch stage's tiles: no padding (an inner tile), padding on one or two sides
+    (top, bottom, left, right), odd and even sizes down to one output, a row of two valid window rows at the top and
+    at the bottom, channel counts with single channels after the groups of four, both clamps and the full range,
+    a group that does not take the doubled form (multipliers > 1), out of place on strided rows and in place."""
+    calls, inputs = [], {}
+    for index, (stride, pads, (in_h, in_w), cin, act, in_place) in enumerate(
+        [(2, (0, 0, 0, 0), (13, 13), 8, "full", False), (2, (1, 0, 1, 0), (12, 12), 12, "both", False),
+         (2, (0, 1, 0, 1), (12, 14), 4, "full", True), (2, (1, 1, 1, 1), (7, 9), 10, "max", False),
+         (1, (0, 1, 1, 0), (5, 6), 8, "full", False), (1, (1, 0, 0, 0), (6, 5), 12, "both", True),
+         (1, (0, 0, 1, 1), (4, 4), 16, "full", True), (2, (0, 1, 1, 0), (2, 3), 4, "full", False),
+         (1, (1, 1, 1, 1), (2, 2), 8, "full", False), (1, (0, 0, 0, 0), (3, 9), 6, "max", False),
+         (2, (1, 0, 0, 1), (6, 11), 8, "full", True), (1, (1, 1, 0, 1), (5, 4), 8, "full", False)]
+    ):  # fmt: skip
+        full_w = in_w + (0 if in_place else 2)
+        full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
+        q = _requant(rng, cin, 9, large=index == 11)
+        act_min, act_max = {"full": (-128, 127), "max": (-128, int(rng.integers(0, 100))),
+                            "both": (int(rng.integers(-100, -20)), int(rng.integers(0, 100)))}[act]  # fmt: skip
+        q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, act_min, act_max)
+        out_h = (in_h + pads[0] + pads[1] - 3) // stride + 1
+        out_w = (in_w + pads[2] + pads[3] - 3) // stride + 1
+        call = KernelCall(
+            f"g{index}_dw3s{stride}_{in_h}x{in_w}x{cin}" + ("_inplace" if in_place else ""),
+            "depthwise",
+            q,
+            full.reshape(-1),
+            rng.integers(-127, 128, (1, 3, 3, cin), dtype=np.int8),
+            rng.integers(-3000, 3000, cin).astype(np.int32) if index % 5 else None,
+            Region(in_h, in_w, cin, out_h, out_w, cin, *pads, in_row_stride=0 if in_place else full_w * cin),
+            Window(3, 3, stride, stride),
+            in_place=in_place,
+        )
+        calls.append(call)
+        inputs[call.name] = full[:, :, :in_w, :]
+    return calls, inputs
+
+
 def _pointwise_block_cases(rng):
     """The 1x1 kernel's assembly loop enters its 4-group body at each of the four offsets (in_c / 4 groups
     mod 4 = 0, 1, 2, 3, and a single group), with k % 4 tails, odd out_c, pixel counts that leave 4-, 3-, 2- and
@@ -373,6 +412,9 @@ def _cases():
     for call in calls_planes:  # again with the 3x3 plane table made once, as a patch-stage depthwise conv's
         calls.append(dataclasses.replace(call, name=call.name + "_prepared", prepared=True))
         inputs[calls[-1].name] = inputs_planes[call.name]
+    calls_group3, inputs_group3 = _group3_cases(rng)
+    calls += calls_group3
+    inputs.update(inputs_group3)
     for index, (batches, in_features, out_features) in enumerate([(1, 37, 5), (2, 64, 10), (3, 24, 5)]):
         q = _requant(rng, out_features, in_features, large=index == 2)
         calls.append(

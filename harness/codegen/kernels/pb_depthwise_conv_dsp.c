@@ -221,7 +221,10 @@ static PB_ALWAYS_INLINE uint32_t requant4_doubled_ldm(int32_t a0, int32_t a1, in
 /* A channel group's values for a run of interior output pixels, gathered in one struct so that the run's
  * loop holds only pointers and a count in registers and reloads the rest from here. */
 typedef struct {
-    pb_channel_requant_x2 cr[4]; /* first: requant4_doubled reads it at fixed offsets from the struct */
+    union { /* first: requant4_doubled reads cr at fixed offsets from the struct */
+        pb_channel_requant_x2 cr[4];
+        pb_channel_requant folded[4]; /* a group that is not doubled: pb_requant_folded's (dw_dsp's C pixels) */
+    };
     int32_t bias[4];             /* doubled when doubled is set */
     const uint32_t *weights;     /* the group's widened weights (2 words per tap), doubled when doubled is set */
     int32_t kh, tap_step, row_step;
@@ -374,19 +377,22 @@ static PB_NOINLINE void dw_run_k2c2_clamp(const dw_group *g, const int8_t *in, i
     dw_window_run(g, in, out, count, 2, 2, 1);
 }
 
-/* One output pixel of a doubled 3x3 group whose window the map's left or right edge clips to two columns (g:
- * its kh the valid rows, 2 or 3, its weights from the first valid tap's) */
-static PB_ALWAYS_INLINE void dw_edge3(const dw_group *g, const int8_t *in, int8_t *out, int32_t clamp) {
-    if (g->kh == 3) {
-        if (clamp) {
-            dw_run_k3c2_clamp(g, in, out, 1);
+/* A doubled 3x3 group's interior run (edge 0) or one output pixel whose window the map's left or right edge clips to
+ * two columns (edge 1; the group's weights from the first valid tap's), over two or three valid window rows (two:
+ * the top or bottom row with one row of padding). Direct calls (the stack plan follows them; through a table of
+ * pointers it could not), chosen where dw_interior's switch tested the group's rows again. */
+static PB_ALWAYS_INLINE void dw_run3(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t two,
+                                     int32_t edge, int32_t clamp) {
+    if (edge) {
+        if (two) {
+            clamp ? dw_run_k2c2_clamp(g, in, out, count) : dw_run_k2c2_sat(g, in, out, count);
         } else {
-            dw_run_k3c2_sat(g, in, out, 1);
+            clamp ? dw_run_k3c2_clamp(g, in, out, count) : dw_run_k3c2_sat(g, in, out, count);
         }
-    } else if (clamp) {
-        dw_run_k2c2_clamp(g, in, out, 1);
+    } else if (two) {
+        clamp ? dw_run_k2x3_clamp(g, in, out, count) : dw_run_k2x3_sat(g, in, out, count);
     } else {
-        dw_run_k2c2_sat(g, in, out, 1);
+        clamp ? dw_run_k3_clamp(g, in, out, count) : dw_run_k3_sat(g, in, out, count);
     }
 }
 
@@ -400,7 +406,7 @@ static PB_NOINLINE void dw_run_any_clamp(const dw_group *g, const int8_t *in, in
     dw_interior_run(g, in, out, count, 0, kw, 1);
 }
 
-static void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw,
+static PB_ALWAYS_INLINE void dw_interior(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t kw,
                         int32_t clamp) {
     const int32_t key = g->kh == kw ? kw * 2 : g->kh == 2 && kw == 3 ? 4 : 0;
     switch (key == 0 ? 0 : key + (clamp != 0)) {
@@ -478,15 +484,25 @@ static PB_NOINLINE void dw_edge_pixels(const dw_group *g, const int8_t *in_row, 
 }
 
 #if PB_DSP_NATIVE
+/* Valid rows of a 3x3 window whose top is input row iy0 (dilation 1). */
+static inline int32_t dw_rows3_valid(int32_t iy0, int32_t in_h) {
+    const int32_t below = in_h - iy0;
+    return (below < 3 ? below : 3) - (iy0 < 0 ? -iy0 : 0);
+}
+
 /* Whether each output row of a 3x3 call at dilation 1 is its interior run ox_first .. ox_end - 1 and at most two
- * edge pixels of two window columns (dw_dsp's rows of a doubled group): on the left none, or output column 0
- * with one column of padding (and two input columns), whose window's last two columns are the input's first two;
- * on the right none, or column ox_end = out_w - 1, whose window's first two are the input's last two. (Pads of 2
- * and maps of one column leave windows of one column, which the C taps take.) */
+ * edge pixels of two window columns, over two or three valid window rows (dw_dsp's rows of a doubled group): on
+ * the left none, or output column 0 with one column of padding (and two input columns), whose window's last two
+ * columns are the input's first two; on the right none, or column ox_end = out_w - 1, whose window's first two are
+ * the input's last two; the first and the last output row's windows (the fewest valid rows: the count is concave
+ * in the row) with two rows or more. (Pads of 2 and maps of one column or row leave windows of one column or row,
+ * which the C taps take.) */
 static int32_t dw_edges3_apply(const pb_region *r, const pb_window *w, int32_t ox_first, int32_t ox_end) {
     const int32_t right_ix0 = ox_end * w->stride_w - r->pad_left;
     return (ox_first == 0 || (ox_first == 1 && r->pad_left == 1 && r->in_w >= 2)) &&
-           (ox_end == r->out_w || (ox_end == r->out_w - 1 && right_ix0 >= 0 && r->in_w - right_ix0 == 2));
+           (ox_end == r->out_w || (ox_end == r->out_w - 1 && right_ix0 >= 0 && r->in_w - right_ix0 == 2)) &&
+           dw_rows3_valid(-r->pad_top, r->in_h) >= 2 &&
+           dw_rows3_valid((r->out_h - 1) * w->stride_h - r->pad_top, r->in_h) >= 2;
 }
 #endif
 
@@ -557,7 +573,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
         ip.ring = (int8_t *)schedule + r->out_h;
     }
     /* the doubled 3x3 rows as their interior run and edge pixels where dw_edges3_apply holds; else (pads of 2, maps
-     * of one column) the C taps below */
+     * of one column or row) the loop over pixels below */
 #if PB_DSP_NATIVE
     const int32_t rows3 = kw == 3 && kh == 3 && dh == 1 && dw == 1 && dw_edges3_apply(r, w, ox_first, ox_end);
 #endif
@@ -570,7 +586,6 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
          * |w| <= 128): its weights and bias are then doubled so that the taps sum 2 * acc, the SMMLAR's
          * operand, directly. Otherwise folded tells whether they take pb_requant_folded. */
         int32_t doubled = 1, folded = 1;
-        pb_channel_requant folded_cr[4];
         for (int32_t i = 0; i < 4; ++i) {
             const int64_t b = bias ? bias[c + i] : 0;
             const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * kh * kw;
@@ -578,7 +593,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                                                      &group.cr[i]);
         }
         for (int32_t i = 0; i < 4 && !doubled; ++i) { /* only a group that is not doubled reads these */
-            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &folded_cr[i]);
+            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &group.folded[i]);
         }
         for (int32_t i = 0; i < 4; ++i) {
             const int32_t b = bias ? bias[c + i] : 0;
@@ -601,6 +616,42 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                 wb[1] = pb_sxtb16_ror8(wt);
             }
         }
+#if PB_DSP_NATIVE
+        if (doubled && rows3) {
+            /* 3x3 (dw_edges3_apply): a row's edge pixels and its interior run, each one direct call of the run of its
+             * valid window rows, the group as those rows' (restored after, as below), in a loop of its own: inside the
+             * loop over pixels below, each row's tests and values took about 120 instructions around the calls, which
+             * a patch stage's tiles, with more and shorter rows, pay once more per tile */
+            int32_t oldest = 0;
+            for (int32_t oy = 0; oy < r->out_h; ++oy) {
+                const int32_t iy0 = oy * w->stride_h - r->pad_top;
+                const int32_t ky0 = iy0 < 0 ? -iy0 : 0, two = dw_rows3_valid(iy0, r->in_h) == 2;
+                group.kh = 3 - two;
+                group.weights = wbuf + 6 * ky0;
+                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
+                int32_t out_step;
+                int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
+                group.out_step = out_step;
+                if (ox_end < r->out_w) {
+                    dw_run3(&group, in_row + (ox_end * w->stride_w - r->pad_left) * in_c, out_row + ox_end * out_step, 1,
+                            two, 1, !full_range);
+                }
+                if (ox_first > 0) {
+                    group.weights += 2; /* from the window's second column */
+                    dw_run3(&group, in_row, out_row, 1, two, 1, !full_range);
+                    group.weights -= 2;
+                }
+                if (ox_first < ox_end) {
+                    dw_run3(&group, in_row + (ox_first * w->stride_w - r->pad_left) * in_c, out_row + ox_first * out_step,
+                            ox_end - ox_first, two, 0, !full_range);
+                }
+                oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
+            }
+            group.kh = kh;
+            group.weights = wbuf;
+            continue;
+        }
+#endif
         int32_t oldest = 0;
         for (int32_t oy = 0; oy < r->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
@@ -610,34 +661,6 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             int32_t out_step;
             int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
             group.out_step = out_step;
-#if PB_DSP_NATIVE
-            if (doubled && rows3 && ky1 - ky0 >= 2) {
-                /* 3x3: the edge pixels (dw_edges3_apply) and the interior run, each one call, where a loop over the
-                 * row's pixels took about 100 instructions a row around the calls (its values spilled, tests per
-                 * pixel), which a patch stage's tiles pay once more per tile; the group as the valid window
-                 * rows' (restored after, as below) */
-                group.kh = ky1 - ky0;
-                group.weights = wbuf + 6 * ky0;
-                const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
-                if (ox_end < r->out_w) {
-                    dw_edge3(&group, in_row + (ox_end * w->stride_w - r->pad_left) * in_c, out_row + ox_end * out_step,
-                             !full_range);
-                }
-                if (ox_first > 0) {
-                    group.weights += 2; /* from the window's second column */
-                    dw_edge3(&group, in_row, out_row, !full_range);
-                    group.weights -= 2;
-                }
-                if (ox_first < ox_end) {
-                    dw_interior(&group, in_row + (ox_first * w->stride_w - r->pad_left) * in_c,
-                                out_row + ox_first * out_step, ox_end - ox_first, 3, !full_range);
-                }
-                group.kh = kh;
-                group.weights = wbuf;
-                oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
-                continue;
-            }
-#endif
             if (doubled && kw >= 5 && dh == 1 && dw == 1 && ky1 > ky0) {
                 /* the left edge pixels, the interior run, the right edge pixels (5x5 and 7x7 windows: on 3x3
                  * windows the calls cost what the C tap loop below takes for their two or three columns) */
@@ -709,7 +732,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                     }
                     pb_write_u32(out, packed);
                 } else if (folded) {
-                    const pb_channel_requant *cr = folded_cr;
+                    const pb_channel_requant *cr = group.folded;
                     out[0] = (int8_t)clamp_act(pb_requant_folded(acc0, &cr[0]), q->act_min, q->act_max);
                     out[1] = (int8_t)clamp_act(pb_requant_folded(acc1, &cr[1]), q->act_min, q->act_max);
                     out[2] = (int8_t)clamp_act(pb_requant_folded(acc2, &cr[2]), q->act_min, q->act_max);
