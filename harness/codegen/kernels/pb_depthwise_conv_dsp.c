@@ -1081,6 +1081,13 @@ typedef struct {
     int8_t *out_end;      /* out after the last output row (>= 1 row) */
     uint32_t zero_points; /* the input zero point in both int16 lanes */
     int32_t words;        /* a plane row's words */
+    /* the call's channels (dw_plane3_start): */
+    const int32_t *table;    /* the next channel's in depthwise_plane3_table's, or NULL: the job holds the channel */
+    int32_t chan_left;       /* the channels to run, >= 1 */
+    const int8_t *chan_in;   /* the next channel's input (its first row, padding rows not counted) */
+    int8_t *chan_out;        /* its output */
+    int32_t out_span;        /* out_h * out_rs */
+    int32_t in_h, pad_top;   /* the input rows, the padding rows above them (< 3) */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1263,14 +1270,14 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * next row's two stored by one STRD. r0 the input, r1 the plane row, r5 the values left, r6 / r3 / r9 one, two,
  * three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5). */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r6", "r3", "r9")
-#define PB_DW_PLANE3_COPY                                                                                    \
-    "add     r1, lr, #76\n"                                                                                  \
+#define PB_DW_PLANE3_COPY(job)                                                                               \
+    "add     r1, " job ", #76\n"                                                                             \
     "ldm     r1, {r0, r2, r3, r4, r5, r6}\n"                                                                 \
     "subs    r2, r2, #1\n"                                                                                   \
     "blt     21f\n"                                                                                          \
     "add     r3, r0, r3\n"                                                                                   \
-    "strd    r3, r2, [lr, #76]\n"                                                                            \
-    "ldr     r1, [lr, #36]\n"                                                                                \
+    "strd    r3, r2, [" job ", #76]\n"                                                                        \
+    "ldr     r1, [" job ", #36]\n"                                                                           \
     "add     r1, r1, r4\n"                                                                                   \
     "tst     r1, #2\n"                                                                                       \
     "beq     4f\n"                                                                                           \
@@ -1302,17 +1309,17 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "bne     70b\n"                                                                                          \
     "8:\n"
 /* a padding row (out of the loop: at the routine's end) */
-#define PB_DW_PLANE3_ZERO_ROW                                                                                \
+#define PB_DW_PLANE3_ZERO_ROW(job)                                                                           \
     "21:\n"                                                                                                  \
-    "ldr     r1, [lr, #36]\n"                                                                                \
-    "ldrd    r4, r2, [lr, #108]\n"                                                                           \
+    "ldr     r1, [" job ", #36]\n"                                                                           \
+    "ldrd    r4, r2, [" job ", #108]\n"                                                                        \
     "22:\n"                                                                                                  \
     "str     r4, [r1], #4\n"                                                                                 \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
     "b       8b\n"
 /* After each output row: the ring's rows rotate (the oldest takes the next input row), the output moves a row;
- * the next row, or the end (the output at out_end) */
+ * the next row, or the channel's end (the output at out_end) */
 #define PB_DW_PLANE3_NEXT                                                                                    \
     "add     r0, lr, #28\n"                                                                                  \
     "ldm     r0, {r4, r5, r6, r7}\n"                                                                         \
@@ -1321,14 +1328,68 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    r5, r6, [lr, #28]\n"                                                                            \
     "strd    r4, r7, [lr, #36]\n"                                                                            \
     "cmp     r7, r9\n"                                                                                       \
-    "bne     0b\n"                                                                                           \
-    "pop     {r4-r11, pc}\n"
+    "bne     0b\n"
+/* A channel's start, one routine for the three below (called by BL with the job in r12, which it keeps; it
+ * returns r0 = 0 where the channel is not prepared, else 1): the channel's requantization and weights from the
+ * table (where the job has one: ten words a channel, depthwise_plane3_table), its input and output, and its
+ * first two window rows (the zero point for padding rows at the top). In C (dw_planes3's channel loop, two calls
+ * of dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's
+ * tiles pay once per tile. r10 the padding rows left, r11 the rows left. */
+__attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
+    __asm__ volatile("ldr     r0, [r12, #116]\n"
+                     "cbz     r0, 31f\n"
+                     "ldr     r1, [r0, #8]\n"
+                     "cmp     r1, #0\n"
+                     "beq     39f\n"
+                     "ldm     r0!, {r2, r3, r4, r5}\n"
+                     "stm     r12, {r2, r3, r4, r5}\n"
+                     "ldm     r0!, {r2, r3, r4, r5, r6, r7}\n"
+                     "add     r1, r12, #52\n"
+                     "stm     r1, {r2, r3, r4, r5, r6, r7}\n"
+                     "str     r0, [r12, #116]\n"
+                     "31:\n"
+                     "add     r0, r12, #124\n"
+                     "ldm     r0, {r0, r1, r2, r3}\n"
+                     "str     r1, [r12, #40]\n"
+                     "add     r2, r1, r2\n"
+                     "str     r2, [r12, #104]\n"
+                     "strd    r0, r3, [r12, #76]\n"
+                     "add     r0, r0, #1\n"
+                     "add     r1, r1, #1\n"
+                     "strd    r0, r1, [r12, #124]\n"
+                     "ldr     r10, [r12, #140]\n"
+                     "mov     r11, #2\n"
+                     "32:\n"
+                     "subs    r10, r10, #1\n"
+                     "bge     21f\n"
+                     PB_DW_PLANE3_COPY("r12")
+                     "add     r0, r12, #28\n"
+                     "ldm     r0, {r4, r5, r6}\n"
+                     "strd    r5, r6, [r12, #28]\n"
+                     "str     r4, [r12, #36]\n"
+                     "subs    r11, r11, #1\n"
+                     "bne     32b\n"
+                     "movs    r0, #1\n"
+                     "bx      lr\n"
+                     PB_DW_PLANE3_ZERO_ROW("r12")
+                     "39:\n"
+                     "movs    r0, #0\n"
+                     "bx      lr\n");
+}
+/* The job's channels from chan_in / chan_out on, chan_left of them (each started by dw_plane3_start), up to the first
+ * that is not prepared (chan_left then counts from it). */
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
+                         "40:\n"                                                                             \
+                         "mov     r12, lr\n"                                                                 \
+                         "bl      dw_plane3_start\n"                                                         \
+                         "mov     lr, r12\n"                                                                 \
+                         "cbnz    r0, 0f\n"                                                                  \
+                         "pop     {r4-r11, pc}\n"                                                            \
                          "0:\n"                                                                              \
-                         PB_DW_PLANE3_COPY                                                                   \
+                         PB_DW_PLANE3_COPY("lr")                                                             \
                          "add     r0, lr, #28\n"                                                             \
                          "ldm     r0, {r0, r1, r2, r3, r12}\n"                                               \
                          "1:\n"                                                                              \
@@ -1340,6 +1401,11 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "cbnz    r4, 2f\n"                                                                  \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
+                         "ldr     r0, [lr, #120]\n"                                                          \
+                         "subs    r0, r0, #1\n"                                                              \
+                         "str     r0, [lr, #120]\n"                                                          \
+                         "bne     40b\n"                                                                     \
+                         "pop     {r4-r11, pc}\n"                                                            \
                          "2:\n"                                                                              \
                          "cmp     r4, #2\n"                                                                  \
                          "bgt     3f\n"                                                                      \
@@ -1355,7 +1421,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          PB_DW_PLANE3_BLOCK3                                                                 \
                          outputs3                                                                            \
                          "b       20b\n"                                                                     \
-                         PB_DW_PLANE3_ZERO_ROW);                                                             \
+                         PB_DW_PLANE3_ZERO_ROW("lr"));                                                       \
     }
 /* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
 #define PB_DW_PLANE3_CLAMPED(n, clamp) PB_DW_PLANE3_PACK##n clamp PB_DW_PLANE3_STORE_PACKED##n
@@ -1405,7 +1471,10 @@ _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, ac
                    offsetof(dw_plane3_job, pad_bytes) == 88 && offsetof(dw_plane3_job, count) == 92 &&
                    offsetof(dw_plane3_job, step) == 96 && offsetof(dw_plane3_job, out_rs) == 100 &&
                    offsetof(dw_plane3_job, out_end) == 104 && offsetof(dw_plane3_job, zero_points) == 108 &&
-                   offsetof(dw_plane3_job, words) == 112,
+                   offsetof(dw_plane3_job, words) == 112 && offsetof(dw_plane3_job, table) == 116 &&
+                   offsetof(dw_plane3_job, chan_left) == 120 && offsetof(dw_plane3_job, chan_in) == 124 &&
+                   offsetof(dw_plane3_job, chan_out) == 128 && offsetof(dw_plane3_job, out_span) == 132 &&
+                   offsetof(dw_plane3_job, in_h) == 136 && offsetof(dw_plane3_job, pad_top) == 140,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
@@ -1603,67 +1672,71 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
     dw_plane3_job job = {.act_min4 = (uint8_t)rq->act_min * 0x01010101u,
                          .act_max4 = (uint8_t)rq->act_max * 0x01010101u,
                          .channels = channels,
+                         .rows = {ring, ring + g.columns, ring + 2 * g.columns},
                          .blocks = r->out_w / 4,
                          .left = r->out_w % 4,
+                         .in_rs = g.in_rs,
                          .pad_bytes = 2 * g.pad_left,
                          .count = g.in_w,
                          .step = channels,
-                         .in_rs = g.in_rs,
                          .out_rs = out_rs,
                          .zero_points = g.zero_points,
-                         .words = g.columns / 2};
+                         .words = g.columns / 2,
+                         .out_span = out_h * out_rs,
+                         .in_h = g.in_h,
+                         .pad_top = pad_top};
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
     /* a patch-stage op's channels prepared once, at code generation (harness.codegen.kernels.
      * depthwise_plane3_table: these four fields and the weights, ten words a channel; shift 0, a channel
-     * prepared here): about 100 instructions a channel at every call of every tile otherwise */
+     * prepared here): about 100 instructions a channel at every call of every tile otherwise. dw_plane3_asm runs
+     * them from the table up to one that is not (which the loop below prepares and runs). */
     const int32_t *made = rq->prepared;
 #endif
     for (int32_t c = 0; c < channels; ++c) {
-        dw_plane_requant cq; /* (read by the C rows only: a channel prepared here) */
 #if PB_DSP_NATIVE
-        if (made != NULL && made[10 * c + 2] != 0) {
-            memcpy(&job, made + 10 * c, 4 * sizeof(int32_t));
-            memcpy(job.weights, made + 10 * c + 4, sizeof job.weights);
-            cq.doubled = 1;
-        } else
-#endif
-        {
-            const int32_t b = bias ? bias[c] : 0;
-            cq = dw_plane_channel_requant(rq, c, b, 9);
-            const int32_t scale = cq.doubled ? 2 : 1;
-            int32_t weight_sum = 0;
-            for (int32_t ky = 0; ky < 3; ++ky) {
-                const int8_t *f = filter + 3 * ky * channels + c;
-                const int32_t w0 = scale * f[0], w1 = scale * f[channels], w2 = scale * f[2 * channels];
-                weight_sum += w0 + w1 + w2;
-                job.weights[2 * ky] = pb_pkhbt((uint32_t)w0, (uint32_t)w1);
-                job.weights[2 * ky + 1] = pb_pkhbt((uint32_t)w1, (uint32_t)w2);
+        if (made != NULL) {
+            job.table = made + 10 * c;
+            job.chan_left = channels - c;
+            job.chan_in = input + c;
+            job.chan_out = output + c;
+            dw_plane3_asm(&job, clamp);
+            c = channels - job.chan_left;
+            if (c == channels) {
+                break;
             }
-            job.multiplier = cq.multiplier;
-            job.add2 = cq.add2;
-            job.shift = cq.shift;
-            job.bias = scale * b + input_offset * weight_sum; /* weight_sum is scaled already */
         }
+#endif
+        const int32_t b = bias ? bias[c] : 0;
+        const dw_plane_requant cq = dw_plane_channel_requant(rq, c, b, 9);
+        const int32_t scale = cq.doubled ? 2 : 1;
+        int32_t weight_sum = 0;
+        for (int32_t ky = 0; ky < 3; ++ky) {
+            const int8_t *f = filter + 3 * ky * channels + c;
+            const int32_t w0 = scale * f[0], w1 = scale * f[channels], w2 = scale * f[2 * channels];
+            weight_sum += w0 + w1 + w2;
+            job.weights[2 * ky] = pb_pkhbt((uint32_t)w0, (uint32_t)w1);
+            job.weights[2 * ky + 1] = pb_pkhbt((uint32_t)w1, (uint32_t)w2);
+        }
+        job.multiplier = cq.multiplier;
+        job.add2 = cq.add2;
+        job.shift = cq.shift;
+        job.bias = scale * b + input_offset * weight_sum; /* weight_sum is scaled already */
         const int8_t *in = input + c;
-        int16_t *top = ring, *middle = ring + g.columns, *bottom = ring + 2 * g.columns;
-        dw_plane3_fill(top, in, -pad_top, &g);
-        dw_plane3_fill(middle, in, 1 - pad_top, &g);
         int8_t *out = output + c;
 #if PB_DSP_NATIVE
-        if (cq.doubled) { /* every row in dw_plane3_asm, from the input row under the first output row's bottom */
-            const int32_t first = 2 - pad_top;
-            job.src_rows = g.in_h - first;
-            job.src = job.src_rows > 0 ? in + first * g.in_rs : in;
-            job.out_end = out + out_h * out_rs;
-            job.rows[0] = top;
-            job.rows[1] = middle;
-            job.rows[2] = bottom;
-            job.out = out;
+        if (cq.doubled) { /* every row in dw_plane3_asm, its first two window rows too */
+            job.table = NULL;
+            job.chan_left = 1;
+            job.chan_in = in;
+            job.chan_out = out;
             dw_plane3_asm(&job, clamp);
             continue;
         }
 #endif
+        int16_t *top = ring, *middle = ring + g.columns, *bottom = ring + 2 * g.columns;
+        dw_plane3_fill(top, in, -pad_top, &g);
+        dw_plane3_fill(middle, in, 1 - pad_top, &g);
         /* the bottom row first: in place, output row oy overwrites input rows the ring holds by then */
         for (int32_t iy = 2 - pad_top; iy < out_h + 2 - pad_top; ++iy, out += out_rs) {
             dw_plane3_fill(bottom, in, iy, &g);
