@@ -48,6 +48,7 @@ from harness.codegen.kernels import (
     Window,
     conv_channel_table,
     conv_doubling,
+    depthwise_group_table,
     depthwise_inplace_scratch_bytes,
     depthwise_plane3_table,
     kernel_files,
@@ -96,8 +97,9 @@ class KernelCall:
     fc_shape: tuple[int, int, int] | None = None
     in_place: bool = False  # depthwise only: pb_depthwise_conv2d_s8_inplace on a copy of the input in SRAM
     # conv2d / conv1x1: its pb_requant carries the DSP kernel's channel table made once for the call's doubling
-    # on the core (conv_channel_table, conv_doubling), as a patch-stage conv's does; a 3x3 depthwise call the
-    # 3x3 plane channels' (depthwise_plane3_table), as a patch-stage depthwise conv's
+    # on the core (conv_channel_table, conv_doubling), as a patch-stage conv's does; a 3x3 depthwise call on the
+    # planes the 3x3 plane channels' (depthwise_plane3_table), another depthwise call its channel groups'
+    # (depthwise_group_table), as a patch-stage depthwise conv's
     prepared: bool = False
 
     @property
@@ -220,6 +222,14 @@ def _copy_layer(name: str) -> str:
     return f"{name}_copies"
 
 
+def takes_plane3_table(call: KernelCall) -> bool:
+    """Whether a depthwise call's table is the 3x3 planes' (ops.py's rule for a patch-stage op: a 3x3 window at
+    stride 1 on 6 x 6 outputs or more), not the group kernel's."""
+    w, r = call.window, call.region
+    return ((w.kernel_h, w.kernel_w, w.stride_h, w.stride_w, w.dilation_h, w.dilation_w) == (3, 3, 1, 1, 1, 1)
+            and min(r.out_h, r.out_w) >= 6)  # fmt: skip
+
+
 def suite_sources(
     calls: list[KernelCall | AddCall], variants: tuple[str, ...], *, keep_outputs: bool = True
 ) -> tuple[dict[str, str], dict[tuple[str, str], tuple[int, int]]]:
@@ -273,13 +283,22 @@ def suite_sources(
         parts.append(_c_array("int32_t", f"{prefix}_shift", call.q.shifts))
         q = call.q
         prepared = "0"
-        if call.prepared and call.kind == "depthwise":
+        if call.prepared and call.kind == "depthwise" and takes_plane3_table(call):
             table = depthwise_plane3_table(q.multipliers, q.shifts, call.bias, call.filter, q.input_zero_point,
                                            q.output_zero_point)  # fmt: skip
+        elif call.prepared and call.kind == "depthwise":
+            table = depthwise_group_table(
+                q.multipliers, q.shifts, call.bias, call.filter, q.output_zero_point
+            )
+            if table is None:
+                raise ValueError(
+                    f"{call.name}: a group does not take the doubled form; no group table is made for it"
+                )
         elif call.prepared:
             k = call.window.kernel_h * call.window.kernel_w * call.region.in_c
             doubling = conv_doubling(call.region, q.act_min, q.act_max, k)
             table = conv_channel_table(q.multipliers, q.shifts, call.bias, q.output_zero_point, k, doubling)
+        if call.prepared:
             parts.append(_c_array("int32_t", f"{prefix}_prepared", table))
             prepared = f"{prefix}_prepared"
         parts.append(

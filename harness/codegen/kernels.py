@@ -347,6 +347,42 @@ def depthwise_plane3_table(multipliers, shifts, bias, filters, input_zero_point:
     return np.array(table, np.int64)
 
 
+def depthwise_group_tag(channels: int, taps: int) -> int:
+    """A depthwise group table's first word (pb_depthwise_conv_dsp.c dw_group_tag): negative, where a plane table's
+    first word is a multiplier (>= 0); the kernel takes the table only for an op of that many channels and taps."""
+    return -(channels * 64 + taps)
+
+
+def depthwise_group_table(multipliers, shifts, bias, filters, output_zero_point: int) -> np.ndarray | None:
+    """What the DSP depthwise group kernel (pb_depthwise_conv_dsp.c dw_dsp, its twin) prepares per group of four
+    channels at every call, made once for a depthwise conv whose tiles of a patch stage take that kernel
+    (``pb_requant.prepared``, in flash): the tag (depthwise_group_tag), then per group of four channels (the last
+    channels % 4 are not in it) its SMMLAR values (multiplier, add2, shift: pb_channel_requant_x2_prepare) per
+    channel, the four biases doubled, and each tap's doubled weights widened to int16 as [w0 w2] [w1 w3]; as int32.
+    None where a group does not take the doubled form (|bias| + 255 * 128 * taps < 2^30, shift in -23..-2): the
+    kernel prepares the op's groups itself. ``filters``: TFLite's [1, kh, kw, C]; ``bias``: int32 per channel, or
+    None."""
+    _, kh, kw, channels = np.shape(filters)
+    taps = np.asarray(filters, np.int64).reshape(kh * kw, channels)
+    zp, span = int(output_zero_point), 255 * 128 * kh * kw
+    biases = [int(b) for b in bias] if bias is not None else [0] * channels
+    table = [depthwise_group_tag(channels, kh * kw)]
+    for c in range(0, channels - 3, 4):
+        for i in range(c, c + 4):
+            m, e = int(multipliers[i]), -int(shifts[i])
+            if not (2 <= e <= 23 and m >= 0 and abs(biases[i]) + span < _X2_ACC_LIMIT):
+                return None
+            x2 = _x2_entry(m, e, zp)
+            table += [x2[0], _int32(x2[1]), x2[2]]
+        table += [2 * b for b in biases[c : c + 4]]
+        for w0, w1, w2, w3 in (2 * taps[:, c : c + 4]).tolist():
+            table += [
+                _int32((w0 & 0xFFFF) | (w2 & 0xFFFF) << 16),
+                _int32((w1 & 0xFFFF) | (w3 & 0xFFFF) << 16),
+            ]
+    return np.array(table, np.int64)
+
+
 def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
     """The scratch the DSP depthwise kernel's channel-plane path (pb_depthwise_conv_dsp.c, square 3x3, 5x5
     and 7x7 windows) takes on a region ``in_w`` columns wide: the packed weights (kh rows of (kw + 1) / 2 words)

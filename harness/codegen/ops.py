@@ -448,6 +448,36 @@ def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: li
     )
 
 
+def _group_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: list[StepIO]) -> CArray | None:
+    """The DSP depthwise group kernel's preparation made once (kernels.depthwise_group_table), for a depthwise conv
+    (no depth multiplier) that runs on every tile of a patch stage without a plane table (_plane3_table: its tiles
+    take the group kernel, dw_dsp: stride 2, tiles under 6 x 6 outputs, 5x5 and 7x7 windows): the kernel makes it at
+    every call, about 200 instructions a 3x3 group of four channels. 136 bytes of flash a 3x3 group; None elsewhere
+    (per layer an op runs once) and where a group does not take the doubled form."""
+    op = ctx.op
+    if not _runs_per_tile(ctx) or not kernel.startswith("pb_depthwise_conv2d_s8"):
+        return None
+    _, kh, kw, channels = ctx.tensor(1).shape
+    window = kernels.window_for_op(ctx.graph, op)
+    planes = (kh == kw and kw in (5, 7) and (window.stride_h, window.stride_w, window.dilation_h, window.dilation_w)
+              == (1, 1, 1, 1))  # fmt: skip
+    if hwc(ctx.graph.tensor(op.inputs[0]).shape)[2] != channels or (
+        planes and all(min(step.region.out_h, step.region.out_w) >= 16 for step in steps)
+    ):  # (5x5 and 7x7 tiles of 16 x 16 outputs and more take the planes, which read no table)
+        return None
+    table = kernels.depthwise_group_table(q.multipliers, q.shifts, _bias_data(ctx), ctx.tensor(1).data,
+                                          q.output_zero_point)  # fmt: skip
+    if table is None:
+        return None
+    return CArray(
+        f"{op.name}_prepared",
+        "int32",
+        table,
+        f"{op.name}: the DSP kernel's channel groups (tag, then per group of four multiplier, add2, shift, doubled "
+        f"biases, doubled widened weights)",
+    )
+
+
 def _weights(ctx: OpContext, position: int, what: str) -> CArray:
     tensor = ctx.tensor(position)
     return CArray(f"{ctx.op.name}_{what}", "int8", tensor.data, f"{ctx.op.name}: {what} {list(tensor.shape)}")
@@ -484,7 +514,8 @@ def emit_conv(ctx: OpContext) -> OpCode:
         kernel = "pb_conv1x1_s8"
     else:
         kernel = "pb_conv2d_s8"
-    prepared = _channel_table(ctx, q, kernel, steps) or _plane3_table(ctx, q, kernel, steps)
+    prepared = (_channel_table(ctx, q, kernel, steps) or _plane3_table(ctx, q, kernel, steps)
+                or _group_table(ctx, q, kernel, steps))  # fmt: skip
     requant_arrays, requant = _requant_struct(ctx, q, out_c, prepared)
     for step in steps if in_place else []:
         r = step.region

@@ -220,6 +220,28 @@ def test_inplace_depthwise_schedule_is_the_planners(lib, kernel, stride, dilatio
         assert c_schedule == [(0x80 if d else 0) | f for d, f in zip(mine.direct, mine.flushes, strict=True)]
 
 
+def test_depthwise_group_table_holds_each_group_as_the_kernel_prepares_it():
+    """kernels.depthwise_group_table (dw_dsp's groups made at generation): the tag of the op's channels and taps,
+    then per whole group of four each channel's SMMLAR values, the doubled biases and the doubled weights as
+    [w0 w2] [w1 w3] per tap; the last channels % 4 are left to the kernel; no table where a whole group's channel
+    does not take the doubled form (a shift of -1), one where only a last channel does not."""
+    rng = np.random.default_rng(24)
+    filters = rng.integers(-128, 128, (1, 3, 3, 10), dtype=np.int8)
+    multipliers = rng.integers(2**30, 2**31 - 1, 10)
+    shifts, bias = np.full(10, -7), rng.integers(-3000, 3000, 10)
+    table = kernels.depthwise_group_table(multipliers, shifts, bias, filters, 5)
+    assert len(table) == 1 + 2 * (16 + 18) and table[0] == -(10 * 64 + 9)
+    group = table[1 + 34 : 1 + 68]  # channels 4..7
+    assert list(group[:3]) == [multipliers[4], (1 << 6) + 5 * (1 << 7), 7]
+    assert list(group[12:16]) == [2 * b for b in bias[4:8]]
+    words = group[16:].astype(np.uint32).view(np.int16).reshape(9, 4)  # per tap: w4 w6 w5 w7
+    np.testing.assert_array_equal(words, 2 * filters.reshape(9, 10).astype(np.int16)[:, [4, 6, 5, 7]])
+    shifts[9] = -1
+    assert kernels.depthwise_group_table(multipliers, shifts, bias, filters, 5) is not None
+    shifts[6] = -1
+    assert kernels.depthwise_group_table(multipliers, shifts, bias, filters, 5) is None
+
+
 def test_inplace_depthwise_ring_is_small():
     """Stride 1 delays each row by the window's reach below it (3x3: a ring of 2 rows, 5x5: 3, 7x7: 4);
     stride 2 delays only the first row; the ring holds one group of 4 channels."""

@@ -507,6 +507,12 @@ static int32_t dw_edges3_apply(const pb_region *r, const pb_window *w, int32_t o
 #endif
 
 
+/* The first word of a group table made for an op of `channels` channels and `taps` taps a window
+ * (harness.codegen.kernels.depthwise_group_table): negative. */
+static inline int32_t dw_group_tag(int32_t channels, int32_t taps) {
+    return -(channels * 64 + taps);
+}
+
 /* Where output row oy of a group goes: its place (in_place 0, or a direct row of the in-place schedule) or
  * its slot in the ring of delayed rows (see pb_depthwise_conv_inplace.c); *step: bytes from pixel to pixel. */
 typedef struct {
@@ -539,6 +545,79 @@ static inline int32_t dw_row_done(const dw_inplace *ip, int8_t *output, int32_t 
                                    out_w, group, channels);
     }
     return oldest;
+}
+
+/* A group of dw_dsp: its requantization values and biases into g, its weights widened to int16 into wbuf, or all of
+ * them from the op's table made at code generation (made: its first group, or NULL). Returns the group's weights;
+ * *flags: 1 where the group is doubled, 2 where it takes pb_requant_folded. Its own function: inlined, its values
+ * took registers from dw_dsp's row loops (per layer about 0.05 % more instructions). */
+static PB_NOINLINE const uint32_t *dw_group_prepare(dw_group *g, uint32_t *wbuf, const int32_t *made,
+                                                    const requant_values *q, const int32_t *bias, const int8_t *filter,
+                                                    int32_t c, int32_t channels, int32_t taps, int32_t *flags) {
+    if (made != NULL) {
+        /* a patch-stage op's group prepared once at code generation (harness.codegen.kernels.depthwise_group_table,
+         * in flash: the four channels' SMMLAR values, their doubled biases, the doubled widened weights), where each
+         * call of each tile made them: about 200 instructions a 3x3 group */
+        made += (c / 4) * (16 + 2 * taps);
+        memcpy(g->cr, made, sizeof g->cr);
+        memcpy(g->bias, made + 12, sizeof g->bias);
+        *flags = 1;
+        return (const uint32_t *)(made + 16);
+    }
+    /* The group is doubled when all four channels take pb_requant_x2 (|acc| < 2^30 with |x - zp| <= 255,
+     * |w| <= 128): its weights and bias are then doubled so that the taps sum 2 * acc, the SMMLAR's
+     * operand, directly. Otherwise folded tells whether they take pb_requant_folded. */
+    int32_t doubled = 1, folded = 1;
+    for (int32_t i = 0; i < 4; ++i) {
+        const int64_t b = bias ? bias[c + i] : 0;
+        const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * taps;
+        doubled &= pb_channel_requant_x2_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, acc_bound,
+                                                 &g->cr[i]);
+    }
+    for (int32_t i = 0; i < 4 && !doubled; ++i) { /* only a group that is not doubled reads these */
+        folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &g->folded[i]);
+    }
+    for (int32_t i = 0; i < 4; ++i) {
+        const int32_t b = bias ? bias[c + i] : 0;
+        g->bias[i] = doubled ? 2 * b : b;
+    }
+    /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]); doubled
+     * by adding the bytes once more (SXTAB16: each lane's double fits int16). Two loops, so that the
+     * test is not in each tap's (on 2 x 2 maps the widening is a tenth of the call); the doubled one two taps a
+     * pass after an odd tap (its loop's counting took a third of it: 7x7 groups per layer). */
+    const int8_t *f = filter + c;
+    if (doubled && taps == 9) { /* 3x3 unrolled */
+#pragma GCC unroll 9
+        for (int32_t t = 0; t < 9; ++t, f += channels) {
+            const uint32_t wt = pb_read_u32(f);
+            wbuf[2 * t] = pb_sxtab16(pb_sxtb16(wt), wt);
+            wbuf[2 * t + 1] = pb_sxtab16_ror8(pb_sxtb16_ror8(wt), wt);
+        }
+    } else if (doubled) {
+        uint32_t *wb = wbuf;
+        if (taps & 1) {
+            const uint32_t wt = pb_read_u32(f);
+            wb[0] = pb_sxtab16(pb_sxtb16(wt), wt);
+            wb[1] = pb_sxtab16_ror8(pb_sxtb16_ror8(wt), wt);
+            wb += 2;
+            f += channels;
+        }
+        for (int32_t n = taps >> 1; n > 0; --n, wb += 4, f += 2 * channels) {
+            const uint32_t wt = pb_read_u32(f), wu = pb_read_u32(f + channels);
+            wb[0] = pb_sxtab16(pb_sxtb16(wt), wt);
+            wb[1] = pb_sxtab16_ror8(pb_sxtb16_ror8(wt), wt);
+            wb[2] = pb_sxtab16(pb_sxtb16(wu), wu);
+            wb[3] = pb_sxtab16_ror8(pb_sxtb16_ror8(wu), wu);
+        }
+    } else {
+        for (uint32_t *wb = wbuf, *end = wbuf + 2 * taps; wb != end; wb += 2, f += channels) {
+            const uint32_t wt = pb_read_u32(f);
+            wb[0] = pb_sxtb16(wt);
+            wb[1] = pb_sxtb16_ror8(wt);
+        }
+    }
+    *flags = doubled | folded << 1;
+    return wbuf;
 }
 
 static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
@@ -577,45 +656,19 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
 #if PB_DSP_NATIVE
     const int32_t rows3 = kw == 3 && kh == 3 && dh == 1 && dw == 1 && dw_edges3_apply(r, w, ox_first, ox_end);
 #endif
+    /* the op's groups as made at code generation, where the table is this op's (its tag: a plane table's first word is
+     * a multiplier, >= 0) */
+    const int32_t *made = requant_params->prepared;
+    made = made != NULL && made[0] == dw_group_tag(channels, kh * kw) ? made + 1 : NULL;
     dw_group group = {.weights = wbuf, .kh = kh, .tap_step = tap_step, .row_step = row_step, .offset2 = offset2,
                       .in_step = w->stride_w * in_c, .out_step = channels,
                       .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u};
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
-        /* The group is doubled when all four channels take pb_requant_x2 (|acc| < 2^30 with |x - zp| <= 255,
-         * |w| <= 128): its weights and bias are then doubled so that the taps sum 2 * acc, the SMMLAR's
-         * operand, directly. Otherwise folded tells whether they take pb_requant_folded. */
-        int32_t doubled = 1, folded = 1;
-        for (int32_t i = 0; i < 4; ++i) {
-            const int64_t b = bias ? bias[c + i] : 0;
-            const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * kh * kw;
-            doubled &= pb_channel_requant_x2_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, acc_bound,
-                                                     &group.cr[i]);
-        }
-        for (int32_t i = 0; i < 4 && !doubled; ++i) { /* only a group that is not doubled reads these */
-            folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &group.folded[i]);
-        }
-        for (int32_t i = 0; i < 4; ++i) {
-            const int32_t b = bias ? bias[c + i] : 0;
-            group.bias[i] = doubled ? 2 * b : b;
-        }
-        /* This channel group's weights as int16: tap t at words 2t ([w0 w2]) and 2t + 1 ([w1 w3]); doubled
-         * by adding the bytes once more (SXTAB16: each lane's double fits int16). Two loops, so that the
-         * test is not in each tap's (on 2 x 2 maps the widening is a tenth of the call). */
-        const int8_t *f = filter + c;
-        if (doubled) {
-            for (uint32_t *wb = wbuf, *end = wbuf + 2 * kh * kw; wb != end; wb += 2, f += channels) {
-                const uint32_t wt = pb_read_u32(f);
-                wb[0] = pb_sxtab16(pb_sxtb16(wt), wt);
-                wb[1] = pb_sxtab16_ror8(pb_sxtb16_ror8(wt), wt);
-            }
-        } else {
-            for (uint32_t *wb = wbuf, *end = wbuf + 2 * kh * kw; wb != end; wb += 2, f += channels) {
-                const uint32_t wt = pb_read_u32(f);
-                wb[0] = pb_sxtb16(wt);
-                wb[1] = pb_sxtb16_ror8(wt);
-            }
-        }
+        int32_t flags;
+        const uint32_t *weights = dw_group_prepare(&group, wbuf, made, q, bias, filter, c, channels, kh * kw, &flags);
+        const int32_t doubled = flags & 1, folded = flags >> 1;
+        group.weights = weights;
 #if PB_DSP_NATIVE
         if (doubled && rows3) {
             /* 3x3 (dw_edges3_apply): a row's edge pixels and its interior run, each one direct call of the run of its
@@ -627,7 +680,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                 const int32_t iy0 = oy * w->stride_h - r->pad_top;
                 const int32_t ky0 = iy0 < 0 ? -iy0 : 0, two = dw_rows3_valid(iy0, r->in_h) == 2;
                 group.kh = 3 - two;
-                group.weights = wbuf + 6 * ky0;
+                group.weights = weights + 6 * ky0;
                 const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
                 int32_t out_step;
                 int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
@@ -648,7 +701,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                 oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
             }
             group.kh = kh;
-            group.weights = wbuf;
+            group.weights = weights;
             continue;
         }
 #endif
@@ -667,7 +720,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                 const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
                 /* the group as the run of the valid window rows, restored after (as below) */
                 group.kh = ky1 - ky0;
-                group.weights = wbuf + 2 * ky0 * kw;
+                group.weights = weights + 2 * ky0 * kw;
                 dw_edge_span span = {0, ox_first, w->stride_w, r->pad_left, r->in_w};
                 if (ox_first > 0) {
                     dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &span, out_row, !full_range);
@@ -682,7 +735,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                     dw_edge_pixels(&group, in_row, group.weights, group.kh, kw, &span, out_row, !full_range);
                 }
                 group.kh = kh;
-                group.weights = wbuf;
+                group.weights = weights;
                 oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
                 continue;
             }
@@ -695,17 +748,17 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                      * the deepest stack path) */
                     const int8_t *in = input + (iy0 + ky0 * dh) * in_rs + ix0 * in_c + c;
                     group.kh = ky1 - ky0;
-                    group.weights = wbuf + 2 * ky0 * kw;
+                    group.weights = weights + 2 * ky0 * kw;
                     dw_interior(&group, in, out_row + ox * out_step, ox_end - ox_first, kw, !full_range);
                     group.kh = kh;
-                    group.weights = wbuf;
+                    group.weights = weights;
                     ox = ox_end - 1;
                     continue;
                 }
                 int32_t acc0 = group.bias[0], acc1 = group.bias[1], acc2 = group.bias[2], acc3 = group.bias[3];
                 if (rows_inside && ox >= ox_first && ox < ox_end) {
                     int32_t acc[4] = {acc0, acc1, acc2, acc3};
-                    dw_interior_taps(input + iy0 * in_rs + ix0 * in_c + c, wbuf, kh, kw, tap_step, row_step,
+                    dw_interior_taps(input + iy0 * in_rs + ix0 * in_c + c, weights, kh, kw, tap_step, row_step,
                                      offset2, acc);
                     acc0 = acc[0];
                     acc1 = acc[1];
@@ -716,7 +769,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                     valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
                     for (int32_t ky = ky0; ky < ky1; ++ky) {
                         const int8_t *px = input + (iy0 + ky * dh) * in_rs + (ix0 + kx0 * dw) * in_c + c;
-                        const uint32_t *wt = wbuf + 2 * (ky * kw + kx0);
+                        const uint32_t *wt = weights + 2 * (ky * kw + kx0);
                         for (int32_t kx = kx0; kx < kx1; ++kx) {
                             PB_DW_TAP(px, wt);
                             px += tap_step;
