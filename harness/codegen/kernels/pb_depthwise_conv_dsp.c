@@ -1141,6 +1141,7 @@ typedef struct {
     int8_t *chan_out;        /* its output */
     int32_t out_span;        /* out_h * out_rs */
     int32_t in_h, pad_top;   /* the input rows, the padding rows above them (< 3) */
+    uintptr_t after;         /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1321,7 +1322,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * about 60 instructions a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once
  * more per tile; here 18, the row's values read by one LDM (src, src_rows, in_rs, pad_bytes, count, step) and the
  * next row's two stored by one STRD. r0 the input, r1 the plane row, r5 the values left, r6 / r3 / r9 one, two,
- * three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5). */
+ * three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5): four, two and one of them
+ * (a tile's row, 13 to 40 values, leaves 3 to 7 where a layer's leaves 7 or 3). */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r6", "r3", "r9")
 #define PB_DW_PLANE3_COPY(job)                                                                               \
     "add     r1, " job ", #76\n"                                                                             \
@@ -1352,14 +1354,18 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "beq     7f\n"                                                                                           \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "7:\n"                                                                                                   \
-    "ands    r5, r5, #3\n"                                                                                   \
-    "beq     8f\n"                                                                                           \
-    "70:\n"                                                                                                  \
+    "tst     r5, #2\n"                                                                                       \
+    "beq     71f\n"                                                                                          \
     "ldrsb   r4, [r0]\n"                                                                                     \
-    "add     r0, r0, r6\n"                                                                                   \
-    "strh    r4, [r1], #2\n"                                                                                 \
-    "subs    r5, r5, #1\n"                                                                                   \
-    "bne     70b\n"                                                                                          \
+    "ldrsb   r8, [r0, r6]\n"                                                                                 \
+    "pkhbt   r4, r4, r8, lsl #16\n"                                                                          \
+    "str     r4, [r1], #4\n"                                                                                 \
+    "add     r0, r0, r3\n"                                                                                   \
+    "71:\n"                                                                                                  \
+    "tst     r5, #1\n"                                                                                       \
+    "beq     8f\n"                                                                                           \
+    "ldrsb   r4, [r0]\n"                                                                                     \
+    "strh    r4, [r1]\n"                                                                                     \
     "8:\n"
 /* a padding row (out of the loop: at the routine's end) */
 #define PB_DW_PLANE3_ZERO_ROW(job)                                                                           \
@@ -1430,11 +1436,25 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "bx      lr\n");
 }
 /* The job's channels from chan_in / chan_out on, chan_left of them (each started by dw_plane3_start), up to the first
- * that is not prepared (chan_left then counts from it). */
+ * that is not prepared (chan_left then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4
+ * outputs or to the next row (the address chosen once a call, by out_w % 4), where a test and up to three branches
+ * took four or five instructions a row. */
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
+                         "ldr     r4, [lr, #48]\n"                                                           \
+                         "adr.w   r0, 20f\n"                                                                 \
+                         "cbz     r4, 41f\n"                                                                 \
+                         "cmp     r4, #2\n"                                                                  \
+                         "adr.w   r0, 53f\n"                                                                  \
+                         "bgt     41f\n"                                                                     \
+                         "adr.w   r0, 54f\n"                                                                  \
+                         "beq     41f\n"                                                                     \
+                         "adr.w   r0, 55f\n"                                                                  \
+                         "41:\n"                                                                             \
+                         "orr     r0, r0, #1\n"                                                              \
+                         "str     r0, [lr, #144]\n"                                                          \
                          "40:\n"                                                                             \
                          "mov     r12, lr\n"                                                                 \
                          "bl      dw_plane3_start\n"                                                         \
@@ -1450,8 +1470,7 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          outputs                                                                             \
                          "subs    r12, r12, #1\n"                                                            \
                          "bne     1b\n"                                                                      \
-                         "ldr     r4, [lr, #48]\n"                                                           \
-                         "cbnz    r4, 2f\n"                                                                  \
+                         "ldr     pc, [lr, #144]\n"                                                          \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
                          "ldr     r0, [lr, #120]\n"                                                          \
@@ -1459,18 +1478,15 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          "str     r0, [lr, #120]\n"                                                          \
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
-                         "2:\n"                                                                              \
-                         "cmp     r4, #2\n"                                                                  \
-                         "bgt     3f\n"                                                                      \
-                         "beq     4f\n"                                                                      \
+                         "55:\n"                                                                             \
                          PB_DW_PLANE3_BLOCK1                                                                 \
                          outputs1                                                                            \
                          "b       20b\n"                                                                     \
-                         "4:\n"                                                                              \
+                         "54:\n"                                                                             \
                          PB_DW_PLANE3_HALF_BLOCK                                                             \
                          outputs2                                                                            \
                          "b       20b\n"                                                                     \
-                         "3:\n"                                                                              \
+                         "53:\n"                                                                             \
                          PB_DW_PLANE3_BLOCK3                                                                 \
                          outputs3                                                                            \
                          "b       20b\n"                                                                     \
@@ -1527,7 +1543,8 @@ _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, ac
                    offsetof(dw_plane3_job, words) == 112 && offsetof(dw_plane3_job, table) == 116 &&
                    offsetof(dw_plane3_job, chan_left) == 120 && offsetof(dw_plane3_job, chan_in) == 124 &&
                    offsetof(dw_plane3_job, chan_out) == 128 && offsetof(dw_plane3_job, out_span) == 132 &&
-                   offsetof(dw_plane3_job, in_h) == 136 && offsetof(dw_plane3_job, pad_top) == 140,
+                   offsetof(dw_plane3_job, in_h) == 136 && offsetof(dw_plane3_job, pad_top) == 140 &&
+                   offsetof(dw_plane3_job, after) == 144,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
