@@ -1130,6 +1130,7 @@ typedef struct {
     int32_t in_rs;        /* bytes from one input row to the next */
     int32_t pad_bytes;    /* 2 * pad_left: where the input's first column goes in a plane row */
     int32_t count, step;  /* an input row's in_w values, in_c bytes apart */
+    int32_t step2, step3; /* 2 * step, 3 * step */
     int32_t out_rs;       /* bytes from one output row to the next */
     int8_t *out_end;      /* out after the last output row (>= 1 row) */
     uint32_t zero_points; /* the input zero point in both int16 lanes */
@@ -1320,20 +1321,19 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * eight values a pass, then four, then one at a time, after one to a word boundary), or the zero point throughout
  * (a padding row, PB_DW_PLANE3_ZERO_ROW). In C, a call of dw_plane3_fill, its tests and dw_planes3's row loop took
  * about 60 instructions a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once
- * more per tile; here 18, the row's values read by one LDM (src, src_rows, in_rs, pad_bytes, count, step) and the
- * next row's two stored by one STRD. r0 the input, r1 the plane row, r5 the values left, r6 / r3 / r9 one, two,
- * three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5): four, two and one of them
+ * more per tile; here 15, the row's values read by one LDM (src, src_rows, in_rs, pad_bytes, count and one, two,
+ * three steps) and the next row's two stored by one STRD, the plane row in r8 (from the rotation). r0 the input,
+ * r1 the plane row, r5 the values left, r6 / r7 / r9 one, two, three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5): four, two and one of them
  * (a tile's row, 13 to 40 values, leaves 3 to 7 where a layer's leaves 7 or 3). */
-#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r7", "r8", "r0", "r1", "r6", "r3", "r9")
+#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r3", "r8", "r0", "r1", "r6", "r7", "r9")
 #define PB_DW_PLANE3_COPY(job)                                                                               \
     "add     r1, " job ", #76\n"                                                                             \
-    "ldm     r1, {r0, r2, r3, r4, r5, r6}\n"                                                                 \
+    "ldm     r1, {r0, r2, r3, r4, r5, r6, r7, r9}\n"                                                         \
     "subs    r2, r2, #1\n"                                                                                   \
     "blt     21f\n"                                                                                          \
     "add     r3, r0, r3\n"                                                                                   \
     "strd    r3, r2, [" job ", #76]\n"                                                                        \
-    "ldr     r1, [" job ", #36]\n"                                                                           \
-    "add     r1, r1, r4\n"                                                                                   \
+    "add     r1, r8, r4\n"                                                                                   \
     "tst     r1, #2\n"                                                                                       \
     "beq     4f\n"                                                                                           \
     "ldrsb   r4, [r0]\n"                                                                                     \
@@ -1341,8 +1341,6 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strh    r4, [r1], #2\n"                                                                                 \
     "subs    r5, r5, #1\n"                                                                                   \
     "4:\n"                                                                                                   \
-    "add     r3, r6, r6\n"                                                                                   \
-    "add     r9, r3, r6\n"                                                                                   \
     "subs    r5, r5, #8\n"                                                                                   \
     "blt     6f\n"                                                                                           \
     "5:\n"                                                                                                   \
@@ -1360,7 +1358,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldrsb   r8, [r0, r6]\n"                                                                                 \
     "pkhbt   r4, r4, r8, lsl #16\n"                                                                          \
     "str     r4, [r1], #4\n"                                                                                 \
-    "add     r0, r0, r3\n"                                                                                   \
+    "add     r0, r0, r7\n"                                                                                   \
     "71:\n"                                                                                                  \
     "tst     r5, #1\n"                                                                                       \
     "beq     8f\n"                                                                                           \
@@ -1371,22 +1369,22 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_ZERO_ROW(job)                                                                           \
     "21:\n"                                                                                                  \
     "ldr     r1, [" job ", #36]\n"                                                                           \
-    "ldrd    r4, r2, [" job ", #108]\n"                                                                        \
+    "ldrd    r4, r2, [" job ", #116]\n"                                                                        \
     "22:\n"                                                                                                  \
     "str     r4, [r1], #4\n"                                                                                 \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
     "b       8b\n"
-/* After each output row: the ring's rows rotate (the oldest takes the next input row), the output moves a row;
- * the next row, or the channel's end (the output at out_end) */
+/* After each output row: the ring's rows rotate (the oldest takes the next input row, left in r8 for the copy),
+ * the output moves a row; the next row, or the channel's end (the output at out_end) */
 #define PB_DW_PLANE3_NEXT                                                                                    \
     "add     r0, lr, #28\n"                                                                                  \
-    "ldm     r0, {r4, r5, r6, r7}\n"                                                                         \
-    "ldrd    r8, r9, [lr, #100]\n"                                                                           \
-    "add     r7, r7, r8\n"                                                                                   \
-    "strd    r5, r6, [lr, #28]\n"                                                                            \
-    "strd    r4, r7, [lr, #36]\n"                                                                            \
-    "cmp     r7, r9\n"                                                                                       \
+    "ldm     r0, {r8, r9, r10, r11}\n"                                                                       \
+    "ldrd    r4, r5, [lr, #108]\n"                                                                           \
+    "add     r11, r11, r4\n"                                                                                 \
+    "strd    r9, r10, [lr, #28]\n"                                                                           \
+    "strd    r8, r11, [lr, #36]\n"                                                                           \
+    "cmp     r11, r5\n"                                                                                      \
     "bne     0b\n"
 /* A channel's start, one routine for the three below (called by BL with the job in r12, which it keeps; it
  * returns r0 = 0 where the channel is not prepared, else 1): the channel's requantization and weights from the
@@ -1395,7 +1393,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * of dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's
  * tiles pay once per tile. r10 the padding rows left, r11 the rows left. */
 __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
-    __asm__ volatile("ldr     r0, [r12, #116]\n"
+    __asm__ volatile("ldr     r0, [r12, #124]\n"
                      "cbz     r0, 31f\n"
                      "ldr     r1, [r0, #8]\n"
                      "cmp     r1, #0\n"
@@ -1405,18 +1403,19 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "ldm     r0!, {r2, r3, r4, r5, r6, r7}\n"
                      "add     r1, r12, #52\n"
                      "stm     r1, {r2, r3, r4, r5, r6, r7}\n"
-                     "str     r0, [r12, #116]\n"
+                     "str     r0, [r12, #124]\n"
                      "31:\n"
-                     "add     r0, r12, #124\n"
+                     "add     r0, r12, #132\n"
                      "ldm     r0, {r0, r1, r2, r3}\n"
                      "str     r1, [r12, #40]\n"
                      "add     r2, r1, r2\n"
-                     "str     r2, [r12, #104]\n"
+                     "str     r2, [r12, #112]\n"
                      "strd    r0, r3, [r12, #76]\n"
                      "add     r0, r0, #1\n"
                      "add     r1, r1, #1\n"
-                     "strd    r0, r1, [r12, #124]\n"
-                     "ldr     r10, [r12, #140]\n"
+                     "strd    r0, r1, [r12, #132]\n"
+                     "ldr     r10, [r12, #148]\n"
+                     "ldr     r8, [r12, #36]\n"
                      "mov     r11, #2\n"
                      "32:\n"
                      "subs    r10, r10, #1\n"
@@ -1426,6 +1425,7 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "ldm     r0, {r4, r5, r6}\n"
                      "strd    r5, r6, [r12, #28]\n"
                      "str     r4, [r12, #36]\n"
+                     "mov     r8, r4\n"
                      "subs    r11, r11, #1\n"
                      "bne     32b\n"
                      "movs    r0, #1\n"
@@ -1454,7 +1454,7 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          "adr.w   r0, 55f\n"                                                                  \
                          "41:\n"                                                                             \
                          "orr     r0, r0, #1\n"                                                              \
-                         "str     r0, [lr, #144]\n"                                                          \
+                         "str     r0, [lr, #152]\n"                                                          \
                          "40:\n"                                                                             \
                          "mov     r12, lr\n"                                                                 \
                          "bl      dw_plane3_start\n"                                                         \
@@ -1470,12 +1470,12 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          outputs                                                                             \
                          "subs    r12, r12, #1\n"                                                            \
                          "bne     1b\n"                                                                      \
-                         "ldr     pc, [lr, #144]\n"                                                          \
+                         "ldr     pc, [lr, #152]\n"                                                          \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
-                         "ldr     r0, [lr, #120]\n"                                                          \
+                         "ldr     r0, [lr, #128]\n"                                                          \
                          "subs    r0, r0, #1\n"                                                              \
-                         "str     r0, [lr, #120]\n"                                                          \
+                         "str     r0, [lr, #128]\n"                                                          \
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
                          "55:\n"                                                                             \
@@ -1538,13 +1538,14 @@ _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, ac
                    offsetof(dw_plane3_job, weights) == 52 && offsetof(dw_plane3_job, src) == 76 &&
                    offsetof(dw_plane3_job, src_rows) == 80 && offsetof(dw_plane3_job, in_rs) == 84 &&
                    offsetof(dw_plane3_job, pad_bytes) == 88 && offsetof(dw_plane3_job, count) == 92 &&
-                   offsetof(dw_plane3_job, step) == 96 && offsetof(dw_plane3_job, out_rs) == 100 &&
-                   offsetof(dw_plane3_job, out_end) == 104 && offsetof(dw_plane3_job, zero_points) == 108 &&
-                   offsetof(dw_plane3_job, words) == 112 && offsetof(dw_plane3_job, table) == 116 &&
-                   offsetof(dw_plane3_job, chan_left) == 120 && offsetof(dw_plane3_job, chan_in) == 124 &&
-                   offsetof(dw_plane3_job, chan_out) == 128 && offsetof(dw_plane3_job, out_span) == 132 &&
-                   offsetof(dw_plane3_job, in_h) == 136 && offsetof(dw_plane3_job, pad_top) == 140 &&
-                   offsetof(dw_plane3_job, after) == 144,
+                   offsetof(dw_plane3_job, step) == 96 && offsetof(dw_plane3_job, step2) == 100 &&
+                   offsetof(dw_plane3_job, step3) == 104 && offsetof(dw_plane3_job, out_rs) == 108 &&
+                   offsetof(dw_plane3_job, out_end) == 112 && offsetof(dw_plane3_job, zero_points) == 116 &&
+                   offsetof(dw_plane3_job, words) == 120 && offsetof(dw_plane3_job, table) == 124 &&
+                   offsetof(dw_plane3_job, chan_left) == 128 && offsetof(dw_plane3_job, chan_in) == 132 &&
+                   offsetof(dw_plane3_job, chan_out) == 136 && offsetof(dw_plane3_job, out_span) == 140 &&
+                   offsetof(dw_plane3_job, in_h) == 144 && offsetof(dw_plane3_job, pad_top) == 148 &&
+                   offsetof(dw_plane3_job, after) == 152,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
@@ -1749,6 +1750,8 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
                          .pad_bytes = 2 * g.pad_left,
                          .count = g.in_w,
                          .step = channels,
+                         .step2 = 2 * channels,
+                         .step3 = 3 * channels,
                          .out_rs = out_rs,
                          .zero_points = g.zero_points,
                          .words = g.columns / 2,
