@@ -1365,13 +1365,16 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldrsb   r4, [r0]\n"                                                                                     \
     "strh    r4, [r1]\n"                                                                                     \
     "8:\n"
-/* a padding row (out of the loop: at the routine's end) */
+/* a padding row, into the plane row at r8 (out of the loop: at the routine's end): a word, then two a pass (a
+ * plane row's words, 2 * ceil(out_w / 4) + 1, are odd) */
 #define PB_DW_PLANE3_ZERO_ROW(job)                                                                           \
     "21:\n"                                                                                                  \
-    "ldr     r1, [" job ", #36]\n"                                                                           \
+    "mov     r1, r8\n"                                                                                       \
     "ldrd    r4, r2, [" job ", #116]\n"                                                                        \
-    "22:\n"                                                                                                  \
+    "lsrs    r2, r2, #1\n"                                                                                   \
     "str     r4, [r1], #4\n"                                                                                 \
+    "22:\n"                                                                                                  \
+    "strd    r4, r4, [r1], #8\n"                                                                             \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
     "b       8b\n"
@@ -1391,7 +1394,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * table (where the job has one: ten words a channel, depthwise_plane3_table), its input and output, and its
  * first two window rows (the zero point for padding rows at the top). In C (dw_planes3's channel loop, two calls
  * of dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's
- * tiles pay once per tile. r10 the padding rows left, r11 the rows left. */
+ * tiles pay once per tile. The two rows go into rows[0] and rows[1] as they are (the job's word 7 and 8: no
+ * rotation), and r8 is rows[2] on return. r10 the padding rows left, r11 the row's word in the job. */
 __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
     __asm__ volatile("ldr     r0, [r12, #124]\n"
                      "cbz     r0, 31f\n"
@@ -1415,19 +1419,16 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "add     r1, r1, #1\n"
                      "strd    r0, r1, [r12, #132]\n"
                      "ldr     r10, [r12, #148]\n"
-                     "ldr     r8, [r12, #36]\n"
-                     "mov     r11, #2\n"
+                     "mov     r11, #7\n"
                      "32:\n"
+                     "ldr     r8, [r12, r11, lsl #2]\n"
                      "subs    r10, r10, #1\n"
                      "bge     21f\n"
                      PB_DW_PLANE3_COPY("r12")
-                     "add     r0, r12, #28\n"
-                     "ldm     r0, {r4, r5, r6}\n"
-                     "strd    r5, r6, [r12, #28]\n"
-                     "str     r4, [r12, #36]\n"
-                     "mov     r8, r4\n"
-                     "subs    r11, r11, #1\n"
+                     "add     r11, r11, #1\n"
+                     "cmp     r11, #9\n"
                      "bne     32b\n"
+                     "ldr     r8, [r12, #36]\n"
                      "movs    r0, #1\n"
                      "bx      lr\n"
                      PB_DW_PLANE3_ZERO_ROW("r12")
