@@ -247,7 +247,8 @@ def _group3_cases(rng):
     planes' 6 x 6 outputs) shaped as a patch stage's tiles: no padding (an inner tile), padding on one or two sides
     (top, bottom, left, right), odd and even sizes down to one output, a row of two valid window rows at the top and
     at the bottom, channel counts with single channels after the groups of four, both clamps and the full range,
-    a group that does not take the doubled form (multipliers > 1), out of place on strided rows and in place."""
+    a group that does not take the doubled form (multipliers > 1), out of place on strided rows and in place (the
+    rows after the first at stride 2 go to their place: without edge pixels, dw_dsp takes them in one call a run)."""
     calls, inputs = [], {}
     for index, (stride, pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [(2, (0, 0, 0, 0), (13, 13), 8, "full", False), (2, (1, 0, 1, 0), (12, 12), 12, "both", False),
@@ -255,11 +256,12 @@ def _group3_cases(rng):
          (1, (0, 1, 1, 0), (5, 6), 8, "full", False), (1, (1, 0, 0, 0), (6, 5), 12, "both", True),
          (1, (0, 0, 1, 1), (4, 4), 16, "full", True), (2, (0, 1, 1, 0), (2, 3), 4, "full", False),
          (1, (1, 1, 1, 1), (2, 2), 8, "full", False), (1, (0, 0, 0, 0), (3, 9), 6, "max", False),
-         (2, (1, 0, 0, 1), (6, 11), 8, "full", True), (1, (1, 1, 0, 1), (5, 4), 8, "full", False)]
+         (2, (1, 0, 0, 1), (6, 11), 8, "full", True), (2, (0, 1, 0, 0), (9, 13), 8, "full", True),
+         (2, (1, 0, 0, 0), (8, 9), 12, "both", True), (1, (1, 1, 0, 1), (5, 4), 8, "full", False)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 2)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
-        q = _requant(rng, cin, 9, large=index == 11)
+        q = _requant(rng, cin, 9, large=index == 13)
         act_min, act_max = {"full": (-128, 127), "max": (-128, int(rng.integers(0, 100))),
                             "both": (int(rng.integers(-100, -20)), int(rng.integers(0, 100)))}[act]  # fmt: skip
         q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, act_min, act_max)

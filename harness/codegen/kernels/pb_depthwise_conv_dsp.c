@@ -231,6 +231,9 @@ typedef struct {
     uint32_t offset2;          /* the input offset in both int16 lanes */
     int32_t in_step, out_step; /* bytes from one output pixel's window / output to the next */
     uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
+    /* dw_window_run's rows: a run of `count` pixels in each of `rows` output rows (1 but for dw_dsp's 3x3 rows out
+     * of place), in_rows / out_rows bytes apart */
+    int32_t rows, in_rows, out_rows;
 } dw_group;
 
 /* A run of output pixels of one row whose windows the map's left or right edge may clip (dw_edge_pixels). */
@@ -273,8 +276,7 @@ typedef struct {
                      : "memory")
 
 static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
-                                           int32_t kh, int32_t k, int32_t clamp) {
-    const int8_t *px = in;
+                                           int32_t kh, int32_t k, int32_t clamp, int32_t block) {
     const uint32_t *pw = g->weights;
     const uint32_t offset2 = g->offset2;
     const int32_t tap_step = g->tap_step, out_step = g->out_step;
@@ -282,28 +284,38 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
     const int32_t moved = k > 3 ? k - 3 : 0;
     const int32_t row_advance = g->row_step - moved * tap_step;
     const int32_t next = g->in_step - (kh - 1) * g->row_step - moved * tap_step; /* to the next window */
-    for (; count > 0; --count) {
-        int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-        uint32_t x, x13, w02, w13;
-        if (k == 2) {
-            if (kh == 3) {
-                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
+    const int8_t *px = in;
+    int8_t *o = out;
+    for (int32_t rows = block ? g->rows : 1;;) {
+        for (int32_t n = count; n > 0; --n) {
+            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            uint32_t x, x13, w02, w13;
+            if (k == 2) {
+                if (kh == 3) {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
+                } else {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
+                }
+            } else if (kh == 2) {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
+            } else if (k == 3) {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
             } else {
-                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
             }
-        } else if (kh == 2) {
-            PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
-        } else if (k == 3) {
-            PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
-        } else {
-            PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
+            uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, g->cr);
+            if (clamp) {
+                packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+            }
+            pb_write_u32(o, packed);
+            o += out_step;
         }
-        uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, g->cr);
-        if (clamp) {
-            packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+        if (!block || --rows <= 0) {
+            break;
         }
-        pb_write_u32(out, packed);
-        out += out_step;
+        /* from the row's last output on to the next row's first */
+        px += g->in_rows - count * g->in_step;
+        o += g->out_rows - count * out_step;
     }
 }
 #endif
@@ -320,7 +332,7 @@ static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in
 #if PB_DSP_NATIVE
     if (__builtin_constant_p(kh) && __builtin_constant_p(kw) &&
         ((kh == kw && (kw == 3 || kw == 5)) || (kh == 2 && kw == 3))) {
-        dw_window_run(g, in, out, count, kh, kw, clamp); /* the 3x3, 5x5 and 2x3 instances */
+        dw_window_run(g, in, out, count, kh, kw, clamp, 0); /* the 3x3, 5x5 and 2x3 instances */
         return;
     }
 #endif
@@ -360,22 +372,21 @@ static PB_NOINLINE void dw_run_k2x3_clamp(const dw_group *g, const int8_t *in, i
 }
 
 #if PB_DSP_NATIVE
+/* dw_window_run's instances `name`_sat and `name`_clamp: windows of kh rows and k columns; block: over g->rows rows */
+#define PB_DW_WINDOW_INSTANCES(name, kh, k, block)                                                           \
+    static PB_NOINLINE void name##_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {   \
+        dw_window_run(g, in, out, count, kh, k, 0, block);                                                   \
+    }                                                                                                        \
+    static PB_NOINLINE void name##_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) { \
+        dw_window_run(g, in, out, count, kh, k, 1, block);                                                   \
+    }
 /* two of a 3x3 window's columns (weights from the group's, three taps a row), three or two rows */
-static PB_NOINLINE void dw_run_k3c2_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
-    dw_window_run(g, in, out, count, 3, 2, 0);
-}
-
-static PB_NOINLINE void dw_run_k3c2_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
-    dw_window_run(g, in, out, count, 3, 2, 1);
-}
-
-static PB_NOINLINE void dw_run_k2c2_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
-    dw_window_run(g, in, out, count, 2, 2, 0);
-}
-
-static PB_NOINLINE void dw_run_k2c2_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {
-    dw_window_run(g, in, out, count, 2, 2, 1);
-}
+PB_DW_WINDOW_INSTANCES(dw_run_k3c2, 3, 2, 0)
+PB_DW_WINDOW_INSTANCES(dw_run_k2c2, 2, 2, 0)
+/* dw_dsp's 3x3 runs of g->rows output rows (rows of three valid window rows): the interior run and an edge column
+ * (two window columns) of each row; instances of their own, so that the runs of one row keep their loop */
+PB_DW_WINDOW_INSTANCES(dw_rows_k3, 3, 3, 1)
+PB_DW_WINDOW_INSTANCES(dw_rows_k3c2, 3, 2, 1)
 
 /* A doubled 3x3 group's interior run (edge 0) or one output pixel whose window the map's left or right edge clips to
  * two columns (edge 1; the group's weights from the first valid tap's), over two or three valid window rows (two:
@@ -383,7 +394,13 @@ static PB_NOINLINE void dw_run_k2c2_clamp(const dw_group *g, const int8_t *in, i
  * pointers it could not), chosen where dw_interior's switch tested the group's rows again. */
 static PB_ALWAYS_INLINE void dw_run3(const dw_group *g, const int8_t *in, int8_t *out, int32_t count, int32_t two,
                                      int32_t edge, int32_t clamp) {
-    if (edge) {
+    if (g->rows > 1) { /* (three valid window rows) */
+        if (edge) {
+            clamp ? dw_rows_k3c2_clamp(g, in, out, count) : dw_rows_k3c2_sat(g, in, out, count);
+        } else {
+            clamp ? dw_rows_k3_clamp(g, in, out, count) : dw_rows_k3_sat(g, in, out, count);
+        }
+    } else if (edge) {
         if (two) {
             clamp ? dw_run_k2c2_clamp(g, in, out, count) : dw_run_k2c2_sat(g, in, out, count);
         } else {
@@ -519,6 +536,9 @@ typedef struct {
     const uint8_t *schedule; /* NULL: out of place */
     int8_t *ring;
     int32_t ring_rows;
+    /* the rows from here on go to their place with nothing delayed (direct, none pending): dw_dsp's 3x3 rows of three
+     * valid window rows take them at once */
+    int32_t direct_from;
 } dw_inplace;
 
 static inline int8_t *dw_row_target(const dw_inplace *ip, int8_t *output, int32_t oy, int32_t out_rs, int32_t c,
@@ -547,13 +567,19 @@ static inline int32_t dw_row_done(const dw_inplace *ip, int8_t *output, int32_t 
     return oldest;
 }
 
+/* requant (pb_dsp_kernels.h) on the call's pb_requant itself */
+static PB_ALWAYS_INLINE int8_t dw_requant(int32_t acc, const pb_requant *q, int32_t channel) {
+    return pb_requantize_s8_fast(acc, q->multiplier[channel], q->shift[channel], q->output_zero_point, q->act_min,
+                                 q->act_max);
+}
+
 /* A group of dw_dsp: its requantization values and biases into g, its weights widened to int16 into wbuf, or all of
- * them from the op's table made at code generation (made: its first group, or NULL). Returns the group's weights;
- * *flags: 1 where the group is doubled, 2 where it takes pb_requant_folded. Its own function: inlined, its values
+ * them from the op's table made at code generation (made: its first group, or NULL); g->weights the group's weights.
+ * Returns 1 where the group is doubled, 2 where it takes pb_requant_folded. Its own function: inlined, its values
  * took registers from dw_dsp's row loops (per layer about 0.05 % more instructions). */
-static PB_NOINLINE const uint32_t *dw_group_prepare(dw_group *g, uint32_t *wbuf, const int32_t *made,
-                                                    const requant_values *q, const int32_t *bias, const int8_t *filter,
-                                                    int32_t c, int32_t channels, int32_t taps, int32_t *flags) {
+static PB_NOINLINE int32_t dw_group_prepare(dw_group *g, uint32_t *wbuf, const int32_t *made, const pb_requant *q,
+                                            const int32_t *bias, const int8_t *filter, int32_t c, int32_t channels,
+                                            int32_t taps) {
     if (made != NULL) {
         /* a patch-stage op's group prepared once at code generation (harness.codegen.kernels.depthwise_group_table,
          * in flash: the four channels' SMMLAR values, their doubled biases, the doubled widened weights), where each
@@ -561,21 +587,23 @@ static PB_NOINLINE const uint32_t *dw_group_prepare(dw_group *g, uint32_t *wbuf,
         made += (c / 4) * (16 + 2 * taps);
         memcpy(g->cr, made, sizeof g->cr);
         memcpy(g->bias, made + 12, sizeof g->bias);
-        *flags = 1;
-        return (const uint32_t *)(made + 16);
+        g->weights = (const uint32_t *)(made + 16);
+        return 1;
     }
     /* The group is doubled when all four channels take pb_requant_x2 (|acc| < 2^30 with |x - zp| <= 255,
      * |w| <= 128): its weights and bias are then doubled so that the taps sum 2 * acc, the SMMLAR's
      * operand, directly. Otherwise folded tells whether they take pb_requant_folded. */
     int32_t doubled = 1, folded = 1;
+    const uint32_t span = 255u * 128u * (uint32_t)taps; /* |sum of products| at most; + |bias| <= 2^31 fits */
     for (int32_t i = 0; i < 4; ++i) {
-        const int64_t b = bias ? bias[c + i] : 0;
-        const int64_t acc_bound = (b < 0 ? -b : b) + (int64_t)255 * 128 * taps;
-        doubled &= pb_channel_requant_x2_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, acc_bound,
+        const int32_t b = bias ? bias[c + i] : 0;
+        const uint32_t acc_bound = (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + span;
+        doubled &= pb_channel_requant_x2_prepare(q->multiplier[c + i], q->shift[c + i], q->output_zero_point, acc_bound,
                                                  &g->cr[i]);
     }
     for (int32_t i = 0; i < 4 && !doubled; ++i) { /* only a group that is not doubled reads these */
-        folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->zero_point, &g->folded[i]);
+        folded &= pb_channel_requant_prepare(q->multiplier[c + i], q->shift[c + i], q->output_zero_point,
+                                             &g->folded[i]);
     }
     for (int32_t i = 0; i < 4; ++i) {
         const int32_t b = bias ? bias[c + i] : 0;
@@ -616,15 +644,14 @@ static PB_NOINLINE const uint32_t *dw_group_prepare(dw_group *g, uint32_t *wbuf,
             wb[1] = pb_sxtb16_ror8(wt);
         }
     }
-    *flags = doubled | folded << 1;
-    return wbuf;
+    g->weights = wbuf;
+    return doubled | folded << 1;
 }
 
 static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_requant *requant_params,
                                const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output,
                                void *scratch, int32_t in_place) {
-    const requant_values values = requant_of(requant_params);
-    const requant_values *q = &values;
+    const pb_requant *q = requant_params; /* (not requant_of's copy: 20 bytes of this frame) */
     const int32_t in_rs = pb_in_row_stride(r);
     const int32_t out_rs = pb_out_row_stride(r);
     const int32_t channels = r->out_c, in_c = r->in_c;
@@ -644,12 +671,19 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
         ox_first = ox_first > ox_end ? ox_end : ox_first;
     }
     uint32_t *wbuf = align4(scratch);
-    dw_inplace ip = {NULL, NULL, 0};
+    dw_inplace ip = {NULL, NULL, 0, 0};
     if (in_place) { /* the schedule and the ring follow the group's widened weights */
         uint8_t *schedule = (uint8_t *)(wbuf + 2 * kh * kw);
         ip.ring_rows = pb_depthwise_inplace_schedule(r, w, schedule);
         ip.schedule = schedule;
         ip.ring = (int8_t *)schedule + r->out_h;
+        /* the last rows that are direct (a direct row finds no delayed row pending, and flushes none), where the rows
+         * have no edge pixels: a call's rows each overwrite input a later row may read, so the rows must be done in
+         * order, not an edge column of all the rows first */
+        for (ip.direct_from = r->out_h; ip.direct_from > 0 && (schedule[ip.direct_from - 1] & PB_DW_DIRECT);) {
+            --ip.direct_from;
+        }
+        ip.direct_from = ox_first == 0 && ox_end == r->out_w ? ip.direct_from : r->out_h;
     }
     /* the doubled 3x3 rows as their interior run and edge pixels where dw_edges3_apply holds; else (pads of 2, maps
      * of one column or row) the loop over pixels below */
@@ -662,23 +696,33 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
     made = made != NULL && made[0] == dw_group_tag(channels, kh * kw) ? made + 1 : NULL;
     dw_group group = {.weights = wbuf, .kh = kh, .tap_step = tap_step, .row_step = row_step, .offset2 = offset2,
                       .in_step = w->stride_w * in_c, .out_step = channels,
-                      .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u};
+                      .act_min4 = (uint8_t)q->act_min * 0x01010101u, .act_max4 = (uint8_t)q->act_max * 0x01010101u,
+                      .rows = 1, .in_rows = w->stride_h * in_rs, .out_rows = out_rs};
     int32_t c = 0;
     for (; c + 4 <= channels; c += 4) {
-        int32_t flags;
-        const uint32_t *weights = dw_group_prepare(&group, wbuf, made, q, bias, filter, c, channels, kh * kw, &flags);
+        const int32_t flags = dw_group_prepare(&group, wbuf, made, q, bias, filter, c, channels, kh * kw);
         const int32_t doubled = flags & 1, folded = flags >> 1;
-        group.weights = weights;
+        const uint32_t *const weights = group.weights;
 #if PB_DSP_NATIVE
         if (doubled && rows3) {
             /* 3x3 (dw_edges3_apply): a row's edge pixels and its interior run, each one direct call of the run of its
              * valid window rows, the group as those rows' (restored after, as below), in a loop of its own: inside the
              * loop over pixels below, each row's tests and values took about 120 instructions around the calls, which
-             * a patch stage's tiles, with more and shorter rows, pay once more per tile */
+             * a patch stage's tiles, with more and shorter rows, pay once more per tile. The rows of three valid window
+             * rows that go to their place (all out of place) as one call of each run for all of them (group.rows: the
+             * runs step to the next row themselves), where a call per row took about 80 instructions a row here and
+             * 20 in each run's entry */
             int32_t oldest = 0;
-            for (int32_t oy = 0; oy < r->out_h; ++oy) {
+            for (int32_t oy = 0; oy < r->out_h; oy += group.rows) {
                 const int32_t iy0 = oy * w->stride_h - r->pad_top;
                 const int32_t ky0 = iy0 < 0 ? -iy0 : 0, two = dw_rows3_valid(iy0, r->in_h) == 2;
+                /* the rows of three valid window rows (all but a first or last row of two) that go to their place:
+                 * each run's call takes them at once */
+                group.rows = 1;
+                if (!two && oy >= ip.direct_from) {
+                    const int32_t last_two = dw_rows3_valid((r->out_h - 1) * w->stride_h - r->pad_top, r->in_h) == 2;
+                    group.rows = r->out_h - last_two - oy > 1 ? r->out_h - last_two - oy : 1;
+                }
                 group.kh = 3 - two;
                 group.weights = weights + 6 * ky0;
                 const int8_t *in_row = input + (iy0 + ky0) * in_rs + c;
@@ -686,8 +730,8 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                 int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
                 group.out_step = out_step;
                 if (ox_end < r->out_w) {
-                    dw_run3(&group, in_row + (ox_end * w->stride_w - r->pad_left) * in_c, out_row + ox_end * out_step, 1,
-                            two, 1, !full_range);
+                    dw_run3(&group, in_row + (ox_end * w->stride_w - r->pad_left) * in_c,
+                            out_row + ox_end * out_step, 1, two, 1, !full_range);
                 }
                 if (ox_first > 0) {
                     group.weights += 2; /* from the window's second column */
@@ -695,11 +739,12 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                     group.weights -= 2;
                 }
                 if (ox_first < ox_end) {
-                    dw_run3(&group, in_row + (ox_first * w->stride_w - r->pad_left) * in_c, out_row + ox_first * out_step,
-                            ox_end - ox_first, two, 0, !full_range);
+                    dw_run3(&group, in_row + (ox_first * w->stride_w - r->pad_left) * in_c,
+                            out_row + ox_first * out_step, ox_end - ox_first, two, 0, !full_range);
                 }
                 oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
             }
+            group.rows = 1;
             group.kh = kh;
             group.weights = weights;
             continue;
@@ -710,7 +755,6 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
             const int32_t iy0 = oy * w->stride_h - r->pad_top;
             int32_t ky0, ky1;
             valid_taps(iy0, dh, kh, r->in_h, &ky0, &ky1);
-            const int32_t rows_inside = ky0 == 0 && ky1 == kh;
             int32_t out_step;
             int8_t *out_row = dw_row_target(&ip, output, oy, out_rs, c, channels, 4, r->out_w, &out_step);
             group.out_step = out_step;
@@ -756,15 +800,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                     continue;
                 }
                 int32_t acc0 = group.bias[0], acc1 = group.bias[1], acc2 = group.bias[2], acc3 = group.bias[3];
-                if (rows_inside && ox >= ox_first && ox < ox_end) {
-                    int32_t acc[4] = {acc0, acc1, acc2, acc3};
-                    dw_interior_taps(input + iy0 * in_rs + ix0 * in_c + c, weights, kh, kw, tap_step, row_step,
-                                     offset2, acc);
-                    acc0 = acc[0];
-                    acc1 = acc[1];
-                    acc2 = acc[2];
-                    acc3 = acc[3];
-                } else {
+                {
                     int32_t kx0, kx1;
                     valid_taps(ix0, dw, kw, r->in_w, &kx0, &kx1);
                     for (int32_t ky = ky0; ky < ky1; ++ky) {
@@ -791,10 +827,10 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                     out[2] = (int8_t)clamp_act(pb_requant_folded(acc2, &cr[2]), q->act_min, q->act_max);
                     out[3] = (int8_t)clamp_act(pb_requant_folded(acc3, &cr[3]), q->act_min, q->act_max);
                 } else {
-                    out[0] = requant(acc0, q, c);
-                    out[1] = requant(acc1, q, c + 1);
-                    out[2] = requant(acc2, q, c + 2);
-                    out[3] = requant(acc3, q, c + 3);
+                    out[0] = dw_requant(acc0, q, c);
+                    out[1] = dw_requant(acc1, q, c + 1);
+                    out[2] = dw_requant(acc2, q, c + 2);
+                    out[3] = dw_requant(acc3, q, c + 3);
                 }
             }
             oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 4, r->out_w);
@@ -819,7 +855,7 @@ static PB_NOINLINE void dw_dsp(const pb_region *r, const pb_window *w, const pb_
                         acc += x * filter[(ky * kw + kx) * channels + c];
                     }
                 }
-                out_row[ox * out_step] = requant(acc, q, c);
+                out_row[ox * out_step] = dw_requant(acc, q, c);
             }
             oldest = dw_row_done(&ip, output, oy, oldest, out_rs, c, channels, 1, r->out_w);
         }
