@@ -1897,8 +1897,19 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
  * schedule and the ring of delayed rows. A function of its own: inlined, its values took 16 more bytes of the
  * dispatcher's frame, which is on the deepest stack path (dispatcher, dw_dsp, a window run). */
 static PB_NOINLINE int32_t dw_planes_in_place(const pb_region *r, const pb_window *w) {
-    return dw_planes_apply(r, w) && dw_planes_fit_in_place(r, w) &&
-           dw_plane_bytes(r, w) <= 8 * w->kernel_h * w->kernel_w + pb_depthwise_inplace_bytes(r, w);
+    if (!dw_planes_apply(r, w) || !dw_planes_fit_in_place(r, w)) {
+        return 0;
+    }
+    /* The ring of delayed rows holds at least one row wherever the schedule can be made: output row 0 always waits
+     * (input row 0 is read by the first window: pad_top < kernel_h). Where the plane rows fit with that one row,
+     * the schedule (pb_depthwise_inplace_bytes: some 2,000 instructions on a 27-row tile, at every call of every
+     * tile) is not made; only its own tests for a region it takes (dense rows, no more output than input). */
+    const int32_t group = r->out_c < 4 ? r->out_c : 4, weights = 8 * w->kernel_h * w->kernel_w;
+    if (dw_plane_bytes(r, w) <= weights + r->out_h + r->out_w * group) {
+        return pb_in_row_stride(r) == r->in_w * r->in_c && pb_out_row_stride(r) == r->out_w * r->out_c &&
+               r->out_h * r->out_w <= r->in_h * r->in_w;
+    }
+    return dw_plane_bytes(r, w) <= weights + pb_depthwise_inplace_bytes(r, w);
 }
 
 void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, int8_t *buffer,
