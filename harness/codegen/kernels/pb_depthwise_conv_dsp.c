@@ -1359,16 +1359,23 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * about 60 instructions a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once
  * more per tile; here 15, the row's values read by one LDM (src, src_rows, in_rs, pad_bytes, count and one, two,
  * three steps) and the next row's two stored by one STRD, the plane row in r8 (from the rotation). r0 the input,
- * r1 the plane row, r5 the values left, r6 / r7 / r9 one, two, three steps; after the loop of eight, r5 + 8 values are left (bits 0-2 of r5): four, two and one of them
- * (a tile's row, 13 to 40 values, leaves 3 to 7 where a layer's leaves 7 or 3). */
+ * r1 the plane row, r5 the values left, r6 / r7 / r9 one, two, three steps; after the loop of eight, r5 + 8 values
+ * are left (bits 0-2 of r5), copied as four, two and one of them by one TBB on their count (a tile's row, 13 to 40
+ * values, leaves 3 to 7 where a layer's leaves 7 or 3): 2 or 3 instructions where three TST / BEQ pairs took 6. */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r3", "r8", "r0", "r1", "r6", "r7", "r9")
+#define PB_DW_PLANE3_COPY_TWO                                                                                \
+    "ldrsb   r4, [r0]\n"                                                                                     \
+    "ldrsb   r8, [r0, r6]\n"                                                                                 \
+    "pkhbt   r4, r4, r8, lsl #16\n"                                                                          \
+    "str     r4, [r1], #4\n"                                                                                 \
+    "add     r0, r0, r7\n"
 #define PB_DW_PLANE3_COPY(job)                                                                               \
     "add     r1, " job ", #76\n"                                                                             \
     "ldm     r1, {r0, r2, r3, r4, r5, r6, r7, r9}\n"                                                         \
     "subs    r2, r2, #1\n"                                                                                   \
     "blt     21f\n"                                                                                          \
     "add     r3, r0, r3\n"                                                                                   \
-    "strd    r3, r2, [" job ", #76]\n"                                                                        \
+    "strd    r3, r2, [" job ", #76]\n"                                                                       \
     "add     r1, r8, r4\n"                                                                                   \
     "tst     r1, #2\n"                                                                                       \
     "beq     4f\n"                                                                                           \
@@ -1384,22 +1391,29 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "subs    r5, r5, #8\n"                                                                                   \
     "bge     5b\n"                                                                                           \
     "6:\n"                                                                                                   \
-    "tst     r5, #4\n"                                                                                       \
-    "beq     7f\n"                                                                                           \
+    "and     r5, r5, #7\n"                                                                                   \
+    "tbb     [pc, r5]\n"                                                                                     \
+    "60:\n"                                                                                                  \
+    ".byte   (8f - 60b) / 2, (61f - 60b) / 2, (62f - 60b) / 2, (63f - 60b) / 2\n"                            \
+    ".byte   (64f - 60b) / 2, (65f - 60b) / 2, (66f - 60b) / 2, (67f - 60b) / 2\n"                           \
+    "67:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "7:\n"                                                                                                   \
-    "tst     r5, #2\n"                                                                                       \
-    "beq     71f\n"                                                                                          \
-    "ldrsb   r4, [r0]\n"                                                                                     \
-    "ldrsb   r8, [r0, r6]\n"                                                                                 \
-    "pkhbt   r4, r4, r8, lsl #16\n"                                                                          \
-    "str     r4, [r1], #4\n"                                                                                 \
-    "add     r0, r0, r7\n"                                                                                   \
-    "71:\n"                                                                                                  \
-    "tst     r5, #1\n"                                                                                       \
-    "beq     8f\n"                                                                                           \
+    "63:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_TWO                                                                                    \
+    "61:\n"                                                                                                  \
     "ldrsb   r4, [r0]\n"                                                                                     \
     "strh    r4, [r1]\n"                                                                                     \
+    "b       8f\n"                                                                                           \
+    "66:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_FOUR                                                                                   \
+    "62:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_TWO                                                                                    \
+    "b       8f\n"                                                                                           \
+    "65:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_FOUR                                                                                   \
+    "b       61b\n"                                                                                          \
+    "64:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "8:\n"
 /* a padding row, into the plane row at r8 (out of the loop: at the routine's end): a word, then two a pass (a
  * plane row's words, 2 * ceil(out_w / 4) + 1, are odd) */
@@ -1546,6 +1560,7 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_NEXT
 #undef PB_DW_PLANE3_ZERO_ROW
 #undef PB_DW_PLANE3_COPY_FOUR
+#undef PB_DW_PLANE3_COPY_TWO
 #undef PB_DW_PLANE3_STORE_PACKED1
 #undef PB_DW_PLANE3_STORE_PACKED2
 #undef PB_DW_PLANE3_STORE_PACKED3
