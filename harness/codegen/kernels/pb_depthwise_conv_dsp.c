@@ -1429,10 +1429,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "bne     22b\n"                                                                                          \
     "b       8b\n"
 /* After each output row: the ring's rows rotate (the oldest takes the next input row, left in r8 for the copy),
- * the output moves a row; the next row, or the channel's end (the output at out_end) */
+ * the output moves a row; the next row, or the channel's end (the output at out_end). r12 is left at the job's
+ * rows (as before a channel's first row), which the copy does not use: the row's LDM of its rows, output and
+ * blocks from it without an ADD. */
 #define PB_DW_PLANE3_NEXT                                                                                    \
-    "add     r0, lr, #28\n"                                                                                  \
-    "ldm     r0, {r8, r9, r10, r11}\n"                                                                       \
+    "add     r12, lr, #28\n"                                                                                 \
+    "ldm     r12, {r8, r9, r10, r11}\n"                                                                      \
     "ldrd    r4, r5, [lr, #108]\n"                                                                           \
     "add     r11, r11, r4\n"                                                                                 \
     "strd    r9, r10, [lr, #28]\n"                                                                           \
@@ -1510,12 +1512,12 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          "mov     r12, lr\n"                                                                 \
                          "bl      dw_plane3_start\n"                                                         \
                          "mov     lr, r12\n"                                                                 \
+                         "add     r12, r12, #28\n"                                                           \
                          "cbnz    r0, 0f\n"                                                                  \
                          "pop     {r4-r11, pc}\n"                                                            \
                          "0:\n"                                                                              \
                          PB_DW_PLANE3_COPY("lr")                                                             \
-                         "add     r0, lr, #28\n"                                                             \
-                         "ldm     r0, {r0, r1, r2, r3, r12}\n"                                               \
+                         "ldm     r12, {r0, r1, r2, r3, r12}\n"                                              \
                          "1:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
                          outputs                                                                             \
