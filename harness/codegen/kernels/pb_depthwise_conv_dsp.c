@@ -288,7 +288,18 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
     int8_t *o = out;
     for (int32_t rows = block ? g->rows : 1;;) {
         for (int32_t n = count; n > 0; --n) {
-            int32_t a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            int32_t a0, a1, a2, a3;
+            if (block ? k == 3 : k == 2) {
+                /* the biases by two LDRD (volatile: at each output, not held across the loop): from C, GCC took LDR,
+                 * MOV, LDR, LDRD in dw_rows_k3's loop (2 instructions an output more than dw_run_k3's) and one more in
+                 * the edge columns of one row; the other instances keep C's loads (there the asm costs 0 to 2) */
+                __asm__ volatile("ldrd    %[a0], %[a1], [%[g], #%c[at]]\n"
+                                 "ldrd    %[a2], %[a3], [%[g], #%c[at] + 8]\n"
+                                 : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
+                                 : [g] "r"(g), [at] "i"(offsetof(dw_group, bias)), "m"(g->bias));
+            } else {
+                a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
+            }
             uint32_t x, x13, w02, w13;
             if (k == 2) {
                 if (kh == 3) {
