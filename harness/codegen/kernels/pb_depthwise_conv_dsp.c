@@ -1502,7 +1502,8 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
 /* The job's channels from chan_in / chan_out on, chan_left of them (each started by dw_plane3_start), up to the first
  * that is not prepared (chan_left then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4
  * outputs or to the next row (the address chosen once a call, by out_w % 4), where a test and up to three branches
- * took four or five instructions a row. */
+ * took four or five instructions a row; the last outputs' three paths each end in their own rotation to the next
+ * row (PB_DW_PLANE3_NEXT), not a branch to the one after the blocks (a tile's rows rarely end on a block of four). */
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
@@ -1537,6 +1538,7 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          "ldr     pc, [lr, #152]\n"                                                          \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
+                         "23:\n"                                                                             \
                          "ldr     r0, [lr, #128]\n"                                                          \
                          "subs    r0, r0, #1\n"                                                              \
                          "str     r0, [lr, #128]\n"                                                          \
@@ -1545,15 +1547,18 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          "55:\n"                                                                             \
                          PB_DW_PLANE3_BLOCK1                                                                 \
                          outputs1                                                                            \
-                         "b       20b\n"                                                                     \
+                         PB_DW_PLANE3_NEXT                                                                   \
+                         "b       23b\n"                                                                     \
                          "54:\n"                                                                             \
                          PB_DW_PLANE3_HALF_BLOCK                                                             \
                          outputs2                                                                            \
-                         "b       20b\n"                                                                     \
+                         PB_DW_PLANE3_NEXT                                                                   \
+                         "b       23b\n"                                                                     \
                          "53:\n"                                                                             \
                          PB_DW_PLANE3_BLOCK3                                                                 \
                          outputs3                                                                            \
-                         "b       20b\n"                                                                     \
+                         PB_DW_PLANE3_NEXT                                                                   \
+                         "b       23b\n"                                                                     \
                          PB_DW_PLANE3_ZERO_ROW("lr"));                                                       \
     }
 /* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
