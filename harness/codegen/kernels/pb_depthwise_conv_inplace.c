@@ -90,8 +90,18 @@ int32_t pb_depthwise_inplace_bytes(const pb_region *r, const pb_window *w) {
 void pb_depthwise_inplace_flush(const int8_t *ring_row, int8_t *out_row, int32_t out_w, int32_t group,
                                 int32_t channels) {
     if (group == 4) {
-        for (int32_t x = 0; x < out_w; ++x) {
-            memcpy(out_row + x * channels, ring_row + 4 * x, 4); /* one word load and store */
+        /* the out_w % 4 first pixels one at a time, then four a pass to the row's end (a word load and store each:
+         * the ring row may not be word aligned): the count and pointer steps once per four pixels, not per pixel */
+        const int8_t *const end = ring_row + 4 * out_w;
+        for (int32_t n = out_w & 3; n > 0; --n, ring_row += 4, out_row += channels) {
+            memcpy(out_row, ring_row, 4);
+        }
+        const int32_t c2 = 2 * channels, c3 = 3 * channels;
+        for (; ring_row != end; ring_row += 16, out_row += 4 * channels) {
+            memcpy(out_row, ring_row, 4);
+            memcpy(out_row + channels, ring_row + 4, 4);
+            memcpy(out_row + c2, ring_row + 8, 4);
+            memcpy(out_row + c3, ring_row + 12, 4);
         }
         return;
     }
