@@ -1458,13 +1458,16 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * first two window rows (the zero point for padding rows at the top). In C (dw_planes3's channel loop, two calls
  * of dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's
  * tiles pay once per tile. The two rows go into rows[0] and rows[1] as they are (the job's word 7 and 8: no
- * rotation), and r8 is rows[2] on return. r10 the padding rows left, r11 the row's word in the job. */
+ * rotation), and r8 is rows[2] on return. r10 the padding rows left (pad_top, read with the channel's input and
+ * output by one LDM), r11 the row's word in the job. */
 __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
     __asm__ volatile("ldr     r0, [r12, #124]\n"
                      "cbz     r0, 31f\n"
                      "ldr     r1, [r0, #8]\n"
-                     "cmp     r1, #0\n"
-                     "beq     39f\n"
+                     "cbnz    r1, 30f\n"
+                     "movs    r0, #0\n"
+                     "bx      lr\n"
+                     "30:\n"
                      "ldm     r0!, {r2, r3, r4, r5}\n"
                      "stm     r12, {r2, r3, r4, r5}\n"
                      "ldm     r0!, {r2, r3, r4, r5, r6, r7}\n"
@@ -1473,7 +1476,7 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "str     r0, [r12, #124]\n"
                      "31:\n"
                      "add     r0, r12, #132\n"
-                     "ldm     r0, {r0, r1, r2, r3}\n"
+                     "ldm     r0, {r0, r1, r2, r3, r10}\n"
                      "str     r1, [r12, #40]\n"
                      "add     r2, r1, r2\n"
                      "str     r2, [r12, #112]\n"
@@ -1481,7 +1484,6 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "add     r0, r0, #1\n"
                      "add     r1, r1, #1\n"
                      "strd    r0, r1, [r12, #132]\n"
-                     "ldr     r10, [r12, #148]\n"
                      "mov     r11, #7\n"
                      "32:\n"
                      "ldr     r8, [r12, r11, lsl #2]\n"
@@ -1494,10 +1496,7 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                      "ldr     r8, [r12, #36]\n"
                      "movs    r0, #1\n"
                      "bx      lr\n"
-                     PB_DW_PLANE3_ZERO_ROW("r12")
-                     "39:\n"
-                     "movs    r0, #0\n"
-                     "bx      lr\n");
+                     PB_DW_PLANE3_ZERO_ROW("r12"));
 }
 /* The job's channels from chan_in / chan_out on, chan_left of them (each started by dw_plane3_start), up to the first
  * that is not prepared (chan_left then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4
