@@ -61,7 +61,7 @@ from harness.firmware import cmsis
 from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
 from harness.pipeline.measure import measure
-from harness.pipeline.sweep import DEFAULT_SWEEP, load_sweep
+from harness.pipeline.sweep import DEFAULT_SWEEP, Point, load_sweep
 from harness.reference import AddQuant
 from harness.results.db import ResultsDB
 from harness.results.op_profile import (
@@ -599,7 +599,9 @@ def recompute_table(
     stored = ResultsDB(results).results() if results else None
     sweep = load_sweep(DEFAULT_SWEEP)
     status = 0
-    counts: dict[tuple[str, str, int, int, str], dict] = {}  # the measured points' instructions per function
+    counts: dict[
+        Point, dict
+    ] = {}  # the measured points' instructions per function (a point names its target)
 
     def record(model: str, target: str, point) -> dict | None:
         if stored is None:
@@ -608,8 +610,7 @@ def recompute_table(
                                 kernels=kernels, input_mode=point.input_mode)  # fmt: skip
                 if found.status == "passed" and functions:
                     units = [name for name, _ in found.layer_latency]
-                    key = (model, target, point.p, point.n, point.input_mode)
-                    counts[key] = function_instructions(board.execution_profile, board.elf, 1, 1, units)
+                    counts[point] = function_instructions(board.execution_profile, board.elf, 1, 1, units)
             return found if found.status == "passed" else None
         return _latest_passed(stored, model=model, target=target, p=point.p, n=point.n,
                               input_mode=point.input_mode, segments="", kernels=kernels)  # fmt: skip
@@ -646,12 +647,10 @@ def recompute_table(
                       f"{share.latency:>14,.0f}{share.latency_overhead:>+8.1%}{share.share:>+8.1%}"
                       f"{share.beyond:>+8.1%}")  # fmt: skip
                 if functions:
-                    key = (model, target, point.p, point.n, point.input_mode)
-                    base_key = (model, target, per_layer.p, per_layer.n, per_layer.input_mode)
                     ratios = recompute_ratios(
                         op_profile(base), found.analysis
                     )  # measured now: a PointAnalysis
-                    _print_functions(recompute_functions(ratios, counts[base_key], counts[key]), functions)
+                    _print_functions(recompute_functions(ratios, counts[per_layer], counts[point]), functions)
             print(
                 "share: the instruction overhead if every recomputed MAC cost what its op's MACs cost per layer; "
                 "beyond: the instruction overhead less that share (per-tile calls and setup, slower tile kernels)\n"

@@ -73,26 +73,22 @@ def _addresses(elf: Path, names: Sequence[str]) -> dict[str, int]:
     return {name: symbol[0]["st_value"] & ~1 for name, symbol in found.items() if symbol}
 
 
-def mark_address(elf: Path) -> int:
-    """The address of the firmware's timer read (the segment mark)."""
-    found = _addresses(elf, [MARK_SYMBOL])
-    if MARK_SYMBOL not in found:
-        raise PluginError(f"{elf}: no symbol {MARK_SYMBOL}: not a patchbench firmware?")
-    return found[MARK_SYMBOL]
-
-
 def plugin_argument(elf: Path, out: Path, memory: Sequence[str] = (), build_dir: Path | None = None) -> str:
     """The ``-plugin`` argument of a run of ``elf`` writing its counts to ``out``; ``memory``: the cache
-    model's arguments (``harness.boards.timing_model.plugin_memory_arguments``). A firmware that pauses
-    its timer (one linked with pb_timer_pause and pb_timer_resume) is not counted while it is paused."""
-    paused = _addresses(elf, PAUSE_SYMBOLS)
-    pause = (
-        [f"pause={paused[PAUSE_SYMBOLS[0]]:#x}", f"resume={paused[PAUSE_SYMBOLS[1]]:#x}"]
-        if len(paused) == 2
+    model's arguments (``harness.boards.timing_model.plugin_memory_arguments``). The segment mark is the
+    firmware's timer read; a firmware that pauses its timer (one linked with pb_timer_pause and
+    pb_timer_resume) is not counted while it is paused."""
+    found = _addresses(elf, [MARK_SYMBOL, *PAUSE_SYMBOLS])
+    if MARK_SYMBOL not in found:
+        raise PluginError(f"{elf}: no symbol {MARK_SYMBOL}: not a patchbench firmware?")
+    pause, resume = PAUSE_SYMBOLS
+    paused = (
+        [f"pause={found[pause]:#x}", f"resume={found[resume]:#x}"]
+        if pause in found and resume in found
         else []
     )
     return ",".join(
-        [f"{plugin_path(build_dir)}", f"out={out}", f"mark={mark_address(elf):#x}", *pause, *memory]
+        [f"{plugin_path(build_dir)}", f"out={out}", f"mark={found[MARK_SYMBOL]:#x}", *paused, *memory]
     )
 
 
