@@ -1173,23 +1173,27 @@ typedef struct {
     uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
     /* the channel's rows (dw_plane3_asm): */
     const int8_t *src;    /* the input row that goes into rows[2] before the next output row */
-    int32_t src_rows;     /* the input rows from src on (after them, padding rows: the zero point) */
+    uintptr_t entry;      /* where a row's copy starts (PB_DW_PLANE3_CHOOSE, at the routine's first call; 0 before) */
     int32_t in_rs;        /* bytes from one input row to the next */
     int32_t pad_bytes;    /* 2 * pad_left: where the input's first column goes in a plane row */
-    int32_t count, step;  /* an input row's in_w values, in_c bytes apart */
+    int32_t passes, step; /* an input row's passes of eight values (after one to a word boundary), in_c bytes apart */
     int32_t step2, step3; /* 2 * step, 3 * step */
     int32_t out_rs;       /* bytes from one output row to the next */
-    int8_t *out_end;      /* out after the last output row (>= 1 row) */
+    int8_t *limit;        /* out from which the next output row's last window row is a padding row (or out's end) */
     uint32_t zero_points; /* the input zero point in both int16 lanes */
     int32_t words;        /* a plane row's words */
-    /* the call's channels (dw_plane3_start): */
+    /* the call's channels (PB_DW_PLANE3_START): */
     const int32_t *table;    /* the next channel's in depthwise_plane3_table's, or NULL: the job holds the channel */
     int32_t chan_left;       /* the channels to run, >= 1 */
     const int8_t *chan_in;   /* the next channel's input (its first row, padding rows not counted) */
     int8_t *chan_out;        /* its output */
-    int32_t out_span;        /* out_h * out_rs */
-    int32_t in_h, pad_top;   /* the input rows, the padding rows above them (< 3) */
+    int32_t real_span;       /* out_rs times the output rows whose window rows are the input's or at the top */
+    int32_t bottom_span;     /* out_rs times the other output rows (their last window rows padding, < 3) */
+    int32_t pad_top;         /* the padding rows above the input (< 3) */
     uintptr_t after;         /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
+    uintptr_t tail;          /* where a row's copy goes after its passes: its last values' count (< 8) from C,
+                                their path's address from dw_plane3_asm's first call */
+    uintptr_t ret;           /* where a copy or padding row returns (the row's blocks, or the channel's start) */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1365,14 +1369,16 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strb    r11, [r3, r10]\n"
 #define PB_DW_PLANE3_STORE_PACKED1 "strb    r4, [r3]\n"
 /* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
- * eight values a pass, then four, then one at a time, after one to a word boundary), or the zero point throughout
- * (a padding row, PB_DW_PLANE3_ZERO_ROW). In C, a call of dw_plane3_fill, its tests and dw_planes3's row loop took
- * about 60 instructions a row beside the copy, which a patch stage's tiles, with more and shorter rows, pay once
- * more per tile; here 15, the row's values read by one LDM (src, src_rows, in_rs, pad_bytes, count and one, two,
- * three steps) and the next row's two stored by one STRD, the plane row in r8 (from the rotation). r0 the input,
- * r1 the plane row, r5 the values left, r6 / r7 / r9 one, two, three steps; after the loop of eight, r5 + 8 values
- * are left (bits 0-2 of r5), copied as four, two and one of them by one TBB on their count (a tile's row, 13 to 40
- * values, leaves 3 to 7 where a layer's leaves 7 or 3): 2 or 3 instructions where three TST / BEQ pairs took 6. */
+ * eight values a pass, then four, two and one, after one to a word boundary where pad_left is odd), or the zero point
+ * throughout (a padding row, PB_DW_PLANE3_ZERO_ROW). The row's values are read by one LDM (src, the copy's entry,
+ * in_rs, pad_bytes, passes and one, two, three steps), the plane row in r8 (from the rotation); r0 the input, r1 the
+ * plane row, r5 the passes left, r6 / r7 / r9 one, two, three steps. Where a row's values start (one value to a word
+ * boundary or not, then the loop of eight or, under eight, the last values) and which of the last values' paths
+ * follows the loop are the same for every row and channel of a call: the routine chooses them at its first call
+ * (entry, and tail from the count C leaves in it), so a row's copy branches to them (BX, LDR PC) where a test of the
+ * plane column's alignment, the loop's count and a TBB on the values left took six instructions a row, and the test
+ * of the input rows left two more (the rows at the bottom that are padding start at the output `limit`, tested by
+ * PB_DW_PLANE3_NEXT). A copy ends by LDR PC from ret: the row's blocks, or the channel start's next row. */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r3", "r8", "r0", "r1", "r6", "r7", "r9")
 #define PB_DW_PLANE3_COPY_TWO                                                                                \
     "ldrsb   r4, [r0]\n"                                                                                     \
@@ -1380,33 +1386,28 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "pkhbt   r4, r4, r8, lsl #16\n"                                                                          \
     "str     r4, [r1], #4\n"                                                                                 \
     "add     r0, r0, r7\n"
-#define PB_DW_PLANE3_COPY(job)                                                                               \
-    "add     r1, " job ", #76\n"                                                                             \
-    "ldm     r1, {r0, r2, r3, r4, r5, r6, r7, r9}\n"                                                         \
-    "subs    r2, r2, #1\n"                                                                                   \
-    "blt     21f\n"                                                                                          \
-    "add     r3, r0, r3\n"                                                                                   \
-    "strd    r3, r2, [" job ", #76]\n"                                                                       \
-    "add     r1, r8, r4\n"                                                                                   \
-    "tst     r1, #2\n"                                                                                       \
-    "beq     4f\n"                                                                                           \
+#define PB_DW_PLANE3_COPY_ONE_FIRST                                                                          \
     "ldrsb   r4, [r0]\n"                                                                                     \
     "add     r0, r0, r6\n"                                                                                   \
-    "strh    r4, [r1], #2\n"                                                                                 \
-    "subs    r5, r5, #1\n"                                                                                   \
-    "4:\n"                                                                                                   \
-    "subs    r5, r5, #8\n"                                                                                   \
-    "blt     6f\n"                                                                                           \
+    "strh    r4, [r1], #2\n"
+#define PB_DW_PLANE3_COPY                                                                                    \
+    "0:\n"                                                                                                   \
+    "add     r1, lr, #76\n"                                                                                  \
+    "ldm     r1, {r0, r2, r3, r4, r5, r6, r7, r9}\n"                                                         \
+    "add     r3, r0, r3\n"                                                                                   \
+    "str     r3, [lr, #76]\n"                                                                                \
+    "add     r1, r8, r4\n"                                                                                   \
+    "bx      r2\n"                                                                                           \
+    "71:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
     "5:\n"                                                                                                   \
     PB_DW_PLANE3_COPY_FOUR PB_DW_PLANE3_COPY_FOUR                                                            \
-    "subs    r5, r5, #8\n"                                                                                   \
-    "bge     5b\n"                                                                                           \
-    "6:\n"                                                                                                   \
-    "and     r5, r5, #7\n"                                                                                   \
-    "tbb     [pc, r5]\n"                                                                                     \
-    "60:\n"                                                                                                  \
-    ".byte   (8f - 60b) / 2, (61f - 60b) / 2, (62f - 60b) / 2, (63f - 60b) / 2\n"                            \
-    ".byte   (64f - 60b) / 2, (65f - 60b) / 2, (66f - 60b) / 2, (67f - 60b) / 2\n"                           \
+    "subs    r5, r5, #1\n"                                                                                   \
+    "bne     5b\n"                                                                                           \
+    "ldr     pc, [lr, #156]\n"                                                                               \
+    "72:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
+    "ldr     pc, [lr, #156]\n"                                                                               \
     "67:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "63:\n"                                                                                                  \
@@ -1414,35 +1415,76 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "61:\n"                                                                                                  \
     "ldrsb   r4, [r0]\n"                                                                                     \
     "strh    r4, [r1]\n"                                                                                     \
-    "b       8f\n"                                                                                           \
+    "ldr     pc, [lr, #160]\n"                                                                               \
     "66:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "62:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_TWO                                                                                    \
-    "b       8f\n"                                                                                           \
+    "ldr     pc, [lr, #160]\n"                                                                               \
     "65:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "b       61b\n"                                                                                          \
     "64:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "8:\n"
-/* a padding row, into the plane row at r8 (out of the loop: at the routine's end): a word, then two a pass (a
- * plane row's words, 2 * ceil(out_w / 4) + 1, are odd) */
-#define PB_DW_PLANE3_ZERO_ROW(job)                                                                           \
+    "60:\n"                                                                                                  \
+    "ldr     pc, [lr, #160]\n"
+/* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
+ * tail becomes their path's address): r4 the tail's path, r0 the entry. */
+#define PB_DW_PLANE3_CHOOSE                                                                                  \
+    "ldr     r4, [lr, #48]\n"                                                                                \
+    "adr.w   r0, 20f\n"                                                                                      \
+    "cbz     r4, 41f\n"                                                                                      \
+    "cmp     r4, #2\n"                                                                                       \
+    "adr.w   r0, 53f\n"                                                                                      \
+    "bgt     41f\n"                                                                                          \
+    "adr.w   r0, 54f\n"                                                                                      \
+    "beq     41f\n"                                                                                          \
+    "adr.w   r0, 55f\n"                                                                                      \
+    "41:\n"                                                                                                  \
+    "orr     r0, r0, #1\n"                                                                                   \
+    "str     r0, [lr, #152]\n"                                                                               \
+    "ldr     r4, [lr, #156]\n"                                                                               \
+    "adr.w   r1, 70f\n"                                                                                      \
+    "ldr     r4, [r1, r4, lsl #2]\n"                                                                         \
+    "str     r4, [lr, #156]\n"                                                                               \
+    "ldrd    r2, r3, [lr, #88]\n"                                                                            \
+    "and     r2, r2, #2\n"                                                                                   \
+    "mov     r0, r4\n"                                                                                       \
+    "cbz     r3, 42f\n"                                                                                      \
+    "adr.w   r0, 5f\n"                                                                                       \
+    "cbz     r2, 43f\n"                                                                                      \
+    "adr.w   r0, 71f\n"                                                                                      \
+    "b       43f\n"                                                                                          \
+    "42:\n"                                                                                                  \
+    "cbz     r2, 44f\n"                                                                                      \
+    "adr.w   r0, 72f\n"                                                                                      \
+    "43:\n"                                                                                                  \
+    "orr     r0, r0, #1\n"                                                                                   \
+    "44:\n"                                                                                                  \
+    "str     r0, [lr, #80]\n"
+/* the last values' paths by their count (0 to 7), as LDR PC loads them (Thumb) */
+#define PB_DW_PLANE3_TAILS                                                                                   \
+    ".p2align 2\n"                                                                                           \
+    "70:\n"                                                                                                  \
+    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"
+/* a padding row, into the plane row at r8: a word, then two a pass (a plane row's words, 2 * ceil(out_w / 4) + 1,
+ * are odd); then on as a copy */
+#define PB_DW_PLANE3_ZERO_ROW                                                                                \
     "21:\n"                                                                                                  \
     "mov     r1, r8\n"                                                                                       \
-    "ldrd    r4, r2, [" job ", #116]\n"                                                                        \
+    "ldrd    r4, r2, [lr, #116]\n"                                                                           \
     "lsrs    r2, r2, #1\n"                                                                                   \
     "str     r4, [r1], #4\n"                                                                                 \
     "22:\n"                                                                                                  \
     "strd    r4, r4, [r1], #8\n"                                                                             \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
-    "b       8b\n"
+    "ldr     pc, [lr, #160]\n"
 /* After each output row: the ring's rows rotate (the oldest takes the next input row, left in r8 for the copy),
- * the output moves a row; the next row, or the channel's end (the output at out_end). r12 is left at the job's
- * rows (as before a channel's first row), which the copy does not use: the row's LDM of its rows, output and
- * blocks from it without an ADD. */
+ * the output moves a row; the next row's copy while the output is under `limit` (the next input row is the input's),
+ * else the channel's bottom (24: a padding row, or the channel's end). r12 is left at the job's rows (as before a
+ * channel's first row), which the copy does not use: the row's LDM of its rows, output and blocks from it without an
+ * ADD; r5 the limit. */
 #define PB_DW_PLANE3_NEXT                                                                                    \
     "add     r12, lr, #28\n"                                                                                 \
     "ldm     r12, {r8, r9, r10, r11}\n"                                                                      \
@@ -1451,83 +1493,69 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    r9, r10, [lr, #28]\n"                                                                           \
     "strd    r8, r11, [lr, #36]\n"                                                                           \
     "cmp     r11, r5\n"                                                                                      \
-    "bne     0b\n"
-/* A channel's start, one routine for the three below (called by BL with the job in r12, which it keeps; it
- * returns r0 = 0 where the channel is not prepared, else 1): the channel's requantization and weights from the
- * table (where the job has one: ten words a channel, depthwise_plane3_table), its input and output, and its
- * first two window rows (the zero point for padding rows at the top). In C (dw_planes3's channel loop, two calls
- * of dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's
- * tiles pay once per tile. The two rows go into rows[0] and rows[1] as they are (the job's word 7 and 8: no
- * rotation), and r8 is rows[2] on return. r10 the padding rows left (pad_top, read with the channel's input and
- * output by one LDM), r11 the row's word in the job. */
-__attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
-    __asm__ volatile("ldr     r0, [r12, #124]\n"
-                     "cbz     r0, 31f\n"
-                     "ldr     r1, [r0, #8]\n"
-                     "cbnz    r1, 30f\n"
-                     "movs    r0, #0\n"
-                     "bx      lr\n"
-                     "30:\n"
-                     "ldm     r0!, {r2, r3, r4, r5}\n"
-                     "stm     r12, {r2, r3, r4, r5}\n"
-                     "ldm     r0!, {r2, r3, r4, r5, r6, r7}\n"
-                     "add     r1, r12, #52\n"
-                     "stm     r1, {r2, r3, r4, r5, r6, r7}\n"
-                     "str     r0, [r12, #124]\n"
-                     "31:\n"
-                     "add     r0, r12, #132\n"
-                     "ldm     r0, {r0, r1, r2, r3, r10}\n"
-                     "str     r1, [r12, #40]\n"
-                     "add     r2, r1, r2\n"
-                     "str     r2, [r12, #112]\n"
-                     "strd    r0, r3, [r12, #76]\n"
-                     "add     r0, r0, #1\n"
-                     "add     r1, r1, #1\n"
-                     "strd    r0, r1, [r12, #132]\n"
-                     "mov     r11, #7\n"
-                     "32:\n"
-                     "ldr     r8, [r12, r11, lsl #2]\n"
-                     "subs    r10, r10, #1\n"
-                     "bge     21f\n"
-                     PB_DW_PLANE3_COPY("r12")
-                     "add     r11, r11, #1\n"
-                     "cmp     r11, #9\n"
-                     "bne     32b\n"
-                     "ldr     r8, [r12, #36]\n"
-                     "movs    r0, #1\n"
-                     "bx      lr\n"
-                     PB_DW_PLANE3_ZERO_ROW("r12"));
-}
-/* The job's channels from chan_in / chan_out on, chan_left of them (each started by dw_plane3_start), up to the first
- * that is not prepared (chan_left then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4
- * outputs or to the next row (the address chosen once a call, by out_w % 4), where a test and up to three branches
- * took four or five instructions a row; the last outputs' three paths each end in their own rotation to the next
- * row (PB_DW_PLANE3_NEXT), not a branch to the one after the blocks (a tile's rows rarely end on a block of four). */
+    "blo     0b\n"
+/* A channel's start (the job in lr): its requantization and weights from the table (where the job has one: ten words
+ * a channel, depthwise_plane3_table; a channel not prepared returns), its input, output and limit, and its first two
+ * window rows into rows[0] and rows[1] as they are (the job's word 7 and 8: no rotation), each the zero point (the
+ * pad_top padding rows, counted in r10) or a copy returning to 33 (r11 the row's word in the job); then rows[2]'s copy
+ * (r8) before the first output row, returning to the row's blocks. In C (dw_planes3's channel loop, two calls of
+ * dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's tiles pay
+ * once per tile. */
+#define PB_DW_PLANE3_START                                                                                   \
+    "ldr     r0, [lr, #124]\n"                                                                               \
+    "cbz     r0, 31f\n"                                                                                      \
+    "ldr     r1, [r0, #8]\n"                                                                                 \
+    "cbnz    r1, 30f\n"                                                                                      \
+    "pop     {r4-r11, pc}\n"                                                                                 \
+    "30:\n"                                                                                                  \
+    "ldm     r0!, {r2, r3, r4, r5}\n"                                                                        \
+    "stm     lr, {r2, r3, r4, r5}\n"                                                                         \
+    "ldm     r0!, {r2, r3, r4, r5, r6, r7}\n"                                                                \
+    "add     r1, lr, #52\n"                                                                                  \
+    "stm     r1, {r2, r3, r4, r5, r6, r7}\n"                                                                 \
+    "str     r0, [lr, #124]\n"                                                                               \
+    "31:\n"                                                                                                  \
+    "add     r0, lr, #132\n"                                                                                 \
+    "ldm     r0, {r0, r1, r2, r3, r10}\n"                                                                    \
+    "str     r1, [lr, #40]\n"                                                                                \
+    "add     r2, r1, r2\n"                                                                                   \
+    "str     r2, [lr, #112]\n"                                                                               \
+    "str     r0, [lr, #76]\n"                                                                                \
+    "add     r0, r0, #1\n"                                                                                   \
+    "add     r1, r1, #1\n"                                                                                   \
+    "strd    r0, r1, [lr, #132]\n"                                                                           \
+    "add     r12, lr, #28\n"                                                                                 \
+    "adr.w   r0, 33f + 1\n"                                                                                  \
+    "str     r0, [lr, #160]\n"                                                                               \
+    "mov     r11, #7\n"                                                                                      \
+    "33:\n"                                                                                                  \
+    "cmp     r11, #9\n"                                                                                      \
+    "beq     34f\n"                                                                                          \
+    "ldr     r8, [lr, r11, lsl #2]\n"                                                                        \
+    "add     r11, r11, #1\n"                                                                                 \
+    "subs    r10, r10, #1\n"                                                                                 \
+    "bge     21f\n"                                                                                          \
+    "b       0f\n"                                                                                           \
+    "34:\n"                                                                                                  \
+    "adr.w   r0, 8f + 1\n"                                                                                   \
+    "str     r0, [lr, #160]\n"                                                                               \
+    "ldr     r8, [lr, #36]\n"
+/* The job's channels from chan_in / chan_out on, chan_left of them, up to the first that is not prepared (chan_left
+ * then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
+ * address chosen by out_w % 4 at the first call), where a test and up to three branches took four or five
+ * instructions a row; the last outputs' three paths each end in their own rotation to the next row
+ * (PB_DW_PLANE3_NEXT), not a branch to the one after the blocks (a tile's rows rarely end on a block of four). */
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "mov     lr, r0\n"                                                                  \
-                         "ldr     r4, [lr, #48]\n"                                                           \
-                         "adr.w   r0, 20f\n"                                                                 \
-                         "cbz     r4, 41f\n"                                                                 \
-                         "cmp     r4, #2\n"                                                                  \
-                         "adr.w   r0, 53f\n"                                                                  \
-                         "bgt     41f\n"                                                                     \
-                         "adr.w   r0, 54f\n"                                                                  \
-                         "beq     41f\n"                                                                     \
-                         "adr.w   r0, 55f\n"                                                                  \
-                         "41:\n"                                                                             \
-                         "orr     r0, r0, #1\n"                                                              \
-                         "str     r0, [lr, #152]\n"                                                          \
+                         "ldr     r0, [lr, #80]\n"                                                           \
+                         "cbnz    r0, 40f\n"                                                                 \
+                         PB_DW_PLANE3_CHOOSE                                                                 \
                          "40:\n"                                                                             \
-                         "mov     r12, lr\n"                                                                 \
-                         "bl      dw_plane3_start\n"                                                         \
-                         "mov     lr, r12\n"                                                                 \
-                         "add     r12, r12, #28\n"                                                           \
-                         "cbnz    r0, 0f\n"                                                                  \
-                         "pop     {r4-r11, pc}\n"                                                            \
-                         "0:\n"                                                                              \
-                         PB_DW_PLANE3_COPY("lr")                                                             \
+                         PB_DW_PLANE3_START                                                                  \
+                         PB_DW_PLANE3_COPY                                                                   \
+                         "8:\n"                                                                              \
                          "ldm     r12, {r0, r1, r2, r3, r12}\n"                                              \
                          "1:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
@@ -1537,7 +1565,11 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          "ldr     pc, [lr, #152]\n"                                                          \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
-                         "23:\n"                                                                             \
+                         "24:\n"                                                                             \
+                         "ldr     r4, [lr, #144]\n"                                                          \
+                         "add     r4, r4, r5\n"                                                              \
+                         "cmp     r11, r4\n"                                                                 \
+                         "bne     21f\n"                                                                     \
                          "ldr     r0, [lr, #128]\n"                                                          \
                          "subs    r0, r0, #1\n"                                                              \
                          "str     r0, [lr, #128]\n"                                                          \
@@ -1547,18 +1579,19 @@ __attribute__((naked, noinline, used)) static void dw_plane3_start(void) {
                          PB_DW_PLANE3_BLOCK1                                                                 \
                          outputs1                                                                            \
                          PB_DW_PLANE3_NEXT                                                                   \
-                         "b       23b\n"                                                                     \
+                         "b       24b\n"                                                                     \
                          "54:\n"                                                                             \
                          PB_DW_PLANE3_HALF_BLOCK                                                             \
                          outputs2                                                                            \
                          PB_DW_PLANE3_NEXT                                                                   \
-                         "b       23b\n"                                                                     \
+                         "b       24b\n"                                                                     \
                          "53:\n"                                                                             \
                          PB_DW_PLANE3_BLOCK3                                                                 \
                          outputs3                                                                            \
                          PB_DW_PLANE3_NEXT                                                                   \
-                         "b       23b\n"                                                                     \
-                         PB_DW_PLANE3_ZERO_ROW("lr"));                                                       \
+                         "b       24b\n"                                                                     \
+                         PB_DW_PLANE3_ZERO_ROW                                                               \
+                         PB_DW_PLANE3_TAILS);                                                                \
     }
 /* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
 #define PB_DW_PLANE3_CLAMPED(n, clamp) PB_DW_PLANE3_PACK##n clamp PB_DW_PLANE3_STORE_PACKED##n
@@ -1574,6 +1607,10 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_ASM
 #undef PB_DW_PLANE3_CLAMPED
 #undef PB_DW_PLANE3_COPY
+#undef PB_DW_PLANE3_COPY_ONE_FIRST
+#undef PB_DW_PLANE3_CHOOSE
+#undef PB_DW_PLANE3_TAILS
+#undef PB_DW_PLANE3_START
 #undef PB_DW_PLANE3_NEXT
 #undef PB_DW_PLANE3_ZERO_ROW
 #undef PB_DW_PLANE3_COPY_FOUR
@@ -1605,16 +1642,17 @@ _Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, ac
                    offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
                    offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, left) == 48 &&
                    offsetof(dw_plane3_job, weights) == 52 && offsetof(dw_plane3_job, src) == 76 &&
-                   offsetof(dw_plane3_job, src_rows) == 80 && offsetof(dw_plane3_job, in_rs) == 84 &&
-                   offsetof(dw_plane3_job, pad_bytes) == 88 && offsetof(dw_plane3_job, count) == 92 &&
+                   offsetof(dw_plane3_job, entry) == 80 && offsetof(dw_plane3_job, in_rs) == 84 &&
+                   offsetof(dw_plane3_job, pad_bytes) == 88 && offsetof(dw_plane3_job, passes) == 92 &&
                    offsetof(dw_plane3_job, step) == 96 && offsetof(dw_plane3_job, step2) == 100 &&
                    offsetof(dw_plane3_job, step3) == 104 && offsetof(dw_plane3_job, out_rs) == 108 &&
-                   offsetof(dw_plane3_job, out_end) == 112 && offsetof(dw_plane3_job, zero_points) == 116 &&
+                   offsetof(dw_plane3_job, limit) == 112 && offsetof(dw_plane3_job, zero_points) == 116 &&
                    offsetof(dw_plane3_job, words) == 120 && offsetof(dw_plane3_job, table) == 124 &&
                    offsetof(dw_plane3_job, chan_left) == 128 && offsetof(dw_plane3_job, chan_in) == 132 &&
-                   offsetof(dw_plane3_job, chan_out) == 136 && offsetof(dw_plane3_job, out_span) == 140 &&
-                   offsetof(dw_plane3_job, in_h) == 144 && offsetof(dw_plane3_job, pad_top) == 148 &&
-                   offsetof(dw_plane3_job, after) == 152,
+                   offsetof(dw_plane3_job, chan_out) == 136 && offsetof(dw_plane3_job, real_span) == 140 &&
+                   offsetof(dw_plane3_job, bottom_span) == 144 && offsetof(dw_plane3_job, pad_top) == 148 &&
+                   offsetof(dw_plane3_job, after) == 152 && offsetof(dw_plane3_job, tail) == 156 &&
+                   offsetof(dw_plane3_job, ret) == 160,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
@@ -1805,6 +1843,8 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
     const dw_plane3_input g = {r->in_h, r->in_w, pb_in_row_stride(r), channels, r->pad_left, dw_plane3_columns(r),
                                (uint16_t)(int8_t)rq->input_zero_point * 0x10001u};
     const int32_t input_offset = -rq->input_zero_point;
+    /* the output rows whose last window row, input row oy + 2 - pad_top, is the input's (at least the first) */
+    const int32_t real_rows = out_h < g.in_h + pad_top - 2 ? out_h : g.in_h + pad_top - 2;
     int16_t *ring = (int16_t *)(void *)align4(scratch);
     for (int32_t j = 0; j < 3 * g.columns / 2; ++j) {
         ((uint32_t *)(void *)ring)[j] = g.zero_points;
@@ -1817,16 +1857,17 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
                          .left = r->out_w % 4,
                          .in_rs = g.in_rs,
                          .pad_bytes = 2 * g.pad_left,
-                         .count = g.in_w,
+                         .passes = (g.in_w - g.pad_left % 2) / 8,
                          .step = channels,
                          .step2 = 2 * channels,
                          .step3 = 3 * channels,
                          .out_rs = out_rs,
                          .zero_points = g.zero_points,
                          .words = g.columns / 2,
-                         .out_span = out_h * out_rs,
-                         .in_h = g.in_h,
-                         .pad_top = pad_top};
+                         .real_span = real_rows * out_rs,
+                         .bottom_span = (out_h - real_rows) * out_rs,
+                         .pad_top = pad_top,
+                         .tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8};
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
     /* a patch-stage op's channels prepared once, at code generation (harness.codegen.kernels.
