@@ -88,6 +88,7 @@ static PB_ALWAYS_INLINE int32_t block_ncols(int32_t left) {
                                          : 1;
 }
 
+
 /* Words of PB_BLOCK_COLS columns of k values: whole groups, the tail padded to one. */
 static inline int32_t block_cols_words(int32_t k) { return (PB_BLOCK_COLS / 2) * ((k + 3) & ~3); }
 
@@ -1163,6 +1164,16 @@ static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int3
  * pixel loop; ncols and doubled constants where it is inlined (tail_columns). */
 static PB_ALWAYS_INLINE void tail_columns_of(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
                                              uint32_t *cols, int32_t ncols, int32_t doubled) {
+    if (k == 8 || k == 16) {
+        for (int32_t j = 0; j < ncols; ++j, src += px_step) {
+            if (k == 8) {
+                expand_column(src, 8, input_offset, cols, j, ncols, doubled);
+            } else {
+                expand_column(src, 16, input_offset, cols, j, ncols, doubled);
+            }
+        }
+        return;
+    }
     for (int32_t j = 0; j < ncols; ++j, src += px_step) {
         expand_column(src, k, input_offset, cols, j, ncols, doubled);
     }
@@ -1201,6 +1212,16 @@ static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q
 }
 
 #if PB_DSP_NATIVE
+/* Where the blocks of six of a dense 1x1 conv call of `pixels` pixels end (dense_blocks): before its last 7, 8 or
+ * 11 pixels where pixels % 6 is 1, 2 or 5, which dense_tail_blocks takes as 4 + 3, 4 + 4 and 4 + 4 + 3 (not 6 + 1,
+ * 6 + 2 and 6 + 4 + 1: a last pixel alone costs about two blocks of four, in the general loop), else before the
+ * last pixels % 6. Computed once, not tested per block. */
+static PB_ALWAYS_INLINE int32_t six_blocks_end(int32_t pixels) {
+    const int32_t rest = pixels % PB_BLOCK_COLS;
+    const int32_t split = (rest == 1 || rest == 2 || rest == 5) && pixels > PB_BLOCK_COLS;
+    return pixels - (split ? rest + PB_BLOCK_COLS : rest);
+}
+
 /* The job of matmul_6cols_asm, matmul_4cols_asm and matmul_3cols_asm for the blocks of a dense 1x1 conv call
  * (dense_blocks, dense_tail_blocks): outputs out_c apart, every channel in the assembly (no k % 4 tail). */
 static PB_ALWAYS_INLINE matmul_cols_job dense_job(const int8_t *filter, const int32_t *bias, const pb_requant *q,
@@ -1222,7 +1243,7 @@ static PB_ALWAYS_INLINE matmul_cols_job dense_job(const int8_t *filter, const in
     return job;
 }
 
-/* The blocks of six pixels of a dense 1x1 conv call from p on (while block_ncols takes six) where every block
+/* The blocks of six pixels of a dense 1x1 conv call (to six_blocks_end) where every block
  * takes matmul_6cols_asm (the conditions of matmul_cols, no k % 4 tail): the job made once, each block its
  * columns and one call. Apart from pb_conv1x1_s8_dsp so that its frame does not grow; returns the first pixel
  * left. */
@@ -1231,8 +1252,9 @@ static PB_NOINLINE int32_t dense_blocks(const int8_t *input, const int8_t *filte
                                         int32_t form, int32_t k, int32_t out_c, int32_t pixels, uint32_t *cols) {
     matmul_cols_job job = dense_job(filter, bias, q, requants, form, k, out_c, cols);
     const int32_t input_offset = -q->input_zero_point;
+    const int32_t end = six_blocks_end(pixels);
     int32_t p = 0;
-    for (; block_ncols(pixels - p) == PB_BLOCK_COLS; p += PB_BLOCK_COLS) {
+    for (; p < end; p += PB_BLOCK_COLS) {
         strided_columns(input + p * k, k, k, input_offset, cols, form == PB_REQ_DOUBLED);
         job.out = output + p * out_c;
         matmul_6cols_asm(&job);
@@ -1241,7 +1263,7 @@ static PB_NOINLINE int32_t dense_blocks(const int8_t *input, const int8_t *filte
 }
 
 /* The blocks of four or three that end a dense 1x1 conv call after dense_blocks (the `left` pixels from input
- * and output on: 3, 4, 5, 7 = 4 + 3 or 8 = 4 + 4; a patch's tiles, 49, 56, 81 pixels, rarely are whole
+ * and output on: 3, 4, 5, 7 = 4 + 3, 8 = 4 + 4 or 11 = 4 + 4 + 3; a patch's tiles, 49, 56, 81 pixels, rarely are whole
  * blocks of six) under dense_blocks' conditions, by one job, its prepared part cleared for the other kernel,
  * instead of pb_conv1x1_s8_dsp's general loop (the pixel's row and column by a division, the output
  * pointers, matmul_cols' tests and job a block, paid once more per tile); returns the pixels done (all but
@@ -1254,7 +1276,7 @@ static PB_NOINLINE int32_t dense_tail_blocks(const int8_t *input, const int8_t *
     const int32_t input_offset = -q->input_zero_point;
     int32_t p = 0;
     while (left - p >= 3) {
-        const int32_t ncols = block_ncols(left - p); /* 4 or 3 */
+        const int32_t ncols = left - p >= 4 ? 4 : 3;
         tail_columns(input + p * k, k, k, input_offset, cols, ncols, form == PB_REQ_DOUBLED);
         job.out = output + p * out_c;
         job.requant_entry = 0;
