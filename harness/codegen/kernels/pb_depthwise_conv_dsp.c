@@ -1162,22 +1162,23 @@ PB_DW_PLANE_ROW_INSTANCE(7, 1)
  * 8 multiply-accumulates and 2 loads for 12 MACs a window row, where the group kernel takes 24
  * instructions (the pairing of the 5x5 / 7x7 blocks would take 6 unaligned loads and 8 SMLADs). */
 typedef struct {
-    int32_t multiplier, add2, shift; /* the channel's pb_channel_requant_x2 (one LDM at offset 0) */
-    int32_t bias;                    /* doubled, the input offset folded in */
-    uint32_t act_min4, act_max4;     /* act_min / act_max in each byte */
-    int32_t channels;                /* bytes from one output to the next */
-    const int16_t *rows[3];          /* the window rows' planes at the first block's column */
+    /* before the routines' base (lr = &multiplier): a row's, read by one LDMDB */
+    int32_t blocks;         /* the row's whole blocks of four outputs, >= 1 */
+    const int16_t *rows[3]; /* the window rows' planes at the first block's column */
     int8_t *out;
-    int32_t blocks;      /* the row's whole blocks of four outputs, >= 1 */
-    int32_t left;        /* its last out_w % 4 outputs (a block of which the rest is dropped) */
-    uint32_t weights[6]; /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
-    /* the channel's rows (dw_plane3_asm): */
+    int32_t multiplier, add2, shift; /* the channel's pb_channel_requant_x2 (one LDM at the base) */
+    /* a row's copy, read with the three above by one LDM (dw_plane3_asm): */
     const int8_t *src;    /* the input row that goes into rows[2] before the next output row */
     uintptr_t entry;      /* where a row's copy starts (PB_DW_PLANE3_CHOOSE, at the routine's first call; 0 before) */
     int32_t in_rs;        /* bytes from one input row to the next */
     int32_t pad_bytes;    /* 2 * pad_left: where the input's first column goes in a plane row */
     int32_t passes, step; /* an input row's passes of eight values (after one to a word boundary), in_c bytes apart */
     int32_t step2, step3; /* 2 * step, 3 * step */
+    int32_t bias;         /* doubled, the input offset folded in */
+    uint32_t weights[6];  /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
+    uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
+    int32_t channels;            /* bytes from one output to the next */
+    int32_t left;         /* the row's last out_w % 4 outputs (a block of which the rest is dropped) */
     int32_t out_rs;       /* bytes from one output row to the next */
     int8_t *limit;        /* out from which the next output row's last window row is a padding row (or out's end) */
     uint32_t zero_points; /* the input zero point in both int16 lanes */
@@ -1227,8 +1228,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    " a ", " b ", [" dst "], #8\n"
 
 #if PB_DSP_NATIVE
-/* A channel's output rows in one assembly routine, each row's blocks in one loop: r0-r2 the window rows, r3 the
- * output, r12 the blocks left, lr the job, r4-r7 the sums (the first window row's multiply-accumulates start
+/* A channel's output rows in one assembly routine, each row's blocks in one loop: r1-r3 the window rows, r12 the
+ * output, r0 the blocks left, lr the job's base (at its multiplier: the row's values before it, read by LDMDB, the
+ * requantization values and a row's copy from it by LDM; offsets from it in the assembly), r4-r7 the sums (the first window row's multiply-accumulates start
  * from the bias in r7, the last sum that row writes), r8-r11 the input and weight words and then the
  * requantization values (pb_requant_x2 + SSAT, requant4_doubled's instructions). 60 instructions a block of 36
  * MACs with the full int8 range; the clamping instances pack the four outputs and clamp them by SSUB8/SEL as
@@ -1255,10 +1257,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ssat    " a ", #8, " a "\n"
 /* one block's four requantized outputs in r4-r7 */
 #define PB_DW_PLANE3_BLOCK                                                                                   \
-    "ldr     r7, [lr, #12]\n"                                                                                \
-    PB_DW_PLANE3_ROW("r0", "52", "r7", "r7", "r7", "r7")                                                     \
-    PB_DW_PLANE3_ROW("r1", "60", "r4", "r5", "r6", "r7")                                                     \
-    PB_DW_PLANE3_ROW("r2", "68", "r4", "r5", "r6", "r7")                                                     \
+    "ldr     r7, [lr, #44]\n"                                                                                \
+    PB_DW_PLANE3_ROW("r1", "48", "r7", "r7", "r7", "r7")                                                     \
+    PB_DW_PLANE3_ROW("r2", "56", "r4", "r5", "r6", "r7")                                                     \
+    PB_DW_PLANE3_ROW("r3", "64", "r4", "r5", "r6", "r7")                                                     \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")
 /* A row's last out_w % 4 outputs: the first three, two or one of a block (outputs 3, 2 and 1's multiply-accumulates
@@ -1276,10 +1278,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "smlad   r6, r9, r10, " s2 "\n"                                                                          \
     "smlabt  r6, r8, r11, r6\n"
 #define PB_DW_PLANE3_BLOCK3                                                                                  \
-    "ldr     r6, [lr, #12]\n"                                                                                \
-    PB_DW_PLANE3_ROW3("r0", "52", "r6", "r6", "r6")                                                          \
-    PB_DW_PLANE3_ROW3("r1", "60", "r4", "r5", "r6")                                                          \
-    PB_DW_PLANE3_ROW3("r2", "68", "r4", "r5", "r6")                                                          \
+    "ldr     r6, [lr, #44]\n"                                                                                \
+    PB_DW_PLANE3_ROW3("r1", "48", "r6", "r6", "r6")                                                          \
+    PB_DW_PLANE3_ROW3("r2", "56", "r4", "r5", "r6")                                                          \
+    PB_DW_PLANE3_ROW3("r3", "64", "r4", "r5", "r6")                                                          \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6")
 #define PB_DW_PLANE3_HALF_ROW(row, offset, s0, s1)                                                           \
@@ -1290,10 +1292,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "smlabt  r4, r9, r11, r4\n"                                                                              \
     "smlad   r5, r9, r11, r5\n"
 #define PB_DW_PLANE3_HALF_BLOCK                                                                              \
-    "ldr     r5, [lr, #12]\n"                                                                                \
-    PB_DW_PLANE3_HALF_ROW("r0", "52", "r5", "r5")                                                            \
-    PB_DW_PLANE3_HALF_ROW("r1", "60", "r4", "r5")                                                            \
-    PB_DW_PLANE3_HALF_ROW("r2", "68", "r4", "r5")                                                            \
+    "ldr     r5, [lr, #44]\n"                                                                                \
+    PB_DW_PLANE3_HALF_ROW("r1", "48", "r5", "r5")                                                            \
+    PB_DW_PLANE3_HALF_ROW("r2", "56", "r4", "r5")                                                            \
+    PB_DW_PLANE3_HALF_ROW("r3", "64", "r4", "r5")                                                            \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5")
 #define PB_DW_PLANE3_ROW1(row, offset, s0)                                                                   \
@@ -1302,136 +1304,136 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "smlad   r4, r8, r10, " s0 "\n"                                                                          \
     "smlabt  r4, r9, r11, r4\n"
 #define PB_DW_PLANE3_BLOCK1                                                                                  \
-    "ldr     r4, [lr, #12]\n"                                                                                \
-    PB_DW_PLANE3_ROW1("r0", "52", "r4")                                                                      \
-    PB_DW_PLANE3_ROW1("r1", "60", "r4")                                                                      \
-    PB_DW_PLANE3_ROW1("r2", "68", "r4")                                                                      \
+    "ldr     r4, [lr, #44]\n"                                                                                \
+    PB_DW_PLANE3_ROW1("r1", "48", "r4")                                                                      \
+    PB_DW_PLANE3_ROW1("r2", "56", "r4")                                                                      \
+    PB_DW_PLANE3_ROW1("r3", "64", "r4")                                                                      \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4")
 #define PB_DW_PLANE3_STORE_EACH                                                                              \
-    "ldr     r10, [lr, #24]\n"                                                                               \
-    "strb    r4, [r3]\n"                                                                                     \
-    "strb    r5, [r3, r10]\n"                                                                                \
-    "strb    r6, [r3, r10, lsl #1]\n"                                                                        \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "strb    r7, [r3, r10]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"
+    "ldr     r10, [lr, #80]\n"                                                                               \
+    "strb    r4, [r12]\n"                                                                                    \
+    "strb    r5, [r12, r10]\n"                                                                               \
+    "strb    r6, [r12, r10, lsl #1]\n"                                                                       \
+    "add     r12, r12, r10, lsl #1\n"                                                                        \
+    "strb    r7, [r12, r10]\n"                                                                               \
+    "add     r12, r12, r10, lsl #1\n"
 /* the first three, two or one of r4-r6 */
 #define PB_DW_PLANE3_STORE_EACH3                                                                             \
-    "ldr     r10, [lr, #24]\n"                                                                               \
-    "strb    r4, [r3]\n"                                                                                     \
-    "strb    r5, [r3, r10]\n"                                                                                \
-    "strb    r6, [r3, r10, lsl #1]\n"
+    "ldr     r10, [lr, #80]\n"                                                                               \
+    "strb    r4, [r12]\n"                                                                                    \
+    "strb    r5, [r12, r10]\n"                                                                               \
+    "strb    r6, [r12, r10, lsl #1]\n"
 #define PB_DW_PLANE3_STORE_EACH2                                                                             \
-    "ldr     r10, [lr, #24]\n"                                                                               \
-    "strb    r4, [r3]\n"                                                                                     \
-    "strb    r5, [r3, r10]\n"
-#define PB_DW_PLANE3_STORE_EACH1 "strb    r4, [r3]\n"
+    "ldr     r10, [lr, #80]\n"                                                                               \
+    "strb    r4, [r12]\n"                                                                                    \
+    "strb    r5, [r12, r10]\n"
+#define PB_DW_PLANE3_STORE_EACH1 "strb    r4, [r12]\n"
 #define PB_DW_PLANE3_PACK                                                                                    \
     "bfi     r4, r5, #8, #8\n"                                                                               \
     "bfi     r4, r6, #16, #8\n"                                                                              \
     "bfi     r4, r7, #24, #8\n"                                                                              \
-    "ldrd    r8, r9, [lr, #16]\n"
+    "ldrd    r8, r9, [lr, #72]\n"
 #define PB_DW_PLANE3_MIN "ssub8   r10, r4, r8\n" "sel     r4, r4, r8\n"
 #define PB_DW_PLANE3_MAX "ssub8   r10, r4, r9\n" "sel     r4, r9, r4\n"
 #define PB_DW_PLANE3_STORE_PACKED                                                                            \
-    "ldr     r10, [lr, #24]\n"                                                                               \
-    "strb    r4, [r3]\n"                                                                                     \
+    "ldr     r10, [lr, #80]\n"                                                                               \
+    "strb    r4, [r12]\n"                                                                                    \
     "lsr     r11, r4, #8\n"                                                                                  \
-    "strb    r11, [r3, r10]\n"                                                                               \
+    "strb    r11, [r12, r10]\n"                                                                              \
     "lsr     r11, r4, #16\n"                                                                                 \
-    "strb    r11, [r3, r10, lsl #1]\n"                                                                       \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "strb    r11, [r12, r10, lsl #1]\n"                                                                      \
+    "add     r12, r12, r10, lsl #1\n"                                                                        \
     "lsr     r11, r4, #24\n"                                                                                 \
-    "strb    r11, [r3, r10]\n"                                                                               \
-    "add     r3, r3, r10, lsl #1\n"
+    "strb    r11, [r12, r10]\n"                                                                              \
+    "add     r12, r12, r10, lsl #1\n"
 /* the first three, two or one bytes of r4 (PACK3 and PACK2 put the outputs computed into r4; its other bytes are
  * clamped and not stored) */
 #define PB_DW_PLANE3_PACK3                                                                                   \
     "bfi     r4, r5, #8, #8\n"                                                                               \
     "bfi     r4, r6, #16, #8\n"                                                                              \
-    "ldrd    r8, r9, [lr, #16]\n"
+    "ldrd    r8, r9, [lr, #72]\n"
 #define PB_DW_PLANE3_PACK2                                                                                   \
     "bfi     r4, r5, #8, #8\n"                                                                               \
-    "ldrd    r8, r9, [lr, #16]\n"
-#define PB_DW_PLANE3_PACK1 "ldrd    r8, r9, [lr, #16]\n"
+    "ldrd    r8, r9, [lr, #72]\n"
+#define PB_DW_PLANE3_PACK1 "ldrd    r8, r9, [lr, #72]\n"
 #define PB_DW_PLANE3_STORE_PACKED3                                                                           \
-    "ldr     r10, [lr, #24]\n"                                                                               \
-    "strb    r4, [r3]\n"                                                                                     \
+    "ldr     r10, [lr, #80]\n"                                                                               \
+    "strb    r4, [r12]\n"                                                                                    \
     "lsr     r11, r4, #8\n"                                                                                  \
-    "strb    r11, [r3, r10]\n"                                                                               \
+    "strb    r11, [r12, r10]\n"                                                                              \
     "lsr     r11, r4, #16\n"                                                                                 \
-    "strb    r11, [r3, r10, lsl #1]\n"
+    "strb    r11, [r12, r10, lsl #1]\n"
 #define PB_DW_PLANE3_STORE_PACKED2                                                                           \
-    "ldr     r10, [lr, #24]\n"                                                                               \
-    "strb    r4, [r3]\n"                                                                                     \
+    "ldr     r10, [lr, #80]\n"                                                                               \
+    "strb    r4, [r12]\n"                                                                                    \
     "lsr     r11, r4, #8\n"                                                                                  \
-    "strb    r11, [r3, r10]\n"
-#define PB_DW_PLANE3_STORE_PACKED1 "strb    r4, [r3]\n"
+    "strb    r11, [r12, r10]\n"
+#define PB_DW_PLANE3_STORE_PACKED1 "strb    r4, [r12]\n"
 /* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
  * eight values a pass, then four, two and one, after one to a word boundary where pad_left is odd), or the zero point
- * throughout (a padding row, PB_DW_PLANE3_ZERO_ROW). The row's values are read by one LDM (src, the copy's entry,
- * in_rs, pad_bytes, passes and one, two, three steps), the plane row in r8 (from the rotation); r0 the input, r1 the
- * plane row, r5 the passes left, r6 / r7 / r9 one, two, three steps. Where a row's values start (one value to a word
+ * throughout (a padding row, PB_DW_PLANE3_ZERO_ROW). The row's values are read by one LDM from the base (the three
+ * requantization values into r0-r2, unused, then src, the copy's entry, in_rs, pad_bytes, passes and one, two, three
+ * steps), the plane row in r8 (from the rotation); r3 the input, r1 the plane row, r7 the passes left, r9 / r10 / r11
+ * one, two, three steps. Where a row's values start (one value to a word
  * boundary or not, then the loop of eight or, under eight, the last values) and which of the last values' paths
  * follows the loop are the same for every row and channel of a call: the routine chooses them at its first call
  * (entry, and tail from the count C leaves in it), so a row's copy branches to them (BX, LDR PC) where a test of the
  * plane column's alignment, the loop's count and a TBB on the values left took six instructions a row, and the test
  * of the input rows left two more (the rows at the bottom that are padding start at the output `limit`, tested by
  * PB_DW_PLANE3_NEXT). A copy ends by LDR PC from ret: the row's blocks, or the channel start's next row. */
-#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r3", "r8", "r0", "r1", "r6", "r7", "r9")
+#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r5", "r6", "r3", "r1", "r9", "r10", "r11")
 #define PB_DW_PLANE3_COPY_TWO                                                                                \
-    "ldrsb   r4, [r0]\n"                                                                                     \
-    "ldrsb   r8, [r0, r6]\n"                                                                                 \
-    "pkhbt   r4, r4, r8, lsl #16\n"                                                                          \
+    "ldrsb   r4, [r3]\n"                                                                                     \
+    "ldrsb   r6, [r3, r9]\n"                                                                                 \
+    "pkhbt   r4, r4, r6, lsl #16\n"                                                                          \
     "str     r4, [r1], #4\n"                                                                                 \
-    "add     r0, r0, r7\n"
+    "add     r3, r3, r10\n"
 #define PB_DW_PLANE3_COPY_ONE_FIRST                                                                          \
-    "ldrsb   r4, [r0]\n"                                                                                     \
-    "add     r0, r0, r6\n"                                                                                   \
+    "ldrsb   r4, [r3]\n"                                                                                     \
+    "add     r3, r3, r9\n"                                                                                   \
     "strh    r4, [r1], #2\n"
 #define PB_DW_PLANE3_COPY                                                                                    \
     "0:\n"                                                                                                   \
-    "add     r1, lr, #76\n"                                                                                  \
-    "ldm     r1, {r0, r2, r3, r4, r5, r6, r7, r9}\n"                                                         \
-    "add     r3, r0, r3\n"                                                                                   \
-    "str     r3, [lr, #76]\n"                                                                                \
-    "add     r1, r8, r4\n"                                                                                   \
-    "bx      r2\n"                                                                                           \
+    "ldm     lr, {r0, r1, r2, r3, r4, r5, r6, r7, r9, r10, r11}\n"                                           \
+    "add     r5, r3, r5\n"                                                                                   \
+    "str     r5, [lr, #12]\n"                                                                                \
+    "add     r1, r8, r6\n"                                                                                   \
+    "bx      r4\n"                                                                                           \
     "71:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
     "5:\n"                                                                                                   \
     PB_DW_PLANE3_COPY_FOUR PB_DW_PLANE3_COPY_FOUR                                                            \
-    "subs    r5, r5, #1\n"                                                                                   \
+    "subs    r7, r7, #1\n"                                                                                   \
     "bne     5b\n"                                                                                           \
-    "ldr     pc, [lr, #156]\n"                                                                               \
+    "ldr     pc, [lr, #136]\n"                                                                               \
     "72:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
-    "ldr     pc, [lr, #156]\n"                                                                               \
+    "ldr     pc, [lr, #136]\n"                                                                               \
     "67:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "63:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_TWO                                                                                    \
     "61:\n"                                                                                                  \
-    "ldrsb   r4, [r0]\n"                                                                                     \
+    "ldrsb   r4, [r3]\n"                                                                                     \
     "strh    r4, [r1]\n"                                                                                     \
-    "ldr     pc, [lr, #160]\n"                                                                               \
+    "ldr     pc, [lr, #140]\n"                                                                               \
     "66:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "62:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_TWO                                                                                    \
-    "ldr     pc, [lr, #160]\n"                                                                               \
+    "ldr     pc, [lr, #140]\n"                                                                               \
     "65:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "b       61b\n"                                                                                          \
     "64:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "60:\n"                                                                                                  \
-    "ldr     pc, [lr, #160]\n"
+    "ldr     pc, [lr, #140]\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
  * tail becomes their path's address): r4 the tail's path, r0 the entry. */
 #define PB_DW_PLANE3_CHOOSE                                                                                  \
-    "ldr     r4, [lr, #48]\n"                                                                                \
+    "ldr     r4, [lr, #84]\n"                                                                                \
     "adr.w   r0, 20f\n"                                                                                      \
     "cbz     r4, 41f\n"                                                                                      \
     "cmp     r4, #2\n"                                                                                       \
@@ -1442,12 +1444,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "adr.w   r0, 55f\n"                                                                                      \
     "41:\n"                                                                                                  \
     "orr     r0, r0, #1\n"                                                                                   \
-    "str     r0, [lr, #152]\n"                                                                               \
-    "ldr     r4, [lr, #156]\n"                                                                               \
+    "str     r0, [lr, #132]\n"                                                                               \
+    "ldr     r4, [lr, #136]\n"                                                                               \
     "adr.w   r1, 70f\n"                                                                                      \
     "ldr     r4, [r1, r4, lsl #2]\n"                                                                         \
-    "str     r4, [lr, #156]\n"                                                                               \
-    "ldrd    r2, r3, [lr, #88]\n"                                                                            \
+    "str     r4, [lr, #136]\n"                                                                               \
+    "ldrd    r2, r3, [lr, #24]\n"                                                                            \
     "and     r2, r2, #2\n"                                                                                   \
     "mov     r0, r4\n"                                                                                       \
     "cbz     r3, 42f\n"                                                                                      \
@@ -1461,7 +1463,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "43:\n"                                                                                                  \
     "orr     r0, r0, #1\n"                                                                                   \
     "44:\n"                                                                                                  \
-    "str     r0, [lr, #80]\n"
+    "str     r0, [lr, #16]\n"
 /* the last values' paths by their count (0 to 7), as LDR PC loads them (Thumb) */
 #define PB_DW_PLANE3_TAILS                                                                                   \
     ".p2align 2\n"                                                                                           \
@@ -1472,74 +1474,73 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_ZERO_ROW                                                                                \
     "21:\n"                                                                                                  \
     "mov     r1, r8\n"                                                                                       \
-    "ldrd    r4, r2, [lr, #116]\n"                                                                           \
+    "ldrd    r4, r2, [lr, #96]\n"                                                                            \
     "lsrs    r2, r2, #1\n"                                                                                   \
     "str     r4, [r1], #4\n"                                                                                 \
     "22:\n"                                                                                                  \
     "strd    r4, r4, [r1], #8\n"                                                                             \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
-    "ldr     pc, [lr, #160]\n"
+    "ldr     pc, [lr, #140]\n"
 /* After each output row: the ring's rows rotate (the oldest takes the next input row, left in r8 for the copy),
  * the output moves a row; the next row's copy while the output is under `limit` (the next input row is the input's),
- * else the channel's bottom (24: a padding row, or the channel's end). r12 is left at the job's rows (as before a
- * channel's first row), which the copy does not use: the row's LDM of its rows, output and blocks from it without an
- * ADD; r5 the limit. */
+ * else the channel's bottom (24: a padding row, or the channel's end; r5 the limit). The row's values are before the
+ * base: one LDMDB reads them without an ADD (the row's blocks read them with the blocks' count by another). */
 #define PB_DW_PLANE3_NEXT                                                                                    \
-    "add     r12, lr, #28\n"                                                                                 \
-    "ldm     r12, {r8, r9, r10, r11}\n"                                                                      \
-    "ldrd    r4, r5, [lr, #108]\n"                                                                           \
+    "ldmdb   lr, {r8, r9, r10, r11}\n"                                                                       \
+    "ldrd    r4, r5, [lr, #88]\n"                                                                            \
     "add     r11, r11, r4\n"                                                                                 \
-    "strd    r9, r10, [lr, #28]\n"                                                                           \
-    "strd    r8, r11, [lr, #36]\n"                                                                           \
+    "strd    r9, r10, [lr, #-16]\n"                                                                          \
+    "strd    r8, r11, [lr, #-8]\n"                                                                           \
     "cmp     r11, r5\n"                                                                                      \
     "blo     0b\n"
 /* A channel's start (the job in lr): its requantization and weights from the table (where the job has one: ten words
  * a channel, depthwise_plane3_table; a channel not prepared returns), its input, output and limit, and its first two
- * window rows into rows[0] and rows[1] as they are (the job's word 7 and 8: no rotation), each the zero point (the
- * pad_top padding rows, counted in r10) or a copy returning to 33 (r11 the row's word in the job); then rows[2]'s copy
- * (r8) before the first output row, returning to the row's blocks. In C (dw_planes3's channel loop, two calls of
+ * window rows into rows[0] and rows[1] as they are (no rotation), each the zero point (the pad_top padding rows,
+ * counted in r12, which the copy does not use) or a copy returning to the next (33, 34: its address in ret); then
+ * rows[2]'s copy (r8) before the first output row, returning to the row's blocks. In C (dw_planes3's channel loop, two calls of
  * dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's tiles pay
  * once per tile. */
 #define PB_DW_PLANE3_START                                                                                   \
-    "ldr     r0, [lr, #124]\n"                                                                               \
+    "ldr     r0, [lr, #104]\n"                                                                               \
     "cbz     r0, 31f\n"                                                                                      \
     "ldr     r1, [r0, #8]\n"                                                                                 \
     "cbnz    r1, 30f\n"                                                                                      \
     "pop     {r4-r11, pc}\n"                                                                                 \
     "30:\n"                                                                                                  \
-    "ldm     r0!, {r2, r3, r4, r5}\n"                                                                        \
-    "stm     lr, {r2, r3, r4, r5}\n"                                                                         \
-    "ldm     r0!, {r2, r3, r4, r5, r6, r7}\n"                                                                \
-    "add     r1, lr, #52\n"                                                                                  \
-    "stm     r1, {r2, r3, r4, r5, r6, r7}\n"                                                                 \
-    "str     r0, [lr, #124]\n"                                                                               \
+    "ldm     r0!, {r2, r3, r4}\n"                                                                            \
+    "stm     lr, {r2, r3, r4}\n"                                                                             \
+    "ldm     r0!, {r2, r3, r4, r5, r6, r7, r8}\n"                                                            \
+    "add     r1, lr, #44\n"                                                                                  \
+    "stm     r1, {r2, r3, r4, r5, r6, r7, r8}\n"                                                             \
+    "str     r0, [lr, #104]\n"                                                                               \
     "31:\n"                                                                                                  \
-    "add     r0, lr, #132\n"                                                                                 \
-    "ldm     r0, {r0, r1, r2, r3, r10}\n"                                                                    \
-    "str     r1, [lr, #40]\n"                                                                                \
+    "add     r0, lr, #112\n"                                                                                 \
+    "ldm     r0, {r0, r1, r2, r3, r12}\n"                                                                    \
+    "str     r1, [lr, #-4]\n"                                                                                \
     "add     r2, r1, r2\n"                                                                                   \
-    "str     r2, [lr, #112]\n"                                                                               \
-    "str     r0, [lr, #76]\n"                                                                                \
+    "str     r2, [lr, #92]\n"                                                                                \
+    "str     r0, [lr, #12]\n"                                                                                \
     "add     r0, r0, #1\n"                                                                                   \
     "add     r1, r1, #1\n"                                                                                   \
-    "strd    r0, r1, [lr, #132]\n"                                                                           \
-    "add     r12, lr, #28\n"                                                                                 \
+    "strd    r0, r1, [lr, #112]\n"                                                                           \
     "adr.w   r0, 33f + 1\n"                                                                                  \
-    "str     r0, [lr, #160]\n"                                                                               \
-    "mov     r11, #7\n"                                                                                      \
+    "str     r0, [lr, #140]\n"                                                                               \
+    "ldr     r8, [lr, #-16]\n"                                                                               \
+    "subs    r12, r12, #1\n"                                                                                 \
+    "bge     21f\n"                                                                                          \
+    "b       0f\n"                                                                                           \
     "33:\n"                                                                                                  \
-    "cmp     r11, #9\n"                                                                                      \
-    "beq     34f\n"                                                                                          \
-    "ldr     r8, [lr, r11, lsl #2]\n"                                                                        \
-    "add     r11, r11, #1\n"                                                                                 \
-    "subs    r10, r10, #1\n"                                                                                 \
+    "adr.w   r0, 34f + 1\n"                                                                                  \
+    "str     r0, [lr, #140]\n"                                                                               \
+    "ldr     r8, [lr, #-12]\n"                                                                               \
+    "subs    r12, r12, #1\n"                                                                                 \
     "bge     21f\n"                                                                                          \
     "b       0f\n"                                                                                           \
     "34:\n"                                                                                                  \
     "adr.w   r0, 8f + 1\n"                                                                                   \
-    "str     r0, [lr, #160]\n"                                                                               \
-    "ldr     r8, [lr, #36]\n"
+    "str     r0, [lr, #140]\n"                                                                               \
+    "ldr     r8, [lr, #-8]\n"
 /* The job's channels from chan_in / chan_out on, chan_left of them, up to the first that is not prepared (chan_left
  * then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
  * address chosen by out_w % 4 at the first call), where a test and up to three branches took four or five
@@ -1548,31 +1549,31 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
-                         "mov     lr, r0\n"                                                                  \
-                         "ldr     r0, [lr, #80]\n"                                                           \
+                         "add     lr, r0, #20\n"                                                             \
+                         "ldr     r0, [lr, #16]\n"                                                           \
                          "cbnz    r0, 40f\n"                                                                 \
                          PB_DW_PLANE3_CHOOSE                                                                 \
                          "40:\n"                                                                             \
                          PB_DW_PLANE3_START                                                                  \
                          PB_DW_PLANE3_COPY                                                                   \
                          "8:\n"                                                                              \
-                         "ldm     r12, {r0, r1, r2, r3, r12}\n"                                              \
+                         "ldmdb   lr, {r0, r1, r2, r3, r12}\n"                                              \
                          "1:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
                          outputs                                                                             \
-                         "subs    r12, r12, #1\n"                                                            \
+                         "subs    r0, r0, #1\n"                                                              \
                          "bne     1b\n"                                                                      \
-                         "ldr     pc, [lr, #152]\n"                                                          \
+                         "ldr     pc, [lr, #132]\n"                                                          \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
                          "24:\n"                                                                             \
-                         "ldr     r4, [lr, #144]\n"                                                          \
+                         "ldr     r4, [lr, #124]\n"                                                          \
                          "add     r4, r4, r5\n"                                                              \
                          "cmp     r11, r4\n"                                                                 \
                          "bne     21f\n"                                                                     \
-                         "ldr     r0, [lr, #128]\n"                                                          \
+                         "ldr     r0, [lr, #108]\n"                                                          \
                          "subs    r0, r0, #1\n"                                                              \
-                         "str     r0, [lr, #128]\n"                                                          \
+                         "str     r0, [lr, #108]\n"                                                          \
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
                          "55:\n"                                                                             \
@@ -1638,21 +1639,21 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_BLOCK
 #undef PB_DW_PLANE3_REQUANT
 #undef PB_DW_PLANE3_ROW
-_Static_assert(offsetof(dw_plane3_job, bias) == 12 && offsetof(dw_plane3_job, act_min4) == 16 &&
-                   offsetof(dw_plane3_job, channels) == 24 && offsetof(dw_plane3_job, rows) == 28 &&
-                   offsetof(dw_plane3_job, blocks) == 44 && offsetof(dw_plane3_job, left) == 48 &&
-                   offsetof(dw_plane3_job, weights) == 52 && offsetof(dw_plane3_job, src) == 76 &&
-                   offsetof(dw_plane3_job, entry) == 80 && offsetof(dw_plane3_job, in_rs) == 84 &&
-                   offsetof(dw_plane3_job, pad_bytes) == 88 && offsetof(dw_plane3_job, passes) == 92 &&
-                   offsetof(dw_plane3_job, step) == 96 && offsetof(dw_plane3_job, step2) == 100 &&
-                   offsetof(dw_plane3_job, step3) == 104 && offsetof(dw_plane3_job, out_rs) == 108 &&
-                   offsetof(dw_plane3_job, limit) == 112 && offsetof(dw_plane3_job, zero_points) == 116 &&
-                   offsetof(dw_plane3_job, words) == 120 && offsetof(dw_plane3_job, table) == 124 &&
-                   offsetof(dw_plane3_job, chan_left) == 128 && offsetof(dw_plane3_job, chan_in) == 132 &&
-                   offsetof(dw_plane3_job, chan_out) == 136 && offsetof(dw_plane3_job, real_span) == 140 &&
-                   offsetof(dw_plane3_job, bottom_span) == 144 && offsetof(dw_plane3_job, pad_top) == 148 &&
-                   offsetof(dw_plane3_job, after) == 152 && offsetof(dw_plane3_job, tail) == 156 &&
-                   offsetof(dw_plane3_job, ret) == 160,
+_Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out) == 16 &&
+                   offsetof(dw_plane3_job, multiplier) == 20 && offsetof(dw_plane3_job, src) == 32 &&
+                   offsetof(dw_plane3_job, entry) == 36 && offsetof(dw_plane3_job, in_rs) == 40 &&
+                   offsetof(dw_plane3_job, pad_bytes) == 44 && offsetof(dw_plane3_job, passes) == 48 &&
+                   offsetof(dw_plane3_job, step) == 52 && offsetof(dw_plane3_job, step2) == 56 &&
+                   offsetof(dw_plane3_job, step3) == 60 && offsetof(dw_plane3_job, bias) == 64 &&
+                   offsetof(dw_plane3_job, weights) == 68 && offsetof(dw_plane3_job, act_min4) == 92 &&
+                   offsetof(dw_plane3_job, channels) == 100 && offsetof(dw_plane3_job, left) == 104 &&
+                   offsetof(dw_plane3_job, out_rs) == 108 && offsetof(dw_plane3_job, limit) == 112 &&
+                   offsetof(dw_plane3_job, zero_points) == 116 && offsetof(dw_plane3_job, words) == 120 &&
+                   offsetof(dw_plane3_job, table) == 124 && offsetof(dw_plane3_job, chan_left) == 128 &&
+                   offsetof(dw_plane3_job, chan_in) == 132 && offsetof(dw_plane3_job, chan_out) == 136 &&
+                   offsetof(dw_plane3_job, real_span) == 140 && offsetof(dw_plane3_job, bottom_span) == 144 &&
+                   offsetof(dw_plane3_job, pad_top) == 148 && offsetof(dw_plane3_job, after) == 152 &&
+                   offsetof(dw_plane3_job, tail) == 156 && offsetof(dw_plane3_job, ret) == 160,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
