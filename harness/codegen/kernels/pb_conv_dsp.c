@@ -1243,40 +1243,40 @@ static PB_ALWAYS_INLINE matmul_cols_job dense_job(const int8_t *filter, const in
     return job;
 }
 
-/* The blocks of six pixels of a dense 1x1 conv call (to six_blocks_end) where every block
- * takes matmul_6cols_asm (the conditions of matmul_cols, no k % 4 tail): the job made once, each block its
- * columns and one call. Apart from pb_conv1x1_s8_dsp so that its frame does not grow; returns the first pixel
- * left. */
-static PB_NOINLINE int32_t dense_blocks(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                        int8_t *output, const pb_requant *q, const channel_entry *requants,
-                                        int32_t form, int32_t k, int32_t out_c, int32_t pixels, uint32_t *cols) {
-    matmul_cols_job job = dense_job(filter, bias, q, requants, form, k, out_c, cols);
-    const int32_t input_offset = -q->input_zero_point;
-    const int32_t end = six_blocks_end(pixels);
-    int32_t p = 0;
-    for (; p < end; p += PB_BLOCK_COLS) {
-        strided_columns(input + p * k, k, k, input_offset, cols, form == PB_REQ_DOUBLED);
-        job.out = output + p * out_c;
-        matmul_6cols_asm(&job);
+/* `blocks` blocks of six pixels of a dense 1x1 conv call from input on, each its columns and one call of
+ * matmul_6cols_asm on the call's job (dense_call's, columns at `cols`; job->out steps six pixels a block). A loop
+ * of its own, apart
+ * from the blocks of four and three: with their values in the loop GCC made it slower, per layer too. */
+static PB_NOINLINE void dense_blocks(matmul_cols_job *job, const int8_t *input, uint32_t *cols, int32_t k,
+                                     int32_t input_offset, int32_t blocks) {
+    const int32_t doubled = job->form == PB_REQ_DOUBLED, out_step = PB_BLOCK_COLS * job->out_step;
+    for (; blocks > 0; --blocks, input += PB_BLOCK_COLS * k) {
+        strided_columns(input, k, k, input_offset, cols, doubled);
+        matmul_6cols_asm(job);
+        job->out += out_step;
     }
-    return p;
 }
 
-/* The blocks of four or three that end a dense 1x1 conv call after dense_blocks (the `left` pixels from input
- * and output on: 3, 4, 5, 7 = 4 + 3, 8 = 4 + 4 or 11 = 4 + 4 + 3; a patch's tiles, 49, 56, 81 pixels, rarely are whole
- * blocks of six) under dense_blocks' conditions, by one job, its prepared part cleared for the other kernel,
- * instead of pb_conv1x1_s8_dsp's general loop (the pixel's row and column by a division, the output
- * pointers, matmul_cols' tests and job a block, paid once more per tile); returns the pixels done (all but
- * one of 5). Called after dense_blocks, not from it: there its values made the loop over the blocks of six
- * slower, per layer too. */
-static PB_NOINLINE int32_t dense_tail_blocks(const int8_t *input, const int8_t *filter, const int32_t *bias,
-                                             int8_t *output, const pb_requant *q, const channel_entry *requants,
-                                             int32_t form, int32_t k, int32_t out_c, int32_t left, uint32_t *cols) {
-    matmul_cols_job job = dense_job(filter, bias, q, requants, form, k, out_c, cols);
+/* A dense 1x1 conv call under the conditions of matmul_cols (every channel in the assembly, no k % 4 tail) by
+ * one job: its blocks of six (dense_blocks, to six_blocks_end), then the blocks of four or three that end it (3,
+ * 4, 7 = 4 + 3, 8 = 4 + 4 or 11 = 4 + 4 + 3 pixels; a patch's tiles, 49, 56, 81 pixels, rarely are whole blocks
+ * of six), the job's prepared part cleared for each, instead of pb_conv1x1_s8_dsp's general loop (the pixel's
+ * row and column by a division, the output pointers, matmul_cols' tests and job a block, paid once more per
+ * tile). Apart from pb_conv1x1_s8_dsp, whose general loop's values took its frame and registers at every call;
+ * returns the pixels done (all but the last one or two of maps under six pixels). */
+static PB_NOINLINE int32_t dense_call(const pb_region *r, const pb_requant *q, const int8_t *input,
+                                      const int8_t *filter, const int32_t *bias, int8_t *output,
+                                      const channel_entry *requants, int32_t form, uint32_t *cols) {
+    const int32_t k = r->in_c, out_c = r->out_c, pixels = r->out_h * r->out_w;
     const int32_t input_offset = -q->input_zero_point;
-    int32_t p = 0;
-    while (left - p >= 3) {
-        const int32_t ncols = left - p >= 4 ? 4 : 3;
+    matmul_cols_job job = dense_job(filter, bias, q, requants, form, k, out_c, cols);
+    job.out = output;
+    int32_t p = six_blocks_end(pixels);
+    if (p > 0) {
+        dense_blocks(&job, input, cols, k, input_offset, p / PB_BLOCK_COLS);
+    }
+    while (pixels - p >= 3) {
+        const int32_t ncols = pixels - p >= 4 ? 4 : 3;
         tail_columns(input + p * k, k, k, input_offset, cols, ncols, form == PB_REQ_DOUBLED);
         job.out = output + p * out_c;
         job.requant_entry = 0;
@@ -1293,32 +1293,20 @@ static PB_NOINLINE int32_t dense_tail_blocks(const int8_t *input, const int8_t *
 }
 #endif
 
-void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
-                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+/* pb_conv1x1_s8_dsp's pixels from p on, block_ncols at a time: calls that are not dense (a stride, rows of a bigger
+ * buffer) or not in the assembly's conditions, and the last pixels dense_call leaves. */
+static PB_NOINLINE void pointwise_blocks(const pb_region *r, const pb_window *w, const pb_requant *q,
+                                         const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                         int8_t *output, const channel_entry *requants, int32_t form, uint32_t *cols,
+                                         int32_t p) {
     const int32_t in_rs = pb_in_row_stride(r);
     const int32_t out_rs = pb_out_row_stride(r);
-    channel_entry *table = (channel_entry *)align4(scratch);
-    int32_t form;
-    const channel_entry *requants =
-        call_requants(q, r->in_c, r->out_c, bias, table, doubling_pays(r, q, r->in_c, out_rs), &form);
-    uint32_t *cols = (uint32_t *)(table + r->out_c);
     const int32_t k = r->in_c, out_c = r->out_c, input_offset = -q->input_zero_point;
     const int32_t pixels = r->out_h * r->out_w;
     /* input and output pixels evenly spaced across rows too: a block may break across rows */
     const int32_t dense = w->stride_h == 1 && w->stride_w == 1 && r->in_w == r->out_w && in_rs == r->in_w * k &&
                           out_rs == r->out_w * out_c;
     int8_t *out_px[PB_BLOCK_COLS];
-    int32_t p = 0;
-#if PB_DSP_NATIVE
-    if (dense && form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && k >= 4 &&
-        (k & 3) == 0 && out_c > 0) {
-        p = dense_blocks(input, filter, bias, output, q, requants, form, k, out_c, pixels, cols);
-        if (pixels - p >= 3) {
-            p += dense_tail_blocks(input + p * k, filter, bias, output + p * out_c, q, requants, form, k, out_c,
-                                   pixels - p, cols);
-        }
-    }
-#endif
     while (p < pixels) {
         /* block_ncols pixels at a time (rows may break inside a block of six) */
         const int32_t left = pixels - p;
@@ -1368,6 +1356,28 @@ void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant 
                         out_px[0]);
         }
     }
+}
+
+void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
+                       const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+    const int32_t k = r->in_c, out_c = r->out_c;
+    const int32_t out_rs = pb_out_row_stride(r);
+    channel_entry *table = (channel_entry *)align4(scratch);
+    int32_t form;
+    const channel_entry *requants = call_requants(q, k, out_c, bias, table, doubling_pays(r, q, k, out_rs), &form);
+    uint32_t *cols = (uint32_t *)(table + out_c);
+    int32_t p = 0;
+#if PB_DSP_NATIVE
+    if (w->stride_h == 1 && w->stride_w == 1 && r->in_w == r->out_w && pb_in_row_stride(r) == r->in_w * k &&
+        out_rs == r->out_w * out_c && form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX &&
+        k >= 4 && (k & 3) == 0 && out_c > 0) {
+        p = dense_call(r, q, input, filter, bias, output, requants, form, cols);
+        if (p == r->out_h * r->out_w) {
+            return;
+        }
+    }
+#endif
+    pointwise_blocks(r, w, q, input, filter, bias, output, requants, form, cols, p);
 }
 
 void pb_fully_connected_s8_dsp(int32_t batches, int32_t in_features, int32_t out_features, const pb_requant *q,
