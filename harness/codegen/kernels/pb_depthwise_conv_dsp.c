@@ -1215,16 +1215,19 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     acc[3] = a3;
 }
 
-/* Four values of one channel (src, s1 bytes apart; s2 = 2 * s1, s3 = 3 * s1) as two words of int16 pairs at dst,
- * both pointers stepped past them (dw_plane_copy and dw_plane3_asm's copy). */
-#define PB_PLANE_COPY_FOUR_OF(a, b, t, src, dst, s1, s2, s3)                                                  \
+/* Four values of one channel (src, s1 bytes apart; s2 = 2 * s1, s3 = 3 * s1) as two words of int16 pairs in a and b,
+ * src stepped past them (dw_plane3_asm's loop of eight stores two such by one STM); PB_PLANE_COPY_FOUR_OF stores them
+ * at dst, stepped past them (dw_plane_copy and dw_plane3_asm's last values). */
+#define PB_PLANE_WIDEN_FOUR_OF(a, b, t, src, s1, s2, s3)                                                     \
     "ldrsb   " a ", [" src "]\n"                                                                              \
     "ldrsb   " t ", [" src ", " s1 "]\n"                                                                      \
     "pkhbt   " a ", " a ", " t ", lsl #16\n"                                                                  \
     "ldrsb   " b ", [" src ", " s2 "]\n"                                                                      \
     "ldrsb   " t ", [" src ", " s3 "]\n"                                                                      \
     "pkhbt   " b ", " b ", " t ", lsl #16\n"                                                                  \
-    "add     " src ", " src ", " s2 ", lsl #1\n"                                                              \
+    "add     " src ", " src ", " s2 ", lsl #1\n"
+#define PB_PLANE_COPY_FOUR_OF(a, b, t, src, dst, s1, s2, s3)                                                  \
+    PB_PLANE_WIDEN_FOUR_OF(a, b, t, src, s1, s2, s3)                                                          \
     "strd    " a ", " b ", [" dst "], #8\n"
 
 #if PB_DSP_NATIVE
@@ -1403,7 +1406,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "71:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
     "5:\n"                                                                                                   \
-    PB_DW_PLANE3_COPY_FOUR PB_DW_PLANE3_COPY_FOUR                                                            \
+    PB_PLANE_WIDEN_FOUR_OF("r0", "r2", "r6", "r3", "r9", "r10", "r11")                                       \
+    PB_PLANE_WIDEN_FOUR_OF("r4", "r5", "r6", "r3", "r9", "r10", "r11")                                       \
+    "stm     r1!, {r0, r2, r4, r5}\n"                                                                        \
     "subs    r7, r7, #1\n"                                                                                   \
     "bne     5b\n"                                                                                           \
     "ldr     pc, [lr, #136]\n"                                                                               \
