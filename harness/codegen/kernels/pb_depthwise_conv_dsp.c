@@ -1376,41 +1376,50 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 /* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
  * eight values a pass, then four, two and one, after one to a word boundary where pad_left is odd), or the zero point
  * throughout (a padding row, PB_DW_PLANE3_ZERO_ROW). The row's values are read by one LDM from the base (the three
- * requantization values into r0-r2, unused, then src, the copy's entry, in_rs, pad_bytes, passes and one, two, three
- * steps), the plane row in r8 (from the rotation); r3 the input, r1 the plane row, r7 the passes left, r9 / r10 / r11
- * one, two, three steps. Where a row's values start (one value to a word
- * boundary or not, then the loop of eight or, under eight, the last values) and which of the last values' paths
- * follows the loop are the same for every row and channel of a call: the routine chooses them at its first call
- * (entry, and tail from the count C leaves in it), so a row's copy branches to them (BX, LDR PC) where a test of the
- * plane column's alignment, the loop's count and a TBB on the values left took six instructions a row, and the test
- * of the input rows left two more (the rows at the bottom that are padding start at the output `limit`, tested by
- * PB_DW_PLANE3_NEXT). A copy ends by LDR PC from ret: the row's blocks, or the channel start's next row. */
-#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r5", "r6", "r3", "r1", "r9", "r10", "r11")
+ * requantization values into r0-r2, unused, then src, the copy's entry, in_rs, pad_bytes, unused, passes and one,
+ * two, three steps); r8 the plane row (from the rotation), stepped by the stores; r3 the input, r7 the passes left,
+ * r9 / r10 / r11 one, two, three steps. Where a row's values start (at pad_left 0 the loop of eight or, under eight,
+ * the last values; at 1 one value to the next word first; at 2 a word on) and which of the last values' paths follows
+ * the loop are the same for every row and channel of a call: the routine chooses them at its first call (entry, and
+ * tail from the count C leaves in it), so a row's copy branches to them (BX, LDR PC) where a test of the plane
+ * column's alignment, the loop's count and a TBB on the values left took six instructions a row, the test of the
+ * input rows left two more (the rows at the bottom that are padding start at the output `limit`, tested by
+ * PB_DW_PLANE3_NEXT), and the plane row's first column one (an ADD of pad_bytes: a tile's rows without padding on
+ * the left, which a layer's rows with SAME padding never are, start at the plane row). A copy ends by LDR PC from ret:
+ * the row's blocks, or the channel start's next row. */
+#define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r5", "r6", "r3", "r8", "r9", "r10", "r11")
 #define PB_DW_PLANE3_COPY_TWO                                                                                \
     "ldrsb   r4, [r3]\n"                                                                                     \
     "ldrsb   r6, [r3, r9]\n"                                                                                 \
     "pkhbt   r4, r4, r6, lsl #16\n"                                                                          \
-    "str     r4, [r1], #4\n"                                                                                 \
+    "str     r4, [r8], #4\n"                                                                                 \
     "add     r3, r3, r10\n"
+/* pad_left 1: the input's first value into the plane's column 1, then on from column 2 (a word boundary) */
 #define PB_DW_PLANE3_COPY_ONE_FIRST                                                                          \
     "ldrsb   r4, [r3]\n"                                                                                     \
     "add     r3, r3, r9\n"                                                                                   \
-    "strh    r4, [r1], #2\n"
+    "strh    r4, [r8, #2]\n"                                                                                 \
+    "add     r8, r8, #4\n"
 #define PB_DW_PLANE3_COPY                                                                                    \
     "0:\n"                                                                                                   \
     "ldm     lr, {r0, r1, r2, r3, r4, r5, r6, r7, r9, r10, r11}\n"                                           \
     "add     r5, r3, r5\n"                                                                                   \
     "str     r5, [lr, #12]\n"                                                                                \
-    "add     r1, r8, r6\n"                                                                                   \
     "bx      r4\n"                                                                                           \
+    "73:\n"                                                                                                  \
+    "add     r8, r8, #4\n"                                                                                   \
+    "b       5f\n"                                                                                           \
     "71:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
     "5:\n"                                                                                                   \
     PB_PLANE_WIDEN_FOUR_OF("r0", "r2", "r6", "r3", "r9", "r10", "r11")                                       \
     PB_PLANE_WIDEN_FOUR_OF("r4", "r5", "r6", "r3", "r9", "r10", "r11")                                       \
-    "stm     r1!, {r0, r2, r4, r5}\n"                                                                        \
+    "stm     r8!, {r0, r2, r4, r5}\n"                                                                        \
     "subs    r7, r7, #1\n"                                                                                   \
     "bne     5b\n"                                                                                           \
+    "ldr     pc, [lr, #136]\n"                                                                               \
+    "74:\n"                                                                                                  \
+    "add     r8, r8, #4\n"                                                                                   \
     "ldr     pc, [lr, #136]\n"                                                                               \
     "72:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
@@ -1421,7 +1430,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_COPY_TWO                                                                                    \
     "61:\n"                                                                                                  \
     "ldrsb   r4, [r3]\n"                                                                                     \
-    "strh    r4, [r1]\n"                                                                                     \
+    "strh    r4, [r8]\n"                                                                                     \
     "ldr     pc, [lr, #140]\n"                                                                               \
     "66:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
@@ -1436,7 +1445,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "60:\n"                                                                                                  \
     "ldr     pc, [lr, #140]\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
- * tail becomes their path's address): r4 the tail's path, r0 the entry. */
+ * tail becomes their path's address): r4 the tail's path, r0 the entry (by passes > 0 and pad_bytes 0, 2 or 4). */
 #define PB_DW_PLANE3_CHOOSE                                                                                  \
     "ldr     r4, [lr, #84]\n"                                                                                \
     "adr.w   r0, 20f\n"                                                                                      \
@@ -1455,16 +1464,21 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldr     r4, [r1, r4, lsl #2]\n"                                                                         \
     "str     r4, [lr, #136]\n"                                                                               \
     "ldrd    r2, r3, [lr, #24]\n"                                                                            \
-    "and     r2, r2, #2\n"                                                                                   \
     "mov     r0, r4\n"                                                                                       \
     "cbz     r3, 42f\n"                                                                                      \
     "adr.w   r0, 5f\n"                                                                                       \
     "cbz     r2, 43f\n"                                                                                      \
+    "cmp     r2, #2\n"                                                                                       \
     "adr.w   r0, 71f\n"                                                                                      \
+    "beq     43f\n"                                                                                          \
+    "adr.w   r0, 73f\n"                                                                                      \
     "b       43f\n"                                                                                          \
     "42:\n"                                                                                                  \
     "cbz     r2, 44f\n"                                                                                      \
+    "cmp     r2, #2\n"                                                                                       \
     "adr.w   r0, 72f\n"                                                                                      \
+    "beq     43f\n"                                                                                          \
+    "adr.w   r0, 74f\n"                                                                                      \
     "43:\n"                                                                                                  \
     "orr     r0, r0, #1\n"                                                                                   \
     "44:\n"                                                                                                  \
