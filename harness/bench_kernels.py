@@ -47,6 +47,7 @@ from harness.codegen.kernels import (
     Region,
     Window,
     conv_channel_table,
+    conv_dense_call,
     conv_doubling,
     depthwise_group_table,
     depthwise_inplace_scratch_bytes,
@@ -97,7 +98,8 @@ class KernelCall:
     fc_shape: tuple[int, int, int] | None = None
     in_place: bool = False  # depthwise only: pb_depthwise_conv2d_s8_inplace on a copy of the input in SRAM
     # conv2d / conv1x1: its pb_requant carries the DSP kernel's channel table made once for the call's doubling
-    # on the core (conv_channel_table, conv_doubling), as a patch-stage conv's does; a 3x3 depthwise call on the
+    # on the core (conv_channel_table, conv_doubling; marked as every call's, and a dense 1x1 call's where it
+    # is one: conv_dense_call), as a patch-stage conv's does; a 3x3 depthwise call on the
     # planes the 3x3 plane channels' (depthwise_plane3_table), another depthwise call its channel groups'
     # (depthwise_group_table), as a patch-stage depthwise conv's
     prepared: bool = False
@@ -297,7 +299,11 @@ def suite_sources(
         elif call.prepared:
             k = call.window.kernel_h * call.window.kernel_w * call.region.in_c
             doubling = conv_doubling(call.region, q.act_min, q.act_max, k)
-            table = conv_channel_table(q.multipliers, q.shifts, call.bias, q.output_zero_point, k, doubling)
+            dense = call.kind == "conv1x1" and conv_dense_call(
+                call.region, call.window, q.act_min, q.act_max, k
+            )
+            table = conv_channel_table(q.multipliers, q.shifts, call.bias, q.output_zero_point, k, doubling,
+                                       every_call=True, dense=dense)  # fmt: skip
         if call.prepared:
             parts.append(_c_array("int32_t", f"{prefix}_prepared", table))
             prepared = f"{prefix}_prepared"

@@ -254,6 +254,7 @@ def scratch_bytes(
 _X2_ACC_LIMIT = 1 << 30  # PB_X2_ACC_LIMIT
 _BACK_STEP_BIT, _BIG_SHIFT, _LAST_SHIFT = 16, 0x100, 0x200
 _REQ_C, _REQ_X2, _REQ_DOUBLED, _REQ_BIG = 0, 1, 2, 3
+_EVERY_CALL, _DENSE = 2, 4  # the table's flags (PB_PREPARED_EVERY_CALL, PB_PREPARED_DENSE)
 
 
 def _int32(value: int) -> int:
@@ -282,14 +283,35 @@ def conv_doubling(region: Region, act_min: int, act_max: int, k: int) -> bool:
     )
 
 
+def conv_dense_call(region: Region, window: Window, act_min: int, act_max: int, k: int) -> bool:
+    """pb_conv_dsp.c pb_conv1x1_s8_dsp's test on the core for its dense_call (a channel table's form that is not
+    the C loop's aside): a 1x1 call at stride 1 on dense input and output rows, the full int8 range, no k % 4
+    tail."""
+    return (
+        (window.stride_h, window.stride_w) == (1, 1)
+        and region.in_w == region.out_w
+        and region.in_row_stride in (0, region.in_w * region.in_c)
+        and region.out_row_stride in (0, region.out_w * region.out_c)
+        and (act_min, act_max) == (quant.INT8_MIN, quant.INT8_MAX)
+        and k >= 4
+        and k % 4 == 0
+        and region.out_c > 0
+    )
+
+
 def conv_channel_table(
-    multipliers, shifts, bias, output_zero_point: int, k: int, doubling: bool
-) -> np.ndarray:
+    multipliers, shifts, bias, output_zero_point: int, k: int, doubling: bool, *, every_call: bool = False,
+    dense: bool = False,
+) -> np.ndarray:  # fmt: skip
     """The channel table the DSP conv kernels make at each call (pb_conv_dsp.c prepare_requants, its twin),
     made once for a conv that runs on every tile of a patch stage (``pb_requant.prepared``, in flash):
-    [doubling, form, then per output channel its multiplier, add2, shift (with the weights' back step and the
-    assembly loop's last-channel mark) and the next channel's bias], as int32. The kernel takes it where its
-    call's doubling (conv_doubling) is the one it was made for. ``bias``: int32 per channel, or None."""
+    [flags, form, then per output channel its multiplier, add2, shift (with the weights' back step and the
+    assembly loop's last-channel mark) and the next channel's bias], as int32. The flags: the doubling it was made
+    for (bit 0; the kernel takes the table where its call's doubling, conv_doubling, is that one),
+    ``every_call`` (bit 1: every call of the op takes that doubling, so the kernel on the core takes the table
+    without its test) and ``dense`` (bit 2, with bit 1 and a form the assembly takes: every call of the op is a
+    dense 1x1 call, conv_dense_call, which pb_conv1x1_s8_dsp then starts without its tests). ``bias``: int32 per
+    channel, or None."""
     out_c, zp = len(multipliers), int(output_zero_point)
     biases = [int(b) for b in bias] if bias is not None else [0] * out_c
     back = ((4 - (k & 3)) & 3) << _BACK_STEP_BIT
@@ -317,7 +339,9 @@ def conv_channel_table(
     doubled = form == _REQ_DOUBLED  # the biases doubled too (the sums come doubled)
     for entry, next_bias in zip(entries, [*biases[1:], 0], strict=True):
         entry.append(_int32(next_bias << 1) if doubled else next_bias)
-    return np.array([int(doubling), form, *(v for entry in entries for v in entry)], np.int64)
+    flags = (int(doubling) | _EVERY_CALL * every_call
+             | _DENSE * (every_call and dense and form != _REQ_C))  # fmt: skip
+    return np.array([flags, form, *(v for entry in entries for v in entry)], np.int64)
 
 
 def depthwise_plane3_table(multipliers, shifts, bias, filters, input_zero_point: int, output_zero_point: int

@@ -404,8 +404,9 @@ def _bias_data(ctx: OpContext):
 def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: list[StepIO]) -> CArray | None:
     """The DSP conv kernel's channel table made once (kernels.conv_channel_table), for a conv that runs on every
     tile of a patch stage: that kernel makes it at every call, some 28 instructions an output channel. Made for
-    the doubling most of the op's calls take (the others make their own); a conv fused with its residual ADD
-    runs on dense chunks of rows. None elsewhere: per layer an op runs once (and a row-streamed segment's
+    the doubling most of the op's calls take (the others make their own), marked where every call takes it
+    and where every call is a dense 1x1 call (the kernel then skips those tests); a conv fused with its residual
+    ADD runs on dense chunks of rows. None elsewhere: per layer an op runs once (and a row-streamed segment's
     ops, once a row, would take flash that some of those points lack)."""
     if not _runs_per_tile(ctx) or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8"):
         return None
@@ -416,9 +417,14 @@ def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: l
     regions = [replace(step.region, out_row_stride=0) if fused else step.region for step in steps]
     votes = [kernels.conv_doubling(region, q.act_min, q.act_max, k) for region in regions]
     doubling = votes.count(True) > votes.count(False)
-    table = kernels.conv_channel_table(
-        q.multipliers, q.shifts, _bias_data(ctx), q.output_zero_point, k, doubling
+    window = kernels.window_for_op(ctx.graph, op)
+    dense = kernel == "pb_conv1x1_s8" and all(
+        kernels.conv_dense_call(region, window, q.act_min, q.act_max, k) for region in regions
     )
+    table = kernels.conv_channel_table(
+        q.multipliers, q.shifts, _bias_data(ctx), q.output_zero_point, k, doubling,
+        every_call=len(set(votes)) == 1, dense=dense,
+    )  # fmt: skip
     return CArray(f"{op.name}_prepared", "int32", table,
                   f"{op.name}: the DSP kernel's channel table (doubling, form, then per channel multiplier, add2, "
                   f"shift, next bias)")  # fmt: skip

@@ -860,3 +860,25 @@ def test_zoo_depthwise_shapes_name_every_layer_once():
         r, w = call.region, call.window
         assert r.in_c == r.out_c <= DEPTHWISE_CHANNELS and call.input.shape == (1, r.in_h, r.in_w, r.in_c)
         assert (r.in_h + r.pad_top + r.pad_bottom - w.kernel_h) // w.stride_h + 1 == r.out_h
+
+
+def test_conv_channel_table_flags_what_every_call_of_the_op_takes():
+    """The channel table's first word (pb_conv_dsp.c PB_PREPARED_*): the doubling it was made for, whether every
+    call takes it (the kernel on the core then takes the table untested) and, only with that and a form the
+    assembly takes, whether every call is a dense 1x1 call (conv_dense_call)."""
+    m, s = np.array([1 << 30, 1 << 30], np.int32), np.array([-7, -8], np.int32)
+    table = kernels.conv_channel_table(m, s, None, 0, 16, True, every_call=True, dense=True)
+    assert table[0] == 1 | 2 | 4 and table[1] == 2  # PB_REQ_DOUBLED
+    # not every call's: no mark
+    assert kernels.conv_channel_table(m, s, None, 0, 16, False, dense=True)[0] == 0
+    assert kernels.conv_channel_table(m, s, None, 0, 16, False, every_call=True)[0] == 2
+    c_form = kernels.conv_channel_table(m, np.array([0, -8], np.int32), None, 0, 16, False, every_call=True,
+                                        dense=True)  # fmt: skip
+    assert c_form[1] == 0 and c_form[0] == 2  # a channel in the C loop: not dense_call's
+    dense = Region(3, 5, 16, 3, 5, 8)
+    assert kernels.conv_dense_call(dense, Window(1, 1), -128, 127, 16)
+    assert not kernels.conv_dense_call(dense, Window(1, 1), -128, 100, 16)  # a clamp
+    assert not kernels.conv_dense_call(dense, Window(1, 1, 2, 2), -128, 127, 16)  # a stride
+    rows_apart = dataclasses.replace(dense, out_row_stride=160)  # rows of a bigger output
+    assert not kernels.conv_dense_call(rows_apart, Window(1, 1), -128, 127, 16)
+    assert not kernels.conv_dense_call(dataclasses.replace(dense, in_c=18), Window(1, 1), -128, 127, 18)

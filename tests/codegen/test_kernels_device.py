@@ -327,7 +327,8 @@ def _channel_loop_cases(rng):
     offsets (1..10 groups), out_c from 1, no bias, blocks that break across rows, a 3x3 conv, and k % 4
     tails of 1, 2 and 3 (the tail as one more group, the last channel in C; a 3x3 conv over 3 channels); more
     output channels than half of k (doubled columns: l1, l2, l3, l5, l10, l15, l16); 14 and 13 pixels (blocks of
-    6 + 4 + 4, 6 + 4 + 3); 11, 17 and 23 pixels (4 + 4 + 3 after the blocks of six: l15, l16, l17)."""
+    6 + 4 + 4, 6 + 4 + 3); 11, 17 and 23 pixels (4 + 4 + 3 after the blocks of six: l15, l16, l17); 5 and 2 pixels
+    (a 1x1 call's last pixels after its dense blocks, with its channel table marked dense too: l18, l19)."""
     calls, inputs = [], {}
     for index, (kind, kernel, hw, cin, cout) in enumerate(
         [("conv1x1", 1, (2, 6), 4, 1), ("conv1x1", 1, (3, 5), 8, 5), ("conv1x1", 1, (2, 7), 12, 7),
@@ -335,7 +336,8 @@ def _channel_loop_cases(rng):
          ("conv1x1", 1, (1, 13), 28, 2), ("conv1x1", 1, (2, 6), 32, 6), ("conv1x1", 1, (3, 4), 36, 3),
          ("conv1x1", 1, (2, 6), 40, 2), ("conv2d", 3, (4, 4), 4, 19), ("conv1x1", 1, (2, 6), 5, 3),
          ("conv1x1", 1, (3, 4), 14, 4), ("conv1x1", 1, (2, 6), 39, 1), ("conv2d", 3, (5, 6), 3, 7),
-         ("conv1x1", 1, (1, 11), 8, 9), ("conv1x1", 1, (1, 17), 16, 12), ("conv1x1", 1, (1, 23), 12, 4)]
+         ("conv1x1", 1, (1, 11), 8, 9), ("conv1x1", 1, (1, 17), 16, 12), ("conv1x1", 1, (1, 23), 12, 4),
+         ("conv1x1", 1, (1, 5), 8, 6), ("conv1x1", 1, (1, 2), 16, 3)]
     ):  # fmt: skip
         in_h, in_w = hw
         pad = kernel // 2

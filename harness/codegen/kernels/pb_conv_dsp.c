@@ -415,8 +415,8 @@ static PB_NOINLINE int32_t common_channels(channel_entry *table, int32_t out_c, 
                       : common_channels_of(table, out_c, multiplier, shift, bias, odd_zp, back, bias_limit, 0);
 }
 
-static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
-                                channel_entry *table, int32_t doubling) {
+static PB_NOINLINE int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
+                                            channel_entry *table, int32_t doubling) {
     const int32_t zp = q->output_zero_point;
     const int32_t *multiplier = q->multiplier, *shift = q->shift;
     const uint32_t back = (uint32_t)((4 - (k & 3)) & 3) << PB_BACK_STEP_BIT;
@@ -467,18 +467,48 @@ static int32_t prepare_requants(const pb_requant *q, int32_t k, int32_t out_c, c
     return form;
 }
 
+/* Whether every block of three or more output pixels of a conv call is equally spaced (one output row, a dense
+ * output, or rows of whole blocks of six and no others) and its sums can come doubled (PB_REQ_DOUBLED): on the core, for the full int8
+ * range, no k % 4 tail (every channel in the assembly loop), and more output channels than words of a
+ * column (a SADD16 a column word costs less than the shift per output it saves). */
+static PB_ALWAYS_INLINE int32_t doubling_pays_of(const pb_region *r, const pb_requant *q, int32_t k,
+                                                 int32_t out_rs) {
+    const int32_t spaced = out_rs == r->out_w * r->out_c || r->out_w % PB_BLOCK_COLS == 0 || r->out_h == 1;
+    return PB_DSP_NATIVE && spaced && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && (k & 3) == 0 &&
+           k >= 4 && 2 * r->out_c > k;
+}
+
+/* doubling_pays_of apart from pb_conv2d_s8_dsp (its frame); pb_conv1x1_s8_dsp takes it inline. */
+static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q, int32_t k, int32_t out_rs) {
+    return doubling_pays_of(r, q, k, out_rs);
+}
+
+/* The flags of a channel table made at code generation (its first word): the doubling it was made for, whether
+ * every call of the op takes that doubling, and whether every call is a dense 1x1 call that dense_call takes
+ * (harness.codegen.kernels.conv_channel_table, conv_dense_call). */
+#define PB_PREPARED_DOUBLING 1
+#define PB_PREPARED_EVERY_CALL 2
+#define PB_PREPARED_DENSE 4
+
 /* The conv call's channel table and its form: the table made at code generation for a conv that runs on every
- * tile of a patch stage (q->prepared: the `doubling` it was made for, its form, then out_c entries; from
- * harness.codegen.kernels.conv_channel_table, prepare_requants' twin) when it was made for this call's
- * doubling, else prepare_requants' in the scratch (`table`). */
-static const channel_entry *call_requants(const pb_requant *q, int32_t k, int32_t out_c, const int32_t *bias,
-                                          channel_entry *table, int32_t doubling, int32_t *form) {
-    const int32_t *prepared = q->prepared;
-    if (prepared != NULL && prepared[0] == doubling) {
+ * tile of a patch stage (`prepared`, q->prepared read once by the caller: its flags, its form, then out_c entries; from
+ * harness.codegen.kernels.conv_channel_table, prepare_requants' twin) when it was made for this call's doubling
+ * (doubling_pays, inline where `pointwise`; on the core not tested where every call of the op takes it), else
+ * prepare_requants' in the scratch (`table`). */
+static PB_ALWAYS_INLINE const channel_entry *call_requants(const pb_region *r, const pb_requant *q, int32_t k,
+                                                           int32_t out_rs, const int32_t *bias, channel_entry *table,
+                                                           const int32_t *prepared, int32_t pointwise,
+                                                           int32_t *form) {
+    if (PB_DSP_NATIVE && prepared != NULL && (prepared[0] & PB_PREPARED_EVERY_CALL)) {
         *form = prepared[1];
         return (const channel_entry *)(prepared + 2);
     }
-    *form = prepare_requants(q, k, out_c, bias, table, doubling);
+    const int32_t doubling = pointwise ? doubling_pays_of(r, q, k, out_rs) : doubling_pays(r, q, k, out_rs);
+    if (prepared != NULL && (prepared[0] & PB_PREPARED_DOUBLING) == doubling) {
+        *form = prepared[1];
+        return (const channel_entry *)(prepared + 2);
+    }
+    *form = prepare_requants(q, k, r->out_c, bias, table, doubling);
     return table;
 }
 
@@ -1201,16 +1231,6 @@ static PB_NOINLINE void doubled_column(const int8_t *src, int32_t k, int32_t inp
     expand_column(src, k, input_offset, cols, col, ncols, 1);
 }
 
-/* Whether every block of three or more output pixels of a conv call is equally spaced (one output row, a dense
- * output, or rows of whole blocks of six and no others) and its sums can come doubled (PB_REQ_DOUBLED): on the core, for the full int8
- * range, no k % 4 tail (every channel in the assembly loop), and more output channels than words of a
- * column (a SADD16 a column word costs less than the shift per output it saves). */
-static PB_NOINLINE int32_t doubling_pays(const pb_region *r, const pb_requant *q, int32_t k, int32_t out_rs) {
-    const int32_t spaced = out_rs == r->out_w * r->out_c || r->out_w % PB_BLOCK_COLS == 0 || r->out_h == 1;
-    return PB_DSP_NATIVE && spaced && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX && (k & 3) == 0 &&
-           k >= 4 && 2 * r->out_c > k;
-}
-
 #if PB_DSP_NATIVE
 /* Where the blocks of six of a dense 1x1 conv call of `pixels` pixels end (dense_blocks): before its last 7, 8 or
  * 11 pixels where pixels % 6 is 1, 2 or 5, which dense_tail_blocks takes as 4 + 3, 4 + 4 and 4 + 4 + 3 (not 6 + 1,
@@ -1361,12 +1381,23 @@ static PB_NOINLINE void pointwise_blocks(const pb_region *r, const pb_window *w,
 void pb_conv1x1_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                        const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t k = r->in_c, out_c = r->out_c;
-    const int32_t out_rs = pb_out_row_stride(r);
     channel_entry *table = (channel_entry *)align4(scratch);
-    int32_t form;
-    const channel_entry *requants = call_requants(q, k, out_c, bias, table, doubling_pays(r, q, k, out_rs), &form);
     uint32_t *cols = (uint32_t *)(table + out_c);
     int32_t p = 0;
+    const int32_t *prepared = q->prepared; /* read once: its tests below are one where it is NULL (per layer) */
+#if PB_DSP_NATIVE
+    if (prepared != NULL && (prepared[0] & PB_PREPARED_DENSE)) { /* every call of the op: dense_call's */
+        const channel_entry *requants = (const channel_entry *)(prepared + 2);
+        p = dense_call(r, q, input, filter, bias, output, requants, prepared[1], cols);
+        if (p != r->out_h * r->out_w) {
+            pointwise_blocks(r, w, q, input, filter, bias, output, requants, prepared[1], cols, p);
+        }
+        return;
+    }
+#endif
+    const int32_t out_rs = pb_out_row_stride(r);
+    int32_t form;
+    const channel_entry *requants = call_requants(r, q, k, out_rs, bias, table, prepared, 1, &form);
 #if PB_DSP_NATIVE
     if (w->stride_h == 1 && w->stride_w == 1 && r->in_w == r->out_w && pb_in_row_stride(r) == r->in_w * k &&
         out_rs == r->out_w * out_c && form != PB_REQ_C && q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX &&
@@ -1542,7 +1573,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     const int8_t zero_point = (int8_t)q->input_zero_point;
     channel_entry *table = (channel_entry *)align4(scratch);
     int32_t form;
-    const channel_entry *requants = call_requants(q, k, out_c, bias, table, doubling_pays(r, q, k, out_rs), &form);
+    const channel_entry *requants = call_requants(r, q, k, out_rs, bias, table, q->prepared, 0, &form);
     const int32_t doubled = form == PB_REQ_DOUBLED;
     uint32_t *cols = (uint32_t *)(table + out_c);
     int8_t *patch = (int8_t *)(cols + block_cols_words(k)); /* after 6 int16 columns */

@@ -1529,7 +1529,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 /* A channel's start (the job in lr): its requantization and weights from the table (where the job has one: ten words
  * a channel, depthwise_plane3_table; a channel not prepared returns), its input, output and limit, and its first two
  * window rows into rows[0] and rows[1] as they are (no rotation), each the zero point (the pad_top padding rows,
- * counted in r12, which the copy does not use) or a copy returning to the next (33, 34: its address in ret); then
+ * counted in r12, which the copy does not use; a row copied, as a tile's without padding at the top, takes one branch)
+ * or a copy returning to the next (33, 34: its address in ret); then
  * rows[2]'s copy (r8) before the first output row, returning to the row's blocks. In C (dw_planes3's channel loop, two calls of
  * dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's tiles pay
  * once per tile. */
@@ -1560,15 +1561,15 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r0, [lr, #140]\n"                                                                               \
     "ldr     r8, [lr, #-16]\n"                                                                               \
     "subs    r12, r12, #1\n"                                                                                 \
-    "bge     21f\n"                                                                                          \
-    "b       0f\n"                                                                                           \
+    "blt     0f\n"                                                                                           \
+    "b       21f\n"                                                                                          \
     "33:\n"                                                                                                  \
     "adr.w   r0, 34f + 1\n"                                                                                  \
     "str     r0, [lr, #140]\n"                                                                               \
     "ldr     r8, [lr, #-12]\n"                                                                               \
     "subs    r12, r12, #1\n"                                                                                 \
-    "bge     21f\n"                                                                                          \
-    "b       0f\n"                                                                                           \
+    "blt     0f\n"                                                                                           \
+    "b       21f\n"                                                                                          \
     "34:\n"                                                                                                  \
     "adr.w   r0, 8f + 1\n"                                                                                   \
     "str     r0, [lr, #140]\n"                                                                               \
