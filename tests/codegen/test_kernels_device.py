@@ -92,7 +92,8 @@ def _block_cases(rng):
     both activation clamps, 3x3 windows
     wholly inside the input a block or a pixel at a time (window_columns, over 3 and 8 channels); channel shifts
     of every form of the conv kernels' table (``special``: -1, zero multipliers, with -24..-31 or, on doubled
-    sums (more output channels than half of k), without)."""
+    sums (more output channels than half of k), without; with -24..-31 also on 1x1 blocks of four and three
+    (b14: 6 + 4 pixels, b15: 6 + 4 + 3))."""
     calls, inputs = [], {}
     for index, (kind, kernel, hw, cin, cout, full_range, special) in enumerate(
         [("conv1x1", 1, (5, 7), 20, 9, True, False), ("conv1x1", 1, (4, 4), 34, 6, False, False),
@@ -101,7 +102,8 @@ def _block_cases(rng):
          ("conv1x1", 1, (6, 6), 16, 10, True, "x2"), ("conv2d", 3, (6, 8), 3, 8, True, "big"),
          ("conv2d", 3, (9, 14), 3, 6, True, False), ("conv2d", 3, (8, 13), 8, 5, False, False),
          ("conv2d", 3, (5, 8), 3, 6, True, False), ("conv2d", 3, (3, 9), 3, 7, True, False),
-         ("conv1x1", 1, (3, 5), 18, 5, True, False), ("conv1x1", 1, (1, 7), 13, 3, True, False)]
+         ("conv1x1", 1, (3, 5), 18, 5, True, False), ("conv1x1", 1, (1, 7), 13, 3, True, False),
+         ("conv1x1", 1, (2, 5), 16, 7, True, "big"), ("conv1x1", 1, (1, 13), 12, 9, True, "big")]
     ):  # fmt: skip
         pad = kernel // 2
         in_h, in_w = hw

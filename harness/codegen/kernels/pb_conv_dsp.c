@@ -521,7 +521,7 @@ typedef struct {
     int8_t *out;              /* channel 0 of the block's first pixel */
     int32_t out_step;         /* bytes from one pixel's outputs to the next pixel's (all equally spaced) */
     const uint32_t *cols;
-    uint32_t requant_entry;   /* 0: the first call sets it (and loop_entry, cols_end) */
+    uint32_t requant_entry;   /* set by the first call, which finds loop_entry 0 (with loop_entry, cols_end) */
     uint32_t loop_entry;
     const uint32_t *cols_end;
     int32_t zp256;            /* the output zero point * 2^8 (requant_big) */
@@ -635,11 +635,11 @@ typedef struct {
     "strb    r7, [r1, r10, lsl #1]\n"                                                                        \
     "strb    r8, [r3, r10, lsl #2]\n"                                                                        \
     "strb    r9, [r1, r10, lsl #2]\n"
-#define PB_STORES_1X4                                                                                        \
-    "add     r1, r3, r10\n"                                                                                  \
-    "strb    r4, [r3]\n"                                                                                     \
+#define PB_STORES_1X4 /* matmul_4cols_asm's: the output of pixel 0 in r9 (PB_POINTERS_REGS) */               \
+    "add     r1, r9, r10\n"                                                                                  \
+    "strb    r4, [r9]\n"                                                                                     \
     "strb    r5, [r1]\n"                                                                                     \
-    "strb    r6, [r3, r10, lsl #1]\n"                                                                        \
+    "strb    r6, [r9, r10, lsl #1]\n"                                                                        \
     "strb    r7, [r1, r10, lsl #1]\n"
 #define PB_STORES_1X3                                                                                        \
     "strb    r4, [r3]\n"                                                                                     \
@@ -658,9 +658,38 @@ typedef struct {
     "add     sp, sp, #32\n"                                                                                  \
     "pop     {r4-r11, pc}\n"
 
+/* Where the channel loop keeps the table entry's and the output's pointers: in the frame ([sp], [sp + 4]:
+ * PB_POINTERS_FRAME, six and three columns, whose groups take every other register) or in r8 and r9
+ * (PB_POINTERS_REGS, four columns, whose sums leave them free: one STM a channel fewer). Each: what the job's
+ * entry adds (ENTER), the requantization's loads (LOAD), the channel's end (END) and the table pointer after
+ * requant_big, which takes r2 (BIG). */
+#define PB_ENTER_FRAME ""
+#define PB_LOAD_FRAME PB_REQUANT_LOAD
+#define PB_END_FRAME PB_CHANNEL_END
+#define PB_BIG_FRAME                                                                                         \
+    "ldr     r2, [sp]\n"                                                                                     \
+    "add     r2, r2, #12\n" /* the table entry's next_bias, as after the ldmia above */                      \
+    "ldr     r10, [sp, #8]\n"
+#define PB_ENTER_REGS                                                                                        \
+    "mov     r8, r1\n"                                                                                       \
+    "mov     r9, r2\n"
+#define PB_LOAD_REGS                                                                                         \
+    "ldr     r10, [sp, #8]\n"                                                                                \
+    "ldmia   r8!, {r11, r12, lr}\n"
+#define PB_END_REGS(stores, back, bias)                                                                      \
+    stores back "ldr     " bias ", [r8], #4\n"                                                               \
+    "add     r9, r9, #1\n"                                                                                   \
+    "ldr     r1, [sp, #12]\n"                                                                                \
+    "tst     lr, #0x200\n" /* PB_LAST_SHIFT */                                                               \
+    "beq.w   0b\n"                                                                                           \
+    "add     sp, sp, #32\n"                                                                                  \
+    "pop     {r4-r11, pc}\n"
+#define PB_BIG_REGS "ldr     r10, [sp, #8]\n"
+
 /* The whole function body: `columns_end` sets r7 = r1 + r6 groups of columns, `group_bytes` the bytes of one
- * group (all 32-bit encodings), `cols` 1X6, 1X4 or 1X3, `bias` its last sum register. */
-#define PB_MATMUL_COLS_ASM(columns_end, group_bytes, cols, bias)                                             \
+ * group (all 32-bit encodings), `cols` 1X6, 1X4 or 1X3, `bias` its last sum register, `pointers` FRAME or REGS
+ * (above). */
+#define PB_MATMUL_COLS_ASM(columns_end, group_bytes, cols, bias, pointers)                                   \
     "push    {r4-r11, lr}\n"                                                                                 \
     "ldr     r1, [r0, #20]\n"                                                                                \
     "cmp     r1, #0\n"                                                                                       \
@@ -697,7 +726,7 @@ typedef struct {
     "str     r7, [r0, #20]\n"                                                                                \
     "8:\n"                                                                                                   \
     "ldmia   r0, {r1-r8}\n" /* the frame */                                                                  \
-    "push    {r1-r8}\n"                                                                                      \
+    "push    {r1-r8}\n" PB_ENTER_##pointers                                                                  \
     "mov     r1, r4\n"                                                                                       \
     "ldr     " bias ", [r0, #36]\n"                                                                          \
     "ldr     r0, [r0, #32]\n"                                                                                \
@@ -711,35 +740,33 @@ typedef struct {
     "4:\n" PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP           \
         PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP PB_MAC_##cols##_GROUP              \
     "ldr     pc, [sp, #16]\n"                                                                                \
-    "11:\n" PB_REQUANT_LOAD PB_SUMS_##cols(PB_REQUANT_DOUBLED_SSAT) PB_CHANNEL_END(PB_STORES_##cols, "", bias) \
-    "12:\n" PB_REQUANT_LOAD                                                                                  \
+    "11:\n" PB_LOAD_##pointers PB_SUMS_##cols(PB_REQUANT_DOUBLED_SSAT)                                        \
+        PB_END_##pointers(PB_STORES_##cols, "", bias)                                                        \
+    "12:\n" PB_LOAD_##pointers                                                                               \
     "tst     lr, #256\n" /* PB_BIG_SHIFT */                                                                  \
     "bne.w   7f\n"                                                                                           \
     "b.w     13f\n"                                                                                          \
-    "10:\n" PB_REQUANT_LOAD "13:\n" PB_SUMS_##cols(PB_REQUANT_X2_SSAT)                                       \
-    "9:\n" PB_CHANNEL_END(PB_STORES_##cols, PB_BACK_STEP, bias)                                              \
+    "10:\n" PB_LOAD_##pointers "13:\n" PB_SUMS_##cols(PB_REQUANT_X2_SSAT)                                    \
+    "9:\n" PB_END_##pointers(PB_STORES_##cols, PB_BACK_STEP, bias)                                           \
     "7:\n"                                                                                                   \
-    "ldr     r10, [sp, #28]\n" PB_SUMS_##cols(PB_REQUANT_BIG_SSAT)                                           \
-    "ldr     r2, [sp]\n"                                                                                     \
-    "add     r2, r2, #12\n" /* the table entry's next_bias, as after the ldmia above */                      \
-    "ldr     r10, [sp, #8]\n"                                                                                \
+    "ldr     r10, [sp, #28]\n" PB_SUMS_##cols(PB_REQUANT_BIG_SSAT) PB_BIG_##pointers                          \
     "b.w     9b\n"
 
 __attribute__((naked, noinline)) static void matmul_6cols_asm(matmul_cols_job *job __attribute__((unused))) {
     __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r6, r6, lsl #1\n"
                                         "add r7, r1, r7, lsl #4\n", /* 48 bytes a group */
-                                        "72", 1X6, "r9"));
+                                        "72", 1X6, "r9", FRAME));
 }
 
 __attribute__((naked, noinline)) static void matmul_4cols_asm(matmul_cols_job *job __attribute__((unused))) {
     __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r1, r6, lsl #5\n", /* 32 bytes a group */
-                                        "52", 1X4, "r7"));
+                                        "52", 1X4, "r7", REGS));
 }
 
 __attribute__((naked, noinline)) static void matmul_3cols_asm(matmul_cols_job *job __attribute__((unused))) {
     __asm__ volatile(PB_MATMUL_COLS_ASM("add r7, r6, r6, lsl #1\n"
                                         "add r7, r1, r7, lsl #3\n", /* 24 bytes a group */
-                                        "40", 1X3, "r6"));
+                                        "40", 1X3, "r6", FRAME));
 }
 #endif
 
@@ -1280,10 +1307,10 @@ static PB_NOINLINE void dense_blocks(matmul_cols_job *job, const int8_t *input, 
 /* A dense 1x1 conv call under the conditions of matmul_cols (every channel in the assembly, no k % 4 tail) by
  * one job: its blocks of six (dense_blocks, to six_blocks_end), then the blocks of four or three that end it (3,
  * 4, 7 = 4 + 3, 8 = 4 + 4 or 11 = 4 + 4 + 3 pixels; a patch's tiles, 49, 56, 81 pixels, rarely are whole blocks
- * of six), the job's prepared part cleared for each, instead of pb_conv1x1_s8_dsp's general loop (the pixel's
- * row and column by a division, the output pointers, matmul_cols' tests and job a block, paid once more per
- * tile). Apart from pb_conv1x1_s8_dsp, whose general loop's values took its frame and registers at every call;
- * returns the pixels done (all but the last one or two of maps under six pixels). */
+ * of six), the job's prepared part cleared where the kernel changes, instead of pb_conv1x1_s8_dsp's general
+ * loop (the pixel's row and column by a division, the output pointers, matmul_cols' tests and job a block, paid
+ * once more per tile). Apart from pb_conv1x1_s8_dsp, whose general loop's values took its frame and registers
+ * at every call; returns the pixels done (all but the last one or two of maps under six pixels). */
 static PB_NOINLINE int32_t dense_call(const pb_region *r, const pb_requant *q, const int8_t *input,
                                       const int8_t *filter, const int32_t *bias, int8_t *output,
                                       const channel_entry *requants, int32_t form, uint32_t *cols) {
@@ -1295,13 +1322,15 @@ static PB_NOINLINE int32_t dense_call(const pb_region *r, const pb_requant *q, c
     if (p > 0) {
         dense_blocks(&job, input, cols, k, input_offset, p / PB_BLOCK_COLS);
     }
+    int32_t kernel = PB_BLOCK_COLS; /* the kernel whose entries the job holds (its first call sets them) */
     while (pixels - p >= 3) {
         const int32_t ncols = pixels - p >= 4 ? 4 : 3;
         tail_columns(input + p * k, k, k, input_offset, cols, ncols, form == PB_REQ_DOUBLED);
         job.out = output + p * out_c;
-        job.requant_entry = 0;
-        job.loop_entry = 0;
-        job.cols_end = 0;
+        if (ncols != kernel) { /* cleared for the other kernel; a second block of four keeps the first's */
+            job.loop_entry = 0;
+            kernel = ncols;
+        }
         if (ncols == 4) {
             matmul_4cols_asm(&job);
         } else {
