@@ -1179,6 +1179,7 @@ typedef struct {
     int32_t blocks;         /* the row's whole blocks of four outputs, >= 1 */
     const int16_t *rows[3]; /* the window rows' planes at the first block's column */
     int8_t *out;
+    uintptr_t ret;          /* where a copy or padding row goes on (the row's blocks, or the channel start's next row) */
     int32_t multiplier, add2, shift; /* the channel's pb_channel_requant_x2 (one LDM at the base) */
     /* a row's copy, read with the three above by one LDM (dw_plane3_asm): */
     const int8_t *src;    /* the input row that goes into rows[2] before the next output row */
@@ -1207,7 +1208,6 @@ typedef struct {
     uintptr_t after;         /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
     uintptr_t tail;          /* where a row's copy goes after its passes: its last values' count (< 8) from C,
                                 their path's address from dw_plane3_asm's first call */
-    uintptr_t ret;           /* where a copy or padding row returns (the row's blocks, or the channel's start) */
 } dw_plane3_job;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
@@ -1444,19 +1444,19 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "61:\n"                                                                                                  \
     "ldrsb   r4, [r3]\n"                                                                                     \
     "strh    r4, [r8]\n"                                                                                     \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "66:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "62:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_TWO                                                                                    \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "65:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "b       61b\n"                                                                                          \
     "64:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "60:\n"                                                                                                  \
-    "ldr     pc, [lr, #140]\n"
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
  * tail becomes their path's address): r4 the tail's path, r0 the entry (by passes > 0 and pad_bytes 0, 2 or 4). */
 #define PB_DW_PLANE3_CHOOSE                                                                                  \
@@ -1513,17 +1513,17 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    r4, r4, [r1], #8\n"                                                                             \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
-    "ldr     pc, [lr, #140]\n"
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
 /* After each output row: the ring's rows rotate (the oldest takes the next input row, left in r8 for the copy),
  * the output moves a row; the next row's copy while the output is under `limit` (the next input row is the input's),
  * else the channel's bottom (24: a padding row, or the channel's end; r5 the limit). The row's values are before the
  * base: one LDMDB reads them without an ADD (the row's blocks read them with the blocks' count by another). */
 #define PB_DW_PLANE3_NEXT                                                                                    \
-    "ldmdb   lr, {r8, r9, r10, r11}\n"                                                                       \
+    "ldmdb   lr, {r8, r9, r10, r11, r12}\n"                                                                  \
     "ldrd    r4, r5, [lr, #88]\n"                                                                            \
     "add     r11, r11, r4\n"                                                                                 \
-    "strd    r9, r10, [lr, #-16]\n"                                                                          \
-    "strd    r8, r11, [lr, #-8]\n"                                                                           \
+    "strd    r9, r10, [lr, #-20]\n"                                                                          \
+    "strd    r8, r11, [lr, #-12]\n"                                                                          \
     "cmp     r11, r5\n"                                                                                      \
     "blo     0b\n"
 /* A channel's start (the job in lr): its requantization and weights from the table (where the job has one: ten words
@@ -1550,7 +1550,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "31:\n"                                                                                                  \
     "add     r0, lr, #112\n"                                                                                 \
     "ldm     r0, {r0, r1, r2, r3, r12}\n"                                                                    \
-    "str     r1, [lr, #-4]\n"                                                                                \
+    "str     r1, [lr, #-8]\n"                                                                                \
     "add     r2, r1, r2\n"                                                                                   \
     "str     r2, [lr, #92]\n"                                                                                \
     "str     r0, [lr, #12]\n"                                                                                \
@@ -1558,22 +1558,23 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r1, r1, #1\n"                                                                                   \
     "strd    r0, r1, [lr, #112]\n"                                                                           \
     "adr.w   r0, 33f + 1\n"                                                                                  \
-    "str     r0, [lr, #140]\n"                                                                               \
-    "ldr     r8, [lr, #-16]\n"                                                                               \
-    "subs    r12, r12, #1\n"                                                                                 \
+    "str     r0, [lr, #-4]\n"                                                                                \
+    "ldr     r8, [lr, #-20]\n"                                                                               \
+    "cmp     r12, #1\n"                                                                                      \
     "blt     0f\n"                                                                                           \
     "b       21f\n"                                                                                          \
     "33:\n"                                                                                                  \
     "adr.w   r0, 34f + 1\n"                                                                                  \
-    "str     r0, [lr, #140]\n"                                                                               \
-    "ldr     r8, [lr, #-12]\n"                                                                               \
-    "subs    r12, r12, #1\n"                                                                                 \
+    "str     r0, [lr, #-4]\n"                                                                                \
+    "ldr     r8, [lr, #-16]\n"                                                                               \
+    "ldr     r12, [lr, #128]\n"                                                                              \
+    "cmp     r12, #2\n"                                                                                      \
     "blt     0f\n"                                                                                           \
     "b       21f\n"                                                                                          \
     "34:\n"                                                                                                  \
-    "adr.w   r0, 8f + 1\n"                                                                                   \
-    "str     r0, [lr, #140]\n"                                                                               \
-    "ldr     r8, [lr, #-8]\n"
+    "adr.w   r0, 1f + 1\n"                                                                                   \
+    "str     r0, [lr, #-4]\n"                                                                                \
+    "ldr     r8, [lr, #-12]\n"
 /* The job's channels from chan_in / chan_out on, chan_left of them, up to the first that is not prepared (chan_left
  * then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
  * address chosen by out_w % 4 at the first call), where a test and up to three branches took four or five
@@ -1582,15 +1583,13 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
     __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
-                         "add     lr, r0, #20\n"                                                             \
+                         "add     lr, r0, #24\n"                                                             \
                          "ldr     r0, [lr, #16]\n"                                                           \
                          "cbnz    r0, 40f\n"                                                                 \
                          PB_DW_PLANE3_CHOOSE                                                                 \
                          "40:\n"                                                                             \
                          PB_DW_PLANE3_START                                                                  \
                          PB_DW_PLANE3_COPY                                                                   \
-                         "8:\n"                                                                              \
-                         "ldmdb   lr, {r0, r1, r2, r3, r12}\n"                                              \
                          "1:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
                          outputs                                                                             \
@@ -1673,20 +1672,20 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_REQUANT
 #undef PB_DW_PLANE3_ROW
 _Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out) == 16 &&
-                   offsetof(dw_plane3_job, multiplier) == 20 && offsetof(dw_plane3_job, src) == 32 &&
-                   offsetof(dw_plane3_job, entry) == 36 && offsetof(dw_plane3_job, in_rs) == 40 &&
-                   offsetof(dw_plane3_job, pad_bytes) == 44 && offsetof(dw_plane3_job, passes) == 48 &&
-                   offsetof(dw_plane3_job, step) == 52 && offsetof(dw_plane3_job, step2) == 56 &&
-                   offsetof(dw_plane3_job, step3) == 60 && offsetof(dw_plane3_job, bias) == 64 &&
-                   offsetof(dw_plane3_job, weights) == 68 && offsetof(dw_plane3_job, act_min4) == 92 &&
-                   offsetof(dw_plane3_job, channels) == 100 && offsetof(dw_plane3_job, left) == 104 &&
-                   offsetof(dw_plane3_job, out_rs) == 108 && offsetof(dw_plane3_job, limit) == 112 &&
-                   offsetof(dw_plane3_job, zero_points) == 116 && offsetof(dw_plane3_job, words) == 120 &&
-                   offsetof(dw_plane3_job, table) == 124 && offsetof(dw_plane3_job, chan_left) == 128 &&
-                   offsetof(dw_plane3_job, chan_in) == 132 && offsetof(dw_plane3_job, chan_out) == 136 &&
-                   offsetof(dw_plane3_job, real_span) == 140 && offsetof(dw_plane3_job, bottom_span) == 144 &&
-                   offsetof(dw_plane3_job, pad_top) == 148 && offsetof(dw_plane3_job, after) == 152 &&
-                   offsetof(dw_plane3_job, tail) == 156 && offsetof(dw_plane3_job, ret) == 160,
+                   offsetof(dw_plane3_job, ret) == 20 && offsetof(dw_plane3_job, multiplier) == 24 &&
+                   offsetof(dw_plane3_job, src) == 36 && offsetof(dw_plane3_job, entry) == 40 &&
+                   offsetof(dw_plane3_job, in_rs) == 44 && offsetof(dw_plane3_job, pad_bytes) == 48 &&
+                   offsetof(dw_plane3_job, passes) == 52 && offsetof(dw_plane3_job, step) == 56 &&
+                   offsetof(dw_plane3_job, step2) == 60 && offsetof(dw_plane3_job, step3) == 64 &&
+                   offsetof(dw_plane3_job, bias) == 68 && offsetof(dw_plane3_job, weights) == 72 &&
+                   offsetof(dw_plane3_job, act_min4) == 96 && offsetof(dw_plane3_job, channels) == 104 &&
+                   offsetof(dw_plane3_job, left) == 108 && offsetof(dw_plane3_job, out_rs) == 112 &&
+                   offsetof(dw_plane3_job, limit) == 116 && offsetof(dw_plane3_job, zero_points) == 120 &&
+                   offsetof(dw_plane3_job, words) == 124 && offsetof(dw_plane3_job, table) == 128 &&
+                   offsetof(dw_plane3_job, chan_left) == 132 && offsetof(dw_plane3_job, chan_in) == 136 &&
+                   offsetof(dw_plane3_job, chan_out) == 140 && offsetof(dw_plane3_job, real_span) == 144 &&
+                   offsetof(dw_plane3_job, bottom_span) == 148 && offsetof(dw_plane3_job, pad_top) == 152 &&
+                   offsetof(dw_plane3_job, after) == 156 && offsetof(dw_plane3_job, tail) == 160,
                "dw_plane3_asm reads the job at these offsets");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
