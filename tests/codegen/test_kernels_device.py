@@ -253,7 +253,9 @@ def _group3_cases(rng):
     at the bottom, channel counts with single channels after the groups of four, both clamps and the full range,
     a group that does not take the doubled form (multipliers > 1), out of place on strided rows and in place (the
     rows after the first at stride 2 go to their place: without edge pixels, dw_dsp takes them in one call a run),
-    a right edge pixel in place and where it is the map's only column."""
+    a right edge pixel in place and where it is the map's only column; with the group table, the calls without
+    padding whose channels are groups of four take all their groups in one run (dw_groups3): strides 1 and 2,
+    both clamps."""
     calls, inputs = [], {}
     for index, (stride, pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [(2, (0, 0, 0, 0), (13, 13), 8, "full", False), (2, (1, 0, 1, 0), (12, 12), 12, "both", False),
@@ -264,7 +266,8 @@ def _group3_cases(rng):
          (2, (1, 0, 0, 1), (6, 11), 8, "full", True), (2, (0, 1, 0, 0), (9, 13), 8, "full", True),
          (2, (1, 0, 0, 0), (8, 9), 12, "both", True), (1, (1, 1, 0, 1), (5, 4), 8, "full", False),
          (2, (0, 1, 0, 1), (11, 12), 8, "both", True), (2, (0, 1, 0, 1), (10, 10), 12, "max", False),
-         (2, (0, 1, 0, 1), (13, 2), 4, "full", True)]
+         (2, (0, 1, 0, 1), (13, 2), 4, "full", True), (1, (0, 0, 0, 0), (5, 7), 12, "both", False),
+         (2, (0, 0, 0, 0), (7, 8), 16, "max", False)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 2)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)

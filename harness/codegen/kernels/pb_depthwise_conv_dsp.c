@@ -236,6 +236,13 @@ typedef struct {
     int32_t rows, in_rows, out_rows;
 } dw_group;
 
+/* dw_groups3's call: all its groups of four channels in one run (dw_groups_k3), each from the op's group table. */
+typedef struct {
+    dw_group g;              /* the call's values (first: dw_groups_k3 takes &g); its cr, bias and weights unused */
+    const int32_t *values;   /* the first group's table entry: cr and bias (dw_group's first fields), the weights */
+    int32_t groups, stride;  /* the groups, and the words from one group's entry to the next */
+} dw_groups;
+
 /* A run of output pixels of one row whose windows the map's left or right edge may clip (dw_edge_pixels). */
 typedef struct {
     int32_t ox_from, ox_to, stride, pad_left, in_w;
@@ -276,8 +283,11 @@ typedef struct {
                      : "memory")
 
 static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
-                                           int32_t kh, int32_t k, int32_t clamp, int32_t block) {
-    const uint32_t *pw = g->weights;
+                                           int32_t kh, int32_t k, int32_t clamp, int32_t block, int32_t all) {
+    /* all: g is a dw_groups' (its first field), the groups' cr, bias and weights v's, from its table */
+    const dw_groups *gs = (const dw_groups *)g;
+    const dw_group *v = all ? (const dw_group *)gs->values : g;
+    const uint32_t *pw = all ? (const uint32_t *)gs->values + 16 : g->weights;
     const uint32_t offset2 = g->offset2;
     const int32_t tap_step = g->tap_step, out_step = g->out_step;
     /* px has moved (k - 3) taps along a row when the row's last tap is read (k = 2: none) */
@@ -286,47 +296,60 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
     const int32_t next = g->in_step - (kh - 1) * g->row_step - moved * tap_step; /* to the next window */
     const int8_t *px = in;
     int8_t *o = out;
-    for (int32_t rows = block ? g->rows : 1;;) {
-        for (int32_t n = count; n > 0; --n) {
-            int32_t a0, a1, a2, a3;
-            if (block ? k == 3 : k == 2) {
-                /* the biases by two LDRD (volatile: at each output, not held across the loop): from C, GCC took LDR,
-                 * MOV, LDR, LDRD in dw_rows_k3's loop (2 instructions an output more than dw_run_k3's) and one more in
-                 * the edge columns of one row; the other instances keep C's loads (there the asm costs 0 to 2) */
-                __asm__ volatile("ldrd    %[a0], %[a1], [%[g], #%c[at]]\n"
-                                 "ldrd    %[a2], %[a3], [%[g], #%c[at] + 8]\n"
-                                 : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
-                                 : [g] "r"(g), [at] "i"(offsetof(dw_group, bias)), "m"(g->bias));
-            } else {
-                a0 = g->bias[0], a1 = g->bias[1], a2 = g->bias[2], a3 = g->bias[3];
-            }
-            uint32_t x, x13, w02, w13;
-            if (k == 2) {
-                if (kh == 3) {
-                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
+    for (int32_t left = all ? gs->groups : 1;;) {
+        for (int32_t rows = block ? g->rows : 1;;) {
+            for (int32_t n = count; n > 0; --n) {
+                int32_t a0, a1, a2, a3;
+                if (block ? k == 3 : k == 2) {
+                    /* the biases by two LDRD (volatile: at each output, not held across the loop): from C, GCC took
+                     * LDR, MOV, LDR, LDRD in dw_rows_k3's loop (2 instructions an output more than dw_run_k3's) and one
+                     * more in the edge columns of one row; the other instances keep C's loads (there the asm costs 0 to
+                     * 2) */
+                    __asm__ volatile("ldrd    %[a0], %[a1], [%[g], #%c[at]]\n"
+                                     "ldrd    %[a2], %[a3], [%[g], #%c[at] + 8]\n"
+                                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
+                                     : [g] "r"(v), [at] "i"(offsetof(dw_group, bias)), "m"(v->bias));
                 } else {
-                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
+                    a0 = v->bias[0], a1 = v->bias[1], a2 = v->bias[2], a3 = v->bias[3];
                 }
-            } else if (kh == 2) {
-                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
-            } else if (k == 3) {
-                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
-            } else {
-                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
+                uint32_t x, x13, w02, w13;
+                if (k == 2) {
+                    if (kh == 3) {
+                        PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
+                    } else {
+                        PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
+                    }
+                } else if (kh == 2) {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
+                } else if (k == 3) {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
+                } else {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
+                }
+                uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, v->cr);
+                if (clamp) {
+                    packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+                }
+                pb_write_u32(o, packed);
+                o += out_step;
             }
-            uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, g->cr);
-            if (clamp) {
-                packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+            if (!block || --rows <= 0) {
+                break;
             }
-            pb_write_u32(o, packed);
-            o += out_step;
+            /* from the row's last output on to the next row's first */
+            px += g->in_rows - count * g->in_step;
+            o += g->out_rows - count * out_step;
         }
-        if (!block || --rows <= 0) {
+        if (!all || --left <= 0) {
             break;
         }
-        /* from the row's last output on to the next row's first */
-        px += g->in_rows - count * g->in_step;
-        o += g->out_rows - count * out_step;
+        /* the next group: its table entry, its four channels */
+        v = (const dw_group *)((const int32_t *)v + gs->stride);
+        pw = (const uint32_t *)v + 16;
+        in += 4;
+        out += 4;
+        px = in;
+        o = out;
     }
 }
 #endif
@@ -343,7 +366,7 @@ static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in
 #if PB_DSP_NATIVE
     if (__builtin_constant_p(kh) && __builtin_constant_p(kw) &&
         ((kh == kw && (kw == 3 || kw == 5)) || (kh == 2 && kw == 3))) {
-        dw_window_run(g, in, out, count, kh, kw, clamp, 0); /* the 3x3, 5x5 and 2x3 instances */
+        dw_window_run(g, in, out, count, kh, kw, clamp, 0, 0); /* the 3x3, 5x5 and 2x3 instances */
         return;
     }
 #endif
@@ -384,20 +407,22 @@ static PB_NOINLINE void dw_run_k2x3_clamp(const dw_group *g, const int8_t *in, i
 
 #if PB_DSP_NATIVE
 /* dw_window_run's instances `name`_sat and `name`_clamp: windows of kh rows and k columns; block: over g->rows rows */
-#define PB_DW_WINDOW_INSTANCES(name, kh, k, block)                                                           \
+#define PB_DW_WINDOW_INSTANCES(name, kh, k, block, all)                                                      \
     static PB_NOINLINE void name##_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {   \
-        dw_window_run(g, in, out, count, kh, k, 0, block);                                                   \
+        dw_window_run(g, in, out, count, kh, k, 0, block, all);                                              \
     }                                                                                                        \
     static PB_NOINLINE void name##_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) { \
-        dw_window_run(g, in, out, count, kh, k, 1, block);                                                   \
+        dw_window_run(g, in, out, count, kh, k, 1, block, all);                                              \
     }
 /* two of a 3x3 window's columns (weights from the group's, three taps a row), three or two rows */
-PB_DW_WINDOW_INSTANCES(dw_run_k3c2, 3, 2, 0)
-PB_DW_WINDOW_INSTANCES(dw_run_k2c2, 2, 2, 0)
+PB_DW_WINDOW_INSTANCES(dw_run_k3c2, 3, 2, 0, 0)
+PB_DW_WINDOW_INSTANCES(dw_run_k2c2, 2, 2, 0, 0)
 /* dw_dsp's 3x3 runs of g->rows output rows (rows of three valid window rows): the interior run and an edge column
  * (two window columns) of each row; instances of their own, so that the runs of one row keep their loop */
-PB_DW_WINDOW_INSTANCES(dw_rows_k3, 3, 3, 1)
-PB_DW_WINDOW_INSTANCES(dw_rows_k3c2, 3, 2, 1)
+PB_DW_WINDOW_INSTANCES(dw_rows_k3, 3, 3, 1, 0)
+PB_DW_WINDOW_INSTANCES(dw_rows_k3c2, 3, 2, 1, 0)
+/* dw_groups3's run: all the rows of all the groups, each group's values from its table entry */
+PB_DW_WINDOW_INSTANCES(dw_groups_k3, 3, 3, 1, 1)
 
 /* A doubled 3x3 group's interior run (edge 0) or one output pixel whose window the map's left or right edge clips to
  * two columns (edge 1; the group's weights from the first valid tap's), over two or three valid window rows (two:
@@ -1971,6 +1996,47 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
 
 /* A dispatcher only (its three paths not inlined): the deepest call chain through it is its small frame plus
  * the group kernel's, for the stack plan. */
+#if PB_DSP_NATIVE
+/* Whether a call takes dw_groups3: a 3x3 window at dilation 1 whose windows all lie inside the held input (no
+ * padding: a patch stage's inner tiles), channels in groups of four, and the op's group table (q->prepared, its tag:
+ * made only where every group takes the doubled form). */
+static inline int32_t dw_groups3_apply(const pb_region *r, const pb_window *w, const pb_requant *q) {
+    return q->prepared[0] == dw_group_tag(r->out_c, 9) && w->kernel_h == 3 && w->kernel_w == 3 &&
+           w->dilation_h == 1 && w->dilation_w == 1 && r->out_c % 4 == 0 && r->pad_top == 0 && r->pad_left == 0 &&
+           (r->out_h - 1) * w->stride_h + 3 <= r->in_h && (r->out_w - 1) * w->stride_w + 3 <= r->in_w;
+}
+
+/* All of such a call's groups in one call of one run (dw_groups_k3: every row of every group, each group's values from
+ * the op's group table), where dw_dsp took for each group its preparation (dw_group_prepare), its row loop and the
+ * run's call: some 240 instructions a group, which a patch stage's inner tiles pay once more per tile (a 3 x 3 tile of
+ * eight groups: 9 outputs a group, about 1,030 instructions). Its own function, called by the dispatcher: its frame
+ * and the run's stay under dw_dsp's on the deepest stack path. */
+static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
+                                   int8_t *output) {
+    const int32_t in_rs = pb_in_row_stride(r);
+    dw_groups gs;
+    gs.g.kh = 3;
+    gs.g.tap_step = r->in_c;
+    gs.g.row_step = in_rs;
+    gs.g.offset2 = pack_offset(-q->input_zero_point);
+    gs.g.in_step = w->stride_w * r->in_c;
+    gs.g.out_step = r->out_c;
+    gs.g.act_min4 = (uint8_t)q->act_min * 0x01010101u;
+    gs.g.act_max4 = (uint8_t)q->act_max * 0x01010101u;
+    gs.g.rows = r->out_h;
+    gs.g.in_rows = w->stride_h * in_rs;
+    gs.g.out_rows = pb_out_row_stride(r);
+    gs.values = q->prepared + 1;
+    gs.groups = r->out_c / 4;
+    gs.stride = 16 + 2 * 9;
+    if (q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX) {
+        dw_groups_k3_sat(&gs.g, input, output, r->out_w);
+    } else {
+        dw_groups_k3_clamp(&gs.g, input, output, r->out_w);
+    }
+}
+#endif
+
 void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
                                 const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
     if (r->out_c != r->in_c) {
@@ -1994,6 +2060,12 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
         }
         return;
     }
+#if PB_DSP_NATIVE
+    if (q->prepared != NULL && dw_groups3_apply(r, w, q)) {
+        dw_groups3(r, w, q, input, output);
+        return;
+    }
+#endif
     dw_dsp(r, w, q, input, filter, bias, output, scratch, 0);
 }
 
