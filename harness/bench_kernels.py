@@ -49,6 +49,7 @@ from harness.codegen.kernels import (
     conv_channel_table,
     conv_dense_call,
     conv_doubling,
+    conv_filter_padding,
     depthwise_group_table,
     depthwise_inplace_scratch_bytes,
     depthwise_plane3_table,
@@ -278,7 +279,11 @@ def suite_sources(
             parts.append("\n")
             continue
         parts.append(_c_array("int8_t", f"{prefix}_input", call.input))
-        parts.append(_c_array("int8_t", f"{prefix}_filter", call.filter))
+        padding = 0  # a prepared conv's filter array padded as the generated model's (conv_filter_padding)
+        if call.prepared and call.kind in ("conv2d", "conv1x1"):
+            padding = conv_filter_padding(call.window.kernel_h * call.window.kernel_w * call.region.in_c)
+        filter_values = np.concatenate([call.filter.reshape(-1), np.zeros(padding, np.int8)])
+        parts.append(_c_array("int8_t", f"{prefix}_filter", filter_values))
         if call.bias is not None:
             parts.append(_c_array("int32_t", f"{prefix}_bias", call.bias))
         parts.append(_c_array("int32_t", f"{prefix}_mult", call.q.multipliers))
@@ -303,7 +308,7 @@ def suite_sources(
                 call.region, call.window, q.act_min, q.act_max, k
             )
             table = conv_channel_table(q.multipliers, q.shifts, call.bias, q.output_zero_point, k, doubling,
-                                       every_call=True, dense=dense)  # fmt: skip
+                                       every_call=True, dense=dense, padded=True)  # fmt: skip
         if call.prepared:
             parts.append(_c_array("int32_t", f"{prefix}_prepared", table))
             prepared = f"{prefix}_prepared"

@@ -254,7 +254,13 @@ def scratch_bytes(
 _X2_ACC_LIMIT = 1 << 30  # PB_X2_ACC_LIMIT
 _BACK_STEP_BIT, _BIG_SHIFT, _LAST_SHIFT = 16, 0x100, 0x200
 _REQ_C, _REQ_X2, _REQ_DOUBLED, _REQ_BIG = 0, 1, 2, 3
-_EVERY_CALL, _DENSE = 2, 4  # the table's flags (PB_PREPARED_EVERY_CALL, PB_PREPARED_DENSE)
+_EVERY_CALL, _DENSE, _PADDED = 2, 4, 8  # the table's flags (PB_PREPARED_EVERY_CALL, _DENSE, _PADDED)
+
+
+def conv_filter_padding(k: int) -> int:
+    """Bytes after a conv's filter array that the DSP channel loop reads with the last channel's k % 4 tail (as
+    one more group of four) where its channel table is marked padded (conv_channel_table)."""
+    return (4 - k % 4) % 4
 
 
 def _int32(value: int) -> int:
@@ -301,7 +307,7 @@ def conv_dense_call(region: Region, window: Window, act_min: int, act_max: int, 
 
 def conv_channel_table(
     multipliers, shifts, bias, output_zero_point: int, k: int, doubling: bool, *, every_call: bool = False,
-    dense: bool = False,
+    dense: bool = False, padded: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """The channel table the DSP conv kernels make at each call (pb_conv_dsp.c prepare_requants, its twin),
     made once for a conv that runs on every tile of a patch stage (``pb_requant.prepared``, in flash):
@@ -310,8 +316,10 @@ def conv_channel_table(
     for (bit 0; the kernel takes the table where its call's doubling, conv_doubling, is that one),
     ``every_call`` (bit 1: every call of the op takes that doubling, so the kernel on the core takes the table
     without its test) and ``dense`` (bit 2, with bit 1 and a form the assembly takes: every call of the op is a
-    dense 1x1 call, conv_dense_call, which pb_conv1x1_s8_dsp then starts without its tests). ``bias``: int32 per
-    channel, or None."""
+    dense 1x1 call, conv_dense_call, which pb_conv1x1_s8_dsp then starts without its tests) and ``padded`` (bit 3,
+    with a k % 4 tail: the op's filter array holds conv_filter_padding more bytes, so the assembly channel loop
+    takes the last channel too, whose tail group it reads as a whole word; else that channel is the C loop's).
+    ``bias``: int32 per channel, or None."""
     out_c, zp = len(multipliers), int(output_zero_point)
     biases = [int(b) for b in bias] if bias is not None else [0] * out_c
     back = ((4 - (k & 3)) & 3) << _BACK_STEP_BIT
@@ -332,7 +340,9 @@ def conv_channel_table(
         every_x2 &= entry[2] != 0
         big |= bool(entry[2] & _BIG_SHIFT)
         entries.append([entry[0], _int32(entry[1]), entry[2] | back if entry[2] else 0])
-    last = out_c - 2 if k & 3 else out_c - 1  # a k % 4 tail leaves the last channel to the C loop
+    padded = padded and bool(k & 3)
+    # a k % 4 tail leaves the last channel to the C loop, but where the filter array is padded
+    last = out_c - 2 if k & 3 and not padded else out_c - 1
     if every_x2 and last >= 0:
         entries[last][2] |= _LAST_SHIFT
     form = _REQ_C if not every_x2 else _REQ_BIG if big else _REQ_DOUBLED if doubling else _REQ_X2
@@ -340,7 +350,7 @@ def conv_channel_table(
     for entry, next_bias in zip(entries, [*biases[1:], 0], strict=True):
         entry.append(_int32(next_bias << 1) if doubled else next_bias)
     flags = (int(doubling) | _EVERY_CALL * every_call
-             | _DENSE * (every_call and dense and form != _REQ_C))  # fmt: skip
+             | _DENSE * (every_call and dense and form != _REQ_C) | _PADDED * padded)  # fmt: skip
     return np.array([flags, form, *(v for entry in entries for v in entry)], np.int64)
 
 

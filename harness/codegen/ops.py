@@ -405,7 +405,8 @@ def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: l
     """The DSP conv kernel's channel table made once (kernels.conv_channel_table), for a conv that runs on every
     tile of a patch stage: that kernel makes it at every call, some 28 instructions an output channel. Made for
     the doubling most of the op's calls take (the others make their own), marked where every call takes it
-    and where every call is a dense 1x1 call (the kernel then skips those tests); a conv fused with its residual
+    and where every call is a dense 1x1 call (the kernel then skips those tests), and padded where k % 4 != 0
+    (emit_conv pads the filter array: the assembly takes the last channel too); a conv fused with its residual
     ADD runs on dense chunks of rows. None elsewhere: per layer an op runs once (and a row-streamed segment's
     ops, once a row, would take flash that some of those points lack)."""
     if not _runs_per_tile(ctx) or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8"):
@@ -423,7 +424,7 @@ def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: l
     )
     table = kernels.conv_channel_table(
         q.multipliers, q.shifts, _bias_data(ctx), q.output_zero_point, k, doubling,
-        every_call=len(set(votes)) == 1, dense=dense,
+        every_call=len(set(votes)) == 1, dense=dense, padded=True,
     )  # fmt: skip
     return CArray(f"{op.name}_prepared", "int32", table,
                   f"{op.name}: the DSP kernel's channel table (doubling, form, then per channel multiplier, add2, "
@@ -484,9 +485,13 @@ def _group_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: lis
     )
 
 
-def _weights(ctx: OpContext, position: int, what: str) -> CArray:
+def _weights(ctx: OpContext, position: int, what: str, padding: int = 0) -> CArray:
     tensor = ctx.tensor(position)
-    return CArray(f"{ctx.op.name}_{what}", "int8", tensor.data, f"{ctx.op.name}: {what} {list(tensor.shape)}")
+    values, comment = tensor.data, f"{ctx.op.name}: {what} {list(tensor.shape)}"
+    if padding:  # zeros after the filter: the DSP channel loop reads its last tail group whole
+        values = np.concatenate([np.asarray(values).reshape(-1), np.zeros(padding, np.int8)])
+        comment += f" and {padding} bytes of 0"
+    return CArray(f"{ctx.op.name}_{what}", "int8", values, comment)
 
 
 def _bias(ctx: OpContext) -> tuple[list[CArray], str]:
@@ -523,6 +528,9 @@ def emit_conv(ctx: OpContext) -> OpCode:
     prepared = (_channel_table(ctx, q, kernel, steps) or _plane3_table(ctx, q, kernel, steps)
                 or _group_table(ctx, q, kernel, steps))  # fmt: skip
     requant_arrays, requant = _requant_struct(ctx, q, out_c, prepared)
+    _, kh, kw, cin = ctx.tensor(1).shape
+    conv_table = prepared is not None and kernel in ("pb_conv2d_s8", "pb_conv1x1_s8")
+    filter_padding = kernels.conv_filter_padding(kh * kw * cin) if conv_table else 0  # as _channel_table's
     for step in steps if in_place else []:
         r = step.region
         if (r.in_row_stride, r.out_row_stride) != (r.in_w * r.in_c, r.out_w * r.out_c):
@@ -535,7 +543,7 @@ def emit_conv(ctx: OpContext) -> OpCode:
         fields.update(chunk=chunk, slices=slices, depth=kh * kw * cin)
     code = OpCode(
         name=op.name, kind=op.kind, comment=_comment(ctx, _window_detail(ctx)), in_stage=ctx.in_stage,
-        macro="conv", constants=[_weights(ctx, 1, "filter"), *bias_arrays, *requant_arrays],
+        macro="conv", constants=[_weights(ctx, 1, "filter", filter_padding), *bias_arrays, *requant_arrays],
         structs=[*structs, requant], fields=fields, steps=steps,
     )  # fmt: skip
     add_name = ctx.arena.epilogue_of(op.name)

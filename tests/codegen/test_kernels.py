@@ -864,8 +864,8 @@ def test_zoo_depthwise_shapes_name_every_layer_once():
 
 def test_conv_channel_table_flags_what_every_call_of_the_op_takes():
     """The channel table's first word (pb_conv_dsp.c PB_PREPARED_*): the doubling it was made for, whether every
-    call takes it (the kernel on the core then takes the table untested) and, only with that and a form the
-    assembly takes, whether every call is a dense 1x1 call (conv_dense_call)."""
+    call takes it (the kernel on the core then takes the table untested), only with that and a form the
+    assembly takes, whether every call is a dense 1x1 call (conv_dense_call), and whether the filter is padded."""
     m, s = np.array([1 << 30, 1 << 30], np.int32), np.array([-7, -8], np.int32)
     table = kernels.conv_channel_table(m, s, None, 0, 16, True, every_call=True, dense=True)
     assert table[0] == 1 | 2 | 4 and table[1] == 2  # PB_REQ_DOUBLED
@@ -875,6 +875,14 @@ def test_conv_channel_table_flags_what_every_call_of_the_op_takes():
     c_form = kernels.conv_channel_table(m, np.array([0, -8], np.int32), None, 0, 16, False, every_call=True,
                                         dense=True)  # fmt: skip
     assert c_form[1] == 0 and c_form[0] == 2  # a channel in the C loop: not dense_call's
+    # padded (bit 3) only with a k % 4 tail: the last mark (PB_LAST_SHIFT in the shift, entry word 2) then on the
+    # last channel, not the one before, and the filter array conv_filter_padding bytes longer
+    tail = kernels.conv_channel_table(m, s, None, 0, 27, False, every_call=True)
+    padded = kernels.conv_channel_table(m, s, None, 0, 27, False, every_call=True, padded=True)
+    assert padded[0] == 2 | 8 and kernels.conv_channel_table(m, s, None, 0, 16, False, padded=True)[0] == 0
+    assert tail[2 + 2] & 0x200 and not tail[2 + 4 + 2] & 0x200
+    assert padded[2 + 4 + 2] & 0x200 and not padded[2 + 2] & 0x200
+    assert [kernels.conv_filter_padding(k) for k in (27, 28, 29, 30)] == [1, 0, 3, 2]
     dense = Region(3, 5, 16, 3, 5, 8)
     assert kernels.conv_dense_call(dense, Window(1, 1), -128, 127, 16)
     assert not kernels.conv_dense_call(dense, Window(1, 1), -128, 100, 16)  # a clamp
