@@ -255,7 +255,7 @@ def _group3_cases(rng):
     rows after the first at stride 2 go to their place: without edge pixels, dw_dsp takes them in one call a run),
     a right edge pixel in place and where it is the map's only column; with the group table, the calls without
     padding whose channels are groups of four take all their groups in one run (dw_groups3): strides 1 and 2,
-    both clamps."""
+    both clamps, and in place at stride 2 (every row straight to its place)."""
     calls, inputs = [], {}
     for index, (stride, pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [(2, (0, 0, 0, 0), (13, 13), 8, "full", False), (2, (1, 0, 1, 0), (12, 12), 12, "both", False),
@@ -267,7 +267,8 @@ def _group3_cases(rng):
          (2, (1, 0, 0, 0), (8, 9), 12, "both", True), (1, (1, 1, 0, 1), (5, 4), 8, "full", False),
          (2, (0, 1, 0, 1), (11, 12), 8, "both", True), (2, (0, 1, 0, 1), (10, 10), 12, "max", False),
          (2, (0, 1, 0, 1), (13, 2), 4, "full", True), (1, (0, 0, 0, 0), (5, 7), 12, "both", False),
-         (2, (0, 0, 0, 0), (7, 8), 16, "max", False)]
+         (2, (0, 0, 0, 0), (7, 8), 16, "max", False), (2, (0, 0, 0, 0), (9, 11), 8, "both", True),
+         (2, (0, 0, 0, 0), (7, 7), 4, "full", True)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 2)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)

@@ -2090,6 +2090,21 @@ static PB_NOINLINE int32_t dw_planes_in_place(const pb_region *r, const pb_windo
     return dw_plane_bytes(r, w) <= weights + pb_depthwise_inplace_bytes(r, w);
 }
 
+#if PB_DSP_NATIVE
+/* In place, dw_groups3_apply's calls whose rows can all go to their place as made, with no row delayed (so a group's
+ * rows in one run, and the groups one after the other: their channels are apart): rows at least two input rows apart
+ * (stride_h >= 2; no padding at the top), dense, no more outputs a row than inputs. Output row k >= 1 then overwrites
+ * input rows up to ((k + 1) * out_w - 1) / in_w < 2k (as (k + 1) * out_w <= 2k * in_w), which the windows of rows
+ * before k read last (row r by row r / stride_h); row 0 overwrites the first out_w pixels of input row 0, pixel x read
+ * only by row 0's outputs x' <= x (their windows start at x' * stride_w: no padding at the left), made by then. (The
+ * row schedule, pb_depthwise_inplace_schedule, made at every call, delays row 0: its input is read by row 0.) */
+static PB_NOINLINE int32_t dw_groups3_in_place(const pb_region *r, const pb_window *w, const pb_requant *q) {
+    return w->stride_h >= 2 && r->in_c == r->out_c && r->out_w <= r->in_w && r->out_h * r->out_w <= r->in_h * r->in_w &&
+           pb_in_row_stride(r) == r->in_w * r->in_c && pb_out_row_stride(r) == r->out_w * r->out_c &&
+           dw_groups3_apply(r, w, q);
+}
+#endif
+
 void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, int8_t *buffer,
                                         const int8_t *filter, const int32_t *bias, void *scratch) {
     if (dw_planes_in_place(r, w)) {
@@ -2100,5 +2115,11 @@ void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, 
         }
         return;
     }
+#if PB_DSP_NATIVE
+    if (q->prepared != NULL && dw_groups3_in_place(r, w, q)) {
+        dw_groups3(r, w, q, buffer, buffer);
+        return;
+    }
+#endif
     dw_dsp(r, w, q, buffer, filter, bias, buffer, scratch, 1);
 }
