@@ -407,13 +407,17 @@ def _channel_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: l
     the doubling most of the op's calls take (the others make their own), marked where every call takes it
     and where every call is a dense 1x1 call (the kernel then skips those tests), and padded where k % 4 != 0
     (emit_conv pads the filter array: the assembly takes the last channel too); a conv fused with its residual
-    ADD runs on dense chunks of rows. None elsewhere: per layer an op runs once (and a row-streamed segment's
-    ops, once a row, would take flash that some of those points lack)."""
-    if not _runs_per_tile(ctx) or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8"):
+    ADD runs on dense chunks of rows. Elsewhere (per layer, a row-streamed segment) only a conv with a k % 4
+    tail gets one, for its padded filter, which every block of six pixels takes (a model's first conv, 3x3 over
+    3 channels: about 130 instructions a block); the rest of the table pays once a call there, and would take
+    flash that some of those points lack."""
+    if not ctx.optimized or kernel not in ("pb_conv2d_s8", "pb_conv1x1_s8"):
         return None
     op = ctx.op
     _, kh, kw, cin = ctx.tensor(1).shape
     k = kh * kw * cin
+    if not _runs_per_tile(ctx) and not kernels.conv_filter_padding(k):
+        return None
     fused = ctx.arena.epilogue_of(op.name) is not None
     regions = [replace(step.region, out_row_stride=0) if fused else step.region for step in steps]
     votes = [kernels.conv_doubling(region, q.act_min, q.act_max, k) for region in regions]
