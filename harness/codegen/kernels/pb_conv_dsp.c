@@ -1196,40 +1196,11 @@ static void matmul_1col(const int8_t *weights, int32_t k, int32_t first, int32_t
 
 /* ---- 1x1 convolution and fully connected --------------------------------------------------------- */
 
-/* The six columns of a block of pixels px_step bytes apart from src on (one output row, or a dense map),
- * doubled or not: expand_column apart from the pixel loop, so that it gets the registers; the narrow inputs
- * (8 and 16 channels) with k as a constant, unrolled. */
-static PB_ALWAYS_INLINE void strided_columns_of(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
-                                                uint32_t *cols, int32_t doubled) {
-    if (k == 8 || k == 16) {
-        for (int32_t j = 0; j < PB_BLOCK_COLS; ++j, src += px_step) {
-            if (k == 8) {
-                expand_column(src, 8, input_offset, cols, j, PB_BLOCK_COLS, doubled);
-            } else {
-                expand_column(src, 16, input_offset, cols, j, PB_BLOCK_COLS, doubled);
-            }
-        }
-        return;
-    }
-    for (int32_t j = 0; j < PB_BLOCK_COLS; ++j, src += px_step) {
-        expand_column(src, k, input_offset, cols, j, PB_BLOCK_COLS, doubled);
-    }
-}
-
-static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
-                                        uint32_t *cols, int32_t doubled) {
-    if (doubled) {
-        strided_columns_of(src, px_step, k, input_offset, cols, 1);
-    } else {
-        strided_columns_of(src, px_step, k, input_offset, cols, 0);
-    }
-}
-
-/* The 4 or 3 (ncols) columns of the pixels px_step bytes apart from src on that end a dense 1x1 conv call (a
- * patch's tile: 13 x 13 = 27 blocks of six + 4 + 3), by one call instead of a column at a time in the caller's
- * pixel loop; ncols and doubled constants where it is inlined (tail_columns). */
-static PB_ALWAYS_INLINE void tail_columns_of(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
-                                             uint32_t *cols, int32_t ncols, int32_t doubled) {
+/* The ncols columns of the pixels px_step bytes apart from src on (one output row, or a dense map), doubled or
+ * not: expand_column apart from the pixel loop, so that it gets the registers; the narrow inputs (8 and 16
+ * channels) with k as a constant, unrolled; ncols and doubled constants where it is inlined. */
+static PB_ALWAYS_INLINE void columns_of(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                        uint32_t *cols, int32_t ncols, int32_t doubled) {
     if (k == 8 || k == 16) {
         for (int32_t j = 0; j < ncols; ++j, src += px_step) {
             if (k == 8) {
@@ -1245,18 +1216,30 @@ static PB_ALWAYS_INLINE void tail_columns_of(const int8_t *src, int32_t px_step,
     }
 }
 
+/* The six columns of a block (PB_BLOCK_COLS). */
+static PB_NOINLINE void strided_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
+                                        uint32_t *cols, int32_t doubled) {
+    if (doubled) {
+        columns_of(src, px_step, k, input_offset, cols, PB_BLOCK_COLS, 1);
+    } else {
+        columns_of(src, px_step, k, input_offset, cols, PB_BLOCK_COLS, 0);
+    }
+}
+
+/* The 4 or 3 (ncols) columns that end a dense 1x1 conv call (a patch's tile: 13 x 13 = 27 blocks of six + 4 + 3),
+ * by one call instead of a column at a time in the caller's pixel loop. */
 static PB_NOINLINE void tail_columns(const int8_t *src, int32_t px_step, int32_t k, int32_t input_offset,
                                      uint32_t *cols, int32_t ncols, int32_t doubled) {
     if (ncols == 4) {
         if (doubled) {
-            tail_columns_of(src, px_step, k, input_offset, cols, 4, 1);
+            columns_of(src, px_step, k, input_offset, cols, 4, 1);
         } else {
-            tail_columns_of(src, px_step, k, input_offset, cols, 4, 0);
+            columns_of(src, px_step, k, input_offset, cols, 4, 0);
         }
     } else if (doubled) {
-        tail_columns_of(src, px_step, k, input_offset, cols, 3, 1);
+        columns_of(src, px_step, k, input_offset, cols, 3, 1);
     } else {
-        tail_columns_of(src, px_step, k, input_offset, cols, 3, 0);
+        columns_of(src, px_step, k, input_offset, cols, 3, 0);
     }
 }
 
