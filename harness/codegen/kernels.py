@@ -120,6 +120,12 @@ def optimized_define(optimized: bool) -> str:
     return f"PB_KERNELS_OPTIMIZED={1 if optimized else 0}"
 
 
+def depthwise_planes_least(kernel_w: int) -> int:
+    """The least output map, rows and columns, on which the DSP depthwise kernel takes its channel planes
+    (pb_depthwise_conv_dsp.c dw_planes_apply): 6 x 6 for a 3x3 window, 16 x 16 for 5x5 and 7x7."""
+    return 6 if kernel_w == 3 else 16
+
+
 def kernel_path_defines(calls: Iterable[tuple[str, Window, Iterable[Region]]]) -> tuple[str, ...]:
     """The -D flags that leave out of a generated model's firmware the DSP kernel paths none of its calls
     can take (flash: mcunet-in3 on STM32F746's 1 MB). ``calls``: each op's C kernel (pb_conv2d_s8, ...),
@@ -135,8 +141,7 @@ def kernel_path_defines(calls: Iterable[tuple[str, Window, Iterable[Region]]]) -
             continue
         for region in regions:
             multiplier |= region.out_c != region.in_c
-            least = 6 if window.kernel_w == 3 else 16
-            if min(region.out_h, region.out_w) >= least:
+            if min(region.out_h, region.out_w) >= depthwise_planes_least(window.kernel_w):
                 planes3 |= window.kernel_w == 3
                 planes57 |= window.kernel_w != 3
     flags = {"PB_DEPTHWISE_MULTIPLIER": multiplier, "PB_DEPTHWISE_PLANES3": planes3,

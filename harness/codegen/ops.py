@@ -447,7 +447,8 @@ def _plane3_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: li
     _, kh, kw, channels = ctx.tensor(1).shape
     if ((kh, kw) != (3, 3) or (window.stride_h, window.stride_w, window.dilation_h, window.dilation_w) != (1, 1, 1, 1)
             or hwc(ctx.graph.tensor(op.inputs[0]).shape)[2] != channels
-            or not any(min(step.region.out_h, step.region.out_w) >= 6 for step in steps)):  # fmt: skip
+            or not any(min(step.region.out_h, step.region.out_w) >= kernels.depthwise_planes_least(3)
+                    for step in steps)):  # fmt: skip
         return None
     table = kernels.depthwise_plane3_table(q.multipliers, q.shifts, _bias_data(ctx), ctx.tensor(1).data,
                                            q.input_zero_point, q.output_zero_point)  # fmt: skip
@@ -473,7 +474,10 @@ def _group_table(ctx: OpContext, q: reference.ConvQuant, kernel: str, steps: lis
     planes = (kh == kw and kw in (5, 7) and (window.stride_h, window.stride_w, window.dilation_h, window.dilation_w)
               == (1, 1, 1, 1))  # fmt: skip
     if hwc(ctx.graph.tensor(op.inputs[0]).shape)[2] != channels or (
-        planes and all(min(step.region.out_h, step.region.out_w) >= 16 for step in steps)
+        planes
+        and all(
+            min(step.region.out_h, step.region.out_w) >= kernels.depthwise_planes_least(kw) for step in steps
+        )
     ):  # (5x5 and 7x7 tiles of 16 x 16 outputs and more take the planes, which read no table)
         return None
     table = kernels.depthwise_group_table(q.multipliers, q.shifts, _bias_data(ctx), ctx.tensor(1).data,
