@@ -1525,10 +1525,6 @@ static PB_ALWAYS_INLINE void copy_window(int8_t *dst, const int8_t *src, int32_t
     }
 }
 
-/* Columns first..end - 1 of a 6-pixel block from windows wholly inside the input, the first at src, the
- * next px_step bytes on (copy_window into the patch, then expand_column). Apart from the pixel loop, so
- * that its loops get the registers; a 3x3 window over 3 channels (the zoo's first convs) with its sizes
- * as constants, unrolled. */
 /* expand_column of a window of three rows of 9 bytes (a 3x3 window over 3 channels) straight from the input,
  * without the patch: its 27 values as six groups of four, two of which straddle rows (r0[8] r1[0..2] and
  * r1[7..8] r2[0..1], one OR each), then the 3-value tail; no byte outside the window is read. */
@@ -1558,10 +1554,27 @@ static PB_ALWAYS_INLINE void window_column_3x9(const int8_t *src, int32_t in_rs,
     dst[1] = t1;
 }
 
-static PB_ALWAYS_INLINE void window_columns_of(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
-                                               int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
-                                               int32_t first, int32_t end, int32_t doubled) {
-    if (kernel_h == 3 && row_bytes == 9) {
+/* What window_columns' calls of one conv call share, set once per call (a call's arguments past the fourth go
+ * through the stack: eleven of them took about 25 instructions a call). */
+typedef struct {
+    int32_t px_step; /* input bytes from one pixel's window to the next one's on a row */
+    int32_t in_rs;
+    int32_t kernel_h;
+    int32_t row_bytes; /* a window row's bytes: kernel_w * in_c */
+    int32_t input_offset;
+    int32_t doubled;
+    int8_t *patch;
+    uint32_t *cols;
+} window_args;
+
+/* Columns first..end - 1 of a 6-pixel block from windows wholly inside the input, the first at src, the next
+ * px_step bytes on (copy_window into the patch, then expand_column). Apart from the pixel loop, so that its loops
+ * get the registers; a 3x3 window over 3 channels (the zoo's first convs) with its sizes as constants, unrolled. */
+static PB_ALWAYS_INLINE void window_columns_of(const window_args *a, const int8_t *src, int32_t first, int32_t end,
+                                               int32_t doubled) {
+    const int32_t px_step = a->px_step, in_rs = a->in_rs, input_offset = a->input_offset;
+    uint32_t *const cols = a->cols;
+    if (a->kernel_h == 3 && a->row_bytes == 9) {
         /* column by column to the end column's words (with a count GCC left px_step on the stack) */
         const uint32_t *const last = cols + 2 * end;
         for (uint32_t *col = cols + 2 * first; col != last; col += 2, src += px_step) {
@@ -1569,19 +1582,19 @@ static PB_ALWAYS_INLINE void window_columns_of(const int8_t *src, int32_t px_ste
         }
         return;
     }
+    const int32_t kernel_h = a->kernel_h, row_bytes = a->row_bytes;
+    int8_t *const patch = a->patch;
     for (int32_t j = first; j < end; ++j, src += px_step) {
         copy_window(patch, src, in_rs, kernel_h, row_bytes);
         expand_column(patch, kernel_h * row_bytes, input_offset, cols, j, PB_BLOCK_COLS, doubled);
     }
 }
 
-static PB_NOINLINE void window_columns(const int8_t *src, int32_t px_step, int32_t in_rs, int32_t kernel_h,
-                                       int32_t row_bytes, int32_t input_offset, int8_t *patch, uint32_t *cols,
-                                       int32_t first, int32_t end, int32_t doubled) {
-    if (doubled) {
-        window_columns_of(src, px_step, in_rs, kernel_h, row_bytes, input_offset, patch, cols, first, end, 1);
+static PB_NOINLINE void window_columns(const window_args *a, const int8_t *src, int32_t first, int32_t end) {
+    if (a->doubled) {
+        window_columns_of(a, src, first, end, 1);
     } else {
-        window_columns_of(src, px_step, in_rs, kernel_h, row_bytes, input_offset, patch, cols, first, end, 0);
+        window_columns_of(a, src, first, end, 0);
     }
 }
 
@@ -1602,6 +1615,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     /* the output pixels whose windows are wholly inside the input (no dilation): copy_window */
     const int32_t row_bytes = w->kernel_w * r->in_c, undilated = w->dilation_h == 1 && w->dilation_w == 1;
     const int32_t y_last = r->in_h - w->kernel_h + r->pad_top, x_last = r->in_w - w->kernel_w + r->pad_left;
+    const window_args args = {w->stride_w * r->in_c, in_rs, w->kernel_h, row_bytes, input_offset, doubled, patch, cols};
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0, oy = 0, ox = 0;
     while (p < pixels) {
@@ -1613,8 +1627,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
                 out_px[j] = output + oy * out_rs + (ox + j) * out_c;
             }
-            window_columns(input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, w->stride_w * r->in_c,
-                           in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, 0, PB_BLOCK_COLS, doubled);
+            window_columns(&args, input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, 0, PB_BLOCK_COLS);
             p += PB_BLOCK_COLS;
             ox += PB_BLOCK_COLS;
             if (ox == r->out_w) {
@@ -1638,10 +1651,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             for (int32_t j = first; j < PB_BLOCK_COLS; ++j) {
                 out_px[j] = next + j * out_c;
             }
-            window_columns(input + (sy - r->pad_top) * in_rs + sx * r->in_c, w->stride_w * r->in_c, in_rs,
-                           w->kernel_h, row_bytes, input_offset, patch, cols, 0, first, doubled);
-            window_columns(input + (sy + w->stride_h - r->pad_top) * in_rs, w->stride_w * r->in_c, in_rs,
-                           w->kernel_h, row_bytes, input_offset, patch, cols, first, PB_BLOCK_COLS, doubled);
+            window_columns(&args, input + (sy - r->pad_top) * in_rs + sx * r->in_c, 0, first);
+            window_columns(&args, input + (sy + w->stride_h - r->pad_top) * in_rs, first, PB_BLOCK_COLS);
             p += PB_BLOCK_COLS;
             ox = PB_BLOCK_COLS - first;
             ++oy;
@@ -1658,9 +1669,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                     run = ncols - j;
                     run = run < row ? run : row;
                     run = run < inside ? run : inside;
-                    window_columns(input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c,
-                                   w->stride_w * r->in_c, in_rs, w->kernel_h, row_bytes, input_offset, patch, cols, j,
-                                   j + run, doubled);
+                    window_columns(&args, input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, j,
+                                   j + run);
                 } else if (doubled && ncols >= 3) {
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
                     doubled_column(patch, k, input_offset, cols, j, ncols);
