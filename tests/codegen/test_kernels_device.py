@@ -255,7 +255,10 @@ def _group3_cases(rng):
     rows after the first at stride 2 go to their place: without edge pixels, dw_dsp takes them in one call a run),
     a right edge pixel in place and where it is the map's only column; with the group table, the calls without
     padding whose channels are groups of four take all their groups in one run (dw_groups3): strides 1 and 2,
-    both clamps, and in place at stride 2 (every row straight to its place)."""
+    both clamps, and in place at stride 2 (every row straight to its place); so do those whose only padding is one
+    column at the right or one row at the bottom that a window uses (dw_groups3's edge runs: the edge column, the
+    last row of two window rows, their corner), out of place at strides 1 and 2 and in place at stride 2 (an edge
+    column row by row), with one output row or one output column."""
     calls, inputs = [], {}
     for index, (stride, pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [(2, (0, 0, 0, 0), (13, 13), 8, "full", False), (2, (1, 0, 1, 0), (12, 12), 12, "both", False),
@@ -268,11 +271,14 @@ def _group3_cases(rng):
          (2, (0, 1, 0, 1), (11, 12), 8, "both", True), (2, (0, 1, 0, 1), (10, 10), 12, "max", False),
          (2, (0, 1, 0, 1), (13, 2), 4, "full", True), (1, (0, 0, 0, 0), (5, 7), 12, "both", False),
          (2, (0, 0, 0, 0), (7, 8), 16, "max", False), (2, (0, 0, 0, 0), (9, 11), 8, "both", True),
-         (2, (0, 0, 0, 0), (7, 7), 4, "full", True)]
+         (2, (0, 0, 0, 0), (7, 7), 4, "full", True), (1, (0, 1, 0, 1), (5, 6), 8, "full", False),
+         (2, (0, 1, 0, 1), (2, 10), 8, "both", False), (2, (0, 1, 0, 1), (2, 10), 8, "max", True),
+         (2, (0, 1, 0, 0), (10, 9), 12, "full", True), (2, (0, 0, 0, 1), (9, 10), 8, "both", True),
+         (1, (0, 0, 0, 1), (4, 5), 12, "max", False), (1, (0, 1, 0, 0), (5, 4), 4, "full", False)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 2)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
-        q = _requant(rng, cin, 9, large=index == 13)
+        q = _requant(rng, cin, 9, large=index in (13, 24))
         act_min, act_max = {"full": (-128, 127), "max": (-128, int(rng.integers(0, 100))),
                             "both": (int(rng.integers(-100, -20)), int(rng.integers(0, 100)))}[act]  # fmt: skip
         q = Requant(q.input_zero_point, q.output_zero_point, q.multipliers, q.shifts, act_min, act_max)

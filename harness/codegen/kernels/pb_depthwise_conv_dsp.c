@@ -1997,22 +1997,48 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
 /* A dispatcher only (its three paths not inlined): the deepest call chain through it is its small frame plus
  * the group kernel's, for the stack plan. */
 #if PB_DSP_NATIVE
-/* Whether a call takes dw_groups3: a 3x3 window at dilation 1 whose windows all lie inside the held input (no
- * padding: a patch stage's inner tiles), channels in groups of four, and the op's group table (q->prepared, its tag:
- * made only where every group takes the doubled form). */
-static inline int32_t dw_groups3_apply(const pb_region *r, const pb_window *w, const pb_requant *q) {
-    return q->prepared[0] == dw_group_tag(r->out_c, 9) && w->kernel_h == 3 && w->kernel_w == 3 &&
-           w->dilation_h == 1 && w->dilation_w == 1 && r->out_c % 4 == 0 && r->pad_top == 0 && r->pad_left == 0 &&
-           (r->out_h - 1) * w->stride_h + 3 <= r->in_h && (r->out_w - 1) * w->stride_w + 3 <= r->in_w;
+/* Whether a call takes dw_groups3: a 3x3 window at dilation 1 with no padding at the top or the left whose windows all
+ * lie inside the held input but for the last output column's and the last output row's, which the right or bottom
+ * edge may clip to two columns or two rows (one column or row of padding: a patch stage's tiles, whose borders are
+ * halo but where a tile meets the map's right or bottom edge), channels in groups of four, and the op's group table
+ * (q->prepared, its tag: made only where every group takes the doubled form). */
+static inline int32_t dw_groups3_fits(const pb_region *r, const pb_window *w) {
+    return w->kernel_h == 3 && w->kernel_w == 3 && w->dilation_h == 1 && w->dilation_w == 1 && r->out_c % 4 == 0 &&
+           r->pad_top == 0 && r->pad_left == 0 && (r->out_h - 1) * w->stride_h + 2 <= r->in_h &&
+           (r->out_w - 1) * w->stride_w + 2 <= r->in_w;
 }
 
-/* All of such a call's groups in one call of one run (dw_groups_k3: every row of every group, each group's values from
- * the op's group table), where dw_dsp took for each group its preparation (dw_group_prepare), its row loop and the
- * run's call: some 240 instructions a group, which a patch stage's inner tiles pay once more per tile (a 3 x 3 tile of
- * eight groups: 9 outputs a group, about 1,030 instructions). Its own function, called by the dispatcher: its frame
- * and the run's stay under dw_dsp's on the deepest stack path. */
+static inline int32_t dw_groups3_apply(const pb_region *r, const pb_window *w, const pb_requant *q) {
+    return q->prepared[0] == dw_group_tag(r->out_c, 9) && dw_groups3_fits(r, w);
+}
+
+/* Whether every group of four of a 3x3 call takes the doubled form (dw_group_prepare's test, channel by channel). */
+static PB_NOINLINE int32_t dw_groups3_doubled(const pb_requant *q, const int32_t *bias, int32_t channels) {
+    const uint32_t span = 255u * 128u * 9u;
+    for (int32_t c = 0; c < channels; ++c) {
+        const int32_t b = bias ? bias[c] : 0;
+        pb_channel_requant_x2 cr;
+        if (!pb_channel_requant_x2_prepare(q->multiplier[c], q->shift[c], q->output_zero_point,
+                                           (b < 0 ? 0u - (uint32_t)b : (uint32_t)b) + span, &cr)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* All of such a call's groups: the windows inside (all rows of all groups) in one call of one run (dw_groups_k3, each
+ * group's values from the op's group table), where dw_dsp took for each group its preparation (dw_group_prepare), its
+ * row loop and the run's call: some 240 instructions a group, which a patch stage's tiles pay once more per tile (a
+ * 3 x 3 tile of eight groups: 9 outputs a group, about 1,030 instructions). Then, where the right or bottom edge clips
+ * the last column's or row's windows, per group its values copied from the table and one call of each edge run: the
+ * column of two window columns (all its rows at once), the row of two window rows, their corner; where dw_dsp took
+ * besides the group's preparation its row loop's bookkeeping (about 130 instructions a pass: the rows' targets, valid
+ * rows and edge tests). In place (dw_groups3_in_place) with an edge column, a group's rows one at a time, each row's
+ * edge pixel after its interior run. Its own function, called by the dispatcher: its frame and the runs' stay under
+ * dw_dsp's on the deepest stack path. */
 static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
-                                   int8_t *output) {
+                                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch,
+                                   int32_t in_place) {
     const int32_t in_rs = pb_in_row_stride(r);
     dw_groups gs;
     gs.g.kh = 3;
@@ -2023,16 +2049,62 @@ static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const
     gs.g.out_step = r->out_c;
     gs.g.act_min4 = (uint8_t)q->act_min * 0x01010101u;
     gs.g.act_max4 = (uint8_t)q->act_max * 0x01010101u;
-    gs.g.rows = r->out_h;
     gs.g.in_rows = w->stride_h * in_rs;
     gs.g.out_rows = pb_out_row_stride(r);
-    gs.values = q->prepared + 1;
+    /* the op's group table, or (in place, dw_groups3_in_place: every group doubled) none: each group made here */
+    gs.values = q->prepared != NULL && q->prepared[0] == dw_group_tag(r->out_c, 9) ? q->prepared + 1 : NULL;
     gs.groups = r->out_c / 4;
     gs.stride = 16 + 2 * 9;
-    if (q->act_min == PB_INT8_MIN && q->act_max == PB_INT8_MAX) {
-        dw_groups_k3_sat(&gs.g, input, output, r->out_w);
-    } else {
-        dw_groups_k3_clamp(&gs.g, input, output, r->out_w);
+    const int32_t clamp = q->act_min != PB_INT8_MIN || q->act_max != PB_INT8_MAX;
+    /* the last column's and row's windows clipped to two columns or rows (dw_groups3_apply: at most one) */
+    const int32_t right = (r->out_w - 1) * w->stride_w + 3 > r->in_w, below = (r->out_h - 1) * w->stride_h + 3 > r->in_h;
+    const int32_t cols = r->out_w - right, rows = r->out_h - below;
+    /* the inside's outputs a row where it has any (the runs' instances were compiled for counts of 1 and more: a count
+     * the compiler cannot tell from 0 here cost their loops a test) */
+    const int32_t run = cols > 0 ? cols : 1;
+    /* in place with an edge column or without the table: each group's rows one at a time (the runs' instances of one
+     * row; a call of dw_rows_k3 here made GCC compile that instance two instructions an output slower) */
+    const int32_t each_row = in_place && (right || gs.values == NULL);
+    gs.g.rows = rows;
+    const int32_t all = gs.values != NULL && !each_row && rows > 0 && cols > 0; /* the inside at once */
+    if (all) {
+        clamp ? dw_groups_k3_clamp(&gs.g, input, output, cols) : dw_groups_k3_sat(&gs.g, input, output, cols);
+        if (!right && !below) {
+            return;
+        }
+    }
+    dw_group *const g = &gs.g;
+    const int32_t in_edge = cols * g->in_step, out_edge = cols * g->out_step; /* to the last column's window, output */
+    const int8_t *const in_below = input + rows * g->in_rows;
+    int8_t *const out_below = output + rows * g->out_rows;
+    for (int32_t c = 0; c < r->out_c; c += 4) {
+        dw_group_prepare(g, align4(scratch), gs.values, q, bias, filter, c, r->out_c, 9); /* cr, bias, weights */
+        if (each_row) {
+            for (int32_t oy = 0; oy < rows; ++oy) {
+                const int8_t *in = input + oy * g->in_rows + c;
+                int8_t *out = output + oy * g->out_rows + c;
+                if (cols > 0) {
+                    clamp ? dw_run_k3_clamp(g, in, out, run) : dw_run_k3_sat(g, in, out, run);
+                }
+                if (right) {
+                    clamp ? dw_run_k3c2_clamp(g, in + in_edge, out + out_edge, 1)
+                          : dw_run_k3c2_sat(g, in + in_edge, out + out_edge, 1);
+                }
+            }
+        } else if (right && rows > 0) { /* the edge column, all its rows in one call (g->rows) */
+            clamp ? dw_rows_k3c2_clamp(g, input + in_edge + c, output + out_edge + c, 1)
+                  : dw_rows_k3c2_sat(g, input + in_edge + c, output + out_edge + c, 1);
+        }
+        if (below) { /* the last row's windows: their first two rows */
+            if (cols > 0) {
+                clamp ? dw_run_k2x3_clamp(g, in_below + c, out_below + c, run)
+                      : dw_run_k2x3_sat(g, in_below + c, out_below + c, run);
+            }
+            if (right) {
+                clamp ? dw_run_k2c2_clamp(g, in_below + in_edge + c, out_below + out_edge + c, 1)
+                      : dw_run_k2c2_sat(g, in_below + in_edge + c, out_below + out_edge + c, 1);
+            }
+        }
     }
 }
 #endif
@@ -2062,7 +2134,7 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
     }
 #if PB_DSP_NATIVE
     if (q->prepared != NULL && dw_groups3_apply(r, w, q)) {
-        dw_groups3(r, w, q, input, output);
+        dw_groups3(r, w, q, input, filter, bias, output, scratch, 0);
         return;
     }
 #endif
@@ -2096,12 +2168,19 @@ static PB_NOINLINE int32_t dw_planes_in_place(const pb_region *r, const pb_windo
  * (stride_h >= 2; no padding at the top), dense, no more outputs a row than inputs. Output row k >= 1 then overwrites
  * input rows up to ((k + 1) * out_w - 1) / in_w < 2k (as (k + 1) * out_w <= 2k * in_w), which the windows of rows
  * before k read last (row r by row r / stride_h); row 0 overwrites the first out_w pixels of input row 0, pixel x read
- * only by row 0's outputs x' <= x (their windows start at x' * stride_w: no padding at the left), made by then. (The
- * row schedule, pb_depthwise_inplace_schedule, made at every call, delays row 0: its input is read by row 0.) */
-static PB_NOINLINE int32_t dw_groups3_in_place(const pb_region *r, const pb_window *w, const pb_requant *q) {
+ * only by row 0's outputs x' <= x (their windows start at x' * stride_w: no padding at the left), made by then. An edge
+ * column (the right edge clips the last column's windows) is taken row by row, each row's edge pixel after its
+ * interior run: the edge pixel of row k >= 1 writes what row k's interior writes, input rows < 2k; row 0's writes
+ * pixel out_w - 1 of input row 0, read only by row 0's outputs (made by then). The last row of two window rows comes
+ * after all the others: they wrote input rows < 2 (out_h - 1), the first it reads. (The row schedule,
+ * pb_depthwise_inplace_schedule, made at every call, delays row 0: its input is read by row 0.) */
+static PB_NOINLINE int32_t dw_groups3_in_place(const pb_region *r, const pb_window *w, const pb_requant *q,
+                                               const int32_t *bias) {
     return w->stride_h >= 2 && r->in_c == r->out_c && r->out_w <= r->in_w && r->out_h * r->out_w <= r->in_h * r->in_w &&
            pb_in_row_stride(r) == r->in_w * r->in_c && pb_out_row_stride(r) == r->out_w * r->out_c &&
-           dw_groups3_apply(r, w, q);
+           dw_groups3_fits(r, w) &&
+           ((q->prepared != NULL && q->prepared[0] == dw_group_tag(r->out_c, 9)) ||
+            dw_groups3_doubled(q, bias, r->out_c));
 }
 #endif
 
@@ -2116,8 +2195,8 @@ void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, 
         return;
     }
 #if PB_DSP_NATIVE
-    if (q->prepared != NULL && dw_groups3_in_place(r, w, q)) {
-        dw_groups3(r, w, q, buffer, buffer);
+    if (dw_groups3_in_place(r, w, q, bias)) {
+        dw_groups3(r, w, q, buffer, filter, bias, buffer, scratch, 1);
         return;
     }
 #endif
