@@ -1552,8 +1552,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "cmp     r11, r5\n"                                                                                      \
     "blo     0b\n"
 /* A channel's start (the job in lr): its requantization and weights from the table (where the job has one: ten words
- * a channel, depthwise_plane3_table; a channel not prepared returns), its input, output and limit, and its first two
- * window rows into rows[0] and rows[1] as they are (no rotation), each the zero point (the pad_top padding rows,
+ * a channel, depthwise_plane3_table, read by one LDM; a channel not prepared, shift 0, returns), its input, output and
+ * limit, and its first two window rows into rows[0] and rows[1] as they are (no rotation), each the zero point (the
+ * pad_top padding rows,
  * counted in r12, which the copy does not use; a row copied, as a tile's without padding at the top, takes one branch)
  * or a copy returning to the next (33, 34: its address in ret); then
  * rows[2]'s copy (r8) before the first output row, returning to the row's blocks. In C (dw_planes3's channel loop, two calls of
@@ -1562,15 +1563,13 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_START                                                                                   \
     "ldr     r0, [lr, #104]\n"                                                                               \
     "cbz     r0, 31f\n"                                                                                      \
-    "ldr     r1, [r0, #8]\n"                                                                                 \
-    "cbnz    r1, 30f\n"                                                                                      \
+    "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
+    "cbnz    r3, 30f\n"                                                                                      \
     "pop     {r4-r11, pc}\n"                                                                                 \
     "30:\n"                                                                                                  \
-    "ldm     r0!, {r2, r3, r4}\n"                                                                            \
-    "stm     lr, {r2, r3, r4}\n"                                                                             \
-    "ldm     r0!, {r2, r3, r4, r5, r6, r7, r8}\n"                                                            \
-    "add     r1, lr, #44\n"                                                                                  \
-    "stm     r1, {r2, r3, r4, r5, r6, r7, r8}\n"                                                             \
+    "stm     lr, {r1, r2, r3}\n"                                                                             \
+    "add     r11, lr, #44\n"                                                                                 \
+    "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
     "str     r0, [lr, #104]\n"                                                                               \
     "31:\n"                                                                                                  \
     "add     r0, lr, #112\n"                                                                                 \
@@ -1904,8 +1903,17 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
     /* the output rows whose last window row, input row oy + 2 - pad_top, is the input's (at least the first) */
     const int32_t real_rows = out_h < g.in_h + pad_top - 2 ? out_h : g.in_h + pad_top - 2;
     int16_t *ring = (int16_t *)(void *)align4(scratch);
-    for (int32_t j = 0; j < 3 * g.columns / 2; ++j) {
-        ((uint32_t *)(void *)ring)[j] = g.zero_points;
+    /* The ring's padding columns the zero point, once a call: word 0 (the columns left of the input's first,
+     * pad_left <= 2) and the words from the input's last column to the padded input's out_w + 2 (pad_right <= 2),
+     * in each row. A copy writes only the input's columns and a padding row all of them; the columns after
+     * out_w + 2 are read by no output kept (the last block's dropped ones), so they stay as they are, where
+     * filling the whole ring took about four instructions a word (a 29-wide tile's: 51 words) at every call. */
+    for (int32_t s = 0; s < 3; ++s) {
+        uint32_t *words = (uint32_t *)(void *)(ring + s * g.columns);
+        words[0] = g.zero_points;
+        for (int32_t j = (g.pad_left + g.in_w) / 2; j < (r->out_w + 3) / 2; ++j) {
+            words[j] = g.zero_points;
+        }
     }
     dw_plane3_job job = {.act_min4 = (uint8_t)rq->act_min * 0x01010101u,
                          .act_max4 = (uint8_t)rq->act_max * 0x01010101u,
