@@ -138,15 +138,17 @@ def _block_cases(rng):
 def _tile_block_cases(rng):
     """3x3 convs on patch-like tiles (no left pad; right and bottom pads of 0 or 1, strides 1 and 2, rows not a
     multiple of six wide): 6-pixel blocks that run over a row's end with every window inside (pb_conv2d_s8_dsp
-    takes both rows' pixels by one window_columns call each), and into the right pad (a pixel at a time). (Maps
-    narrower than a block, whose blocks run over three rows, are test_kernels.py's random regions.)"""
+    takes both rows' pixels by one call, PB_WINDOW_WRAP: on the core window_3x9_asm over 3 channels, window_columns
+    over 8 and 4, the last with doubled columns: 19 output channels, k = 36), and into the right pad (a pixel at a
+    time). (Maps narrower than a block, whose blocks run over three rows, are test_kernels.py's random regions.)"""
     calls, inputs = [], {}
-    for index, (stride, pads, hw, cin, full_range) in enumerate(
-        [(1, (0, 0, 0, 0), (6, 9), 3, True), (2, (0, 1, 0, 1), (9, 16), 3, True), (2, (0, 0, 0, 0), (9, 17), 3, True),
-         (1, (0, 1, 0, 1), (6, 10), 8, False), (1, (1, 0, 0, 1), (5, 13), 3, True)]
+    for index, (stride, pads, hw, cin, full_range, cout) in enumerate(
+        [(1, (0, 0, 0, 0), (6, 9), 3, True, 5), (2, (0, 1, 0, 1), (9, 16), 3, True, 6),
+         (2, (0, 0, 0, 0), (9, 17), 3, True, 7), (1, (0, 1, 0, 1), (6, 10), 8, False, 8),
+         (1, (1, 0, 0, 1), (5, 13), 3, True, 9), (1, (0, 0, 0, 0), (6, 9), 8, True, 10),
+         (1, (0, 0, 0, 0), (5, 11), 4, True, 19)]
     ):  # fmt: skip
         in_h, in_w = hw
-        cout = 5 + index
         full = rng.integers(-128, 128, (1, in_h, in_w, cin), dtype=np.int8)
         q = _requant(rng, cout, 9 * cin, large=False)
         if full_range:

@@ -14,6 +14,7 @@
  *
  * The depthwise DSP kernel is in pb_depthwise_conv_dsp.c.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -1555,7 +1556,8 @@ static PB_ALWAYS_INLINE void window_column_3x9(const int8_t *src, int32_t in_rs,
 }
 
 /* What window_columns' calls of one conv call share, set once per call (a call's arguments past the fourth go
- * through the stack: eleven of them took about 25 instructions a call). */
+ * through the stack: eleven of them took about 25 instructions a call); `next` for a call whose run goes on into
+ * the next row (PB_WINDOW_WRAP). window_3x9_asm reads it at these offsets. */
 typedef struct {
     int32_t px_step; /* input bytes from one pixel's window to the next one's on a row */
     int32_t in_rs;
@@ -1565,17 +1567,114 @@ typedef struct {
     int32_t doubled;
     int8_t *patch;
     uint32_t *cols;
+    const int8_t *next; /* the window of the block's column `end & 7` (PB_WINDOW_WRAP) */
 } window_args;
+#if PB_DSP_NATIVE
+_Static_assert(offsetof(window_args, input_offset) == 16 && offsetof(window_args, cols) == 28 &&
+                   offsetof(window_args, next) == 32,
+               "window_3x9_asm reads window_args at these offsets");
+#endif
+
+/* window_columns' `end` with this bit: the run ends at column end & 7 of the block, and the block's columns from
+ * there to its end are the windows from a->next on (a block that runs over a row's end: one call, not two). */
+#define PB_WINDOW_WRAP 8
+
+#if PB_DSP_NATIVE
+/* window_columns for windows of 3 rows of 9 bytes (a 3x3 window over 3 channels, the zoo's first convs) on the
+ * core, not doubled (k = 27 has a tail: its sums are never doubled): window_column_3x9 column after column, r0 the
+ * window, r1 the column's words, r2 px_step, r6 in_rs, r3 the packed input offset, lr the offset, r7 the run's
+ * end; [sp] the block's end (PB_WINDOW_WRAP: the loop goes on from [sp + 4] = a->next) or the run's. The input's
+ * words by LDR / LDRH / LDRB (any alignment: LDRD and LDM would fault), loaded ahead of their SXTAB16s. 42
+ * instructions a column (about 34 cycles in llvm-mca's Cortex-M7 model), where GCC's C took 49 (as many cycles). */
+__attribute__((naked, noinline)) static void window_3x9_asm(const window_args *a __attribute__((unused)),
+                                                           const int8_t *src __attribute__((unused)),
+                                                           int32_t first __attribute__((unused)),
+                                                           int32_t end __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r4-r11, lr}\n"
+        "sub     sp, sp, #8\n"
+        "mov     r12, r0\n"
+        "mov     r0, r1\n"
+        "ldr     r4, [r12, #28]\n" /* cols */
+        "add     r1, r4, r2, lsl #3\n"
+        "and     r5, r3, #7\n"
+        "add     r7, r4, r5, lsl #3\n"
+        "mov     r8, r7\n"
+        "tst     r3, #8\n" /* PB_WINDOW_WRAP */
+        "it      ne\n"
+        "addne   r8, r4, #48\n" /* PB_BLOCK_COLS columns */
+        "ldr     r9, [r12, #32]\n"
+        "stmia   sp, {r8, r9}\n"
+        "ldmia   r12, {r2, r6}\n" /* px_step, in_rs */
+        "ldr     lr, [r12, #16]\n"
+        "pkhbt   r3, lr, lr, lsl #16\n"
+        "b       2f\n"
+        "1:\n"
+        "ldr     r4, [r0]\n"
+        "ldr     r5, [r0, #4]\n"
+        "ldrb    r8, [r0, #8]\n"
+        "ldr     r9, [r0, r6]\n"
+        "sxtab16 r10, r3, r4\n"
+        "sxtab16 r11, r3, r4, ror #8\n"
+        "add     r12, r0, r6\n"
+        "orr     r8, r8, r9, lsl #8\n" /* r0[8] r1[0..2] */
+        "strd    r10, r11, [r1]\n"
+        "sxtab16 r10, r3, r5\n"
+        "sxtab16 r11, r3, r5, ror #8\n"
+        "ldr     r4, [r12, #3]\n"
+        "ldrh    r5, [r12, #7]\n"
+        "strd    r10, r11, [r1, #48]\n"
+        "sxtab16 r10, r3, r8\n"
+        "sxtab16 r11, r3, r8, ror #8\n"
+        "ldrh    r9, [r12, r6]\n"
+        "add     r12, r12, r6\n"
+        "strd    r10, r11, [r1, #96]\n"
+        "sxtab16 r10, r3, r4\n"
+        "sxtab16 r11, r3, r4, ror #8\n"
+        "orr     r5, r5, r9, lsl #16\n" /* r1[7..8] r2[0..1] */
+        "ldr     r8, [r12, #2]\n"
+        "strd    r10, r11, [r1, #144]\n"
+        "sxtab16 r10, r3, r5\n"
+        "sxtab16 r11, r3, r5, ror #8\n"
+        "ldrsb   r4, [r12, #6]\n" /* the tail: [t0 t2] [t1 0] */
+        "ldrsb   r5, [r12, #7]\n"
+        "strd    r10, r11, [r1, #192]\n"
+        "sxtab16 r10, r3, r8\n"
+        "sxtab16 r11, r3, r8, ror #8\n"
+        "ldrsb   r9, [r12, #8]\n"
+        "add     r4, r4, lr\n"
+        "strd    r10, r11, [r1, #240]\n"
+        "add     r5, r5, lr\n"
+        "add     r9, r9, lr\n"
+        "pkhbt   r4, r4, r9, lsl #16\n"
+        "uxth    r5, r5\n"
+        "strd    r4, r5, [r1, #288]\n"
+        "add     r0, r0, r2\n"
+        "add     r1, r1, #8\n"
+        "2:\n"
+        "cmp     r1, r7\n"
+        "bne     1b\n"
+        "ldmia   sp, {r8, r9}\n"
+        "cmp     r7, r8\n"
+        "beq     3f\n"
+        "mov     r0, r9\n" /* the next row's windows to the block's end */
+        "mov     r7, r8\n"
+        "b       1b\n"
+        "3:\n"
+        "add     sp, sp, #8\n"
+        "pop     {r4-r11, pc}\n");
+}
+#endif
 
 /* Columns first..end - 1 of a 6-pixel block from windows wholly inside the input, the first at src, the next
- * px_step bytes on (copy_window into the patch, then expand_column). Apart from the pixel loop, so that its loops
- * get the registers; a 3x3 window over 3 channels (the zoo's first convs) with its sizes as constants, unrolled. */
+ * px_step bytes on (copy_window into the patch, then expand_column; a 3x3 window over 3 channels, the zoo's first
+ * convs, by window_column_3x9, on the core window_3x9_asm). Apart from the pixel loop, so that its loops get the
+ * registers. */
 static PB_ALWAYS_INLINE void window_columns_of(const window_args *a, const int8_t *src, int32_t first, int32_t end,
                                                int32_t doubled) {
     const int32_t px_step = a->px_step, in_rs = a->in_rs, input_offset = a->input_offset;
     uint32_t *const cols = a->cols;
-    if (a->kernel_h == 3 && a->row_bytes == 9) {
-        /* column by column to the end column's words (with a count GCC left px_step on the stack) */
+    if (!PB_DSP_NATIVE && a->kernel_h == 3 && a->row_bytes == 9) {
         const uint32_t *const last = cols + 2 * end;
         for (uint32_t *col = cols + 2 * first; col != last; col += 2, src += px_step) {
             window_column_3x9(src, in_rs, input_offset, col, 0, doubled);
@@ -1590,12 +1689,37 @@ static PB_ALWAYS_INLINE void window_columns_of(const window_args *a, const int8_
     }
 }
 
+/* window_columns_of for one call: columns first..end - 1, or with PB_WINDOW_WRAP in end first..(end & 7) - 1 from
+ * src and the rest of the block from a->next. */
 static PB_NOINLINE void window_columns(const window_args *a, const int8_t *src, int32_t first, int32_t end) {
-    if (a->doubled) {
-        window_columns_of(a, src, first, end, 1);
-    } else {
-        window_columns_of(a, src, first, end, 0);
+    for (;;) {
+        if (a->doubled) {
+            window_columns_of(a, src, first, end & 7, 1);
+        } else {
+            window_columns_of(a, src, first, end & 7, 0);
+        }
+        if (!(end & PB_WINDOW_WRAP)) {
+            return;
+        }
+        src = a->next;
+        first = end & 7;
+        end = PB_BLOCK_COLS;
     }
+}
+
+/* window_columns, or on the core window_3x9_asm where the call's windows are 3x3 over 3 channels, not doubled
+ * (`by_asm`). */
+static PB_ALWAYS_INLINE void block_windows(const window_args *a, int32_t by_asm, const int8_t *src, int32_t first,
+                                           int32_t end) {
+#if PB_DSP_NATIVE
+    if (by_asm) {
+        window_3x9_asm(a, src, first, end);
+        return;
+    }
+#else
+    (void)by_asm;
+#endif
+    window_columns(a, src, first, end);
 }
 
 void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
@@ -1615,7 +1739,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
     /* the output pixels whose windows are wholly inside the input (no dilation): copy_window */
     const int32_t row_bytes = w->kernel_w * r->in_c, undilated = w->dilation_h == 1 && w->dilation_w == 1;
     const int32_t y_last = r->in_h - w->kernel_h + r->pad_top, x_last = r->in_w - w->kernel_w + r->pad_left;
-    const window_args args = {w->stride_w * r->in_c, in_rs, w->kernel_h, row_bytes, input_offset, doubled, patch, cols};
+    window_args args = {w->stride_w * r->in_c, in_rs, w->kernel_h, row_bytes, input_offset, doubled, patch, cols, NULL};
+    const int32_t by_asm = w->kernel_h == 3 && row_bytes == 9 && !doubled;
     int8_t *out_px[PB_BLOCK_COLS];
     int32_t p = 0, oy = 0, ox = 0;
     while (p < pixels) {
@@ -1627,7 +1752,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             for (int32_t j = 0; j < PB_BLOCK_COLS; ++j) {
                 out_px[j] = output + oy * out_rs + (ox + j) * out_c;
             }
-            window_columns(&args, input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, 0, PB_BLOCK_COLS);
+            block_windows(&args, by_asm, input + (sy - r->pad_top) * in_rs + (sx - r->pad_left) * r->in_c, 0,
+                          PB_BLOCK_COLS);
             p += PB_BLOCK_COLS;
             ox += PB_BLOCK_COLS;
             if (ox == r->out_w) {
@@ -1639,9 +1765,10 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             /* the block runs over the row's end (a patch's tiles are rarely a multiple of six wide: most of their
              * rows end so; not inside the row, else the test above held) and every window is inside: both rows
              * are, the row's last window is, and the next row's first (no left pad; its pixels are fewer than
-             * the row's). The row's last `first` pixels and the next row's first ones by one window_columns call
-             * each, without the general loop's tests and division per run below. Tested here, not once before
-             * the loop: a value kept across the loop made per layer slower (mbv2-w0.35-r144 +1,160 instructions). */
+             * the row's). The row's last `first` pixels and the next row's first ones by one call (PB_WINDOW_WRAP:
+             * a tile's row ends cost no call of their own), without the general loop's tests and division per run
+             * below. Tested here, not once before the loop: a value kept across the loop made per layer slower
+             * (mbv2-w0.35-r144 +1,160 instructions). */
             const int32_t first = r->out_w - ox;
             int8_t *const row = output + oy * out_rs + ox * out_c;
             for (int32_t j = 0; j < first; ++j) {
@@ -1651,8 +1778,8 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
             for (int32_t j = first; j < PB_BLOCK_COLS; ++j) {
                 out_px[j] = next + j * out_c;
             }
-            window_columns(&args, input + (sy - r->pad_top) * in_rs + sx * r->in_c, 0, first);
-            window_columns(&args, input + (sy + w->stride_h - r->pad_top) * in_rs, first, PB_BLOCK_COLS);
+            args.next = input + (sy + w->stride_h - r->pad_top) * in_rs;
+            block_windows(&args, by_asm, input + (sy - r->pad_top) * in_rs + sx * r->in_c, 0, first | PB_WINDOW_WRAP);
             p += PB_BLOCK_COLS;
             ox = PB_BLOCK_COLS - first;
             ++oy;
@@ -1669,7 +1796,7 @@ void pb_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *
                     run = ncols - j;
                     run = run < row ? run : row;
                     run = run < inside ? run : inside;
-                    window_columns(&args, input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, j,
+                    block_windows(&args, by_asm, input + (py - r->pad_top) * in_rs + (px - r->pad_left) * r->in_c, j,
                                    j + run);
                 } else if (doubled && ncols >= 3) {
                     gather_patch(r, w, input, in_rs, oy, ox, zero_point, patch);
