@@ -296,6 +296,9 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
     const int32_t next = g->in_step - (kh - 1) * g->row_step - moved * tap_step; /* to the next window */
     const int8_t *px = in;
     int8_t *o = out;
+    /* all: from a row's last output on to the next row's first, once for all the groups' rows (the other block
+     * instances compute it at each row: held here, it took 8 more bytes of their frames, on the deepest stack path) */
+    const int32_t in_adv = all ? g->in_rows - count * g->in_step : 0, out_adv = all ? g->out_rows - count * out_step : 0;
     for (int32_t left = all ? gs->groups : 1;;) {
         for (int32_t rows = block ? g->rows : 1;;) {
             for (int32_t n = count; n > 0; --n) {
@@ -333,12 +336,11 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
                 pb_write_u32(o, packed);
                 o += out_step;
             }
-            if (!block || --rows <= 0) {
+            if (!block || --rows == 0) { /* (block: g->rows >= 1) */
                 break;
             }
-            /* from the row's last output on to the next row's first */
-            px += g->in_rows - count * g->in_step;
-            o += g->out_rows - count * out_step;
+            px += all ? in_adv : g->in_rows - count * g->in_step;
+            o += all ? out_adv : g->out_rows - count * out_step;
         }
         if (!all || --left <= 0) {
             break;
@@ -609,6 +611,26 @@ static PB_ALWAYS_INLINE int8_t dw_requant(int32_t acc, const pb_requant *q, int3
                                  q->act_max);
 }
 
+/* A group's requantization values and biases (16 words, cr then bias: see dw_group) copied from its entry in the op's
+ * group table, two words a load (LDRD, STRD; they take any two registers, so GCC keeps its own), where GCC's copy took
+ * a loop of four and 55 instructions; its weights are the entry's. */
+static PB_ALWAYS_INLINE void dw_group_values(dw_group *g, const int32_t *entry) {
+#if PB_DSP_NATIVE
+    uint32_t t0, t1;
+#define PB_DW_COPY2(at) "ldrd    %[t0], %[t1], [%[s], #" at "]\n" "strd    %[t0], %[t1], [%[d], #" at "]\n"
+    __asm__ volatile(PB_DW_COPY2("0") PB_DW_COPY2("8") PB_DW_COPY2("16") PB_DW_COPY2("24") PB_DW_COPY2("32")
+                         PB_DW_COPY2("40") PB_DW_COPY2("48") PB_DW_COPY2("56")
+                     : [t0] "=&r"(t0), [t1] "=&r"(t1)
+                     : [s] "r"(entry), [d] "r"(g)
+                     : "memory");
+#undef PB_DW_COPY2
+#else
+    memcpy(g->cr, entry, sizeof g->cr);
+    memcpy(g->bias, entry + 12, sizeof g->bias);
+#endif
+    g->weights = (const uint32_t *)(entry + 16);
+}
+
 /* A group of dw_dsp: its requantization values and biases into g, its weights widened to int16 into wbuf, or all of
  * them from the op's table made at code generation (made: its first group, or NULL); g->weights the group's weights.
  * Returns 1 where the group is doubled, 2 where it takes pb_requant_folded. Its own function: inlined, its values
@@ -620,23 +642,7 @@ static PB_NOINLINE int32_t dw_group_prepare(dw_group *g, uint32_t *wbuf, const i
         /* a patch-stage op's group prepared once at code generation (harness.codegen.kernels.depthwise_group_table,
          * in flash: the four channels' SMMLAR values, their doubled biases, the doubled widened weights), where each
          * call of each tile made them: about 200 instructions a 3x3 group */
-        made += (c / 4) * (16 + 2 * taps);
-#if PB_DSP_NATIVE
-        /* its cr and bias (16 words, in the group's order: see dw_group) two words a load (LDRD, STRD; LDRD / STRD
-         * take any two registers, so GCC keeps its own), where GCC's copy took a loop of four and 55 instructions */
-        uint32_t t0, t1;
-#define PB_DW_COPY2(at) "ldrd    %[t0], %[t1], [%[s], #" at "]\n" "strd    %[t0], %[t1], [%[d], #" at "]\n"
-        __asm__ volatile(PB_DW_COPY2("0") PB_DW_COPY2("8") PB_DW_COPY2("16") PB_DW_COPY2("24") PB_DW_COPY2("32")
-                             PB_DW_COPY2("40") PB_DW_COPY2("48") PB_DW_COPY2("56")
-                         : [t0] "=&r"(t0), [t1] "=&r"(t1)
-                         : [s] "r"(made), [d] "r"(g)
-                         : "memory");
-#undef PB_DW_COPY2
-#else
-        memcpy(g->cr, made, sizeof g->cr);
-        memcpy(g->bias, made + 12, sizeof g->bias);
-#endif
-        g->weights = (const uint32_t *)(made + 16);
+        dw_group_values(g, made + (c / 4) * (16 + 2 * taps));
         return 1;
     }
     /* The group is doubled when all four channels take pb_requant_x2 (|acc| < 2^30 with |x - zp| <= 255,
@@ -2076,7 +2082,7 @@ static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const
     gs.g.rows = rows;
     const int32_t all = gs.values != NULL && !each_row && rows > 0 && cols > 0; /* the inside at once */
     if (all) {
-        clamp ? dw_groups_k3_clamp(&gs.g, input, output, cols) : dw_groups_k3_sat(&gs.g, input, output, cols);
+        clamp ? dw_groups_k3_clamp(&gs.g, input, output, run) : dw_groups_k3_sat(&gs.g, input, output, run);
         if (!right && !below) {
             return;
         }
@@ -2086,7 +2092,11 @@ static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const
     const int8_t *const in_below = input + rows * g->in_rows;
     int8_t *const out_below = output + rows * g->out_rows;
     for (int32_t c = 0; c < r->out_c; c += 4) {
-        dw_group_prepare(g, align4(scratch), gs.values, q, bias, filter, c, r->out_c, 9); /* cr, bias, weights */
+        if (gs.values != NULL) { /* the group's cr, bias and weights: its table entry's */
+            dw_group_values(g, gs.values + (c / 4) * gs.stride);
+        } else {
+            dw_group_prepare(g, align4(scratch), NULL, q, bias, filter, c, r->out_c, 9);
+        }
         if (each_row) {
             for (int32_t oy = 0; oy < rows; ++oy) {
                 const int8_t *in = input + oy * g->in_rows + c;
