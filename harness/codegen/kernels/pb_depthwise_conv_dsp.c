@@ -1230,12 +1230,13 @@ typedef struct {
     int32_t words;        /* a plane row's words */
     /* the call's channels (PB_DW_PLANE3_START): */
     const int32_t *table;    /* the next channel's in depthwise_plane3_table's, or NULL: the job holds the channel */
-    int32_t chan_left;       /* the channels to run, >= 1 */
+    const int32_t *table_end; /* the table's end (the call's channels run while table differs from it), or NULL */
     const int8_t *chan_in;   /* the next channel's input (its first row, padding rows not counted) */
     int8_t *chan_out;        /* its output */
     int32_t real_span;       /* out_rs times the output rows whose window rows are the input's or at the top */
     int32_t bottom_span;     /* out_rs times the other output rows (their last window rows padding, < 3) */
-    int32_t pad_top;         /* the padding rows above the input (< 3) */
+    uintptr_t pad_top;       /* the padding rows above the input (< 3); from dw_plane3_asm's first call the address
+                                of the channel start's path for them (PB_DW_PLANE3_START) */
     uintptr_t after;         /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
     uintptr_t tail;          /* where a row's copy goes after its passes: its last values' count (< 8) from C,
                                 their path's address from dw_plane3_asm's first call */
@@ -1483,14 +1484,21 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "65:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "b       61b\n"                                                                                          \
+    "ldrsb   r4, [r3]\n"                                                                                     \
+    "strh    r4, [r8]\n"                                                                                     \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "64:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     "60:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
- * tail becomes their path's address): r4 the tail's path, r0 the entry (by passes > 0 and pad_bytes 0, 2 or 4). */
+ * tail becomes their path's address, and pad_top the channel start's path's, 75): r4 the tail's path, r0 the entry
+ * (by passes > 0 and pad_bytes 0, 2 or 4). */
 #define PB_DW_PLANE3_CHOOSE                                                                                  \
+    "ldr     r4, [lr, #128]\n"                                                                               \
+    "adr.w   r1, 75f\n"                                                                                      \
+    "ldr     r4, [r1, r4, lsl #2]\n"                                                                         \
+    "str     r4, [lr, #128]\n"                                                                               \
     "ldr     r4, [lr, #84]\n"                                                                                \
     "adr.w   r0, 20f\n"                                                                                      \
     "cbz     r4, 41f\n"                                                                                      \
@@ -1531,17 +1539,18 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_TAILS                                                                                   \
     ".p2align 2\n"                                                                                           \
     "70:\n"                                                                                                  \
-    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"
+    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"                       \
+    "75:\n"                                                                                                  \
+    ".word   39b + 1, 37b + 1, 35b + 1\n"
 /* a padding row, into the plane row at r8: a word, then two a pass (a plane row's words, 2 * ceil(out_w / 4) + 1,
  * are odd); then on as a copy */
 #define PB_DW_PLANE3_ZERO_ROW                                                                                \
     "21:\n"                                                                                                  \
-    "mov     r1, r8\n"                                                                                       \
     "ldrd    r4, r2, [lr, #96]\n"                                                                            \
     "lsrs    r2, r2, #1\n"                                                                                   \
-    "str     r4, [r1], #4\n"                                                                                 \
+    "str     r4, [r8], #4\n"                                                                                 \
     "22:\n"                                                                                                  \
-    "strd    r4, r4, [r1], #8\n"                                                                             \
+    "strd    r4, r4, [r8], #8\n"                                                                             \
     "subs    r2, r2, #1\n"                                                                                   \
     "bne     22b\n"                                                                                          \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
@@ -1560,12 +1569,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 /* A channel's start (the job in lr): its requantization and weights from the table (where the job has one: ten words
  * a channel, depthwise_plane3_table, read by one LDM; a channel not prepared, shift 0, returns), its input, output and
  * limit, and its first two window rows into rows[0] and rows[1] as they are (no rotation), each the zero point (the
- * pad_top padding rows,
- * counted in r12, which the copy does not use; a row copied, as a tile's without padding at the top, takes one branch)
- * or a copy returning to the next (33, 34: its address in ret); then
- * rows[2]'s copy (r8) before the first output row, returning to the row's blocks. In C (dw_planes3's channel loop, two calls of
- * dw_plane3_fill and one of the routine) it took about 240 instructions a channel, which a patch stage's tiles pay
- * once per tile. */
+ * pad_top padding rows) or a copy, returning to the next (its address in ret); then rows[2]'s copy (r8) before the
+ * first output row, returning to the row's blocks. Which of the two rows are padding is the same for every channel of
+ * a call: its path (35: both, 37: the first, 39: neither; then 36 or 38, then 34) is chosen at the routine's first
+ * call and reached by one BX, where tests of pad_top took five instructions a channel start (three where pad_top is
+ * 2). In C (dw_planes3's channel loop, two calls of dw_plane3_fill and one of the routine) it took about 240
+ * instructions a channel, which a patch stage's tiles pay once per tile. */
 #define PB_DW_PLANE3_START                                                                                   \
     "ldr     r0, [lr, #104]\n"                                                                               \
     "cbz     r0, 31f\n"                                                                                      \
@@ -1587,26 +1596,39 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r0, r0, #1\n"                                                                                   \
     "add     r1, r1, #1\n"                                                                                   \
     "strd    r0, r1, [lr, #112]\n"                                                                           \
-    "adr.w   r0, 33f + 1\n"                                                                                  \
+    "bx      r12\n"                                                                                          \
+    "35:\n"                                                                                                  \
+    "adr.w   r0, 36f + 1\n"                                                                                  \
     "str     r0, [lr, #-4]\n"                                                                                \
     "ldr     r8, [lr, #-20]\n"                                                                               \
-    "cmp     r12, #1\n"                                                                                      \
-    "blt     0f\n"                                                                                           \
     "b       21f\n"                                                                                          \
-    "33:\n"                                                                                                  \
+    "37:\n"                                                                                                  \
+    "adr.w   r0, 38f + 1\n"                                                                                  \
+    "str     r0, [lr, #-4]\n"                                                                                \
+    "ldr     r8, [lr, #-20]\n"                                                                               \
+    "b       21f\n"                                                                                          \
+    "39:\n"                                                                                                  \
+    "adr.w   r0, 38f + 1\n"                                                                                  \
+    "str     r0, [lr, #-4]\n"                                                                                \
+    "ldr     r8, [lr, #-20]\n"                                                                               \
+    "b       0f\n"                                                                                           \
+    "36:\n"                                                                                                  \
     "adr.w   r0, 34f + 1\n"                                                                                  \
     "str     r0, [lr, #-4]\n"                                                                                \
     "ldr     r8, [lr, #-16]\n"                                                                               \
-    "ldr     r12, [lr, #128]\n"                                                                              \
-    "cmp     r12, #2\n"                                                                                      \
-    "blt     0f\n"                                                                                           \
     "b       21f\n"                                                                                          \
+    "38:\n"                                                                                                  \
+    "adr.w   r0, 34f + 1\n"                                                                                  \
+    "str     r0, [lr, #-4]\n"                                                                                \
+    "ldr     r8, [lr, #-16]\n"                                                                               \
+    "b       0f\n"                                                                                           \
     "34:\n"                                                                                                  \
     "adr.w   r0, 1f + 1\n"                                                                                   \
     "str     r0, [lr, #-4]\n"                                                                                \
     "ldr     r8, [lr, #-12]\n"
-/* The job's channels from chan_in / chan_out on, chan_left of them, up to the first that is not prepared (chan_left
- * then counts from it). After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
+/* The job's channels from chan_in / chan_out on, up to the table's end (one where the job has no table) or to the
+ * first channel that is not prepared (table then points at it): the channel's end compares the table with its end,
+ * where a count of the channels left took one instruction more a channel. After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
  * address chosen by out_w % 4 at the first call), where a test and up to three branches took four or five
  * instructions a row; the last outputs' three paths each end in their own rotation to the next row
  * (PB_DW_PLANE3_NEXT), not a branch to the one after the blocks (a tile's rows rarely end on a block of four). */
@@ -1633,9 +1655,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "add     r4, r4, r5\n"                                                              \
                          "cmp     r11, r4\n"                                                                 \
                          "bne     21f\n"                                                                     \
-                         "ldr     r0, [lr, #108]\n"                                                          \
-                         "subs    r0, r0, #1\n"                                                              \
-                         "str     r0, [lr, #108]\n"                                                          \
+                         "ldrd    r0, r1, [lr, #104]\n"                                                      \
+                         "cmp     r0, r1\n"                                                                  \
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
                          "55:\n"                                                                             \
@@ -1712,7 +1733,7 @@ _Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out
                    offsetof(dw_plane3_job, left) == 108 && offsetof(dw_plane3_job, out_rs) == 112 &&
                    offsetof(dw_plane3_job, limit) == 116 && offsetof(dw_plane3_job, zero_points) == 120 &&
                    offsetof(dw_plane3_job, words) == 124 && offsetof(dw_plane3_job, table) == 128 &&
-                   offsetof(dw_plane3_job, chan_left) == 132 && offsetof(dw_plane3_job, chan_in) == 136 &&
+                   offsetof(dw_plane3_job, table_end) == 132 && offsetof(dw_plane3_job, chan_in) == 136 &&
                    offsetof(dw_plane3_job, chan_out) == 140 && offsetof(dw_plane3_job, real_span) == 144 &&
                    offsetof(dw_plane3_job, bottom_span) == 148 && offsetof(dw_plane3_job, pad_top) == 152 &&
                    offsetof(dw_plane3_job, after) == 156 && offsetof(dw_plane3_job, tail) == 160,
@@ -1938,7 +1959,7 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
                          .words = g.columns / 2,
                          .real_span = real_rows * out_rs,
                          .bottom_span = (out_h - real_rows) * out_rs,
-                         .pad_top = pad_top,
+                         .pad_top = (uintptr_t)pad_top,
                          .tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8};
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
@@ -1952,11 +1973,11 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
 #if PB_DSP_NATIVE
         if (made != NULL) {
             job.table = made + 10 * c;
-            job.chan_left = channels - c;
+            job.table_end = made + 10 * channels;
             job.chan_in = input + c;
             job.chan_out = output + c;
             dw_plane3_asm(&job, clamp);
-            c = channels - job.chan_left;
+            c = (int32_t)(job.table - made) / 10;
             if (c == channels) {
                 break;
             }
@@ -1982,7 +2003,7 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
 #if PB_DSP_NATIVE
         if (cq.doubled) { /* every row in dw_plane3_asm, its first two window rows too */
             job.table = NULL;
-            job.chan_left = 1;
+            job.table_end = NULL;
             job.chan_in = in;
             job.chan_out = out;
             dw_plane3_asm(&job, clamp);
