@@ -1235,8 +1235,7 @@ typedef struct {
     int8_t *chan_out;        /* its output */
     int32_t real_span;       /* out_rs times the output rows whose window rows are the input's or at the top */
     int32_t bottom_span;     /* out_rs times the other output rows (their last window rows padding, < 3) */
-    uintptr_t pad_top;       /* the padding rows above the input (< 3); from dw_plane3_asm's first call the address
-                                of the channel start's path for them (PB_DW_PLANE3_START) */
+    int32_t pad_top;         /* the padding rows above the input (< 3) */
     uintptr_t after;         /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
     uintptr_t tail;          /* where a row's copy goes after its passes: its last values' count (< 8) from C,
                                 their path's address from dw_plane3_asm's first call */
@@ -1311,10 +1310,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_ROW("r3", "64", "r4", "r5", "r6", "r7")                                                     \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")
-/* A row's last out_w % 4 outputs: the first three, two or one of a block (outputs 3, 2 and 1's multiply-accumulates
- * and requantization left out; x45 is only read by outputs 2 and 3), 10, 23 and 33 instructions fewer than the
- * whole block: a tile's rows (out_w 13, 26, 29, 39: rarely a multiple of four) pay little more for their last
- * outputs than proportionally. */
+/* A row's last out_w % 4 outputs, three or two: the first of a block (outputs 3 and 2's multiply-accumulates and
+ * requantization left out; x45 is only read by outputs 2 and 3), 10 and 23 instructions fewer than the whole block:
+ * a tile's rows (out_w 13, 26, 29, 39: rarely a multiple of four) pay little more for their last outputs than
+ * proportionally (one last output: PB_DW_PLANE3_BLOCK5). */
 #define PB_DW_PLANE3_ROW3(row, offset, s0, s1, s2)                                                           \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
     "ldrd    r8, r9, [" row "]\n"                                                                            \
@@ -1346,18 +1345,34 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_HALF_ROW("r3", "64", "r4", "r5")                                                            \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
     PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5")
-#define PB_DW_PLANE3_ROW1(row, offset, s0)                                                                   \
+/* A row of out_w % 4 = 1 (a tile's 13, 17, 29: its last output alone took 19 instructions, four more than a block's
+ * output, for its block's bias, weights and requantization values): its last full block takes that output too, as
+ * a fifth sum in r0 (free after the loop) from the words the block reads, x45 and one more, x67 (x6 is column
+ * out_w + 1, the padded input's last), 13 instructions more than the block; the loop runs the row's other blocks
+ * (blocks one fewer, from dw_plane3_asm's first call: at least one, such rows are 9 outputs and more). */
+#define PB_DW_PLANE3_ROW5(row, offset, s0, s1, s2, s3, s4)                                                   \
     "ldrd    r10, r11, [lr, #" offset "]\n"                                                                  \
-    "ldrd    r8, r9, [" row "]\n"                                                                            \
+    "ldrd    r8, r9, [" row "], #8\n"                                                                        \
     "smlad   r4, r8, r10, " s0 "\n"                                                                          \
-    "smlabt  r4, r9, r11, r4\n"
-#define PB_DW_PLANE3_BLOCK1                                                                                  \
-    "ldr     r4, [lr, #44]\n"                                                                                \
-    PB_DW_PLANE3_ROW1("r1", "48", "r4")                                                                      \
-    PB_DW_PLANE3_ROW1("r2", "56", "r4")                                                                      \
-    PB_DW_PLANE3_ROW1("r3", "64", "r4")                                                                      \
+    "smlatb  r5, r8, r10, " s1 "\n"                                                                          \
+    "ldr     r8, [" row "]\n"                                                                                \
+    "smlad   r0, r8, r10, " s4 "\n"                                                                          \
+    "smlabt  r4, r9, r11, r4\n"                                                                              \
+    "smlad   r5, r9, r11, r5\n"                                                                              \
+    "smlad   r6, r9, r10, " s2 "\n"                                                                          \
+    "smlatb  r7, r9, r10, " s3 "\n"                                                                          \
+    "ldr     r9, [" row ", #4]\n"                                                                            \
+    "smlabt  r6, r8, r11, r6\n"                                                                              \
+    "smlad   r7, r8, r11, r7\n"                                                                              \
+    "smlabt  r0, r9, r11, r0\n"
+#define PB_DW_PLANE3_BLOCK5                                                                                  \
+    "ldr     r7, [lr, #44]\n"                                                                                \
+    PB_DW_PLANE3_ROW5("r1", "48", "r7", "r7", "r7", "r7", "r7")                                              \
+    PB_DW_PLANE3_ROW5("r2", "56", "r4", "r5", "r6", "r7", "r0")                                              \
+    PB_DW_PLANE3_ROW5("r3", "64", "r4", "r5", "r6", "r7", "r0")                                              \
     "ldm     lr, {r8, r9, r10}\n"                                                                            \
-    PB_DW_PLANE3_REQUANT("r4")
+    PB_DW_PLANE3_REQUANT("r4") PB_DW_PLANE3_REQUANT("r5") PB_DW_PLANE3_REQUANT("r6") PB_DW_PLANE3_REQUANT("r7")  \
+        PB_DW_PLANE3_REQUANT("r0")
 #define PB_DW_PLANE3_STORE_EACH                                                                              \
     "ldr     r10, [lr, #80]\n"                                                                               \
     "strb    r4, [r12]\n"                                                                                    \
@@ -1492,13 +1507,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "60:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
- * tail becomes their path's address, and pad_top the channel start's path's, 75): r4 the tail's path, r0 the entry
+ * tail becomes their path's address), and the row's after its blocks (by
+ * left; at 1 the last full block is PB_DW_PLANE3_BLOCK5's, one fewer in the loop): r4 the tail's path, r0 the entry
  * (by passes > 0 and pad_bytes 0, 2 or 4). */
 #define PB_DW_PLANE3_CHOOSE                                                                                  \
-    "ldr     r4, [lr, #128]\n"                                                                               \
-    "adr.w   r1, 75f\n"                                                                                      \
-    "ldr     r4, [r1, r4, lsl #2]\n"                                                                         \
-    "str     r4, [lr, #128]\n"                                                                               \
     "ldr     r4, [lr, #84]\n"                                                                                \
     "adr.w   r0, 20f\n"                                                                                      \
     "cbz     r4, 41f\n"                                                                                      \
@@ -1508,6 +1520,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "adr.w   r0, 54f\n"                                                                                      \
     "beq     41f\n"                                                                                          \
     "adr.w   r0, 55f\n"                                                                                      \
+    "ldr     r1, [lr, #-24]\n"                                                                               \
+    "sub     r1, r1, #1\n"                                                                                   \
+    "str     r1, [lr, #-24]\n"                                                                               \
     "41:\n"                                                                                                  \
     "orr     r0, r0, #1\n"                                                                                   \
     "str     r0, [lr, #132]\n"                                                                               \
@@ -1539,9 +1554,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_TAILS                                                                                   \
     ".p2align 2\n"                                                                                           \
     "70:\n"                                                                                                  \
-    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"                       \
-    "75:\n"                                                                                                  \
-    ".word   39b + 1, 37b + 1, 35b + 1\n"
+    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"
 /* a padding row, into the plane row at r8: a word, then two a pass (a plane row's words, 2 * ceil(out_w / 4) + 1,
  * are odd); then on as a copy */
 #define PB_DW_PLANE3_ZERO_ROW                                                                                \
@@ -1571,9 +1584,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * limit, and its first two window rows into rows[0] and rows[1] as they are (no rotation), each the zero point (the
  * pad_top padding rows) or a copy, returning to the next (its address in ret); then rows[2]'s copy (r8) before the
  * first output row, returning to the row's blocks. Which of the two rows are padding is the same for every channel of
- * a call: its path (35: both, 37: the first, 39: neither; then 36 or 38, then 34) is chosen at the routine's first
- * call and reached by one BX, where tests of pad_top took five instructions a channel start (three where pad_top is
- * 2). In C (dw_planes3's channel loop, two calls of dw_plane3_fill and one of the routine) it took about 240
+ * a call: its path (35: both, 37: the first, 39: neither; then 36 or 38, then 34) is reached by one TBB on pad_top,
+ * where tests of it took five instructions a channel start (three where pad_top is 2). In C (dw_planes3's channel loop, two calls of dw_plane3_fill and one of the routine) it took about 240
  * instructions a channel, which a patch stage's tiles pay once per tile. */
 #define PB_DW_PLANE3_START                                                                                   \
     "ldr     r0, [lr, #104]\n"                                                                               \
@@ -1596,7 +1608,10 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r0, r0, #1\n"                                                                                   \
     "add     r1, r1, #1\n"                                                                                   \
     "strd    r0, r1, [lr, #112]\n"                                                                           \
-    "bx      r12\n"                                                                                          \
+    "tbb     [pc, r12]\n"                                                                                    \
+    "76:\n"                                                                                                  \
+    ".byte   (39f - 76b) / 2, (37f - 76b) / 2, (35f - 76b) / 2\n"                                            \
+    ".p2align 1\n"                                                                                           \
     "35:\n"                                                                                                  \
     "adr.w   r0, 36f + 1\n"                                                                                  \
     "str     r0, [lr, #-4]\n"                                                                                \
@@ -1660,7 +1675,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
                          "55:\n"                                                                             \
-                         PB_DW_PLANE3_BLOCK1                                                                 \
+                         PB_DW_PLANE3_BLOCK5                                                                 \
+                         outputs                                                                             \
+                         "mov     r4, r0\n"                                                                  \
                          outputs1                                                                            \
                          PB_DW_PLANE3_NEXT                                                                   \
                          "b       24b\n"                                                                     \
@@ -1713,8 +1730,8 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_STORE_EACH2
 #undef PB_DW_PLANE3_STORE_EACH3
 #undef PB_DW_PLANE3_STORE_EACH
-#undef PB_DW_PLANE3_BLOCK1
-#undef PB_DW_PLANE3_ROW1
+#undef PB_DW_PLANE3_BLOCK5
+#undef PB_DW_PLANE3_ROW5
 #undef PB_DW_PLANE3_HALF_BLOCK
 #undef PB_DW_PLANE3_HALF_ROW
 #undef PB_DW_PLANE3_BLOCK3
@@ -1959,7 +1976,7 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
                          .words = g.columns / 2,
                          .real_span = real_rows * out_rs,
                          .bottom_span = (out_h - real_rows) * out_rs,
-                         .pad_top = (uintptr_t)pad_top,
+                         .pad_top = pad_top,
                          .tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8};
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
