@@ -1448,12 +1448,22 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * the left, which a layer's rows with SAME padding never are, start at the plane row). A copy ends by LDR PC from ret:
  * the row's blocks, or the channel start's next row. */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r5", "r6", "r3", "r8", "r9", "r10", "r11")
-#define PB_DW_PLANE3_COPY_TWO                                                                                \
+/* A row's last four or two values: the input pointer is not stepped past them (dead after the copy: its end reloads
+ * r3), a value after them read at its offset, two or four steps on (one instruction a row fewer, on every row with
+ * two or more values after its passes). */
+#define PB_DW_PLANE3_COPY_FOUR_LAST                                                                          \
     "ldrsb   r4, [r3]\n"                                                                                     \
     "ldrsb   r6, [r3, r9]\n"                                                                                 \
     "pkhbt   r4, r4, r6, lsl #16\n"                                                                          \
-    "str     r4, [r8], #4\n"                                                                                 \
-    "add     r3, r3, r10\n"
+    "ldrsb   r5, [r3, r10]\n"                                                                                \
+    "ldrsb   r6, [r3, r11]\n"                                                                                \
+    "pkhbt   r5, r5, r6, lsl #16\n"                                                                          \
+    "strd    r4, r5, [r8], #8\n"
+#define PB_DW_PLANE3_COPY_TWO_LAST                                                                           \
+    "ldrsb   r4, [r3]\n"                                                                                     \
+    "ldrsb   r6, [r3, r9]\n"                                                                                 \
+    "pkhbt   r4, r4, r6, lsl #16\n"                                                                          \
+    "str     r4, [r8], #4\n"
 /* pad_left 1: the input's first value into the plane's column 1, then on from column 2 (a word boundary) */
 #define PB_DW_PLANE3_COPY_ONE_FIRST                                                                          \
     "ldrsb   r4, [r3]\n"                                                                                     \
@@ -1486,24 +1496,34 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldr     pc, [lr, #136]\n"                                                                               \
     "67:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "63:\n"                                                                                                  \
-    PB_DW_PLANE3_COPY_TWO                                                                                    \
-    "61:\n"                                                                                                  \
-    "ldrsb   r4, [r3]\n"                                                                                     \
+    PB_DW_PLANE3_COPY_TWO_LAST                                                                               \
+    "ldrsb   r4, [r3, r10]\n"                                                                                \
     "strh    r4, [r8]\n"                                                                                     \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "66:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "62:\n"                                                                                                  \
-    PB_DW_PLANE3_COPY_TWO                                                                                    \
+    PB_DW_PLANE3_COPY_TWO_LAST                                                                               \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "65:\n"                                                                                                  \
-    PB_DW_PLANE3_COPY_FOUR                                                                                   \
-    "ldrsb   r4, [r3]\n"                                                                                     \
+    PB_DW_PLANE3_COPY_FOUR_LAST                                                                              \
+    "ldrsb   r4, [r3, r9, lsl #2]\n"                                                                         \
     "strh    r4, [r8]\n"                                                                                     \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "64:\n"                                                                                                  \
-    PB_DW_PLANE3_COPY_FOUR                                                                                   \
+    PB_DW_PLANE3_COPY_FOUR_LAST                                                                              \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
+    "63:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_TWO_LAST                                                                               \
+    "ldrsb   r4, [r3, r10]\n"                                                                                \
+    "strh    r4, [r8]\n"                                                                                     \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
+    "62:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_TWO_LAST                                                                               \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
+    "61:\n"                                                                                                  \
+    "ldrsb   r4, [r3]\n"                                                                                     \
+    "strh    r4, [r8]\n"                                                                                     \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "60:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
@@ -1715,7 +1735,8 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_NEXT
 #undef PB_DW_PLANE3_ZERO_ROW
 #undef PB_DW_PLANE3_COPY_FOUR
-#undef PB_DW_PLANE3_COPY_TWO
+#undef PB_DW_PLANE3_COPY_TWO_LAST
+#undef PB_DW_PLANE3_COPY_FOUR_LAST
 #undef PB_DW_PLANE3_STORE_PACKED1
 #undef PB_DW_PLANE3_STORE_PACKED2
 #undef PB_DW_PLANE3_STORE_PACKED3
