@@ -212,7 +212,9 @@ def _plane3_cases(rng):
     blocks), out of place on strided rows and in place, a 6 x 7 map (as small as they take); rows of 7 to 27 input
     values whose copies leave 0 to 7 values after the loop of eight (its four, two and one), as a patch stage's
     tiles (26 x 8 with the image's top and left edges), rows under eight values that start on a word boundary and
-    that do not (no pass of the loop), a row of eight after the first value, two padding rows at the bottom."""
+    that do not (no pass of the loop), a row of eight after the first value, two padding rows at the bottom; rows of
+    out_w % 4 = 1 (the last full block takes the fifth output: 9, 13, and a p=2 tile's 29 and 17 with no padding at
+    the top, one at the bottom, out of place and in place)."""
     calls, inputs = [], {}
     for index, (pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [((1, 1, 1, 1), (12, 13), 5, "both", False), ((2, 0, 0, 2), (12, 15), 3, "max", False),
@@ -221,7 +223,8 @@ def _plane3_cases(rng):
          ((1, 1, 1, 1), (12, 16), 3, "both", True), ((1, 0, 1, 1), (13, 15), 5, "both", False),
          ((1, 0, 1, 0), (9, 27), 3, "full", False), ((0, 1, 0, 1), (8, 17), 4, "max", False),
          ((0, 1, 0, 1), (8, 16), 3, "both", True), ((1, 0, 0, 1), (8, 11), 5, "full", True),
-         ((0, 2, 2, 0), (8, 7), 4, "full", False), ((1, 1, 1, 1), (7, 9), 3, "max", True)]
+         ((0, 2, 2, 0), (8, 7), 4, "full", False), ((1, 1, 1, 1), (7, 9), 3, "max", True),
+         ((0, 1, 1, 0), (10, 30), 3, "full", False), ((1, 1, 0, 1), (9, 18), 4, "both", True)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 3)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)
