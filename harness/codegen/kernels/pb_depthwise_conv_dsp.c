@@ -241,6 +241,7 @@ typedef struct {
     dw_group g;              /* the call's values (first: dw_groups_k3 takes &g); its cr, bias and weights unused */
     const int32_t *values;   /* the first group's table entry: cr and bias (dw_group's first fields), the weights */
     int32_t groups, stride;  /* the groups, and the words from one group's entry to the next */
+    int32_t below;           /* dw_groups_k3_sat: 1 to take each group's last row of two window rows after its rows */
 } dw_groups;
 
 /* A run of output pixels of one row whose windows the map's left or right edge may clip (dw_edge_pixels). */
@@ -283,11 +284,9 @@ typedef struct {
                      : "memory")
 
 static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, int8_t *out, int32_t count,
-                                           int32_t kh, int32_t k, int32_t clamp, int32_t block, int32_t all) {
-    /* all: g is a dw_groups' (its first field), the groups' cr, bias and weights v's, from its table */
-    const dw_groups *gs = (const dw_groups *)g;
-    const dw_group *v = all ? (const dw_group *)gs->values : g;
-    const uint32_t *pw = all ? (const uint32_t *)gs->values + 16 : g->weights;
+                                           int32_t kh, int32_t k, int32_t clamp, int32_t block) {
+    const dw_group *v = g;
+    const uint32_t *pw = g->weights;
     const uint32_t offset2 = g->offset2;
     const int32_t tap_step = g->tap_step, out_step = g->out_step;
     /* px has moved (k - 3) taps along a row when the row's last tap is read (k = 2: none) */
@@ -296,62 +295,49 @@ static PB_ALWAYS_INLINE void dw_window_run(const dw_group *g, const int8_t *in, 
     const int32_t next = g->in_step - (kh - 1) * g->row_step - moved * tap_step; /* to the next window */
     const int8_t *px = in;
     int8_t *o = out;
-    /* all: from a row's last output on to the next row's first, once for all the groups' rows (the other block
-     * instances compute it at each row: held here, it took 8 more bytes of their frames, on the deepest stack path) */
-    const int32_t in_adv = all ? g->in_rows - count * g->in_step : 0, out_adv = all ? g->out_rows - count * out_step : 0;
-    for (int32_t left = all ? gs->groups : 1;;) {
-        for (int32_t rows = block ? g->rows : 1;;) {
-            for (int32_t n = count; n > 0; --n) {
-                int32_t a0, a1, a2, a3;
-                if (block ? k == 3 : k == 2) {
-                    /* the biases by two LDRD (volatile: at each output, not held across the loop): from C, GCC took
-                     * LDR, MOV, LDR, LDRD in dw_rows_k3's loop (2 instructions an output more than dw_run_k3's) and one
-                     * more in the edge columns of one row; the other instances keep C's loads (there the asm costs 0 to
-                     * 2) */
-                    __asm__ volatile("ldrd    %[a0], %[a1], [%[g], #%c[at]]\n"
-                                     "ldrd    %[a2], %[a3], [%[g], #%c[at] + 8]\n"
-                                     : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
-                                     : [g] "r"(v), [at] "i"(offsetof(dw_group, bias)), "m"(v->bias));
-                } else {
-                    a0 = v->bias[0], a1 = v->bias[1], a2 = v->bias[2], a3 = v->bias[3];
-                }
-                uint32_t x, x13, w02, w13;
-                if (k == 2) {
-                    if (kh == 3) {
-                        PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
-                    } else {
-                        PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
-                    }
-                } else if (kh == 2) {
-                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
-                } else if (k == 3) {
-                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
-                } else {
-                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
-                }
-                uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, v->cr);
-                if (clamp) {
-                    packed = clamp_bytes(packed, g->act_min4, g->act_max4);
-                }
-                pb_write_u32(o, packed);
-                o += out_step;
+    /* (the block instances compute a row's advances at each row: held, they took 8 more bytes of their frames, on
+     * the deepest stack path) */
+    for (int32_t rows = block ? g->rows : 1;;) {
+        for (int32_t n = count; n > 0; --n) {
+            int32_t a0, a1, a2, a3;
+            if (block ? k == 3 : k == 2) {
+                /* the biases by two LDRD (volatile: at each output, not held across the loop): from C, GCC took
+                 * LDR, MOV, LDR, LDRD in dw_rows_k3's loop (2 instructions an output more than dw_run_k3's) and one
+                 * more in the edge columns of one row; the other instances keep C's loads (there the asm costs 0 to
+                 * 2) */
+                __asm__ volatile("ldrd    %[a0], %[a1], [%[g], #%c[at]]\n"
+                                 "ldrd    %[a2], %[a3], [%[g], #%c[at] + 8]\n"
+                                 : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
+                                 : [g] "r"(v), [at] "i"(offsetof(dw_group, bias)), "m"(v->bias));
+            } else {
+                a0 = v->bias[0], a1 = v->bias[1], a2 = v->bias[2], a3 = v->bias[3];
             }
-            if (!block || --rows == 0) { /* (block: g->rows >= 1) */
-                break;
+            uint32_t x, x13, w02, w13;
+            if (k == 2) {
+                if (kh == 3) {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3C2_ASM);
+                } else {
+                    PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2C2_ASM);
+                }
+            } else if (kh == 2) {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW2X3_ASM);
+            } else if (k == 3) {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW3_ASM);
+            } else {
+                PB_DW_WINDOW_RUN_ASM(PB_DW_WINDOW5_ASM);
             }
-            px += all ? in_adv : g->in_rows - count * g->in_step;
-            o += all ? out_adv : g->out_rows - count * out_step;
+            uint32_t packed = requant4_doubled_ldm(a0, a1, a2, a3, v->cr);
+            if (clamp) {
+                packed = clamp_bytes(packed, g->act_min4, g->act_max4);
+            }
+            pb_write_u32(o, packed);
+            o += out_step;
         }
-        if (!all || --left <= 0) {
+        if (!block || --rows == 0) { /* (block: g->rows >= 1) */
             break;
         }
-        /* the next group: its table entry, its four channels */
-        v = (const dw_group *)((const int32_t *)v + gs->stride);
-        pw = (const uint32_t *)v + 16;
-        in += 4;
-        out += 4;
-        px = in;
-        o = out;
+        px += g->in_rows - count * g->in_step;
+        o += g->out_rows - count * out_step;
     }
 }
 #endif
@@ -368,7 +354,7 @@ static PB_ALWAYS_INLINE void dw_interior_run(const dw_group *g, const int8_t *in
 #if PB_DSP_NATIVE
     if (__builtin_constant_p(kh) && __builtin_constant_p(kw) &&
         ((kh == kw && (kw == 3 || kw == 5)) || (kh == 2 && kw == 3))) {
-        dw_window_run(g, in, out, count, kh, kw, clamp, 0, 0); /* the 3x3, 5x5 and 2x3 instances */
+        dw_window_run(g, in, out, count, kh, kw, clamp, 0); /* the 3x3, 5x5 and 2x3 instances */
         return;
     }
 #endif
@@ -409,22 +395,193 @@ static PB_NOINLINE void dw_run_k2x3_clamp(const dw_group *g, const int8_t *in, i
 
 #if PB_DSP_NATIVE
 /* dw_window_run's instances `name`_sat and `name`_clamp: windows of kh rows and k columns; block: over g->rows rows */
-#define PB_DW_WINDOW_INSTANCES(name, kh, k, block, all)                                                      \
+#define PB_DW_WINDOW_INSTANCES(name, kh, k, block)                                                           \
     static PB_NOINLINE void name##_sat(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) {   \
-        dw_window_run(g, in, out, count, kh, k, 0, block, all);                                              \
+        dw_window_run(g, in, out, count, kh, k, 0, block);                                                   \
     }                                                                                                        \
     static PB_NOINLINE void name##_clamp(const dw_group *g, const int8_t *in, int8_t *out, int32_t count) { \
-        dw_window_run(g, in, out, count, kh, k, 1, block, all);                                              \
+        dw_window_run(g, in, out, count, kh, k, 1, block);                                                   \
     }
 /* two of a 3x3 window's columns (weights from the group's, three taps a row), three or two rows */
-PB_DW_WINDOW_INSTANCES(dw_run_k3c2, 3, 2, 0, 0)
-PB_DW_WINDOW_INSTANCES(dw_run_k2c2, 2, 2, 0, 0)
+PB_DW_WINDOW_INSTANCES(dw_run_k3c2, 3, 2, 0)
+PB_DW_WINDOW_INSTANCES(dw_run_k2c2, 2, 2, 0)
 /* dw_dsp's 3x3 runs of g->rows output rows (rows of three valid window rows): the interior run and an edge column
  * (two window columns) of each row; instances of their own, so that the runs of one row keep their loop */
-PB_DW_WINDOW_INSTANCES(dw_rows_k3, 3, 3, 1, 0)
-PB_DW_WINDOW_INSTANCES(dw_rows_k3c2, 3, 2, 1, 0)
-/* dw_groups3's run: all the rows of all the groups, each group's values from its table entry */
-PB_DW_WINDOW_INSTANCES(dw_groups_k3, 3, 3, 1, 1)
+PB_DW_WINDOW_INSTANCES(dw_rows_k3, 3, 3, 1)
+PB_DW_WINDOW_INSTANCES(dw_rows_k3c2, 3, 2, 1)
+/* dw_groups3's run (a patch stage's tiles only: it reads the op's group table): all the rows of all the groups, each
+ * group's values from its table entry, in assembly so that the steps from row to row and group to group keep their
+ * state where GCC's loop did not (its rows and output pointer in its frame, the output stored twice): a row takes
+ * 6 instructions (the rows left held in r7, the count and the input's advance by one LDRD, the output's advance only
+ * where it is not 0: but where an edge column is left out), where GCC's took 11. The instance with the last row
+ * (below: the call's last output row, its windows clipped to two rows by the bottom edge) takes each group's after
+ * its other rows, where dw_groups3 took per group its values from the table and a call of dw_run_k2x3 (some 60
+ * instructions a group, which a patch stage's tiles pay once per tile that meets the bottom edge). An output is the
+ * instructions of GCC's dw_run_k3 (114) or dw_run_k2x3 (88), per layer's runs of the same windows: the same taps
+ * (PB_DW_WINDOW3_ASM's, PB_DW_WINDOW2X3_ASM's), requantization (requant4_doubled_ldm's), clamp (clamp_bytes') and
+ * store, the tap step reloaded at each output as there, so that tiles gain nothing an output that per layer does not
+ * (the honesty rule of the patch points' measure). Registers: r0 the weights (an entry's, its values 64 bytes before
+ * them), r1 the window, r2-r5 the sums a0-a3, r6 the tap step, r7 the rows left, r8 the outputs left in the row,
+ * r9-r12 the taps' and requantization's temporaries, lr the input offset. The frame (sp +): 0 the output, 4 out_step,
+ * 8 row_step, 12 / 64 the step to the next window of three / two rows, 16 count, 20 / 24 the input's / output's
+ * advance from a row's end to the next row's start, 28 rows, 32 the groups left, 36 / 40 the group's first input /
+ * output, 44 the entries' stride (bytes), 48 act_min4, 52 act_max4, 56 tap_step, 60 below; with the 9 registers
+ * pushed 104 bytes, a leaf (the stack plan counts it among its invisible leaves, at most INVISIBLE_LEAF_BYTES). */
+#define PB_DW_GROUPS3_TAP(address)                                                                           \
+    "ldr     r12, " address "\n"                                                                             \
+    "ldrd    r10, r11, [r0], #8\n"                                                                           \
+    "sxtab16 r9, lr, r12, ror #8\n"                                                                          \
+    "sxtab16 r12, lr, r12\n"                                                                                 \
+    "smlabb  r2, r12, r10, r2\n"                                                                             \
+    "smlatt  r4, r12, r10, r4\n"                                                                             \
+    "smlabb  r3, r9, r11, r3\n"                                                                              \
+    "smlatt  r5, r9, r11, r5\n"
+#define PB_DW_GROUPS3_ROW                                                                                    \
+    PB_DW_GROUPS3_TAP("[r1]") PB_DW_GROUPS3_TAP("[r1, r6]") PB_DW_GROUPS3_TAP("[r1, r6, lsl #1]")
+#define PB_DW_GROUPS3_NEXT_ROW                                                                               \
+    "ldr     r12, [sp, #8]\n"                                                                                \
+    "add     r1, r1, r12\n"
+#define PB_DW_GROUPS3_REQUANT(a)                                                                             \
+    "ldm     r9!, {r10, r11, r12}\n"                                                                         \
+    "add     r11, r11, " a ", asr #31\n"                                                                     \
+    "smmlar  " a ", " a ", r10, r11\n"                                                                       \
+    "asr     " a ", " a ", r12\n"                                                                            \
+    "ssat    " a ", #8, " a "\n"
+#define PB_DW_GROUPS3_CLAMP                                                                                  \
+    "ldrd    r10, r11, [sp, #48]\n"                                                                          \
+    "ssub8   r12, r2, r10\n"                                                                                 \
+    "sel     r2, r2, r10\n"                                                                                  \
+    "ssub8   r12, r2, r11\n"                                                                                 \
+    "sel     r2, r11, r2\n"
+/* a row's start: the count, the input's advance, the output's where it is not 0 */
+#define PB_DW_GROUPS3_ROW_START(output)                                                                      \
+    "ldrd    r8, r12, [sp, #16]\n"                                                                           \
+    "add     r1, r1, r12\n"                                                                                  \
+    "ldr     r2, [sp, #24]\n"                                                                                \
+    "cbz     r2, " output "\n"                                                                               \
+    "ldr     r12, [sp, #0]\n"                                                                                \
+    "add     r12, r12, r2\n"                                                                                 \
+    "str     r12, [sp, #0]\n"
+/* an output's end: the window's step to the next, the sums requantized (their values 64 bytes before the weights),
+ * packed, clamped, stored */
+#define PB_DW_GROUPS3_OUTPUT(next, clamp)                                                                    \
+    "ldr     r12, [sp, #" next "]\n"                                                                         \
+    "add     r1, r1, r12\n"                                                                                  \
+    "sub     r9, r0, #64\n"                                                                                  \
+    PB_DW_GROUPS3_REQUANT("r2") PB_DW_GROUPS3_REQUANT("r3") PB_DW_GROUPS3_REQUANT("r4")                      \
+    PB_DW_GROUPS3_REQUANT("r5")                                                                              \
+    "uxtb    r2, r2\n"                                                                                       \
+    "bfi     r2, r3, #8, #8\n"                                                                               \
+    "bfi     r2, r4, #16, #8\n"                                                                              \
+    "bfi     r2, r5, #24, #8\n"                                                                              \
+    clamp                                                                                                    \
+    "ldr     r12, [sp, #0]\n"                                                                                \
+    "str     r2, [r12]\n"                                                                                    \
+    "ldr     r3, [sp, #4]\n"                                                                                 \
+    "add     r12, r12, r3\n"                                                                                 \
+    "str     r12, [sp, #0]\n"                                                                                \
+    "subs    r8, r8, #1\n"
+#define PB_DW_GROUPS3_BIASES                                                                                 \
+    "ldrd    r2, r3, [r0, #-16]\n"                                                                           \
+    "ldrd    r4, r5, [r0, #-8]\n"                                                                            \
+    "ldr     r6, [sp, #56]\n"
+#define PB_DW_GROUPS3_BELOW_TEST                                                                             \
+    "ldr     r2, [sp, #60]\n"                                                                                \
+    "cbnz    r2, 3f\n"
+/* the group's last row of two window rows (below), after the next group's step (a CBNZ reaches only that far), to
+ * which it returns */
+#define PB_DW_GROUPS3_BELOW(clamp)                                                                           \
+    "3:\n"                                                                                                   \
+    PB_DW_GROUPS3_ROW_START("4f")                                                                            \
+    "4:\n"                                                                                                   \
+    PB_DW_GROUPS3_BIASES PB_DW_GROUPS3_ROW PB_DW_GROUPS3_NEXT_ROW PB_DW_GROUPS3_ROW                          \
+    "sub     r0, r0, #48\n"                                                                                  \
+    PB_DW_GROUPS3_OUTPUT("64", clamp)                                                                        \
+    "bne     4b\n"                                                                                           \
+    "b       7b\n"
+#define PB_DW_GROUPS3_ASM(name, clamp, below_test, below)                                                \
+    __attribute__((naked, noinline)) static void name(const dw_group *g __attribute__((unused)),            \
+                                                      const int8_t *in __attribute__((unused)),               \
+                                                      int8_t *out __attribute__((unused)),                    \
+                                                      int32_t count __attribute__((unused))) {                \
+        __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
+                         "sub     sp, sp, #68\n"                                                             \
+                         "str     r2, [sp, #0]\n"                                                            \
+                         "strd    r1, r2, [sp, #36]\n"                                                       \
+                         "ldrd    r4, r5, [r0, #84]\n" /* in_step, out_step */                              \
+                         "ldr     r6, [r0, #76]\n"     /* row_step */                                       \
+                         "str     r5, [sp, #4]\n"                                                            \
+                         "str     r6, [sp, #8]\n"                                                            \
+                         "sub     r7, r4, r6, lsl #1\n"                                                      \
+                         "str     r7, [sp, #12]\n"                                                           \
+                         "sub     r7, r4, r6\n"                                                              \
+                         "str     r7, [sp, #64]\n"                                                           \
+                         "ldr     r7, [r0, #104]\n" /* in_rows */                                           \
+                         "mls     r7, r3, r4, r7\n"                                                          \
+                         "strd    r3, r7, [sp, #16]\n"                                                       \
+                         "ldr     r7, [r0, #108]\n" /* out_rows */                                          \
+                         "mls     r7, r3, r5, r7\n"                                                          \
+                         "str     r7, [sp, #24]\n"                                                           \
+                         "ldrd    r4, r5, [r0, #92]\n" /* act_min4, act_max4 */                             \
+                         "strd    r4, r5, [sp, #48]\n"                                                       \
+                         "ldr     r6, [r0, #72]\n" /* tap_step */                                           \
+                         "ldr     r7, [r0, #124]\n" /* below */                                             \
+                         "strd    r6, r7, [sp, #56]\n"                                                       \
+                         "ldrd    r4, r5, [r0, #116]\n" /* groups, stride (words) */                        \
+                         "str     r4, [sp, #32]\n"                                                           \
+                         "lsls    r5, r5, #2\n"                                                              \
+                         "str     r5, [sp, #44]\n"                                                           \
+                         "ldr     r7, [r0, #100]\n" /* rows */                                              \
+                         "str     r7, [sp, #28]\n"                                                           \
+                         "ldr     lr, [r0, #80]\n"  /* offset2 */                                           \
+                         "ldr     r0, [r0, #112]\n" /* the first entry */                                   \
+                         "adds    r0, r0, #64\n"                                                             \
+                         "mov     r8, r3\n"                                                                  \
+                         "b       1f\n"                                                                      \
+                         "0:\n" /* the next row */                                                           \
+                         PB_DW_GROUPS3_ROW_START("1f")                                                       \
+                         "1:\n" /* an output */                                                              \
+                         PB_DW_GROUPS3_BIASES PB_DW_GROUPS3_ROW PB_DW_GROUPS3_NEXT_ROW PB_DW_GROUPS3_ROW       \
+                         PB_DW_GROUPS3_NEXT_ROW PB_DW_GROUPS3_ROW                                            \
+                         "sub     r0, r0, #72\n"                                                             \
+                         PB_DW_GROUPS3_OUTPUT("12", clamp)                                                   \
+                         "bne     1b\n"                                                                      \
+                         "subs    r7, r7, #1\n"                                                              \
+                         "bne     0b\n"                                                                      \
+                         below_test                                                                          \
+                         "7:\n" /* the next group: its entry, its four channels */                          \
+                         "ldr     r2, [sp, #32]\n"                                                           \
+                         "subs    r2, r2, #1\n"                                                              \
+                         "beq     9f\n"                                                                      \
+                         "ldrd    r3, r4, [sp, #40]\n" /* out, stride */                                    \
+                         "add     r0, r0, r4\n"                                                              \
+                         "ldr     r1, [sp, #36]\n"                                                           \
+                         "adds    r1, r1, #4\n"                                                              \
+                         "adds    r3, r3, #4\n"                                                              \
+                         "strd    r2, r1, [sp, #32]\n"                                                       \
+                         "str     r3, [sp, #40]\n"                                                           \
+                         "str     r3, [sp, #0]\n"                                                            \
+                         "ldr     r7, [sp, #28]\n"                                                           \
+                         "ldr     r8, [sp, #16]\n"                                                           \
+                         "b       1b\n"                                                                      \
+                         "9:\n"                                                                              \
+                         "add     sp, sp, #68\n"                                                             \
+                         "pop     {r4-r11, pc}\n"                                                            \
+                         below);                                                                             \
+    }
+/* the clamping instance without the last row (flash: dw_groups3 takes it per group; the zoo's patch-stage ops with a
+ * group table take the full int8 range) */
+PB_DW_GROUPS3_ASM(dw_groups_k3_sat, "", PB_DW_GROUPS3_BELOW_TEST, PB_DW_GROUPS3_BELOW(""))
+PB_DW_GROUPS3_ASM(dw_groups_k3_clamp, PB_DW_GROUPS3_CLAMP, "", "")
+_Static_assert(offsetof(dw_group, bias) == 48 && offsetof(dw_group, tap_step) == 72 &&
+                   offsetof(dw_group, row_step) == 76 && offsetof(dw_group, offset2) == 80 &&
+                   offsetof(dw_group, in_step) == 84 && offsetof(dw_group, out_step) == 88 &&
+                   offsetof(dw_group, act_min4) == 92 && offsetof(dw_group, act_max4) == 96 &&
+                   offsetof(dw_group, rows) == 100 && offsetof(dw_group, in_rows) == 104 &&
+                   offsetof(dw_group, out_rows) == 108 && offsetof(dw_groups, values) == 112 &&
+                   offsetof(dw_groups, groups) == 116 && offsetof(dw_groups, stride) == 120 &&
+                   offsetof(dw_groups, below) == 124,
+               "dw_groups_k3 reads the group and the groups at these offsets");
 
 /* A doubled 3x3 group's interior run (edge 0) or one output pixel whose window the map's left or right edge clips to
  * two columns (edge 1; the group's weights from the first valid tap's), over two or three valid window rows (two:
@@ -2111,7 +2268,8 @@ static PB_NOINLINE int32_t dw_groups3_doubled(const pb_requant *q, const int32_t
  * row loop and the run's call: some 240 instructions a group, which a patch stage's tiles pay once more per tile (a
  * 3 x 3 tile of eight groups: 9 outputs a group, about 1,030 instructions). Then, where the right or bottom edge clips
  * the last column's or row's windows, per group its values copied from the table and one call of each edge run: the
- * column of two window columns (all its rows at once), the row of two window rows, their corner; where dw_dsp took
+ * column of two window columns (all its rows at once), the row of two window rows (without an edge column
+ * dw_groups_k3_sat takes it after each group's rows), their corner; where dw_dsp took
  * besides the group's preparation its row loop's bookkeeping (about 130 instructions a pass: the rows' targets, valid
  * rows and edge tests). In place (dw_groups3_in_place) with an edge column, a group's rows one at a time, each row's
  * edge pixel after its interior run. Its own function, called by the dispatcher: its frame and the runs' stay under
@@ -2148,8 +2306,12 @@ static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const
     gs.g.rows = rows;
     const int32_t all = gs.values != NULL && !each_row && rows > 0 && cols > 0; /* the inside at once */
     if (all) {
+        /* dw_groups_k3_sat takes the last row's windows too where no edge column follows (with it, the group loop
+         * tested that at each group: GCC then compiled the per-layer path's loop some 400 instructions slower on
+         * mbv2) */
+        gs.below = below && !clamp && !right;
         clamp ? dw_groups_k3_clamp(&gs.g, input, output, run) : dw_groups_k3_sat(&gs.g, input, output, run);
-        if (!right && !below) {
+        if (!right && (!below || !clamp)) {
             return;
         }
     }
