@@ -1230,10 +1230,12 @@ static int32_t dw_planes_apply(const pb_region *r, const pb_window *w) {
 #endif
     /* (harness.codegen.kernels.scratch_bytes reserves the plane rows: from 10 x 10 inputs by their width, under
      * that the 3x3 ring of in_w + 2 outputs, kernels.depthwise_plane3_bytes) */
+    /* At every call of every tile, so few tests: strides and dilations are >= 1 (pb_region_check, at code
+     * generation), so both strides are 1 where their sum is 2, and both dilations where theirs is. */
     const int32_t least = k == 3 ? 6 : 16;
-    return r->in_c == r->out_c && w->kernel_h == k && (k == 3 || k == 5 || k == 7) && w->stride_w == 1 &&
-           w->stride_h == 1 && w->dilation_h == 1 && w->dilation_w == 1 && r->pad_left < k && r->pad_right < k &&
-           r->pad_top < k && r->out_w >= least && r->out_h >= least;
+    return r->in_c == r->out_c && w->kernel_h == k && (k == 3 || k == 5 || k == 7) && w->stride_h + w->stride_w == 2 &&
+           w->dilation_h + w->dilation_w == 2 && r->pad_left < k && r->pad_right < k && r->pad_top < k &&
+           r->out_w >= least && r->out_h >= least;
 }
 
 /* In place: every output row writes only input rows the ring holds by then (see above). */
@@ -2137,32 +2139,41 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
      * in each row. A copy writes only the input's columns and a padding row all of them; the columns after
      * out_w + 2 are read by no output kept (the last block's dropped ones), so they stay as they are, where
      * filling the whole ring took about four instructions a word (a 29-wide tile's: 51 words) at every call. */
+    const int32_t padded_words = (r->out_w + 3) / 2; /* held here: the ring's stores may alias r for GCC */
     for (int32_t s = 0; s < 3; ++s) {
         uint32_t *words = (uint32_t *)(void *)(ring + s * g.columns);
         words[0] = g.zero_points;
-        for (int32_t j = (g.pad_left + g.in_w) / 2; j < (r->out_w + 3) / 2; ++j) {
+        for (int32_t j = (g.pad_left + g.in_w) / 2; j < padded_words; ++j) {
             words[j] = g.zero_points;
         }
     }
-    dw_plane3_job job = {.act_min4 = (uint8_t)rq->act_min * 0x01010101u,
-                         .act_max4 = (uint8_t)rq->act_max * 0x01010101u,
-                         .channels = channels,
-                         .rows = {ring, ring + g.columns, ring + 2 * g.columns},
-                         .blocks = r->out_w / 4,
-                         .left = r->out_w % 4,
-                         .in_rs = g.in_rs,
-                         .pad_bytes = 2 * g.pad_left,
-                         .passes = (g.in_w - g.pad_left % 2) / 8,
-                         .step = channels,
-                         .step2 = 2 * channels,
-                         .step3 = 3 * channels,
-                         .out_rs = out_rs,
-                         .zero_points = g.zero_points,
-                         .words = g.columns / 2,
-                         .real_span = real_rows * out_rs,
-                         .bottom_span = (out_h - real_rows) * out_rs,
-                         .pad_top = pad_top,
-                         .tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8};
+    /* The job's fields one by one, where an initializer's zeroing of the rest took a memset of 144 of its 164 bytes
+     * at every call (which every tile of a patch stage pays): the fields not set here are set before they are read
+     * (out, ret, src, limit and after by dw_plane3_asm; the channel's values, table, table_end, chan_in and chan_out
+     * by the loop below); entry must be 0 before the routine's first call. */
+    dw_plane3_job job;
+    job.entry = 0;
+    job.act_min4 = (uint8_t)rq->act_min * 0x01010101u;
+    job.act_max4 = (uint8_t)rq->act_max * 0x01010101u;
+    job.channels = channels;
+    job.rows[0] = ring;
+    job.rows[1] = ring + g.columns;
+    job.rows[2] = ring + 2 * g.columns;
+    job.blocks = r->out_w / 4;
+    job.left = r->out_w % 4;
+    job.in_rs = g.in_rs;
+    job.pad_bytes = 2 * g.pad_left;
+    job.passes = (g.in_w - g.pad_left % 2) / 8;
+    job.step = channels;
+    job.step2 = 2 * channels;
+    job.step3 = 3 * channels;
+    job.out_rs = out_rs;
+    job.zero_points = g.zero_points;
+    job.words = g.columns / 2;
+    job.real_span = real_rows * out_rs;
+    job.bottom_span = (out_h - real_rows) * out_rs;
+    job.pad_top = pad_top;
+    job.tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8;
 #if PB_DSP_NATIVE
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
     /* a patch-stage op's channels prepared once, at code generation (harness.codegen.kernels.
