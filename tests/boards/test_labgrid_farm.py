@@ -264,14 +264,44 @@ def test_a_second_session_waits_for_the_one_place_then_runs(two_places, tmp_path
     assert two_places.locked_places() == []
 
 
+def _stored_points(results: Path) -> int | None:
+    """The points a session has stored so far (0 before its database exists), None while its database is
+    locked (a point being written)."""
+    import sqlite3
+
+    if not results.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{results}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("select count(*) from results").fetchone()[0]
+    except sqlite3.OperationalError as error:
+        return 0 if "no such table" in str(error) else None
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_session_leaves_no_place_locked(two_places, tmp_path, signum):
-    session = _start_session(two_places.farm(), tmp_path / "r.sqlite", "1,2", cwd=tmp_path)
-    _wait_for_lock(two_places, session)
+    # The signal must reach the session while it holds its place with a point still to run: with both points'
+    # firmware cached it takes a few seconds, about as long as a busy machine takes to see the lock. So the
+    # session is stopped (SIGSTOP) as soon as it holds the place, and started again if by then it had stored
+    # both points (it was only releasing the place: a signal there may rightly end it with 0).
+    for attempt in range(3):
+        results = tmp_path / f"r{attempt}.sqlite"
+        session = _start_session(two_places.farm(), results, "1,2", cwd=tmp_path)
+        _wait_for_lock(two_places, session)
+        session.send_signal(signal.SIGSTOP)
+        stored = _stored_points(results)
+        if stored is not None and stored < 2:
+            break
+        session.send_signal(signal.SIGCONT)
+        session.communicate(timeout=120)
+    else:
+        pytest.fail("three sessions stored both points before they could be stopped holding their place")
     session.send_signal(signum)
+    session.send_signal(signal.SIGCONT)
     out = session.communicate(timeout=60)[0]
     assert session.returncode != 0, out
     assert two_places.locked_places() == [], out
+    assert _stored_points(results) >= stored, out  # the points it had stored stay
 
 
 def test_farm_release_unlocks_what_this_user_left_locked(two_places, capsys):
