@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -275,8 +276,6 @@ def test_a_second_session_waits_for_the_one_place_then_runs(two_places, tmp_path
 def _stored_points(results: Path) -> int | None:
     """The points a session has stored so far (0 before its database exists), None while its database is
     locked (a point being written)."""
-    import sqlite3
-
     if not results.exists():
         return 0
     try:
