@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from interrupts import as_from_a_shell
 from machine import import_or_skip, needs
 
 from harness.boards.process import free_port
@@ -190,18 +191,10 @@ def _run_session(farm, results, patches, *extra, cwd) -> subprocess.CompletedPro
     )  # fmt: skip
 
 
-def _as_from_a_shell() -> None:
-    """In the session's process before it starts: Ctrl-C as a shell leaves it to a command, neither ignored nor
-    blocked. An ignored or blocked signal is inherited from the process that starts it (here an xdist worker,
-    in which a library of an earlier test may have left SIGINT so), and Python keeps an ignored SIGINT ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
 def _start_session(farm, results, patches, *extra, cwd) -> subprocess.Popen:
     return subprocess.Popen(
         _session_command(farm, results, patches, *extra), cwd=cwd, env=_session_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, preexec_fn=_as_from_a_shell,
+        stderr=subprocess.STDOUT, text=True, preexec_fn=as_from_a_shell,
     )  # fmt: skip
 
 

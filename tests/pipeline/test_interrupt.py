@@ -10,6 +10,7 @@ import time
 
 import psutil
 import pytest
+from interrupts import as_from_a_shell
 
 from harness.paths import REPO_ROOT
 from harness.results.db import ResultsDB
@@ -36,7 +37,14 @@ def test_interrupted_run_keeps_completed_rows(tmp_path, how):
         "--patches", "1,2,3,4", "--depths", "8", "--repeat", "1",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PATCHBENCH_RUN_ID"}
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=as_from_a_shell,
+    )
     deadline = time.monotonic() + 240
     while _rows(results) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -47,7 +55,9 @@ def test_interrupted_run_keeps_completed_rows(tmp_path, how):
     assert completed >= 1
     emulators = [c for c in psutil.Process(proc.pid).children(recursive=True) if "qemu" in c.name()]
     proc.send_signal(how)
-    proc.wait(60)
+    output = proc.communicate(timeout=60)[0].decode()
+    # the run ended by the signal, not by finishing its points: pytest exits 2 when interrupted
+    assert proc.returncode == (2 if how == signal.SIGINT else -how), f"exit {proc.returncode}:\n{output}"
     with ResultsDB(results) as db:
         frame = db.results()
         assert len(frame) >= completed
