@@ -2298,10 +2298,13 @@ static PB_ALWAYS_INLINE void dw_groups3_below(const dw_group *g, const int8_t *i
  * besides the group's preparation its row loop's bookkeeping (about 130 instructions a pass: the rows' targets, valid
  * rows and edge tests). In place (dw_groups3_in_place) with an edge column, a group's rows one at a time, each row's
  * edge pixel after its interior run. Its own function, called by the dispatcher: its frame and the runs' stay under
- * dw_dsp's on the deepest stack path. */
-static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
-                                   const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch,
-                                   int32_t in_place) {
+ * dw_dsp's on the deepest stack path. The dispatcher's parameters, which it jumps to with them (with a tenth for in
+ * place, its call took a frame and some 25 instructions at every call of every tile): in place where the input is
+ * the output (pb_kernels.h: out of place the two never overlap). */
+static PB_NOINLINE PB_SAME_PARAMETERS void dw_groups3(const pb_region *r, const pb_window *w, const pb_requant *q,
+                                                      const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                                      int8_t *output, void *scratch) {
+    const int32_t in_place = input == output;
     const int32_t in_rs = pb_in_row_stride(r);
     dw_groups gs;
     gs.g.kh = 3;
@@ -2386,8 +2389,13 @@ static PB_NOINLINE void dw_groups3(const pb_region *r, const pb_window *w, const
 }
 #endif
 
-void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q, const int8_t *input,
-                                const int8_t *filter, const int32_t *bias, int8_t *output, void *scratch) {
+/* Flattened (dw_planes_apply and dw_groups3_apply inlined): with dw_planes_apply called, its values held across the
+ * call took a frame of nine registers and the arguments' copies: a call that takes dw_groups3 (every call of every
+ * tile of a stride-2 op) 30 instructions more, one that takes dw_planes3 5; now it jumps to them without a frame. (Where no call can take the 5x5 / 7x7 planes,
+ * PB_DEPTHWISE_PLANES57=0, GCC then sees that dw_planes is never called: 8 kB less flash.) */
+PB_FLATTEN void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb_requant *q,
+                                           const int8_t *input, const int8_t *filter, const int32_t *bias,
+                                           int8_t *output, void *scratch) {
     if (r->out_c != r->in_c) {
         /* PB_DEPTHWISE_MULTIPLIER=0: the generated model has no depthwise op with a depth multiplier > 1
          * (harness.codegen.kernels.kernel_path_defines), so its kernel is left out; the portable kernel
@@ -2411,7 +2419,7 @@ void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *w, const pb
     }
 #if PB_DSP_NATIVE
     if (q->prepared != NULL && dw_groups3_apply(r, w, q)) {
-        dw_groups3(r, w, q, input, filter, bias, output, scratch, 0);
+        dw_groups3(r, w, q, input, filter, bias, output, scratch);
         return;
     }
 #endif
@@ -2473,7 +2481,7 @@ void pb_depthwise_conv2d_s8_inplace_dsp(const pb_region *r, const pb_window *w, 
     }
 #if PB_DSP_NATIVE
     if (dw_groups3_in_place(r, w, q, bias)) {
-        dw_groups3(r, w, q, buffer, filter, bias, buffer, scratch, 1);
+        dw_groups3(r, w, q, buffer, filter, bias, buffer, scratch);
         return;
     }
 #endif

@@ -12,9 +12,20 @@
 #if defined(__GNUC__)
 #define PB_ALWAYS_INLINE inline __attribute__((always_inline))
 #define PB_NOINLINE __attribute__((noinline))
+/* A dispatcher's: every call in it inlined but those of PB_NOINLINE functions (its tests), so that it keeps no
+ * values across a call and jumps to its kernel (a tail call) where their parameters are its own. */
+#define PB_FLATTEN __attribute__((flatten))
 #else
 #define PB_ALWAYS_INLINE inline
 #define PB_NOINLINE
+#define PB_FLATTEN
+#endif
+/* A kernel a dispatcher jumps to with its own parameters (PB_FLATTEN): GCC keeps them as declared (without it,
+ * IPA-SRA made a clone that takes fewer, which the dispatcher then calls with a frame of its own). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define PB_SAME_PARAMETERS __attribute__((noipa))
+#else
+#define PB_SAME_PARAMETERS
 #endif
 
 static inline uint32_t *align4(void *p) { return (uint32_t *)(((uintptr_t)p + 3u) & ~(uintptr_t)3u); }
