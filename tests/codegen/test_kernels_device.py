@@ -265,7 +265,8 @@ def _group3_cases(rng):
     last row of two window rows, their corner), out of place at strides 1 and 2 and in place at stride 2 (an edge
     column row by row), with one output row or one output column; the last row of two window rows without an edge
     column, which dw_groups_k3_sat takes after each group's rows and the clamping calls group by group, in and out of
-    place."""
+    place; with an edge column too (its windows inside dw_groups_k3_sat's, the corner the edge loop's) at strides 1
+    and 2."""
     calls, inputs = [], {}
     for index, (stride, pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [(2, (0, 0, 0, 0), (13, 13), 8, "full", False), (2, (1, 0, 1, 0), (12, 12), 12, "both", False),
@@ -282,7 +283,8 @@ def _group3_cases(rng):
          (2, (0, 1, 0, 1), (2, 10), 8, "both", False), (2, (0, 1, 0, 1), (2, 10), 8, "max", True),
          (2, (0, 1, 0, 0), (10, 9), 12, "full", True), (2, (0, 0, 0, 1), (9, 10), 8, "both", True),
          (1, (0, 0, 0, 1), (4, 5), 12, "max", False), (1, (0, 1, 0, 0), (5, 4), 4, "full", False),
-         (2, (0, 1, 0, 0), (10, 9), 8, "both", False), (2, (0, 1, 0, 0), (8, 11), 12, "max", True)]
+         (2, (0, 1, 0, 0), (10, 9), 8, "both", False), (2, (0, 1, 0, 0), (8, 11), 12, "max", True),
+         (2, (0, 1, 0, 1), (10, 12), 8, "full", False)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 2)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)

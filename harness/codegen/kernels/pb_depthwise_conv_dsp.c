@@ -2333,13 +2333,14 @@ static PB_NOINLINE PB_SAME_PARAMETERS void dw_groups3(const pb_region *r, const 
     const int32_t each_row = in_place && (right || gs.values == NULL);
     gs.g.rows = rows;
     const int32_t all = gs.values != NULL && !each_row && rows > 0 && cols > 0; /* the inside at once */
+    /* dw_groups_k3_sat takes the last row's windows inside too, after each group's rows (the clamping instance does
+     * not: flash), an edge column or not: where the edge loop below took them with a call of dw_run_k2x3 per group
+     * (some 25 instructions a group more, at a tile at the map's bottom right corner) */
+    const int32_t below_run = all && below && !clamp;
     if (all) {
-        /* dw_groups_k3_sat takes the last row's windows too where no edge column follows (with it, the group loop
-         * tested that at each group: GCC then compiled the per-layer path's loop some 400 instructions slower on
-         * mbv2) */
-        gs.below = below && !clamp && !right;
+        gs.below = below_run;
         clamp ? dw_groups_k3_clamp(&gs.g, input, output, run) : dw_groups_k3_sat(&gs.g, input, output, run);
-        if (!right && (!below || !clamp)) {
+        if (!right && (!below || below_run)) {
             return;
         }
     }
@@ -2359,8 +2360,9 @@ static PB_NOINLINE PB_SAME_PARAMETERS void dw_groups3(const pb_region *r, const 
                 clamp ? dw_rows_k3c2_clamp(g, input + in_edge + c, output + out_edge + c, 1)
                       : dw_rows_k3c2_sat(g, input + in_edge + c, output + out_edge + c, 1);
             }
-            if (below) {
-                dw_groups3_below(g, in_below + c, out_below + c, in_edge, out_edge, run, cols, right, clamp);
+            if (below) { /* (its windows inside taken already where below_run: the corner alone) */
+                dw_groups3_below(g, in_below + c, out_below + c, in_edge, out_edge, run, below_run ? 0 : cols, right,
+                                 clamp);
             }
         }
         return;
