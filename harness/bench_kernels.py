@@ -162,9 +162,15 @@ class AddCall:
     walk: BroadcastWalk | None = None
     kind: str = "add"
     in_place: bool = False
+    # pb_add_s8_rows instead (a patch stage's fused ADD): (row_len, out_rs); ``a`` and ``b`` are [rows, a_rs] and
+    # [rows, b_rs], of whose rows each run reads the first row_len, written out_rs apart
+    rows: tuple[int, int] | None = None
 
     @property
     def output_shape(self) -> tuple[int, ...]:
+        if self.rows is not None:
+            row_len, out_rs = self.rows
+            return ((self.a.shape[0] - 1) * out_rs + row_len,)
         return tuple(np.broadcast_shapes(self.a.shape, self.b.shape))
 
     @property
@@ -180,6 +186,10 @@ class AddCall:
 
     def c_source(self, prefix: str) -> str:
         """The operands, the parameters and the walk as C definitions named ``prefix``_*."""
+        if self.rows is not None:
+            params = PB_ADD_PARAMS.initializer(PB_ADD_PARAMS.values_of(self.q))
+            return (_c_array("int8_t", f"{prefix}_a", self.a) + _c_array("int8_t", f"{prefix}_b", self.b)
+                    + f"static const pb_add_params {prefix}_params = {params};\n")  # fmt: skip
         walk = self.walk or broadcast_walk(self.output_shape, self.a.shape, self.b.shape)
         if walk is None:
             raise ValueError(
@@ -195,6 +205,11 @@ class AddCall:
         )  # fmt: skip
 
     def invocation(self, prefix: str, variant: str, target: str) -> str:
+        if self.rows is not None:
+            row_len, out_rs = self.rows
+            function = "pb_add_s8_rows" if variant == "default" else f"pb_add_s8_rows_{variant}"
+            return (f"{function}(&{prefix}_params, {self.a.shape[0]}, {row_len}, {prefix}_a, {self.a.shape[1]}, "
+                    f"{prefix}_b, {self.b.shape[1]}, {target}, {out_rs})")  # fmt: skip
         function = "pb_add_s8" if variant == "default" else f"pb_add_s8_{variant}"
         return (f"{function}(&{prefix}_params, {prefix}_dims, {prefix}_a_strides, {prefix}_b_strides, "
                 f"{prefix}_a, {prefix}_b, {target})")  # fmt: skip

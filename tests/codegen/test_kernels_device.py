@@ -532,7 +532,8 @@ def _add_cases(rng) -> list[AddCall]:
     (the e0 run's two elements a pass and its odd entry; one element as a run of one), a per-channel operand (a run per pixel, either order)
     and a scalar one (the C walk), clamped activations (the C walk) and the full range. Both e > 0 never comes
     out of TFLite's preparation (the larger scale's multiplier is 1/2, e = 0): that case has the e = 0
-    operand's multiplier replaced by one of 0.4 (e = 1); the kernels must still agree."""
+    operand's multiplier replaced by one of 0.4 (e = 1); the kernels must still agree. Then pb_add_s8_rows' runs
+    (add_half_rows: one run, and add_rows_half_asm's two or three a call)."""
     calls = []
 
     def add(name, big_first, a_shape, b_shape, clamped=False, equal=False, both_e=False, want=None):
@@ -565,7 +566,32 @@ def _add_cases(rng) -> list[AddCall]:
     add("e0second_scalar_3x5", False, (1, 3, 5), (1,), want="e0 second")
     add("e0first_clamped_n17", True, (1, 17), (1, 17), clamped=True, want="e0 first")
     add("e0second_clamped_channel_2x3x7", False, (1, 2, 3, 7), (1, 1, 3, 7), clamped=True, want="e0 second")
+    # pb_add_s8_rows (a patch stage's fused ADD): one run, and two or three runs by one call of add_rows_half_asm
+    # (the steps from run to run; odd and even counts), the e = 0 operand first and second, rows of a wider map
+    # into rows of a wider output
+    for name, big_first, rows, row_len, (a_rs, b_rs, out_rs) in [
+        ("one", True, 1, 9, (11, 9, 13)), ("two_odd", True, 2, 9, (11, 9, 13)),
+        ("three_even", False, 3, 8, (8, 10, 12)), ("two_e0second", False, 2, 17, (20, 17, 17)),
+    ]:  # fmt: skip
+        small, big = sorted(float(v) for v in rng.uniform(0.01, 0.2, 2))
+        q = _add_quant(rng, (big, small) if big_first else (small, big), False)
+        assert _e0_order(q) == ("e0 first" if big_first else "e0 second"), (name, q)
+        a = rng.integers(-128, 128, (rows, a_rs), dtype=np.int8)
+        b = rng.integers(-128, 128, (rows, b_rs), dtype=np.int8)
+        calls.append(AddCall(f"add_rows_{name}", q, a, b, rows=(row_len, out_rs)))
     return calls
+
+
+def _add_expected(call: AddCall) -> np.ndarray:
+    """harness.reference.add of the call's operands; of each run's, where the call is pb_add_s8_rows' (the bytes
+    between its output rows stay 0, the buffer's start)."""
+    if call.rows is None:
+        return reference.add(call.a, call.b, call.q).reshape(-1)
+    row_len, out_rs = call.rows
+    want = np.zeros(call.output_bytes, np.int8)
+    for i in range(call.a.shape[0]):
+        want[i * out_rs : i * out_rs + row_len] = reference.add(call.a[i, :row_len], call.b[i, :row_len], call.q)
+    return want
 
 
 @pytest.mark.parametrize("core", ["M4", "M7"])
@@ -575,7 +601,7 @@ def test_add_dsp_kernel_equals_the_portable_one_and_the_reference_on_the_emulato
     calls = _add_cases(np.random.default_rng(25))
     result = run_suite(calls, TARGETS[core], VARIANTS)
     for call in calls:
-        want = reference.add(call.a, call.b, call.q).reshape(-1)
+        want = _add_expected(call)
         for variant in VARIANTS:
             got = np.frombuffer(result.outputs[(call.name, variant)], np.int8)
             np.testing.assert_array_equal(got, want, err_msg=f"{core} {call.name} {variant}")

@@ -13,6 +13,8 @@
  * portable kernel. On the core, runs of elements contiguous in both operands with the full int8 range as
  * activation take add_run_asm: the same instructions per element, every constant reloaded by LDM (GCC's
  * version of the loop keeps 15 constants and 4 pointers live and spills them). */
+#include <stddef.h>
+
 #include "pb_broadcast.h"
 #include "pb_dsp.h"
 
@@ -188,6 +190,52 @@ __attribute__((naked, noinline)) static void add_run_half_asm(const int8_t *a __
         "bne     1b\n"
         "pop     {r4-r11, pc}\n");
 }
+
+/* add_run_half_asm over two or more runs (pb_add_s8_rows_dsp: a patch stage's fused ADD takes the rows of a tile,
+ * which are not contiguous in the map), the steps from one run's end to the next run's start after the job's
+ * constants: the next run set up by 15 instructions, where a call of add_run_half_asm a run took about 30
+ * (add_half_rows' loop, the call, the constants loaded again). [sp] the job, whose `rows` counts down. */
+typedef struct {
+    add_run_half_job run;
+    int32_t rows;                      /* the runs (>= 2), then the runs left */
+    int32_t a_step, b_step, out_step;  /* from the end of a run to the start of the next one */
+} add_rows_half_job;
+
+__attribute__((naked, noinline)) static void add_rows_half_asm(const int8_t *a __attribute__((unused)),
+                                                              const int8_t *b __attribute__((unused)),
+                                                              int8_t *out __attribute__((unused)),
+                                                              void *job __attribute__((unused))) {
+    __asm__ volatile(
+        "push    {r3-r11, lr}\n"
+        "ldr     r4, [r3, #28]\n"
+        "add     r12, r3, #16\n"
+        "ldmia   r12, {r6, r7, lr}\n" /* the output's constants */
+        "ldmia   r3, {r8-r11}\n"      /* operand 2's */
+        "0:\n"                        /* a run */
+        "add     r3, r0, r4\n"        /* the end of a */
+        "tst     r4, #1\n"
+        "bne     2f\n" /* an odd count enters at the second element */
+        "1:\n" PB_ADD_HALF_ELEMENT "2:\n" PB_ADD_HALF_ELEMENT
+        "cmp     r0, r3\n"
+        "bne     1b\n"
+        "ldr     r12, [sp]\n" /* the job */
+        "ldr     r4, [r12, #32]\n"
+        "subs    r4, r4, #1\n"
+        "beq     9f\n"
+        "str     r4, [r12, #32]\n"
+        "ldrd    r4, r5, [r12, #36]\n"
+        "add     r0, r0, r4\n"
+        "add     r1, r1, r5\n"
+        "ldr     r4, [r12, #44]\n"
+        "add     r2, r2, r4\n"
+        "ldr     r4, [r12, #28]\n"
+        "b       0b\n"
+        "9:\n"
+        "pop     {r3-r11, pc}\n");
+}
+_Static_assert(offsetof(add_rows_half_job, rows) == 32 && offsetof(add_rows_half_job, a_step) == 36 &&
+                   offsetof(add_rows_half_job, out_step) == 44 && offsetof(add_run_half_job, n) == 28,
+               "add_rows_half_asm reads the job at these offsets");
 #undef PB_ADD_HALF_ELEMENT
 
 /* pb_add_s8_dsp's usual case, tested and prepared first with the few instructions it needs (a residual ADD
@@ -198,8 +246,8 @@ __attribute__((naked, noinline)) static void add_run_half_asm(const int8_t *a __
  * and job of the general code below (rescale_prepare, pb_channel_requant_x2_prepare, `half`), which then never
  * takes that case (with the other jobs in one function GCC set up a 240-byte frame: 203 instructions a call,
  * then 156, now 136 with pb_add_s8_dsp's). The tests and the job once for all the rows (pb_add_s8_rows_dsp:
- * a patch stage's fused ADD, 3 rows of a 9-wide tile), where a call per row made them a row. Returns 0
- * (nothing done) where the case does not hold. */
+ * a patch stage's fused ADD, 3 rows of a 9-wide tile), where a call per row made them a row; two or more rows by
+ * one call of add_rows_half_asm. Returns 0 (nothing done) where the case does not hold. */
 __attribute__((noinline)) static int32_t add_half_rows(const pb_add_params *p, int32_t rows, int32_t row_len,
                                                        const int8_t *a, int32_t a_rs, const int8_t *b, int32_t b_rs,
                                                        int8_t *output, int32_t out_rs) {
@@ -221,7 +269,8 @@ __attribute__((noinline)) static int32_t add_half_rows(const pb_add_params *p, i
     }
     const int32_t folded = offset1 * (1 << (19 + shift2));
     const int32_t offset2 = e0_first ? p->input2_offset : p->input1_offset;
-    const add_run_half_job job = {(int32_t)((uint32_t)offset2 << 21),
+    add_rows_half_job job;
+    const add_run_half_job run = {(int32_t)((uint32_t)offset2 << 21),
                                   multiplier2,
                                   (int32_t)(1u << (shift2 - 1)) + folded,
                                   shift2,
@@ -229,8 +278,15 @@ __attribute__((noinline)) static int32_t add_half_rows(const pb_add_params *p, i
                                   (int32_t)((1u << (e - 1)) + (uint32_t)p->output_offset * (1u << e)),
                                   e,
                                   row_len};
-    for (int32_t i = 0; i < rows; ++i, a += a_rs, b += b_rs, output += out_rs) {
-        add_run_half_asm(e0_first ? a : b, e0_first ? b : a, output, &job);
+    job.run = run;
+    if (rows == 1) { /* (per layer: a chunk's rows are one run) */
+        add_run_half_asm(e0_first ? a : b, e0_first ? b : a, output, &job.run);
+    } else if (rows > 1) {
+        job.rows = rows;
+        job.a_step = (e0_first ? a_rs : b_rs) - row_len;
+        job.b_step = (e0_first ? b_rs : a_rs) - row_len;
+        job.out_step = out_rs - row_len;
+        add_rows_half_asm(e0_first ? a : b, e0_first ? b : a, output, &job);
     }
     return 1;
 }
