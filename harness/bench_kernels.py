@@ -144,8 +144,9 @@ class KernelCall:
             batches, in_features, _ = self.fc_shape
             return scratch_bytes("FULLY_CONNECTED", (batches, in_features), self.filter.shape, optimized=True)
         r = self.region  # the input may be a held window of a bigger buffer: the region's shape
+        stride = (self.window.stride_h, self.window.stride_w) if self.window is not None else (1, 1)
         return scratch_bytes(
-            op_kind[self.kind], (1, r.in_h, r.in_w, r.in_c), self.filter.shape, optimized=True
+            op_kind[self.kind], (1, r.in_h, r.in_w, r.in_c), self.filter.shape, optimized=True, stride=stride
         )
 
 

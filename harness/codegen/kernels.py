@@ -215,11 +215,13 @@ def scratch_bytes(
     *,
     optimized: bool,
     in_place: bool = False,
+    stride: tuple[int, int] = (1, 1),
 ) -> int:
     """Bytes of scratch the op's kernel needs (the ``void *scratch`` argument), any alignment.
 
     input_shape: NHWC for convs ([batches, in_features] or any shape ending in in_features for
-    FULLY_CONNECTED); filter_shape in the graph's layout. The portable kernels need none; every op
+    FULLY_CONNECTED); filter_shape in the graph's layout; stride: a depthwise conv's (the 3x3 planes' two
+    rings are planned at stride 1 only, where they run). The portable kernels need none; every op
     other than the three below needs none either.
     """
     if not optimized or op_kind not in SCRATCH_KINDS:
@@ -240,14 +242,16 @@ def scratch_bytes(
             raise KernelError(
                 f"scratch_bytes('DEPTHWISE_CONV_2D'): the input shape {input_shape} is not NHWC"
             )
-        # one channel group's weights as int16, or the plane kernel's weights and ring of rows; in place the
-        # plane kernel runs only where its rows fit the group's weights plus the ring of delayed rows
+        # one channel group's weights as int16, or the plane kernel's weights and ring of rows; in place the 5x5
+        # and 7x7 plane kernel runs only where its rows fit the group's weights plus the ring of delayed rows
         # (depthwise_inplace_scratch_bytes), so the part before that ring stays the group's weights
         group = 8 * kh * kw
-        # (3x3 planes under 10 x 10 inputs: their ring alone, out_w <= in_w + 2, where the rows of the general
-        # rule would reserve more than they take)
+        # (3x3 planes at stride 1: their two rings and the second channel's values, out_w <= in_w + 2, in place too
+        # (before the ring of delayed rows); other 3x3 windows under 10 x 10 inputs: one ring, where the rows of the
+        # general rule would reserve more than they take)
         small = kh == 3 and min(input_shape[1], input_shape[2]) < 10
-        plane = (0 if in_place else depthwise_plane3_bytes(input_shape[-2] + 2) if small
+        plane = (depthwise_plane3_bytes(input_shape[-2] + 2) if (kh, kw, *stride) == (3, 3, 1, 1) else 0 if in_place
+                 else depthwise_plane3_ring_bytes(input_shape[-2] + 2) if small
                  else depthwise_plane_bytes(input_shape[-2], kh, kw))  # fmt: skip
         return max(group, plane) + ALIGNMENT_SLACK
     _, in_features = filter_shape
@@ -433,11 +437,22 @@ def depthwise_plane_bytes(in_w: int, kh: int, kw: int) -> int:
     return 4 * kh * ((kw + 1) // 2) + kh * 2 * columns
 
 
-def depthwise_plane3_bytes(out_w: int) -> int:
-    """The scratch the 3x3 channel-plane kernel (dw_planes3) touches on a call of ``out_w`` output columns: three
-    plane rows of 4 * ceil(out_w / 4) + 2 int16 columns (its blocks' reads), within depthwise_plane_bytes of the
-    input width (scratch_bytes' rule from 10 x 10 inputs; under, this)."""
+# The second channel's values of a pass of two (pb_depthwise_conv_dsp.c dw_plane3_second), after the rings.
+DEPTHWISE_PLANE3_SECOND_BYTES = 116
+
+
+def depthwise_plane3_ring_bytes(out_w: int) -> int:
+    """One ring of the 3x3 channel-plane kernel (dw_planes3) on a call of ``out_w`` output columns: three plane rows
+    of 4 * ceil(out_w / 4) + 2 int16 columns (its blocks' reads)."""
     return 3 * 2 * (4 * -(-out_w // 4) + 2)
+
+
+def depthwise_plane3_bytes(out_w: int) -> int:
+    """The scratch the 3x3 channel-plane kernel (dw_planes3) touches on a call of ``out_w`` output columns: two
+    rings (depthwise_plane3_ring_bytes; a pass takes two neighbouring channels where their count is even), then
+    the second channel's values; scratch_bytes' rule for a 3x3 window at stride 1, out of place and in place (there
+    before the in-place kernel's ring of delayed rows)."""
+    return 2 * depthwise_plane3_ring_bytes(out_w) + DEPTHWISE_PLANE3_SECOND_BYTES
 
 
 def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape, *, optimized: bool) -> int:
@@ -450,7 +465,7 @@ def depthwise_inplace_scratch_bytes(region: Region, window: Window, filter_shape
     if schedule is None or region.in_c != region.out_c:
         raise KernelError(f"{region}: a depthwise conv cannot run in place on it (more output than input)")
     base = scratch_bytes("DEPTHWISE_CONV_2D", (1, region.in_h, region.in_w, region.in_c), filter_shape,
-                         optimized=optimized, in_place=True)  # fmt: skip
+                         optimized=optimized, in_place=True, stride=(window.stride_h, window.stride_w))  # fmt: skip
     return base + schedule.scratch_bytes(region.out_w, region.out_c)
 
 
@@ -465,6 +480,8 @@ def op_scratch_bytes(
     filter_shape = tuple(graph.tensor(op.inputs[1]).shape)
     if out_channels is not None and op.kind == "CONV_2D":
         filter_shape = (out_channels, *filter_shape[1:])
+    stride = tuple(op.attrs.get("stride", (1, 1))) if op.kind == "DEPTHWISE_CONV_2D" else (1, 1)
     return scratch_bytes(
         op.kind, graph.tensor(op.inputs[0]).shape, filter_shape, optimized=optimized, in_place=in_place,
+        stride=stride,
     )  # fmt: skip

@@ -214,7 +214,10 @@ def _plane3_cases(rng):
     tiles (26 x 8 with the image's top and left edges), rows under eight values that start on a word boundary and
     that do not (no pass of the loop), a row of eight after the first value, two padding rows at the bottom; rows of
     out_w % 4 = 1 (the last full block takes the fifth output: 9, 13, and a p=2 tile's 29 and 17 with no padding at
-    the top, one at the bottom, out of place and in place)."""
+    the top, one at the bottom, out of place and in place); even channel counts, which take two channels a pass (one
+    copy fills both channels' plane rows; their rings in scratch): every out_w % 4, pad_top and pad_left, rows with
+    and without a pass of eight values and each count of values after it, in and out of place, all three clamps,
+    the channel in the C blocks as the first and as the second of its pair (the pair in C)."""
     calls, inputs = [], {}
     for index, (pads, (in_h, in_w), cin, act, in_place) in enumerate(
         [((1, 1, 1, 1), (12, 13), 5, "both", False), ((2, 0, 0, 2), (12, 15), 3, "max", False),
@@ -224,7 +227,17 @@ def _plane3_cases(rng):
          ((1, 0, 1, 0), (9, 27), 3, "full", False), ((0, 1, 0, 1), (8, 17), 4, "max", False),
          ((0, 1, 0, 1), (8, 16), 3, "both", True), ((1, 0, 0, 1), (8, 11), 5, "full", True),
          ((0, 2, 2, 0), (8, 7), 4, "full", False), ((1, 1, 1, 1), (7, 9), 3, "max", True),
-         ((0, 1, 1, 0), (10, 30), 3, "full", False), ((1, 1, 0, 1), (9, 18), 4, "both", True)]
+         ((0, 1, 1, 0), (10, 30), 3, "full", False), ((1, 1, 0, 1), (9, 18), 4, "both", True),
+         # two channels a pass (even channel counts): out_w % 4 = 3, 1, 2, 0 over the clamps, pad_top 0 to 2,
+         # pad_left 0 to 2 with and without a pass of eight, each count of last values (0 to 7), in place and out,
+         # the channel in the C blocks first or second of its pair, two padding rows at the bottom
+         ((0, 1, 0, 1), (9, 12), 4, "full", False), ((1, 1, 1, 1), (10, 13), 6, "max", False),
+         ((2, 0, 2, 0), (9, 10), 8, "both", False), ((1, 0, 0, 1), (13, 19), 2, "full", True),
+         ((0, 0, 0, 0), (10, 15), 4, "both", True), ((2, 1, 1, 0), (8, 9), 4, "max", True),
+         ((1, 1, 2, 0), (7, 6), 6, "full", False), ((0, 1, 1, 1), (9, 7), 4, "both", False),
+         ((1, 1, 0, 1), (8, 7), 2, "max", True), ((1, 1, 1, 1), (11, 16), 8, "full", False),
+         ((0, 0, 0, 0), (12, 21), 4, "both", False), ((0, 2, 0, 2), (9, 13), 6, "max", False),
+         ((1, 1, 1, 1), (9, 10), 4, "full", True)]
     ):  # fmt: skip
         full_w = in_w + (0 if in_place else 3)
         full = rng.integers(-128, 128, (1, in_h, full_w, cin), dtype=np.int8)

@@ -1195,7 +1195,7 @@ static inline int32_t dw_plane3_columns(const pb_region *r) {
 }
 
 /* Scratch of the plane kernel: the weights (kh rows of (kw + 1) / 2 words) and the ring of kh plane rows; the
- * 3x3 kernel's ring alone (its weights are in its job). */
+ * 3x3 kernel's ring alone (its weights are in its job; a pass of two channels takes two, dw_planes3). */
 static inline int32_t dw_plane_bytes(const pb_region *r, const pb_window *w) {
     if (w->kernel_w == 3) {
         return 3 * 2 * dw_plane3_columns(r);
@@ -1382,18 +1382,19 @@ typedef struct {
     const int8_t *src;    /* the input row that goes into rows[2] before the next output row */
     uintptr_t entry;      /* where a row's copy starts (PB_DW_PLANE3_CHOOSE, at the routine's first call; 0 before) */
     int32_t in_rs;        /* bytes from one input row to the next */
-    int32_t pad_bytes;    /* 2 * pad_left: where the input's first column goes in a plane row */
+    int32_t span;         /* 0, or where two channels take a pass: bytes from the first's plane row to the second's */
     int32_t passes, step; /* an input row's passes of eight values (after one to a word boundary), in_c bytes apart */
     int32_t step2, step3; /* 2 * step, 3 * step */
     int32_t bias;         /* doubled, the input offset folded in */
     uint32_t weights[6];  /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
     uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
     int32_t channels;            /* bytes from one output to the next */
-    int32_t left;         /* the row's last out_w % 4 outputs (a block of which the rest is dropped) */
+    uintptr_t after;      /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
+    uintptr_t then;       /* where a row goes after its last out_w % 4 outputs (dw_plane3_asm sets it) */
     int32_t out_rs;       /* bytes from one output row to the next */
     int8_t *limit;        /* out from which the next output row's last window row is a padding row (or out's end) */
     uint32_t zero_points; /* the input zero point in both int16 lanes */
-    int32_t words;        /* a plane row's words */
+    int32_t zero_words;   /* the words a padding row writes (a plane row's, both channels' where a pass takes two) */
     /* the call's channels (PB_DW_PLANE3_START): */
     const int32_t *table;    /* the next channel's in depthwise_plane3_table's, or NULL: the job holds the channel */
     const int32_t *table_end; /* the table's end (the call's channels run while table differs from it), or NULL */
@@ -1402,10 +1403,34 @@ typedef struct {
     int32_t real_span;       /* out_rs times the output rows whose window rows are the input's or at the top */
     int32_t bottom_span;     /* out_rs times the other output rows (their last window rows padding, < 3) */
     int32_t pad_top;         /* the padding rows above the input (< 3) */
-    uintptr_t after;         /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
+    int32_t chan_step;       /* the channels a pass takes: 1, or 2 where span is set */
     uintptr_t tail;          /* where a row's copy goes after its passes: its last values' count (< 8) from C,
                                 their path's address from dw_plane3_asm's first call */
+    int32_t pad_bytes;       /* 2 * pad_left: where the input's first column goes in a plane row */
+    int32_t left;            /* the row's last out_w % 4 outputs (a block of which the rest is dropped) */
+    uintptr_t second;        /* where a pass takes two channels: the second's base (its dw_plane3_second's multiplier) */
 } dw_plane3_job;
+
+/* Two channels a pass (dw_planes3 where the call's channels are even; its scratch holds two rings and this): the
+ * second channel's values at the same offsets from its base (the routines' lr while its rows' blocks run) as
+ * the first's in dw_plane3_job. Its plane rows are the first's plus span (one copy fills both), its output the
+ * first's plus one byte. In scratch after the rings, not in dw_planes3's frame: that frame with both channels' values
+ * and dw_plane3_row's under it was deeper than the deepest stack path (dw_dsp's). */
+typedef struct {
+    int32_t blocks;
+    const int16_t *rows[3];
+    int8_t *out;
+    uintptr_t ret;                   /* the blocks' loop (PB_DW_PLANE3_START) */
+    int32_t multiplier, add2, shift;
+    uintptr_t first;                 /* the first channel's base (its job's multiplier) */
+    int32_t out_rs;                  /* the first's */
+    uint32_t unused[6];              /* the first channel's copy values (in_rs .. step3) */
+    int32_t bias;
+    uint32_t weights[6];
+    uint32_t act_min4, act_max4;
+    int32_t channels;
+    uintptr_t after, then;
+} dw_plane3_second;
 
 /* The four sums of the block at rows[r] + 4b (the C twin of the assembly below, and the host's). */
 static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b, int32_t bias, int32_t acc[4]) {
@@ -1641,7 +1666,14 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldm     lr, {r0, r1, r2, r3, r4, r5, r6, r7, r9, r10, r11}\n"                                           \
     "add     r5, r3, r5\n"                                                                                   \
     "str     r5, [lr, #12]\n"                                                                                \
-    "bx      r4\n"                                                                                           \
+    "bx      r4\n"
+/* The copy's entries and last values (one channel a pass; a pair's: PB_DW_PLANE3_PAIR_COPY) and their addresses
+ * (PB_DW_PLANE3_PATHS) are in dw_plane3_asm_sat alone: the three instances reach them by address (a row's entry by
+ * BX, its last values' path by LDR PC, from the job) and leave them by LDMDB from the job (ret), so one copy serves
+ * the three (about 1 kB of flash less). */
+#define PB_DW_PLANE3_COPIES                                                                                  \
+    "75:\n"                                                                                                  \
+    "ldr     pc, [lr, #140]\n"                                                                               \
     "73:\n"                                                                                                  \
     "add     r8, r8, #4\n"                                                                                   \
     "b       5f\n"                                                                                           \
@@ -1653,13 +1685,13 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "stm     r8!, {r0, r2, r4, r5}\n"                                                                        \
     "subs    r7, r7, #1\n"                                                                                   \
     "bne     5b\n"                                                                                           \
-    "ldr     pc, [lr, #136]\n"                                                                               \
+    "ldr     pc, [lr, #140]\n"                                                                               \
     "74:\n"                                                                                                  \
     "add     r8, r8, #4\n"                                                                                   \
-    "ldr     pc, [lr, #136]\n"                                                                               \
+    "ldr     pc, [lr, #140]\n"                                                                               \
     "72:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
-    "ldr     pc, [lr, #136]\n"                                                                               \
+    "ldr     pc, [lr, #140]\n"                                                                               \
     "67:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     PB_DW_PLANE3_COPY_TWO_LAST                                                                               \
@@ -1692,62 +1724,242 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "60:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
+/* Two channels' copy (span set: the call's channels are even and a pass takes two): one LDRH reads both channels'
+ * values of a pixel, two pixels' halfwords packed (PKHBT) hold [a0 b0 a1 b1], and SXTB16 makes [a0 a1] and, rotated
+ * by a byte, [b0 b1]: four pixels in 13 instructions (LDRH, PKHBT, SXTB16, STRD) where the copy of one channel takes
+ * 7 for four values (LDRSB, PKHBT, STRD). The first channel's plane row at r8, the second's at r12 = r8 + span (its
+ * ring's rows follow the first's: a padding row writes both, PB_DW_PLANE3_ZERO_ROW); the same entries (by pad_left,
+ * and the rows under a pass of eight) and the last values' paths by their count (0 to 7, 79), each stepping the
+ * input past its values. */
+#define PB_DW_PLANE3_PAIR_COPY                                                                           \
+    "84:\n"                                                                                                  \
+    "add     r8, r8, #4\n"                                                                                   \
+    "83:\n"                                                                                                  \
+    "add     r12, r8, r6\n"                                                                                  \
+    "ldr     pc, [lr, #140]\n"                                                                               \
+    "85:\n"                                                                                                  \
+    "add     r12, r8, r6\n"                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "add     r3, r3, r9\n"                                                                                   \
+    "sxtb    r1, r0\n"                                                                                       \
+    "sxtb    r0, r0, ror #8\n"                                                                               \
+    "strh    r1, [r8, #2]\n"                                                                                 \
+    "strh    r0, [r12, #2]\n"                                                                                \
+    "add     r8, r8, #4\n"                                                                                   \
+    "add     r12, r12, #4\n"                                                                                 \
+    "ldr     pc, [lr, #140]\n"                                                                               \
+    "86:\n"                                                                                                  \
+    "add     r12, r8, r6\n"                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "add     r3, r3, r9\n"                                                                                   \
+    "sxtb    r1, r0\n"                                                                                       \
+    "sxtb    r0, r0, ror #8\n"                                                                               \
+    "strh    r1, [r8, #2]\n"                                                                                 \
+    "strh    r0, [r12, #2]\n"                                                                                \
+    "add     r8, r8, #4\n"                                                                                   \
+    "add     r12, r12, #4\n"                                                                                 \
+    "b       82f\n"                                                                                          \
+    "87:\n"                                                                                                  \
+    "add     r8, r8, #4\n"                                                                                   \
+    "88:\n"                                                                                                  \
+    "add     r12, r8, r6\n"                                                                                  \
+    "82:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"                                                                            \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"                                                                            \
+    "subs    r7, r7, #1\n"                                                                                   \
+    "bne     82b\n"                                                                                          \
+    "ldr     pc, [lr, #140]\n"                                                                               \
+    "97:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"                                                                            \
+    "93:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "add     r3, r3, r10\n"                                                                                  \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "str     r1, [r8], #4\n"                                                                                 \
+    "str     r0, [r12], #4\n"                                                                                \
+    "91:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "sxtb    r1, r0\n"                                                                                       \
+    "sxtb    r0, r0, ror #8\n"                                                                               \
+    "strh    r1, [r8]\n"                                                                                     \
+    "strh    r0, [r12]\n"                                                                                    \
+    "90:\n"                                                                                                  \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
+    "96:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"                                                                            \
+    "92:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "add     r3, r3, r10\n"                                                                                  \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "str     r1, [r8], #4\n"                                                                                 \
+    "str     r0, [r12], #4\n"                                                                                \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
+    "95:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"                                                                            \
+    "b       91b\n"                                                                                          \
+    "94:\n"                                                                                                  \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"                                                                            \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
+/* A pair's first channel's row done: the second's blocks (its values at its base, dw_plane3_second) */
+#define PB_DW_PLANE3_SECOND                                                                              \
+    "81:\n"                                                                                                  \
+    "ldr     lr, [lr, #152]\n"                                                                               \
+    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
+/* A pair's second channel's row done: its rows rotate and its output moves a row, then the first's
+ * (PB_DW_PLANE3_NEXT, which the code falls into) */
+#define PB_DW_PLANE3_PAIR_NEXT                                                                           \
+    "80:\n"                                                                                                  \
+    "ldmdb   lr, {r8, r9, r10, r11, r12}\n"                                                                  \
+    "ldr     r4, [lr, #16]\n"                                                                                \
+    "add     r11, r11, r4\n"                                                                                 \
+    "strd    r9, r10, [lr, #-20]\n"                                                                          \
+    "strd    r8, r11, [lr, #-12]\n"                                                                          \
+    "ldr     lr, [lr, #12]\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
- * tail becomes their path's address), and the row's after its blocks (by
- * left; at 1 the last full block is PB_DW_PLANE3_BLOCK5's, one fewer in the loop): r4 the tail's path, r0 the entry
- * (by passes > 0 and pad_bytes 0, 2 or 4). */
-#define PB_DW_PLANE3_CHOOSE                                                                                  \
-    "ldr     r4, [lr, #84]\n"                                                                                \
-    "adr.w   r0, 20f\n"                                                                                      \
+ * tail becomes their path's address), and where a row goes after its blocks (after, by left; at 1 the last full
+ * block is PB_DW_PLANE3_BLOCK5's, one fewer in the loop) and after its last outputs (then): the next row (20). Where
+ * two channels take a pass (span set), the first channel's row goes on to the second's (81) and the second's to the
+ * next row (80), and the copy's paths are the pair's. The entry from PB_DW_PLANE3_PATHS by pad_left (pad_bytes / 2)
+ * and whether the row has a pass of eight (3 more). */
+#define PB_DW_PLANE3_CHOOSE                                                                              \
+    "ldr     r4, [lr, #148]\n"                                                                               \
+    "adr.w   r0, 20b\n"                                                                                      \
     "cbz     r4, 41f\n"                                                                                      \
     "cmp     r4, #2\n"                                                                                       \
-    "adr.w   r0, 53f\n"                                                                                      \
+    "adr.w   r0, 53b\n"                                                                                      \
     "bgt     41f\n"                                                                                          \
-    "adr.w   r0, 54f\n"                                                                                      \
+    "adr.w   r0, 54b\n"                                                                                      \
     "beq     41f\n"                                                                                          \
-    "adr.w   r0, 55f\n"                                                                                      \
+    "adr.w   r0, 55b\n"                                                                                      \
     "ldr     r1, [lr, #-24]\n"                                                                               \
     "sub     r1, r1, #1\n"                                                                                   \
     "str     r1, [lr, #-24]\n"                                                                               \
     "41:\n"                                                                                                  \
     "orr     r0, r0, #1\n"                                                                                   \
-    "str     r0, [lr, #132]\n"                                                                               \
-    "ldr     r4, [lr, #136]\n"                                                                               \
-    "adr.w   r1, 70f\n"                                                                                      \
-    "ldr     r4, [r1, r4, lsl #2]\n"                                                                         \
-    "str     r4, [lr, #136]\n"                                                                               \
-    "ldrd    r2, r3, [lr, #24]\n"                                                                            \
-    "mov     r0, r4\n"                                                                                       \
-    "cbz     r3, 42f\n"                                                                                      \
-    "adr.w   r0, 5f\n"                                                                                       \
-    "cbz     r2, 43f\n"                                                                                      \
-    "cmp     r2, #2\n"                                                                                       \
-    "adr.w   r0, 71f\n"                                                                                      \
-    "beq     43f\n"                                                                                          \
-    "adr.w   r0, 73f\n"                                                                                      \
-    "b       43f\n"                                                                                          \
-    "42:\n"                                                                                                  \
-    "cbz     r2, 44f\n"                                                                                      \
-    "cmp     r2, #2\n"                                                                                       \
-    "adr.w   r0, 72f\n"                                                                                      \
-    "beq     43f\n"                                                                                          \
-    "adr.w   r0, 74f\n"                                                                                      \
-    "43:\n"                                                                                                  \
-    "orr     r0, r0, #1\n"                                                                                   \
-    "44:\n"                                                                                                  \
+    "str     r0, [lr, #84]\n"                                                                                \
+    "adr.w   r1, 20b + 1\n"                                                                                  \
+    "str     r1, [lr, #88]\n"                                                                                \
+    "ldr     r2, [lr, #144]\n"                                                                               \
+    "ldr     r3, [lr, #28]\n"                                                                                \
+    "cmp     r3, #0\n"                                                                                       \
+    "it      ne\n"                                                                                           \
+    "addne   r2, r2, #6\n"                                                                                   \
+    "ldr     r5, [lr, #140]\n"                                                                               \
+    "movw    r1, #:lower16:.Lpb_dw_plane3_paths\n"                                                           \
+    "movt    r1, #:upper16:.Lpb_dw_plane3_paths\n"                                                           \
+    "ldr     r3, [lr, #24]\n"                                                                                \
+    "cbz     r3, 45f\n"                                                                                      \
+    "add     r1, r1, #56\n"                                                                                  \
+    "adr.w   r6, 81b + 1\n"                                                                                  \
+    "adr.w   r7, 80b + 1\n"                                                                                  \
+    "str     r6, [lr, #88]\n"                                                                                \
+    "ldr     r3, [lr, #152]\n"                                                                               \
+    "str     r7, [r3, #88]\n"                                                                                \
+    "str     r0, [r3, #84]\n"                                                                                \
+    "cbnz    r4, 45f\n"                                                                                      \
+    "str     r6, [lr, #84]\n"                                                                                \
+    "str     r7, [r3, #84]\n"                                                                                \
+    "45:\n"                                                                                                  \
+    "ldr     r4, [r1, r5, lsl #2]\n"                                                                         \
+    "str     r4, [lr, #140]\n"                                                                               \
+    "add     r1, r1, #32\n"                                                                                  \
+    "ldr     r0, [r1, r2, lsl #1]\n"                                                                         \
     "str     r0, [lr, #16]\n"
-/* the last values' paths by their count (0 to 7), as LDR PC loads them (Thumb) */
-#define PB_DW_PLANE3_TAILS                                                                                   \
+/* The copy's paths as LDR PC and BX take them (Thumb): one channel's last values by their count (0 to 7), its
+ * entries by pad_left 0, 1, 2 without a pass of eight and then with one; then the pair's, the same way. */
+#define PB_DW_PLANE3_PATHS                                                                                   \
     ".p2align 2\n"                                                                                           \
-    "70:\n"                                                                                                  \
-    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"
-/* a padding row, into the plane row at r8: a word, then two a pass (a plane row's words, 2 * ceil(out_w / 4) + 1,
- * are odd); then on as a copy */
+    ".Lpb_dw_plane3_paths:\n"                                                                                \
+    ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"                       \
+    ".word   75b + 1, 72b + 1, 74b + 1, 5b + 1, 71b + 1, 73b + 1\n"                                          \
+    ".word   90b + 1, 91b + 1, 92b + 1, 93b + 1, 94b + 1, 95b + 1, 96b + 1, 97b + 1\n"                       \
+    ".word   83b + 1, 85b + 1, 84b + 1, 88b + 1, 86b + 1, 87b + 1\n"
+/* a padding row, into the plane row at r8: zero_words words (a plane row's, 2 * ceil(out_w / 4) + 1: odd; a pair's
+ * two rows, which follow each other: even), a word first where odd, then two a pass; then on as a copy */
 #define PB_DW_PLANE3_ZERO_ROW                                                                                \
     "21:\n"                                                                                                  \
-    "ldrd    r4, r2, [lr, #96]\n"                                                                            \
+    "ldrd    r4, r2, [lr, #100]\n"                                                                           \
     "lsrs    r2, r2, #1\n"                                                                                   \
-    "str     r4, [r8], #4\n"                                                                                 \
+    "it      cs\n"                                                                                           \
+    "strcs   r4, [r8], #4\n"                                                                                 \
     "22:\n"                                                                                                  \
     "strd    r4, r4, [r8], #8\n"                                                                             \
     "subs    r2, r2, #1\n"                                                                                   \
@@ -1759,7 +1971,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * base: one LDMDB reads them without an ADD (the row's blocks read them with the blocks' count by another). */
 #define PB_DW_PLANE3_NEXT                                                                                    \
     "ldmdb   lr, {r8, r9, r10, r11, r12}\n"                                                                  \
-    "ldrd    r4, r5, [lr, #88]\n"                                                                            \
+    "ldrd    r4, r5, [lr, #92]\n"                                                                            \
     "add     r11, r11, r4\n"                                                                                 \
     "strd    r9, r10, [lr, #-20]\n"                                                                          \
     "strd    r8, r11, [lr, #-12]\n"                                                                          \
@@ -1772,9 +1984,46 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * first output row, returning to the row's blocks. Which of the two rows are padding is the same for every channel of
  * a call: its path (35: both, 37: the first, 39: neither; then 36 or 38, then 34) is reached by one TBB on pad_top,
  * where tests of it took five instructions a channel start (three where pad_top is 2). In C (dw_planes3's channel loop, two calls of dw_plane3_fill and one of the routine) it took about 240
- * instructions a channel, which a patch stage's tiles pay once per tile. */
+ * instructions a channel, which a patch stage's tiles pay once per tile. A pair's start (span set) reads both
+ * channels' ten words (the second's into its values at its base; either not prepared returns, table at the first),
+ * sets the second's row values (the first's rows plus span, its output one byte on, its blocks' loop as ret), and
+ * goes on as a channel's start with chan_step 2: the first two rows' copies and padding rows fill both channels'. */
 #define PB_DW_PLANE3_START                                                                                   \
-    "ldr     r0, [lr, #104]\n"                                                                               \
+    "ldr     r0, [lr, #24]\n"                                                                                \
+    "cbz     r0, 32f\n"                                                                                      \
+    "ldr     r0, [lr, #108]\n"                                                                               \
+    "cbz     r0, 47f\n"                                                                                      \
+    "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
+    "cbz     r3, 46f\n"                                                                                      \
+    "stm     lr, {r1, r2, r3}\n"                                                                             \
+    "add     r11, lr, #44\n"                                                                                 \
+    "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
+    "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
+    "cbz     r3, 46f\n"                                                                                      \
+    "ldr     r11, [lr, #152]\n"                                                                              \
+    "stm     r11, {r1, r2, r3}\n"                                                                            \
+    "add     r11, r11, #44\n"                                                                                \
+    "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
+    "str     r0, [lr, #108]\n"                                                                               \
+    "47:\n"                                                                                                  \
+    "ldmdb   lr, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
+    "ldr     r4, [lr, #24]\n"                                                                                \
+    "add     r1, r1, r4\n"                                                                                   \
+    "add     r2, r2, r4\n"                                                                                   \
+    "add     r3, r3, r4\n"                                                                                   \
+    "ldr     r4, [lr, #120]\n"                                                                               \
+    "add     r4, r4, #1\n"                                                                                   \
+    "adr.w   r5, 1f + 1\n"                                                                                   \
+    "ldr     r6, [lr, #152]\n"                                                                               \
+    "sub     r6, r6, #24\n"                                                                                  \
+    "stm     r6, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
+    "b       31f\n"                                                                                          \
+    "46:\n"                                                                                                  \
+    "pop     {r4-r11, pc}\n"                                                                                 \
+    "58:\n"                                                                                                  \
+    "b.w     59f\n"                                                                                          \
+    "32:\n"                                                                                                  \
+    "ldr     r0, [lr, #108]\n"                                                                               \
     "cbz     r0, 31f\n"                                                                                      \
     "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
     "cbnz    r3, 30f\n"                                                                                      \
@@ -1783,18 +2032,18 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "stm     lr, {r1, r2, r3}\n"                                                                             \
     "add     r11, lr, #44\n"                                                                                 \
     "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
-    "str     r0, [lr, #104]\n"                                                                               \
+    "str     r0, [lr, #108]\n"                                                                               \
     "31:\n"                                                                                                  \
-    "add     r0, lr, #112\n"                                                                                 \
-    "ldm     r0, {r0, r1, r2, r3, r12}\n"                                                                    \
+    "add     r0, lr, #116\n"                                                                                 \
+    "ldm     r0, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
     "str     r1, [lr, #-8]\n"                                                                                \
     "add     r2, r1, r2\n"                                                                                   \
-    "str     r2, [lr, #92]\n"                                                                                \
+    "str     r2, [lr, #96]\n"                                                                                \
     "str     r0, [lr, #12]\n"                                                                                \
-    "add     r0, r0, #1\n"                                                                                   \
-    "add     r1, r1, #1\n"                                                                                   \
-    "strd    r0, r1, [lr, #112]\n"                                                                           \
-    "tbb     [pc, r12]\n"                                                                                    \
+    "add     r0, r0, r5\n"                                                                                   \
+    "add     r1, r1, r5\n"                                                                                   \
+    "strd    r0, r1, [lr, #116]\n"                                                                           \
+    "tbb     [pc, r4]\n"                                                                                    \
     "76:\n"                                                                                                  \
     ".byte   (39f - 76b) / 2, (37f - 76b) / 2, (35f - 76b) / 2\n"                                            \
     ".p2align 1\n"                                                                                           \
@@ -1831,32 +2080,34 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * first channel that is not prepared (table then points at it): the channel's end compares the table with its end,
  * where a count of the channels left took one instruction more a channel. After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
  * address chosen by out_w % 4 at the first call), where a test and up to three branches took four or five
- * instructions a row; the last outputs' three paths each end in their own rotation to the next row
- * (PB_DW_PLANE3_NEXT), not a branch to the one after the blocks (a tile's rows rarely end on a block of four). */
-#define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1)                                      \
-    __attribute__((naked, noinline)) static void name(const dw_plane3_job *job __attribute__((unused))) {   \
+ * instructions a row; the last outputs' three paths end in one LDR PC too (then: the next row, or a pair's second
+ * channel's row or the pair's next, PB_DW_PLANE3_SECOND / _PAIR_NEXT). copies: the copy's paths, in the first
+ * instance alone (PB_DW_PLANE3_COPIES). */
+#define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1, copies)                              \
+    __attribute__((naked, noinline)) static void name(dw_plane3_job *job __attribute__((unused))) {         \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "add     lr, r0, #24\n"                                                             \
                          "ldr     r0, [lr, #16]\n"                                                           \
-                         "cbnz    r0, 40f\n"                                                                 \
-                         PB_DW_PLANE3_CHOOSE                                                                 \
+                         "cbz     r0, 58f\n"                                                                 \
                          "40:\n"                                                                             \
                          PB_DW_PLANE3_START                                                                  \
                          PB_DW_PLANE3_COPY                                                                   \
+                         PB_DW_PLANE3_SECOND                                                                 \
                          "1:\n"                                                                              \
                          PB_DW_PLANE3_BLOCK                                                                  \
                          outputs                                                                             \
                          "subs    r0, r0, #1\n"                                                              \
                          "bne     1b\n"                                                                      \
-                         "ldr     pc, [lr, #132]\n"                                                          \
+                         "ldr     pc, [lr, #84]\n"                                                          \
+                         PB_DW_PLANE3_PAIR_NEXT                                                              \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
                          "24:\n"                                                                             \
-                         "ldr     r4, [lr, #124]\n"                                                          \
+                         "ldr     r4, [lr, #128]\n"                                                          \
                          "add     r4, r4, r5\n"                                                              \
                          "cmp     r11, r4\n"                                                                 \
                          "bne     21f\n"                                                                     \
-                         "ldrd    r0, r1, [lr, #104]\n"                                                      \
+                         "ldrd    r0, r1, [lr, #108]\n"                                                      \
                          "cmp     r0, r1\n"                                                                  \
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
@@ -1865,38 +2116,42 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          outputs                                                                             \
                          "mov     r4, r0\n"                                                                  \
                          outputs1                                                                            \
-                         PB_DW_PLANE3_NEXT                                                                   \
-                         "b       24b\n"                                                                     \
+                         "ldr     pc, [lr, #88]\n"                                                          \
                          "54:\n"                                                                             \
                          PB_DW_PLANE3_HALF_BLOCK                                                             \
                          outputs2                                                                            \
-                         PB_DW_PLANE3_NEXT                                                                   \
-                         "b       24b\n"                                                                     \
+                         "ldr     pc, [lr, #88]\n"                                                          \
                          "53:\n"                                                                             \
                          PB_DW_PLANE3_BLOCK3                                                                 \
                          outputs3                                                                            \
-                         PB_DW_PLANE3_NEXT                                                                   \
-                         "b       24b\n"                                                                     \
+                         "ldr     pc, [lr, #88]\n"                                                          \
                          PB_DW_PLANE3_ZERO_ROW                                                               \
-                         PB_DW_PLANE3_TAILS);                                                                \
+                         "59:\n"                                                                             \
+                         PB_DW_PLANE3_CHOOSE                                                                 \
+                         "b       40b\n"                                                                     \
+                         copies);                                                                \
     }
 /* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
 #define PB_DW_PLANE3_CLAMPED(n, clamp) PB_DW_PLANE3_PACK##n clamp PB_DW_PLANE3_STORE_PACKED##n
 PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH, PB_DW_PLANE3_STORE_EACH3, PB_DW_PLANE3_STORE_EACH2,
-                 PB_DW_PLANE3_STORE_EACH1)
+                 PB_DW_PLANE3_STORE_EACH1, PB_DW_PLANE3_COPIES PB_DW_PLANE3_PAIR_COPY PB_DW_PLANE3_PATHS)
 PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
                  PB_DW_PLANE3_CLAMPED(3, PB_DW_PLANE3_MAX), PB_DW_PLANE3_CLAMPED(2, PB_DW_PLANE3_MAX),
-                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MAX))
+                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MAX), "")
 PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
                  PB_DW_PLANE3_CLAMPED(3, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX),
                  PB_DW_PLANE3_CLAMPED(2, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX),
-                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX))
+                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX), "")
 #undef PB_DW_PLANE3_ASM
 #undef PB_DW_PLANE3_CLAMPED
 #undef PB_DW_PLANE3_COPY
+#undef PB_DW_PLANE3_COPIES
+#undef PB_DW_PLANE3_PATHS
+#undef PB_DW_PLANE3_PAIR_COPY
+#undef PB_DW_PLANE3_SECOND
+#undef PB_DW_PLANE3_PAIR_NEXT
 #undef PB_DW_PLANE3_COPY_ONE_FIRST
 #undef PB_DW_PLANE3_CHOOSE
-#undef PB_DW_PLANE3_TAILS
 #undef PB_DW_PLANE3_START
 #undef PB_DW_PLANE3_NEXT
 #undef PB_DW_PLANE3_ZERO_ROW
@@ -1929,23 +2184,36 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 _Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out) == 16 &&
                    offsetof(dw_plane3_job, ret) == 20 && offsetof(dw_plane3_job, multiplier) == 24 &&
                    offsetof(dw_plane3_job, src) == 36 && offsetof(dw_plane3_job, entry) == 40 &&
-                   offsetof(dw_plane3_job, in_rs) == 44 && offsetof(dw_plane3_job, pad_bytes) == 48 &&
+                   offsetof(dw_plane3_job, in_rs) == 44 && offsetof(dw_plane3_job, span) == 48 &&
                    offsetof(dw_plane3_job, passes) == 52 && offsetof(dw_plane3_job, step) == 56 &&
                    offsetof(dw_plane3_job, step2) == 60 && offsetof(dw_plane3_job, step3) == 64 &&
                    offsetof(dw_plane3_job, bias) == 68 && offsetof(dw_plane3_job, weights) == 72 &&
                    offsetof(dw_plane3_job, act_min4) == 96 && offsetof(dw_plane3_job, channels) == 104 &&
-                   offsetof(dw_plane3_job, left) == 108 && offsetof(dw_plane3_job, out_rs) == 112 &&
-                   offsetof(dw_plane3_job, limit) == 116 && offsetof(dw_plane3_job, zero_points) == 120 &&
-                   offsetof(dw_plane3_job, words) == 124 && offsetof(dw_plane3_job, table) == 128 &&
-                   offsetof(dw_plane3_job, table_end) == 132 && offsetof(dw_plane3_job, chan_in) == 136 &&
-                   offsetof(dw_plane3_job, chan_out) == 140 && offsetof(dw_plane3_job, real_span) == 144 &&
-                   offsetof(dw_plane3_job, bottom_span) == 148 && offsetof(dw_plane3_job, pad_top) == 152 &&
-                   offsetof(dw_plane3_job, after) == 156 && offsetof(dw_plane3_job, tail) == 160,
+                   offsetof(dw_plane3_job, after) == 108 && offsetof(dw_plane3_job, then) == 112 &&
+                   offsetof(dw_plane3_job, out_rs) == 116 && offsetof(dw_plane3_job, limit) == 120 &&
+                   offsetof(dw_plane3_job, zero_points) == 124 && offsetof(dw_plane3_job, zero_words) == 128 &&
+                   offsetof(dw_plane3_job, table) == 132 && offsetof(dw_plane3_job, table_end) == 136 &&
+                   offsetof(dw_plane3_job, chan_in) == 140 && offsetof(dw_plane3_job, chan_out) == 144 &&
+                   offsetof(dw_plane3_job, real_span) == 148 && offsetof(dw_plane3_job, bottom_span) == 152 &&
+                   offsetof(dw_plane3_job, pad_top) == 156 && offsetof(dw_plane3_job, chan_step) == 160 &&
+                   offsetof(dw_plane3_job, tail) == 164 && offsetof(dw_plane3_job, pad_bytes) == 168 &&
+                   offsetof(dw_plane3_job, left) == 172,
                "dw_plane3_asm reads the job at these offsets");
+_Static_assert(offsetof(dw_plane3_job, second) == 176 && offsetof(dw_plane3_second, first) == 36 &&
+                   offsetof(dw_plane3_second, out_rs) == 40 &&
+                   offsetof(dw_plane3_second, multiplier) == offsetof(dw_plane3_job, multiplier) &&
+                   offsetof(dw_plane3_second, bias) == offsetof(dw_plane3_job, bias) &&
+                   offsetof(dw_plane3_second, weights) == offsetof(dw_plane3_job, weights) &&
+                   offsetof(dw_plane3_second, act_min4) == offsetof(dw_plane3_job, act_min4) &&
+                   offsetof(dw_plane3_second, channels) == offsetof(dw_plane3_job, channels) &&
+                   offsetof(dw_plane3_second, after) == offsetof(dw_plane3_job, after) &&
+                   offsetof(dw_plane3_second, then) == offsetof(dw_plane3_job, then),
+               "dw_plane3_asm reads a pair's second channel at the first's offsets from its base");
+_Static_assert(sizeof(dw_plane3_second) == 116, "harness.codegen.kernels.DEPTHWISE_PLANE3_SECOND_BYTES");
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
  * function pointers) */
-static PB_ALWAYS_INLINE void dw_plane3_asm(const dw_plane3_job *job, int32_t clamp) {
+static PB_ALWAYS_INLINE void dw_plane3_asm(dw_plane3_job *job, int32_t clamp) {
     if (clamp == 0) {
         dw_plane3_asm_sat(job);
     } else if (clamp == 1) {
@@ -1959,15 +2227,13 @@ static PB_ALWAYS_INLINE void dw_plane3_asm(const dw_plane3_job *job, int32_t cla
 /* One channel's output row of 3x3 windows in C (job: its rows and output set): the channels that do not
  * take the SMMLAR form, and every channel on the host. */
 static PB_NOINLINE void dw_plane3_row(const dw_plane3_job *job, int32_t out_w, const dw_plane_requant *cq) {
-    const dw_plane_requant values = *cq;
     for (int32_t b = 0; 4 * b < out_w; ++b) {
         int32_t acc[4];
         dw_plane3_sums(job, b, job->bias, acc);
         const int32_t n = out_w - 4 * b < 4 ? out_w - 4 * b : 4;
         int8_t *out = job->out + 4 * b * job->channels;
         for (int32_t i = 0; i < n; ++i) {
-            out[i * job->channels] = values.doubled ? dw_plane_out(acc[i], &values, 1)
-                                                    : dw_plane_out(acc[i], &values, 0);
+            out[i * job->channels] = cq->doubled ? dw_plane_out(acc[i], cq, 1) : dw_plane_out(acc[i], cq, 0);
         }
     }
 }
@@ -2124,23 +2390,64 @@ static PB_NOINLINE void dw_plane3_fill(int16_t *row, const int8_t *in, int32_t i
     dw_plane_copy(row + g->pad_left, in + iy * g->in_rs, g->in_w, g->channels);
 }
 
+/* Channel c's values into a job at its base (its first channel's multiplier, or a pair's second's: the same
+ * offsets from it, as depthwise_plane3_table holds them in ten words): the requantization (the SMMLAR form where it
+ * takes it, dw_plane_channel_requant, returned), the bias with the input offset folded in and the weight pairs,
+ * doubled with the SMMLAR form. */
+static PB_ALWAYS_INLINE dw_plane_requant dw_plane3_channel(const pb_requant *rq, const int8_t *filter,
+                                                           const int32_t *bias, int32_t c, int32_t channels,
+                                                           int32_t *base) {
+    const int32_t b = bias ? bias[c] : 0;
+    const dw_plane_requant cq = dw_plane_channel_requant(rq, c, b, 9);
+    const int32_t scale = cq.doubled ? 2 : 1;
+    uint32_t *weights = (uint32_t *)base + (offsetof(dw_plane3_job, weights) - offsetof(dw_plane3_job, multiplier)) / 4;
+    int32_t weight_sum = 0;
+    for (int32_t ky = 0; ky < 3; ++ky) {
+        const int8_t *f = filter + 3 * ky * channels + c;
+        const int32_t w0 = scale * f[0], w1 = scale * f[channels], w2 = scale * f[2 * channels];
+        weight_sum += w0 + w1 + w2;
+        weights[2 * ky] = pb_pkhbt((uint32_t)w0, (uint32_t)w1);
+        weights[2 * ky + 1] = pb_pkhbt((uint32_t)w1, (uint32_t)w2);
+    }
+    base[0] = cq.multiplier;
+    base[1] = cq.add2;
+    base[2] = cq.shift;
+    base[(offsetof(dw_plane3_job, bias) - offsetof(dw_plane3_job, multiplier)) / 4] =
+        scale * b - rq->input_zero_point * weight_sum; /* weight_sum is scaled already */
+    return cq;
+}
+
+/* Scratch: two rings of plane rows and the second channel's values (kernels.depthwise_plane3_bytes, in and out of
+ * place). With an even channel count a pass takes two neighbouring channels (dw_plane3_second): one copy fills both
+ * channels' plane rows (one LDRH a pixel: 1.75 instructions a value where one channel's copy takes 2.1), and a row's
+ * fixed costs (the copy's set-up, the rotation, the ends of the blocks) and a channel's start are paid once for two
+ * channels, which a patch stage's tiles (narrower rows, about twice the channel rows of their share of the layer)
+ * pay more often than the layer; the layer's rows take the same path. The rings are interleaved by slot: the first
+ * channel's plane row s at 2s rows, the second's right after it (span bytes on), so a padding row writes both in one
+ * run. In place, output row oy of the two channels overwrites only those channels of input rows the ring holds by
+ * then (both channels' rows are copied before the row's blocks), as one channel's does. */
 static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, const int8_t *input, const int8_t *filter,
                                    const int32_t *bias, int8_t *output, void *scratch) {
     const int32_t channels = r->in_c, out_rs = pb_out_row_stride(r), out_h = r->out_h, pad_top = r->pad_top;
     /* pad_left + in_w <= out_w + 2 <= columns: each input row's values fit their plane row */
     const dw_plane3_input g = {r->in_h, r->in_w, pb_in_row_stride(r), channels, r->pad_left, dw_plane3_columns(r),
                                (uint16_t)(int8_t)rq->input_zero_point * 0x10001u};
-    const int32_t input_offset = -rq->input_zero_point;
     /* the output rows whose last window row, input row oy + 2 - pad_top, is the input's (at least the first) */
     const int32_t real_rows = out_h < g.in_h + pad_top - 2 ? out_h : g.in_h + pad_top - 2;
     int16_t *ring = (int16_t *)(void *)align4(scratch);
+#if PB_DSP_NATIVE
+    const int32_t paired = channels % 2 == 0;
+#else
+    const int32_t paired = 0; /* the pair's copy is the routine's alone */
+#endif
+    const int32_t slot = paired ? 2 * g.columns : g.columns; /* from one of the first channel's plane rows to the next */
     /* The ring's padding columns the zero point, once a call: word 0 (the columns left of the input's first,
      * pad_left <= 2) and the words from the input's last column to the padded input's out_w + 2 (pad_right <= 2),
      * in each row. A copy writes only the input's columns and a padding row all of them; the columns after
      * out_w + 2 are read by no output kept (the last block's dropped ones), so they stay as they are, where
      * filling the whole ring took about four instructions a word (a 29-wide tile's: 51 words) at every call. */
     const int32_t padded_words = (r->out_w + 3) / 2; /* held here: the ring's stores may alias r for GCC */
-    for (int32_t s = 0; s < 3; ++s) {
+    for (int32_t s = 0; s < (paired ? 6 : 3); ++s) {
         uint32_t *words = (uint32_t *)(void *)(ring + s * g.columns);
         words[0] = g.zero_points;
         for (int32_t j = (g.pad_left + g.in_w) / 2; j < padded_words; ++j) {
@@ -2149,95 +2456,106 @@ static PB_NOINLINE void dw_planes3(const pb_region *r, const pb_requant *rq, con
     }
     /* The job's fields one by one, where an initializer's zeroing of the rest took a memset of 144 of its 164 bytes
      * at every call (which every tile of a patch stage pays): the fields not set here are set before they are read
-     * (out, ret, src, limit and after by dw_plane3_asm; the channel's values, table, table_end, chan_in and chan_out
-     * by the loop below); entry must be 0 before the routine's first call. */
-    dw_plane3_job job;
-    job.entry = 0;
-    job.act_min4 = (uint8_t)rq->act_min * 0x01010101u;
-    job.act_max4 = (uint8_t)rq->act_max * 0x01010101u;
-    job.channels = channels;
-    job.rows[0] = ring;
-    job.rows[1] = ring + g.columns;
-    job.rows[2] = ring + 2 * g.columns;
-    job.blocks = r->out_w / 4;
-    job.left = r->out_w % 4;
-    job.in_rs = g.in_rs;
-    job.pad_bytes = 2 * g.pad_left;
-    job.passes = (g.in_w - g.pad_left % 2) / 8;
-    job.step = channels;
-    job.step2 = 2 * channels;
-    job.step3 = 3 * channels;
-    job.out_rs = out_rs;
-    job.zero_points = g.zero_points;
-    job.words = g.columns / 2;
-    job.real_span = real_rows * out_rs;
-    job.bottom_span = (out_h - real_rows) * out_rs;
-    job.pad_top = pad_top;
-    job.tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8;
+     * (out, ret, src, limit, after and then by dw_plane3_asm; the channel's values, table, table_end, chan_in and
+     * chan_out by the loop below; the second channel's row values by dw_plane3_asm); entry must be 0 before the
+     * routine's first call. */
+    dw_plane3_job pass;
+    dw_plane3_job *const job = &pass;
+    job->entry = 0;
+    job->act_min4 = (uint8_t)rq->act_min * 0x01010101u;
+    job->act_max4 = (uint8_t)rq->act_max * 0x01010101u;
+    job->channels = channels;
+    job->rows[0] = ring;
+    job->rows[1] = ring + slot;
+    job->rows[2] = ring + 2 * slot;
+    job->blocks = r->out_w / 4;
+    job->left = r->out_w % 4;
+    job->in_rs = g.in_rs;
+    job->pad_bytes = 2 * g.pad_left;
+    job->span = paired ? 2 * g.columns : 0;
+    job->passes = (g.in_w - g.pad_left % 2) / 8;
+    job->step = channels;
+    job->step2 = 2 * channels;
+    job->step3 = 3 * channels;
+    job->out_rs = out_rs;
+    job->zero_points = g.zero_points;
+    job->zero_words = (paired ? 2 : 1) * (g.columns / 2);
+    job->real_span = real_rows * out_rs;
+    job->bottom_span = (out_h - real_rows) * out_rs;
+    job->pad_top = pad_top;
+    job->chan_step = paired ? 2 : 1;
+    job->tail = (uint32_t)(g.in_w - g.pad_left % 2) % 8;
+    const int32_t step = paired ? 2 : 1;
 #if PB_DSP_NATIVE
+    dw_plane3_second *const second = (dw_plane3_second *)(void *)(ring + 6 * g.columns); /* after the rings */
+    if (paired) {
+        job->second = (uintptr_t)&second->multiplier;
+        second->first = (uintptr_t)&job->multiplier;
+        second->out_rs = out_rs;
+        second->act_min4 = job->act_min4;
+        second->act_max4 = job->act_max4;
+        second->channels = channels;
+    }
+    int32_t *const bases[2] = {&job->multiplier, &second->multiplier};
     const int32_t clamp = rq->act_min != PB_INT8_MIN ? 2 : rq->act_max != PB_INT8_MAX;
     /* a patch-stage op's channels prepared once, at code generation (harness.codegen.kernels.
      * depthwise_plane3_table: these four fields and the weights, ten words a channel; shift 0, a channel
      * prepared here): about 100 instructions a channel at every call of every tile otherwise. dw_plane3_asm runs
-     * them from the table up to one that is not (which the loop below prepares and runs). */
+     * them from the table up to one that is not (a pair: up to one of two that is not), which the loop below
+     * prepares and runs. */
     const int32_t *made = rq->prepared;
 #endif
-    for (int32_t c = 0; c < channels; ++c) {
+    for (int32_t c = 0; c < channels; c += step) {
 #if PB_DSP_NATIVE
         if (made != NULL) {
-            job.table = made + 10 * c;
-            job.table_end = made + 10 * channels;
-            job.chan_in = input + c;
-            job.chan_out = output + c;
-            dw_plane3_asm(&job, clamp);
-            c = (int32_t)(job.table - made) / 10;
+            job->table = made + 10 * c;
+            job->table_end = made + 10 * channels;
+            job->chan_in = input + c;
+            job->chan_out = output + c;
+            dw_plane3_asm(job, clamp);
+            c = (int32_t)(job->table - made) / 10;
             if (c == channels) {
                 break;
             }
         }
 #endif
-        const int32_t b = bias ? bias[c] : 0;
-        const dw_plane_requant cq = dw_plane_channel_requant(rq, c, b, 9);
-        const int32_t scale = cq.doubled ? 2 : 1;
-        int32_t weight_sum = 0;
-        for (int32_t ky = 0; ky < 3; ++ky) {
-            const int8_t *f = filter + 3 * ky * channels + c;
-            const int32_t w0 = scale * f[0], w1 = scale * f[channels], w2 = scale * f[2 * channels];
-            weight_sum += w0 + w1 + w2;
-            job.weights[2 * ky] = pb_pkhbt((uint32_t)w0, (uint32_t)w1);
-            job.weights[2 * ky + 1] = pb_pkhbt((uint32_t)w1, (uint32_t)w2);
-        }
-        job.multiplier = cq.multiplier;
-        job.add2 = cq.add2;
-        job.shift = cq.shift;
-        job.bias = scale * b + input_offset * weight_sum; /* weight_sum is scaled already */
-        const int8_t *in = input + c;
-        int8_t *out = output + c;
 #if PB_DSP_NATIVE
-        if (cq.doubled) { /* every row in dw_plane3_asm, its first two window rows too */
-            job.table = NULL;
-            job.table_end = NULL;
-            job.chan_in = in;
-            job.chan_out = out;
-            dw_plane3_asm(&job, clamp);
+        /* every row in dw_plane3_asm, its first two window rows too, where the channel (and a pair's second) takes
+         * the SMMLAR form */
+        int32_t k = 0;
+        while (k < step && dw_plane3_channel(rq, filter, bias, c + k, channels, bases[k]).doubled) {
+            ++k;
+        }
+        if (k == step) {
+            job->table = NULL;
+            job->table_end = NULL;
+            job->chan_in = input + c;
+            job->chan_out = output + c;
+            dw_plane3_asm(job, clamp);
             continue;
         }
 #endif
-        int16_t *top = ring, *middle = ring + g.columns, *bottom = ring + 2 * g.columns;
-        dw_plane3_fill(top, in, -pad_top, &g);
-        dw_plane3_fill(middle, in, 1 - pad_top, &g);
-        /* the bottom row first: in place, output row oy overwrites input rows the ring holds by then */
-        for (int32_t iy = 2 - pad_top; iy < out_h + 2 - pad_top; ++iy, out += out_rs) {
-            dw_plane3_fill(bottom, in, iy, &g);
-            job.rows[0] = top;
-            job.rows[1] = middle;
-            job.rows[2] = bottom;
-            job.out = out;
-            dw_plane3_row(&job, r->out_w, &cq);
-            int16_t *oldest = top;
-            top = middle;
-            middle = bottom;
-            bottom = oldest;
+        /* the channel (a pair's two, one after the other) in C, on the first channel's plane rows */
+        for (int32_t k = c; k < c + step; ++k) {
+            const dw_plane_requant cq = dw_plane3_channel(rq, filter, bias, k, channels, &job->multiplier);
+            const int8_t *in = input + k;
+            int8_t *out = output + k;
+            int16_t *top = ring, *middle = ring + slot, *bottom = ring + 2 * slot;
+            dw_plane3_fill(top, in, -pad_top, &g);
+            dw_plane3_fill(middle, in, 1 - pad_top, &g);
+            /* the bottom row first: in place, output row oy overwrites input rows the ring holds by then */
+            for (int32_t iy = 2 - pad_top; iy < out_h + 2 - pad_top; ++iy, out += out_rs) {
+                dw_plane3_fill(bottom, in, iy, &g);
+                job->rows[0] = top;
+                job->rows[1] = middle;
+                job->rows[2] = bottom;
+                job->out = out;
+                dw_plane3_row(job, r->out_w, &cq);
+                int16_t *oldest = top;
+                top = middle;
+                middle = bottom;
+                bottom = oldest;
+            }
         }
     }
 }
@@ -2430,12 +2748,19 @@ PB_FLATTEN void pb_depthwise_conv2d_s8_dsp(const pb_region *r, const pb_window *
 
 /* In place (pb_kernels.h): the same kernel with the input and output in one buffer; the in-place row
  * schedule decides per group and row whether the row goes to its place or to the ring. */
-/* In place, the plane path where its rows fit the scratch the in-place kernel has: the group's weights, the row
- * schedule and the ring of delayed rows. A function of its own: inlined, its values took 16 more bytes of the
- * dispatcher's frame, which is on the deepest stack path (dispatcher, dw_dsp, a window run). */
+/* In place, the plane path where its rows fit the scratch the in-place kernel has: for 3x3 windows the rings
+ * scratch_bytes reserves before the ring of delayed rows (kernels.depthwise_plane3_bytes, in place too); for 5x5 and
+ * 7x7 the group's weights, the row schedule and the ring of delayed rows. A function of its own: inlined, its values
+ * took 16 more bytes of the dispatcher's frame, which is on the deepest stack path (dispatcher, dw_dsp, a window
+ * run). */
 static PB_NOINLINE int32_t dw_planes_in_place(const pb_region *r, const pb_window *w) {
     if (!dw_planes_apply(r, w) || !dw_planes_fit_in_place(r, w)) {
         return 0;
+    }
+    const int32_t dense = pb_in_row_stride(r) == r->in_w * r->in_c && pb_out_row_stride(r) == r->out_w * r->out_c &&
+                          r->out_h * r->out_w <= r->in_h * r->in_w;
+    if (w->kernel_w == 3) {
+        return dense;
     }
     /* The ring of delayed rows holds at least one row wherever the schedule can be made: output row 0 always waits
      * (input row 0 is read by the first window: pad_top < kernel_h). Where the plane rows fit with that one row,
@@ -2443,8 +2768,7 @@ static PB_NOINLINE int32_t dw_planes_in_place(const pb_region *r, const pb_windo
      * tile) is not made; only its own tests for a region it takes (dense rows, no more output than input). */
     const int32_t group = r->out_c < 4 ? r->out_c : 4, weights = 8 * w->kernel_h * w->kernel_w;
     if (dw_plane_bytes(r, w) <= weights + r->out_h + r->out_w * group) {
-        return pb_in_row_stride(r) == r->in_w * r->in_c && pb_out_row_stride(r) == r->out_w * r->out_c &&
-               r->out_h * r->out_w <= r->in_h * r->in_w;
+        return dense;
     }
     return dw_plane_bytes(r, w) <= weights + pb_depthwise_inplace_bytes(r, w);
 }
