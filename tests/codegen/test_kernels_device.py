@@ -603,7 +603,9 @@ def _add_expected(call: AddCall) -> np.ndarray:
     row_len, out_rs = call.rows
     want = np.zeros(call.output_bytes, np.int8)
     for i in range(call.a.shape[0]):
-        want[i * out_rs : i * out_rs + row_len] = reference.add(call.a[i, :row_len], call.b[i, :row_len], call.q)
+        want[i * out_rs : i * out_rs + row_len] = reference.add(
+            call.a[i, :row_len], call.b[i, :row_len], call.q
+        )
     return want
 
 
