@@ -1417,14 +1417,16 @@ typedef struct {
  * first's plus one byte. In scratch after the rings, not in dw_planes3's frame: that frame with both channels' values
  * and dw_plane3_row's under it was deeper than the deepest stack path (dw_dsp's). */
 typedef struct {
+    /* before the base, read by one LDMDB: with out_rs where the first's job has blocks, so that the row's values
+     * (blocks, rows, out: PB_DW_PLANE3_SECOND, falling into the blocks' loop) end at the base and the rotation
+     * (PB_DW_PLANE3_PAIR_NEXT) reads out_rs with the rows, where a field of its own took one LDR a row */
+    int32_t out_rs;                  /* the first's */
     int32_t blocks;
     const int16_t *rows[3];
     int8_t *out;
-    uintptr_t ret;                   /* the blocks' loop (PB_DW_PLANE3_START) */
     int32_t multiplier, add2, shift;
     uintptr_t first;                 /* the first channel's base (its job's multiplier) */
-    int32_t out_rs;                  /* the first's */
-    uint32_t unused[6];              /* the first channel's copy values (in_rs .. step3) */
+    uint32_t unused[7];              /* the first channel's copy values (entry .. step3) */
     int32_t bias;
     uint32_t weights[6];
     uint32_t act_min4, act_max4;
@@ -1878,20 +1880,20 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    r1, r4, [r8], #8\n"                                                                             \
     "strd    r0, r2, [r12], #8\n"                                                                            \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
-/* A pair's first channel's row done: the second's blocks (its values at its base, dw_plane3_second) */
+/* A pair's first channel's row done: the second's blocks (its values at its base, dw_plane3_second; its row's
+ * values end at the base, so the code falls into the blocks' loop) */
 #define PB_DW_PLANE3_SECOND                                                                              \
     "81:\n"                                                                                                  \
     "ldr     lr, [lr, #152]\n"                                                                               \
-    "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
-/* A pair's second channel's row done: its rows rotate and its output moves a row, then the first's
- * (PB_DW_PLANE3_NEXT, which the code falls into) */
+    "ldmdb   lr, {r0, r1, r2, r3, r12}\n"
+/* A pair's second channel's row done: its rows rotate and its output moves a row (out_rs read with them, first in
+ * its row values), then the first's (PB_DW_PLANE3_NEXT, which the code falls into) */
 #define PB_DW_PLANE3_PAIR_NEXT                                                                           \
     "80:\n"                                                                                                  \
-    "ldmdb   lr, {r8, r9, r10, r11, r12}\n"                                                                  \
-    "ldr     r4, [lr, #16]\n"                                                                                \
-    "add     r11, r11, r4\n"                                                                                 \
-    "strd    r9, r10, [lr, #-20]\n"                                                                          \
-    "strd    r8, r11, [lr, #-12]\n"                                                                          \
+    "ldmdb   lr, {r7, r8, r9, r10, r11, r12}\n"                                                              \
+    "add     r12, r12, r7\n"                                                                                 \
+    "strd    r10, r11, [lr, #-16]\n"                                                                         \
+    "strd    r9, r12, [lr, #-8]\n"                                                                           \
     "ldr     lr, [lr, #12]\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
  * tail becomes their path's address), and where a row goes after its blocks (after, by left; at 1 the last full
@@ -1986,7 +1988,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * where tests of it took five instructions a channel start (three where pad_top is 2). In C (dw_planes3's channel loop, two calls of dw_plane3_fill and one of the routine) it took about 240
  * instructions a channel, which a patch stage's tiles pay once per tile. A pair's start (span set) reads both
  * channels' ten words (the second's into its values at its base; either not prepared returns, table at the first),
- * sets the second's row values (the first's rows plus span, its output one byte on, its blocks' loop as ret), and
+ * sets the second's row values (its blocks, the first's rows plus span, its output one byte on), and
  * goes on as a channel's start with chan_step 2: the first two rows' copies and padding rows fill both channels'. */
 #define PB_DW_PLANE3_START                                                                                   \
     "ldr     r0, [lr, #24]\n"                                                                                \
@@ -2013,10 +2015,9 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r3, r3, r4\n"                                                                                   \
     "ldr     r4, [lr, #120]\n"                                                                               \
     "add     r4, r4, #1\n"                                                                                   \
-    "adr.w   r5, 1f + 1\n"                                                                                   \
     "ldr     r6, [lr, #152]\n"                                                                               \
-    "sub     r6, r6, #24\n"                                                                                  \
-    "stm     r6, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
+    "sub     r6, r6, #20\n"                                                                                  \
+    "stm     r6, {r0, r1, r2, r3, r4}\n"                                                                     \
     "b       31f\n"                                                                                          \
     "46:\n"                                                                                                  \
     "pop     {r4-r11, pc}\n"                                                                                 \
@@ -2200,7 +2201,8 @@ _Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out
                    offsetof(dw_plane3_job, left) == 172,
                "dw_plane3_asm reads the job at these offsets");
 _Static_assert(offsetof(dw_plane3_job, second) == 176 && offsetof(dw_plane3_second, first) == 36 &&
-                   offsetof(dw_plane3_second, out_rs) == 40 &&
+                   offsetof(dw_plane3_second, out_rs) == 0 && offsetof(dw_plane3_second, blocks) == 4 &&
+                   offsetof(dw_plane3_second, out) == 20 &&
                    offsetof(dw_plane3_second, multiplier) == offsetof(dw_plane3_job, multiplier) &&
                    offsetof(dw_plane3_second, bias) == offsetof(dw_plane3_job, bias) &&
                    offsetof(dw_plane3_second, weights) == offsetof(dw_plane3_job, weights) &&
