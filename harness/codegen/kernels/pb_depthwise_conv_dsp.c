@@ -1372,7 +1372,10 @@ PB_DW_PLANE_ROW_INSTANCE(7, 1)
  * 8 multiply-accumulates and 2 loads for 12 MACs a window row, where the group kernel takes 24
  * instructions (the pairing of the 5x5 / 7x7 blocks would take 6 unaligned loads and 8 SMLADs). */
 typedef struct {
-    /* before the routines' base (lr = &multiplier): a row's, read by one LDMDB */
+    /* before the routines' base (lr = &multiplier): a row's, read by one LDMDB (the rotation, PB_DW_PLANE3_NEXT, reads
+     * the two before them with them) */
+    int8_t *limit;          /* out from which the next output row's last window row is a padding row (or out's end) */
+    int32_t out_rs;         /* bytes from one output row to the next */
     int32_t blocks;         /* the row's whole blocks of four outputs, >= 1 */
     const int16_t *rows[3]; /* the window rows' planes at the first block's column */
     int8_t *out;
@@ -1391,8 +1394,6 @@ typedef struct {
     int32_t channels;            /* bytes from one output to the next */
     uintptr_t after;      /* where a row goes after its blocks (dw_plane3_asm sets it by out_w % 4) */
     uintptr_t then;       /* where a row goes after its last out_w % 4 outputs (dw_plane3_asm sets it) */
-    int32_t out_rs;       /* bytes from one output row to the next */
-    int8_t *limit;        /* out from which the next output row's last window row is a padding row (or out's end) */
     uint32_t zero_points; /* the input zero point in both int16 lanes */
     int32_t zero_words;   /* the words a padding row writes (a plane row's, both channels' where a pass takes two) */
     /* the call's channels (PB_DW_PLANE3_START): */
@@ -1675,7 +1676,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * the three (about 1 kB of flash less). */
 #define PB_DW_PLANE3_COPIES                                                                                  \
     "75:\n"                                                                                                  \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "73:\n"                                                                                                  \
     "add     r8, r8, #4\n"                                                                                   \
     "b       5f\n"                                                                                           \
@@ -1687,13 +1688,13 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "stm     r8!, {r0, r2, r4, r5}\n"                                                                        \
     "subs    r7, r7, #1\n"                                                                                   \
     "bne     5b\n"                                                                                           \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "74:\n"                                                                                                  \
     "add     r8, r8, #4\n"                                                                                   \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "72:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "67:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_FOUR                                                                                   \
     PB_DW_PLANE3_COPY_TWO_LAST                                                                               \
@@ -1738,7 +1739,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r8, r8, #4\n"                                                                                   \
     "83:\n"                                                                                                  \
     "add     r12, r8, r6\n"                                                                                  \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "85:\n"                                                                                                  \
     "add     r12, r8, r6\n"                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
@@ -1749,7 +1750,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strh    r0, [r12, #2]\n"                                                                                \
     "add     r8, r8, #4\n"                                                                                   \
     "add     r12, r12, #4\n"                                                                                 \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "86:\n"                                                                                                  \
     "add     r12, r8, r6\n"                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
@@ -1794,7 +1795,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "strd    r0, r2, [r12], #8\n"                                                                            \
     "subs    r7, r7, #1\n"                                                                                   \
     "bne     82b\n"                                                                                          \
-    "ldr     pc, [lr, #140]\n"                                                                               \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "97:\n"                                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
     "ldrh    r1, [r3, r9]\n"                                                                                 \
@@ -1884,7 +1885,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * values end at the base, so the code falls into the blocks' loop) */
 #define PB_DW_PLANE3_SECOND                                                                              \
     "81:\n"                                                                                                  \
-    "ldr     lr, [lr, #152]\n"                                                                               \
+    "ldr     lr, [lr, #144]\n"                                                                               \
     "ldmdb   lr, {r0, r1, r2, r3, r12}\n"
 /* A pair's second channel's row done: its rows rotate and its output moves a row (out_rs read with them, first in
  * its row values), then the first's (PB_DW_PLANE3_NEXT, which the code falls into) */
@@ -1902,7 +1903,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * next row (80), and the copy's paths are the pair's. The entry from PB_DW_PLANE3_PATHS by pad_left (pad_bytes / 2)
  * and whether the row has a pass of eight (3 more). */
 #define PB_DW_PLANE3_CHOOSE                                                                              \
-    "ldr     r4, [lr, #148]\n"                                                                               \
+    "ldr     r4, [lr, #140]\n"                                                                               \
     "adr.w   r0, 20b\n"                                                                                      \
     "cbz     r4, 41f\n"                                                                                      \
     "cmp     r4, #2\n"                                                                                       \
@@ -1919,12 +1920,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r0, [lr, #84]\n"                                                                                \
     "adr.w   r1, 20b + 1\n"                                                                                  \
     "str     r1, [lr, #88]\n"                                                                                \
-    "ldr     r2, [lr, #144]\n"                                                                               \
+    "ldr     r2, [lr, #136]\n"                                                                               \
     "ldr     r3, [lr, #28]\n"                                                                                \
     "cmp     r3, #0\n"                                                                                       \
     "it      ne\n"                                                                                           \
     "addne   r2, r2, #6\n"                                                                                   \
-    "ldr     r5, [lr, #140]\n"                                                                               \
+    "ldr     r5, [lr, #132]\n"                                                                               \
     "movw    r1, #:lower16:.Lpb_dw_plane3_paths\n"                                                           \
     "movt    r1, #:upper16:.Lpb_dw_plane3_paths\n"                                                           \
     "ldr     r3, [lr, #24]\n"                                                                                \
@@ -1933,7 +1934,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "adr.w   r6, 81b + 1\n"                                                                                  \
     "adr.w   r7, 80b + 1\n"                                                                                  \
     "str     r6, [lr, #88]\n"                                                                                \
-    "ldr     r3, [lr, #152]\n"                                                                               \
+    "ldr     r3, [lr, #144]\n"                                                                               \
     "str     r7, [r3, #88]\n"                                                                                \
     "str     r0, [r3, #84]\n"                                                                                \
     "cbnz    r4, 45f\n"                                                                                      \
@@ -1941,7 +1942,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r7, [r3, #84]\n"                                                                                \
     "45:\n"                                                                                                  \
     "ldr     r4, [r1, r5, lsl #2]\n"                                                                         \
-    "str     r4, [lr, #140]\n"                                                                               \
+    "str     r4, [lr, #132]\n"                                                                               \
     "add     r1, r1, #32\n"                                                                                  \
     "ldr     r0, [r1, r2, lsl #1]\n"                                                                         \
     "str     r0, [lr, #16]\n"
@@ -1958,7 +1959,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * two rows, which follow each other: even), a word first where odd, then two a pass; then on as a copy */
 #define PB_DW_PLANE3_ZERO_ROW                                                                                \
     "21:\n"                                                                                                  \
-    "ldrd    r4, r2, [lr, #100]\n"                                                                           \
+    "ldrd    r4, r2, [lr, #92]\n"                                                                            \
     "lsrs    r2, r2, #1\n"                                                                                   \
     "it      cs\n"                                                                                           \
     "strcs   r4, [r8], #4\n"                                                                                 \
@@ -1970,11 +1971,11 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 /* After each output row: the ring's rows rotate (the oldest takes the next input row, left in r8 for the copy),
  * the output moves a row; the next row's copy while the output is under `limit` (the next input row is the input's),
  * else the channel's bottom (24: a padding row, or the channel's end; r5 the limit). The row's values are before the
- * base: one LDMDB reads them without an ADD (the row's blocks read them with the blocks' count by another). */
+ * base, limit and out_rs first: one LDMDB reads them all without an ADD (the row's blocks read them with the blocks'
+ * count by another), where the two read by an LDRD of their own took one instruction a row more. */
 #define PB_DW_PLANE3_NEXT                                                                                    \
-    "ldmdb   lr, {r8, r9, r10, r11, r12}\n"                                                                  \
-    "ldrd    r4, r5, [lr, #92]\n"                                                                            \
-    "add     r11, r11, r4\n"                                                                                 \
+    "ldmdb   lr, {r5, r6, r7, r8, r9, r10, r11, r12}\n"                                                      \
+    "add     r11, r11, r6\n"                                                                                 \
     "strd    r9, r10, [lr, #-20]\n"                                                                          \
     "strd    r8, r11, [lr, #-12]\n"                                                                          \
     "cmp     r11, r5\n"                                                                                      \
@@ -1993,7 +1994,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_START                                                                                   \
     "ldr     r0, [lr, #24]\n"                                                                                \
     "cbz     r0, 32f\n"                                                                                      \
-    "ldr     r0, [lr, #108]\n"                                                                               \
+    "ldr     r0, [lr, #100]\n"                                                                               \
     "cbz     r0, 47f\n"                                                                                      \
     "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
     "cbz     r3, 46f\n"                                                                                      \
@@ -2002,20 +2003,20 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
     "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
     "cbz     r3, 46f\n"                                                                                      \
-    "ldr     r11, [lr, #152]\n"                                                                              \
+    "ldr     r11, [lr, #144]\n"                                                                              \
     "stm     r11, {r1, r2, r3}\n"                                                                            \
     "add     r11, r11, #44\n"                                                                                \
     "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
-    "str     r0, [lr, #108]\n"                                                                               \
+    "str     r0, [lr, #100]\n"                                                                               \
     "47:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
     "ldr     r4, [lr, #24]\n"                                                                                \
     "add     r1, r1, r4\n"                                                                                   \
     "add     r2, r2, r4\n"                                                                                   \
     "add     r3, r3, r4\n"                                                                                   \
-    "ldr     r4, [lr, #120]\n"                                                                               \
+    "ldr     r4, [lr, #112]\n"                                                                               \
     "add     r4, r4, #1\n"                                                                                   \
-    "ldr     r6, [lr, #152]\n"                                                                               \
+    "ldr     r6, [lr, #144]\n"                                                                               \
     "sub     r6, r6, #20\n"                                                                                  \
     "stm     r6, {r0, r1, r2, r3, r4}\n"                                                                     \
     "b       31f\n"                                                                                          \
@@ -2024,7 +2025,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "58:\n"                                                                                                  \
     "b.w     59f\n"                                                                                          \
     "32:\n"                                                                                                  \
-    "ldr     r0, [lr, #108]\n"                                                                               \
+    "ldr     r0, [lr, #100]\n"                                                                               \
     "cbz     r0, 31f\n"                                                                                      \
     "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
     "cbnz    r3, 30f\n"                                                                                      \
@@ -2033,17 +2034,17 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "stm     lr, {r1, r2, r3}\n"                                                                             \
     "add     r11, lr, #44\n"                                                                                 \
     "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
-    "str     r0, [lr, #108]\n"                                                                               \
+    "str     r0, [lr, #100]\n"                                                                               \
     "31:\n"                                                                                                  \
-    "add     r0, lr, #116\n"                                                                                 \
+    "add     r0, lr, #108\n"                                                                                 \
     "ldm     r0, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
     "str     r1, [lr, #-8]\n"                                                                                \
     "add     r2, r1, r2\n"                                                                                   \
-    "str     r2, [lr, #96]\n"                                                                                \
+    "str     r2, [lr, #-32]\n"                                                                               \
     "str     r0, [lr, #12]\n"                                                                                \
     "add     r0, r0, r5\n"                                                                                   \
     "add     r1, r1, r5\n"                                                                                   \
-    "strd    r0, r1, [lr, #116]\n"                                                                           \
+    "strd    r0, r1, [lr, #108]\n"                                                                           \
     "tbb     [pc, r4]\n"                                                                                    \
     "76:\n"                                                                                                  \
     ".byte   (39f - 76b) / 2, (37f - 76b) / 2, (35f - 76b) / 2\n"                                            \
@@ -2087,7 +2088,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 #define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1, copies)                              \
     __attribute__((naked, noinline)) static void name(dw_plane3_job *job __attribute__((unused))) {         \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
-                         "add     lr, r0, #24\n"                                                             \
+                         "add     lr, r0, #32\n"                                                             \
                          "ldr     r0, [lr, #16]\n"                                                           \
                          "cbz     r0, 58f\n"                                                                 \
                          "40:\n"                                                                             \
@@ -2104,11 +2105,11 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
                          "24:\n"                                                                             \
-                         "ldr     r4, [lr, #128]\n"                                                          \
+                         "ldr     r4, [lr, #120]\n"                                                          \
                          "add     r4, r4, r5\n"                                                              \
                          "cmp     r11, r4\n"                                                                 \
                          "bne     21f\n"                                                                     \
-                         "ldrd    r0, r1, [lr, #108]\n"                                                      \
+                         "ldrd    r0, r1, [lr, #100]\n"                                                      \
                          "cmp     r0, r1\n"                                                                  \
                          "bne     40b\n"                                                                     \
                          "pop     {r4-r11, pc}\n"                                                            \
@@ -2182,16 +2183,17 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_BLOCK
 #undef PB_DW_PLANE3_REQUANT
 #undef PB_DW_PLANE3_ROW
-_Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out) == 16 &&
-                   offsetof(dw_plane3_job, ret) == 20 && offsetof(dw_plane3_job, multiplier) == 24 &&
-                   offsetof(dw_plane3_job, src) == 36 && offsetof(dw_plane3_job, entry) == 40 &&
-                   offsetof(dw_plane3_job, in_rs) == 44 && offsetof(dw_plane3_job, span) == 48 &&
-                   offsetof(dw_plane3_job, passes) == 52 && offsetof(dw_plane3_job, step) == 56 &&
-                   offsetof(dw_plane3_job, step2) == 60 && offsetof(dw_plane3_job, step3) == 64 &&
-                   offsetof(dw_plane3_job, bias) == 68 && offsetof(dw_plane3_job, weights) == 72 &&
-                   offsetof(dw_plane3_job, act_min4) == 96 && offsetof(dw_plane3_job, channels) == 104 &&
-                   offsetof(dw_plane3_job, after) == 108 && offsetof(dw_plane3_job, then) == 112 &&
-                   offsetof(dw_plane3_job, out_rs) == 116 && offsetof(dw_plane3_job, limit) == 120 &&
+_Static_assert(offsetof(dw_plane3_job, limit) == 0 && offsetof(dw_plane3_job, out_rs) == 4 &&
+                   offsetof(dw_plane3_job, blocks) == 8 && offsetof(dw_plane3_job, rows) == 12 &&
+                   offsetof(dw_plane3_job, out) == 24 && offsetof(dw_plane3_job, ret) == 28 &&
+                   offsetof(dw_plane3_job, multiplier) == 32 &&
+                   offsetof(dw_plane3_job, src) == 44 && offsetof(dw_plane3_job, entry) == 48 &&
+                   offsetof(dw_plane3_job, in_rs) == 52 && offsetof(dw_plane3_job, span) == 56 &&
+                   offsetof(dw_plane3_job, passes) == 60 && offsetof(dw_plane3_job, step) == 64 &&
+                   offsetof(dw_plane3_job, step2) == 68 && offsetof(dw_plane3_job, step3) == 72 &&
+                   offsetof(dw_plane3_job, bias) == 76 && offsetof(dw_plane3_job, weights) == 80 &&
+                   offsetof(dw_plane3_job, act_min4) == 104 && offsetof(dw_plane3_job, channels) == 112 &&
+                   offsetof(dw_plane3_job, after) == 116 && offsetof(dw_plane3_job, then) == 120 &&
                    offsetof(dw_plane3_job, zero_points) == 124 && offsetof(dw_plane3_job, zero_words) == 128 &&
                    offsetof(dw_plane3_job, table) == 132 && offsetof(dw_plane3_job, table_end) == 136 &&
                    offsetof(dw_plane3_job, chan_in) == 140 && offsetof(dw_plane3_job, chan_out) == 144 &&
@@ -2200,18 +2202,20 @@ _Static_assert(offsetof(dw_plane3_job, rows) == 4 && offsetof(dw_plane3_job, out
                    offsetof(dw_plane3_job, tail) == 164 && offsetof(dw_plane3_job, pad_bytes) == 168 &&
                    offsetof(dw_plane3_job, left) == 172,
                "dw_plane3_asm reads the job at these offsets");
+/* a field's offset from the base (multiplier), which dw_plane3_asm reads either channel's values by */
+#define PB_DW_PLANE3_AT(type, field) (offsetof(type, field) - offsetof(type, multiplier))
 _Static_assert(offsetof(dw_plane3_job, second) == 176 && offsetof(dw_plane3_second, first) == 36 &&
                    offsetof(dw_plane3_second, out_rs) == 0 && offsetof(dw_plane3_second, blocks) == 4 &&
-                   offsetof(dw_plane3_second, out) == 20 &&
-                   offsetof(dw_plane3_second, multiplier) == offsetof(dw_plane3_job, multiplier) &&
-                   offsetof(dw_plane3_second, bias) == offsetof(dw_plane3_job, bias) &&
-                   offsetof(dw_plane3_second, weights) == offsetof(dw_plane3_job, weights) &&
-                   offsetof(dw_plane3_second, act_min4) == offsetof(dw_plane3_job, act_min4) &&
-                   offsetof(dw_plane3_second, channels) == offsetof(dw_plane3_job, channels) &&
-                   offsetof(dw_plane3_second, after) == offsetof(dw_plane3_job, after) &&
-                   offsetof(dw_plane3_second, then) == offsetof(dw_plane3_job, then),
+                   offsetof(dw_plane3_second, out) == 20 && offsetof(dw_plane3_second, multiplier) == 24 &&
+                   PB_DW_PLANE3_AT(dw_plane3_second, bias) == PB_DW_PLANE3_AT(dw_plane3_job, bias) &&
+                   PB_DW_PLANE3_AT(dw_plane3_second, weights) == PB_DW_PLANE3_AT(dw_plane3_job, weights) &&
+                   PB_DW_PLANE3_AT(dw_plane3_second, act_min4) == PB_DW_PLANE3_AT(dw_plane3_job, act_min4) &&
+                   PB_DW_PLANE3_AT(dw_plane3_second, channels) == PB_DW_PLANE3_AT(dw_plane3_job, channels) &&
+                   PB_DW_PLANE3_AT(dw_plane3_second, after) == PB_DW_PLANE3_AT(dw_plane3_job, after) &&
+                   PB_DW_PLANE3_AT(dw_plane3_second, then) == PB_DW_PLANE3_AT(dw_plane3_job, then),
                "dw_plane3_asm reads a pair's second channel at the first's offsets from its base");
 _Static_assert(sizeof(dw_plane3_second) == 116, "harness.codegen.kernels.DEPTHWISE_PLANE3_SECOND_BYTES");
+#undef PB_DW_PLANE3_AT
 
 /* clamp: 0 the full int8 range, 1 act_max alone, 2 both bounds (direct calls: the stack planner follows no
  * function pointers) */
