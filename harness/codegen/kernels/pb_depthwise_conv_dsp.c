@@ -1988,25 +1988,26 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * a call: its path (35: both, 37: the first, 39: neither; then 36 or 38, then 34) is reached by one TBB on pad_top,
  * where tests of it took five instructions a channel start (three where pad_top is 2). In C (dw_planes3's channel loop, two calls of dw_plane3_fill and one of the routine) it took about 240
  * instructions a channel, which a patch stage's tiles pay once per tile. A pair's start (span set) reads both
- * channels' ten words (the second's into its values at its base; either not prepared returns, table at the first),
- * sets the second's row values (its blocks, the first's rows plus span, its output one byte on), and
+ * channels' ten words (the second's into its values at its base, r11; either not prepared returns, table at the
+ * first), sets the second's row values (its blocks, the first's rows plus span, its output one byte on: one STMDB
+ * from its base), and
  * goes on as a channel's start with chan_step 2: the first two rows' copies and padding rows fill both channels'. */
 #define PB_DW_PLANE3_START                                                                                   \
     "ldr     r0, [lr, #24]\n"                                                                                \
     "cbz     r0, 32f\n"                                                                                      \
+    "ldr     r11, [lr, #144]\n"                                                                              \
     "ldr     r0, [lr, #100]\n"                                                                               \
     "cbz     r0, 47f\n"                                                                                      \
     "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
     "cbz     r3, 46f\n"                                                                                      \
     "stm     lr, {r1, r2, r3}\n"                                                                             \
-    "add     r11, lr, #44\n"                                                                                 \
-    "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
+    "add     r3, lr, #44\n"                                                                                  \
+    "stm     r3, {r4, r5, r6, r7, r8, r9, r10}\n"                                                            \
     "ldm     r0!, {r1, r2, r3, r4, r5, r6, r7, r8, r9, r10}\n"                                               \
     "cbz     r3, 46f\n"                                                                                      \
-    "ldr     r11, [lr, #144]\n"                                                                              \
     "stm     r11, {r1, r2, r3}\n"                                                                            \
-    "add     r11, r11, #44\n"                                                                                \
-    "stm     r11, {r4, r5, r6, r7, r8, r9, r10}\n"                                                           \
+    "add     r3, r11, #44\n"                                                                                 \
+    "stm     r3, {r4, r5, r6, r7, r8, r9, r10}\n"                                                            \
     "str     r0, [lr, #100]\n"                                                                               \
     "47:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
@@ -2016,9 +2017,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r3, r3, r4\n"                                                                                   \
     "ldr     r4, [lr, #112]\n"                                                                               \
     "add     r4, r4, #1\n"                                                                                   \
-    "ldr     r6, [lr, #144]\n"                                                                               \
-    "sub     r6, r6, #20\n"                                                                                  \
-    "stm     r6, {r0, r1, r2, r3, r4}\n"                                                                     \
+    "stmdb   r11, {r0, r1, r2, r3, r4}\n"                                                                    \
     "b       31f\n"                                                                                          \
     "46:\n"                                                                                                  \
     "pop     {r4-r11, pc}\n"                                                                                 \
