@@ -1383,11 +1383,12 @@ typedef struct {
     int32_t multiplier, add2, shift; /* the channel's pb_channel_requant_x2 (one LDM at the base) */
     /* a row's copy, read with the three above by one LDM (dw_plane3_asm): */
     const int8_t *src;    /* the input row that goes into rows[2] before the next output row */
-    uintptr_t entry;      /* where a row's copy starts (PB_DW_PLANE3_CHOOSE, at the routine's first call; 0 before) */
     int32_t in_rs;        /* bytes from one input row to the next */
     int32_t span;         /* 0, or where two channels take a pass: bytes from the first's plane row to the second's */
     int32_t passes, step; /* an input row's passes of eight values (after one to a word boundary), in_c bytes apart */
     int32_t step2, step3; /* 2 * step, 3 * step */
+    uintptr_t entry;      /* where a row's copy starts (PB_DW_PLANE3_CHOOSE, at the routine's first call; 0 before):
+                             last, the LDM's PC */
     int32_t bias;         /* doubled, the input offset folded in */
     uint32_t weights[6];  /* window row r: [w0 w1] at 2r, [w1 w2] at 2r + 1; doubled when the channel is */
     uint32_t act_min4, act_max4; /* act_min / act_max in each byte */
@@ -1427,7 +1428,7 @@ typedef struct {
     int8_t *out;
     int32_t multiplier, add2, shift;
     uintptr_t first;                 /* the first channel's base (its job's multiplier) */
-    uint32_t unused[7];              /* the first channel's copy values (entry .. step3) */
+    uint32_t unused[7];              /* the first channel's copy values (in_rs .. entry) */
     int32_t bias;
     uint32_t weights[6];
     uint32_t act_min4, act_max4;
@@ -1630,17 +1631,18 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
 /* Before each output row, the next input row into rows[2] from column pad_left, as int16 (dw_plane_copy's loops:
  * eight values a pass, then four, two and one, after one to a word boundary where pad_left is odd), or the zero point
  * throughout (a padding row, PB_DW_PLANE3_ZERO_ROW). The row's values are read by one LDM from the base (the three
- * requantization values into r0-r2, unused, then src, the copy's entry, in_rs, pad_bytes, unused, passes and one,
- * two, three steps); r8 the plane row (from the rotation), stepped by the stores; r3 the input, r7 the passes left,
- * r9 / r10 / r11 one, two, three steps. Where a row's values start (at pad_left 0 the loop of eight or, under eight,
- * the last values; at 1 one value to the next word first; at 2 a word on) and which of the last values' paths follows
- * the loop are the same for every row and channel of a call: the routine chooses them at its first call (entry, and
- * tail from the count C leaves in it), so a row's copy branches to them (BX, LDR PC) where a test of the plane
- * column's alignment, the loop's count and a TBB on the values left took six instructions a row, the test of the
- * input rows left two more (the rows at the bottom that are padding start at the output `limit`, tested by
- * PB_DW_PLANE3_NEXT), and the plane row's first column one (an ADD of pad_bytes: a tile's rows without padding on
- * the left, which a layer's rows with SAME padding never are, start at the plane row). A copy ends by LDR PC from ret:
- * the row's blocks, or the channel start's next row. */
+ * requantization values into r0-r2, unused, then src, in_rs, span, passes and one, two, three steps, and last the
+ * copy's entry into PC: the LDM is the jump, and each entry steps src on, PB_DW_PLANE3_COPY_NEXT_SRC, where a BX
+ * after the LDM took one instruction a row more); r8 the plane row (from the rotation), stepped by the stores; r3 the
+ * input, r7 the passes left, r9 / r10 / r11 one, two, three steps. Where a row's values start (at pad_left 0 the loop
+ * of eight or, under eight, the last values; at 1 one value to the next word first; at 2 a word on) and which of the
+ * last values' paths follows the loop are the same for every row and channel of a call: the routine chooses them at
+ * its first call (entry, and tail from the count C leaves in it), so a row's copy branches to them (LDM, LDR PC)
+ * where a test of the plane column's alignment, the loop's count and a TBB on the values left took six instructions a
+ * row, the test of the input rows left two more (the rows at the bottom that are padding start at the output
+ * `limit`, tested by PB_DW_PLANE3_NEXT), and the plane row's first column one (an ADD of pad_bytes: a tile's rows
+ * without padding on the left, which a layer's rows with SAME padding never are, start at the plane row). A copy ends
+ * by LDR PC from ret: the row's blocks, or the channel start's next row. */
 #define PB_DW_PLANE3_COPY_FOUR PB_PLANE_COPY_FOUR_OF("r4", "r5", "r6", "r3", "r8", "r9", "r10", "r11")
 /* A row's last four or two values: the input pointer is not stepped past them (dead after the copy: its end reloads
  * r3), a value after them read at its offset, two or four steps on (one instruction a row fewer, on every row with
@@ -1666,21 +1668,28 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r8, r8, #4\n"
 #define PB_DW_PLANE3_COPY                                                                                    \
     "0:\n"                                                                                                   \
-    "ldm     lr, {r0, r1, r2, r3, r4, r5, r6, r7, r9, r10, r11}\n"                                           \
+    "ldm     lr, {r0, r1, r2, r3, r5, r6, r7, r9, r10, r11, pc}\n"
+/* each entry's first: the next row's input (src + in_rs) into the job, r3 the row's */
+#define PB_DW_PLANE3_COPY_NEXT_SRC                                                                           \
     "add     r5, r3, r5\n"                                                                                   \
-    "str     r5, [lr, #12]\n"                                                                                \
-    "bx      r4\n"
+    "str     r5, [lr, #12]\n"
 /* The copy's entries and last values (one channel a pass; a pair's: PB_DW_PLANE3_PAIR_COPY) and their addresses
  * (PB_DW_PLANE3_PATHS) are in dw_plane3_asm_sat alone: the three instances reach them by address (a row's entry by
  * BX, its last values' path by LDR PC, from the job) and leave them by LDMDB from the job (ret), so one copy serves
  * the three (about 1 kB of flash less). */
 #define PB_DW_PLANE3_COPIES                                                                                  \
     "75:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "73:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r8, r8, #4\n"                                                                                   \
     "b       5f\n"                                                                                           \
+    "70:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
+    "b       5f\n"                                                                                           \
     "71:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
     "5:\n"                                                                                                   \
     PB_PLANE_WIDEN_FOUR_OF("r0", "r2", "r6", "r3", "r9", "r10", "r11")                                       \
@@ -1690,9 +1699,11 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "bne     5b\n"                                                                                           \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "74:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r8, r8, #4\n"                                                                                   \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "72:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     PB_DW_PLANE3_COPY_ONE_FIRST                                                                              \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "67:\n"                                                                                                  \
@@ -1736,11 +1747,16 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * input past its values. */
 #define PB_DW_PLANE3_PAIR_COPY                                                                           \
     "84:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r8, r8, #4\n"                                                                                   \
+    "add     r12, r8, r6\n"                                                                                  \
+    "ldr     pc, [lr, #132]\n"                                                                               \
     "83:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "85:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
     "add     r3, r3, r9\n"                                                                                   \
@@ -1752,6 +1768,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r12, r12, #4\n"                                                                                 \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "86:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
     "add     r3, r3, r9\n"                                                                                   \
@@ -1763,8 +1780,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r12, r12, #4\n"                                                                                 \
     "b       82f\n"                                                                                          \
     "87:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r8, r8, #4\n"                                                                                   \
+    "add     r12, r8, r6\n"                                                                                  \
+    "b       82f\n"                                                                                          \
     "88:\n"                                                                                                  \
+    PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
     "82:\n"                                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
@@ -1921,14 +1942,14 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "adr.w   r1, 20b + 1\n"                                                                                  \
     "str     r1, [lr, #88]\n"                                                                                \
     "ldr     r2, [lr, #136]\n"                                                                               \
-    "ldr     r3, [lr, #28]\n"                                                                                \
+    "ldr     r3, [lr, #24]\n"                                                                                \
     "cmp     r3, #0\n"                                                                                       \
     "it      ne\n"                                                                                           \
     "addne   r2, r2, #6\n"                                                                                   \
     "ldr     r5, [lr, #132]\n"                                                                               \
     "movw    r1, #:lower16:.Lpb_dw_plane3_paths\n"                                                           \
     "movt    r1, #:upper16:.Lpb_dw_plane3_paths\n"                                                           \
-    "ldr     r3, [lr, #24]\n"                                                                                \
+    "ldr     r3, [lr, #20]\n"                                                                                \
     "cbz     r3, 45f\n"                                                                                      \
     "add     r1, r1, #56\n"                                                                                  \
     "adr.w   r6, 81b + 1\n"                                                                                  \
@@ -1945,14 +1966,14 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r4, [lr, #132]\n"                                                                               \
     "add     r1, r1, #32\n"                                                                                  \
     "ldr     r0, [r1, r2, lsl #1]\n"                                                                         \
-    "str     r0, [lr, #16]\n"
+    "str     r0, [lr, #40]\n"
 /* The copy's paths as LDR PC and BX take them (Thumb): one channel's last values by their count (0 to 7), its
  * entries by pad_left 0, 1, 2 without a pass of eight and then with one; then the pair's, the same way. */
 #define PB_DW_PLANE3_PATHS                                                                                   \
     ".p2align 2\n"                                                                                           \
     ".Lpb_dw_plane3_paths:\n"                                                                                \
     ".word   60b + 1, 61b + 1, 62b + 1, 63b + 1, 64b + 1, 65b + 1, 66b + 1, 67b + 1\n"                       \
-    ".word   75b + 1, 72b + 1, 74b + 1, 5b + 1, 71b + 1, 73b + 1\n"                                          \
+    ".word   75b + 1, 72b + 1, 74b + 1, 70b + 1, 71b + 1, 73b + 1\n"                                         \
     ".word   90b + 1, 91b + 1, 92b + 1, 93b + 1, 94b + 1, 95b + 1, 96b + 1, 97b + 1\n"                       \
     ".word   83b + 1, 85b + 1, 84b + 1, 88b + 1, 86b + 1, 87b + 1\n"
 /* a padding row, into the plane row at r8: zero_words words (a plane row's, 2 * ceil(out_w / 4) + 1: odd; a pair's
@@ -1993,7 +2014,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * from its base), and
  * goes on as a channel's start with chan_step 2: the first two rows' copies and padding rows fill both channels'. */
 #define PB_DW_PLANE3_START                                                                                   \
-    "ldr     r0, [lr, #24]\n"                                                                                \
+    "ldr     r0, [lr, #20]\n"                                                                                \
     "cbz     r0, 32f\n"                                                                                      \
     "ldr     r11, [lr, #144]\n"                                                                              \
     "ldr     r0, [lr, #100]\n"                                                                               \
@@ -2011,7 +2032,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r0, [lr, #100]\n"                                                                               \
     "47:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r4, r5}\n"                                                                 \
-    "ldr     r4, [lr, #24]\n"                                                                                \
+    "ldr     r4, [lr, #20]\n"                                                                                \
     "add     r1, r1, r4\n"                                                                                   \
     "add     r2, r2, r4\n"                                                                                   \
     "add     r3, r3, r4\n"                                                                                   \
@@ -2088,7 +2109,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     __attribute__((naked, noinline)) static void name(dw_plane3_job *job __attribute__((unused))) {         \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "add     lr, r0, #32\n"                                                             \
-                         "ldr     r0, [lr, #16]\n"                                                           \
+                         "ldr     r0, [lr, #40]\n"                                                           \
                          "cbz     r0, 58f\n"                                                                 \
                          "40:\n"                                                                             \
                          PB_DW_PLANE3_START                                                                  \
@@ -2146,6 +2167,7 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_ASM
 #undef PB_DW_PLANE3_CLAMPED
 #undef PB_DW_PLANE3_COPY
+#undef PB_DW_PLANE3_COPY_NEXT_SRC
 #undef PB_DW_PLANE3_COPIES
 #undef PB_DW_PLANE3_PATHS
 #undef PB_DW_PLANE3_PAIR_COPY
@@ -2186,10 +2208,10 @@ _Static_assert(offsetof(dw_plane3_job, limit) == 0 && offsetof(dw_plane3_job, ou
                    offsetof(dw_plane3_job, blocks) == 8 && offsetof(dw_plane3_job, rows) == 12 &&
                    offsetof(dw_plane3_job, out) == 24 && offsetof(dw_plane3_job, ret) == 28 &&
                    offsetof(dw_plane3_job, multiplier) == 32 &&
-                   offsetof(dw_plane3_job, src) == 44 && offsetof(dw_plane3_job, entry) == 48 &&
-                   offsetof(dw_plane3_job, in_rs) == 52 && offsetof(dw_plane3_job, span) == 56 &&
-                   offsetof(dw_plane3_job, passes) == 60 && offsetof(dw_plane3_job, step) == 64 &&
-                   offsetof(dw_plane3_job, step2) == 68 && offsetof(dw_plane3_job, step3) == 72 &&
+                   offsetof(dw_plane3_job, src) == 44 && offsetof(dw_plane3_job, in_rs) == 48 &&
+                   offsetof(dw_plane3_job, span) == 52 && offsetof(dw_plane3_job, passes) == 56 &&
+                   offsetof(dw_plane3_job, step) == 60 && offsetof(dw_plane3_job, step2) == 64 &&
+                   offsetof(dw_plane3_job, step3) == 68 && offsetof(dw_plane3_job, entry) == 72 &&
                    offsetof(dw_plane3_job, bias) == 76 && offsetof(dw_plane3_job, weights) == 80 &&
                    offsetof(dw_plane3_job, act_min4) == 104 && offsetof(dw_plane3_job, channels) == 112 &&
                    offsetof(dw_plane3_job, after) == 116 && offsetof(dw_plane3_job, then) == 120 &&
