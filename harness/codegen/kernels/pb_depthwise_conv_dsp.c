@@ -1738,6 +1738,41 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "60:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
+/* four pixels of both channels: [a0 a1] [a2 a3] at r8, [b0 b1] [b2 b3] at r12, the input stepped past them */
+#define PB_DW_PLANE3_PAIR_FOUR                                                                               \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "ldrh    r2, [r3, r10]\n"                                                                                \
+    "ldrh    r4, [r3, r11]\n"                                                                                \
+    "add     r3, r3, r10, lsl #1\n"                                                                          \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r4, r2\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "sxtb16  r2, r2, ror #8\n"                                                                               \
+    "strd    r1, r4, [r8], #8\n"                                                                             \
+    "strd    r0, r2, [r12], #8\n"
+/* two pixels of both channels: [a0 a1] at r8, [b0 b1] at r12 */
+#define PB_DW_PLANE3_PAIR_TWO                                                                                \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "ldrh    r1, [r3, r9]\n"                                                                                 \
+    "add     r3, r3, r10\n"                                                                                  \
+    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
+    "sxtb16  r1, r0\n"                                                                                       \
+    "sxtb16  r0, r0, ror #8\n"                                                                               \
+    "str     r1, [r8], #4\n"                                                                                 \
+    "str     r0, [r12], #4\n"
+/* pad_left 1: a pixel's two values into their plane rows' column 1, then on from column 2 (a word boundary) */
+#define PB_DW_PLANE3_PAIR_ONE_FIRST                                                                          \
+    "ldrh    r0, [r3]\n"                                                                                     \
+    "add     r3, r3, r9\n"                                                                                   \
+    "sxtb    r1, r0\n"                                                                                       \
+    "sxtb    r0, r0, ror #8\n"                                                                               \
+    "strh    r1, [r8, #2]\n"                                                                                 \
+    "strh    r0, [r12, #2]\n"                                                                                \
+    "add     r8, r8, #4\n"                                                                                   \
+    "add     r12, r12, #4\n"
 /* Two channels' copy (span set: the call's channels are even and a pass takes two): one LDRH reads both channels'
  * values of a pixel, two pixels' halfwords packed (PKHBT) hold [a0 b0 a1 b1], and SXTB16 makes [a0 a1] and, rotated
  * by a byte, [b0 b1]: four pixels in 13 instructions (LDRH, PKHBT, SXTB16, STRD) where the copy of one channel takes
@@ -1758,26 +1793,12 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "85:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "add     r3, r3, r9\n"                                                                                   \
-    "sxtb    r1, r0\n"                                                                                       \
-    "sxtb    r0, r0, ror #8\n"                                                                               \
-    "strh    r1, [r8, #2]\n"                                                                                 \
-    "strh    r0, [r12, #2]\n"                                                                                \
-    "add     r8, r8, #4\n"                                                                                   \
-    "add     r12, r12, #4\n"                                                                                 \
+    PB_DW_PLANE3_PAIR_ONE_FIRST                                                                              \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "86:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "add     r3, r3, r9\n"                                                                                   \
-    "sxtb    r1, r0\n"                                                                                       \
-    "sxtb    r0, r0, ror #8\n"                                                                               \
-    "strh    r1, [r8, #2]\n"                                                                                 \
-    "strh    r0, [r12, #2]\n"                                                                                \
-    "add     r8, r8, #4\n"                                                                                   \
-    "add     r12, r12, #4\n"                                                                                 \
+    PB_DW_PLANE3_PAIR_ONE_FIRST                                                                              \
     "b       82f\n"                                                                                          \
     "87:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
@@ -1788,58 +1809,15 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
     "add     r12, r8, r6\n"                                                                                  \
     "82:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "ldrh    r2, [r3, r10]\n"                                                                                \
-    "ldrh    r4, [r3, r11]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r4, r2\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "sxtb16  r2, r2, ror #8\n"                                                                               \
-    "strd    r1, r4, [r8], #8\n"                                                                             \
-    "strd    r0, r2, [r12], #8\n"                                                                            \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "ldrh    r2, [r3, r10]\n"                                                                                \
-    "ldrh    r4, [r3, r11]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r4, r2\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "sxtb16  r2, r2, ror #8\n"                                                                               \
-    "strd    r1, r4, [r8], #8\n"                                                                             \
-    "strd    r0, r2, [r12], #8\n"                                                                            \
+    PB_DW_PLANE3_PAIR_FOUR                                                                                   \
+    PB_DW_PLANE3_PAIR_FOUR                                                                                   \
     "subs    r7, r7, #1\n"                                                                                   \
     "bne     82b\n"                                                                                          \
     "ldr     pc, [lr, #132]\n"                                                                               \
     "97:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "ldrh    r2, [r3, r10]\n"                                                                                \
-    "ldrh    r4, [r3, r11]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r4, r2\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "sxtb16  r2, r2, ror #8\n"                                                                               \
-    "strd    r1, r4, [r8], #8\n"                                                                             \
-    "strd    r0, r2, [r12], #8\n"                                                                            \
+    PB_DW_PLANE3_PAIR_FOUR                                                                                   \
     "93:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "add     r3, r3, r10\n"                                                                                  \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "str     r1, [r8], #4\n"                                                                                 \
-    "str     r0, [r12], #4\n"                                                                                \
+    PB_DW_PLANE3_PAIR_TWO                                                                                    \
     "91:\n"                                                                                                  \
     "ldrh    r0, [r3]\n"                                                                                     \
     "sxtb    r1, r0\n"                                                                                       \
@@ -1849,58 +1827,15 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "90:\n"                                                                                                  \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "96:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "ldrh    r2, [r3, r10]\n"                                                                                \
-    "ldrh    r4, [r3, r11]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r4, r2\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "sxtb16  r2, r2, ror #8\n"                                                                               \
-    "strd    r1, r4, [r8], #8\n"                                                                             \
-    "strd    r0, r2, [r12], #8\n"                                                                            \
+    PB_DW_PLANE3_PAIR_FOUR                                                                                   \
     "92:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "add     r3, r3, r10\n"                                                                                  \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "str     r1, [r8], #4\n"                                                                                 \
-    "str     r0, [r12], #4\n"                                                                                \
+    PB_DW_PLANE3_PAIR_TWO                                                                                    \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"                                                                \
     "95:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "ldrh    r2, [r3, r10]\n"                                                                                \
-    "ldrh    r4, [r3, r11]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r4, r2\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "sxtb16  r2, r2, ror #8\n"                                                                               \
-    "strd    r1, r4, [r8], #8\n"                                                                             \
-    "strd    r0, r2, [r12], #8\n"                                                                            \
+    PB_DW_PLANE3_PAIR_FOUR                                                                                   \
     "b       91b\n"                                                                                          \
     "94:\n"                                                                                                  \
-    "ldrh    r0, [r3]\n"                                                                                     \
-    "ldrh    r1, [r3, r9]\n"                                                                                 \
-    "ldrh    r2, [r3, r10]\n"                                                                                \
-    "ldrh    r4, [r3, r11]\n"                                                                                \
-    "add     r3, r3, r10, lsl #1\n"                                                                          \
-    "pkhbt   r0, r0, r1, lsl #16\n"                                                                          \
-    "pkhbt   r2, r2, r4, lsl #16\n"                                                                          \
-    "sxtb16  r1, r0\n"                                                                                       \
-    "sxtb16  r4, r2\n"                                                                                       \
-    "sxtb16  r0, r0, ror #8\n"                                                                               \
-    "sxtb16  r2, r2, ror #8\n"                                                                               \
-    "strd    r1, r4, [r8], #8\n"                                                                             \
-    "strd    r0, r2, [r12], #8\n"                                                                            \
+    PB_DW_PLANE3_PAIR_FOUR                                                                                   \
     "ldmdb   lr, {r0, r1, r2, r3, r12, pc}\n"
 /* A pair's first channel's row done: the second's blocks (its values at its base, dw_plane3_second; its row's
  * values end at the base, so the code falls into the blocks' loop) */
@@ -2171,6 +2106,9 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_COPIES
 #undef PB_DW_PLANE3_PATHS
 #undef PB_DW_PLANE3_PAIR_COPY
+#undef PB_DW_PLANE3_PAIR_FOUR
+#undef PB_DW_PLANE3_PAIR_TWO
+#undef PB_DW_PLANE3_PAIR_ONE_FIRST
 #undef PB_DW_PLANE3_SECOND
 #undef PB_DW_PLANE3_PAIR_NEXT
 #undef PB_DW_PLANE3_COPY_ONE_FIRST
