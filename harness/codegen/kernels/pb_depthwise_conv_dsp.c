@@ -1675,8 +1675,8 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r5, [lr, #12]\n"
 /* The copy's entries and last values (one channel a pass; a pair's: PB_DW_PLANE3_PAIR_COPY) and their addresses
  * (PB_DW_PLANE3_PATHS) are in dw_plane3_asm_sat alone: the three instances reach them by address (a row's entry by
- * BX, its last values' path by LDR PC, from the job) and leave them by LDMDB from the job (ret), so one copy serves
- * the three (about 1 kB of flash less). */
+ * the copy's LDM into PC, its last values' path by LDR PC, from the job) and leave them by LDMDB from the job (ret),
+ * so one copy serves the three (about 1 kB of flash less). */
 #define PB_DW_PLANE3_COPIES                                                                                  \
     "75:\n"                                                                                                  \
     PB_DW_PLANE3_COPY_NEXT_SRC                                                                               \
@@ -1902,7 +1902,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "add     r1, r1, #32\n"                                                                                  \
     "ldr     r0, [r1, r2, lsl #1]\n"                                                                         \
     "str     r0, [lr, #40]\n"
-/* The copy's paths as LDR PC and BX take them (Thumb): one channel's last values by their count (0 to 7), its
+/* The copy's paths as LDR PC and the copy's LDM take them (Thumb): one channel's last values by their count (0 to 7), its
  * entries by pad_left 0, 1, 2 without a pass of eight and then with one; then the pair's, the same way. */
 #define PB_DW_PLANE3_PATHS                                                                                   \
     ".p2align 2\n"                                                                                           \
