@@ -1845,20 +1845,40 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "ldmdb   lr, {r0, r1, r2, r3, r12}\n"
 /* A pair's second channel's row done: its rows rotate and its output moves a row (out_rs read with them, first in
  * its row values), then the first's (PB_DW_PLANE3_NEXT, which the code falls into) */
-#define PB_DW_PLANE3_PAIR_NEXT                                                                           \
-    "80:\n"                                                                                                  \
+#define PB_DW_PLANE3_PAIR_ROTATE                                                                             \
     "ldmdb   lr, {r7, r8, r9, r10, r11, r12}\n"                                                              \
     "add     r12, r12, r7\n"                                                                                 \
     "strd    r10, r11, [lr, #-16]\n"                                                                         \
     "strd    r9, r12, [lr, #-8]\n"                                                                           \
     "ldr     lr, [lr, #12]\n"
+#define PB_DW_PLANE3_PAIR_NEXT                                                                               \
+    "80:\n"                                                                                                  \
+    PB_DW_PLANE3_PAIR_ROTATE
+/* A pair's second channel's last out_w % 4 outputs where they are three (53's code, falling into 80) or two (54's,
+ * followed by 80 and 20's code: the pair's rotation and the next row, on by the copy's BLO or to 24), in
+ * dw_plane3_asm_sat, where its row went on by the last outputs' LDR PC (then): one instruction less on each pair's row
+ * whose out_w % 4 is 3 or 2 (nearly every row of a patch stage's tiles; a layer's rows only in its few narrow maps
+ * that are not multiples of 4). 0.4 kB, in the instance the default models use alone; one output (55's code, the
+ * largest: 0.3 kB more) and the clamping instances' second channel keep 53 / 54 / 55 and then (80). */
+#define PB_DW_PLANE3_PAIR_LAST3                                                                              \
+    "50:\n"                                                                                                  \
+    PB_DW_PLANE3_BLOCK3                                                                                      \
+    PB_DW_PLANE3_STORE_EACH3
+#define PB_DW_PLANE3_PAIR_LAST2                                                                              \
+    "51:\n"                                                                                                  \
+    PB_DW_PLANE3_HALF_BLOCK                                                                                  \
+    PB_DW_PLANE3_STORE_EACH2                                                                                 \
+    PB_DW_PLANE3_PAIR_ROTATE                                                                                 \
+    PB_DW_PLANE3_NEXT                                                                                        \
+    "b       24b\n"
 /* The copy's choices, made at the routine's first call of a job (entry 0; the C code's count of the last values in
  * tail becomes their path's address), and where a row goes after its blocks (after, by left; at 1 the last full
  * block is PB_DW_PLANE3_BLOCK5's, one fewer in the loop) and after its last outputs (then): the next row (20). Where
  * two channels take a pass (span set), the first channel's row goes on to the second's (81) and the second's to the
- * next row (80), and the copy's paths are the pair's. The entry from PB_DW_PLANE3_PATHS by pad_left (pad_bytes / 2)
- * and whether the row has a pass of eight (3 more). */
-#define PB_DW_PLANE3_CHOOSE                                                                              \
+ * next row (80), and the copy's paths are the pair's; the second's after is last3 / last2 / last1 by left (the
+ * instance's paths of its last outputs: PB_DW_PLANE3_PAIR_LAST3 / _LAST2 in dw_plane3_asm_sat, 53 / 54 / 55 else).
+ * The entry from PB_DW_PLANE3_PATHS by pad_left (pad_bytes / 2) and whether the row has a pass of eight (3 more). */
+#define PB_DW_PLANE3_CHOOSE(last3, last2, last1)                                                             \
     "ldr     r4, [lr, #140]\n"                                                                               \
     "adr.w   r0, 20b\n"                                                                                      \
     "cbz     r4, 41f\n"                                                                                      \
@@ -1892,7 +1912,15 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
     "str     r6, [lr, #88]\n"                                                                                \
     "ldr     r3, [lr, #144]\n"                                                                               \
     "str     r7, [r3, #88]\n"                                                                                \
-    "str     r0, [r3, #84]\n"                                                                                \
+    "adr.w   r8, " last3 "\n"                                                                                \
+    "cmp     r4, #2\n"                                                                                       \
+    "bgt     42f\n"                                                                                          \
+    "adr.w   r8, " last2 "\n"                                                                                \
+    "beq     42f\n"                                                                                          \
+    "adr.w   r8, " last1 "\n"                                                                                \
+    "42:\n"                                                                                                  \
+    "orr     r8, r8, #1\n"                                                                                   \
+    "str     r8, [r3, #84]\n"                                                                                \
     "cbnz    r4, 45f\n"                                                                                      \
     "str     r6, [lr, #84]\n"                                                                                \
     "str     r7, [r3, #84]\n"                                                                                \
@@ -2038,9 +2066,11 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
  * where a count of the channels left took one instruction more a channel. After a row's blocks one LDR PC goes to its last out_w % 4 outputs or to the next row (the
  * address chosen by out_w % 4 at the first call), where a test and up to three branches took four or five
  * instructions a row; the last outputs' three paths end in one LDR PC too (then: the next row, or a pair's second
- * channel's row or the pair's next, PB_DW_PLANE3_SECOND / _PAIR_NEXT). copies: the copy's paths, in the first
- * instance alone (PB_DW_PLANE3_COPIES). */
-#define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1, copies)                              \
+ * channel's row or the pair's next, PB_DW_PLANE3_SECOND / _PAIR_NEXT), except where a pair's second channel's last
+ * outputs have their own path (last3, last2, last1: their addresses; before80: the path that falls into the pair's
+ * rotation, PB_DW_PLANE3_PAIR_LAST3). copies: the copy's paths, in the first instance alone (PB_DW_PLANE3_COPIES),
+ * and the paths of the second's last outputs that end in the rotation's code (PB_DW_PLANE3_PAIR_LAST2). */
+#define PB_DW_PLANE3_ASM(name, outputs, outputs3, outputs2, outputs1, last3, last2, last1, before80, copies) \
     __attribute__((naked, noinline)) static void name(dw_plane3_job *job __attribute__((unused))) {         \
         __asm__ volatile("push    {r4-r11, lr}\n"                                                            \
                          "add     lr, r0, #32\n"                                                             \
@@ -2056,6 +2086,7 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "subs    r0, r0, #1\n"                                                              \
                          "bne     1b\n"                                                                      \
                          "ldr     pc, [lr, #84]\n"                                                          \
+                         before80                                                                            \
                          PB_DW_PLANE3_PAIR_NEXT                                                              \
                          "20:\n"                                                                             \
                          PB_DW_PLANE3_NEXT                                                                   \
@@ -2084,21 +2115,22 @@ static PB_ALWAYS_INLINE void dw_plane3_sums(const dw_plane3_job *job, int32_t b,
                          "ldr     pc, [lr, #88]\n"                                                          \
                          PB_DW_PLANE3_ZERO_ROW                                                               \
                          "59:\n"                                                                             \
-                         PB_DW_PLANE3_CHOOSE                                                                 \
+                         PB_DW_PLANE3_CHOOSE(last3, last2, last1)                                            \
                          "b       40b\n"                                                                     \
                          copies);                                                                \
     }
 /* the last outputs of the clamping instances: the computed ones packed, clamped as the block's, stored */
 #define PB_DW_PLANE3_CLAMPED(n, clamp) PB_DW_PLANE3_PACK##n clamp PB_DW_PLANE3_STORE_PACKED##n
 PB_DW_PLANE3_ASM(dw_plane3_asm_sat, PB_DW_PLANE3_STORE_EACH, PB_DW_PLANE3_STORE_EACH3, PB_DW_PLANE3_STORE_EACH2,
-                 PB_DW_PLANE3_STORE_EACH1, PB_DW_PLANE3_COPIES PB_DW_PLANE3_PAIR_COPY PB_DW_PLANE3_PATHS)
+                 PB_DW_PLANE3_STORE_EACH1, "50b", "51f", "55b", PB_DW_PLANE3_PAIR_LAST3,
+                 PB_DW_PLANE3_PAIR_LAST2 PB_DW_PLANE3_COPIES PB_DW_PLANE3_PAIR_COPY PB_DW_PLANE3_PATHS)
 PB_DW_PLANE3_ASM(dw_plane3_asm_max, PB_DW_PLANE3_PACK PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
                  PB_DW_PLANE3_CLAMPED(3, PB_DW_PLANE3_MAX), PB_DW_PLANE3_CLAMPED(2, PB_DW_PLANE3_MAX),
-                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MAX), "")
+                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MAX), "53b", "54b", "55b", "", "")
 PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX PB_DW_PLANE3_STORE_PACKED,
                  PB_DW_PLANE3_CLAMPED(3, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX),
                  PB_DW_PLANE3_CLAMPED(2, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX),
-                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX), "")
+                 PB_DW_PLANE3_CLAMPED(1, PB_DW_PLANE3_MIN PB_DW_PLANE3_MAX), "53b", "54b", "55b", "", "")
 #undef PB_DW_PLANE3_ASM
 #undef PB_DW_PLANE3_CLAMPED
 #undef PB_DW_PLANE3_COPY
@@ -2111,6 +2143,9 @@ PB_DW_PLANE3_ASM(dw_plane3_asm_clamp, PB_DW_PLANE3_PACK PB_DW_PLANE3_MIN PB_DW_P
 #undef PB_DW_PLANE3_PAIR_ONE_FIRST
 #undef PB_DW_PLANE3_SECOND
 #undef PB_DW_PLANE3_PAIR_NEXT
+#undef PB_DW_PLANE3_PAIR_LAST3
+#undef PB_DW_PLANE3_PAIR_LAST2
+#undef PB_DW_PLANE3_PAIR_ROTATE
 #undef PB_DW_PLANE3_COPY_ONE_FIRST
 #undef PB_DW_PLANE3_CHOOSE
 #undef PB_DW_PLANE3_START
