@@ -172,22 +172,30 @@ typedef struct {
     "ssat    r4, #8, r4\n"                                                                                    \
     "strb    r4, [r2], #1\n"
 
+/* The job's constants in registers (r3 the job): the run's count in r4, the output's in r6, r7, lr, operand 2's in
+ * r8-r11 (add_run_half_asm and add_rows_half_asm) */
+#define PB_ADD_HALF_CONSTANTS                                                                                \
+    "ldr     r4, [r3, #28]\n"                                                                                 \
+    "add     r12, r3, #16\n"                                                                                  \
+    "ldmia   r12, {r6, r7, lr}\n" /* the output's constants */                                                \
+    "ldmia   r3, {r8-r11}\n"      /* operand 2's */
+/* One run of r4 elements from r0 / r1 to r2, the pointers stepped past it */
+#define PB_ADD_HALF_RUN                                                                                      \
+    "add     r3, r0, r4\n" /* the end of a */                                                                 \
+    "tst     r4, #1\n"                                                                                        \
+    "bne     2f\n" /* an odd count enters at the second element */                                            \
+    "1:\n" PB_ADD_HALF_ELEMENT "2:\n" PB_ADD_HALF_ELEMENT                                                      \
+    "cmp     r0, r3\n"                                                                                        \
+    "bne     1b\n"
+
 __attribute__((naked, noinline)) static void add_run_half_asm(const int8_t *a __attribute__((unused)),
                                                              const int8_t *b __attribute__((unused)),
                                                              int8_t *out __attribute__((unused)),
                                                              const void *job __attribute__((unused))) {
     __asm__ volatile(
         "push    {r4-r11, lr}\n"
-        "ldr     r4, [r3, #28]\n"
-        "add     r12, r3, #16\n"
-        "ldmia   r12, {r6, r7, lr}\n" /* the output's constants */
-        "ldmia   r3, {r8-r11}\n"      /* operand 2's */
-        "add     r3, r0, r4\n"        /* the end of a */
-        "tst     r4, #1\n"
-        "bne     2f\n" /* an odd count enters at the second element */
-        "1:\n" PB_ADD_HALF_ELEMENT "2:\n" PB_ADD_HALF_ELEMENT
-        "cmp     r0, r3\n"
-        "bne     1b\n"
+        PB_ADD_HALF_CONSTANTS
+        PB_ADD_HALF_RUN
         "pop     {r4-r11, pc}\n");
 }
 
@@ -207,17 +215,9 @@ __attribute__((naked, noinline)) static void add_rows_half_asm(const int8_t *a _
                                                               void *job __attribute__((unused))) {
     __asm__ volatile(
         "push    {r3-r11, lr}\n"
-        "ldr     r4, [r3, #28]\n"
-        "add     r12, r3, #16\n"
-        "ldmia   r12, {r6, r7, lr}\n" /* the output's constants */
-        "ldmia   r3, {r8-r11}\n"      /* operand 2's */
-        "0:\n"                        /* a run */
-        "add     r3, r0, r4\n"        /* the end of a */
-        "tst     r4, #1\n"
-        "bne     2f\n" /* an odd count enters at the second element */
-        "1:\n" PB_ADD_HALF_ELEMENT "2:\n" PB_ADD_HALF_ELEMENT
-        "cmp     r0, r3\n"
-        "bne     1b\n"
+        PB_ADD_HALF_CONSTANTS
+        "0:\n" /* a run */
+        PB_ADD_HALF_RUN
         "ldr     r12, [sp]\n" /* the job */
         "ldr     r4, [r12, #32]\n"
         "subs    r4, r4, #1\n"
@@ -236,6 +236,8 @@ __attribute__((naked, noinline)) static void add_rows_half_asm(const int8_t *a _
 _Static_assert(offsetof(add_rows_half_job, rows) == 32 && offsetof(add_rows_half_job, a_step) == 36 &&
                    offsetof(add_rows_half_job, out_step) == 44 && offsetof(add_run_half_job, n) == 28,
                "add_rows_half_asm reads the job at these offsets");
+#undef PB_ADD_HALF_RUN
+#undef PB_ADD_HALF_CONSTANTS
 #undef PB_ADD_HALF_ELEMENT
 
 /* pb_add_s8_dsp's usual case, tested and prepared first with the few instructions it needs (a residual ADD
