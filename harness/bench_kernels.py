@@ -25,6 +25,11 @@ what the recomputed MACs account for at each op's per-layer rate ("share") and w
 beyond it; ``--functions N`` adds, under each point, the N C functions (or assembly routines) with the most
 instructions beyond their share, from the QEMU timing plugin's per-block counts and the ELF's symbols.
 
+``python -m harness.bench_kernels --tiles [MODEL ...]`` prints, op by op, each conv of a model's patch stage
+(``--patches`` P, default 2; the default sweep's depth or ``--depth``) per layer against its tiles, as kernel
+calls alone: the tiles' instructions, the share of their MACs at the layer's rate and what is beyond it (see
+``tile_calls``).
+
 The same machinery runs the device tests (tests/codegen/test_kernels_device.py): ``KernelCall`` describes one
 kernel call with its data (``AddCall`` one ADD of two broadcast operands), ``suite_sources`` turns calls into
 the firmware's C, ``run_suite`` builds, runs and returns each call's output bytes and instruction count.
@@ -64,7 +69,7 @@ from harness.firmware.build import BuildOptions, DoesNotFit, build_firmware
 from harness.ir import quant
 from harness.pipeline.measure import measure
 from harness.pipeline.sweep import DEFAULT_SWEEP, Point, load_sweep
-from harness.reference import AddQuant
+from harness.reference import AddQuant, conv_quant
 from harness.results.db import ResultsDB
 from harness.results.op_profile import (
     FunctionShare,
@@ -74,6 +79,7 @@ from harness.results.op_profile import (
     recompute_ratios,
     recompute_share,
 )
+from harness.schedule.plan import make_plan
 
 TARGETS = {"M4": "stm32f412", "M7": "stm32f746"}
 CONV_KINDS = {"conv2d": "pb_conv2d_s8", "conv1x1": "pb_conv1x1_s8", "depthwise": "pb_depthwise_conv2d_s8"}
@@ -579,6 +585,126 @@ def depthwise_table(core: str) -> int:
     return 0
 
 
+# The tile table (``--tiles``): what a patch stage's tiles cost against per layer, op by op. Each conv of the stage
+# (CONV_2D, DEPTHWISE_CONV_2D without a depth multiplier) runs as its per-layer call and as each tile's call of the
+# (p, n) plan, with the op's own weights and requantization (its activation range picks the kernel's clamping
+# instance), out of place and without a fused ADD, on one random input map: each tile reads its window of it, so
+# its output is the layer's at its place (tests/test_bench_kernels.py checks it on the device). The tiles' calls
+# carry the channel tables a patch-stage op takes (KernelCall.prepared), the per-layer call only a conv's for its
+# padded filter, as harness/codegen/ops.py makes them; where a tile reads the stage's input image or writes the
+# stage's output, its rows are the whole map's. So the figures are the kernels' alone, not a generated model's (its
+# in-place calls, fused ADDs and per-patch code are in --recompute's --functions); they show where beyond its MACs
+# a tile pays: its rows (1/p of the layer's width, p times as many), its calls and channel starts, its halo.
+
+
+@dataclass(frozen=True)
+class StageOpCalls:
+    """One conv of a patch stage: its per-layer call, its tiles' calls and where each tile's output lies in the
+    layer's (rows y0:y1, columns x0:x1; ``tile_calls``)."""
+
+    op: str
+    kernel: str  # "depthwise 3x3/1", "conv 1x1/1"
+    per_layer: KernelCall
+    tiles: tuple[KernelCall, ...]
+    places: tuple[tuple[int, int, int, int], ...]
+
+    @property
+    def mac_ratio(self) -> float:
+        """The tiles' MACs over the layer's (1 + the op's recompute overhead)."""
+        return sum(call.macs for call in self.tiles) / self.per_layer.macs
+
+
+def tile_calls(model: str, p: int, n: int, seed: int = 0, channels: int | None = None) -> list[StageOpCalls]:
+    """Every conv of ``model``'s (p, n) patch stage as kernel calls (see the tile table above); ``channels``: only
+    each op's first input and output channels (a small suite)."""
+    from models import get_model  # the zoo, as harness.pipeline.measure resolves a model
+
+    graph = get_model(model)
+    plan = make_plan(graph, p, n)
+    rng = np.random.default_rng(seed)
+    found = []
+    for op in graph.ops:
+        if op.name not in plan.stage_ops or op.kind not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            continue
+        if op.kind == "DEPTHWISE_CONV_2D" and int(op.attrs.get("depth_multiplier", 1)) != 1:
+            continue
+        window, layer = window_for_op(graph, op), region_for_op(graph, op)
+        kind = "depthwise" if op.kind == "DEPTHWISE_CONV_2D" else "conv2d"
+        kind = "conv1x1" if kind == "conv2d" and (window.kernel_h, window.kernel_w) == (1, 1) else kind
+        q = conv_quant(graph, op)
+        weights = np.asarray(graph.tensor(op.inputs[1]).data, dtype=np.int8)
+        bias_name = op.inputs[2] if len(op.inputs) > 2 else ""
+        bias = np.asarray(graph.tensor(bias_name).data, dtype=np.int32) if bias_name else None
+        cin, cout = layer.in_c, layer.out_c
+        if channels is not None:
+            cin, cout = min(cin, channels), min(cout, channels)
+            cout = cin if kind == "depthwise" else cout
+            weights = weights[..., :cin] if kind == "depthwise" else weights[:cout, ..., :cin]
+            bias = None if bias is None else bias[:cout]
+            layer = replace(layer, in_c=cin, out_c=cout)
+        requant = Requant(q.input_zero_point, q.output_zero_point, q.multipliers[:cout], q.shifts[:cout],
+                          q.act_min, q.act_max)  # fmt: skip
+        image = rng.integers(-128, 128, (1, layer.in_h, layer.in_w, cin), dtype=np.int8)
+        # the tables harness/codegen/ops.py makes: a tile's call every one its op's (a depthwise call off the 3x3
+        # planes its group table, made only where every group takes the doubled form); per layer a conv's only for
+        # its padded filter (k % 4 != 0)
+        k = window.kernel_h * window.kernel_w * (1 if kind == "depthwise" else cin)
+        doubled = kind == "depthwise" and (
+            depthwise_group_table(requant.multipliers, requant.shifts, bias, weights, q.output_zero_point)
+            is not None
+        )
+        tiles, places = [], []
+        for index, step in enumerate(s for patch in plan.patches for s in patch.steps if s.op == op.name):
+            read, out = step.inputs[0], step.output
+            whole_rows = op.inputs[0] in plan.stage_inputs  # the stage reads the image at full size
+            held = (
+                image[:, read.y0 : read.y1] if whole_rows else image[:, read.y0 : read.y1, read.x0 : read.x1]
+            )
+            region = replace(
+                layer, in_h=read.height, in_w=read.width, out_h=out.height, out_w=out.width,
+                pad_top=step.pads[0], pad_bottom=step.pads[1], pad_left=step.pads[2], pad_right=step.pads[3],
+                in_row_stride=layer.in_w * cin if whole_rows else 0,
+                out_row_stride=layer.out_w * cout if op.outputs[0] == plan.stage_output else 0,
+            )  # fmt: skip
+            data = held.reshape(-1)[read.x0 * cin :] if whole_rows else held
+            tile = KernelCall(f"{op.name}_t{index}", kind, requant, data, weights, bias, region, window)
+            tables = kind != "depthwise" or doubled or takes_plane3_table(tile)
+            tiles.append(replace(tile, prepared=tables))
+            places.append((out.y0, out.y1, out.x0, out.x1))
+        per_layer = KernelCall(f"{op.name}_layer", kind, requant, image, weights, bias, layer, window,
+                               prepared=kind != "depthwise" and conv_filter_padding(k) != 0)  # fmt: skip
+        label = f"{'depthwise' if kind == 'depthwise' else 'conv'} {window.kernel_h}x{window.kernel_w}/{window.stride_h}"
+        found.append(StageOpCalls(op.name, label, per_layer, tuple(tiles), tuple(places)))
+    return found
+
+
+def tiles_table(model: str, p: int, n: int, core: str) -> int:
+    """Print the tile table of ``model``'s (p, n) patch stage on ``core``."""
+    ops = tile_calls(model, p, n)
+    target = TARGETS[core]
+    instructions: dict[str, int] = {}
+    for op in ops:  # a suite each: a stage's inputs together take more flash than a board has
+        run = run_suite([op.per_layer, *op.tiles], target, ("dsp",), keep_outputs=False)
+        instructions.update((name, count) for (name, _), count in run.instructions.items())
+    print(f"{model} p={p} n={n} on {core} ({target}): each conv of the patch stage per layer and on its {p * p} "
+          f"tiles, kernel calls alone (instructions, QEMU -icount)")  # fmt: skip
+    print(f"{'op':<24}{'kernel':<18}{'per layer':>11}{'rows':>6}{'tiles':>11}{'rows':>6}{'+MACs':>8}"
+          f"{'share':>11}{'beyond':>10}")  # fmt: skip
+    total = 0.0
+    for op in ops:
+        layer = instructions[op.per_layer.name]
+        tiles = sum(instructions[call.name] for call in op.tiles)
+        share = layer * op.mac_ratio
+        total += tiles - share
+        rows = sum(call.region.out_h for call in op.tiles)
+        print(f"{op.op:<24}{op.kernel:<18}{layer:>11,}{op.per_layer.region.out_h:>6}{tiles:>11,}{rows:>6}"
+              f"{op.mac_ratio - 1:>+8.1%}{share:>11,.0f}{tiles - share:>+10,.0f}")  # fmt: skip
+    print(f"{'all ' + str(len(ops)) + ' convs':<94}{total:>+10,.0f}")
+    print("share: the layer's instructions times the tiles' MACs over its MACs; beyond: the tiles' instructions "
+          "less that share (rows of 1/p the width, p * p calls and channel starts, halos)\n")  # fmt: skip
+    return 0
+
+
 def _latest_passed(stored, **equal) -> dict | None:
     """The latest passed row of the engine's in a results frame whose columns equal ``equal``, or None."""
     rows = stored[(stored["engine"] == ENGINE.name) & (stored["status"] == "passed")]
@@ -730,7 +856,25 @@ def main(argv: list[str] | None = None) -> int:
         help="print every depthwise shape of the zoo's default models before / after the channel planes, "
              "beside CMSIS-NN, instead",
     )  # fmt: skip
+    parser.add_argument(
+        "--tiles", nargs="*", metavar="MODEL", default=None,
+        help="print, for these models' patch stages at --patches (none named: the default sweep's models, at each "
+             "depth it lists), each conv per layer against its tiles as kernel calls, instead",
+    )  # fmt: skip
+    parser.add_argument(
+        "--patches", type=int, default=2, metavar="P", help="--tiles: patches per side (default 2)"
+    )
+    parser.add_argument("--depth", type=int, default=None, metavar="N",
+                        help="--tiles: the patch stage's depth (default: the default sweep's for the model)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.tiles is not None:
+        sweep = load_sweep(DEFAULT_SWEEP)
+        status = 0
+        for model in args.tiles or list(sweep.models):
+            for n in [args.depth] if args.depth is not None else sweep.model_depths.get(model, sweep.depths):
+                for core in args.cores:
+                    status = max(status, tiles_table(model, args.patches, n, core))
+        return status
     if args.depthwise:
         return max(depthwise_table(core) for core in args.cores)
     if args.recompute is not None:
