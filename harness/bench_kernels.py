@@ -589,7 +589,7 @@ def depthwise_table(core: str) -> int:
 # (CONV_2D, DEPTHWISE_CONV_2D without a depth multiplier) runs as its per-layer call and as each tile's call of the
 # (p, n) plan, with the op's own weights and requantization (its activation range picks the kernel's clamping
 # instance), out of place and without a fused ADD, on one random input map: each tile reads its window of it, so
-# its output is the layer's at its place (tests/test_bench_kernels.py checks it on the device). The tiles' calls
+# its output is the layer's at its place (tests/codegen/test_tile_calls.py checks it on the device). The tiles' calls
 # carry the channel tables a patch-stage op takes (KernelCall.prepared), the per-layer call only a conv's for its
 # padded filter, as harness/codegen/ops.py makes them; where a tile reads the stage's input image or writes the
 # stage's output, its rows are the whole map's. So the figures are the kernels' alone, not a generated model's (its
@@ -645,9 +645,9 @@ def tile_calls(model: str, p: int, n: int, seed: int = 0, channels: int | None =
         requant = Requant(q.input_zero_point, q.output_zero_point, q.multipliers[:cout], q.shifts[:cout],
                           q.act_min, q.act_max)  # fmt: skip
         image = rng.integers(-128, 128, (1, layer.in_h, layer.in_w, cin), dtype=np.int8)
-        # the tables harness/codegen/ops.py makes: a tile's call every one its op's (a depthwise call off the 3x3
-        # planes its group table, made only where every group takes the doubled form); per layer a conv's only for
-        # its padded filter (k % 4 != 0)
+        # the channel tables harness/codegen/ops.py makes: every tile's call takes its op's (a depthwise call off
+        # the 3x3 planes the group table, made only where every group takes the doubled form); per layer only a
+        # conv with a padded filter (k % 4 != 0) takes one
         k = window.kernel_h * window.kernel_w * (1 if kind == "depthwise" else cin)
         doubled = kind == "depthwise" and (
             depthwise_group_table(requant.multipliers, requant.shifts, bias, weights, q.output_zero_point)
@@ -873,7 +873,10 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.tiles or list(sweep.models):
             for n in [args.depth] if args.depth is not None else sweep.model_depths.get(model, sweep.depths):
                 for core in args.cores:
-                    status = max(status, tiles_table(model, args.patches, n, core))
+                    try:
+                        status = max(status, tiles_table(model, args.patches, n, core))
+                    except ValueError as err:  # an unknown model, a (p, n) its graph cannot be planned at
+                        parser.error(f"--tiles: {err}")
         return status
     if args.depthwise:
         return max(depthwise_table(core) for core in args.cores)

@@ -95,3 +95,17 @@ def test_the_table_prints_each_conv_and_its_beyond_as_tiles_less_share(capsys):
         assert abs(tiles - share - beyond) <= 1, row  # both rounded to the instruction
         beyonds.append(beyond)
     assert abs(number(lines[end].split()[-1]) - sum(beyonds)) <= len(beyonds)
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--tiles", "no-such-model"], "unknown model 'no-such-model'"),
+        (["--tiles", "vww_96_int8", "--depth", "99"], "n must be in 1..31"),
+    ],
+)
+def test_the_table_names_a_model_or_a_depth_it_cannot_plan(argv, says, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--cores", "M7"])
+    assert exit_.value.code == 2
+    assert says in capsys.readouterr().err
